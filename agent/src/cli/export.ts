@@ -1,0 +1,72 @@
+import { once } from 'node:events';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  deriveObjectKey,
+  FerryError,
+  instanceManifestSchema,
+  openObject,
+  unwrapDataKey,
+} from '@ferry/shared';
+import type { JWK } from 'jose';
+import { pino } from 'pino';
+import { Journal } from '../spool/journal.js';
+import { objectPath, spoolPaths } from '../spool/paths.js';
+import { parse, requireString } from './args.js';
+
+function safeName(s: string): string {
+  return s.replace(/[^0-9A-Za-z._-]/g, '_');
+}
+
+/** Disaster recovery: decrypts every spooled instance into Part-10 files with the control plane's key. */
+export async function exportCommand(args: string[]): Promise<void> {
+  const { values } = parse(args, {
+    'data-dir': { type: 'string' },
+    key: { type: 'string' },
+    out: { type: 'string' },
+  });
+  const dataDir = requireString(values, 'data-dir');
+  const out = requireString(values, 'out');
+  let keys: JWK[];
+  try {
+    const parsed = JSON.parse(await readFile(requireString(values, 'key'), 'utf8')) as JWK | { keys: JWK[] };
+    keys = 'keys' in parsed ? parsed.keys : [parsed];
+  } catch (cause) {
+    throw new FerryError('crypto.key_invalid', '--key must name a readable private JWK (or JWK set) file', {
+      cause,
+    });
+  }
+  const paths = spoolPaths(dataDir);
+  const journal = await Journal.open(paths.journal, pino({ level: 'silent' }));
+  const entries = journal.all().filter((e) => e.state !== 'delivered');
+  await journal.close();
+  let exported = 0;
+  const failures: string[] = [];
+  for (const e of entries) {
+    const dir = join(out, safeName(e.studyInstanceUid ?? 'unknown-study'));
+    await mkdir(dir, { recursive: true });
+    const file = join(dir, `${safeName(e.sopInstanceUid)}${e.version > 1 ? `.v${e.version}` : ''}.dcm`);
+    try {
+      const sink = createWriteStream(`${file}.part`);
+      const parts = openObject(createReadStream(objectPath(paths, e.id)), async (h) =>
+        deriveObjectKey(await unwrapDataKey(h.wrappedKey, keys), h.objectId),
+      );
+      for await (const part of parts) {
+        if (part.kind === 'manifest') instanceManifestSchema.parse(part.manifest);
+        if (part.kind === 'data' && !sink.write(part.bytes)) await once(sink, 'drain');
+      }
+      sink.end();
+      await once(sink, 'finish');
+      await rename(`${file}.part`, file);
+      exported++;
+    } catch (err) {
+      failures.push(`${e.id}: ${(err as Error).message}`);
+    }
+  }
+  process.stdout.write(`exported ${exported} of ${entries.length} instance(s) to ${out}\n`);
+  if (failures.length > 0) {
+    process.stderr.write(`${failures.join('\n')}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,44 @@
+import { FerryError } from '@ferry/shared';
+import { startAgent } from '../agent.js';
+import { loadAgentConfig } from '../config.js';
+import { createLogger } from '../logger.js';
+import { parse, requireString } from './args.js';
+
+export async function startCommand(args: string[]): Promise<void> {
+  const { values } = parse(args, {
+    'data-dir': { type: 'string' },
+    port: { type: 'string' },
+    'ae-title': { type: 'string' },
+  });
+  const dataDir = requireString(values, 'data-dir');
+  let port: number | undefined;
+  if (typeof values.port === 'string') {
+    port = Number(values.port);
+    if (!Number.isInteger(port))
+      throw new FerryError('config.invalid', `--port must be an integer, got "${values.port}"`);
+  }
+  const aeTitle = typeof values['ae-title'] === 'string' ? values['ae-title'] : undefined;
+  const config = await loadAgentConfig(dataDir, { port, aeTitle });
+  const log = createLogger('ferry-agent');
+  const agent = await startAgent(dataDir, config, log);
+  // Scripts and tests read this one line to learn the bound port.
+  log.info(
+    { event: 'agent.ready', host: agent.address.host, port: agent.address.port, aeTitle: config.aeTitle },
+    'agent ready',
+  );
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ event: 'agent.stopping', signal }, 'stopping');
+    agent.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}

@@ -1,0 +1,101 @@
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import { aeTitleProblem, assertRecipientJwk, FerryError } from '@ferry/shared';
+import type { JWK } from 'jose';
+import { z } from 'zod';
+
+const aeTitle = z.string().superRefine((v, ctx) => {
+  const problem = aeTitleProblem(v);
+  if (problem) ctx.addIssue({ code: 'custom', message: `AE title ${problem}` });
+});
+
+const recipientKey = z.custom<JWK>((v) => {
+  try {
+    assertRecipientJwk(v);
+    return (v as JWK).d === undefined;
+  } catch {
+    return false;
+  }
+}, 'must be the control plane public key: an X25519 OKP JWK without "d"');
+
+export const agentConfigSchema = z
+  .object({
+    aeTitle: aeTitle.default('GATEWAY').transform((v) => v.trim()),
+    port: z.number().int().min(1).max(65535).default(4104),
+    host: z.string().min(1).default('0.0.0.0'),
+    allowedCallingAeTitles: z.array(aeTitle.transform((v) => v.trim())).default([]),
+    maxAssociations: z.number().int().min(1).max(10_000).default(32),
+    maxPduLength: z
+      .number()
+      .int()
+      .min(4096)
+      .max(16 << 20)
+      .default(1 << 20),
+    timeouts: z
+      .object({
+        artimMs: z.number().int().min(100).max(600_000).default(30_000),
+        idleMs: z.number().int().min(100).max(86_400_000).default(300_000),
+      })
+      .strict()
+      .default({ artimMs: 30_000, idleMs: 300_000 }),
+    recipientPublicKey: recipientKey,
+    tls: z
+      .object({ cert: z.string().min(1), key: z.string().min(1), ca: z.string().min(1).optional() })
+      .strict()
+      .optional(),
+    /** Patient-identifying data goes to logs only when the admin opts in. */
+    logPhi: z.boolean().default(false),
+  })
+  .strict();
+
+export type AgentConfig = z.infer<typeof agentConfigSchema>;
+
+export interface ConfigOverrides {
+  port?: number;
+  aeTitle?: string;
+}
+
+export function describeIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+}
+
+/** Reads DIR/agent.json, applies flag overrides and validates; an invalid file names the field. */
+export async function loadAgentConfig(
+  dataDir: string,
+  overrides: ConfigOverrides = {},
+): Promise<AgentConfig> {
+  const file = join(dataDir, 'agent.json');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(file, 'utf8'));
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT'
+        ? 'does not exist'
+        : cause instanceof SyntaxError
+          ? `is not valid JSON (${cause.message})`
+          : `cannot be read (${code})`;
+    throw new FerryError('config.unreadable', `${file} ${why}`, { cause });
+  }
+  const merged = { ...(raw as Record<string, unknown>) };
+  if (overrides.port !== undefined) merged.port = overrides.port;
+  if (overrides.aeTitle !== undefined) merged.aeTitle = overrides.aeTitle;
+  const parsed = agentConfigSchema.safeParse(merged);
+  if (!parsed.success) {
+    throw new FerryError(
+      'config.invalid',
+      `invalid agent config in ${file}: ${describeIssues(parsed.error)}`,
+    );
+  }
+  const cfg = parsed.data;
+  if (cfg.tls) {
+    const abs = (p: string) => (isAbsolute(p) ? p : resolve(dataDir, p));
+    cfg.tls = {
+      cert: abs(cfg.tls.cert),
+      key: abs(cfg.tls.key),
+      ...(cfg.tls.ca ? { ca: abs(cfg.tls.ca) } : {}),
+    };
+  }
+  return cfg;
+}

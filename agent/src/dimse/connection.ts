@@ -1,0 +1,425 @@
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { FerryError } from '@ferry/shared';
+import type { Logger } from 'pino';
+import {
+  type AssociateRequest,
+  encodeAbort,
+  encodeAssociateAc,
+  encodeAssociateRj,
+  encodeReleaseRp,
+  parseAssociateRq,
+} from './associate.js';
+import { type Command, CommandField, encodeResponsePdu, NO_DATASET, parseCommand } from './command.js';
+import { PduReader, type PduSink } from './pdu-reader.js';
+import {
+  AbortReason,
+  AbortSource,
+  APPLICATION_CONTEXT,
+  PduType,
+  PresentationResult,
+  RejectReason,
+  RejectResult,
+  RejectSource,
+  VERIFICATION_SOP_CLASS,
+} from './pdu-types.js';
+import type { AssociationPolicy } from './policy.js';
+import { decideContext } from './sop-classes.js';
+import { Status, type StoreHandler, type StoreWriter } from './store-handler.js';
+
+enum Phase {
+  AwaitingAssociate,
+  Established,
+  Released,
+  Closed,
+}
+
+interface PendingCommand {
+  contextId: number;
+  command: Command;
+  writer?: StoreWriter;
+  started: number;
+  bytes: number;
+}
+
+/**
+ * One association, from TCP accept to close. It speaks the DICOM upper layer itself: the PDU reader
+ * hands PDV slices straight to the spool writer, and responses are encoded from fixed layouts.
+ */
+export class Connection implements PduSink {
+  readonly id = randomBytes(6).toString('hex');
+  private phase = Phase.AwaitingAssociate;
+  private readonly reader: PduReader;
+  private readonly peer: string;
+  private request: AssociateRequest | undefined;
+  private contexts = new Map<number, { abstractSyntax: string; transferSyntax: string }>();
+  private pdvContext = -1;
+  private pdvIsCommand = false;
+  private pdvIsLast = false;
+  private commandParts: Buffer[] = [];
+  private current: PendingCommand | undefined;
+  private storesInFlight = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private stats = { stored: 0, failed: 0, bytes: 0 };
+  private readonly openedAt = Date.now();
+  private released = false;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly policy: AssociationPolicy,
+    private readonly store: StoreHandler,
+    private readonly log: Logger,
+    private readonly onClose: () => void,
+    private readonly overLimit = false,
+  ) {
+    this.peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    this.reader = new PduReader(this, {
+      maxPDataLength: policy.maxPduLength,
+      maxControlPduLength: 1 << 20,
+    });
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      this.armTimer();
+      this.reader.push(chunk);
+    });
+    socket.on('error', (err) =>
+      this.log.debug({ assoc: this.id, peer: this.peer, err: err.message }, 'socket error'),
+    );
+    socket.on('close', () => this.closed());
+    this.armTimer();
+  }
+
+  /** Sends A-ABORT and drops the connection; anything not yet durable is discarded, never half-kept. */
+  abort(reason: string, abortReason: number = AbortReason.NotSpecified): void {
+    if (this.phase === Phase.Closed) return;
+    this.log.warn({ event: 'dicom.abort', assoc: this.id, peer: this.peer, reason }, 'association aborted');
+    this.socket.write(encodeAbort(AbortSource.ServiceProvider, abortReason));
+    this.hangUp();
+    this.closed();
+  }
+
+  private armTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    if (this.phase === Phase.Closed) return;
+    const established = this.phase === Phase.Established;
+    const ms = established ? this.policy.idleTimeoutMs : this.policy.artimTimeoutMs;
+    this.timer = setTimeout(() => {
+      // A store waiting on the disk is not idleness on the peer's part.
+      if (this.storesInFlight > 0) return this.armTimer();
+      const what = established ? `idle for ${ms} ms` : `ARTIM timer expired after ${ms} ms`;
+      this.abort(what);
+    }, ms);
+    this.timer.unref();
+  }
+
+  private closed(): void {
+    if (this.phase === Phase.Closed) return;
+    this.phase = Phase.Closed;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.current?.writer) {
+      this.current.writer.abort();
+      this.log.warn(
+        {
+          event: 'dicom.store_aborted',
+          assoc: this.id,
+          peer: this.peer,
+          sopInstanceUid: this.current.command.affectedSopInstanceUid,
+        },
+        'connection closed inside a dataset; partial instance discarded',
+      );
+    }
+    this.current = undefined;
+    if (!this.socket.writableEnded) this.socket.destroy();
+    if (this.request) {
+      this.log.info(
+        {
+          event: 'dicom.association_closed',
+          assoc: this.id,
+          peer: this.peer,
+          callingAe: this.request.callingAeTitle,
+          calledAe: this.request.calledAeTitle,
+          released: this.released,
+          ms: Date.now() - this.openedAt,
+          ...this.stats,
+        },
+        'association closed',
+      );
+    }
+    this.onClose();
+  }
+
+  // PduSink
+
+  malformed(reason: string, tooLarge: boolean): void {
+    const code = tooLarge ? 'dicom.pdu_too_large' : 'dicom.pdu_malformed';
+    this.log.warn({ event: code, assoc: this.id, peer: this.peer, reason }, 'bad PDU');
+    this.abort(reason, tooLarge ? AbortReason.InvalidPduParameterValue : AbortReason.UnrecognizedPdu);
+  }
+
+  pdu(type: number, body: Buffer): void {
+    switch (type) {
+      case PduType.AssociateRq:
+        if (this.phase !== Phase.AwaitingAssociate)
+          return this.abort('A-ASSOCIATE-RQ on an established association', AbortReason.UnexpectedPdu);
+        return this.associate(body);
+      case PduType.ReleaseRq:
+        if (this.phase !== Phase.Established)
+          return this.abort('A-RELEASE-RQ outside an association', AbortReason.UnexpectedPdu);
+        if (this.current) return this.abort('A-RELEASE-RQ inside a DIMSE message', AbortReason.UnexpectedPdu);
+        this.phase = Phase.Released;
+        this.released = true;
+        this.socket.write(encodeReleaseRp());
+        this.armTimer();
+        return;
+      case PduType.Abort:
+        this.log.info({ event: 'dicom.peer_abort', assoc: this.id, peer: this.peer }, 'peer aborted');
+        this.socket.destroy();
+        return this.closed();
+      default:
+        return this.abort(`unexpected PDU type 0x${type.toString(16)}`, AbortReason.UnexpectedPdu);
+    }
+  }
+
+  pdvStart(contextId: number, isCommand: boolean, isLast: boolean): void {
+    if (this.phase !== Phase.Established)
+      return this.abort('P-DATA-TF outside an association', AbortReason.UnexpectedPdu);
+    if (!this.contexts.has(contextId))
+      return this.abort(
+        `PDV on presentation context ${contextId}, which was not accepted`,
+        AbortReason.InvalidPduParameterValue,
+      );
+    this.pdvContext = contextId;
+    this.pdvIsCommand = isCommand;
+    this.pdvIsLast = isLast;
+    if (!isCommand) {
+      const cur = this.current;
+      if (!cur?.writer || cur.contextId !== contextId)
+        return this.abort('dataset PDV without a C-STORE command', AbortReason.UnexpectedPdu);
+    } else if (this.current) {
+      if (this.current.writer) return this.abort('command PDV inside a dataset', AbortReason.UnexpectedPdu);
+    }
+  }
+
+  pdvData(slice: Buffer): void {
+    if (this.phase !== Phase.Established) return;
+    if (this.pdvIsCommand) {
+      this.commandParts.push(slice);
+      return;
+    }
+    const cur = this.current!;
+    cur.bytes += slice.length;
+    if (!cur.writer!.write(slice)) {
+      // Back-pressure: the spool is behind, so stop reading until it drains.
+      this.socket.pause();
+      cur.writer!.onDrain(() => this.socket.resume());
+    }
+  }
+
+  pdvEnd(): void {
+    if (this.phase !== Phase.Established || !this.pdvIsLast) return;
+    if (this.pdvIsCommand) {
+      const bytes = Buffer.concat(this.commandParts);
+      this.commandParts = [];
+      let command: Command;
+      try {
+        command = parseCommand(bytes);
+      } catch (err) {
+        return this.abort(
+          err instanceof FerryError ? err.message : 'unreadable command set',
+          AbortReason.InvalidPduParameterValue,
+        );
+      }
+      this.command(this.pdvContext, command);
+    } else {
+      const cur = this.current!;
+      this.current = undefined;
+      void this.finishStore(cur);
+    }
+  }
+
+  private associate(body: Buffer): void {
+    let req: AssociateRequest;
+    try {
+      req = parseAssociateRq(body);
+    } catch (err) {
+      return this.abort(
+        err instanceof Error ? err.message : 'bad A-ASSOCIATE-RQ',
+        AbortReason.InvalidPduParameterValue,
+      );
+    }
+    this.request = req;
+    const p = this.policy;
+    if (this.overLimit) return this.rejectBusy();
+    if (req.applicationContext !== APPLICATION_CONTEXT) {
+      return this.reject(
+        RejectResult.Permanent,
+        RejectSource.ServiceUser,
+        RejectReason.ApplicationContextNotSupported,
+        `application context ${req.applicationContext} not supported`,
+      );
+    }
+    if ((req.protocolVersion & 0x0001) === 0) {
+      return this.reject(
+        RejectResult.Permanent,
+        RejectSource.ServiceProviderAcse,
+        RejectReason.ProtocolVersionNotSupported,
+        `protocol version ${req.protocolVersion} not supported`,
+      );
+    }
+    if (req.calledAeTitle !== p.aeTitle) {
+      return this.reject(
+        RejectResult.Permanent,
+        RejectSource.ServiceUser,
+        RejectReason.CalledAeNotRecognized,
+        `called AE title "${req.calledAeTitle}" is not "${p.aeTitle}"`,
+      );
+    }
+    if (p.allowedCallingAeTitles.length > 0 && !p.allowedCallingAeTitles.includes(req.callingAeTitle)) {
+      return this.reject(
+        RejectResult.Permanent,
+        RejectSource.ServiceUser,
+        RejectReason.CallingAeNotRecognized,
+        `calling AE title "${req.callingAeTitle}" is not on the allow-list`,
+      );
+    }
+    const decisions = req.contexts.map(decideContext);
+    for (const d of decisions) {
+      if (d.result === PresentationResult.Acceptance)
+        this.contexts.set(d.id, { abstractSyntax: d.abstractSyntax, transferSyntax: d.transferSyntax });
+    }
+    this.phase = Phase.Established;
+    this.socket.write(encodeAssociateAc(req, decisions, p.maxPduLength));
+    this.armTimer();
+    this.log.info(
+      {
+        event: 'dicom.association_accepted',
+        assoc: this.id,
+        peer: this.peer,
+        callingAe: req.callingAeTitle,
+        calledAe: req.calledAeTitle,
+        contexts: decisions.length,
+        accepted: this.contexts.size,
+        peerMaxPdu: req.maxPduLength,
+      },
+      'association accepted',
+    );
+  }
+
+  private rejectBusy(): void {
+    this.reject(
+      RejectResult.Transient,
+      RejectSource.ServiceProviderPresentation,
+      RejectReason.LocalLimitExceeded,
+      `more than ${this.policy.maxAssociations} associations`,
+    );
+  }
+
+  private reject(result: number, source: number, reason: number, why: string): void {
+    this.log.warn(
+      {
+        event: 'dicom.association_rejected',
+        assoc: this.id,
+        peer: this.peer,
+        callingAe: this.request?.callingAeTitle,
+        calledAe: this.request?.calledAeTitle,
+        reason: why,
+        result,
+        source,
+        rejectReason: reason,
+      },
+      'association rejected',
+    );
+    this.socket.write(encodeAssociateRj(result, source, reason));
+    this.hangUp();
+    this.closed();
+  }
+
+  /** Ends our side, and does not let a peer that never closes hold the socket. */
+  private hangUp(): void {
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+  }
+
+  private command(contextId: number, command: Command): void {
+    const ctx = this.contexts.get(contextId)!;
+    if (command.commandField === CommandField.CEchoRq) {
+      this.socket.write(
+        encodeResponsePdu(contextId, {
+          commandField: CommandField.CEchoRsp,
+          messageId: command.messageId,
+          sopClassUid: VERIFICATION_SOP_CLASS,
+          status: Status.Success,
+        }),
+      );
+      return;
+    }
+    if (command.commandField !== CommandField.CStoreRq) {
+      return this.abort(
+        `unsupported DIMSE command 0x${command.commandField.toString(16)}`,
+        AbortReason.UnrecognizedPduParameter,
+      );
+    }
+    if (command.dataSetType === NO_DATASET)
+      return this.abort('C-STORE-RQ without a dataset', AbortReason.InvalidPduParameterValue);
+    if (command.affectedSopClassUid !== ctx.abstractSyntax) {
+      this.log.warn(
+        {
+          event: 'dicom.store_context_mismatch',
+          assoc: this.id,
+          contextClass: ctx.abstractSyntax,
+          requestClass: command.affectedSopClassUid,
+        },
+        'C-STORE SOP class differs from its presentation context',
+      );
+    }
+    const writer = this.store.begin({
+      associationId: this.id,
+      callingAeTitle: this.request!.callingAeTitle,
+      calledAeTitle: this.request!.calledAeTitle,
+      peer: this.peer,
+      transferSyntaxUid: ctx.transferSyntax,
+      sopClassUid: command.affectedSopClassUid,
+      sopInstanceUid: command.affectedSopInstanceUid,
+      messageId: command.messageId,
+    });
+    this.current = { contextId, command, writer, started: Date.now(), bytes: 0 };
+  }
+
+  private async finishStore(cur: PendingCommand): Promise<void> {
+    this.storesInFlight++;
+    const outcome = await cur.writer!.end();
+    this.storesInFlight--;
+    const ok = outcome.status === Status.Success;
+    if (ok) this.stats.stored++;
+    else this.stats.failed++;
+    this.stats.bytes += cur.bytes;
+    this.log[ok ? 'info' : 'warn'](
+      {
+        event: 'dicom.store',
+        assoc: this.id,
+        callingAe: this.request?.callingAeTitle,
+        sopClassUid: cur.command.affectedSopClassUid,
+        sopInstanceUid: cur.command.affectedSopInstanceUid,
+        objectId: outcome.objectId,
+        bytes: cur.bytes,
+        ms: Date.now() - cur.started,
+        status: `0x${outcome.status.toString(16).padStart(4, '0')}`,
+        duplicate: outcome.duplicate,
+        version: outcome.version,
+        error: outcome.errorComment,
+      },
+      'instance',
+    );
+    if (this.phase === Phase.Closed) return;
+    this.socket.write(
+      encodeResponsePdu(cur.contextId, {
+        commandField: CommandField.CStoreRsp,
+        messageId: cur.command.messageId,
+        sopClassUid: cur.command.affectedSopClassUid,
+        sopInstanceUid: cur.command.affectedSopInstanceUid,
+        status: outcome.status,
+        errorComment: outcome.errorComment,
+      }),
+    );
+  }
+}

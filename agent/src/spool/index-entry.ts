@@ -1,0 +1,31 @@
+import { z } from 'zod';
+
+export const SPOOL_STATES = ['spooled', 'uploading', 'delivered', 'quarantined'] as const;
+export type SpoolState = (typeof SPOOL_STATES)[number];
+
+/** One spooled object. UIDs, sizes, hashes and states only: nothing here names a patient. */
+export const indexEntrySchema = z.object({
+  id: z.string(),
+  sopInstanceUid: z.string(),
+  sopClassUid: z.string(),
+  studyInstanceUid: z.string().optional(),
+  seriesInstanceUid: z.string().optional(),
+  transferSyntaxUid: z.string(),
+  callingAeTitle: z.string(),
+  receivedAt: z.string(),
+  /** Part-10 plaintext bytes and their SHA-256 (hex); identical resends have the same hash. */
+  plainBytes: z.number().int().nonnegative(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  objectBytes: z.number().int().nonnegative(),
+  /** 1 for the first object with this SOP Instance UID; a different resend gets the next number. */
+  version: z.number().int().positive(),
+  state: z.enum(SPOOL_STATES),
+});
+export type IndexEntry = z.infer<typeof indexEntrySchema>;
+
+export const journalRecordSchema = z.discriminatedUnion('t', [
+  z.object({ t: z.literal('put'), e: indexEntrySchema }),
+  z.object({ t: z.literal('state'), id: z.string(), state: z.enum(SPOOL_STATES) }),
+  z.object({ t: z.literal('drop'), id: z.string() }),
+]);
+export type JournalRecord = z.infer<typeof journalRecordSchema>;

@@ -1,0 +1,339 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { type FileHandle, open, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FerryError, type InstanceManifest, isFerryError, ObjectSealer } from '@ferry/shared';
+import type { Logger } from 'pino';
+import { Status, type StoreOutcome, type StoreRequest, type StoreWriter } from '../dimse/store-handler.js';
+import { spoolIoError } from './fs-errors.js';
+import { type HeaderFields, readHeader } from './header-reader.js';
+import type { IndexEntry } from './index-entry.js';
+import type { Journal } from './journal.js';
+import type { KeyEpochs } from './key-epochs.js';
+import { part10Header } from './part10.js';
+import { objectPath, type SpoolPaths } from './paths.js';
+
+const FRAME_BYTES = 1 << 20;
+const HIGH_WATER = 8 << 20;
+const LOW_WATER = 2 << 20;
+const HEADER_FIRST_TRY = 64 << 10;
+const HEADER_CAP = 4 << 20;
+
+export interface WriterDeps {
+  paths: SpoolPaths;
+  journal: Journal;
+  keys: KeyEpochs;
+  log: Logger;
+  /** Commits of objects not yet durable, so a concurrent duplicate can wait for its twin. */
+  inflight: Map<string, Promise<void>>;
+}
+
+/**
+ * Streams one received dataset into an encrypted `.part` file, then makes it durable: fdatasync,
+ * rename into objects/, and a group-committed index entry (whose flush fsyncs the directory first).
+ * Plaintext slices are queued and sealed frame by frame by one async pump, so writes stay in order
+ * and the socket is paused whenever more than HIGH_WATER bytes wait.
+ */
+export class InstanceWriter implements StoreWriter {
+  private readonly id = `o${randomBytes(16).toString('base64url')}`;
+  private readonly hash = createHash('sha256');
+  private readonly meta: Buffer;
+  private readonly partPath: string;
+  private readonly receivedAt = new Date().toISOString();
+  private prefix: Buffer[] = [];
+  private prefixBytes = 0;
+  private nextHeaderTry = HEADER_FIRST_TRY;
+  private header: HeaderFields | undefined;
+  private queue: Buffer[] = [];
+  private queuedBytes = 0;
+  private plainBytes = 0;
+  private objectBytes = 0;
+  private ended = false;
+  private failure: FerryError | undefined;
+  private aborted = false;
+  private drainCb: (() => void) | undefined;
+  private wake: (() => void) | undefined;
+  private readonly pumpDone: Promise<void>;
+  private fh: FileHandle | undefined;
+
+  constructor(
+    private readonly req: StoreRequest,
+    private readonly deps: WriterDeps,
+  ) {
+    this.partPath = join(deps.paths.tmp, `${this.id}.part`);
+    this.meta = part10Header(req.sopClassUid, req.sopInstanceUid, req.transferSyntaxUid);
+    this.hash.update(this.meta);
+    this.plainBytes = this.meta.length;
+    this.pumpDone = this.pump().catch((err: unknown) => {
+      this.fail(isFerryError(err) ? err : spoolIoError(err, 'storing an instance'));
+      throw err;
+    });
+    // The pump's failure is reported through end(); never as an unhandled rejection.
+    this.pumpDone.catch(() => undefined);
+  }
+
+  write(slice: Buffer): boolean {
+    if (this.failure || this.aborted) return true;
+    this.hash.update(slice);
+    this.plainBytes += slice.length;
+    if (!this.header) {
+      this.prefix.push(slice);
+      this.prefixBytes += slice.length;
+      if (this.prefixBytes >= this.nextHeaderTry) this.tryHeader(false);
+    } else {
+      this.enqueue(slice);
+    }
+    return this.queuedBytes < HIGH_WATER;
+  }
+
+  onDrain(cb: () => void): void {
+    this.drainCb = cb;
+  }
+
+  async end(): Promise<StoreOutcome> {
+    if (!this.header && !this.failure) this.tryHeader(true);
+    this.ended = true;
+    this.wake?.();
+    try {
+      await this.pumpDone;
+      if (this.failure) throw this.failure;
+      return await this.commit();
+    } catch (err) {
+      await this.discard();
+      return this.outcomeOf(err);
+    }
+  }
+
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.fail(new FerryError('dicom.pdu_malformed', 'association ended inside a dataset'));
+    void this.pumpDone.finally(() => this.discard());
+  }
+
+  private tryHeader(final: boolean): void {
+    const body = Buffer.concat(this.prefix);
+    try {
+      const parsed = readHeader(body, this.req.transferSyntaxUid, final, this.prefixBytes >= HEADER_CAP);
+      if (parsed.state === 'need-more') {
+        this.nextHeaderTry = this.prefixBytes + (256 << 10);
+        return;
+      }
+      this.checkMatchesRequest(parsed.fields);
+      this.header = parsed.fields;
+    } catch (err) {
+      this.prefix = [];
+      this.fail(
+        isFerryError(err)
+          ? err
+          : new FerryError('dicom.dataset_unreadable', 'dataset header cannot be parsed', { cause: err }),
+      );
+      return;
+    }
+    this.prefix = [];
+    this.enqueue(this.meta);
+    this.enqueue(body);
+    this.wake?.();
+  }
+
+  /** After a failure the rest of the dataset is read and dropped; a paused socket must resume. */
+  private fail(err: FerryError): void {
+    this.failure ??= err;
+    this.queue = [];
+    this.queuedBytes = 0;
+    this.prefix = [];
+    this.wake?.();
+    const cb = this.drainCb;
+    this.drainCb = undefined;
+    cb?.();
+  }
+
+  private checkMatchesRequest(h: HeaderFields): void {
+    const problems: string[] = [];
+    if (h.sopClassUid !== this.req.sopClassUid)
+      problems.push(`SOP Class UID ${h.sopClassUid ?? '(missing)'} != ${this.req.sopClassUid}`);
+    if (h.sopInstanceUid !== this.req.sopInstanceUid)
+      problems.push(`SOP Instance UID differs from the request`);
+    if (problems.length > 0)
+      throw new FerryError(
+        'dicom.dataset_mismatch',
+        `dataset does not match request: ${problems.join('; ')}`,
+      );
+  }
+
+  private enqueue(buf: Buffer): void {
+    if (buf.length === 0) return;
+    this.queue.push(buf);
+    this.queuedBytes += buf.length;
+    if (this.queuedBytes >= FRAME_BYTES) this.wake?.();
+  }
+
+  private takeFrame(): Buffer[] {
+    const parts: Buffer[] = [];
+    let n = 0;
+    while (this.queue.length > 0 && n < FRAME_BYTES) {
+      const b = this.queue.shift()!;
+      parts.push(b);
+      n += b.length;
+    }
+    this.queuedBytes -= n;
+    if (this.drainCb && this.queuedBytes <= LOW_WATER) {
+      const cb = this.drainCb;
+      this.drainCb = undefined;
+      cb();
+    }
+    return parts;
+  }
+
+  private async pump(): Promise<void> {
+    const { key, wrappedKey } = await this.deps.keys.objectKey(this.id);
+    try {
+      this.fh = await open(this.partPath, 'wx');
+    } catch (err) {
+      throw spoolIoError(err, 'creating a spool file');
+    }
+    // Wait for the header: the manifest must be the first frame.
+    while (!this.header && !this.failure && !this.aborted) await this.sleep();
+    if (this.failure || this.aborted || !this.header) return;
+    const sealer = new ObjectSealer(
+      {
+        v: 1,
+        objectId: this.id,
+        enc: 'A256GCM',
+        kdf: 'HKDF-SHA256',
+        wrappedKey,
+        compression: 'none',
+        contentType: 'application/dicom',
+        createdAt: this.receivedAt,
+      },
+      key,
+    );
+    await this.writeOut([sealer.headerBytes, ...sealer.sealManifest(this.manifest(this.header))]);
+    for (;;) {
+      if (this.failure || this.aborted) return;
+      if (this.queuedBytes >= FRAME_BYTES || (this.ended && this.queue.length > 0)) {
+        const parts = this.takeFrame();
+        const final = this.ended && this.queue.length === 0;
+        await this.writeOut(sealer.sealData(parts, final));
+        if (final) return;
+      } else if (this.ended) {
+        await this.writeOut(sealer.sealData([], true));
+        return;
+      } else {
+        await this.sleep();
+      }
+    }
+  }
+
+  private sleep(): Promise<void> {
+    return new Promise((resolve) => {
+      this.wake = () => {
+        this.wake = undefined;
+        resolve();
+      };
+      if (this.ended || this.failure || this.aborted || (this.header && this.queuedBytes >= FRAME_BYTES))
+        this.wake();
+    });
+  }
+
+  private async writeOut(buffers: Buffer[]): Promise<void> {
+    try {
+      await this.fh!.writev(buffers);
+    } catch (err) {
+      throw spoolIoError(err, 'writing a spool object');
+    }
+    for (const b of buffers) this.objectBytes += b.length;
+  }
+
+  private manifest(h: HeaderFields): InstanceManifest {
+    return {
+      objectId: this.id,
+      receivedAt: this.receivedAt,
+      callingAeTitle: this.req.callingAeTitle,
+      calledAeTitle: this.req.calledAeTitle,
+      transferSyntaxUid: this.req.transferSyntaxUid,
+      sopClassUid: this.req.sopClassUid,
+      sopInstanceUid: this.req.sopInstanceUid,
+      patient: h.patient,
+      study: h.study,
+      series: h.series,
+      numberOfFrames: h.numberOfFrames,
+    };
+  }
+
+  private async commit(): Promise<StoreOutcome> {
+    const fh = this.fh!;
+    try {
+      await fh.datasync();
+      await fh.close();
+      this.fh = undefined;
+    } catch (err) {
+      throw spoolIoError(err, 'syncing a spool object');
+    }
+    const sha256 = this.hash.digest('hex');
+    const { journal, inflight } = this.deps;
+    const versions = journal.versionsOf(this.req.sopInstanceUid);
+    const twin = versions.find((v) => v.sha256 === sha256);
+    if (twin) {
+      await inflight.get(twin.id);
+      await unlink(this.partPath).catch(() => undefined);
+      return {
+        status: Status.Success,
+        objectId: twin.id,
+        duplicate: true,
+        version: twin.version,
+        plainBytes: this.plainBytes,
+      };
+    }
+    const entry: IndexEntry = {
+      id: this.id,
+      sopInstanceUid: this.req.sopInstanceUid,
+      sopClassUid: this.req.sopClassUid,
+      studyInstanceUid: this.header?.study.instanceUid,
+      seriesInstanceUid: this.header?.series.instanceUid,
+      transferSyntaxUid: this.req.transferSyntaxUid,
+      callingAeTitle: this.req.callingAeTitle,
+      receivedAt: this.receivedAt,
+      plainBytes: this.plainBytes,
+      sha256,
+      objectBytes: this.objectBytes,
+      version: versions.reduce((max, v) => Math.max(max, v.version), 0) + 1,
+      state: 'spooled',
+    };
+    const finalPath = objectPath(this.deps.paths, this.id);
+    try {
+      await rename(this.partPath, finalPath);
+    } catch (err) {
+      throw spoolIoError(err, 'renaming a spool object');
+    }
+    const committed = journal.put(entry);
+    inflight.set(this.id, committed);
+    try {
+      await committed;
+    } catch (err) {
+      await unlink(finalPath).catch(() => undefined);
+      throw err;
+    } finally {
+      inflight.delete(this.id);
+    }
+    return { status: Status.Success, objectId: this.id, version: entry.version, plainBytes: this.plainBytes };
+  }
+
+  private async discard(): Promise<void> {
+    const fh = this.fh;
+    this.fh = undefined;
+    await fh?.close().catch(() => undefined);
+    await unlink(this.partPath).catch(() => undefined);
+  }
+
+  private outcomeOf(err: unknown): StoreOutcome {
+    const e = isFerryError(err) ? err : spoolIoError(err, 'storing an instance');
+    if (!isFerryError(err)) this.deps.log.error({ err, objectId: this.id }, 'unexpected spool failure');
+    const status =
+      e.code === 'dicom.dataset_mismatch'
+        ? Status.DataSetDoesNotMatchSopClass
+        : e.code === 'spool.out_of_space' || e.code === 'spool.io_error'
+          ? Status.OutOfResources
+          : Status.CannotUnderstand;
+    return { status, errorComment: e.message };
+  }
+}

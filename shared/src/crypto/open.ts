@@ -1,0 +1,116 @@
+import { createDecipheriv, createHash } from 'node:crypto';
+import { FerryError } from '../errors/index.js';
+import {
+  FRAME_HEADER_BYTES,
+  FrameFlag,
+  MAX_FRAME_BYTES,
+  MAX_HEADER_BYTES,
+  OBJECT_FORMAT_VERSION,
+  OBJECT_MAGIC,
+  type ObjectHeader,
+  objectHeaderSchema,
+  PREAMBLE_BYTES,
+  TAG_BYTES,
+} from './format.js';
+import { frameAad, frameNonce } from './seal.js';
+
+export type OpenedPart =
+  | { kind: 'header'; header: ObjectHeader }
+  | { kind: 'manifest'; manifest: unknown }
+  | { kind: 'data'; bytes: Buffer };
+
+/** Pulls exact byte counts from an async byte source without holding more than one frame. */
+class ByteReader {
+  private buf: Buffer = Buffer.alloc(0);
+  private readonly it: AsyncIterator<Uint8Array>;
+  private done = false;
+
+  constructor(source: AsyncIterable<Uint8Array>) {
+    this.it = source[Symbol.asyncIterator]();
+  }
+
+  async read(n: number): Promise<Buffer | undefined> {
+    while (this.buf.length < n && !this.done) {
+      const next = await this.it.next();
+      if (next.done) this.done = true;
+      else this.buf = this.buf.length === 0 ? Buffer.from(next.value) : Buffer.concat([this.buf, next.value]);
+    }
+    if (this.buf.length < n) {
+      if (this.buf.length === 0 && this.done) return undefined;
+      throw new FerryError('crypto.bad_object', 'object is truncated');
+    }
+    const out = this.buf.subarray(0, n);
+    this.buf = this.buf.subarray(n);
+    return out;
+  }
+}
+
+export function parseHeader(json: Buffer): ObjectHeader {
+  try {
+    return objectHeaderSchema.parse(JSON.parse(json.toString('utf8')));
+  } catch (cause) {
+    throw new FerryError('crypto.bad_object', 'object header is not a valid Ferry v1 header', { cause });
+  }
+}
+
+/**
+ * Opens a sealed object. `keyFor` receives the header (with its wrapped key) and returns the object
+ * key. Yields the header, the manifest, then plaintext data in order; throws on any tampering.
+ */
+export async function* openObject(
+  source: AsyncIterable<Uint8Array>,
+  keyFor: (header: ObjectHeader) => Promise<Buffer>,
+): AsyncGenerator<OpenedPart> {
+  const reader = new ByteReader(source);
+  const pre = await reader.read(PREAMBLE_BYTES);
+  if (!pre?.subarray(0, OBJECT_MAGIC.length).equals(OBJECT_MAGIC)) {
+    throw new FerryError('crypto.bad_object', 'not a Ferry object (bad magic)');
+  }
+  if (pre[OBJECT_MAGIC.length] !== OBJECT_FORMAT_VERSION) {
+    throw new FerryError(
+      'crypto.bad_object',
+      `unsupported object format version ${pre[OBJECT_MAGIC.length]}`,
+    );
+  }
+  const headerLength = pre.readUInt32BE(OBJECT_MAGIC.length + 1);
+  if (headerLength > MAX_HEADER_BYTES) throw new FerryError('crypto.bad_object', 'object header too large');
+  const json = await reader.read(headerLength);
+  if (!json) throw new FerryError('crypto.bad_object', 'object is truncated');
+  const header = parseHeader(json);
+  yield { kind: 'header', header };
+  const digest = createHash('sha256').update(pre).update(json).digest();
+  const key = await keyFor(header);
+
+  for (let index = 0; ; index++) {
+    const fh = await reader.read(FRAME_HEADER_BYTES);
+    if (!fh) throw new FerryError('crypto.bad_object', 'object is truncated (no final frame)');
+    const flags = fh[0] ?? 0;
+    const length = fh.readUInt32BE(1);
+    if (length > MAX_FRAME_BYTES) throw new FerryError('crypto.bad_object', 'frame too large');
+    if ((index === 0) !== Boolean(flags & FrameFlag.MANIFEST)) {
+      throw new FerryError('crypto.bad_object', 'manifest frame missing or out of place');
+    }
+    const body = await reader.read(length + TAG_BYTES);
+    if (!body) throw new FerryError('crypto.bad_object', 'object is truncated');
+    const decipher = createDecipheriv('aes-256-gcm', key, frameNonce(index));
+    decipher.setAAD(frameAad(digest, index, flags));
+    decipher.setAuthTag(body.subarray(length));
+    let plain: Buffer;
+    try {
+      plain = Buffer.concat([decipher.update(body.subarray(0, length)), decipher.final()]);
+    } catch (cause) {
+      throw new FerryError('crypto.bad_object', `frame ${index} failed authentication`, { cause });
+    }
+    if (flags & FrameFlag.MANIFEST) {
+      yield { kind: 'manifest', manifest: JSON.parse(plain.toString('utf8')) as unknown };
+    } else if (plain.length > 0) {
+      yield { kind: 'data', bytes: plain };
+    }
+    if (flags & FrameFlag.FINAL) {
+      if ((await reader.read(1)) !== undefined) {
+        throw new FerryError('crypto.bad_object', 'bytes after the final frame');
+      }
+      return;
+    }
+  }
+}

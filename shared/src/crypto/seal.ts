@@ -1,0 +1,73 @@
+import { createCipheriv, createHash } from 'node:crypto';
+import {
+  FRAME_HEADER_BYTES,
+  FrameFlag,
+  OBJECT_FORMAT_VERSION,
+  OBJECT_MAGIC,
+  type ObjectHeader,
+  objectHeaderSchema,
+} from './format.js';
+
+export function frameNonce(index: number): Buffer {
+  const nonce = Buffer.alloc(12);
+  nonce.writeBigUInt64BE(BigInt(index), 4);
+  return nonce;
+}
+
+export function frameAad(headerDigest: Buffer, index: number, flags: number): Buffer {
+  const aad = Buffer.alloc(headerDigest.length + 9);
+  headerDigest.copy(aad, 0);
+  aad.writeBigUInt64BE(BigInt(index), headerDigest.length);
+  aad[headerDigest.length + 8] = flags;
+  return aad;
+}
+
+/**
+ * Seals one object frame by frame. Callers hand in plaintext as a list of buffers (for example PDV
+ * slices straight off the socket) and get back buffers to write with writev: nothing is concatenated.
+ */
+export class ObjectSealer {
+  readonly headerBytes: Buffer;
+  private readonly headerDigest: Buffer;
+  private index = 0;
+  private finished = false;
+
+  constructor(
+    header: ObjectHeader,
+    private readonly objectKey: Buffer,
+  ) {
+    const json = Buffer.from(JSON.stringify(objectHeaderSchema.parse(header)), 'utf8');
+    const pre = Buffer.alloc(OBJECT_MAGIC.length + 5);
+    OBJECT_MAGIC.copy(pre, 0);
+    pre[OBJECT_MAGIC.length] = OBJECT_FORMAT_VERSION;
+    pre.writeUInt32BE(json.length, OBJECT_MAGIC.length + 1);
+    this.headerBytes = Buffer.concat([pre, json]);
+    this.headerDigest = createHash('sha256').update(this.headerBytes).digest();
+  }
+
+  sealManifest(manifest: unknown): Buffer[] {
+    if (this.index !== 0) throw new Error('the manifest must be the first frame');
+    return this.seal([Buffer.from(JSON.stringify(manifest), 'utf8')], FrameFlag.MANIFEST);
+  }
+
+  sealData(parts: readonly Buffer[], final: boolean): Buffer[] {
+    if (this.index === 0) throw new Error('the manifest frame comes first');
+    return this.seal(parts, final ? FrameFlag.FINAL : 0);
+  }
+
+  private seal(parts: readonly Buffer[], flags: number): Buffer[] {
+    if (this.finished) throw new Error('object already finished');
+    const length = parts.reduce((n, p) => n + p.length, 0);
+    const head = Buffer.alloc(FRAME_HEADER_BYTES);
+    head[0] = flags;
+    head.writeUInt32BE(length, 1);
+    const cipher = createCipheriv('aes-256-gcm', this.objectKey, frameNonce(this.index));
+    cipher.setAAD(frameAad(this.headerDigest, this.index, flags));
+    const out: Buffer[] = [head];
+    for (const p of parts) if (p.length > 0) out.push(cipher.update(p));
+    out.push(cipher.final(), cipher.getAuthTag());
+    this.index++;
+    if (flags & FrameFlag.FINAL) this.finished = true;
+    return out;
+  }
+}

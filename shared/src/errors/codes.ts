@@ -1,0 +1,71 @@
+/**
+ * The one table of Ferry error codes. Every typed error carries one of these codes; the HTTP edge
+ * maps them to status codes from here, and the agent maps its own to DIMSE statuses.
+ */
+export const ERROR_CODES = {
+  'config.invalid': {
+    http: 400,
+    retryable: false,
+    description: 'A configuration value is missing or invalid.',
+  },
+  'config.unreadable': {
+    http: 500,
+    retryable: false,
+    description: 'A configuration file cannot be read or parsed.',
+  },
+  'dicom.ae_title_invalid': {
+    http: 400,
+    retryable: false,
+    description: 'An AE title breaks the DICOM rules.',
+  },
+  'dicom.pdu_malformed': {
+    http: 400,
+    retryable: false,
+    description: 'A peer sent a PDU that breaks the DICOM upper-layer protocol.',
+  },
+  'dicom.pdu_too_large': {
+    http: 413,
+    retryable: false,
+    description: 'A peer sent a PDU larger than the negotiated or allowed maximum.',
+  },
+  'dicom.association_rejected': {
+    http: 403,
+    retryable: false,
+    description: 'An association request was rejected by policy.',
+  },
+  'dicom.dataset_mismatch': {
+    http: 400,
+    retryable: false,
+    description: 'A dataset does not match its C-STORE request.',
+  },
+  'dicom.dataset_unreadable': {
+    http: 400,
+    retryable: false,
+    description: 'A dataset header cannot be parsed.',
+  },
+  'spool.out_of_space': { http: 507, retryable: true, description: 'The spool disk is full.' },
+  'spool.io_error': { http: 500, retryable: true, description: 'The spool could not write or sync data.' },
+  'spool.corrupt': {
+    http: 500,
+    retryable: false,
+    description: 'A spool object or index entry failed verification.',
+  },
+  'crypto.bad_object': {
+    http: 400,
+    retryable: false,
+    description: 'An encrypted object is malformed, truncated or reordered.',
+  },
+  'crypto.key_invalid': {
+    http: 400,
+    retryable: false,
+    description: 'A key is missing, malformed or of the wrong type.',
+  },
+  'crypto.unwrap_failed': {
+    http: 400,
+    retryable: false,
+    description: 'A wrapped data key cannot be unwrapped with the given key.',
+  },
+  'internal.unexpected': { http: 500, retryable: false, description: 'An unexpected internal error.' },
+} as const satisfies Record<string, { http: number; retryable: boolean; description: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;

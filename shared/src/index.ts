@@ -1,0 +1,4 @@
+export * from './crypto/index.js';
+export * from './dicom/index.js';
+export * from './errors/index.js';
+export * from './protocol/index.js';

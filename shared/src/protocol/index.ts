@@ -1,0 +1,2 @@
+export { type InstanceManifest, instanceManifestSchema } from './manifest.js';
+export { PROTOCOL_VERSION } from './version.js';
