@@ -1,0 +1,179 @@
+import { once } from 'node:events';
+import { createServer, type Server, type Socket } from 'node:net';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { PduType as RawPdu, RawScu, Uids } from '../../../test/harness/raw-scu.js';
+import { Connection } from './connection.js';
+import type { AssociationPolicy } from './policy.js';
+import {
+  Status,
+  type StoreHandler,
+  type StoreOutcome,
+  type StoreRequest,
+  type StoreWriter,
+} from './store-handler.js';
+
+const policy: AssociationPolicy = {
+  aeTitle: 'GATEWAY',
+  allowedCallingAeTitles: [],
+  maxAssociations: 4,
+  maxPduLength: 65536,
+  artimTimeoutMs: 5000,
+  idleTimeoutMs: 10_000,
+};
+
+/**
+ * A sink that is always behind: every write() asks the caller to pause, and the drain callback fires
+ * only after a timer. It records the bytes and checks that no socket data arrives while it owes a drain.
+ */
+class SlowSink implements StoreHandler {
+  readonly requests: StoreRequest[] = [];
+  readonly received: Buffer[] = [];
+  drains = 0;
+  writes = 0;
+  /** 'data' events that reached the connection while a drain was outstanding. */
+  dataWhilePaused = 0;
+  /** socket.isPaused() observed when each drain timer fired. */
+  pausedAtDrain: boolean[] = [];
+  private owed = false;
+  private pendingCb: (() => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  socket: Socket | undefined;
+
+  constructor(private readonly drainDelayMs: number) {}
+
+  watch(socket: Socket): void {
+    this.socket = socket;
+    // Runs before the Connection's own 'data' listener: a chunk arriving while we owe a drain means
+    // the pause did not take effect.
+    socket.prependListener('data', () => {
+      if (this.owed) this.dataWhilePaused++;
+    });
+  }
+
+  begin(req: StoreRequest): StoreWriter {
+    this.requests.push(req);
+    return {
+      write: (slice: Buffer) => {
+        this.writes++;
+        this.received.push(Buffer.from(slice));
+        this.owed = true;
+        return false;
+      },
+      onDrain: (cb: () => void) => {
+        this.pendingCb = cb;
+        this.timer ??= setTimeout(() => {
+          this.timer = undefined;
+          this.pausedAtDrain.push(this.socket?.isPaused() ?? false);
+          this.drains++;
+          this.owed = false;
+          const fire = this.pendingCb;
+          this.pendingCb = undefined;
+          fire?.();
+        }, this.drainDelayMs);
+      },
+      end: async (): Promise<StoreOutcome> => ({ status: Status.Success, objectId: 'o-test' }),
+      abort: () => undefined,
+    };
+  }
+}
+
+/** A counter pattern dataset: any reordering or loss of a PDV changes the bytes at that offset. */
+function counterPattern(bytes: number): Buffer {
+  const b = Buffer.alloc(bytes);
+  for (let i = 0; i + 4 <= bytes; i += 4) b.writeUInt32LE(i / 4, i);
+  return b;
+}
+
+let server: Server | undefined;
+afterEach(async () => {
+  if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
+  server = undefined;
+});
+
+async function listen(sink: SlowSink, onClosed: () => void): Promise<number> {
+  const log = pino({ level: 'silent' });
+  server = createServer((socket) => {
+    sink.watch(socket);
+    new Connection(socket, policy, sink, log, onClosed);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const addr = server.address();
+  if (addr === null || typeof addr === 'string') throw new Error('no address');
+  return addr.port;
+}
+
+describe('Connection back-pressure', () => {
+  it('pauses the socket until the writer drains, and keeps dataset PDVs in order', async () => {
+    const sink = new SlowSink(3);
+    let closed = 0;
+    const port = await listen(sink, () => closed++);
+    const { scu, ac } = await RawScu.open(port, {
+      maxPduLength: 65536,
+      contexts: [
+        {
+          id: 1,
+          abstractSyntax: Uids.SecondaryCaptureImageStorage,
+          transferSyntaxes: [Uids.ExplicitVRLittleEndian],
+        },
+      ],
+    });
+    expect(ac.contexts).toEqual([{ id: 1, result: 0, transferSyntax: Uids.ExplicitVRLittleEndian }]);
+
+    const dataset = counterPattern(24 << 20);
+    const rsp = await scu.store({
+      contextId: 1,
+      messageId: 77,
+      sopClassUid: Uids.SecondaryCaptureImageStorage,
+      sopInstanceUid: '1.2.3.4.5',
+      dataset,
+      pdvSize: 4096,
+    });
+    expect(rsp).toMatchObject({ commandField: 0x8001, messageIdBeingRespondedTo: 77, status: 0 });
+    expect(sink.requests).toEqual([
+      expect.objectContaining({
+        sopClassUid: Uids.SecondaryCaptureImageStorage,
+        sopInstanceUid: '1.2.3.4.5',
+        transferSyntaxUid: Uids.ExplicitVRLittleEndian,
+        callingAeTitle: 'RAWSCU',
+        messageId: 77,
+      }),
+    ]);
+    const got = Buffer.concat(sink.received);
+    expect(got.length).toBe(dataset.length);
+    expect(got.equals(dataset)).toBe(true);
+
+    // The pause took effect: the socket was paused whenever a drain came due, no chunk reached the
+    // connection while a drain was owed, and the sender's kernel buffers filled up so it had to wait.
+    expect(sink.drains).toBeGreaterThan(10);
+    expect(sink.pausedAtDrain.every((p) => p)).toBe(true);
+    expect(sink.dataWhilePaused).toBe(0);
+    expect(scu.drainWaits).toBeGreaterThan(0);
+
+    await scu.release();
+    await expect.poll(() => closed).toBe(1);
+  }, 60_000);
+
+  it('answers C-ECHO, and aborts a dataset PDV that has no C-STORE command', async () => {
+    const sink = new SlowSink(1);
+    const port = await listen(sink, () => undefined);
+    const { scu } = await RawScu.open(port, {
+      contexts: [
+        { id: 1, abstractSyntax: Uids.Verification, transferSyntaxes: [Uids.ImplicitVRLittleEndian] },
+        { id: 3, abstractSyntax: Uids.CtImageStorage, transferSyntaxes: [Uids.ExplicitVRLittleEndian] },
+      ],
+    });
+    expect(await scu.echo(1, 5)).toMatchObject({
+      commandField: 0x8030,
+      messageIdBeingRespondedTo: 5,
+      status: 0,
+    });
+    const stray = Buffer.from([RawPdu.PData, 0, 0, 0, 0, 10, 0, 0, 0, 6, 3, 0x02, 1, 2, 3, 4]);
+    await scu.sendRaw(stray);
+    const pdu = await scu.nextPdu();
+    expect(pdu?.type).toBe(RawPdu.Abort);
+    await scu.closed;
+    expect(sink.requests).toHaveLength(0);
+  });
+});
