@@ -148,6 +148,9 @@ export class InstanceWriter implements StoreWriter {
   }
 
   private checkMatchesRequest(h: HeaderFields): void {
+    if (!h.sopClassUid && !h.sopInstanceUid) {
+      throw new FerryError('dicom.dataset_unreadable', 'dataset has no SOP Class UID or SOP Instance UID');
+    }
     const problems: string[] = [];
     if (h.sopClassUid !== this.req.sopClassUid)
       problems.push(`SOP Class UID ${h.sopClassUid ?? '(missing)'} != ${this.req.sopClassUid}`);
@@ -300,17 +303,20 @@ export class InstanceWriter implements StoreWriter {
       state: 'spooled',
     };
     const finalPath = objectPath(this.deps.paths, this.id);
-    try {
-      await rename(this.partPath, finalPath);
-    } catch (err) {
-      throw spoolIoError(err, 'renaming a spool object');
-    }
-    const committed = journal.put(entry);
+    let renamed = false;
+    const committed = journal.put(entry, async () => {
+      try {
+        await rename(this.partPath, finalPath);
+        renamed = true;
+      } catch (err) {
+        throw spoolIoError(err, 'renaming a spool object');
+      }
+    });
     inflight.set(this.id, committed);
     try {
       await committed;
     } catch (err) {
-      await unlink(finalPath).catch(() => undefined);
+      if (renamed) await unlink(finalPath).catch(() => undefined);
       throw err;
     } finally {
       inflight.delete(this.id);

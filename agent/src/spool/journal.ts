@@ -72,10 +72,14 @@ export class Journal {
     return this.bySop.get(sopInstanceUid) ?? [];
   }
 
-  /** Claims the entry in memory at once (so a concurrent duplicate sees it), then makes it durable. */
-  async put(entry: IndexEntry): Promise<void> {
+  /**
+   * Claims the entry in memory at once, so a concurrent duplicate sees it, then runs `prepare` (the
+   * rename into objects/) and makes the entry durable. Any failure releases the claim.
+   */
+  async put(entry: IndexEntry, prepare: () => Promise<void> = async () => undefined): Promise<void> {
     this.apply({ t: 'put', e: entry });
     try {
+      await prepare();
       await this.append([{ t: 'put', e: entry }]);
     } catch (err) {
       this.unapply(entry);

@@ -25,8 +25,10 @@ class ByteReader {
   private readonly it: AsyncIterator<Uint8Array>;
   private done = false;
 
-  constructor(source: AsyncIterable<Uint8Array>) {
-    this.it = source[Symbol.asyncIterator]();
+  constructor(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>) {
+    this.it = (async function* () {
+      yield* source;
+    })();
   }
 
   async read(n: number): Promise<Buffer | undefined> {
@@ -58,7 +60,7 @@ export function parseHeader(json: Buffer): ObjectHeader {
  * key. Yields the header, the manifest, then plaintext data in order; throws on any tampering.
  */
 export async function* openObject(
-  source: AsyncIterable<Uint8Array>,
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   keyFor: (header: ObjectHeader) => Promise<Buffer>,
 ): AsyncGenerator<OpenedPart> {
   const reader = new ByteReader(source);
