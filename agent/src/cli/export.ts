@@ -1,6 +1,6 @@
 import { once } from 'node:events';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename } from 'node:fs/promises';
+import { createWriteStream, existsSync } from 'node:fs';
+import { mkdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   deriveObjectKey,
@@ -11,8 +11,9 @@ import {
 } from '@ferry/shared';
 import type { JWK } from 'jose';
 import { pino } from 'pino';
-import { Journal } from '../spool/journal.js';
-import { objectPath, spoolPaths } from '../spool/paths.js';
+import { spoolPaths } from '../spool/paths.js';
+import { readSealed } from '../spool/spool.js';
+import { SpoolLog } from '../spool/spool-log.js';
 import { parse, requireString } from './args.js';
 
 function safeName(s: string): string {
@@ -38,18 +39,19 @@ export async function exportCommand(args: string[]): Promise<void> {
     });
   }
   const paths = spoolPaths(dataDir);
-  const journal = await Journal.open(paths.journal, pino({ level: 'silent' }));
-  const entries = journal.all().filter((e) => e.state !== 'delivered');
-  await journal.close();
+  const log = await SpoolLog.open(paths, pino({ level: 'silent' }), { readOnly: true });
+  const entries = log.all().filter((e) => e.state !== 'delivered');
   let exported = 0;
   const failures: string[] = [];
   for (const e of entries) {
     const dir = join(out, safeName(e.studyInstanceUid ?? 'unknown-study'));
     await mkdir(dir, { recursive: true });
-    const file = join(dir, `${safeName(e.sopInstanceUid)}${e.version > 1 ? `.v${e.version}` : ''}.dcm`);
+    const base = join(dir, `${safeName(e.sopInstanceUid)}${e.version > 1 ? `.v${e.version}` : ''}`);
+    // Never let one export overwrite another, whatever the index says.
+    const file = existsSync(`${base}.dcm`) ? `${base}.${e.id}.dcm` : `${base}.dcm`;
+    const sink = createWriteStream(`${file}.part`);
     try {
-      const sink = createWriteStream(`${file}.part`);
-      const parts = openObject(createReadStream(objectPath(paths, e.id)), async (h) =>
+      const parts = openObject(readSealed(log, e.id), async (h) =>
         deriveObjectKey(await unwrapDataKey(h.wrappedKey, keys), h.objectId),
       );
       for await (const part of parts) {
@@ -61,6 +63,8 @@ export async function exportCommand(args: string[]): Promise<void> {
       await rename(`${file}.part`, file);
       exported++;
     } catch (err) {
+      sink.destroy();
+      await unlink(`${file}.part`).catch(() => undefined);
       failures.push(`${e.id}: ${(err as Error).message}`);
     }
   }

@@ -5,7 +5,7 @@ import { statusCommand } from './status.js';
 
 const USAGE = `usage: ferry-agent <command> [options]
   start  --data-dir DIR [--port N] [--ae-title AET]   run the DICOM gateway
-  status --data-dir DIR [--json]                      show the spool
+  status --data-dir DIR [--json [--entries]]          show the spool (--entries lists every index entry)
   export --data-dir DIR --key PRIVATE.jwk --out OUT   decrypt the spool into Part-10 files
 `;
 

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import type { IndexEntry } from '../spool/index-entry.js';
-import { Journal } from '../spool/journal.js';
 import { spoolPaths } from '../spool/paths.js';
+import { SpoolLog } from '../spool/spool-log.js';
 import { parse, requireString } from './args.js';
 
 export interface SpoolStatus {
@@ -35,13 +35,18 @@ export function summarize(entries: IndexEntry[]): SpoolStatus {
 }
 
 export async function statusCommand(args: string[]): Promise<void> {
-  const { values } = parse(args, { 'data-dir': { type: 'string' }, json: { type: 'boolean' } });
+  const { values } = parse(args, {
+    'data-dir': { type: 'string' },
+    json: { type: 'boolean' },
+    entries: { type: 'boolean' },
+  });
   const dataDir = requireString(values, 'data-dir');
-  const journal = await Journal.open(spoolPaths(dataDir).journal, pino({ level: 'silent' }));
-  const status = summarize(journal.all());
-  await journal.close();
+  const log = await SpoolLog.open(spoolPaths(dataDir), pino({ level: 'silent' }), { readOnly: true });
+  const status = summarize(log.all());
   if (values.json) {
-    process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+    // --entries adds every index entry (UIDs, sizes, hashes, states: no patient data) for scripts.
+    const doc = values.entries ? { ...status, entries: log.all() } : status;
+    process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
     return;
   }
   const lines = [

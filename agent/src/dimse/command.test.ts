@@ -141,6 +141,7 @@ describe('encodeResponsePdu', () => {
 
       // The shared fields round-trip through the request parser too: a response carries (0000,0120),
       // not the (0000,0110) that parseCommand requires of requests, so add it back to compare.
+      expect(() => parseCommand(set)).toThrow(/lacks Command Field or Message ID/);
       const asRequest = Buffer.concat([set, encodeCommand([[0x0110, 0x1234]]).subarray(12)]);
       expect(parseCommand(asRequest)).toMatchObject({
         commandField: CommandField.CStoreRsp,

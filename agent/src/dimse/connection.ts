@@ -79,7 +79,9 @@ export class Connection implements PduSink {
     });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
-      this.armTimer();
+      // Only an established association's idle timer restarts on traffic; ARTIM runs from connect
+      // (or release) to the end, so a peer trickling bytes cannot hold a slot.
+      if (this.phase === Phase.Established) this.armTimer();
       this.reader.push(chunk);
     });
     socket.on('error', (err) =>

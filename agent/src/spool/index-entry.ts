@@ -20,12 +20,18 @@ export const indexEntrySchema = z.object({
   /** 1 for the first object with this SOP Instance UID; a different resend gets the next number. */
   version: z.number().int().positive(),
   state: z.enum(SPOOL_STATES),
+  /** Small objects live inside the log record itself; large ones in objects/<id>.fobj. */
+  inline: z.boolean(),
 });
 export type IndexEntry = z.infer<typeof indexEntrySchema>;
 
-export const journalRecordSchema = z.discriminatedUnion('t', [
+export const logRecordSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('put'), e: indexEntrySchema }),
   z.object({ t: z.literal('state'), id: z.string(), state: z.enum(SPOOL_STATES) }),
-  z.object({ t: z.literal('drop'), id: z.string() }),
 ]);
-export type JournalRecord = z.infer<typeof journalRecordSchema>;
+export type LogRecord = z.infer<typeof logRecordSchema>;
+
+/** Where an object's sealed bytes are. */
+export type ObjectLocation =
+  | { kind: 'file'; path: string }
+  | { kind: 'inline'; path: string; start: number; length: number };

@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { constants as fsc } from 'node:fs';
 import { type FileHandle, open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerryError, type InstanceManifest, isFerryError, ObjectSealer } from '@ferry/shared';
@@ -7,20 +8,24 @@ import { Status, type StoreOutcome, type StoreRequest, type StoreWriter } from '
 import { spoolIoError } from './fs-errors.js';
 import { type HeaderFields, readHeader } from './header-reader.js';
 import type { IndexEntry } from './index-entry.js';
-import type { Journal } from './journal.js';
 import type { KeyEpochs } from './key-epochs.js';
+import { newObjectId } from './object-id.js';
 import { part10Header } from './part10.js';
 import { objectPath, type SpoolPaths } from './paths.js';
+import type { SpoolLog } from './spool-log.js';
+import { writeFully } from './write-fully.js';
 
 const FRAME_BYTES = 1 << 20;
 const HIGH_WATER = 8 << 20;
 const LOW_WATER = 2 << 20;
 const HEADER_FIRST_TRY = 64 << 10;
 const HEADER_CAP = 4 << 20;
+/** Objects up to this size are kept in memory and written inside their log record: one fdatasync. */
+const INLINE_LIMIT = 1 << 20;
 
 export interface WriterDeps {
   paths: SpoolPaths;
-  journal: Journal;
+  journal: SpoolLog;
   keys: KeyEpochs;
   log: Logger;
   /** Commits of objects not yet durable, so a concurrent duplicate can wait for its twin. */
@@ -28,13 +33,14 @@ export interface WriterDeps {
 }
 
 /**
- * Streams one received dataset into an encrypted `.part` file, then makes it durable: fdatasync,
- * rename into objects/, and a group-committed index entry (whose flush fsyncs the directory first).
+ * Seals one received dataset as it arrives. A small object stays in memory and becomes durable
+ * inside its log record; a large one spills to an encrypted `.part` file that is fdatasynced and
+ * renamed into objects/ before its log record (whose flush fsyncs the directory first).
  * Plaintext slices are queued and sealed frame by frame by one async pump, so writes stay in order
  * and the socket is paused whenever more than HIGH_WATER bytes wait.
  */
 export class InstanceWriter implements StoreWriter {
-  private readonly id = `o${randomBytes(16).toString('base64url')}`;
+  private readonly id = newObjectId();
   private readonly hash = createHash('sha256');
   private readonly meta: Buffer;
   private readonly partPath: string;
@@ -54,6 +60,9 @@ export class InstanceWriter implements StoreWriter {
   private wake: (() => void) | undefined;
   private readonly pumpDone: Promise<void>;
   private fh: FileHandle | undefined;
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  private spilled = false;
 
   constructor(
     private readonly req: StoreRequest,
@@ -189,11 +198,6 @@ export class InstanceWriter implements StoreWriter {
 
   private async pump(): Promise<void> {
     const { key, wrappedKey } = await this.deps.keys.objectKey(this.id);
-    try {
-      this.fh = await open(this.partPath, 'wx');
-    } catch (err) {
-      throw spoolIoError(err, 'creating a spool file');
-    }
     // Wait for the header: the manifest must be the first frame.
     while (!this.header && !this.failure && !this.aborted) await this.sleep();
     if (this.failure || this.aborted || !this.header) return;
@@ -239,12 +243,26 @@ export class InstanceWriter implements StoreWriter {
   }
 
   private async writeOut(buffers: Buffer[]): Promise<void> {
+    const size = buffers.reduce((n, b) => n + b.length, 0);
+    this.objectBytes += size;
+    if (!this.fh && this.heldBytes + size <= INLINE_LIMIT) {
+      this.held.push(...buffers);
+      this.heldBytes += size;
+      return;
+    }
     try {
-      await this.fh!.writev(buffers);
+      if (!this.fh) {
+        this.spilled = true;
+        // O_DSYNC: each write is on disk when it returns, so syncing overlaps receiving instead of
+        // one long fdatasync at the end of a large instance.
+        this.fh = await open(this.partPath, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_DSYNC, 0o600);
+        buffers = [...this.held, ...buffers];
+        this.held = [];
+      }
+      await writeFully(this.fh, buffers);
     } catch (err) {
       throw spoolIoError(err, 'writing a spool object');
     }
-    for (const b of buffers) this.objectBytes += b.length;
   }
 
   private manifest(h: HeaderFields): InstanceManifest {
@@ -264,13 +282,14 @@ export class InstanceWriter implements StoreWriter {
   }
 
   private async commit(): Promise<StoreOutcome> {
-    const fh = this.fh!;
-    try {
-      await fh.datasync();
-      await fh.close();
-      this.fh = undefined;
-    } catch (err) {
-      throw spoolIoError(err, 'syncing a spool object');
+    const fh = this.fh;
+    if (fh) {
+      try {
+        await fh.close();
+        this.fh = undefined;
+      } catch (err) {
+        throw spoolIoError(err, 'syncing a spool object');
+      }
     }
     const sha256 = this.hash.digest('hex');
     const { journal, inflight } = this.deps;
@@ -278,7 +297,7 @@ export class InstanceWriter implements StoreWriter {
     const twin = versions.find((v) => v.sha256 === sha256);
     if (twin) {
       await inflight.get(twin.id);
-      await unlink(this.partPath).catch(() => undefined);
+      await this.discard();
       return {
         status: Status.Success,
         objectId: twin.id,
@@ -301,17 +320,22 @@ export class InstanceWriter implements StoreWriter {
       objectBytes: this.objectBytes,
       version: versions.reduce((max, v) => Math.max(max, v.version), 0) + 1,
       state: 'spooled',
+      inline: !fh,
     };
     const finalPath = objectPath(this.deps.paths, this.id);
     let renamed = false;
-    const committed = journal.put(entry, async () => {
-      try {
-        await rename(this.partPath, finalPath);
-        renamed = true;
-      } catch (err) {
-        throw spoolIoError(err, 'renaming a spool object');
-      }
-    });
+    const committed = fh
+      ? journal.put(entry, {
+          prepare: async () => {
+            try {
+              await rename(this.partPath, finalPath);
+              renamed = true;
+            } catch (err) {
+              throw spoolIoError(err, 'renaming a spool object');
+            }
+          },
+        })
+      : journal.put(entry, { inline: this.held });
     inflight.set(this.id, committed);
     try {
       await committed;
@@ -325,10 +349,11 @@ export class InstanceWriter implements StoreWriter {
   }
 
   private async discard(): Promise<void> {
+    this.held = [];
     const fh = this.fh;
     this.fh = undefined;
     await fh?.close().catch(() => undefined);
-    await unlink(this.partPath).catch(() => undefined);
+    if (this.spilled) await unlink(this.partPath).catch(() => undefined);
   }
 
   private outcomeOf(err: unknown): StoreOutcome {

@@ -4,14 +4,25 @@ export interface SpoolPaths {
   root: string;
   objects: string;
   tmp: string;
-  journal: string;
+  log: string;
+  lock: string;
 }
 
 export function spoolPaths(dataDir: string): SpoolPaths {
   const root = join(dataDir, 'spool');
-  return { root, objects: join(root, 'objects'), tmp: join(root, 'tmp'), journal: join(root, 'index.jsonl') };
+  return {
+    root,
+    objects: join(root, 'objects'),
+    tmp: join(root, 'tmp'),
+    log: join(root, 'log'),
+    lock: join(root, 'lock'),
+  };
 }
 
 export function objectPath(paths: SpoolPaths, id: string): string {
   return join(paths.objects, `${id}.fobj`);
+}
+
+export function segmentPath(paths: SpoolPaths, seq: number): string {
+  return join(paths.log, `${String(seq).padStart(8, '0')}.seg`);
 }

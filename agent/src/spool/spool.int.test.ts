@@ -1,4 +1,4 @@
-import { appendFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -13,7 +13,9 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Status, type StoreRequest } from '../dimse/store-handler.js';
 import { part10Header } from './part10.js';
+import { segmentPath } from './paths.js';
 import { Spool } from './spool.js';
+import { SpoolLog } from './spool-log.js';
 
 const SAMPLES = join(import.meta.dirname, '../../../test/fixtures/dicom-samples/pydicom');
 const silent = pino({ level: 'silent' });
@@ -55,11 +57,10 @@ async function store(spool: Spool, req: StoreRequest, dataset: Buffer, sliceByte
   return w.end();
 }
 
-async function open(path: string, privateJwk: JWK) {
+async function open(spool: Spool, id: string, privateJwk: JWK) {
   let manifest: unknown;
   const data: Buffer[] = [];
-  const bytes = await readFile(path);
-  for await (const part of openObject([bytes], async (h) =>
+  for await (const part of openObject(spool.readSealed(id), async (h) =>
     deriveObjectKey(await unwrapDataKey(h.wrappedKey, [privateJwk]), h.objectId),
   )) {
     if (part.kind === 'manifest') manifest = instanceManifestSchema.parse(part.manifest);
@@ -94,18 +95,18 @@ describe('spool', () => {
       state: 'spooled',
       callingAeTitle: 'MODALITY',
     });
-    const raw = await readFile(spool.objectPath(entry!.id));
-    expect(raw.includes(Buffer.from('CompressedSamples'))).toBe(false);
-    const { manifest, plain } = await open(spool.objectPath(entry!.id), keys.privateJwk);
+    expect(entry!.inline).toBe(true);
+    const { manifest, plain } = await open(spool, entry!.id, keys.privateJwk);
     expect(plain).toEqual(
       Buffer.concat([part10Header(req.sopClassUid, req.sopInstanceUid, req.transferSyntaxUid), dataset]),
     );
     expect(manifest.patient.name).toBe('CompressedSamples^CT1');
     expect(manifest.series.modality).toBe('CT');
     expect(manifest.study.instanceUid).toBe(entry!.studyInstanceUid);
-    const index = await readFile(spool.paths.journal, 'utf8');
-    expect(index).not.toContain('CompressedSamples');
-    expect(index).toContain(req.sopInstanceUid);
+    const log = await readFile(segmentPath(spool.paths, 1));
+    expect(log.includes(Buffer.from('CompressedSamples'))).toBe(false);
+    expect(log.includes(dataset.subarray(dataset.length - 4096))).toBe(false);
+    expect(log.includes(Buffer.from(req.sopInstanceUid))).toBe(true);
   });
 
   it.each([
@@ -118,7 +119,7 @@ describe('spool', () => {
     const { dataset, req } = await sample(name);
     const outcome = await store(spool, { ...req, messageId: 1 }, dataset, 333);
     expect(outcome.status).toBe(Status.Success);
-    const { manifest, plain } = await open(spool.objectPath(outcome.objectId!), keys.privateJwk);
+    const { manifest, plain } = await open(spool, outcome.objectId!, keys.privateJwk);
     expect(plain.subarray(plain.length - dataset.length)).toEqual(dataset);
     expect(manifest.sopInstanceUid).toBe(req.sopInstanceUid);
     expect(manifest.patient.name).toBeTruthy();
@@ -134,7 +135,6 @@ describe('spool', () => {
     const second = await store(spool, { ...req, messageId: 3 }, changed);
     expect(second).toMatchObject({ status: Status.Success, version: 2 });
     expect(spool.entries().map((e) => e.version)).toEqual([1, 2]);
-    expect(await readdir(spool.paths.objects)).toHaveLength(2);
   });
 
   it('stores concurrent identical sends once', async () => {
@@ -144,7 +144,36 @@ describe('spool', () => {
     );
     expect(outcomes.every((o) => o.status === Status.Success)).toBe(true);
     expect(spool.entries()).toHaveLength(1);
-    expect(await readdir(spool.paths.objects)).toHaveLength(1);
+  });
+
+  it('spills a large object to its own file and still round-trips it', async () => {
+    const { dataset, req } = await sample('CT_small.dcm');
+    // Pad with a private OB element after the real dataset so the object passes the inline limit.
+    const pad = Buffer.alloc(3 << 20, 0x5a);
+    const element = Buffer.alloc(12);
+    element.writeUInt16LE(0x7fe1, 0);
+    element.writeUInt16LE(0x1010, 2);
+    element.write('OB', 4, 'latin1');
+    element.writeUInt32LE(pad.length, 8);
+    const big = Buffer.concat([dataset, element, pad]);
+    const outcome = await store(spool, { ...req, messageId: 1 }, big, 65536);
+    expect(outcome.status).toBe(Status.Success);
+    const [entry] = spool.entries();
+    expect(entry!.inline).toBe(false);
+    expect(await readdir(spool.paths.objects)).toEqual([`${entry!.id}.fobj`]);
+    expect((await stat(join(spool.paths.objects, `${entry!.id}.fobj`))).size).toBe(entry!.objectBytes);
+    const { plain } = await open(spool, entry!.id, keys.privateJwk);
+    expect(plain.subarray(plain.length - big.length).equals(big)).toBe(true);
+  });
+
+  it('reclaims a log segment once every object in it is delivered', async () => {
+    const { dataset, req } = await sample('MR_small.dcm');
+    const outcome = await store(spool, { ...req, messageId: 1 }, dataset);
+    await spool.log.setState(outcome.objectId!, 'delivered');
+    expect(await readdir(spool.paths.log)).toEqual(['00000001.seg']);
+    await spool.close();
+    spool = await Spool.open(dir, keys.publicJwk, silent);
+    expect(spool.entries()[0]?.state).toBe('delivered');
   });
 
   it('answers 0xA900 when the dataset is not the instance the request names, and keeps nothing', async () => {
@@ -182,14 +211,18 @@ describe('spool', () => {
     const { dataset, req } = await sample('CT_small.dcm');
     await store(spool, { ...req, messageId: 1 }, dataset);
     await spool.close();
-    await appendFile(spool.paths.journal, '{"t":"put","e":{"id":"half');
+    const entrySize = (await stat(segmentPath(spool.paths, 1))).size;
+    const readOnly = await SpoolLog.open(spool.paths, silent, { readOnly: true });
+    expect(readOnly.all()).toHaveLength(1);
+    await appendFile(segmentPath(spool.paths, 1), Buffer.from([0, 0, 0, 200, 0, 0, 0, 100, 1, 2, 3, 4, 123]));
     await writeFile(join(spool.paths.tmp, 'oX.part'), 'partial');
     await writeFile(join(spool.paths.objects, 'oOrphan.fobj'), 'never indexed');
     spool = await Spool.open(dir, keys.publicJwk, silent);
     expect(spool.entries()).toHaveLength(1);
     expect(await readdir(spool.paths.tmp)).toHaveLength(0);
-    expect(await readdir(spool.paths.objects)).toEqual([`${spool.entries()[0]!.id}.fobj`]);
-    expect((await readFile(spool.paths.journal, 'utf8')).endsWith('}\n')).toBe(true);
+    expect(await readdir(spool.paths.objects)).toEqual([]);
+    const logBytes = (await readFile(segmentPath(spool.paths, 1))).length;
+    expect(logBytes).toBeLessThan(entrySize + 100_000);
     const more = await sample('MR_small.dcm');
     expect((await store(spool, { ...more.req, messageId: 2 }, more.dataset)).status).toBe(Status.Success);
     expect(spool.entries()).toHaveLength(2);

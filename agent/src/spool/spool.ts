@@ -1,21 +1,48 @@
-import { mkdir, open, readdir, unlink } from 'node:fs/promises';
+import { createReadStream, type ReadStream } from 'node:fs';
+import { mkdir, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { FerryError } from '@ferry/shared';
 import type { JWK } from 'jose';
 import type { Logger } from 'pino';
 import type { StoreHandler, StoreRequest, StoreWriter } from '../dimse/store-handler.js';
 import { spoolIoError } from './fs-errors.js';
+import { fsyncDir } from './fsync-dir.js';
 import type { IndexEntry } from './index-entry.js';
 import { InstanceWriter } from './instance-writer.js';
-import { Journal } from './journal.js';
 import { KeyEpochs } from './key-epochs.js';
-import { objectPath, type SpoolPaths, spoolPaths } from './paths.js';
+import { type SpoolPaths, spoolPaths } from './paths.js';
+import { SpoolLog } from './spool-log.js';
 
-async function fsyncDir(path: string): Promise<void> {
-  const fh = await open(path, 'r');
+function alive(pid: number): boolean {
   try {
-    await fh.sync();
-  } finally {
-    await fh.close();
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** One agent per data dir: two writers on one spool log would corrupt it. */
+async function takeLock(path: string): Promise<void> {
+  try {
+    await writeFile(path, String(process.pid), { flag: 'wx' });
+    return;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw spoolIoError(err, 'locking the spool');
+  }
+  const holder = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+  if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && alive(holder)) {
+    throw new FerryError('config.invalid', `another agent (pid ${holder}) is using this data directory`);
+  }
+  await writeFile(path, String(process.pid));
+}
+
+/** Opens a spooled object's sealed bytes, wherever they live. */
+export function readSealed(log: SpoolLog, id: string): ReadStream {
+  const where = log.location(id);
+  if (!where) throw new FerryError('spool.corrupt', `spool object ${id} has no location`);
+  return where.kind === 'file'
+    ? createReadStream(where.path)
+    : createReadStream(where.path, { start: where.start, end: where.start + where.length - 1 });
 }
 
 /** The durability point, and the only contract between receiving and shipping. */
@@ -24,52 +51,53 @@ export class Spool implements StoreHandler {
 
   private constructor(
     readonly paths: SpoolPaths,
-    readonly journal: Journal,
+    readonly log: SpoolLog,
     private readonly keys: KeyEpochs,
-    private readonly log: Logger,
+    private readonly logger: Logger,
   ) {}
 
-  static async open(dataDir: string, recipient: JWK, log: Logger): Promise<Spool> {
+  static async open(dataDir: string, recipient: JWK, logger: Logger): Promise<Spool> {
     const paths = spoolPaths(dataDir);
     try {
       await mkdir(paths.objects, { recursive: true });
       await mkdir(paths.tmp, { recursive: true });
+      await mkdir(paths.log, { recursive: true });
       await fsyncDir(paths.root);
     } catch (err) {
       throw spoolIoError(err, 'creating the spool directories');
     }
-    const journal = await Journal.open(paths.journal, log);
-    journal.setBeforeFlush(() => fsyncDir(paths.objects));
-    const spool = new Spool(paths, journal, new KeyEpochs(recipient), log);
+    await takeLock(paths.lock);
+    const log = await SpoolLog.open(paths, logger);
+    const spool = new Spool(paths, log, new KeyEpochs(recipient), logger);
     await spool.recover();
     return spool;
   }
 
-  /** Nothing half-written survives a crash: temp files go, and so do objects the index never took. */
+  /** Nothing half-written survives a crash: temp files go, and so do objects the log never took. */
   private async recover(): Promise<void> {
     const parts = await readdir(this.paths.tmp);
     await Promise.all(parts.map((f) => unlink(`${this.paths.tmp}/${f}`)));
     const files = new Set(await readdir(this.paths.objects));
     let orphans = 0;
     for (const f of files) {
-      const id = f.replace(/\.fobj$/, '');
-      if (!this.journal.get(id)) {
+      const entry = this.log.get(f.replace(/\.fobj$/, ''));
+      if (!entry || entry.inline) {
         await unlink(`${this.paths.objects}/${f}`);
         orphans++;
       }
     }
-    const missing = this.journal
+    const missing = this.log
       .all()
-      .filter((e) => e.state !== 'delivered' && !files.has(`${e.id}.fobj`))
+      .filter((e) => !e.inline && e.state !== 'delivered' && !files.has(`${e.id}.fobj`))
       .map((e) => e.id);
     if (missing.length > 0)
-      this.log.error({ event: 'spool.corrupt', missing }, 'indexed spool objects are missing');
-    this.log.info(
+      this.logger.error({ event: 'spool.corrupt', missing }, 'indexed spool objects are missing');
+    this.logger.info(
       {
         event: 'spool.recovered',
         removedPartials: parts.length,
         removedOrphans: orphans,
-        entries: this.journal.all().length,
+        entries: this.log.all().length,
       },
       'spool ready',
     );
@@ -78,22 +106,23 @@ export class Spool implements StoreHandler {
   begin(req: StoreRequest): StoreWriter {
     return new InstanceWriter(req, {
       paths: this.paths,
-      journal: this.journal,
+      journal: this.log,
       keys: this.keys,
-      log: this.log,
+      log: this.logger,
       inflight: this.inflight,
     });
   }
 
   entries(): IndexEntry[] {
-    return this.journal.all();
+    return this.log.all();
   }
 
-  objectPath(id: string): string {
-    return objectPath(this.paths, id);
+  readSealed(id: string): ReadStream {
+    return readSealed(this.log, id);
   }
 
   async close(): Promise<void> {
-    await this.journal.close();
+    await this.log.close();
+    await unlink(this.paths.lock).catch(() => undefined);
   }
 }

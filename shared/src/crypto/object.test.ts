@@ -98,3 +98,15 @@ describe('object format', () => {
     );
   });
 });
+
+describe('deriveObjectKey', () => {
+  it('is RFC 5869 HKDF-SHA256 with the object id as salt', async () => {
+    const { hkdfSync } = await import('node:crypto');
+    const epoch = newDataKey();
+    const expected = Buffer.from(
+      hkdfSync('sha256', epoch, Buffer.from('obj_abc', 'utf8'), 'ferry/object/v1', 32),
+    );
+    expect(deriveObjectKey(epoch, 'obj_abc')).toEqual(expected);
+    expect(deriveObjectKey(epoch, 'obj_abd')).not.toEqual(expected);
+  });
+});

@@ -65,7 +65,9 @@ export class ObjectSealer {
     cipher.setAAD(frameAad(this.headerDigest, this.index, flags));
     const out: Buffer[] = [head];
     for (const p of parts) if (p.length > 0) out.push(cipher.update(p));
-    out.push(cipher.final(), cipher.getAuthTag());
+    const tail = cipher.final();
+    if (tail.length > 0) out.push(tail);
+    out.push(cipher.getAuthTag());
     this.index++;
     if (flags & FrameFlag.FINAL) this.finished = true;
     return out;
