@@ -1,6 +1,8 @@
 // The spool disk fills up mid-send: the sender is told 0xA700, the agent stays up, the spool stays
 // consistent (every indexed object decrypts, nothing half-written), and receiving resumes once space
 // is freed. Runs on a 3 MiB tmpfs, so it needs root (mount); a failed mount fails the test.
+// The ~9.5 KB instances are sealed inline in their log record, so it is the log write that hits the
+// full disk: no object file is involved, and a failed record must leave no trace in the index.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
@@ -17,7 +19,8 @@ import {
 import { smallCorpus } from '../harness/corpus.js';
 import { datasetAfterMeta, echoscu, parseStorescuOutput, storescu } from '../harness/dcmtk.js';
 import { RawScu, readPart10, Uids } from '../harness/raw-scu.js';
-import { eventsEventually, exportSpool, indexPuts, spoolFiles, spoolStatus } from './faults-support.js';
+import { eventsEventually, exportSpool, spoolFiles, spoolStatus } from './faults-support.js';
+import { duplicateEntries, indexEntries, layoutProblems } from './spool-layout.js';
 
 const run = promisify(execFile);
 
@@ -105,11 +108,19 @@ describe('spool disk full', () => {
     const acknowledged = summary.outcomes.filter((o) => o.status === 'Success').map((o) => o.file);
     const status = await spoolStatus(dataDir);
     expect(status.count).toBe(acknowledged.length);
-    const puts = await indexPuts(dataDir);
-    expect(puts).toHaveLength(acknowledged.length);
-    const files = await spoolFiles(dataDir);
-    expect(files.tmp).toEqual([]);
-    expect(files.objects.sort()).toEqual(puts.map((p) => `${p.id}.fobj`).sort());
+    const entries = await indexEntries(dataDir);
+    expect(entries).toHaveLength(acknowledged.length);
+    // Exactly the acknowledged instances are indexed, each once.
+    const acknowledgedUids = await Promise.all(
+      acknowledged.map(async (f) => (await readPart10(f)).sopInstanceUid),
+    );
+    expect(entries.map((e) => e.sopInstanceUid).sort()).toEqual(acknowledgedUids.sort());
+    expect(duplicateEntries(entries)).toEqual([]);
+    // All of them are inline (so a full disk can only have refused their log records), and the files
+    // agree: no object file, no leftover .part.
+    expect(entries.filter((e) => !e.inline).map((e) => e.id)).toEqual([]);
+    expect(await layoutProblems(dataDir, entries)).toEqual([]);
+    expect(await spoolFiles(dataDir)).toEqual({ tmp: [], objects: [] });
 
     // Soft: a truncated object must fail the test, but the recovery below still deserves a verdict.
     const out = await exportSpool(dataDir, keys, join(root, 'export-full'));
@@ -135,6 +146,14 @@ describe('spool disk full', () => {
     expect(retry.code, retry.stderr).toBe(0);
     expect(parseStorescuOutput(retry.stderr)).toMatchObject({ succeeded: 2, failed: 0 });
     expect((await spoolStatus(dataDir)).count).toBe(acknowledged.length + 2);
-    expect((await spoolFiles(dataDir)).tmp).toEqual([]);
+    const after = await indexEntries(dataDir);
+    expect(after).toHaveLength(acknowledged.length + 2);
+    const retried = [
+      (await readPart10(failedFile)).sopInstanceUid,
+      (await readPart10(corpus[500]!)).sopInstanceUid,
+    ];
+    expect(after.map((e) => e.sopInstanceUid).sort()).toEqual([...acknowledgedUids, ...retried].sort());
+    expect(duplicateEntries(after)).toEqual([]);
+    expect(await layoutProblems(dataDir, after)).toEqual([]);
   }, 300_000);
 });

@@ -12,15 +12,8 @@ import {
 } from '../harness/agent.js';
 import { bigInstance } from '../harness/corpus.js';
 import { freePort, storescu } from '../harness/dcmtk.js';
-import {
-  datasetHash,
-  events,
-  exportSpool,
-  indexPuts,
-  sha256File,
-  spoolFiles,
-  spoolStatus,
-} from './faults-support.js';
+import { datasetHash, events, exportSpool, sha256File, spoolFiles, spoolStatus } from './faults-support.js';
+import { indexEntries, layoutProblems } from './spool-layout.js';
 
 const BIG_BYTES = 256 * 1024 * 1024;
 
@@ -71,7 +64,7 @@ describe('agent killed with SIGKILL mid-transfer', () => {
     const crashed = await spoolFiles(dataDir);
     expect(crashed.tmp.filter((f) => f.endsWith('.part'))).toHaveLength(1);
     expect(crashed.objects).toEqual([]);
-    expect(await indexPuts(dataDir)).toEqual([]);
+    expect(await indexEntries(dataDir)).toEqual([]);
 
     agent = await startAgent({ dataDir, config });
     expect(events(agent, 'spool.recovered')).toEqual([
@@ -79,6 +72,7 @@ describe('agent killed with SIGKILL mid-transfer', () => {
     ]);
     expect(events(agent, 'spool.corrupt')).toEqual([]);
     expect((await spoolStatus(dataDir)).count).toBe(0);
+    expect(await indexEntries(dataDir)).toEqual([]);
     expect(await spoolFiles(dataDir)).toEqual({ tmp: [], objects: [] });
 
     const retry = await storescu({ port: agent.port, files: [big], verbose: true, timeoutMs: 180_000 });
@@ -86,10 +80,13 @@ describe('agent killed with SIGKILL mid-transfer', () => {
     expect(retry.stderr).toContain('Received Store Response (Success)');
     const status = await spoolStatus(dataDir);
     expect(status.count).toBe(1);
-    const files = await spoolFiles(dataDir);
-    expect(files.tmp).toEqual([]);
-    expect(files.objects).toHaveLength(1);
-    const [entry] = await indexPuts(dataDir);
+    const entries = await indexEntries(dataDir);
+    expect(entries).toHaveLength(1);
+    const entry = entries[0]!;
+    // 256 MiB is far past the inline limit: the object is its own file, of the size the index says.
+    expect(entry.inline).toBe(false);
+    expect(await spoolFiles(dataDir)).toEqual({ tmp: [], objects: [`${entry.id}.fobj`] });
+    expect(await layoutProblems(dataDir, entries)).toEqual([]);
     await agent.stop();
     agent = undefined;
 
@@ -104,6 +101,6 @@ describe('agent killed with SIGKILL mid-transfer', () => {
     expect(got.hash).toBe(want.hash);
     // The index hash covers the Part-10 plaintext the agent wrote: the exported file as a whole.
     const whole = await sha256File(exported!);
-    expect(whole).toEqual({ hash: entry?.sha256, bytes: entry?.plainBytes });
+    expect(whole).toEqual({ hash: entry.sha256, bytes: entry.plainBytes });
   }, 600_000);
 });

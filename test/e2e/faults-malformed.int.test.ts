@@ -25,6 +25,7 @@ import {
   verificationContext,
 } from '../harness/raw-scu.js';
 import { events, sleep, spoolFiles, spoolStatus } from './faults-support.js';
+import { duplicateEntries, indexEntries, layoutProblems } from './spool-layout.js';
 
 const CT_FILES = CT_COUNT;
 const ARTIM_MS = 3000;
@@ -251,6 +252,10 @@ describe('malformed peers while a modality sends', () => {
     // Exactly the modality's instances are spooled, and nothing half-written is left behind.
     expect((await spoolStatus(a.dataDir)).count).toBe(ctFiles.length);
     await expect.poll(async () => (await spoolFiles(a.dataDir)).tmp).toEqual([]);
+    const entries = await indexEntries(a.dataDir);
+    expect(entries).toHaveLength(ctFiles.length);
+    expect(duplicateEntries(entries)).toEqual([]);
+    expect(await layoutProblems(a.dataDir, entries)).toEqual([]);
   }, 300_000);
 
   it('ARTIM bounds the whole A-ASSOCIATE-RQ: a slowloris dripping bytes is closed after artimMs', async () => {

@@ -12,7 +12,8 @@ import {
 } from '../harness/agent.js';
 import { datasetAfterMeta } from '../harness/dcmtk.js';
 import { RawScu, Uids } from '../harness/raw-scu.js';
-import { eventsEventually, exportSpool, spoolFiles, spoolStatus } from './faults-support.js';
+import { eventsEventually, exportSpool, spoolStatus } from './faults-support.js';
+import { indexEntries, layoutProblems } from './spool-layout.js';
 
 const UID_ROOT = '1.2.826.0.1.3680043.8.498.7717';
 
@@ -130,7 +131,13 @@ describe('PDV order under back-pressure', () => {
       [odd.uid, odd.dataset.length, '0x0000'],
     ]);
     expect((await spoolStatus(agent.dataDir)).count).toBe(2);
-    expect((await spoolFiles(agent.dataDir)).tmp).toEqual([]);
+    // Both are past the 1 MiB inline limit: two object files of the indexed sizes, nothing in tmp/.
+    const entries = await indexEntries(agent.dataDir);
+    expect(entries.map((e) => [e.sopInstanceUid, e.inline]).sort()).toEqual([
+      [big.uid, false],
+      [odd.uid, false],
+    ]);
+    expect(await layoutProblems(agent.dataDir, entries)).toEqual([]);
 
     const out = await exportSpool(agent.dataDir, keys, join(root, 'export'));
     expect(out.code, out.stderr).toBe(0);

@@ -1,10 +1,12 @@
-// Shared helpers for the policy-* and faults-* end-to-end tests: spool inspection, export, hashing.
+// Shared helpers for the policy-* and faults-* end-to-end tests: spool status, export, hashing. The
+// spool index and its on-disk layout are read through spool-layout.ts.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, readdir, readFile } from 'node:fs/promises';
+import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AGENT_BIN, type AgentProcess, type RecipientKeys, runAgentCli } from '../harness/agent.js';
+import { spoolDirs } from './spool-layout.js';
 
 export interface SpoolStatusJson {
   count: number;
@@ -20,42 +22,8 @@ export async function spoolStatus(dataDir: string): Promise<SpoolStatusJson> {
   return JSON.parse(r.stdout) as SpoolStatusJson;
 }
 
-export interface IndexPut {
-  id: string;
-  sopInstanceUid: string;
-  sha256: string;
-  plainBytes: number;
-  state: string;
-}
-
-/** The `put` records of DIR/spool/index.jsonl, in order. */
-export async function indexPuts(dataDir: string): Promise<IndexPut[]> {
-  let text = '';
-  try {
-    text = await readFile(join(dataDir, 'spool', 'index.jsonl'), 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-  return text
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as { t: string; e?: IndexPut })
-    .filter((r) => r.t === 'put' && r.e !== undefined)
-    .map((r) => r.e!);
-}
-
-export async function spoolFiles(dataDir: string): Promise<{ tmp: string[]; objects: string[] }> {
-  const list = async (d: string) => {
-    try {
-      return (await readdir(join(dataDir, 'spool', d))).sort();
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw err;
-    }
-  };
-  return { tmp: await list('tmp'), objects: await list('objects') };
-}
+/** The names in DIR/spool/tmp and DIR/spool/objects; objects/ holds only objects too large to be inline. */
+export const spoolFiles = spoolDirs;
 
 /** Runs `ferry-agent export` and returns every exported file keyed by its name (SOP Instance UID.dcm). */
 export async function exportSpool(

@@ -23,6 +23,7 @@ import {
   spoolStatus,
   startExpectingFailure,
 } from './faults-support.js';
+import { indexEntries, layoutProblems } from './spool-layout.js';
 
 const SAMPLE = join(pydicomSamplesDir, 'SC_rgb_small_odd.dcm');
 
@@ -302,6 +303,8 @@ describe('C-STORE checks', () => {
     expect(wrongClass.status).toBe(0xa900);
     expect(wrongClass.errorComment).toMatch(/SOP Class UID/);
 
+    // Nothing stored: no index entry (where a small object would live, inline) and no file.
+    expect(await indexEntries(a.dataDir)).toEqual([]);
     expect(await spoolFiles(a.dataDir)).toEqual({ tmp: [], objects: [] });
     expect((await spoolStatus(a.dataDir)).count).toBe(0);
     const stores = await eventsEventually(a, 'dicom.store', 2);
@@ -312,6 +315,9 @@ describe('C-STORE checks', () => {
     expect(good).toMatchObject({ status: 0, affectedSopInstanceUid: sample.sopInstanceUid });
     await scu.release();
     expect((await spoolStatus(a.dataDir)).count).toBe(1);
+    const entries = await indexEntries(a.dataDir);
+    expect(entries.map((e) => e.sopInstanceUid)).toEqual([sample.sopInstanceUid]);
+    expect(await layoutProblems(a.dataDir, entries)).toEqual([]);
     const out = await exportSpool(a.dataDir, keys, join(root, 'export-a900'));
     expect(out.code, out.stderr).toBe(0);
     const file = out.files.get(`${sample.sopInstanceUid}.dcm`);

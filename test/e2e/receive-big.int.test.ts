@@ -1,6 +1,6 @@
 // One multi-frame instance of more than 1 GiB: the agent must stream it to the encrypted spool (bounded
 // memory), and export must give back the exact dataset. Everything is hashed as a stream here too.
-import { open, readdir, rm, stat } from 'node:fs/promises';
+import { open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -18,7 +18,6 @@ import {
   listFiles,
   META,
   type PartTenMeta,
-  readIndex,
   readMeta,
   searchFiles,
   sha256File,
@@ -28,6 +27,7 @@ import {
   storeEvents,
   waitFor,
 } from './receive-helpers.js';
+import { indexEntries, layoutProblems, logSegments } from './spool-layout.js';
 
 const GiB = 1024 * 1024 * 1024;
 /** Pixel data of at least 1 GiB + 1 MiB (the generator rounds up to whole 512x512x16-bit frames). */
@@ -91,18 +91,20 @@ describe('receive: a single instance larger than 1 GiB', () => {
     expect(status.count).toBe(1);
     expect(status.studies).toHaveLength(1);
     expect(status.studies[0]?.instances).toBe(1);
-    const { entries } = await readIndex(dataDir);
+    const entries = await indexEntries(dataDir);
     expect(entries).toHaveLength(1);
     const entry = entries[0]!;
     expect(entry.objectBytes).toBeGreaterThan(datasetBytes);
+    // Far past the inline limit: objects/<id>.fobj of exactly objectBytes, nothing else, tmp/ empty.
+    expect(entry.inline).toBe(false);
     expect((await stat(join(spoolDir(dataDir), 'objects', `${entry.id}.fobj`))).size).toBe(entry.objectBytes);
-    expect(await readdir(join(spoolDir(dataDir), 'tmp'))).toEqual([]);
+    expect(await layoutProblems(dataDir, entries)).toEqual([]);
   }, 300_000);
 
   it('exports the identical dataset (SHA-256 streamed) and keeps no plaintext in the spool', async () => {
     await agent.stop();
     expect(await agent.exited).toBe(0);
-    const { entries } = await readIndex(dataDir);
+    const entries = await indexEntries(dataDir);
     expect(entries).toHaveLength(1);
     const entry = entries[0]!;
 
@@ -150,7 +152,11 @@ describe('receive: a single instance larger than 1 GiB', () => {
     // The search itself works: every needle is in the decrypted export.
     const inExport = (await searchFiles([file], needles)).map((h) => h.label);
     expect(inExport.sort()).toEqual(needles.map((n) => n.label).sort());
-    expect(await searchFiles(await listFiles(spoolDir(dataDir)), needles)).toEqual([]);
+    // Every file under the spool, the log segments (which hold the index) included.
+    const spoolFiles = await listFiles(spoolDir(dataDir));
+    expect(spoolFiles).toEqual(expect.arrayContaining(await logSegments(dataDir)));
+    expect((await logSegments(dataDir)).length).toBeGreaterThan(0);
+    expect(await searchFiles(spoolFiles, needles)).toEqual([]);
     expect(agent.output()).not.toContain(CORPUS_PATIENT_NAMES.big);
   }, 300_000);
 });

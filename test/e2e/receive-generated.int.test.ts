@@ -1,7 +1,7 @@
 // The generated corpora (a 300-slice CT study and 2000 small MR instances) sent as directories by
 // storescu, each in one association and both at once; every instance must come back out of the
 // encrypted spool byte-identical, and no plaintext may be in the spool.
-import { readdir, rm, stat } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -17,18 +17,22 @@ import {
   dicomStrings,
   distinctiveWindow,
   exportSpool,
-  findInFiles,
   listFiles,
   META,
-  readIndex,
   readMeta,
-  type SpoolEntry,
   searchFiles,
   spoolDir,
   statusJson,
   storeEvents,
   waitFor,
 } from './receive-helpers.js';
+import {
+  duplicateEntries,
+  type IndexEntry,
+  indexEntries,
+  layoutProblems,
+  logSegments,
+} from './spool-layout.js';
 
 const EXPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2.1';
 
@@ -141,18 +145,15 @@ describe('receive: generated CT and small-instance corpora', () => {
   }, 300_000);
 
   it('has one encrypted object per instance, sized as the index says', async () => {
-    const { entries, puts } = await readIndex(dataDir);
-    expect(puts).toBe(CT_COUNT + SMALL_COUNT);
-    const objectsDir = join(spoolDir(dataDir), 'objects');
-    const objects = await readdir(objectsDir);
-    expect(objects.sort()).toEqual(entries.map((e) => `${e.id}.fobj`).sort());
-    const wrongSize: string[] = [];
-    for (const e of entries) {
-      const size = (await stat(join(objectsDir, `${e.id}.fobj`))).size;
-      if (size !== e.objectBytes) wrongSize.push(`${e.id}: ${size} on disk, ${e.objectBytes} in the index`);
-    }
-    expect(wrongSize).toEqual([]);
-    expect(await readdir(join(spoolDir(dataDir), 'tmp'))).toEqual([]);
+    const entries = await indexEntries(dataDir);
+    // One entry per instance, none stored twice.
+    expect(entries).toHaveLength(CT_COUNT + SMALL_COUNT);
+    expect(duplicateEntries(entries)).toEqual([]);
+    expect(new Set(entries.map((e) => e.sopInstanceUid)).size).toBe(CT_COUNT + SMALL_COUNT);
+    // Large entries have objects/<id>.fobj of objectBytes, inline ones none; nothing else in objects/,
+    // nothing left in tmp/. (The ~0.5 MiB CT slices and the small instances are all inline.)
+    expect(await layoutProblems(dataDir, entries)).toEqual([]);
+    expect(entries.filter((e) => !e.inline).map((e) => e.id)).toEqual([]);
     expect(new Set(entries.map((e) => e.version))).toEqual(new Set([1]));
     expect(new Set(entries.map((e) => e.callingAeTitle))).toEqual(new Set(['STORESCU']));
   }, 60_000);
@@ -160,8 +161,8 @@ describe('receive: generated CT and small-instance corpora', () => {
   it('exports every instance with the source dataset byte for byte', async () => {
     await agent.stop();
     expect(await agent.exited).toBe(0);
-    const { entries } = await readIndex(dataDir);
-    const bySop = new Map<string, SpoolEntry>(entries.map((e) => [e.sopInstanceUid, e]));
+    const entries = await indexEntries(dataDir);
+    const bySop = new Map<string, IndexEntry>(entries.map((e) => [e.sopInstanceUid, e]));
     const r = await exportSpool(dataDir, keys.privatePath, exportDir);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`exported ${entries.length} of ${entries.length} instance(s)`);
@@ -220,11 +221,17 @@ describe('receive: generated CT and small-instance corpora', () => {
       const hits = (await searchFiles([one], nameNeedles)).map((h) => h.label).sort();
       expect(hits, one).toEqual([...own, 'Ferry General Hospital', 'FERRY^REFERRER'].sort());
     }
-    expect(await findInFiles(spoolDir(dataDir), nameNeedles)).toEqual([]);
+    // Every file under the spool is searched: objects/, tmp/ and the log segments, where inline
+    // objects and the index live.
+    const spoolFiles = await listFiles(spoolDir(dataDir));
+    const segments = await logSegments(dataDir);
+    expect(segments.length).toBeGreaterThan(0);
+    expect(spoolFiles).toEqual(expect.arrayContaining(segments));
+    expect(await searchFiles(spoolFiles, nameNeedles)).toEqual([]);
 
-    // Nor do stretches of dataset bytes (headers, pixels, tail) show up in that instance's object.
-    const { entries } = await readIndex(dataDir);
-    const bySop = new Map(entries.map((e) => [e.sopInstanceUid, e]));
+    // Nor do stretches of dataset bytes (headers, pixels, tail) of every 20th instance show up
+    // anywhere in the spool, in particular not in the log records holding those instances inline.
+    const datasetNeedles: { label: string; bytes: Buffer }[] = [];
     let checked = 0;
     for (const c of [corpus.ct, corpus.small]) {
       for (const src of c.files.filter((_, i) => i % 20 === 0)) {
@@ -235,12 +242,16 @@ describe('receive: generated CT and small-instance corpora', () => {
           if (w) needles.push({ label: `${src.file}@${at}`, bytes: w });
         }
         expect(needles, src.file).toHaveLength(3);
-        const object = join(spoolDir(dataDir), 'objects', `${bySop.get(src.sopInstanceUid)?.id}.fobj`);
-        expect(await searchFiles([object, join(spoolDir(dataDir), 'index.jsonl')], needles)).toEqual([]);
+        // The search works: each needle is in that instance's decrypted export.
+        const exported = join(exportDir, c.study, `${src.sopInstanceUid}.dcm`);
+        const found = (await searchFiles([exported], needles)).map((h) => h.label).sort();
+        expect(found, exported).toEqual(needles.map((n) => n.label).sort());
+        datasetNeedles.push(...needles);
         checked++;
       }
     }
     expect(checked).toBe(CT_COUNT / 20 + SMALL_COUNT / 20);
+    expect(await searchFiles(spoolFiles, datasetNeedles)).toEqual([]);
     const log = agent.output();
     expect(strings.filter((s) => log.includes(s))).toEqual([]);
   }, 180_000);

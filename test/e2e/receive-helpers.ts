@@ -1,62 +1,16 @@
-// Shared helpers for the receive-*.int.test.ts end-to-end tests: spool index, Part-10 meta parsing,
-// streaming hashes and a streaming "does the spool contain this plaintext" search.
+// Shared helpers for the receive-*.int.test.ts end-to-end tests: Part-10 meta parsing, streaming
+// hashes and a streaming "does the spool contain this plaintext" search. The spool index and its
+// on-disk layout are read through spool-layout.ts.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, readdir, readFile } from 'node:fs/promises';
+import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentProcess } from '../harness/agent.js';
 import { runAgentCli } from '../harness/agent.js';
 import { runDcmtk } from '../harness/dcmtk.js';
 
-/** One spooled object as the agent's index (DIR/spool/index.jsonl) records it. */
-export interface SpoolEntry {
-  id: string;
-  sopInstanceUid: string;
-  sopClassUid: string;
-  studyInstanceUid?: string;
-  seriesInstanceUid?: string;
-  transferSyntaxUid: string;
-  callingAeTitle: string;
-  receivedAt: string;
-  plainBytes: number;
-  sha256: string;
-  objectBytes: number;
-  version: number;
-  state: string;
-}
-
-interface JournalLine {
-  t: 'put' | 'state' | 'drop';
-  e?: SpoolEntry;
-  id?: string;
-  state?: string;
-}
-
 export function spoolDir(dataDir: string): string {
   return join(dataDir, 'spool');
-}
-
-/** Replays DIR/spool/index.jsonl. Also returns the raw record count, so duplicate puts show up. */
-export async function readIndex(dataDir: string): Promise<{ entries: SpoolEntry[]; puts: number }> {
-  const text = await readFile(join(spoolDir(dataDir), 'index.jsonl'), 'utf8');
-  const entries = new Map<string, SpoolEntry>();
-  let puts = 0;
-  for (const line of text.split('\n')) {
-    if (line === '') continue;
-    const rec = JSON.parse(line) as JournalLine;
-    if (rec.t === 'put' && rec.e) {
-      puts++;
-      entries.set(rec.e.id, rec.e);
-    } else if (rec.t === 'state' && rec.id !== undefined && rec.state !== undefined) {
-      const e = entries.get(rec.id);
-      if (e) e.state = rec.state;
-    } else if (rec.t === 'drop' && rec.id !== undefined) {
-      entries.delete(rec.id);
-    } else {
-      throw new Error(`unexpected index record: ${line}`);
-    }
-  }
-  return { entries: [...entries.values()], puts };
 }
 
 /** Every regular file under `dir`, recursively, as absolute paths. */

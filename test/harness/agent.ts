@@ -4,8 +4,8 @@ import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateRecipientKeyPair } from '@ferry/shared';
 import type { JWK } from 'jose';
-import { freePort } from './dcmtk.js';
 import { repoRoot, workDir } from './corpus.js';
+import { freePort } from './dcmtk.js';
 
 export const AGENT_BIN = join(repoRoot, 'agent', 'bin', 'ferry-agent.js');
 
@@ -60,10 +60,14 @@ export async function startAgent(opts: {
     const port = (opts.config.port as number | undefined) ?? (await freePort());
     await writeAgentConfig(opts.dataDir, { host: '127.0.0.1', ...opts.config, port });
   }
-  const child = spawn(process.execPath, [AGENT_BIN, 'start', '--data-dir', opts.dataDir, ...(opts.args ?? [])], {
-    env: { ...process.env, FERRY_LOG_LEVEL: 'info', ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [AGENT_BIN, 'start', '--data-dir', opts.dataDir, ...(opts.args ?? [])],
+    {
+      env: { ...process.env, FERRY_LOG_LEVEL: 'info', ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   child.stdout?.on('data', (d: Buffer) => {
     out += d.toString();
@@ -117,7 +121,9 @@ export async function startAgent(opts: {
 }
 
 /** Runs a one-shot agent CLI command (status, export) and returns its output. */
-export function runAgentCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runAgentCli(
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [AGENT_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

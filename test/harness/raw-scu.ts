@@ -432,7 +432,7 @@ export class RawScu {
     w?.();
   }
 
-  /** The next PDU from the peer, or null once the connection has closed without one. */
+  /** The next PDU from the peer, or null once the connection has closed without one (one reader at a time). */
   async nextPdu(timeoutMs = 10_000): Promise<ReceivedPdu | null> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {

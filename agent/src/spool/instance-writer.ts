@@ -22,6 +22,7 @@ const HEADER_FIRST_TRY = 64 << 10;
 const HEADER_CAP = 4 << 20;
 /** Objects up to this size are kept in memory and written inside their log record: one fdatasync. */
 const INLINE_LIMIT = 1 << 20;
+const MAX_WRITES_IN_FLIGHT = 4;
 
 export interface WriterDeps {
   paths: SpoolPaths;
@@ -63,6 +64,9 @@ export class InstanceWriter implements StoreWriter {
   private held: Buffer[] = [];
   private heldBytes = 0;
   private spilled = false;
+  private fileOffset = 0;
+  private readonly writes = new Set<Promise<void>>();
+  private writeError: FerryError | undefined;
 
   constructor(
     private readonly req: StoreRequest,
@@ -250,19 +254,37 @@ export class InstanceWriter implements StoreWriter {
       this.heldBytes += size;
       return;
     }
-    try {
-      if (!this.fh) {
-        this.spilled = true;
+    if (!this.fh) {
+      this.spilled = true;
+      try {
         // O_DSYNC: each write is on disk when it returns, so syncing overlaps receiving instead of
         // one long fdatasync at the end of a large instance.
         this.fh = await open(this.partPath, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_DSYNC, 0o600);
-        buffers = [...this.held, ...buffers];
-        this.held = [];
+      } catch (err) {
+        throw spoolIoError(err, 'creating a spool file');
       }
-      await writeFully(this.fh, buffers);
-    } catch (err) {
-      throw spoolIoError(err, 'writing a spool object');
+      buffers = [...this.held, ...buffers];
+      this.held = [];
     }
+    // Several positional writes in flight keep the disk queue busy while the next frame is sealed.
+    const at = this.fileOffset;
+    this.fileOffset += buffers.reduce((n, b) => n + b.length, 0);
+    const write = writeFully(this.fh, buffers, at).then(
+      () => undefined,
+      (err: unknown) => {
+        this.writeError ??= spoolIoError(err, 'writing a spool object');
+      },
+    );
+    this.writes.add(write);
+    void write.finally(() => this.writes.delete(write));
+    if (this.writes.size >= MAX_WRITES_IN_FLIGHT) await Promise.race(this.writes);
+    if (this.writeError) throw this.writeError;
+  }
+
+  /** Waits for every write in flight; the first failure, if any, is the object's failure. */
+  private async settleWrites(): Promise<void> {
+    await Promise.all(this.writes);
+    if (this.writeError) throw this.writeError;
   }
 
   private manifest(h: HeaderFields): InstanceManifest {
@@ -284,6 +306,7 @@ export class InstanceWriter implements StoreWriter {
   private async commit(): Promise<StoreOutcome> {
     const fh = this.fh;
     if (fh) {
+      await this.settleWrites();
       try {
         await fh.close();
         this.fh = undefined;
@@ -350,6 +373,7 @@ export class InstanceWriter implements StoreWriter {
 
   private async discard(): Promise<void> {
     this.held = [];
+    await Promise.all(this.writes);
     const fh = this.fh;
     this.fh = undefined;
     await fh?.close().catch(() => undefined);

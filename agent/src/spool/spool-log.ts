@@ -12,12 +12,13 @@ import {
   type SpoolState,
 } from './index-entry.js';
 import { objectPath, type SpoolPaths, segmentPath } from './paths.js';
-import { writeFully } from './write-fully.js';
+import { writeFully, writeFullySync } from './write-fully.js';
 
 const SEGMENT_MAGIC = Buffer.from('FERRYSEG\x01\0\0\0\0\0\0\0', 'latin1');
 const RECORD_HEAD = 12;
 /** Every log write is durable when it returns: one syscall per group commit, not write + fdatasync. */
 const DSYNC_RW = fsc.O_RDWR | fsc.O_DSYNC;
+const SYNC_WRITE_MAX = 128 << 10;
 const ROTATE_BYTES = 64 << 20;
 
 interface Segment {
@@ -280,11 +281,9 @@ export class SpoolLog {
           pos += p.bytes;
         }
         try {
-          await writeFully(
-            this.fh!,
-            batch.flatMap((p) => p.record),
-            before,
-          );
+          const buffers = batch.flatMap((p) => p.record);
+          if (pos - before <= SYNC_WRITE_MAX) writeFullySync(this.fh!.fd, buffers, before);
+          else await writeFully(this.fh!, buffers, before);
         } catch (err) {
           // Cut any partial write so the log never holds a record nobody was told about.
           await this.fh!.truncate(before).catch((e: unknown) =>

@@ -1,3 +1,4 @@
+import { writevSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 
 /**
@@ -5,21 +6,52 @@ import type { FileHandle } from 'node:fs/promises';
  * failing, so write the remainder, and a write that makes no progress is ENOSPC.
  */
 export async function writeFully(fh: FileHandle, buffers: Buffer[], position?: number): Promise<number> {
-  let pending = buffers.filter((b) => b.length > 0);
-  let pos = position;
-  let total = 0;
-  const MAX_IOV = 512;
-  while (pending.length > 0) {
-    const batch = pending.slice(0, MAX_IOV);
-    const { bytesWritten } = pos === undefined ? await fh.writev(batch) : await fh.writev(batch, pos);
+  const w = new Remaining(buffers, position);
+  while (!w.done) {
+    const batch = w.next();
+    w.advance((position === undefined ? await fh.writev(batch) : await fh.writev(batch, w.pos)).bytesWritten);
+  }
+  return w.total;
+}
+
+/**
+ * The same, synchronously. For a small O_DSYNC write the thread-pool round trip costs more than the
+ * write itself, and the event loop has nothing better to do meanwhile than wait for it.
+ */
+export function writeFullySync(fd: number, buffers: Buffer[], position: number): number {
+  const w = new Remaining(buffers, position);
+  while (!w.done) w.advance(writevSync(fd, w.next(), w.pos));
+  return w.total;
+}
+
+class Remaining {
+  private pending: Buffer[];
+  total = 0;
+
+  constructor(
+    buffers: Buffer[],
+    public pos: number | undefined,
+  ) {
+    this.pending = buffers.filter((b) => b.length > 0);
+  }
+
+  get done(): boolean {
+    return this.pending.length === 0;
+  }
+
+  next(): Buffer[] {
+    return this.pending.slice(0, 512);
+  }
+
+  advance(bytesWritten: number): void {
     if (bytesWritten === 0) {
       throw Object.assign(new Error('no space left on device (write made no progress)'), { code: 'ENOSPC' });
     }
-    total += bytesWritten;
-    if (pos !== undefined) pos += bytesWritten;
+    this.total += bytesWritten;
+    if (this.pos !== undefined) this.pos += bytesWritten;
     let skip = bytesWritten;
     const rest: Buffer[] = [];
-    for (const b of pending) {
+    for (const b of this.pending) {
       if (skip >= b.length) {
         skip -= b.length;
       } else {
@@ -27,7 +59,6 @@ export async function writeFully(fh: FileHandle, buffers: Buffer[], position?: n
         skip = 0;
       }
     }
-    pending = rest;
+    this.pending = rest;
   }
-  return total;
 }
