@@ -38,7 +38,8 @@ async function send(port: number, calledAe: string, c: Corpus): Promise<number> 
     ...(c.scanDir ? { scanDir: c.scanDir, scanPattern: '*.dcm' } : {}),
     timeoutMs: 600_000,
   });
-  if (res.code !== 0) throw new Error(`storescu to ${calledAe} failed (${res.code}): ${res.stderr.slice(0, 2000)}`);
+  if (res.code !== 0)
+    throw new Error(`storescu to ${calledAe} failed (${res.code}): ${res.stderr.slice(0, 2000)}`);
   return res.ms / 1000;
 }
 
@@ -103,8 +104,16 @@ async function main(): Promise<void> {
       corpus: c.name,
       instances: c.instances,
       megabytes: +(c.bytes / 1e6).toFixed(1),
-      storescp: { seconds: +refS.toFixed(3), mbPerS: +(c.bytes / 1e6 / refS).toFixed(1), instPerS: +(c.instances / refS).toFixed(0) },
-      agent: { seconds: +oursS.toFixed(3), mbPerS: +(c.bytes / 1e6 / oursS).toFixed(1), instPerS: +(c.instances / oursS).toFixed(0) },
+      storescp: {
+        seconds: +refS.toFixed(3),
+        mbPerS: +(c.bytes / 1e6 / refS).toFixed(1),
+        instPerS: +(c.instances / refS).toFixed(0),
+      },
+      agent: {
+        seconds: +oursS.toFixed(3),
+        mbPerS: +(c.bytes / 1e6 / oursS).toFixed(1),
+        instPerS: +(c.instances / oursS).toFixed(0),
+      },
       ratio: +(refS / oursS).toFixed(2),
       agentPeakRssMB: +(Math.max(...ours.map((r) => r.peakRssBytes ?? 0)) / 2 ** 20).toFixed(0),
       rounds: ROUNDS,

@@ -16,7 +16,9 @@ const port = Number(process.env.FERRY_AGENT_PORT ?? 4104);
 const run = (args) =>
   new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: 'inherit' });
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${args.join(' ')} exited ${code}`))));
+    child.once('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${args.join(' ')} exited ${code}`)),
+    );
   });
 
 if (!existsSync(join(keysDir, 'recipient.public.jwk'))) {
@@ -39,9 +41,13 @@ Ferry is starting (data in ${home}).
   Recover:      npx ferry-agent export --data-dir ${agentDir} --key ${join(keysDir, 'recipient.private.jwk')} --out ./export
 Ctrl-C stops it; the next npm start reuses the same data.
 `);
-const agent = spawn(process.execPath, [join(root, 'agent/bin/ferry-agent.js'), 'start', '--data-dir', agentDir], {
-  stdio: 'inherit',
-});
+const agent = spawn(
+  process.execPath,
+  [join(root, 'agent/bin/ferry-agent.js'), 'start', '--data-dir', agentDir],
+  {
+    stdio: 'inherit',
+  },
+);
 const stop = () => agent.kill('SIGTERM');
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
