@@ -395,6 +395,19 @@ export class Connection implements PduSink {
     if (ok) this.stats.stored++;
     else this.stats.failed++;
     this.stats.bytes += cur.bytes;
+    // Answer first: the sender is waiting, the log line is not.
+    if (this.phase !== Phase.Closed) {
+      this.socket.write(
+        encodeResponsePdu(cur.contextId, {
+          commandField: CommandField.CStoreRsp,
+          messageId: cur.command.messageId,
+          sopClassUid: cur.command.affectedSopClassUid,
+          sopInstanceUid: cur.command.affectedSopInstanceUid,
+          status: outcome.status,
+          errorComment: outcome.errorComment,
+        }),
+      );
+    }
     this.log[ok ? 'info' : 'warn'](
       {
         event: 'dicom.store',
@@ -411,17 +424,6 @@ export class Connection implements PduSink {
         error: outcome.errorComment,
       },
       'instance',
-    );
-    if (this.phase === Phase.Closed) return;
-    this.socket.write(
-      encodeResponsePdu(cur.contextId, {
-        commandField: CommandField.CStoreRsp,
-        messageId: cur.command.messageId,
-        sopClassUid: cur.command.affectedSopClassUid,
-        sopInstanceUid: cur.command.affectedSopInstanceUid,
-        status: outcome.status,
-        errorComment: outcome.errorComment,
-      }),
     );
   }
 }

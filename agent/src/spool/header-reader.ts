@@ -1,3 +1,4 @@
+import { TextDecoder } from 'node:util';
 import { inflateRawSync, constants as zc } from 'node:zlib';
 import { FerryError, TS } from '@ferry/shared';
 import dicomParser from 'dicom-parser';
@@ -111,15 +112,28 @@ function extract(ds: dicomParser.DataSet, available: number): HeaderFields {
   };
 }
 
+const decoders = new Map<string, TextDecoder | null>();
+
+function decoder(encoding: string): TextDecoder | null {
+  let d = decoders.get(encoding);
+  if (d === undefined) {
+    try {
+      d = new TextDecoder(encoding);
+    } catch {
+      d = null;
+    }
+    decoders.set(encoding, d);
+  }
+  return d;
+}
+
 function raw(ds: dicomParser.DataSet, tag: string, available: number, encoding: string): string | undefined {
   const el = ds.elements[tag];
   if (!el || el.length <= 0 || el.dataOffset + el.length > available) return undefined;
   const bytes = ds.byteArray.subarray(el.dataOffset, el.dataOffset + el.length);
-  let text: string;
-  try {
-    text = new TextDecoder(encoding).decode(bytes);
-  } catch {
-    text = Buffer.from(bytes).toString('latin1');
-  }
+  const text =
+    encoding === 'latin1'
+      ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1')
+      : (decoder(encoding)?.decode(bytes) ?? Buffer.from(bytes).toString('latin1'));
   return text.replace(/\0+$/, '');
 }

@@ -227,4 +227,48 @@ describe('spool', () => {
     expect((await store(spool, { ...more.req, messageId: 2 }, more.dataset)).status).toBe(Status.Success);
     expect(spool.entries()).toHaveLength(2);
   });
+
+  it('rotates to a new segment, replays across segments and reclaims delivered ones oldest first', async () => {
+    const { dataset, req } = await sample('CT_small.dcm');
+    // ~900 KB instances stay inline, so 40 of them pass the 32 MiB rotation point.
+    const pad = Buffer.alloc(860_000, 0x11);
+    const element = Buffer.alloc(12);
+    element.writeUInt16LE(0x7fe1, 0);
+    element.writeUInt16LE(0x1010, 2);
+    element.write('OB', 4, 'latin1');
+    element.writeUInt32LE(pad.length, 8);
+    const ids: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      pad.writeUInt32LE(i, 0);
+      const o = await store(spool, { ...req, messageId: i }, Buffer.concat([dataset, element, pad]), 65536);
+      expect(o.status).toBe(Status.Success);
+      ids.push(o.objectId!);
+    }
+    expect(spool.entries().every((e) => e.inline)).toBe(true);
+    const segments = (await readdir(spool.paths.log)).sort();
+    expect(segments.length).toBeGreaterThanOrEqual(2);
+    await spool.close();
+    spool = await Spool.open(dir, keys.publicJwk, silent);
+    expect(spool.entries().map((e) => e.id)).toEqual(ids);
+    const last = await open(spool, ids[39]!, keys.privateJwk);
+    expect(last.plain.readUInt32LE(last.plain.length - pad.length)).toBe(39);
+    for (const id of ids.slice(0, 20)) await spool.log.setState(id, 'delivered');
+    expect((await readdir(spool.paths.log)).sort()).toEqual(segments);
+    for (const id of ids.slice(20)) await spool.log.setState(id, 'delivered');
+    const left = (await readdir(spool.paths.log)).sort();
+    expect(left.length).toBeLessThan(segments.length);
+    expect(left).toContain(segments.at(-1));
+  }, 120_000);
+
+  it('drops a last segment that never got its header, and keeps preallocated space clean', async () => {
+    const { dataset, req } = await sample('MR_small.dcm');
+    await store(spool, { ...req, messageId: 1 }, dataset);
+    await spool.close();
+    const seg1 = await stat(segmentPath(spool.paths, 1));
+    await writeFile(segmentPath(spool.paths, 2), Buffer.alloc(4096));
+    spool = await Spool.open(dir, keys.publicJwk, silent);
+    expect(await readdir(spool.paths.log)).toEqual(['00000001.seg']);
+    expect((await stat(segmentPath(spool.paths, 1))).size).toBe(seg1.size);
+    expect(spool.entries()).toHaveLength(1);
+  });
 });
