@@ -176,4 +176,23 @@ describe('Connection back-pressure', () => {
     await scu.closed;
     expect(sink.requests).toHaveLength(0);
   });
+
+  it('aborts a command set that never ends instead of buffering it', async () => {
+    const sink = new SlowSink(1);
+    const port = await listen(sink, () => undefined);
+    const { scu } = await RawScu.open(port, {
+      contexts: [{ id: 1, abstractSyntax: Uids.Verification, transferSyntaxes: [Uids.ImplicitVRLittleEndian] }],
+    });
+    // Command PDVs (control 0x01: command, not last) of 8 KiB each, well past the 64 KiB cap.
+    const fragment = Buffer.alloc(6 + 6 + 8192);
+    fragment[0] = RawPdu.PData;
+    fragment.writeUInt32BE(6 + 8192, 2);
+    fragment.writeUInt32BE(2 + 8192, 6);
+    fragment[10] = 1;
+    fragment[11] = 0x01;
+    for (let i = 0; i < 9; i++) await scu.sendRaw(fragment).catch(() => undefined);
+    const pdu = await scu.nextPdu();
+    expect(pdu?.type).toBe(RawPdu.Abort);
+    await scu.closed;
+  });
 });

@@ -27,6 +27,9 @@ import type { AssociationPolicy } from './policy.js';
 import { decideContext } from './sop-classes.js';
 import { Status, type StoreHandler, type StoreWriter } from './store-handler.js';
 
+/** A command set is a few hundred bytes; this bounds what a hostile peer can make us buffer. */
+const MAX_COMMAND_BYTES = 64 * 1024;
+
 enum Phase {
   AwaitingAssociate,
   Established,
@@ -57,12 +60,14 @@ export class Connection implements PduSink {
   private pdvIsCommand = false;
   private pdvIsLast = false;
   private commandParts: Buffer[] = [];
+  private commandBytes = 0;
   private current: PendingCommand | undefined;
   private storesInFlight = 0;
   private timer: NodeJS.Timeout | undefined;
   private stats = { stored: 0, failed: 0, bytes: 0 };
   private readonly openedAt = Date.now();
   private released = false;
+  private lastActivity = Date.now();
 
   constructor(
     private readonly socket: Socket,
@@ -81,7 +86,7 @@ export class Connection implements PduSink {
     socket.on('data', (chunk: Buffer) => {
       // Only an established association's idle timer restarts on traffic; ARTIM runs from connect
       // (or release) to the end, so a peer trickling bytes cannot hold a slot.
-      if (this.phase === Phase.Established) this.armTimer();
+      if (this.phase === Phase.Established) this.lastActivity = Date.now();
       this.reader.push(chunk);
     });
     socket.on('error', (err) =>
@@ -105,13 +110,24 @@ export class Connection implements PduSink {
     if (this.phase === Phase.Closed) return;
     const established = this.phase === Phase.Established;
     const ms = established ? this.policy.idleTimeoutMs : this.policy.artimTimeoutMs;
-    this.timer = setTimeout(() => {
-      // A store waiting on the disk is not idleness on the peer's part.
-      if (this.storesInFlight > 0) return this.armTimer();
-      const what = established ? `idle for ${ms} ms` : `ARTIM timer expired after ${ms} ms`;
-      this.abort(what);
-    }, ms);
+    this.lastActivity = Date.now();
+    this.timer = setTimeout(() => this.timerFired(established, ms), ms);
     this.timer.unref();
+  }
+
+  /** Traffic only stamps a time (a timer per socket chunk is measurable on the data path). */
+  private timerFired(established: boolean, ms: number): void {
+    if (this.phase === Phase.Closed) return;
+    if (established) {
+      const quiet = Date.now() - this.lastActivity;
+      // A store waiting on the disk is not idleness on the peer's part.
+      if (quiet < ms || this.storesInFlight > 0) {
+        this.timer = setTimeout(() => this.timerFired(true, ms), quiet < ms ? ms - quiet : ms);
+        this.timer.unref();
+        return;
+      }
+    }
+    this.abort(established ? `idle for ${ms} ms` : `ARTIM timer expired after ${ms} ms`);
   }
 
   private closed(): void {
@@ -205,6 +221,13 @@ export class Connection implements PduSink {
   pdvData(slice: Buffer): void {
     if (this.phase !== Phase.Established) return;
     if (this.pdvIsCommand) {
+      this.commandBytes += slice.length;
+      if (this.commandBytes > MAX_COMMAND_BYTES) {
+        return this.abort(
+          `command set larger than ${MAX_COMMAND_BYTES} bytes`,
+          AbortReason.InvalidPduParameterValue,
+        );
+      }
       this.commandParts.push(slice);
       return;
     }
@@ -222,6 +245,7 @@ export class Connection implements PduSink {
     if (this.pdvIsCommand) {
       const bytes = Buffer.concat(this.commandParts);
       this.commandParts = [];
+      this.commandBytes = 0;
       let command: Command;
       try {
         command = parseCommand(bytes);
@@ -391,6 +415,7 @@ export class Connection implements PduSink {
     this.storesInFlight++;
     const outcome = await cur.writer!.end();
     this.storesInFlight--;
+    this.lastActivity = Date.now();
     const ok = outcome.status === Status.Success;
     if (ok) this.stats.stored++;
     else this.stats.failed++;
