@@ -181,7 +181,9 @@ describe('Connection back-pressure', () => {
     const sink = new SlowSink(1);
     const port = await listen(sink, () => undefined);
     const { scu } = await RawScu.open(port, {
-      contexts: [{ id: 1, abstractSyntax: Uids.Verification, transferSyntaxes: [Uids.ImplicitVRLittleEndian] }],
+      contexts: [
+        { id: 1, abstractSyntax: Uids.Verification, transferSyntaxes: [Uids.ImplicitVRLittleEndian] },
+      ],
     });
     // Command PDVs (control 0x01: command, not last) of 8 KiB each, well past the 64 KiB cap.
     const fragment = Buffer.alloc(6 + 6 + 8192);

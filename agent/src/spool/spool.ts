@@ -12,13 +12,15 @@ import { KeyEpochs } from './key-epochs.js';
 import { type SpoolPaths, spoolPaths } from './paths.js';
 import { SpoolLog } from './spool-log.js';
 
-function alive(pid: number): boolean {
+/** Is `pid` a live agent? A pid reused by another program after a crash does not hold the lock. */
+async function agentAlive(pid: number): Promise<boolean> {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => undefined);
+  return cmdline === undefined || cmdline.includes('ferry-agent');
 }
 
 /** One agent per data dir: two writers on one spool log would corrupt it. */
@@ -30,7 +32,7 @@ async function takeLock(path: string): Promise<void> {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw spoolIoError(err, 'locking the spool');
   }
   const holder = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-  if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && alive(holder)) {
+  if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && (await agentAlive(holder))) {
     throw new FerryError('config.invalid', `another agent (pid ${holder}) is using this data directory`);
   }
   await writeFile(path, String(process.pid));
