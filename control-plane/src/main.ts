@@ -1,9 +1,16 @@
 import { parseArgs } from 'node:util';
 import { isFerryError } from '@ferry/shared';
+import { pino } from 'pino';
 import { generateKeys } from './cli/keys.js';
+import { loadEnv } from './env.js';
+import { rotateRecipientKeys } from './keys/recipient-keys.js';
+import { openConfiguredDatabase, startServer } from './server.js';
 
 const USAGE = `usage: ferry-control-plane <command>
-  keys generate --out DIR   create the control plane's X25519 encryption key pair
+  serve                     run the HTTP API (settings from FERRY_* environment variables)
+  migrate                   apply database migrations and exit
+  keys generate --out DIR   create an X25519 encryption key pair in DIR
+  keys rotate               add a new current key to FERRY_KEY_FILE; old keys keep decrypting
 `;
 
 async function main(argv: string[]): Promise<void> {
@@ -13,6 +20,36 @@ async function main(argv: string[]): Promise<void> {
     if (!values.out) throw new Error('--out is required');
     const { publicPath, privatePath } = await generateKeys(values.out);
     process.stdout.write(`public key:  ${publicPath}\nprivate key: ${privatePath} (keep it secret)\n`);
+    return;
+  }
+  if (group === 'keys' && verb === 'rotate') {
+    const env = loadEnv();
+    const keys = await rotateRecipientKeys(env.keyFile);
+    process.stdout.write(
+      `new current key ${keys.publicJwk.kid}; ${keys.privateJwks.length} key(s) kept in ${env.keyFile}\n`,
+    );
+    return;
+  }
+  if (group === 'migrate') {
+    const env = loadEnv();
+    const database = await openConfiguredDatabase(env);
+    await database.migrate();
+    await database.close();
+    process.stdout.write(`migrations applied (${database.kind})\n`);
+    return;
+  }
+  if (group === 'serve') {
+    const env = loadEnv();
+    const log = pino({ name: 'ferry-control-plane', level: env.logLevel });
+    const server = await startServer(env, log);
+    const stop = () => {
+      server.stop().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
     return;
   }
   process.stderr.write(USAGE);

@@ -5,22 +5,29 @@
 // full disk: no object file is involved, and a failed record must leave no trace in the index.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type AgentProcess,
+  eventsEventually,
+  keyedScratch,
   type RecipientKeys,
-  recipientKeys,
-  scratch,
+  removeScratch,
   startAgent,
 } from '../harness/agent.js';
-import { smallCorpus } from '../harness/corpus.js';
+import { corpusFiles, smallCorpus } from '../harness/corpus.js';
 import { datasetAfterMeta, echoscu, parseStorescuOutput, storescu } from '../harness/dcmtk.js';
 import { RawScu, readPart10, Uids } from '../harness/raw-scu.js';
-import { eventsEventually, exportSpool, spoolFiles, spoolStatus } from './faults-support.js';
-import { duplicateEntries, indexEntries, layoutProblems } from './spool-layout.js';
+import {
+  duplicateEntries,
+  exportSpool,
+  indexEntries,
+  layoutProblems,
+  spoolDirs,
+  spoolStatus,
+} from '../harness/spool.js';
 
 const run = promisify(execFile);
 
@@ -32,13 +39,8 @@ let corpus: string[];
 let agent: AgentProcess | undefined;
 
 beforeAll(async () => {
-  const dir = await smallCorpus();
-  corpus = (await readdir(dir))
-    .filter((f) => f.endsWith('.dcm'))
-    .sort()
-    .map((f) => join(dir, f));
-  root = await scratch('faults-disk');
-  keys = await recipientKeys(join(root, 'keys'));
+  corpus = await corpusFiles(await smallCorpus());
+  ({ root, keys } = await keyedScratch('faults-disk'));
   mnt = join(root, 'tmpfs');
   await mkdir(mnt);
   try {
@@ -52,7 +54,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await agent?.stop();
   if (mounted) await run('umount', [mnt]);
-  if (root) await rm(root, { recursive: true, force: true });
+  await removeScratch(root);
 });
 
 describe('spool disk full', () => {
@@ -120,7 +122,7 @@ describe('spool disk full', () => {
     // agree: no object file, no leftover .part.
     expect(entries.filter((e) => !e.inline).map((e) => e.id)).toEqual([]);
     expect(await layoutProblems(dataDir, entries)).toEqual([]);
-    expect(await spoolFiles(dataDir)).toEqual({ tmp: [], objects: [] });
+    expect(await spoolDirs(dataDir)).toEqual({ tmp: [], objects: [] });
 
     // Soft: a truncated object must fail the test, but the recovery below still deserves a verdict.
     const out = await exportSpool(dataDir, keys, join(root, 'export-full'));

@@ -1,19 +1,27 @@
 // kill -9 of the agent in the middle of a large C-STORE: nothing half-written may survive the restart,
 // nobody was told "stored", and the sender's retry must be stored byte for byte.
-import { readdir, rm, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type AgentProcess,
+  events,
+  keyedScratch,
   type RecipientKeys,
-  recipientKeys,
-  scratch,
+  removeScratch,
   startAgent,
 } from '../harness/agent.js';
 import { bigInstance } from '../harness/corpus.js';
 import { freePort, storescu } from '../harness/dcmtk.js';
-import { datasetHash, events, exportSpool, sha256File, spoolFiles, spoolStatus } from './faults-support.js';
-import { indexEntries, layoutProblems } from './spool-layout.js';
+import {
+  datasetHash,
+  exportSpool,
+  indexEntries,
+  layoutProblems,
+  sha256File,
+  spoolDirs,
+  spoolStatus,
+} from '../harness/spool.js';
 
 const BIG_BYTES = 256 * 1024 * 1024;
 
@@ -24,13 +32,12 @@ let agent: AgentProcess | undefined;
 
 beforeAll(async () => {
   big = await bigInstance(BIG_BYTES);
-  root = await scratch('faults-kill9');
-  keys = await recipientKeys(join(root, 'keys'));
+  ({ root, keys } = await keyedScratch('faults-kill9'));
 }, 900_000);
 
 afterAll(async () => {
   await agent?.kill9();
-  if (root) await rm(root, { recursive: true, force: true });
+  await removeScratch(root);
 });
 
 async function largestPart(tmpDir: string): Promise<number> {
@@ -61,7 +68,7 @@ describe('agent killed with SIGKILL mid-transfer', () => {
     expect(first.code, 'storescu must not report success for a store the agent never answered').not.toBe(0);
     // Killed well before the end: the crash left a partial object and no index entry.
     expect(partAtKill).toBeLessThan(fileBytes);
-    const crashed = await spoolFiles(dataDir);
+    const crashed = await spoolDirs(dataDir);
     expect(crashed.tmp.filter((f) => f.endsWith('.part'))).toHaveLength(1);
     expect(crashed.objects).toEqual([]);
     expect(await indexEntries(dataDir)).toEqual([]);
@@ -73,7 +80,7 @@ describe('agent killed with SIGKILL mid-transfer', () => {
     expect(events(agent, 'spool.corrupt')).toEqual([]);
     expect((await spoolStatus(dataDir)).count).toBe(0);
     expect(await indexEntries(dataDir)).toEqual([]);
-    expect(await spoolFiles(dataDir)).toEqual({ tmp: [], objects: [] });
+    expect(await spoolDirs(dataDir)).toEqual({ tmp: [], objects: [] });
 
     const retry = await storescu({ port: agent.port, files: [big], verbose: true, timeoutMs: 180_000 });
     expect(retry.code, retry.stderr).toBe(0);
@@ -85,7 +92,7 @@ describe('agent killed with SIGKILL mid-transfer', () => {
     const entry = entries[0]!;
     // 256 MiB is far past the inline limit: the object is its own file, of the size the index says.
     expect(entry.inline).toBe(false);
-    expect(await spoolFiles(dataDir)).toEqual({ tmp: [], objects: [`${entry.id}.fobj`] });
+    expect(await spoolDirs(dataDir)).toEqual({ tmp: [], objects: [`${entry.id}.fobj`] });
     expect(await layoutProblems(dataDir, entries)).toEqual([]);
     await agent.stop();
     agent = undefined;
@@ -98,9 +105,9 @@ describe('agent killed with SIGKILL mid-transfer', () => {
     const want = await datasetHash(big);
     const got = await datasetHash(exported!);
     expect(got.bytes).toBe(want.bytes);
-    expect(got.hash).toBe(want.hash);
+    expect(got.sha256).toBe(want.sha256);
     // The index hash covers the Part-10 plaintext the agent wrote: the exported file as a whole.
     const whole = await sha256File(exported!);
-    expect(whole).toEqual({ hash: entry.sha256, bytes: entry.plainBytes });
+    expect(whole).toEqual({ sha256: entry.sha256, bytes: entry.plainBytes });
   }, 600_000);
 });

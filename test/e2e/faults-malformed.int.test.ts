@@ -1,17 +1,18 @@
 // Hostile and broken peers hammer the agent's port while a real modality sends a CT series: the
 // send must complete untouched, every bad connection must be closed, and the agent must say why.
 import { randomBytes } from 'node:crypto';
-import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   type AgentProcess,
+  events,
+  keyedScratch,
   type RecipientKeys,
-  recipientKeys,
-  scratch,
+  removeScratch,
+  sleep,
   startAgent,
 } from '../harness/agent.js';
-import { CT_COUNT, ctCorpus } from '../harness/corpus.js';
+import { CT_COUNT, corpusFiles, ctCorpus } from '../harness/corpus.js';
 import { echoscu, parseStorescuOutput, storescu } from '../harness/dcmtk.js';
 import {
   encodeAssociateRq,
@@ -24,8 +25,7 @@ import {
   Uids,
   verificationContext,
 } from '../harness/raw-scu.js';
-import { events, sleep, spoolFiles, spoolStatus } from './faults-support.js';
-import { duplicateEntries, indexEntries, layoutProblems } from './spool-layout.js';
+import { duplicateEntries, indexEntries, layoutProblems, spoolDirs, spoolStatus } from '../harness/spool.js';
 
 const CT_FILES = CT_COUNT;
 const ARTIM_MS = 3000;
@@ -38,14 +38,8 @@ let ctFiles: string[];
 let agent: AgentProcess | undefined;
 
 beforeAll(async () => {
-  const dir = await ctCorpus();
-  ctFiles = (await readdir(dir))
-    .filter((f) => f.endsWith('.dcm'))
-    .sort()
-    .slice(0, CT_FILES)
-    .map((f) => join(dir, f));
-  root = await scratch('faults-malformed');
-  keys = await recipientKeys(join(root, 'keys'));
+  ctFiles = (await corpusFiles(await ctCorpus())).slice(0, CT_FILES);
+  ({ root, keys } = await keyedScratch('faults-malformed'));
 }, 900_000);
 
 afterEach(async () => {
@@ -54,7 +48,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  if (root) await rm(root, { recursive: true, force: true });
+  await removeScratch(root);
 });
 
 async function startTestAgent(name: string): Promise<AgentProcess> {
@@ -251,7 +245,7 @@ describe('malformed peers while a modality sends', () => {
 
     // Exactly the modality's instances are spooled, and nothing half-written is left behind.
     expect((await spoolStatus(a.dataDir)).count).toBe(ctFiles.length);
-    await expect.poll(async () => (await spoolFiles(a.dataDir)).tmp).toEqual([]);
+    await expect.poll(async () => (await spoolDirs(a.dataDir)).tmp).toEqual([]);
     const entries = await indexEntries(a.dataDir);
     expect(entries).toHaveLength(ctFiles.length);
     expect(duplicateEntries(entries)).toEqual([]);

@@ -1,19 +1,18 @@
 // Dataset PDVs must be stored in arrival order even while the spool lags and the socket is paused:
 // a 64 MiB counter pattern sent in 4 KiB PDVs has to come back out of export byte for byte.
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type AgentProcess,
+  eventsEventually,
+  keyedScratch,
   type RecipientKeys,
-  recipientKeys,
-  scratch,
+  removeScratch,
   startAgent,
 } from '../harness/agent.js';
 import { datasetAfterMeta } from '../harness/dcmtk.js';
 import { RawScu, Uids } from '../harness/raw-scu.js';
-import { eventsEventually, exportSpool, spoolStatus } from './faults-support.js';
-import { indexEntries, layoutProblems } from './spool-layout.js';
+import { exportSpool, indexEntries, layoutProblems, spoolStatus } from '../harness/spool.js';
 
 const UID_ROOT = '1.2.826.0.1.3680043.8.498.7717';
 
@@ -22,14 +21,10 @@ let keys: RecipientKeys;
 let agent: AgentProcess | undefined;
 
 beforeAll(async () => {
-  root = await scratch('faults-pdv-order');
-  keys = await recipientKeys(join(root, 'keys'));
+  ({ root, keys } = await keyedScratch('faults-pdv-order'));
 });
 
-afterAll(async () => {
-  await agent?.stop();
-  if (root) await rm(root, { recursive: true, force: true });
-});
+afterAll(() => removeScratch(root, agent));
 
 function el(group: number, element: number, vr: string, value: Buffer): Buffer {
   const padded =

@@ -1,29 +1,25 @@
 // Association policy of the real agent process: AE titles, limits, timers, config validation, TLS.
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   type AgentProcess,
+  events,
+  eventsEventually,
+  keyedScratch,
   type RecipientKeys,
-  recipientKeys,
-  scratch,
+  removeScratch,
+  sleep,
   startAgent,
+  startExpectingFailure,
   writeAgentConfig,
 } from '../harness/agent.js';
 import { pydicomSamplesDir } from '../harness/corpus.js';
 import { datasetAfterMeta, echoscu, freePort, storescu } from '../harness/dcmtk.js';
 import { PduType, RawScu, readPart10, Uids, verificationContext } from '../harness/raw-scu.js';
-import {
-  events,
-  eventsEventually,
-  exportSpool,
-  spoolFiles,
-  spoolStatus,
-  startExpectingFailure,
-} from './faults-support.js';
-import { indexEntries, layoutProblems } from './spool-layout.js';
+import { exportSpool, indexEntries, layoutProblems, spoolDirs, spoolStatus } from '../harness/spool.js';
 
 const SAMPLE = join(pydicomSamplesDir, 'SC_rgb_small_odd.dcm');
 
@@ -33,8 +29,7 @@ const running: AgentProcess[] = [];
 const sockets: RawScu[] = [];
 
 beforeAll(async () => {
-  root = await scratch('policy');
-  keys = await recipientKeys(join(root, 'keys'));
+  ({ root, keys } = await keyedScratch('policy'));
 });
 
 afterEach(async () => {
@@ -43,7 +38,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  await rm(root, { recursive: true, force: true });
+  await removeScratch(root);
 });
 
 async function agent(config: Record<string, unknown> = {}, args: string[] = []): Promise<AgentProcess> {
@@ -71,6 +66,47 @@ async function rawAssociation(port: number, callingAe = 'RAWSCU'): Promise<RawSc
 
 const both = (r: { stdout: string; stderr: string }) => `${r.stdout}\n${r.stderr}`;
 
+/** The outcome of an A-ASSOCIATE-RQ the agent answers with A-ASSOCIATE-RJ (result, source, reason). */
+const rejection = (result: number, source: number, reason: number) => ({
+  kind: 'rejected',
+  result,
+  source,
+  reason,
+});
+
+/** A self-signed certificate for CN=`cn` and its key, as DIR/NAME.crt and DIR/NAME.key. */
+async function selfSignedCert(dir: string, name: string, cn: string): Promise<{ cert: string; key: string }> {
+  const cert = join(dir, `${name}.crt`);
+  const key = join(dir, `${name}.key`);
+  await promisify(execFile)('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-subj',
+    `/CN=${cn}`,
+    '-days',
+    '1',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+  ]);
+  return { cert, key };
+}
+
+/** Exports the agent's spool into ROOT/`name`: it must hold `sopInstanceUid` with exactly the dataset `want`. */
+async function expectExported(a: AgentProcess, name: string, sopInstanceUid: string, want: Buffer) {
+  const out = await exportSpool(a.dataDir, keys, join(root, name));
+  expect(out.code, out.stderr).toBe(0);
+  const file = out.files.get(`${sopInstanceUid}.dcm`);
+  expect(file, [...out.files.keys()].join(',')).toBeDefined();
+  const got = await datasetAfterMeta(file!);
+  expect(got.length).toBe(want.length);
+  expect(got.equals(want)).toBe(true);
+}
+
 describe('called and calling AE titles', () => {
   it('rejects a wrong called AE title: storescu reports it and the agent logs who and why', async () => {
     const a = await agent();
@@ -92,12 +128,7 @@ describe('called and calling AE titles', () => {
 
     // The same answer, byte for byte, to a raw SCU; then the agent hangs up.
     const scu = await raw(a.port);
-    expect(await scu.associate({ calledAe: 'ELSEWHERE' })).toEqual({
-      kind: 'rejected',
-      result: 1,
-      source: 1,
-      reason: 7,
-    });
+    expect(await scu.associate({ calledAe: 'ELSEWHERE' })).toEqual(rejection(1, 1, 7));
     await scu.closed;
     expect((await spoolStatus(a.dataDir)).count).toBe(0);
   });
@@ -108,12 +139,7 @@ describe('called and calling AE titles', () => {
     expect(denied.code).not.toBe(0);
     expect(both(denied)).toContain('Calling AE Title Not Recognized');
     const scu = await raw(a.port);
-    expect(await scu.associate({ callingAe: 'ALSO_NOT' })).toEqual({
-      kind: 'rejected',
-      result: 1,
-      source: 1,
-      reason: 3,
-    });
+    expect(await scu.associate({ callingAe: 'ALSO_NOT' })).toEqual(rejection(1, 1, 3));
 
     const allowed = await echoscu({ port: a.port, callingAe: 'MODALITY1', timeoutMs: 15_000 });
     expect(allowed.code, both(allowed)).toBe(0);
@@ -145,7 +171,7 @@ describe('association limit', () => {
     expect(both(third)).toMatch(/Rejected Transient/);
     expect(both(third)).toMatch(/Local Limit Exceeded/);
     const scu = await raw(a.port);
-    expect(await scu.associate()).toEqual({ kind: 'rejected', result: 2, source: 3, reason: 2 });
+    expect(await scu.associate()).toEqual(rejection(2, 3, 2));
     await scu.closed;
     const busy = await eventsEventually(a, 'dicom.association_rejected', 2);
     expect(busy).toHaveLength(2);
@@ -184,7 +210,7 @@ describe('timers', () => {
     const scu = await rawAssociation(a.port);
     // 5 echoes 400 ms apart: 2 s in total, never 800 ms of silence.
     for (let i = 1; i <= 5; i++) {
-      await new Promise((r) => setTimeout(r, 400));
+      await sleep(400);
       expect((await scu.echo(1, i)).status).toBe(0);
     }
     const silentFrom = Date.now();
@@ -305,7 +331,7 @@ describe('C-STORE checks', () => {
 
     // Nothing stored: no index entry (where a small object would live, inline) and no file.
     expect(await indexEntries(a.dataDir)).toEqual([]);
-    expect(await spoolFiles(a.dataDir)).toEqual({ tmp: [], objects: [] });
+    expect(await spoolDirs(a.dataDir)).toEqual({ tmp: [], objects: [] });
     expect((await spoolStatus(a.dataDir)).count).toBe(0);
     const stores = await eventsEventually(a, 'dicom.store', 2);
     expect(stores.map((e) => e.status)).toEqual(['0xa900', '0xa900']);
@@ -318,11 +344,7 @@ describe('C-STORE checks', () => {
     const entries = await indexEntries(a.dataDir);
     expect(entries.map((e) => e.sopInstanceUid)).toEqual([sample.sopInstanceUid]);
     expect(await layoutProblems(a.dataDir, entries)).toEqual([]);
-    const out = await exportSpool(a.dataDir, keys, join(root, 'export-a900'));
-    expect(out.code, out.stderr).toBe(0);
-    const file = out.files.get(`${sample.sopInstanceUid}.dcm`);
-    expect(file).toBeDefined();
-    expect((await datasetAfterMeta(file!)).equals(sample.dataset)).toBe(true);
+    await expectExported(a, 'export-a900', sample.sopInstanceUid, sample.dataset);
   });
 });
 
@@ -330,23 +352,7 @@ describe('TLS', () => {
   it('receives a C-STORE over TLS from storescu and exports it byte-identical', async () => {
     const dir = join(root, 'tls');
     await mkdir(dir, { recursive: true });
-    const cert = join(dir, 'server.crt');
-    const key = join(dir, 'server.key');
-    await promisify(execFile)('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-subj',
-      '/CN=localhost',
-      '-days',
-      '1',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ]);
+    const { cert, key } = await selfSignedCert(dir, 'server', 'localhost');
     const a = await agent({ tls: { cert, key } });
     expect(events(a, 'dicom.listening')).toEqual([expect.objectContaining({ tls: true })]);
 
@@ -365,22 +371,7 @@ describe('TLS', () => {
     // Plain TCP to the TLS port gets nowhere, and a client that does not trust the cert is refused.
     const plain = await echoscu({ port: a.port, timeoutMs: 15_000 });
     expect(plain.code).not.toBe(0);
-    const otherCa = join(dir, 'other.crt');
-    await promisify(execFile)('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-subj',
-      '/CN=other',
-      '-days',
-      '1',
-      '-keyout',
-      join(dir, 'other.key'),
-      '-out',
-      otherCa,
-    ]);
+    const { cert: otherCa } = await selfSignedCert(dir, 'other', 'other');
     const untrusted = await echoscu({ port: a.port, extraArgs: ['+tla', '+cf', otherCa], timeoutMs: 15_000 });
     expect(untrusted.code).not.toBe(0);
     const trusted = await echoscu({ port: a.port, extraArgs: tlsArgs, timeoutMs: 15_000 });
@@ -389,13 +380,6 @@ describe('TLS', () => {
     const status = await spoolStatus(a.dataDir);
     expect(status.count).toBe(1);
     const sample = await readPart10(SAMPLE);
-    const out = await exportSpool(a.dataDir, keys, join(root, 'export-tls'));
-    expect(out.code, out.stderr).toBe(0);
-    const file = out.files.get(`${sample.sopInstanceUid}.dcm`);
-    expect(file, [...out.files.keys()].join(',')).toBeDefined();
-    const got = await datasetAfterMeta(file!);
-    const want = await datasetAfterMeta(SAMPLE);
-    expect(got.length).toBe(want.length);
-    expect(got.equals(want)).toBe(true);
+    await expectExported(a, 'export-tls', sample.sopInstanceUid, await datasetAfterMeta(SAMPLE));
   });
 });

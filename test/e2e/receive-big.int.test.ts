@@ -1,33 +1,36 @@
 // One multi-frame instance of more than 1 GiB: the agent must stream it to the encrypted spool (bounded
 // memory), and export must give back the exact dataset. Everything is hashed as a stream here too.
-import { open, rm, stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type AgentProcess,
   type RecipientKeys,
-  recipientKeys,
-  scratch,
-  startAgent,
+  removeScratch,
+  scratchAgent,
+  storeEvents,
+  waitFor,
 } from '../harness/agent.js';
 import { bigInstance, CORPUS_PATIENT_NAMES } from '../harness/corpus.js';
 import { parseStorescuOutput, requireTool, storescu } from '../harness/dcmtk.js';
 import {
   distinctiveWindow,
-  exportSpool,
+  indexEntries,
+  layoutProblems,
   listFiles,
   META,
+  type Needle,
   type PartTenMeta,
   readMeta,
   searchFiles,
   sha256File,
   sha256Part10,
   spoolDir,
-  statusJson,
-  storeEvents,
-  waitFor,
-} from './receive-helpers.js';
-import { indexEntries, layoutProblems, logSegments } from './spool-layout.js';
+  spoolFilesToSearch,
+  spoolStatus,
+  stopAndExportAll,
+  stringNeedles,
+} from '../harness/spool.js';
 
 const GiB = 1024 * 1024 * 1024;
 /** Pixel data of at least 1 GiB + 1 MiB (the generator rounds up to whole 512x512x16-bit frames). */
@@ -38,7 +41,6 @@ describe('receive: a single instance larger than 1 GiB', () => {
   let root = '';
   let keys: RecipientKeys;
   let agent: AgentProcess;
-  let dataDir = '';
   let source = '';
   let sourceMeta: PartTenMeta;
   let sourceSize = 0;
@@ -50,16 +52,12 @@ describe('receive: a single instance larger than 1 GiB', () => {
     if (!meta) throw new Error(`${source} has no File Meta Information`);
     sourceMeta = meta;
     sourceSize = (await stat(source)).size;
-    root = await scratch('receive-big');
-    keys = await recipientKeys(join(root, 'keys'));
-    dataDir = join(root, 'agent');
-    agent = await startAgent({ dataDir, config: { recipientPublicKey: keys.publicJwk } });
+    ({ root, keys, agent } = await scratchAgent('receive-big'));
   }, 900_000);
 
   afterAll(async () => {
-    await agent?.stop();
     // The spool and export copies are >1 GiB each; the generated source stays in the corpus cache.
-    if (root !== '') await rm(root, { recursive: true, force: true });
+    await removeScratch(root, agent);
   });
 
   it('stores it with Success while the agent stays under 400 MiB RSS', async () => {
@@ -87,31 +85,27 @@ describe('receive: a single instance larger than 1 GiB', () => {
     expect(peak).toBeGreaterThan(0);
     expect(peak).toBeLessThan(MAX_AGENT_RSS);
 
-    const status = await statusJson(dataDir);
+    const status = await spoolStatus(agent.dataDir);
     expect(status.count).toBe(1);
     expect(status.studies).toHaveLength(1);
     expect(status.studies[0]?.instances).toBe(1);
-    const entries = await indexEntries(dataDir);
+    const entries = await indexEntries(agent.dataDir);
     expect(entries).toHaveLength(1);
     const entry = entries[0]!;
     expect(entry.objectBytes).toBeGreaterThan(datasetBytes);
     // Far past the inline limit: objects/<id>.fobj of exactly objectBytes, nothing else, tmp/ empty.
     expect(entry.inline).toBe(false);
-    expect((await stat(join(spoolDir(dataDir), 'objects', `${entry.id}.fobj`))).size).toBe(entry.objectBytes);
-    expect(await layoutProblems(dataDir, entries)).toEqual([]);
+    expect((await stat(join(spoolDir(agent.dataDir), 'objects', `${entry.id}.fobj`))).size).toBe(
+      entry.objectBytes,
+    );
+    expect(await layoutProblems(agent.dataDir, entries)).toEqual([]);
   }, 300_000);
 
   it('exports the identical dataset (SHA-256 streamed) and keeps no plaintext in the spool', async () => {
-    await agent.stop();
-    expect(await agent.exited).toBe(0);
-    const entries = await indexEntries(dataDir);
+    const out = join(root, 'export');
+    const { entries } = await stopAndExportAll(agent, keys, out);
     expect(entries).toHaveLength(1);
     const entry = entries[0]!;
-
-    const out = join(root, 'export');
-    const r = await exportSpool(dataDir, keys.privatePath, out);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain('exported 1 of 1 instance(s)');
     const exported = await listFiles(out);
     expect(exported).toEqual([join(out, entry.studyInstanceUid ?? '', `${entry.sopInstanceUid}.dcm`)]);
     const file = exported[0]!;
@@ -133,10 +127,7 @@ describe('receive: a single instance larger than 1 GiB', () => {
     });
 
     // Plaintext checks on the 1 GiB object: patient name, and stretches of pixel data from three places.
-    const needles: { label: string; bytes: Buffer }[] = [
-      { label: CORPUS_PATIENT_NAMES.big, bytes: Buffer.from(CORPUS_PATIENT_NAMES.big, 'latin1') },
-      { label: 'FERRYBIG0001', bytes: Buffer.from('FERRYBIG0001', 'latin1') },
-    ];
+    const needles: Needle[] = stringNeedles([CORPUS_PATIENT_NAMES.big, 'FERRYBIG0001']);
     const fh = await open(source, 'r');
     try {
       for (const at of [sourceMeta.datasetOffset, Math.floor(sourceSize / 2), sourceSize - 4096]) {
@@ -153,10 +144,7 @@ describe('receive: a single instance larger than 1 GiB', () => {
     const inExport = (await searchFiles([file], needles)).map((h) => h.label);
     expect(inExport.sort()).toEqual(needles.map((n) => n.label).sort());
     // Every file under the spool, the log segments (which hold the index) included.
-    const spoolFiles = await listFiles(spoolDir(dataDir));
-    expect(spoolFiles).toEqual(expect.arrayContaining(await logSegments(dataDir)));
-    expect((await logSegments(dataDir)).length).toBeGreaterThan(0);
-    expect(await searchFiles(spoolFiles, needles)).toEqual([]);
+    expect(await searchFiles(await spoolFilesToSearch(agent.dataDir), needles)).toEqual([]);
     expect(agent.output()).not.toContain(CORPUS_PATIENT_NAMES.big);
   }, 300_000);
 });

@@ -1,38 +1,40 @@
 // The generated corpora (a 300-slice CT study and 2000 small MR instances) sent as directories by
 // storescu, each in one association and both at once; every instance must come back out of the
 // encrypted spool byte-identical, and no plaintext may be in the spool.
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { IndexEntry } from '../../agent/src/spool/index-entry.js';
 import {
   type AgentProcess,
   type RecipientKeys,
-  recipientKeys,
-  scratch,
-  startAgent,
-} from '../harness/agent.js';
-import { CORPUS_PATIENT_NAMES, CT_COUNT, ctCorpus, SMALL_COUNT, smallCorpus } from '../harness/corpus.js';
-import { datasetAfterMeta, parseStorescuOutput, requireTool, storescu } from '../harness/dcmtk.js';
-import {
-  dicomStrings,
-  distinctiveWindow,
-  exportSpool,
-  listFiles,
-  META,
-  readMeta,
-  searchFiles,
-  spoolDir,
-  statusJson,
+  removeScratch,
+  scratchAgent,
   storeEvents,
   waitFor,
-} from './receive-helpers.js';
+} from '../harness/agent.js';
+import { CORPUS_PATIENT_NAMES, CT_COUNT, ctCorpus, SMALL_COUNT, smallCorpus } from '../harness/corpus.js';
 import {
+  datasetAfterMeta,
+  dicomStrings,
+  parseStorescuOutput,
+  requireTool,
+  storescu,
+} from '../harness/dcmtk.js';
+import {
+  distinctiveWindow,
   duplicateEntries,
-  type IndexEntry,
   indexEntries,
   layoutProblems,
-  logSegments,
-} from './spool-layout.js';
+  listFiles,
+  META,
+  type Needle,
+  readMeta,
+  searchFiles,
+  spoolFilesToSearch,
+  spoolStatus,
+  stopAndExportAll,
+  stringNeedles,
+} from '../harness/spool.js';
 
 const EXPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2.1';
 
@@ -58,7 +60,6 @@ describe('receive: generated CT and small-instance corpora', () => {
   let root = '';
   let keys: RecipientKeys;
   let agent: AgentProcess;
-  let dataDir = '';
   let exportDir = '';
   const corpus = {
     ct: { dir: '', study: '', files: [] as SourceFile[] },
@@ -77,17 +78,11 @@ describe('receive: generated CT and small-instance corpora', () => {
       const [study] = await dicomStrings(c.files[0]?.file ?? '', ['StudyInstanceUID']);
       c.study = study ?? '';
     }
-    root = await scratch('receive-generated');
-    keys = await recipientKeys(join(root, 'keys'));
-    dataDir = join(root, 'agent');
+    ({ root, keys, agent } = await scratchAgent('receive-generated'));
     exportDir = join(root, 'export');
-    agent = await startAgent({ dataDir, config: { recipientPublicKey: keys.publicJwk } });
   }, 600_000);
 
-  afterAll(async () => {
-    await agent?.stop();
-    if (root !== '') await rm(root, { recursive: true, force: true });
-  });
+  afterAll(() => removeScratch(root, agent));
 
   it('receives 300 CT slices and 2000 small instances (two concurrent associations), all Success', async () => {
     expect(corpus.ct.files).toHaveLength(CT_COUNT);
@@ -130,7 +125,7 @@ describe('receive: generated CT and small-instance corpora', () => {
     expect(events).toHaveLength(total);
     expect(events.filter((e) => e.status !== '0x0000' || e.duplicate === true)).toEqual([]);
 
-    const status = await statusJson(dataDir);
+    const status = await spoolStatus(agent.dataDir);
     expect(status.count).toBe(total);
     expect(status.byState).toEqual({ spooled: total });
     expect(
@@ -145,27 +140,22 @@ describe('receive: generated CT and small-instance corpora', () => {
   }, 300_000);
 
   it('has one encrypted object per instance, sized as the index says', async () => {
-    const entries = await indexEntries(dataDir);
+    const entries = await indexEntries(agent.dataDir);
     // One entry per instance, none stored twice.
     expect(entries).toHaveLength(CT_COUNT + SMALL_COUNT);
     expect(duplicateEntries(entries)).toEqual([]);
     expect(new Set(entries.map((e) => e.sopInstanceUid)).size).toBe(CT_COUNT + SMALL_COUNT);
     // Large entries have objects/<id>.fobj of objectBytes, inline ones none; nothing else in objects/,
     // nothing left in tmp/. (The ~0.5 MiB CT slices and the small instances are all inline.)
-    expect(await layoutProblems(dataDir, entries)).toEqual([]);
+    expect(await layoutProblems(agent.dataDir, entries)).toEqual([]);
     expect(entries.filter((e) => !e.inline).map((e) => e.id)).toEqual([]);
     expect(new Set(entries.map((e) => e.version))).toEqual(new Set([1]));
     expect(new Set(entries.map((e) => e.callingAeTitle))).toEqual(new Set(['STORESCU']));
   }, 60_000);
 
   it('exports every instance with the source dataset byte for byte', async () => {
-    await agent.stop();
-    expect(await agent.exited).toBe(0);
-    const entries = await indexEntries(dataDir);
+    const { entries } = await stopAndExportAll(agent, keys, exportDir);
     const bySop = new Map<string, IndexEntry>(entries.map((e) => [e.sopInstanceUid, e]));
-    const r = await exportSpool(dataDir, keys.privatePath, exportDir);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain(`exported ${entries.length} of ${entries.length} instance(s)`);
     expect(await listFiles(exportDir)).toHaveLength(CT_COUNT + SMALL_COUNT);
 
     const problems: string[] = [];
@@ -211,7 +201,7 @@ describe('receive: generated CT and small-instance corpora', () => {
       'Ferry General Hospital',
       'FERRY^REFERRER',
     ];
-    const nameNeedles = strings.map((s) => ({ label: s, bytes: Buffer.from(s, 'latin1') }));
+    const nameNeedles = stringNeedles(strings);
     // The search works: each corpus's strings are in its decrypted export (checked on one file each).
     for (const [c, own] of [
       [corpus.ct, [CORPUS_PATIENT_NAMES.ct, 'FERRYCT0001', 'FERRYACC0001']],
@@ -223,20 +213,17 @@ describe('receive: generated CT and small-instance corpora', () => {
     }
     // Every file under the spool is searched: objects/, tmp/ and the log segments, where inline
     // objects and the index live.
-    const spoolFiles = await listFiles(spoolDir(dataDir));
-    const segments = await logSegments(dataDir);
-    expect(segments.length).toBeGreaterThan(0);
-    expect(spoolFiles).toEqual(expect.arrayContaining(segments));
+    const spoolFiles = await spoolFilesToSearch(agent.dataDir);
     expect(await searchFiles(spoolFiles, nameNeedles)).toEqual([]);
 
     // Nor do stretches of dataset bytes (headers, pixels, tail) of every 20th instance show up
     // anywhere in the spool, in particular not in the log records holding those instances inline.
-    const datasetNeedles: { label: string; bytes: Buffer }[] = [];
+    const datasetNeedles: Needle[] = [];
     let checked = 0;
     for (const c of [corpus.ct, corpus.small]) {
       for (const src of c.files.filter((_, i) => i % 20 === 0)) {
         const ds = await datasetAfterMeta(src.file);
-        const needles: { label: string; bytes: Buffer }[] = [];
+        const needles: Needle[] = [];
         for (const at of [0, Math.floor(ds.length / 2), ds.length - 64]) {
           const w = distinctiveWindow(ds, at);
           if (w) needles.push({ label: `${src.file}@${at}`, bytes: w });

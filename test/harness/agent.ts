@@ -1,6 +1,6 @@
 // Runs the real agent as a child process (the built bin), as a hospital would run it.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateRecipientKeyPair } from '@ferry/shared';
 import type { JWK } from 'jose';
@@ -27,6 +27,21 @@ export async function recipientKeys(dir: string): Promise<RecipientKeys> {
 export async function scratch(prefix: string): Promise<string> {
   await mkdir(workDir, { recursive: true });
   return mkdtemp(join(workDir, `${prefix}-`));
+}
+
+/** A fresh scratch directory (see scratch) with a recipient key pair in ROOT/keys. */
+export async function keyedScratch(prefix: string): Promise<{ root: string; keys: RecipientKeys }> {
+  const root = await scratch(prefix);
+  return { root, keys: await recipientKeys(join(root, 'keys')) };
+}
+
+/**
+ * Removes a scratch directory and everything in it (nothing to do when it was never made); stops
+ * `agent` first, when given, as its data directory is in there.
+ */
+export async function removeScratch(root: string | undefined, agent?: AgentProcess): Promise<void> {
+  await agent?.stop();
+  if (root) await rm(root, { recursive: true, force: true });
 }
 
 export interface AgentProcess {
@@ -120,9 +135,36 @@ export async function startAgent(opts: {
   };
 }
 
-/** Runs a one-shot agent CLI command (status, export) and returns its output. */
+/**
+ * A keyed scratch directory (see keyedScratch) and an agent spooling to ROOT/agent, sealing for its
+ * recipient key; `config` adds to or overrides that agent.json. Removes the directory if the agent
+ * does not come up.
+ */
+export async function scratchAgent(
+  prefix: string,
+  config: Record<string, unknown> = {},
+): Promise<{ root: string; keys: RecipientKeys; agent: AgentProcess }> {
+  const { root, keys } = await keyedScratch(prefix);
+  try {
+    const dataDir = join(root, 'agent');
+    return {
+      root,
+      keys,
+      agent: await startAgent({ dataDir, config: { recipientPublicKey: keys.publicJwk, ...config } }),
+    };
+  } catch (err) {
+    await removeScratch(root);
+    throw err;
+  }
+}
+
+/**
+ * Runs an agent CLI command (status, export; or `start` expected to fail) and returns its output. With
+ * `timeoutMs`, a command still running then is killed (SIGKILL) and reported as code null.
+ */
 export function runAgentCli(
   args: string[],
+  opts: { timeoutMs?: number } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [AGENT_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -134,6 +176,80 @@ export function runAgentCli(
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
     });
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+    const timer =
+      opts.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
   });
+}
+
+/**
+ * `ferry-agent start` expected to fail: resolves with its exit code and output; an agent that comes
+ * up anyway is killed after `timeoutMs` and reported as code null.
+ */
+export function startExpectingFailure(
+  dataDir: string,
+  args: string[] = [],
+  timeoutMs = 15_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return runAgentCli(['start', '--data-dir', dataDir, ...args], { timeoutMs });
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Polls `check` until it returns true; throws naming `what` after `timeoutMs`. */
+export async function waitFor(
+  check: () => boolean,
+  timeoutMs: number,
+  what: string | (() => string),
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`,
+      );
+    await sleep(20);
+  }
+}
+
+/** The agent's log lines for `event` so far. */
+export function events(agent: AgentProcess, event: string): Record<string, unknown>[] {
+  return agent.logLines().filter((l) => l.event === event);
+}
+
+/**
+ * Log events once at least `count` of them have arrived. The agent logs before it answers, but its
+ * stdout pipe can reach us after the socket reply does, so log checks must wait, not just look.
+ */
+export async function eventsEventually(
+  agent: AgentProcess,
+  event: string,
+  count: number,
+  timeoutMs = 10_000,
+): Promise<Record<string, unknown>[]> {
+  await waitFor(
+    () => events(agent, event).length >= count,
+    timeoutMs,
+    () => `${count} '${event}' log events (${events(agent, event).length} arrived)`,
+  );
+  return events(agent, event);
+}
+
+/** The agent's `dicom.store` log event, one per C-STORE it answered. */
+export interface StoreEvent {
+  event: 'dicom.store';
+  sopInstanceUid: string;
+  objectId?: string;
+  status: string;
+  duplicate?: boolean;
+  version?: number;
+  bytes: number;
+  error?: string;
+}
+
+export function storeEvents(agent: AgentProcess): StoreEvent[] {
+  return events(agent, 'dicom.store') as unknown as StoreEvent[];
 }

@@ -1,6 +1,7 @@
 // Test corpora: generated DICOM studies (cached under test/.work/corpus) and the pydicom samples.
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -83,6 +84,14 @@ export function bigInstance(bytes: number): Promise<string> {
   // ~1 GiB takes well under a minute on the dev box; allow for a slow disk.
   const timeoutMs = 120_000 + Math.ceil(bytes / (1024 * 1024)) * 1000;
   return generate(join(corpusDir, `big-${bytes}.dcm`), ['big', '--bytes', String(bytes)], timeoutMs);
+}
+
+/** The .dcm files of a generated corpus directory (ctCorpus, smallCorpus), sorted by name. */
+export async function corpusFiles(dir: string): Promise<string[]> {
+  return (await readdir(dir))
+    .filter((f) => f.endsWith('.dcm'))
+    .sort()
+    .map((f) => join(dir, f));
 }
 
 export interface PydicomSample {

@@ -88,6 +88,22 @@ export function runDcmtk(tool: DcmtkTool, args: string[], opts: RunOptions = {})
   });
 }
 
+/**
+ * Non-empty string values of the given attributes anywhere in a DICOM file (nested ones too), as
+ * `dcmdump +P` prints them.
+ */
+export async function dicomStrings(file: string, attributes: string[]): Promise<string[]> {
+  const args = ['-q', ...attributes.flatMap((a) => ['+P', a]), file];
+  const r = await runDcmtk('dcmdump', args, { timeoutMs: 30_000 });
+  if (r.code !== 0) throw new Error(`dcmdump ${args.join(' ')} exited ${String(r.code)}: ${r.stderr}`);
+  const values: string[] = [];
+  for (const line of r.stdout.split('\n')) {
+    const m = /^\s*\([0-9a-f]{4},[0-9a-f]{4}\) [A-Z]{2} \[(.*)\]/.exec(line);
+    if (m?.[1]) values.push(m[1]);
+  }
+  return values;
+}
+
 interface PeerOptions {
   port: number;
   /** Default 127.0.0.1. */
@@ -347,7 +363,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-const LONG_LENGTH_VRS = new Set('OB OD OF OL OV OW SQ SV UC UN UR UT UV'.split(' '));
+/** Explicit VR little endian VRs whose elements have a reserved field and a 32-bit length. */
+export const LONG_LENGTH_VRS = new Set('OB OD OF OL OV OW SQ SV UC UN UR UT UV'.split(' '));
 
 /**
  * The bytes of a Part-10 file after its File Meta Information (group 0002), i.e. the dataset as it

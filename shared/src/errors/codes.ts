@@ -65,6 +65,57 @@ export const ERROR_CODES = {
     retryable: false,
     description: 'A wrapped data key cannot be unwrapped with the given key.',
   },
+  'auth.missing_token': { http: 401, retryable: false, description: 'The request carries no credentials.' },
+  'auth.invalid_token': {
+    http: 401,
+    retryable: false,
+    description: 'The credentials are malformed, forged or not accepted here.',
+  },
+  'auth.expired_token': { http: 401, retryable: false, description: 'The credentials have expired.' },
+  'auth.replayed_token': {
+    http: 401,
+    retryable: false,
+    description: 'A one-time agent token was presented twice.',
+  },
+  'auth.reenroll': {
+    http: 401,
+    retryable: false,
+    description: 'The gateway was revoked or is unknown and must enroll again.',
+  },
+  'auth.bad_credentials': {
+    http: 401,
+    retryable: false,
+    description: 'The e-mail address or password is wrong.',
+  },
+  'auth.forbidden': { http: 403, retryable: false, description: 'The caller may not do this.' },
+  'auth.rate_limited': { http: 429, retryable: true, description: 'Too many attempts; wait and try again.' },
+  'request.invalid': {
+    http: 400,
+    retryable: false,
+    description: 'The request body, query or path is invalid.',
+  },
+  'request.too_large': {
+    http: 413,
+    retryable: false,
+    description: 'The request body is larger than allowed.',
+  },
+  'request.unsupported_media_type': {
+    http: 415,
+    retryable: false,
+    description: 'The request body must be JSON.',
+  },
+  'resource.not_found': { http: 404, retryable: false, description: 'No such resource (in your group).' },
+  'resource.conflict': {
+    http: 409,
+    retryable: false,
+    description: 'The change conflicts with existing data.',
+  },
+  'enrollment.token_invalid': {
+    http: 401,
+    retryable: false,
+    description: 'The enrollment token is unknown, used up, expired or revoked.',
+  },
+  'db.unavailable': { http: 503, retryable: true, description: 'The database is not reachable.' },
   'internal.unexpected': { http: 500, retryable: false, description: 'An unexpected internal error.' },
 } as const satisfies Record<string, { http: number; retryable: boolean; description: string }>;
 

@@ -1,0 +1,81 @@
+import { randomUUID } from 'node:crypto';
+import { FerryError } from '@ferry/shared';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import { errorResponse } from './http/errors.js';
+import type { AppDeps, AppEnv } from './http/types.js';
+import { registerRoutes } from './routes/index.js';
+
+const MAX_BODY_BYTES = 1 << 20;
+
+/** Builds the HTTP app from its dependencies; no module-level state, so tests make as many as they like. */
+export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result, c) => {
+      if (!result.success) {
+        const detail = result.error.issues
+          .map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`)
+          .join('; ');
+        return errorResponse(c, new FerryError('request.invalid', detail));
+      }
+    },
+  });
+
+  app.use('*', async (c, next) => {
+    const incoming = c.req.header('x-request-id');
+    const requestId = incoming && /^[\w.-]{8,64}$/.test(incoming) ? incoming : randomUUID();
+    c.set('requestId', requestId);
+    c.set('deps', deps);
+    const started = performance.now();
+    await next();
+    c.header('x-request-id', requestId);
+    deps.log.info(
+      {
+        event: 'http.request',
+        requestId,
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        ms: Math.round(performance.now() - started),
+      },
+      'request',
+    );
+  });
+
+  app.use(
+    '/api/*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) =>
+        errorResponse(c, new FerryError('request.too_large', `request body exceeds ${MAX_BODY_BYTES} bytes`)),
+    }),
+  );
+  app.use('/api/*', async (c, next) => {
+    const method = c.req.method;
+    const hasBody =
+      (c.req.header('content-length') ?? '0') !== '0' || c.req.header('transfer-encoding') !== undefined;
+    if ((method === 'POST' || method === 'PATCH' || method === 'PUT') && hasBody) {
+      const type = c.req.header('content-type') ?? '';
+      if (!/^application\/json\b/i.test(type)) {
+        throw new FerryError(
+          'request.unsupported_media_type',
+          `send JSON (Content-Type: application/json), not "${type || 'none'}"`,
+        );
+      }
+    }
+    await next();
+  });
+
+  app.onError((err, c) => errorResponse(c, err));
+  app.notFound((c) =>
+    errorResponse(c, new FerryError('resource.not_found', `no route for ${c.req.method} ${c.req.path}`)),
+  );
+
+  registerRoutes(app);
+
+  app.doc31('/api/v1/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'Ferry control plane', version: '1' },
+  });
+  return app;
+}

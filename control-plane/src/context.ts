@@ -1,0 +1,17 @@
+import type { Logger } from 'pino';
+import type { Db } from './db/client.js';
+import type { UserRole } from './db/schema/index.js';
+
+export type Actor =
+  | { kind: 'user'; userId: string; groupId: string; role: UserRole; isOperator: boolean }
+  | { kind: 'agent'; gatewayId: string; groupId: string; facilityId: string }
+  | { kind: 'system' };
+
+/** What every service receives: the acting principal and tenant come from here, never from input. */
+export interface Ctx {
+  db: Db;
+  actor: Actor;
+  requestId: string;
+  ip: string | undefined;
+  log: Logger;
+}

@@ -1,0 +1,52 @@
+import { join, resolve } from 'node:path';
+import { FerryError } from '@ferry/shared';
+import { z } from 'zod';
+
+const envSchema = z.object({
+  FERRY_DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .optional(),
+  FERRY_DATA_DIR: z.string().min(1).default('./.ferry/control-plane'),
+  FERRY_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  FERRY_HTTP_HOST: z.string().min(1).default('0.0.0.0'),
+  FERRY_PUBLIC_URL: z.url().optional(),
+  FERRY_ADMIN_EMAIL: z.email().optional(),
+  FERRY_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
+  FERRY_KEY_FILE: z.string().min(1).optional(),
+  FERRY_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export interface Env {
+  databaseUrl: string | undefined;
+  dataDir: string;
+  httpPort: number;
+  httpHost: string;
+  publicUrl: string;
+  adminEmail: string | undefined;
+  adminPassword: string | undefined;
+  keyFile: string;
+  logLevel: string;
+}
+
+/** Reads FERRY_* settings; an invalid value fails at start and names the variable. */
+export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    const detail = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new FerryError('config.invalid', `invalid control plane settings: ${detail}`);
+  }
+  const e = parsed.data;
+  const dataDir = resolve(e.FERRY_DATA_DIR);
+  return {
+    databaseUrl: e.FERRY_DATABASE_URL,
+    dataDir,
+    httpPort: e.FERRY_HTTP_PORT,
+    httpHost: e.FERRY_HTTP_HOST,
+    publicUrl: (e.FERRY_PUBLIC_URL ?? `http://127.0.0.1:${e.FERRY_HTTP_PORT}`).replace(/\/$/, ''),
+    adminEmail: e.FERRY_ADMIN_EMAIL?.toLowerCase(),
+    adminPassword: e.FERRY_ADMIN_PASSWORD,
+    keyFile: e.FERRY_KEY_FILE ? resolve(e.FERRY_KEY_FILE) : join(dataDir, 'keys', 'recipient.private.jwk'),
+    logLevel: e.FERRY_LOG_LEVEL,
+  };
+}

@@ -1,0 +1,25 @@
+import type { JWK } from 'jose';
+import type { Logger } from 'pino';
+import type { Actor, Ctx } from '../context.js';
+import type { Database } from '../db/client.js';
+
+export interface AppDeps {
+  database: Database;
+  log: Logger;
+  /** HS256 secret for user sessions, shared by replicas through the database. */
+  sessionSecret: Uint8Array;
+  /** The control plane's X25519 public key: every agent wraps its data keys for it. */
+  recipientPublicKey: JWK;
+  /** Public base URL, also the audience of agent tokens. */
+  publicUrl: string;
+}
+
+export interface AppEnv {
+  Variables: {
+    requestId: string;
+    actor: Actor;
+    deps: AppDeps;
+  };
+}
+
+export type { Ctx };

@@ -1,0 +1,69 @@
+import { join } from 'node:path';
+import { serve } from '@hono/node-server';
+import type { Logger } from 'pino';
+import { createApp } from './app.js';
+import { loadSessionSecret } from './auth/session.js';
+import { type Database, openDatabase } from './db/client.js';
+import type { Env } from './env.js';
+import { loadOrCreateRecipientKeys } from './keys/recipient-keys.js';
+import { bootstrapAdmin } from './services/bootstrap-admin.js';
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  database: Database;
+  stop(): Promise<void>;
+}
+
+export async function openConfiguredDatabase(env: Env): Promise<Database> {
+  return openDatabase(env.databaseUrl ? { url: env.databaseUrl } : { dataDir: join(env.dataDir, 'db') });
+}
+
+/** Migrates, makes sure keys and a first admin exist, then serves the app. */
+export async function startServer(env: Env, log: Logger): Promise<RunningServer> {
+  const database = await openConfiguredDatabase(env);
+  await database.migrate();
+  const keys = await loadOrCreateRecipientKeys(env.keyFile);
+  const sessionSecret = await loadSessionSecret(database.db);
+  const boot = await bootstrapAdmin({
+    ctx: { db: database.db, actor: { kind: 'system' }, requestId: 'bootstrap', ip: undefined, log },
+    input: {
+      email: env.adminEmail ?? 'admin@ferry.local',
+      groupName: 'Default group',
+      ...(env.adminPassword ? { password: env.adminPassword } : {}),
+    },
+  });
+  if (boot.created) {
+    log.info({ event: 'control_plane.admin_created', email: boot.email }, 'first admin created');
+    // Printed once to the console, never to the structured log.
+    if (boot.generatedPassword)
+      process.stdout.write(
+        `\nFirst admin: ${boot.email}\nPassword:    ${boot.generatedPassword}\n(shown once; change it after signing in)\n\n`,
+      );
+  }
+  const app = createApp({
+    database,
+    log,
+    sessionSecret,
+    recipientPublicKey: keys.publicJwk,
+    publicUrl: env.publicUrl,
+  });
+  const server = serve({ fetch: app.fetch, port: env.httpPort, hostname: env.httpHost });
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', () => resolve());
+    server.once('error', reject);
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : env.httpPort;
+  const url = env.publicUrl;
+  log.info({ event: 'control_plane.ready', port, url, database: database.kind }, 'control plane ready');
+  return {
+    url,
+    port,
+    database,
+    async stop() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await database.close();
+    },
+  };
+}

@@ -1,0 +1,29 @@
+import type { Ctx } from '../context.js';
+import type { DbOrTx } from '../db/client.js';
+import { auditLog } from '../db/schema/index.js';
+
+/** Writes the audit row inside the caller's transaction, so a change and its record commit together. */
+export async function writeAudit(
+  tx: DbOrTx,
+  ctx: Ctx,
+  entry: {
+    action: string;
+    targetType?: string;
+    targetId?: string;
+    groupId?: string;
+    details?: Record<string, unknown>;
+  },
+): Promise<void> {
+  const a = ctx.actor;
+  await tx.insert(auditLog).values({
+    groupId: entry.groupId ?? (a.kind === 'system' ? null : a.groupId),
+    actorType: a.kind,
+    actorId: a.kind === 'user' ? a.userId : a.kind === 'agent' ? a.gatewayId : null,
+    action: entry.action,
+    targetType: entry.targetType ?? null,
+    targetId: entry.targetId ?? null,
+    details: entry.details ?? null,
+    ip: ctx.ip ?? null,
+    requestId: ctx.requestId,
+  });
+}
