@@ -20,13 +20,13 @@ const HIGH_WATER = 8 << 20;
 const LOW_WATER = 2 << 20;
 const HEADER_FIRST_TRY = 64 << 10;
 const HEADER_CAP = 4 << 20;
-/** Objects up to this size are kept in memory and written inside their log record: one fdatasync. */
+/** Objects up to this size are kept in memory and written inside their log record: one durable write. */
 const INLINE_LIMIT = 1 << 20;
 const MAX_WRITES_IN_FLIGHT = 4;
 
 export interface WriterDeps {
   paths: SpoolPaths;
-  journal: SpoolLog;
+  spoolLog: SpoolLog;
   keys: KeyEpochs;
   log: Logger;
   /** Commits of objects not yet durable, so a concurrent duplicate can wait for its twin. */
@@ -35,7 +35,7 @@ export interface WriterDeps {
 
 /**
  * Seals one received dataset as it arrives. A small object stays in memory and becomes durable
- * inside its log record; a large one spills to an encrypted `.part` file that is fdatasynced and
+ * inside its log record; a large one spills to an encrypted `.part` file (O_DSYNC writes) that is
  * renamed into objects/ before its log record (whose flush fsyncs the directory first).
  * Plaintext slices are queued and sealed frame by frame by one async pump, so writes stay in order
  * and the socket is paused whenever more than HIGH_WATER bytes wait.
@@ -315,8 +315,8 @@ export class InstanceWriter implements StoreWriter {
       }
     }
     const sha256 = this.hash.digest('hex');
-    const { journal, inflight } = this.deps;
-    const versions = journal.versionsOf(this.req.sopInstanceUid);
+    const { spoolLog, inflight } = this.deps;
+    const versions = spoolLog.versionsOf(this.req.sopInstanceUid);
     const twin = versions.find((v) => v.sha256 === sha256);
     if (twin) {
       await inflight.get(twin.id);
@@ -348,7 +348,7 @@ export class InstanceWriter implements StoreWriter {
     const finalPath = objectPath(this.deps.paths, this.id);
     let renamed = false;
     const committed = fh
-      ? journal.put(entry, {
+      ? spoolLog.put(entry, {
           prepare: async () => {
             try {
               await rename(this.partPath, finalPath);
@@ -358,7 +358,7 @@ export class InstanceWriter implements StoreWriter {
             }
           },
         })
-      : journal.put(entry, { inline: this.held });
+      : spoolLog.put(entry, { inline: this.held });
     inflight.set(this.id, committed);
     try {
       await committed;

@@ -108,7 +108,7 @@ export class Spool implements StoreHandler {
   begin(req: StoreRequest): StoreWriter {
     return new InstanceWriter(req, {
       paths: this.paths,
-      journal: this.log,
+      spoolLog: this.log,
       keys: this.keys,
       log: this.logger,
       inflight: this.inflight,
