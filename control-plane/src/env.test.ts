@@ -1,0 +1,30 @@
+import { isFerryError } from '@ferry/shared';
+import { describe, expect, it } from 'vitest';
+import { loadEnv } from './env.js';
+
+describe('control plane settings', () => {
+  it('has embedded defaults', () => {
+    const env = loadEnv({});
+    expect(env.databaseUrl).toBeUndefined();
+    expect(env.httpPort).toBe(8080);
+    expect(env.publicUrl).toBe('http://127.0.0.1:8080');
+    expect(env.keyFile.endsWith('keys/recipient.private.jwk')).toBe(true);
+  });
+
+  it.each([
+    [{ FERRY_HTTP_PORT: 'eighty' }, 'FERRY_HTTP_PORT'],
+    [{ FERRY_DATABASE_URL: 'mysql://x' }, 'FERRY_DATABASE_URL'],
+    [{ FERRY_PUBLIC_URL: 'not a url' }, 'FERRY_PUBLIC_URL'],
+    [{ FERRY_ADMIN_EMAIL: 'nobody' }, 'FERRY_ADMIN_EMAIL'],
+    [{ FERRY_ADMIN_PASSWORD: 'short' }, 'FERRY_ADMIN_PASSWORD'],
+  ])('fails fast and names the variable: %j', (source, name) => {
+    let error: unknown;
+    try {
+      loadEnv(source);
+    } catch (err) {
+      error = err;
+    }
+    expect(isFerryError(error, 'config.invalid')).toBe(true);
+    expect((error as Error).message).toContain(name);
+  });
+});
