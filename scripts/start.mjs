@@ -1,54 +1,147 @@
-// `npm start`: runs Ferry on embedded defaults with its data in ./.ferry.
-// Until the control plane lands (issue 3 onwards) this creates the recipient key pair the control
-// plane will own, writes a local agent.json, and runs the agent on 127.0.0.1:4104.
+// `npm start`: the whole of Ferry on embedded defaults, data in ./.ferry. It starts the control plane
+// (PGlite, local blob dir), makes sure there is an admin and a facility with AE title GATEWAY,
+// enrolls a local agent through the real enrollment path, starts it, and prints where to go.
+// A second run reuses the same data. Ctrl-C stops both.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const home = process.env.FERRY_DATA_DIR ?? join(root, '.ferry');
-const keysDir = join(home, 'control-plane', 'keys');
+const home = process.env.FERRY_HOME ?? join(root, '.ferry');
+const cpDir = join(home, 'control-plane');
 const agentDir = join(home, 'agent');
-const port = Number(process.env.FERRY_AGENT_PORT ?? 4104);
+const httpPort = Number(process.env.FERRY_HTTP_PORT ?? 8080);
+const dicomPort = Number(process.env.FERRY_AGENT_PORT ?? 4104);
+const url = `http://127.0.0.1:${httpPort}`;
+const children = [];
 
-const run = (args) =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: 'inherit' });
-    child.once('exit', (code) =>
-      code === 0 ? resolve() : reject(new Error(`${args.join(' ')} exited ${code}`)),
-    );
-  });
-
-if (!existsSync(join(keysDir, 'recipient.public.jwk'))) {
-  await run([join(root, 'control-plane/bin/ferry-control-plane.js'), 'keys', 'generate', '--out', keysDir]);
+function run(cmd, args, opts = {}) {
+  const child = spawn(process.execPath, [cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+  children.push(child);
+  return child;
 }
-if (!existsSync(join(agentDir, 'agent.json'))) {
-  const recipientPublicKey = JSON.parse(await readFile(join(keysDir, 'recipient.public.jwk'), 'utf8'));
-  await mkdir(agentDir, { recursive: true });
-  await writeFile(
-    join(agentDir, 'agent.json'),
-    `${JSON.stringify({ aeTitle: 'GATEWAY', host: '127.0.0.1', port, recipientPublicKey }, null, 2)}\n`,
+
+function prefixed(child, name, onLine) {
+  for (const stream of [child.stdout, child.stderr]) {
+    let rest = '';
+    stream.on('data', (d) => {
+      const lines = (rest + d.toString()).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) {
+        onLine?.(line);
+        if (process.env.FERRY_QUIET !== '1') process.stdout.write(`[${name}] ${line}\n`);
+      }
+    });
+  }
+}
+
+async function api(method, path, token, body) {
+  const res = await fetch(`${url}${path}`, {
+    method,
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body ? { 'content-type': 'application/json' } : {}),
+    },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const json = await res.json().catch(() => ({}));
+  if (!res.ok)
+    throw new Error(
+      `${method} ${path}: ${res.status} ${json.error?.code ?? ''} ${json.error?.message ?? ''}`,
+    );
+  return json;
+}
+
+async function demoAdmin() {
+  const file = join(home, 'demo-admin.json');
+  if (existsSync(file)) return JSON.parse(await readFile(file, 'utf8'));
+  await mkdir(home, { recursive: true });
+  const admin = { email: 'admin@ferry.local', password: randomBytes(12).toString('base64url') };
+  await writeFile(file, JSON.stringify(admin, null, 2), { mode: 0o600 });
+  return admin;
+}
+
+function stopAll(code) {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null))).then(
+    () => process.exit(code),
   );
 }
+process.on('SIGINT', () => stopAll(0));
+process.on('SIGTERM', () => stopAll(0));
+
+const admin = await demoAdmin();
+const cp = run(join(root, 'control-plane/bin/ferry-control-plane.js'), ['serve'], {
+  env: {
+    ...process.env,
+    FERRY_DATA_DIR: cpDir,
+    FERRY_HTTP_PORT: String(httpPort),
+    FERRY_PUBLIC_URL: url,
+    FERRY_ADMIN_EMAIL: admin.email,
+    FERRY_ADMIN_PASSWORD: admin.password,
+  },
+});
+await new Promise((resolve, reject) => {
+  prefixed(cp, 'control-plane', (line) => {
+    if (line.includes('"event":"control_plane.ready"')) resolve();
+  });
+  cp.once('exit', (code) => reject(new Error(`control plane exited (${code}) before it was ready`)));
+});
+
+const { token } = await api('POST', '/api/v1/auth/login', undefined, admin);
+const config = existsSync(join(agentDir, 'agent.json'))
+  ? JSON.parse(await readFile(join(agentDir, 'agent.json'), 'utf8'))
+  : {};
+if (!config.gatewayId) {
+  const { facilities } = await api('GET', '/api/v1/facilities', token);
+  const facility =
+    facilities.find((f) => f.aeTitle === 'GATEWAY') ??
+    (await api('POST', '/api/v1/facilities', token, { name: 'Demo facility', aeTitle: 'GATEWAY' }));
+  const enrollment = await api('POST', `/api/v1/facilities/${facility.id}/enrollment-tokens`, token, {
+    expiresInHours: 1,
+  });
+  const enroll = run(join(root, 'agent/bin/ferry-agent.js'), [
+    'enroll',
+    '--server',
+    url,
+    '--token',
+    enrollment.token,
+    '--data-dir',
+    agentDir,
+  ]);
+  prefixed(enroll, 'enroll');
+  const code = await new Promise((r) => enroll.once('exit', r));
+  if (code !== 0) {
+    console.error('enrollment failed; see above');
+    stopAll(1);
+  }
+}
+
+const agent = run(join(root, 'agent/bin/ferry-agent.js'), [
+  'start',
+  '--data-dir',
+  agentDir,
+  '--port',
+  String(dicomPort),
+]);
+await new Promise((resolve, reject) => {
+  prefixed(agent, 'agent', (line) => {
+    if (line.includes('"event":"agent.ready"')) resolve();
+  });
+  agent.once('exit', (code) => reject(new Error(`agent exited (${code}) before it was ready`)));
+});
 
 console.log(`
-Ferry is starting (data in ${home}).
-  Send DICOM:   TCP_NODELAY=1 storescu -aec GATEWAY 127.0.0.1 ${port} FILE.dcm
-  Echo:         TCP_NODELAY=1 echoscu -aec GATEWAY 127.0.0.1 ${port}
+Ferry is running (data in ${home}).
+  Sign in:      ${url}  as ${admin.email} / ${admin.password}
+  API:          ${url}/api/v1/openapi.json
+  Send DICOM:   TCP_NODELAY=1 storescu -aec GATEWAY 127.0.0.1 ${dicomPort} FILE.dcm
+  Echo:         TCP_NODELAY=1 echoscu -aec GATEWAY 127.0.0.1 ${dicomPort}
   Spool:        npx ferry-agent status --data-dir ${agentDir}
-  Recover:      npx ferry-agent export --data-dir ${agentDir} --key ${join(keysDir, 'recipient.private.jwk')} --out ./export
-Ctrl-C stops it; the next npm start reuses the same data.
+Ctrl-C stops both; the next npm start reuses the same data.
 `);
-const agent = spawn(
-  process.execPath,
-  [join(root, 'agent/bin/ferry-agent.js'), 'start', '--data-dir', agentDir],
-  {
-    stdio: 'inherit',
-  },
-);
-const stop = () => agent.kill('SIGTERM');
-process.on('SIGINT', stop);
-process.on('SIGTERM', stop);
-agent.once('exit', (code) => process.exit(code ?? 0));
+for (const c of children)
+  c.once('exit', (code) => (c !== agent && c !== cp ? undefined : stopAll(code ?? 0)));

@@ -1,8 +1,9 @@
-import { readFile } from 'node:fs/promises';
-import { isAbsolute, join, resolve } from 'node:path';
+import { open, readFile, rename } from 'node:fs/promises';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { aeTitleProblem, assertRecipientJwk, FerryError } from '@ferry/shared';
 import type { JWK } from 'jose';
 import { z } from 'zod';
+import { fsyncDir } from './spool/fsync-dir.js';
 
 const aeTitle = z.string().superRefine((v, ctx) => {
   const problem = aeTitleProblem(v);
@@ -45,6 +46,10 @@ export const agentConfigSchema = z
       .optional(),
     /** Patient-identifying data goes to logs only when the admin opts in. */
     logPhi: z.boolean().default(false),
+    /** Written by `ferry-agent enroll`; a hand-written agent.json leaves these out. */
+    server: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+    gatewayId: z.uuid().optional(),
+    configVersion: z.number().int().min(1).optional(),
   })
   .strict();
 
@@ -98,4 +103,53 @@ export async function loadAgentConfig(
     };
   }
   return cfg;
+}
+
+export function agentConfigPath(dataDir: string): string {
+  return join(dataDir, 'agent.json');
+}
+
+/** DIR/agent.json as raw JSON, or undefined when there is none yet; unreadable or invalid JSON throws. */
+export async function readRawAgentConfig(dataDir: string): Promise<Record<string, unknown> | undefined> {
+  const file = agentConfigPath(dataDir);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    throw new FerryError('config.unreadable', `${file} cannot be read (${code})`, { cause });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (cause) {
+    throw new FerryError('config.unreadable', `${file} is not valid JSON (${(cause as Error).message})`, {
+      cause,
+    });
+  }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+    throw new FerryError('config.invalid', `${file} must hold a JSON object`);
+  return raw as Record<string, unknown>;
+}
+
+/**
+ * Validates `raw` as an agent config and replaces DIR/agent.json with it crash-safely (write a
+ * temporary file, fsync, rename, fsync the directory): a reader sees the old file or the new one.
+ */
+export async function writeAgentConfigFile(dataDir: string, raw: Record<string, unknown>): Promise<void> {
+  const file = agentConfigPath(dataDir);
+  const parsed = agentConfigSchema.safeParse(raw);
+  if (!parsed.success)
+    throw new FerryError('config.invalid', `refusing to write ${file}: ${describeIssues(parsed.error)}`);
+  const tmp = `${file}.tmp`;
+  const fh = await open(tmp, 'w', 0o644);
+  try {
+    await fh.writeFile(`${JSON.stringify(raw, null, 2)}\n`);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, file);
+  await fsyncDir(dirname(file));
 }

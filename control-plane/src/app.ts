@@ -27,7 +27,12 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     c.set('requestId', requestId);
     c.set('deps', deps);
     const started = performance.now();
-    await next();
+    try {
+      await next();
+    } catch (err) {
+      // Hono passes only Error instances to onError; anything else thrown still gets the error shape.
+      c.res = errorResponse(c, err);
+    }
     c.header('x-request-id', requestId);
     deps.log.info(
       {

@@ -4,7 +4,14 @@ import type { UserRole } from './db/schema/index.js';
 
 export type Actor =
   | { kind: 'user'; userId: string; groupId: string; role: UserRole; isOperator: boolean }
-  | { kind: 'agent'; gatewayId: string; groupId: string; facilityId: string }
+  | {
+      kind: 'agent';
+      gatewayId: string;
+      groupId: string;
+      facilityId: string;
+      /** Which registered key signed the agent's token; set by verifyAgentToken (key rotation needs it). */
+      signedWith?: 'current' | 'previous';
+    }
   | { kind: 'system' };
 
 /** What every service receives: the acting principal and tenant come from here, never from input. */

@@ -15,13 +15,17 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-export async function openConfiguredDatabase(env: Env): Promise<Database> {
-  return openDatabase(env.databaseUrl ? { url: env.databaseUrl } : { dataDir: join(env.dataDir, 'db') });
+export async function openConfiguredDatabase(env: Env, log?: Logger): Promise<Database> {
+  const onIdleError = (err: Error) =>
+    log?.warn({ event: 'db.idle_connection_error', err: err.message }, 'database connection lost');
+  return openDatabase(
+    env.databaseUrl ? { url: env.databaseUrl, onIdleError } : { dataDir: join(env.dataDir, 'db') },
+  );
 }
 
 /** Migrates, makes sure keys and a first admin exist, then serves the app. */
 export async function startServer(env: Env, log: Logger): Promise<RunningServer> {
-  const database = await openConfiguredDatabase(env);
+  const database = await openConfiguredDatabase(env, log);
   await database.migrate();
   const keys = await loadOrCreateRecipientKeys(env.keyFile);
   const sessionSecret = await loadSessionSecret(database.db);

@@ -1,5 +1,7 @@
 import { isFerryError } from '@ferry/shared';
+import { enrollCommand } from './enroll.js';
 import { exportCommand } from './export.js';
+import { rotateKeyCommand } from './rotate-key.js';
 import { startCommand } from './start.js';
 import { statusCommand } from './status.js';
 
@@ -7,12 +9,16 @@ const USAGE = `usage: ferry-agent <command> [options]
   start  --data-dir DIR [--port N] [--ae-title AET]   run the DICOM gateway
   status --data-dir DIR [--json [--entries]]          show the spool (--entries lists every index entry)
   export --data-dir DIR --key PRIVATE.jwk --out OUT   decrypt the spool into Part-10 files
+  enroll --server URL --token TOKEN --data-dir DIR    register with the control plane and write agent.json
+  rotate-key --data-dir DIR                           replace this gateway's key pair
 `;
 
 const commands: Record<string, (args: string[]) => Promise<void>> = {
   start: startCommand,
   status: statusCommand,
   export: exportCommand,
+  enroll: enrollCommand,
+  'rotate-key': rotateKeyCommand,
 };
 
 async function main(argv: string[]): Promise<void> {

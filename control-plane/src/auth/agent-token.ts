@@ -1,5 +1,5 @@
 import { FerryError } from '@ferry/shared';
-import { eq, lt } from 'drizzle-orm';
+import { and, eq, lt, sql } from 'drizzle-orm';
 import { decodeJwt, errors, importJWK, type JWK, jwtVerify } from 'jose';
 import { z } from 'zod';
 import type { Actor } from '../context.js';
@@ -41,10 +41,16 @@ export async function verifyAgentToken(
       },
     );
   }
-  const keys: JWK[] = [gw.publicKey, ...(gw.previousPublicKey ? [gw.previousPublicKey] : [])];
+  const keys: { jwk: JWK; which: 'current' | 'previous' }[] = [
+    { jwk: gw.publicKey, which: 'current' },
+    ...(gw.previousPublicKey ? [{ jwk: gw.previousPublicKey, which: 'previous' as const }] : []),
+  ];
   let payload: z.infer<typeof claims> | undefined;
+  let signedWith: 'current' | 'previous' = 'current';
   let lastError: unknown;
-  for (const jwk of keys) {
+  // jose checks the signature before the claims: JWTExpired means one of the keys did sign it.
+  let expired = false;
+  for (const { jwk, which } of keys) {
     try {
       const key = await importJWK(jwk, 'EdDSA');
       const verified = await jwtVerify(token, key, {
@@ -53,14 +59,15 @@ export async function verifyAgentToken(
         requiredClaims: ['exp', 'iat', 'jti'],
       });
       payload = claims.parse(verified.payload);
+      signedWith = which;
       break;
     } catch (err) {
       lastError = err;
+      if (err instanceof errors.JWTExpired) expired = true;
     }
   }
   if (!payload) {
-    if (lastError instanceof errors.JWTExpired)
-      throw new FerryError('auth.expired_token', 'agent token expired');
+    if (expired) throw new FerryError('auth.expired_token', 'agent token expired');
     throw new FerryError('auth.invalid_token', 'agent token signature or claims are not valid', {
       cause: lastError,
     });
@@ -75,7 +82,18 @@ export async function verifyAgentToken(
     .returning({ jti: agentTokenUses.jti });
   if (inserted.length === 0) throw new FerryError('auth.replayed_token', 'agent token was already used');
   await db.update(gateways).set({ lastSeenAt: new Date() }).where(eq(gateways.id, gw.id));
-  return { kind: 'agent', gatewayId: gw.id, groupId: gw.groupId, facilityId: gw.facilityId };
+  // After a rotation the old key stays valid until the agent proves it holds the new one: the first
+  // token signed with the current key retires the previous key for good. Guarded by the key that
+  // verified, so a rotation that lands meanwhile keeps its own previous key.
+  if (signedWith === 'current' && gw.previousPublicKey !== null) {
+    await db
+      .update(gateways)
+      .set({ previousPublicKey: null })
+      .where(
+        and(eq(gateways.id, gw.id), sql`${gateways.publicKey} = ${JSON.stringify(gw.publicKey)}::jsonb`),
+      );
+  }
+  return { kind: 'agent', gatewayId: gw.id, groupId: gw.groupId, facilityId: gw.facilityId, signedWith };
 }
 
 /** Forgets jtis whose tokens have expired anyway. */

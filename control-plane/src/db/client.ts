@@ -28,9 +28,19 @@ export interface Database {
 
 const MIGRATIONS = fileURLToPath(new URL('../../migrations', import.meta.url));
 
-export async function openDatabase(opts: { url?: string; dataDir?: string }): Promise<Database> {
+export async function openDatabase(opts: {
+  url?: string;
+  dataDir?: string;
+  /** Told when an idle pooled connection dies (server restart, admin kill); the pool replaces it. */
+  onIdleError?: (err: Error) => void;
+}): Promise<Database> {
   if (opts.url) {
     const pool = new pg.Pool({ connectionString: opts.url, max: 10 });
+    // An idle client's connection can die (server restart, terminated backend, or pool.end() still
+    // closing sockets when the database is dropped): pg then emits 'error' on the pool, and without a
+    // listener that crashes the process. The pool has already discarded the client; the next query
+    // opens a new connection.
+    pool.on('error', (err) => opts.onIdleError?.(err));
     const db = drizzlePg(pool, { schema });
     return {
       db: db as unknown as Db,

@@ -1,5 +1,6 @@
 import { ERROR_CODES, type ErrorCode, FerryError } from '@ferry/shared';
 import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { AppEnv } from './types.js';
 
@@ -14,6 +15,14 @@ export function errorResponse(c: Context<AppEnv>, err: unknown): Response {
     const body: ErrorBody = { error: { code: err.code, message: err.message, requestId } };
     if (err.code === 'auth.reenroll') body.error.reenroll = true;
     return c.json(body, ERROR_CODES[err.code].http as ContentfulStatusCode);
+  }
+  if (err instanceof HTTPException && err.status >= 400 && err.status < 500) {
+    // Hono's own 4xx, e.g. its JSON validator's "Malformed JSON in request body".
+    const code: ErrorCode = err.status === 413 ? 'request.too_large' : 'request.invalid';
+    return c.json(
+      { error: { code, message: err.message || 'invalid request', requestId } } satisfies ErrorBody,
+      err.status,
+    );
   }
   c.get('deps')?.log.error({ err, requestId }, 'unhandled error');
   const body: ErrorBody = {

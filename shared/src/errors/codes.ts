@@ -115,6 +115,16 @@ export const ERROR_CODES = {
     retryable: false,
     description: 'The enrollment token is unknown, used up, expired or revoked.',
   },
+  'control.unreachable': {
+    http: 503,
+    retryable: true,
+    description: 'The control plane cannot be reached or answered with a server error.',
+  },
+  'control.bad_response': {
+    http: 502,
+    retryable: false,
+    description: 'The control plane answered with something this agent does not understand.',
+  },
   'db.unavailable': { http: 503, retryable: true, description: 'The database is not reachable.' },
   'internal.unexpected': { http: 500, retryable: false, description: 'An unexpected internal error.' },
 } as const satisfies Record<string, { http: number; retryable: boolean; description: string }>;

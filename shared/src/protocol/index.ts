@@ -1,2 +1,13 @@
+export {
+  type AgentSelf,
+  agentSelfSchema,
+  apiErrorBodySchema,
+  type EnrollRequest,
+  type EnrollResponse,
+  enrollResponseSchema,
+  type GatewayConfigWire,
+  gatewayConfigSchema,
+  rotateKeyResponseSchema,
+} from './agents.js';
 export { type InstanceManifest, instanceManifestSchema } from './manifest.js';
 export { PROTOCOL_VERSION } from './version.js';

@@ -1,0 +1,65 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateRecipientKeyPair, isFerryError } from '@ferry/shared';
+import type { JWK } from 'jose';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { loadAgentConfig, readRawAgentConfig, writeAgentConfigFile } from './config.js';
+
+let dir: string;
+let recipientPublicKey: JWK;
+beforeAll(async () => {
+  recipientPublicKey = (await generateRecipientKeyPair()).publicJwk;
+});
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ferry-config-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('agent.json enrollment fields', () => {
+  it('loads a hand-written agent.json without server, gatewayId or configVersion', async () => {
+    await writeFile(join(dir, 'agent.json'), JSON.stringify({ aeTitle: 'CT1', recipientPublicKey }));
+    const cfg = await loadAgentConfig(dir);
+    expect(cfg.aeTitle).toBe('CT1');
+    expect(cfg.server).toBeUndefined();
+    expect(cfg.gatewayId).toBeUndefined();
+    expect(cfg.configVersion).toBeUndefined();
+  });
+
+  it('loads the fields enroll writes, and names a bad one', async () => {
+    const enrolled = {
+      aeTitle: 'RAD_EAST',
+      recipientPublicKey,
+      server: 'https://ferry.example.org',
+      gatewayId: '6f1d3c1e-2b7a-4d0e-9a55-0c4b7e2f9a10',
+      configVersion: 3,
+    };
+    await writeFile(join(dir, 'agent.json'), JSON.stringify(enrolled));
+    expect(await loadAgentConfig(dir)).toMatchObject(enrolled);
+    await writeFile(join(dir, 'agent.json'), JSON.stringify({ ...enrolled, server: 'ftp://x.org' }));
+    const err = await loadAgentConfig(dir).catch((e: unknown) => e);
+    expect(isFerryError(err, 'config.invalid')).toBe(true);
+    expect((err as Error).message).toContain('server');
+    await writeFile(join(dir, 'agent.json'), JSON.stringify({ ...enrolled, configVersion: 0 }));
+    expect((await loadAgentConfig(dir).catch((e: unknown) => e)) as Error).toHaveProperty(
+      'message',
+      expect.stringContaining('configVersion'),
+    );
+  });
+
+  it('writes agent.json only when it validates, replacing the old file whole', async () => {
+    expect(await readRawAgentConfig(dir)).toBeUndefined();
+    await writeAgentConfigFile(dir, { aeTitle: 'A', recipientPublicKey });
+    expect(await readRawAgentConfig(dir)).toEqual({ aeTitle: 'A', recipientPublicKey });
+    const bad = await writeAgentConfigFile(dir, { aeTitle: 'A\\B', recipientPublicKey }).catch(
+      (e: unknown) => e,
+    );
+    expect(isFerryError(bad, 'config.invalid')).toBe(true);
+    expect(JSON.parse(await readFile(join(dir, 'agent.json'), 'utf8'))).toEqual({
+      aeTitle: 'A',
+      recipientPublicKey,
+    });
+  });
+});

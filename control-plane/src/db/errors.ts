@@ -1,0 +1,23 @@
+/**
+ * The PostgreSQL SQLSTATE of a failed query, from either backend: drizzle wraps the driver error
+ * (`pg` or PGlite) as its cause, so the chain is walked.
+ */
+export function pgErrorCode(err: unknown): string | undefined {
+  let current: unknown = err;
+  for (let depth = 0; depth < 5 && current && typeof current === 'object'; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** A unique index refused the row (SQLSTATE 23505). */
+export function isUniqueViolation(err: unknown): boolean {
+  return pgErrorCode(err) === '23505';
+}
+
+/** A foreign key refused the change (SQLSTATE 23503). */
+export function isForeignKeyViolation(err: unknown): boolean {
+  return pgErrorCode(err) === '23503';
+}

@@ -1,0 +1,110 @@
+import { aeTitleProblem } from '@ferry/shared';
+import { z } from '@hono/zod-openapi';
+import type { FacilityRow } from '../db/queries/facilities.js';
+import type { GatewayView } from '../db/queries/gateways.js';
+import type { UserView } from '../db/queries/users.js';
+import { userRoles } from '../db/schema/index.js';
+import { NAME_MAX_LENGTH, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../services/input-rules.js';
+
+/** Input and output schemas shared by the facility, gateway, group, user and audit routes. */
+
+export const idParamSchema = z.object({
+  id: z
+    .uuid()
+    .openapi({ param: { name: 'id', in: 'path' }, example: '0b9d6c1e-6f1a-4d7e-9d1c-2f8a6f4b2a10' }),
+});
+
+/** A DICOM AE title; leading and trailing spaces are not significant and are trimmed on store. */
+export const aeTitleSchema = z
+  .string()
+  .superRefine((v, ctx) => {
+    const problem = aeTitleProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: `AE title ${problem}` });
+  })
+  .openapi({
+    description:
+      'DICOM AE title: 1-16 printable ASCII characters, no backslash; surrounding spaces are dropped',
+    example: 'CT1',
+  });
+
+export const nameSchema = z.string().trim().min(1).max(NAME_MAX_LENGTH);
+export const emailSchema = z.email().max(320).openapi({ example: 'admin@example.org' });
+export const passwordSchema = z.string().min(PASSWORD_MIN_LENGTH).max(PASSWORD_MAX_LENGTH);
+export const roleSchema = z.enum(userRoles);
+
+const isoTime = z.iso.datetime({ offset: true });
+
+export const facilitySchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    aeTitle: z.string(),
+    createdAt: isoTime,
+    updatedAt: isoTime,
+  })
+  .openapi('Facility');
+
+export function facilityDto(f: FacilityRow): z.infer<typeof facilitySchema> {
+  return {
+    id: f.id,
+    name: f.name,
+    aeTitle: f.aeTitle,
+    createdAt: f.createdAt.toISOString(),
+    updatedAt: f.updatedAt.toISOString(),
+  };
+}
+
+export const gatewaySchema = z
+  .object({
+    id: z.uuid(),
+    facility: z.object({ id: z.uuid(), name: z.string(), aeTitle: z.string() }),
+    hostname: z.string(),
+    version: z.string().openapi({ description: 'Agent software version' }),
+    enrolledAt: isoTime,
+    lastSeenAt: isoTime.nullable(),
+    revokedAt: isoTime.nullable(),
+    configVersion: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: 'Latest desired config version; null before the first' }),
+  })
+  .openapi('Gateway');
+
+export function gatewayDto(g: GatewayView): z.infer<typeof gatewaySchema> {
+  return {
+    id: g.id,
+    facility: g.facility,
+    hostname: g.hostname,
+    version: g.version,
+    enrolledAt: g.enrolledAt.toISOString(),
+    lastSeenAt: g.lastSeenAt?.toISOString() ?? null,
+    revokedAt: g.revokedAt?.toISOString() ?? null,
+    configVersion: g.configVersion,
+  };
+}
+
+export const userSchema = z
+  .object({
+    id: z.uuid(),
+    email: z.string(),
+    role: roleSchema,
+    isOperator: z.boolean(),
+    createdAt: isoTime,
+    deactivatedAt: isoTime.nullable(),
+  })
+  .openapi('User');
+
+export function userDto(u: UserView): z.infer<typeof userSchema> {
+  return {
+    id: u.id,
+    email: u.email,
+    role: u.role,
+    isOperator: u.isOperator,
+    createdAt: u.createdAt.toISOString(),
+    deactivatedAt: u.deactivatedAt?.toISOString() ?? null,
+  };
+}
+
+/** A JSON request or response body with `schema`. */
+export const json = <T>(schema: T) => ({ 'application/json': { schema } });

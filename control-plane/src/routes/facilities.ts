@@ -1,0 +1,128 @@
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { authenticate } from '../http/auth-middleware.js';
+import { ctxOf } from '../http/context.js';
+import type { AppEnv } from '../http/types.js';
+import { createFacility } from '../services/create-facility.js';
+import { deleteFacility } from '../services/delete-facility.js';
+import { getFacility } from '../services/get-facility.js';
+import { listFacilities } from '../services/list-facilities.js';
+import { updateFacility } from '../services/update-facility.js';
+import {
+  aeTitleSchema,
+  facilityDto,
+  facilitySchema,
+  idParamSchema,
+  json,
+  nameSchema,
+} from './api-schemas.js';
+import { errorResponses } from './openapi-common.js';
+
+const createFacilityRoute = createRoute({
+  method: 'post',
+  path: '/api/v1/facilities',
+  tags: ['facilities'],
+  summary: 'Add a facility (admin)',
+  middleware: [authenticate('user')] as const,
+  request: {
+    body: {
+      required: true,
+      content: json(z.object({ name: nameSchema, aeTitle: aeTitleSchema }).strict()),
+    },
+  },
+  responses: {
+    201: { description: 'Created', content: json(facilitySchema) },
+    ...errorResponses(400, 401, 403, 409, 413, 415),
+  },
+});
+
+const listFacilitiesRoute = createRoute({
+  method: 'get',
+  path: '/api/v1/facilities',
+  tags: ['facilities'],
+  summary: "The group's facilities",
+  middleware: [authenticate('user')] as const,
+  responses: {
+    200: {
+      description: 'Facilities by name',
+      content: json(z.object({ facilities: z.array(facilitySchema) })),
+    },
+    ...errorResponses(401, 403),
+  },
+});
+
+const getFacilityRoute = createRoute({
+  method: 'get',
+  path: '/api/v1/facilities/{id}',
+  tags: ['facilities'],
+  summary: 'One facility',
+  middleware: [authenticate('user')] as const,
+  request: { params: idParamSchema },
+  responses: {
+    200: { description: 'The facility', content: json(facilitySchema) },
+    ...errorResponses(400, 401, 403, 404),
+  },
+});
+
+const updateFacilityRoute = createRoute({
+  method: 'patch',
+  path: '/api/v1/facilities/{id}',
+  tags: ['facilities'],
+  summary: 'Rename a facility or change its AE title (admin)',
+  description: "A new AE title becomes a new config version for each of the facility's non-revoked gateways.",
+  middleware: [authenticate('user')] as const,
+  request: {
+    params: idParamSchema,
+    body: {
+      required: true,
+      content: json(
+        z
+          .object({ name: nameSchema.optional(), aeTitle: aeTitleSchema.optional() })
+          .strict()
+          .refine((v) => v.name !== undefined || v.aeTitle !== undefined, 'give name, aeTitle or both'),
+      ),
+    },
+  },
+  responses: {
+    200: { description: 'The facility as changed', content: json(facilitySchema) },
+    ...errorResponses(400, 401, 403, 404, 409, 413, 415),
+  },
+});
+
+const deleteFacilityRoute = createRoute({
+  method: 'delete',
+  path: '/api/v1/facilities/{id}',
+  tags: ['facilities'],
+  summary: 'Delete a facility without active gateways (admin)',
+  middleware: [authenticate('user')] as const,
+  request: { params: idParamSchema },
+  responses: {
+    204: { description: 'Deleted' },
+    ...errorResponses(400, 401, 403, 404, 409),
+  },
+});
+
+export function registerFacilities(app: OpenAPIHono<AppEnv>): void {
+  app.openapi(createFacilityRoute, async (c) => {
+    const facility = await createFacility({ ctx: ctxOf(c), input: c.req.valid('json') });
+    return c.json(facilityDto(facility), 201);
+  });
+  app.openapi(listFacilitiesRoute, async (c) => {
+    const facilities = await listFacilities({ ctx: ctxOf(c) });
+    return c.json({ facilities: facilities.map(facilityDto) }, 200);
+  });
+  app.openapi(getFacilityRoute, async (c) => {
+    const facility = await getFacility({ ctx: ctxOf(c), input: c.req.valid('param') });
+    return c.json(facilityDto(facility), 200);
+  });
+  app.openapi(updateFacilityRoute, async (c) => {
+    const { facility } = await updateFacility({
+      ctx: ctxOf(c),
+      input: { ...c.req.valid('json'), id: c.req.valid('param').id },
+    });
+    return c.json(facilityDto(facility), 200);
+  });
+  app.openapi(deleteFacilityRoute, async (c) => {
+    await deleteFacility({ ctx: ctxOf(c), input: c.req.valid('param') });
+    return c.body(null, 204);
+  });
+}

@@ -1,0 +1,76 @@
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { authenticate } from '../http/auth-middleware.js';
+import { ctxOf } from '../http/context.js';
+import type { AppEnv } from '../http/types.js';
+import { getGateway } from '../services/get-gateway.js';
+import { listGateways } from '../services/list-gateways.js';
+import { revokeGateway } from '../services/revoke-gateway.js';
+import { gatewayDto, gatewaySchema, idParamSchema, json } from './api-schemas.js';
+import { errorResponses } from './openapi-common.js';
+
+const gatewayDetailSchema = gatewaySchema
+  .extend({
+    config: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .openapi({ description: 'The desired config that configVersion numbers (agent.json fields)' }),
+  })
+  .openapi('GatewayDetail');
+
+const listGatewaysRoute = createRoute({
+  method: 'get',
+  path: '/api/v1/gateways',
+  tags: ['gateways'],
+  summary: "The group's gateways, revoked ones included",
+  middleware: [authenticate('user')] as const,
+  responses: {
+    200: {
+      description: 'Gateways, newest enrolment first',
+      content: json(z.object({ gateways: z.array(gatewaySchema) })),
+    },
+    ...errorResponses(401, 403),
+  },
+});
+
+const getGatewayRoute = createRoute({
+  method: 'get',
+  path: '/api/v1/gateways/{id}',
+  tags: ['gateways'],
+  summary: 'One gateway with its desired config',
+  middleware: [authenticate('user')] as const,
+  request: { params: idParamSchema },
+  responses: {
+    200: { description: 'The gateway', content: json(gatewayDetailSchema) },
+    ...errorResponses(400, 401, 403, 404),
+  },
+});
+
+const revokeGatewayRoute = createRoute({
+  method: 'post',
+  path: '/api/v1/gateways/{id}/revoke',
+  tags: ['gateways'],
+  summary: 'Revoke a gateway (admin)',
+  description:
+    'Its next call is refused with 401 and reenroll: true. Revoking a revoked gateway changes nothing.',
+  middleware: [authenticate('user')] as const,
+  request: { params: idParamSchema },
+  responses: {
+    200: { description: 'The gateway, revoked', content: json(gatewaySchema) },
+    ...errorResponses(400, 401, 403, 404),
+  },
+});
+
+export function registerGateways(app: OpenAPIHono<AppEnv>): void {
+  app.openapi(listGatewaysRoute, async (c) => {
+    const gateways = await listGateways({ ctx: ctxOf(c) });
+    return c.json({ gateways: gateways.map(gatewayDto) }, 200);
+  });
+  app.openapi(getGatewayRoute, async (c) => {
+    const gateway = await getGateway({ ctx: ctxOf(c), input: c.req.valid('param') });
+    return c.json({ ...gatewayDto(gateway), config: gateway.config }, 200);
+  });
+  app.openapi(revokeGatewayRoute, async (c) => {
+    const gateway = await revokeGateway({ ctx: ctxOf(c), input: c.req.valid('param') });
+    return c.json(gatewayDto(gateway), 200);
+  });
+}

@@ -1,0 +1,112 @@
+import { eq, sql } from 'drizzle-orm';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { verifyAgentToken } from '../auth/agent-token.js';
+import { verifySessionToken } from '../auth/session.js';
+import { groups, users } from '../db/schema/index.js';
+import {
+  BACKENDS,
+  createTestApp,
+  enrollTestGateway,
+  seedOperator,
+  type TestApp,
+  testDatabaseUrl,
+} from './harness.js';
+
+describe.each(BACKENDS)('test harness (%s)', (backend) => {
+  const opened: TestApp[] = [];
+  afterAll(async () => {
+    await Promise.all(opened.map((t) => t.close()));
+  });
+  const open = async () => {
+    const t = await createTestApp(backend);
+    opened.push(t);
+    return t;
+  };
+
+  it('gives every app its own migrated, empty database and session secret', async () => {
+    const a = await open();
+    const b = await open();
+    expect(a.database.kind).toBe(backend);
+    await a.seedGroup('Only in A');
+    expect(await a.database.db.select().from(groups)).toHaveLength(1);
+    expect(await b.database.db.select().from(groups)).toHaveLength(0);
+    expect(Buffer.from(a.deps.sessionSecret).equals(Buffer.from(b.deps.sessionSecret))).toBe(false);
+  });
+
+  it('seeds a group with an admin and a reader whose tokens and passwords are real', async () => {
+    const t = await open();
+    const g = await t.seedGroup();
+    const claims = await verifySessionToken(t.deps.sessionSecret, g.admin.token);
+    expect(claims).toMatchObject({ sub: g.admin.id, grp: g.groupId, role: 'admin', op: false });
+    expect((await verifySessionToken(t.deps.sessionSecret, g.reader.token)).role).toBe('reader');
+    const login = await t.request('POST', '/api/v1/auth/login', {
+      body: { email: g.reader.email, password: g.reader.password },
+    });
+    expect(login.status).toBe(200);
+    expect(typeof login.body.token).toBe('string');
+
+    const op = await seedOperator(t, 'Operators');
+    const [row] = await t.database.db.select().from(users).where(eq(users.id, op.admin.id));
+    expect(row?.isOperator).toBe(true);
+    expect((await verifySessionToken(t.deps.sessionSecret, op.admin.token)).op).toBe(true);
+  });
+
+  it('registers gateways whose agent tokens the control plane accepts', async () => {
+    const t = await open();
+    const g = await t.seedGroup();
+    const gw = await enrollTestGateway(t, g);
+    const actor = await verifyAgentToken(t.database.db, await gw.token(), t.deps.publicUrl);
+    expect(actor).toMatchObject({ kind: 'agent', gatewayId: gw.gatewayId, groupId: g.groupId });
+    const second = await enrollTestGateway(t, { ...g, facilityId: gw.facilityId });
+    expect(second.facilityId).toBe(gw.facilityId);
+    await expect(
+      verifyAgentToken(t.database.db, await gw.token({ expSeconds: -30 }), t.deps.publicUrl),
+    ).rejects.toMatchObject({ code: 'auth.expired_token' });
+    await gw.revoke();
+    await expect(verifyAgentToken(t.database.db, await gw.token(), t.deps.publicUrl)).rejects.toMatchObject({
+      code: 'auth.reenroll',
+    });
+  });
+
+  it('sends JSON bodies, raw bodies, tokens and headers through the real app', async () => {
+    const t = await open();
+    const res = await t.request('GET', '/healthz', { headers: { 'x-request-id': 'harness-check-1' } });
+    expect(res).toMatchObject({ status: 200, body: { ok: true } });
+    expect(res.headers.get('x-request-id')).toBe('harness-check-1');
+    const raw = await t.request('POST', '/api/v1/auth/login', {
+      rawBody: '{"email":"a@b.c","password":"x"}',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(raw.status).toBe(401);
+  });
+
+  it('starts an app in well under a second once the snapshot or template exists', async () => {
+    await (await open()).close();
+    const started = performance.now();
+    const t = await open();
+    const ms = performance.now() - started;
+    console.log(`createTestApp(${backend}): ${ms.toFixed(0)} ms`);
+    expect(ms).toBeLessThan(backend === 'pglite' ? 1500 : 1000);
+    await t.close();
+  });
+
+  if (backend === 'postgres') {
+    it('drops its database on close', async () => {
+      const t = await open();
+      const admin = new pg.Client({ connectionString: testDatabaseUrl() });
+      await admin.connect();
+      try {
+        const result = await t.database.db.execute(sql`select current_database() as name`);
+        const name = (result as unknown as { rows: { name: string }[] }).rows[0]!.name;
+        const exists = async () =>
+          (await admin.query('select 1 from pg_database where datname = $1', [name])).rowCount === 1;
+        expect(await exists()).toBe(true);
+        await t.close();
+        expect(await exists()).toBe(false);
+      } finally {
+        await admin.end();
+      }
+    });
+  }
+});

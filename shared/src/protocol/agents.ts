@@ -1,0 +1,57 @@
+import { z } from 'zod';
+
+/**
+ * Wire contracts of the agent API (/api/v1/agents/*) as the agent reads them. The control plane
+ * documents the same shapes in its OpenAPI routes.
+ */
+
+/** The desired gateway config; its fields are agent.json fields. Unknown members are kept. */
+export const gatewayConfigSchema = z.looseObject({
+  aeTitle: z.string(),
+  port: z.number().int(),
+  allowedCallingAeTitles: z.array(z.string()),
+  maxAssociations: z.number().int(),
+});
+export type GatewayConfigWire = z.infer<typeof gatewayConfigSchema>;
+
+const facilitySchema = z.object({ id: z.string(), name: z.string(), aeTitle: z.string() });
+
+/** POST /api/v1/agents/enroll request body. */
+export interface EnrollRequest {
+  token: string;
+  publicKey: { kty: 'OKP'; crv: 'Ed25519'; x: string };
+  hostname: string;
+  version: string;
+}
+
+/** POST /api/v1/agents/enroll response. */
+export const enrollResponseSchema = z.object({
+  gatewayId: z.uuid(),
+  facility: facilitySchema,
+  config: gatewayConfigSchema,
+  configVersion: z.number().int().min(1),
+  recipientPublicKey: z.looseObject({ kty: z.string(), crv: z.string(), x: z.string() }),
+});
+export type EnrollResponse = z.infer<typeof enrollResponseSchema>;
+
+/** GET /api/v1/agents/me response. */
+export const agentSelfSchema = z.object({
+  gatewayId: z.uuid(),
+  facility: facilitySchema,
+  configVersion: z.number().int().min(1),
+  config: gatewayConfigSchema,
+});
+export type AgentSelf = z.infer<typeof agentSelfSchema>;
+
+/** POST /api/v1/agents/rotate-key response. */
+export const rotateKeyResponseSchema = z.object({ gatewayId: z.uuid(), rotatedAt: z.string() });
+
+/** Every API error: `{ error: { code, message, requestId, reenroll? } }`. */
+export const apiErrorBodySchema = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    requestId: z.string().optional(),
+    reenroll: z.boolean().optional(),
+  }),
+});

@@ -1,0 +1,127 @@
+// Runs the real control plane as a child process (the built bin), and talks to its HTTP API.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { repoRoot } from './corpus.js';
+import { freePort } from './dcmtk.js';
+
+export const CONTROL_PLANE_BIN = join(repoRoot, 'control-plane', 'bin', 'ferry-control-plane.js');
+
+export interface ControlPlaneProcess {
+  url: string;
+  port: number;
+  child: ChildProcess;
+  /** Everything it printed so far (pino JSON lines on stdout, plus stderr). */
+  output(): string;
+  /** Calls the API; `token` becomes a Bearer header. */
+  api<T = unknown>(
+    method: string,
+    path: string,
+    opts?: { token?: string; body?: unknown },
+  ): Promise<{ status: number; body: T }>;
+  /** Signs in and returns the session token. */
+  login(email: string, password: string): Promise<string>;
+  stop(): Promise<void>;
+  exited: Promise<number | null>;
+}
+
+/**
+ * Starts `ferry-control-plane serve` with its data in `dataDir` (PGlite) or in the PostgreSQL
+ * database `databaseUrl`, and resolves once it logs `control_plane.ready`.
+ */
+export async function startControlPlane(opts: {
+  dataDir: string;
+  adminEmail: string;
+  adminPassword: string;
+  databaseUrl?: string;
+  env?: Record<string, string>;
+}): Promise<ControlPlaneProcess> {
+  const port = await freePort();
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    FERRY_DATA_DIR: opts.dataDir,
+    FERRY_HTTP_PORT: String(port),
+    FERRY_HTTP_HOST: '127.0.0.1',
+    FERRY_ADMIN_EMAIL: opts.adminEmail,
+    FERRY_ADMIN_PASSWORD: opts.adminPassword,
+    FERRY_LOG_LEVEL: 'info',
+    FERRY_DATABASE_URL: opts.databaseUrl,
+    FERRY_PUBLIC_URL: undefined,
+    ...opts.env,
+  };
+  const child = spawn(process.execPath, [CONTROL_PLANE_BIN, 'serve'], {
+    env: Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as NodeJS.ProcessEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`control plane did not become ready:\n${out}`)), 60_000);
+    const check = () => {
+      const line = out.split('\n').find((l) => l.includes('"event":"control_plane.ready"'));
+      if (line) {
+        clearTimeout(timer);
+        resolve((JSON.parse(line) as { url: string }).url);
+      }
+    };
+    child.stdout?.on('data', check);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`control plane exited with ${code} before ready:\n${out}`));
+    });
+  });
+  const api: ControlPlaneProcess['api'] = async (method, path, o = {}) => {
+    const headers: Record<string, string> = {};
+    if (o.token) headers.authorization = `Bearer ${o.token}`;
+    if (o.body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(`${url}${path}`, {
+      method,
+      headers,
+      ...(o.body !== undefined ? { body: JSON.stringify(o.body) } : {}),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as never };
+  };
+  return {
+    url,
+    port,
+    child,
+    output: () => out,
+    api,
+    async login(email, password) {
+      const res = await api<{ token: string }>('POST', '/api/v1/auth/login', { body: { email, password } });
+      if (res.status !== 200) throw new Error(`login failed: ${res.status} ${JSON.stringify(res.body)}`);
+      return res.body.token;
+    },
+    exited,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+const run = promisify(execFile);
+const PG = ['-h', '127.0.0.1', '-p', '5432', '-U', 'postgres'];
+
+/** A new, empty database on the machine's PostgreSQL (trust auth); `drop` removes it. */
+export async function freshPostgresDatabase(
+  prefix = 'ferry_e2e',
+): Promise<{ url: string; name: string; drop(): Promise<void> }> {
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  await run('createdb', [...PG, name]);
+  return {
+    name,
+    url: `postgres://postgres@127.0.0.1:5432/${name}`,
+    async drop() {
+      await run('dropdb', [...PG, '--if-exists', '--force', name]);
+    },
+  };
+}
