@@ -6,6 +6,7 @@ import { generateRecipientKeyPair } from '@ferry/shared';
 import type { JWK } from 'jose';
 import { repoRoot, workDir } from './corpus.js';
 import { freePort } from './dcmtk.js';
+import { spawnService } from './service-process.js';
 
 export const AGENT_BIN = join(repoRoot, 'agent', 'bin', 'ferry-agent.js');
 
@@ -75,39 +76,17 @@ export async function startAgent(opts: {
     const port = (opts.config.port as number | undefined) ?? (await freePort());
     await writeAgentConfig(opts.dataDir, { host: '127.0.0.1', ...opts.config, port });
   }
-  const child = spawn(
-    process.execPath,
-    [AGENT_BIN, 'start', '--data-dir', opts.dataDir, ...(opts.args ?? [])],
-    {
-      env: { ...process.env, FERRY_LOG_LEVEL: 'info', ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
+  const service = await spawnService<{ port: number }>({
+    name: 'agent',
+    args: [AGENT_BIN, 'start', '--data-dir', opts.dataDir, ...(opts.args ?? [])],
+    env: { ...process.env, FERRY_LOG_LEVEL: 'info', ...opts.env },
+    readyEvent: 'agent.ready',
+    timeoutMs: 20_000,
   });
-  child.stderr?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`agent did not become ready:\n${out}`)), 20_000);
-    const check = () => {
-      const line = out.split('\n').find((l) => l.includes('"event":"agent.ready"'));
-      if (line) {
-        clearTimeout(timer);
-        resolve((JSON.parse(line) as { port: number }).port);
-      }
-    };
-    child.stdout?.on('data', check);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`agent exited with ${code} before ready:\n${out}`));
-    });
-  });
+  const { child, exited, output: out } = service;
+  const port = service.ready.port;
   const logLines = () =>
-    out
+    out()
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -116,17 +95,11 @@ export async function startAgent(opts: {
     pid: child.pid!,
     dataDir: opts.dataDir,
     child,
-    output: () => out,
+    output: out,
     logLines,
     exited,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-    async kill9() {
-      if (child.exitCode === null) child.kill('SIGKILL');
-      await exited;
-    },
+    stop: service.stop,
+    kill9: service.kill9,
     async peakRss() {
       const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
       const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN);

@@ -1,10 +1,11 @@
 // Runs the real control plane as a child process (the built bin), and talks to its HTTP API.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot } from './corpus.js';
 import { freePort } from './dcmtk.js';
+import { spawnService } from './service-process.js';
 
 export const CONTROL_PLANE_BIN = join(repoRoot, 'control-plane', 'bin', 'ferry-control-plane.js');
 
@@ -50,33 +51,15 @@ export async function startControlPlane(opts: {
     FERRY_PUBLIC_URL: undefined,
     ...opts.env,
   };
-  const child = spawn(process.execPath, [CONTROL_PLANE_BIN, 'serve'], {
+  const service = await spawnService<{ url: string }>({
+    name: 'control plane',
+    args: [CONTROL_PLANE_BIN, 'serve'],
     env: Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as NodeJS.ProcessEnv,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    readyEvent: 'control_plane.ready',
+    timeoutMs: 60_000,
   });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`control plane did not become ready:\n${out}`)), 60_000);
-    const check = () => {
-      const line = out.split('\n').find((l) => l.includes('"event":"control_plane.ready"'));
-      if (line) {
-        clearTimeout(timer);
-        resolve((JSON.parse(line) as { url: string }).url);
-      }
-    };
-    child.stdout?.on('data', check);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`control plane exited with ${code} before ready:\n${out}`));
-    });
-  });
+  const { child, exited } = service;
+  const url = service.ready.url;
   const api: ControlPlaneProcess['api'] = async (method, path, o = {}) => {
     const headers: Record<string, string> = {};
     if (o.token) headers.authorization = `Bearer ${o.token}`;
@@ -93,7 +76,7 @@ export async function startControlPlane(opts: {
     url,
     port,
     child,
-    output: () => out,
+    output: service.output,
     api,
     async login(email, password) {
       const res = await api<{ token: string }>('POST', '/api/v1/auth/login', { body: { email, password } });
@@ -101,10 +84,7 @@ export async function startControlPlane(opts: {
       return res.body.token;
     },
     exited,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
-    },
+    stop: service.stop,
   };
 }
 

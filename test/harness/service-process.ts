@@ -1,0 +1,60 @@
+// Spawns one of Ferry's own long-running processes and waits for its structured "ready" log line.
+import { type ChildProcess, spawn } from 'node:child_process';
+
+export interface ServiceProcess<R> {
+  child: ChildProcess;
+  /** The ready line's JSON. */
+  ready: R;
+  /** Everything logged so far (stdout and stderr). */
+  output(): string;
+  exited: Promise<number | null>;
+  stop(): Promise<void>;
+  kill9(): Promise<void>;
+}
+
+export async function spawnService<R>(opts: {
+  name: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  readyEvent: string;
+  timeoutMs: number;
+}): Promise<ServiceProcess<R>> {
+  const child = spawn(process.execPath, opts.args, { env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const collect = (d: Buffer) => {
+    out += d.toString();
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const ready = await new Promise<R>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`${opts.name} did not become ready:\n${out}`)),
+      opts.timeoutMs,
+    );
+    const check = () => {
+      const line = out.split('\n').find((l) => l.includes(`"event":"${opts.readyEvent}"`));
+      if (line) {
+        clearTimeout(timer);
+        resolve(JSON.parse(line) as R);
+      }
+    };
+    child.stdout?.on('data', check);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`${opts.name} exited with ${code} before ready:\n${out}`));
+    });
+  });
+  const signal = async (sig: NodeJS.Signals) => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+    await exited;
+  };
+  return {
+    child,
+    ready,
+    output: () => out,
+    exited,
+    stop: () => signal('SIGTERM'),
+    kill9: () => signal('SIGKILL'),
+  };
+}
