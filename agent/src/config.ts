@@ -3,6 +3,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { aeTitleProblem, assertRecipientJwk, FerryError } from '@ferry/shared';
 import type { JWK } from 'jose';
 import { z } from 'zod';
+import { readOptionalText } from './read-optional.js';
 import { fsyncDir } from './spool/fsync-dir.js';
 
 const aeTitle = z.string().superRefine((v, ctx) => {
@@ -112,14 +113,8 @@ export function agentConfigPath(dataDir: string): string {
 /** DIR/agent.json as raw JSON, or undefined when there is none yet; unreadable or invalid JSON throws. */
 export async function readRawAgentConfig(dataDir: string): Promise<Record<string, unknown> | undefined> {
   const file = agentConfigPath(dataDir);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return undefined;
-    throw new FerryError('config.unreadable', `${file} cannot be read (${code})`, { cause });
-  }
+  const text = await readOptionalText(file);
+  if (text === undefined) return undefined;
   let raw: unknown;
   try {
     raw = JSON.parse(text);

@@ -1,7 +1,8 @@
-import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { chmod, mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerryError } from '@ferry/shared';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
+import { readOptionalText } from '../read-optional.js';
 import { fsyncDir } from '../spool/fsync-dir.js';
 
 /**
@@ -97,14 +98,8 @@ export async function loadIdentity(
 ): Promise<AgentIdentity | undefined> {
   const paths = identityPaths(dataDir);
   const file = slot === 'next' ? paths.nextPrivatePath : paths.privatePath;
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return undefined;
-    throw new FerryError('config.unreadable', `cannot read ${file} (${code})`, { cause });
-  }
+  const text = await readOptionalText(file);
+  if (text === undefined) return undefined;
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
