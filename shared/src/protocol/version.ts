@@ -1,5 +1,7 @@
 /**
  * One integer protocol version shared by agent and control plane, with a dated history.
  * 1 (2026-11-28): spool object format v1 and the agent.json contract.
+ * 2 (2026-11-28): agent enrollment (`/api/v1/agents/enroll`), self-signed EdDSA agent tokens,
+ *   `/api/v1/agents/rotate-key` and `/api/v1/agents/me`.
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
