@@ -9,6 +9,7 @@ import {
   enrollTestGateway,
   newAgentKeyPair,
   type SeededGroup,
+  seedFacility,
   signAgentToken,
   type TestApp,
 } from '../testing/harness.js';
@@ -37,12 +38,7 @@ describe.each(BACKENDS)('agent routes (%s)', (backend) => {
   beforeAll(async () => {
     t = await createTestApp(backend);
     g = await t.seedGroup('Agents group');
-    const res = await t.request<{ id: string }>('POST', '/api/v1/facilities', {
-      token: g.admin.token,
-      body: { name: 'Radiology East', aeTitle: 'RAD_EAST' },
-    });
-    expect(res.status, res.text).toBe(201);
-    facilityId = res.body.id;
+    ({ facilityId } = await seedFacility(t, g, { name: 'Radiology East', aeTitle: 'RAD_EAST' }));
   });
   afterAll(async () => {
     await t?.close();

@@ -45,12 +45,7 @@ describe.each(BACKENDS)('enrollment token routes (%s)', (backend) => {
     t = await createTestApp(backend);
     g = await t.seedGroup('Enrollment group');
     other = await t.seedGroup('Other group');
-    const res = await t.request<{ id: string }>('POST', '/api/v1/facilities', {
-      token: g.admin.token,
-      body: { name: 'Radiology East', aeTitle: 'RAD_EAST' },
-    });
-    expect(res.status, res.text).toBe(201);
-    facilityId = res.body.id;
+    ({ facilityId } = await seedFacility(t, g, { name: 'Radiology East', aeTitle: 'RAD_EAST' }));
   });
   afterAll(async () => {
     await t?.close();
