@@ -50,6 +50,7 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
     log,
     sessionSecret,
     recipientPublicKey: keys.publicJwk,
+    recipientPrivateKeys: keys.privateJwks,
     publicUrl: env.publicUrl,
   });
   const server = serve({ fetch: app.fetch, port: env.httpPort, hostname: env.httpHost });

@@ -10,6 +10,8 @@ export interface AppDeps {
   sessionSecret: Uint8Array;
   /** The control plane's X25519 public key: every agent wraps its data keys for it. */
   recipientPublicKey: JWK;
+  /** Every recipient private key kept, newest first: they open what agents sealed. */
+  recipientPrivateKeys: JWK[];
   /** Public base URL, also the audience of agent tokens. */
   publicUrl: string;
 }

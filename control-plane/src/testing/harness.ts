@@ -400,12 +400,13 @@ export async function createTestApp(backend: Backend): Promise<TestApp> {
   const database = backend === 'pglite' ? await openPgliteClone() : await openPostgresClone();
   try {
     const sessionSecret = await loadSessionSecret(database.db);
-    const { publicJwk } = await generateRecipientKeyPair();
+    const { publicJwk, privateJwk } = await generateRecipientKeyPair();
     const deps: AppDeps = {
       database,
       log: pino({ level: 'silent' }),
       sessionSecret,
       recipientPublicKey: publicJwk,
+      recipientPrivateKeys: [privateJwk],
       publicUrl: TEST_PUBLIC_URL,
     };
     const app = createApp(deps);

@@ -125,6 +125,32 @@ export const ERROR_CODES = {
     retryable: false,
     description: 'The control plane answered with something this agent does not understand.',
   },
+  'upload.url_invalid': {
+    http: 403,
+    retryable: false,
+    description: 'An upload URL is tampered with, expired or for another part.',
+  },
+  'upload.not_found': { http: 404, retryable: false, description: 'No such upload session.' },
+  'upload.incomplete': {
+    http: 409,
+    retryable: true,
+    description: 'An upload was completed before all of its parts arrived.',
+  },
+  'upload.hash_mismatch': {
+    http: 422,
+    retryable: true,
+    description: 'The stored object does not hash to what the agent sent; send it again.',
+  },
+  'upload.object_invalid': {
+    http: 422,
+    retryable: false,
+    description: 'A stored object cannot be opened or its content does not match its claims.',
+  },
+  'storage.unavailable': {
+    http: 503,
+    retryable: true,
+    description: 'The blob store is unreachable or failed.',
+  },
   'db.unavailable': { http: 503, retryable: true, description: 'The database is not reachable.' },
   'internal.unexpected': { http: 500, retryable: false, description: 'An unexpected internal error.' },
 } as const satisfies Record<string, { http: number; retryable: boolean; description: string }>;

@@ -11,3 +11,4 @@ export {
 } from './agents.js';
 export { type InstanceManifest, instanceManifestSchema } from './manifest.js';
 export { PROTOCOL_VERSION } from './version.js';
+export * from './uploads.js';

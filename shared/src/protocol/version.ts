@@ -3,5 +3,7 @@
  * 1 (2026-11-28): spool object format v1 and the agent.json contract.
  * 2 (2026-11-28): agent enrollment (`/api/v1/agents/enroll`), self-signed EdDSA agent tokens,
  *   `/api/v1/agents/rotate-key` and `/api/v1/agents/me`.
+ * 3 (2026-11-28): resumable uploads (`/api/v1/agents/uploads`, presigned part URLs, receipts) and
+ *   the `zstd` object compression.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;

@@ -1,4 +1,4 @@
-import { pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { integer, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { groups } from './groups.js';
 
 export const facilities = pgTable(
@@ -11,6 +11,8 @@ export const facilities = pgTable(
     name: text('name').notNull(),
     /** Trimmed: leading and trailing spaces are not significant in an AE title. */
     aeTitle: text('ae_title').notNull(),
+    /** A study is complete after this long without a new instance. */
+    stablePeriodSeconds: integer('stable_period_seconds').notNull().default(60),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },

@@ -8,3 +8,8 @@ export * from './groups.js';
 export * from './rate-limits.js';
 export * from './settings.js';
 export * from './users.js';
+export * from './instances.js';
+export * from './series.js';
+export * from './studies.js';
+export * from './study-events.js';
+export * from './uploads.js';

@@ -1,0 +1,37 @@
+import { bigint, index, integer, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { gateways } from './gateways.js';
+import { groups } from './groups.js';
+
+export const uploadStates = ['open', 'stored'] as const;
+
+/** One object's upload session. The blob store, not this row, knows which parts have arrived. */
+export const uploads = pgTable(
+  'uploads',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    groupId: uuid('group_id')
+      .notNull()
+      .references(() => groups.id, { onDelete: 'cascade' }),
+    gatewayId: uuid('gateway_id')
+      .notNull()
+      .references(() => gateways.id, { onDelete: 'cascade' }),
+    objectId: text('object_id').notNull(),
+    sopInstanceUid: text('sop_instance_uid').notNull(),
+    studyInstanceUid: text('study_instance_uid'),
+    sha256: text('sha256').notNull(),
+    plainBytes: bigint('plain_bytes', { mode: 'number' }).notNull(),
+    objectBytes: bigint('object_bytes', { mode: 'number' }).notNull(),
+    partBytes: integer('part_bytes').notNull(),
+    blobKey: text('blob_key').notNull(),
+    /** The S3 multipart UploadId; null for single-PUT objects and for the fs backend. */
+    backendUploadId: text('backend_upload_id'),
+    state: text('state', { enum: uploadStates }).notNull().default('open'),
+    receivedAt: timestamp('received_at', { withTimezone: true }).notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    completedAt: timestamp('completed_at', { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex('uploads_group_object_key').on(t.groupId, t.objectId),
+    index('uploads_open_study_idx').on(t.groupId, t.studyInstanceUid, t.state),
+  ],
+);
