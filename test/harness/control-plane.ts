@@ -10,7 +10,10 @@ import { spawnService } from './service-process.js';
 export const CONTROL_PLANE_BIN = join(repoRoot, 'control-plane', 'bin', 'ferry-control-plane.js');
 
 export interface ControlPlaneProcess {
+  /** Where the test reaches it directly. */
   url: string;
+  /** FERRY_PUBLIC_URL as it reported it (agents enroll with it). */
+  publicUrl: string;
   port: number;
   child: ChildProcess;
   /** Everything it printed so far (pino JSON lines on stdout, plus stderr). */
@@ -37,8 +40,10 @@ export async function startControlPlane(opts: {
   adminPassword: string;
   databaseUrl?: string;
   env?: Record<string, string>;
+  /** Listen here (a restart keeps the URL agents were enrolled with); default a free port. */
+  port?: number;
 }): Promise<ControlPlaneProcess> {
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const env: Record<string, string | undefined> = {
     ...process.env,
     FERRY_DATA_DIR: opts.dataDir,
@@ -59,7 +64,9 @@ export async function startControlPlane(opts: {
     timeoutMs: 60_000,
   });
   const { child, exited } = service;
-  const url = service.ready.url;
+  // The API is called directly, even when the public URL is a proxy in front of it.
+  const url = `http://127.0.0.1:${port}`;
+  const publicUrl = service.ready.url;
   const api: ControlPlaneProcess['api'] = async (method, path, o = {}) => {
     const headers: Record<string, string> = {};
     if (o.token) headers.authorization = `Bearer ${o.token}`;
@@ -74,6 +81,7 @@ export async function startControlPlane(opts: {
   };
   return {
     url,
+    publicUrl,
     port,
     child,
     output: service.output,

@@ -1,0 +1,282 @@
+// The whole chain across real processes: the control plane (fs or S3 blobs), a facility, an agent
+// enrolled through the real token path, and readers of the worklist and DICOMweb.
+import { createReadStream, createWriteStream } from 'node:fs';
+import { open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { type AgentProcess, runAgentCli, scratch, sleep, startAgent } from './agent.js';
+import { type ControlPlaneProcess, freshPostgresDatabase, startControlPlane } from './control-plane.js';
+import { freePort } from './dcmtk.js';
+import { type FaultProxy, startFaultProxy } from './fault-proxy.js';
+import { datasetHash } from './part10.js';
+import { freshS3Bucket } from './s3.js';
+
+export const CLOUD_ADMIN = { email: 'admin@ferry.test', password: 'correct horse battery staple' };
+
+export interface CloudOptions {
+  name: string;
+  blobs?: 'fs' | 's3';
+  database?: 'pglite' | 'postgres';
+  /** The facility's study stable period; short in tests. */
+  stablePeriodSeconds?: number;
+  aeTitle?: string;
+  /** Merged into agent.json after enrollment (e.g. `{ upload: { parallelism: 2 } }`). */
+  agentConfig?: Record<string, unknown>;
+  /** Extra control-plane environment. */
+  env?: Record<string, string>;
+  /** Put a fault proxy between the agent and the control plane (its public URL becomes the proxy). */
+  proxyControlPlane?: boolean;
+  /** Put a fault proxy in front of S3 (the presigned URLs point at it). */
+  proxyS3?: boolean;
+}
+
+export interface StudyInstance {
+  sopInstanceUid: string;
+  version: number;
+  current: boolean;
+  sha256: string;
+  plainBytes: number;
+}
+
+export interface StudySeries {
+  seriesInstanceUid: string;
+  modality?: string | null;
+  instances: StudyInstance[];
+}
+
+export interface StudyDetail {
+  studyInstanceUid: string;
+  status: string;
+  updated: boolean;
+  instanceCount: number;
+  series: StudySeries[];
+}
+
+export interface Cloud {
+  root: string;
+  cp: ControlPlaneProcess;
+  session: string;
+  facilityId: string;
+  aeTitle: string;
+  agentDataDir: string;
+  agent: AgentProcess;
+  /** The fault proxy in front of the control plane or S3, when asked for. */
+  proxy: FaultProxy | undefined;
+  /** Starts the agent again on its data dir (after stop or kill9). */
+  restartAgent(): Promise<AgentProcess>;
+  /** Stops the control plane, waits `downMs`, starts it again on the same port and data. */
+  restartControlPlane(downMs?: number): Promise<void>;
+  stopControlPlane(): Promise<void>;
+  startControlPlane(): Promise<void>;
+  api<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
+  study(studyUid: string): Promise<StudyDetail | undefined>;
+  /** Waits until the study is listed with `status` (default complete) and `instances` current instances. */
+  waitForStudy(
+    studyUid: string,
+    opts: { instances: number; status?: string; timeoutMs?: number },
+  ): Promise<StudyDetail>;
+  /** WADO-RS retrieve of one instance, streamed to `outFile`; returns where the Part-10 body lies. */
+  wadoInstance(
+    studyUid: string,
+    seriesUid: string,
+    sopUid: string,
+    outFile: string,
+  ): Promise<{ start: number; end: number; contentType: string }>;
+  /** WADO-RS retrieve of one instance into `dir`; SHA-256 of the dataset after its meta, streamed. */
+  wadoDataset(
+    studyUid: string,
+    seriesUid: string,
+    sopUid: string,
+    dir: string,
+  ): Promise<{ sha256: string; bytes: number; file: string }>;
+  close(): Promise<void>;
+}
+
+async function patchAgentConfig(dataDir: string, patch: Record<string, unknown>): Promise<void> {
+  const file = join(dataDir, 'agent.json');
+  const current = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+  await writeFile(file, JSON.stringify({ ...current, ...patch }, null, 2));
+}
+
+export async function startCloud(opts: CloudOptions): Promise<Cloud> {
+  const root = await scratch(`cloud-${opts.name}`);
+  const cleanups: (() => Promise<void>)[] = [];
+  const env: Record<string, string> = { ...opts.env };
+  let databaseUrl: string | undefined;
+  if (opts.database === 'postgres') {
+    const db = await freshPostgresDatabase();
+    databaseUrl = db.url;
+    cleanups.push(db.drop);
+  }
+  let proxy: FaultProxy | undefined;
+  if (opts.blobs === 's3') {
+    const bucket = await freshS3Bucket();
+    Object.assign(env, bucket.env);
+    cleanups.push(bucket.drop);
+    if (opts.proxyS3) {
+      const target = new URL(bucket.env.FERRY_S3_ENDPOINT ?? '');
+      proxy = await startFaultProxy({ host: target.hostname, port: Number(target.port) });
+      env.FERRY_S3_ENDPOINT = proxy.url;
+    }
+  }
+  const port = await freePort();
+  if (opts.proxyControlPlane) {
+    proxy = await startFaultProxy({ host: '127.0.0.1', port });
+    env.FERRY_PUBLIC_URL = proxy.url;
+  }
+  if (proxy) cleanups.push(proxy.close);
+  const cpOpts = {
+    port,
+    dataDir: join(root, 'control-plane'),
+    adminEmail: CLOUD_ADMIN.email,
+    adminPassword: CLOUD_ADMIN.password,
+    env,
+    ...(databaseUrl ? { databaseUrl } : {}),
+  };
+  let cp = await startControlPlane(cpOpts);
+  const session = await cp.login(CLOUD_ADMIN.email, CLOUD_ADMIN.password);
+  const aeTitle = opts.aeTitle ?? 'GATEWAY';
+  const api: Cloud['api'] = (method, path, body) =>
+    cp.api(method, path, { token: session, ...(body !== undefined ? { body } : {}) });
+
+  const fac = await api<{ id: string }>('POST', '/api/v1/facilities', {
+    name: `Radiology ${opts.name}`,
+    aeTitle,
+    stablePeriodSeconds: opts.stablePeriodSeconds ?? 2,
+  });
+  if (fac.status !== 201) throw new Error(`facility: ${fac.status} ${JSON.stringify(fac.body)}`);
+  const facilityId = fac.body.id;
+  const tok = await api<{ token: string }>('POST', `/api/v1/facilities/${facilityId}/enrollment-tokens`, {});
+  if (tok.status !== 201) throw new Error(`token: ${tok.status} ${JSON.stringify(tok.body)}`);
+
+  const agentDataDir = join(root, 'agent');
+  const enrolled = await runAgentCli(
+    [
+      'enroll',
+      '--server',
+      proxy && opts.proxyControlPlane ? proxy.url : cp.url,
+      '--token',
+      tok.body.token,
+      '--data-dir',
+      agentDataDir,
+    ],
+    { timeoutMs: 30_000 },
+  );
+  if (enrolled.code !== 0) throw new Error(`enroll failed: ${enrolled.stderr}`);
+  await patchAgentConfig(agentDataDir, { host: '127.0.0.1', port: await freePort(), ...opts.agentConfig });
+  const launchAgent = () => startAgent({ dataDir: agentDataDir });
+
+  const cloud: Cloud = {
+    root,
+    get cp() {
+      return cp;
+    },
+    session,
+    facilityId,
+    aeTitle,
+    agentDataDir,
+    proxy,
+    agent: await launchAgent(),
+    async restartAgent() {
+      cloud.agent = await launchAgent();
+      return cloud.agent;
+    },
+    async stopControlPlane() {
+      await cp.stop();
+    },
+    async startControlPlane() {
+      cp = await startControlPlane(cpOpts);
+    },
+    async restartControlPlane(downMs = 0) {
+      await cp.stop();
+      await sleep(downMs);
+      cp = await startControlPlane(cpOpts);
+    },
+    api,
+    async study(studyUid) {
+      const r = await api<StudyDetail>('GET', `/api/v1/studies/${encodeURIComponent(studyUid)}`);
+      if (r.status === 404) return undefined;
+      if (r.status !== 200) throw new Error(`study ${studyUid}: ${r.status} ${JSON.stringify(r.body)}`);
+      return r.body;
+    },
+    async waitForStudy(studyUid, o) {
+      const want = o.status ?? 'complete';
+      const deadline = Date.now() + (o.timeoutMs ?? 120_000);
+      let last: StudyDetail | undefined;
+      for (;;) {
+        last = await cloud.study(studyUid).catch(() => undefined);
+        const current = last?.series.flatMap((s) => s.instances.filter((i) => i.current)).length ?? 0;
+        if (last && last.status === want && current >= o.instances) return last;
+        if (Date.now() > deadline)
+          throw new Error(
+            `study ${studyUid} not ${want} with ${o.instances} instances: ${last ? `${last.status}, ${current}` : 'absent'}\n${cloud.agent.output().slice(-3000)}`,
+          );
+        await sleep(250);
+      }
+    },
+    async wadoInstance(studyUid, seriesUid, sopUid, outFile) {
+      const res = await fetch(
+        `${cp.url}/dicomweb/studies/${studyUid}/series/${seriesUid}/instances/${sopUid}`,
+        {
+          headers: {
+            authorization: `Bearer ${session}`,
+            accept: 'multipart/related; type="application/dicom"',
+          },
+        },
+      );
+      if (res.status !== 200 || !res.body)
+        throw new Error(`WADO ${sopUid}: ${res.status} ${await res.text()}`);
+      const contentType = res.headers.get('content-type') ?? '';
+      await pipeline(Readable.fromWeb(res.body as WebReadableStream), createWriteStream(outFile));
+      return { ...(await multipartSingleBody(outFile, contentType)), contentType };
+    },
+    async wadoDataset(studyUid, seriesUid, sopUid, dir) {
+      const raw = join(dir, `${sopUid}.multipart`);
+      const file = join(dir, `${sopUid}.dcm`);
+      const { start, end } = await cloud.wadoInstance(studyUid, seriesUid, sopUid, raw);
+      await pipeline(createReadStream(raw, { start, end: end - 1 }), createWriteStream(file));
+      await rm(raw);
+      return { ...(await datasetHash(file)), file };
+    },
+    async close() {
+      await cloud.agent.stop().catch(() => undefined);
+      await cp.stop().catch(() => undefined);
+      for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    },
+  };
+  return cloud;
+}
+
+/**
+ * Where the one part of a `multipart/related` file's body starts and ends, reading only its head and
+ * tail (the part may be a 1 GiB instance).
+ */
+export async function multipartSingleBody(
+  file: string,
+  contentType: string,
+): Promise<{ start: number; end: number }> {
+  const boundary = /boundary="?([^";]+)"?/i.exec(contentType)?.[1];
+  if (!boundary) throw new Error(`no boundary in ${contentType}`);
+  const size = (await stat(file)).size;
+  const fh = await open(file, 'r');
+  try {
+    const head = Buffer.alloc(Math.min(size, 64 << 10));
+    await fh.read(head, 0, head.length, 0);
+    const first = head.indexOf(`--${boundary}\r\n`);
+    const headersEnd = head.indexOf('\r\n\r\n', first);
+    if (first < 0 || headersEnd < 0) throw new Error('multipart head not found');
+    const tailLen = Math.min(size, 4096);
+    const tail = Buffer.alloc(tailLen);
+    await fh.read(tail, 0, tailLen, size - tailLen);
+    const close = tail.lastIndexOf(`\r\n--${boundary}--`);
+    if (close < 0) throw new Error('multipart close delimiter not found');
+    const start = headersEnd + 4;
+    const end = size - tailLen + close;
+    // Exactly one part: no other delimiter may sit between.
+    return { start, end };
+  } finally {
+    await fh.close();
+  }
+}
