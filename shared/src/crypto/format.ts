@@ -7,6 +7,11 @@
  * Every frame is authenticated with AAD = SHA-256(header bytes) | u64 BE frame index | flags, and a
  * nonce derived from its index, so a dropped, reordered or spliced frame fails to open, and the FINAL
  * flag on the last frame detects truncation. The first frame is the MANIFEST (JSON), the rest data.
+ *
+ * `compression` applies to DATA frames only, never to the manifest. With 'zstd' each DATA frame's
+ * plaintext is one independent zstd frame of at most 1 MiB of raw bytes (see compression.ts); an
+ * empty plaintext is an empty data frame either way. 'gzip' and 'br' are reserved: no writer makes
+ * them and openObject refuses them.
  */
 import { z } from 'zod';
 
@@ -27,7 +32,7 @@ export const objectHeaderSchema = z.object({
   kdf: z.literal('HKDF-SHA256'),
   /** The epoch data key, wrapped for the control plane as a JWE (ECDH-ES+A256KW) in compact form. */
   wrappedKey: z.string().min(1),
-  compression: z.enum(['none', 'gzip', 'br']),
+  compression: z.enum(['none', 'gzip', 'br', 'zstd']),
   contentType: z.literal('application/dicom'),
   createdAt: z.string(),
 });

@@ -1,3 +1,14 @@
+export {
+  type CompressedFrame,
+  compressFrame,
+  compressFrameSync,
+  decompressFrame,
+  MAX_DECODE_BOUND,
+  MAX_RAW_FRAME_BYTES,
+  MAX_ZSTD_FRAME_BYTES,
+  ZSTD_LEVEL,
+  zstdOutputBound,
+} from './compression.js';
 export * from './format.js';
 export * from './keys.js';
 export { type OpenedPart, openObject, parseHeader } from './open.js';

@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { isFerryError } from '../errors/index.js';
 import {
+  type CompressedFrame,
+  compressFrame,
   deriveObjectKey,
   generateRecipientKeyPair,
+  MAX_RAW_FRAME_BYTES,
   newDataKey,
   type ObjectHeader,
   ObjectSealer,
@@ -11,7 +14,11 @@ import {
   wrapDataKey,
 } from './index.js';
 
-async function sealSample(chunks: Buffer[][]) {
+async function sealSample(
+  chunks: Buffer[][],
+  compression: ObjectHeader['compression'] = 'none',
+  seal?: (sealer: ObjectSealer, parts: Buffer[], final: boolean) => Buffer[],
+) {
   const { publicJwk, privateJwk } = await generateRecipientKeyPair();
   const epochKey = newDataKey();
   const header: ObjectHeader = {
@@ -20,32 +27,44 @@ async function sealSample(chunks: Buffer[][]) {
     enc: 'A256GCM',
     kdf: 'HKDF-SHA256',
     wrappedKey: await wrapDataKey(epochKey, publicJwk),
-    compression: 'none',
+    compression,
     contentType: 'application/dicom',
     createdAt: new Date(0).toISOString(),
   };
   const sealer = new ObjectSealer(header, deriveObjectKey(epochKey, header.objectId));
   const frames: Buffer[] = [sealer.headerBytes, Buffer.concat(sealer.sealManifest({ hello: 'manifest' }))];
   chunks.forEach((parts, i) => {
-    frames.push(Buffer.concat(sealer.sealData(parts, i === chunks.length - 1)));
+    const final = i === chunks.length - 1;
+    frames.push(Buffer.concat(seal ? seal(sealer, parts, final) : sealer.sealData(parts, final)));
   });
   const keyFor = async (h: ObjectHeader) =>
     deriveObjectKey(await unwrapDataKey(h.wrappedKey, [privateJwk]), h.objectId);
   return { frames, keyFor, privateJwk };
 }
 
-async function openAll(bytes: Buffer, keyFor: (h: ObjectHeader) => Promise<Buffer>) {
+async function openAll(bytes: Buffer, keyFor: (h: ObjectHeader) => Promise<Buffer>, sliceBytes = 7) {
   const data: Buffer[] = [];
   let manifest: unknown;
   async function* source() {
     // odd slice size exercises frame reassembly across reads
-    for (let i = 0; i < bytes.length; i += 7) yield bytes.subarray(i, i + 7);
+    for (let i = 0; i < bytes.length; i += sliceBytes) yield bytes.subarray(i, i + sliceBytes);
   }
   for await (const part of openObject(source(), keyFor)) {
     if (part.kind === 'manifest') manifest = part.manifest;
     if (part.kind === 'data') data.push(part.bytes);
   }
-  return { manifest, data: Buffer.concat(data) };
+  return { manifest, data: Buffer.concat(data), parts: data };
+}
+
+/** Compressible bytes that look like 12-bit pixel data: smooth ramps plus a little noise. */
+function pixels(bytes: number, seed = 1): Buffer {
+  const b = Buffer.alloc(bytes);
+  let x = seed;
+  for (let i = 0; i + 1 < bytes; i += 2) {
+    x = (x * 1103515245 + 12345) & 0x7fffffff;
+    b.writeUInt16LE(((i >> 6) & 0x3ff) + (x & 7), i);
+  }
+  return b;
 }
 
 describe('object format', () => {
@@ -95,6 +114,94 @@ describe('object format', () => {
       deriveObjectKey(await unwrapDataKey(h.wrappedKey, [other.privateJwk]), h.objectId);
     await expect(openAll(Buffer.concat(frames), keyFor)).rejects.toSatisfy((e) =>
       isFerryError(e, 'crypto.unwrap_failed'),
+    );
+  });
+});
+
+describe('zstd objects', () => {
+  it('round-trips compressed frames, sealed on the calling thread or from compressFrame', async () => {
+    const a = pixels(300_000);
+    const b = pixels(MAX_RAW_FRAME_BYTES, 2);
+    const sync = await sealSample([[a.subarray(0, 1000), a.subarray(1000)], [b]], 'zstd');
+    const pre = await Promise.all([compressFrame([a]), compressFrame([b])]);
+    const async = await sealSample([[a], [b]], 'zstd', (sealer, _parts, final) =>
+      sealer.sealCompressed(pre[final ? 1 : 0]!, final),
+    );
+    for (const { frames, keyFor } of [sync, async]) {
+      const sealed = Buffer.concat(frames);
+      expect(sealed.length).toBeLessThan((a.length + b.length) / 2);
+      const opened = await openAll(sealed, keyFor, 65_537);
+      expect(opened.manifest).toEqual({ hello: 'manifest' });
+      expect(opened.data.equals(Buffer.concat([a, b]))).toBe(true);
+    }
+  });
+
+  it('keeps the manifest uncompressed and an empty final frame empty', async () => {
+    const { frames, keyFor } = await sealSample([[pixels(5000)], []], 'zstd');
+    const opened = await openAll(Buffer.concat(frames), keyFor);
+    expect(opened.data.equals(pixels(5000))).toBe(true);
+    expect(frames[1]!.readUInt32BE(1)).toBe(Buffer.byteLength(JSON.stringify({ hello: 'manifest' })));
+    expect(frames.at(-1)!.readUInt32BE(1)).toBe(0);
+  });
+
+  it('fails on a corrupted compressed frame, whether or not the tag still matches', async () => {
+    const flipped = await sealSample([[pixels(50_000)]], 'zstd');
+    const bytes = Buffer.concat(flipped.frames);
+    bytes[bytes.length - 40] = (bytes[bytes.length - 40] ?? 0) ^ 1;
+    await expect(openAll(bytes, flipped.keyFor)).rejects.toThrow(/failed authentication/);
+
+    // Authentic ciphertext of a broken zstd frame (its first block's literals header overwritten):
+    // only the decoder can tell.
+    const good = await compressFrame([pixels(50_000)]);
+    const broken = Buffer.from(good.zstd);
+    broken.fill(0xff, 9, 12);
+    const garbled = await sealSample([[Buffer.alloc(1)]], 'zstd', (sealer, _p, final) =>
+      sealer.sealCompressed({ zstd: broken, rawBytes: good.rawBytes }, final),
+    );
+    await expect(openAll(Buffer.concat(garbled.frames), garbled.keyFor)).rejects.toSatisfy((e) =>
+      isFerryError(e, 'crypto.bad_object'),
+    );
+  });
+
+  it('refuses a frame that would inflate past one frame of data (zstd bomb)', async () => {
+    // 40 RLE blocks of 128 KiB: 5 MiB of output from 160 bytes.
+    const blocks: Buffer[] = [];
+    for (let i = 0; i < 40; i++) {
+      const head = ((128 << 10) << 3) | (1 << 1) | (i === 39 ? 1 : 0);
+      blocks.push(Buffer.from([head & 0xff, (head >> 8) & 0xff, (head >> 16) & 0xff, 0x41]));
+    }
+    const bomb: CompressedFrame = {
+      zstd: Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x48]), ...blocks]),
+      rawBytes: 1,
+    };
+    const sealed = await sealSample([[Buffer.alloc(1)]], 'zstd', (sealer, _p, final) =>
+      sealer.sealCompressed(bomb, final),
+    );
+    await expect(openAll(Buffer.concat(sealed.frames), sealed.keyFor)).rejects.toThrow(/inflate/);
+  });
+
+  it('opens a big object frame by frame, never yielding more than one frame of data', async () => {
+    const frames = 24;
+    const chunks = Array.from({ length: frames }, (_, i) => [pixels(MAX_RAW_FRAME_BYTES, i + 1)]);
+    const { frames: sealed, keyFor } = await sealSample(chunks, 'zstd');
+    const bytes = Buffer.concat(sealed);
+    expect(bytes.length).toBeLessThan((frames * MAX_RAW_FRAME_BYTES) / 2);
+    const opened = await openAll(bytes, keyFor, 64 * 1024);
+    expect(opened.parts).toHaveLength(frames);
+    expect(Math.max(...opened.parts.map((p) => p.length))).toBe(MAX_RAW_FRAME_BYTES);
+    opened.parts.forEach((p, i) => {
+      expect(p.equals(chunks[i]![0]!)).toBe(true);
+    });
+  });
+
+  it('refuses gzip and br objects instead of yielding compressed bytes as data', async () => {
+    const { frames, keyFor } = await sealSample([[Buffer.from('x')]]);
+    const header = JSON.parse(frames[0]!.subarray(13).toString('utf8')) as ObjectHeader;
+    const json = Buffer.from(JSON.stringify({ ...header, compression: 'gzip' }));
+    const pre = Buffer.from(frames[0]!.subarray(0, 13));
+    pre.writeUInt32BE(json.length, 9);
+    await expect(openAll(Buffer.concat([pre, json, ...frames.slice(1)]), keyFor)).rejects.toThrow(
+      /compression gzip is not supported/,
     );
   });
 });

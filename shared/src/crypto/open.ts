@@ -1,5 +1,6 @@
 import { createDecipheriv, createHash } from 'node:crypto';
 import { FerryError } from '../errors/index.js';
+import { decompressFrame, MAX_ZSTD_FRAME_BYTES } from './compression.js';
 import {
   FRAME_HEADER_BYTES,
   FrameFlag,
@@ -58,6 +59,7 @@ export function parseHeader(json: Buffer): ObjectHeader {
 /**
  * Opens a sealed object. `keyFor` receives the header (with its wrapped key) and returns the object
  * key. Yields the header, the manifest, then plaintext data in order; throws on any tampering.
+ * Compressed objects yield raw bytes, decompressed one frame at a time.
  */
 export async function* openObject(
   source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
@@ -79,6 +81,9 @@ export async function* openObject(
   const json = await reader.read(headerLength);
   if (!json) throw new FerryError('crypto.bad_object', 'object is truncated');
   const header = parseHeader(json);
+  if (header.compression !== 'none' && header.compression !== 'zstd')
+    throw new FerryError('crypto.bad_object', `object compression ${header.compression} is not supported`);
+  const zstd = header.compression === 'zstd';
   yield { kind: 'header', header };
   const digest = createHash('sha256').update(pre).update(json).digest();
   const key = await keyFor(header);
@@ -91,6 +96,9 @@ export async function* openObject(
     if (length > MAX_FRAME_BYTES) throw new FerryError('crypto.bad_object', 'frame too large');
     if ((index === 0) !== Boolean(flags & FrameFlag.MANIFEST)) {
       throw new FerryError('crypto.bad_object', 'manifest frame missing or out of place');
+    }
+    if (zstd && index > 0 && length > MAX_ZSTD_FRAME_BYTES) {
+      throw new FerryError('crypto.bad_object', 'compressed frame too large');
     }
     const body = await reader.read(length + TAG_BYTES);
     if (!body) throw new FerryError('crypto.bad_object', 'object is truncated');
@@ -106,7 +114,7 @@ export async function* openObject(
     if (flags & FrameFlag.MANIFEST) {
       yield { kind: 'manifest', manifest: JSON.parse(plain.toString('utf8')) as unknown };
     } else if (plain.length > 0) {
-      yield { kind: 'data', bytes: plain };
+      yield { kind: 'data', bytes: zstd ? await decompressFrame(plain) : plain };
     }
     if (flags & FrameFlag.FINAL) {
       if ((await reader.read(1)) !== undefined) {

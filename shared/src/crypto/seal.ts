@@ -1,4 +1,5 @@
 import { createCipheriv, createHash } from 'node:crypto';
+import { type CompressedFrame, compressFrameSync } from './compression.js';
 import {
   FRAME_HEADER_BYTES,
   FrameFlag,
@@ -24,10 +25,13 @@ export function frameAad(headerDigest: Buffer, index: number, flags: number): Bu
 /**
  * Seals one object frame by frame. Callers hand in plaintext as a list of buffers (for example PDV
  * slices straight off the socket) and get back buffers to write with writev: nothing is concatenated.
+ * With `compression: 'zstd'` sealData compresses each frame on the calling thread; a caller that
+ * compresses elsewhere (compressFrame, on the thread pool) hands the result to sealCompressed.
  */
 export class ObjectSealer {
   readonly headerBytes: Buffer;
   private readonly headerDigest: Buffer;
+  private readonly zstd: boolean;
   private index = 0;
   private finished = false;
 
@@ -43,6 +47,9 @@ export class ObjectSealer {
     pre.writeUInt32BE(json.length, OBJECT_MAGIC.length + 1);
     this.headerBytes = Buffer.concat([pre, json]);
     this.headerDigest = createHash('sha256').update(this.headerBytes).digest();
+    this.zstd = header.compression === 'zstd';
+    if (header.compression !== 'none' && !this.zstd)
+      throw new Error(`compression ${header.compression} is not supported`);
   }
 
   sealManifest(manifest: unknown): Buffer[] {
@@ -50,9 +57,18 @@ export class ObjectSealer {
     return this.seal([Buffer.from(JSON.stringify(manifest), 'utf8')], FrameFlag.MANIFEST);
   }
 
+  /** Raw data of one frame (at most 1 MiB when compressing); empty parts make an empty frame. */
   sealData(parts: readonly Buffer[], final: boolean): Buffer[] {
     if (this.index === 0) throw new Error('the manifest frame comes first');
-    return this.seal(parts, final ? FrameFlag.FINAL : 0);
+    const plain = this.zstd && parts.some((p) => p.length > 0) ? [compressFrameSync(parts).zstd] : parts;
+    return this.seal(plain, final ? FrameFlag.FINAL : 0);
+  }
+
+  /** A frame compressed by compressFrame(); only for a sealer whose header says 'zstd'. */
+  sealCompressed(frame: CompressedFrame, final: boolean): Buffer[] {
+    if (this.index === 0) throw new Error('the manifest frame comes first');
+    if (!this.zstd) throw new Error('this object is not compressed');
+    return this.seal(frame.rawBytes > 0 ? [frame.zstd] : [], final ? FrameFlag.FINAL : 0);
   }
 
   private seal(parts: readonly Buffer[], flags: number): Buffer[] {

@@ -1,3 +1,3 @@
 export { aeTitleProblem, normalizeAeTitle } from './ae-title.js';
-export { isEncapsulated, TS } from './transfer-syntax.js';
+export { isEncapsulated, isNativeUncompressed, TS } from './transfer-syntax.js';
 export { isValidUid, trimUid } from './uid.js';

@@ -14,3 +14,13 @@ export function isEncapsulated(ts: string): boolean {
     ts === TS.DeflatedExplicitVRLittleEndian
   );
 }
+
+/**
+ * Uncompressed native encodings, the only ones general-purpose compression pays on: encapsulated
+ * pixel data is already compressed, and a deflated dataset is already deflate-compressed.
+ */
+export function isNativeUncompressed(ts: string): boolean {
+  return (
+    ts === TS.ImplicitVRLittleEndian || ts === TS.ExplicitVRLittleEndian || ts === TS.ExplicitVRBigEndian
+  );
+}
