@@ -1,0 +1,287 @@
+/**
+ * DICOM JSON (PS3.18 F.2) of a Part-10 header, up to the Pixel Data: the `metadata` column that QIDO
+ * and WADO-RS /metadata answer from. Only the first bytes of an object are parsed (at most
+ * HEADER_CAP_BYTES), so a 1 GB instance costs what its header costs.
+ *
+ * - Group 0002 (File Meta Information) and group lengths are left out; the transfer syntax has its own column.
+ * - Binary values (OB, OW, OF, OD, OL, OV, UN) become `InlineBinary` when small and are left out otherwise.
+ * - Strings are Unicode (decoded with the dataset's Specific Character Set); (0008,0005) keeps its
+ *   original value so it still describes the stored bytes.
+ * - A header that cannot be read to its end keeps what was read, and says so (`truncated`).
+ */
+import { createInflateRaw, constants as zc } from 'node:zlib';
+import { FerryError, TS } from '@ferry/shared';
+import { arrayBufferOf, type DcmjsDict, type DcmjsElement, dcmjs } from './dcmjs.js';
+
+export const HEADER_CAP_BYTES = 8 * 1024 * 1024;
+export const MAX_INLINE_BINARY_BYTES = 1024;
+
+export interface PersonNameJson {
+  Alphabetic?: string;
+  Ideographic?: string;
+  Phonetic?: string;
+}
+export type DicomJsonValue = string | number | null | PersonNameJson | DicomJson;
+export interface DicomJsonElement {
+  vr: string;
+  Value?: DicomJsonValue[];
+  InlineBinary?: string;
+}
+export type DicomJson = { [tag: string]: DicomJsonElement };
+
+export interface ParsedHeader {
+  metadata: DicomJson;
+  /** From the File Meta Information. */
+  transferSyntaxUid: string | undefined;
+  /** True when parsing reached the Pixel Data (or the end of a complete file) without errors. */
+  complete: boolean;
+  /** Why the header is incomplete, for a log line (no values). */
+  problem?: string;
+}
+
+const PIXEL_DATA = '7FE00010';
+const BINARY_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'UN']);
+const LONG_LENGTH_VRS = new Set([
+  'OB',
+  'OD',
+  'OF',
+  'OL',
+  'OV',
+  'OW',
+  'SQ',
+  'SV',
+  'UC',
+  'UN',
+  'UR',
+  'UT',
+  'UV',
+]);
+const NUL = /\0/g;
+
+/**
+ * Keeps the first `cap` bytes of a stream of chunks, without holding on to the rest. `whole` is true
+ * while everything pushed so far fits.
+ */
+export class HeaderPrefix {
+  private chunks: Buffer[] = [];
+  private kept = 0;
+  private total = 0;
+
+  constructor(private readonly cap = HEADER_CAP_BYTES) {}
+
+  push(bytes: Uint8Array): void {
+    this.total += bytes.length;
+    if (this.kept >= this.cap) return;
+    const take = Math.min(bytes.length, this.cap - this.kept);
+    // Copied: the caller's buffers may be reused.
+    this.chunks.push(Buffer.from(bytes.subarray(0, take)));
+    this.kept += take;
+  }
+
+  get whole(): boolean {
+    return this.total <= this.cap;
+  }
+
+  bytes(): Buffer {
+    if (this.chunks.length !== 1) this.chunks = [Buffer.concat(this.chunks)];
+    return this.chunks[0] ?? Buffer.alloc(0);
+  }
+}
+
+function unreadable(message: string, cause?: unknown): FerryError {
+  return new FerryError('dicom.dataset_unreadable', message, cause === undefined ? {} : { cause });
+}
+
+/** Walks the File Meta Information (always explicit VR little endian): where it ends, and its syntax. */
+function readMeta(file: Buffer): { end: number; transferSyntaxUid: string | undefined } {
+  if (file.length < 132 || file.toString('latin1', 128, 132) !== 'DICM') {
+    throw unreadable('not a DICOM Part-10 file (no "DICM" after the preamble)');
+  }
+  let at = 132;
+  let transferSyntaxUid: string | undefined;
+  while (at + 8 <= file.length && file.readUInt16LE(at) === 0x0002) {
+    const element = file.readUInt16LE(at + 2);
+    const vr = file.toString('latin1', at + 4, at + 6);
+    let length: number;
+    let valueAt: number;
+    if (LONG_LENGTH_VRS.has(vr)) {
+      if (at + 12 > file.length) break;
+      length = file.readUInt32LE(at + 8);
+      valueAt = at + 12;
+    } else {
+      length = file.readUInt16LE(at + 6);
+      valueAt = at + 8;
+    }
+    if (length === 0xffffffff || valueAt + length > file.length) {
+      throw unreadable('the File Meta Information is truncated or malformed');
+    }
+    if (element === 0x0010) {
+      transferSyntaxUid = file.toString('latin1', valueAt, valueAt + length).replace(/[\0 ]+$/, '');
+    }
+    at = valueAt + length;
+  }
+  return { end: at, transferSyntaxUid };
+}
+
+/** Inflates at most `cap` bytes of a raw deflate stream; a truncated input yields what it holds. */
+function inflatePrefix(deflated: Buffer, cap: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const out: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const done = (err?: unknown) => {
+      if (settled) return;
+      settled = true;
+      inflater.destroy();
+      if (err !== undefined && size === 0) reject(unreadable('the deflated dataset cannot be inflated', err));
+      else resolve(Buffer.concat(out).subarray(0, cap));
+    };
+    const inflater = createInflateRaw({ finishFlush: zc.Z_SYNC_FLUSH });
+    inflater.on('data', (chunk: Buffer) => {
+      out.push(chunk);
+      size += chunk.length;
+      if (size >= cap) done();
+    });
+    inflater.on('end', () => done());
+    inflater.on('error', (err) => done(err));
+    inflater.end(deflated);
+  });
+}
+
+function cleanString(s: string): string {
+  return s.includes('\0') ? s.replace(NUL, '') : s;
+}
+
+function toNumberOrString(v: unknown): number | string | null {
+  if (typeof v === 'number') return Number.isFinite(v) ? v : null;
+  if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
+  if (typeof v === 'string') return cleanString(v);
+  return null;
+}
+
+function binaryBytes(value: unknown): Buffer | undefined {
+  const parts = Array.isArray(value) ? value : [value];
+  const buffers: Buffer[] = [];
+  for (const p of parts) {
+    if (p instanceof ArrayBuffer) buffers.push(Buffer.from(p));
+    else if (ArrayBuffer.isView(p)) buffers.push(Buffer.from(p.buffer, p.byteOffset, p.byteLength));
+    else if (p !== null && p !== undefined) return undefined;
+  }
+  return Buffer.concat(buffers);
+}
+
+function personName(v: unknown): PersonNameJson | null {
+  if (typeof v === 'string') return v === '' ? null : { Alphabetic: cleanString(v) };
+  if (!v || typeof v !== 'object') return null;
+  const out: PersonNameJson = {};
+  for (const key of ['Alphabetic', 'Ideographic', 'Phonetic'] as const) {
+    const part = (v as Record<string, unknown>)[key];
+    if (typeof part === 'string' && part !== '') out[key] = cleanString(part);
+  }
+  return Object.keys(out).length > 0 ? out : null;
+}
+
+function elementJson(tag: string, el: DcmjsElement, maxInline: number): DicomJsonElement | undefined {
+  const vr = typeof el.vr === 'string' && /^[A-Z]{2}$/.test(el.vr) ? el.vr : 'UN';
+  if (BINARY_VRS.has(vr)) {
+    const bytes = binaryBytes(el.Value);
+    if (!bytes || bytes.length > maxInline) return undefined;
+    return bytes.length === 0 ? { vr } : { vr, InlineBinary: bytes.toString('base64') };
+  }
+  let raw: unknown[] = Array.isArray(el.Value) ? el.Value : el.Value === undefined ? [] : [el.Value];
+  // dcmjs rewrites the character set to UTF-8 after decoding; keep what the file says.
+  if (tag === '00080005' && Array.isArray(el._rawValue)) raw = el._rawValue;
+  let values: DicomJsonValue[];
+  switch (vr) {
+    case 'SQ':
+      values = raw.map((item) =>
+        item && typeof item === 'object' ? datasetJson(item as DcmjsDict, maxInline) : {},
+      );
+      break;
+    case 'PN':
+      values = raw.map(personName);
+      break;
+    case 'AT':
+      values = raw.map((v) =>
+        typeof v === 'number' ? v.toString(16).toUpperCase().padStart(8, '0') : toNumberOrString(v),
+      );
+      break;
+    default:
+      values = raw.map((v) => (v === '' ? null : toNumberOrString(v)));
+  }
+  if (values.length === 0 || values.every((v) => v === null)) return { vr };
+  return { vr, Value: values };
+}
+
+function datasetJson(dict: DcmjsDict, maxInline: number): DicomJson {
+  const out: DicomJson = {};
+  for (const [tag, el] of Object.entries(dict)) {
+    if (tag === PIXEL_DATA || tag.startsWith('0002') || tag.endsWith('0000')) continue;
+    const json = elementJson(tag, el, maxInline);
+    if (json) out[tag] = json;
+  }
+  return out;
+}
+
+function syntaxForParsing(ts: string | undefined): string {
+  if (ts === TS.ImplicitVRLittleEndian || ts === TS.ExplicitVRBigEndian) return ts;
+  // Explicit little endian, inflated deflate, and every encapsulated syntax: the header is explicit LE.
+  return TS.ExplicitVRLittleEndian;
+}
+
+/**
+ * Parses the header of a Part-10 file from its first bytes. `whole` says the bytes are the complete
+ * file (so reaching their end without Pixel Data is a complete parse). Throws dicom.dataset_unreadable
+ * only when not even the File Meta Information can be read.
+ */
+export async function parseDicomHeader(
+  prefix: Buffer,
+  opts: { whole: boolean; maxInlineBinaryBytes?: number; capBytes?: number },
+): Promise<ParsedHeader> {
+  const cap = opts.capBytes ?? HEADER_CAP_BYTES;
+  const maxInline = opts.maxInlineBinaryBytes ?? MAX_INLINE_BINARY_BYTES;
+  const file = prefix.length > cap ? prefix.subarray(0, cap) : prefix;
+  const whole = opts.whole && file.length === prefix.length;
+  const meta = readMeta(file);
+  let body = file.subarray(meta.end);
+  let bodyWhole = whole;
+  if (meta.transferSyntaxUid === TS.DeflatedExplicitVRLittleEndian) {
+    body = await inflatePrefix(body, cap);
+    bodyWhole = whole && body.length < cap;
+  }
+  const stream = new dcmjs.data.ReadBufferStream(arrayBufferOf(body), true, { noCopy: true });
+  const dict = dcmjs.data.DicomMessage._read(stream, syntaxForParsing(meta.transferSyntaxUid), {
+    ignoreErrors: true,
+    untilTag: PIXEL_DATA,
+    includeUntilTagValue: false,
+  });
+  const atPixels = PIXEL_DATA in dict;
+  const atEnd = stream.offset >= stream.size;
+  const complete = atPixels || (atEnd && bodyWhole && Object.keys(dict).length > 0);
+  let problem: string | undefined;
+  if (!complete) {
+    problem =
+      atEnd && !bodyWhole
+        ? 'the header goes on past the bytes read; kept what they hold'
+        : 'the header could not be read to its end; kept what was read';
+    // The last element read may have been cut at the end of the prefix.
+    const last = Object.keys(dict).at(-1);
+    if (last !== undefined && atEnd) delete dict[last];
+  }
+  return {
+    metadata: datasetJson(dict, maxInline),
+    transferSyntaxUid: meta.transferSyntaxUid,
+    complete,
+    ...(problem ? { problem } : {}),
+  };
+}
+
+/** The first string value of a DICOM JSON element (PN: its alphabetic group), if any. */
+export function firstString(metadata: DicomJson, tag: string): string | undefined {
+  const v = metadata[tag]?.Value?.[0];
+  if (typeof v === 'string') return v.trim() || undefined;
+  if (typeof v === 'number') return String(v);
+  if (v && typeof v === 'object' && 'Alphabetic' in v && typeof v.Alphabetic === 'string')
+    return v.Alphabetic.trim() || undefined;
+  return undefined;
+}
