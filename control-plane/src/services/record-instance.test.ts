@@ -117,7 +117,7 @@ describe.each(BACKENDS)('recordInstance (%s)', (backend) => {
       gatewayId: gw.gatewayId,
       transferSyntaxUid: '1.2.840.10008.1.2.1',
     });
-    expect((inst?.metadata as Record<string, { Value?: unknown[] }>)['0020000D']?.Value).toEqual([studyUid]);
+    expect((inst!.metadata as Record<string, { Value?: unknown[] }>)['0020000D']?.Value).toEqual([studyUid]);
   });
 
   it('counts series, instances and sorted modalities; receivedAt bounds move both ways', async () => {
