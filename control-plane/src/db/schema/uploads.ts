@@ -23,11 +23,16 @@ export const uploads = pgTable(
     objectBytes: bigint('object_bytes', { mode: 'number' }).notNull(),
     partBytes: integer('part_bytes').notNull(),
     blobKey: text('blob_key').notNull(),
-    /** The S3 multipart UploadId; null for single-PUT objects and for the fs backend. */
+    /** The store's multipart upload id (S3 UploadId; the fs store uses the upload's id); null for single PUTs. */
     backendUploadId: text('backend_upload_id'),
     state: text('state', { enum: uploadStates }).notNull().default('open'),
     receivedAt: timestamp('received_at', { withTimezone: true }).notNull(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    /**
+     * When the agent last offered it (and so got fresh part URLs). An open upload not offered for a
+     * while is abandoned and no longer holds its study back from completing.
+     */
+    lastOfferedAt: timestamp('last_offered_at', { withTimezone: true }).notNull().defaultNow(),
     completedAt: timestamp('completed_at', { withTimezone: true }),
   },
   (t) => [

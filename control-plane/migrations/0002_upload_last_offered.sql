@@ -1,0 +1,1 @@
+ALTER TABLE "uploads" ADD COLUMN "last_offered_at" timestamp with time zone DEFAULT now() NOT NULL;
