@@ -63,3 +63,41 @@ describe('agent.json enrollment fields', () => {
     });
   });
 });
+
+describe('agent.json upload settings', () => {
+  it('defaults to 4 parallel uploads, no bandwidth cap and no retention', async () => {
+    await writeFile(join(dir, 'agent.json'), JSON.stringify({ recipientPublicKey }));
+    expect((await loadAgentConfig(dir)).upload).toEqual({
+      parallelism: 4,
+      bandwidthBytesPerSecond: 0,
+      retentionHours: 0,
+    });
+    const upload = { parallelism: 16, bandwidthBytesPerSecond: 2_000_000, retentionHours: 48 };
+    await writeFile(join(dir, 'agent.json'), JSON.stringify({ recipientPublicKey, upload }));
+    expect((await loadAgentConfig(dir)).upload).toEqual(upload);
+    await writeFile(
+      join(dir, 'agent.json'),
+      JSON.stringify({ recipientPublicKey, upload: { parallelism: 2 } }),
+    );
+    expect((await loadAgentConfig(dir)).upload).toEqual({
+      parallelism: 2,
+      bandwidthBytesPerSecond: 0,
+      retentionHours: 0,
+    });
+  });
+
+  it.each([
+    [{ parallelism: 0 }, 'upload.parallelism: must be at least 1'],
+    [{ parallelism: 65 }, 'upload.parallelism: must be at most 64'],
+    [{ parallelism: 2.5 }, 'upload.parallelism: must be a whole number'],
+    [{ bandwidthBytesPerSecond: -1 }, 'upload.bandwidthBytesPerSecond: must be 0 (unlimited) or more'],
+    [{ bandwidthBytesPerSecond: '10MB' }, 'upload.bandwidthBytesPerSecond: must be a number'],
+    [{ retentionHours: -2 }, 'upload.retentionHours: must be 0 (delete once delivered) or more'],
+    [{ retentionDays: 2 }, 'upload: Unrecognized key'],
+  ])('refuses upload %j, naming the field', async (upload, message) => {
+    await writeFile(join(dir, 'agent.json'), JSON.stringify({ recipientPublicKey, upload }));
+    const err = await loadAgentConfig(dir).catch((e: unknown) => e);
+    expect(isFerryError(err, 'config.invalid')).toBe(true);
+    expect((err as Error).message).toContain(message);
+  });
+});

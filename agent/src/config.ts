@@ -20,6 +20,33 @@ const recipientKey = z.custom<JWK>((v) => {
   }
 }, 'must be the control plane public key: an X25519 OKP JWK without "d"');
 
+const UPLOAD_DEFAULTS = { parallelism: 4, bandwidthBytesPerSecond: 0, retentionHours: 0 };
+
+/** How the uploader ships the spool. Only used once the agent is enrolled. */
+const uploadSchema = z
+  .object({
+    /** Objects uploaded at the same time (small ones go four times as many). */
+    parallelism: z
+      .number({ error: 'must be a number' })
+      .int('must be a whole number')
+      .min(1, 'must be at least 1')
+      .max(64, 'must be at most 64')
+      .default(UPLOAD_DEFAULTS.parallelism),
+    /** Cap on upload bytes per second, shared by all uploads; 0 = unlimited. */
+    bandwidthBytesPerSecond: z
+      .number({ error: 'must be a number (bytes per second, 0 for unlimited)' })
+      .int('must be a whole number of bytes per second')
+      .min(0, 'must be 0 (unlimited) or more')
+      .default(UPLOAD_DEFAULTS.bandwidthBytesPerSecond),
+    /** Hours a delivered object's local copy is kept after its receipt; 0 = delete at once. */
+    retentionHours: z
+      .number({ error: 'must be a number of hours' })
+      .min(0, 'must be 0 (delete once delivered) or more')
+      .max(24 * 366, 'must be at most a year (8784 hours)')
+      .default(UPLOAD_DEFAULTS.retentionHours),
+  })
+  .strict();
+
 export const agentConfigSchema = z
   .object({
     aeTitle: aeTitle.default('GATEWAY').transform((v) => v.trim()),
@@ -51,6 +78,7 @@ export const agentConfigSchema = z
     server: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
     gatewayId: z.uuid().optional(),
     configVersion: z.number().int().min(1).optional(),
+    upload: uploadSchema.default(UPLOAD_DEFAULTS),
   })
   .strict();
 

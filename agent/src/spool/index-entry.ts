@@ -22,12 +22,24 @@ export const indexEntrySchema = z.object({
   state: z.enum(SPOOL_STATES),
   /** Small objects live inside the log record itself; large ones in objects/<id>.fobj. */
   inline: z.boolean(),
+  /** When the control plane's receipt was recorded (from the state record; never in a put record). */
+  deliveredAt: z.string().optional(),
+  /** The delivered object's local file is gone (retention); never in a put record. */
+  purged: z.boolean().optional(),
 });
 export type IndexEntry = z.infer<typeof indexEntrySchema>;
 
 export const logRecordSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('put'), e: indexEntrySchema }),
-  z.object({ t: z.literal('state'), id: z.string(), state: z.enum(SPOOL_STATES) }),
+  z.object({
+    t: z.literal('state'),
+    id: z.string(),
+    state: z.enum(SPOOL_STATES),
+    /** ISO time of the change; older logs lack it. */
+    at: z.string().optional(),
+  }),
+  /** A delivered file object's objects/<id>.fobj was deleted; its log segment may now go. */
+  z.object({ t: z.literal('purged'), id: z.string() }),
 ]);
 export type LogRecord = z.infer<typeof logRecordSchema>;
 

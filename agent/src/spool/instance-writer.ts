@@ -2,7 +2,16 @@ import { createHash } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
 import { type FileHandle, open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FerryError, type InstanceManifest, isFerryError, ObjectSealer } from '@ferry/shared';
+import {
+  type CompressedFrame,
+  compressFrame,
+  FerryError,
+  type InstanceManifest,
+  isFerryError,
+  isNativeUncompressed,
+  MAX_RAW_FRAME_BYTES,
+  ObjectSealer,
+} from '@ferry/shared';
 import type { Logger } from 'pino';
 import { Status, type StoreOutcome, type StoreRequest, type StoreWriter } from '../dimse/store-handler.js';
 import { spoolIoError } from './fs-errors.js';
@@ -15,7 +24,10 @@ import { objectPath, type SpoolPaths } from './paths.js';
 import type { SpoolLog } from './spool-log.js';
 import { writeFully } from './write-fully.js';
 
-const FRAME_BYTES = 1 << 20;
+/** Raw bytes per data frame: exactly what one compressed frame may hold. */
+const FRAME_BYTES = MAX_RAW_FRAME_BYTES;
+/** An object is compressed only if its first frame shrinks at least this much (bench: CT 1.17). */
+const MIN_COMPRESSION_RATIO = 1.1;
 const HIGH_WATER = 8 << 20;
 const LOW_WATER = 2 << 20;
 const HEADER_FIRST_TRY = 64 << 10;
@@ -39,6 +51,12 @@ export interface WriterDeps {
  * renamed into objects/ before its log record (whose flush fsyncs the directory first).
  * Plaintext slices are queued and sealed frame by frame by one async pump, so writes stay in order
  * and the socket is paused whenever more than HIGH_WATER bytes wait.
+ *
+ * Native uncompressed datasets are compressed with zstd-1 before sealing (the agent cannot decrypt
+ * its spool later): the first frame is compressed as a trial, and the object stays uncompressed when
+ * that trial saves less than MIN_COMPRESSION_RATIO. The header names the choice, so nothing is
+ * written before the first frame is in. Compression runs on the thread pool, beside the event loop.
+ * The index entry's hash and size stay those of the raw Part-10 bytes.
  */
 export class InstanceWriter implements StoreWriter {
   private readonly id = newObjectId();
@@ -46,6 +64,7 @@ export class InstanceWriter implements StoreWriter {
   private readonly meta: Buffer;
   private readonly partPath: string;
   private readonly receivedAt = new Date().toISOString();
+  private readonly compressible: boolean;
   private prefix: Buffer[] = [];
   private prefixBytes = 0;
   private nextHeaderTry = HEADER_FIRST_TRY;
@@ -74,6 +93,7 @@ export class InstanceWriter implements StoreWriter {
   ) {
     this.partPath = join(deps.paths.tmp, `${this.id}.part`);
     this.meta = part10Header(req.sopClassUid, req.sopInstanceUid, req.transferSyntaxUid);
+    this.compressible = isNativeUncompressed(req.transferSyntaxUid);
     this.hash.update(this.meta);
     this.plainBytes = this.meta.length;
     this.pumpDone = this.pump().catch((err: unknown) => {
@@ -183,11 +203,16 @@ export class InstanceWriter implements StoreWriter {
     if (this.queuedBytes >= FRAME_BYTES) this.wake?.();
   }
 
+  /** Up to FRAME_BYTES of queued slices; a slice that crosses the limit is cut there. */
   private takeFrame(): Buffer[] {
     const parts: Buffer[] = [];
     let n = 0;
     while (this.queue.length > 0 && n < FRAME_BYTES) {
-      const b = this.queue.shift()!;
+      let b = this.queue.shift()!;
+      if (n + b.length > FRAME_BYTES) {
+        this.queue.unshift(b.subarray(FRAME_BYTES - n));
+        b = b.subarray(0, FRAME_BYTES - n);
+      }
       parts.push(b);
       n += b.length;
     }
@@ -202,9 +227,19 @@ export class InstanceWriter implements StoreWriter {
 
   private async pump(): Promise<void> {
     const { key, wrappedKey } = await this.deps.keys.objectKey(this.id);
-    // Wait for the header: the manifest must be the first frame.
-    while (!this.header && !this.failure && !this.aborted) await this.sleep();
+    // Wait for the DICOM header (the manifest is the first frame) and the first data frame (its
+    // trial compression decides the object header).
+    while (
+      !this.failure &&
+      !this.aborted &&
+      !(this.header && (this.queuedBytes >= FRAME_BYTES || this.ended))
+    )
+      await this.sleep();
     if (this.failure || this.aborted || !this.header) return;
+    const first = this.takeFrame();
+    const trial = this.compressible ? await this.trialCompress(first) : undefined;
+    if (this.failure || this.aborted) return;
+    const zstd = trial !== undefined;
     const sealer = new ObjectSealer(
       {
         v: 1,
@@ -212,19 +247,27 @@ export class InstanceWriter implements StoreWriter {
         enc: 'A256GCM',
         kdf: 'HKDF-SHA256',
         wrappedKey,
-        compression: 'none',
+        compression: zstd ? 'zstd' : 'none',
         contentType: 'application/dicom',
         createdAt: this.receivedAt,
       },
       key,
     );
     await this.writeOut([sealer.headerBytes, ...sealer.sealManifest(this.manifest(this.header))]);
+    const firstFinal = this.ended && this.queue.length === 0;
+    await this.writeOut(
+      trial ? sealer.sealCompressed(trial, firstFinal) : sealer.sealData(first, firstFinal),
+    );
+    if (firstFinal) return;
     for (;;) {
       if (this.failure || this.aborted) return;
       if (this.queuedBytes >= FRAME_BYTES || (this.ended && this.queue.length > 0)) {
         const parts = this.takeFrame();
+        const frame = zstd ? await compressFrame(parts) : undefined;
+        if (this.failure || this.aborted) return;
+        // Decided after compressing: end() may have come meanwhile, and this is then the last frame.
         const final = this.ended && this.queue.length === 0;
-        await this.writeOut(sealer.sealData(parts, final));
+        await this.writeOut(frame ? sealer.sealCompressed(frame, final) : sealer.sealData(parts, final));
         if (final) return;
       } else if (this.ended) {
         await this.writeOut(sealer.sealData([], true));
@@ -233,6 +276,14 @@ export class InstanceWriter implements StoreWriter {
         await this.sleep();
       }
     }
+  }
+
+  /** The first frame compressed, if that saves enough to be worth it for the whole object. */
+  private async trialCompress(parts: Buffer[]): Promise<CompressedFrame | undefined> {
+    const raw = parts.reduce((n, p) => n + p.length, 0);
+    if (raw === 0) return undefined;
+    const frame = await compressFrame(parts);
+    return frame.zstd.length * MIN_COMPRESSION_RATIO <= raw ? frame : undefined;
   }
 
   private sleep(): Promise<void> {

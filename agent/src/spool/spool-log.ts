@@ -31,8 +31,16 @@ interface Segment {
   seq: number;
   path: string;
   size: number;
-  /** PUT records in this segment whose object is not yet delivered. */
+  /** PUT records in this segment whose entry still needs it (see holdsSegment). */
   live: number;
+}
+
+/**
+ * An entry keeps its PUT record's segment until it is delivered and, for a file object, its local
+ * copy is purged: reclaiming the segment forgets the entry, and a file nobody indexes is an orphan.
+ */
+function holdsSegment(e: IndexEntry): boolean {
+  return e.state !== 'delivered' || (!e.inline && e.purged !== true);
 }
 
 interface Pending {
@@ -52,8 +60,8 @@ interface Pending {
  *
  * Record: u32 BE body length | u32 BE JSON length | u32 BE CRC-32 of the body | JSON | object bytes.
  * A record that is short or fails its CRC ends the log: its fdatasync never completed, so nobody
- * was told it was stored. Segments are reclaimed oldest first once all their objects are delivered,
- * so a state record is never lost while the entry it changes is still live.
+ * was told it was stored. Segments are reclaimed oldest first once all their objects are delivered
+ * (and delivered file objects purged), so a state record is never lost while its entry is still live.
  */
 export class SpoolLog {
   private readonly entries = new Map<string, IndexEntry>();
@@ -66,6 +74,9 @@ export class SpoolLog {
   private queue: Pending[] = [];
   private next: Promise<{ seq: number; fh: FileHandle }> | undefined;
   private flushing = false;
+  /** Entries claimed by put() whose record is not durable yet: no reader may act on them. */
+  private readonly uncommitted = new Set<string>();
+  private readonly putListeners = new Set<(entry: IndexEntry) => void>();
 
   private constructor(
     private readonly paths: SpoolPaths,
@@ -167,6 +178,20 @@ export class SpoolLog {
     return this.entries.get(id);
   }
 
+  /** False while a put() of this entry is still making it durable (its bytes may not be there yet). */
+  isCommitted(id: string): boolean {
+    return this.entries.has(id) && !this.uncommitted.has(id);
+  }
+
+  /**
+   * Calls `listener` with each entry whose PUT record has just become durable, so a reader (the
+   * uploader) can wake instead of polling. Returns a function that removes the listener.
+   */
+  onPut(listener: (entry: IndexEntry) => void): () => void {
+    this.putListeners.add(listener);
+    return () => this.putListeners.delete(listener);
+  }
+
   versionsOf(sopInstanceUid: string): readonly IndexEntry[] {
     return this.bySop.get(sopInstanceUid) ?? [];
   }
@@ -194,6 +219,7 @@ export class SpoolLog {
     entry: IndexEntry,
     opts: { prepare?: () => Promise<void>; inline?: Buffer[] } = {},
   ): Promise<void> {
+    this.uncommitted.add(entry.id);
     this.apply({ t: 'put', e: entry });
     try {
       await opts.prepare?.();
@@ -208,13 +234,33 @@ export class SpoolLog {
         }
       });
     } catch (err) {
+      this.uncommitted.delete(entry.id);
       this.unapply(entry);
       throw err;
+    }
+    this.uncommitted.delete(entry.id);
+    for (const listener of this.putListeners) {
+      try {
+        listener(entry);
+      } catch (err) {
+        this.log.error({ err, objectId: entry.id }, 'a spool put listener failed');
+      }
     }
   }
 
   async setState(id: string, state: SpoolState): Promise<void> {
-    const rec: LogRecord = { t: 'state', id, state };
+    const rec: LogRecord = { t: 'state', id, state, at: new Date().toISOString() };
+    await this.append(Buffer.from(JSON.stringify(rec), 'utf8'), [], false);
+    this.apply(rec);
+    await this.reclaim();
+  }
+
+  /**
+   * Records that a delivered file object's local copy was deleted. Call it after the unlink (and a
+   * directory fsync): a crash in between leaves an entry that a retry purges again, idempotently.
+   */
+  async markPurged(id: string): Promise<void> {
+    const rec: LogRecord = { t: 'purged', id };
     await this.append(Buffer.from(JSON.stringify(rec), 'utf8'), [], false);
     this.apply(rec);
     await this.reclaim();
@@ -237,23 +283,29 @@ export class SpoolLog {
       this.bySop.set(rec.e.sopInstanceUid, list);
       if (seg) {
         this.segmentOf.set(rec.e.id, seg);
-        if (rec.e.state !== 'delivered') seg.live++;
+        if (holdsSegment(rec.e)) seg.live++;
       }
       return;
     }
     const e = this.entries.get(rec.id);
     if (!e) return;
+    const held = holdsSegment(e);
+    if (rec.t === 'purged') {
+      e.purged = true;
+    } else {
+      e.state = rec.state;
+      e.deliveredAt = rec.state === 'delivered' ? rec.at : undefined;
+    }
     const seg2 = this.segmentOf.get(rec.id);
-    if (seg2 && e.state !== 'delivered' && rec.state === 'delivered') seg2.live--;
-    if (seg2 && e.state === 'delivered' && rec.state !== 'delivered') seg2.live++;
-    e.state = rec.state;
+    if (seg2 && held && !holdsSegment(e)) seg2.live--;
+    if (seg2 && !held && holdsSegment(e)) seg2.live++;
   }
 
   private unapply(entry: IndexEntry): void {
     this.entries.delete(entry.id);
     this.homes.delete(entry.id);
     const seg = this.segmentOf.get(entry.id);
-    if (seg && entry.state !== 'delivered') seg.live--;
+    if (seg && holdsSegment(entry)) seg.live--;
     this.segmentOf.delete(entry.id);
     const list = (this.bySop.get(entry.sopInstanceUid) ?? []).filter((e) => e.id !== entry.id);
     if (list.length === 0) this.bySop.delete(entry.sopInstanceUid);

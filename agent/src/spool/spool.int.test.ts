@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { appendFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -148,8 +149,9 @@ describe('spool', () => {
 
   it('spills a large object to its own file and still round-trips it', async () => {
     const { dataset, req } = await sample('CT_small.dcm');
-    // Pad with a private OB element after the real dataset so the object passes the inline limit.
-    const pad = Buffer.alloc(3 << 20, 0x5a);
+    // Pad with a private OB element after the real dataset so the object passes the inline limit
+    // (random bytes: zstd would shrink a constant pad back under it).
+    const pad = randomBytes(3 << 20);
     const element = Buffer.alloc(12);
     element.writeUInt16LE(0x7fe1, 0);
     element.writeUInt16LE(0x1010, 2);
@@ -230,8 +232,9 @@ describe('spool', () => {
 
   it('rotates to a new segment, replays across segments and reclaims delivered ones oldest first', async () => {
     const { dataset, req } = await sample('CT_small.dcm');
-    // ~900 KB instances stay inline, so 40 of them pass the 32 MiB rotation point.
-    const pad = Buffer.alloc(860_000, 0x11);
+    // ~900 KB instances stay inline, so 40 of them pass the 32 MiB rotation point (random, so
+    // compression cannot shrink them).
+    const pad = randomBytes(860_000);
     const element = Buffer.alloc(12);
     element.writeUInt16LE(0x7fe1, 0);
     element.writeUInt16LE(0x1010, 2);

@@ -47,6 +47,25 @@ export function readSealed(log: SpoolLog, id: string): ReadStream {
     : createReadStream(where.path, { start: where.start, end: where.start + where.length - 1 });
 }
 
+/**
+ * Opens bytes [start, end) of a spooled object's sealed bytes (end exclusive, start < end), wherever they live:
+ * an inline object is a range of its log segment. The uploader sends and hashes parts with it.
+ */
+export function readSealedRange(log: SpoolLog, id: string, start: number, end: number): ReadStream {
+  const entry = log.get(id);
+  const where = log.location(id);
+  if (!entry || !where) throw new FerryError('spool.corrupt', `spool object ${id} has no location`);
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end <= start)
+    throw new RangeError(`invalid byte range [${start}, ${end}) of spool object ${id}`);
+  if (end > entry.objectBytes)
+    throw new RangeError(
+      `byte range [${start}, ${end}) is beyond spool object ${id} (${entry.objectBytes} bytes)`,
+    );
+  const base = where.kind === 'inline' ? where.start : 0;
+  // createReadStream's end is inclusive.
+  return createReadStream(where.path, { start: base + start, end: base + end - 1 });
+}
+
 /** The durability point, and the only contract between receiving and shipping. */
 export class Spool implements StoreHandler {
   private readonly inflight = new Map<string, Promise<void>>();
@@ -121,6 +140,11 @@ export class Spool implements StoreHandler {
 
   readSealed(id: string): ReadStream {
     return readSealed(this.log, id);
+  }
+
+  /** Bytes [start, end) of a spooled object's sealed bytes. */
+  readSealedRange(id: string, start: number, end: number): ReadStream {
+    return readSealedRange(this.log, id, start, end);
   }
 
   async close(): Promise<void> {

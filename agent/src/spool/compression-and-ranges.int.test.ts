@@ -1,0 +1,247 @@
+// Compression chosen at receipt, and what the uploader reads from the spool: byte ranges of sealed
+// objects, put events, and purging delivered files before their log segment may go.
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import {
+  deriveObjectKey,
+  generateRecipientKeyPair,
+  isFerryError,
+  MAX_RAW_FRAME_BYTES,
+  type ObjectHeader,
+  openObject,
+  unwrapDataKey,
+} from '@ferry/shared';
+import type { JWK } from 'jose';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Status, type StoreRequest } from '../dimse/store-handler.js';
+import type { IndexEntry } from './index-entry.js';
+import { part10Header } from './part10.js';
+import { objectPath } from './paths.js';
+import { Spool } from './spool.js';
+
+const SAMPLES = join(import.meta.dirname, '../../../test/fixtures/dicom-samples/pydicom');
+const silent = pino({ level: 'silent' });
+
+/** Dataset bytes after the File Meta Information of a Part-10 sample, and its request fields. */
+async function sample(name: string): Promise<{ dataset: Buffer; req: StoreRequest }> {
+  const file = await readFile(join(SAMPLES, name));
+  const metaEnd = 132 + 12 + file.readUInt32LE(140);
+  const meta = file.subarray(132, metaEnd);
+  const ui = (elem: number) => {
+    for (let off = 0; off < meta.length; ) {
+      const el = meta.readUInt16LE(off + 2);
+      const vr = meta.toString('latin1', off + 4, off + 6);
+      const long = ['OB', 'OW', 'UN', 'SQ', 'UT'].includes(vr);
+      const len = long ? meta.readUInt32LE(off + 8) : meta.readUInt16LE(off + 6);
+      const start = off + (long ? 12 : 8);
+      if (el === elem) return meta.toString('latin1', start, start + len).replace(/\0+$/, '');
+      off = start + len;
+    }
+    throw new Error(`no (0002,${elem.toString(16)}) in ${name}`);
+  };
+  return {
+    dataset: file.subarray(metaEnd),
+    req: {
+      associationId: 'test',
+      callingAeTitle: 'MODALITY',
+      calledAeTitle: 'GATEWAY',
+      peer: '127.0.0.1:1',
+      sopClassUid: ui(0x0002),
+      sopInstanceUid: ui(0x0003),
+      transferSyntaxUid: ui(0x0010),
+      messageId: 1,
+    },
+  };
+}
+
+/** A private OB element to append to a dataset (explicit VR LE). */
+function privateOb(value: Buffer): Buffer {
+  const head = Buffer.alloc(12);
+  head.writeUInt16LE(0x7fe1, 0);
+  head.writeUInt16LE(0x1010, 2);
+  head.write('OB', 4, 'latin1');
+  head.writeUInt32LE(value.length, 8);
+  return Buffer.concat([head, value]);
+}
+
+/** Compressible bytes like 12-bit pixel data: smooth ramps with a little noise. */
+function pixels(bytes: number): Buffer {
+  const b = Buffer.alloc(bytes);
+  let x = 3;
+  for (let i = 0; i + 1 < bytes; i += 2) {
+    x = (x * 1103515245 + 12345) & 0x7fffffff;
+    b.writeUInt16LE(((i >> 8) & 0xfff) + (x & 7), i);
+  }
+  return b;
+}
+
+async function store(spool: Spool, req: StoreRequest, dataset: Buffer, sliceBytes = 4096) {
+  const w = spool.begin(req);
+  for (let off = 0; off < dataset.length; off += sliceBytes) w.write(dataset.subarray(off, off + sliceBytes));
+  const outcome = await w.end();
+  expect(outcome.status).toBe(Status.Success);
+  return spool.log.get(outcome.objectId!)!;
+}
+
+async function collect(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+describe('spool', () => {
+  let dir: string;
+  let keys: { publicJwk: JWK; privateJwk: JWK };
+  let spool: Spool;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-spool-'));
+    keys = await generateRecipientKeyPair();
+    spool = await Spool.open(dir, keys.publicJwk, silent);
+  });
+  afterEach(async () => {
+    await spool.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function opened(id: string) {
+    let header: ObjectHeader | undefined;
+    const parts: Buffer[] = [];
+    for await (const part of openObject(spool.readSealed(id), async (h) =>
+      deriveObjectKey(await unwrapDataKey(h.wrappedKey, [keys.privateJwk]), h.objectId),
+    )) {
+      if (part.kind === 'header') header = part.header;
+      if (part.kind === 'data') parts.push(part.bytes);
+    }
+    return { compression: header?.compression, parts, plain: Buffer.concat(parts) };
+  }
+
+  describe('compression at receipt', () => {
+    it.each([
+      ['CT_small.dcm', 'zstd'],
+      ['MR_small_implicit.dcm', 'zstd'],
+      ['MR_small_bigendian.dcm', 'zstd'],
+      ['JPEG2000.dcm', 'none'],
+      ['MR_small_RLE.dcm', 'none'],
+      ['image_dfl.dcm', 'none'],
+    ])('%s is sealed with compression %s, and opens to the received bytes', async (name, expected) => {
+      const { dataset, req } = await sample(name);
+      const entry = await store(spool, req, dataset, 333);
+      const raw = Buffer.concat([
+        part10Header(req.sopClassUid, req.sopInstanceUid, req.transferSyntaxUid),
+        dataset,
+      ]);
+      const o = await opened(entry.id);
+      expect(o.compression).toBe(expected);
+      expect(o.plain.equals(raw)).toBe(true);
+      // The index describes the raw Part-10 bytes, whatever the object holds.
+      expect(entry.plainBytes).toBe(raw.length);
+      expect(entry.sha256).toBe(createHash('sha256').update(raw).digest('hex'));
+    });
+
+    it('leaves a native dataset uncompressed when its first frame does not shrink enough', async () => {
+      const { dataset, req } = await sample('CT_small.dcm');
+      const entry = await store(spool, req, Buffer.concat([dataset, privateOb(randomBytes(2 << 20))]), 65536);
+      const o = await opened(entry.id);
+      expect(o.compression).toBe('none');
+      expect(entry.objectBytes).toBeGreaterThan(entry.plainBytes);
+    });
+
+    it('compresses a big native dataset frame by frame, at most 1 MiB of raw bytes each', async () => {
+      const { dataset, req } = await sample('CT_small.dcm');
+      // One 3 MiB slice among small ones: frames are cut at exactly 1 MiB whatever the slices.
+      const big = Buffer.concat([dataset, privateOb(pixels(6 << 20))]);
+      const w = spool.begin(req);
+      w.write(big.subarray(0, 1000));
+      w.write(big.subarray(1000, 1000 + (3 << 20)));
+      for (let off = 1000 + (3 << 20); off < big.length; off += 50_000)
+        w.write(big.subarray(off, off + 50_000));
+      const outcome = await w.end();
+      expect(outcome.status).toBe(Status.Success);
+      const entry = spool.log.get(outcome.objectId!)!;
+      const o = await opened(entry.id);
+      expect(o.compression).toBe('zstd');
+      expect(entry.objectBytes).toBeLessThan(entry.plainBytes / 2);
+      expect(o.parts.every((p) => p.length <= MAX_RAW_FRAME_BYTES)).toBe(true);
+      expect(o.parts.filter((p) => p.length === MAX_RAW_FRAME_BYTES).length).toBe(
+        Math.floor(entry.plainBytes / MAX_RAW_FRAME_BYTES),
+      );
+      expect(o.plain.subarray(o.plain.length - big.length).equals(big)).toBe(true);
+    });
+  });
+
+  describe('what the uploader reads', () => {
+    it('reads any byte range of an inline or a file object', async () => {
+      const { dataset, req } = await sample('CT_small.dcm');
+      const small = await store(spool, req, dataset);
+      const large = await store(spool, req, Buffer.concat([dataset, privateOb(randomBytes(3 << 20))]), 65536);
+      expect(small.inline).toBe(true);
+      expect(large.inline).toBe(false);
+      for (const entry of [small, large]) {
+        const whole = await collect(spool.readSealed(entry.id));
+        expect(whole.length).toBe(entry.objectBytes);
+        for (const [start, end] of [
+          [0, 1],
+          [0, entry.objectBytes],
+          [7, 4099],
+          [entry.objectBytes - 10, entry.objectBytes],
+        ] as const) {
+          expect(
+            (await collect(spool.readSealedRange(entry.id, start, end))).equals(whole.subarray(start, end)),
+          ).toBe(true);
+        }
+        expect(() => spool.readSealedRange(entry.id, 0, entry.objectBytes + 1)).toThrow(RangeError);
+        expect(() => spool.readSealedRange(entry.id, 5, 5)).toThrow(RangeError);
+      }
+      let err: unknown;
+      try {
+        spool.readSealedRange('oNoSuchObject0000', 0, 1);
+      } catch (e) {
+        err = e;
+      }
+      expect(isFerryError(err, 'spool.corrupt')).toBe(true);
+    });
+
+    it('tells listeners about an entry once its put record is durable', async () => {
+      const { dataset, req } = await sample('MR_small.dcm');
+      const seen: { id: string; committed: boolean }[] = [];
+      const off = spool.log.onPut((e: IndexEntry) =>
+        seen.push({ id: e.id, committed: spool.log.isCommitted(e.id) }),
+      );
+      const entry = await store(spool, req, dataset);
+      off();
+      await store(spool, req, Buffer.concat([dataset, privateOb(Buffer.from('x2'))]));
+      expect(seen).toEqual([{ id: entry.id, committed: true }]);
+    });
+
+    it('keeps a delivered file object indexed, and its segment, until its local copy is purged', async () => {
+      const { dataset, req } = await sample('CT_small.dcm');
+      const file = await store(spool, req, Buffer.concat([dataset, privateOb(randomBytes(2 << 20))]), 65536);
+      expect(file.inline).toBe(false);
+      // ~900 KB incompressible inline objects push the log past its 32 MiB rotation point.
+      const inline: string[] = [];
+      for (let i = 0; i < 40; i++) {
+        const e = await store(spool, req, Buffer.concat([dataset, privateOb(randomBytes(860_000))]), 65536);
+        inline.push(e.id);
+      }
+      const segments = (await readdir(spool.paths.log)).sort();
+      expect(segments.length).toBeGreaterThanOrEqual(2);
+      for (const id of [file.id, ...inline]) await spool.log.setState(id, 'delivered');
+      expect(spool.log.get(file.id)?.deliveredAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+      // Everything in segment 1 is delivered, but the file object still has its local copy.
+      expect((await readdir(spool.paths.log)).sort()).toEqual(segments);
+      await spool.close();
+      spool = await Spool.open(dir, keys.publicJwk, silent);
+      expect(spool.log.get(file.id)).toMatchObject({ state: 'delivered', inline: false });
+      expect(await readdir(spool.paths.objects)).toEqual([`${file.id}.fobj`]);
+      await rm(objectPath(spool.paths, file.id));
+      await spool.log.markPurged(file.id);
+      expect(await readdir(spool.paths.log)).not.toContain(segments[0]);
+      expect(spool.log.get(file.id)).toBeUndefined();
+    }, 120_000);
+  });
+});
