@@ -76,7 +76,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     errorResponse(c, new FerryError('resource.not_found', `no route for ${c.req.method} ${c.req.path}`)),
   );
 
-  registerRoutes(app);
+  registerRoutes(app, deps);
 
   app.doc31('/api/v1/openapi.json', {
     openapi: '3.1.0',

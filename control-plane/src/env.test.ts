@@ -11,12 +11,25 @@ describe('control plane settings', () => {
     expect(env.keyFile.endsWith('keys/recipient.private.jwk')).toBe(true);
   });
 
+  it('chooses S3 only when a bucket is set', () => {
+    expect(loadEnv({}).s3).toBeUndefined();
+    expect(loadEnv({ FERRY_S3_BUCKET: 'ferry-blobs', FERRY_S3_FORCE_PATH_STYLE: 'true' }).s3).toEqual({
+      bucket: 'ferry-blobs',
+      endpoint: undefined,
+      region: 'us-east-1',
+      forcePathStyle: true,
+    });
+  });
+
   it.each([
     [{ FERRY_HTTP_PORT: 'eighty' }, 'FERRY_HTTP_PORT'],
     [{ FERRY_DATABASE_URL: 'mysql://x' }, 'FERRY_DATABASE_URL'],
     [{ FERRY_PUBLIC_URL: 'not a url' }, 'FERRY_PUBLIC_URL'],
     [{ FERRY_ADMIN_EMAIL: 'nobody' }, 'FERRY_ADMIN_EMAIL'],
     [{ FERRY_ADMIN_PASSWORD: 'short' }, 'FERRY_ADMIN_PASSWORD'],
+    [{ FERRY_S3_BUCKET: 'Not_A_Bucket' }, 'FERRY_S3_BUCKET'],
+    [{ FERRY_S3_ENDPOINT: '127.0.0.1:7480' }, 'FERRY_S3_ENDPOINT'],
+    [{ FERRY_S3_FORCE_PATH_STYLE: 'yes' }, 'FERRY_S3_FORCE_PATH_STYLE'],
   ])('fails fast and names the variable: %j', (source, name) => {
     let error: unknown;
     try {

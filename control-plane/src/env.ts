@@ -15,6 +15,14 @@ const envSchema = z.object({
   FERRY_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
   FERRY_KEY_FILE: z.string().min(1).optional(),
   FERRY_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Set: blobs go to this S3 bucket (it must exist). Unset: FERRY_DATA_DIR/blobs. */
+  FERRY_S3_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name')
+    .optional(),
+  FERRY_S3_ENDPOINT: z.url().optional(),
+  FERRY_S3_REGION: z.string().min(1).default('us-east-1'),
+  FERRY_S3_FORCE_PATH_STYLE: z.enum(['true', 'false'], 'must be true or false').default('false'),
 });
 
 export interface Env {
@@ -27,6 +35,8 @@ export interface Env {
   adminPassword: string | undefined;
   keyFile: string;
   logLevel: string;
+  /** S3 settings when FERRY_S3_BUCKET is set; credentials come from the standard AWS chain. */
+  s3: { bucket: string; endpoint: string | undefined; region: string; forcePathStyle: boolean } | undefined;
 }
 
 /** Reads FERRY_* settings; an invalid value fails at start and names the variable. */
@@ -48,5 +58,13 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     adminPassword: e.FERRY_ADMIN_PASSWORD,
     keyFile: e.FERRY_KEY_FILE ? resolve(e.FERRY_KEY_FILE) : join(dataDir, 'keys', 'recipient.private.jwk'),
     logLevel: e.FERRY_LOG_LEVEL,
+    s3: e.FERRY_S3_BUCKET
+      ? {
+          bucket: e.FERRY_S3_BUCKET,
+          endpoint: e.FERRY_S3_ENDPOINT,
+          region: e.FERRY_S3_REGION,
+          forcePathStyle: e.FERRY_S3_FORCE_PATH_STYLE === 'true',
+        }
+      : undefined,
   };
 }

@@ -7,6 +7,8 @@ import { type Database, openDatabase } from './db/client.js';
 import type { Env } from './env.js';
 import { loadOrCreateRecipientKeys } from './keys/recipient-keys.js';
 import { bootstrapAdmin } from './services/bootstrap-admin.js';
+import { createBlobStore } from './storage/create-blob-store.js';
+import { S3BlobStore } from './storage/s3-blob-store.js';
 
 export interface RunningServer {
   url: string;
@@ -29,6 +31,7 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
   await database.migrate();
   const keys = await loadOrCreateRecipientKeys(env.keyFile);
   const sessionSecret = await loadSessionSecret(database.db);
+  const blobStore = await createBlobStore({ env, db: database.db, log });
   const boot = await bootstrapAdmin({
     ctx: { db: database.db, actor: { kind: 'system' }, requestId: 'bootstrap', ip: undefined, log },
     input: {
@@ -52,6 +55,7 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
     recipientPublicKey: keys.publicJwk,
     recipientPrivateKeys: keys.privateJwks,
     publicUrl: env.publicUrl,
+    blobStore,
   });
   const server = serve({ fetch: app.fetch, port: env.httpPort, hostname: env.httpHost });
   await new Promise<void>((resolve, reject) => {
@@ -68,6 +72,7 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
     database,
     async stop() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (blobStore instanceof S3BlobStore) blobStore.destroy();
       await database.close();
     },
   };

@@ -2,6 +2,7 @@ import type { JWK } from 'jose';
 import type { Logger } from 'pino';
 import type { Actor, Ctx } from '../context.js';
 import type { Database } from '../db/client.js';
+import type { BlobStore } from '../storage/blob-store.js';
 
 export interface AppDeps {
   database: Database;
@@ -14,6 +15,8 @@ export interface AppDeps {
   recipientPrivateKeys: JWK[];
   /** Public base URL, also the audience of agent tokens. */
   publicUrl: string;
+  /** Where uploaded objects live: S3, or FERRY_DATA_DIR/blobs with part PUTs served by this app. */
+  blobStore: BlobStore;
 }
 
 export interface AppEnv {

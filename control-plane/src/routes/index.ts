@@ -1,8 +1,10 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import type { AppEnv } from '../http/types.js';
+import type { AppDeps, AppEnv } from '../http/types.js';
+import { FsBlobStore } from '../storage/fs-blob-store.js';
 import { registerAgents } from './agents.js';
 import { registerAudit } from './audit.js';
 import { registerAuth } from './auth.js';
+import { registerBlobParts } from './blob-parts.js';
 import { registerEnrollmentTokens } from './enrollment-tokens.js';
 import { registerFacilities } from './facilities.js';
 import { registerGateways } from './gateways.js';
@@ -10,7 +12,7 @@ import { registerGroups } from './groups.js';
 import { registerHealth } from './health.js';
 import { registerUsers } from './users.js';
 
-export function registerRoutes(app: OpenAPIHono<AppEnv>): void {
+export function registerRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
   registerHealth(app);
   registerAuth(app);
   registerEnrollmentTokens(app);
@@ -20,4 +22,6 @@ export function registerRoutes(app: OpenAPIHono<AppEnv>): void {
   registerGroups(app);
   registerUsers(app);
   registerAudit(app);
+  // With S3 the agent PUTs to presigned S3 URLs, so this app accepts no blob bytes at all.
+  if (deps.blobStore instanceof FsBlobStore) registerBlobParts(app, deps.blobStore);
 }

@@ -6,7 +6,10 @@ export interface StoredPart {
   size: number;
 }
 
-/** An upload in progress: `backendUploadId` is the S3 multipart UploadId (undefined for a single PUT). */
+/**
+ * An upload in progress. `backendUploadId` is set exactly when the upload is multipart: the S3 UploadId,
+ * or for the fs store its part directory's name (the uploadId). It is undefined for a single PUT.
+ */
 export interface UploadHandle {
   key: string;
   uploadId: string;
@@ -30,14 +33,20 @@ export interface BlobStore {
     part: { partNumber: number; length: number; single: boolean },
     expiresInSeconds: number,
   ): Promise<string>;
-  /** Parts already held for a multipart upload, so a resumed upload skips them. */
+  /**
+   * Parts already held, so a resumed upload skips them. For a single PUT: part 1 once the object is
+   * there. A multipart upload that is completed or aborted is `upload.not_found`.
+   */
   listParts(upload: UploadHandle): Promise<StoredPart[]>;
-  /** Joins the parts into the object at `upload.key`. */
+  /**
+   * Joins the parts (ascending, each held at the given size, else `upload.incomplete`) into the object at
+   * `upload.key`. For a single PUT it only checks that the object is there at that size.
+   */
   completeUpload(upload: UploadHandle, parts: StoredPart[]): Promise<void>;
   abortUpload(upload: UploadHandle): Promise<void>;
   /** Size of a stored object, or undefined when there is none. */
   head(key: string): Promise<{ size: number } | undefined>;
-  /** Streams a stored object (optionally a byte range, inclusive end). */
+  /** Streams a stored object (optionally a byte range, inclusive end); `resource.not_found` when missing. */
   get(key: string, range?: { start: number; end: number }): Promise<Readable>;
   delete(key: string): Promise<void>;
 }

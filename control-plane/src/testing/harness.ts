@@ -10,13 +10,26 @@
  * - PostgreSQL: one migrated template database per migration set (`ferry_tpl_<hash>_<time>`), and per
  *   app a fresh `CREATE DATABASE … TEMPLATE` (tens of milliseconds), dropped again in close().
  *
+ * - Blobs: `fs` (default) in a fresh temp directory, or `s3` in a fresh bucket on the test S3 server
+ *   (Debian's Ceph radosgw, scripts/radosgw.sh); both are removed again in close().
+ *
  * No vitest import here, so benches and scripts can use it too.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  AbortMultipartUploadCommand,
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { PGlite } from '@electric-sql/pglite';
 import { generateRecipientKeyPair } from '@ferry/shared';
 import type { OpenAPIHono } from '@hono/zod-openapi';
@@ -32,9 +45,15 @@ import { issueSessionToken, loadSessionSecret } from '../auth/session.js';
 import { type Database, type Db, openDatabase } from '../db/client.js';
 import * as schema from '../db/schema/index.js';
 import type { AppDeps, AppEnv } from '../http/types.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import { FsBlobStore } from '../storage/fs-blob-store.js';
+import { loadBlobSigningSecret } from '../storage/part-signature.js';
+import { S3BlobStore } from '../storage/s3-blob-store.js';
 
 export type Backend = 'pglite' | 'postgres';
 export const BACKENDS: Backend[] = ['pglite', 'postgres'];
+export type BlobBackend = 'fs' | 's3';
+export const BLOB_BACKENDS: BlobBackend[] = ['fs', 's3'];
 
 export const TEST_PUBLIC_URL = 'http://ferry.test';
 export const DEFAULT_TEST_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
@@ -77,6 +96,8 @@ export interface SeededGroup {
 
 export interface TestApp {
   backend: Backend;
+  /** Which store `deps.blobStore` is. */
+  blobs: BlobBackend;
   app: OpenAPIHono<AppEnv>;
   database: Database;
   deps: AppDeps;
@@ -394,11 +415,125 @@ async function openPostgresClone(): Promise<Database> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Blob stores: a temp directory, or a bucket on the test S3 server
+
+/** The test S3 server, as `scripts/radosgw.sh env` prints it. */
+export interface S3TestConfig {
+  endpoint: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+export const S3_TEST_HINT =
+  'no test S3 server: run `eval "$(scripts/radosgw.sh start)"` (Debian\'s Ceph radosgw; sets FERRY_TEST_S3_*)';
+
+/**
+ * The test S3 server from FERRY_TEST_S3_ENDPOINT, _ACCESS_KEY_ID, _SECRET_ACCESS_KEY and _REGION.
+ * When they are unset: with CI=true that is a failure (.ci/run starts radosgw, so it throws); elsewhere
+ * it returns undefined and the test reports itself skipped with S3_TEST_HINT (`ctx.skip(S3_TEST_HINT)`),
+ * so a machine without Ceph still shows what did not run.
+ */
+export function s3TestConfig(): S3TestConfig | undefined {
+  const e = process.env;
+  const endpoint = e.FERRY_TEST_S3_ENDPOINT;
+  const accessKeyId = e.FERRY_TEST_S3_ACCESS_KEY_ID;
+  const secretAccessKey = e.FERRY_TEST_S3_SECRET_ACCESS_KEY;
+  if (!endpoint || !accessKeyId || !secretAccessKey) {
+    if (e.CI === 'true') throw new Error(`${S3_TEST_HINT}; with CI=true the S3 tests must run`);
+    return undefined;
+  }
+  return { endpoint, region: e.FERRY_TEST_S3_REGION || 'us-east-1', accessKeyId, secretAccessKey };
+}
+
+/** An admin client for the test S3 server (path style: radosgw has no wildcard DNS). */
+export function testS3Client(cfg: S3TestConfig): S3Client {
+  return new S3Client({
+    endpoint: cfg.endpoint,
+    region: cfg.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: cfg.accessKeyId, secretAccessKey: cfg.secretAccessKey },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+}
+
+async function openTestBlobStore(
+  blobs: BlobBackend,
+  db: Db,
+): Promise<{ store: BlobStore; close(): Promise<void> }> {
+  if (blobs === 'fs') {
+    const root = await mkdtemp(join(tmpdir(), 'ferry-blobs-'));
+    const store = new FsBlobStore({
+      root,
+      publicUrl: TEST_PUBLIC_URL,
+      signingSecret: await loadBlobSigningSecret(db),
+    });
+    await store.init();
+    return { store, close: () => rm(root, { recursive: true, force: true }) };
+  }
+  const cfg = s3TestConfig();
+  if (!cfg) throw new Error(S3_TEST_HINT);
+  const admin = testS3Client(cfg);
+  const bucket = `ferry-test-${nextId()}`;
+  try {
+    await admin.send(new CreateBucketCommand({ Bucket: bucket }));
+  } catch (cause) {
+    admin.destroy();
+    const what = (cause as Error).name;
+    throw new Error(`test S3 server at ${cfg.endpoint} refused CreateBucket (${what}); ${S3_TEST_HINT}`, {
+      cause,
+    });
+  }
+  const store = new S3BlobStore({
+    bucket,
+    endpoint: cfg.endpoint,
+    region: cfg.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: cfg.accessKeyId, secretAccessKey: cfg.secretAccessKey },
+  });
+  return {
+    store,
+    close: async () => {
+      store.destroy();
+      try {
+        await emptyBucket(admin, bucket);
+        await admin.send(new DeleteBucketCommand({ Bucket: bucket }));
+      } finally {
+        admin.destroy();
+      }
+    },
+  };
+}
+
+/** Aborts open multipart uploads and deletes every object, so the bucket can be deleted. */
+async function emptyBucket(client: S3Client, bucket: string): Promise<void> {
+  for (;;) {
+    const uploads = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+    for (const u of uploads.Uploads ?? [])
+      await client.send(
+        new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId }),
+      );
+    if (!uploads.IsTruncated) break;
+  }
+  for (;;) {
+    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket }));
+    const keys = (page.Contents ?? []).flatMap((o) => (o.Key ? [o.Key] : []));
+    if (keys.length === 0) break;
+    // One by one: DeleteObjects needs a Content-MD5 or checksum, which radosgw 16 and the SDK disagree on.
+    for (const Key of keys) await client.send(new DeleteObjectCommand({ Bucket: bucket, Key }));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // The app
 
-export async function createTestApp(backend: Backend): Promise<TestApp> {
+export async function createTestApp(backend: Backend, opts: { blobs?: BlobBackend } = {}): Promise<TestApp> {
+  const blobs = opts.blobs ?? 'fs';
   const database = backend === 'pglite' ? await openPgliteClone() : await openPostgresClone();
+  let blobStore: { store: BlobStore; close(): Promise<void> } | undefined;
   try {
+    blobStore = await openTestBlobStore(blobs, database.db);
     const sessionSecret = await loadSessionSecret(database.db);
     const { publicJwk, privateJwk } = await generateRecipientKeyPair();
     const deps: AppDeps = {
@@ -408,20 +543,30 @@ export async function createTestApp(backend: Backend): Promise<TestApp> {
       recipientPublicKey: publicJwk,
       recipientPrivateKeys: [privateJwk],
       publicUrl: TEST_PUBLIC_URL,
+      blobStore: blobStore.store,
     };
     const app = createApp(deps);
+    const closeBlobs = blobStore.close;
     const t: TestApp = {
       backend,
+      blobs,
       app,
       database,
       deps,
       request: (method, path, opts) => doRequest(app, method, path, opts),
       seedGroup: (name, opts) => seedGroupIn(t, name, opts),
-      close: () => database.close(),
+      close: async () => {
+        try {
+          await database.close();
+        } finally {
+          await closeBlobs();
+        }
+      },
     };
     return t;
   } catch (err) {
     await database.close().catch(() => {});
+    await blobStore?.close().catch(() => {});
     throw err;
   }
 }

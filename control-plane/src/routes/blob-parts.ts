@@ -1,0 +1,32 @@
+/**
+ * `PUT /blobs/uploads/:uploadId/parts/:partNumber`: the fs store's stand-in for S3's presigned PUT.
+ * Outside /api on purpose: the body is raw sealed bytes (no JSON rule) of up to a part's size (no
+ * 1 MiB limit). The signed URL is the only credential, as with S3.
+ */
+import { FerryError } from '@ferry/shared';
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { AppEnv } from '../http/types.js';
+import type { FsBlobStore } from '../storage/fs-blob-store.js';
+
+export function registerBlobParts(app: OpenAPIHono<AppEnv>, store: FsBlobStore): void {
+  app.put('/blobs/uploads/:uploadId/parts/:partNumber', async (c) => {
+    // Signature and expiry before anything else, so an unsigned caller learns nothing and costs no disk.
+    const fields = store.verifyPartRequest({
+      uploadId: c.req.param('uploadId'),
+      partNumber: c.req.param('partNumber'),
+      query: c.req.query(),
+    });
+    const declared = c.req.header('content-length');
+    if (declared === undefined || !/^[0-9]+$/.test(declared) || Number(declared) !== fields.length)
+      throw new FerryError(
+        'request.invalid',
+        `send exactly ${fields.length} bytes with Content-Length: ${fields.length} (got ${declared ?? 'none'})`,
+      );
+    const body = c.req.raw.body;
+    if (!body) throw new FerryError('request.invalid', `the body is missing; send ${fields.length} bytes`);
+    // Streamed to disk chunk by chunk; receivePart refuses (and removes) a body of any other length.
+    const { etag } = await store.receivePart(fields, body);
+    c.header('ETag', etag);
+    return c.body(null, 200);
+  });
+}

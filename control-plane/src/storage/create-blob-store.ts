@@ -1,0 +1,48 @@
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Db } from '../db/client.js';
+import type { Env } from '../env.js';
+import type { BlobStore } from './blob-store.js';
+import { FsBlobStore } from './fs-blob-store.js';
+import { loadBlobSigningSecret } from './part-signature.js';
+import { S3BlobStore } from './s3-blob-store.js';
+
+/**
+ * S3 when FERRY_S3_BUCKET is set, else the embedded directory FERRY_DATA_DIR/blobs. An S3 bucket is
+ * checked here (HeadBucket) so a wrong name or refused credentials stop the start, not the first upload.
+ */
+export async function createBlobStore(opts: {
+  env: Pick<Env, 's3' | 'dataDir' | 'publicUrl'>;
+  db: Db;
+  log: Logger;
+}): Promise<BlobStore> {
+  const { env, log } = opts;
+  if (env.s3) {
+    const store = new S3BlobStore({
+      bucket: env.s3.bucket,
+      endpoint: env.s3.endpoint,
+      region: env.s3.region,
+      forcePathStyle: env.s3.forcePathStyle,
+    });
+    try {
+      await store.assertReachable();
+    } catch (err) {
+      store.destroy();
+      throw err;
+    }
+    log.info(
+      { event: 'blob_store.ready', kind: 's3', bucket: env.s3.bucket, endpoint: env.s3.endpoint },
+      'blob store ready',
+    );
+    return store;
+  }
+  const root = join(env.dataDir, 'blobs');
+  const store = new FsBlobStore({
+    root,
+    publicUrl: env.publicUrl,
+    signingSecret: await loadBlobSigningSecret(opts.db),
+  });
+  await store.init();
+  log.info({ event: 'blob_store.ready', kind: 'fs', root }, 'blob store ready');
+  return store;
+}

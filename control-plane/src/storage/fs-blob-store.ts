@@ -1,0 +1,358 @@
+/**
+ * The embedded blob store: a directory (FERRY_DATA_DIR/blobs) on one machine. The control plane itself
+ * accepts the agent's part PUTs (routes/blob-parts.ts), on HMAC-signed URLs.
+ *
+ *   <root>/<key>                              stored objects
+ *   <root>/.uploads/<uploadId>/<partNumber>   parts of a multipart upload in progress
+ *
+ * Every write is crash-safe like the agent's spool: write a temp name, fsync, rename, fsync the
+ * directory. A reader therefore sees a whole part or object or none, never a torn one.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { type FileHandle, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { FerryError } from '@ferry/shared';
+import {
+  assertBlobKey,
+  assertExpiry,
+  assertPart,
+  assertRange,
+  assertUploadId,
+  checkParts,
+} from './blob-checks.js';
+import type { BlobStore, StoredPart, UploadHandle } from './blob-store.js';
+import { buildPartUrl, type PartUrlFields, verifyPartRequest } from './part-signature.js';
+
+export interface FsBlobStoreOptions {
+  /** Directory that holds everything: FERRY_DATA_DIR/blobs. Created when missing. */
+  root: string;
+  /** Base URL agents reach the control plane at (FERRY_PUBLIC_URL); part URLs point here. */
+  publicUrl: string;
+  /** HMAC key of part URLs (settings `blob_signing_secret`, see loadBlobSigningSecret). */
+  signingSecret: Uint8Array;
+}
+
+const UPLOADS_DIR = '.uploads';
+const PART_NAME = /^[1-9][0-9]*$/;
+
+function notOpen(uploadId: string): FerryError {
+  return new FerryError(
+    'upload.not_found',
+    `upload ${uploadId} is not open (completed, aborted or never started); offer the object again`,
+  );
+}
+
+function errno(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+export class FsBlobStore implements BlobStore {
+  readonly kind = 'fs' as const;
+  readonly root: string;
+  private readonly publicUrl: string;
+  private readonly secret: Uint8Array;
+
+  constructor(opts: FsBlobStoreOptions) {
+    this.root = opts.root;
+    this.publicUrl = opts.publicUrl.replace(/\/$/, '');
+    this.secret = opts.signingSecret;
+  }
+
+  /** Creates the root (and its uploads area) at start, so an unwritable directory fails fast. */
+  async init(): Promise<void> {
+    await this.io('create its directory', () => ensureDir(join(this.root, UPLOADS_DIR)));
+  }
+
+  async createUpload(input: { key: string; uploadId: string; parts: number }): Promise<UploadHandle> {
+    assertBlobKey(input.key);
+    assertUploadId(input.uploadId);
+    if (!Number.isSafeInteger(input.parts) || input.parts < 1)
+      throw new FerryError('request.invalid', `an upload has at least one part, not ${input.parts}`);
+    if (input.parts === 1) return { key: input.key, uploadId: input.uploadId, backendUploadId: undefined };
+    // The part directory is what makes part PUTs acceptable; re-offering an upload keeps its parts. Its
+    // name doubles as the backend upload id, so "multipart or not" reads the same on both stores.
+    await this.io('create upload', () => ensureDir(this.uploadDir(input.uploadId)));
+    return { key: input.key, uploadId: input.uploadId, backendUploadId: input.uploadId };
+  }
+
+  async partUrl(
+    upload: UploadHandle,
+    part: { partNumber: number; length: number; single: boolean },
+    expiresInSeconds: number,
+  ): Promise<string> {
+    assertExpiry(expiresInSeconds);
+    if (part.single !== (upload.backendUploadId === undefined))
+      throw new FerryError(
+        'request.invalid',
+        part.single ? 'a single PUT cannot belong to a multipart upload' : 'this upload is not multipart',
+      );
+    if (part.single && part.partNumber !== 1)
+      throw new FerryError('request.invalid', 'a single PUT is part 1 of its object');
+    return buildPartUrl(this.publicUrl, this.secret, {
+      uploadId: upload.uploadId,
+      partNumber: part.partNumber,
+      length: part.length,
+      key: upload.key,
+      single: part.single,
+      expiresAt: Math.floor(Date.now() / 1000) + expiresInSeconds,
+    });
+  }
+
+  /** Checks a part PUT's path and query (see part-signature.ts); throws `upload.url_invalid`. */
+  verifyPartRequest(req: {
+    uploadId: string;
+    partNumber: string;
+    query: Record<string, string | undefined>;
+  }): PartUrlFields {
+    return verifyPartRequest(this.secret, req);
+  }
+
+  /**
+   * Writes one part, or a whole single-PUT object, from a body that must hold exactly `length` bytes.
+   * A body that is short, long or cut off leaves nothing behind. Returns the quoted hex MD5 (as S3 does).
+   */
+  async receivePart(fields: PartUrlFields, body: AsyncIterable<Uint8Array>): Promise<{ etag: string }> {
+    assertBlobKey(fields.key);
+    assertUploadId(fields.uploadId);
+    assertPart(fields);
+    let target: string;
+    if (fields.single) {
+      target = this.objectPath(fields.key);
+      await this.io('prepare object directory', () => ensureDir(dirname(target)));
+    } else {
+      const dir = this.uploadDir(fields.uploadId);
+      if (!(await this.io('find upload', () => exists(dir)))) throw notOpen(fields.uploadId);
+      target = join(dir, String(fields.partNumber));
+    }
+    const md5 = await this.writeAtomically(target, (handle) => copyExactly(body, handle, fields.length));
+    return { etag: `"${md5}"` };
+  }
+
+  async listParts(upload: UploadHandle): Promise<StoredPart[]> {
+    if (upload.backendUploadId === undefined) {
+      // A single PUT: its one part is the object itself, once it is there.
+      const head = await this.head(upload.key);
+      return head ? [{ partNumber: 1, size: head.size }] : [];
+    }
+    const dir = this.multipartDir(upload);
+    const names = await this.io('list parts', async () => {
+      try {
+        return await readdir(dir);
+      } catch (err) {
+        if (errno(err) === 'ENOENT') throw notOpen(upload.uploadId);
+        throw err;
+      }
+    });
+    const parts: StoredPart[] = [];
+    for (const name of names) {
+      if (!PART_NAME.test(name)) continue; // temp files of writes in flight
+      const size = await this.io('list parts', async () => {
+        try {
+          return (await stat(join(dir, name))).size;
+        } catch (err) {
+          if (errno(err) === 'ENOENT') return undefined; // completed meanwhile
+          throw err;
+        }
+      });
+      if (size !== undefined) parts.push({ partNumber: Number(name), size });
+    }
+    return parts.sort((a, b) => a.partNumber - b.partNumber);
+  }
+
+  async completeUpload(upload: UploadHandle, parts: StoredPart[]): Promise<void> {
+    assertBlobKey(upload.key);
+    const held = new Map((await this.listParts(upload)).map((p) => [p.partNumber, p.size]));
+    checkParts(upload, parts, held);
+    if (upload.backendUploadId === undefined) return; // single PUT: the object is in place
+    const dir = this.multipartDir(upload);
+    const target = this.objectPath(upload.key);
+    await this.io('prepare object directory', () => ensureDir(dirname(target)));
+    await this.writeAtomically(target, async (out) => {
+      for (const part of parts) {
+        // A stream per part: objects can be far larger than memory should hold.
+        for await (const chunk of createReadStream(join(dir, String(part.partNumber)))) {
+          await writeAll(out, chunk as Buffer);
+        }
+      }
+    });
+    await this.io('remove upload parts', () => rm(dir, { recursive: true, force: true }));
+  }
+
+  async abortUpload(upload: UploadHandle): Promise<void> {
+    if (upload.backendUploadId === undefined) return; // a single PUT leaves nothing half-made
+    const dir = this.multipartDir(upload);
+    await this.io('abort upload', () => rm(dir, { recursive: true, force: true }));
+  }
+
+  async head(key: string): Promise<{ size: number } | undefined> {
+    assertBlobKey(key);
+    return this.io('read object size', async () => {
+      try {
+        const s = await stat(this.objectPath(key));
+        return s.isFile() ? { size: s.size } : undefined;
+      } catch (err) {
+        if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return undefined;
+        throw err;
+      }
+    });
+  }
+
+  async get(key: string, range?: { start: number; end: number }): Promise<Readable> {
+    assertBlobKey(key);
+    if (range) assertRange(range);
+    // Opened here, not lazily by the stream, so a missing object rejects this promise.
+    const handle = await this.io('open object', async () => {
+      try {
+        return await open(this.objectPath(key), 'r');
+      } catch (err) {
+        if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR')
+          throw new FerryError('resource.not_found', `no stored object ${key}`);
+        throw err;
+      }
+    });
+    if (range) {
+      const { size } = await handle.stat();
+      if (range.start >= size) {
+        await handle.close();
+        throw new FerryError(
+          'request.invalid',
+          `range starts at ${range.start}, past the ${size}-byte object`,
+        );
+      }
+      return handle.createReadStream({ start: range.start, end: range.end });
+    }
+    return handle.createReadStream();
+  }
+
+  async delete(key: string): Promise<void> {
+    assertBlobKey(key);
+    await this.io('delete object', async () => {
+      try {
+        await unlink(this.objectPath(key));
+      } catch (err) {
+        if (errno(err) !== 'ENOENT' && errno(err) !== 'ENOTDIR') throw err;
+      }
+    });
+  }
+
+  private objectPath(key: string): string {
+    return join(this.root, key);
+  }
+
+  private uploadDir(uploadId: string): string {
+    return join(this.root, UPLOADS_DIR, uploadId);
+  }
+
+  private multipartDir(upload: UploadHandle): string {
+    assertUploadId(upload.uploadId);
+    if (upload.backendUploadId !== upload.uploadId)
+      throw new FerryError('request.invalid', `upload ${upload.uploadId} was not started by this store`);
+    return this.uploadDir(upload.uploadId);
+  }
+
+  /** Fills a temp file next to `target` with `fill`, then fsync, rename, fsync the directory. */
+  private async writeAtomically<T>(target: string, fill: (out: FileHandle) => Promise<T>): Promise<T> {
+    const tmp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
+    const out = await this.io('create temp file', () => open(tmp, 'wx'));
+    try {
+      const result = await this.io('write', () => fill(out));
+      await this.io('sync', () => out.sync());
+      await out.close();
+      await this.io('publish', () => rename(tmp, target));
+      await this.io('sync directory', () => syncDir(dirname(target)));
+      return result;
+    } catch (err) {
+      await out.close().catch(() => {});
+      await rm(tmp, { force: true }).catch(() => {});
+      throw err;
+    }
+  }
+
+  /** Runs a file-system step; errno failures become `storage.unavailable` naming the step. */
+  private async io<T>(step: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof FerryError) throw err;
+      throw new FerryError(
+        'storage.unavailable',
+        `blob store at ${this.root} failed to ${step}: ${errno(err) ?? (err as Error).message}`,
+        { cause: err },
+      );
+    }
+  }
+}
+
+/** Copies exactly `length` bytes from `body` to `out`, returning their hex MD5; refuses any other length. */
+async function copyExactly(
+  body: AsyncIterable<Uint8Array>,
+  out: FileHandle,
+  length: number,
+): Promise<string> {
+  const md5 = createHash('md5');
+  let received = 0;
+  const iterator = body[Symbol.asyncIterator]();
+  for (;;) {
+    let next: IteratorResult<Uint8Array>;
+    try {
+      next = await iterator.next();
+    } catch (cause) {
+      throw new FerryError('request.invalid', `upload body was cut off after ${received} bytes`, { cause });
+    }
+    if (next.done) break;
+    const chunk = next.value;
+    received += chunk.byteLength;
+    if (received > length) {
+      // Stop reading: the rest is not wanted, and the stream is released.
+      await iterator.return?.().catch(() => {});
+      throw new FerryError('request.invalid', `upload body runs past its ${length} bytes`);
+    }
+    md5.update(chunk);
+    await writeAll(out, chunk);
+  }
+  if (received !== length)
+    throw new FerryError('request.invalid', `upload body ended after ${received} of ${length} bytes`);
+  return md5.digest('hex');
+}
+
+async function writeAll(out: FileHandle, chunk: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < chunk.byteLength) {
+    const { bytesWritten } = await out.write(chunk, offset, chunk.byteLength - offset);
+    offset += bytesWritten;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+/** mkdir -p that also fsyncs each new directory's parent, so the new entries survive a crash. */
+async function ensureDir(dir: string): Promise<void> {
+  if (await exists(dir)) return;
+  await ensureDir(dirname(dir));
+  try {
+    await mkdir(dir);
+  } catch (err) {
+    if (errno(err) !== 'EEXIST') throw err; // a concurrent writer made it
+    return;
+  }
+  await syncDir(dirname(dir));
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
