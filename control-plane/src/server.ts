@@ -5,6 +5,7 @@ import { createApp } from './app.js';
 import { loadSessionSecret } from './auth/session.js';
 import { type Database, openDatabase } from './db/client.js';
 import type { Env } from './env.js';
+import { startStudyCompletion } from './jobs/study-completion.js';
 import { loadOrCreateRecipientKeys } from './keys/recipient-keys.js';
 import { bootstrapAdmin } from './services/bootstrap-admin.js';
 import { createBlobStore } from './storage/create-blob-store.js';
@@ -62,6 +63,7 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
     server.once('listening', () => resolve());
     server.once('error', reject);
   });
+  const studyCompletion = startStudyCompletion({ db: database.db, log });
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : env.httpPort;
   const url = env.publicUrl;
@@ -72,6 +74,7 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
     database,
     async stop() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await studyCompletion.stop();
       if (blobStore instanceof S3BlobStore) blobStore.destroy();
       await database.close();
     },

@@ -5,6 +5,7 @@ import type { GatewayView } from '../db/queries/gateways.js';
 import type { UserView } from '../db/queries/users.js';
 import { userRoles } from '../db/schema/index.js';
 import { NAME_MAX_LENGTH, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../services/input-rules.js';
+import { STABLE_PERIOD_MAX_SECONDS, STABLE_PERIOD_MIN_SECONDS } from '../services/stable-period.js';
 
 /** Input and output schemas shared by the facility, gateway, group, user and audit routes. */
 
@@ -28,6 +29,16 @@ export const aeTitleSchema = z
   });
 
 export const nameSchema = z.string().trim().min(1).max(NAME_MAX_LENGTH);
+/** Seconds without a new instance after which a study of the facility is complete. */
+export const stablePeriodSecondsSchema = z
+  .number()
+  .int()
+  .min(STABLE_PERIOD_MIN_SECONDS)
+  .max(STABLE_PERIOD_MAX_SECONDS)
+  .openapi({
+    description: 'A study is complete after this many seconds without a new instance',
+    example: 60,
+  });
 export const emailSchema = z.email().max(320).openapi({ example: 'admin@example.org' });
 export const passwordSchema = z.string().min(PASSWORD_MIN_LENGTH).max(PASSWORD_MAX_LENGTH);
 export const roleSchema = z.enum(userRoles);
@@ -39,6 +50,7 @@ export const facilitySchema = z
     id: z.uuid(),
     name: z.string(),
     aeTitle: z.string(),
+    stablePeriodSeconds: z.number().int(),
     createdAt: isoTime,
     updatedAt: isoTime,
   })
@@ -49,6 +61,7 @@ export function facilityDto(f: FacilityRow): z.infer<typeof facilitySchema> {
     id: f.id,
     name: f.name,
     aeTitle: f.aeTitle,
+    stablePeriodSeconds: f.stablePeriodSeconds,
     createdAt: f.createdAt.toISOString(),
     updatedAt: f.updatedAt.toISOString(),
   };

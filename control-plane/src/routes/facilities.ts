@@ -14,6 +14,7 @@ import {
   idParamSchema,
   json,
   nameSchema,
+  stablePeriodSecondsSchema,
 } from './api-schemas.js';
 import { errorResponses } from './openapi-common.js';
 
@@ -26,7 +27,15 @@ const createFacilityRoute = createRoute({
   request: {
     body: {
       required: true,
-      content: json(z.object({ name: nameSchema, aeTitle: aeTitleSchema }).strict()),
+      content: json(
+        z
+          .object({
+            name: nameSchema,
+            aeTitle: aeTitleSchema,
+            stablePeriodSeconds: stablePeriodSecondsSchema.optional(),
+          })
+          .strict(),
+      ),
     },
   },
   responses: {
@@ -67,7 +76,7 @@ const updateFacilityRoute = createRoute({
   method: 'patch',
   path: '/api/v1/facilities/{id}',
   tags: ['facilities'],
-  summary: 'Rename a facility or change its AE title (admin)',
+  summary: 'Rename a facility, change its AE title or its stable period (admin)',
   description: "A new AE title becomes a new config version for each of the facility's non-revoked gateways.",
   middleware: [authenticate('user')] as const,
   request: {
@@ -76,9 +85,16 @@ const updateFacilityRoute = createRoute({
       required: true,
       content: json(
         z
-          .object({ name: nameSchema.optional(), aeTitle: aeTitleSchema.optional() })
+          .object({
+            name: nameSchema.optional(),
+            aeTitle: aeTitleSchema.optional(),
+            stablePeriodSeconds: stablePeriodSecondsSchema.optional(),
+          })
           .strict()
-          .refine((v) => v.name !== undefined || v.aeTitle !== undefined, 'give name, aeTitle or both'),
+          .refine(
+            (v) => v.name !== undefined || v.aeTitle !== undefined || v.stablePeriodSeconds !== undefined,
+            'give name, aeTitle or stablePeriodSeconds',
+          ),
       ),
     },
   },

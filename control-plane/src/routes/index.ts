@@ -10,6 +10,7 @@ import { registerFacilities } from './facilities.js';
 import { registerGateways } from './gateways.js';
 import { registerGroups } from './groups.js';
 import { registerHealth } from './health.js';
+import { registerUploads } from './uploads.js';
 import { registerUsers } from './users.js';
 
 export function registerRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
@@ -17,6 +18,7 @@ export function registerRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
   registerAuth(app);
   registerEnrollmentTokens(app);
   registerAgents(app);
+  registerUploads(app);
   registerFacilities(app);
   registerGateways(app);
   registerGroups(app);

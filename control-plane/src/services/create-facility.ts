@@ -5,28 +5,36 @@ import { facilities } from '../db/schema/index.js';
 import { writeAudit } from './audit.js';
 import { checkAeTitle, checkName } from './input-rules.js';
 import { requireAdmin } from './permissions.js';
+import { checkStablePeriod, STABLE_PERIOD_DEFAULT_SECONDS } from './stable-period.js';
 
-/** Adds a facility to the caller's group; its AE title must be free within the group. */
+/**
+ * Adds a facility to the caller's group; its AE title must be free within the group. Its stable period
+ * (how long after its last instance a study is complete) defaults to 60 s.
+ */
 export async function createFacility({
   ctx,
   input,
 }: {
   ctx: Ctx;
-  input: { name: string; aeTitle: string };
+  input: { name: string; aeTitle: string; stablePeriodSeconds?: number | undefined };
 }): Promise<FacilityRow> {
   const actor = requireAdmin(ctx.actor);
   const name = checkName(input.name);
   const aeTitle = checkAeTitle(input.aeTitle);
+  const stablePeriodSeconds = checkStablePeriod(input.stablePeriodSeconds ?? STABLE_PERIOD_DEFAULT_SECONDS);
   try {
     return await ctx.db.transaction(async (tx) => {
       const holder = await findAeTitleHolder(tx, actor.groupId, aeTitle);
       if (holder) throw aeTitleConflict(aeTitle, holder.name);
-      const [row] = await tx.insert(facilities).values({ groupId: actor.groupId, name, aeTitle }).returning();
+      const [row] = await tx
+        .insert(facilities)
+        .values({ groupId: actor.groupId, name, aeTitle, stablePeriodSeconds })
+        .returning();
       await writeAudit(tx, ctx, {
         action: 'facility.create',
         targetType: 'facility',
         targetId: row!.id,
-        details: { name, aeTitle },
+        details: { name, aeTitle, stablePeriodSeconds },
       });
       return row!;
     });

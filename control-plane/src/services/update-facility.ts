@@ -12,6 +12,7 @@ import { writeAudit } from './audit.js';
 import { appendConfigVersion, buildGatewayConfig } from './gateway-config.js';
 import { checkAeTitle, checkName } from './input-rules.js';
 import { requireAdmin } from './permissions.js';
+import { checkStablePeriod } from './stable-period.js';
 
 export interface UpdateFacilityResult {
   facility: FacilityRow;
@@ -20,28 +21,42 @@ export interface UpdateFacilityResult {
 }
 
 /**
- * Renames a facility or changes its AE title. A new AE title becomes a new config version for
- * every non-revoked gateway of the facility, in the same transaction as the change.
+ * Renames a facility, changes its AE title or its stable period. A new AE title becomes a new config
+ * version for every non-revoked gateway of the facility, in the same transaction as the change.
  */
 export async function updateFacility({
   ctx,
   input,
 }: {
   ctx: Ctx;
-  input: { id: string; name?: string | undefined; aeTitle?: string | undefined };
+  input: {
+    id: string;
+    name?: string | undefined;
+    aeTitle?: string | undefined;
+    stablePeriodSeconds?: number | undefined;
+  };
 }): Promise<UpdateFacilityResult> {
   const actor = requireAdmin(ctx.actor);
   const name = input.name === undefined ? undefined : checkName(input.name);
   const aeTitle = input.aeTitle === undefined ? undefined : checkAeTitle(input.aeTitle);
+  const stablePeriodSeconds =
+    input.stablePeriodSeconds === undefined ? undefined : checkStablePeriod(input.stablePeriodSeconds);
   try {
     return await ctx.db.transaction(async (tx) => {
       const before = await getFacilityOr404(tx, actor.groupId, input.id, { lock: true });
-      const changes: Record<string, { from: string; to: string }> = {};
+      const changes: {
+        name?: { from: string; to: string };
+        aeTitle?: { from: string; to: string };
+        stablePeriodSeconds?: { from: number; to: number };
+      } = {};
       if (name !== undefined && name !== before.name) changes.name = { from: before.name, to: name };
       if (aeTitle !== undefined && aeTitle !== before.aeTitle) {
         const holder = await findAeTitleHolder(tx, actor.groupId, aeTitle, before.id);
         if (holder) throw aeTitleConflict(aeTitle, holder.name);
         changes.aeTitle = { from: before.aeTitle, to: aeTitle };
+      }
+      if (stablePeriodSeconds !== undefined && stablePeriodSeconds !== before.stablePeriodSeconds) {
+        changes.stablePeriodSeconds = { from: before.stablePeriodSeconds, to: stablePeriodSeconds };
       }
       if (Object.keys(changes).length === 0) return { facility: before, configVersions: [] };
 
@@ -50,6 +65,7 @@ export async function updateFacility({
         .set({
           ...(changes.name ? { name: changes.name.to } : {}),
           ...(changes.aeTitle ? { aeTitle: changes.aeTitle.to } : {}),
+          ...(changes.stablePeriodSeconds ? { stablePeriodSeconds: changes.stablePeriodSeconds.to } : {}),
           updatedAt: new Date(),
         })
         .where(eq(facilities.id, before.id))

@@ -1,0 +1,402 @@
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import {
+  deriveObjectKey,
+  type ErrorCode,
+  FerryError,
+  type InstanceManifest,
+  instanceManifestSchema,
+  isFerryError,
+  type ObjectHeader,
+  openObject,
+  type UploadCompleteRequest,
+  type UploadCompleteResponse,
+  type UploadCompleteResult,
+  unwrapDataKey,
+} from '@ferry/shared';
+import { and, eq, inArray } from 'drizzle-orm';
+import type { JWK } from 'jose';
+import type { Ctx } from '../context.js';
+import { uploads } from '../db/schema/index.js';
+import { type DicomJson, HeaderPrefix, parseDicomHeader } from '../dicom/dicom-json.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import { requireAgent } from './permissions.js';
+import { recordInstance } from './record-instance.js';
+import {
+  handleOf,
+  instanceKey,
+  mapLimit,
+  partLayout,
+  receiptFor,
+  storage,
+  storedInstancesBySopAndHash,
+  type UploadDeps,
+  type UploadRow,
+} from './upload-common.js';
+
+/** Objects verified at once: each streams, hashes and decrypts; two cores, so a little overlap for I/O. */
+const VERIFY_CONCURRENCY = 2;
+/** The object reader gets chunks of at least this size, so a 1 MiB frame is not rebuilt from 64 KiB reads. */
+const COALESCE_BYTES = 1 << 20;
+
+export interface CompleteUploadsDeps extends UploadDeps {
+  /** AppDeps.recipientPrivateKeys: newest first. */
+  recipientPrivateKeys: readonly JWK[];
+}
+
+type Outcome =
+  | { kind: 'stored'; result: UploadCompleteResult }
+  | { kind: 'retry'; code: ErrorCode; message: string; reset?: boolean }
+  | { kind: 'refused'; code: ErrorCode; message: string };
+
+class Verdict extends Error {
+  constructor(readonly outcome: Exclude<Outcome, { kind: 'stored' }>) {
+    super(outcome.message);
+  }
+}
+const retry = (code: ErrorCode, message: string, reset = false) =>
+  new Verdict({ kind: 'retry', code, message, reset });
+const refuse = (message: string) => new Verdict({ kind: 'refused', code: 'upload.object_invalid', message });
+
+/** Epoch keys unwrapped during this request: an agent wraps one per study or few minutes, not per object. */
+class EpochKeys {
+  private readonly keys = new Map<string, Promise<Buffer>>();
+  constructor(private readonly privateKeys: readonly JWK[]) {}
+  unwrap(wrapped: string): Promise<Buffer> {
+    let key = this.keys.get(wrapped);
+    if (!key) {
+      key = unwrapDataKey(wrapped, [...this.privateKeys]);
+      this.keys.set(wrapped, key);
+    }
+    return key;
+  }
+}
+
+/** What reading, checking and opening a stored object gives. */
+interface Verified {
+  objectSha256: string;
+  manifest: InstanceManifest;
+  metadata: DicomJson;
+}
+
+/**
+ * Joins the parts of a multipart upload into its object (unless a previous complete already did), or
+ * checks that a single PUT arrived. Missing parts are a retry: the upload stays open.
+ */
+async function assemble(blobStore: BlobStore, row: UploadRow): Promise<void> {
+  const layout = partLayout(row.objectBytes, row.partBytes);
+  const handle = handleOf(row);
+  const head = await storage('read an object size', () => blobStore.head(row.blobKey));
+  if (head?.size === row.objectBytes) return;
+  if (layout.length === 1) {
+    throw retry('upload.incomplete', 'the object has not arrived; send it, then complete again');
+  }
+  let held: Map<number, number>;
+  try {
+    held = new Map(
+      (await storage('list uploaded parts', () => blobStore.listParts(handle))).map((p) => [
+        p.partNumber,
+        p.size,
+      ]),
+    );
+  } catch (err) {
+    if (isFerryError(err, 'upload.not_found')) {
+      throw retry('upload.incomplete', 'the store no longer holds this upload; offer the object again', true);
+    }
+    throw err;
+  }
+  const missing = layout.filter((p) => held.get(p.partNumber) !== p.length);
+  if (missing.length > 0) {
+    throw retry(
+      'upload.incomplete',
+      `${missing.length} of ${layout.length} parts have not arrived (first: part ${missing[0]!.partNumber}); offer the object again to resume`,
+    );
+  }
+  try {
+    await storage('complete the upload', () =>
+      blobStore.completeUpload(
+        handle,
+        layout.map((p) => ({ partNumber: p.partNumber, size: p.length })),
+      ),
+    );
+  } catch (err) {
+    if (isFerryError(err, 'upload.incomplete')) throw retry('upload.incomplete', err.message);
+    throw err;
+  }
+}
+
+/**
+ * Reads a stored object once, hashing and counting every byte as it is pulled. `chunks()` hands them on
+ * in pieces of at least `min` bytes; `drain()` pulls the rest straight from the source, so the hash is
+ * whole even when the consumer gave up (or closed the generator) halfway. Store failures are
+ * storage.unavailable.
+ */
+class HashingReader {
+  readonly hash = createHash('sha256');
+  bytes = 0;
+  private readonly it: AsyncIterator<unknown>;
+
+  constructor(source: Readable) {
+    this.it = source[Symbol.asyncIterator]();
+  }
+
+  private async pull(): Promise<Buffer | undefined> {
+    let next: IteratorResult<unknown>;
+    try {
+      next = await this.it.next();
+    } catch (cause) {
+      throw new FerryError('storage.unavailable', 'the blob store failed while reading an object', { cause });
+    }
+    if (next.done) return undefined;
+    const chunk = next.value as Buffer;
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    return chunk;
+  }
+
+  async *chunks(min: number): AsyncGenerator<Buffer> {
+    let parts: Buffer[] = [];
+    let size = 0;
+    for (let chunk = await this.pull(); chunk; chunk = await this.pull()) {
+      parts.push(chunk);
+      size += chunk.length;
+      if (size >= min) {
+        yield parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
+        parts = [];
+        size = 0;
+      }
+    }
+    if (size > 0) yield parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
+  }
+
+  async drain(): Promise<void> {
+    while (await this.pull()) {
+      // hashed and counted by pull
+    }
+  }
+}
+
+/**
+ * Streams the stored object once: SHA-256 of the ciphertext (must equal the agent's), then the frames
+ * opened and authenticated, the plaintext hashed (must equal the offer) and its first bytes parsed for
+ * the header. Memory stays at about one frame plus the header prefix, whatever the object's size.
+ */
+async function verify(
+  blobStore: BlobStore,
+  keys: EpochKeys,
+  row: UploadRow,
+  claimedObjectSha256: string,
+): Promise<Verified> {
+  const source = await storage('read the object', () => blobStore.get(row.blobKey)).catch((err: unknown) => {
+    if (isFerryError(err, 'resource.not_found'))
+      throw retry('upload.incomplete', 'the object has not arrived');
+    throw err;
+  });
+  const reader = new HashingReader(source);
+  const plainHash = createHash('sha256');
+  let plainBytes = 0;
+  const prefix = new HeaderPrefix();
+  let header: ObjectHeader | undefined;
+  let manifest: unknown;
+  let openError: unknown;
+  try {
+    for await (const part of openObject(reader.chunks(COALESCE_BYTES), async (h) => {
+      header = h;
+      return deriveObjectKey(await keys.unwrap(h.wrappedKey), h.objectId);
+    })) {
+      if (part.kind === 'manifest') manifest = part.manifest;
+      else if (part.kind === 'data') {
+        plainHash.update(part.bytes);
+        plainBytes += part.bytes.length;
+        prefix.push(part.bytes);
+      }
+    }
+  } catch (err) {
+    if (isFerryError(err, 'storage.unavailable')) throw err;
+    openError = err;
+    // Hash the rest: a torn upload (retry) must be told apart from a bad object (refused).
+    await reader.drain();
+  } finally {
+    source.destroy();
+  }
+
+  const objectSha256 = reader.hash.digest('hex');
+  if (reader.bytes !== row.objectBytes || objectSha256 !== claimedObjectSha256) {
+    throw retry(
+      'upload.hash_mismatch',
+      `the stored object (${reader.bytes} bytes) does not hash to what the agent sent; offer it again to re-send`,
+      true,
+    );
+  }
+  if (openError !== undefined) {
+    const reason = openError instanceof FerryError ? openError.message : 'it cannot be opened';
+    throw refuse(`the object does not open: ${reason}`);
+  }
+  if (header?.objectId !== row.objectId) throw refuse('the object was sealed for another object id');
+  const parsedManifest = instanceManifestSchema.safeParse(manifest);
+  if (!parsedManifest.success) throw refuse('the object has no valid manifest');
+  if (parsedManifest.data.sopInstanceUid !== row.sopInstanceUid) {
+    throw refuse('the manifest names another SOP Instance UID than the offer');
+  }
+  if (plainBytes !== row.plainBytes || plainHash.digest('hex') !== row.sha256) {
+    throw refuse('the decrypted content does not match the offered size and SHA-256');
+  }
+  let metadata: DicomJson = {};
+  try {
+    const parsed = await parseDicomHeader(prefix.bytes(), { whole: prefix.whole });
+    metadata = parsed.metadata;
+  } catch {
+    // Stored as received all the same; the manifest carries what the worklist needs.
+  }
+  return { objectSha256, manifest: parsedManifest.data, metadata };
+}
+
+/**
+ * Forgets an upload whose bytes are wrong or gone, so the next offer starts a fresh one. The blob goes
+ * first; the row after, so a failed delete still leaves nothing that a later offer would trust.
+ */
+async function resetUpload(ctx: Ctx, blobStore: BlobStore, row: UploadRow): Promise<void> {
+  await storage('abort an upload', () => blobStore.abortUpload(handleOf(row))).catch(() => {});
+  await storage('delete an object', () => blobStore.delete(row.blobKey)).catch(() => {});
+  await ctx.db.delete(uploads).where(and(eq(uploads.id, row.id), eq(uploads.state, 'open')));
+}
+
+/**
+ * The agent says every part of these objects is sent. For each: assemble, verify (ciphertext hash, GCM
+ * frames, plaintext hash and size, manifest) and record the instance, marking the upload stored in the
+ * same transaction. The answer per object is `stored` with a receipt, `retry` (parts missing, torn
+ * upload, storage down: offer it again) or `refused` (the object itself is bad).
+ */
+export async function completeUploads({
+  ctx,
+  input,
+  deps,
+}: {
+  ctx: Ctx;
+  input: UploadCompleteRequest;
+  deps: CompleteUploadsDeps;
+}): Promise<UploadCompleteResponse> {
+  const agent = requireAgent(ctx.actor);
+  const { blobStore } = deps;
+  const keys = new EpochKeys(deps.recipientPrivateKeys);
+  const ids = [...new Set(input.objects.map((o) => o.uploadId))];
+  const rows = await ctx.db
+    .select()
+    .from(uploads)
+    .where(and(eq(uploads.groupId, agent.groupId), inArray(uploads.id, ids)));
+  const rowOf = new Map(rows.map((r) => [r.id, r]));
+  const stored = await storedInstancesBySopAndHash(
+    ctx.db,
+    agent.groupId,
+    rows.filter((r) => r.state === 'stored').map((r) => r.sopInstanceUid),
+  );
+  const claimed = new Set<string>();
+
+  const one = async (o: UploadCompleteRequest['objects'][number]): Promise<UploadCompleteResult> => {
+    const row = rowOf.get(o.uploadId);
+    if (!row || row.objectId !== o.objectId) {
+      return {
+        objectId: o.objectId,
+        status: 'refused',
+        code: 'upload.not_found',
+        message: 'no such upload for this object in your group; offer the object again',
+      };
+    }
+    if (claimed.has(row.id)) {
+      return {
+        objectId: o.objectId,
+        status: 'retry',
+        code: 'upload.incomplete',
+        message: 'completed twice in one request',
+      };
+    }
+    claimed.add(row.id);
+    if (row.state === 'stored') {
+      const hit = stored.get(instanceKey(row.sopInstanceUid, row.sha256));
+      if (hit) return { objectId: o.objectId, status: 'stored', receipt: receiptFor(o.objectId, hit) };
+      return {
+        objectId: o.objectId,
+        status: 'retry',
+        code: 'upload.incomplete',
+        message: 'offer the object again',
+      };
+    }
+    try {
+      await assemble(blobStore, row);
+      const verified = await verify(blobStore, keys, row, o.objectSha256);
+      const storedAt = new Date();
+      const recorded = await ctx.db.transaction(async (tx) => {
+        const marked = await tx
+          .update(uploads)
+          .set({ state: 'stored', completedAt: storedAt })
+          .where(and(eq(uploads.id, row.id), eq(uploads.state, 'open')))
+          .returning({ id: uploads.id });
+        if (marked.length === 0) return undefined; // a concurrent complete of the same upload won
+        return recordInstance({
+          ctx,
+          tx,
+          input: {
+            groupId: agent.groupId,
+            facilityId: agent.facilityId,
+            gatewayId: agent.gatewayId,
+            objectId: row.objectId,
+            blobKey: row.blobKey,
+            manifest: verified.manifest,
+            metadata: verified.metadata,
+            sha256: row.sha256,
+            objectSha256: verified.objectSha256,
+            plainBytes: row.plainBytes,
+            objectBytes: row.objectBytes,
+            storedAt,
+          },
+        });
+      });
+      if (!recorded) {
+        const again = await storedInstancesBySopAndHash(ctx.db, agent.groupId, [row.sopInstanceUid]);
+        const hit = again.get(instanceKey(row.sopInstanceUid, row.sha256));
+        if (hit) return { objectId: o.objectId, status: 'stored', receipt: receiptFor(o.objectId, hit) };
+        throw retry(
+          'upload.incomplete',
+          'a concurrent complete of this upload did not finish; offer it again',
+        );
+      }
+      if (recorded.receipt.duplicate) {
+        // The group holds these exact bytes under another object: this copy is not referenced.
+        await storage('delete an object', () => blobStore.delete(row.blobKey)).catch(() => {});
+      }
+      ctx.log.debug(
+        {
+          event: 'upload.stored',
+          objectId: row.objectId,
+          uploadId: row.id,
+          instanceId: recorded.instanceId,
+          studyId: recorded.studyId,
+          version: recorded.version,
+          duplicate: recorded.receipt.duplicate,
+        },
+        'upload stored',
+      );
+      return { objectId: o.objectId, status: 'stored', receipt: recorded.receipt };
+    } catch (err) {
+      let outcome: Exclude<Outcome, { kind: 'stored' }>;
+      if (err instanceof Verdict) outcome = err.outcome;
+      else if (isFerryError(err, 'storage.unavailable')) {
+        outcome = { kind: 'retry', code: 'storage.unavailable', message: err.message };
+      } else if (isFerryError(err, 'upload.object_invalid')) {
+        outcome = { kind: 'refused', code: 'upload.object_invalid', message: err.message };
+      } else {
+        throw err;
+      }
+      if ((outcome.kind === 'retry' && outcome.reset) || outcome.kind === 'refused') {
+        await resetUpload(ctx, blobStore, row);
+      }
+      ctx.log.debug(
+        { event: `upload.${outcome.kind}`, objectId: row.objectId, uploadId: row.id, code: outcome.code },
+        `upload ${outcome.kind}`,
+      );
+      return { objectId: o.objectId, status: outcome.kind, code: outcome.code, message: outcome.message };
+    }
+  };
+
+  return { objects: await mapLimit(input.objects, VERIFY_CONCURRENCY, one) };
+}

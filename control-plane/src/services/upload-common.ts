@@ -1,0 +1,127 @@
+/** What offer-uploads and complete-uploads share: part layout, blob keys, store calls, the stored receipt. */
+import { FerryError, type Receipt } from '@ferry/shared';
+import { and, eq, inArray } from 'drizzle-orm';
+import type { DbOrTx } from '../db/client.js';
+import { instances, type uploads } from '../db/schema/index.js';
+import type { BlobStore, UploadHandle } from '../storage/blob-store.js';
+
+export const UPLOAD_PART_BYTES = 8 * 1024 * 1024;
+export const UPLOAD_URL_SECONDS = 15 * 60;
+/** S3's limit on parts per multipart upload. */
+export const MAX_UPLOAD_PARTS = 10_000;
+/** Blob-store calls in flight at once for one request. */
+export const STORE_CONCURRENCY = 8;
+
+export type UploadRow = typeof uploads.$inferSelect;
+
+/** The dependencies the upload services take besides ctx (AppDeps has them). */
+export interface UploadDeps {
+  blobStore: BlobStore;
+  /** Part size of new uploads (default 8 MiB; tests lower it). */
+  partBytes?: number;
+  /** Lifetime of part URLs (default 15 min). */
+  urlSeconds?: number;
+}
+
+export function blobKeyOf(groupId: string, objectId: string): string {
+  return `g/${groupId}/o/${objectId}.fobj`;
+}
+
+export function handleOf(row: Pick<UploadRow, 'id' | 'blobKey' | 'backendUploadId'>): UploadHandle {
+  return { key: row.blobKey, uploadId: row.id, backendUploadId: row.backendUploadId ?? undefined };
+}
+
+export interface PartLayout {
+  partNumber: number;
+  offset: number;
+  length: number;
+}
+
+/** Parts of an object: one when it fits in one part (a single PUT), else `partBytes` each but the last. */
+export function partLayout(objectBytes: number, partBytes: number): PartLayout[] {
+  const parts: PartLayout[] = [];
+  for (let offset = 0, n = 1; offset < objectBytes; offset += partBytes, n++) {
+    parts.push({ partNumber: n, offset, length: Math.min(partBytes, objectBytes - offset) });
+  }
+  return parts;
+}
+
+export function partCount(objectBytes: number, partBytes: number): number {
+  return Math.max(1, Math.ceil(objectBytes / partBytes));
+}
+
+/** Runs a blob-store step; anything but a FerryError becomes `storage.unavailable`. */
+export async function storage<T>(step: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof FerryError) throw err;
+    throw new FerryError('storage.unavailable', `the blob store failed to ${step}`, { cause: err });
+  }
+}
+
+/** `fn` over `items`, at most `limit` at a time, results in order. */
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+export interface StoredInstanceRef {
+  objectId: string;
+  sopInstanceUid: string;
+  sha256: string;
+  objectSha256: string;
+  storedAt: Date;
+}
+
+/** Instances of `groupId` with any of these SOP Instance UIDs (one query), keyed by `sop\0sha256`. */
+export async function storedInstancesBySopAndHash(
+  db: DbOrTx,
+  groupId: string,
+  sopInstanceUids: string[],
+): Promise<Map<string, StoredInstanceRef>> {
+  const found = new Map<string, StoredInstanceRef>();
+  if (sopInstanceUids.length === 0) return found;
+  const rows = await db
+    .select({
+      objectId: instances.objectId,
+      sopInstanceUid: instances.sopInstanceUid,
+      sha256: instances.sha256,
+      objectSha256: instances.objectSha256,
+      storedAt: instances.storedAt,
+    })
+    .from(instances)
+    .where(
+      and(eq(instances.groupId, groupId), inArray(instances.sopInstanceUid, [...new Set(sopInstanceUids)])),
+    );
+  for (const r of rows) found.set(instanceKey(r.sopInstanceUid, r.sha256), r);
+  return found;
+}
+
+export function instanceKey(sopInstanceUid: string, sha256: string): string {
+  return `${sopInstanceUid}\0${sha256}`;
+}
+
+/** The receipt for an object whose instance the group holds (perhaps under another object id). */
+export function receiptFor(objectId: string, stored: StoredInstanceRef): Receipt {
+  return {
+    objectId,
+    sopInstanceUid: stored.sopInstanceUid,
+    sha256: stored.sha256,
+    objectSha256: stored.objectSha256,
+    storedAt: stored.storedAt.toISOString(),
+    duplicate: stored.objectId !== objectId,
+  };
+}
