@@ -7,7 +7,8 @@ import { statusCommand } from './status.js';
 
 const USAGE = `usage: ferry-agent <command> [options]
   start  --data-dir DIR [--port N] [--ae-title AET]   run the DICOM gateway
-  status --data-dir DIR [--json [--entries]]          show the spool (--entries lists every index entry)
+  status --data-dir DIR [--json [--entries]]          show the spool: states, bytes pending upload, oldest unsent
+                                                      (--entries lists every index entry)
   export --data-dir DIR --key PRIVATE.jwk --out OUT   decrypt the spool into Part-10 files
   enroll --server URL --token TOKEN --data-dir DIR    register with the control plane and write agent.json
   rotate-key --data-dir DIR                           replace this gateway's key pair

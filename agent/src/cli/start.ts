@@ -23,7 +23,13 @@ export async function startCommand(args: string[]): Promise<void> {
   const agent = await startAgent(dataDir, config, log);
   // Scripts and tests read this one line to learn the bound port.
   log.info(
-    { event: 'agent.ready', host: agent.address.host, port: agent.address.port, aeTitle: config.aeTitle },
+    {
+      event: 'agent.ready',
+      host: agent.address.host,
+      port: agent.address.port,
+      aeTitle: config.aeTitle,
+      uploads: agent.uploader ? 'on' : 'off',
+    },
     'agent ready',
   );
   let stopping = false;

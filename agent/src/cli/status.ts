@@ -1,24 +1,39 @@
 import { pino } from 'pino';
-import type { IndexEntry } from '../spool/index-entry.js';
+import { type IndexEntry, SPOOL_STATES } from '../spool/index-entry.js';
 import { spoolPaths } from '../spool/paths.js';
 import { SpoolLog } from '../spool/spool-log.js';
 import { parse, requireString } from './args.js';
 
 export interface SpoolStatus {
+  /** Entries not delivered yet (spooled, uploading, quarantined) and their sealed bytes. */
   count: number;
   bytes: number;
+  /** Entries per state, delivered ones included; states with none are left out. */
   byState: Record<string, number>;
   oldest: { id: string; receivedAt: string; state: string } | null;
+  /** What the uploader still has to send (spooled and uploading): sealed bytes, the oldest one's age. */
+  pending: { count: number; bytes: number };
+  oldestUnsent: { id: string; receivedAt: string; ageSeconds: number } | null;
   studies: { studyInstanceUid: string; instances: number; bytes: number }[];
 }
 
-export function summarize(entries: IndexEntry[]): SpoolStatus {
+const unsent = (e: IndexEntry) => e.state === 'spooled' || e.state === 'uploading';
+
+export function summarize(entries: IndexEntry[], now = Date.now()): SpoolStatus {
   const waiting = entries.filter((e) => e.state !== 'delivered');
   const byState: Record<string, number> = {};
+  for (const e of entries) byState[e.state] = (byState[e.state] ?? 0) + 1;
   const studies = new Map<string, { instances: number; bytes: number }>();
   let oldest: IndexEntry | undefined;
+  const pending = { count: 0, bytes: 0 };
+  let oldestUnsent: IndexEntry | undefined;
+  for (const e of entries) {
+    if (!unsent(e)) continue;
+    pending.count++;
+    pending.bytes += e.objectBytes;
+    if (!oldestUnsent || e.receivedAt < oldestUnsent.receivedAt) oldestUnsent = e;
+  }
   for (const e of waiting) {
-    byState[e.state] = (byState[e.state] ?? 0) + 1;
     const s = studies.get(e.studyInstanceUid ?? '(unknown)') ?? { instances: 0, bytes: 0 };
     s.instances++;
     s.bytes += e.objectBytes;
@@ -30,6 +45,14 @@ export function summarize(entries: IndexEntry[]): SpoolStatus {
     bytes: waiting.reduce((n, e) => n + e.objectBytes, 0),
     byState,
     oldest: oldest ? { id: oldest.id, receivedAt: oldest.receivedAt, state: oldest.state } : null,
+    pending,
+    oldestUnsent: oldestUnsent
+      ? {
+          id: oldestUnsent.id,
+          receivedAt: oldestUnsent.receivedAt,
+          ageSeconds: Math.max(0, Math.floor((now - Date.parse(oldestUnsent.receivedAt)) / 1000)),
+        }
+      : null,
     studies: [...studies].map(([studyInstanceUid, s]) => ({ studyInstanceUid, ...s })),
   };
 }
@@ -49,15 +72,23 @@ export async function statusCommand(args: string[]): Promise<void> {
     process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
     return;
   }
+  const unsentLine = status.oldestUnsent
+    ? `; oldest unsent ${formatAge(status.oldestUnsent.ageSeconds)} old (${status.oldestUnsent.id})`
+    : '';
   const lines = [
-    `spool: ${status.count} instance(s), ${status.bytes} bytes`,
-    `states: ${
-      Object.entries(status.byState)
-        .map(([k, v]) => `${k}=${v}`)
-        .join(' ') || '(empty)'
-    }`,
+    `spool: ${status.count} instance(s) not delivered, ${status.bytes} bytes`,
+    `states: ${SPOOL_STATES.map((k) => `${k}=${status.byState[k] ?? 0}`).join(' ')}`,
+    `pending upload: ${status.pending.count} instance(s), ${status.pending.bytes} bytes${unsentLine}`,
     `oldest: ${status.oldest ? `${status.oldest.receivedAt} (${status.oldest.id}, ${status.oldest.state})` : '-'}`,
     ...status.studies.map((s) => `study ${s.studyInstanceUid}: ${s.instances} instance(s), ${s.bytes} bytes`),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+function formatAge(seconds: number): string {
+  const d = Math.floor(seconds / 86400);
+  const h = Math.floor((seconds % 86400) / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const parts = [d ? `${d}d` : '', h ? `${h}h` : '', m ? `${m}m` : '', `${seconds % 60}s`].filter(Boolean);
+  return parts.slice(0, 2).join('');
 }

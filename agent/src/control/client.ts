@@ -8,6 +8,12 @@ import {
   enrollResponseSchema,
   FerryError,
   rotateKeyResponseSchema,
+  type UploadCompleteRequest,
+  type UploadCompleteResponse,
+  type UploadOfferRequest,
+  type UploadOfferResponse,
+  uploadCompleteResponseSchema,
+  uploadOfferResponseSchema,
 } from '@ferry/shared';
 import type { JWK } from 'jose';
 import type { z } from 'zod';
@@ -69,6 +75,19 @@ export class ControlPlaneClient {
   /** The gateway as the control plane knows it: facility and latest desired config. */
   me(): Promise<AgentSelf> {
     return this.#call('GET', '/api/v1/agents/me', agentSelfSchema, { signed: true });
+  }
+
+  /** Offers spooled objects for upload; the answer says per object: stored, upload (with part URLs) or refused. */
+  offerUploads(body: UploadOfferRequest): Promise<UploadOfferResponse> {
+    return this.#call('POST', '/api/v1/agents/uploads', uploadOfferResponseSchema, { body, signed: true });
+  }
+
+  /** Asks for receipts of objects whose parts are all sent. */
+  completeUploads(body: UploadCompleteRequest): Promise<UploadCompleteResponse> {
+    return this.#call('POST', '/api/v1/agents/uploads/complete', uploadCompleteResponseSchema, {
+      body,
+      signed: true,
+    });
   }
 
   async #call<S extends z.ZodType>(

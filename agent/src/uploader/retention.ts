@@ -1,0 +1,125 @@
+import { unlink } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import { fsyncDir } from '../spool/fsync-dir.js';
+import type { IndexEntry } from '../spool/index-entry.js';
+import { objectPath, type SpoolPaths } from '../spool/paths.js';
+import type { SpoolLog } from '../spool/spool-log.js';
+
+const SWEEP_EVERY_MS = 60_000;
+
+/**
+ * Deletes the local copy (objects/<id>.fobj) of delivered file objects once they have been delivered
+ * for `retentionMs`; never before the receipt, since only delivered entries are looked at. Inline
+ * objects live in log segments, which the spool log reclaims once everything in them is delivered
+ * and purged.
+ *
+ * Crash-safe and idempotent: unlink, fsync objects/, then the `purged` log record. A crash in
+ * between leaves a delivered entry without a purge record, and the next sweep unlinks again
+ * (ENOENT is success) and records it.
+ */
+export class Retention {
+  private timer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+  /** First time an entry was seen delivered without a delivery time (logs from before it existed). */
+  private readonly firstSeen = new Map<string, number>();
+
+  constructor(
+    private readonly opts: {
+      spoolLog: SpoolLog;
+      paths: SpoolPaths;
+      retentionMs: number;
+      log: Logger;
+      now?: () => number;
+    },
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.sweeping;
+  }
+
+  /** Called after an entry's delivered record is durable. */
+  delivered(entry: IndexEntry): void {
+    if (!entry.inline && this.opts.retentionMs === 0) this.sweepSoon();
+  }
+
+  /** Runs one sweep now (or right after the current one); resolves when it is done. */
+  sweep(): Promise<void> {
+    if (this.sweeping) {
+      this.again = true;
+      return this.sweeping;
+    }
+    this.sweeping = (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.purgeDue();
+        } while (this.again && !this.stopped);
+      } catch (err) {
+        this.opts.log.error({ event: 'upload.retention_failed', err }, 'could not delete delivered objects');
+      } finally {
+        this.sweeping = undefined;
+      }
+    })();
+    return this.sweeping;
+  }
+
+  private sweepSoon(): void {
+    if (this.stopped) return;
+    void this.sweep();
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      void this.sweep().finally(() =>
+        this.schedule(Math.min(SWEEP_EVERY_MS, Math.max(1000, this.opts.retentionMs))),
+      );
+    }, ms);
+    this.timer.unref();
+  }
+
+  private due(entry: IndexEntry, now: number): boolean {
+    if (entry.state !== 'delivered' || entry.inline || entry.purged) return false;
+    let since = entry.deliveredAt ? Date.parse(entry.deliveredAt) : Number.NaN;
+    if (Number.isNaN(since)) {
+      since = this.firstSeen.get(entry.id) ?? now;
+      this.firstSeen.set(entry.id, since);
+    }
+    return now - since >= this.opts.retentionMs;
+  }
+
+  private async purgeDue(): Promise<void> {
+    const { spoolLog, paths, log } = this.opts;
+    const now = (this.opts.now ?? Date.now)();
+    const due = spoolLog.all().filter((e) => this.due(e, now));
+    if (due.length === 0) return;
+    const gone: string[] = [];
+    for (const e of due) {
+      if (this.stopped) break;
+      try {
+        await unlink(objectPath(paths, e.id));
+        gone.push(e.id);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') gone.push(e.id);
+        else log.warn({ event: 'upload.retention_unlink_failed', objectId: e.id, err }, 'could not delete');
+      }
+    }
+    if (gone.length === 0) return;
+    // The deletions are durable before any record says so.
+    await fsyncDir(paths.objects);
+    await Promise.all(gone.map((id) => spoolLog.markPurged(id)));
+    for (const id of gone) this.firstSeen.delete(id);
+    log.info({ event: 'upload.local_copies_deleted', count: gone.length }, 'deleted delivered local copies');
+  }
+}

@@ -1,0 +1,133 @@
+import { createHash, type Hash } from 'node:crypto';
+import { pipeline, type Readable, Transform } from 'node:stream';
+import { pipeline as pipelineAsync } from 'node:stream/promises';
+import {
+  apiErrorBodySchema,
+  ERROR_CODES,
+  type ErrorCode,
+  FerryError,
+  type UploadCompleteRequest,
+  type UploadCompleteResult,
+  type UploadOfferObject,
+  type UploadOfferResult,
+} from '@ferry/shared';
+import { type Dispatcher, request } from 'undici';
+import type { ControlPlaneClient } from '../control/client.js';
+import { type TokenBucket, throttle } from './throttle.js';
+
+/** A PUT whose server stops reading or answering for this long is abandoned (undici's default is 5 min). */
+const PUT_STALL_MS = 30_000;
+
+/** What the uploader needs from the control plane and the part URLs; a seam for tests. */
+export interface UploadApi {
+  offer(objects: UploadOfferObject[]): Promise<UploadOfferResult[]>;
+  complete(objects: UploadCompleteRequest['objects']): Promise<UploadCompleteResult[]>;
+  /** PUTs exactly `length` bytes from `body` to a presigned part URL. */
+  putPart(url: string, body: Readable, length: number, signal: AbortSignal): Promise<void>;
+}
+
+/**
+ * The upload API over the agent's ControlPlaneClient (agent JWTs, Ferry error bodies, zod-checked
+ * answers) plus part PUTs with undici: an explicit Content-Length and a streamed body, no other
+ * credentials, the same for S3 presigned URLs and the control plane's own fs part URLs.
+ */
+export class UploadClient implements UploadApi {
+  constructor(
+    private readonly control: ControlPlaneClient,
+    private readonly opts: { dispatcher?: Dispatcher; stallMs?: number } = {},
+  ) {}
+
+  async offer(objects: UploadOfferObject[]): Promise<UploadOfferResult[]> {
+    return (await this.control.offerUploads({ objects })).objects;
+  }
+
+  async complete(objects: UploadCompleteRequest['objects']): Promise<UploadCompleteResult[]> {
+    return (await this.control.completeUploads({ objects })).objects;
+  }
+
+  async putPart(url: string, body: Readable, length: number, signal: AbortSignal): Promise<void> {
+    const stallMs = this.opts.stallMs ?? PUT_STALL_MS;
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(url, {
+        method: 'PUT',
+        headers: { 'content-length': String(length) },
+        body,
+        signal,
+        // While the body is written this fires only when the socket stops draining, so it catches a
+        // peer that stopped reading without cutting short a slow, throttled upload.
+        headersTimeout: stallMs,
+        bodyTimeout: stallMs,
+        ...(this.opts.dispatcher ? { dispatcher: this.opts.dispatcher } : {}),
+      });
+    } catch (cause) {
+      body.destroy();
+      if (signal.aborted) throw cause;
+      throw new FerryError('storage.unavailable', `part upload failed: ${describe(cause)}`, { cause });
+    }
+    const text = await res.body.text().catch(() => '');
+    if (res.statusCode >= 200 && res.statusCode < 300) return;
+    throw partError(res.statusCode, text);
+  }
+}
+
+function describe(err: unknown): string {
+  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  return e.cause?.code ?? e.code ?? e.cause?.message ?? e.message ?? String(err);
+}
+
+/** A failed part PUT as a FerryError: the server's Ferry code when it sent one, else by status. */
+export function partError(status: number, text: string): FerryError {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  const body = apiErrorBodySchema.safeParse(json);
+  const details = { status };
+  if (body.success && Object.hasOwn(ERROR_CODES, body.data.error.code)) {
+    const { code, message } = body.data.error;
+    return new FerryError(code as ErrorCode, `part upload refused: ${message}`, { details });
+  }
+  const code: ErrorCode =
+    status >= 500 || status === 408 || status === 429
+      ? 'storage.unavailable'
+      : status === 403
+        ? 'upload.url_invalid'
+        : status === 404
+          ? 'upload.not_found'
+          : 'request.invalid';
+  return new FerryError(code, `part upload failed with HTTP ${status}`, { details });
+}
+
+/** A pass-through that feeds every byte into `hash`. */
+function hashing(hash: Hash): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      cb(null, chunk);
+    },
+  });
+}
+
+/**
+ * The body of a part PUT: `source` (a byte range of the sealed object) hashed into `hash` on the way
+ * and metered by `bucket`. Errors on either side tear the whole chain down.
+ */
+export function partBody(source: Readable, hash: Hash, bucket: TokenBucket | undefined): Readable {
+  // The callback form returns the last stream; whoever reads it (undici) sees any error upstream,
+  // and destroying it (an aborted request) closes the file too.
+  return pipeline(source, hashing(hash), throttle(bucket), () => undefined);
+}
+
+/** Feeds a byte range into `hash` without sending it (a part the control plane already holds). */
+export async function hashOnly(source: Readable, hash: Hash): Promise<void> {
+  await pipelineAsync(source, async (chunks: AsyncIterable<Buffer>) => {
+    for await (const c of chunks) hash.update(c);
+  });
+}
+
+export function newObjectHash(): Hash {
+  return createHash('sha256');
+}

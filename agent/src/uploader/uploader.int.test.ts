@@ -1,0 +1,342 @@
+// The uploader against the real control plane: the app from its test harness (PGlite, fs blob store)
+// served on a real port, real agent tokens, real part PUTs. Nothing is mocked; a few calls are
+// watched on their way through (to count round trips and see which parts were sent).
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { UploadOfferObject, UploadOfferResult } from '@ferry/shared';
+import { serve } from '@hono/node-server';
+import { eq } from 'drizzle-orm';
+import { pino } from 'pino';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uploads } from '../../../control-plane/src/db/schema/index.js';
+import { handleOf } from '../../../control-plane/src/services/upload-common.js';
+import {
+  createTestApp,
+  enrollTestGateway,
+  TEST_PUBLIC_URL,
+  type TestApp,
+  type TestGateway,
+} from '../../../control-plane/src/testing/harness.js';
+import { newTestUid, readSample, rewriteSample } from '../../../control-plane/src/testing/seal-object.js';
+import { ControlPlaneClient } from '../control/client.js';
+import { Status, type StoreRequest } from '../dimse/store-handler.js';
+import type { IndexEntry } from '../spool/index-entry.js';
+import { Spool } from '../spool/spool.js';
+import { type UploadApi, UploadClient } from './upload-client.js';
+import { Uploader, type UploaderConfig } from './uploader.js';
+
+const silent = pino({ level: 'silent' });
+const MiB = 1024 * 1024;
+
+let t: TestApp;
+let server: ReturnType<typeof serve>;
+/** Every connection, whatever the URL's host, goes to the served control plane. */
+let dispatcher: Agent;
+
+beforeAll(async () => {
+  t = await createTestApp('pglite');
+  server = serve({ fetch: t.app.fetch, port: 0, hostname: '127.0.0.1' });
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', () => resolve());
+    server.once('error', reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  // Agent tokens name the control plane by its public URL (http://ferry.test), and so do the fs part
+  // URLs: keep those names on the wire (Host header) and route the sockets to the real port.
+  dispatcher = new Agent({
+    connect: (_opts, cb) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => cb(null, socket));
+      socket.once('error', (err) => cb(err, null));
+    },
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await dispatcher?.close();
+  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  await t?.close();
+});
+
+/** The dataset of a Part-10 file (after its File Meta Information) and a request for it. */
+function asReceived(part10: Buffer): { dataset: Buffer; req: StoreRequest } {
+  const metaEnd = 132 + 12 + part10.readUInt32LE(140);
+  const meta = part10.subarray(132, metaEnd);
+  const ui = (elem: number) => {
+    for (let off = 0; off < meta.length; ) {
+      const el = meta.readUInt16LE(off + 2);
+      const vr = meta.toString('latin1', off + 4, off + 6);
+      const long = ['OB', 'OW', 'UN', 'SQ', 'UT'].includes(vr);
+      const len = long ? meta.readUInt32LE(off + 8) : meta.readUInt16LE(off + 6);
+      const start = off + (long ? 12 : 8);
+      if (el === elem) return meta.toString('latin1', start, start + len).replace(/\0+$/, '');
+      off = start + len;
+    }
+    throw new Error(`no (0002,${elem.toString(16)})`);
+  };
+  return {
+    dataset: part10.subarray(metaEnd),
+    req: {
+      associationId: 'test',
+      callingAeTitle: 'MODALITY',
+      calledAeTitle: 'GATEWAY',
+      peer: '127.0.0.1:1',
+      sopClassUid: ui(0x0002),
+      sopInstanceUid: ui(0x0003),
+      transferSyntaxUid: ui(0x0010),
+      messageId: 1,
+    },
+  };
+}
+
+/** A private OB element (explicit VR LE) of random bytes: makes an object big and incompressible. */
+function randomTail(bytes: number): Buffer {
+  const head = Buffer.alloc(12);
+  head.writeUInt16LE(0x7fe1, 0);
+  head.writeUInt16LE(0x1010, 2);
+  head.write('OB', 4, 'latin1');
+  head.writeUInt32LE(bytes, 8);
+  return Buffer.concat([head, randomBytes(bytes)]);
+}
+
+interface Rig {
+  dir: string;
+  spool: Spool;
+  gateway: TestGateway;
+  api: UploadApi;
+  /** Offer results as the control plane sent them, in order. */
+  offers: UploadOfferResult[][];
+  puts: { url: string; length: number }[];
+  /** Calls to offer and complete. */
+  calls: { offer: number; complete: number };
+  uploader(config?: Partial<UploaderConfig>): Uploader;
+  close(): Promise<void>;
+}
+
+async function rig(): Promise<Rig> {
+  const group = await t.seedGroup();
+  const gateway = await enrollTestGateway(t, group);
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-upload-'));
+  const spool = await Spool.open(dir, t.deps.recipientPublicKey, silent);
+  const control = new ControlPlaneClient({
+    server: TEST_PUBLIC_URL,
+    auth: { gatewayId: gateway.gatewayId, privateJwk: gateway.privateJwk },
+    fetch: ((url: string, init: RequestInit) =>
+      undiciFetch(url, { ...(init as object), dispatcher })) as unknown as typeof fetch,
+  });
+  const real = new UploadClient(control, { dispatcher });
+  const offers: UploadOfferResult[][] = [];
+  const puts: { url: string; length: number }[] = [];
+  const calls = { offer: 0, complete: 0 };
+  // Watched, not mocked: every call goes through to the real control plane.
+  const api: UploadApi = {
+    async offer(objects: UploadOfferObject[]) {
+      calls.offer++;
+      const r = await real.offer(objects);
+      offers.push(r);
+      return r;
+    },
+    complete(objects) {
+      calls.complete++;
+      return real.complete(objects);
+    },
+    async putPart(url, body, length, signal) {
+      await real.putPart(url, body, length, signal);
+      puts.push({ url, length });
+    },
+  };
+  const started: Uploader[] = [];
+  return {
+    dir,
+    spool,
+    gateway,
+    api,
+    offers,
+    puts,
+    calls,
+    uploader(config = {}) {
+      const u = new Uploader({
+        spoolLog: spool.log,
+        paths: spool.paths,
+        api,
+        log: silent,
+        config: { parallelism: 4, bandwidthBytesPerSecond: 0, retentionHours: 0, ...config },
+        pollMs: 500,
+        backoff: { baseMs: 50, capMs: 500 },
+      });
+      started.push(u);
+      return u;
+    },
+    async close() {
+      for (const u of started) await u.stop({ graceMs: 0 });
+      await spool.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Receives a sample with a fresh SOP Instance UID (and optional extra bytes) into the spool. */
+async function receive(
+  spool: Spool,
+  opts: { sample?: string; studyUid?: string; tail?: Buffer } = {},
+): Promise<IndexEntry> {
+  const base = await readSample(opts.sample ?? 'CT_small.dcm');
+  const part10 = rewriteSample(base, {
+    sopInstanceUid: newTestUid(),
+    ...(opts.studyUid ? { studyInstanceUid: opts.studyUid } : {}),
+  });
+  const { dataset, req } = asReceived(part10);
+  const w = spool.begin(req);
+  const all = opts.tail ? Buffer.concat([dataset, opts.tail]) : dataset;
+  for (let off = 0; off < all.length; off += 256 * 1024) w.write(all.subarray(off, off + 256 * 1024));
+  const outcome = await w.end();
+  expect(outcome.status).toBe(Status.Success);
+  return spool.log.get(outcome.objectId!)!;
+}
+
+async function until(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const states = (spool: Spool) =>
+  spool.log.all().reduce<Record<string, number>>((acc, e) => {
+    acc[e.state] = (acc[e.state] ?? 0) + 1;
+    return acc;
+  }, {});
+
+describe('uploader against the real control plane', () => {
+  it('delivers every object, small ones in batched round trips, and deletes local copies only after receipts', async () => {
+    const r = await rig();
+    try {
+      const studyUid = newTestUid();
+      // Native (compressed at receipt) and encapsulated (sent as is) transfer syntaxes.
+      const samples = ['CT_small.dcm', 'MR_small.dcm', 'JPEG2000.dcm', 'MR_small_RLE.dcm'];
+      const small: IndexEntry[] = [];
+      for (let i = 0; i < 60; i++)
+        small.push(await receive(r.spool, { sample: samples[i % samples.length], studyUid }));
+      // Multipart (8 MiB parts) and incompressible: three parts, a file in objects/.
+      const big = await receive(r.spool, { studyUid, tail: randomTail(20 * MiB) });
+      expect(big.inline).toBe(false);
+      expect(small.some((e) => e.objectBytes < e.plainBytes)).toBe(true);
+      // Every file object keeps its file until its receipt is recorded.
+      const purgedBeforeReceipt: string[] = [];
+      const markPurged = r.spool.log.markPurged.bind(r.spool.log);
+      r.spool.log.markPurged = async (id: string) => {
+        if (r.spool.log.get(id)?.state !== 'delivered') purgedBeforeReceipt.push(id);
+        return markPurged(id);
+      };
+
+      const uploader = r.uploader();
+      uploader.start();
+      await until('all delivered', () => r.spool.log.all().every((e) => e.state === 'delivered'));
+      await uploader.sweepRetention();
+
+      const rows = await t.database.db
+        .select()
+        .from(uploads)
+        .where(eq(uploads.gatewayId, r.gateway.gatewayId));
+      expect(rows).toHaveLength(61);
+      expect(rows.every((row) => row.state === 'stored')).toBe(true);
+      // 61 objects, far fewer than 61 offers and completes.
+      expect(r.calls.offer).toBeLessThanOrEqual(6);
+      expect(r.calls.complete).toBeLessThanOrEqual(20);
+      expect(r.puts.filter((p) => p.length >= 8 * MiB)).toHaveLength(2);
+      // Retention 0: the file object's local copy went right after its receipt, and nothing before.
+      await until('local copy deleted', async () => (await readdir(r.spool.paths.objects)).length === 0);
+      expect(purgedBeforeReceipt).toEqual([]);
+      expect(r.spool.log.get(big.id)?.purged).toBe(true);
+      await uploader.stop();
+    } finally {
+      await r.close();
+    }
+  }, 180_000);
+
+  it('resumes after a stop mid-object, sending only the parts the control plane lacks', async () => {
+    const r = await rig();
+    try {
+      const big = await receive(r.spool, { tail: randomTail(40 * MiB) });
+      // 6 parts of up to 8 MiB; at 16 MiB/s the object takes about 2.5 s.
+      const first = r.uploader({ bandwidthBytesPerSecond: 16 * MiB, parallelism: 1 });
+      first.start();
+      const partsHeld = async () => {
+        const [row] = await t.database.db.select().from(uploads).where(eq(uploads.objectId, big.id));
+        return row ? (await t.deps.blobStore.listParts(handleOf(row))).length : 0;
+      };
+      await until('two parts stored', async () => (await partsHeld()) >= 2);
+      await first.stop({ graceMs: 0 });
+      expect(r.spool.log.get(big.id)?.state).toBe('uploading');
+      // No receipt, so the local copy stays.
+      expect(await readdir(r.spool.paths.objects)).toEqual([`${big.id}.fobj`]);
+      const held = await partsHeld();
+      expect(held).toBeGreaterThanOrEqual(2);
+      expect(held).toBeLessThan(Math.ceil(big.objectBytes / (8 * MiB)));
+
+      const putsBefore = r.puts.length;
+      const offersBefore = r.offers.length;
+      const second = r.uploader({ parallelism: 1 });
+      second.start();
+      await until('delivered', () => r.spool.log.get(big.id)?.state === 'delivered');
+      const resumedOffer = r.offers[offersBefore]?.find((o) => o.objectId === big.id);
+      expect(resumedOffer?.status).toBe('upload');
+      const parts = resumedOffer?.status === 'upload' ? resumedOffer.parts : [];
+      expect(parts.filter((p) => p.done).length).toBe(held);
+      // Only the missing parts went over the wire the second time.
+      expect(r.puts.length - putsBefore).toBe(parts.length - held);
+      await second.stop();
+    } finally {
+      await r.close();
+    }
+  }, 180_000);
+
+  it('quarantines an object the control plane refuses for good, and delivers the rest', async () => {
+    const r = await rig();
+    try {
+      const good = await receive(r.spool);
+      const bad = await receive(r.spool, { sample: 'MR_small.dcm' });
+      // The same object id was offered before with other claims: the control plane refuses it.
+      const control = new ControlPlaneClient({
+        server: TEST_PUBLIC_URL,
+        auth: { gatewayId: r.gateway.gatewayId, privateJwk: r.gateway.privateJwk },
+        fetch: ((url: string, init: RequestInit) =>
+          undiciFetch(url, { ...(init as object), dispatcher })) as unknown as typeof fetch,
+      });
+      await control.offerUploads({
+        objects: [
+          {
+            objectId: bad.id,
+            sopInstanceUid: bad.sopInstanceUid,
+            sha256: 'f'.repeat(64),
+            plainBytes: bad.plainBytes,
+            objectBytes: bad.objectBytes,
+            receivedAt: bad.receivedAt,
+          },
+        ],
+      });
+      const uploader = r.uploader();
+      uploader.start();
+      await until('both settled', () => states(r.spool).spooled === undefined);
+      expect(r.spool.log.get(good.id)?.state).toBe('delivered');
+      expect(r.spool.log.get(bad.id)?.state).toBe('quarantined');
+      await uploader.stop();
+      // A quarantined object is not offered again.
+      const offered = r.offers.flat().filter((o) => o.objectId === bad.id);
+      expect(offered).toHaveLength(1);
+      expect(offered[0]).toMatchObject({ status: 'refused', code: 'resource.conflict' });
+    } finally {
+      await r.close();
+    }
+  }, 120_000);
+});

@@ -1,0 +1,627 @@
+import type { ReadStream } from 'node:fs';
+import type { Receipt, UploadOfferObject, UploadOfferResult } from '@ferry/shared';
+import { FerryError, isFerryError } from '@ferry/shared';
+import type { Logger } from 'pino';
+import { spoolIoError } from '../spool/fs-errors.js';
+import type { IndexEntry } from '../spool/index-entry.js';
+import type { SpoolPaths } from '../spool/paths.js';
+import { readSealedRange } from '../spool/spool.js';
+import type { SpoolLog } from '../spool/spool-log.js';
+import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
+import { Completer } from './completer.js';
+import { offerOf, orderedParts } from './offer.js';
+import { Retention } from './retention.js';
+import { Semaphore } from './semaphore.js';
+import { TokenBucket } from './throttle.js';
+import { hashOnly, newObjectHash, partBody, type UploadApi } from './upload-client.js';
+import { verdictOf } from './verdict.js';
+
+/** The `upload` section of agent.json. */
+export interface UploaderConfig {
+  /** Objects above SMALL_OBJECT_BYTES uploaded at once; small ones get four times as many slots. */
+  parallelism: number;
+  /** Shared cap on part bytes per second; 0 = unlimited. */
+  bandwidthBytesPerSecond: number;
+  /** Hours a delivered object's local file is kept; 0 = deleted right after its receipt. */
+  retentionHours: number;
+}
+
+export interface UploaderDeps {
+  spoolLog: SpoolLog;
+  paths: SpoolPaths;
+  api: UploadApi;
+  log: Logger;
+  config: UploaderConfig;
+  /** Called once the control plane said `reenroll` (the uploader has stopped by then). */
+  onReenroll?: () => Promise<void>;
+  backoff?: BackoffPolicy;
+  /** Backstop rescan of the spool, in case a wake-up was missed. */
+  pollMs?: number;
+}
+
+/** Objects offered per call, at most (the contract allows 500). */
+const MAX_BATCH_OBJECTS = 200;
+/** Sealed bytes offered per call, at most (at least one object): URLs must not expire unused. */
+const MAX_BATCH_BYTES = 64 << 20;
+/** Up to this size an object is one small PUT: batched and run many at a time. */
+const SMALL_OBJECT_BYTES = 1 << 20;
+/** Part URLs are not used this close to their expiry: offer again for fresh ones. */
+const EXPIRY_MARGIN_MS = 30_000;
+/** Refused part PUTs before an object is quarantined: one can be an expired URL or a flaky proxy. */
+const PUT_STRIKES = 3;
+const PROGRESS_LOG_MS = 60_000;
+
+interface Track {
+  entry: IndexEntry;
+  attempt: number;
+  strikes: number;
+  dueAt: number;
+}
+
+export type UploaderState = 'idle' | 'running' | 'stopping' | 'stopped' | 'reenroll-required';
+
+/**
+ * Ships spooled objects to the control plane, oldest first: offers them in batches, PUTs the parts
+ * the control plane does not hold yet (hashing the whole sealed object on the way), completes them
+ * in batches, and records the receipts in the spool log. Only reads the spool: receiving never
+ * waits on it. Resumes from whatever parts the control plane already holds after any restart.
+ */
+export class Uploader {
+  private readonly spoolLog: SpoolLog;
+  private readonly log: Logger;
+  private readonly api: UploadApi;
+  private readonly bucket: TokenBucket | undefined;
+  private readonly small: Semaphore;
+  private readonly large: Semaphore;
+  private readonly completer: Completer;
+  private readonly retention: Retention;
+  private readonly backoff: BackoffPolicy;
+  private readonly pollMs: number;
+  private readonly maxBatches: number;
+
+  /** Waiting to be offered, oldest first. */
+  private ready: IndexEntry[] = [];
+  private readonly queued = new Set<string>();
+  /** In a batch being offered, sent or completed. */
+  private readonly busy = new Set<string>();
+  /** Backing off after a failure. */
+  private readonly waiting = new Map<string, Track>();
+  private readonly tracks = new Map<string, Track>();
+
+  private status: UploaderState = 'idle';
+  private abort = new AbortController();
+  private batches = 0;
+  private readonly inflight = new Set<Promise<void>>();
+  private loop: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
+  private poke: (() => void) | undefined;
+  private pausedUntil = 0;
+  private outageAttempt = 0;
+  private unsubscribe: (() => void) | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private progressTimer: NodeJS.Timeout | undefined;
+  private readonly counts = { delivered: 0, bytes: 0, quarantined: 0, retried: 0 };
+
+  constructor(private readonly deps: UploaderDeps) {
+    this.spoolLog = deps.spoolLog;
+    this.log = deps.log;
+    this.api = deps.api;
+    const { parallelism, bandwidthBytesPerSecond, retentionHours } = deps.config;
+    this.bucket = bandwidthBytesPerSecond > 0 ? new TokenBucket(bandwidthBytesPerSecond) : undefined;
+    this.large = new Semaphore(parallelism);
+    this.small = new Semaphore(Math.min(64, parallelism * 4));
+    this.maxBatches = Math.max(2, parallelism);
+    this.completer = new Completer(deps.api);
+    this.retention = new Retention({
+      spoolLog: deps.spoolLog,
+      paths: deps.paths,
+      retentionMs: retentionHours * 3_600_000,
+      log: deps.log,
+    });
+    this.backoff = deps.backoff ?? DEFAULT_BACKOFF;
+    this.pollMs = deps.pollMs ?? 5000;
+  }
+
+  get state(): UploaderState {
+    return this.status;
+  }
+
+  /** Starts shipping; new spool entries wake it, and it rescans the spool every few seconds anyway. */
+  start(): void {
+    if (this.status !== 'idle' && this.status !== 'stopped') return;
+    this.status = 'running';
+    this.stopping = undefined;
+    this.abort = new AbortController();
+    this.unsubscribe = this.spoolLog.onPut((entry) => {
+      this.enqueue(entry);
+      this.wake();
+    });
+    this.scan();
+    this.retention.start();
+    this.progressTimer = setInterval(() => this.logProgress(), PROGRESS_LOG_MS);
+    this.progressTimer.unref();
+    this.loop = this.run();
+    const { parallelism, bandwidthBytesPerSecond, retentionHours } = this.deps.config;
+    this.log.info(
+      {
+        event: 'upload.started',
+        pending: this.ready.length,
+        parallelism,
+        bandwidthBytesPerSecond,
+        retentionHours,
+      },
+      'uploader started',
+    );
+  }
+
+  /**
+   * Stops taking new work, lets part PUTs in flight finish for up to `graceMs`, then abandons the
+   * rest (the control plane keeps the parts it has; the next start resumes from them).
+   */
+  stop(opts: { graceMs?: number } = {}): Promise<void> {
+    if (this.status !== 'running' && this.status !== 'reenroll-required')
+      return this.stopping ?? Promise.resolve();
+    this.stopping ??= this.halt(opts.graceMs ?? 5000);
+    return this.stopping;
+  }
+
+  private async halt(graceMs: number): Promise<void> {
+    if (this.status === 'running') this.status = 'stopping';
+    this.unsubscribe?.();
+    clearTimeout(this.retryTimer);
+    clearInterval(this.progressTimer);
+    this.wake();
+    const all = Promise.allSettled([...this.inflight]);
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+    });
+    await Promise.race([all, grace]);
+    clearTimeout(timer);
+    this.abort.abort(new FerryError('internal.unexpected', 'the uploader is stopping'));
+    await all;
+    await this.loop;
+    await this.retention.stop();
+    if (this.status === 'stopping') this.status = 'stopped';
+    this.logProgress();
+    this.log.info({ event: 'upload.stopped' }, 'uploader stopped');
+  }
+
+  /** Runs one retention sweep now (tests, and right before a status report). */
+  sweepRetention(): Promise<void> {
+    return this.retention.sweep();
+  }
+
+  private get running(): boolean {
+    return this.status === 'running';
+  }
+
+  private wake(): void {
+    const poke = this.poke;
+    this.poke = undefined;
+    poke?.();
+  }
+
+  /** Waits for a wake-up, or `ms`, or the backstop poll. */
+  private idle(ms = this.pollMs): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(
+        () => {
+          this.poke = undefined;
+          resolve();
+        },
+        Math.min(ms, this.pollMs),
+      );
+      this.poke = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  private pending(e: IndexEntry): boolean {
+    return (e.state === 'spooled' || e.state === 'uploading') && this.spoolLog.isCommitted(e.id);
+  }
+
+  private known(id: string): boolean {
+    return this.queued.has(id) || this.busy.has(id) || this.waiting.has(id);
+  }
+
+  /** Adds an entry to the ready queue, keeping it oldest first (new entries go at the end). */
+  private enqueue(e: IndexEntry): void {
+    if (!this.running || !this.pending(e) || this.known(e.id)) return;
+    this.queued.add(e.id);
+    const last = this.ready.at(-1);
+    if (!last || last.receivedAt <= e.receivedAt) {
+      this.ready.push(e);
+      return;
+    }
+    let lo = 0;
+    let hi = this.ready.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.ready[mid]!.receivedAt <= e.receivedAt) lo = mid + 1;
+      else hi = mid;
+    }
+    this.ready.splice(lo, 0, e);
+  }
+
+  /** Picks up pending entries nobody told us about (start, and the backstop poll). */
+  private scan(): void {
+    const found = this.spoolLog
+      .all()
+      .filter((e) => this.pending(e) && !this.known(e.id))
+      .sort((a, b) => (a.receivedAt < b.receivedAt ? -1 : a.receivedAt > b.receivedAt ? 1 : 0));
+    for (const e of found) this.enqueue(e);
+  }
+
+  private takeBatch(): IndexEntry[] {
+    const batch: IndexEntry[] = [];
+    let bytes = 0;
+    while (this.ready.length > 0 && batch.length < MAX_BATCH_OBJECTS) {
+      const e = this.ready[0]!;
+      if (batch.length > 0 && bytes + e.objectBytes > MAX_BATCH_BYTES) break;
+      this.ready.shift();
+      this.queued.delete(e.id);
+      if (!this.pending(e)) continue;
+      this.busy.add(e.id);
+      batch.push(e);
+      bytes += e.objectBytes;
+    }
+    return batch;
+  }
+
+  private async run(): Promise<void> {
+    let lastScan = Date.now();
+    while (this.running) {
+      const now = Date.now();
+      if (now - lastScan >= this.pollMs) {
+        this.scan();
+        lastScan = now;
+      }
+      if (this.pausedUntil > now) {
+        await this.idle(this.pausedUntil - now);
+        continue;
+      }
+      if (this.batches >= this.maxBatches || this.ready.length === 0) {
+        await this.idle();
+        continue;
+      }
+      const batch = this.takeBatch();
+      if (batch.length === 0) continue;
+      this.batches++;
+      const work = this.runBatch(batch)
+        .catch((err: unknown) => {
+          this.log.error({ event: 'upload.unexpected', err }, 'unexpected uploader failure');
+          for (const e of batch) if (this.busy.has(e.id)) this.retryLater(e, err);
+        })
+        .finally(() => {
+          this.batches--;
+          this.inflight.delete(work);
+          this.wake();
+        });
+      this.inflight.add(work);
+    }
+  }
+
+  private async runBatch(batch: IndexEntry[]): Promise<void> {
+    const offers: UploadOfferObject[] = [];
+    const byId = new Map<string, IndexEntry>();
+    for (const e of batch) {
+      const offer = offerOf(e);
+      if (offer instanceof FerryError) await this.quarantine(e, offer.code, offer.message);
+      else {
+        offers.push(offer);
+        byId.set(e.id, e);
+      }
+    }
+    if (offers.length === 0) return;
+    let results: Map<string, UploadOfferResult>;
+    try {
+      results = await this.offer(offers, byId);
+    } catch (err) {
+      this.outage(err, [...byId.values()]);
+      return;
+    }
+    this.outageAttempt = 0;
+    const sends: Promise<void>[] = [];
+    for (const e of byId.values()) {
+      if (!this.busy.has(e.id)) continue;
+      const r = results.get(e.id);
+      if (!r) {
+        this.retryLater(e, new FerryError('control.bad_response', 'the offer had no answer for this object'));
+      } else if (r.status === 'stored') {
+        sends.push(this.deliver(e, r.receipt));
+      } else if (r.status === 'refused') {
+        sends.push(this.quarantine(e, r.code, r.message));
+      } else {
+        sends.push(this.send(e, r));
+      }
+    }
+    await Promise.all(sends);
+  }
+
+  /**
+   * Offers a batch. A batch the control plane refuses as a whole is split until the object at fault
+   * is alone, and that one is quarantined; a transient failure of the call is thrown.
+   */
+  private async offer(
+    offers: UploadOfferObject[],
+    byId: Map<string, IndexEntry>,
+  ): Promise<Map<string, UploadOfferResult>> {
+    const out = new Map<string, UploadOfferResult>();
+    try {
+      for (const r of await this.api.offer(offers)) if (!out.has(r.objectId)) out.set(r.objectId, r);
+      return out;
+    } catch (err) {
+      if (verdictOf(err) !== 'permanent') throw err;
+      if (offers.length === 1) {
+        const e = byId.get(offers[0]!.objectId)!;
+        const fe = isFerryError(err) ? err : undefined;
+        await this.quarantine(e, fe?.code ?? 'request.invalid', fe?.message ?? String(err));
+        return out;
+      }
+      const half = Math.ceil(offers.length / 2);
+      for (const part of [offers.slice(0, half), offers.slice(half)])
+        for (const [id, r] of await this.offer(part, byId)) out.set(id, r);
+      return out;
+    }
+  }
+
+  /** The control plane could not be asked at all: the whole batch waits, and so does the next one. */
+  private outage(err: unknown, batch: IndexEntry[]): void {
+    if (verdictOf(err) === 'reenroll') {
+      for (const e of batch) this.busy.delete(e.id);
+      this.reenroll(err);
+      return;
+    }
+    if (this.abort.signal.aborted) {
+      for (const e of batch) this.busy.delete(e.id);
+      return;
+    }
+    const delayMs = backoffDelay(this.outageAttempt++, this.backoff);
+    this.pausedUntil = Date.now() + delayMs;
+    for (const e of batch) {
+      this.busy.delete(e.id);
+      this.enqueue(e);
+    }
+    const fe = isFerryError(err) ? err : undefined;
+    this.log.warn(
+      {
+        event: 'upload.offer_failed',
+        code: fe?.code ?? 'internal.unexpected',
+        reason: fe?.message ?? String(err),
+        attempt: this.outageAttempt,
+        delayMs,
+      },
+      'could not offer uploads; backing off',
+    );
+  }
+
+  /** Sends the parts not held yet, then asks for the receipt. */
+  private async send(e: IndexEntry, target: Extract<UploadOfferResult, { status: 'upload' }>): Promise<void> {
+    let sent = 0;
+    let putFailed = false;
+    try {
+      const parts = orderedParts(target.parts, e.objectBytes);
+      const lane = e.objectBytes <= SMALL_OBJECT_BYTES ? this.small : this.large;
+      const release = await lane.acquire(this.abort.signal);
+      let objectSha256: string;
+      try {
+        // 'uploading' marks an object that may be partly in the cloud; a one-PUT object never is.
+        if (parts.length > 1 && e.state === 'spooled') await this.spoolLog.setState(e.id, 'uploading');
+        const hash = newObjectHash();
+        const expiresAt = Date.parse(target.expiresAt);
+        for (const p of parts) {
+          const src = this.range(e, p.offset, p.offset + p.length);
+          if (p.done) {
+            await hashOnly(src.stream, hash).catch((err: unknown) => {
+              throw src.error() ?? err;
+            });
+            continue;
+          }
+          if (Date.now() > expiresAt - EXPIRY_MARGIN_MS) {
+            src.stream.destroy();
+            throw new FerryError('upload.url_invalid', 'part URLs expire before this part is sent', {
+              details: { expired: true },
+            });
+          }
+          try {
+            await this.api.putPart(
+              p.url!,
+              partBody(src.stream, hash, this.bucket),
+              p.length,
+              this.abort.signal,
+            );
+          } catch (err) {
+            const local = src.error();
+            putFailed = local === undefined;
+            throw local ?? err;
+          }
+          sent += p.length;
+        }
+        objectSha256 = hash.digest('hex');
+      } finally {
+        release();
+      }
+      this.counts.bytes += sent;
+      const r = await this.completer.complete({ objectId: e.id, uploadId: target.uploadId, objectSha256 });
+      if (r.status === 'stored') await this.deliver(e, r.receipt, objectSha256);
+      else if (r.status === 'refused') await this.quarantine(e, r.code, r.message);
+      else this.retryLater(e, new FerryError('upload.incomplete', `${r.code}: ${r.message}`));
+    } catch (err) {
+      this.counts.bytes += sent;
+      await this.failed(e, err, putFailed);
+    }
+  }
+
+  /** A byte range of the sealed object; a local read failure is told apart from a network one. */
+  private range(
+    e: IndexEntry,
+    start: number,
+    end: number,
+  ): { stream: ReadStream; error(): FerryError | undefined } {
+    const stream = readSealedRange(this.spoolLog, e.id, start, end);
+    let local: FerryError | undefined;
+    stream.once('error', (err: NodeJS.ErrnoException) => {
+      local =
+        err.code === 'ENOENT'
+          ? new FerryError('spool.corrupt', `spool object ${e.id} is missing its local file`, { cause: err })
+          : spoolIoError(err, 'reading a spool object for upload');
+    });
+    return { stream, error: () => local };
+  }
+
+  private async failed(e: IndexEntry, err: unknown, putFailed: boolean): Promise<void> {
+    if (this.abort.signal.aborted) {
+      // Stopping: the parts that made it stay in the cloud, the rest goes on the next start.
+      this.busy.delete(e.id);
+      return;
+    }
+    const verdict = verdictOf(err);
+    const fe = isFerryError(err) ? err : undefined;
+    if (verdict === 'reenroll') {
+      this.busy.delete(e.id);
+      this.reenroll(err);
+    } else if (fe?.details?.expired === true) {
+      this.retryLater(e, err, { now: true });
+    } else if (verdict === 'permanent' && putFailed && this.track(e).strikes++ < PUT_STRIKES - 1) {
+      // A refused PUT is often an expired or mangled URL: fresh ones come with the next offer.
+      this.retryLater(e, err);
+    } else if (verdict === 'permanent') {
+      await this.quarantine(e, fe?.code ?? 'internal.unexpected', fe?.message ?? String(err));
+    } else {
+      this.retryLater(e, err);
+    }
+  }
+
+  private track(e: IndexEntry): Track {
+    let t = this.tracks.get(e.id);
+    if (!t) {
+      t = { entry: e, attempt: 0, strikes: 0, dueAt: 0 };
+      this.tracks.set(e.id, t);
+    }
+    return t;
+  }
+
+  private retryLater(e: IndexEntry, err: unknown, opts: { now?: boolean } = {}): void {
+    const t = this.track(e);
+    const delayMs = opts.now ? 0 : backoffDelay(t.attempt++, this.backoff);
+    t.dueAt = Date.now() + delayMs;
+    this.waiting.set(e.id, t);
+    this.busy.delete(e.id);
+    this.counts.retried++;
+    this.scheduleRetries();
+    const fe = isFerryError(err) ? err : undefined;
+    this.log.warn(
+      {
+        event: 'upload.retry',
+        objectId: e.id,
+        code: fe?.code ?? 'internal.unexpected',
+        reason: fe?.message ?? String(err),
+        attempt: t.attempt,
+        delayMs,
+      },
+      'upload failed; will retry',
+    );
+  }
+
+  /** Moves objects whose backoff is over back into the ready queue, at their age's place. */
+  private scheduleRetries(): void {
+    clearTimeout(this.retryTimer);
+    if (!this.running || this.waiting.size === 0) return;
+    let next = Number.POSITIVE_INFINITY;
+    for (const t of this.waiting.values()) next = Math.min(next, t.dueAt);
+    this.retryTimer = setTimeout(
+      () => {
+        const now = Date.now();
+        for (const [id, t] of this.waiting) {
+          if (t.dueAt > now) continue;
+          this.waiting.delete(id);
+          const current = this.spoolLog.get(id);
+          if (current) this.enqueue(current);
+        }
+        this.scheduleRetries();
+        this.wake();
+      },
+      Math.max(0, next - Date.now()),
+    );
+    this.retryTimer.unref();
+  }
+
+  /** Records a receipt, once it is checked to be for this very object. */
+  private async deliver(e: IndexEntry, receipt: Receipt, objectSha256?: string): Promise<void> {
+    if (
+      receipt.objectId !== e.id ||
+      receipt.sha256 !== e.sha256 ||
+      (objectSha256 !== undefined && receipt.objectSha256 !== objectSha256)
+    ) {
+      await this.quarantine(
+        e,
+        'control.bad_response',
+        'the receipt does not match this object (object id, content hash or sealed hash)',
+      );
+      return;
+    }
+    try {
+      await this.spoolLog.setState(e.id, 'delivered');
+    } catch (err) {
+      // Stored in the cloud but not recorded here: the next offer answers `stored` again.
+      this.log.error({ event: 'upload.record_failed', objectId: e.id, err }, 'could not record a receipt');
+      this.retryLater(e, err);
+      return;
+    }
+    this.busy.delete(e.id);
+    this.tracks.delete(e.id);
+    this.counts.delivered++;
+    this.retention.delivered(e);
+    this.log.debug({ event: 'upload.delivered', objectId: e.id, duplicate: receipt.duplicate }, 'delivered');
+  }
+
+  private async quarantine(e: IndexEntry, code: string, reason: string): Promise<void> {
+    try {
+      await this.spoolLog.setState(e.id, 'quarantined');
+    } catch (err) {
+      this.log.error({ event: 'upload.record_failed', objectId: e.id, err }, 'could not quarantine');
+      this.retryLater(e, err);
+      return;
+    }
+    this.busy.delete(e.id);
+    this.tracks.delete(e.id);
+    this.counts.quarantined++;
+    this.log.warn(
+      { event: 'upload.quarantined', objectId: e.id, code, reason },
+      'upload refused for good; object quarantined',
+    );
+  }
+
+  private reenroll(err: unknown): void {
+    if (this.status === 'reenroll-required') return;
+    this.status = 'reenroll-required';
+    const fe = isFerryError(err) ? err : undefined;
+    this.log.error(
+      { event: 'upload.reenroll_required', code: fe?.code, reason: fe?.message },
+      'the control plane no longer knows this gateway: uploads stopped; enroll it again with `ferry-agent enroll`',
+    );
+    // Not awaited: this runs inside a batch that stop() waits for.
+    void this.stop({ graceMs: 0 }).then(() => this.deps.onReenroll?.());
+  }
+
+  private logProgress(): void {
+    const c = this.counts;
+    if (c.delivered + c.quarantined + c.retried === 0) return;
+    this.log.info(
+      {
+        event: 'upload.progress',
+        ...c,
+        pending: this.ready.length + this.busy.size + this.waiting.size,
+        backingOff: this.waiting.size,
+      },
+      'upload progress',
+    );
+    this.counts.delivered = 0;
+    this.counts.bytes = 0;
+    this.counts.quarantined = 0;
+    this.counts.retried = 0;
+  }
+}
