@@ -5,11 +5,13 @@ import { registerAgents } from './agents.js';
 import { registerAudit } from './audit.js';
 import { registerAuth } from './auth.js';
 import { registerBlobParts } from './blob-parts.js';
+import { registerDicomweb } from './dicomweb/index.js';
 import { registerEnrollmentTokens } from './enrollment-tokens.js';
 import { registerFacilities } from './facilities.js';
 import { registerGateways } from './gateways.js';
 import { registerGroups } from './groups.js';
 import { registerHealth } from './health.js';
+import { registerStudies } from './studies.js';
 import { registerUploads } from './uploads.js';
 import { registerUsers } from './users.js';
 
@@ -24,6 +26,8 @@ export function registerRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
   registerGroups(app);
   registerUsers(app);
   registerAudit(app);
+  registerStudies(app);
+  registerDicomweb(app);
   // With S3 the agent PUTs to presigned S3 URLs, so this app accepts no blob bytes at all.
   if (deps.blobStore instanceof FsBlobStore) registerBlobParts(app, deps.blobStore);
 }

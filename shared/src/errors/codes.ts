@@ -104,6 +104,11 @@ export const ERROR_CODES = {
     retryable: false,
     description: 'The request body must be JSON.',
   },
+  'request.not_acceptable': {
+    http: 406,
+    retryable: false,
+    description: 'No representation the Accept header allows can be produced (e.g. another transfer syntax).',
+  },
   'resource.not_found': { http: 404, retryable: false, description: 'No such resource (in your group).' },
   'resource.conflict': {
     http: 409,

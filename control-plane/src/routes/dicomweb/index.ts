@@ -1,0 +1,33 @@
+/**
+ * DICOMweb, read-only, at /dicomweb: QIDO-RS searches and WADO-RS retrieves for viewers such as OHIF.
+ * Same user authentication as the API (bearer token, or the session cookie), same group scope: another
+ * group's study is not found. Errors are the API's JSON error shape.
+ */
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import { authenticate } from '../../http/auth-middleware.js';
+import type { AppEnv } from '../../http/types.js';
+import { searchInstancesHandler, searchSeriesHandler, searchStudiesHandler } from './qido.js';
+import { metadataHandler, retrieveHandler } from './wado.js';
+
+export const DICOMWEB_ROOT = '/dicomweb';
+
+export function registerDicomweb(app: OpenAPIHono<AppEnv>): void {
+  const auth = authenticate('user');
+  const studies = `${DICOMWEB_ROOT}/studies`;
+  const study = `${studies}/:studyUid`;
+  const series = `${study}/series/:seriesUid`;
+  const instance = `${series}/instances/:sopUid`;
+
+  app.get(studies, auth, searchStudiesHandler);
+  app.get(`${study}/series`, auth, searchSeriesHandler);
+  app.get(`${study}/instances`, auth, searchInstancesHandler);
+  app.get(`${series}/instances`, auth, searchInstancesHandler);
+
+  app.get(study, auth, retrieveHandler);
+  app.get(series, auth, retrieveHandler);
+  app.get(instance, auth, retrieveHandler);
+
+  app.get(`${study}/metadata`, auth, metadataHandler);
+  app.get(`${series}/metadata`, auth, metadataHandler);
+  app.get(`${instance}/metadata`, auth, metadataHandler);
+}

@@ -1,0 +1,95 @@
+/**
+ * WADO-RS (PS3.18 10.4): instances as multipart/related application/dicom, decrypted on the fly one
+ * object at a time, and their stored headers as DICOM JSON (/metadata). In the caller's group only.
+ */
+import { FerryError } from '@ferry/shared';
+import type { Context } from 'hono';
+import { ctxOf } from '../../http/context.js';
+import { streamBody } from '../../http/stream-body.js';
+import type { AppEnv } from '../../http/types.js';
+import { listInstanceMetadata } from '../../services/list-instance-metadata.js';
+import { listStoredInstances } from '../../services/list-stored-instances.js';
+import { EpochKeyCache, openStoredObject } from '../../storage/open-stored-object.js';
+import { acceptedDicomSyntaxes, requireDicomJson, requireStoredSyntaxes } from './accept.js';
+import { metadataResult } from './dicom-json.js';
+import { type MultipartPart, multipartContentType, multipartRelated, newBoundary } from './multipart.js';
+import { uidParam } from './params.js';
+
+const METADATA_PAGE = 200;
+
+function target(c: Context<AppEnv>) {
+  return {
+    studyUid: uidParam(c, 'studyUid'),
+    seriesUid: c.req.param('seriesUid') === undefined ? undefined : uidParam(c, 'seriesUid'),
+    sopInstanceUid: c.req.param('sopUid') === undefined ? undefined : uidParam(c, 'sopUid'),
+  };
+}
+
+/** GET …/studies/{s}[/series/{se}[/instances/{i}]]: the current instances' Part-10 files. */
+export async function retrieveHandler(c: Context<AppEnv>): Promise<Response> {
+  const accept = c.req.header('accept');
+  const accepted = acceptedDicomSyntaxes(accept);
+  const ctx = ctxOf(c);
+  const input = target(c);
+  const { instances } = await listStoredInstances({ ctx, input });
+  if (instances.length === 0) {
+    throw new FerryError(
+      'resource.not_found',
+      `study ${input.studyUid} holds no current instance to retrieve`,
+    );
+  }
+  requireStoredSyntaxes(
+    accepted,
+    instances.map((i) => i.transferSyntaxUid),
+    accept,
+  );
+  const deps = c.get('deps');
+  const keyCache = new EpochKeyCache();
+  const parts: MultipartPart[] = instances.map((i) => ({
+    headers: { 'Content-Type': `application/dicom; transfer-syntax=${i.transferSyntaxUid}` },
+    body: () =>
+      openStoredObject({
+        blobStore: deps.blobStore,
+        privateKeys: deps.recipientPrivateKeys,
+        key: i.blobKey,
+        objectId: i.objectId,
+        keyCache,
+      }),
+  }));
+  const boundary = newBoundary();
+  const body = streamBody(multipartRelated(parts, boundary), (err) =>
+    ctx.log.error({ err, ...input }, 'WADO-RS retrieve failed midway; response aborted'),
+  );
+  return c.body(body, 200, {
+    'content-type': multipartContentType('application/dicom', boundary),
+    'cache-control': 'no-store',
+  });
+}
+
+/** GET …/metadata at each level: the stored headers as a DICOM JSON array, streamed page by page. */
+export async function metadataHandler(c: Context<AppEnv>): Promise<Response> {
+  requireDicomJson(c.req.header('accept'));
+  const ctx = ctxOf(c);
+  const input = target(c);
+  // The first page is read before answering, so an unknown study, series or instance is a 404.
+  const first = await listInstanceMetadata({ ctx, input: { ...input, limit: METADATA_PAGE } });
+  async function* json(): AsyncGenerator<Uint8Array> {
+    let page = first;
+    let n = 0;
+    yield Buffer.from('[');
+    for (;;) {
+      for (const item of page.items) {
+        yield Buffer.from(
+          `${n++ === 0 ? '' : ','}${JSON.stringify(metadataResult(item.metadata, item.transferSyntaxUid))}`,
+        );
+      }
+      if (page.next === null) break;
+      page = await listInstanceMetadata({ ctx, input: { ...input, after: page.next, limit: METADATA_PAGE } });
+    }
+    yield Buffer.from(']');
+  }
+  const body = streamBody(json(), (err) =>
+    ctx.log.error({ err, ...input }, 'WADO-RS metadata failed midway; response aborted'),
+  );
+  return c.body(body, 200, { 'content-type': 'application/dicom+json', 'cache-control': 'no-store' });
+}

@@ -1,0 +1,158 @@
+import { and, asc, desc, eq, sql } from 'drizzle-orm';
+import type { Ctx } from '../context.js';
+import { getStudyOr404, type StudySummary, seriesOrder } from '../db/queries/studies.js';
+import { instances, series, studyEvents } from '../db/schema/index.js';
+import { requireUser } from './permissions.js';
+
+/** One stored version of an instance. */
+export interface InstanceVersion {
+  version: number;
+  current: boolean;
+  objectId: string;
+  plainBytes: number;
+  objectBytes: number;
+  /** SHA-256 of the Part-10 file. */
+  sha256: string;
+  /** SHA-256 of the sealed object as stored. */
+  objectSha256: string;
+  transferSyntaxUid: string;
+  callingAeTitle: string;
+  /** When the gateway received it. */
+  receivedAt: Date;
+  /** When the control plane had verified and stored it. */
+  storedAt: Date;
+}
+
+export interface StudyInstance {
+  sopInstanceUid: string;
+  sopClassUid: string;
+  instanceNumber: number | null;
+  numberOfFrames: number | null;
+  /** Newest first; at most one is current (none when a resend moved it to another study). */
+  versions: InstanceVersion[];
+}
+
+export interface StudySeries {
+  seriesInstanceUid: string;
+  modality: string | null;
+  seriesNumber: string | null;
+  description: string | null;
+  /** Current instances. */
+  instanceCount: number;
+  instances: StudyInstance[];
+}
+
+export interface StudyEvent {
+  kind: string;
+  at: Date;
+  detail: Record<string, unknown>;
+}
+
+export interface StudyDetail {
+  study: StudySummary;
+  series: StudySeries[];
+  /** Study events (created, completed, reopened, new_version) in time order. */
+  events: StudyEvent[];
+}
+
+/**
+ * One study of the caller's group with its series, every instance and each instance's stored versions,
+ * and its events. Another group's study is not found (404, never 403). Readers and admins may read.
+ */
+export async function getStudy({
+  ctx,
+  input,
+}: {
+  ctx: Ctx;
+  input: { studyUid: string };
+}): Promise<StudyDetail> {
+  const actor = requireUser(ctx.actor);
+  const study = await getStudyOr404(ctx.db, actor.groupId, input.studyUid);
+
+  const seriesRows = await ctx.db
+    .select({
+      id: series.id,
+      seriesInstanceUid: series.seriesInstanceUid,
+      modality: series.modality,
+      seriesNumber: series.seriesNumber,
+      description: series.description,
+      instanceCount: series.instanceCount,
+    })
+    .from(series)
+    .where(and(eq(series.groupId, actor.groupId), eq(series.studyId, study.id)))
+    .orderBy(...seriesOrder(series));
+
+  const instanceRows = await ctx.db
+    .select({
+      seriesId: instances.seriesId,
+      sopInstanceUid: instances.sopInstanceUid,
+      sopClassUid: instances.sopClassUid,
+      instanceNumber: instances.instanceNumber,
+      numberOfFrames: instances.numberOfFrames,
+      version: instances.version,
+      current: instances.current,
+      objectId: instances.objectId,
+      plainBytes: instances.plainBytes,
+      objectBytes: instances.objectBytes,
+      sha256: instances.sha256,
+      objectSha256: instances.objectSha256,
+      transferSyntaxUid: instances.transferSyntaxUid,
+      callingAeTitle: instances.callingAeTitle,
+      receivedAt: instances.receivedAt,
+      storedAt: instances.storedAt,
+    })
+    .from(instances)
+    .where(and(eq(instances.groupId, actor.groupId), eq(instances.studyId, study.id)))
+    .orderBy(
+      sql`${instances.instanceNumber} nulls last`,
+      asc(instances.sopInstanceUid),
+      desc(instances.version),
+    );
+
+  const events = await ctx.db
+    .select({ kind: studyEvents.kind, at: studyEvents.at, detail: studyEvents.detail })
+    .from(studyEvents)
+    .where(eq(studyEvents.studyId, study.id))
+    .orderBy(asc(studyEvents.at), asc(studyEvents.id));
+
+  const bySeries = new Map<string, StudySeries>();
+  const out: StudySeries[] = seriesRows.map(({ id, ...s }) => {
+    const entry: StudySeries = { ...s, instances: [] };
+    bySeries.set(id, entry);
+    return entry;
+  });
+  const byInstance = new Map<string, StudyInstance>();
+  for (const row of instanceRows) {
+    const s = bySeries.get(row.seriesId);
+    if (!s) continue;
+    const k = `${row.seriesId}/${row.sopInstanceUid}`;
+    let inst = byInstance.get(k);
+    if (!inst) {
+      inst = {
+        sopInstanceUid: row.sopInstanceUid,
+        sopClassUid: row.sopClassUid,
+        instanceNumber: row.instanceNumber,
+        numberOfFrames: row.numberOfFrames,
+        versions: [],
+      };
+      byInstance.set(k, inst);
+      s.instances.push(inst);
+    }
+    const {
+      seriesId: _s,
+      sopInstanceUid: _u,
+      sopClassUid: _c,
+      instanceNumber: _n,
+      numberOfFrames: _f,
+      ...v
+    } = row;
+    if (v.current) {
+      // The current version describes the instance.
+      inst.sopClassUid = row.sopClassUid;
+      inst.instanceNumber = row.instanceNumber;
+      inst.numberOfFrames = row.numberOfFrames;
+    }
+    inst.versions.push(v);
+  }
+  return { study, series: out, events };
+}

@@ -1,0 +1,81 @@
+import { FerryError } from '@ferry/shared';
+import { and, asc, eq, sql } from 'drizzle-orm';
+import type { Ctx } from '../context.js';
+import { getStudyOr404, seriesOrder } from '../db/queries/studies.js';
+import { instances, series } from '../db/schema/index.js';
+import { requireUser } from './permissions.js';
+
+/** A current instance and where its sealed object lives: what a download or WADO-RS retrieve opens. */
+export interface StoredInstance {
+  seriesInstanceUid: string;
+  seriesNumber: string | null;
+  sopInstanceUid: string;
+  sopClassUid: string;
+  instanceNumber: number | null;
+  objectId: string;
+  blobKey: string;
+  plainBytes: number;
+  transferSyntaxUid: string;
+  receivedAt: Date;
+}
+
+export interface StoredInstances {
+  study: { id: string; studyInstanceUid: string };
+  /** In series order (by number, then UID), then instance order (by number, then UID). */
+  instances: StoredInstance[];
+}
+
+/**
+ * The current instances of one study of the caller's group, or of one series or one instance of it,
+ * with their blob keys. Not found (404) when the study is not the group's, or the series or instance
+ * holds no current instance. Readers and admins may read.
+ */
+export async function listStoredInstances({
+  ctx,
+  input,
+}: {
+  ctx: Ctx;
+  input: { studyUid: string; seriesUid?: string | undefined; sopInstanceUid?: string | undefined };
+}): Promise<StoredInstances> {
+  const actor = requireUser(ctx.actor);
+  const study = await getStudyOr404(ctx.db, actor.groupId, input.studyUid);
+  const rows = await ctx.db
+    .select({
+      seriesInstanceUid: series.seriesInstanceUid,
+      seriesNumber: series.seriesNumber,
+      sopInstanceUid: instances.sopInstanceUid,
+      sopClassUid: instances.sopClassUid,
+      instanceNumber: instances.instanceNumber,
+      objectId: instances.objectId,
+      blobKey: instances.blobKey,
+      plainBytes: instances.plainBytes,
+      transferSyntaxUid: instances.transferSyntaxUid,
+      receivedAt: instances.receivedAt,
+    })
+    .from(instances)
+    .innerJoin(series, eq(series.id, instances.seriesId))
+    .where(
+      and(
+        eq(instances.groupId, actor.groupId),
+        eq(instances.studyId, study.id),
+        eq(instances.current, true),
+        input.seriesUid !== undefined ? eq(series.seriesInstanceUid, input.seriesUid) : undefined,
+        input.sopInstanceUid !== undefined ? eq(instances.sopInstanceUid, input.sopInstanceUid) : undefined,
+      ),
+    )
+    .orderBy(
+      ...seriesOrder(series),
+      sql`${instances.instanceNumber} nulls last`,
+      asc(instances.sopInstanceUid),
+    );
+  if (rows.length === 0 && input.sopInstanceUid !== undefined) {
+    throw new FerryError(
+      'resource.not_found',
+      `no instance ${input.sopInstanceUid} in that series of your group`,
+    );
+  }
+  if (rows.length === 0 && input.seriesUid !== undefined) {
+    throw new FerryError('resource.not_found', `no series ${input.seriesUid} in that study of your group`);
+  }
+  return { study: { id: study.id, studyInstanceUid: study.studyInstanceUid }, instances: rows };
+}

@@ -1,0 +1,81 @@
+import { deriveObjectKey, FerryError, openObject, unwrapDataKey } from '@ferry/shared';
+import type { JWK } from 'jose';
+import type { BlobStore } from './blob-store.js';
+
+/** Feeds the object reader chunks of at least this size, so a 1 MiB frame is not rebuilt from 64 KiB reads. */
+const COALESCE_BYTES = 1 << 20;
+const EPOCH_KEY_CACHE_MAX = 64;
+
+/**
+ * Unwrapped epoch keys by wrapped-key JWE. An agent wraps one key per study or per few minutes, so one
+ * request that opens many objects (a study download) pays the ECDH unwrap about once, not per instance.
+ * Make one per request; never share it across groups' requests longer than that.
+ */
+export class EpochKeyCache {
+  private readonly keys = new Map<string, Buffer>();
+
+  async unwrap(wrappedKey: string, privateKeys: readonly JWK[]): Promise<Buffer> {
+    const hit = this.keys.get(wrappedKey);
+    if (hit) return hit;
+    const key = await unwrapDataKey(wrappedKey, privateKeys);
+    if (this.keys.size >= EPOCH_KEY_CACHE_MAX) {
+      const oldest = this.keys.keys().next().value;
+      if (oldest !== undefined) this.keys.delete(oldest);
+    }
+    this.keys.set(wrappedKey, key);
+    return key;
+  }
+}
+
+export interface OpenStoredObjectInput {
+  blobStore: BlobStore;
+  /** The recipient private keys, newest first (AppDeps.recipientPrivateKeys). */
+  privateKeys: readonly JWK[];
+  /** The blob key of the sealed object. */
+  key: string;
+  /** When given, the object's header must name this object id (a swapped blob fails to open). */
+  objectId?: string;
+  keyCache?: EpochKeyCache;
+}
+
+async function* coalesce(source: AsyncIterable<Uint8Array>, min: number): AsyncGenerator<Buffer> {
+  let parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of source) {
+    parts.push(
+      Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+    );
+    size += chunk.byteLength;
+    if (size >= min) {
+      yield parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
+      parts = [];
+      size = 0;
+    }
+  }
+  if (size > 0) yield parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
+}
+
+/**
+ * Streams the plaintext of one sealed object from the blob store: the Part-10 file as the gateway
+ * received it. Reads, authenticates and decrypts frame by frame (one frame, at most 64 MiB and 1 MiB
+ * from agents, in memory at a time); openObject undoes a frame's compression. Throws
+ * `crypto.bad_object` on any tampering or truncation, also midway: a consumer that already sent
+ * bytes must abort its output rather than end it cleanly.
+ */
+export async function* openStoredObject(input: OpenStoredObjectInput): AsyncGenerator<Buffer> {
+  const { blobStore, privateKeys, key, objectId } = input;
+  const cache = input.keyCache ?? new EpochKeyCache();
+  const source = await blobStore.get(key);
+  const parts = openObject(coalesce(source, COALESCE_BYTES), async (h) => {
+    if (objectId !== undefined && h.objectId !== objectId) {
+      throw new FerryError('crypto.bad_object', `stored object ${key} is not object ${objectId}`);
+    }
+    return deriveObjectKey(await cache.unwrap(h.wrappedKey, privateKeys), h.objectId);
+  });
+  try {
+    for await (const part of parts) if (part.kind === 'data') yield part.bytes;
+  } finally {
+    await parts.return(undefined);
+    source.destroy();
+  }
+}

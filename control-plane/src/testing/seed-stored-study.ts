@@ -1,0 +1,47 @@
+/**
+ * Seeds stored instances for read-side tests (worklist, study page, download, DICOMweb): a real sample
+ * sealed for the app's key (sealTestObject), recorded in the index (recordInstance, via
+ * seedTestInstance), and its sealed bytes put into the app's blob store through the store's own upload
+ * path, so `blobStore.get` and openStoredObject see exactly what an agent would have uploaded.
+ *
+ * No vitest import here.
+ */
+import { randomUUID } from 'node:crypto';
+import type { TestApp } from './harness.js';
+import { type SealedTestObject, type SealTestObjectOptions, seedTestInstance } from './seal-object.js';
+
+/** Puts `bytes` at `key` in the app's blob store with one signed PUT, as an agent uploads an object. */
+export async function putTestBlob(t: TestApp, key: string, bytes: Buffer): Promise<void> {
+  const store = t.deps.blobStore;
+  const upload = await store.createUpload({ key, uploadId: randomUUID(), parts: 1 });
+  const url = await store.partUrl(upload, { partNumber: 1, length: bytes.length, single: true }, 300);
+  const init = {
+    method: 'PUT',
+    body: new Uint8Array(bytes),
+    headers: { 'content-length': String(bytes.length) },
+  };
+  // The fs store's PUT is served by the app itself; S3's by the S3 server.
+  const res = store.kind === 'fs' ? await t.app.request(url, init) : await fetch(url, init);
+  if (!res.ok) throw new Error(`blob PUT for ${key} answered ${res.status}: ${await res.text()}`);
+  await store.completeUpload(upload, [{ partNumber: 1, size: bytes.length }]);
+}
+
+export interface StoredTestInstance {
+  sealed: SealedTestObject;
+  blobKey: string;
+  studyId: string;
+  version: number;
+}
+
+/** One instance recorded in the index with its sealed object in the blob store. */
+export async function seedStoredInstance(
+  t: TestApp,
+  where: { groupId: string; facilityId: string },
+  opts: Omit<SealTestObjectOptions, 'recipientPublicKey'> & { storedAt?: Date } = {},
+): Promise<StoredTestInstance> {
+  const { sealed, recorded } = await seedTestInstance(t, where, opts);
+  // seedTestInstance records the key the control plane makes for an object.
+  const blobKey = `g/${where.groupId}/o/${sealed.objectId}.fobj`;
+  await putTestBlob(t, blobKey, sealed.bytes);
+  return { sealed, blobKey, studyId: recorded.studyId, version: recorded.version };
+}
