@@ -322,6 +322,19 @@ describe.each(COMBOS)('uploads (%s, %s blobs)', (backend, blobs) => {
       // The redundant copy is not kept.
       expect(await t.deps.blobStore.head(`g/${g.groupId}/o/${dropped.objectId}.fobj`)).toBeUndefined();
       expect(await t.deps.blobStore.head(`g/${g.groupId}/o/${kept.objectId}.fobj`)).toBeDefined();
+      // Each receipt names the hash of the very object its agent sent (the agent checks it), also later.
+      expect((ra as Stored).receipt.objectSha256).toBe(a.objectSha256);
+      expect((rb as Stored).receipt.objectSha256).toBe(b.objectSha256);
+      const droppedTarget = dropped === a ? ta! : tb!;
+      const again = await completeOne(dropped, droppedTarget);
+      expect(again).toMatchObject({
+        status: 'stored',
+        receipt: { duplicate: true, objectSha256: dropped.objectSha256 },
+      });
+      expect(await offerOne(dropped)).toMatchObject({
+        status: 'stored',
+        receipt: { duplicate: true, objectSha256: dropped.objectSha256 },
+      });
     },
   );
 

@@ -313,7 +313,13 @@ export async function completeUploads({
     claimed.add(row.id);
     if (row.state === 'stored') {
       const hit = stored.get(instanceKey(row.sopInstanceUid, row.sha256));
-      if (hit) return { objectId: o.objectId, status: 'stored', receipt: receiptFor(o.objectId, hit) };
+      if (hit) {
+        return {
+          objectId: o.objectId,
+          status: 'stored',
+          receipt: receiptFor(o.objectId, hit, row.objectSha256),
+        };
+      }
       return {
         objectId: o.objectId,
         status: 'retry',
@@ -328,7 +334,7 @@ export async function completeUploads({
       const recorded = await ctx.db.transaction(async (tx) => {
         const marked = await tx
           .update(uploads)
-          .set({ state: 'stored', completedAt: storedAt })
+          .set({ state: 'stored', completedAt: storedAt, objectSha256: verified.objectSha256 })
           .where(and(eq(uploads.id, row.id), eq(uploads.state, 'open')))
           .returning({ id: uploads.id });
         if (marked.length === 0) return undefined; // a concurrent complete of the same upload won
@@ -354,7 +360,13 @@ export async function completeUploads({
       if (!recorded) {
         const again = await storedInstancesBySopAndHash(ctx.db, agent.groupId, [row.sopInstanceUid]);
         const hit = again.get(instanceKey(row.sopInstanceUid, row.sha256));
-        if (hit) return { objectId: o.objectId, status: 'stored', receipt: receiptFor(o.objectId, hit) };
+        if (hit) {
+          return {
+            objectId: o.objectId,
+            status: 'stored',
+            receipt: receiptFor(o.objectId, hit, verified.objectSha256),
+          };
+        }
         throw retry(
           'upload.incomplete',
           'a concurrent complete of this upload did not finish; offer it again',
@@ -376,7 +388,12 @@ export async function completeUploads({
         },
         'upload stored',
       );
-      return { objectId: o.objectId, status: 'stored', receipt: recorded.receipt };
+      // A duplicate's receipt names this object's verified hash, not the copy the group keeps.
+      return {
+        objectId: o.objectId,
+        status: 'stored',
+        receipt: { ...recorded.receipt, objectSha256: verified.objectSha256 },
+      };
     } catch (err) {
       let outcome: Exclude<Outcome, { kind: 'stored' }>;
       if (err instanceof Verdict) outcome = err.outcome;

@@ -140,12 +140,13 @@ export async function offerUploads({
   const toReopen: { i: number; row: UploadRow }[] = [];
   objects.forEach((o, i) => {
     if (results[i]) return;
+    const row = rowOf.get(o.objectId);
     const hit = stored.get(instanceKey(o.sopInstanceUid, o.sha256));
     if (hit) {
-      results[i] = { objectId: o.objectId, status: 'stored', receipt: receiptFor(o.objectId, hit) };
+      const verified = row?.state === 'stored' && row.sha256 === o.sha256 ? row.objectSha256 : null;
+      results[i] = { objectId: o.objectId, status: 'stored', receipt: receiptFor(o.objectId, hit, verified) };
       return;
     }
-    const row = rowOf.get(o.objectId);
     if (!row) {
       if (partCount(o.objectBytes, partBytes) > MAX_UPLOAD_PARTS) {
         results[i] = refusal(

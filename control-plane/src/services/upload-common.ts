@@ -114,13 +114,22 @@ export function instanceKey(sopInstanceUid: string, sha256: string): string {
   return `${sopInstanceUid}\0${sha256}`;
 }
 
-/** The receipt for an object whose instance the group holds (perhaps under another object id). */
-export function receiptFor(objectId: string, stored: StoredInstanceRef): Receipt {
+/**
+ * The receipt for an object whose instance the group holds (perhaps under another object id).
+ * `objectSha256` is the hash of this object's own ciphertext when it was uploaded and verified (the
+ * agent checks it against what it sent); for an object found stored at offer time, never uploaded, it
+ * is the stored copy's.
+ */
+export function receiptFor(
+  objectId: string,
+  stored: StoredInstanceRef,
+  verifiedObjectSha256?: string | null,
+): Receipt {
   return {
     objectId,
     sopInstanceUid: stored.sopInstanceUid,
     sha256: stored.sha256,
-    objectSha256: stored.objectSha256,
+    objectSha256: verifiedObjectSha256 ?? stored.objectSha256,
     storedAt: stored.storedAt.toISOString(),
     duplicate: stored.objectId !== objectId,
   };

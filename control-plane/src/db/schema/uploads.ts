@@ -34,6 +34,8 @@ export const uploads = pgTable(
      */
     lastOfferedAt: timestamp('last_offered_at', { withTimezone: true }).notNull().defaultNow(),
     completedAt: timestamp('completed_at', { withTimezone: true }),
+    /** SHA-256 of this object's ciphertext as verified when it was stored (receipts repeat it). */
+    objectSha256: text('object_sha256'),
   },
   (t) => [
     uniqueIndex('uploads_group_object_key').on(t.groupId, t.objectId),
