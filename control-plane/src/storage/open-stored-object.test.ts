@@ -119,6 +119,20 @@ describe('openStoredObject', () => {
     }
   });
 
+  it('undoes zstd compression frame by frame', async () => {
+    const plain = Buffer.concat([
+      Buffer.alloc(MIB, 7),
+      randomBytes(MIB / 2),
+      Buffer.from('DICM'.repeat(1000)),
+    ]);
+    const header = headerFor(keys, 'obj_zstd_0123456789a', 'zstd');
+    const blobStore = store('k', () =>
+      sealFrames(header, keys.epochKey, [plain.subarray(0, MIB), plain.subarray(MIB)]),
+    );
+    const got = await collect(openStoredObject({ blobStore, privateKeys: [keys.privateJwk], key: 'k' }));
+    expect(got.equals(plain)).toBe(true);
+  });
+
   it('opens an empty object', async () => {
     const header = headerFor(keys, 'obj_empty_0123456789');
     const blobStore = store('k', () => sealFrames(header, keys.epochKey, []));
