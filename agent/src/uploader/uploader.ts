@@ -1,20 +1,19 @@
-import type { ReadStream } from 'node:fs';
 import type { Receipt, UploadOfferObject, UploadOfferResult } from '@ferry/shared';
 import { FerryError, isFerryError } from '@ferry/shared';
 import type { Logger } from 'pino';
-import { spoolIoError } from '../spool/fs-errors.js';
 import type { IndexEntry } from '../spool/index-entry.js';
 import type { SpoolPaths } from '../spool/paths.js';
-import { readSealedRange } from '../spool/spool.js';
 import type { SpoolLog } from '../spool/spool-log.js';
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 import { Completer } from './completer.js';
-import { offerOf, orderedParts } from './offer.js';
+import { offerOf } from './offer.js';
 import { Retention } from './retention.js';
 import { Semaphore } from './semaphore.js';
+import { sendParts, type UploadTarget } from './send-object.js';
 import { TokenBucket } from './throttle.js';
-import { hashOnly, newObjectHash, partBody, type UploadApi } from './upload-client.js';
+import type { UploadApi } from './upload-client.js';
 import { verdictOf } from './verdict.js';
+import { WorkQueue } from './work-queue.js';
 
 /** The `upload` section of agent.json. */
 export interface UploaderConfig {
@@ -45,18 +44,9 @@ const MAX_BATCH_OBJECTS = 200;
 const MAX_BATCH_BYTES = 64 << 20;
 /** Up to this size an object is one small PUT: batched and run many at a time. */
 const SMALL_OBJECT_BYTES = 1 << 20;
-/** Part URLs are not used this close to their expiry: offer again for fresh ones. */
-const EXPIRY_MARGIN_MS = 30_000;
 /** Refused part PUTs before an object is quarantined: one can be an expired URL or a flaky proxy. */
 const PUT_STRIKES = 3;
 const PROGRESS_LOG_MS = 60_000;
-
-interface Track {
-  entry: IndexEntry;
-  attempt: number;
-  strikes: number;
-  dueAt: number;
-}
 
 export type UploaderState = 'idle' | 'running' | 'stopping' | 'stopped' | 'reenroll-required';
 
@@ -78,15 +68,7 @@ export class Uploader {
   private readonly backoff: BackoffPolicy;
   private readonly pollMs: number;
   private readonly maxBatches: number;
-
-  /** Waiting to be offered, oldest first. */
-  private ready: IndexEntry[] = [];
-  private readonly queued = new Set<string>();
-  /** In a batch being offered, sent or completed. */
-  private readonly busy = new Set<string>();
-  /** Backing off after a failure. */
-  private readonly waiting = new Map<string, Track>();
-  private readonly tracks = new Map<string, Track>();
+  private queue: WorkQueue;
 
   private status: UploaderState = 'idle';
   private abort = new AbortController();
@@ -98,7 +80,6 @@ export class Uploader {
   private pausedUntil = 0;
   private outageAttempt = 0;
   private unsubscribe: (() => void) | undefined;
-  private retryTimer: NodeJS.Timeout | undefined;
   private progressTimer: NodeJS.Timeout | undefined;
   private readonly counts = { delivered: 0, bytes: 0, quarantined: 0, retried: 0 };
 
@@ -120,6 +101,7 @@ export class Uploader {
     });
     this.backoff = deps.backoff ?? DEFAULT_BACKOFF;
     this.pollMs = deps.pollMs ?? 5000;
+    this.queue = this.newQueue();
   }
 
   get state(): UploaderState {
@@ -132,11 +114,12 @@ export class Uploader {
     this.status = 'running';
     this.stopping = undefined;
     this.abort = new AbortController();
+    this.queue = this.newQueue();
     this.unsubscribe = this.spoolLog.onPut((entry) => {
-      this.enqueue(entry);
+      this.queue.add(entry);
       this.wake();
     });
-    this.scan();
+    this.queue.addAll(this.spoolLog.all());
     this.retention.start();
     this.progressTimer = setInterval(() => this.logProgress(), PROGRESS_LOG_MS);
     this.progressTimer.unref();
@@ -145,7 +128,7 @@ export class Uploader {
     this.log.info(
       {
         event: 'upload.started',
-        pending: this.ready.length,
+        pending: this.queue.counts.ready,
         parallelism,
         bandwidthBytesPerSecond,
         retentionHours,
@@ -165,10 +148,23 @@ export class Uploader {
     return this.stopping;
   }
 
+  /** Runs one retention sweep now (tests, and right before a status report). */
+  sweepRetention(): Promise<void> {
+    return this.retention.sweep();
+  }
+
+  private newQueue(): WorkQueue {
+    return new WorkQueue({
+      isPending: (e) => (e.state === 'spooled' || e.state === 'uploading') && this.spoolLog.isCommitted(e.id),
+      lookup: (id) => this.spoolLog.get(id),
+      onReady: () => this.wake(),
+    });
+  }
+
   private async halt(graceMs: number): Promise<void> {
     if (this.status === 'running') this.status = 'stopping';
     this.unsubscribe?.();
-    clearTimeout(this.retryTimer);
+    this.queue.stop();
     clearInterval(this.progressTimer);
     this.wake();
     const all = Promise.allSettled([...this.inflight]);
@@ -185,11 +181,6 @@ export class Uploader {
     if (this.status === 'stopping') this.status = 'stopped';
     this.logProgress();
     this.log.info({ event: 'upload.stopped' }, 'uploader stopped');
-  }
-
-  /** Runs one retention sweep now (tests, and right before a status report). */
-  sweepRetention(): Promise<void> {
-    return this.retention.sweep();
   }
 
   private get running(): boolean {
@@ -219,81 +210,30 @@ export class Uploader {
     });
   }
 
-  private pending(e: IndexEntry): boolean {
-    return (e.state === 'spooled' || e.state === 'uploading') && this.spoolLog.isCommitted(e.id);
-  }
-
-  private known(id: string): boolean {
-    return this.queued.has(id) || this.busy.has(id) || this.waiting.has(id);
-  }
-
-  /** Adds an entry to the ready queue, keeping it oldest first (new entries go at the end). */
-  private enqueue(e: IndexEntry): void {
-    if (!this.running || !this.pending(e) || this.known(e.id)) return;
-    this.queued.add(e.id);
-    const last = this.ready.at(-1);
-    if (!last || last.receivedAt <= e.receivedAt) {
-      this.ready.push(e);
-      return;
-    }
-    let lo = 0;
-    let hi = this.ready.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.ready[mid]!.receivedAt <= e.receivedAt) lo = mid + 1;
-      else hi = mid;
-    }
-    this.ready.splice(lo, 0, e);
-  }
-
-  /** Picks up pending entries nobody told us about (start, and the backstop poll). */
-  private scan(): void {
-    const found = this.spoolLog
-      .all()
-      .filter((e) => this.pending(e) && !this.known(e.id))
-      .sort((a, b) => (a.receivedAt < b.receivedAt ? -1 : a.receivedAt > b.receivedAt ? 1 : 0));
-    for (const e of found) this.enqueue(e);
-  }
-
-  private takeBatch(): IndexEntry[] {
-    const batch: IndexEntry[] = [];
-    let bytes = 0;
-    while (this.ready.length > 0 && batch.length < MAX_BATCH_OBJECTS) {
-      const e = this.ready[0]!;
-      if (batch.length > 0 && bytes + e.objectBytes > MAX_BATCH_BYTES) break;
-      this.ready.shift();
-      this.queued.delete(e.id);
-      if (!this.pending(e)) continue;
-      this.busy.add(e.id);
-      batch.push(e);
-      bytes += e.objectBytes;
-    }
-    return batch;
-  }
-
   private async run(): Promise<void> {
     let lastScan = Date.now();
     while (this.running) {
       const now = Date.now();
       if (now - lastScan >= this.pollMs) {
-        this.scan();
+        // The backstop: anything a missed wake-up left behind.
+        this.queue.addAll(this.spoolLog.all());
         lastScan = now;
       }
       if (this.pausedUntil > now) {
         await this.idle(this.pausedUntil - now);
         continue;
       }
-      if (this.batches >= this.maxBatches || this.ready.length === 0) {
+      if (this.batches >= this.maxBatches || !this.queue.hasReady) {
         await this.idle();
         continue;
       }
-      const batch = this.takeBatch();
+      const batch = this.queue.take(MAX_BATCH_OBJECTS, MAX_BATCH_BYTES);
       if (batch.length === 0) continue;
       this.batches++;
       const work = this.runBatch(batch)
         .catch((err: unknown) => {
           this.log.error({ event: 'upload.unexpected', err }, 'unexpected uploader failure');
-          for (const e of batch) if (this.busy.has(e.id)) this.retryLater(e, err);
+          for (const e of batch) if (this.queue.isBusy(e.id)) this.retryLater(e, err);
         })
         .finally(() => {
           this.batches--;
@@ -324,21 +264,16 @@ export class Uploader {
       return;
     }
     this.outageAttempt = 0;
-    const sends: Promise<void>[] = [];
+    const work: Promise<void>[] = [];
     for (const e of byId.values()) {
-      if (!this.busy.has(e.id)) continue;
+      if (!this.queue.isBusy(e.id)) continue;
       const r = results.get(e.id);
-      if (!r) {
-        this.retryLater(e, new FerryError('control.bad_response', 'the offer had no answer for this object'));
-      } else if (r.status === 'stored') {
-        sends.push(this.deliver(e, r.receipt));
-      } else if (r.status === 'refused') {
-        sends.push(this.quarantine(e, r.code, r.message));
-      } else {
-        sends.push(this.send(e, r));
-      }
+      if (!r) this.retryLater(e, new FerryError('control.bad_response', 'the offer had no answer for it'));
+      else if (r.status === 'stored') work.push(this.deliver(e, r.receipt));
+      else if (r.status === 'refused') work.push(this.quarantine(e, r.code, r.message));
+      else work.push(this.send(e, r));
     }
-    await Promise.all(sends);
+    await Promise.all(work);
   }
 
   /**
@@ -370,21 +305,14 @@ export class Uploader {
 
   /** The control plane could not be asked at all: the whole batch waits, and so does the next one. */
   private outage(err: unknown, batch: IndexEntry[]): void {
-    if (verdictOf(err) === 'reenroll') {
-      for (const e of batch) this.busy.delete(e.id);
-      this.reenroll(err);
-      return;
-    }
-    if (this.abort.signal.aborted) {
-      for (const e of batch) this.busy.delete(e.id);
+    if (verdictOf(err) === 'reenroll' || this.abort.signal.aborted) {
+      for (const e of batch) this.queue.release(e.id);
+      if (!this.abort.signal.aborted) this.reenroll(err);
       return;
     }
     const delayMs = backoffDelay(this.outageAttempt++, this.backoff);
     this.pausedUntil = Date.now() + delayMs;
-    for (const e of batch) {
-      this.busy.delete(e.id);
-      this.enqueue(e);
-    }
+    for (const e of batch) this.queue.requeue(e);
     const fe = isFerryError(err) ? err : undefined;
     this.log.warn(
       {
@@ -398,94 +326,66 @@ export class Uploader {
     );
   }
 
-  /** Sends the parts not held yet, then asks for the receipt. */
-  private async send(e: IndexEntry, target: Extract<UploadOfferResult, { status: 'upload' }>): Promise<void> {
-    let sent = 0;
-    let putFailed = false;
+  /** Sends the parts not held yet (in its lane), then asks for the receipt. */
+  private async send(e: IndexEntry, target: UploadTarget): Promise<void> {
+    const lane = e.objectBytes <= SMALL_OBJECT_BYTES ? this.small : this.large;
+    let release: () => void;
     try {
-      const parts = orderedParts(target.parts, e.objectBytes);
-      const lane = e.objectBytes <= SMALL_OBJECT_BYTES ? this.small : this.large;
-      const release = await lane.acquire(this.abort.signal);
-      let objectSha256: string;
-      try {
-        // 'uploading' marks an object that may be partly in the cloud; a one-PUT object never is.
-        if (parts.length > 1 && e.state === 'spooled') await this.spoolLog.setState(e.id, 'uploading');
-        const hash = newObjectHash();
-        const expiresAt = Date.parse(target.expiresAt);
-        for (const p of parts) {
-          const src = this.range(e, p.offset, p.offset + p.length);
-          if (p.done) {
-            await hashOnly(src.stream, hash).catch((err: unknown) => {
-              throw src.error() ?? err;
-            });
-            continue;
-          }
-          if (Date.now() > expiresAt - EXPIRY_MARGIN_MS) {
-            src.stream.destroy();
-            throw new FerryError('upload.url_invalid', 'part URLs expire before this part is sent', {
-              details: { expired: true },
-            });
-          }
-          try {
-            await this.api.putPart(
-              p.url!,
-              partBody(src.stream, hash, this.bucket),
-              p.length,
-              this.abort.signal,
-            );
-          } catch (err) {
-            const local = src.error();
-            putFailed = local === undefined;
-            throw local ?? err;
-          }
-          sent += p.length;
-        }
-        objectSha256 = hash.digest('hex');
-      } finally {
-        release();
-      }
-      this.counts.bytes += sent;
-      const r = await this.completer.complete({ objectId: e.id, uploadId: target.uploadId, objectSha256 });
-      if (r.status === 'stored') await this.deliver(e, r.receipt, objectSha256);
+      release = await lane.acquire(this.abort.signal);
+    } catch (err) {
+      return this.failed(e, err, false);
+    }
+    let sent: Awaited<ReturnType<typeof sendParts>>;
+    try {
+      // 'uploading' marks an object that may be partly in the cloud; a one-PUT object never is.
+      if (target.parts.length > 1 && e.state === 'spooled') await this.spoolLog.setState(e.id, 'uploading');
+      sent = await sendParts({
+        spoolLog: this.spoolLog,
+        api: this.api,
+        bucket: this.bucket,
+        entry: e,
+        target,
+        signal: this.abort.signal,
+      });
+    } catch (err) {
+      sent = { ok: false, error: err, putRefused: false, sentBytes: 0 };
+    } finally {
+      release();
+    }
+    this.counts.bytes += sent.sentBytes;
+    if (!sent.ok) return this.failed(e, sent.error, sent.putRefused);
+    try {
+      const r = await this.completer.complete({
+        objectId: e.id,
+        uploadId: target.uploadId,
+        objectSha256: sent.objectSha256,
+      });
+      if (r.status === 'stored') await this.deliver(e, r.receipt, sent.objectSha256);
       else if (r.status === 'refused') await this.quarantine(e, r.code, r.message);
       else this.retryLater(e, new FerryError('upload.incomplete', `${r.code}: ${r.message}`));
     } catch (err) {
-      this.counts.bytes += sent;
-      await this.failed(e, err, putFailed);
+      await this.failed(e, err, false);
     }
   }
 
-  /** A byte range of the sealed object; a local read failure is told apart from a network one. */
-  private range(
-    e: IndexEntry,
-    start: number,
-    end: number,
-  ): { stream: ReadStream; error(): FerryError | undefined } {
-    const stream = readSealedRange(this.spoolLog, e.id, start, end);
-    let local: FerryError | undefined;
-    stream.once('error', (err: NodeJS.ErrnoException) => {
-      local =
-        err.code === 'ENOENT'
-          ? new FerryError('spool.corrupt', `spool object ${e.id} is missing its local file`, { cause: err })
-          : spoolIoError(err, 'reading a spool object for upload');
-    });
-    return { stream, error: () => local };
-  }
-
-  private async failed(e: IndexEntry, err: unknown, putFailed: boolean): Promise<void> {
+  private async failed(e: IndexEntry, err: unknown, putRefused: boolean): Promise<void> {
     if (this.abort.signal.aborted) {
       // Stopping: the parts that made it stay in the cloud, the rest goes on the next start.
-      this.busy.delete(e.id);
+      this.queue.release(e.id);
       return;
     }
     const verdict = verdictOf(err);
     const fe = isFerryError(err) ? err : undefined;
     if (verdict === 'reenroll') {
-      this.busy.delete(e.id);
+      this.queue.release(e.id);
       this.reenroll(err);
     } else if (fe?.details?.expired === true) {
       this.retryLater(e, err, { now: true });
-    } else if (verdict === 'permanent' && putFailed && this.track(e).strikes++ < PUT_STRIKES - 1) {
+    } else if (
+      verdict === 'permanent' &&
+      putRefused &&
+      this.queue.attemptsOf(e.id).strikes++ < PUT_STRIKES - 1
+    ) {
       // A refused PUT is often an expired or mangled URL: fresh ones come with the next offer.
       this.retryLater(e, err);
     } else if (verdict === 'permanent') {
@@ -495,23 +395,11 @@ export class Uploader {
     }
   }
 
-  private track(e: IndexEntry): Track {
-    let t = this.tracks.get(e.id);
-    if (!t) {
-      t = { entry: e, attempt: 0, strikes: 0, dueAt: 0 };
-      this.tracks.set(e.id, t);
-    }
-    return t;
-  }
-
   private retryLater(e: IndexEntry, err: unknown, opts: { now?: boolean } = {}): void {
-    const t = this.track(e);
-    const delayMs = opts.now ? 0 : backoffDelay(t.attempt++, this.backoff);
-    t.dueAt = Date.now() + delayMs;
-    this.waiting.set(e.id, t);
-    this.busy.delete(e.id);
+    const a = this.queue.attemptsOf(e.id);
+    const delayMs = opts.now ? 0 : backoffDelay(a.attempt++, this.backoff);
+    this.queue.retryAfter(e.id, delayMs);
     this.counts.retried++;
-    this.scheduleRetries();
     const fe = isFerryError(err) ? err : undefined;
     this.log.warn(
       {
@@ -519,34 +407,11 @@ export class Uploader {
         objectId: e.id,
         code: fe?.code ?? 'internal.unexpected',
         reason: fe?.message ?? String(err),
-        attempt: t.attempt,
+        attempt: a.attempt,
         delayMs,
       },
       'upload failed; will retry',
     );
-  }
-
-  /** Moves objects whose backoff is over back into the ready queue, at their age's place. */
-  private scheduleRetries(): void {
-    clearTimeout(this.retryTimer);
-    if (!this.running || this.waiting.size === 0) return;
-    let next = Number.POSITIVE_INFINITY;
-    for (const t of this.waiting.values()) next = Math.min(next, t.dueAt);
-    this.retryTimer = setTimeout(
-      () => {
-        const now = Date.now();
-        for (const [id, t] of this.waiting) {
-          if (t.dueAt > now) continue;
-          this.waiting.delete(id);
-          const current = this.spoolLog.get(id);
-          if (current) this.enqueue(current);
-        }
-        this.scheduleRetries();
-        this.wake();
-      },
-      Math.max(0, next - Date.now()),
-    );
-    this.retryTimer.unref();
   }
 
   /** Records a receipt, once it is checked to be for this very object. */
@@ -571,8 +436,7 @@ export class Uploader {
       this.retryLater(e, err);
       return;
     }
-    this.busy.delete(e.id);
-    this.tracks.delete(e.id);
+    this.queue.settle(e.id);
     this.counts.delivered++;
     this.retention.delivered(e);
     this.log.debug({ event: 'upload.delivered', objectId: e.id, duplicate: receipt.duplicate }, 'delivered');
@@ -586,8 +450,7 @@ export class Uploader {
       this.retryLater(e, err);
       return;
     }
-    this.busy.delete(e.id);
-    this.tracks.delete(e.id);
+    this.queue.settle(e.id);
     this.counts.quarantined++;
     this.log.warn(
       { event: 'upload.quarantined', objectId: e.id, code, reason },
@@ -610,13 +473,9 @@ export class Uploader {
   private logProgress(): void {
     const c = this.counts;
     if (c.delivered + c.quarantined + c.retried === 0) return;
+    const q = this.queue.counts;
     this.log.info(
-      {
-        event: 'upload.progress',
-        ...c,
-        pending: this.ready.length + this.busy.size + this.waiting.size,
-        backingOff: this.waiting.size,
-      },
+      { event: 'upload.progress', ...c, pending: q.ready + q.busy + q.waiting, backingOff: q.waiting },
       'upload progress',
     );
     this.counts.delivered = 0;

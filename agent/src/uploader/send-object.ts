@@ -1,0 +1,77 @@
+import type { ReadStream } from 'node:fs';
+import { FerryError, type UploadOfferResult } from '@ferry/shared';
+import { spoolIoError } from '../spool/fs-errors.js';
+import type { IndexEntry } from '../spool/index-entry.js';
+import { readSealedRange } from '../spool/spool.js';
+import type { SpoolLog } from '../spool/spool-log.js';
+import { orderedParts } from './offer.js';
+import type { TokenBucket } from './throttle.js';
+import { hashOnly, newObjectHash, partBody, type UploadApi } from './upload-client.js';
+
+/** Part URLs are not used this close to their expiry: offer again for fresh ones. */
+const EXPIRY_MARGIN_MS = 30_000;
+
+export type UploadTarget = Extract<UploadOfferResult, { status: 'upload' }>;
+
+export type SendOutcome =
+  | { ok: true; objectSha256: string; sentBytes: number }
+  /** `putRefused`: the failure was a part PUT's answer, not the spool or the network. */
+  | { ok: false; error: unknown; putRefused: boolean; sentBytes: number };
+
+/** A byte range of the sealed object; a local read failure is told apart from a network one. */
+function range(log: SpoolLog, e: IndexEntry, start: number, end: number) {
+  const stream: ReadStream = readSealedRange(log, e.id, start, end);
+  let local: FerryError | undefined;
+  stream.once('error', (err: NodeJS.ErrnoException) => {
+    local =
+      err.code === 'ENOENT'
+        ? new FerryError('spool.corrupt', `spool object ${e.id} is missing its local file`, { cause: err })
+        : spoolIoError(err, 'reading a spool object for upload');
+  });
+  return { stream, error: () => local };
+}
+
+/**
+ * PUTs the parts the control plane does not hold yet, in order, and hashes the whole sealed object
+ * on the way: parts it already holds are read and hashed locally, not sent.
+ */
+export async function sendParts(opts: {
+  spoolLog: SpoolLog;
+  api: UploadApi;
+  bucket: TokenBucket | undefined;
+  entry: IndexEntry;
+  target: UploadTarget;
+  signal: AbortSignal;
+}): Promise<SendOutcome> {
+  const { spoolLog, api, entry: e, target } = opts;
+  let sentBytes = 0;
+  try {
+    const hash = newObjectHash();
+    const expiresAt = Date.parse(target.expiresAt);
+    for (const p of orderedParts(target.parts, e.objectBytes)) {
+      const src = range(spoolLog, e, p.offset, p.offset + p.length);
+      if (p.done) {
+        await hashOnly(src.stream, hash).catch((err: unknown) => {
+          throw src.error() ?? err;
+        });
+        continue;
+      }
+      if (Date.now() > expiresAt - EXPIRY_MARGIN_MS) {
+        src.stream.destroy();
+        throw new FerryError('upload.url_invalid', 'part URLs expire before this part is sent', {
+          details: { expired: true },
+        });
+      }
+      try {
+        await api.putPart(p.url!, partBody(src.stream, hash, opts.bucket), p.length, opts.signal);
+      } catch (err) {
+        const local = src.error();
+        return { ok: false, error: local ?? err, putRefused: local === undefined, sentBytes };
+      }
+      sentBytes += p.length;
+    }
+    return { ok: true, objectSha256: hash.digest('hex'), sentBytes };
+  } catch (error) {
+    return { ok: false, error, putRefused: false, sentBytes };
+  }
+}
