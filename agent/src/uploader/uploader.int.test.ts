@@ -114,7 +114,7 @@ interface Rig {
   puts: { url: string; length: number }[];
   /** Calls to offer and complete. */
   calls: { offer: number; complete: number };
-  uploader(config?: Partial<UploaderConfig>): Uploader;
+  uploader(config?: Partial<UploaderConfig>, onReenroll?: () => Promise<void>): Uploader;
   close(): Promise<void>;
 }
 
@@ -159,8 +159,9 @@ async function rig(): Promise<Rig> {
     offers,
     puts,
     calls,
-    uploader(config = {}) {
+    uploader(config = {}, onReenroll) {
       const u = new Uploader({
+        ...(onReenroll ? { onReenroll } : {}),
         spoolLog: spool.log,
         paths: spool.paths,
         api,
@@ -335,6 +336,29 @@ describe('uploader against the real control plane', () => {
       const offered = r.offers.flat().filter((o) => o.objectId === bad.id);
       expect(offered).toHaveLength(1);
       expect(offered[0]).toMatchObject({ status: 'refused', code: 'resource.conflict' });
+    } finally {
+      await r.close();
+    }
+  }, 120_000);
+
+  it('stops when the control plane says the gateway must enroll again, and keeps the spool', async () => {
+    const r = await rig();
+    try {
+      const e = await receive(r.spool);
+      await r.gateway.revoke();
+      let told = 0;
+      const uploader = r.uploader({}, async () => {
+        told++;
+      });
+      uploader.start();
+      await until('reenroll', () => told === 1);
+      expect(uploader.state).toBe('reenroll-required');
+      expect(r.spool.log.get(e.id)?.state).toBe('spooled');
+      // No further calls once stopped.
+      const calls = r.calls.offer;
+      await receive(r.spool, { sample: 'MR_small.dcm' });
+      await new Promise((res) => setTimeout(res, 700));
+      expect(r.calls.offer).toBe(calls);
     } finally {
       await r.close();
     }
