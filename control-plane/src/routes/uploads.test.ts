@@ -447,6 +447,31 @@ describe.each(COMBOS)('uploads (%s, %s blobs)', (backend, blobs) => {
   });
 
   it.skipIf(skip)(
+    'records a batch together, and one bad instance in it does not hold back the others',
+    async () => {
+      const study = newTestUid();
+      const good1 = await seal({ set: { studyInstanceUid: study, sopInstanceUid: newTestUid() } });
+      const orphan = await seal({ set: { studyInstanceUid: '', sopInstanceUid: newTestUid() } });
+      const good2 = await seal({ set: { studyInstanceUid: study, sopInstanceUid: newTestUid() } });
+      expect(orphan.manifest.study.instanceUid).toBeUndefined();
+      const objs = [good1, orphan, good2];
+      const targets = (await offer(objs.map((o) => o.offer))).map(asUpload);
+      for (const [i, o] of objs.entries()) await putParts(targets[i]!, o.bytes);
+      const results = await complete(
+        objs.map((o, i) => ({
+          objectId: o.objectId,
+          uploadId: targets[i]!.uploadId,
+          objectSha256: o.objectSha256,
+        })),
+      );
+      expect(results.map((r) => r.status)).toEqual(['stored', 'refused', 'stored']);
+      expect(results[1]).toMatchObject({ code: 'upload.object_invalid' });
+      expect(await uploadRow(orphan.objectId)).toBeUndefined();
+      expect((await studyOf(study))?.instanceCount).toBe(2);
+    },
+  );
+
+  it.skipIf(skip)(
     "keeps groups apart: no completing another group's upload, no duplicates across groups",
     async () => {
       const obj = await seal({ set: { sopInstanceUid: newTestUid() } });

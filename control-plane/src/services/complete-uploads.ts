@@ -21,7 +21,7 @@ import { uploads } from '../db/schema/index.js';
 import { type DicomJson, HeaderPrefix, parseDicomHeader } from '../dicom/dicom-json.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { requireAgent } from './permissions.js';
-import { recordInstance } from './record-instance.js';
+import { isRetryableRecordError, type RecordedInstance, recordInstance } from './record-instance.js';
 import {
   handleOf,
   instanceKey,
@@ -34,8 +34,23 @@ import {
   type UploadRow,
 } from './upload-common.js';
 
-/** Objects verified at once: each streams, hashes and decrypts; two cores, so a little overlap for I/O. */
-const VERIFY_CONCURRENCY = 2;
+/**
+ * Objects verified at once: each streams, hashes and decrypts (CPU), reads the store and writes the
+ * index (waits). Instances of one study still take turns at its row lock.
+ */
+const VERIFY_CONCURRENCY = 4;
+const RECORD_ATTEMPTS = 3;
+
+/** Runs `fn` again when a concurrent record of the same instance or study got in the way. */
+async function withRetries<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= RECORD_ATTEMPTS || !isRetryableRecordError(err)) throw err;
+    }
+  }
+}
 /** The object reader gets chunks of at least this size, so a 1 MiB frame is not rebuilt from 64 KiB reads. */
 const COALESCE_BYTES = 1 << 20;
 
@@ -261,11 +276,26 @@ async function resetUpload(ctx: Ctx, blobStore: BlobStore, row: UploadRow): Prom
   await ctx.db.delete(uploads).where(and(eq(uploads.id, row.id), eq(uploads.state, 'open')));
 }
 
+/** Verified objects recorded per transaction: one commit and one turn at a study's lock for many. */
+const RECORD_BATCH = 100;
+
+type CompleteItem = UploadCompleteRequest['objects'][number];
+
+/** An object that passed verification and waits for its index write. */
+interface Prepared {
+  index: number;
+  o: CompleteItem;
+  row: UploadRow;
+  verified: Verified;
+}
+
 /**
- * The agent says every part of these objects is sent. For each: assemble, verify (ciphertext hash, GCM
- * frames, plaintext hash and size, manifest) and record the instance, marking the upload stored in the
- * same transaction. The answer per object is `stored` with a receipt, `retry` (parts missing, torn
- * upload, storage down: offer it again) or `refused` (the object itself is bad).
+ * The agent says every part of these objects is sent. Each is assembled and verified (ciphertext hash,
+ * every GCM frame, plaintext hash and size, manifest, DICOM header), a few at a time; the verified ones
+ * are then recorded in batches, each batch one transaction that marks its uploads stored and records
+ * their instances (so many small instances share a commit). The answer per object is `stored` with a
+ * receipt, `retry` (parts missing, torn upload, storage down: offer it again) or `refused` (the object
+ * itself is bad).
  */
 export async function completeUploads({
   ctx,
@@ -290,130 +320,187 @@ export async function completeUploads({
     agent.groupId,
     rows.filter((r) => r.state === 'stored').map((r) => r.sopInstanceUid),
   );
+  const results: UploadCompleteResult[] = new Array(input.objects.length);
   const claimed = new Set<string>();
 
-  const one = async (o: UploadCompleteRequest['objects'][number]): Promise<UploadCompleteResult> => {
+  /** Turns a failure into the object's answer (forgetting the upload where a re-send must start over). */
+  const settle = async (o: CompleteItem, row: UploadRow, err: unknown): Promise<UploadCompleteResult> => {
+    let outcome: Exclude<Outcome, { kind: 'stored' }>;
+    if (err instanceof Verdict) outcome = err.outcome;
+    else if (isFerryError(err, 'storage.unavailable')) {
+      outcome = { kind: 'retry', code: 'storage.unavailable', message: err.message };
+    } else if (isFerryError(err, 'upload.object_invalid')) {
+      outcome = { kind: 'refused', code: 'upload.object_invalid', message: err.message };
+    } else {
+      throw err;
+    }
+    if ((outcome.kind === 'retry' && outcome.reset) || outcome.kind === 'refused') {
+      await resetUpload(ctx, blobStore, row);
+    }
+    ctx.log.debug(
+      { event: `upload.${outcome.kind}`, objectId: row.objectId, uploadId: row.id, code: outcome.code },
+      `upload ${outcome.kind}`,
+    );
+    return { objectId: o.objectId, status: outcome.kind, code: outcome.code, message: outcome.message };
+  };
+
+  const prepare = async (o: CompleteItem, index: number): Promise<Prepared | undefined> => {
     const row = rowOf.get(o.uploadId);
     if (!row || row.objectId !== o.objectId) {
-      return {
+      results[index] = {
         objectId: o.objectId,
         status: 'refused',
         code: 'upload.not_found',
         message: 'no such upload for this object in your group; offer the object again',
       };
+      return undefined;
     }
     if (claimed.has(row.id)) {
-      return {
+      results[index] = {
         objectId: o.objectId,
         status: 'retry',
         code: 'upload.incomplete',
         message: 'completed twice in one request',
       };
+      return undefined;
     }
     claimed.add(row.id);
     if (row.state === 'stored') {
       const hit = stored.get(instanceKey(row.sopInstanceUid, row.sha256));
+      results[index] = hit
+        ? { objectId: o.objectId, status: 'stored', receipt: receiptFor(o.objectId, hit, row.objectSha256) }
+        : {
+            objectId: o.objectId,
+            status: 'retry',
+            code: 'upload.incomplete',
+            message: 'offer the object again',
+          };
+      return undefined;
+    }
+    try {
+      await assemble(blobStore, row);
+      return { index, o, row, verified: await verify(blobStore, keys, row, o.objectSha256) };
+    } catch (err) {
+      results[index] = await settle(o, row, err);
+      return undefined;
+    }
+  };
+
+  /** One transaction: mark each upload stored and record its instance. Undefined: another complete won. */
+  const recordAll = (batch: Prepared[], storedAt: Date) =>
+    ctx.db.transaction(async (tx) => {
+      const out: (RecordedInstance | undefined)[] = [];
+      for (const { row, verified } of batch) {
+        const marked = await tx
+          .update(uploads)
+          .set({ state: 'stored', completedAt: storedAt, objectSha256: verified.objectSha256 })
+          .where(and(eq(uploads.id, row.id), eq(uploads.state, 'open')))
+          .returning({ id: uploads.id });
+        if (marked.length === 0) {
+          out.push(undefined); // a concurrent complete of the same upload won
+          continue;
+        }
+        out.push(
+          await recordInstance({
+            ctx,
+            tx,
+            input: {
+              groupId: agent.groupId,
+              facilityId: agent.facilityId,
+              gatewayId: agent.gatewayId,
+              objectId: row.objectId,
+              blobKey: row.blobKey,
+              manifest: verified.manifest,
+              metadata: verified.metadata,
+              sha256: row.sha256,
+              objectSha256: verified.objectSha256,
+              plainBytes: row.plainBytes,
+              objectBytes: row.objectBytes,
+              storedAt,
+            },
+          }),
+        );
+      }
+      return out;
+    });
+
+  const answer = async (
+    p: Prepared,
+    recorded: RecordedInstance | undefined,
+  ): Promise<UploadCompleteResult> => {
+    const { o, row, verified } = p;
+    if (!recorded) {
+      const again = await storedInstancesBySopAndHash(ctx.db, agent.groupId, [row.sopInstanceUid]);
+      const hit = again.get(instanceKey(row.sopInstanceUid, row.sha256));
       if (hit) {
         return {
           objectId: o.objectId,
           status: 'stored',
-          receipt: receiptFor(o.objectId, hit, row.objectSha256),
+          receipt: receiptFor(o.objectId, hit, verified.objectSha256),
         };
       }
       return {
         objectId: o.objectId,
         status: 'retry',
         code: 'upload.incomplete',
-        message: 'offer the object again',
+        message: 'a concurrent complete of this upload did not finish; offer it again',
       };
     }
-    try {
-      await assemble(blobStore, row);
-      const verified = await verify(blobStore, keys, row, o.objectSha256);
-      const storedAt = new Date();
-      const recorded = await ctx.db.transaction(async (tx) => {
-        const marked = await tx
-          .update(uploads)
-          .set({ state: 'stored', completedAt: storedAt, objectSha256: verified.objectSha256 })
-          .where(and(eq(uploads.id, row.id), eq(uploads.state, 'open')))
-          .returning({ id: uploads.id });
-        if (marked.length === 0) return undefined; // a concurrent complete of the same upload won
-        return recordInstance({
-          ctx,
-          tx,
-          input: {
-            groupId: agent.groupId,
-            facilityId: agent.facilityId,
-            gatewayId: agent.gatewayId,
-            objectId: row.objectId,
-            blobKey: row.blobKey,
-            manifest: verified.manifest,
-            metadata: verified.metadata,
-            sha256: row.sha256,
-            objectSha256: verified.objectSha256,
-            plainBytes: row.plainBytes,
-            objectBytes: row.objectBytes,
-            storedAt,
-          },
-        });
-      });
-      if (!recorded) {
-        const again = await storedInstancesBySopAndHash(ctx.db, agent.groupId, [row.sopInstanceUid]);
-        const hit = again.get(instanceKey(row.sopInstanceUid, row.sha256));
-        if (hit) {
-          return {
-            objectId: o.objectId,
-            status: 'stored',
-            receipt: receiptFor(o.objectId, hit, verified.objectSha256),
-          };
-        }
-        throw retry(
-          'upload.incomplete',
-          'a concurrent complete of this upload did not finish; offer it again',
-        );
-      }
-      if (recorded.receipt.duplicate) {
-        // The group holds these exact bytes under another object: this copy is not referenced.
-        await storage('delete an object', () => blobStore.delete(row.blobKey)).catch(() => {});
-      }
-      ctx.log.debug(
-        {
-          event: 'upload.stored',
-          objectId: row.objectId,
-          uploadId: row.id,
-          instanceId: recorded.instanceId,
-          studyId: recorded.studyId,
-          version: recorded.version,
-          duplicate: recorded.receipt.duplicate,
-        },
-        'upload stored',
-      );
-      // A duplicate's receipt names this object's verified hash, not the copy the group keeps.
-      return {
-        objectId: o.objectId,
-        status: 'stored',
-        receipt: { ...recorded.receipt, objectSha256: verified.objectSha256 },
-      };
-    } catch (err) {
-      let outcome: Exclude<Outcome, { kind: 'stored' }>;
-      if (err instanceof Verdict) outcome = err.outcome;
-      else if (isFerryError(err, 'storage.unavailable')) {
-        outcome = { kind: 'retry', code: 'storage.unavailable', message: err.message };
-      } else if (isFerryError(err, 'upload.object_invalid')) {
-        outcome = { kind: 'refused', code: 'upload.object_invalid', message: err.message };
-      } else {
-        throw err;
-      }
-      if ((outcome.kind === 'retry' && outcome.reset) || outcome.kind === 'refused') {
-        await resetUpload(ctx, blobStore, row);
-      }
-      ctx.log.debug(
-        { event: `upload.${outcome.kind}`, objectId: row.objectId, uploadId: row.id, code: outcome.code },
-        `upload ${outcome.kind}`,
-      );
-      return { objectId: o.objectId, status: outcome.kind, code: outcome.code, message: outcome.message };
+    if (recorded.receipt.duplicate) {
+      // The group holds these exact bytes under another object: this copy is not referenced.
+      await storage('delete an object', () => blobStore.delete(row.blobKey)).catch(() => {});
     }
+    ctx.log.debug(
+      {
+        event: 'upload.stored',
+        objectId: row.objectId,
+        uploadId: row.id,
+        instanceId: recorded.instanceId,
+        studyId: recorded.studyId,
+        version: recorded.version,
+        duplicate: recorded.receipt.duplicate,
+      },
+      'upload stored',
+    );
+    // A duplicate's receipt names this object's verified hash, not the copy the group keeps.
+    return {
+      objectId: o.objectId,
+      status: 'stored',
+      receipt: { ...recorded.receipt, objectSha256: verified.objectSha256 },
+    };
   };
 
-  return { objects: await mapLimit(input.objects, VERIFY_CONCURRENCY, one) };
+  const prepared = (
+    await mapLimit(
+      input.objects.map((o, i) => [o, i] as const),
+      VERIFY_CONCURRENCY,
+      ([o, i]) => prepare(o, i),
+    )
+  ).filter((p): p is Prepared => p !== undefined);
+  // Study order, so concurrent requests take study locks in the same order.
+  prepared.sort((a, b) =>
+    (a.verified.manifest.study.instanceUid ?? '').localeCompare(b.verified.manifest.study.instanceUid ?? ''),
+  );
+
+  for (let at = 0; at < prepared.length; at += RECORD_BATCH) {
+    const batch = prepared.slice(at, at + RECORD_BATCH);
+    let recorded: (RecordedInstance | undefined)[] | undefined;
+    try {
+      recorded = await withRetries(() => recordAll(batch, new Date()));
+    } catch (err) {
+      if (!(err instanceof FerryError)) throw err;
+      // One object's problem (e.g. no Study Instance UID) failed the batch: record them one by one.
+      for (const p of batch) {
+        try {
+          const [one] = await withRetries(() => recordAll([p], new Date()));
+          results[p.index] = await answer(p, one);
+        } catch (e) {
+          results[p.index] = await settle(p.o, p.row, e);
+        }
+      }
+      continue;
+    }
+    for (const [k, p] of batch.entries()) results[p.index] = await answer(p, recorded[k]);
+  }
+  return { objects: results };
 }

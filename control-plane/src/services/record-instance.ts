@@ -1,7 +1,7 @@
 import { FerryError, type InstanceManifest, type Receipt } from '@ferry/shared';
 import { and, desc, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
 import type { Actor, Ctx } from '../context.js';
-import type { DbOrTx, Tx } from '../db/client.js';
+import type { Tx } from '../db/client.js';
 import { pgErrorCode } from '../db/errors.js';
 import { facilities, instances, series, studies, studyEvents } from '../db/schema/index.js';
 import { type DicomJson, firstString } from '../dicom/dicom-json.js';
@@ -123,33 +123,27 @@ function describe(input: RecordInstanceInput) {
 
 type Described = ReturnType<typeof describe>;
 
-async function findSame(db: DbOrTx, groupId: string, sopInstanceUid: string, sha256: string) {
-  const [row] = await db
+/** Every stored version of a SOP Instance UID in the group, newest first. */
+async function versionsOf(tx: Tx, groupId: string, sopInstanceUid: string) {
+  return tx
     .select({
       id: instances.id,
+      version: instances.version,
+      current: instances.current,
+      sha256: instances.sha256,
       objectId: instances.objectId,
       objectSha256: instances.objectSha256,
       storedAt: instances.storedAt,
       studyId: instances.studyId,
       seriesId: instances.seriesId,
-      version: instances.version,
     })
     .from(instances)
-    .where(
-      and(
-        eq(instances.groupId, groupId),
-        eq(instances.sopInstanceUid, sopInstanceUid),
-        eq(instances.sha256, sha256),
-      ),
-    );
-  return row;
+    .where(and(eq(instances.groupId, groupId), eq(instances.sopInstanceUid, sopInstanceUid)))
+    .orderBy(desc(instances.version));
 }
+type Version = Awaited<ReturnType<typeof versionsOf>>[number];
 
-function duplicateOf(
-  input: RecordInstanceInput,
-  d: Described,
-  same: NonNullable<Awaited<ReturnType<typeof findSame>>>,
-): RecordedInstance {
+function duplicateOf(input: RecordInstanceInput, d: Described, same: Version): RecordedInstance {
   return {
     receipt: {
       objectId: input.objectId,
@@ -181,6 +175,25 @@ function studyCounts(studyId: string) {
   };
 }
 
+/**
+ * The counts after adding one current instance, without counting rows: the study row is locked, so
+ * concurrent records of the same study take turns and each sees the last one's counts.
+ */
+function studyCountsPlusOne(firstOfSeries: boolean, modality: string | null) {
+  return {
+    instanceCount: sql<number>`${studies.instanceCount} + 1`,
+    seriesCount: firstOfSeries
+      ? sql<number>`${studies.seriesCount} + 1`
+      : sql<number>`${studies.seriesCount}`,
+    modalities:
+      modality === null
+        ? sql<string[]>`${studies.modalities}`
+        : sql<
+            string[]
+          >`case when ${modality}::text = any(${studies.modalities}) then ${studies.modalities} else (select array_agg(m order by m) from unnest(array_append(${studies.modalities}, ${modality}::text)) m) end`,
+  };
+}
+
 async function recountSeries(tx: Tx, seriesIds: string[]): Promise<void> {
   await tx
     .update(series)
@@ -191,10 +204,6 @@ async function recountSeries(tx: Tx, seriesIds: string[]): Promise<void> {
 }
 
 async function recordOnce(tx: Tx, input: RecordInstanceInput, d: Described): Promise<RecordedInstance> {
-  // Re-sends of the same bytes are the common case: answer them without taking the study lock.
-  const early = await findSame(tx, input.groupId, d.sopInstanceUid, input.sha256);
-  if (early) return duplicateOf(input, d, early);
-
   // Insert or lock the study row: every later step for this study waits here, so concurrent instances of
   // one study never make two studies and always count each other.
   const [locked] = await tx
@@ -227,11 +236,16 @@ async function recordOnce(tx: Tx, input: RecordInstanceInput, d: Described): Pro
   if (!locked) throw new Error('study upsert returned no row');
   const { inserted: studyCreated, ...study } = locked;
 
-  const same = await findSame(tx, input.groupId, d.sopInstanceUid, input.sha256);
+  const earlier = await versionsOf(tx, input.groupId, d.sopInstanceUid);
+  const same = earlier.find((v) => v.sha256 === input.sha256);
   if (same) {
+    // The same bytes again (a resend under another object id): nothing new.
     if (studyCreated) await tx.delete(studies).where(eq(studies.id, study.id));
     return duplicateOf(input, d, same);
   }
+  const version = (earlier[0]?.version ?? 0) + 1;
+  const replaced = earlier.filter((e) => e.current);
+  const newVersion = earlier.length > 0;
 
   const [ser] = await tx
     .insert(series)
@@ -242,6 +256,7 @@ async function recordOnce(tx: Tx, input: RecordInstanceInput, d: Described): Pro
       modality: d.series.modality,
       seriesNumber: d.series.number,
       description: d.series.description,
+      instanceCount: 1,
     })
     .onConflictDoUpdate({
       target: [series.studyId, series.seriesInstanceUid],
@@ -249,25 +264,12 @@ async function recordOnce(tx: Tx, input: RecordInstanceInput, d: Described): Pro
         modality: sql`coalesce(excluded.modality, ${series.modality})`,
         seriesNumber: sql`coalesce(excluded.series_number, ${series.seriesNumber})`,
         description: sql`coalesce(excluded.description, ${series.description})`,
+        instanceCount: sql`${series.instanceCount} + 1`,
       },
     })
-    .returning({ id: series.id });
+    .returning({ id: series.id, instanceCount: series.instanceCount, modality: series.modality });
   if (!ser) throw new Error('series upsert returned no row');
 
-  const earlier = await tx
-    .select({
-      id: instances.id,
-      version: instances.version,
-      current: instances.current,
-      studyId: instances.studyId,
-      seriesId: instances.seriesId,
-      objectId: instances.objectId,
-    })
-    .from(instances)
-    .where(and(eq(instances.groupId, input.groupId), eq(instances.sopInstanceUid, d.sopInstanceUid)))
-    .orderBy(desc(instances.version));
-  const version = (earlier[0]?.version ?? 0) + 1;
-  const replaced = earlier.filter((e) => e.current);
   if (replaced.length > 0) {
     await tx
       .update(instances)
@@ -280,7 +282,6 @@ async function recordOnce(tx: Tx, input: RecordInstanceInput, d: Described): Pro
         ),
       );
   }
-  const newVersion = earlier.length > 0;
 
   const [inst] = await tx
     .insert(instances)
@@ -311,7 +312,9 @@ async function recordOnce(tx: Tx, input: RecordInstanceInput, d: Described): Pro
     .returning({ id: instances.id });
   if (!inst) throw new Error('instance insert returned no row');
 
-  await recountSeries(tx, [...new Set([ser.id, ...replaced.map((r) => r.seriesId)])]);
+  // A replaced version moves counts in ways an increment does not capture: count those rows again.
+  if (replaced.length > 0)
+    await recountSeries(tx, [...new Set([ser.id, ...replaced.map((r) => r.seriesId)])]);
 
   const reopened = !studyCreated && study.status === 'complete';
   const name = d.patient.name ?? study.patientName ?? undefined;
@@ -333,7 +336,9 @@ async function recordOnce(tx: Tx, input: RecordInstanceInput, d: Described): Pro
       description: d.study.description ?? study.description,
       accessionNumber: d.study.accessionNumber ?? study.accessionNumber,
       referringPhysician: d.study.referringPhysician ?? study.referringPhysician,
-      ...studyCounts(study.id),
+      ...(replaced.length > 0
+        ? studyCounts(study.id)
+        : studyCountsPlusOne(ser.instanceCount === 1, ser.modality)),
       status: 'receiving',
       updated: study.updated || reopened || newVersion,
       completedAt: null,
@@ -391,13 +396,24 @@ async function recordOnce(tx: Tx, input: RecordInstanceInput, d: Described): Pro
 }
 
 /**
+ * True for a failure that running the same transaction again can cure: a unique index that a
+ * concurrent record filled first (the same new SOP Instance UID twice), a deadlock, a serialization
+ * failure. Callers that pass their own `tx` retry their whole transaction on these.
+ */
+export function isRetryableRecordError(err: unknown): boolean {
+  const state = pgErrorCode(err);
+  return state !== undefined && RETRYABLE_SQLSTATES.has(state);
+}
+
+/**
  * Adds one verified instance to the index: its study (created, or reopened when it was complete), its
  * series and the instance itself, as a new version when the SOP Instance UID is known with other bytes.
  * The same SOP Instance UID with the same hash is a duplicate and changes nothing.
  *
- * Runs in its own transaction, or inside `tx` (as a savepoint) when the caller has more to commit with it
- * (complete-uploads marks the upload stored in the same transaction). A unique-index race or deadlock
- * with a concurrent record is retried.
+ * Runs in its own transaction (retried on isRetryableRecordError), or inside the caller's `tx` when
+ * the caller has more to commit with it (complete-uploads marks the upload stored in the same one);
+ * then the caller retries. No audit row: instances are high volume, and the study events and the
+ * instance row itself are the record.
  */
 export async function recordInstance({
   ctx,
@@ -410,22 +426,22 @@ export async function recordInstance({
 }): Promise<RecordedInstance> {
   checkCaller(ctx.actor, input);
   const d = describe(input);
-  const runner: DbOrTx = tx ?? ctx.db;
+  const run = async (t: Tx) => {
+    if (ctx.actor.kind === 'system') {
+      const [f] = await t
+        .select({ id: facilities.id })
+        .from(facilities)
+        .where(and(eq(facilities.id, input.facilityId), eq(facilities.groupId, input.groupId)));
+      if (!f) throw new FerryError('resource.not_found', `no facility ${input.facilityId} in this group`);
+    }
+    return recordOnce(t, input, d);
+  };
+  if (tx) return run(tx);
   for (let attempt = 1; ; attempt++) {
     try {
-      return await runner.transaction(async (t) => {
-        if (ctx.actor.kind === 'system') {
-          const [f] = await t
-            .select({ id: facilities.id })
-            .from(facilities)
-            .where(and(eq(facilities.id, input.facilityId), eq(facilities.groupId, input.groupId)));
-          if (!f) throw new FerryError('resource.not_found', `no facility ${input.facilityId} in this group`);
-        }
-        return recordOnce(t, input, d);
-      });
+      return await ctx.db.transaction(run);
     } catch (err) {
-      const state = pgErrorCode(err);
-      if (attempt >= MAX_ATTEMPTS || state === undefined || !RETRYABLE_SQLSTATES.has(state)) throw err;
+      if (attempt >= MAX_ATTEMPTS || !isRetryableRecordError(err)) throw err;
     }
   }
 }
