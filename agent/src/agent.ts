@@ -89,6 +89,8 @@ async function startUploader(
   const control = new ControlPlaneClient({
     server: config.server,
     auth: { gatewayId: config.gatewayId, privateJwk: identity.privateJwk },
+    // A complete call waits while the control plane reads back and verifies up to 256 MiB.
+    timeoutMs: 120_000,
   });
   const uploader = new Uploader({
     spoolLog: spool.log,

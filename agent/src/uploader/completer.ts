@@ -5,9 +5,12 @@ import { verdictOf } from './verdict.js';
 
 type CompleteItem = UploadCompleteRequest['objects'][number];
 const MAX_BATCH = 200;
+/** The control plane reads back and verifies every byte of a completed object: keep one call's work bounded. */
+const MAX_BATCH_BYTES = 256 << 20;
 
 interface Waiter {
   item: CompleteItem;
+  bytes: number;
   resolve: (r: UploadCompleteResult) => void;
   reject: (e: unknown) => void;
 }
@@ -22,9 +25,10 @@ export class Completer {
 
   constructor(private readonly api: UploadApi) {}
 
-  complete(item: CompleteItem): Promise<UploadCompleteResult> {
+  /** `bytes`: the sealed object's size, which the control plane reads back to verify. */
+  complete(item: CompleteItem, bytes: number): Promise<UploadCompleteResult> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
+      this.queue.push({ item, bytes, resolve, reject });
       if (!this.running) void this.drain();
     });
   }
@@ -32,8 +36,15 @@ export class Completer {
   private async drain(): Promise<void> {
     this.running = true;
     while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, MAX_BATCH);
-      await this.call(batch);
+      let n = 0;
+      let bytes = 0;
+      while (
+        n < this.queue.length &&
+        n < MAX_BATCH &&
+        (n === 0 || bytes + this.queue[n]!.bytes <= MAX_BATCH_BYTES)
+      )
+        bytes += this.queue[n++]!.bytes;
+      await this.call(this.queue.splice(0, n));
     }
     this.running = false;
   }

@@ -24,6 +24,9 @@ export class Retention {
   private stopped = false;
   /** First time an entry was seen delivered without a delivery time (logs from before it existed). */
   private readonly firstSeen = new Map<string, number>();
+  /** Delivered since the last sweep: checked without scanning the whole index. */
+  private readonly fresh = new Set<string>();
+  private fullScanDue = true;
 
   constructor(
     private readonly opts: {
@@ -49,11 +52,14 @@ export class Retention {
 
   /** Called after an entry's delivered record is durable. */
   delivered(entry: IndexEntry): void {
-    if (!entry.inline && this.opts.retentionMs === 0) this.sweepSoon();
+    if (entry.inline || this.opts.retentionMs !== 0) return;
+    this.fresh.add(entry.id);
+    this.sweepSoon();
   }
 
   /** Runs one sweep now (or right after the current one); resolves when it is done. */
-  sweep(): Promise<void> {
+  sweep(opts: { full?: boolean } = { full: true }): Promise<void> {
+    if (opts.full) this.fullScanDue = true;
     if (this.sweeping) {
       this.again = true;
       return this.sweeping;
@@ -75,7 +81,7 @@ export class Retention {
 
   private sweepSoon(): void {
     if (this.stopped) return;
-    void this.sweep();
+    void this.sweep({ full: false });
   }
 
   private schedule(ms: number): void {
@@ -102,7 +108,13 @@ export class Retention {
   private async purgeDue(): Promise<void> {
     const { spoolLog, paths, log } = this.opts;
     const now = (this.opts.now ?? Date.now)();
-    const due = spoolLog.all().filter((e) => this.due(e, now));
+    // The periodic sweep looks at everything (restarts, retention > 0); in between only at fresh receipts.
+    const candidates = this.fullScanDue
+      ? spoolLog.all()
+      : [...this.fresh].flatMap((id) => spoolLog.get(id) ?? []);
+    this.fullScanDue = false;
+    this.fresh.clear();
+    const due = candidates.filter((e) => this.due(e, now));
     if (due.length === 0) return;
     const gone: string[] = [];
     for (const e of due) {

@@ -355,11 +355,10 @@ export class Uploader {
     this.counts.bytes += sent.sentBytes;
     if (!sent.ok) return this.failed(e, sent.error, sent.putRefused);
     try {
-      const r = await this.completer.complete({
-        objectId: e.id,
-        uploadId: target.uploadId,
-        objectSha256: sent.objectSha256,
-      });
+      const r = await this.completer.complete(
+        { objectId: e.id, uploadId: target.uploadId, objectSha256: sent.objectSha256 },
+        e.objectBytes,
+      );
       if (r.status === 'stored') await this.deliver(e, r.receipt, sent.objectSha256);
       else if (r.status === 'refused') await this.quarantine(e, r.code, r.message);
       else this.retryLater(e, new FerryError('upload.incomplete', `${r.code}: ${r.message}`));
