@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import {
   type CompressedFrame,
   compressFrame,
+  compressFrameSync,
   FerryError,
   type InstanceManifest,
   isFerryError,
@@ -24,9 +25,19 @@ import { objectPath, type SpoolPaths } from './paths.js';
 import type { SpoolLog } from './spool-log.js';
 import { writeFully } from './write-fully.js';
 
-/** Raw bytes per data frame: exactly what one compressed frame may hold. */
+/** Raw bytes per uncompressed data frame: the most one frame may hold. */
 const FRAME_BYTES = MAX_RAW_FRAME_BYTES;
-/** An object is compressed only if its first frame shrinks at least this much (bench: CT 1.17). */
+/**
+ * Raw bytes per compressed frame. Smaller than FRAME_BYTES so that frames compress while the rest of
+ * the instance arrives, several at once on the thread pool; the ratio is the same (CT: 1.17 at 64 KiB
+ * to 1 MiB), and a CT slice is answered ~1 ms sooner than with one 525 KB frame compressed at the end.
+ */
+const ZSTD_FRAME_BYTES = 128 << 10;
+/** Compressions in flight per object (the thread pool has four threads, the machine two cores). */
+const MAX_COMPRESSING = 3;
+/** Below this a compression costs less (~40 µs) than the hop to the thread pool and back (~90 µs). */
+const SYNC_COMPRESS_BYTES = 32 << 10;
+/** An object is compressed only if its first MiB shrinks at least this much (bench: CT 1.17). */
 const MIN_COMPRESSION_RATIO = 1.1;
 const HIGH_WATER = 8 << 20;
 const LOW_WATER = 2 << 20;
@@ -65,6 +76,8 @@ export class InstanceWriter implements StoreWriter {
   private readonly partPath: string;
   private readonly receivedAt = new Date().toISOString();
   private readonly compressible: boolean;
+  /** The pump wakes once this many bytes wait: a compressed frame while compressing, else a raw one. */
+  private frameBytes: number;
   private prefix: Buffer[] = [];
   private prefixBytes = 0;
   private nextHeaderTry = HEADER_FIRST_TRY;
@@ -94,6 +107,7 @@ export class InstanceWriter implements StoreWriter {
     this.partPath = join(deps.paths.tmp, `${this.id}.part`);
     this.meta = part10Header(req.sopClassUid, req.sopInstanceUid, req.transferSyntaxUid);
     this.compressible = isNativeUncompressed(req.transferSyntaxUid);
+    this.frameBytes = this.compressible ? ZSTD_FRAME_BYTES : FRAME_BYTES;
     this.hash.update(this.meta);
     this.plainBytes = this.meta.length;
     this.pumpDone = this.pump().catch((err: unknown) => {
@@ -200,18 +214,23 @@ export class InstanceWriter implements StoreWriter {
     if (buf.length === 0) return;
     this.queue.push(buf);
     this.queuedBytes += buf.length;
-    if (this.queuedBytes >= FRAME_BYTES) this.wake?.();
+    if (this.queuedBytes >= this.frameBytes) this.wake?.();
   }
 
-  /** Up to FRAME_BYTES of queued slices; a slice that crosses the limit is cut there. */
-  private takeFrame(): Buffer[] {
+  /** A frame's worth of queued bytes is there, or the last of the object. */
+  private get frameReady(): boolean {
+    return this.queuedBytes >= this.frameBytes || (this.ended && this.queue.length > 0);
+  }
+
+  /** Up to `limit` bytes of queued slices; a slice that crosses the limit is cut there. */
+  private takeFrame(limit = this.frameBytes): Buffer[] {
     const parts: Buffer[] = [];
     let n = 0;
-    while (this.queue.length > 0 && n < FRAME_BYTES) {
+    while (this.queue.length > 0 && n < limit) {
       let b = this.queue.shift()!;
-      if (n + b.length > FRAME_BYTES) {
-        this.queue.unshift(b.subarray(FRAME_BYTES - n));
-        b = b.subarray(0, FRAME_BYTES - n);
+      if (n + b.length > limit) {
+        this.queue.unshift(b.subarray(limit - n));
+        b = b.subarray(0, limit - n);
       }
       parts.push(b);
       n += b.length;
@@ -227,19 +246,14 @@ export class InstanceWriter implements StoreWriter {
 
   private async pump(): Promise<void> {
     const { key, wrappedKey } = await this.deps.keys.objectKey(this.id);
-    // Wait for the DICOM header (the manifest is the first frame) and the first data frame (its
-    // trial compression decides the object header).
-    while (
-      !this.failure &&
-      !this.aborted &&
-      !(this.header && (this.queuedBytes >= FRAME_BYTES || this.ended))
-    )
-      await this.sleep();
+    // The manifest is the first frame: wait for the DICOM header.
+    while (!this.header && !this.failure && !this.aborted) await this.sleep();
     if (this.failure || this.aborted || !this.header) return;
-    const first = this.takeFrame();
-    const trial = this.compressible ? await this.trialCompress(first) : undefined;
+    // The header names the compression, so a compressible object is decided on its first MiB,
+    // compressed frame by frame as it arrives; nothing is written before.
+    const trial = this.compressible ? await this.trialCompress() : undefined;
     if (this.failure || this.aborted) return;
-    const zstd = trial !== undefined;
+    const zstd = trial !== undefined && trial.zstdBytes * MIN_COMPRESSION_RATIO <= trial.rawBytes;
     const sealer = new ObjectSealer(
       {
         v: 1,
@@ -254,20 +268,27 @@ export class InstanceWriter implements StoreWriter {
       key,
     );
     await this.writeOut([sealer.headerBytes, ...sealer.sealManifest(this.manifest(this.header))]);
-    const firstFinal = this.ended && this.queue.length === 0;
-    await this.writeOut(
-      trial ? sealer.sealCompressed(trial, firstFinal) : sealer.sealData(first, firstFinal),
-    );
-    if (firstFinal) return;
+    if (trial && zstd) {
+      for (const [i, frame] of trial.frames.entries()) {
+        const final = i === trial.frames.length - 1 && this.ended && this.queue.length === 0;
+        await this.writeOut(sealer.sealCompressed(frame, final));
+        if (final) return;
+      }
+      return this.pumpCompressed(sealer);
+    }
+    this.frameBytes = FRAME_BYTES;
+    if (trial) {
+      // Not worth it: the trial's raw bytes (at most 1 MiB) become the first raw frame.
+      const final = this.ended && this.queue.length === 0;
+      await this.writeOut(sealer.sealData(trial.parts, final));
+      if (final) return;
+    }
     for (;;) {
       if (this.failure || this.aborted) return;
-      if (this.queuedBytes >= FRAME_BYTES || (this.ended && this.queue.length > 0)) {
+      if (this.frameReady) {
         const parts = this.takeFrame();
-        const frame = zstd ? await compressFrame(parts) : undefined;
-        if (this.failure || this.aborted) return;
-        // Decided after compressing: end() may have come meanwhile, and this is then the last frame.
         const final = this.ended && this.queue.length === 0;
-        await this.writeOut(frame ? sealer.sealCompressed(frame, final) : sealer.sealData(parts, final));
+        await this.writeOut(sealer.sealData(parts, final));
         if (final) return;
       } else if (this.ended) {
         await this.writeOut(sealer.sealData([], true));
@@ -278,12 +299,69 @@ export class InstanceWriter implements StoreWriter {
     }
   }
 
-  /** The first frame compressed, if that saves enough to be worth it for the whole object. */
-  private async trialCompress(parts: Buffer[]): Promise<CompressedFrame | undefined> {
+  /** Starts compressing one frame; small ones at once on this thread, the rest on the thread pool. */
+  private compress(parts: Buffer[]): Promise<CompressedFrame> {
     const raw = parts.reduce((n, p) => n + p.length, 0);
-    if (raw === 0) return undefined;
-    const frame = await compressFrame(parts);
-    return frame.zstd.length * MIN_COMPRESSION_RATIO <= raw ? frame : undefined;
+    let p: Promise<CompressedFrame>;
+    try {
+      p = raw < SYNC_COMPRESS_BYTES ? Promise.resolve(compressFrameSync(parts)) : compressFrame(parts);
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    // Awaited in order later; a failure meanwhile must not surface as an unhandled rejection.
+    p.catch(() => undefined);
+    return p;
+  }
+
+  /**
+   * Compresses the first MiB (or the whole object, if smaller) in ZSTD_FRAME_BYTES frames, each
+   * started as soon as its bytes are in. Keeps the raw parts too, in case it does not pay.
+   */
+  private async trialCompress(): Promise<
+    { frames: CompressedFrame[]; parts: Buffer[]; rawBytes: number; zstdBytes: number } | undefined
+  > {
+    const pending: Promise<CompressedFrame>[] = [];
+    const parts: Buffer[] = [];
+    let rawBytes = 0;
+    while (rawBytes < FRAME_BYTES && !this.failure && !this.aborted) {
+      if (this.frameReady) {
+        const frame = this.takeFrame(Math.min(ZSTD_FRAME_BYTES, FRAME_BYTES - rawBytes));
+        for (const b of frame) rawBytes += b.length;
+        parts.push(...frame);
+        pending.push(this.compress(frame));
+      } else if (this.ended) {
+        break;
+      } else {
+        await this.sleep();
+      }
+    }
+    const frames = await Promise.all(pending);
+    if (rawBytes === 0) return undefined;
+    return { frames, parts, rawBytes, zstdBytes: frames.reduce((n, f) => n + f.zstd.length, 0) };
+  }
+
+  /** The rest of a compressed object: up to MAX_COMPRESSING frames compress while one is written. */
+  private async pumpCompressed(sealer: ObjectSealer): Promise<void> {
+    const compressing: Promise<CompressedFrame>[] = [];
+    for (;;) {
+      if (this.failure || this.aborted) return;
+      while (compressing.length < MAX_COMPRESSING && this.frameReady)
+        compressing.push(this.compress(this.takeFrame()));
+      const next = compressing.shift();
+      if (next) {
+        const frame = await next;
+        if (this.failure || this.aborted) return;
+        // Decided after compressing: end() may have come meanwhile, and this is then the last frame.
+        const final = compressing.length === 0 && this.ended && this.queue.length === 0;
+        await this.writeOut(sealer.sealCompressed(frame, final));
+        if (final) return;
+      } else if (this.ended) {
+        await this.writeOut(sealer.sealData([], true));
+        return;
+      } else {
+        await this.sleep();
+      }
+    }
   }
 
   private sleep(): Promise<void> {
@@ -292,7 +370,7 @@ export class InstanceWriter implements StoreWriter {
         this.wake = undefined;
         resolve();
       };
-      if (this.ended || this.failure || this.aborted || (this.header && this.queuedBytes >= FRAME_BYTES))
+      if (this.ended || this.failure || this.aborted || (this.header && this.queuedBytes >= this.frameBytes))
         this.wake();
     });
   }

@@ -24,6 +24,7 @@ export const MAX_ZSTD_FRAME_BYTES = MAX_RAW_FRAME_BYTES + (MAX_RAW_FRAME_BYTES >
  */
 export const MAX_DECODE_BOUND = 4 << 20;
 
+const SYNC_DECODE_BYTES = 32 << 10;
 const ZSTD_MAGIC = 0xfd2fb528;
 const SKIPPABLE_MASK = 0xfffffff0;
 const SKIPPABLE_MAGIC = 0x184d2a50;
@@ -167,7 +168,8 @@ export async function decompressFrame(frame: Buffer): Promise<Buffer> {
   zstdOutputBound(frame);
   let raw: Buffer;
   try {
-    raw = await decoder.decode(frame);
+    // A small frame decodes faster than a round trip to the thread pool.
+    raw = frame.length <= SYNC_DECODE_BYTES ? decoder.decodeSync(frame) : await decoder.decode(frame);
   } catch (cause) {
     throw bad('compressed frame cannot be decoded', cause);
   }
