@@ -53,8 +53,9 @@ export type UploaderState = 'idle' | 'running' | 'stopping' | 'stopped' | 'reenr
 /**
  * Ships spooled objects to the control plane, oldest first: offers them in batches, PUTs the parts
  * the control plane does not hold yet (hashing the whole sealed object on the way), completes them
- * in batches, and records the receipts in the spool log. Only reads the spool: receiving never
- * waits on it. Resumes from whatever parts the control plane already holds after any restart.
+ * in batches, and records the receipts in the spool log. It reads sealed objects and appends only
+ * state records, so receiving never waits on it. Resumes from whatever parts the control plane
+ * already holds after any restart.
  */
 export class Uploader {
   private readonly spoolLog: SpoolLog;
