@@ -78,15 +78,20 @@ export class ControlPlaneClient {
   }
 
   /** Offers spooled objects for upload; the answer says per object: stored, upload (with part URLs) or refused. */
-  offerUploads(body: UploadOfferRequest): Promise<UploadOfferResponse> {
-    return this.#call('POST', '/api/v1/agents/uploads', uploadOfferResponseSchema, { body, signed: true });
+  offerUploads(body: UploadOfferRequest, signal?: AbortSignal): Promise<UploadOfferResponse> {
+    return this.#call('POST', '/api/v1/agents/uploads', uploadOfferResponseSchema, {
+      body,
+      signed: true,
+      ...(signal ? { signal } : {}),
+    });
   }
 
   /** Asks for receipts of objects whose parts are all sent. */
-  completeUploads(body: UploadCompleteRequest): Promise<UploadCompleteResponse> {
+  completeUploads(body: UploadCompleteRequest, signal?: AbortSignal): Promise<UploadCompleteResponse> {
     return this.#call('POST', '/api/v1/agents/uploads/complete', uploadCompleteResponseSchema, {
       body,
       signed: true,
+      ...(signal ? { signal } : {}),
     });
   }
 
@@ -94,7 +99,8 @@ export class ControlPlaneClient {
     method: 'GET' | 'POST',
     path: string,
     schema: S,
-    opts: { body?: unknown; signed: boolean },
+    /** `signal`: the caller gives up (an agent stopping); the call's own timeout applies as well. */
+    opts: { body?: unknown; signed: boolean; signal?: AbortSignal },
   ): Promise<z.infer<S>> {
     const url = `${this.server}${path}`;
     const headers: Record<string, string> = { accept: 'application/json' };
@@ -116,7 +122,9 @@ export class ControlPlaneClient {
         method,
         headers,
         ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
-        signal: AbortSignal.timeout(this.#opts.timeoutMs ?? DEFAULT_TIMEOUT_MS),
+        signal: opts.signal
+          ? AbortSignal.any([opts.signal, AbortSignal.timeout(this.#opts.timeoutMs ?? DEFAULT_TIMEOUT_MS)])
+          : AbortSignal.timeout(this.#opts.timeoutMs ?? DEFAULT_TIMEOUT_MS),
         redirect: 'error',
       });
     } catch (cause) {

@@ -23,7 +23,11 @@ export class Completer {
   private queue: Waiter[] = [];
   private running = false;
 
-  constructor(private readonly api: UploadApi) {}
+  /** `signal()`: the current stop signal; a stopping uploader abandons calls in flight. */
+  constructor(
+    private readonly api: UploadApi,
+    private readonly signal: () => AbortSignal | undefined = () => undefined,
+  ) {}
 
   /** `bytes`: the sealed object's size, which the control plane reads back to verify. */
   complete(item: CompleteItem, bytes: number): Promise<UploadCompleteResult> {
@@ -53,7 +57,10 @@ export class Completer {
   private async call(batch: Waiter[]): Promise<void> {
     let results: UploadCompleteResult[];
     try {
-      results = await this.api.complete(batch.map((w) => w.item));
+      results = await this.api.complete(
+        batch.map((w) => w.item),
+        this.signal(),
+      );
     } catch (err) {
       if (batch.length > 1 && verdictOf(err) === 'permanent') {
         const half = Math.ceil(batch.length / 2);

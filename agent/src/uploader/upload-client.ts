@@ -20,8 +20,8 @@ const PUT_STALL_MS = 30_000;
 
 /** What the uploader needs from the control plane and the part URLs; a seam for tests. */
 export interface UploadApi {
-  offer(objects: UploadOfferObject[]): Promise<UploadOfferResult[]>;
-  complete(objects: UploadCompleteRequest['objects']): Promise<UploadCompleteResult[]>;
+  offer(objects: UploadOfferObject[], signal?: AbortSignal): Promise<UploadOfferResult[]>;
+  complete(objects: UploadCompleteRequest['objects'], signal?: AbortSignal): Promise<UploadCompleteResult[]>;
   /** PUTs exactly `length` bytes from `body` to a presigned part URL. */
   putPart(url: string, body: Readable, length: number, signal: AbortSignal): Promise<void>;
 }
@@ -37,12 +37,15 @@ export class UploadClient implements UploadApi {
     private readonly opts: { dispatcher?: Dispatcher; stallMs?: number } = {},
   ) {}
 
-  async offer(objects: UploadOfferObject[]): Promise<UploadOfferResult[]> {
-    return (await this.control.offerUploads({ objects })).objects;
+  async offer(objects: UploadOfferObject[], signal?: AbortSignal): Promise<UploadOfferResult[]> {
+    return (await this.control.offerUploads({ objects }, signal)).objects;
   }
 
-  async complete(objects: UploadCompleteRequest['objects']): Promise<UploadCompleteResult[]> {
-    return (await this.control.completeUploads({ objects })).objects;
+  async complete(
+    objects: UploadCompleteRequest['objects'],
+    signal?: AbortSignal,
+  ): Promise<UploadCompleteResult[]> {
+    return (await this.control.completeUploads({ objects }, signal)).objects;
   }
 
   async putPart(url: string, body: Readable, length: number, signal: AbortSignal): Promise<void> {

@@ -135,15 +135,15 @@ async function rig(): Promise<Rig> {
   const calls = { offer: 0, complete: 0 };
   // Watched, not mocked: every call goes through to the real control plane.
   const api: UploadApi = {
-    async offer(objects: UploadOfferObject[]) {
+    async offer(objects: UploadOfferObject[], signal?: AbortSignal) {
       calls.offer++;
-      const r = await real.offer(objects);
+      const r = await real.offer(objects, signal);
       offers.push(r);
       return r;
     },
-    complete(objects) {
+    complete(objects, signal) {
       calls.complete++;
-      return real.complete(objects);
+      return real.complete(objects, signal);
     },
     async putPart(url, body, length, signal) {
       await real.putPart(url, body, length, signal);

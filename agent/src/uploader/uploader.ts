@@ -93,7 +93,7 @@ export class Uploader {
     this.large = new Semaphore(parallelism);
     this.small = new Semaphore(Math.min(64, parallelism * 4));
     this.maxBatches = Math.max(2, parallelism);
-    this.completer = new Completer(deps.api);
+    this.completer = new Completer(deps.api, () => this.abort.signal);
     this.retention = new Retention({
       spoolLog: deps.spoolLog,
       paths: deps.paths,
@@ -287,7 +287,8 @@ export class Uploader {
   ): Promise<Map<string, UploadOfferResult>> {
     const out = new Map<string, UploadOfferResult>();
     try {
-      for (const r of await this.api.offer(offers)) if (!out.has(r.objectId)) out.set(r.objectId, r);
+      for (const r of await this.api.offer(offers, this.abort.signal))
+        if (!out.has(r.objectId)) out.set(r.objectId, r);
       return out;
     } catch (err) {
       if (verdictOf(err) !== 'permanent') throw err;
