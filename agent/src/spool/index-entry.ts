@@ -37,9 +37,13 @@ export const logRecordSchema = z.discriminatedUnion('t', [
     state: z.enum(SPOOL_STATES),
     /** ISO time of the change; older logs lack it. */
     at: z.string().optional(),
+    /**
+     * Set on a `delivered` record written after the object's objects/<id>.fobj was deleted. A state
+     * record rather than a new record type, so an older agent reading this log sees a harmless
+     * repeat of `delivered` instead of a record it cannot parse (which would end its log there).
+     */
+    purged: z.literal(true).optional(),
   }),
-  /** A delivered file object's objects/<id>.fobj was deleted; its log segment may now go. */
-  z.object({ t: z.literal('purged'), id: z.string() }),
 ]);
 export type LogRecord = z.infer<typeof logRecordSchema>;
 

@@ -260,7 +260,7 @@ export class SpoolLog {
    * directory fsync): a crash in between leaves an entry that a retry purges again, idempotently.
    */
   async markPurged(id: string): Promise<void> {
-    const rec: LogRecord = { t: 'purged', id };
+    const rec: LogRecord = { t: 'state', id, state: 'delivered', purged: true };
     await this.append(Buffer.from(JSON.stringify(rec), 'utf8'), [], false);
     this.apply(rec);
     await this.reclaim();
@@ -290,7 +290,7 @@ export class SpoolLog {
     const e = this.entries.get(rec.id);
     if (!e) return;
     const held = holdsSegment(e);
-    if (rec.t === 'purged') {
+    if (rec.purged) {
       e.purged = true;
     } else {
       e.state = rec.state;
