@@ -70,6 +70,8 @@ export class UploadClient implements UploadApi {
     }
     const text = await res.body.text().catch(() => '');
     if (res.statusCode >= 200 && res.statusCode < 300) return;
+    // A server may answer before reading the whole body: close the file range either way.
+    body.destroy();
     throw partError(res.statusCode, text);
   }
 }
