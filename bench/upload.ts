@@ -10,7 +10,7 @@
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { scratch, sleep } from '../test/harness/agent.js';
-import { type Cloud, startCloud } from '../test/harness/cloud.js';
+import { type Cloud, type StudyDetail, startCloud, storedVersions } from '../test/harness/cloud.js';
 import { ctCorpus, repoRoot, smallCorpus } from '../test/harness/corpus.js';
 import { dicomStrings, freePort, startStorescp, storescu } from '../test/harness/dcmtk.js';
 
@@ -20,17 +20,6 @@ interface Corpus {
   instances: number;
   bytes: number;
   studyUid: string;
-}
-
-interface InstanceRow {
-  receivedAt: string;
-  storedAt: string;
-  current: boolean;
-}
-
-interface StudyRow {
-  instanceCount: number;
-  series: { instances: InstanceRow[] }[];
 }
 
 async function corpus(name: string, dir: string): Promise<Corpus> {
@@ -78,9 +67,9 @@ async function endToEnd(cloud: Cloud, c: Corpus) {
   const started = performance.now();
   const sendSeconds = await send(cloud.agent.port, cloud.aeTitle, c);
   const lastStore = performance.now();
-  let study: StudyRow | undefined;
+  let study: StudyDetail | undefined;
   for (;;) {
-    const r = await cloud.api<StudyRow>('GET', `/api/v1/studies/${c.studyUid}`);
+    const r = await cloud.api<StudyDetail>('GET', `/api/v1/studies/${c.studyUid}`);
     if (r.status === 200 && r.body.instanceCount >= c.instances) {
       study = r.body;
       break;
@@ -89,8 +78,7 @@ async function endToEnd(cloud: Cloud, c: Corpus) {
     await sleep(50);
   }
   const done = performance.now();
-  const latencies = study.series
-    .flatMap((s) => s.instances)
+  const latencies = storedVersions(study)
     .filter((i) => i.current)
     .map((i) => (Date.parse(i.storedAt) - Date.parse(i.receivedAt)) / 1000);
   return {

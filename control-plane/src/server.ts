@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import type { Logger } from 'pino';
@@ -10,6 +11,9 @@ import { loadOrCreateRecipientKeys } from './keys/recipient-keys.js';
 import { bootstrapAdmin } from './services/bootstrap-admin.js';
 import { createBlobStore } from './storage/create-blob-store.js';
 import { S3BlobStore } from './storage/s3-blob-store.js';
+
+/** How long in-flight requests may run on after a stop is asked for. */
+const STOP_GRACE_MS = 5000;
 
 export interface RunningServer {
   url: string;
@@ -73,7 +77,14 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
     port,
     database,
     async stop() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // In-flight requests get a grace period; idle keep-alive sockets, and then stragglers, are
+      // closed, or one client holding a connection open would keep the process from stopping.
+      const http = server as unknown as Server;
+      const closed = new Promise<void>((resolve) => http.close(() => resolve()));
+      http.closeIdleConnections();
+      const force = setTimeout(() => http.closeAllConnections(), STOP_GRACE_MS);
+      await closed;
+      clearTimeout(force);
       await studyCompletion.stop();
       if (blobStore instanceof S3BlobStore) blobStore.destroy();
       await database.close();

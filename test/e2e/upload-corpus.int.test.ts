@@ -4,16 +4,16 @@
 import { mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Cloud, startCloud } from '../harness/cloud.js';
+import { type Cloud, startCloud, storedVersions } from '../harness/cloud.js';
 import { bigInstance, corpusFiles, ctCorpus, pydicomSamples } from '../harness/corpus.js';
 import {
-  dicomStrings,
   freePort,
   parseStorescuOutput,
   requireTool,
   startStorescp,
   storescu,
   type ToolResult,
+  topLevelStrings,
 } from '../harness/dcmtk.js';
 import { datasetHash, listFiles } from '../harness/spool.js';
 
@@ -34,12 +34,9 @@ function successes(r: ToolResult): string[] {
 }
 
 async function uids(file: string): Promise<{ studyUid: string; seriesUid: string; sopUid: string }> {
-  const [studyUid, seriesUid, sopUid] = await Promise.all(
-    ['StudyInstanceUID', 'SeriesInstanceUID', 'SOPInstanceUID'].map(
-      async (a) => (await dicomStrings(file, [a]))[0] ?? '',
-    ),
-  );
-  return { studyUid: studyUid ?? '', seriesUid: seriesUid ?? '', sopUid: sopUid ?? '' };
+  // Top level only: a referenced-series sequence can hold other UIDs before the instance's own.
+  const v = await topLevelStrings(file, ['0020,000d', '0020,000e', '0008,0018']);
+  return { studyUid: v['0020,000d'] ?? '', seriesUid: v['0020,000e'] ?? '', sopUid: v['0008,0018'] ?? '' };
 }
 
 /** Sends `files` to the agent and to a fresh storescp in parallel; returns what storescp kept. */
@@ -73,8 +70,7 @@ async function expectDeliveredIdentical(cloud: Cloud, sent: Sent[], dir: string)
   const problems: string[] = [];
   for (const [studyUid, list] of byStudy) {
     const study = await cloud.waitForStudy(studyUid, { instances: list.length, timeoutMs: 300_000 });
-    const current = study.series.flatMap((se) => se.instances.filter((i) => i.current));
-    expect(current).toHaveLength(list.length);
+    expect(storedVersions(study).filter((v) => v.current)).toHaveLength(list.length);
     for (const s of list) {
       const got = await cloud.wadoDataset(studyUid, s.seriesUid, s.sopUid, dir);
       if (got.sha256 !== s.refSha) problems.push(`${s.name}: WADO dataset differs from storescp's`);
@@ -127,8 +123,8 @@ describe.each([
       const body = (await res.json()) as Record<string, { Value?: unknown[] }>[];
       expect(body, s.name).toHaveLength(1);
       expect(body[0]?.['0020000D']?.Value).toEqual([s.studyUid]);
-      const [patientId] = await dicomStrings(s.refFile, ['PatientID']);
-      if (patientId) expect(body[0]?.['00100020']?.Value, s.name).toEqual([patientId.trim()]);
+      const patientId = (await topLevelStrings(s.refFile, ['0010,0020']))['0010,0020']?.trim();
+      if (patientId) expect(body[0]?.['00100020']?.Value, s.name).toEqual([patientId]);
     }
   }, 900_000);
 

@@ -4,7 +4,7 @@ import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sleep, waitFor } from '../harness/agent.js';
-import { type Cloud, type StudyDetail, startCloud } from '../harness/cloud.js';
+import { type Cloud, type StudyDetail, startCloud, storedVersions } from '../harness/cloud.js';
 import { bigInstance, corpusFiles, ctCorpus, smallCorpus } from '../harness/corpus.js';
 import { dicomStrings, parseStorescuOutput, requireTool, storescu } from '../harness/dcmtk.js';
 import { datasetHash, spoolStatus } from '../harness/spool.js';
@@ -32,9 +32,10 @@ async function studyUidOf(file: string): Promise<string> {
 
 /** Exactly once and intact: one current version per instance, no extra versions, hashes match. */
 async function expectExactlyOnce(c: Cloud, study: StudyDetail, files: string[]): Promise<void> {
-  const all = study.series.flatMap((s) => s.instances);
+  const all = storedVersions(study);
   expect(all.filter((i) => i.current)).toHaveLength(files.length);
   expect(all.filter((i) => i.version > 1 || !i.current)).toEqual([]);
+  expect(study.instanceCount).toBe(files.length);
   const sops = new Set(all.map((i) => i.sopInstanceUid));
   expect(sops.size).toBe(files.length);
   // Byte-identical: compare a sample of datasets via WADO (every one for small sets).

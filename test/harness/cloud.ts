@@ -32,12 +32,19 @@ export interface CloudOptions {
   proxyS3?: boolean;
 }
 
-export interface StudyInstance {
-  sopInstanceUid: string;
+export interface InstanceVersion {
   version: number;
   current: boolean;
   sha256: string;
   plainBytes: number;
+  receivedAt: string;
+  storedAt: string;
+}
+
+export interface StudyInstance {
+  sopInstanceUid: string;
+  /** Newest first; at most one is current. */
+  versions: InstanceVersion[];
 }
 
 export interface StudySeries {
@@ -46,12 +53,28 @@ export interface StudySeries {
   instances: StudyInstance[];
 }
 
+/** GET /api/v1/studies/{uid} as the tests read it. */
 export interface StudyDetail {
   studyInstanceUid: string;
   status: string;
   updated: boolean;
   instanceCount: number;
   series: StudySeries[];
+}
+
+/** Every stored version of every instance, flattened, with its series and SOP Instance UID. */
+export function storedVersions(
+  d: StudyDetail,
+): (InstanceVersion & { sopInstanceUid: string; seriesInstanceUid: string })[] {
+  return d.series.flatMap((se) =>
+    se.instances.flatMap((i) =>
+      i.versions.map((v) => ({
+        ...v,
+        sopInstanceUid: i.sopInstanceUid,
+        seriesInstanceUid: se.seriesInstanceUid,
+      })),
+    ),
+  );
 }
 
 export interface Cloud {
@@ -207,7 +230,7 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
       let last: StudyDetail | undefined;
       for (;;) {
         last = await cloud.study(studyUid).catch(() => undefined);
-        const current = last?.series.flatMap((s) => s.instances.filter((i) => i.current)).length ?? 0;
+        const current = last ? storedVersions(last).filter((v) => v.current).length : 0;
         if (last && last.status === want && current >= o.instances) return last;
         if (Date.now() > deadline)
           throw new Error(
@@ -241,9 +264,17 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
       return { ...(await datasetHash(file)), file };
     },
     async close() {
+      const t0 = Date.now();
       await cloud.agent.stop().catch(() => undefined);
+      const t1 = Date.now();
       await cp.stop().catch(() => undefined);
-      for (const c of cleanups.reverse()) await c().catch(() => undefined);
+      if (Date.now() - t0 > 10_000)
+        console.error(`slow close: agent ${t1 - t0} ms, control plane ${Date.now() - t1} ms`);
+      if (process.env.FERRY_DEBUG_CLOSE) console.error('close: agent and cp stopped');
+      for (const c of cleanups.reverse()) {
+        await c().catch(() => undefined);
+        if (process.env.FERRY_DEBUG_CLOSE) console.error('close: cleanup done');
+      }
     },
   };
   return cloud;

@@ -104,6 +104,22 @@ export async function dicomStrings(file: string, attributes: string[]): Promise<
   return values;
 }
 
+/**
+ * Top-level (not nested in a sequence) string values by tag, e.g. `{ '0020,000d': '1.2.3' }`, as
+ * `dcmdump` prints them without indentation. Long values are not loaded.
+ */
+export async function topLevelStrings(file: string, tags: string[]): Promise<Record<string, string>> {
+  const r = await runDcmtk('dcmdump', ['-q', '-M', file], { timeoutMs: 30_000 });
+  if (r.code !== 0) throw new Error(`dcmdump ${file} exited ${String(r.code)}: ${r.stderr}`);
+  const wanted = new Set(tags.map((t) => t.toLowerCase()));
+  const out: Record<string, string> = {};
+  for (const line of r.stdout.split('\n')) {
+    const m = /^\(([0-9a-f]{4},[0-9a-f]{4})\) [A-Z]{2} \[(.*?)\]/.exec(line);
+    if (m?.[1] && m[2] !== undefined && wanted.has(m[1])) out[m[1]] = m[2];
+  }
+  return out;
+}
+
 interface PeerOptions {
   port: number;
   /** Default 127.0.0.1. */
