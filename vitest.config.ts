@@ -10,6 +10,7 @@ export default defineConfig({
     exclude: ['**/node_modules/**', '**/dist/**'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    globalSetup: ['./test/setup/real-services.ts'],
     // Cross-process tests share the 2-core machine; run files one at a time so timing faults stay honest.
     fileParallelism: false,
   },

@@ -14,12 +14,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isFerryError } from '@ferry/shared';
 import { type ServerType, serve } from '@hono/node-server';
 import { pino } from 'pino';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   BLOB_BACKENDS,
   type BlobBackend,
   createTestApp,
-  S3_TEST_HINT,
   s3TestConfig,
   TEST_PUBLIC_URL,
   type TestApp,
@@ -30,7 +29,6 @@ import { createBlobStore } from './create-blob-store.js';
 import { FsBlobStore } from './fs-blob-store.js';
 import { S3BlobStore } from './s3-blob-store.js';
 
-/** Throws with CI=true when radosgw is not configured; elsewhere undefined, and the s3 cases skip visibly. */
 const s3 = s3TestConfig();
 const MiB = 1 << 20;
 /** S3 refuses to complete a multipart upload whose parts (all but the last) are under 5 MiB. */
@@ -93,7 +91,6 @@ describe.each(BLOB_BACKENDS)('blob store (%s)', (blobs) => {
   let origin = '';
 
   beforeAll(async () => {
-    if (blobs === 's3' && !s3) return;
     t = await createTestApp('pglite', { blobs });
     store = t.deps.blobStore;
     if (blobs === 'fs') {
@@ -107,9 +104,6 @@ describe.each(BLOB_BACKENDS)('blob store (%s)', (blobs) => {
   afterAll(async () => {
     if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
     await t?.close();
-  });
-  beforeEach((ctx) => {
-    if (blobs === 's3' && !s3) ctx.skip(S3_TEST_HINT);
   });
 
   const reachable = (url: string) => (blobs === 'fs' ? url.replace(TEST_PUBLIC_URL, origin) : url);
@@ -418,23 +412,20 @@ describe('fs blob store: keys, bodies and the disk', () => {
 describe('s3 blob store: errors and start-up', () => {
   let t: TestApp;
   beforeAll(async () => {
-    if (s3) t = await createTestApp('pglite', { blobs: 's3' });
+    t = await createTestApp('pglite', { blobs: 's3' });
   });
   afterAll(async () => {
     vi.unstubAllEnvs();
     await t?.close();
   });
-  beforeEach((ctx) => {
-    if (!s3) ctx.skip(S3_TEST_HINT);
-  });
 
   const storeFor = (o: Partial<ConstructorParameters<typeof S3BlobStore>[0]>) =>
     new S3BlobStore({
       bucket: (t.deps.blobStore as S3BlobStore).bucket,
-      endpoint: s3!.endpoint,
-      region: s3!.region,
+      endpoint: s3.endpoint,
+      region: s3.region,
       forcePathStyle: true,
-      credentials: { accessKeyId: s3!.accessKeyId, secretAccessKey: s3!.secretAccessKey },
+      credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
       ...o,
     });
 
@@ -442,7 +433,7 @@ describe('s3 blob store: errors and start-up', () => {
     ['a missing bucket', () => ({ bucket: `ferry-missing-${randomUUID().slice(0, 8)}` }), /NotFound.*404/],
     [
       'a wrong secret key',
-      () => ({ credentials: { accessKeyId: s3!.accessKeyId, secretAccessKey: 'not-the-secret-key-0000' } }),
+      () => ({ credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: 'not-the-secret-key-0000' } }),
       /403.*credentials/,
     ],
     ['an endpoint that is down', () => ({ endpoint: 'http://127.0.0.1:9' }), /unreachable.*ECONNREFUSED/],
@@ -453,7 +444,7 @@ describe('s3 blob store: errors and start-up', () => {
       expect(err.message).toMatch(pattern);
       expect(err.message).toContain('S3 bucket "');
       const everything = JSON.stringify({ m: err.message, c: String(err.cause), s: err.stack });
-      expect(everything).not.toContain(s3!.secretAccessKey);
+      expect(everything).not.toContain(s3.secretAccessKey);
       expect(everything).not.toContain('not-the-secret-key');
     } finally {
       store.destroy();
@@ -461,9 +452,9 @@ describe('s3 blob store: errors and start-up', () => {
   });
 
   it('createBlobStore takes FERRY_S3_* and the AWS credential chain, and fails fast on a missing bucket', async () => {
-    vi.stubEnv('AWS_ACCESS_KEY_ID', s3!.accessKeyId);
-    vi.stubEnv('AWS_SECRET_ACCESS_KEY', s3!.secretAccessKey);
-    const base = { endpoint: s3!.endpoint, region: s3!.region, forcePathStyle: true };
+    vi.stubEnv('AWS_ACCESS_KEY_ID', s3.accessKeyId);
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', s3.secretAccessKey);
+    const base = { endpoint: s3.endpoint, region: s3.region, forcePathStyle: true };
     const deps = { db: t.database.db, log: pino({ level: 'silent' }) };
     const env = (bucket: string) => ({
       s3: { bucket, ...base },

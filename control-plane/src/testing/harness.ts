@@ -426,23 +426,19 @@ export interface S3TestConfig {
 }
 
 export const S3_TEST_HINT =
-  'no test S3 server: run `eval "$(scripts/radosgw.sh start)"` (Debian\'s Ceph radosgw; sets FERRY_TEST_S3_*)';
+  'no test S3 server: run `scripts/radosgw.sh start` and `eval "$(scripts/radosgw.sh env)"` (Debian\'s Ceph radosgw; sets FERRY_TEST_S3_*); vitest\'s global setup does both';
 
 /**
  * The test S3 server from FERRY_TEST_S3_ENDPOINT, _ACCESS_KEY_ID, _SECRET_ACCESS_KEY and _REGION.
- * When they are unset: with CI=true that is a failure (.ci/run starts radosgw, so it throws); elsewhere
- * it returns undefined and the test reports itself skipped with S3_TEST_HINT (`ctx.skip(S3_TEST_HINT)`),
- * so a machine without Ceph still shows what did not run.
+ * vitest's global setup (test/setup/real-services.ts) starts radosgw when they are unset, so their
+ * absence here is a failure, never a skip.
  */
-export function s3TestConfig(): S3TestConfig | undefined {
+export function s3TestConfig(): S3TestConfig {
   const e = process.env;
   const endpoint = e.FERRY_TEST_S3_ENDPOINT;
   const accessKeyId = e.FERRY_TEST_S3_ACCESS_KEY_ID;
   const secretAccessKey = e.FERRY_TEST_S3_SECRET_ACCESS_KEY;
-  if (!endpoint || !accessKeyId || !secretAccessKey) {
-    if (e.CI === 'true') throw new Error(`${S3_TEST_HINT}; with CI=true the S3 tests must run`);
-    return undefined;
-  }
+  if (!endpoint || !accessKeyId || !secretAccessKey) throw new Error(S3_TEST_HINT);
   return { endpoint, region: e.FERRY_TEST_S3_REGION || 'us-east-1', accessKeyId, secretAccessKey };
 }
 
@@ -473,7 +469,6 @@ async function openTestBlobStore(
     return { store, close: () => rm(root, { recursive: true, force: true }) };
   }
   const cfg = s3TestConfig();
-  if (!cfg) throw new Error(S3_TEST_HINT);
   const admin = testS3Client(cfg);
   const bucket = `ferry-test-${nextId()}`;
   try {
