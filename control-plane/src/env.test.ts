@@ -11,6 +11,13 @@ describe('control plane settings', () => {
     expect(env.keyFile.endsWith('keys/recipient.private.jwk')).toBe(true);
   });
 
+  it('serves HTTPS, and says so in its default public URL, only with both TLS files', () => {
+    expect(loadEnv({}).tls).toBeUndefined();
+    const e = loadEnv({ FERRY_TLS_CERT: '/etc/ferry/cert.pem', FERRY_TLS_KEY: '/etc/ferry/key.pem' });
+    expect(e.tls).toEqual({ certFile: '/etc/ferry/cert.pem', keyFile: '/etc/ferry/key.pem' });
+    expect(e.publicUrl).toBe('https://127.0.0.1:8080');
+  });
+
   it('chooses S3 only when a bucket is set', () => {
     expect(loadEnv({}).s3).toBeUndefined();
     expect(loadEnv({ FERRY_S3_BUCKET: 'ferry-blobs', FERRY_S3_FORCE_PATH_STYLE: 'true' }).s3).toEqual({
@@ -30,6 +37,8 @@ describe('control plane settings', () => {
     [{ FERRY_S3_BUCKET: 'Not_A_Bucket' }, 'FERRY_S3_BUCKET'],
     [{ FERRY_S3_ENDPOINT: '127.0.0.1:7480' }, 'FERRY_S3_ENDPOINT'],
     [{ FERRY_S3_FORCE_PATH_STYLE: 'yes' }, 'FERRY_S3_FORCE_PATH_STYLE'],
+    [{ FERRY_TLS_CERT: '/etc/ferry/cert.pem' }, 'FERRY_TLS_KEY'],
+    [{ FERRY_TLS_KEY: '/etc/ferry/key.pem' }, 'FERRY_TLS_CERT'],
   ])('fails fast and names the variable: %j', (source, name) => {
     let error: unknown;
     try {

@@ -23,6 +23,9 @@ const envSchema = z.object({
   FERRY_S3_ENDPOINT: z.url().optional(),
   FERRY_S3_REGION: z.string().min(1).default('us-east-1'),
   FERRY_S3_FORCE_PATH_STYLE: z.enum(['true', 'false'], 'must be true or false').default('false'),
+  /** Both set: serve HTTPS with this PEM certificate chain and key (else plain HTTP behind a TLS proxy). */
+  FERRY_TLS_CERT: z.string().min(1).optional(),
+  FERRY_TLS_KEY: z.string().min(1).optional(),
 });
 
 export interface Env {
@@ -37,6 +40,8 @@ export interface Env {
   logLevel: string;
   /** S3 settings when FERRY_S3_BUCKET is set; credentials come from the standard AWS chain. */
   s3: { bucket: string; endpoint: string | undefined; region: string; forcePathStyle: boolean } | undefined;
+  /** PEM file paths when the control plane terminates TLS itself. */
+  tls: { certFile: string; keyFile: string } | undefined;
 }
 
 /** Reads FERRY_* settings; an invalid value fails at start and names the variable. */
@@ -47,13 +52,25 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     throw new FerryError('config.invalid', `invalid control plane settings: ${detail}`);
   }
   const e = parsed.data;
+  if ((e.FERRY_TLS_CERT === undefined) !== (e.FERRY_TLS_KEY === undefined))
+    throw new FerryError(
+      'config.invalid',
+      'invalid control plane settings: FERRY_TLS_CERT and FERRY_TLS_KEY must be set together',
+    );
+  const tls =
+    e.FERRY_TLS_CERT && e.FERRY_TLS_KEY
+      ? { certFile: resolve(e.FERRY_TLS_CERT), keyFile: resolve(e.FERRY_TLS_KEY) }
+      : undefined;
   const dataDir = resolve(e.FERRY_DATA_DIR);
   return {
     databaseUrl: e.FERRY_DATABASE_URL,
     dataDir,
     httpPort: e.FERRY_HTTP_PORT,
     httpHost: e.FERRY_HTTP_HOST,
-    publicUrl: (e.FERRY_PUBLIC_URL ?? `http://127.0.0.1:${e.FERRY_HTTP_PORT}`).replace(/\/$/, ''),
+    publicUrl: (e.FERRY_PUBLIC_URL ?? `${tls ? 'https' : 'http'}://127.0.0.1:${e.FERRY_HTTP_PORT}`).replace(
+      /\/$/,
+      '',
+    ),
     adminEmail: e.FERRY_ADMIN_EMAIL?.toLowerCase(),
     adminPassword: e.FERRY_ADMIN_PASSWORD,
     keyFile: e.FERRY_KEY_FILE ? resolve(e.FERRY_KEY_FILE) : join(dataDir, 'keys', 'recipient.private.jwk'),
@@ -66,5 +83,6 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
           forcePathStyle: e.FERRY_S3_FORCE_PATH_STYLE === 'true',
         }
       : undefined,
+    tls,
   };
 }

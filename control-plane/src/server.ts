@@ -1,5 +1,8 @@
+import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { join } from 'node:path';
+import { FerryError } from '@ferry/shared';
 import { serve } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { createApp } from './app.js';
@@ -11,6 +14,20 @@ import { loadOrCreateRecipientKeys } from './keys/recipient-keys.js';
 import { bootstrapAdmin } from './services/bootstrap-admin.js';
 import { createBlobStore } from './storage/create-blob-store.js';
 import { S3BlobStore } from './storage/s3-blob-store.js';
+
+async function readTls(files: { certFile: string; keyFile: string }): Promise<{ cert: Buffer; key: Buffer }> {
+  try {
+    return { cert: await readFile(files.certFile), key: await readFile(files.keyFile) };
+  } catch (cause) {
+    throw new FerryError(
+      'config.unreadable',
+      `cannot read the TLS certificate or key (${(cause as Error).message})`,
+      {
+        cause,
+      },
+    );
+  }
+}
 
 /** How long in-flight requests may run on after a stop is asked for. */
 const STOP_GRACE_MS = 5000;
@@ -62,7 +79,13 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
     publicUrl: env.publicUrl,
     blobStore,
   });
-  const server = serve({ fetch: app.fetch, port: env.httpPort, hostname: env.httpHost });
+  const tls = env.tls ? await readTls(env.tls) : undefined;
+  const server = serve({
+    fetch: app.fetch,
+    port: env.httpPort,
+    hostname: env.httpHost,
+    ...(tls ? { createServer: createHttpsServer, serverOptions: tls } : {}),
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', () => resolve());
     server.once('error', reject);

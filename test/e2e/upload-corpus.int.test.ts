@@ -115,7 +115,7 @@ describe.each([
 
     // QIDO: every study, by its UID, with the patient attributes storescp saw.
     for (const s of new Map(sent.map((x) => [x.studyUid, x])).values()) {
-      const res = await fetch(`${cloud.cp.url}/dicomweb/studies?StudyInstanceUID=${s.studyUid}`, {
+      const res = await cloud.cp.fetch(`${cloud.cp.url}/dicomweb/studies?StudyInstanceUID=${s.studyUid}`, {
         headers: { authorization: `Bearer ${cloud.session}`, accept: 'application/dicom+json' },
       });
       expect(res.status).toBe(200);

@@ -1,17 +1,22 @@
 // The whole chain across real processes: the control plane (fs or S3 blobs), a facility, an agent
 // enrolled through the real token path, and readers of the worklist and DICOMweb.
+
+import { execFile } from 'node:child_process';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { promisify } from 'node:util';
 import { type AgentProcess, runAgentCli, scratch, sleep, startAgent } from './agent.js';
 import { type ControlPlaneProcess, freshPostgresDatabase, startControlPlane } from './control-plane.js';
 import { freePort } from './dcmtk.js';
 import { type FaultProxy, startFaultProxy } from './fault-proxy.js';
 import { datasetHash } from './part10.js';
 import { freshS3Bucket } from './s3.js';
+
+const run = promisify(execFile);
 
 export const CLOUD_ADMIN = { email: 'admin@ferry.test', password: 'correct horse battery staple' };
 
@@ -30,6 +35,8 @@ export interface CloudOptions {
   proxyControlPlane?: boolean;
   /** Put a fault proxy in front of S3 (the presigned URLs point at it). */
   proxyS3?: boolean;
+  /** The control plane serves HTTPS with a fresh self-signed certificate the agent is told to trust. */
+  tls?: boolean;
 }
 
 export interface InstanceVersion {
@@ -145,6 +152,16 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
     }
   }
   const port = await freePort();
+  const agentEnv: Record<string, string> = {};
+  if (opts.tls) {
+    const { cert, key } = await selfSignedCert(root);
+    Object.assign(env, {
+      FERRY_TLS_CERT: cert,
+      FERRY_TLS_KEY: key,
+      FERRY_PUBLIC_URL: `https://127.0.0.1:${port}`,
+    });
+    agentEnv.NODE_EXTRA_CA_CERTS = cert;
+  }
   if (opts.proxyControlPlane) {
     proxy = await startFaultProxy({ host: '127.0.0.1', port });
     env.FERRY_PUBLIC_URL = proxy.url;
@@ -179,17 +196,17 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
     [
       'enroll',
       '--server',
-      proxy && opts.proxyControlPlane ? proxy.url : cp.url,
+      proxy && opts.proxyControlPlane ? proxy.url : cp.publicUrl,
       '--token',
       tok.body.token,
       '--data-dir',
       agentDataDir,
     ],
-    { timeoutMs: 30_000 },
+    { timeoutMs: 30_000, env: agentEnv },
   );
   if (enrolled.code !== 0) throw new Error(`enroll failed: ${enrolled.stderr}`);
   await patchAgentConfig(agentDataDir, { host: '127.0.0.1', port: await freePort(), ...opts.agentConfig });
-  const launchAgent = () => startAgent({ dataDir: agentDataDir });
+  const launchAgent = () => startAgent({ dataDir: agentDataDir, env: agentEnv });
 
   const cloud: Cloud = {
     root,
@@ -240,7 +257,7 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
       }
     },
     async wadoInstance(studyUid, seriesUid, sopUid, outFile) {
-      const res = await fetch(
+      const res = await cp.fetch(
         `${cp.url}/dicomweb/studies/${studyUid}/series/${seriesUid}/instances/${sopUid}`,
         {
           headers: {
@@ -278,6 +295,32 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
     },
   };
   return cloud;
+}
+
+/** A self-signed certificate for 127.0.0.1 (openssl), as PEM files in `dir`. */
+async function selfSignedCert(dir: string): Promise<{ cert: string; key: string }> {
+  const cert = join(dir, 'cp-cert.pem');
+  const key = join(dir, 'cp-key.pem');
+  await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+  ]);
+  return { cert, key };
 }
 
 /**

@@ -1,8 +1,10 @@
 // Runs the real control plane as a child process (the built bin), and talks to its HTTP API.
 import { type ChildProcess, execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { repoRoot } from './corpus.js';
 import { freePort } from './dcmtk.js';
 import { spawnService } from './service-process.js';
@@ -14,6 +16,8 @@ export interface ControlPlaneProcess {
   url: string;
   /** FERRY_PUBLIC_URL as it reported it (agents enroll with it). */
   publicUrl: string;
+  /** fetch that trusts the control plane's test certificate when it serves HTTPS. */
+  fetch: typeof fetch;
   port: number;
   child: ChildProcess;
   /** Everything it printed so far (pino JSON lines on stdout, plus stderr). */
@@ -65,13 +69,20 @@ export async function startControlPlane(opts: {
   });
   const { child, exited } = service;
   // The API is called directly, even when the public URL is a proxy in front of it.
-  const url = `http://127.0.0.1:${port}`;
+  const tlsCert = env.FERRY_TLS_CERT;
+  const url = `${tlsCert ? 'https' : 'http'}://127.0.0.1:${port}`;
   const publicUrl = service.ready.url;
+  // With TLS, trust exactly the test certificate: the test process cannot set NODE_EXTRA_CA_CERTS.
+  const dispatcher = tlsCert ? new Agent({ connect: { ca: readFileSync(tlsCert) } }) : undefined;
+  const fetchCp: typeof fetch = (input, init) =>
+    (dispatcher
+      ? undiciFetch(input as string, { ...(init as object), dispatcher })
+      : fetch(input, init)) as ReturnType<typeof fetch>;
   const api: ControlPlaneProcess['api'] = async (method, path, o = {}) => {
     const headers: Record<string, string> = {};
     if (o.token) headers.authorization = `Bearer ${o.token}`;
     if (o.body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${url}${path}`, {
+    const res = await fetchCp(`${url}${path}`, {
       method,
       headers,
       ...(o.body !== undefined ? { body: JSON.stringify(o.body) } : {}),
@@ -83,6 +94,7 @@ export async function startControlPlane(opts: {
     url,
     publicUrl,
     port,
+    fetch: fetchCp,
     child,
     output: service.output,
     api,
