@@ -13,7 +13,6 @@ import { startStudyCompletion } from './jobs/study-completion.js';
 import { loadOrCreateRecipientKeys } from './keys/recipient-keys.js';
 import { bootstrapAdmin } from './services/bootstrap-admin.js';
 import { createBlobStore } from './storage/create-blob-store.js';
-import { S3BlobStore } from './storage/s3-blob-store.js';
 
 async function readTls(files: { certFile: string; keyFile: string }): Promise<{ cert: Buffer; key: Buffer }> {
   try {
@@ -109,7 +108,7 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
       await closed;
       clearTimeout(force);
       await studyCompletion.stop();
-      if (blobStore instanceof S3BlobStore) blobStore.destroy();
+      blobStore.destroy?.();
       await database.close();
     },
   };

@@ -49,4 +49,6 @@ export interface BlobStore {
   /** Streams a stored object (optionally a byte range, inclusive end); `resource.not_found` when missing. */
   get(key: string, range?: { start: number; end: number }): Promise<Readable>;
   delete(key: string): Promise<void>;
+  /** Releases connections (S3 clients keep sockets open); optional because fs holds none. */
+  destroy?(): void;
 }

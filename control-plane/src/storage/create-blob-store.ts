@@ -5,7 +5,6 @@ import type { Env } from '../env.js';
 import type { BlobStore } from './blob-store.js';
 import { FsBlobStore } from './fs-blob-store.js';
 import { loadBlobSigningSecret } from './part-signature.js';
-import { S3BlobStore } from './s3-blob-store.js';
 
 /**
  * S3 when FERRY_S3_BUCKET is set, else the embedded directory FERRY_DATA_DIR/blobs. An S3 bucket is
@@ -18,6 +17,8 @@ export async function createBlobStore(opts: {
 }): Promise<BlobStore> {
   const { env, log } = opts;
   if (env.s3) {
+    // Loaded only when asked for: the AWS SDK costs start-up time and warns about Node 20 on load.
+    const { S3BlobStore } = await import('./s3-blob-store.js');
     const store = new S3BlobStore({
       bucket: env.s3.bucket,
       endpoint: env.s3.endpoint,

@@ -30,10 +30,7 @@ export const studies = pgTable(
     accessionNumber: text('accession_number'),
     referringPhysician: text('referring_physician'),
     /** Distinct modalities of its series, sorted. */
-    modalities: text('modalities')
-      .array()
-      .notNull()
-      .default(sql`'{}'::text[]`),
+    modalities: text('modalities').array().notNull().default(sql`'{}'::text[]`),
     seriesCount: integer('series_count').notNull().default(0),
     instanceCount: integer('instance_count').notNull().default(0),
     status: text('status', { enum: studyStatuses }).notNull().default('receiving'),
