@@ -10,5 +10,5 @@ export {
   rotateKeyResponseSchema,
 } from './agents.js';
 export { type InstanceManifest, instanceManifestSchema } from './manifest.js';
-export { PROTOCOL_VERSION } from './version.js';
 export * from './uploads.js';
+export { PROTOCOL_VERSION } from './version.js';
