@@ -13,6 +13,7 @@ import { scratch, sleep } from '../test/harness/agent.js';
 import { type Cloud, type StudyDetail, startCloud, storedVersions } from '../test/harness/cloud.js';
 import { ctCorpus, repoRoot, smallCorpus } from '../test/harness/corpus.js';
 import { dicomStrings, freePort, startStorescp, storescu } from '../test/harness/dcmtk.js';
+import startRealServices from '../test/setup/real-services.js';
 
 interface Corpus {
   name: string;
@@ -91,6 +92,8 @@ async function endToEnd(cloud: Cloud, c: Corpus) {
 }
 
 async function main(): Promise<void> {
+  // The same real S3 server the tests use (started here when FERRY_TEST_S3_* is not set).
+  startRealServices();
   const work = await scratch('bench-upload');
   const corpora = [await corpus('ct-300', await ctCorpus()), await corpus('small-2000', await smallCorpus())];
   const results = [];

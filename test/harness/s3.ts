@@ -6,39 +6,9 @@ import {
   DeleteBucketCommand,
   DeleteObjectCommand,
   ListObjectsV2Command,
-  S3Client,
+  type S3Client,
 } from '@aws-sdk/client-s3';
-
-export interface S3Target {
-  endpoint: string;
-  region: string;
-  accessKeyId: string;
-  secretAccessKey: string;
-}
-
-/** The radosgw from FERRY_TEST_S3_*; without it the test fails and says how to start one. */
-export function s3Target(): S3Target {
-  const e = process.env;
-  const endpoint = e.FERRY_TEST_S3_ENDPOINT;
-  const accessKeyId = e.FERRY_TEST_S3_ACCESS_KEY_ID;
-  const secretAccessKey = e.FERRY_TEST_S3_SECRET_ACCESS_KEY;
-  if (!endpoint || !accessKeyId || !secretAccessKey)
-    throw new Error(
-      'no S3 server: run `scripts/radosgw.sh start` and `eval "$(scripts/radosgw.sh env)"` (.ci/run does both)',
-    );
-  return { endpoint, region: e.FERRY_TEST_S3_REGION ?? 'us-east-1', accessKeyId, secretAccessKey };
-}
-
-export function s3Client(t: S3Target): S3Client {
-  return new S3Client({
-    endpoint: t.endpoint,
-    region: t.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: t.accessKeyId, secretAccessKey: t.secretAccessKey },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
-}
+import { s3TestConfig, testS3Client } from '../../control-plane/src/testing/s3.js';
 
 export async function freshS3Bucket(): Promise<{
   bucket: string;
@@ -46,8 +16,8 @@ export async function freshS3Bucket(): Promise<{
   client: S3Client;
   drop(): Promise<void>;
 }> {
-  const t = s3Target();
-  const client = s3Client(t);
+  const t = s3TestConfig();
+  const client = testS3Client(t);
   const bucket = `ferry-e2e-${randomBytes(5).toString('hex')}`;
   await client.send(new CreateBucketCommand({ Bucket: bucket }));
   return {

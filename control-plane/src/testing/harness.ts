@@ -28,7 +28,7 @@ import {
   DeleteObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
-  S3Client,
+  type S3Client,
 } from '@aws-sdk/client-s3';
 import { PGlite } from '@electric-sql/pglite';
 import { generateRecipientKeyPair } from '@ferry/shared';
@@ -417,42 +417,9 @@ async function openPostgresClone(): Promise<Database> {
 // ---------------------------------------------------------------------------------------------
 // Blob stores: a temp directory, or a bucket on the test S3 server
 
-/** The test S3 server, as `scripts/radosgw.sh env` prints it. */
-export interface S3TestConfig {
-  endpoint: string;
-  region: string;
-  accessKeyId: string;
-  secretAccessKey: string;
-}
+import { S3_TEST_HINT, s3TestConfig, testS3Client } from './s3.js';
 
-export const S3_TEST_HINT =
-  'no test S3 server: run `scripts/radosgw.sh start` and `eval "$(scripts/radosgw.sh env)"` (Debian\'s Ceph radosgw; sets FERRY_TEST_S3_*); vitest\'s global setup does both';
-
-/**
- * The test S3 server from FERRY_TEST_S3_ENDPOINT, _ACCESS_KEY_ID, _SECRET_ACCESS_KEY and _REGION.
- * vitest's global setup (test/setup/real-services.ts) starts radosgw when they are unset, so their
- * absence here is a failure, never a skip.
- */
-export function s3TestConfig(): S3TestConfig {
-  const e = process.env;
-  const endpoint = e.FERRY_TEST_S3_ENDPOINT;
-  const accessKeyId = e.FERRY_TEST_S3_ACCESS_KEY_ID;
-  const secretAccessKey = e.FERRY_TEST_S3_SECRET_ACCESS_KEY;
-  if (!endpoint || !accessKeyId || !secretAccessKey) throw new Error(S3_TEST_HINT);
-  return { endpoint, region: e.FERRY_TEST_S3_REGION || 'us-east-1', accessKeyId, secretAccessKey };
-}
-
-/** An admin client for the test S3 server (path style: radosgw has no wildcard DNS). */
-export function testS3Client(cfg: S3TestConfig): S3Client {
-  return new S3Client({
-    endpoint: cfg.endpoint,
-    region: cfg.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: cfg.accessKeyId, secretAccessKey: cfg.secretAccessKey },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
-}
+export { S3_TEST_HINT, type S3TestConfig, s3TestConfig, testS3Client } from './s3.js';
 
 async function openTestBlobStore(
   blobs: BlobBackend,
