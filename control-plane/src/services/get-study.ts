@@ -1,7 +1,7 @@
-import { and, asc, desc, eq, sql } from 'drizzle-orm';
+import { and, asc, desc, eq } from 'drizzle-orm';
 import type { Ctx } from '../context.js';
-import { getStudyOr404, type StudySummary, seriesOrder } from '../db/queries/studies.js';
-import { instances, series, studyEvents } from '../db/schema/index.js';
+import { getStudyOr404, instanceOrder, type StudySummary, selectStudySeries } from '../db/queries/studies.js';
+import { instances, studyEvents } from '../db/schema/index.js';
 import { requireUser } from './permissions.js';
 
 /** One stored version of an instance. */
@@ -69,18 +69,7 @@ export async function getStudy({
   const actor = requireUser(ctx.actor);
   const study = await getStudyOr404(ctx.db, actor.groupId, input.studyUid);
 
-  const seriesRows = await ctx.db
-    .select({
-      id: series.id,
-      seriesInstanceUid: series.seriesInstanceUid,
-      modality: series.modality,
-      seriesNumber: series.seriesNumber,
-      description: series.description,
-      instanceCount: series.instanceCount,
-    })
-    .from(series)
-    .where(and(eq(series.groupId, actor.groupId), eq(series.studyId, study.id)))
-    .orderBy(...seriesOrder(series));
+  const seriesRows = await selectStudySeries(ctx.db, actor.groupId, study.id);
 
   const instanceRows = await ctx.db
     .select({
@@ -103,11 +92,7 @@ export async function getStudy({
     })
     .from(instances)
     .where(and(eq(instances.groupId, actor.groupId), eq(instances.studyId, study.id)))
-    .orderBy(
-      sql`${instances.instanceNumber} nulls last`,
-      asc(instances.sopInstanceUid),
-      desc(instances.version),
-    );
+    .orderBy(...instanceOrder(instances), desc(instances.version));
 
   const events = await ctx.db
     .select({ kind: studyEvents.kind, at: studyEvents.at, detail: studyEvents.detail })

@@ -1,7 +1,6 @@
-import { FerryError } from '@ferry/shared';
 import { and, asc, eq, gt } from 'drizzle-orm';
 import type { Ctx } from '../context.js';
-import { getStudyOr404 } from '../db/queries/studies.js';
+import { assertScopeFound, currentInstancesIn, getStudyOr404 } from '../db/queries/studies.js';
 import { instances, series } from '../db/schema/index.js';
 import type { DicomJson } from '../dicom/dicom-json.js';
 import { requireUser } from './permissions.js';
@@ -45,27 +44,14 @@ export async function listInstanceMetadata({
     .innerJoin(series, eq(series.id, instances.seriesId))
     .where(
       and(
-        eq(instances.groupId, actor.groupId),
-        eq(instances.studyId, study.id),
-        eq(instances.current, true),
-        input.seriesUid !== undefined ? eq(series.seriesInstanceUid, input.seriesUid) : undefined,
-        input.sopInstanceUid !== undefined ? eq(instances.sopInstanceUid, input.sopInstanceUid) : undefined,
+        ...currentInstancesIn(actor.groupId, study.id, input),
         input.after !== undefined ? gt(instances.id, input.after) : undefined,
       ),
     )
     .orderBy(asc(instances.id))
     .limit(limit + 1);
-  if (rows.length === 0 && input.after === undefined) {
-    if (input.sopInstanceUid !== undefined) {
-      throw new FerryError(
-        'resource.not_found',
-        `no instance ${input.sopInstanceUid} in that series of your group`,
-      );
-    }
-    if (input.seriesUid !== undefined) {
-      throw new FerryError('resource.not_found', `no series ${input.seriesUid} in that study of your group`);
-    }
-  }
+  // Only the first page can tell an unknown series or instance from the end of the list.
+  if (input.after === undefined) assertScopeFound(rows.length > 0, input);
   const page = rows.slice(0, limit);
   return {
     items: page.map((r) => ({ transferSyntaxUid: r.transferSyntaxUid, metadata: r.metadata as DicomJson })),

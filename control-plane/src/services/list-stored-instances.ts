@@ -1,7 +1,12 @@
-import { FerryError } from '@ferry/shared';
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import type { Ctx } from '../context.js';
-import { getStudyOr404, seriesOrder } from '../db/queries/studies.js';
+import {
+  assertScopeFound,
+  currentInstancesIn,
+  getStudyOr404,
+  instanceOrder,
+  seriesOrder,
+} from '../db/queries/studies.js';
 import { instances, series } from '../db/schema/index.js';
 import { requireUser } from './permissions.js';
 
@@ -54,28 +59,8 @@ export async function listStoredInstances({
     })
     .from(instances)
     .innerJoin(series, eq(series.id, instances.seriesId))
-    .where(
-      and(
-        eq(instances.groupId, actor.groupId),
-        eq(instances.studyId, study.id),
-        eq(instances.current, true),
-        input.seriesUid !== undefined ? eq(series.seriesInstanceUid, input.seriesUid) : undefined,
-        input.sopInstanceUid !== undefined ? eq(instances.sopInstanceUid, input.sopInstanceUid) : undefined,
-      ),
-    )
-    .orderBy(
-      ...seriesOrder(series),
-      sql`${instances.instanceNumber} nulls last`,
-      asc(instances.sopInstanceUid),
-    );
-  if (rows.length === 0 && input.sopInstanceUid !== undefined) {
-    throw new FerryError(
-      'resource.not_found',
-      `no instance ${input.sopInstanceUid} in that series of your group`,
-    );
-  }
-  if (rows.length === 0 && input.seriesUid !== undefined) {
-    throw new FerryError('resource.not_found', `no series ${input.seriesUid} in that study of your group`);
-  }
+    .where(and(...currentInstancesIn(actor.groupId, study.id, input)))
+    .orderBy(...seriesOrder(series), ...instanceOrder(instances));
+  assertScopeFound(rows.length > 0, input);
   return { study: { id: study.id, studyInstanceUid: study.studyInstanceUid }, instances: rows };
 }

@@ -1,6 +1,12 @@
-import { and, asc, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import type { Ctx } from '../context.js';
-import { getStudyOr404, metadataSubset, seriesOrder } from '../db/queries/studies.js';
+import {
+  currentInstancesIn,
+  getStudyOr404,
+  instanceOrder,
+  metadataSubset,
+  seriesOrder,
+} from '../db/queries/studies.js';
 import { instances, series } from '../db/schema/index.js';
 import type { DicomJson } from '../dicom/dicom-json.js';
 import { requireUser } from './permissions.js';
@@ -65,21 +71,14 @@ export async function searchInstances({
     .innerJoin(series, eq(series.id, instances.seriesId))
     .where(
       and(
-        eq(instances.groupId, actor.groupId),
-        eq(instances.studyId, study.id),
-        eq(instances.current, true),
-        input.seriesUid !== undefined ? eq(series.seriesInstanceUid, input.seriesUid) : undefined,
+        ...currentInstancesIn(actor.groupId, study.id, { seriesUid: input.seriesUid }),
         ...seriesConditions(f),
         f.sopInstanceUids ? inArray(instances.sopInstanceUid, f.sopInstanceUids) : undefined,
         f.sopClassUids ? inArray(instances.sopClassUid, f.sopClassUids) : undefined,
         f.instanceNumber !== undefined ? eq(instances.instanceNumber, f.instanceNumber) : undefined,
       ),
     )
-    .orderBy(
-      ...seriesOrder(series),
-      sql`${instances.instanceNumber} nulls last`,
-      asc(instances.sopInstanceUid),
-    )
+    .orderBy(...seriesOrder(series), ...instanceOrder(instances))
     .limit(input.limit + 1)
     .offset(input.offset);
   return {

@@ -1,10 +1,11 @@
-import { and, eq, gt, inArray, sql } from 'drizzle-orm';
+import { gt, inArray, sql } from 'drizzle-orm';
 import type { Ctx } from '../context.js';
 import {
   getStudyOr404,
   matchText,
-  representativeMetadata,
-  seriesOrder,
+  pageWithMetadata,
+  selectStudySeries,
+  seriesNumberValue,
   type WildcardValue,
 } from '../db/queries/studies.js';
 import { series } from '../db/schema/index.js';
@@ -34,9 +35,7 @@ export function seriesConditions(f: SeriesFilters) {
   return [
     f.seriesInstanceUids ? inArray(series.seriesInstanceUid, f.seriesInstanceUids) : undefined,
     f.modalities ? inArray(series.modality, f.modalities) : undefined,
-    f.seriesNumber !== undefined
-      ? sql`(case when ${series.seriesNumber} ~ '^ *-?[0-9]{1,9} *$' then trim(${series.seriesNumber})::int end) = ${Number(f.seriesNumber)}`
-      : undefined,
+    f.seriesNumber !== undefined ? sql`${seriesNumberValue(series)} = ${Number(f.seriesNumber)}` : undefined,
     f.seriesDescription
       ? matchText(series.description, f.seriesDescription, { caseInsensitive: true })
       : undefined,
@@ -57,42 +56,22 @@ export async function searchSeries({
 }): Promise<{ matches: SeriesMatch[]; more: boolean }> {
   const actor = requireUser(ctx.actor);
   const study = await getStudyOr404(ctx.db, actor.groupId, input.studyUid);
-  const rows = await ctx.db
-    .select({
-      id: series.id,
-      seriesInstanceUid: series.seriesInstanceUid,
-      modality: series.modality,
-      seriesNumber: series.seriesNumber,
-      description: series.description,
-      instanceCount: series.instanceCount,
-    })
-    .from(series)
-    .where(
-      and(
-        eq(series.groupId, actor.groupId),
-        eq(series.studyId, study.id),
-        gt(series.instanceCount, 0),
-        ...seriesConditions(input.filters),
-      ),
-    )
-    .orderBy(...seriesOrder(series))
+  const rows = await selectStudySeries(
+    ctx.db,
+    actor.groupId,
+    study.id,
+    gt(series.instanceCount, 0),
+    ...seriesConditions(input.filters),
+  )
     .limit(input.limit + 1)
     .offset(input.offset);
-  const page = rows.slice(0, input.limit);
-  const metadata = input.withMetadata
-    ? await representativeMetadata(
-        ctx.db,
-        actor.groupId,
-        'series',
-        page.map((s) => s.id),
-      )
-    : new Map<string, DicomJson>();
+  const { page, more } = await pageWithMetadata(ctx.db, actor.groupId, 'series', rows, input);
   return {
-    matches: page.map(({ id, ...s }) => ({
+    matches: page.map(({ row: { id: _id, ...s }, metadata }) => ({
       ...s,
       studyInstanceUid: study.studyInstanceUid,
-      metadata: metadata.get(id),
+      metadata,
     })),
-    more: rows.length > input.limit,
+    more,
   };
 }

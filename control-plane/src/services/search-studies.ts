@@ -3,7 +3,7 @@ import type { Ctx } from '../context.js';
 import {
   type DateRange,
   matchText,
-  representativeMetadata,
+  pageWithMetadata,
   type StudySummary,
   studySummaryColumns,
   type WildcardValue,
@@ -104,17 +104,6 @@ export async function searchStudies({
     .orderBy(desc(studies.lastReceivedAt), desc(studies.id))
     .limit(input.limit + 1)
     .offset(input.offset);
-  const page = rows.slice(0, input.limit);
-  const metadata = input.withMetadata
-    ? await representativeMetadata(
-        ctx.db,
-        actor.groupId,
-        'study',
-        page.map((s) => s.id),
-      )
-    : new Map<string, DicomJson>();
-  return {
-    matches: page.map((study) => ({ study, metadata: metadata.get(study.id) })),
-    more: rows.length > input.limit,
-  };
+  const { page, more } = await pageWithMetadata(ctx.db, actor.groupId, 'study', rows, input);
+  return { matches: page.map(({ row, metadata }) => ({ study: row, metadata })), more };
 }

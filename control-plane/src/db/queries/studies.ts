@@ -2,7 +2,7 @@ import { FerryError } from '@ferry/shared';
 import { and, asc, type Column, eq, getTableColumns, ilike, inArray, like, type SQL, sql } from 'drizzle-orm';
 import type { DicomJson } from '../../dicom/dicom-json.js';
 import type { DbOrTx } from '../client.js';
-import { facilities, instances, type series, studies } from '../schema/index.js';
+import { facilities, instances, series, studies } from '../schema/index.js';
 
 /** A value to match as DICOM does: single value matching, or with `*` and `?` wildcards when `wildcard`. */
 export interface WildcardValue {
@@ -62,12 +62,86 @@ export function matchText(
   return match.wildcard ? like(column, wildcardToLike(match.value)) : sql`${column} = ${match.value}`;
 }
 
+/** A series' number as an integer, or null when it is not one (Series Number is text as sent). */
+export function seriesNumberValue(s: typeof series): SQL<number | null> {
+  return sql<
+    number | null
+  >`(case when ${s.seriesNumber} ~ '^ *-?[0-9]{1,9} *$' then trim(${s.seriesNumber})::int end)`;
+}
+
 /** Orders series by their number as a number (non-numeric ones last), then by UID. */
 export function seriesOrder(s: typeof series): SQL[] {
+  return [sql`${seriesNumberValue(s)} nulls last`, sql`${s.seriesInstanceUid}`];
+}
+
+/** Orders instances by their number (none last), then by UID. */
+export function instanceOrder(i: typeof instances): SQL[] {
+  return [sql`${i.instanceNumber} nulls last`, asc(i.sopInstanceUid)];
+}
+
+/** A series as the study page and the series search show it, with its id. */
+export const seriesSummaryColumns = {
+  id: series.id,
+  seriesInstanceUid: series.seriesInstanceUid,
+  modality: series.modality,
+  seriesNumber: series.seriesNumber,
+  description: series.description,
+  instanceCount: series.instanceCount,
+};
+
+/** The series of study `studyId` of `groupId` that meet every one of `conditions`, in series order. */
+export function selectStudySeries(
+  db: DbOrTx,
+  groupId: string,
+  studyId: string,
+  ...conditions: (SQL | undefined)[]
+) {
+  return db
+    .select(seriesSummaryColumns)
+    .from(series)
+    .where(and(eq(series.groupId, groupId), eq(series.studyId, studyId), ...conditions))
+    .orderBy(...seriesOrder(series));
+}
+
+/** Which current instances of a study to read: all, one series' (by UID) or one instance (by UID). */
+export interface InstanceScope {
+  seriesUid?: string | undefined;
+  sopInstanceUid?: string | undefined;
+}
+
+/**
+ * Conditions on `instances` joined to `series`: the current instances of study `studyId` of
+ * `groupId`, narrowed to `scope`.
+ */
+export function currentInstancesIn(
+  groupId: string,
+  studyId: string,
+  scope: InstanceScope,
+): (SQL | undefined)[] {
   return [
-    sql`(case when ${s.seriesNumber} ~ '^ *-?[0-9]{1,9} *$' then trim(${s.seriesNumber})::int end) nulls last`,
-    sql`${s.seriesInstanceUid}`,
+    eq(instances.groupId, groupId),
+    eq(instances.studyId, studyId),
+    eq(instances.current, true),
+    scope.seriesUid !== undefined ? eq(series.seriesInstanceUid, scope.seriesUid) : undefined,
+    scope.sopInstanceUid !== undefined ? eq(instances.sopInstanceUid, scope.sopInstanceUid) : undefined,
   ];
+}
+
+/**
+ * The 404 for a `scope` that was found to hold no current instance: its instance, else its series.
+ * A whole-study scope passes (the study was checked already, and may be empty).
+ */
+export function assertScopeFound(found: boolean, scope: InstanceScope): void {
+  if (found) return;
+  if (scope.sopInstanceUid !== undefined) {
+    throw new FerryError(
+      'resource.not_found',
+      `no instance ${scope.sopInstanceUid} in that series of your group`,
+    );
+  }
+  if (scope.seriesUid !== undefined) {
+    throw new FerryError('resource.not_found', `no series ${scope.seriesUid} in that study of your group`);
+  }
 }
 
 /**
@@ -88,6 +162,33 @@ export async function representativeMetadata(
     .where(and(eq(instances.groupId, groupId), inArray(key, ids), eq(instances.current, true)))
     .orderBy(asc(key), sql`${instances.instanceNumber} nulls last`, asc(instances.id));
   return new Map(rows.map((r) => [r.id, r.metadata as DicomJson]));
+}
+
+/**
+ * A page of study or series rows, fetched with one row more than `limit`: the first `limit`, each
+ * with its representative header (see `representativeMetadata`) when `withMetadata`, and whether
+ * there are more.
+ */
+export async function pageWithMetadata<R extends { id: string }>(
+  db: DbOrTx,
+  groupId: string,
+  by: 'study' | 'series',
+  rows: R[],
+  opts: { limit: number; withMetadata: boolean },
+): Promise<{ page: { row: R; metadata: DicomJson | undefined }[]; more: boolean }> {
+  const page = rows.slice(0, opts.limit);
+  const metadata = opts.withMetadata
+    ? await representativeMetadata(
+        db,
+        groupId,
+        by,
+        page.map((r) => r.id),
+      )
+    : new Map<string, DicomJson>();
+  return {
+    page: page.map((row) => ({ row, metadata: metadata.get(row.id) })),
+    more: rows.length > opts.limit,
+  };
 }
 
 /** `metadata` narrowed to `tags` in SQL (missing ones left out), so a page of instances stays small. */
