@@ -14,20 +14,28 @@ import {
   type UploadCompleteResult,
   unwrapDataKey,
 } from '@ferry/shared';
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { JWK } from 'jose';
 import type { Ctx } from '../context.js';
 import { uploads } from '../db/schema/index.js';
 import { type DicomJson, HeaderPrefix, parseDicomHeader } from '../dicom/dicom-json.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { requireAgent } from './permissions.js';
-import { isRetryableRecordError, type RecordedInstance, recordInstance } from './record-instance.js';
+import {
+  checkRecordable,
+  isRetryableRecordError,
+  type RecordedInstance,
+  type RecordInstanceInput,
+  recordInstances,
+} from './record-instances.js';
 import {
   handleOf,
   instanceKey,
   mapLimit,
   partLayout,
   receiptFor,
+  STORE_CONCURRENCY,
+  type StoredInstanceRef,
   storage,
   storedInstancesBySopAndHash,
   type UploadDeps,
@@ -35,10 +43,10 @@ import {
 } from './upload-common.js';
 
 /**
- * Objects verified at once: each streams, hashes and decrypts (CPU), reads the store and writes the
- * index (waits). Instances of one study still take turns at its row lock.
+ * Objects verified at once: each reads the store (waits), then hashes and decrypts (CPU). Small objects
+ * spend most of their time waiting on the store, so more are in flight than there are cores.
  */
-const VERIFY_CONCURRENCY = 4;
+const VERIFY_CONCURRENCY = 8;
 const RECORD_ATTEMPTS = 3;
 
 /** Runs `fn` again when a concurrent record of the same instance or study got in the way. */
@@ -95,17 +103,17 @@ interface Verified {
 }
 
 /**
- * Joins the parts of a multipart upload into its object (unless a previous complete already did), or
- * checks that a single PUT arrived. Missing parts are a retry: the upload stays open.
+ * Joins the parts of a multipart upload into its object (unless a previous complete already did).
+ * Missing parts are a retry: the upload stays open. A single PUT is not looked up here: verify reads
+ * it anyway (missing: a retry; another size: a hash mismatch), and one request per object less counts
+ * when hundreds of small ones complete together.
  */
 async function assemble(blobStore: BlobStore, row: UploadRow): Promise<void> {
   const layout = partLayout(row.objectBytes, row.partBytes);
+  if (layout.length === 1) return;
   const handle = handleOf(row);
   const head = await storage('read an object size', () => blobStore.head(row.blobKey));
   if (head?.size === row.objectBytes) return;
-  if (layout.length === 1) {
-    throw retry('upload.incomplete', 'the object has not arrived; send it, then complete again');
-  }
   let held: Map<number, number>;
   try {
     held = new Map(
@@ -204,7 +212,7 @@ async function verify(
 ): Promise<Verified> {
   const source = await storage('read the object', () => blobStore.get(row.blobKey)).catch((err: unknown) => {
     if (isFerryError(err, 'resource.not_found'))
-      throw retry('upload.incomplete', 'the object has not arrived');
+      throw retry('upload.incomplete', 'the object has not arrived; send it, then complete again');
     throw err;
   });
   const reader = new HashingReader(source);
@@ -276,8 +284,11 @@ async function resetUpload(ctx: Ctx, blobStore: BlobStore, row: UploadRow): Prom
   await ctx.db.delete(uploads).where(and(eq(uploads.id, row.id), eq(uploads.state, 'open')));
 }
 
-/** Verified objects recorded per transaction: one commit and one turn at a study's lock for many. */
-const RECORD_BATCH = 100;
+/**
+ * Verified objects recorded per transaction: one commit, one turn at each study's lock and a handful
+ * of statements for all of them (recordInstances), short enough not to hold a study's lock for long.
+ */
+const RECORD_BATCH = 200;
 
 type CompleteItem = UploadCompleteRequest['objects'][number];
 
@@ -287,7 +298,16 @@ interface Prepared {
   o: CompleteItem;
   row: UploadRow;
   verified: Verified;
+  /** What recordInstances gets, but for storedAt (set when its batch is written). */
+  record: Omit<RecordInstanceInput, 'storedAt'>;
 }
+
+/** Studies in one order for every request, so concurrent batches take their locks alike. */
+const studyOrder = (a: Prepared, b: Prepared) => {
+  const x = a.verified.manifest.study.instanceUid ?? '';
+  const y = b.verified.manifest.study.instanceUid ?? '';
+  return x < y ? -1 : x > y ? 1 : a.index - b.index;
+};
 
 /**
  * The agent says every part of these objects is sent. Each is assembled and verified (ciphertext hash,
@@ -379,58 +399,89 @@ export async function completeUploads({
     }
     try {
       await assemble(blobStore, row);
-      return { index, o, row, verified: await verify(blobStore, keys, row, o.objectSha256) };
+      const verified = await verify(blobStore, keys, row, o.objectSha256);
+      const record = {
+        groupId: agent.groupId,
+        facilityId: agent.facilityId,
+        gatewayId: agent.gatewayId,
+        objectId: row.objectId,
+        blobKey: row.blobKey,
+        manifest: verified.manifest,
+        metadata: verified.metadata,
+        sha256: row.sha256,
+        objectSha256: verified.objectSha256,
+        plainBytes: row.plainBytes,
+        objectBytes: row.objectBytes,
+      };
+      // Refused here (no Study Instance UID, say) rather than failing its batch's transaction.
+      checkRecordable({ ...record, storedAt: new Date() });
+      return { index, o, row, verified, record };
     } catch (err) {
       results[index] = await settle(o, row, err);
       return undefined;
     }
   };
 
-  /** One transaction: mark each upload stored and record its instance. Undefined: another complete won. */
+  /**
+   * One transaction: mark the batch's uploads stored (one statement) and record their instances
+   * (recordInstances). Undefined where another complete of the same upload won.
+   */
   const recordAll = (batch: Prepared[], storedAt: Date) =>
     ctx.db.transaction(async (tx) => {
-      const out: (RecordedInstance | undefined)[] = [];
-      for (const { row, verified } of batch) {
-        const marked = await tx
-          .update(uploads)
-          .set({ state: 'stored', completedAt: storedAt, objectSha256: verified.objectSha256 })
-          .where(and(eq(uploads.id, row.id), eq(uploads.state, 'open')))
-          .returning({ id: uploads.id });
-        if (marked.length === 0) {
-          out.push(undefined); // a concurrent complete of the same upload won
-          continue;
-        }
-        out.push(
-          await recordInstance({
-            ctx,
-            tx,
-            input: {
-              groupId: agent.groupId,
-              facilityId: agent.facilityId,
-              gatewayId: agent.gatewayId,
-              objectId: row.objectId,
-              blobKey: row.blobKey,
-              manifest: verified.manifest,
-              metadata: verified.metadata,
-              sha256: row.sha256,
-              objectSha256: verified.objectSha256,
-              plainBytes: row.plainBytes,
-              objectBytes: row.objectBytes,
-              storedAt,
-            },
-          }),
-        );
-      }
-      return out;
+      const marked = await tx
+        .update(uploads)
+        .set({
+          state: 'stored',
+          completedAt: storedAt,
+          objectSha256: sql`case ${uploads.id} ${sql.join(
+            batch.map((p) => sql`when ${p.row.id}::uuid then ${p.verified.objectSha256}`),
+            sql` `,
+          )} end`,
+        })
+        .where(
+          and(
+            inArray(
+              uploads.id,
+              batch.map((p) => p.row.id),
+            ),
+            eq(uploads.state, 'open'),
+          ),
+        )
+        .returning({ id: uploads.id });
+      const won = new Set(marked.map((m) => m.id));
+      const mine = batch.filter((p) => won.has(p.row.id));
+      const recorded = await recordInstances({
+        ctx,
+        tx,
+        input: mine.map((p) => ({ ...p.record, storedAt })),
+      });
+      const byUpload = new Map(mine.map((p, k) => [p.row.id, recorded[k]]));
+      return batch.map((p) => byUpload.get(p.row.id));
     });
+
+  /** The answers for a recorded batch: lookups for the ones another complete took, in one query. */
+  const answerAll = async (batch: Prepared[], recorded: (RecordedInstance | undefined)[]) => {
+    const lost = batch.filter((_, k) => !recorded[k]);
+    const again =
+      lost.length > 0
+        ? await storedInstancesBySopAndHash(
+            ctx.db,
+            agent.groupId,
+            lost.map((p) => p.row.sopInstanceUid),
+          )
+        : new Map();
+    await mapLimit([...batch.entries()], STORE_CONCURRENCY, async ([k, p]) => {
+      results[p.index] = await answer(p, recorded[k], again);
+    });
+  };
 
   const answer = async (
     p: Prepared,
     recorded: RecordedInstance | undefined,
+    again: Map<string, StoredInstanceRef>,
   ): Promise<UploadCompleteResult> => {
     const { o, row, verified } = p;
     if (!recorded) {
-      const again = await storedInstancesBySopAndHash(ctx.db, agent.groupId, [row.sopInstanceUid]);
       const hit = again.get(instanceKey(row.sopInstanceUid, row.sha256));
       if (hit) {
         return {
@@ -477,10 +528,7 @@ export async function completeUploads({
       ([o, i]) => prepare(o, i),
     )
   ).filter((p): p is Prepared => p !== undefined);
-  // Study order, so concurrent requests take study locks in the same order.
-  prepared.sort((a, b) =>
-    (a.verified.manifest.study.instanceUid ?? '').localeCompare(b.verified.manifest.study.instanceUid ?? ''),
-  );
+  prepared.sort(studyOrder);
 
   for (let at = 0; at < prepared.length; at += RECORD_BATCH) {
     const batch = prepared.slice(at, at + RECORD_BATCH);
@@ -489,18 +537,17 @@ export async function completeUploads({
       recorded = await withRetries(() => recordAll(batch, new Date()));
     } catch (err) {
       if (!(err instanceof FerryError)) throw err;
-      // One object's problem (e.g. no Study Instance UID) failed the batch: record them one by one.
+      // An object the checks above let through failed the batch: record them one by one.
       for (const p of batch) {
         try {
-          const [one] = await withRetries(() => recordAll([p], new Date()));
-          results[p.index] = await answer(p, one);
+          await answerAll([p], await withRetries(() => recordAll([p], new Date())));
         } catch (e) {
           results[p.index] = await settle(p.o, p.row, e);
         }
       }
       continue;
     }
-    for (const [k, p] of batch.entries()) results[p.index] = await answer(p, recorded[k]);
+    await answerAll(batch, recorded);
   }
   return { objects: results };
 }

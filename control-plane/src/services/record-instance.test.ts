@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { isFerryError } from '@ferry/shared';
-import { and, eq } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Ctx } from '../context.js';
@@ -14,6 +15,7 @@ import {
   type TestGateway,
 } from '../testing/harness.js';
 import {
+  newTestObjectId,
   newTestUid,
   type SealedTestObject,
   sealTestObject,
@@ -21,8 +23,16 @@ import {
 } from '../testing/seal-object.js';
 import { patientSearchKey } from './patient-search.js';
 import { type RecordInstanceInput, recordInstance } from './record-instance.js';
+import { recordInstances } from './record-instances.js';
 
 const log = pino({ level: 'silent' });
+
+/** The fields that make an input the same instance as `of` (same SOP Instance UID and bytes). */
+const pick = (of: RecordInstanceInput) => ({
+  manifest: { ...of.manifest },
+  sha256: of.sha256,
+  objectSha256: of.objectSha256,
+});
 
 describe('patientSearchKey', () => {
   it('lower-cases, strips accents and turns DICOM separators into single spaces', () => {
@@ -305,4 +315,240 @@ describe.each(BACKENDS)('recordInstance (%s)', (backend) => {
       expect(await eventsOf(rows[0]!.id)).toEqual(['created']);
     },
   );
+
+  describe('recordInstances (a batch)', () => {
+    let base: SealedTestObject;
+    beforeAll(async () => {
+      base = await sealTestObject({ recipientPublicKey: t.deps.recipientPublicKey, sample: 'MR_small.dcm' });
+    });
+
+    /** An input for a made-up instance: the base object's header under other UIDs and a made-up hash. */
+    const fake = (o: {
+      study: string;
+      series: string;
+      sop?: string;
+      sha?: string;
+      modality?: string;
+      /** null: the instance carries no patient name. */
+      patientName?: string | null;
+      receivedAt?: string;
+      storedAt?: Date;
+    }): RecordInstanceInput => {
+      const objectId = newTestObjectId();
+      return {
+        ...where(),
+        objectId,
+        blobKey: `g/${g.groupId}/o/${objectId}.fobj`,
+        manifest: {
+          ...base.manifest,
+          objectId,
+          sopInstanceUid: o.sop ?? newTestUid(),
+          receivedAt: o.receivedAt ?? base.manifest.receivedAt,
+          patient: {
+            ...base.manifest.patient,
+            ...(o.patientName !== undefined ? { name: o.patientName ?? undefined } : {}),
+          },
+          study: { ...base.manifest.study, instanceUid: o.study },
+          series: { ...base.manifest.series, instanceUid: o.series, modality: o.modality ?? 'MR' },
+        },
+        metadata: base.metadata,
+        sha256: o.sha ?? randomBytes(32).toString('hex'),
+        objectSha256: randomBytes(32).toString('hex'),
+        plainBytes: base.plainBytes,
+        objectBytes: base.objectBytes,
+        storedAt: o.storedAt ?? new Date(),
+      };
+    };
+    const versionsOf = (sop: string) =>
+      t.database.db
+        .select({ version: instances.version, current: instances.current, objectId: instances.objectId })
+        .from(instances)
+        .where(and(eq(instances.groupId, g.groupId), eq(instances.sopInstanceUid, sop)))
+        .orderBy(instances.version);
+    const seriesCounts = async (studyId: string) =>
+      Object.fromEntries(
+        (await t.database.db.select().from(series).where(eq(series.studyId, studyId))).map((r) => [
+          r.seriesInstanceUid,
+          r.instanceCount,
+        ]),
+      );
+
+    it('mixes new instances, a duplicate, a new version, a repeat within the batch and two studies', async () => {
+      const studyA = newTestUid();
+      const studyB = newTestUid();
+      const [a1, a2, b1] = [newTestUid(), newTestUid(), newTestUid()];
+      const kept = fake({ study: studyA, series: a1 });
+      const old = fake({ study: studyA, series: a1, modality: 'MR' });
+      const [before] = await recordInstances({ ctx: systemCtx(), input: [kept] });
+      await recordInstance({ ctx: systemCtx(), input: old });
+      expect(before).toMatchObject({ created: true, studyCreated: true });
+
+      const newA = fake({ study: studyA, series: a2, modality: 'CT' });
+      const duplicate = { ...fake({ study: studyA, series: a1 }), ...pick(kept) };
+      const version = fake({ study: studyA, series: a1, sop: old.manifest.sopInstanceUid });
+      const newB1 = fake({ study: studyB, series: b1, modality: 'OT' });
+      const newB2 = fake({ study: studyB, series: b1, modality: 'OT' });
+      // The same bytes as newB2 again, under another object id.
+      const repeat = { ...fake({ study: studyB, series: b1 }), ...pick(newB2) };
+      const batch = [newA, duplicate, newB1, version, newB2, repeat];
+      const out = await recordInstances({ ctx: systemCtx(), input: batch });
+
+      expect(out.map((r) => r.receipt.objectId)).toEqual(batch.map((i) => i.objectId));
+      expect(out.map((r) => [r.created, r.receipt.duplicate, r.version, r.newVersion])).toEqual([
+        [true, false, 1, false],
+        [false, true, 1, false],
+        [true, false, 1, false],
+        [true, false, 2, true],
+        [true, false, 1, false],
+        [false, true, 1, false],
+      ]);
+      expect(out[1]).toMatchObject({
+        instanceId: before!.instanceId,
+        receipt: { objectSha256: kept.objectSha256 },
+      });
+      expect(out[5]).toMatchObject({ instanceId: out[4]!.instanceId });
+      // Study B was made by its first instance; A existed.
+      expect(out.map((r) => r.studyCreated)).toEqual([false, false, true, false, false, false]);
+      expect(out[2]!.studyId).toBe(out[4]!.studyId);
+      expect(out[0]!.studyId).not.toBe(out[2]!.studyId);
+
+      expect(await versionsOf(old.manifest.sopInstanceUid)).toEqual([
+        { version: 1, current: false, objectId: old.objectId },
+        { version: 2, current: true, objectId: version.objectId },
+      ]);
+      const a = await studyRow(studyA);
+      expect(a).toMatchObject({ instanceCount: 3, seriesCount: 2, modalities: ['CT', 'MR'], updated: true });
+      expect(await seriesCounts(a!.id)).toEqual({ [a1]: 2, [a2]: 1 });
+      expect((await eventsOf(a!.id)).sort()).toEqual(['created', 'new_version']);
+      const b = await studyRow(studyB);
+      expect(b).toMatchObject({ instanceCount: 2, seriesCount: 1, modalities: ['OT'], updated: false });
+      expect(await seriesCounts(b!.id)).toEqual({ [b1]: 2 });
+      expect(await eventsOf(b!.id)).toEqual(['created']);
+    });
+
+    it('moves a version between two studies of one batch and counts both', async () => {
+      const [studyA, studyB, seriesA, seriesB] = [newTestUid(), newTestUid(), newTestUid(), newTestUid()];
+      const moving = fake({ study: studyA, series: seriesA });
+      await recordInstance({ ctx: systemCtx(), input: moving });
+      // A corrected resend lands in study B, while study A gets a new instance in the same batch.
+      const newA = fake({ study: studyA, series: seriesA });
+      const corrected = fake({ study: studyB, series: seriesB, sop: moving.manifest.sopInstanceUid });
+      const out = await recordInstances({ ctx: systemCtx(), input: [newA, corrected] });
+      expect(out.map((r) => [r.created, r.version, r.newVersion])).toEqual([
+        [true, 1, false],
+        [true, 2, true],
+      ]);
+      const a = await studyRow(studyA);
+      const b = await studyRow(studyB);
+      expect(a).toMatchObject({ instanceCount: 1, seriesCount: 1, updated: true });
+      expect(b).toMatchObject({ instanceCount: 1, seriesCount: 1 });
+      expect(await seriesCounts(a!.id)).toEqual({ [seriesA]: 1 });
+      expect(await seriesCounts(b!.id)).toEqual({ [seriesB]: 1 });
+    });
+
+    it('reopens a complete study once, and the newest instance carrying a patient field wins', async () => {
+      const studyUid = newTestUid();
+      const s1 = newTestUid();
+      const first = await recordInstance({
+        ctx: systemCtx(),
+        input: fake({
+          study: studyUid,
+          series: s1,
+          patientName: 'OLD^NAME',
+          receivedAt: '2026-11-28T10:00:00.000Z',
+        }),
+      });
+      await t.database.db
+        .update(studies)
+        .set({ status: 'complete', completedAt: new Date() })
+        .where(eq(studies.id, first.studyId));
+      const out = await recordInstances({
+        ctx: systemCtx(),
+        input: [
+          fake({
+            study: studyUid,
+            series: s1,
+            patientName: 'NEW^NAME',
+            receivedAt: '2026-11-28T09:00:00.000Z',
+          }),
+          fake({ study: studyUid, series: s1, patientName: null, receivedAt: '2026-11-28T11:00:00.000Z' }),
+        ],
+      });
+      expect(out.map((r) => [r.reopened, r.studyCreated])).toEqual([
+        [true, false],
+        [false, false],
+      ]);
+      const study = await studyRow(studyUid);
+      expect(study).toMatchObject({
+        status: 'receiving',
+        completedAt: null,
+        updated: true,
+        instanceCount: 3,
+        patientName: 'NEW^NAME',
+        patientNameSearch: 'new name',
+      });
+      expect(study?.firstReceivedAt.toISOString()).toBe('2026-11-28T09:00:00.000Z');
+      expect(study?.lastReceivedAt.toISOString()).toBe('2026-11-28T11:00:00.000Z');
+      expect((await eventsOf(study!.id)).sort()).toEqual(['created', 'reopened']);
+    });
+
+    it('makes nothing of a batch of duplicates only', async () => {
+      const stored = fake({ study: newTestUid(), series: newTestUid() });
+      const [first] = await recordInstances({ ctx: systemCtx(), input: [stored] });
+      const again = await recordInstances({ ctx: systemCtx(), input: [stored, { ...stored }] });
+      expect(again.map((r) => [r.created, r.instanceId, r.receipt.duplicate])).toEqual([
+        [false, first!.instanceId, false],
+        [false, first!.instanceId, false],
+      ]);
+      expect((await studyRow(stored.manifest.study.instanceUid!))?.instanceCount).toBe(1);
+    });
+
+    it('records 500 instances of one study in one batch with the right counts', async () => {
+      const studyUid = newTestUid();
+      const seriesUids = [newTestUid(), newTestUid(), newTestUid()];
+      const modalities = ['MR', 'CT', 'MR'];
+      const input = Array.from({ length: 500 }, (_, i) =>
+        fake({ study: studyUid, series: seriesUids[i % 3]!, modality: modalities[i % 3] }),
+      );
+      const out = await recordInstances({ ctx: systemCtx(), input });
+      expect(out.every((r) => r.created && r.version === 1)).toBe(true);
+      expect(new Set(out.map((r) => r.instanceId)).size).toBe(500);
+      expect(out.filter((r) => r.studyCreated)).toHaveLength(1);
+      expect(out[0]!.studyCreated).toBe(true);
+      const study = await studyRow(studyUid);
+      expect(study).toMatchObject({ instanceCount: 500, seriesCount: 3, modalities: ['CT', 'MR'] });
+      expect(await seriesCounts(study!.id)).toEqual({
+        [seriesUids[0]!]: 167,
+        [seriesUids[1]!]: 167,
+        [seriesUids[2]!]: 166,
+      });
+      expect(await eventsOf(study!.id)).toEqual(['created']);
+      const rows = await t.database.db
+        .select({ objectId: instances.objectId, current: instances.current, metadata: instances.metadata })
+        .from(instances)
+        .where(inArray(instances.id, [out[0]!.instanceId, out[499]!.instanceId]));
+      expect(rows.every((r) => r.current)).toBe(true);
+      expect(rows.map((r) => r.metadata)).toEqual([base.metadata, base.metadata]);
+    });
+
+    it.runIf(backend === 'postgres')(
+      'makes one study when batches of a new study are recorded at the same time',
+      async () => {
+        const studyUid = newTestUid();
+        const seriesUid = newTestUid();
+        const batches = Array.from({ length: 4 }, () =>
+          Array.from({ length: 25 }, () => fake({ study: studyUid, series: seriesUid })),
+        );
+        const out = (
+          await Promise.all(batches.map((input) => recordInstances({ ctx: systemCtx(), input })))
+        ).flat();
+        expect(new Set(out.map((r) => r.studyId)).size).toBe(1);
+        expect(out.filter((r) => r.studyCreated)).toHaveLength(1);
+        const study = await studyRow(studyUid);
+        expect(study).toMatchObject({ instanceCount: 100, seriesCount: 1 });
+        expect(await seriesCounts(study!.id)).toEqual({ [seriesUid]: 100 });
+        expect(await eventsOf(study!.id)).toEqual(['created']);
+      },
+    );
+  });
 });
