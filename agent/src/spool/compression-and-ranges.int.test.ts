@@ -1,72 +1,25 @@
 // Compression chosen at receipt, and what the uploader reads from the spool: byte ranges of sealed
 // objects, put events, and purging delivered files before their log segment may go.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdir, rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import {
-  deriveObjectKey,
-  generateRecipientKeyPair,
-  isFerryError,
-  MAX_RAW_FRAME_BYTES,
-  type ObjectHeader,
-  openObject,
-  unwrapDataKey,
-} from '@ferry/shared';
+import { isFerryError, MAX_RAW_FRAME_BYTES } from '@ferry/shared';
 import type { JWK } from 'jose';
-import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Status, type StoreRequest } from '../dimse/store-handler.js';
+import { Status } from '../dimse/store-handler.js';
+import {
+  openSpooled,
+  openTempSpool,
+  privateOb,
+  removeTempSpool,
+  sample,
+  silent,
+  storeInstance,
+} from '../testing/spool.js';
 import type { IndexEntry } from './index-entry.js';
 import { part10Header } from './part10.js';
 import { objectPath } from './paths.js';
 import { Spool } from './spool.js';
-
-const SAMPLES = join(import.meta.dirname, '../../../test/fixtures/dicom-samples/pydicom');
-const silent = pino({ level: 'silent' });
-
-/** Dataset bytes after the File Meta Information of a Part-10 sample, and its request fields. */
-async function sample(name: string): Promise<{ dataset: Buffer; req: StoreRequest }> {
-  const file = await readFile(join(SAMPLES, name));
-  const metaEnd = 132 + 12 + file.readUInt32LE(140);
-  const meta = file.subarray(132, metaEnd);
-  const ui = (elem: number) => {
-    for (let off = 0; off < meta.length; ) {
-      const el = meta.readUInt16LE(off + 2);
-      const vr = meta.toString('latin1', off + 4, off + 6);
-      const long = ['OB', 'OW', 'UN', 'SQ', 'UT'].includes(vr);
-      const len = long ? meta.readUInt32LE(off + 8) : meta.readUInt16LE(off + 6);
-      const start = off + (long ? 12 : 8);
-      if (el === elem) return meta.toString('latin1', start, start + len).replace(/\0+$/, '');
-      off = start + len;
-    }
-    throw new Error(`no (0002,${elem.toString(16)}) in ${name}`);
-  };
-  return {
-    dataset: file.subarray(metaEnd),
-    req: {
-      associationId: 'test',
-      callingAeTitle: 'MODALITY',
-      calledAeTitle: 'GATEWAY',
-      peer: '127.0.0.1:1',
-      sopClassUid: ui(0x0002),
-      sopInstanceUid: ui(0x0003),
-      transferSyntaxUid: ui(0x0010),
-      messageId: 1,
-    },
-  };
-}
-
-/** A private OB element to append to a dataset (explicit VR LE). */
-function privateOb(value: Buffer): Buffer {
-  const head = Buffer.alloc(12);
-  head.writeUInt16LE(0x7fe1, 0);
-  head.writeUInt16LE(0x1010, 2);
-  head.write('OB', 4, 'latin1');
-  head.writeUInt32LE(value.length, 8);
-  return Buffer.concat([head, value]);
-}
 
 /** Compressible bytes like 12-bit pixel data: smooth ramps with a little noise. */
 function pixels(bytes: number): Buffer {
@@ -77,14 +30,6 @@ function pixels(bytes: number): Buffer {
     b.writeUInt16LE(((i >> 8) & 0xfff) + (x & 7), i);
   }
   return b;
-}
-
-async function store(spool: Spool, req: StoreRequest, dataset: Buffer, sliceBytes = 4096) {
-  const w = spool.begin(req);
-  for (let off = 0; off < dataset.length; off += sliceBytes) w.write(dataset.subarray(off, off + sliceBytes));
-  const outcome = await w.end();
-  expect(outcome.status).toBe(Status.Success);
-  return spool.log.get(outcome.objectId!)!;
 }
 
 async function collect(stream: Readable): Promise<Buffer> {
@@ -99,25 +44,15 @@ describe('spool', () => {
   let spool: Spool;
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'ferry-spool-'));
-    keys = await generateRecipientKeyPair();
-    spool = await Spool.open(dir, keys.publicJwk, silent);
+    ({ dir, keys, spool } = await openTempSpool());
   });
   afterEach(async () => {
-    await spool.close();
-    await rm(dir, { recursive: true, force: true });
+    await removeTempSpool({ dir, spool });
   });
 
   async function opened(id: string) {
-    let header: ObjectHeader | undefined;
-    const parts: Buffer[] = [];
-    for await (const part of openObject(spool.readSealed(id), async (h) =>
-      deriveObjectKey(await unwrapDataKey(h.wrappedKey, [keys.privateJwk]), h.objectId),
-    )) {
-      if (part.kind === 'header') header = part.header;
-      if (part.kind === 'data') parts.push(part.bytes);
-    }
-    return { compression: header?.compression, parts, plain: Buffer.concat(parts) };
+    const { header, parts, plain } = await openSpooled(spool, id, keys.privateJwk);
+    return { compression: header.compression, parts, plain };
   }
 
   describe('compression at receipt', () => {
@@ -130,7 +65,7 @@ describe('spool', () => {
       ['image_dfl.dcm', 'none'],
     ])('%s is sealed with compression %s, and opens to the received bytes', async (name, expected) => {
       const { dataset, req } = await sample(name);
-      const entry = await store(spool, req, dataset, 333);
+      const entry = await storeInstance(spool, req, dataset, 333);
       const raw = Buffer.concat([
         part10Header(req.sopClassUid, req.sopInstanceUid, req.transferSyntaxUid),
         dataset,
@@ -145,7 +80,12 @@ describe('spool', () => {
 
     it('leaves a native dataset uncompressed when its first frame does not shrink enough', async () => {
       const { dataset, req } = await sample('CT_small.dcm');
-      const entry = await store(spool, req, Buffer.concat([dataset, privateOb(randomBytes(2 << 20))]), 65536);
+      const entry = await storeInstance(
+        spool,
+        req,
+        Buffer.concat([dataset, privateOb(randomBytes(2 << 20))]),
+        65536,
+      );
       const o = await opened(entry.id);
       expect(o.compression).toBe('none');
       expect(entry.objectBytes).toBeGreaterThan(entry.plainBytes);
@@ -177,8 +117,13 @@ describe('spool', () => {
   describe('what the uploader reads', () => {
     it('reads any byte range of an inline or a file object', async () => {
       const { dataset, req } = await sample('CT_small.dcm');
-      const small = await store(spool, req, dataset);
-      const large = await store(spool, req, Buffer.concat([dataset, privateOb(randomBytes(3 << 20))]), 65536);
+      const small = await storeInstance(spool, req, dataset);
+      const large = await storeInstance(
+        spool,
+        req,
+        Buffer.concat([dataset, privateOb(randomBytes(3 << 20))]),
+        65536,
+      );
       expect(small.inline).toBe(true);
       expect(large.inline).toBe(false);
       for (const entry of [small, large]) {
@@ -212,20 +157,30 @@ describe('spool', () => {
       const off = spool.log.onPut((e: IndexEntry) =>
         seen.push({ id: e.id, committed: spool.log.isCommitted(e.id) }),
       );
-      const entry = await store(spool, req, dataset);
+      const entry = await storeInstance(spool, req, dataset);
       off();
-      await store(spool, req, Buffer.concat([dataset, privateOb(Buffer.from('x2'))]));
+      await storeInstance(spool, req, Buffer.concat([dataset, privateOb(Buffer.from('x2'))]));
       expect(seen).toEqual([{ id: entry.id, committed: true }]);
     });
 
     it('keeps a delivered file object indexed, and its segment, until its local copy is purged', async () => {
       const { dataset, req } = await sample('CT_small.dcm');
-      const file = await store(spool, req, Buffer.concat([dataset, privateOb(randomBytes(2 << 20))]), 65536);
+      const file = await storeInstance(
+        spool,
+        req,
+        Buffer.concat([dataset, privateOb(randomBytes(2 << 20))]),
+        65536,
+      );
       expect(file.inline).toBe(false);
       // ~900 KB incompressible inline objects push the log past its 32 MiB rotation point.
       const inline: string[] = [];
       for (let i = 0; i < 40; i++) {
-        const e = await store(spool, req, Buffer.concat([dataset, privateOb(randomBytes(860_000))]), 65536);
+        const e = await storeInstance(
+          spool,
+          req,
+          Buffer.concat([dataset, privateOb(randomBytes(860_000))]),
+          65536,
+        );
         inline.push(e.id);
       }
       const segments = (await readdir(spool.paths.log)).sort();

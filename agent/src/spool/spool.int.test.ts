@@ -1,74 +1,22 @@
 import { randomBytes } from 'node:crypto';
-import { appendFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { appendFile, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  deriveObjectKey,
-  generateRecipientKeyPair,
-  instanceManifestSchema,
-  openObject,
-  unwrapDataKey,
-} from '@ferry/shared';
 import type { JWK } from 'jose';
-import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Status, type StoreRequest } from '../dimse/store-handler.js';
+import { Status } from '../dimse/store-handler.js';
+import {
+  openSpooled,
+  openTempSpool,
+  privateOb,
+  removeTempSpool,
+  sample,
+  silent,
+  writeInstance,
+} from '../testing/spool.js';
 import { part10Header } from './part10.js';
 import { segmentPath } from './paths.js';
 import { Spool } from './spool.js';
 import { SpoolLog } from './spool-log.js';
-
-const SAMPLES = join(import.meta.dirname, '../../../test/fixtures/dicom-samples/pydicom');
-const silent = pino({ level: 'silent' });
-
-/** Dataset bytes after the File Meta Information of a Part-10 sample, and its meta fields. */
-async function sample(name: string): Promise<{ dataset: Buffer; req: Omit<StoreRequest, 'messageId'> }> {
-  const file = await readFile(join(SAMPLES, name));
-  const metaEnd = 132 + 12 + file.readUInt32LE(140);
-  const meta = file.subarray(132, metaEnd);
-  const ui = (elem: number) => {
-    for (let off = 0; off < meta.length; ) {
-      const el = meta.readUInt16LE(off + 2);
-      const vr = meta.toString('latin1', off + 4, off + 6);
-      const long = ['OB', 'OW', 'UN', 'SQ', 'UT'].includes(vr);
-      const len = long ? meta.readUInt32LE(off + 8) : meta.readUInt16LE(off + 6);
-      const start = off + (long ? 12 : 8);
-      if (el === elem) return meta.toString('latin1', start, start + len).replace(/\0+$/, '');
-      off = start + len;
-    }
-    throw new Error(`no (0002,${elem.toString(16)}) in ${name}`);
-  };
-  return {
-    dataset: file.subarray(metaEnd),
-    req: {
-      associationId: 'test',
-      callingAeTitle: 'MODALITY',
-      calledAeTitle: 'GATEWAY',
-      peer: '127.0.0.1:1',
-      sopClassUid: ui(0x0002),
-      sopInstanceUid: ui(0x0003),
-      transferSyntaxUid: ui(0x0010),
-    },
-  };
-}
-
-async function store(spool: Spool, req: StoreRequest, dataset: Buffer, sliceBytes = 4096) {
-  const w = spool.begin(req);
-  for (let off = 0; off < dataset.length; off += sliceBytes) w.write(dataset.subarray(off, off + sliceBytes));
-  return w.end();
-}
-
-async function open(spool: Spool, id: string, privateJwk: JWK) {
-  let manifest: unknown;
-  const data: Buffer[] = [];
-  for await (const part of openObject(spool.readSealed(id), async (h) =>
-    deriveObjectKey(await unwrapDataKey(h.wrappedKey, [privateJwk]), h.objectId),
-  )) {
-    if (part.kind === 'manifest') manifest = instanceManifestSchema.parse(part.manifest);
-    if (part.kind === 'data') data.push(part.bytes);
-  }
-  return { manifest: instanceManifestSchema.parse(manifest), plain: Buffer.concat(data) };
-}
 
 describe('spool', () => {
   let dir: string;
@@ -76,18 +24,15 @@ describe('spool', () => {
   let spool: Spool;
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'ferry-spool-'));
-    keys = await generateRecipientKeyPair();
-    spool = await Spool.open(dir, keys.publicJwk, silent);
+    ({ dir, keys, spool } = await openTempSpool());
   });
   afterEach(async () => {
-    await spool.close();
-    await rm(dir, { recursive: true, force: true });
+    await removeTempSpool({ dir, spool });
   });
 
   it('stores meta + dataset bit-exact, encrypted, with a worklist manifest', async () => {
     const { dataset, req } = await sample('CT_small.dcm');
-    const outcome = await store(spool, { ...req, messageId: 1 }, dataset);
+    const outcome = await writeInstance(spool, { ...req, messageId: 1 }, dataset);
     expect(outcome.status).toBe(Status.Success);
     const [entry] = spool.entries();
     expect(entry).toMatchObject({
@@ -97,7 +42,7 @@ describe('spool', () => {
       callingAeTitle: 'MODALITY',
     });
     expect(entry!.inline).toBe(true);
-    const { manifest, plain } = await open(spool, entry!.id, keys.privateJwk);
+    const { manifest, plain } = await openSpooled(spool, entry!.id, keys.privateJwk);
     expect(plain).toEqual(
       Buffer.concat([part10Header(req.sopClassUid, req.sopInstanceUid, req.transferSyntaxUid), dataset]),
     );
@@ -118,9 +63,9 @@ describe('spool', () => {
     'MR_small_RLE.dcm',
   ])('reads the header of %s without altering its bytes', async (name) => {
     const { dataset, req } = await sample(name);
-    const outcome = await store(spool, { ...req, messageId: 1 }, dataset, 333);
+    const outcome = await writeInstance(spool, { ...req, messageId: 1 }, dataset, 333);
     expect(outcome.status).toBe(Status.Success);
-    const { manifest, plain } = await open(spool, outcome.objectId!, keys.privateJwk);
+    const { manifest, plain } = await openSpooled(spool, outcome.objectId!, keys.privateJwk);
     expect(plain.subarray(plain.length - dataset.length)).toEqual(dataset);
     expect(manifest.sopInstanceUid).toBe(req.sopInstanceUid);
     expect(manifest.patient.name).toBeTruthy();
@@ -128,12 +73,12 @@ describe('spool', () => {
 
   it('stores an identical resend once and keeps different bytes as a new version', async () => {
     const { dataset, req } = await sample('MR_small.dcm');
-    const first = await store(spool, { ...req, messageId: 1 }, dataset);
-    const again = await store(spool, { ...req, messageId: 2 }, dataset);
+    const first = await writeInstance(spool, { ...req, messageId: 1 }, dataset);
+    const again = await writeInstance(spool, { ...req, messageId: 2 }, dataset);
     expect(again).toMatchObject({ status: Status.Success, duplicate: true, objectId: first.objectId });
     const changed = Buffer.from(dataset);
     changed[changed.length - 1] = (changed[changed.length - 1] ?? 0) ^ 0xff;
-    const second = await store(spool, { ...req, messageId: 3 }, changed);
+    const second = await writeInstance(spool, { ...req, messageId: 3 }, changed);
     expect(second).toMatchObject({ status: Status.Success, version: 2 });
     expect(spool.entries().map((e) => e.version)).toEqual([1, 2]);
   });
@@ -141,7 +86,7 @@ describe('spool', () => {
   it('stores concurrent identical sends once', async () => {
     const { dataset, req } = await sample('MR_small.dcm');
     const outcomes = await Promise.all(
-      [1, 2, 3, 4].map((messageId) => store(spool, { ...req, messageId }, dataset)),
+      [1, 2, 3, 4].map((messageId) => writeInstance(spool, { ...req, messageId }, dataset)),
     );
     expect(outcomes.every((o) => o.status === Status.Success)).toBe(true);
     expect(spool.entries()).toHaveLength(1);
@@ -151,26 +96,20 @@ describe('spool', () => {
     const { dataset, req } = await sample('CT_small.dcm');
     // Pad with a private OB element after the real dataset so the object passes the inline limit
     // (random bytes: zstd would shrink a constant pad back under it).
-    const pad = randomBytes(3 << 20);
-    const element = Buffer.alloc(12);
-    element.writeUInt16LE(0x7fe1, 0);
-    element.writeUInt16LE(0x1010, 2);
-    element.write('OB', 4, 'latin1');
-    element.writeUInt32LE(pad.length, 8);
-    const big = Buffer.concat([dataset, element, pad]);
-    const outcome = await store(spool, { ...req, messageId: 1 }, big, 65536);
+    const big = Buffer.concat([dataset, privateOb(randomBytes(3 << 20))]);
+    const outcome = await writeInstance(spool, { ...req, messageId: 1 }, big, 65536);
     expect(outcome.status).toBe(Status.Success);
     const [entry] = spool.entries();
     expect(entry!.inline).toBe(false);
     expect(await readdir(spool.paths.objects)).toEqual([`${entry!.id}.fobj`]);
     expect((await stat(join(spool.paths.objects, `${entry!.id}.fobj`))).size).toBe(entry!.objectBytes);
-    const { plain } = await open(spool, entry!.id, keys.privateJwk);
+    const { plain } = await openSpooled(spool, entry!.id, keys.privateJwk);
     expect(plain.subarray(plain.length - big.length).equals(big)).toBe(true);
   });
 
   it('reclaims a log segment once every object in it is delivered', async () => {
     const { dataset, req } = await sample('MR_small.dcm');
-    const outcome = await store(spool, { ...req, messageId: 1 }, dataset);
+    const outcome = await writeInstance(spool, { ...req, messageId: 1 }, dataset);
     await spool.log.setState(outcome.objectId!, 'delivered');
     expect(await readdir(spool.paths.log)).toEqual(['00000001.seg']);
     await spool.close();
@@ -180,7 +119,7 @@ describe('spool', () => {
 
   it('answers 0xA900 when the dataset is not the instance the request names, and keeps nothing', async () => {
     const { dataset, req } = await sample('CT_small.dcm');
-    const outcome = await store(spool, { ...req, sopInstanceUid: '1.2.3.4', messageId: 1 }, dataset);
+    const outcome = await writeInstance(spool, { ...req, sopInstanceUid: '1.2.3.4', messageId: 1 }, dataset);
     expect(outcome.status).toBe(Status.DataSetDoesNotMatchSopClass);
     expect(outcome.errorComment).toMatch(/does not match/);
     expect(spool.entries()).toHaveLength(0);
@@ -190,7 +129,7 @@ describe('spool', () => {
 
   it('answers 0xC211 for a dataset whose header cannot be read', async () => {
     const { req } = await sample('CT_small.dcm');
-    const outcome = await store(
+    const outcome = await writeInstance(
       spool,
       { ...req, messageId: 1 },
       Buffer.from([0x08, 0x00, 0x18, 0x00, 0x55, 0x49, 0xff]),
@@ -211,7 +150,7 @@ describe('spool', () => {
 
   it('recovers: drops a torn index tail, partial files and objects the index never took', async () => {
     const { dataset, req } = await sample('CT_small.dcm');
-    await store(spool, { ...req, messageId: 1 }, dataset);
+    await writeInstance(spool, { ...req, messageId: 1 }, dataset);
     await spool.close();
     const entrySize = (await stat(segmentPath(spool.paths, 1))).size;
     const readOnly = await SpoolLog.open(spool.paths, silent, { readOnly: true });
@@ -226,7 +165,9 @@ describe('spool', () => {
     const logBytes = (await readFile(segmentPath(spool.paths, 1))).length;
     expect(logBytes).toBeLessThan(entrySize + 100_000);
     const more = await sample('MR_small.dcm');
-    expect((await store(spool, { ...more.req, messageId: 2 }, more.dataset)).status).toBe(Status.Success);
+    expect((await writeInstance(spool, { ...more.req, messageId: 2 }, more.dataset)).status).toBe(
+      Status.Success,
+    );
     expect(spool.entries()).toHaveLength(2);
   });
 
@@ -235,15 +176,15 @@ describe('spool', () => {
     // ~900 KB instances stay inline, so 40 of them pass the 32 MiB rotation point (random, so
     // compression cannot shrink them).
     const pad = randomBytes(860_000);
-    const element = Buffer.alloc(12);
-    element.writeUInt16LE(0x7fe1, 0);
-    element.writeUInt16LE(0x1010, 2);
-    element.write('OB', 4, 'latin1');
-    element.writeUInt32LE(pad.length, 8);
     const ids: string[] = [];
     for (let i = 0; i < 40; i++) {
       pad.writeUInt32LE(i, 0);
-      const o = await store(spool, { ...req, messageId: i }, Buffer.concat([dataset, element, pad]), 65536);
+      const o = await writeInstance(
+        spool,
+        { ...req, messageId: i },
+        Buffer.concat([dataset, privateOb(pad)]),
+        65536,
+      );
       expect(o.status).toBe(Status.Success);
       ids.push(o.objectId!);
     }
@@ -253,7 +194,7 @@ describe('spool', () => {
     await spool.close();
     spool = await Spool.open(dir, keys.publicJwk, silent);
     expect(spool.entries().map((e) => e.id)).toEqual(ids);
-    const last = await open(spool, ids[39]!, keys.privateJwk);
+    const last = await openSpooled(spool, ids[39]!, keys.privateJwk);
     expect(last.plain.readUInt32LE(last.plain.length - pad.length)).toBe(39);
     for (const id of ids.slice(0, 20)) await spool.log.setState(id, 'delivered');
     expect((await readdir(spool.paths.log)).sort()).toEqual(segments);
@@ -265,7 +206,7 @@ describe('spool', () => {
 
   it('drops a last segment that never got its header, and keeps preallocated space clean', async () => {
     const { dataset, req } = await sample('MR_small.dcm');
-    await store(spool, { ...req, messageId: 1 }, dataset);
+    await writeInstance(spool, { ...req, messageId: 1 }, dataset);
     await spool.close();
     const seg1 = await stat(segmentPath(spool.paths, 1));
     await writeFile(segmentPath(spool.paths, 2), Buffer.alloc(4096));

@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import type { UploadOfferObject, UploadOfferResult } from '@ferry/shared';
 import { serve } from '@hono/node-server';
 import { eq } from 'drizzle-orm';
-import { pino } from 'pino';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uploads } from '../../../control-plane/src/db/schema/index.js';
@@ -24,13 +23,12 @@ import {
 } from '../../../control-plane/src/testing/harness.js';
 import { newTestUid, readSample, rewriteSample } from '../../../control-plane/src/testing/seal-object.js';
 import { ControlPlaneClient } from '../control/client.js';
-import { Status, type StoreRequest } from '../dimse/store-handler.js';
 import type { IndexEntry } from '../spool/index-entry.js';
 import { Spool } from '../spool/spool.js';
+import { asReceived, privateOb, silent, storeInstance } from '../testing/spool.js';
 import { type UploadApi, UploadClient } from './upload-client.js';
 import { Uploader, type UploaderConfig } from './uploader.js';
 
-const silent = pino({ level: 'silent' });
 const MiB = 1024 * 1024;
 
 let t: TestApp;
@@ -62,47 +60,6 @@ afterAll(async () => {
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   await t?.close();
 });
-
-/** The dataset of a Part-10 file (after its File Meta Information) and a request for it. */
-function asReceived(part10: Buffer): { dataset: Buffer; req: StoreRequest } {
-  const metaEnd = 132 + 12 + part10.readUInt32LE(140);
-  const meta = part10.subarray(132, metaEnd);
-  const ui = (elem: number) => {
-    for (let off = 0; off < meta.length; ) {
-      const el = meta.readUInt16LE(off + 2);
-      const vr = meta.toString('latin1', off + 4, off + 6);
-      const long = ['OB', 'OW', 'UN', 'SQ', 'UT'].includes(vr);
-      const len = long ? meta.readUInt32LE(off + 8) : meta.readUInt16LE(off + 6);
-      const start = off + (long ? 12 : 8);
-      if (el === elem) return meta.toString('latin1', start, start + len).replace(/\0+$/, '');
-      off = start + len;
-    }
-    throw new Error(`no (0002,${elem.toString(16)})`);
-  };
-  return {
-    dataset: part10.subarray(metaEnd),
-    req: {
-      associationId: 'test',
-      callingAeTitle: 'MODALITY',
-      calledAeTitle: 'GATEWAY',
-      peer: '127.0.0.1:1',
-      sopClassUid: ui(0x0002),
-      sopInstanceUid: ui(0x0003),
-      transferSyntaxUid: ui(0x0010),
-      messageId: 1,
-    },
-  };
-}
-
-/** A private OB element (explicit VR LE) of random bytes: makes an object big and incompressible. */
-function randomTail(bytes: number): Buffer {
-  const head = Buffer.alloc(12);
-  head.writeUInt16LE(0x7fe1, 0);
-  head.writeUInt16LE(0x1010, 2);
-  head.write('OB', 4, 'latin1');
-  head.writeUInt32LE(bytes, 8);
-  return Buffer.concat([head, randomBytes(bytes)]);
-}
 
 interface Rig {
   dir: string;
@@ -192,12 +149,7 @@ async function receive(
     ...(opts.studyUid ? { studyInstanceUid: opts.studyUid } : {}),
   });
   const { dataset, req } = asReceived(part10);
-  const w = spool.begin(req);
-  const all = opts.tail ? Buffer.concat([dataset, opts.tail]) : dataset;
-  for (let off = 0; off < all.length; off += 256 * 1024) w.write(all.subarray(off, off + 256 * 1024));
-  const outcome = await w.end();
-  expect(outcome.status).toBe(Status.Success);
-  return spool.log.get(outcome.objectId!)!;
+  return storeInstance(spool, req, opts.tail ? Buffer.concat([dataset, opts.tail]) : dataset, 256 * 1024);
 }
 
 async function until(
@@ -229,7 +181,7 @@ describe('uploader against the real control plane', () => {
       for (let i = 0; i < 60; i++)
         small.push(await receive(r.spool, { sample: samples[i % samples.length], studyUid }));
       // Multipart (8 MiB parts) and incompressible: three parts, a file in objects/.
-      const big = await receive(r.spool, { studyUid, tail: randomTail(20 * MiB) });
+      const big = await receive(r.spool, { studyUid, tail: privateOb(randomBytes(20 * MiB)) });
       expect(big.inline).toBe(false);
       expect(small.some((e) => e.objectBytes < e.plainBytes)).toBe(true);
       // Every file object keeps its file until its receipt is recorded.
@@ -268,7 +220,7 @@ describe('uploader against the real control plane', () => {
   it('resumes after a stop mid-object, sending only the parts the control plane lacks', async () => {
     const r = await rig();
     try {
-      const big = await receive(r.spool, { tail: randomTail(40 * MiB) });
+      const big = await receive(r.spool, { tail: privateOb(randomBytes(40 * MiB)) });
       // 6 parts of up to 8 MiB; at 16 MiB/s the object takes about 2.5 s.
       const first = r.uploader({ bandwidthBytesPerSecond: 16 * MiB, parallelism: 1 });
       first.start();
