@@ -166,9 +166,8 @@ describe.each(BACKENDS)('study completion (%s)', (backend) => {
     ).rejects.toSatisfy((e) => isFerryError(e, 'auth.forbidden'));
   });
 
-  it.runIf(backend === 'postgres')(
-    'completes each study once when replicas run at the same time',
-    async () => {
+  if (backend === 'postgres')
+    it('completes each study once when replicas run at the same time', async () => {
       const made = await Promise.all([1, 2, 3, 4, 5].map(() => study('2026-11-28T13:00:00.000Z')));
       const now = at('2026-11-28T13:10:00.000Z');
       const runs = await Promise.all([run(now), run(now), run(now)]);
@@ -177,8 +176,7 @@ describe.each(BACKENDS)('study completion (%s)', (backend) => {
         .filter((id) => made.some((m) => m.id === id));
       expect(completed.sort()).toEqual(made.map((m) => m.id).sort());
       for (const m of made) expect(await eventsOf(m.id)).toEqual(['created', 'completed']);
-    },
-  );
+    });
 
   it('runs on a timer: a study stored now completes about one stable period later', async () => {
     await t.request('PATCH', `/api/v1/facilities/${facilityId}`, {
