@@ -22,3 +22,8 @@ export interface Ctx {
   ip: string | undefined;
   log: Logger;
 }
+
+/** The context of work the control plane does on its own (jobs, bootstrap, seeding): the system actor, no client. */
+export function systemCtx(db: Db, log: Logger, requestId: string): Ctx {
+  return { db, actor: { kind: 'system' }, requestId, ip: undefined, log };
+}

@@ -7,6 +7,7 @@ import { serve } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { createApp } from './app.js';
 import { loadSessionSecret } from './auth/session.js';
+import { systemCtx } from './context.js';
 import { type Database, openDatabase } from './db/client.js';
 import type { Env } from './env.js';
 import { startStudyCompletion } from './jobs/study-completion.js';
@@ -54,7 +55,7 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
   const sessionSecret = await loadSessionSecret(database.db);
   const blobStore = await createBlobStore({ env, db: database.db, log });
   const boot = await bootstrapAdmin({
-    ctx: { db: database.db, actor: { kind: 'system' }, requestId: 'bootstrap', ip: undefined, log },
+    ctx: systemCtx(database.db, log, 'bootstrap'),
     input: {
       email: env.adminEmail ?? 'admin@ferry.local',
       groupName: 'Default group',

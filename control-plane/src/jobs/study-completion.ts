@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { systemCtx } from '../context.js';
 import type { Db } from '../db/client.js';
 import { completeStableStudies } from '../services/complete-stable-studies.js';
 
@@ -26,13 +27,7 @@ export function startStudyCompletion(opts: { db: Db; log: Logger; intervalMs?: n
     runs++;
     try {
       const { completed } = await completeStableStudies({
-        ctx: {
-          db: opts.db,
-          actor: { kind: 'system' },
-          requestId: `study-completion-${runs}`,
-          ip: undefined,
-          log,
-        },
+        ctx: systemCtx(opts.db, log, `study-completion-${runs}`),
       });
       if (completed.length > 0) {
         log.info({ event: 'studies.completed', count: completed.length }, 'studies complete');

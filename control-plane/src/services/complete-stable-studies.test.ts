@@ -2,7 +2,7 @@ import { isFerryError, type UploadOfferResponse } from '@ferry/shared';
 import { and, eq } from 'drizzle-orm';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Ctx } from '../context.js';
+import { type Ctx, systemCtx } from '../context.js';
 import { studies, studyEvents, uploads } from '../db/schema/index.js';
 import { startStudyCompletion } from '../jobs/study-completion.js';
 import {
@@ -46,13 +46,7 @@ describe.each(BACKENDS)('study completion (%s)', (backend) => {
     await t?.close();
   });
 
-  const system = (): Ctx => ({
-    db: t.database.db,
-    actor: { kind: 'system' },
-    requestId: 'r',
-    ip: undefined,
-    log,
-  });
+  const system = () => systemCtx(t.database.db, log, 'r');
   const where = () => ({ groupId: g.groupId, facilityId, gatewayId: gw.gatewayId });
 
   /** A study with one instance received and stored at the given times. */

@@ -26,6 +26,7 @@ import {
 } from '@ferry/shared';
 import type { JWK } from 'jose';
 import { pino } from 'pino';
+import { systemCtx } from '../context.js';
 import type { Db } from '../db/client.js';
 import { arrayBufferOf, dcmjs } from '../dicom/dcmjs.js';
 import { type DicomJson, firstString, parseDicomHeader } from '../dicom/dicom-json.js';
@@ -292,13 +293,7 @@ export async function seedTestInstance(
 ): Promise<{ sealed: SealedTestObject; recorded: RecordedInstance }> {
   const sealed = await sealTestObject({ ...opts, recipientPublicKey: t.deps.recipientPublicKey });
   const recorded = await recordInstance({
-    ctx: {
-      db: t.database.db,
-      actor: { kind: 'system' },
-      requestId: 'seed',
-      ip: undefined,
-      log: silentLog,
-    },
+    ctx: systemCtx(t.database.db, silentLog, 'seed'),
     input: {
       groupId: where.groupId,
       facilityId: where.facilityId,
