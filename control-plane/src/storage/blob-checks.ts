@@ -39,6 +39,21 @@ export function assertPart(part: { partNumber: number; length: number }): void {
     throw new FerryError('request.invalid', `part length must be a positive integer, not ${part.length}`);
 }
 
+/** An upload has one part (a single PUT) or more (multipart). */
+export function assertPartCount(parts: number): void {
+  if (!Number.isSafeInteger(parts) || parts < 1)
+    throw new FerryError('request.invalid', `an upload has at least one part, not ${parts}`);
+}
+
+/** A single PUT belongs to a single-PUT upload, a part to a multipart one (`backendUploadId` set). */
+export function assertPartKind(upload: UploadHandle, part: { single: boolean }): void {
+  if (part.single !== (upload.backendUploadId === undefined))
+    throw new FerryError(
+      'request.invalid',
+      part.single ? 'a single PUT cannot belong to a multipart upload' : 'this upload is not multipart',
+    );
+}
+
 export function assertExpiry(expiresInSeconds: number): void {
   if (!Number.isSafeInteger(expiresInSeconds) || expiresInSeconds < 1 || expiresInSeconds > MAX_URL_SECONDS)
     throw new FerryError(

@@ -18,6 +18,8 @@ import {
   assertBlobKey,
   assertExpiry,
   assertPart,
+  assertPartCount,
+  assertPartKind,
   assertRange,
   assertUploadId,
   checkParts,
@@ -68,8 +70,7 @@ export class FsBlobStore implements BlobStore {
   async createUpload(input: { key: string; uploadId: string; parts: number }): Promise<UploadHandle> {
     assertBlobKey(input.key);
     assertUploadId(input.uploadId);
-    if (!Number.isSafeInteger(input.parts) || input.parts < 1)
-      throw new FerryError('request.invalid', `an upload has at least one part, not ${input.parts}`);
+    assertPartCount(input.parts);
     if (input.parts === 1) return { key: input.key, uploadId: input.uploadId, backendUploadId: undefined };
     // The part directory is what makes part PUTs acceptable; re-offering an upload keeps its parts. Its
     // name doubles as the backend upload id, so "multipart or not" reads the same on both stores.
@@ -83,11 +84,7 @@ export class FsBlobStore implements BlobStore {
     expiresInSeconds: number,
   ): Promise<string> {
     assertExpiry(expiresInSeconds);
-    if (part.single !== (upload.backendUploadId === undefined))
-      throw new FerryError(
-        'request.invalid',
-        part.single ? 'a single PUT cannot belong to a multipart upload' : 'this upload is not multipart',
-      );
+    assertPartKind(upload, part);
     if (part.single && part.partNumber !== 1)
       throw new FerryError('request.invalid', 'a single PUT is part 1 of its object');
     return buildPartUrl(this.publicUrl, this.secret, {

@@ -19,7 +19,15 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { FerryError } from '@ferry/shared';
-import { assertBlobKey, assertExpiry, assertPart, assertRange, checkParts } from './blob-checks.js';
+import {
+  assertBlobKey,
+  assertExpiry,
+  assertPart,
+  assertPartCount,
+  assertPartKind,
+  assertRange,
+  checkParts,
+} from './blob-checks.js';
 import type { BlobStore, StoredPart, UploadHandle } from './blob-store.js';
 
 export interface S3BlobStoreOptions {
@@ -68,8 +76,7 @@ export class S3BlobStore implements BlobStore {
 
   async createUpload(input: { key: string; uploadId: string; parts: number }): Promise<UploadHandle> {
     assertBlobKey(input.key);
-    if (!Number.isSafeInteger(input.parts) || input.parts < 1)
-      throw new FerryError('request.invalid', `an upload has at least one part, not ${input.parts}`);
+    assertPartCount(input.parts);
     if (input.parts === 1) return { key: input.key, uploadId: input.uploadId, backendUploadId: undefined };
     const out = await this.call('start a multipart upload', () =>
       this.client.send(
@@ -92,13 +99,7 @@ export class S3BlobStore implements BlobStore {
     assertBlobKey(upload.key);
     assertPart(part);
     assertExpiry(expiresInSeconds);
-    if (part.single !== (upload.backendUploadId === undefined))
-      throw new FerryError(
-        'request.invalid',
-        part.single
-          ? 'a single PUT cannot belong to a multipart upload'
-          : 'this upload has no multipart UploadId',
-      );
+    assertPartKind(upload, part);
     // ContentLength makes the presigner sign `content-length` (SignedHeaders=content-length;host), so S3
     // refuses a body of any other length with SignatureDoesNotMatch instead of storing it.
     const options = { expiresIn: expiresInSeconds };
