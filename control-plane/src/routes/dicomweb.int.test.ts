@@ -20,6 +20,7 @@ import {
   type BlobBackend,
   createTestApp,
   enrollTestGateway,
+  getRaw,
   type SeededGroup,
   seedFacility,
   TEST_PUBLIC_URL,
@@ -126,10 +127,7 @@ describe.each<BlobBackend>(['fs', 's3'])('reading what a gateway uploaded (postg
     await t?.close();
   });
 
-  const get = (path: string) =>
-    t.app.request(new URL(path, TEST_PUBLIC_URL).toString(), {
-      headers: { authorization: `Bearer ${g.reader.token}` },
-    });
+  const get = (path: string) => getRaw(t, path, { token: g.reader.token });
 
   it('downloads the study as a zip of the uploaded Part-10 files', async () => {
     const res = await get(`/api/v1/studies/${studyUid}/download`);

@@ -3,11 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import dicomweb from 'dicomweb-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKENDS, createTestApp, TEST_PUBLIC_URL, type TestApp } from '../testing/harness.js';
+import { BACKENDS, createTestApp, getRaw, TEST_PUBLIC_URL, type TestApp } from '../testing/harness.js';
 import { readMultipart } from '../testing/multipart-reader.js';
 import { newTestUid } from '../testing/seal-object.js';
 import { expectError, runCommonRouteTests } from '../testing/security-suite.js';
-import { putTestBlob } from '../testing/seed-stored-study.js';
+import { withTamperedBlob } from '../testing/seed-stored-study.js';
 import {
   JPEG2000_LOSSLESS,
   type SeededStudy,
@@ -56,11 +56,9 @@ describe.each(BACKENDS)('DICOMweb (%s)', (backend) => {
   });
 
   const get = (path: string, opts: { token?: string; accept?: string } = {}) =>
-    t.app.request(new URL(path, TEST_PUBLIC_URL).toString(), {
-      headers: {
-        authorization: `Bearer ${opts.token ?? w.a.reader.token}`,
-        ...(opts.accept !== undefined ? { accept: opts.accept } : {}),
-      },
+    getRaw(t, path, {
+      token: opts.token ?? w.a.reader.token,
+      headers: opts.accept !== undefined ? { accept: opts.accept } : {},
     });
   const json = async (path: string, opts: { token?: string; accept?: string } = {}) => {
     const res = await t.request<Dataset[]>('GET', path, {
@@ -403,17 +401,11 @@ describe.each(BACKENDS)('DICOMweb (%s)', (backend) => {
     });
 
     it('aborts the response, not ends it, when an object fails to open midway', async () => {
-      const victim = w.mueller.current[1]!;
-      const tampered = Buffer.from(victim.sealed.bytes);
-      tampered.writeUInt8(tampered.readUInt8(tampered.length - 40) ^ 0xff, tampered.length - 40);
-      await putTestBlob(t, victim.blobKey, tampered);
-      try {
+      await withTamperedBlob(t, w.mueller.current[1]!, async () => {
         const res = await get(`/dicomweb/studies/${w.mueller.studyUid}`);
         expect(res.status).toBe(200);
         await expect(res.arrayBuffer()).rejects.toThrow();
-      } finally {
-        await putTestBlob(t, victim.blobKey, victim.sealed.bytes);
-      }
+      });
     });
   });
 

@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditLog } from '../db/schema/index.js';
-import { BACKENDS, createTestApp, TEST_PUBLIC_URL, type TestApp } from '../testing/harness.js';
+import { BACKENDS, createTestApp, getRaw, type TestApp } from '../testing/harness.js';
 import { newTestUid } from '../testing/seal-object.js';
 import { expectError, runCommonRouteTests } from '../testing/security-suite.js';
-import { putTestBlob } from '../testing/seed-stored-study.js';
+import { withTamperedBlob } from '../testing/seed-stored-study.js';
 import { type SeededStudy, seedOneStudy, seedWorklist, type Worklist } from '../testing/study-fixtures.js';
 import { readZip } from '../testing/zip-reader.js';
 
@@ -85,10 +85,7 @@ describe.each(BACKENDS)('studies routes (%s)', (backend) => {
   const q = (s: string) => `?q=${encodeURIComponent(s)}`;
 
   /** The raw response (for binary bodies). */
-  const raw = (path: string, token: string) =>
-    t.app.request(new URL(path, TEST_PUBLIC_URL).toString(), {
-      headers: { authorization: `Bearer ${token}` },
-    });
+  const raw = (path: string, token: string) => getRaw(t, path, { token });
 
   describe('worklist', () => {
     it("lists the group's studies, latest received first, with their summary", async () => {
@@ -364,16 +361,11 @@ describe.each(BACKENDS)('studies routes (%s)', (backend) => {
 
     it('aborts the transfer, not ends it, when a stored object fails to open midway', async () => {
       const victim = w.doe.current[0]!;
-      const tampered = Buffer.from(victim.sealed.bytes);
-      tampered.writeUInt8(tampered.readUInt8(tampered.length - 40) ^ 0xff, tampered.length - 40);
-      await putTestBlob(t, victim.blobKey, tampered);
-      try {
+      await withTamperedBlob(t, victim, async () => {
         const res = await raw(`/api/v1/studies/${w.doe.studyUid}/download`, w.a.reader.token);
         expect(res.status).toBe(200);
         await expect(res.arrayBuffer()).rejects.toThrow();
-      } finally {
-        await putTestBlob(t, victim.blobKey, victim.sealed.bytes);
-      }
+      });
       const again = await raw(`/api/v1/studies/${w.doe.studyUid}/download`, w.a.reader.token);
       expect(
         readZip(Buffer.from(await again.arrayBuffer())).entries[0]!.bytes.equals(victim.sealed.plaintext),

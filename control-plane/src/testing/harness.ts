@@ -533,6 +533,17 @@ export async function createTestApp(backend: Backend, opts: { blobs?: BlobBacken
   }
 }
 
+/** A GET through `app.request` answered as the raw Response: for bodies that are not JSON (zip, multipart). */
+export async function getRaw(
+  t: Pick<TestApp, 'app'>,
+  path: string,
+  opts: { token: string; headers?: Record<string, string> },
+): Promise<Response> {
+  return t.app.request(new URL(path, TEST_PUBLIC_URL).toString(), {
+    headers: { authorization: `Bearer ${opts.token}`, ...opts.headers },
+  });
+}
+
 async function doRequest<T>(
   app: OpenAPIHono<AppEnv>,
   method: string,

@@ -45,3 +45,22 @@ export async function seedStoredInstance(
   await putTestBlob(t, blobKey, sealed.bytes);
   return { sealed, blobKey, studyId: recorded.studyId, version: recorded.version };
 }
+
+/**
+ * Runs `fn` while the stored object of `instance` has one byte flipped 40 bytes before its end (its
+ * last frame then fails to open, after the good ones), and puts the good bytes back afterwards.
+ */
+export async function withTamperedBlob<T>(
+  t: TestApp,
+  instance: StoredTestInstance,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const tampered = Buffer.from(instance.sealed.bytes);
+  tampered.writeUInt8(tampered.readUInt8(tampered.length - 40) ^ 0xff, tampered.length - 40);
+  await putTestBlob(t, instance.blobKey, tampered);
+  try {
+    return await fn();
+  } finally {
+    await putTestBlob(t, instance.blobKey, instance.sealed.bytes);
+  }
+}
