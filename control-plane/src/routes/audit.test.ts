@@ -89,7 +89,9 @@ describe.each(BACKENDS)('audit route (%s)', (backend) => {
 
   it('never shows another group’s entries', async () => {
     const res = await t.request<Page>('GET', '/api/v1/audit', { token: other.admin.token });
-    expect(res.body.entries.map((e) => e.details)).toEqual([{ name: 'Theirs', aeTitle: 'THEIRS', stablePeriodSeconds: 60 }]);
+    expect(res.body.entries.map((e) => e.details)).toEqual([
+      { name: 'Theirs', aeTitle: 'THEIRS', stablePeriodSeconds: 60 },
+    ]);
   });
 
   it('is for admins: readers get 403', async () => {
