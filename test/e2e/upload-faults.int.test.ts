@@ -56,10 +56,10 @@ async function expectExactlyOnce(c: Cloud, study: StudyDetail, files: string[]):
 async function expectSpoolDrained(c: Cloud): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const s = (await spoolStatus(c.agentDataDir)) as unknown as Record<string, unknown>;
-    const pending = JSON.stringify(s);
-    if (!/"(spooled|uploading|quarantined)":[1-9]/.test(pending)) return;
-    if (Date.now() > deadline) throw new Error(`spool not drained: ${pending}`);
+    // `pending` counts spooled, uploading and quarantined entries.
+    const s = await spoolStatus(c.agentDataDir);
+    if (s.pending.count === 0) return;
+    if (Date.now() > deadline) throw new Error(`spool not drained: ${JSON.stringify(s.byState)}`);
     await sleep(500);
   }
 }

@@ -281,17 +281,9 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
       return { ...(await datasetHash(file)), file };
     },
     async close() {
-      const t0 = Date.now();
       await cloud.agent.stop().catch(() => undefined);
-      const t1 = Date.now();
       await cp.stop().catch(() => undefined);
-      if (Date.now() - t0 > 10_000)
-        console.error(`slow close: agent ${t1 - t0} ms, control plane ${Date.now() - t1} ms`);
-      if (process.env.FERRY_DEBUG_CLOSE) console.error('close: agent and cp stopped');
-      for (const c of cleanups.reverse()) {
-        await c().catch(() => undefined);
-        if (process.env.FERRY_DEBUG_CLOSE) console.error('close: cleanup done');
-      }
+      for (const c of cleanups.reverse()) await c().catch(() => undefined);
     },
   };
   return cloud;
@@ -347,9 +339,8 @@ export async function multipartSingleBody(
     const close = tail.lastIndexOf(`\r\n--${boundary}--`);
     if (close < 0) throw new Error('multipart close delimiter not found');
     const start = headersEnd + 4;
-    const end = size - tailLen + close;
-    // Exactly one part: no other delimiter may sit between.
-    return { start, end };
+    // An instance retrieve has one part; anything else between would change the caller's hash.
+    return { start, end: size - tailLen + close };
   } finally {
     await fh.close();
   }
