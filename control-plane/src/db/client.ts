@@ -8,6 +8,7 @@ import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import pg from 'pg';
+import { type ListenHandlers, listenPostgres, type Unlisten } from './listen.js';
 import * as schema from './schema/index.js';
 
 export type Schema = typeof schema;
@@ -23,6 +24,11 @@ export interface Database {
   migrate(): Promise<void>;
   /** Runs a trivial query: the readiness check. */
   ping(): Promise<void>;
+  /**
+   * Subscribes to NOTIFY on `channel` (PostgreSQL: a dedicated connection; PGlite: in process). A
+   * `pg_notify` sent inside a transaction is delivered when it commits, to every replica.
+   */
+  listen(channel: string, handlers: ListenHandlers): Promise<Unlisten>;
   close(): Promise<void>;
 }
 
@@ -49,12 +55,18 @@ export async function openDatabase(opts: {
       ping: async () => {
         await pool.query('select 1');
       },
+      listen: (channel, handlers) => listenPostgres(opts.url as string, channel, handlers),
       close: () => pool.end(),
     };
   }
   if (opts.dataDir) await mkdir(opts.dataDir, { recursive: true });
   const client = new PGlite(opts.dataDir);
   await client.waitReady;
+  return pgliteDatabase(client);
+}
+
+/** The Database over an open PGlite instance (the embedded default, and test clones). */
+export function pgliteDatabase(client: PGlite): Database {
   const db = drizzlePglite(client, { schema });
   return {
     db: db as unknown as Db,
@@ -63,6 +75,12 @@ export async function openDatabase(opts: {
     ping: async () => {
       await client.query('select 1');
     },
-    close: () => client.close(),
+    listen: async (channel, handlers) => {
+      const unlisten = await client.listen(channel, handlers.onPayload);
+      return () => unlisten();
+    },
+    close: async () => {
+      if (!client.closed) await client.close();
+    },
   };
 }

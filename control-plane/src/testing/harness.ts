@@ -42,7 +42,7 @@ import { pino } from 'pino';
 import { createApp } from '../app.js';
 import { hashPassword } from '../auth/password.js';
 import { issueSessionToken, loadSessionSecret } from '../auth/session.js';
-import { type Database, type Db, openDatabase } from '../db/client.js';
+import { type Database, type Db, openDatabase, pgliteDatabase } from '../db/client.js';
 import * as schema from '../db/schema/index.js';
 import type { AppDeps, AppEnv } from '../http/types.js';
 import type { BlobStore } from '../storage/blob-store.js';
@@ -241,18 +241,7 @@ async function openPgliteClone(): Promise<Database> {
     relaxedDurability: true,
   });
   await client.waitReady;
-  const db = drizzlePglite(client, { schema });
-  return {
-    db: db as unknown as Db,
-    kind: 'pglite',
-    migrate: () => migratePglite(db, { migrationsFolder: MIGRATIONS_DIR }),
-    ping: async () => {
-      await client.query('select 1');
-    },
-    close: async () => {
-      if (!client.closed) await client.close();
-    },
-  };
+  return pgliteDatabase(client);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -156,6 +156,41 @@ export const ERROR_CODES = {
     retryable: true,
     description: 'The blob store is unreachable or failed.',
   },
+  'protocol.version_mismatch': {
+    http: 426,
+    retryable: false,
+    description: 'The peer speaks a protocol version this side does not support; upgrade the older side.',
+  },
+  'protocol.message_invalid': {
+    http: 400,
+    retryable: false,
+    description: 'A channel message is not valid JSON or does not match its schema.',
+  },
+  'gateway.offline': {
+    http: 409,
+    retryable: true,
+    description: 'The gateway has no live control channel, so it cannot be reached right now.',
+  },
+  'diagnostic.timeout': {
+    http: 504,
+    retryable: true,
+    description: 'The gateway did not answer a diagnostic in time.',
+  },
+  'diagnostic.failed': {
+    http: 502,
+    retryable: true,
+    description: 'A diagnostic ran on the gateway and found a problem.',
+  },
+  'dicom.echo_failed': {
+    http: 502,
+    retryable: true,
+    description: 'A C-ECHO to a DICOM peer failed (no connection, rejected association or bad status).',
+  },
+  'webhook.delivery_failed': {
+    http: 502,
+    retryable: true,
+    description: 'A webhook endpoint did not accept a delivery.',
+  },
   'db.unavailable': { http: 503, retryable: true, description: 'The database is not reachable.' },
   'internal.unexpected': { http: 500, retryable: false, description: 'An unexpected internal error.' },
 } as const satisfies Record<string, { http: number; retryable: boolean; description: string }>;

@@ -9,6 +9,9 @@ export {
   gatewayConfigSchema,
   rotateKeyResponseSchema,
 } from './agents.js';
+export * from './channel.js';
+export * from './gateway-config.js';
+export * from './health.js';
 export { type InstanceManifest, instanceManifestSchema } from './manifest.js';
 export * from './uploads.js';
 export { PROTOCOL_VERSION } from './version.js';

@@ -5,5 +5,9 @@
  *   `/api/v1/agents/rotate-key` and `/api/v1/agents/me`.
  * 3 (2026-11-28): resumable uploads (`/api/v1/agents/uploads`, presigned part URLs, receipts) and
  *   the `zstd` object compression.
+ * 4 (2026-11-28): the live control channel (`/api/v1/agents/channel` websocket: hello, welcome,
+ *   versioned config push with applied/rejected acks, heartbeats with coded health conditions,
+ *   remote diagnostics) and the full desired gateway config (upload settings, schedule, retention,
+ *   stable period).
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;

@@ -1,4 +1,5 @@
-import { integer, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import type { GatewaySettings } from '@ferry/shared';
+import { integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { groups } from './groups.js';
 
 export const facilities = pgTable(
@@ -13,6 +14,8 @@ export const facilities = pgTable(
     aeTitle: text('ae_title').notNull(),
     /** A study is complete after this long without a new instance. */
     stablePeriodSeconds: integer('stable_period_seconds').notNull().default(60),
+    /** Overrides of the group's gateway settings for this facility's gateways. */
+    gatewaySettings: jsonb('gateway_settings').$type<GatewaySettings>().notNull().default({}),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },

@@ -1,0 +1,70 @@
+import { z } from 'zod';
+
+/** Coded, severity-tagged gateway conditions: health is a set of these, not a boolean. */
+export const CONDITION_CODES = [
+  'spool.disk_low',
+  'upload.stalled',
+  'upload.quarantined',
+  'control.clock_skew',
+  'dicom.listener_down',
+  'dicom.tls_expiring',
+  'config.rejected',
+] as const;
+export type ConditionCode = (typeof CONDITION_CODES)[number];
+
+export const conditionSchema = z.object({
+  /** One of CONDITION_CODES; newer agents may send codes this side does not know yet. */
+  code: z.string().regex(/^[a-z]+\.[a-z_]+$/),
+  severity: z.enum(['info', 'warning', 'error']),
+  /** What a person can act on; never PHI. */
+  message: z.string().max(500),
+  /** ISO time the condition was first seen. */
+  since: z.string(),
+});
+export type Condition = z.infer<typeof conditionSchema>;
+
+const iso = z.string().max(40);
+
+/** One heartbeat's health report. Counters marked "interval" cover the time since the previous one. */
+export const healthReportSchema = z.object({
+  agentVersion: z.string().max(64),
+  uptimeSeconds: z.number().min(0),
+  /** The config version in force on the gateway (0 when it has none from the control plane). */
+  configVersion: z.number().int().min(0),
+  spool: z.object({
+    /** Objects not yet delivered. */
+    pendingCount: z.number().int().min(0),
+    pendingBytes: z.number().min(0),
+    /** Studies with at least one undelivered object. */
+    pendingStudies: z.number().int().min(0),
+    /** When the oldest undelivered object was received, or null. */
+    oldestUnsentAt: iso.nullable(),
+    quarantined: z.number().int().min(0),
+  }),
+  upload: z.object({
+    /** Interval: bytes sent per second on average. */
+    bytesPerSecond: z.number().min(0),
+    /** Interval. */
+    objectsDelivered: z.number().int().min(0),
+    /** Interval. */
+    errors: z.number().int().min(0),
+    lastError: z.object({ code: z.string().max(64), at: iso }).nullable(),
+  }),
+  dicom: z.object({
+    listening: z.boolean(),
+    aeTitle: z.string().max(16),
+    port: z.number().int(),
+    activeAssociations: z.number().int().min(0),
+    /** Interval. */
+    associations: z.number().int().min(0),
+    /** The latest C-STORE per calling AE title (at most 50 callers, most recent first). */
+    lastStoreByCallingAe: z.array(z.object({ aeTitle: z.string().max(16), at: iso })).max(50),
+    /** DICOM TLS certificate expiry, when the listener uses TLS. */
+    tlsCertExpiresAt: iso.nullable(),
+  }),
+  disk: z.object({ freeBytes: z.number().min(0), totalBytes: z.number().min(0) }),
+  /** Agent clock minus control plane clock, from the last heartbeat round trip; null before the first. */
+  clockOffsetMs: z.number().nullable(),
+  conditions: z.array(conditionSchema).max(50),
+});
+export type HealthReport = z.infer<typeof healthReportSchema>;
