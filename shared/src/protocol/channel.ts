@@ -77,6 +77,11 @@ export const agentHelloSchema = z.object({
   agentVersion: z.string().max(64),
   /** The config version in force on the gateway; 0 when it has none. */
   configVersion: z.number().int().min(0),
+  /**
+   * A connectivity probe (`ferry-agent doctor`): the control plane answers `welcome` and closes; it
+   * does not replace the gateway's live channel or change its status.
+   */
+  probe: z.boolean().optional(),
 });
 export const agentHeartbeatSchema = z.object({
   type: z.literal('heartbeat'),
