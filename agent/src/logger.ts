@@ -1,11 +1,112 @@
 import { type Logger, pino } from 'pino';
 
-export function createLogger(name: string): Logger {
-  return pino({
+/**
+ * Keys that carry patient data when a caller logs DICOM header fields (the spool header reader's
+ * names and their DICOM keywords). The agent logs none of these today; the log bundle leaves the
+ * gateway, so they are dropped here whatever a future log line carries.
+ */
+const PHI_KEYS = new Set(
+  [
+    'patient',
+    'patientName',
+    'patientId',
+    'patientID',
+    'patientBirthDate',
+    'patientSex',
+    'birthDate',
+    'studyDescription',
+    'seriesDescription',
+    'accessionNumber',
+    'referringPhysician',
+    'referringPhysicianName',
+    'institutionName',
+    'PatientName',
+    'PatientID',
+    'PatientBirthDate',
+    'AccessionNumber',
+    'StudyDescription',
+    'SeriesDescription',
+  ].map((k) => k.toLowerCase()),
+);
+
+/** A copy of `value` without PHI keys, at any depth. */
+export function stripPhi(value: unknown, depth = 0): unknown {
+  if (depth > 8 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v) => stripPhi(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (PHI_KEYS.has(k.toLowerCase())) continue;
+    out[k] = stripPhi(v, depth + 1);
+  }
+  return out;
+}
+
+/**
+ * The most recent structured log lines, in memory, for the remote log bundle. Lines are stored
+ * parsed and without PHI keys, so what leaves the gateway never held them.
+ */
+export class LogRing {
+  readonly #capacity: number;
+  readonly #buf: (Record<string, unknown> | undefined)[];
+  #next = 0;
+  #size = 0;
+
+  constructor(capacity: number) {
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new RangeError('capacity must be a positive integer');
+    this.#capacity = capacity;
+    this.#buf = new Array(capacity);
+  }
+
+  /** Accepts one pino line (JSON text); a line that is not a JSON object is kept as `{ msg }`. */
+  write(line: string): void {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      parsed = { msg: line.trimEnd() };
+    }
+    const obj =
+      parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)
+        ? (stripPhi(parsed) as Record<string, unknown>)
+        : { msg: String(parsed) };
+    this.#buf[this.#next] = obj;
+    this.#next = (this.#next + 1) % this.#capacity;
+    this.#size = Math.min(this.#size + 1, this.#capacity);
+  }
+
+  /** The latest `n` lines (default all held), oldest first. */
+  lines(n?: number): Record<string, unknown>[] {
+    const count = Math.max(0, Math.min(n ?? this.#size, this.#size));
+    const out: Record<string, unknown>[] = [];
+    for (let i = count; i > 0; i--) {
+      const line = this.#buf[(this.#next - i + this.#capacity) % this.#capacity];
+      if (line) out.push({ ...line });
+    }
+    return out;
+  }
+}
+
+export function createLogger(name: string, opts: { ring?: LogRing } = {}): Logger {
+  const level = process.env.FERRY_LOG_LEVEL ?? 'info';
+  const options = {
     name,
-    level: process.env.FERRY_LOG_LEVEL ?? 'info',
+    level,
     base: { pid: process.pid },
     // Defence in depth: these keys must never reach a log line even if a caller passes them.
     redact: { paths: ['*.password', '*.token', '*.privateKey', '*.d', 'recipientPublicKey'], remove: true },
-  });
+  };
+  const ring = opts.ring;
+  if (!ring) return pino(options);
+  // The ring sees the same redacted lines as stdout, at the same level.
+  return pino(
+    options,
+    pino.multistream(
+      [
+        { level, stream: pino.destination(1) },
+        { level, stream: { write: (line: string) => ring.write(line) } },
+      ],
+      {},
+    ),
+  );
 }
