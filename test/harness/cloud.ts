@@ -86,6 +86,8 @@ export function storedVersions(
 
 export interface Cloud {
   root: string;
+  /** The PostgreSQL database, when the cloud runs on one. */
+  databaseUrl: string | undefined;
   cp: ControlPlaneProcess;
   session: string;
   facilityId: string;
@@ -99,6 +101,13 @@ export interface Cloud {
   /** Stops the control plane, waits `downMs`, starts it again on the same port and data. */
   restartControlPlane(downMs?: number): Promise<void>;
   stopControlPlane(): Promise<void>;
+  /**
+   * Another control-plane process on the same PostgreSQL database and data directory (same keys),
+   * with the same public URL, on its own port: a second replica. Stopped by close().
+   */
+  startReplica(env?: Record<string, string>): Promise<ControlPlaneProcess>;
+  /** The agent's DICOM port as agent.json says now (it changes when a pushed config moves it). */
+  agentConfig(): Promise<Record<string, unknown>>;
   startControlPlane(): Promise<void>;
   api<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
   study(studyUid: string): Promise<StudyDetail | undefined>;
@@ -210,6 +219,7 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
 
   const cloud: Cloud = {
     root,
+    databaseUrl,
     get cp() {
       return cp;
     },
@@ -228,6 +238,20 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
     },
     async startControlPlane() {
       cp = await startControlPlane(cpOpts);
+    },
+    async startReplica(extraEnv = {}) {
+      if (!databaseUrl)
+        throw new Error('a second replica needs the PostgreSQL database (database: postgres)');
+      const replica = await startControlPlane({
+        ...cpOpts,
+        port: await freePort(),
+        env: { ...env, FERRY_PUBLIC_URL: cp.publicUrl, ...extraEnv },
+      });
+      cleanups.push(() => replica.stop());
+      return replica;
+    },
+    async agentConfig() {
+      return JSON.parse(await readFile(join(agentDataDir, 'agent.json'), 'utf8')) as Record<string, unknown>;
     },
     async restartControlPlane(downMs = 0) {
       await cp.stop();

@@ -3,7 +3,7 @@
 // signed for the proxy's address stay valid. It also counts the body bytes it forwards, so a test can
 // tell a resumed upload from one that started over.
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { type AddressInfo, connect, type Socket } from 'node:net';
 
 export type Fault =
   /** Answer with this status and a short body, without forwarding. */
@@ -25,13 +25,16 @@ export interface FaultProxy {
   port: number;
   /** Adds a rule; rules are tried in order. */
   inject(rule: FaultRule): void;
+  /** Sends new connections to another port from now on (a load balancer switching replicas). */
+  retarget(port: number): void;
   /** While down, every new connection is destroyed at once (a dead server). */
   setDown(down: boolean): void;
   stats(): { requests: number; faulted: number; putBytes: number; byMethod: Record<string, number> };
   close(): Promise<void>;
 }
 
-export async function startFaultProxy(target: { host: string; port: number }): Promise<FaultProxy> {
+export async function startFaultProxy(to: { host: string; port: number }): Promise<FaultProxy> {
+  const target = { ...to };
   const rules: FaultRule[] = [];
   const sockets = new Set<Socket>();
   let down = false;
@@ -70,6 +73,27 @@ export async function startFaultProxy(target: { host: string; port: number }): P
     // 'hang': read the body, never answer.
     else req.resume();
   });
+  // Websocket upgrades (the agent's control channel) are piped through raw; setDown cuts them too.
+  server.on('upgrade', (req: IncomingMessage, client: Socket, head: Buffer) => {
+    stats.requests++;
+    const upstream = connect(target.port, target.host, () => {
+      const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];
+      for (let i = 0; i < req.rawHeaders.length; i += 2)
+        lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+      upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
+      if (head.length > 0) upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    sockets.add(upstream);
+    upstream.on('close', () => {
+      sockets.delete(upstream);
+      client.destroy();
+    });
+    client.on('close', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+  });
   server.on('connection', (s: Socket) => {
     if (down) {
       s.destroy();
@@ -84,6 +108,9 @@ export async function startFaultProxy(target: { host: string; port: number }): P
     url: `http://127.0.0.1:${port}`,
     port,
     inject: (rule) => rules.push(rule),
+    retarget(p) {
+      target.port = p;
+    },
     setDown(d) {
       down = d;
       if (d) for (const s of sockets) s.destroy();
