@@ -71,8 +71,9 @@ describe('agent.json upload settings', () => {
       parallelism: 4,
       bandwidthBytesPerSecond: 0,
       retentionHours: 0,
+      schedule: [],
     });
-    const upload = { parallelism: 16, bandwidthBytesPerSecond: 2_000_000, retentionHours: 48 };
+    const upload = { parallelism: 16, bandwidthBytesPerSecond: 2_000_000, retentionHours: 48, schedule: [] };
     await writeFile(join(dir, 'agent.json'), JSON.stringify({ recipientPublicKey, upload }));
     expect((await loadAgentConfig(dir)).upload).toEqual(upload);
     await writeFile(
@@ -83,7 +84,22 @@ describe('agent.json upload settings', () => {
       parallelism: 2,
       bandwidthBytesPerSecond: 0,
       retentionHours: 0,
+      schedule: [],
     });
+  });
+
+  it('loads a pushed config kept as last-known-good: schedule windows, stable period and version', async () => {
+    const schedule = [
+      { days: [1, 2, 3, 4, 5], from: '08:00', to: '18:00', bandwidthBytesPerSecond: 1_000_000 },
+    ];
+    await writeFile(
+      join(dir, 'agent.json'),
+      JSON.stringify({ recipientPublicKey, upload: { schedule }, stablePeriodSeconds: 90, configVersion: 7 }),
+    );
+    const cfg = await loadAgentConfig(dir);
+    expect(cfg.upload.schedule).toEqual(schedule);
+    expect(cfg.stablePeriodSeconds).toBe(90);
+    expect(cfg.configVersion).toBe(7);
   });
 
   it.each([
@@ -94,6 +110,14 @@ describe('agent.json upload settings', () => {
     [{ bandwidthBytesPerSecond: '10MB' }, 'upload.bandwidthBytesPerSecond: must be a number'],
     [{ retentionHours: -2 }, 'upload.retentionHours: must be 0 (delete once delivered) or more'],
     [{ retentionDays: 2 }, 'upload: Unrecognized key'],
+    [
+      { schedule: [{ days: [1], from: '8:00', to: '18:00', bandwidthBytesPerSecond: 1 }] },
+      'upload.schedule.0.from: must be HH:MM (24-hour clock)',
+    ],
+    [
+      { schedule: [{ days: [7], from: '08:00', to: '18:00', bandwidthBytesPerSecond: 1 }] },
+      'upload.schedule.0.days.0',
+    ],
   ])('refuses upload %j, naming the field', async (upload, message) => {
     await writeFile(join(dir, 'agent.json'), JSON.stringify({ recipientPublicKey, upload }));
     const err = await loadAgentConfig(dir).catch((e: unknown) => e);

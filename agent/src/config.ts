@@ -1,6 +1,6 @@
 import { open, readFile, rename } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { aeTitleProblem, assertRecipientJwk, FerryError } from '@ferry/shared';
+import { aeTitleProblem, assertRecipientJwk, bandwidthWindowSchema, FerryError } from '@ferry/shared';
 import type { JWK } from 'jose';
 import { z } from 'zod';
 import { readOptionalText } from './read-optional.js';
@@ -20,7 +20,7 @@ const recipientKey = z.custom<JWK>((v) => {
   }
 }, 'must be the control plane public key: an X25519 OKP JWK without "d"');
 
-const UPLOAD_DEFAULTS = { parallelism: 4, bandwidthBytesPerSecond: 0, retentionHours: 0 };
+const UPLOAD_DEFAULTS = { parallelism: 4, bandwidthBytesPerSecond: 0, retentionHours: 0, schedule: [] };
 
 /** How the uploader ships the spool. Only used once the agent is enrolled. */
 const uploadSchema = z
@@ -44,6 +44,8 @@ const uploadSchema = z
       .min(0, 'must be 0 (delete once delivered) or more')
       .max(24 * 366, 'must be at most a year (8784 hours)')
       .default(UPLOAD_DEFAULTS.retentionHours),
+    /** Windows in local time with their own cap (e.g. business hours only); the first match wins. */
+    schedule: z.array(bandwidthWindowSchema).max(32).default([]),
   })
   .strict();
 
@@ -77,7 +79,10 @@ export const agentConfigSchema = z
     /** Written by `ferry-agent enroll`; a hand-written agent.json leaves these out. */
     server: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
     gatewayId: z.uuid().optional(),
+    /** The control plane's config version this file holds (its last-known-good pushed config). */
     configVersion: z.number().int().min(1).optional(),
+    /** Pushed with the config; the control plane uses it for study completion, the agent keeps it. */
+    stablePeriodSeconds: z.number().int().min(1).max(86_400).optional(),
     upload: uploadSchema.default(UPLOAD_DEFAULTS),
   })
   .strict();

@@ -37,6 +37,12 @@ enum Phase {
   Closed,
 }
 
+/** What the listener counts for health; called on the receive path, so they must stay cheap. */
+export interface ConnectionHooks {
+  associated(): void;
+  stored(callingAeTitle: string): void;
+}
+
 interface PendingCommand {
   contextId: number;
   command: Command;
@@ -76,6 +82,7 @@ export class Connection implements PduSink {
     private readonly log: Logger,
     private readonly onClose: () => void,
     private readonly overLimit = false,
+    private readonly hooks?: ConnectionHooks,
   ) {
     this.peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     this.reader = new PduReader(this, {
@@ -314,6 +321,7 @@ export class Connection implements PduSink {
         this.contexts.set(d.id, { abstractSyntax: d.abstractSyntax, transferSyntax: d.transferSyntax });
     }
     this.phase = Phase.Established;
+    this.hooks?.associated();
     this.socket.write(encodeAssociateAc(req, decisions, p.maxPduLength));
     this.armTimer();
     this.log.info(
@@ -417,8 +425,10 @@ export class Connection implements PduSink {
     this.storesInFlight--;
     this.lastActivity = Date.now();
     const ok = outcome.status === Status.Success;
-    if (ok) this.stats.stored++;
-    else this.stats.failed++;
+    if (ok) {
+      this.stats.stored++;
+      this.hooks?.stored(this.request!.callingAeTitle);
+    } else this.stats.failed++;
     this.stats.bytes += cur.bytes;
     // Answer first: the sender is waiting, the log line is not.
     if (this.phase !== Phase.Closed) {

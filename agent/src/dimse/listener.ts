@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
+import { FerryError } from '@ferry/shared';
 import type { Logger } from 'pino';
-import { Connection } from './connection.js';
+import type { ListenerStats } from '../control/runtime-hooks.js';
+import { Connection, type ConnectionHooks } from './connection.js';
 import type { AssociationPolicy } from './policy.js';
 import type { StoreHandler } from './store-handler.js';
 
@@ -16,11 +18,29 @@ export interface ListenerOptions {
 /**
  * The DICOM listener. Connections over the limit still get a proper A-ASSOCIATE-RJ (transient,
  * local limit exceeded) rather than a silent reset, so the sender's log says why.
+ *
+ * Config changes apply live: a new policy (setPolicy) governs new associations only, since each
+ * connection keeps the policy it was accepted under; a new port (rebind) binds the new server
+ * before the old one stops accepting, and associations on the old socket run to their end.
  */
 export class DicomListener {
   private server: Server | undefined;
+  /** Servers replaced by rebind() that still have associations finishing on them. */
+  private readonly retiring = new Set<Promise<void>>();
   private readonly connections = new Set<Connection>();
   private policy: AssociationPolicy;
+  private port: number;
+  private listening = false;
+  private associationsTotal = 0;
+  private readonly lastStoreByCallingAe = new Map<string, Date>();
+  private readonly hooks: ConnectionHooks = {
+    associated: () => {
+      this.associationsTotal++;
+    },
+    stored: (callingAe) => {
+      this.lastStoreByCallingAe.set(callingAe, new Date());
+    },
+  };
 
   constructor(
     private readonly opts: ListenerOptions,
@@ -28,13 +48,76 @@ export class DicomListener {
     private readonly log: Logger,
   ) {
     this.policy = opts.policy;
+    this.port = opts.port;
   }
 
   get activeAssociations(): number {
     return this.connections.size;
   }
 
+  /** The policy new associations get. */
+  get currentPolicy(): AssociationPolicy {
+    return this.policy;
+  }
+
+  /** The port bound (the requested one until listen() resolves). */
+  get boundPort(): number {
+    return this.port;
+  }
+
+  stats(): ListenerStats {
+    return {
+      listening: this.listening,
+      aeTitle: this.policy.aeTitle,
+      port: this.port,
+      activeAssociations: this.connections.size,
+      associationsTotal: this.associationsTotal,
+      lastStoreByCallingAe: this.lastStoreByCallingAe,
+      tlsCertFile: this.opts.tls?.cert,
+    };
+  }
+
   async listen(): Promise<{ host: string; port: number }> {
+    const server = await this.bind(this.port);
+    this.adopt(server);
+    return { host: this.opts.host, port: this.port };
+  }
+
+  /** New associations get `policy`; those in progress keep the one they started with. */
+  setPolicy(policy: AssociationPolicy): void {
+    this.policy = policy;
+    this.log.info(
+      {
+        event: 'dicom.policy_changed',
+        aeTitle: policy.aeTitle,
+        allowedCallingAeTitles: policy.allowedCallingAeTitles.length,
+        maxAssociations: policy.maxAssociations,
+      },
+      'DICOM association policy changed',
+    );
+  }
+
+  /**
+   * Moves the listener to `port` with `policy`. The new port is bound first: when it cannot be
+   * (in use, not permitted) this throws a FerryError naming the port and the old listener goes on
+   * as before. Otherwise the old server stops accepting and its associations finish on it.
+   */
+  async rebind(port: number, policy: AssociationPolicy): Promise<{ host: string; port: number }> {
+    const next = await this.bind(port);
+    const old = this.server;
+    this.policy = policy;
+    this.adopt(next);
+    if (old) this.retire(old);
+    return { host: this.opts.host, port: this.port };
+  }
+
+  private retire(server: Server): void {
+    const done = new Promise<void>((resolve) => server.close(() => resolve()));
+    this.retiring.add(done);
+    void done.then(() => this.retiring.delete(done));
+  }
+
+  private async bind(port: number): Promise<Server> {
     const onSocket = (socket: Socket) => this.accept(socket);
     const tls = this.opts.tls;
     const server = tls
@@ -53,28 +136,42 @@ export class DicomListener {
         'TLS handshake failed',
       );
     });
-    this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.opts.port, this.opts.host, () => {
-        server.off('error', reject);
-        resolve();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, this.opts.host, () => {
+          server.off('error', reject);
+          resolve();
+        });
       });
+    } catch (cause) {
+      throw bindError(cause, this.opts.host, port);
+    }
+    return server;
+  }
+
+  private adopt(server: Server): void {
+    this.server = server;
+    this.listening = true;
+    server.on('error', (err) => {
+      this.listening = false;
+      this.log.error({ event: 'dicom.listener_error', err }, 'listener error');
     });
-    server.on('error', (err) => this.log.error({ event: 'dicom.listener_error', err }, 'listener error'));
+    server.on('close', () => {
+      if (this.server === server) this.listening = false;
+    });
     const addr = server.address();
-    const port = typeof addr === 'object' && addr ? addr.port : this.opts.port;
+    this.port = typeof addr === 'object' && addr ? addr.port : this.port;
     this.log.info(
       {
         event: 'dicom.listening',
         host: this.opts.host,
-        port,
+        port: this.port,
         aeTitle: this.policy.aeTitle,
-        tls: Boolean(tls),
+        tls: Boolean(this.opts.tls),
       },
       'DICOM listener ready',
     );
-    return { host: this.opts.host, port };
   }
 
   private accept(socket: Socket): void {
@@ -86,6 +183,7 @@ export class DicomListener {
       this.log,
       () => this.connections.delete(conn),
       overLimit,
+      this.hooks,
     );
     if (!overLimit) this.connections.add(conn);
   }
@@ -94,7 +192,23 @@ export class DicomListener {
   async close(abortActive = false): Promise<void> {
     const server = this.server;
     this.server = undefined;
+    this.listening = false;
     if (abortActive) for (const c of this.connections) c.abort('listener shutting down');
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    await Promise.all([...this.retiring]);
   }
+}
+
+/** A bind failure as the admin should read it: which port, and why. */
+function bindError(cause: unknown, host: string, port: number): FerryError {
+  const code = (cause as NodeJS.ErrnoException).code;
+  const why =
+    code === 'EADDRINUSE'
+      ? `port ${port} is in use on this gateway`
+      : code === 'EACCES'
+        ? `port ${port} needs privileges this gateway does not have`
+        : code === 'EADDRNOTAVAIL'
+          ? `address ${host} is not available on this gateway (port ${port})`
+          : `port ${port} cannot be bound (${code ?? (cause as Error).message})`;
+  return new FerryError('config.invalid', why, { cause });
 }

@@ -32,11 +32,20 @@ export class Retention {
     private readonly opts: {
       spoolLog: SpoolLog;
       paths: SpoolPaths;
+      /** Changed live by setRetentionMs. */
       retentionMs: number;
       log: Logger;
       now?: () => number;
     },
   ) {}
+
+  /** A new retention takes effect at the next sweep, which runs now. */
+  setRetentionMs(ms: number): void {
+    if (ms === this.opts.retentionMs) return;
+    this.opts.retentionMs = ms;
+    this.fullScanDue = true;
+    if (!this.stopped && this.timer) this.schedule(0);
+  }
 
   start(): void {
     this.stopped = false;

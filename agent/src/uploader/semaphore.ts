@@ -3,7 +3,17 @@ export class Semaphore {
   private used = 0;
   private readonly waiters: (() => void)[] = [];
 
-  constructor(readonly limit: number) {}
+  constructor(private max: number) {}
+
+  get limit(): number {
+    return this.max;
+  }
+
+  /** Resizes live: a larger limit admits waiters at once; a smaller one lets holders finish. */
+  setLimit(limit: number): void {
+    this.max = limit;
+    while (this.used < this.max && this.waiters.length > 0) this.waiters.shift()?.();
+  }
 
   get inUse(): number {
     return this.used;
@@ -12,7 +22,7 @@ export class Semaphore {
   /** Resolves with a release function once a slot is free; rejects if `signal` aborts first. */
   acquire(signal?: AbortSignal): Promise<() => void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.used < this.limit) {
+    if (this.used < this.max) {
       this.used++;
       return Promise.resolve(this.releaser());
     }
@@ -38,7 +48,7 @@ export class Semaphore {
       if (done) return;
       done = true;
       this.used--;
-      this.waiters.shift()?.();
+      if (this.used < this.max) this.waiters.shift()?.();
     };
   }
 }

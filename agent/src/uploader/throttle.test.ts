@@ -66,4 +66,17 @@ describe('throttle (real clock)', () => {
     expect(bucket.reserve(100)).toBe(0);
     expect(bucket.reserve(1)).toBeGreaterThan(0);
   });
+
+  it('changes its rate live: time so far accrues at the old rate, debt is paid at the new one', () => {
+    let now = 0;
+    const bucket = new TokenBucket(1000, { burstBytes: 100, now: () => now });
+    expect(bucket.reserve(1100)).toBe(1000);
+    now = 500; // 500 bytes accrued at 1000 B/s: 500 still owed
+    bucket.setRate(250);
+    expect(bucket.bytesPerSecond).toBe(250);
+    expect(bucket.reserve(0)).toBe(2000);
+    now = 2500;
+    expect(bucket.reserve(0)).toBe(0);
+    expect(() => bucket.setRate(0)).toThrow(RangeError);
+  });
 });

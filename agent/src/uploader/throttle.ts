@@ -8,30 +8,57 @@ import { Transform } from 'node:stream';
 export class TokenBucket {
   private tokens: number;
   private last: number;
-  readonly burstBytes: number;
+  private rate: number;
+  private burst: number;
+  private readonly fixedBurst: number | undefined;
+  private readonly now: () => number;
 
-  constructor(
-    readonly bytesPerSecond: number,
-    opts: { burstBytes?: number; now?: () => number } = {},
-  ) {
-    if (!(bytesPerSecond > 0)) throw new RangeError('a token bucket needs a rate above 0 bytes/s');
+  constructor(bytesPerSecond: number, opts: { burstBytes?: number; now?: () => number } = {}) {
     this.now = opts.now ?? (() => performance.now());
-    // A burst of an eighth of a second smooths timer jitter without letting much through at once.
-    this.burstBytes =
-      opts.burstBytes ?? Math.max(16 << 10, Math.min(1 << 20, Math.floor(bytesPerSecond / 8)));
-    this.tokens = this.burstBytes;
+    this.fixedBurst = opts.burstBytes;
+    this.rate = checkRate(bytesPerSecond);
+    this.burst = this.burstFor(this.rate);
+    this.tokens = this.burst;
     this.last = this.now();
   }
 
-  private readonly now: () => number;
+  get bytesPerSecond(): number {
+    return this.rate;
+  }
+
+  get burstBytes(): number {
+    return this.burst;
+  }
+
+  /**
+   * Changes the rate live (a pushed config, a schedule window opening or closing): what has
+   * accrued so far counts at the old rate, and debt already taken is paid at the new one.
+   */
+  setRate(bytesPerSecond: number): void {
+    const rate = checkRate(bytesPerSecond);
+    if (rate === this.rate) return;
+    this.refill();
+    this.rate = rate;
+    this.burst = this.burstFor(rate);
+    this.tokens = Math.min(this.tokens, this.burst);
+  }
+
+  private burstFor(rate: number): number {
+    // A burst of an eighth of a second smooths timer jitter without letting much through at once.
+    return this.fixedBurst ?? Math.max(16 << 10, Math.min(1 << 20, Math.floor(rate / 8)));
+  }
+
+  private refill(): void {
+    const t = this.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((t - this.last) / 1000) * this.rate);
+    this.last = t;
+  }
 
   /** Milliseconds to wait before `bytes` may pass; the bytes are counted at once. */
   reserve(bytes: number): number {
-    const t = this.now();
-    this.tokens = Math.min(this.burstBytes, this.tokens + ((t - this.last) / 1000) * this.bytesPerSecond);
-    this.last = t;
+    this.refill();
     this.tokens -= bytes;
-    return this.tokens >= 0 ? 0 : (-this.tokens / this.bytesPerSecond) * 1000;
+    return this.tokens >= 0 ? 0 : (-this.tokens / this.rate) * 1000;
   }
 
   /** Resolves once `bytes` may pass (at once while the bucket has tokens). */
@@ -44,6 +71,11 @@ export class TokenBucket {
   get pieceBytes(): number {
     return Math.max(1024, Math.min(64 << 10, Math.floor(this.bytesPerSecond / 16)));
   }
+}
+
+function checkRate(bytesPerSecond: number): number {
+  if (!(bytesPerSecond > 0)) throw new RangeError('a token bucket needs a rate above 0 bytes/s');
+  return bytesPerSecond;
 }
 
 /** A pass-through that meters the bytes through `bucket`; without a bucket, nothing but a pass-through. */

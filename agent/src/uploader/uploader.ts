@@ -1,6 +1,7 @@
-import type { Receipt, UploadOfferObject, UploadOfferResult } from '@ferry/shared';
+import type { BandwidthWindow, Receipt, UploadOfferObject, UploadOfferResult } from '@ferry/shared';
 import { FerryError, isFerryError } from '@ferry/shared';
 import type { Logger } from 'pino';
+import type { UploaderStats } from '../control/runtime-hooks.js';
 import type { IndexEntry } from '../spool/index-entry.js';
 import type { SpoolPaths } from '../spool/paths.js';
 import type { SpoolLog } from '../spool/spool-log.js';
@@ -8,6 +9,7 @@ import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from './backoff.js'
 import { Completer } from './completer.js';
 import { offerOf } from './offer.js';
 import { Retention } from './retention.js';
+import { bandwidthCapAt, SCHEDULE_CHECK_MS } from './schedule.js';
 import { Semaphore } from './semaphore.js';
 import { sendParts, type UploadTarget } from './send-object.js';
 import { TokenBucket } from './throttle.js';
@@ -23,6 +25,8 @@ export interface UploaderConfig {
   bandwidthBytesPerSecond: number;
   /** Hours a delivered object's local file is kept; 0 = deleted right after its receipt. */
   retentionHours: number;
+  /** Windows in local time with their own cap (e.g. business hours); the first covering one wins. */
+  schedule?: readonly BandwidthWindow[];
 }
 
 export interface UploaderDeps {
@@ -61,14 +65,16 @@ export class Uploader {
   private readonly spoolLog: SpoolLog;
   private readonly log: Logger;
   private readonly api: UploadApi;
-  private readonly bucket: TokenBucket | undefined;
+  private bucket: TokenBucket | undefined;
+  private config: UploaderConfig;
+  private scheduleTimer: NodeJS.Timeout | undefined;
   private readonly small: Semaphore;
   private readonly large: Semaphore;
   private readonly completer: Completer;
   private readonly retention: Retention;
   private readonly backoff: BackoffPolicy;
   private readonly pollMs: number;
-  private readonly maxBatches: number;
+  private maxBatches: number;
   private queue: WorkQueue;
 
   private status: UploaderState = 'idle';
@@ -83,13 +89,18 @@ export class Uploader {
   private unsubscribe: (() => void) | undefined;
   private progressTimer: NodeJS.Timeout | undefined;
   private readonly counts = { delivered: 0, bytes: 0, quarantined: 0, retried: 0 };
+  /** Since construction, for health (counts above are reset by each progress line). */
+  private readonly totals = { bytes: 0, delivered: 0, errors: 0 };
+  private lastError: { code: string; at: Date } | undefined;
+  private lastDeliveredAt: Date | undefined;
 
   constructor(private readonly deps: UploaderDeps) {
     this.spoolLog = deps.spoolLog;
     this.log = deps.log;
     this.api = deps.api;
-    const { parallelism, bandwidthBytesPerSecond, retentionHours } = deps.config;
-    this.bucket = bandwidthBytesPerSecond > 0 ? new TokenBucket(bandwidthBytesPerSecond) : undefined;
+    this.config = deps.config;
+    const { parallelism, retentionHours } = deps.config;
+    this.applyCap(false);
     this.large = new Semaphore(parallelism);
     this.small = new Semaphore(Math.min(64, parallelism * 4));
     this.maxBatches = Math.max(2, parallelism);
@@ -124,8 +135,10 @@ export class Uploader {
     this.retention.start();
     this.progressTimer = setInterval(() => this.logProgress(), PROGRESS_LOG_MS);
     this.progressTimer.unref();
+    this.scheduleTimer = setInterval(() => this.applyCap(true), SCHEDULE_CHECK_MS);
+    this.scheduleTimer.unref();
     this.loop = this.run();
-    const { parallelism, bandwidthBytesPerSecond, retentionHours } = this.deps.config;
+    const { parallelism, bandwidthBytesPerSecond, retentionHours } = this.config;
     this.log.info(
       {
         event: 'upload.started',
@@ -149,6 +162,76 @@ export class Uploader {
     return this.stopping;
   }
 
+  /**
+   * Applies new settings live: lanes resize (uploads in flight finish), the shared cap changes for
+   * the parts being sent too, and retention counts from each object's delivery as before.
+   */
+  updateConfig(config: UploaderConfig): void {
+    this.config = config;
+    this.large.setLimit(config.parallelism);
+    this.small.setLimit(Math.min(64, config.parallelism * 4));
+    this.maxBatches = Math.max(2, config.parallelism);
+    this.retention.setRetentionMs(config.retentionHours * 3_600_000);
+    this.applyCap(false);
+    this.wake();
+    this.log.info(
+      {
+        event: 'upload.config_changed',
+        parallelism: config.parallelism,
+        bandwidthBytesPerSecond: config.bandwidthBytesPerSecond,
+        scheduleWindows: config.schedule?.length ?? 0,
+        retentionHours: config.retentionHours,
+        capBytesPerSecond: this.bucket?.bytesPerSecond ?? 0,
+      },
+      'upload settings changed',
+    );
+  }
+
+  /** The settings in force (as last given; the schedule decides the cap in force). */
+  get settings(): UploaderConfig {
+    return this.config;
+  }
+
+  /** The upload cap in force now (0 = unlimited). */
+  get currentCap(): number {
+    return this.bucket?.bytesPerSecond ?? 0;
+  }
+
+  stats(): UploaderStats {
+    return {
+      bytesSentTotal: this.totals.bytes,
+      objectsDeliveredTotal: this.totals.delivered,
+      errorsTotal: this.totals.errors,
+      lastError: this.lastError,
+      lastDeliveredAt: this.lastDeliveredAt,
+    };
+  }
+
+  /** Sets the bucket to the cap the schedule puts in force now. */
+  private applyCap(logChange: boolean): void {
+    const cap = bandwidthCapAt(new Date(), this.config.bandwidthBytesPerSecond, this.config.schedule ?? []);
+    const before = this.bucket?.bytesPerSecond ?? 0;
+    if (cap === before) return;
+    // Parts being sent hold the bucket they started with: a rate change reaches them too.
+    if (cap === 0) this.bucket = undefined;
+    else if (this.bucket) this.bucket.setRate(cap);
+    else this.bucket = new TokenBucket(cap);
+    if (logChange)
+      this.log.info(
+        { event: 'upload.cap_changed', fromBytesPerSecond: before, toBytesPerSecond: cap },
+        'upload bandwidth cap changed by the schedule',
+      );
+  }
+
+  private noteError(err: unknown): void {
+    this.noteCode(isFerryError(err) ? err.code : 'internal.unexpected');
+  }
+
+  private noteCode(code: string): void {
+    this.totals.errors++;
+    this.lastError = { code, at: new Date() };
+  }
+
   /** Runs one retention sweep now (tests, and right before a status report). */
   sweepRetention(): Promise<void> {
     return this.retention.sweep();
@@ -167,6 +250,7 @@ export class Uploader {
     this.unsubscribe?.();
     this.queue.stop();
     clearInterval(this.progressTimer);
+    clearInterval(this.scheduleTimer);
     this.wake();
     const all = Promise.allSettled([...this.inflight]);
     let timer: NodeJS.Timeout | undefined;
@@ -314,6 +398,7 @@ export class Uploader {
     }
     const delayMs = backoffDelay(this.outageAttempt++, this.backoff);
     this.pausedUntil = Date.now() + delayMs;
+    this.noteError(err);
     for (const e of batch) this.queue.requeue(e);
     const fe = isFerryError(err) ? err : undefined;
     this.log.warn(
@@ -355,6 +440,7 @@ export class Uploader {
       release();
     }
     this.counts.bytes += sent.sentBytes;
+    this.totals.bytes += sent.sentBytes;
     if (!sent.ok) return this.failed(e, sent.error, sent.putRefused);
     try {
       const r = await this.completer.complete(
@@ -401,6 +487,7 @@ export class Uploader {
     const delayMs = opts.now ? 0 : backoffDelay(a.attempt++, this.backoff);
     this.queue.retryAfter(e.id, delayMs);
     this.counts.retried++;
+    this.noteError(err);
     const fe = isFerryError(err) ? err : undefined;
     this.log.warn(
       {
@@ -439,6 +526,8 @@ export class Uploader {
     }
     this.queue.settle(e.id);
     this.counts.delivered++;
+    this.totals.delivered++;
+    this.lastDeliveredAt = new Date();
     this.retention.delivered(e);
     this.log.debug({ event: 'upload.delivered', objectId: e.id, duplicate: receipt.duplicate }, 'delivered');
   }
@@ -453,6 +542,7 @@ export class Uploader {
     }
     this.queue.settle(e.id);
     this.counts.quarantined++;
+    this.noteCode(code);
     this.log.warn(
       { event: 'upload.quarantined', objectId: e.id, code, reason },
       'upload refused for good; object quarantined',

@@ -1,0 +1,70 @@
+import { GATEWAY_CONFIG_DEFAULTS, type GatewayDesiredConfig } from '@ferry/shared';
+import { describe, expect, it } from 'vitest';
+import { pushedConfigProblem, withPushedConfig } from './config-applier.js';
+
+const valid: GatewayDesiredConfig = { ...GATEWAY_CONFIG_DEFAULTS, aeTitle: 'RAD_EAST' };
+const push = (over: Record<string, unknown>) => ({ ...valid, ...over });
+
+describe('pushed config validation', () => {
+  it('accepts a complete config and trims AE titles', () => {
+    const r = pushedConfigProblem(push({ aeTitle: ' RAD_EAST ', allowedCallingAeTitles: ['CT1 '] }));
+    expect(r).toEqual({ ok: true, config: { ...valid, allowedCallingAeTitles: ['CT1'] } });
+  });
+
+  it.each([
+    [{ aeTitle: 'A_TITLE_OF_20_CHARS_' }, 'aeTitle: AE title must be at most 16 characters (got 20)'],
+    [{ aeTitle: 'BACK\\SLASH' }, 'aeTitle: AE title must not contain a backslash'],
+    [{ port: 70_000 }, 'port: '],
+    [{ port: '104' }, 'port: '],
+    [{ allowedCallingAeTitles: ['OK', ''] }, 'allowedCallingAeTitles.1: AE title must not be empty'],
+    [{ maxAssociations: 0 }, 'maxAssociations: '],
+    [{ upload: { ...valid.upload, parallelism: 0 } }, 'upload.parallelism: '],
+    [
+      {
+        upload: {
+          ...valid.upload,
+          schedule: [{ days: [1], from: '25:00', to: '08:00', bandwidthBytesPerSecond: 1 }],
+        },
+      },
+      'upload.schedule.0.from: must be HH:MM (24-hour clock)',
+    ],
+    [{ listenOn: 'everything' }, 'Unrecognized key'],
+  ])('rejects %j with a reason naming the field', (over, reason) => {
+    const r = pushedConfigProblem(push(over));
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.reason).toContain(reason);
+  });
+
+  it('names every field at fault, and a missing one', () => {
+    const { upload: _upload, ...noUpload } = valid;
+    const r = pushedConfigProblem({ ...noUpload, port: 0 });
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.reason).toMatch(/port: .*; upload: |upload: .*; port: /);
+  });
+});
+
+describe('agent.json with a pushed config', () => {
+  it('writes the pushed fields and version over it and keeps every other field', () => {
+    const raw = {
+      aeTitle: 'OLD',
+      port: 104,
+      host: '127.0.0.1',
+      server: 'https://ferry.example',
+      gatewayId: '7d3c7f5e-8a8e-4a36-9a51-3c5f1d0f1e11',
+      timeouts: { artimMs: 1000, idleMs: 2000 },
+      upload: { parallelism: 2, bandwidthBytesPerSecond: 5, retentionHours: 1 },
+      configVersion: 3,
+    };
+    const next = withPushedConfig(raw, { ...valid, port: 11112 }, 4);
+    expect(next).toEqual({
+      ...raw,
+      aeTitle: 'RAD_EAST',
+      port: 11112,
+      allowedCallingAeTitles: [],
+      maxAssociations: valid.maxAssociations,
+      upload: valid.upload,
+      stablePeriodSeconds: valid.stablePeriodSeconds,
+      configVersion: 4,
+    });
+  });
+});

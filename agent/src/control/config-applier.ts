@@ -1,0 +1,167 @@
+import { type GatewayDesiredConfig, isFerryError, pushedConfigSchema } from '@ferry/shared';
+import type { Logger } from 'pino';
+import { agentConfigSchema, describeIssues, readRawAgentConfig, writeAgentConfigFile } from '../config.js';
+import type { DicomListener } from '../dimse/listener.js';
+import type { AssociationPolicy } from '../dimse/policy.js';
+import type { Uploader, UploaderConfig } from '../uploader/uploader.js';
+import type { ApplyOutcome, ConfigApplier } from './runtime-hooks.js';
+
+export interface LiveConfigApplierDeps {
+  dataDir: string;
+  listener: DicomListener;
+  /** The uploader when uploads are on; upload settings are persisted either way. */
+  uploader: () => Uploader | undefined;
+  log: Logger;
+  /** The version agent.json held at start (0 when it has none from the control plane). */
+  initialVersion: number;
+}
+
+/** Validates a pushed config; a rejection's reason names the field(s), as the admin reads it. */
+export function pushedConfigProblem(
+  config: Record<string, unknown>,
+): { ok: true; config: GatewayDesiredConfig } | { ok: false; reason: string } {
+  const parsed = pushedConfigSchema.safeParse(config);
+  return parsed.success
+    ? { ok: true, config: parsed.data }
+    : { ok: false, reason: describeIssues(parsed.error) };
+}
+
+/** agent.json with the pushed fields and version written over it, every other field kept. */
+export function withPushedConfig(
+  raw: Record<string, unknown>,
+  config: GatewayDesiredConfig,
+  version: number,
+): Record<string, unknown> {
+  const upload = raw.upload && typeof raw.upload === 'object' ? (raw.upload as Record<string, unknown>) : {};
+  return {
+    ...raw,
+    aeTitle: config.aeTitle,
+    port: config.port,
+    allowedCallingAeTitles: config.allowedCallingAeTitles,
+    maxAssociations: config.maxAssociations,
+    upload: { ...upload, ...config.upload },
+    stablePeriodSeconds: config.stablePeriodSeconds,
+    configVersion: version,
+  };
+}
+
+const samePolicy = (a: AssociationPolicy, b: AssociationPolicy) =>
+  a.aeTitle === b.aeTitle &&
+  a.maxAssociations === b.maxAssociations &&
+  a.allowedCallingAeTitles.length === b.allowedCallingAeTitles.length &&
+  a.allowedCallingAeTitles.every((t, i) => b.allowedCallingAeTitles[i] === t);
+
+/**
+ * Applies pushed desired config live, all or nothing: validate, re-bind or re-police the DICOM
+ * listener, retune the uploader, then persist agent.json as the last-known-good config. Any failing
+ * step undoes the ones before it, so a rejected version leaves the config in force untouched.
+ */
+export class LiveConfigApplier implements ConfigApplier {
+  private version: number;
+  private rejected: { version: number; reason: string } | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly deps: LiveConfigApplierDeps) {
+    this.version = deps.initialVersion;
+  }
+
+  appliedVersion(): number {
+    return this.version;
+  }
+
+  /** The latest version rejected since the last one applied (for the config.rejected condition). */
+  rejectedConfig(): { version: number; reason: string } | undefined {
+    return this.rejected;
+  }
+
+  apply(version: number, config: Record<string, unknown>): Promise<ApplyOutcome> {
+    const run = this.queue.then(() => this.applyNow(version, config));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyNow(version: number, pushed: Record<string, unknown>): Promise<ApplyOutcome> {
+    const checked = pushedConfigProblem(pushed);
+    if (!checked.ok) return this.reject(version, checked.reason);
+    const config = checked.config;
+
+    let next: Record<string, unknown>;
+    try {
+      next = withPushedConfig((await readRawAgentConfig(this.deps.dataDir)) ?? {}, config, version);
+    } catch (err) {
+      return this.reject(version, `agent.json on the gateway cannot be read: ${messageOf(err)}`);
+    }
+    const whole = agentConfigSchema.safeParse(next);
+    if (!whole.success)
+      return this.reject(version, `agent.json would not be valid with it: ${describeIssues(whole.error)}`);
+
+    const { listener } = this.deps;
+    const oldPolicy = listener.currentPolicy;
+    const oldPort = listener.boundPort;
+    const newPolicy: AssociationPolicy = {
+      ...oldPolicy,
+      aeTitle: config.aeTitle,
+      allowedCallingAeTitles: config.allowedCallingAeTitles,
+      maxAssociations: config.maxAssociations,
+    };
+    const moved = config.port !== oldPort;
+    try {
+      if (moved) await listener.rebind(config.port, newPolicy);
+      else if (!samePolicy(oldPolicy, newPolicy)) listener.setPolicy(newPolicy);
+    } catch (err) {
+      return this.reject(version, messageOf(err));
+    }
+    const uploader = this.deps.uploader();
+    const oldUpload = uploader?.settings;
+    const newUpload: UploaderConfig = { ...config.upload };
+    uploader?.updateConfig(newUpload);
+
+    try {
+      await writeAgentConfigFile(this.deps.dataDir, next);
+    } catch (err) {
+      await this.undo({ moved, oldPort, oldPolicy, uploader, oldUpload });
+      return this.reject(version, `the gateway could not save it (agent.json): ${messageOf(err)}`);
+    }
+    this.version = version;
+    this.rejected = undefined;
+    this.deps.log.info(
+      { event: 'config.applied', version, aeTitle: config.aeTitle, port: config.port, rebound: moved },
+      'pushed config applied',
+    );
+    return { ok: true };
+  }
+
+  private async undo(was: {
+    moved: boolean;
+    oldPort: number;
+    oldPolicy: AssociationPolicy;
+    uploader: Uploader | undefined;
+    oldUpload: UploaderConfig | undefined;
+  }): Promise<void> {
+    const { listener, log } = this.deps;
+    if (was.oldUpload) was.uploader?.updateConfig(was.oldUpload);
+    try {
+      if (was.moved) await listener.rebind(was.oldPort, was.oldPolicy);
+      else listener.setPolicy(was.oldPolicy);
+    } catch (err) {
+      // The new port stays bound: the gateway still receives, on the port of the rejected version.
+      log.error(
+        { event: 'config.undo_failed', port: was.oldPort, reason: messageOf(err) },
+        'could not return the DICOM listener to its previous port',
+      );
+    }
+  }
+
+  private reject(version: number, reason: string): ApplyOutcome {
+    this.rejected = { version, reason };
+    this.deps.log.warn(
+      { event: 'config.rejected', version, reason },
+      'pushed config rejected; the config in force stays',
+    );
+    return { ok: false, reason };
+  }
+}
+
+function messageOf(err: unknown): string {
+  return isFerryError(err) || err instanceof Error ? err.message : String(err);
+}
