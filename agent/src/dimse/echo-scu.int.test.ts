@@ -1,0 +1,159 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FerryError } from '@ferry/shared';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, type Storescp, startStorescp } from '../../../test/harness/dcmtk.js';
+import { echo } from './echo-scu.js';
+import { DicomListener } from './listener.js';
+import type { StoreHandler } from './store-handler.js';
+
+async function echoError(p: Promise<unknown>): Promise<FerryError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(FerryError);
+  expect((err as FerryError).code).toBe('dicom.echo_failed');
+  return err as FerryError;
+}
+
+describe('echo against DCMTK storescp', () => {
+  let scp: Storescp;
+  let refusing: Storescp;
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-echo-'));
+    scp = await startStorescp({ port: await freePort(), outDir: dir, aeTitle: 'PACS' });
+    refusing = await startStorescp({
+      port: await freePort(),
+      outDir: dir,
+      aeTitle: 'PACS',
+      extraArgs: ['--refuse'],
+    });
+  });
+  afterAll(async () => {
+    await scp?.stop();
+    await refusing?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('gets status 0 and a round-trip time', async () => {
+    const r = await echo({
+      host: '127.0.0.1',
+      port: scp.port,
+      calledAeTitle: 'PACS',
+      callingAeTitle: 'FERRY',
+      timeoutMs: 5000,
+    });
+    expect(r.status).toBe(0);
+    expect(r.ms).toBeGreaterThan(0);
+    expect(r.ms).toBeLessThan(5000);
+  });
+
+  it('names the rejection when the peer refuses the association', async () => {
+    const err = await echoError(
+      echo({ host: '127.0.0.1', port: refusing.port, calledAeTitle: 'PACS', callingAeTitle: 'FERRY' }),
+    );
+    expect(err.message).toMatch(
+      /^C-ECHO to PACS at 127\.0\.0\.1:\d+: association rejected \(permanent, service user/,
+    );
+  });
+});
+
+describe('echo against our own DicomListener', () => {
+  let listener: DicomListener;
+  let port: number;
+  const store: StoreHandler = {
+    begin: () => {
+      throw new Error('a C-ECHO stores nothing');
+    },
+  };
+  beforeAll(async () => {
+    listener = new DicomListener(
+      {
+        host: '127.0.0.1',
+        port: 0,
+        policy: {
+          aeTitle: 'GATEWAY',
+          allowedCallingAeTitles: ['MODALITY'],
+          maxAssociations: 4,
+          maxPduLength: 65536,
+          artimTimeoutMs: 5000,
+          idleTimeoutMs: 10_000,
+        },
+      },
+      store,
+      pino({ level: 'silent' }),
+    );
+    port = (await listener.listen()).port;
+  });
+  afterAll(async () => {
+    await listener?.close(true);
+  });
+
+  it('succeeds with the right titles', async () => {
+    const r = await echo({ host: '127.0.0.1', port, calledAeTitle: 'GATEWAY', callingAeTitle: 'MODALITY' });
+    expect(r.status).toBe(0);
+  });
+
+  it('reports a wrong called AE title as rejected, with the reason', async () => {
+    const err = await echoError(
+      echo({ host: '127.0.0.1', port, calledAeTitle: 'OLDTITLE', callingAeTitle: 'MODALITY' }),
+    );
+    expect(err.message).toMatch(
+      /association rejected \(permanent, service user: called AE title not recognized\)/,
+    );
+    expect(err.details).toMatchObject({ rejectResult: 1, rejectSource: 1, rejectReason: 7 });
+  });
+
+  it('reports a calling AE title it does not allow', async () => {
+    const err = await echoError(
+      echo({ host: '127.0.0.1', port, calledAeTitle: 'GATEWAY', callingAeTitle: 'STRANGER' }),
+    );
+    expect(err.message).toMatch(/calling AE title not recognized/);
+  });
+});
+
+describe('echo when the peer is not there or silent', () => {
+  let silentServer: Server;
+  let silentPort: number;
+  const accepted: Socket[] = [];
+  beforeAll(async () => {
+    // Accepts and never reads or answers.
+    silentServer = createServer((socket) => accepted.push(socket));
+    await new Promise<void>((r) => silentServer.listen(0, '127.0.0.1', () => r()));
+    silentPort = (silentServer.address() as { port: number }).port;
+  });
+  afterAll(async () => {
+    for (const s of accepted) s.destroy();
+    await new Promise((r) => silentServer.close(r));
+  });
+
+  it('says the connection was refused when nothing listens', async () => {
+    const port = await freePort();
+    const err = await echoError(
+      echo({ host: '127.0.0.1', port, calledAeTitle: 'PACS', callingAeTitle: 'FERRY', timeoutMs: 3000 }),
+    );
+    expect(err.message).toBe(
+      `C-ECHO to PACS at 127.0.0.1:${port}: connection refused: nothing listens on 127.0.0.1:${port}`,
+    );
+  });
+
+  it('times out when the peer accepts the connection and never answers', async () => {
+    const t0 = Date.now();
+    const err = await echoError(
+      echo({
+        host: '127.0.0.1',
+        port: silentPort,
+        calledAeTitle: 'PACS',
+        callingAeTitle: 'FERRY',
+        timeoutMs: 300,
+      }),
+    );
+    expect(err.message).toMatch(/no answer within 300 ms while waiting for the association answer/);
+    expect(Date.now() - t0).toBeLessThan(2000);
+  });
+});
