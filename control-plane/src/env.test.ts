@@ -28,7 +28,23 @@ describe('control plane settings', () => {
     });
   });
 
+  it('reads the channel settings: heartbeat (fractional allowed), resync and replica id', () => {
+    const d = loadEnv({});
+    expect(d.heartbeatSeconds).toBe(30);
+    expect(d.configResyncSeconds).toBe(300);
+    expect(d.replicaId).toMatch(new RegExp(`-${process.pid}$`));
+    const e = loadEnv({
+      FERRY_HEARTBEAT_SECONDS: '0.5',
+      FERRY_CONFIG_RESYNC_SECONDS: '60',
+      FERRY_REPLICA_ID: 'cp-2',
+    });
+    expect([e.heartbeatSeconds, e.configResyncSeconds, e.replicaId]).toEqual([0.5, 60, 'cp-2']);
+  });
+
   it.each([
+    [{ FERRY_HEARTBEAT_SECONDS: '0' }, 'FERRY_HEARTBEAT_SECONDS'],
+    [{ FERRY_CONFIG_RESYNC_SECONDS: 'often' }, 'FERRY_CONFIG_RESYNC_SECONDS'],
+    [{ FERRY_REPLICA_ID: 'has space' }, 'FERRY_REPLICA_ID'],
     [{ FERRY_HTTP_PORT: 'eighty' }, 'FERRY_HTTP_PORT'],
     [{ FERRY_DATABASE_URL: 'mysql://x' }, 'FERRY_DATABASE_URL'],
     [{ FERRY_PUBLIC_URL: 'not a url' }, 'FERRY_PUBLIC_URL'],

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { FerryError } from '@ferry/shared';
 import { z } from 'zod';
@@ -26,6 +27,15 @@ const envSchema = z.object({
   /** Both set: serve HTTPS with this PEM certificate chain and key (else plain HTTP behind a TLS proxy). */
   FERRY_TLS_CERT: z.string().min(1).optional(),
   FERRY_TLS_KEY: z.string().min(1).optional(),
+  /** Gateways heartbeat this often over the channel; fractional values are for tests. */
+  FERRY_HEARTBEAT_SECONDS: z.coerce.number().min(0.1).max(3600).default(30),
+  /** Every this many seconds each replica re-sends config to channels whose applied version is stale. */
+  FERRY_CONFIG_RESYNC_SECONDS: z.coerce.number().min(1).max(86_400).default(300),
+  /** Names this replica in gateway_status and logs (default hostname-pid). */
+  FERRY_REPLICA_ID: z
+    .string()
+    .regex(/^[\w.:-]{1,128}$/, 'must be 1-128 letters, digits or . _ : -')
+    .optional(),
 });
 
 export interface Env {
@@ -42,6 +52,9 @@ export interface Env {
   s3: { bucket: string; endpoint: string | undefined; region: string; forcePathStyle: boolean } | undefined;
   /** PEM file paths when the control plane terminates TLS itself. */
   tls: { certFile: string; keyFile: string } | undefined;
+  heartbeatSeconds: number;
+  configResyncSeconds: number;
+  replicaId: string;
 }
 
 /** Reads FERRY_* settings; an invalid value fails at start and names the variable. */
@@ -84,5 +97,8 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
         }
       : undefined,
     tls,
+    heartbeatSeconds: e.FERRY_HEARTBEAT_SECONDS,
+    configResyncSeconds: e.FERRY_CONFIG_RESYNC_SECONDS,
+    replicaId: e.FERRY_REPLICA_ID ?? `${hostname()}-${process.pid}`,
   };
 }

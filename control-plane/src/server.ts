@@ -5,15 +5,18 @@ import { join } from 'node:path';
 import { FerryError } from '@ferry/shared';
 import { serve } from '@hono/node-server';
 import type { Logger } from 'pino';
+import { WebSocketServer } from 'ws';
 import { createApp } from './app.js';
 import { loadSessionSecret } from './auth/session.js';
 import { systemCtx } from './context.js';
 import { type Database, openDatabase } from './db/client.js';
 import type { Env } from './env.js';
+import { startGatewayLiveness } from './jobs/gateway-liveness.js';
 import { startStudyCompletion } from './jobs/study-completion.js';
 import { loadOrCreateRecipientKeys } from './keys/recipient-keys.js';
 import { bootstrapAdmin } from './services/bootstrap-admin.js';
 import { createBlobStore } from './storage/create-blob-store.js';
+import { ChannelHub } from './ws/channel-hub.js';
 
 async function readTls(files: { certFile: string; keyFile: string }): Promise<{ cert: Buffer; key: Buffer }> {
   try {
@@ -31,6 +34,14 @@ async function readTls(files: { certFile: string; keyFile: string }): Promise<{ 
 
 /** How long in-flight requests may run on after a stop is asked for. */
 const STOP_GRACE_MS = 5000;
+
+/** The largest channel message accepted; heartbeats and diagnostic results are a few KiB. */
+export const CHANNEL_MAX_MESSAGE_BYTES = 256 * 1024;
+
+/** The websocket server for the agents' channel: upgrades are routed through the app (see ws/). */
+export function createChannelSocketServer(): WebSocketServer {
+  return new WebSocketServer({ noServer: true, maxPayload: CHANNEL_MAX_MESSAGE_BYTES });
+}
 
 export interface RunningServer {
   url: string;
@@ -70,6 +81,14 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
         `\nFirst admin: ${boot.email}\nPassword:    ${boot.generatedPassword}\n(shown once; change it after signing in)\n\n`,
       );
   }
+  const channelHub = new ChannelHub({
+    database,
+    log,
+    replicaId: env.replicaId,
+    heartbeatSeconds: env.heartbeatSeconds,
+    configResyncSeconds: env.configResyncSeconds,
+  });
+  await channelHub.start();
   const app = createApp({
     database,
     log,
@@ -78,12 +97,14 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
     recipientPrivateKeys: keys.privateJwks,
     publicUrl: env.publicUrl,
     blobStore,
+    channelHub,
   });
   const tls = env.tls ? await readTls(env.tls) : undefined;
   const server = serve({
     fetch: app.fetch,
     port: env.httpPort,
     hostname: env.httpHost,
+    websocket: { server: createChannelSocketServer() },
     ...(tls ? { createServer: createHttpsServer, serverOptions: tls } : {}),
   });
   await new Promise<void>((resolve, reject) => {
@@ -91,10 +112,14 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
     server.once('error', reject);
   });
   const studyCompletion = startStudyCompletion({ db: database.db, log });
+  const liveness = startGatewayLiveness({ db: database.db, log, heartbeatSeconds: env.heartbeatSeconds });
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : env.httpPort;
   const url = env.publicUrl;
-  log.info({ event: 'control_plane.ready', port, url, database: database.kind }, 'control plane ready');
+  log.info(
+    { event: 'control_plane.ready', port, url, database: database.kind, replicaId: env.replicaId },
+    'control plane ready',
+  );
   return {
     url,
     port,
@@ -103,12 +128,15 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
       // In-flight requests get a grace period; idle keep-alive sockets, and then stragglers, are
       // closed, or one client holding a connection open would keep the process from stopping.
       const http = server as unknown as Server;
+      // Channels first: agents are told to go elsewhere (1001) and are not marked offline.
+      await channelHub.stop();
       const closed = new Promise<void>((resolve) => http.close(() => resolve()));
       http.closeIdleConnections();
       const force = setTimeout(() => http.closeAllConnections(), STOP_GRACE_MS);
       await closed;
       clearTimeout(force);
       await studyCompletion.stop();
+      await liveness.stop();
       blobStore.destroy?.();
       await database.close();
     },

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Actor, Ctx } from '../context.js';
 import type { Database } from '../db/client.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import type { ChannelHub } from '../ws/channel-hub.js';
 
 export interface AppDeps {
   database: Database;
@@ -17,6 +18,11 @@ export interface AppDeps {
   publicUrl: string;
   /** Where uploaded objects live: S3, or FERRY_DATA_DIR/blobs with part PUTs served by this app. */
   blobStore: BlobStore;
+  /**
+   * This replica's live agent channels; without it (in-process test apps) the channel route is not
+   * served. The server makes one per process.
+   */
+  channelHub?: ChannelHub;
 }
 
 export interface AppEnv {

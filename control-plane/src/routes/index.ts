@@ -1,6 +1,7 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppDeps, AppEnv } from '../http/types.js';
 import { FsBlobStore } from '../storage/fs-blob-store.js';
+import { registerChannel } from '../ws/channel-route.js';
 import { registerAgents } from './agents.js';
 import { registerAudit } from './audit.js';
 import { registerAuth } from './auth.js';
@@ -8,6 +9,7 @@ import { registerBlobParts } from './blob-parts.js';
 import { registerDicomweb } from './dicomweb/index.js';
 import { registerEnrollmentTokens } from './enrollment-tokens.js';
 import { registerFacilities } from './facilities.js';
+import { registerGatewayDiagnostics } from './gateway-diagnostics.js';
 import { registerGateways } from './gateways.js';
 import { registerGroups } from './groups.js';
 import { registerHealth } from './health.js';
@@ -23,11 +25,13 @@ export function registerRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
   registerUploads(app);
   registerFacilities(app);
   registerGateways(app);
+  registerGatewayDiagnostics(app);
   registerGroups(app);
   registerUsers(app);
   registerAudit(app);
   registerStudies(app);
   registerDicomweb(app);
+  if (deps.channelHub) registerChannel(app, deps.channelHub);
   // With S3 the agent PUTs to presigned S3 URLs, so this app accepts no blob bytes at all.
   if (deps.blobStore instanceof FsBlobStore) registerBlobParts(app, deps.blobStore);
 }

@@ -1,14 +1,15 @@
 import { FerryError } from '@ferry/shared';
 import { and, eq } from 'drizzle-orm';
 import type { Ctx } from '../context.js';
+import { notifyGateways } from '../db/notify.js';
 import { type GatewayView, getGatewayViewOr404 } from '../db/queries/gateways.js';
 import { gateways } from '../db/schema/index.js';
 import { writeAudit } from './audit.js';
 import { requireAdmin } from './permissions.js';
 
 /**
- * Revokes a gateway: its next call is refused and told to re-enroll. Revoking a revoked gateway
- * changes nothing and returns it as it is.
+ * Revokes a gateway: its next call is refused and told to re-enroll, and its live channel is closed.
+ * Revoking a revoked gateway changes nothing and returns it as it is.
  */
 export async function revokeGateway({
   ctx,
@@ -27,6 +28,8 @@ export async function revokeGateway({
     if (!gw) throw new FerryError('resource.not_found', `no gateway ${input.id} in your group`);
     if (!gw.revokedAt) {
       await tx.update(gateways).set({ revokedAt: new Date() }).where(eq(gateways.id, gw.id));
+      // Delivered on commit: the replica holding its channel sends reenroll and closes it.
+      await notifyGateways(tx, { kind: 'revoked', gatewayId: gw.id });
       await writeAudit(tx, ctx, {
         action: 'gateway.revoke',
         targetType: 'gateway',

@@ -1,0 +1,59 @@
+import { eq } from 'drizzle-orm';
+import type { Ctx } from '../context.js';
+import { type ConfigVersionRow, latestConfigVersions } from '../db/queries/gateway-channel.js';
+import { gatewayEvents, gatewayStatus } from '../db/schema/index.js';
+import { requireAgent } from './permissions.js';
+
+/**
+ * Records that the calling gateway opened channel `channelId` on this replica: the channel becomes the
+ * gateway's current one (a close of an older channel no longer marks it offline), an offline gateway
+ * turns online, and `channel.connected` is logged. Returns the gateway's latest desired config.
+ */
+export async function openGatewayChannel({
+  ctx,
+  input,
+}: {
+  ctx: Ctx;
+  input: { channelId: string; replicaId: string; heartbeatSeconds: number; agentVersion: string };
+}): Promise<{ latest: ConfigVersionRow | undefined }> {
+  const actor = requireAgent(ctx.actor);
+  return ctx.db.transaction(async (tx) => {
+    const now = new Date();
+    const [prev] = await tx
+      .select({ status: gatewayStatus.status })
+      .from(gatewayStatus)
+      .where(eq(gatewayStatus.gatewayId, actor.gatewayId))
+      .for('update');
+    const connected = {
+      channelId: input.channelId,
+      connectedAt: now,
+      replicaId: input.replicaId,
+      heartbeatSeconds: input.heartbeatSeconds,
+    };
+    // A gateway that was offline (or never connected) is online from now; a degraded one stays
+    // degraded until its next heartbeat says otherwise.
+    const from = prev?.status ?? 'offline';
+    const to = from === 'offline' ? 'online' : from;
+    if (prev) {
+      await tx
+        .update(gatewayStatus)
+        .set({ ...connected, ...(to !== from ? { status: to, statusSince: now } : {}) })
+        .where(eq(gatewayStatus.gatewayId, actor.gatewayId));
+    } else {
+      await tx
+        .insert(gatewayStatus)
+        .values({ gatewayId: actor.gatewayId, status: to, statusSince: now, ...connected });
+    }
+    const base = { groupId: actor.groupId, gatewayId: actor.gatewayId, at: now };
+    await tx.insert(gatewayEvents).values([
+      {
+        ...base,
+        type: 'channel.connected',
+        details: { replicaId: input.replicaId, agentVersion: input.agentVersion },
+      },
+      ...(to !== from ? [{ ...base, type: 'status', details: { from, to, conditions: [] } }] : []),
+    ]);
+    const latest = await latestConfigVersions(tx, [actor.gatewayId]);
+    return { latest: latest.get(actor.gatewayId) };
+  });
+}
