@@ -2,6 +2,7 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppDeps, AppEnv } from '../http/types.js';
 import { FsBlobStore } from '../storage/fs-blob-store.js';
 import { registerChannel } from '../ws/channel-route.js';
+import { registerAgentDiagnostics } from './agent-diagnostics.js';
 import { registerAgents } from './agents.js';
 import { registerAudit } from './audit.js';
 import { registerAuth } from './auth.js';
@@ -23,6 +24,7 @@ export function registerRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
   registerEnrollmentTokens(app);
   registerAgents(app);
   registerUploads(app);
+  registerAgentDiagnostics(app);
   registerFacilities(app);
   registerGateways(app);
   registerGatewayDiagnostics(app);

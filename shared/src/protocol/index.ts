@@ -13,5 +13,6 @@ export * from './channel.js';
 export * from './gateway-config.js';
 export * from './health.js';
 export { type InstanceManifest, instanceManifestSchema } from './manifest.js';
+export * from './upload-test.js';
 export * from './uploads.js';
 export { PROTOCOL_VERSION } from './version.js';
