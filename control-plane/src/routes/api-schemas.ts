@@ -1,9 +1,9 @@
-import { aeTitleProblem } from '@ferry/shared';
+import { aeTitleProblem, conditionSchema, gatewaySettingsSchema } from '@ferry/shared';
 import { z } from '@hono/zod-openapi';
 import type { FacilityRow } from '../db/queries/facilities.js';
 import type { GatewayView } from '../db/queries/gateways.js';
 import type { UserView } from '../db/queries/users.js';
-import { userRoles } from '../db/schema/index.js';
+import { GATEWAY_STATUSES, userRoles } from '../db/schema/index.js';
 import { NAME_MAX_LENGTH, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../services/input-rules.js';
 import { STABLE_PERIOD_MAX_SECONDS, STABLE_PERIOD_MIN_SECONDS } from '../services/stable-period.js';
 
@@ -51,6 +51,8 @@ export const facilitySchema = z
     name: z.string(),
     aeTitle: z.string(),
     stablePeriodSeconds: z.number().int(),
+    /** Overrides of the group's gateway settings for this facility's gateways. */
+    gateway: gatewaySettingsSchema,
     createdAt: isoTime,
     updatedAt: isoTime,
   })
@@ -62,6 +64,7 @@ export function facilityDto(f: FacilityRow): z.infer<typeof facilitySchema> {
     name: f.name,
     aeTitle: f.aeTitle,
     stablePeriodSeconds: f.stablePeriodSeconds,
+    gateway: f.gatewaySettings,
     createdAt: f.createdAt.toISOString(),
     updatedAt: f.updatedAt.toISOString(),
   };
@@ -81,6 +84,18 @@ export const gatewaySchema = z
       .int()
       .nullable()
       .openapi({ description: 'Latest desired config version; null before the first' }),
+    status: z.enum(GATEWAY_STATUSES).openapi({
+      description:
+        'online, degraded (the latest heartbeat has a warning or error condition) or offline (channel ' +
+        'closed, heartbeats missing, or never connected). A revoked gateway keeps the status its ' +
+        'channel left (offline once closed); revokedAt says it is revoked.',
+    }),
+    statusSince: isoTime,
+    lastHeartbeatAt: isoTime.nullable(),
+    appliedConfigVersion: z.number().int().nullable().openapi({
+      description: 'The config version the gateway reports in force; null before its first heartbeat',
+    }),
+    conditions: z.array(conditionSchema).openapi({ description: 'Conditions of the latest health report' }),
   })
   .openapi('Gateway');
 
@@ -94,8 +109,21 @@ export function gatewayDto(g: GatewayView): z.infer<typeof gatewaySchema> {
     lastSeenAt: g.lastSeenAt?.toISOString() ?? null,
     revokedAt: g.revokedAt?.toISOString() ?? null,
     configVersion: g.configVersion,
+    status: g.status,
+    statusSince: g.statusSince.toISOString(),
+    lastHeartbeatAt: g.lastHeartbeatAt?.toISOString() ?? null,
+    appliedConfigVersion: g.appliedConfigVersion,
+    conditions: g.conditions,
   };
 }
+
+/**
+ * Gateway settings as a request body: port, allowedCallingAeTitles, maxAssociations, upload
+ * {parallelism, bandwidthBytesPerSecond, schedule, retentionHours}; every field optional, unknown ones
+ * refused. A facility value wins over the group value, which wins over the defaults. (The shared zod
+ * instance has no `.openapi()`, so the schema is used as it is.)
+ */
+export const gatewaySettingsBodySchema = gatewaySettingsSchema;
 
 export const userSchema = z
   .object({

@@ -126,6 +126,8 @@ describe.each(BACKENDS)('facilities routes (%s)', (backend) => {
           port: 4104,
           allowedCallingAeTitles: [],
           maxAssociations: 32,
+          upload: { parallelism: 4, bandwidthBytesPerSecond: 0, schedule: [], retentionHours: 0 },
+          stablePeriodSeconds: 60,
         });
       }
       expect(await versionsOf(revoked.gatewayId)).toEqual(beforeRevoked);

@@ -11,6 +11,7 @@ import {
   aeTitleSchema,
   facilityDto,
   facilitySchema,
+  gatewaySettingsBodySchema,
   idParamSchema,
   json,
   nameSchema,
@@ -33,6 +34,7 @@ const createFacilityRoute = createRoute({
             name: nameSchema,
             aeTitle: aeTitleSchema,
             stablePeriodSeconds: stablePeriodSecondsSchema.optional(),
+            gateway: gatewaySettingsBodySchema.nullable().optional(),
           })
           .strict(),
       ),
@@ -76,8 +78,11 @@ const updateFacilityRoute = createRoute({
   method: 'patch',
   path: '/api/v1/facilities/{id}',
   tags: ['facilities'],
-  summary: 'Rename a facility, change its AE title or its stable period (admin)',
-  description: "A new AE title becomes a new config version for each of the facility's non-revoked gateways.",
+  summary: 'Rename a facility, change its AE title, stable period or gateway settings (admin)',
+  description:
+    "`gateway` replaces the facility's overrides of the group's gateway settings (null clears them). " +
+    "A change to the AE title, stable period or settings becomes a new config version for each of the facility's " +
+    'non-revoked gateways whose config changed, pushed to them live.',
   middleware: [authenticate('user')] as const,
   request: {
     params: idParamSchema,
@@ -89,11 +94,16 @@ const updateFacilityRoute = createRoute({
             name: nameSchema.optional(),
             aeTitle: aeTitleSchema.optional(),
             stablePeriodSeconds: stablePeriodSecondsSchema.optional(),
+            gateway: gatewaySettingsBodySchema.nullable().optional(),
           })
           .strict()
           .refine(
-            (v) => v.name !== undefined || v.aeTitle !== undefined || v.stablePeriodSeconds !== undefined,
-            'give name, aeTitle or stablePeriodSeconds',
+            (v) =>
+              v.name !== undefined ||
+              v.aeTitle !== undefined ||
+              v.stablePeriodSeconds !== undefined ||
+              v.gateway !== undefined,
+            'give name, aeTitle, stablePeriodSeconds or gateway',
           ),
       ),
     },

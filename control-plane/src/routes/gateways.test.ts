@@ -11,6 +11,12 @@ import {
   unknownId,
 } from '../testing/harness.js';
 import { runCommonRouteTests } from '../testing/security-suite.js';
+import {
+  condition,
+  healthReport,
+  seedGatewayEvent,
+  seedGatewayStatus,
+} from '../testing/seed-gateway-status.js';
 
 interface GatewayBody {
   id: string;
@@ -21,7 +27,15 @@ interface GatewayBody {
   lastSeenAt: string | null;
   revokedAt: string | null;
   configVersion: number | null;
+  status: string;
+  statusSince: string;
+  lastHeartbeatAt: string | null;
+  appliedConfigVersion: number | null;
+  conditions: { code: string; severity: string }[];
   config?: Record<string, unknown> | null;
+  health?: Record<string, unknown> | null;
+  rejectedConfig?: { version: number; reason: string } | null;
+  events?: { id: string; at: string; type: string; details: Record<string, unknown> }[];
 }
 interface ErrorBody {
   error: { code: string; message: string; reenroll?: boolean };
@@ -45,7 +59,11 @@ describe.each(BACKENDS)('gateways routes (%s)', (backend) => {
     it('lists the group’s gateways with facility, config version and times', async () => {
       const gw = await enrollTestGateway(t, g, { hostname: 'ct-room-1' });
       const version = await t.database.db.transaction((tx) =>
-        appendConfigVersion(tx, gw.gatewayId, buildGatewayConfig({ aeTitle: 'LISTME' })),
+        appendConfigVersion(
+          tx,
+          gw.gatewayId,
+          buildGatewayConfig({ aeTitle: 'LISTME', stablePeriodSeconds: 60 }),
+        ),
       );
       expect(version).toBe(1);
       const theirs = await enrollTestGateway(t, other);
@@ -79,8 +97,16 @@ describe.each(BACKENDS)('gateways routes (%s)', (backend) => {
       expect(none.body).toMatchObject({ configVersion: null, config: null });
 
       const versions = await t.database.db.transaction(async (tx) => [
-        await appendConfigVersion(tx, gw.gatewayId, buildGatewayConfig({ aeTitle: 'A1' })),
-        await appendConfigVersion(tx, gw.gatewayId, buildGatewayConfig({ aeTitle: 'A2' })),
+        await appendConfigVersion(
+          tx,
+          gw.gatewayId,
+          buildGatewayConfig({ aeTitle: 'A1', stablePeriodSeconds: 60 }),
+        ),
+        await appendConfigVersion(
+          tx,
+          gw.gatewayId,
+          buildGatewayConfig({ aeTitle: 'A2', stablePeriodSeconds: 60 }),
+        ),
       ]);
       expect(versions).toEqual([1, 2]);
       const res = await t.request<GatewayBody>('GET', `/api/v1/gateways/${gw.gatewayId}`, {
@@ -89,8 +115,93 @@ describe.each(BACKENDS)('gateways routes (%s)', (backend) => {
       expect(res.body).toMatchObject({
         id: gw.gatewayId,
         configVersion: 2,
-        config: { aeTitle: 'A2', port: 4104, allowedCallingAeTitles: [], maxAssociations: 32 },
+        config: {
+          aeTitle: 'A2',
+          port: 4104,
+          allowedCallingAeTitles: [],
+          maxAssociations: 32,
+          upload: { parallelism: 4, bandwidthBytesPerSecond: 0, schedule: [], retentionHours: 0 },
+          stablePeriodSeconds: 60,
+        },
       });
+    });
+
+    it('shows each gateway’s live status; one that never connected is offline since its enrolment', async () => {
+      const never = await enrollTestGateway(t, g);
+      const degraded = await enrollTestGateway(t, g);
+      const since = new Date(Date.now() - 90_000);
+      const beat = new Date(Date.now() - 5_000);
+      await seedGatewayStatus(t.database.db, degraded.gatewayId, {
+        status: 'degraded',
+        statusSince: since,
+        lastHeartbeatAt: beat,
+        health: healthReport({ configVersion: 3, conditions: [condition('spool.disk_low', 'error')] }),
+      });
+      const res = await t.request<{ gateways: GatewayBody[] }>('GET', '/api/v1/gateways', {
+        token: g.reader.token,
+      });
+      const byId = new Map(res.body.gateways.map((x) => [x.id, x]));
+      const n = byId.get(never.gatewayId)!;
+      expect(n).toMatchObject({
+        status: 'offline',
+        lastHeartbeatAt: null,
+        appliedConfigVersion: null,
+        conditions: [],
+      });
+      expect(n.statusSince).toBe(n.enrolledAt);
+      expect(byId.get(degraded.gatewayId)).toMatchObject({
+        status: 'degraded',
+        statusSince: since.toISOString(),
+        lastHeartbeatAt: beat.toISOString(),
+        appliedConfigVersion: 3,
+        conditions: [{ code: 'spool.disk_low', severity: 'error' }],
+      });
+    });
+
+    it('shows one gateway’s latest health, refused config and its 50 newest events', async () => {
+      const gw = await enrollTestGateway(t, g);
+      const theirs = await enrollTestGateway(t, other);
+      const health = healthReport({ spool: { pendingCount: 7, pendingStudies: 2 } });
+      await seedGatewayStatus(t.database.db, gw.gatewayId, {
+        status: 'online',
+        health,
+        rejectedConfig: { version: 4, reason: 'port 104 is in use', at: new Date().toISOString() },
+      });
+      const t0 = Date.now() - 3_600_000;
+      for (let i = 0; i < 55; i++) {
+        await seedGatewayEvent(t.database.db, {
+          groupId: g.groupId,
+          gatewayId: gw.gatewayId,
+          type: 'config.applied',
+          details: { version: i },
+          at: new Date(t0 + i * 1000),
+        });
+      }
+      await seedGatewayEvent(t.database.db, {
+        groupId: other.groupId,
+        gatewayId: theirs.gatewayId,
+        type: 'status',
+      });
+      const res = await t.request<GatewayBody>('GET', `/api/v1/gateways/${gw.gatewayId}`, {
+        token: g.reader.token,
+      });
+      expect(res.status).toBe(200);
+      expect(res.body.health).toEqual(health);
+      expect(res.body.rejectedConfig).toMatchObject({ version: 4, reason: 'port 104 is in use' });
+      expect(res.body.events).toHaveLength(50);
+      expect(res.body.events!.map((e) => e.details.version)).toEqual(
+        Array.from({ length: 50 }, (_, i) => 54 - i),
+      );
+      expect(res.body.events![0]).toMatchObject({
+        type: 'config.applied',
+        at: new Date(t0 + 54_000).toISOString(),
+      });
+
+      const quiet = await enrollTestGateway(t, g);
+      const none = await t.request<GatewayBody>('GET', `/api/v1/gateways/${quiet.gatewayId}`, {
+        token: g.reader.token,
+      });
+      expect(none.body).toMatchObject({ status: 'offline', health: null, rejectedConfig: null, events: [] });
     });
 
     it('revokes a gateway: audited once, idempotent, and its agent is told to re-enroll', async () => {

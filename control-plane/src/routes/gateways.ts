@@ -1,8 +1,9 @@
+import { healthReportSchema } from '@ferry/shared';
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { authenticate } from '../http/auth-middleware.js';
 import { ctxOf } from '../http/context.js';
 import type { AppEnv } from '../http/types.js';
-import { getGateway } from '../services/get-gateway.js';
+import { GATEWAY_DETAIL_EVENTS, type GatewayDetail, getGateway } from '../services/get-gateway.js';
 import { listGateways } from '../services/list-gateways.js';
 import { revokeGateway } from '../services/revoke-gateway.js';
 import { gatewayDto, gatewaySchema, idParamSchema, json } from './api-schemas.js';
@@ -14,14 +15,45 @@ const gatewayDetailSchema = gatewaySchema
       .record(z.string(), z.unknown())
       .nullable()
       .openapi({ description: 'The desired config that configVersion numbers (agent.json fields)' }),
+    /** The latest heartbeat health report. */
+    health: z.union([healthReportSchema, z.null()]),
+    rejectedConfig: z
+      .object({ version: z.number().int(), reason: z.string(), at: z.string() })
+      .nullable()
+      .openapi({
+        description: 'The latest version the gateway refused and why; null once a newer one applied',
+      }),
+    events: z
+      .array(
+        z.object({
+          id: z.uuid(),
+          at: z.iso.datetime({ offset: true }),
+          type: z.string().openapi({
+            description:
+              'status, channel.connected, channel.closed, config.applied, config.rejected, diagnostic',
+          }),
+          details: z.record(z.string(), z.unknown()),
+        }),
+      )
+      .openapi({ description: `The ${GATEWAY_DETAIL_EVENTS} most recent events, newest first` }),
   })
   .openapi('GatewayDetail');
+
+function gatewayDetailDto(g: GatewayDetail): z.infer<typeof gatewayDetailSchema> {
+  return {
+    ...gatewayDto(g),
+    config: g.config,
+    health: g.health,
+    rejectedConfig: g.rejectedConfig,
+    events: g.events.map((e) => ({ id: e.id, at: e.at.toISOString(), type: e.type, details: e.details })),
+  };
+}
 
 const listGatewaysRoute = createRoute({
   method: 'get',
   path: '/api/v1/gateways',
   tags: ['gateways'],
-  summary: "The group's gateways, revoked ones included",
+  summary: "The group's gateways with their live status, revoked ones included",
   middleware: [authenticate('user')] as const,
   responses: {
     200: {
@@ -36,7 +68,7 @@ const getGatewayRoute = createRoute({
   method: 'get',
   path: '/api/v1/gateways/{id}',
   tags: ['gateways'],
-  summary: 'One gateway with its desired config',
+  summary: 'One gateway with its desired config, latest health and recent events',
   middleware: [authenticate('user')] as const,
   request: { params: idParamSchema },
   responses: {
@@ -67,7 +99,7 @@ export function registerGateways(app: OpenAPIHono<AppEnv>): void {
   });
   app.openapi(getGatewayRoute, async (c) => {
     const gateway = await getGateway({ ctx: ctxOf(c), input: c.req.valid('param') });
-    return c.json({ ...gatewayDto(gateway), config: gateway.config }, 200);
+    return c.json(gatewayDetailDto(gateway), 200);
   });
   app.openapi(revokeGatewayRoute, async (c) => {
     const gateway = await revokeGateway({ ctx: ctxOf(c), input: c.req.valid('param') });

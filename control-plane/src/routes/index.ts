@@ -10,7 +10,9 @@ import { registerBlobParts } from './blob-parts.js';
 import { registerDicomweb } from './dicomweb/index.js';
 import { registerEnrollmentTokens } from './enrollment-tokens.js';
 import { registerFacilities } from './facilities.js';
+import { registerFleet } from './fleet.js';
 import { registerGatewayDiagnostics } from './gateway-diagnostics.js';
+import { registerGatewaySettings } from './gateway-settings.js';
 import { registerGateways } from './gateways.js';
 import { registerGroups } from './groups.js';
 import { registerHealth } from './health.js';
@@ -27,6 +29,8 @@ export function registerRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
   registerAgentDiagnostics(app);
   registerFacilities(app);
   registerGateways(app);
+  registerGatewaySettings(app);
+  registerFleet(app);
   registerGatewayDiagnostics(app);
   registerGroups(app);
   registerUsers(app);

@@ -2,7 +2,7 @@ import { FerryError } from '@ferry/shared';
 import { and, eq, gt, isNull, lt, sql } from 'drizzle-orm';
 import type { JWK } from 'jose';
 import type { Ctx } from '../context.js';
-import { enrollmentTokens, facilities, gateways } from '../db/schema/index.js';
+import { enrollmentTokens, facilities, gateways, groups } from '../db/schema/index.js';
 import { writeAudit } from './audit.js';
 import { hashEnrollmentToken } from './enrollment-token-secret.js';
 import { appendConfigVersion, buildGatewayConfig, type GatewayConfig } from './gateway-config.js';
@@ -90,7 +90,11 @@ export async function enrollAgent({
       })
       .returning({ id: gateways.id });
     if (!gateway) throw new Error('gateway insert returned no row');
-    const config = buildGatewayConfig(facility);
+    const [group] = await tx
+      .select({ gatewaySettings: groups.gatewaySettings })
+      .from(groups)
+      .where(eq(groups.id, use.groupId));
+    const config = buildGatewayConfig(facility, group?.gatewaySettings);
     const configVersion = await appendConfigVersion(tx, gateway.id, config);
     const agentCtx: Ctx = {
       ...ctx,

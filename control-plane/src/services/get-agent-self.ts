@@ -2,7 +2,7 @@ import { FerryError } from '@ferry/shared';
 import { eq } from 'drizzle-orm';
 import type { Ctx } from '../context.js';
 import { latestGatewayConfig } from '../db/queries/gateways.js';
-import { facilities, gateways } from '../db/schema/index.js';
+import { facilities, gateways, groups } from '../db/schema/index.js';
 import { appendConfigVersion, buildGatewayConfig } from './gateway-config.js';
 import { requireAgent } from './permissions.js';
 
@@ -17,9 +17,17 @@ export interface AgentSelf {
 export async function getAgentSelf({ ctx }: { ctx: Ctx; input?: Record<string, never> }): Promise<AgentSelf> {
   const agent = requireAgent(ctx.actor);
   const [row] = await ctx.db
-    .select({ facilityId: facilities.id, name: facilities.name, aeTitle: facilities.aeTitle })
+    .select({
+      facilityId: facilities.id,
+      name: facilities.name,
+      aeTitle: facilities.aeTitle,
+      stablePeriodSeconds: facilities.stablePeriodSeconds,
+      facilitySettings: facilities.gatewaySettings,
+      groupSettings: groups.gatewaySettings,
+    })
     .from(gateways)
     .innerJoin(facilities, eq(facilities.id, gateways.facilityId))
+    .innerJoin(groups, eq(groups.id, gateways.groupId))
     .where(eq(gateways.id, agent.gatewayId));
   if (!row) throw new FerryError('auth.reenroll', 'this gateway is not enrolled; enroll it again');
   const facility = { id: row.facilityId, name: row.name, aeTitle: row.aeTitle };
@@ -29,7 +37,14 @@ export async function getAgentSelf({ ctx }: { ctx: Ctx; input?: Record<string, n
     latest = await ctx.db.transaction(async (tx) => {
       const again = await latestGatewayConfig(tx, agent.gatewayId);
       if (again) return again;
-      const config = buildGatewayConfig(facility);
+      const config = buildGatewayConfig(
+        {
+          aeTitle: row.aeTitle,
+          stablePeriodSeconds: row.stablePeriodSeconds,
+          gatewaySettings: row.facilitySettings,
+        },
+        row.groupSettings,
+      );
       const version = await appendConfigVersion(tx, agent.gatewayId, config);
       return { version, config };
     });

@@ -1,4 +1,6 @@
-import { and, asc, eq, isNull } from 'drizzle-orm';
+import { isDeepStrictEqual } from 'node:util';
+import type { GatewaySettings } from '@ferry/shared';
+import { eq } from 'drizzle-orm';
 import type { Ctx } from '../context.js';
 import { isUniqueViolation } from '../db/errors.js';
 import {
@@ -7,22 +9,24 @@ import {
   findAeTitleHolder,
   getFacilityOr404,
 } from '../db/queries/facilities.js';
-import { facilities, gateways } from '../db/schema/index.js';
+import { facilities } from '../db/schema/index.js';
 import { writeAudit } from './audit.js';
-import { appendConfigVersion, buildGatewayConfig } from './gateway-config.js';
+import { appendConfigVersionsIfChanged, checkGatewaySettings } from './gateway-config.js';
 import { checkAeTitle, checkName } from './input-rules.js';
 import { requireAdmin } from './permissions.js';
 import { checkStablePeriod } from './stable-period.js';
 
 export interface UpdateFacilityResult {
   facility: FacilityRow;
-  /** The config versions written because the AE title changed, one per non-revoked gateway. */
+  /** The config versions written because the gateways' desired config changed (non-revoked only). */
   configVersions: { gatewayId: string; version: number }[];
 }
 
 /**
- * Renames a facility, changes its AE title or its stable period. A new AE title becomes a new config
- * version for every non-revoked gateway of the facility, in the same transaction as the change.
+ * Renames a facility, changes its AE title, its stable period or its gateway settings (`gateway`
+ * replaces the overrides; null clears them). A change to what its gateways run (AE title, stable
+ * period, settings) becomes a new config version for each of its non-revoked gateways whose config
+ * really changed, pushed to them when the transaction commits.
  */
 export async function updateFacility({
   ctx,
@@ -34,6 +38,7 @@ export async function updateFacility({
     name?: string | undefined;
     aeTitle?: string | undefined;
     stablePeriodSeconds?: number | undefined;
+    gateway?: GatewaySettings | null | undefined;
   };
 }): Promise<UpdateFacilityResult> {
   const actor = requireAdmin(ctx.actor);
@@ -41,6 +46,8 @@ export async function updateFacility({
   const aeTitle = input.aeTitle === undefined ? undefined : checkAeTitle(input.aeTitle);
   const stablePeriodSeconds =
     input.stablePeriodSeconds === undefined ? undefined : checkStablePeriod(input.stablePeriodSeconds);
+  const gateway =
+    input.gateway === undefined ? undefined : checkGatewaySettings(input.gateway ?? {}, 'gateway');
   try {
     return await ctx.db.transaction(async (tx) => {
       const before = await getFacilityOr404(tx, actor.groupId, input.id, { lock: true });
@@ -48,6 +55,7 @@ export async function updateFacility({
         name?: { from: string; to: string };
         aeTitle?: { from: string; to: string };
         stablePeriodSeconds?: { from: number; to: number };
+        gateway?: { from: GatewaySettings; to: GatewaySettings };
       } = {};
       if (name !== undefined && name !== before.name) changes.name = { from: before.name, to: name };
       if (aeTitle !== undefined && aeTitle !== before.aeTitle) {
@@ -58,6 +66,11 @@ export async function updateFacility({
       if (stablePeriodSeconds !== undefined && stablePeriodSeconds !== before.stablePeriodSeconds) {
         changes.stablePeriodSeconds = { from: before.stablePeriodSeconds, to: stablePeriodSeconds };
       }
+      if (gateway !== undefined) {
+        const to = gateway;
+        if (!isDeepStrictEqual(to, before.gatewaySettings))
+          changes.gateway = { from: before.gatewaySettings, to };
+      }
       if (Object.keys(changes).length === 0) return { facility: before, configVersions: [] };
 
       const [facility] = await tx
@@ -66,28 +79,18 @@ export async function updateFacility({
           ...(changes.name ? { name: changes.name.to } : {}),
           ...(changes.aeTitle ? { aeTitle: changes.aeTitle.to } : {}),
           ...(changes.stablePeriodSeconds ? { stablePeriodSeconds: changes.stablePeriodSeconds.to } : {}),
+          ...(changes.gateway ? { gatewaySettings: changes.gateway.to } : {}),
           updatedAt: new Date(),
         })
         .where(eq(facilities.id, before.id))
         .returning();
 
-      const configVersions: { gatewayId: string; version: number }[] = [];
-      if (changes.aeTitle) {
-        const active = await tx
-          .select({ id: gateways.id })
-          .from(gateways)
-          .where(and(eq(gateways.facilityId, before.id), isNull(gateways.revokedAt)))
-          .orderBy(asc(gateways.id));
-        const config = buildGatewayConfig(facility!);
-        for (const gw of active) {
-          configVersions.push({ gatewayId: gw.id, version: await appendConfigVersion(tx, gw.id, config) });
-        }
-      }
+      const configVersions = await appendConfigVersionsIfChanged(tx, { facilityId: before.id });
       await writeAudit(tx, ctx, {
         action: 'facility.update',
         targetType: 'facility',
         targetId: before.id,
-        details: { changes, ...(changes.aeTitle ? { configVersions } : {}) },
+        details: { changes, ...(configVersions.length > 0 ? { configVersions } : {}) },
       });
       return { facility: facility!, configVersions };
     });

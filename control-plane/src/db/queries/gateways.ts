@@ -1,9 +1,14 @@
-import { FerryError } from '@ferry/shared';
+import { type Condition, FerryError } from '@ferry/shared';
 import { and, desc, eq, type SQL, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.js';
-import { configVersions, facilities, gateways } from '../schema/index.js';
+import { configVersions, facilities, type GatewayStatus, gatewayStatus, gateways } from '../schema/index.js';
 
-/** A gateway as the fleet view shows it: its facility and its latest desired config version. */
+/**
+ * A gateway as the fleet view shows it: its facility, its latest desired config version and its live
+ * state. A gateway that never connected has no gateway_status row and shows as offline since its
+ * enrolment. A revoked gateway keeps the status its channel left behind (offline once the channel
+ * closes); `revokedAt` is what says it is revoked.
+ */
 export interface GatewayView {
   id: string;
   facility: { id: string; name: string; aeTitle: string };
@@ -13,6 +18,14 @@ export interface GatewayView {
   lastSeenAt: Date | null;
   revokedAt: Date | null;
   configVersion: number | null;
+  status: GatewayStatus;
+  /** Since when `status` holds; the enrolment time for a gateway that never connected. */
+  statusSince: Date;
+  lastHeartbeatAt: Date | null;
+  /** The config version the gateway last reported in force; null before its first heartbeat. */
+  appliedConfigVersion: number | null;
+  /** The conditions of the latest health report ([] without one). */
+  conditions: Condition[];
 }
 
 /** The gateways of `groupId` (optionally narrowed by `where`), newest enrolment first. */
@@ -32,9 +45,16 @@ export async function selectGatewayViews(db: DbOrTx, groupId: string, where?: SQ
       lastSeenAt: gateways.lastSeenAt,
       revokedAt: gateways.revokedAt,
       configVersion: latestVersion,
+      status: gatewayStatus.status,
+      statusSince: gatewayStatus.statusSince,
+      lastHeartbeatAt: gatewayStatus.lastHeartbeatAt,
+      appliedConfigVersion: gatewayStatus.appliedConfigVersion,
+      // Only the conditions: a full health report per gateway is too much for a fleet list.
+      conditions: sql<Condition[] | null>`${gatewayStatus.health} -> 'conditions'`,
     })
     .from(gateways)
     .innerJoin(facilities, eq(facilities.id, gateways.facilityId))
+    .leftJoin(gatewayStatus, eq(gatewayStatus.gatewayId, gateways.id))
     .where(and(eq(gateways.groupId, groupId), where))
     .orderBy(desc(gateways.enrolledAt), gateways.id);
   return rows.map((r) => ({
@@ -46,6 +66,11 @@ export async function selectGatewayViews(db: DbOrTx, groupId: string, where?: SQ
     lastSeenAt: r.lastSeenAt,
     revokedAt: r.revokedAt,
     configVersion: r.configVersion === null ? null : Number(r.configVersion),
+    status: r.status ?? 'offline',
+    statusSince: r.statusSince ?? r.enrolledAt,
+    lastHeartbeatAt: r.lastHeartbeatAt,
+    appliedConfigVersion: r.appliedConfigVersion,
+    conditions: parseJsonb<Condition[]>(r.conditions) ?? [],
   }));
 }
 
@@ -68,4 +93,10 @@ export async function latestGatewayConfig(
     .orderBy(desc(configVersions.version))
     .limit(1);
   return row ?? null;
+}
+
+/** A jsonb value from a raw `sql` selection: node-postgres parses it, PGlite may hand back text. */
+function parseJsonb<T>(v: unknown): T | null {
+  if (v === null || v === undefined) return null;
+  return (typeof v === 'string' ? JSON.parse(v) : v) as T;
 }

@@ -1,0 +1,270 @@
+import { GATEWAY_CONFIG_DEFAULTS } from '@ferry/shared';
+import { and, eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auditLog, configVersions, gateways } from '../db/schema/index.js';
+import { listenForNotices, type NoticeLog } from '../testing/gateway-notices.js';
+import {
+  BACKENDS,
+  createTestApp,
+  enrollTestGateway,
+  newAgentKeyPair,
+  type SeededGroup,
+  seedFacility,
+  type TestApp,
+} from '../testing/harness.js';
+import { runCommonRouteTests } from '../testing/security-suite.js';
+
+interface SettingsBody {
+  settings: Record<string, unknown>;
+  configVersions?: { gatewayId: string; version: number }[];
+}
+interface ErrorBody {
+  error: { code: string; message: string };
+}
+
+describe.each(BACKENDS)('gateway settings routes (%s)', (backend) => {
+  let t: TestApp;
+  let g: SeededGroup;
+  let other: SeededGroup;
+  let heard: NoticeLog;
+
+  beforeAll(async () => {
+    t = await createTestApp(backend);
+    g = await t.seedGroup('Settings group');
+    other = await t.seedGroup('Other group');
+    heard = await listenForNotices(t.database);
+  });
+  afterAll(async () => {
+    await heard?.stop();
+    await t?.close();
+  });
+
+  const versionsOf = (gatewayId: string) =>
+    t.database.db
+      .select({ version: configVersions.version, config: configVersions.config })
+      .from(configVersions)
+      .where(eq(configVersions.gatewayId, gatewayId))
+      .orderBy(configVersions.version);
+  const latestOf = async (gatewayId: string) => (await versionsOf(gatewayId)).at(-1);
+  const put = (group: SeededGroup, body: unknown, token = group.admin.token) =>
+    t.request<SettingsBody & ErrorBody>('PUT', '/api/v1/settings/gateways', { token, body });
+
+  it('replaces the group settings, versions and notifies every changed gateway once, and audits', async () => {
+    const f1 = await seedFacility(t, g, { aeTitle: 'SITE1' });
+    const f2 = await seedFacility(t, g, { aeTitle: 'SITE2' });
+    const a = await enrollTestGateway(t, g, { facilityId: f1.facilityId });
+    const b = await enrollTestGateway(t, g, { facilityId: f2.facilityId });
+    const revoked = await enrollTestGateway(t, g, { facilityId: f2.facilityId });
+    await revoked.revoke();
+    const theirs = await enrollTestGateway(t, other);
+
+    const empty = await t.request<SettingsBody>('GET', '/api/v1/settings/gateways', {
+      token: g.reader.token,
+    });
+    expect(empty.status).toBe(200);
+    expect(empty.body).toEqual({ settings: {} });
+
+    const settings = { port: 11112, maxAssociations: 8, upload: { parallelism: 2 } };
+    const res = await put(g, settings);
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.settings).toEqual(settings);
+    const written = [...res.body.configVersions!].sort((x, y) => x.gatewayId.localeCompare(y.gatewayId));
+    expect(written).toEqual(
+      [
+        { gatewayId: a.gatewayId, version: 1 },
+        { gatewayId: b.gatewayId, version: 1 },
+      ].sort((x, y) => x.gatewayId.localeCompare(y.gatewayId)),
+    );
+    expect((await latestOf(a.gatewayId))?.config).toEqual({
+      ...GATEWAY_CONFIG_DEFAULTS,
+      aeTitle: 'SITE1',
+      port: 11112,
+      maxAssociations: 8,
+      upload: { ...GATEWAY_CONFIG_DEFAULTS.upload, parallelism: 2 },
+    });
+    expect(await versionsOf(revoked.gatewayId)).toEqual([]);
+    expect(await versionsOf(theirs.gatewayId)).toEqual([]);
+    await heard.waitFor(() => heard.configIds().includes(b.gatewayId));
+    expect(heard.configIds().filter((id) => id === a.gatewayId)).toHaveLength(1);
+    expect(heard.configIds()).not.toContain(revoked.gatewayId);
+
+    const got = await t.request<SettingsBody>('GET', '/api/v1/settings/gateways', { token: g.reader.token });
+    expect(got.body).toEqual({ settings });
+    const theirSettings = await t.request<SettingsBody>('GET', '/api/v1/settings/gateways', {
+      token: other.reader.token,
+    });
+    expect(theirSettings.body).toEqual({ settings: {} });
+
+    // The same settings again (keys in another order): nothing changes, nothing is pushed.
+    const heardBefore = heard.notices.length;
+    const again = await put(g, { upload: { parallelism: 2 }, maxAssociations: 8, port: 11112 });
+    expect(again.status).toBe(200);
+    expect(again.body.configVersions).toEqual([]);
+    expect(await versionsOf(a.gatewayId)).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(heard.notices.length).toBe(heardBefore);
+
+    const audits = await t.database.db
+      .select({ details: auditLog.details, actorId: auditLog.actorId })
+      .from(auditLog)
+      .where(and(eq(auditLog.groupId, g.groupId), eq(auditLog.action, 'group.gateway_settings.update')));
+    expect(audits[0]).toEqual({
+      actorId: g.admin.id,
+      details: { from: {}, to: settings, configVersions: 2 },
+    });
+  });
+
+  it('lets a facility override the group, field by field, and versions only what really changed', async () => {
+    const f = await seedFacility(t, g, { aeTitle: 'OVERRIDE' });
+    const plain = await seedFacility(t, g, { aeTitle: 'PLAIN' });
+    const gw = await enrollTestGateway(t, g, { facilityId: f.facilityId });
+    const gwPlain = await enrollTestGateway(t, g, { facilityId: plain.facilityId });
+    await put(g, { port: 11112, upload: { parallelism: 2, retentionHours: 24 } });
+
+    const patched = await t.request<{ gateway: unknown } & ErrorBody>(
+      'PATCH',
+      `/api/v1/facilities/${f.facilityId}`,
+      {
+        token: g.admin.token,
+        body: { gateway: { port: 2000, upload: { bandwidthBytesPerSecond: 1000 } } },
+      },
+    );
+    expect(patched.status, patched.text).toBe(200);
+    expect(patched.body.gateway).toEqual({ port: 2000, upload: { bandwidthBytesPerSecond: 1000 } });
+    const v = await latestOf(gw.gatewayId);
+    expect(v?.config).toMatchObject({
+      aeTitle: 'OVERRIDE',
+      port: 2000,
+      upload: { parallelism: 2, retentionHours: 24, bandwidthBytesPerSecond: 1000, schedule: [] },
+    });
+    await heard.waitFor(() => heard.configIds().includes(gw.gatewayId));
+
+    // The group's port no longer reaches the overriding facility; its parallelism still does.
+    const res = await put(g, { port: 3000, upload: { parallelism: 2, retentionHours: 24 } });
+    expect(res.body.configVersions!.map((x) => x.gatewayId)).toContain(gwPlain.gatewayId);
+    expect(res.body.configVersions!.map((x) => x.gatewayId)).not.toContain(gw.gatewayId);
+    expect((await latestOf(gwPlain.gatewayId))?.config).toMatchObject({ port: 3000 });
+    expect((await latestOf(gw.gatewayId))?.version).toBe(v?.version);
+
+    // A stable period change is part of the config now; a rename is not.
+    const before = (await versionsOf(gw.gatewayId)).length;
+    await t.request('PATCH', `/api/v1/facilities/${f.facilityId}`, {
+      token: g.admin.token,
+      body: { name: 'Renamed only' },
+    });
+    expect(await versionsOf(gw.gatewayId)).toHaveLength(before);
+    await t.request('PATCH', `/api/v1/facilities/${f.facilityId}`, {
+      token: g.admin.token,
+      body: { stablePeriodSeconds: 120 },
+    });
+    expect(await versionsOf(gw.gatewayId)).toHaveLength(before + 1);
+    expect((await latestOf(gw.gatewayId))?.config).toMatchObject({ stablePeriodSeconds: 120, port: 2000 });
+
+    // null clears the facility's overrides: the group's port applies again.
+    const cleared = await t.request<{ gateway: unknown }>('PATCH', `/api/v1/facilities/${f.facilityId}`, {
+      token: g.admin.token,
+      body: { gateway: null },
+    });
+    expect(cleared.body.gateway).toEqual({});
+    expect((await latestOf(gw.gatewayId))?.config).toMatchObject({ port: 3000 });
+  });
+
+  it('creates a facility with its own gateway settings', async () => {
+    const res = await t.request<{ id: string; gateway: unknown }>('POST', '/api/v1/facilities', {
+      token: g.admin.token,
+      body: { name: 'With settings', aeTitle: 'WITHSET', gateway: { maxAssociations: 4 } },
+    });
+    expect(res.status).toBe(201);
+    expect(res.body.gateway).toEqual({ maxAssociations: 4 });
+    const got = await t.request<{ gateway: unknown }>('GET', `/api/v1/facilities/${res.body.id}`, {
+      token: g.reader.token,
+    });
+    expect(got.body.gateway).toEqual({ maxAssociations: 4 });
+  });
+
+  it('versions a whole fleet in a few statements (600 gateways)', async () => {
+    const big = await t.seedGroup('Big fleet');
+    const f = await seedFacility(t, big, { aeTitle: 'BIG' });
+    const { publicJwk } = await newAgentKeyPair();
+    const rows = Array.from({ length: 600 }, (_, i) => ({
+      groupId: big.groupId,
+      facilityId: f.facilityId,
+      publicKey: publicJwk,
+      hostname: `gw-${i}`,
+      version: '0.0.0-test',
+    }));
+    const ids = (await t.database.db.insert(gateways).values(rows).returning({ id: gateways.id })).map(
+      (r) => r.id,
+    );
+    const heardBefore = heard.configIds().length;
+    const res = await put(big, { upload: { bandwidthBytesPerSecond: 5_000_000 } });
+    expect(res.status).toBe(200);
+    expect(res.body.configVersions).toHaveLength(600);
+    expect(new Set(res.body.configVersions!.map((x) => x.gatewayId))).toEqual(new Set(ids));
+    // NOTIFY payloads are split (8000-byte limit), and every gateway is named once.
+    await heard.waitFor(() => heard.configIds().length >= heardBefore + 600);
+    expect(new Set(heard.configIds().slice(heardBefore))).toEqual(new Set(ids));
+    const again = await put(big, { upload: { bandwidthBytesPerSecond: 6_000_000 } });
+    expect(again.body.configVersions!.every((x) => x.version === 2)).toBe(true);
+  });
+
+  describe('errors', () => {
+    it.each([
+      [{ port: 70000 }, /^port: /],
+      [{ upload: { parallelism: 0 } }, /^upload\.parallelism: /],
+      [
+        { allowedCallingAeTitles: ['A\\B'] },
+        /^allowedCallingAeTitles\.0: AE title must not contain a backslash/,
+      ],
+      [
+        { upload: { schedule: [{ days: [1], from: '25:00', to: '18:00', bandwidthBytesPerSecond: 1 }] } },
+        /^upload\.schedule\.0\.from: /,
+      ],
+      [{ colour: 'blue' }, /colour/],
+    ])('refuses %j with a 400 naming the field', async (body, message) => {
+      const res = await put(g, body);
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('request.invalid');
+      expect(res.body.error.message).toMatch(message);
+    });
+
+    it('refuses invalid facility settings naming gateway.<field>, and changes nothing', async () => {
+      const f = await seedFacility(t, g);
+      const res = await t.request<ErrorBody>('PATCH', `/api/v1/facilities/${f.facilityId}`, {
+        token: g.admin.token,
+        body: { gateway: { maxAssociations: 0 } },
+      });
+      expect(res.status).toBe(400);
+      expect(res.body.error.message).toMatch(/^gateway\.maxAssociations: /);
+      const got = await t.request<{ gateway: unknown }>('GET', `/api/v1/facilities/${f.facilityId}`, {
+        token: g.admin.token,
+      });
+      expect(got.body.gateway).toEqual({});
+    });
+
+    it('gives readers 403 on PUT', async () => {
+      const res = await put(g, { port: 4105 }, g.reader.token);
+      expect(res.status).toBe(403);
+      expect(res.body.error.code).toBe('auth.forbidden');
+    });
+  });
+});
+
+describe.each(BACKENDS)('gateway settings routes: common security (%s)', (backend) => {
+  const gatewayOf = (t: TestApp, g: SeededGroup) =>
+    enrollTestGateway(t, g).then(({ gatewayId, facilityId }) => ({ gatewayId, facilityId }));
+  runCommonRouteTests(backend, {
+    method: 'GET',
+    path: '/api/v1/settings/gateways',
+    caller: 'user',
+    resourceOfGroup: gatewayOf,
+  });
+  runCommonRouteTests(backend, {
+    method: 'PUT',
+    path: '/api/v1/settings/gateways',
+    body: { port: 4105 },
+    caller: 'admin',
+    resourceOfGroup: gatewayOf,
+    okStatus: 200,
+  });
+});
