@@ -35,10 +35,15 @@ export type UpgradeOutcome =
   | { ok: false; status: number; errorCode: string | null; reenroll: boolean };
 
 /** Opens the websocket with `Authorization: Bearer <token>` (none when token is undefined). */
-export function openChannel(channelUrl: string, token: string | undefined): Promise<UpgradeOutcome> {
+export function openChannel(
+  channelUrl: string,
+  token: string | undefined,
+  opts: { /** false: never answer pings (a dead peer). */ autoPong?: boolean } = {},
+): Promise<UpgradeOutcome> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(channelUrl, {
       headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+      autoPong: opts.autoPong ?? true,
     });
     ws.once('unexpected-response', (_req, res) => {
       const header = (name: string) => {

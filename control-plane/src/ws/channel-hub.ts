@@ -6,7 +6,11 @@ import { z } from 'zod';
 import type { Database } from '../db/client.js';
 import type { Unlisten } from '../db/listen.js';
 import { GATEWAY_NOTIFY_CHANNEL, type GatewayNotice } from '../db/notify.js';
-import { claimPendingDiagnostics, latestConfigVersions } from '../db/queries/gateway-channel.js';
+import {
+  claimPendingDiagnostics,
+  latestConfigVersions,
+  revokedGatewayIds,
+} from '../db/queries/gateway-channel.js';
 import type { AgentActor } from '../services/permissions.js';
 import { type ChannelHost, GatewayChannel } from './gateway-channel.js';
 
@@ -30,6 +34,8 @@ const noticeSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('diagnostic'), gatewayId: z.string(), diagnosticId: z.string() }),
   z.object({ kind: z.literal('revoked'), gatewayId: z.string() }),
 ]);
+
+const REVOKED_MESSAGE = 'this gateway was revoked; enroll it again to reconnect';
 
 /** Gateways per query when a whole replica resyncs. */
 const RESYNC_BATCH = 1000;
@@ -149,12 +155,15 @@ export class ChannelHub {
 
   /**
    * Re-sends the latest config to every local channel whose gateway neither runs it nor refused it,
-   * and sends diagnostics still waiting for local gateways.
+   * sends diagnostics still waiting for local gateways, and closes channels of revoked gateways.
    */
   async resync(): Promise<void> {
     const ids = this.connectedGatewayIds();
     for (let i = 0; i < ids.length; i += RESYNC_BATCH) {
       const batch = ids.slice(i, i + RESYNC_BATCH);
+      // A revocation whose notice was lost still ends the channel.
+      for (const gatewayId of await revokedGatewayIds(this.opts.database.db, batch))
+        this.byGateway.get(gatewayId)?.reenroll(REVOKED_MESSAGE);
       const latest = await latestConfigVersions(this.opts.database.db, batch);
       for (const [gatewayId, row] of latest) {
         const channel = this.byGateway.get(gatewayId);
@@ -186,9 +195,7 @@ export class ChannelHub {
       if (this.byGateway.has(notice.gatewayId))
         await this.sendDiagnostics([notice.gatewayId], notice.diagnosticId);
     } else {
-      this.byGateway
-        .get(notice.gatewayId)
-        ?.reenroll('this gateway was revoked; enroll it again to reconnect');
+      this.byGateway.get(notice.gatewayId)?.reenroll(REVOKED_MESSAGE);
     }
   }
 

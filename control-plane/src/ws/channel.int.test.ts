@@ -454,6 +454,74 @@ describe.each(BACKENDS)('agent channel (%s)', (backend) => {
     });
   });
 
+  describe('liveness of the socket', () => {
+    let fast: ChannelServer;
+    beforeAll(async () => {
+      fast = await serveTestAppWithChannel(t, {
+        replicaId: 'replica-fast',
+        pingIntervalMs: 100,
+        helloTimeoutMs: 300,
+      });
+    });
+    afterAll(async () => {
+      await fast?.close();
+    });
+
+    it('terminates a peer that stops answering pings, and the gateway turns offline', async () => {
+      const gw = await enrollTestGateway(t, a);
+      const outcome = await openChannel(fast.channelUrl, await gw.token(), { autoPong: false });
+      if (!outcome.ok) throw new Error('refused');
+      outcome.client.send({ type: 'hello', agentVersion: 'x', configVersion: 0 });
+      await outcome.client.next('welcome');
+      const started = Date.now();
+      // Terminated without a close frame.
+      expect((await outcome.client.closed).code).toBe(1006);
+      expect(Date.now() - started).toBeLessThan(3000);
+      const st = await until(
+        () => statusOf(gw.gatewayId),
+        (s) => s?.status === 'offline',
+      );
+      expect(st?.status).toBe('offline');
+    });
+
+    it('keeps a peer that answers pings', async () => {
+      const gw = await enrollTestGateway(t, a);
+      const { client } = await connectGateway(fast.channelUrl, gw);
+      await new Promise((r) => setTimeout(r, 600));
+      expect(client.ws.readyState).toBe(client.ws.OPEN);
+      await client.close();
+    });
+
+    it('closes a socket that never says hello (4400)', async () => {
+      const gw = await enrollTestGateway(t, a);
+      const outcome = await openChannel(fast.channelUrl, await gw.token());
+      if (!outcome.ok) throw new Error('refused');
+      expect((await outcome.client.closed).code).toBe(CHANNEL_CLOSE.protocolError);
+      expect(await statusOf(gw.gatewayId)).toBeUndefined();
+    });
+
+    it('closes a socket that sends a message over 256 KiB (1009) and nothing is stored', async () => {
+      const gw = await enrollTestGateway(t, a);
+      const { client } = await connectGateway(fast.channelUrl, gw);
+      client.send({
+        type: 'heartbeat',
+        seq: 1,
+        health: testHealth({ agentVersion: 'x'.repeat(300 * 1024) }),
+      });
+      expect((await client.closed).code).toBe(1009);
+      expect((await statusOf(gw.gatewayId))?.health).toBeNull();
+    });
+
+    it('a resync closes the channel of a gateway revoked while its notice was lost', async () => {
+      const gw = await enrollTestGateway(t, a);
+      const { client } = await connectGateway(fast.channelUrl, gw);
+      await gw.revoke(); // directly in the database: no notice
+      await fast.hub.resync();
+      await client.next('reenroll');
+      expect((await client.closed).code).toBe(CHANNEL_CLOSE.reenroll);
+    });
+  });
+
   it('a stopping replica closes its channels with 1001 and leaves the gateways online', async () => {
     const own = await serveTestAppWithChannel(t, {
       heartbeatSeconds: HEARTBEAT_SECONDS,

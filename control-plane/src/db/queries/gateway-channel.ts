@@ -1,7 +1,7 @@
 import type { DiagnosticRequest } from '@ferry/shared';
-import { and, desc, eq, gt, inArray } from 'drizzle-orm';
+import { and, desc, eq, gt, inArray, isNotNull } from 'drizzle-orm';
 import type { DbOrTx } from '../client.js';
-import { configVersions, gatewayDiagnostics } from '../schema/index.js';
+import { configVersions, gatewayDiagnostics, gateways } from '../schema/index.js';
 
 export interface ConfigVersionRow {
   version: number;
@@ -60,4 +60,14 @@ export async function claimPendingDiagnostics(
       gatewayId: gatewayDiagnostics.gatewayId,
       request: gatewayDiagnostics.request,
     });
+}
+
+/** Which of `gatewayIds` are revoked. */
+export async function revokedGatewayIds(db: DbOrTx, gatewayIds: string[]): Promise<string[]> {
+  if (gatewayIds.length === 0) return [];
+  const rows = await db
+    .select({ id: gateways.id })
+    .from(gateways)
+    .where(and(inArray(gateways.id, gatewayIds), isNotNull(gateways.revokedAt)));
+  return rows.map((r) => r.id);
 }
