@@ -211,11 +211,58 @@ describe('uploader against the real control plane', () => {
       await until('local copy deleted', async () => (await readdir(r.spool.paths.objects)).length === 0);
       expect(purgedBeforeReceipt).toEqual([]);
       expect(r.spool.log.get(big.id)?.purged).toBe(true);
+      // Health counters: monotonic, over the uploader's life.
+      const stats = uploader.stats();
+      expect(stats.objectsDeliveredTotal).toBe(61);
+      expect(stats.bytesSentTotal).toBeGreaterThan(20 * MiB);
+      expect(stats.errorsTotal).toBe(0);
+      expect(stats.lastError).toBeUndefined();
+      expect(stats.lastDeliveredAt).toBeInstanceOf(Date);
       await uploader.stop();
     } finally {
       await r.close();
     }
   }, 180_000);
+
+  it('takes new settings live: lifting the cap speeds up the part in flight; a schedule window sets the cap', async () => {
+    const r = await rig();
+    try {
+      const big = await receive(r.spool, { tail: privateOb(randomBytes(12 * MiB)) });
+      // At 1 MiB/s the object would take over 12 s.
+      const uploader = r.uploader({ bandwidthBytesPerSecond: 1 * MiB, parallelism: 1 });
+      uploader.start();
+      await until(
+        'sending',
+        () => uploader.stats().bytesSentTotal > 0 || r.spool.log.get(big.id)?.state === 'uploading',
+      );
+      expect(uploader.currentCap).toBe(1 * MiB);
+      const lifted = Date.now();
+      uploader.updateConfig({ parallelism: 2, bandwidthBytesPerSecond: 0, retentionHours: 0, schedule: [] });
+      expect(uploader.currentCap).toBe(0);
+      await until('delivered', () => r.spool.log.get(big.id)?.state === 'delivered', 30_000);
+      // The first 8 MiB part alone would take 8 s more at the old cap.
+      expect(Date.now() - lifted).toBeLessThan(4000);
+
+      // A window covering every day and hour caps it; the base cap applies outside windows.
+      const always = {
+        days: [0, 1, 2, 3, 4, 5, 6],
+        from: '00:00',
+        to: '00:00',
+        bandwidthBytesPerSecond: 300_000,
+      };
+      uploader.updateConfig({
+        parallelism: 2,
+        bandwidthBytesPerSecond: 0,
+        retentionHours: 0,
+        schedule: [always],
+      });
+      expect(uploader.currentCap).toBe(300_000);
+      expect(uploader.settings.schedule).toEqual([always]);
+      await uploader.stop();
+    } finally {
+      await r.close();
+    }
+  }, 120_000);
 
   it('resumes after a stop mid-object, sending only the parts the control plane lacks', async () => {
     const r = await rig();
@@ -283,6 +330,8 @@ describe('uploader against the real control plane', () => {
       await until('both settled', () => states(r.spool).spooled === undefined);
       expect(r.spool.log.get(good.id)?.state).toBe('delivered');
       expect(r.spool.log.get(bad.id)?.state).toBe('quarantined');
+      expect(uploader.stats().errorsTotal).toBeGreaterThanOrEqual(1);
+      expect(uploader.stats().lastError?.code).toMatch(/^[a-z]+\.[a-z_]+$/);
       await uploader.stop();
       // A quarantined object is not offered again.
       const offered = r.offers.flat().filter((o) => o.objectId === bad.id);

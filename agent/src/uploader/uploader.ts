@@ -213,8 +213,11 @@ export class Uploader {
     const before = this.bucket?.bytesPerSecond ?? 0;
     if (cap === before) return;
     // Parts being sent hold the bucket they started with: a rate change reaches them too.
-    if (cap === 0) this.bucket = undefined;
-    else if (this.bucket) this.bucket.setRate(cap);
+    if (cap === 0) {
+      // Parts in flight stop waiting at once; new parts go unmetered.
+      this.bucket?.setRate(Number.MAX_SAFE_INTEGER);
+      this.bucket = undefined;
+    } else if (this.bucket) this.bucket.setRate(cap);
     else this.bucket = new TokenBucket(cap);
     if (logChange)
       this.log.info(
