@@ -8,12 +8,18 @@ import {
   enrollResponseSchema,
   FerryError,
   rotateKeyResponseSchema,
+  UPLOAD_TEST_PATH,
   type UploadCompleteRequest,
   type UploadCompleteResponse,
   type UploadOfferRequest,
   type UploadOfferResponse,
+  type UploadTestStartResponse,
+  type UploadTestVerifyResponse,
   uploadCompleteResponseSchema,
   uploadOfferResponseSchema,
+  uploadTestStartResponseSchema,
+  uploadTestVerifyPath,
+  uploadTestVerifyResponseSchema,
 } from '@ferry/shared';
 import type { JWK } from 'jose';
 import type { z } from 'zod';
@@ -90,6 +96,23 @@ export class ControlPlaneClient {
   completeUploads(body: UploadCompleteRequest, signal?: AbortSignal): Promise<UploadCompleteResponse> {
     return this.#call('POST', '/api/v1/agents/uploads/complete', uploadCompleteResponseSchema, {
       body,
+      signed: true,
+      ...(signal ? { signal } : {}),
+    });
+  }
+
+  /** Starts an upload round-trip test: a presigned URL to PUT `bytes` random bytes to. */
+  startUploadTest(signal?: AbortSignal): Promise<UploadTestStartResponse> {
+    return this.#call('POST', UPLOAD_TEST_PATH, uploadTestStartResponseSchema, {
+      signed: true,
+      ...(signal ? { signal } : {}),
+    });
+  }
+
+  /** Has the control plane read the test object back and compare it with `sha256` (it deletes it). */
+  verifyUploadTest(testId: string, sha256: string, signal?: AbortSignal): Promise<UploadTestVerifyResponse> {
+    return this.#call('POST', uploadTestVerifyPath(testId), uploadTestVerifyResponseSchema, {
+      body: { sha256 },
       signed: true,
       ...(signal ? { signal } : {}),
     });

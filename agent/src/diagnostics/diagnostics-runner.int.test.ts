@@ -1,0 +1,169 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { serve } from '@hono/node-server';
+import { pino } from 'pino';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createTestApp,
+  enrollTestGateway,
+  TEST_PUBLIC_URL,
+  type TestApp,
+  type TestGateway,
+} from '../../../control-plane/src/testing/harness.js';
+import { freePort, type Storescp, startStorescp } from '../../../test/harness/dcmtk.js';
+import { ControlPlaneClient } from '../control/client.js';
+import { LogRing } from '../logger.js';
+import { DiagnosticsRunner } from './diagnostics-runner.js';
+import { runUploadTest } from './upload-test.js';
+
+const silent = pino({ level: 'silent' });
+
+interface Served {
+  t: TestApp;
+  gw: TestGateway;
+  /** Sends every connection, whatever the URL's host, to the served control plane. */
+  dispatcher: Agent;
+  control: ControlPlaneClient;
+  close(): Promise<void>;
+}
+
+async function serveControlPlane(blobs: 'fs' | 's3'): Promise<Served> {
+  const t = await createTestApp('pglite', { blobs });
+  const server = serve({ fetch: t.app.fetch, port: 0, hostname: '127.0.0.1' });
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', () => resolve());
+    server.once('error', reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  const dispatcher = new Agent({
+    connect: (opts, cb) => {
+      // Only the made-up public host goes to the served app; S3 URLs go where they say.
+      const toApp = opts.hostname === new URL(TEST_PUBLIC_URL).hostname;
+      const socket = toApp ? connect(port, '127.0.0.1') : connect(Number(opts.port), opts.hostname);
+      socket.once('connect', () => cb(null, socket));
+      socket.once('error', (err) => cb(err, null));
+    },
+  });
+  const group = await t.seedGroup();
+  const gw = await enrollTestGateway(t, group);
+  const control = new ControlPlaneClient({
+    server: TEST_PUBLIC_URL,
+    auth: { gatewayId: gw.gatewayId, privateJwk: gw.privateJwk },
+    fetch: ((url: string, init: RequestInit) =>
+      undiciFetch(url, { ...(init as object), dispatcher })) as unknown as typeof fetch,
+  });
+  return {
+    t,
+    gw,
+    dispatcher,
+    control,
+    close: async () => {
+      await dispatcher.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await t.close();
+    },
+  };
+}
+
+describe('runUploadTest (fs blobs, through the control plane’s own part URLs)', () => {
+  let s: Served;
+  beforeAll(async () => {
+    s = await serveControlPlane('fs');
+  }, 120_000);
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  it('round-trips 1 MiB through the fs part route', async () => {
+    const r = await runUploadTest(s.control, { dispatcher: s.dispatcher });
+    expect(r.ok).toBe(true);
+    expect(r.bytes).toBe(1024 * 1024);
+    expect(r.putBytesPerSecond).toBeGreaterThan(0);
+  });
+});
+
+describe('DiagnosticsRunner', () => {
+  let s: Served;
+  let scp: Storescp;
+  let dir: string;
+  let runner: DiagnosticsRunner;
+  const ring = new LogRing(1000);
+  beforeAll(async () => {
+    // S3 URLs are real addresses, so the runner's own PUT (no test dispatcher) reaches them.
+    s = await serveControlPlane('s3');
+    dir = await mkdtemp(join(tmpdir(), 'ferry-diag-'));
+    scp = await startStorescp({ port: await freePort(), outDir: dir, aeTitle: 'PACS', extraArgs: ['-d'] });
+    runner = new DiagnosticsRunner({
+      control: s.control,
+      ownAeTitle: () => 'GATEWAY7',
+      logs: ring,
+      log: silent,
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await scp?.stop();
+    await s?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('echoes with the gateway’s own AE title as calling and ANY-SCP as called by default', async () => {
+    const r = await runner.run({ kind: 'echo', host: '127.0.0.1', port: scp.port });
+    expect(r).toMatchObject({
+      ok: true,
+      details: { status: 0, calledAeTitle: 'ANY-SCP', callingAeTitle: 'GATEWAY7' },
+    });
+    expect(r.summary).toMatch(/^C-ECHO from GATEWAY7 to ANY-SCP at 127\.0\.0\.1:\d+ succeeded in [\d.]+ ms$/);
+    expect(scp.output()).toMatch(/GATEWAY7/);
+  });
+
+  it('turns a failed echo into ok: false with the code and the cause, without throwing', async () => {
+    const port = await freePort();
+    const r = await runner.run({
+      kind: 'echo',
+      host: '127.0.0.1',
+      port,
+      calledAeTitle: 'PACS',
+      timeoutMs: 2000,
+    });
+    expect(r.ok).toBe(false);
+    expect(r.code).toBe('dicom.echo_failed');
+    expect(r.summary).toMatch(/connection refused: nothing listens on 127\.0\.0\.1/);
+  });
+
+  it('runs the upload round trip to the cloud store', async () => {
+    const r = await runner.run({ kind: 'upload-test' });
+    expect(r.ok, r.summary).toBe(true);
+    expect(r.details).toMatchObject({ bytes: 1024 * 1024 });
+    expect(r.summary).toMatch(/read them back intact/);
+  });
+
+  it('reports an unreachable control plane as ok: false', async () => {
+    const offline = new DiagnosticsRunner({
+      control: new ControlPlaneClient({
+        server: `http://127.0.0.1:${await freePort()}`,
+        auth: { gatewayId: s.gw.gatewayId, privateJwk: s.gw.privateJwk },
+      }),
+      ownAeTitle: () => 'GATEWAY7',
+      logs: ring,
+      log: silent,
+    });
+    const r = await offline.run({ kind: 'upload-test' });
+    expect(r).toMatchObject({ ok: false, code: 'control.unreachable' });
+    expect(r.summary).toMatch(/cannot reach the control plane/);
+  });
+
+  it('returns the recent log lines without patient data', async () => {
+    for (let i = 0; i < 20; i++)
+      ring.write(JSON.stringify({ msg: `line ${i}`, patientName: 'DOE^JANE', sopInstanceUid: `2.25.${i}` }));
+    const r = await runner.run({ kind: 'logs', lines: 5 });
+    expect(r.ok).toBe(true);
+    const lines = r.details?.lines as Record<string, unknown>[];
+    expect(lines.map((l) => l.msg)).toEqual(['line 15', 'line 16', 'line 17', 'line 18', 'line 19']);
+    expect(JSON.stringify(lines)).not.toMatch(/DOE/);
+    expect(r.summary).toBe('5 recent log line(s), patient data removed');
+  });
+});
