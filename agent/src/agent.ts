@@ -1,23 +1,52 @@
+import type { JWK } from 'jose';
 import type { Logger } from 'pino';
 import type { AgentConfig } from './config.js';
+import { ControlChannel } from './control/channel.js';
 import { ControlPlaneClient } from './control/client.js';
+import { LiveConfigApplier } from './control/config-applier.js';
 import { discardIdentity, loadIdentity } from './control/identity.js';
+import { DiagnosticsRunner } from './diagnostics/diagnostics-runner.js';
 import { DicomListener } from './dimse/listener.js';
+import { HealthMonitor } from './health/health-monitor.js';
+import { LogRing } from './logger.js';
 import { Spool } from './spool/spool.js';
 import { UploadClient } from './uploader/upload-client.js';
 import { Uploader } from './uploader/uploader.js';
+import { AGENT_VERSION } from './version.js';
 
 export interface RunningAgent {
   spool: Spool;
   listener: DicomListener;
   /** Undefined when uploads are off (the gateway is not enrolled). */
   uploader: Uploader | undefined;
+  /** Undefined when the gateway is not enrolled: there is no control plane to talk to. */
+  channel: ControlChannel | undefined;
+  applier: LiveConfigApplier;
   address: { host: string; port: number };
   stop(): Promise<void>;
 }
 
+export interface StartAgentOptions {
+  /** Recent log lines for the remote log bundle (the same ring the logger writes to). */
+  logs?: LogRing;
+}
+
+/** The enrolled gateway: where its control plane is, and the key it signs with. */
+interface Enrollment {
+  server: string;
+  gatewayId: string;
+  privateJwk: JWK;
+  control: ControlPlaneClient;
+}
+
 /** Composition of the receiving half: spool first (it must be ready before we accept anything). */
-export async function startAgent(dataDir: string, config: AgentConfig, log: Logger): Promise<RunningAgent> {
+export async function startAgent(
+  dataDir: string,
+  config: AgentConfig,
+  log: Logger,
+  opts: StartAgentOptions = {},
+): Promise<RunningAgent> {
+  const startedAt = new Date();
   const spool = await Spool.open(dataDir, config.recipientPublicKey, log);
   const listener = new DicomListener(
     {
@@ -37,13 +66,70 @@ export async function startAgent(dataDir: string, config: AgentConfig, log: Logg
     log,
   );
   const address = await listener.listen();
-  const uploader = await startUploader(dataDir, config, spool, log);
+  const enrollment = await loadEnrollment(dataDir, config, log);
+
+  let uploader: Uploader | undefined;
+  let channel: ControlChannel | undefined;
+  let discarded: Promise<void> | undefined;
+  // Either side may hear first that the control plane forgot this gateway; the other stops too.
+  const reenroll = () => {
+    discarded ??= (async () => {
+      await discardIdentity(dataDir);
+      log.error(
+        { event: 'upload.identity_discarded', gatewayId: config.gatewayId },
+        'gateway identity discarded; receiving continues into the spool until it is enrolled again',
+      );
+      await Promise.all([uploader?.stop({ graceMs: 0 }), channel?.stop()]);
+    })();
+    return discarded;
+  };
+
+  if (enrollment) uploader = startUploader(enrollment, config, spool, log, reenroll);
+  const applier = new LiveConfigApplier({
+    dataDir,
+    listener,
+    uploader: () => uploader,
+    log: log.child({ component: 'config' }),
+    initialVersion: config.configVersion ?? 0,
+  });
+  if (enrollment) {
+    const health = new HealthMonitor({
+      dataDir,
+      spool,
+      listenerStats: () => listener.stats(),
+      uploaderStats: () => uploader?.stats(),
+      appliedConfigVersion: () => applier.appliedVersion(),
+      rejectedConfig: () => applier.rejectedConfig(),
+      agentVersion: AGENT_VERSION,
+      startedAt,
+    });
+    const diagnostics = new DiagnosticsRunner({
+      control: enrollment.control,
+      ownAeTitle: () => listener.currentPolicy.aeTitle,
+      logs: opts.logs ?? new LogRing(2000),
+      log: log.child({ component: 'diagnostics' }),
+    });
+    channel = new ControlChannel({
+      server: enrollment.server,
+      gatewayId: enrollment.gatewayId,
+      privateJwk: enrollment.privateJwk,
+      health,
+      diagnostics,
+      applier,
+      log: log.child({ component: 'channel' }),
+      onReenroll: reenroll,
+    });
+    channel.start();
+  }
   return {
     spool,
     listener,
     uploader,
+    channel,
+    applier,
     address,
     async stop() {
+      await channel?.stop();
       await listener.close(true);
       // Part PUTs in flight get a few seconds; the rest resumes on the next start.
       await uploader?.stop({ graceMs: 5000 });
@@ -53,15 +139,15 @@ export async function startAgent(dataDir: string, config: AgentConfig, log: Logg
 }
 
 /**
- * The shipping half: on when agent.json names a server and gateway and the gateway key is there.
- * Receiving never depends on it, so a missing or broken identity only turns uploads off.
+ * The shipping half and the control channel are on when agent.json names a server and gateway and
+ * the gateway key is there. Receiving never depends on it, so a missing or broken identity only
+ * turns them off.
  */
-async function startUploader(
+async function loadEnrollment(
   dataDir: string,
   config: AgentConfig,
-  spool: Spool,
   log: Logger,
-): Promise<Uploader | undefined> {
+): Promise<Enrollment | undefined> {
   if (!config.server || !config.gatewayId) {
     log.info(
       { event: 'upload.off', reason: 'not_enrolled' },
@@ -86,26 +172,31 @@ async function startUploader(
     );
     return undefined;
   }
-  const control = new ControlPlaneClient({
+  const auth = { gatewayId: config.gatewayId, privateJwk: identity.privateJwk };
+  return {
     server: config.server,
-    auth: { gatewayId: config.gatewayId, privateJwk: identity.privateJwk },
+    gatewayId: config.gatewayId,
+    privateJwk: identity.privateJwk,
     // A complete call waits while the control plane reads back and verifies up to 256 MiB.
-    timeoutMs: 120_000,
-  });
+    control: new ControlPlaneClient({ server: config.server, auth, timeoutMs: 120_000 }),
+  };
+}
+
+function startUploader(
+  enrollment: Enrollment,
+  config: AgentConfig,
+  spool: Spool,
+  log: Logger,
+  onReenroll: () => Promise<void>,
+): Uploader {
   const uploader = new Uploader({
     spoolLog: spool.log,
     paths: spool.paths,
-    api: new UploadClient(control),
+    api: new UploadClient(enrollment.control),
     log: log.child({ component: 'uploader' }),
     config: config.upload,
     // As rotate-key does: the control plane has forgotten this key, so it is of no further use.
-    onReenroll: async () => {
-      await discardIdentity(dataDir);
-      log.error(
-        { event: 'upload.identity_discarded', gatewayId: config.gatewayId },
-        'gateway identity discarded; receiving continues into the spool until it is enrolled again',
-      );
-    },
+    onReenroll,
   });
   uploader.start();
   return uploader;

@@ -1,7 +1,7 @@
 import { FerryError } from '@ferry/shared';
 import { startAgent } from '../agent.js';
 import { loadAgentConfig } from '../config.js';
-import { createLogger } from '../logger.js';
+import { createLogger, LogRing } from '../logger.js';
 import { parse, requireString } from './args.js';
 
 export async function startCommand(args: string[]): Promise<void> {
@@ -19,8 +19,10 @@ export async function startCommand(args: string[]): Promise<void> {
   }
   const aeTitle = typeof values['ae-title'] === 'string' ? values['ae-title'] : undefined;
   const config = await loadAgentConfig(dataDir, { port, aeTitle });
-  const log = createLogger('ferry-agent');
-  const agent = await startAgent(dataDir, config, log);
+  // The remote log bundle reads recent lines from here.
+  const logs = new LogRing(2000);
+  const log = createLogger('ferry-agent', { ring: logs });
+  const agent = await startAgent(dataDir, config, log, { logs });
   // Scripts and tests read this one line to learn the bound port.
   log.info(
     {
@@ -29,6 +31,7 @@ export async function startCommand(args: string[]): Promise<void> {
       port: agent.address.port,
       aeTitle: config.aeTitle,
       uploads: agent.uploader ? 'on' : 'off',
+      channel: agent.channel ? 'on' : 'off',
     },
     'agent ready',
   );

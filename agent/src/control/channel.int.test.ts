@@ -365,7 +365,7 @@ describe('ControlChannel against a real websocket server', () => {
     const { server, channel, reenrolls } = await rig();
     server.refusal = {
       status: 401,
-      headers: { 'x-ferry-error-code': 'auth.gateway_revoked', 'x-ferry-reenroll': 'true' },
+      headers: { 'x-ferry-error-code': 'auth.gateway_revoked', 'x-ferry-reenroll': '1' },
     };
     channel.start();
     await until('onReenroll', () => reenrolls.length === 1 || undefined);
