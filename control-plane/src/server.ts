@@ -13,6 +13,7 @@ import { type Database, openDatabase } from './db/client.js';
 import type { Env } from './env.js';
 import { startGatewayLiveness } from './jobs/gateway-liveness.js';
 import { startStudyCompletion } from './jobs/study-completion.js';
+import { startWebhookDelivery } from './jobs/webhook-delivery.js';
 import { loadOrCreateRecipientKeys } from './keys/recipient-keys.js';
 import { bootstrapAdmin } from './services/bootstrap-admin.js';
 import { createBlobStore } from './storage/create-blob-store.js';
@@ -112,6 +113,7 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
     server.once('error', reject);
   });
   const studyCompletion = startStudyCompletion({ db: database.db, log });
+  const webhookDelivery = startWebhookDelivery({ db: database.db, log });
   const liveness = startGatewayLiveness({ db: database.db, log, heartbeatSeconds: env.heartbeatSeconds });
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : env.httpPort;
@@ -136,6 +138,7 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
       await closed;
       clearTimeout(force);
       await studyCompletion.stop();
+      await webhookDelivery.stop();
       await liveness.stop();
       blobStore.destroy?.();
       await database.close();

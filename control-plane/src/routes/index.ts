@@ -19,6 +19,7 @@ import { registerHealth } from './health.js';
 import { registerStudies } from './studies.js';
 import { registerUploads } from './uploads.js';
 import { registerUsers } from './users.js';
+import { registerWebhooks } from './webhooks.js';
 
 export function registerRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
   registerHealth(app);
@@ -31,6 +32,7 @@ export function registerRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
   registerGateways(app);
   registerGatewaySettings(app);
   registerFleet(app);
+  registerWebhooks(app);
   registerGatewayDiagnostics(app);
   registerGroups(app);
   registerUsers(app);
