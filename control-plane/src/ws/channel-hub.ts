@@ -208,6 +208,8 @@ export class ChannelHub {
     const older = this.byGateway.get(channel.gatewayId);
     this.byGateway.set(channel.gatewayId, channel);
     if (older && older !== channel) older.close(CHANNEL_CLOSE.replaced, 'a newer channel replaced this one');
+    // A diagnostic asked while the gateway was between channels (or on another replica) goes out now.
+    this.track(this.sendDiagnostics([channel.gatewayId]));
   }
 
   private unregister(channel: GatewayChannel): void {

@@ -111,6 +111,20 @@ describe.each(BACKENDS)('agent channel (%s)', (backend) => {
       expect(res).toMatchObject({ ok: false, status: 401, errorCode: 'auth.expired_token' });
     });
 
+    it('answers a plain GET (no upgrade) with the JSON error shape', async () => {
+      const gw = await enrollTestGateway(t, a);
+      const none = await fetch(server.channelUrl.replace('ws:', 'http:'));
+      expect(none.status).toBe(401);
+      expect(((await none.json()) as { error: { code: string } }).error.code).toBe('auth.missing_token');
+      const plain = await fetch(server.channelUrl.replace('ws:', 'http:'), {
+        headers: { authorization: `Bearer ${await gw.token()}` },
+      });
+      expect(plain.status).toBe(400);
+      const body = (await plain.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe('request.invalid');
+      expect(body.error.message).toMatch(/websocket/);
+    });
+
     it('tells a revoked or unknown gateway to re-enroll (401, x-ferry-reenroll: 1)', async () => {
       const gw = await enrollTestGateway(t, a);
       await gw.revoke();
@@ -375,6 +389,25 @@ describe.each(BACKENDS)('agent channel (%s)', (backend) => {
         await job.stop();
       }
     });
+  });
+
+  it('sends a diagnostic that waited while the gateway was disconnected when it connects', async () => {
+    const gw = await enrollTestGateway(t, a);
+    const [diag] = await t.database.db
+      .insert(gatewayDiagnostics)
+      .values({
+        groupId: a.groupId,
+        gatewayId: gw.gatewayId,
+        request: { kind: 'logs', lines: 5 },
+        expiresAt: new Date(Date.now() + 60_000),
+      })
+      .returning();
+    const { client } = await connectGateway(server.channelUrl, gw);
+    expect(await client.next('diagnostic.request')).toMatchObject({
+      id: diag!.id,
+      request: { kind: 'logs', lines: 5 },
+    });
+    await client.close();
   });
 
   describe('config', () => {
