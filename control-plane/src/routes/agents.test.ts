@@ -89,7 +89,14 @@ describe.each(BACKENDS)('agent routes (%s)', (backend) => {
       expect(res.body).toEqual({
         gatewayId: expect.stringMatching(/^[0-9a-f-]{36}$/),
         facility: { id: facilityId, name: 'Radiology East', aeTitle: 'RAD_EAST' },
-        config: { aeTitle: 'RAD_EAST', port: 4104, allowedCallingAeTitles: [], maxAssociations: 32 },
+        config: {
+          aeTitle: 'RAD_EAST',
+          port: 4104,
+          allowedCallingAeTitles: [],
+          maxAssociations: 32,
+          upload: { parallelism: 4, bandwidthBytesPerSecond: 0, schedule: [], retentionHours: 0 },
+          stablePeriodSeconds: 60,
+        },
         configVersion: 1,
         recipientPublicKey: {
           kty: 'OKP',
