@@ -169,6 +169,30 @@ describe.each(BACKENDS)('gateway settings routes (%s)', (backend) => {
     expect((await latestOf(gw.gatewayId))?.config).toMatchObject({ port: 3000 });
   });
 
+  it('gives a gateway without a version yet its merged config on /agents/me', async () => {
+    const grp = await t.seedGroup('Self group');
+    const f = await seedFacility(t, grp, { aeTitle: 'SELF' });
+    await put(grp, { allowedCallingAeTitles: [' CT1 '], upload: { retentionHours: 48 } });
+    await t.request('PATCH', `/api/v1/facilities/${f.facilityId}`, {
+      token: grp.admin.token,
+      body: { gateway: { maxAssociations: 2 } },
+    });
+    const gw = await enrollTestGateway(t, grp, { facilityId: f.facilityId });
+    const me = await t.request<{ configVersion: number; config: unknown }>('GET', '/api/v1/agents/me', {
+      token: await gw.token(),
+    });
+    expect(me.status).toBe(200);
+    expect(me.body).toMatchObject({
+      configVersion: 1,
+      config: {
+        aeTitle: 'SELF',
+        allowedCallingAeTitles: ['CT1'],
+        maxAssociations: 2,
+        upload: { retentionHours: 48, parallelism: 4 },
+      },
+    });
+  });
+
   it('creates a facility with its own gateway settings', async () => {
     const res = await t.request<{ id: string; gateway: unknown }>('POST', '/api/v1/facilities', {
       token: g.admin.token,
