@@ -51,6 +51,12 @@ const samePolicy = (a: AssociationPolicy, b: AssociationPolicy) =>
   a.allowedCallingAeTitles.length === b.allowedCallingAeTitles.length &&
   a.allowedCallingAeTitles.every((t, i) => b.allowedCallingAeTitles[i] === t);
 
+const sameUpload = (a: UploaderConfig, b: UploaderConfig) =>
+  a.parallelism === b.parallelism &&
+  a.bandwidthBytesPerSecond === b.bandwidthBytesPerSecond &&
+  a.retentionHours === b.retentionHours &&
+  JSON.stringify(a.schedule ?? []) === JSON.stringify(b.schedule ?? []);
+
 /**
  * Applies pushed desired config live, all or nothing: validate, re-bind or re-police the DICOM
  * listener, retune the uploader, then persist agent.json as the last-known-good config. Any failing
@@ -114,7 +120,7 @@ export class LiveConfigApplier implements ConfigApplier {
     const uploader = this.deps.uploader();
     const oldUpload = uploader?.settings;
     const newUpload: UploaderConfig = { ...config.upload };
-    uploader?.updateConfig(newUpload);
+    if (oldUpload && !sameUpload(oldUpload, newUpload)) uploader?.updateConfig(newUpload);
 
     try {
       await writeAgentConfigFile(this.deps.dataDir, next);
