@@ -2,12 +2,13 @@ import { eq } from 'drizzle-orm';
 import type { Ctx } from '../context.js';
 import { type ConfigVersionRow, latestConfigVersions } from '../db/queries/gateway-channel.js';
 import { gatewayEvents, gatewayStatus } from '../db/schema/index.js';
+import { deriveGatewayStatus } from './derive-gateway-status.js';
 import { requireAgent } from './permissions.js';
 
 /**
  * Records that the calling gateway opened channel `channelId` on this replica: the channel becomes the
  * gateway's current one (a close of an older channel no longer marks it offline), an offline gateway
- * turns online, and `channel.connected` is logged. Returns the gateway's latest desired config.
+ * comes back, and `channel.connected` is logged. Returns the gateway's latest desired config.
  */
 export async function openGatewayChannel({
   ctx,
@@ -20,7 +21,7 @@ export async function openGatewayChannel({
   return ctx.db.transaction(async (tx) => {
     const now = new Date();
     const [prev] = await tx
-      .select({ status: gatewayStatus.status })
+      .select({ status: gatewayStatus.status, health: gatewayStatus.health })
       .from(gatewayStatus)
       .where(eq(gatewayStatus.gatewayId, actor.gatewayId))
       .for('update');
@@ -30,10 +31,12 @@ export async function openGatewayChannel({
       replicaId: input.replicaId,
       heartbeatSeconds: input.heartbeatSeconds,
     };
-    // A gateway that was offline (or never connected) is online from now; a degraded one stays
-    // degraded until its next heartbeat says otherwise.
+    // An offline (or never connected) gateway comes back with the status its latest heartbeat
+    // implies, so a reconnect of a degraded gateway does not read as a recovery; otherwise the status
+    // stands until the next heartbeat.
     const from = prev?.status ?? 'offline';
-    const to = from === 'offline' ? 'online' : from;
+    const conditions = prev?.health?.conditions ?? [];
+    const to = from === 'offline' ? deriveGatewayStatus(conditions) : from;
     if (prev) {
       await tx
         .update(gatewayStatus)
@@ -51,7 +54,7 @@ export async function openGatewayChannel({
         type: 'channel.connected',
         details: { replicaId: input.replicaId, agentVersion: input.agentVersion },
       },
-      ...(to !== from ? [{ ...base, type: 'status', details: { from, to, conditions: [] } }] : []),
+      ...(to !== from ? [{ ...base, type: 'status', details: { from, to, conditions } }] : []),
     ]);
     const latest = await latestConfigVersions(tx, [actor.gatewayId]);
     return { latest: latest.get(actor.gatewayId) };

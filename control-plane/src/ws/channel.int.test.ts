@@ -410,6 +410,33 @@ describe.each(BACKENDS)('agent channel (%s)', (backend) => {
     await client.close();
   });
 
+  it('a degraded gateway that reconnects comes back degraded, not as a recovery', async () => {
+    const gw = await enrollTestGateway(t, a);
+    const warning = {
+      code: 'upload.stalled',
+      severity: 'warning' as const,
+      message: 'no progress',
+      since: new Date().toISOString(),
+    };
+    const first = await connectGateway(server.channelUrl, gw);
+    first.client.send({ type: 'heartbeat', seq: 1, health: testHealth({ conditions: [warning] }) });
+    await first.client.next('heartbeat.ack');
+    await first.client.close();
+    await until(
+      () => statusOf(gw.gatewayId),
+      (s) => s?.status === 'offline',
+    );
+    const second = await connectGateway(server.channelUrl, gw);
+    expect((await statusOf(gw.gatewayId))?.status).toBe('degraded');
+    expect((await eventsOf(gw.gatewayId, 'status')).map((e) => e.details)).toEqual([
+      { from: 'offline', to: 'online', conditions: [] },
+      { from: 'online', to: 'degraded', conditions: [warning] },
+      { from: 'degraded', to: 'offline', conditions: [] },
+      { from: 'offline', to: 'degraded', conditions: [warning] },
+    ]);
+    await second.client.close();
+  });
+
   describe('config', () => {
     it('pushes a new config version to the connected gateway', async () => {
       const gw = await enrollTestGateway(t, a);
