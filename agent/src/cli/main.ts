@@ -1,4 +1,5 @@
 import { isFerryError } from '@ferry/shared';
+import { doctorCommand } from './doctor.js';
 import { enrollCommand } from './enroll.js';
 import { exportCommand } from './export.js';
 import { rotateKeyCommand } from './rotate-key.js';
@@ -12,6 +13,8 @@ const USAGE = `usage: ferry-agent <command> [options]
   export --data-dir DIR --key PRIVATE.jwk --out OUT   decrypt the spool into Part-10 files
   enroll --server URL --token TOKEN --data-dir DIR    register with the control plane and write agent.json
   rotate-key --data-dir DIR                           replace this gateway's key pair
+  doctor --data-dir DIR                               check DNS, TLS, clock, auth, websocket, upload, DICOM
+                                                      listener and disk; exits 1 when any check fails
 `;
 
 const commands: Record<string, (args: string[]) => Promise<void>> = {
@@ -20,6 +23,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   export: exportCommand,
   enroll: enrollCommand,
   'rotate-key': rotateKeyCommand,
+  doctor: doctorCommand,
 };
 
 async function main(argv: string[]): Promise<void> {
