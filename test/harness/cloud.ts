@@ -190,10 +190,13 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   const api: Cloud['api'] = (method, path, body) =>
     cp.api(method, path, { token: session, ...(body !== undefined ? { body } : {}) });
 
+  // The DICOM port is desired config the control plane pushes, like the AE title: set it there.
+  const dicomPort = await freePort();
   const fac = await api<{ id: string }>('POST', '/api/v1/facilities', {
     name: `Radiology ${opts.name}`,
     aeTitle,
     stablePeriodSeconds: opts.stablePeriodSeconds ?? 2,
+    gateway: { port: dicomPort },
   });
   if (fac.status !== 201) throw new Error(`facility: ${fac.status} ${JSON.stringify(fac.body)}`);
   const facilityId = fac.body.id;
@@ -214,7 +217,7 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
     { timeoutMs: 30_000, env: agentEnv },
   );
   if (enrolled.code !== 0) throw new Error(`enroll failed: ${enrolled.stderr}`);
-  await patchAgentConfig(agentDataDir, { host: '127.0.0.1', port: await freePort(), ...opts.agentConfig });
+  await patchAgentConfig(agentDataDir, { host: '127.0.0.1', port: dicomPort, ...opts.agentConfig });
   const launchAgent = () => startAgent({ dataDir: agentDataDir, env: agentEnv });
 
   const cloud: Cloud = {

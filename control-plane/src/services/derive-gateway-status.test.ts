@@ -10,9 +10,10 @@ describe('gateway status from a heartbeat', () => {
     expect(deriveGatewayStatus([{ severity: 'error' }])).toBe('degraded');
   });
 
-  it('checks liveness every half heartbeat, at least every 0.5 s', () => {
-    expect(livenessIntervalMs(30)).toBe(15_000);
-    expect(livenessIntervalMs(0.5)).toBe(500);
-    expect(livenessIntervalMs(0.1)).toBe(500);
+  it('checks liveness every quarter heartbeat, at least every 0.25 s', () => {
+    expect(livenessIntervalMs(30)).toBe(7500);
+    expect(livenessIntervalMs(2)).toBe(500);
+    expect(livenessIntervalMs(0.5)).toBe(250);
+    expect(livenessIntervalMs(0.1)).toBe(250);
   });
 });

@@ -4,7 +4,9 @@ import type { Ctx } from '../context.js';
 import { rowsOf } from '../db/queries/gateway-channel.js';
 
 /**
- * Turns offline every gateway not heard from for 1.5 of its heartbeat intervals plus 1 s (counted from
+ * Turns offline every gateway not heard from for 1.5 of its heartbeat intervals, but never less than one
+ * interval plus 0.5 s so that jitter (±10%) and a busy event loop at short test intervals do not flap
+ * a live gateway (counted from
  * its last heartbeat, or from the connect when none came yet), with a `status` event each. Safe on
  * every replica at once: rows are claimed with SKIP LOCKED and the update is conditional, so each
  * change and its event happen once. The channel stays recorded: a late heartbeat on it brings the
@@ -24,7 +26,9 @@ export async function markSilentGatewaysOffline({
       select gateway_id, status from gateway_status
       where status <> 'offline'
         and greatest(last_heartbeat_at, connected_at)
-          < now() - make_interval(secs => coalesce(heartbeat_seconds, ${input.defaultHeartbeatSeconds}) * 1.5 + 1)
+          < now() - make_interval(secs => greatest(
+              coalesce(heartbeat_seconds, ${input.defaultHeartbeatSeconds}) * 1.5,
+              coalesce(heartbeat_seconds, ${input.defaultHeartbeatSeconds}) + 0.5))
       for update skip locked
     ), upd as (
       update gateway_status s set status = 'offline', status_since = now()
