@@ -17,7 +17,7 @@ import {
 import { freePort, type Storescp, startStorescp } from '../../../test/harness/dcmtk.js';
 import { ControlPlaneClient } from '../control/client.js';
 import { LogRing } from '../logger.js';
-import { DiagnosticsRunner } from './diagnostics-runner.js';
+import { DiagnosticsRunner, MAX_LOG_BUNDLE_BYTES } from './diagnostics-runner.js';
 import { runUploadTest } from './upload-test.js';
 
 const silent = pino({ level: 'silent' });
@@ -165,5 +165,26 @@ describe('DiagnosticsRunner', () => {
     expect(lines.map((l) => l.msg)).toEqual(['line 15', 'line 16', 'line 17', 'line 18', 'line 19']);
     expect(JSON.stringify(lines)).not.toMatch(/DOE/);
     expect(r.summary).toBe('5 recent log line(s), patient data removed');
+  });
+
+  it('keeps the newest lines that fit one channel message', async () => {
+    const big = new LogRing(2000);
+    for (let i = 0; i < 2000; i++) big.write(JSON.stringify({ msg: `line ${i}`, pad: 'x'.repeat(300) }));
+    const r = await new DiagnosticsRunner({
+      control: s.control,
+      ownAeTitle: () => 'GATEWAY7',
+      logs: big,
+      log: silent,
+    }).run({ kind: 'logs', lines: 2000 });
+    const lines = r.details?.lines as Record<string, unknown>[];
+    expect(Buffer.byteLength(JSON.stringify(r))).toBeLessThan(MAX_LOG_BUNDLE_BYTES + 4096);
+    expect(lines.length).toBeGreaterThan(400);
+    expect(lines.length).toBeLessThan(2000);
+    expect(lines.at(-1)?.msg).toBe('line 1999');
+    expect(r.summary).toMatch(
+      new RegExp(
+        `^${lines.length} recent log line\\(s\\), patient data removed; the oldest ${2000 - lines.length} left out`,
+      ),
+    );
   });
 });

@@ -9,8 +9,11 @@ import { runUploadTest } from './upload-test.js';
 export const DEFAULT_CALLED_AE = 'ANY-SCP';
 export const DEFAULT_LOG_LINES = 500;
 const DEFAULT_ECHO_TIMEOUT_MS = 10_000;
-/** The result message travels over the channel; keep a log bundle well under a websocket frame limit. */
-const MAX_LOG_BUNDLE_CHARS = 4 * 1024 * 1024;
+/**
+ * The result travels as one channel message, and the control plane takes at most 256 KiB per
+ * message (CHANNEL_MAX_MESSAGE_BYTES); leave room for the envelope and the summary.
+ */
+export const MAX_LOG_BUNDLE_BYTES = 200 * 1024;
 
 export interface DiagnosticsRunnerDeps {
   control: ControlPlaneClient;
@@ -84,16 +87,21 @@ export class DiagnosticsRunner implements DiagnosticRunner {
             };
       }
       case 'logs': {
-        let lines = this.#deps.logs.lines(request.lines ?? DEFAULT_LOG_LINES);
-        // Drop the oldest lines until the bundle fits one channel message.
-        let size = JSON.stringify(lines).length;
-        while (size > MAX_LOG_BUNDLE_CHARS && lines.length > 0) {
-          size -= JSON.stringify(lines[0]).length + 1;
-          lines = lines.slice(1);
+        const asked = this.#deps.logs.lines(request.lines ?? DEFAULT_LOG_LINES);
+        // Keep the newest lines that fit one channel message.
+        let budget = MAX_LOG_BUNDLE_BYTES;
+        let first = asked.length;
+        while (first > 0) {
+          const size = Buffer.byteLength(JSON.stringify(asked[first - 1])) + 1;
+          if (size > budget) break;
+          budget -= size;
+          first--;
         }
+        const lines = asked.slice(first);
+        const dropped = first > 0 ? `; the oldest ${first} left out to fit one message` : '';
         return {
           ok: true,
-          summary: `${lines.length} recent log line(s), patient data removed`,
+          summary: `${lines.length} recent log line(s), patient data removed${dropped}`,
           details: { lines },
         };
       }
