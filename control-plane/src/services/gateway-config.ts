@@ -6,9 +6,10 @@ import {
   gatewaySettingsSchema,
   mergeGatewayConfig,
 } from '@ferry/shared';
-import { and, asc, desc, eq, inArray, isNull, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNull, type SQL, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.js';
 import { notifyGateways } from '../db/notify.js';
+import { jsonRows } from '../db/queries/json-rows.js';
 import { configVersions, facilities, gateways, groups } from '../db/schema/index.js';
 
 /** The desired config the control plane holds for a gateway; the fields are the agent's agent.json fields. */
@@ -50,15 +51,17 @@ export async function appendConfigVersion(
 /** Which gateways a settings change can affect. */
 export type ConfigScope = { groupId: string } | { facilityId: string } | { gatewayIds: string[] };
 
-/** Rows per multi-row insert: 3 parameters each, far below PostgreSQL's 65,535. */
-const INSERT_BATCH = 5000;
+/** A jsonb value from a raw `sql` selection (a driver may hand it back as text). */
+function parseJsonb(v: unknown): unknown {
+  return typeof v === 'string' ? JSON.parse(v) : v;
+}
 
 /**
  * Rebuilds the desired config of every non-revoked gateway in `scope` and appends a version for each
  * whose config differs from its latest one, then tells the replicas (delivered on commit). Call it
- * inside the transaction that changed the settings, after the change. Three statements whatever the
- * fleet size: the gateways (locked, in id order so concurrent callers queue rather than deadlock),
- * their latest versions, one insert.
+ * inside the transaction that changed the settings, after the change. Two statements whatever the
+ * fleet size: the gateways with their latest versions (locked, in id order so concurrent callers
+ * queue rather than deadlock), and one insert with the rows as a single jsonb parameter.
  */
 export async function appendConfigVersionsIfChanged(
   tx: DbOrTx,
@@ -70,6 +73,10 @@ export async function appendConfigVersionsIfChanged(
   else if (scope.gatewayIds.length === 0) return [];
   else where = inArray(gateways.id, scope.gatewayIds);
 
+  // The latest version comes along as two correlated lookups on (gateway_id, version): no id list
+  // goes back and forth, whatever the fleet size.
+  const latestOf = (column: SQL) =>
+    sql`(select ${column} from ${configVersions} where ${configVersions.gatewayId} = ${gateways.id} order by ${configVersions.version} desc limit 1)`;
   const targets = await tx
     .select({
       id: gateways.id,
@@ -77,6 +84,8 @@ export async function appendConfigVersionsIfChanged(
       stablePeriodSeconds: facilities.stablePeriodSeconds,
       facilitySettings: facilities.gatewaySettings,
       groupSettings: groups.gatewaySettings,
+      latestVersion: latestOf(sql`${configVersions.version}`).mapWith(Number),
+      latestConfig: latestOf(sql`${configVersions.config}`),
     })
     .from(gateways)
     .innerJoin(facilities, eq(facilities.id, gateways.facilityId))
@@ -86,35 +95,18 @@ export async function appendConfigVersionsIfChanged(
     .for('update', { of: gateways });
   if (targets.length === 0) return [];
 
-  const latest = new Map<string, { version: number; config: Record<string, unknown> }>();
-  const ids = targets.map((t) => t.id);
-  for (let i = 0; i < ids.length; i += INSERT_BATCH) {
-    const rows = await tx
-      .selectDistinctOn([configVersions.gatewayId], {
-        gatewayId: configVersions.gatewayId,
-        version: configVersions.version,
-        config: configVersions.config,
-      })
-      .from(configVersions)
-      .where(inArray(configVersions.gatewayId, ids.slice(i, i + INSERT_BATCH)))
-      .orderBy(configVersions.gatewayId, desc(configVersions.version));
-    for (const r of rows) latest.set(r.gatewayId, { version: r.version, config: r.config });
-  }
-
   const appended: { gatewayId: string; version: number; config: GatewayConfig }[] = [];
   for (const t of targets) {
     const config = buildGatewayConfig(
       { aeTitle: t.aeTitle, stablePeriodSeconds: t.stablePeriodSeconds, gatewaySettings: t.facilitySettings },
       t.groupSettings,
     );
-    const prev = latest.get(t.id);
+    const prevVersion = t.latestVersion ?? 0;
     // jsonb does not keep key order; isDeepStrictEqual ignores it.
-    if (prev && isDeepStrictEqual(prev.config, config)) continue;
-    appended.push({ gatewayId: t.id, version: (prev?.version ?? 0) + 1, config });
+    if (prevVersion > 0 && isDeepStrictEqual(parseJsonb(t.latestConfig), config)) continue;
+    appended.push({ gatewayId: t.id, version: prevVersion + 1, config });
   }
-  for (let i = 0; i < appended.length; i += INSERT_BATCH) {
-    await tx.insert(configVersions).values(appended.slice(i, i + INSERT_BATCH));
-  }
+  if (appended.length > 0) await tx.insert(configVersions).select(jsonRows(configVersions, appended));
   if (appended.length > 0) {
     await notifyGateways(tx, { kind: 'config', gatewayIds: appended.map((a) => a.gatewayId) });
   }
