@@ -8,6 +8,9 @@ import { Connection, type ConnectionHooks } from './connection.js';
 import type { AssociationPolicy } from './policy.js';
 import type { StoreHandler } from './store-handler.js';
 
+/** Calling AE titles whose latest C-STORE is remembered (health reports the 50 latest). */
+const MAX_CALLERS_TRACKED = 1000;
+
 export interface ListenerOptions {
   host: string;
   port: number;
@@ -38,7 +41,11 @@ export class DicomListener {
       this.associationsTotal++;
     },
     stored: (callingAe) => {
+      // Most recent last, and bounded: with an empty allow-list any title may call.
+      this.lastStoreByCallingAe.delete(callingAe);
       this.lastStoreByCallingAe.set(callingAe, new Date());
+      if (this.lastStoreByCallingAe.size > MAX_CALLERS_TRACKED)
+        this.lastStoreByCallingAe.delete(this.lastStoreByCallingAe.keys().next().value as string);
     },
   };
 
