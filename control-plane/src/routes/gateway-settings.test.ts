@@ -232,6 +232,31 @@ describe.each(BACKENDS)('gateway settings routes (%s)', (backend) => {
     expect(again.body.configVersions!.every((x) => x.version === 2)).toBe(true);
   });
 
+  it('keeps concurrent group and facility changes consistent: every request succeeds, the last config is the merge', async () => {
+    const grp = await t.seedGroup('Racing group');
+    const fs = [await seedFacility(t, grp), await seedFacility(t, grp)];
+    const gws = [];
+    for (const f of fs)
+      for (let i = 0; i < 10; i++) gws.push(await enrollTestGateway(t, grp, { facilityId: f.facilityId }));
+    for (let round = 1; round <= 6; round++) {
+      const results = await Promise.all([
+        put(grp, { maxAssociations: round }),
+        ...fs.map((f) =>
+          t.request('PATCH', `/api/v1/facilities/${f.facilityId}`, {
+            token: grp.admin.token,
+            body: { gateway: { port: 5000 + round } },
+          }),
+        ),
+      ]);
+      expect(results.map((r) => r.status)).toEqual([200, 200, 200]);
+    }
+    for (const gw of gws) {
+      const versions = await versionsOf(gw.gatewayId);
+      expect(versions.map((v) => v.version)).toEqual(versions.map((_, i) => i + 1));
+      expect(versions.at(-1)?.config).toMatchObject({ maxAssociations: 6, port: 5006 });
+    }
+  });
+
   describe('errors', () => {
     it.each([
       [{ port: 70000 }, /^port: /],

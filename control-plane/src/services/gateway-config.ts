@@ -59,9 +59,9 @@ function parseJsonb(v: unknown): unknown {
 /**
  * Rebuilds the desired config of every non-revoked gateway in `scope` and appends a version for each
  * whose config differs from its latest one, then tells the replicas (delivered on commit). Call it
- * inside the transaction that changed the settings, after the change. Two statements whatever the
- * fleet size: the gateways with their latest versions (locked, in id order so concurrent callers
- * queue rather than deadlock), and one insert with the rows as a single jsonb parameter.
+ * inside the transaction that changed the settings, after the change. Three statements whatever the
+ * fleet size: lock the gateways (in id order, so concurrent callers queue rather than deadlock), read
+ * them with their latest versions, one insert with the rows as a single jsonb parameter.
  */
 export async function appendConfigVersionsIfChanged(
   tx: DbOrTx,
@@ -73,8 +73,14 @@ export async function appendConfigVersionsIfChanged(
   else if (scope.gatewayIds.length === 0) return [];
   else where = inArray(gateways.id, scope.gatewayIds);
 
+  const scoped = and(where, isNull(gateways.revokedAt));
+  // Lock first, read after: a statement that waited for a lock still sees its own start snapshot in
+  // its subqueries and joins, so a concurrent change committed meanwhile (another facility's settings,
+  // a version just appended) would be missed. The read below is a new statement with a new snapshot.
+  await tx.select({ id: gateways.id }).from(gateways).where(scoped).orderBy(asc(gateways.id)).for('update');
   // The latest version comes along as two correlated lookups on (gateway_id, version): no id list
-  // goes back and forth, whatever the fleet size.
+  // goes back and forth, whatever the fleet size. FOR UPDATE again only for a gateway enrolled
+  // between the two statements; the others are already ours.
   const latestOf = (column: SQL) =>
     sql`(select ${column} from ${configVersions} where ${configVersions.gatewayId} = ${gateways.id} order by ${configVersions.version} desc limit 1)`;
   const targets = await tx
@@ -90,7 +96,7 @@ export async function appendConfigVersionsIfChanged(
     .from(gateways)
     .innerJoin(facilities, eq(facilities.id, gateways.facilityId))
     .innerJoin(groups, eq(groups.id, gateways.groupId))
-    .where(and(where, isNull(gateways.revokedAt)))
+    .where(scoped)
     .orderBy(asc(gateways.id))
     .for('update', { of: gateways });
   if (targets.length === 0) return [];
