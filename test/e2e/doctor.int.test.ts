@@ -90,6 +90,10 @@ describe('ferry-agent doctor (http control plane)', () => {
         /^FAIL auth: cannot reach the control plane at http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/,
       );
       expect(auth.fix).toBe('check the server URL and that outbound HTTPS to the control plane is allowed');
+      expect(lineOf(r.stdout, 'websocket').line).toBe(
+        'WARN websocket: not checked: needs the auth check to pass',
+      );
+      expect(lineOf(r.stdout, 'upload').line).toBe('WARN upload: not checked: needs the auth check to pass');
       // The agent itself keeps receiving.
       expect(lineOf(r.stdout, 'dicom').line).toMatch(/^PASS dicom/);
     } finally {

@@ -51,6 +51,10 @@ const fail = (check: string, detail: string, fix: string): CheckResult => ({
   fix,
 });
 
+/** A check that cannot run because an earlier one failed: a warning, so the failure is counted once. */
+const notChecked = (check: string, because: string): CheckResult =>
+  warn(check, `not checked: needs the ${because} check to pass`);
+
 export function formatResult(r: CheckResult): string {
   const line = `${r.outcome} ${r.check}: ${r.detail}`;
   return r.fix ? `${line}\n  fix: ${r.fix}` : line;
@@ -100,12 +104,16 @@ export async function runDoctor(dataDir: string, report: (r: CheckResult) => voi
     });
     const dns = await checkDns(server.hostname);
     add(dns);
-    if (dns.outcome !== 'FAIL') {
+    if (dns.outcome === 'FAIL') {
+      for (const check of ['tls', 'clock', 'auth', 'websocket', 'upload']) add(notChecked(check, 'dns'));
+    } else {
       add(await checkTls(server));
       add(await checkClock(enrolled.server));
       const auth = await checkAuth(client, dataDir);
       add(auth);
-      if (auth.outcome !== 'FAIL') {
+      if (auth.outcome === 'FAIL') {
+        for (const check of ['websocket', 'upload']) add(notChecked(check, 'auth'));
+      } else {
         add(await checkWebsocket(enrolled, config?.configVersion ?? 0));
         add(await checkUpload(client));
       }

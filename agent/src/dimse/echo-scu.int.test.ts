@@ -6,8 +6,12 @@ import { FerryError } from '@ferry/shared';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, type Storescp, startStorescp } from '../../../test/harness/dcmtk.js';
+import { encodeAssociateAc, parseAssociateRq } from './associate.js';
+import { CommandField, encodeResponsePdu } from './command.js';
 import { echo } from './echo-scu.js';
 import { DicomListener } from './listener.js';
+import { PduReader } from './pdu-reader.js';
+import { PduType, VERIFICATION_SOP_CLASS } from './pdu-types.js';
 import type { StoreHandler } from './store-handler.js';
 
 async function echoError(p: Promise<unknown>): Promise<FerryError> {
@@ -155,5 +159,82 @@ describe('echo when the peer is not there or silent', () => {
     );
     expect(err.message).toMatch(/no answer within 300 ms while waiting for the association answer/);
     expect(Date.now() - t0).toBeLessThan(2000);
+  });
+});
+
+/** An SCP that accepts, answers the C-ECHO with `status`, and never confirms the release. */
+async function scriptedScp(status: number): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets: Socket[] = [];
+  const server = createServer((socket) => {
+    sockets.push(socket);
+    const reader = new PduReader(
+      {
+        pdu: (type, body) => {
+          if (type !== PduType.AssociateRq) return;
+          const req = parseAssociateRq(body);
+          const decisions = req.contexts.map((c) => ({
+            id: c.id,
+            result: 0,
+            transferSyntax: c.transferSyntaxes[0] ?? '',
+            abstractSyntax: c.abstractSyntax,
+          }));
+          socket.write(encodeAssociateAc(req, decisions, 16384));
+        },
+        pdvStart: () => undefined,
+        pdvData: () => undefined,
+        pdvEnd: () =>
+          socket.write(
+            encodeResponsePdu(1, {
+              commandField: CommandField.CEchoRsp,
+              messageId: 1,
+              sopClassUid: VERIFICATION_SOP_CLASS,
+              status,
+            }),
+          ),
+        malformed: () => socket.destroy(),
+      },
+      { maxPDataLength: 1 << 20, maxControlPduLength: 1 << 16 },
+    );
+    socket.on('data', (chunk: Buffer) => reader.push(chunk));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    port: (server.address() as { port: number }).port,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+describe('echo against a scripted peer', () => {
+  it('counts an answered echo as success when the release is never confirmed', async () => {
+    const scp = await scriptedScp(0x0000);
+    try {
+      const r = await echo({
+        host: '127.0.0.1',
+        port: scp.port,
+        calledAeTitle: 'X',
+        callingAeTitle: 'Y',
+        timeoutMs: 300,
+      });
+      expect(r.status).toBe(0);
+    } finally {
+      await scp.close();
+    }
+  });
+
+  it('fails on a status other than success, naming it', async () => {
+    const scp = await scriptedScp(0x0110);
+    try {
+      const err = await echoError(
+        echo({ host: '127.0.0.1', port: scp.port, calledAeTitle: 'X', callingAeTitle: 'Y', timeoutMs: 300 }),
+      );
+      expect(err.message).toBe(
+        `C-ECHO to X at 127.0.0.1:${scp.port}: the peer answered status 0x0110, not success`,
+      );
+    } finally {
+      await scp.close();
+    }
   });
 });
