@@ -38,7 +38,8 @@ function payload(
  *   end is not news);
  * - `gateway.degraded`: a gateway degraded for longer than degradedAfterSeconds, once per episode (the
  *   episode is named by its status_since).
- * Only events after the webhook was created count. The unique (webhook_id, event_key) with ON
+ * Only events after the webhook was created count, and none of a revoked gateway from its revocation
+ * on (its channel closing then is expected, not news). The unique (webhook_id, event_key) with ON
  * CONFLICT DO NOTHING is the duplicate suppression: every replica may run this at any time and each
  * event is still enqueued once. Returns how many deliveries were added.
  */
@@ -75,6 +76,7 @@ export async function enqueueWebhookDeliveries({
       order by p.at desc limit 1
     ) prev on true
     where e.type = 'status'
+      and (g.revoked_at is null or e.at < g.revoked_at)
       and e.at > now() - make_interval(hours => ${WEBHOOK_LOOKBACK_HOURS})
       and (
         e.details->>'to' = 'offline'

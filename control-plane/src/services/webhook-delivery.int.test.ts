@@ -230,13 +230,17 @@ describe.each(BACKENDS)('webhook delivery against a real receiver (%s)', (backen
     expect((await s.rows()).map((r) => r.eventType)).toEqual(['gateway.degraded', 'gateway.degraded']);
   });
 
-  it('ignores events from before the webhook existed and other groups’ events', async () => {
+  it('ignores events from before the webhook existed, of a revoked gateway, and of other groups', async () => {
     const s = await setup();
     await s.status('online', 'offline', new Date(Date.now() - 60_000));
     const other = await setup();
     await other.status('online', 'offline');
+    const revoked = await setup();
+    await revoked.gw.revoke();
+    await revoked.status('online', 'offline');
     await enqueue();
     expect(await s.rows()).toEqual([]);
+    expect(await revoked.rows()).toEqual([]);
     expect((await other.rows()).map((r) => r.eventType)).toEqual(['gateway.offline']);
   });
 
