@@ -304,6 +304,13 @@ describe.each(BACKENDS)('facilities routes (%s)', (backend) => {
         'GET /api/v1/users',
         'PATCH /api/v1/users/{id}',
         'GET /api/v1/audit',
+        'GET /api/v1/settings/gateways',
+        'PUT /api/v1/settings/gateways',
+        'GET /api/v1/fleet/summary',
+        'POST /api/v1/webhooks',
+        'GET /api/v1/webhooks',
+        'DELETE /api/v1/webhooks/{id}',
+        'GET /api/v1/webhooks/{id}/deliveries',
       ]),
     );
   });
