@@ -1,40 +1,22 @@
-// The agent's control channel against a small real websocket server written here: it checks the
-// agent token at the upgrade, speaks the channel protocol (welcome, acks, config pushes, diagnostics)
-// and misbehaves on purpose (drops, refusals, silence). Only the rest of the agent is stood in for:
-// health, config applier and diagnostics are the channel's hooks, recorded here.
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
+// The agent's control channel against a small real websocket server (testing/channel-server.ts): it
+// checks the agent token at the upgrade, speaks the channel protocol (welcome, acks, config pushes,
+// diagnostics) and misbehaves on purpose (drops, refusals, silence). Only the rest of the agent is
+// stood in for: health, config applier and diagnostics are the channel's hooks, recorded here.
 import {
-  type AgentMessage,
-  agentMessageSchema,
   CHANNEL_CLOSE,
-  CHANNEL_PATH,
   type DiagnosticRequest,
   type DiagnosticResult,
   type HealthReport,
   PROTOCOL_VERSION,
 } from '@ferry/shared';
-import { exportJWK, generateKeyPair, type JWK, jwtVerify } from 'jose';
+import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type WebSocket, WebSocketServer } from 'ws';
+import { sleep, TestControlPlane, until } from '../testing/channel-server.js';
 import { silent } from '../testing/spool.js';
 import { ControlChannel } from './channel.js';
 import type { ApplyOutcome, ConfigApplier, DiagnosticRunner, HealthSource } from './runtime-hooks.js';
 
 const GATEWAY_ID = '0c0f6b59-4a37-4c55-9d0f-2b0d4c6e3a10';
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until<T>(what: string, get: () => T | undefined | false, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = get();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
 let privateJwk: JWK;
 let publicKey: Awaited<ReturnType<typeof generateKeyPair>>['publicKey'];
 
@@ -43,112 +25,6 @@ beforeAll(async () => {
   privateJwk = await exportJWK(pair.privateKey);
   publicKey = pair.publicKey;
 });
-
-interface Conn {
-  ws: WebSocket;
-  messages: AgentMessage[];
-  closed: Promise<{ code: number }>;
-}
-
-interface Refusal {
-  status: number;
-  headers: Record<string, string>;
-}
-
-/** A control plane of the channel protocol only. */
-class TestControlPlane {
-  readonly http: Server;
-  readonly wss: WebSocketServer;
-  readonly conns: Conn[] = [];
-  upgrades = 0;
-  refusal: Refusal | undefined;
-  heartbeatSeconds = 0.2;
-  /** Server clock minus real time (ms): the agent's clock offset should come out as its negation. */
-  skewMs = 0;
-  ackHeartbeats = true;
-  welcome = true;
-  port = 0;
-
-  constructor(opts: { autoPong?: boolean } = {}) {
-    this.wss = new WebSocketServer({ noServer: true, autoPong: opts.autoPong ?? true });
-    this.http = createServer((_req, res) => res.writeHead(404).end());
-    this.http.on('upgrade', (req, socket, head) => void this.upgrade(req, socket, head));
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  async listen(port = 0): Promise<void> {
-    await new Promise<void>((resolve) => this.http.listen(port, '127.0.0.1', () => resolve()));
-    this.port = (this.http.address() as AddressInfo).port;
-  }
-
-  async close(): Promise<void> {
-    if (!this.http.listening) return;
-    for (const c of this.conns) c.ws.terminate();
-    this.http.closeAllConnections();
-    await new Promise<void>((resolve) => this.http.close(() => resolve()));
-  }
-
-  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    this.upgrades++;
-    const refuse = (r: Refusal) => {
-      const lines = [
-        `HTTP/1.1 ${r.status} Refused`,
-        ...Object.entries(r.headers).map(([k, v]) => `${k}: ${v}`),
-      ];
-      socket.end(`${lines.join('\r\n')}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-    };
-    if (this.refusal) return refuse(this.refusal);
-    const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-    try {
-      const { payload } = await jwtVerify(token ?? '', publicKey, { audience: this.url });
-      if (payload.sub !== GATEWAY_ID || req.url !== CHANNEL_PATH) throw new Error('wrong gateway or path');
-    } catch {
-      return refuse({ status: 401, headers: { 'x-ferry-error-code': 'auth.token_invalid' } });
-    }
-    this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const conn: Conn = {
-        ws,
-        messages: [],
-        closed: new Promise((resolve) => ws.once('close', (code) => resolve({ code }))),
-      };
-      this.conns.push(conn);
-      ws.on('message', (data) => {
-        const msg = agentMessageSchema.parse(JSON.parse(data.toString()));
-        conn.messages.push(msg);
-        if (msg.type === 'hello' && this.welcome)
-          this.send(conn, {
-            type: 'welcome',
-            gatewayId: GATEWAY_ID,
-            heartbeatSeconds: this.heartbeatSeconds,
-            serverTime: this.now(),
-          });
-        if (msg.type === 'heartbeat' && this.ackHeartbeats)
-          this.send(conn, { type: 'heartbeat.ack', seq: msg.seq, serverTime: this.now() });
-      });
-    });
-  }
-
-  now(): string {
-    return new Date(Date.now() + this.skewMs).toISOString();
-  }
-
-  send(conn: Conn, msg: Record<string, unknown>): void {
-    conn.ws.send(JSON.stringify({ v: PROTOCOL_VERSION, ...msg }));
-  }
-
-  latest(): Conn {
-    const c = this.conns.at(-1);
-    if (!c) throw new Error('no connection yet');
-    return c;
-  }
-
-  of<T extends AgentMessage['type']>(conn: Conn, type: T): Extract<AgentMessage, { type: T }>[] {
-    return conn.messages.filter((m): m is Extract<AgentMessage, { type: T }> => m.type === type);
-  }
-}
 
 const report: HealthReport = {
   agentVersion: '0.0.0-test',
@@ -221,7 +97,7 @@ afterEach(async () => {
 async function rig(
   opts: { autoPong?: boolean; applier?: RecordingApplier; backoff?: { baseMs: number; capMs: number } } = {},
 ) {
-  const server = new TestControlPlane({ autoPong: opts.autoPong });
+  const server = new TestControlPlane({ publicKey, gatewayId: GATEWAY_ID, autoPong: opts.autoPong });
   servers.push(server);
   await server.listen();
   const health = new RecordingHealth();
@@ -341,7 +217,7 @@ describe('ControlChannel against a real websocket server', () => {
     await until('waiting', () => channel.state === 'waiting');
     await sleep(600);
     const upgradesBefore = server.upgrades;
-    const back = new TestControlPlane();
+    const back = new TestControlPlane({ publicKey, gatewayId: GATEWAY_ID });
     servers.push(back);
     await back.listen(port);
     await until('reconnected', () => back.conns[0], 5000);
