@@ -3,7 +3,7 @@
 // the group's webhook gets signed events; remote diagnostics run on the gateway and report back.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep } from '../harness/agent.js';
-import { type Cloud, startCloud } from '../harness/cloud.js';
+import { type Cloud, type GatewayView, startCloud } from '../harness/cloud.js';
 import { CORPUS_PATIENT_NAMES, corpusFiles, smallCorpus } from '../harness/corpus.js';
 import { freePort, type Storescp, startStorescp, storescu } from '../harness/dcmtk.js';
 import { spoolStatus } from '../harness/spool.js';
@@ -14,13 +14,10 @@ const INTERVAL_MS = HEARTBEAT_SECONDS * 1000;
 /** What a poll adds on top of the moment the status changed: one poll period and one API call. */
 const POLL_SLACK_MS = 400;
 
-interface GatewayDetail {
-  id: string;
-  status: string;
+interface GatewayDetail extends GatewayView {
   statusSince: string;
   lastHeartbeatAt: string | null;
   health: { uptimeSeconds: number; spool: { pendingCount: number } } | null;
-  events: { type: string; at: string; details: Record<string, unknown> }[];
 }
 
 let cloud: Cloud;
@@ -49,26 +46,16 @@ afterAll(async () => {
   await receiver?.close();
 });
 
-async function gateway(): Promise<GatewayDetail> {
-  const r = await cloud.api<GatewayDetail>('GET', `/api/v1/gateways/${gatewayId}`);
-  if (r.status !== 200) throw new Error(`gateway: ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body;
+function gateway(): Promise<GatewayDetail> {
+  return cloud.gateway<GatewayDetail>(gatewayId);
 }
 
-async function waitForGateway(
+function waitForGateway(
   pred: (g: GatewayDetail) => boolean,
   what: string,
   timeoutMs = 30_000,
 ): Promise<GatewayDetail> {
-  const deadline = Date.now() + timeoutMs;
-  let last: GatewayDetail | undefined;
-  for (;;) {
-    last = await gateway().catch(() => last);
-    if (last && pred(last)) return last;
-    if (Date.now() > deadline)
-      throw new Error(`gateway never ${what}: ${JSON.stringify(last)}\n${cloud.agent.output().slice(-3000)}`);
-    await sleep(100);
-  }
+  return cloud.waitForGateway(gatewayId, pred, what, timeoutMs);
 }
 
 describe('fleet health over the live channel', () => {

@@ -6,20 +6,17 @@ import { createServer, type Server } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep } from '../harness/agent.js';
-import { type Cloud, startCloud } from '../harness/cloud.js';
+import { type Cloud, type GatewayView, startCloud } from '../harness/cloud.js';
 import { corpusFiles, smallCorpus } from '../harness/corpus.js';
 import { echoscu, freePort, storescu } from '../harness/dcmtk.js';
 import { RawScu, verificationContext } from '../harness/raw-scu.js';
 
 const HEARTBEAT_SECONDS = 1;
 
-interface GatewayDetail {
-  id: string;
-  status: string;
+interface GatewayDetail extends GatewayView {
   appliedConfigVersion: number | null;
   configVersion: number | null;
   rejectedConfig: { version: number; reason: string } | null;
-  events: { type: string; details: Record<string, unknown> }[];
 }
 
 let cloud: Cloud;
@@ -42,26 +39,16 @@ afterAll(async () => {
   await cloud?.close();
 });
 
-async function gateway(): Promise<GatewayDetail> {
-  const r = await cloud.api<GatewayDetail>('GET', `/api/v1/gateways/${gatewayId}`);
-  if (r.status !== 200) throw new Error(`gateway: ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body;
+function gateway(): Promise<GatewayDetail> {
+  return cloud.gateway<GatewayDetail>(gatewayId);
 }
 
-async function waitForGateway(
+function waitForGateway(
   pred: (g: GatewayDetail) => boolean,
   what: string,
   timeoutMs = 20_000,
 ): Promise<GatewayDetail> {
-  const deadline = Date.now() + timeoutMs;
-  let last: GatewayDetail | undefined;
-  for (;;) {
-    last = await gateway().catch(() => last);
-    if (last && pred(last)) return last;
-    if (Date.now() > deadline)
-      throw new Error(`gateway never ${what}: ${JSON.stringify(last)}\n${cloud.agent.output().slice(-3000)}`);
-    await sleep(100);
-  }
+  return cloud.waitForGateway(gatewayId, pred, what, timeoutMs);
 }
 
 async function dicomPort(): Promise<number> {

@@ -84,6 +84,13 @@ export function storedVersions(
   );
 }
 
+/** The part of GET /api/v1/gateways/{id} every gateway test reads. */
+export interface GatewayView {
+  id: string;
+  status: string;
+  events: { type: string; at: string; details: Record<string, unknown> }[];
+}
+
 export interface Cloud {
   root: string;
   /** The PostgreSQL database, when the cloud runs on one. */
@@ -106,6 +113,15 @@ export interface Cloud {
    * with the same public URL, on its own port: a second replica. Stopped by close().
    */
   startReplica(env?: Record<string, string>): Promise<ControlPlaneProcess>;
+  /** GET /api/v1/gateways/{id}. */
+  gateway<T = GatewayView>(gatewayId: string): Promise<T>;
+  /** Polls GET /api/v1/gateways/{id} until `pred` holds; the error shows the last answer and the agent's log. */
+  waitForGateway<T extends GatewayView = GatewayView>(
+    gatewayId: string,
+    pred: (g: T) => boolean,
+    what: string,
+    timeoutMs?: number,
+  ): Promise<T>;
   /** The agent's DICOM port as agent.json says now (it changes when a pushed config moves it). */
   agentConfig(): Promise<Record<string, unknown>>;
   startControlPlane(): Promise<void>;
@@ -252,6 +268,29 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
       });
       cleanups.push(() => replica.stop());
       return replica;
+    },
+    async gateway<T>(gatewayId: string) {
+      const r = await api<T>('GET', `/api/v1/gateways/${gatewayId}`);
+      if (r.status !== 200) throw new Error(`gateway: ${r.status} ${JSON.stringify(r.body)}`);
+      return r.body;
+    },
+    async waitForGateway<T extends GatewayView>(
+      gatewayId: string,
+      pred: (g: T) => boolean,
+      what: string,
+      timeoutMs = 20_000,
+    ) {
+      const deadline = Date.now() + timeoutMs;
+      let last: T | undefined;
+      for (;;) {
+        last = await cloud.gateway<T>(gatewayId).catch(() => last);
+        if (last && pred(last)) return last;
+        if (Date.now() > deadline)
+          throw new Error(
+            `gateway never ${what}: ${JSON.stringify(last)}\n${cloud.agent.output().slice(-3000)}`,
+          );
+        await sleep(100);
+      }
     },
     async agentConfig() {
       return JSON.parse(await readFile(join(agentDataDir, 'agent.json'), 'utf8')) as Record<string, unknown>;
