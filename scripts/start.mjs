@@ -141,7 +141,9 @@ Ferry is running (data in ${home}).
   Send DICOM:   TCP_NODELAY=1 storescu -aec GATEWAY 127.0.0.1 ${dicomPort} FILE.dcm
   Echo:         TCP_NODELAY=1 echoscu -aec GATEWAY 127.0.0.1 ${dicomPort}
   Spool:        npx ferry-agent status --data-dir ${agentDir}
+  Check:        npx ferry-agent doctor --data-dir ${agentDir}
   Worklist:     curl -H "Authorization: Bearer $TOKEN" ${url}/api/v1/studies
+  Fleet:        curl -H "Authorization: Bearer $TOKEN" ${url}/api/v1/fleet/summary
   DICOMweb:     ${url}/dicomweb  (QIDO-RS and WADO-RS, same bearer token)
   Blobs:        ${home}/control-plane/blobs
   (TOKEN: POST ${url}/api/v1/auth/login with the email and password above)
