@@ -5,6 +5,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { errorResponse } from './http/errors.js';
 import type { AppDeps, AppEnv } from './http/types.js';
 import { registerRoutes } from './routes/index.js';
+import { createConsole } from './web/index.js';
 
 const MAX_BODY_BYTES = 1 << 20;
 
@@ -77,6 +78,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   );
 
   registerRoutes(app, deps);
+  app.route('/', createConsole());
 
   app.doc31('/api/v1/openapi.json', {
     openapi: '3.1.0',

@@ -1,0 +1,30 @@
+import type { MiddlewareHandler } from 'hono';
+import type { AppEnv } from '../http/types.js';
+
+/**
+ * Headers for every console page and asset. No inline script or style is allowed, and nothing is
+ * loaded from another origin: hospitals block CDNs, and a CSP this strict makes injected markup inert.
+ */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "font-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+export function consoleHeaders(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    await next();
+    c.header('content-security-policy', CONTENT_SECURITY_POLICY);
+    c.header('x-content-type-options', 'nosniff');
+    c.header('referrer-policy', 'same-origin');
+    c.header('x-frame-options', 'DENY');
+    if (!c.res.headers.has('cache-control')) c.header('cache-control', 'no-store');
+  };
+}

@@ -1,0 +1,91 @@
+import type { Child } from 'hono/jsx';
+import type { PageUser } from './page-context.js';
+
+export interface LayoutProps {
+  title: string;
+  user?: PageUser | undefined;
+  /** Which nav entry is current. */
+  nav?: 'fleet' | 'facilities' | 'worklist' | 'users' | 'audit' | undefined;
+  /** A one-line notice at the top (e.g. "Facility created"). */
+  notice?: string | undefined;
+  children?: Child;
+}
+
+const NAV: { key: NonNullable<LayoutProps['nav']>; href: string; label: string; admin: boolean }[] = [
+  { key: 'fleet', href: '/fleet', label: 'Fleet', admin: true },
+  { key: 'facilities', href: '/facilities', label: 'Facilities', admin: true },
+  { key: 'worklist', href: '/worklist', label: 'Worklist', admin: false },
+  { key: 'users', href: '/users', label: 'Users', admin: true },
+  { key: 'audit', href: '/audit', label: 'Audit log', admin: true },
+];
+
+/** The console frame: skip link, nav by role, session notice, main landmark. Assets are same-origin. */
+export function Layout({ title, user, nav, notice, children }: LayoutProps) {
+  return (
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <title>{`${title} · Ferry`}</title>
+        <link rel="stylesheet" href="/assets/app.css" />
+        <script src="/assets/app.js" defer></script>
+      </head>
+      <body data-session-expires={user ? user.sessionExpiresAt.toISOString() : undefined}>
+        <a class="skip" href="#main">
+          Skip to content
+        </a>
+        <header class="top">
+          <a class="brand" href="/">
+            Ferry
+          </a>
+          {user ? (
+            <nav aria-label="Main">
+              <ul>
+                {NAV.filter((n) => !n.admin || user.role === 'admin').map((n) => (
+                  <li>
+                    <a href={n.href} aria-current={n.key === nav ? 'page' : undefined}>
+                      {n.label}
+                    </a>
+                  </li>
+                ))}
+              </ul>
+            </nav>
+          ) : null}
+          {user ? (
+            <form method="post" action="/logout" class="signout">
+              <input type="hidden" name="_csrf" value={user.csrf} />
+              <span class="who">
+                {user.email} ({user.role})
+              </span>
+              <button type="submit">Sign out</button>
+            </form>
+          ) : null}
+        </header>
+        <div id="session-notice" class="notice warn" role="status" hidden></div>
+        {notice ? (
+          <div class="notice" role="status">
+            {notice}
+          </div>
+        ) : null}
+        <main id="main" tabindex={-1}>
+          <h1>{title}</h1>
+          {children}
+        </main>
+      </body>
+    </html>
+  );
+}
+
+/** A small field error under an input, announced to screen readers. */
+export function FieldError({ id, message }: { id: string; message?: string | undefined }) {
+  return message ? (
+    <p class="field-error" id={id} role="alert">
+      {message}
+    </p>
+  ) : null;
+}
+
+/** The hidden CSRF field every POST form carries. */
+export function Csrf({ user }: { user: PageUser }) {
+  return <input type="hidden" name="_csrf" value={user.csrf} />;
+}

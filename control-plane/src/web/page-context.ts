@@ -1,0 +1,83 @@
+import { FerryError } from '@ferry/shared';
+import { eq } from 'drizzle-orm';
+import type { Context, MiddlewareHandler } from 'hono';
+import { getCookie } from 'hono/cookie';
+import { decodeJwt } from 'jose';
+import { verifySessionToken } from '../auth/session.js';
+import { users } from '../db/schema/index.js';
+import { SESSION_COOKIE } from '../http/auth-middleware.js';
+import type { AppEnv } from '../http/types.js';
+import { checkCsrf, csrfTokenFor } from './csrf.js';
+
+/** The signed-in user of a console page, with what every page needs to render its frame. */
+export interface PageUser {
+  id: string;
+  email: string;
+  groupId: string;
+  role: 'admin' | 'reader';
+  isOperator: boolean;
+  /** The CSRF token every form of this session carries as `_csrf`. */
+  csrf: string;
+  /** When the session cookie expires (the console warns before). */
+  sessionExpiresAt: Date;
+}
+
+const pageUsers = new WeakMap<Context, PageUser>();
+
+/** The page's user; only after requirePage ran. */
+export function pageUser(c: Context<AppEnv>): PageUser {
+  const u = pageUsers.get(c);
+  if (!u) throw new Error('pageUser() outside requirePage');
+  return u;
+}
+
+function loginRedirect(c: Context<AppEnv>, expired: boolean): Response {
+  const next = c.req.method === 'GET' ? c.req.path + (new URL(c.req.url).search || '') : '/';
+  const q = new URLSearchParams({ next, ...(expired ? { expired: '1' } : {}) });
+  return c.redirect(`/login?${q}`, 303);
+}
+
+/**
+ * Guards a console page: a signed-in, active user (admins only when `admin`), else a redirect to the
+ * sign-in page (with `expired=1` when the session ran out). POSTs must carry the session's CSRF token.
+ * Sets the actor, so services see the same tenant as the API would.
+ */
+export function requirePage(opts: { admin?: boolean } = {}): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const deps = c.get('deps');
+    const token = getCookie(c, SESSION_COOKIE);
+    if (!token) return loginRedirect(c, false);
+    let claims: Awaited<ReturnType<typeof verifySessionToken>>;
+    try {
+      claims = await verifySessionToken(deps.sessionSecret, token);
+    } catch (err) {
+      return loginRedirect(c, err instanceof FerryError && err.code === 'auth.expired_token');
+    }
+    const [user] = await deps.database.db.select().from(users).where(eq(users.id, claims.sub));
+    if (!user || user.deactivatedAt) return loginRedirect(c, false);
+    if (opts.admin && user.role !== 'admin')
+      throw new FerryError('auth.forbidden', 'this page is for group admins');
+    const exp = decodeJwt(token).exp ?? 0;
+    pageUsers.set(c, {
+      id: user.id,
+      email: user.email,
+      groupId: user.groupId,
+      role: user.role,
+      isOperator: user.isOperator,
+      csrf: csrfTokenFor(deps.sessionSecret, token),
+      sessionExpiresAt: new Date(exp * 1000),
+    });
+    c.set('actor', {
+      kind: 'user',
+      userId: user.id,
+      groupId: user.groupId,
+      role: user.role,
+      isOperator: user.isOperator,
+    });
+    if (c.req.method === 'POST') {
+      const form = await c.req.parseBody();
+      checkCsrf(deps.sessionSecret, token, form._csrf);
+    }
+    await next();
+  };
+}
