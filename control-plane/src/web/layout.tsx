@@ -8,6 +8,9 @@ export interface LayoutProps {
   nav?: 'fleet' | 'facilities' | 'worklist' | 'users' | 'audit' | undefined;
   /** A one-line notice at the top (e.g. "Facility created"). */
   notice?: string | undefined;
+  /** Page-specific files under /assets (e.g. 'fleet.js'); the CSP allows only same-origin files. */
+  scripts?: string[];
+  styles?: string[];
   children?: Child;
 }
 
@@ -20,7 +23,7 @@ const NAV: { key: NonNullable<LayoutProps['nav']>; href: string; label: string; 
 ];
 
 /** The console frame: skip link, nav by role, session notice, main landmark. Assets are same-origin. */
-export function Layout({ title, user, nav, notice, children }: LayoutProps) {
+export function Layout({ title, user, nav, notice, scripts, styles, children }: LayoutProps) {
   return (
     <html lang="en">
       <head>
@@ -28,7 +31,13 @@ export function Layout({ title, user, nav, notice, children }: LayoutProps) {
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{`${title} · Ferry`}</title>
         <link rel="stylesheet" href="/assets/app.css" />
+        {(styles ?? []).map((f) => (
+          <link rel="stylesheet" href={`/assets/${f}`} />
+        ))}
         <script src="/assets/app.js" defer></script>
+        {(scripts ?? []).map((f) => (
+          <script src={`/assets/${f}`} defer></script>
+        ))}
       </head>
       <body data-session-expires={user ? user.sessionExpiresAt.toISOString() : undefined}>
         <a class="skip" href="#main">
