@@ -9,7 +9,7 @@ import { freePort, type Storescp, startStorescp, storescu } from '../harness/dcm
 import { spoolStatus } from '../harness/spool.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../harness/webhook-receiver.js';
 
-const HEARTBEAT_SECONDS = 2;
+const HEARTBEAT_SECONDS = 3;
 const INTERVAL_MS = HEARTBEAT_SECONDS * 1000;
 /** What a poll adds on top of the moment the status changed: one poll period and one API call. */
 const POLL_SLACK_MS = 400;
