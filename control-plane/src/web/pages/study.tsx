@@ -1,0 +1,225 @@
+import { FerryError } from '@ferry/shared';
+import type { Hono } from 'hono';
+import { ctxOf } from '../../http/context.js';
+import type { AppEnv } from '../../http/types.js';
+import {
+  getStudy,
+  type StudyDetail,
+  type StudyInstance,
+  type StudySeries,
+} from '../../services/get-study.js';
+import { Layout } from '../layout.js';
+import { type PageUser, pageUser, requirePage } from '../page-context.js';
+import {
+  formatBytes,
+  formatMoment,
+  formatPatientName,
+  studyDateIso,
+  worklistStatus,
+} from '../worklist-format.js';
+
+/** What the API accepts as a Study Instance UID in a path. */
+const STUDY_UID_RE = /^[0-9A-Za-z.-]{1,64}$/;
+
+function Moment({ at }: { at: Date }) {
+  return <time datetime={at.toISOString()}>{formatMoment(at)}</time>;
+}
+
+interface TimelineEntry {
+  at: Date;
+  text: string;
+  /** Orders entries at the same moment: received before stored before the rest. */
+  rank: number;
+}
+
+/** The study's life from the first instance received at a gateway to the latest one stored in the cloud. */
+function timelineOf({ study, events }: StudyDetail): TimelineEntry[] {
+  const out: TimelineEntry[] = [
+    { at: study.firstReceivedAt, text: 'First instance received at the gateway', rank: 0 },
+    { at: study.firstStoredAt, text: 'First instance stored in the cloud', rank: 1 },
+  ];
+  if (study.lastReceivedAt.getTime() !== study.firstReceivedAt.getTime())
+    out.push({ at: study.lastReceivedAt, text: 'Latest instance received at the gateway', rank: 0 });
+  if (study.lastStoredAt.getTime() !== study.firstStoredAt.getTime())
+    out.push({ at: study.lastStoredAt, text: 'Latest instance stored in the cloud', rank: 1 });
+  for (const e of events) {
+    const d = e.detail;
+    const text =
+      e.kind === 'created'
+        ? 'Study added to the worklist'
+        : e.kind === 'completed'
+          ? 'Marked complete: no new instances for the stable period'
+          : e.kind === 'reopened'
+            ? 'Reopened: a new instance arrived after it was complete'
+            : e.kind === 'new_version'
+              ? `Instance ${typeof d.sopInstanceUid === 'string' ? d.sopInstanceUid : ''} replaced: version ${typeof d.version === 'number' ? d.version : '?'} is current`
+              : e.kind;
+    out.push({ at: e.at, text, rank: 2 });
+  }
+  return out.sort((a, b) => a.at.getTime() - b.at.getTime() || a.rank - b.rank);
+}
+
+function InstanceRow({ i }: { i: StudyInstance }) {
+  return (
+    <tr>
+      <td data-label="SOP Instance UID">
+        <code>{i.sopInstanceUid}</code>
+      </td>
+      <td data-label="Instance number">{i.instanceNumber ?? ''}</td>
+      <td data-label="Versions">
+        <ul class="versions">
+          {i.versions.map((v) => (
+            <li>
+              Version {v.version}
+              {v.current ? (
+                <>
+                  {' '}
+                  <strong class="badge complete">current</strong>
+                </>
+              ) : null}
+              {' · received '}
+              <Moment at={v.receivedAt} />
+              {' · stored '}
+              <Moment at={v.storedAt} />
+              {` · ${formatBytes(v.plainBytes)}`}
+            </li>
+          ))}
+        </ul>
+      </td>
+    </tr>
+  );
+}
+
+function SeriesSection({ s }: { s: StudySeries }) {
+  const heading = [
+    s.modality ?? 'Unknown modality',
+    s.seriesNumber ? `series ${s.seriesNumber}` : null,
+    s.description || null,
+    `${s.instanceCount} ${s.instanceCount === 1 ? 'image' : 'images'}`,
+  ]
+    .filter((p) => p !== null)
+    .join(' · ');
+  return (
+    <section aria-label={heading}>
+      <h3>{heading}</h3>
+      <p class="muted">
+        Series Instance UID <code>{s.seriesInstanceUid}</code>
+      </p>
+      <div class="table-wrap">
+        <table class="stack" aria-label={`Instances of ${heading}`}>
+          <thead>
+            <tr>
+              <th scope="col">SOP Instance UID</th>
+              <th scope="col">Instance number</th>
+              <th scope="col">Versions</th>
+            </tr>
+          </thead>
+          <tbody>
+            {s.instances.map((i) => (
+              <InstanceRow i={i} />
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}
+
+function StudyPage({ user, detail, publicUrl }: { user: PageUser; detail: StudyDetail; publicUrl: string }) {
+  const { study, series } = detail;
+  const uid = study.studyInstanceUid;
+  const status = worklistStatus(study);
+  const date = studyDateIso(study.studyDate);
+  const dicomweb = `${publicUrl.replace(/\/+$/, '')}/dicomweb/studies/${uid}`;
+  return (
+    <Layout title={`Study ${study.description || 'without description'}`} user={user} nav="worklist">
+      <p>
+        <a href="/worklist">Back to the worklist</a>
+      </p>
+      <dl class="facts">
+        <dt>Patient</dt>
+        <dd>{formatPatientName(study.patientName)}</dd>
+        <dt>Patient ID</dt>
+        <dd>{study.patientId ?? ''}</dd>
+        <dt>Study date</dt>
+        <dd>{date ? <time datetime={date}>{date}</time> : (study.studyDate ?? '')}</dd>
+        <dt>Accession number</dt>
+        <dd>{study.accessionNumber ?? ''}</dd>
+        <dt>Modality</dt>
+        <dd>{study.modalities.join(', ')}</dd>
+        <dt>Facility</dt>
+        <dd>{study.facilityName}</dd>
+        <dt>Status</dt>
+        <dd>
+          <span class={`badge ${status}`}>{status}</span>
+          {status === 'updated' ? <span class="muted"> (now {study.status})</span> : null}
+        </dd>
+        <dt>Images</dt>
+        <dd>{study.instanceCount}</dd>
+        <dt>Study Instance UID</dt>
+        <dd>
+          <code>{uid}</code>
+        </dd>
+      </dl>
+      <p>
+        <a class="button" href={`/api/v1/studies/${encodeURIComponent(uid)}/download`} download>
+          Download zip
+        </a>
+      </p>
+      <div class="copy-field">
+        <label for="dicomweb-url">DICOMweb URL for a viewer</label>
+        <input id="dicomweb-url" type="text" readonly value={dicomweb} />
+        <button type="button" class="secondary" data-copy="dicomweb-url">
+          Copy DICOMweb URL
+        </button>
+      </div>
+
+      <section aria-labelledby="series-heading">
+        <h2 id="series-heading">Series</h2>
+        {series.length === 0 ? <p>No series stored.</p> : series.map((s) => <SeriesSection s={s} />)}
+      </section>
+
+      <section aria-labelledby="timeline-heading">
+        <h2 id="timeline-heading">Timeline</h2>
+        <ol class="timeline">
+          {timelineOf(detail).map((e) => (
+            <li>
+              <Moment at={e.at} /> — {e.text}
+            </li>
+          ))}
+        </ol>
+      </section>
+    </Layout>
+  );
+}
+
+/** A study: its facts, series, instances with their versions, and its timeline. Readers and admins. */
+export function registerStudy(web: Hono<AppEnv>): void {
+  web.get('/studies/:studyUid', requirePage(), async (c) => {
+    const user = pageUser(c);
+    const studyUid = c.req.param('studyUid');
+    let detail: StudyDetail | undefined;
+    if (STUDY_UID_RE.test(studyUid)) {
+      try {
+        detail = await getStudy({ ctx: ctxOf(c), input: { studyUid } });
+      } catch (err) {
+        if (!(err instanceof FerryError) || err.code !== 'resource.not_found') throw err;
+      }
+    }
+    if (!detail) {
+      c.status(404);
+      return c.html(
+        <Layout title="No such study" user={user} nav="worklist">
+          <p>
+            Your group has no study with the UID <code>{studyUid}</code>. Check the link, or find the study in
+            the worklist.
+          </p>
+          <p>
+            <a href="/worklist">Back to the worklist</a>
+          </p>
+        </Layout>,
+      );
+    }
+    return c.html(<StudyPage user={user} detail={detail} publicUrl={c.get('deps').publicUrl} />);
+  });
+}

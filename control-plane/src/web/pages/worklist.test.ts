@@ -1,0 +1,349 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ConsoleSession, consoleGet, signInConsole } from '../../testing/console.js';
+import { BACKENDS, createTestApp, type TestApp } from '../../testing/harness.js';
+import { newTestUid } from '../../testing/seal-object.js';
+import { seedStoredInstance } from '../../testing/seed-stored-study.js';
+import { seedWorklist, type Worklist } from '../../testing/study-fixtures.js';
+import { formatBytes, formatPatientName } from '../worklist-format.js';
+
+/** The data-study-uid of each row, in page order. */
+function rowUids(html: string): string[] {
+  return [...html.matchAll(/<tr data-study-uid="([^"]+)"/g)].map((m) => m[1] ?? '');
+}
+
+/** The href of the link with this exact text, HTML entities in it decoded. */
+function linkHref(html: string, text: string): string | undefined {
+  const m = new RegExp(`<a href="([^"]+)"[^>]*>${text}</a>`).exec(html);
+  return m?.[1]?.replaceAll('&amp;', '&');
+}
+
+describe('worklist formatting', () => {
+  it('formats DICOM person names for people', () => {
+    expect(formatPatientName('DOE^JOHN')).toBe('DOE, JOHN');
+    expect(formatPatientName('DOE^JOHN^PAUL^DR')).toBe('DOE, DR JOHN PAUL');
+    expect(formatPatientName('DOE')).toBe('DOE');
+    expect(formatPatientName('^JOHN')).toBe('JOHN');
+    expect(formatPatientName('YAMADA^TARO=山田^太郎')).toBe('YAMADA, TARO');
+    expect(formatPatientName('')).toBe('(no name)');
+    expect(formatPatientName(null)).toBe('(no name)');
+    expect(formatBytes(812)).toBe('812 B');
+    expect(formatBytes(12_600)).toBe('12 KB');
+    expect(formatBytes(1536)).toBe('1.5 KB');
+  });
+});
+
+describe.each(BACKENDS)('worklist and study pages (%s)', (backend) => {
+  let t: TestApp;
+  let w: Worklist;
+  let readerA: ConsoleSession;
+  let adminA: ConsoleSession;
+  let readerB: ConsoleSession;
+  let scriptStudyUid: string;
+
+  beforeAll(async () => {
+    t = await createTestApp(backend);
+    w = await seedWorklist(t);
+    // A patient name that would run script if the page did not escape it.
+    scriptStudyUid = newTestUid();
+    await seedStoredInstance(
+      t,
+      { groupId: w.a.groupId, facilityId: w.facilities.a2.facilityId },
+      {
+        sample: 'MR_small.dcm',
+        receivedAt: '2024-02-01T09:00:00.000Z',
+        set: {
+          studyInstanceUid: scriptStudyUid,
+          seriesInstanceUid: newTestUid(),
+          sopInstanceUid: newTestUid(),
+          patientName: '<script>alert(1)</script>^EVIL',
+          patientId: 'PID-XSS"><b>',
+          studyDate: '20240201',
+          studyDescription: '<img src=x onerror=alert(2)>',
+        },
+      },
+    );
+    readerA = await signInConsole(t, w.a.reader);
+    adminA = await signInConsole(t, w.a.admin);
+    readerB = await signInConsole(t, w.b.reader);
+  }, 120_000);
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('lists the group’s studies, newest received first, with every column', async () => {
+    const res = await consoleGet(t, '/worklist', readerA);
+    expect(res.status).toBe(200);
+    expect(res.html).toContain('<title>Worklist · Ferry</title>');
+    expect(res.html).toContain('aria-current="page">Worklist</a>');
+    expect(rowUids(res.html)).toEqual([
+      w.obrien.studyUid,
+      w.doe.studyUid,
+      w.mueller.studyUid,
+      scriptStudyUid,
+    ]);
+    expect(res.html).toContain('<table class="stack" aria-label="Studies">');
+    for (const col of [
+      'Patient',
+      'Patient ID',
+      'Study date',
+      'Modality',
+      'Description',
+      'Facility',
+      'Images',
+      'Status',
+      'Received',
+    ])
+      expect(res.html).toContain(`<th scope="col">${col}</th>`);
+    const doeRow = /<tr data-study-uid="[^"]+">(?:(?!<\/tr>).)*DOE, JOHN(?:(?!<\/tr>).)*<\/tr>/s.exec(
+      res.html,
+    )?.[0];
+    expect(doeRow).toBeDefined();
+    expect(doeRow).toContain(`<a href="/studies/${w.doe.studyUid}">DOE, JOHN</a>`);
+    expect(doeRow).toContain('<td data-label="Patient ID">X%_1</td>');
+    expect(doeRow).toContain('<time datetime="2024-02-10">2024-02-10</time>');
+    expect(doeRow).toContain('<td data-label="Modality">MR</td>');
+    expect(doeRow).toContain('<td data-label="Description">Brain MR</td>');
+    expect(doeRow).toContain('<td data-label="Facility">North hospital</td>');
+    expect(doeRow).toContain('<td data-label="Images">1</td>');
+    expect(doeRow).toContain('<span class="badge receiving">receiving</span>');
+    expect(doeRow).toContain('<time datetime="2024-03-02T10:00:01.000Z">2024-03-02 10:00:01 UTC</time>');
+    // Müller's instance 1 was resent with other bytes: updated, two current images.
+    const muellerRow = new RegExp(
+      `<tr data-study-uid="${w.mueller.studyUid}">(?:(?!</tr>).)*</tr>`,
+      's',
+    ).exec(res.html)?.[0];
+    expect(muellerRow).toContain('MÜLLER, Zoë');
+    expect(muellerRow).toContain('<span class="badge updated">updated</span>');
+    expect(muellerRow).toContain('<td data-label="Images">2</td>');
+    // The filter form, with its labels.
+    expect(res.html).toContain('<form method="get" action="/worklist" class="filters"');
+    for (const [id, label] of [
+      ['wl-q', 'Patient name or ID'],
+      ['wl-status', 'Status'],
+      ['wl-modality', 'Modality'],
+      ['wl-facility', 'Facility'],
+      ['wl-from', 'From'],
+      ['wl-to', 'To'],
+      ['wl-sort', 'Sort'],
+    ])
+      expect(res.html).toContain(`<label for="${id}">${label}</label>`);
+    expect(res.html).toContain('<button type="submit">Search</button>');
+    expect(res.html).not.toContain('Next page');
+  });
+
+  it('admins see the same worklist', async () => {
+    const res = await consoleGet(t, '/worklist', adminA);
+    expect(res.status).toBe(200);
+    expect(rowUids(res.html)).toHaveLength(4);
+  });
+
+  it('searches by the start of a name word, and by patient ID', async () => {
+    const byName = await consoleGet(t, '/worklist?q=mull', readerA);
+    expect(rowUids(byName.html)).toEqual([w.mueller.studyUid]);
+    expect(byName.html).toContain('value="mull"');
+    const byGiven = await consoleGet(t, '/worklist?q=zoe', readerA);
+    expect(rowUids(byGiven.html)).toEqual([w.mueller.studyUid]);
+    const byId = await consoleGet(t, `/worklist?q=${encodeURIComponent('PID-003')}`, readerA);
+    expect(rowUids(byId.html)).toEqual([w.obrien.studyUid]);
+    // LIKE wildcards in the search are literal.
+    const wild = await consoleGet(t, `/worklist?q=${encodeURIComponent('X%_')}`, readerA);
+    expect(rowUids(wild.html)).toEqual([w.doe.studyUid]);
+    const none = await consoleGet(t, '/worklist?q=nobody', readerA);
+    expect(rowUids(none.html)).toEqual([]);
+    expect(none.html).toContain('No studies match.');
+  });
+
+  it('filters by status, modality, facility and study date, and sorts', async () => {
+    const updated = await consoleGet(t, '/worklist?status=updated', readerA);
+    expect(rowUids(updated.html)).toEqual([w.mueller.studyUid]);
+    expect(updated.html).toMatch(/<option value="updated" selected="">Updated<\/option>/);
+    const complete = await consoleGet(t, '/worklist?status=complete', readerA);
+    expect(rowUids(complete.html)).toEqual([]);
+    const ct = await consoleGet(t, '/worklist?modality=ct', readerA);
+    expect(rowUids(ct.html)).toEqual([w.mueller.studyUid]);
+    const south = await consoleGet(t, `/worklist?facility=${w.facilities.a2.facilityId}`, readerA);
+    expect(rowUids(south.html).sort()).toEqual([w.obrien.studyUid, scriptStudyUid].sort());
+    const dated = await consoleGet(t, '/worklist?from=2024-01-01&to=2024-01-31', readerA);
+    expect(rowUids(dated.html)).toEqual([w.mueller.studyUid]);
+    const byName = await consoleGet(t, '/worklist?sort=patientName', readerA);
+    expect(rowUids(byName.html).filter((u) => u !== scriptStudyUid)).toEqual([
+      w.doe.studyUid,
+      w.mueller.studyUid,
+      w.obrien.studyUid,
+    ]);
+    const byDate = await consoleGet(t, '/worklist?sort=studyDate', readerA);
+    expect(rowUids(byDate.html)).toEqual([
+      w.doe.studyUid,
+      scriptStudyUid,
+      w.mueller.studyUid,
+      w.obrien.studyUid,
+    ]);
+  });
+
+  it('re-renders the form with the reason when a filter cannot be used', async () => {
+    const res = await consoleGet(t, '/worklist?from=2024-13-01&status=lost', readerA);
+    expect(res.status).toBe(400);
+    expect(res.html).toContain('2024-13-01 is not a calendar date.');
+    expect(res.html).toContain('Choose a status from the list.');
+    expect(res.html).toContain('aria-describedby="wl-from-error"');
+    expect(rowUids(res.html)).toEqual([]);
+    const otherFacility = await consoleGet(t, `/worklist?facility=${w.facilities.b.facilityId}`, readerA);
+    expect(otherFacility.status).toBe(400);
+    expect(otherFacility.html).toContain('That facility is not one of your group’s');
+    expect(otherFacility.html).not.toContain(w.other.studyUid);
+    const reversed = await consoleGet(t, '/worklist?from=2024-02-01&to=2024-01-01', readerA);
+    expect(reversed.html).toContain('The “To” date is before the “From” date.');
+    const badCursor = await consoleGet(t, '/worklist?cursor=garbage', readerA);
+    expect(badCursor.status).toBe(400);
+    expect(badCursor.html).toContain('This page link is out of date');
+    expect(linkHref(badCursor.html, 'First page')).toBe('/worklist');
+  });
+
+  it('pages with "Next page", keeping the filters, without overlap or gaps', async () => {
+    const seen: string[] = [];
+    let path: string | undefined = '/worklist?sort=receivedAt&limit=3';
+    let pages = 0;
+    while (path) {
+      const res = await consoleGet(t, path, readerA);
+      expect(res.status).toBe(200);
+      const uids = rowUids(res.html);
+      expect(uids.length).toBeGreaterThan(0);
+      seen.push(...uids);
+      if (pages > 0) expect(linkHref(res.html, 'First page')).toBe('/worklist?sort=receivedAt&limit=3');
+      const next = /<a href="([^"]+)" rel="next">Next page<\/a>/
+        .exec(res.html)?.[1]
+        ?.replaceAll('&amp;', '&');
+      if (next) {
+        expect(next).toContain('sort=receivedAt');
+        expect(next).toContain('limit=3');
+        expect(next).toContain('cursor=');
+      }
+      path = next;
+      pages++;
+    }
+    expect(pages).toBe(2);
+    expect(seen).toEqual([w.obrien.studyUid, w.doe.studyUid, w.mueller.studyUid, scriptStudyUid]);
+
+    // Filters ride along: MR studies one at a time.
+    const first = await consoleGet(t, '/worklist?modality=MR&limit=1', readerA);
+    expect(rowUids(first.html)).toEqual([w.obrien.studyUid]);
+    const next = linkHref(first.html, 'Next page');
+    expect(next).toBeDefined();
+    const second = await consoleGet(t, next ?? '', readerA);
+    expect(rowUids(second.html)).toEqual([w.doe.studyUid]);
+  });
+
+  it('another group’s reader sees none of group A’s studies, and a 404 page on one of them', async () => {
+    const list = await consoleGet(t, '/worklist', readerB);
+    expect(rowUids(list.html)).toEqual([w.other.studyUid]);
+    for (const s of [w.mueller, w.doe, w.obrien]) expect(list.html).not.toContain(s.studyUid);
+    expect(list.html).not.toContain('MÜLLER');
+    const search = await consoleGet(t, '/worklist?q=doe', readerB);
+    expect(rowUids(search.html)).toEqual([w.other.studyUid]);
+    const page = await consoleGet(t, `/studies/${w.doe.studyUid}`, readerB);
+    expect(page.status).toBe(404);
+    expect(page.html).toContain('<h1>No such study</h1>');
+    expect(page.html).not.toContain('Brain MR');
+    expect(page.html).not.toContain('DOE, JOHN');
+  });
+
+  it('an unknown or malformed study UID is the same 404 page', async () => {
+    for (const uid of ['1.2.3.4.5.6.999', 'not%20a%20uid']) {
+      const res = await consoleGet(t, `/studies/${uid}`, readerA);
+      expect(res.status).toBe(404);
+      expect(res.html).toContain('<h1>No such study</h1>');
+    }
+  });
+
+  it('without a session the pages redirect to sign in', async () => {
+    const list = await consoleGet(t, '/worklist?q=doe');
+    expect(list.status).toBe(303);
+    expect(list.location).toBe(`/login?next=${encodeURIComponent('/worklist?q=doe')}`);
+    const study = await consoleGet(t, `/studies/${w.doe.studyUid}`);
+    expect(study.status).toBe(303);
+  });
+
+  it('the study page shows facts, series, instances with versions, the timeline and the links', async () => {
+    const res = await consoleGet(t, `/studies/${w.mueller.studyUid}`, readerA);
+    expect(res.status).toBe(200);
+    const html = res.html;
+    expect(html).toContain('<h1>Study Chest CT</h1>');
+    expect(html).toMatch(/<dl class="facts">/);
+    for (const fact of [
+      '<dd>MÜLLER, Zoë</dd>',
+      '<dd>PID-001</dd>',
+      '<time datetime="2024-01-05">2024-01-05</time>',
+      '<dd>ACC-1</dd>',
+      '<dd>CT</dd>',
+      '<dd>North hospital</dd>',
+      '<span class="badge updated">updated</span>',
+      '<dd>2</dd>',
+    ])
+      expect(html).toContain(fact);
+    expect(html).toContain(
+      `<a class="button" href="/api/v1/studies/${w.mueller.studyUid}/download" download="">Download zip</a>`,
+    );
+    expect(html).toContain('<label for="dicomweb-url">');
+    expect(html).toContain(
+      `<input id="dicomweb-url" type="text" readonly="" value="${t.deps.publicUrl.replace(/\/+$/, '')}/dicomweb/studies/${w.mueller.studyUid}"`,
+    );
+    expect(html).toContain(
+      '<button type="button" class="secondary" data-copy="dicomweb-url">Copy DICOMweb URL</button>',
+    );
+
+    expect(html).toContain('<h2 id="series-heading">Series</h2>');
+    expect(html).toMatch(/<h3>CT · [^<]*2 images<\/h3>/);
+    expect(html).toContain(w.mueller.seriesUid);
+    expect(html).toContain('<th scope="col">SOP Instance UID</th>');
+    const sop1 = w.mueller.current[0]?.sealed.manifest.sopInstanceUid ?? '';
+    const sop2 = w.mueller.current[1]?.sealed.manifest.sopInstanceUid ?? '';
+    expect(sop1).not.toBe('');
+    const row1 = new RegExp(
+      `<tr><td data-label="SOP Instance UID"><code>${sop1}</code>(?:(?!</tr>).)*</tr>`,
+      's',
+    ).exec(html)?.[0];
+    expect(row1).toBeDefined();
+    // Two versions, newest (current) first, each with received and stored times and the size.
+    expect(row1).toMatch(
+      /Version 2 <strong class="badge complete">current<\/strong> · received <time datetime="2024-03-01T10:05:00\.000Z">/,
+    );
+    expect(row1).toContain('Version 1 · received <time datetime="2024-03-01T10:00:01.000Z">');
+    expect(row1).toContain(`${formatBytes(w.mueller.current[0]?.sealed.plaintext.length ?? 0)}</li>`);
+    expect(row1?.match(/ · stored <time/g)).toHaveLength(2);
+    expect(html).toContain(`<code>${sop2}</code>`);
+
+    expect(html).toContain('<h2 id="timeline-heading">Timeline</h2>');
+    const timeline = /<ol class="timeline">(.*?)<\/ol>/s.exec(html)?.[1] ?? '';
+    const items = [...timeline.matchAll(/<li><time datetime="([^"]+)">[^<]*<\/time> — ([^<]*)<\/li>/g)].map(
+      (m) => ({ at: m[1] ?? '', text: m[2] ?? '' }),
+    );
+    expect(items[0]).toEqual({
+      at: '2024-03-01T10:00:01.000Z',
+      text: 'First instance received at the gateway',
+    });
+    const texts = items.map((i) => i.text);
+    expect(texts).toContain('First instance stored in the cloud');
+    expect(texts).toContain('Latest instance received at the gateway');
+    expect(texts).toContain('Study added to the worklist');
+    expect(texts).toContain(`Instance ${sop1} replaced: version 2 is current`);
+    const times = items.map((i) => Date.parse(i.at));
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+  });
+
+  it('escapes patient data everywhere it is shown', async () => {
+    const list = await consoleGet(t, '/worklist?q=EVIL', readerA);
+    expect(rowUids(list.html)).toEqual([scriptStudyUid]);
+    expect(list.html).not.toContain('<script>alert(1)');
+    expect(list.html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;, EVIL');
+    expect(list.html).not.toContain('<img src=x');
+    expect(list.html).toContain('&lt;img src=x onerror=alert(2)&gt;');
+    expect(list.html).not.toContain('PID-XSS"><b>');
+    const page = await consoleGet(t, `/studies/${scriptStudyUid}`, readerA);
+    expect(page.status).toBe(200);
+    expect(page.html).not.toContain('<script>alert(1)');
+    expect(page.html).not.toContain('<img src=x');
+    expect(page.html).toContain('<title>Study &lt;img src=x onerror=alert(2)&gt; · Ferry</title>');
+    // The only <script> elements are the same-origin asset files.
+    expect([...page.html.matchAll(/<script\b[^>]*>/g)].every((m) => /src="\/assets\//.test(m[0]))).toBe(true);
+  });
+});
