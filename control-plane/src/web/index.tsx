@@ -8,6 +8,8 @@ import { Layout } from './layout.js';
 import { pageUser, requirePage } from './page-context.js';
 import { registerAccount } from './pages/account.js';
 import { registerLogin } from './pages/login.js';
+import { registerStudy } from './pages/study.js';
+import { registerWorklist } from './pages/worklist.js';
 
 /**
  * The web console: server-rendered pages (hono/jsx) that call the same services as the API, under the
@@ -19,6 +21,8 @@ export function createConsole(): Hono<AppEnv> {
   registerAssets(web);
   registerLogin(web);
   registerAccount(web);
+  registerWorklist(web);
+  registerStudy(web);
   web.get('/', requirePage(), (c) => c.redirect(pageUser(c).role === 'admin' ? '/fleet' : '/worklist', 303));
   web.onError((err, c) => {
     const known = err instanceof FerryError;
