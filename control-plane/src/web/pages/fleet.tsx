@@ -1,0 +1,322 @@
+import type { Context, Hono } from 'hono';
+import { streamSSE } from 'hono/streaming';
+import type { GatewayStatus } from '../../db/schema/index.js';
+import { ctxOf } from '../../http/context.js';
+import type { AppEnv } from '../../http/types.js';
+import type { FleetSummary } from '../../services/get-fleet-summary.js';
+import { getFleetSummary } from '../../services/get-fleet-summary.js';
+import { listFacilities } from '../../services/list-facilities.js';
+import {
+  type FleetFilters,
+  type FleetGatewayView,
+  listFleetGateways,
+} from '../../services/list-fleet-gateways.js';
+import { formatBytes, formatTime, formatVersion } from '../components/fleet-format.js';
+import { Layout } from '../layout.js';
+import { pageUser, requirePage } from '../page-context.js';
+
+const STATUSES: GatewayStatus[] = ['online', 'degraded', 'offline'];
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** How often a live fleet stream looks for changes, and how often it sends a heartbeat comment. */
+export const FLEET_TICK_MS = 1000;
+export const FLEET_HEARTBEAT_MS = 15_000;
+
+/** A time as both machine (ISO) and person (text) read it. */
+interface Stamp {
+  iso: string;
+  text: string;
+}
+
+/** One fleet row, already formatted: the page renders it and the live stream sends it as it is. */
+export interface FleetRow {
+  id: string;
+  href: string;
+  hostname: string;
+  facility: string;
+  aeTitle: string;
+  status: GatewayStatus;
+  revoked: boolean;
+  lastSeen: Stamp | null;
+  backlog: string;
+  oldestUnsent: Stamp | null;
+  throughput: string;
+  version: string;
+  config: string;
+}
+
+/** The live stream's payload: the counts at the top and the rows under the current filters. */
+export interface FleetUpdate {
+  counts: {
+    online: number;
+    degraded: number;
+    offline: number;
+    total: number;
+    studiesWaiting: number;
+    oldestUnsent: Stamp | null;
+  };
+  gateways: FleetRow[];
+}
+
+const stamp = (d: Date | null): Stamp | null => (d ? { iso: d.toISOString(), text: formatTime(d) } : null);
+
+export function fleetRow(g: FleetGatewayView): FleetRow {
+  return {
+    id: g.id,
+    href: `/gateways/${g.id}`,
+    hostname: g.hostname,
+    facility: g.facility.name,
+    aeTitle: g.facility.aeTitle,
+    status: g.status,
+    revoked: g.revokedAt !== null,
+    lastSeen: stamp(g.lastSeenAt),
+    backlog: g.backlog
+      ? `${g.backlog.objects} ${g.backlog.objects === 1 ? 'object' : 'objects'} / ${formatBytes(g.backlog.bytes)}`
+      : 'not reported',
+    oldestUnsent: stamp(g.backlog?.oldestUnsentAt ?? null),
+    throughput: g.uploadBytesPerSecond === null ? 'not reported' : `${formatBytes(g.uploadBytesPerSecond)}/s`,
+    version: g.version,
+    config: `${formatVersion(g.appliedConfigVersion)} / ${formatVersion(g.configVersion)}`,
+  };
+}
+
+function countsOf(s: FleetSummary): FleetUpdate['counts'] {
+  return { ...s.gateways, studiesWaiting: s.studiesWaiting, oldestUnsent: stamp(s.oldestUnsentAt) };
+}
+
+/** The filters of a fleet request (page or stream); unknown values are ignored, not errors. */
+function filtersOf(c: Context<AppEnv>): FleetFilters {
+  const status = c.req.query('status');
+  const facility = c.req.query('facility');
+  return {
+    status: STATUSES.includes(status as GatewayStatus) ? (status as GatewayStatus) : undefined,
+    facilityId: facility && UUID.test(facility) ? facility : undefined,
+    includeRevoked: c.req.query('revoked') === '1',
+  };
+}
+
+async function fleetUpdate(c: Context<AppEnv>, filters: FleetFilters): Promise<FleetUpdate> {
+  const ctx = ctxOf(c);
+  const [summary, views] = await Promise.all([
+    getFleetSummary({ ctx }),
+    listFleetGateways({ ctx, input: filters }),
+  ]);
+  return { counts: countsOf(summary), gateways: views.map(fleetRow) };
+}
+
+function When({ at, empty }: { at: Stamp | null; empty: string }) {
+  return at ? <time datetime={at.iso}>{at.text}</time> : <span class="muted">{empty}</span>;
+}
+
+export function StatusBadge({ status, revoked }: { status: GatewayStatus; revoked?: boolean }) {
+  return (
+    <>
+      <span class={`badge ${status}`} data-status={status}>
+        {status}
+      </span>
+      {revoked ? (
+        <>
+          {' '}
+          <span class="badge revoked">revoked</span>
+        </>
+      ) : null}
+    </>
+  );
+}
+
+function Counts({ counts }: { counts: FleetUpdate['counts'] }) {
+  const item = (label: string, key: 'online' | 'degraded' | 'offline' | 'total') => (
+    <li>
+      <strong data-count={key}>{counts[key]}</strong> {label}
+    </li>
+  );
+  return (
+    <ul class="counts" aria-label="Gateways by status">
+      {item('Online', 'online')}
+      {item('Degraded', 'degraded')}
+      {item('Offline', 'offline')}
+      {item('Total', 'total')}
+      <li>
+        <strong data-count="studiesWaiting">{counts.studiesWaiting}</strong> Studies waiting
+      </li>
+      <li>
+        <strong data-count="oldestUnsent">
+          <When at={counts.oldestUnsent} empty="none" />
+        </strong>{' '}
+        Oldest unsent
+      </li>
+    </ul>
+  );
+}
+
+function Row({ row }: { row: FleetRow }) {
+  return (
+    <tr data-gateway-id={row.id}>
+      <td data-label="Gateway" data-field="hostname">
+        <a href={row.href}>{row.hostname}</a>
+      </td>
+      <td data-label="Facility" data-field="facility">
+        {row.facility}
+      </td>
+      <td data-label="AE title" data-field="aeTitle">
+        <code>{row.aeTitle}</code>
+      </td>
+      <td data-label="Status" data-field="status">
+        <StatusBadge status={row.status} revoked={row.revoked} />
+      </td>
+      <td data-label="Last seen" data-field="lastSeen">
+        <When at={row.lastSeen} empty="never" />
+      </td>
+      <td data-label="Spool backlog" data-field="backlog">
+        {row.backlog}
+      </td>
+      <td data-label="Oldest unsent" data-field="oldestUnsent">
+        <When at={row.oldestUnsent} empty="none" />
+      </td>
+      <td data-label="Throughput" data-field="throughput">
+        {row.throughput}
+      </td>
+      <td data-label="Version" data-field="version">
+        {row.version}
+      </td>
+      <td data-label="Config" data-field="config">
+        {row.config}
+      </td>
+    </tr>
+  );
+}
+
+const COLUMNS = [
+  'Gateway',
+  'Facility',
+  'AE title',
+  'Status',
+  'Last seen',
+  'Spool backlog',
+  'Oldest unsent',
+  'Throughput',
+  'Version',
+  'Config',
+];
+
+export function registerFleet(web: Hono<AppEnv>): void {
+  web.get('/fleet', requirePage({ admin: true }), async (c) => {
+    const user = pageUser(c);
+    const filters = filtersOf(c);
+    const [update, facilities] = await Promise.all([
+      fleetUpdate(c, filters),
+      listFacilities({ ctx: ctxOf(c) }),
+    ]);
+    const filtered = filters.status !== undefined || filters.facilityId !== undefined;
+    return c.html(
+      <Layout title="Fleet" user={user} nav="fleet" scripts={['fleet.js']} styles={['fleet.css']}>
+        <div data-live="fleet">
+          <Counts counts={update.counts} />
+          <form method="get" action="/fleet" class="filters" aria-label="Filter gateways">
+            <div>
+              <label for="fleet-status">Status</label>
+              <select id="fleet-status" name="status">
+                <option value="">All</option>
+                {STATUSES.map((s) => (
+                  <option value={s} selected={filters.status === s}>
+                    {s}
+                  </option>
+                ))}
+              </select>
+            </div>
+            <div>
+              <label for="fleet-facility">Facility</label>
+              <select id="fleet-facility" name="facility">
+                <option value="">All facilities</option>
+                {facilities.map((f) => (
+                  <option value={f.id} selected={filters.facilityId === f.id}>
+                    {f.name} ({f.aeTitle})
+                  </option>
+                ))}
+              </select>
+            </div>
+            <div class="check">
+              <input
+                id="fleet-revoked"
+                name="revoked"
+                type="checkbox"
+                value="1"
+                checked={filters.includeRevoked === true}
+              />
+              <label for="fleet-revoked">Show revoked</label>
+            </div>
+            <div>
+              <button type="submit">Filter</button>
+            </div>
+          </form>
+          <p class="muted" id="fleet-live" role="status" data-live-status>
+            {update.gateways.length} {update.gateways.length === 1 ? 'gateway' : 'gateways'} shown.
+          </p>
+          <div class="table-wrap">
+            <table class="stack" id="fleet-table" aria-label="Gateways">
+              <thead>
+                <tr>
+                  {COLUMNS.map((col) => (
+                    <th scope="col">{col}</th>
+                  ))}
+                </tr>
+              </thead>
+              <tbody id="fleet-rows">
+                {update.gateways.map((row) => (
+                  <Row row={row} />
+                ))}
+              </tbody>
+            </table>
+          </div>
+          <p id="fleet-empty" class="muted" hidden={update.gateways.length > 0}>
+            {filtered
+              ? 'No gateway matches these filters.'
+              : 'No gateways yet. Create a facility and an enrollment token, then run the install command on the gateway machine.'}
+          </p>
+        </div>
+      </Layout>,
+    );
+  });
+
+  /**
+   * The fleet, live: a `fleet` event with the counts and rows (under the page's filters) whenever they
+   * changed, checked every second; a comment every 15 s keeps proxies from closing the stream. It ends
+   * when the client goes away or the session expires (the browser then reconnects and is sent to sign in).
+   */
+  web.get('/fleet/events', requirePage({ admin: true }), (c) => {
+    const user = pageUser(c);
+    const filters = filtersOf(c);
+    return streamSSE(c, async (stream) => {
+      let wake: (() => void) | undefined;
+      stream.onAbort(() => wake?.());
+      const sleep = (ms: number) =>
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, ms);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      let last = '';
+      let lastWrite = Date.now();
+      try {
+        while (!stream.aborted && Date.now() < user.sessionExpiresAt.getTime()) {
+          const data = JSON.stringify(await fleetUpdate(c, filters));
+          if (stream.aborted) break;
+          if (data !== last) {
+            // The browser reconnects 3 s after a dropped stream.
+            await stream.writeSSE({ event: 'fleet', data, ...(last === '' ? { retry: 3000 } : {}) });
+            last = data;
+            lastWrite = Date.now();
+          } else if (Date.now() - lastWrite >= FLEET_HEARTBEAT_MS) {
+            await stream.write(': heartbeat\n\n');
+            lastWrite = Date.now();
+          }
+          await sleep(FLEET_TICK_MS);
+        }
+      } catch (err) {
+        c.get('deps').log.error({ err, requestId: c.get('requestId') }, 'fleet live stream failed');
+      }
+    });
+  });
+}
