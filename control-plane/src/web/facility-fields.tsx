@@ -1,0 +1,34 @@
+import { FerryError } from '@ferry/shared';
+
+/** Small helpers the facilities, users and audit pages share. */
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A path id that is not a UUID names nothing in any group: the same 404 as another group's id. */
+export function requireUuid(id: string, what: string): string {
+  if (!UUID_RE.test(id)) throw new FerryError('resource.not_found', `no ${what} ${id} in your group`);
+  return id;
+}
+
+/** A text field of a parsed form ('' when absent or a file). */
+export function formText(form: Record<string, unknown>, name: string): string {
+  const v = form[name];
+  return typeof v === 'string' ? v : '';
+}
+
+/** A whole number typed into a form, or NaN (so the service's own rule reports it). */
+export function formInt(raw: string): number {
+  const t = raw.trim();
+  return /^-?\d+$/.test(t) ? Number(t) : Number.NaN;
+}
+
+/** "2026-11-28 07:40 UTC": readable, unambiguous, the same on server and client. */
+export function humanTime(d: Date): string {
+  return `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+/** A time as `<time datetime="ISO">`. */
+export function When({ at }: { at: Date | null | undefined }) {
+  if (!at) return <span class="muted">never</span>;
+  return <time datetime={at.toISOString()}>{humanTime(at)}</time>;
+}

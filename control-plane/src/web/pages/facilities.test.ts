@@ -1,0 +1,370 @@
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { enrollmentTokens, facilities } from '../../db/schema/index.js';
+import { hashEnrollmentToken } from '../../services/enrollment-token-secret.js';
+import { type ConsoleSession, consoleGet, consolePost, signInConsole } from '../../testing/console.js';
+import {
+  BACKENDS,
+  createTestApp,
+  enrollTestGateway,
+  type SeededGroup,
+  seedFacility,
+  type TestApp,
+  unknownId,
+} from '../../testing/harness.js';
+
+function decode(s: string): string {
+  return s
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
+}
+
+/** The text of the <FieldError> under a field, decoded. */
+function fieldError(html: string, id: string): string | undefined {
+  const m = new RegExp(`<p class="field-error" id="${id}-error" role="alert">([^<]*)</p>`).exec(html);
+  return m?.[1] === undefined ? undefined : decode(m[1]);
+}
+
+function installCommandIn(html: string): string | undefined {
+  const m = /<pre id="install-command">([^<]*)<\/pre>/.exec(html);
+  return m?.[1] === undefined ? undefined : decode(m[1]);
+}
+
+describe.each(BACKENDS)('console facilities and enrollment tokens (%s)', (backend) => {
+  let t: TestApp;
+  let a: SeededGroup;
+  let b: SeededGroup;
+  let admin: ConsoleSession;
+  let reader: ConsoleSession;
+
+  beforeAll(async () => {
+    t = await createTestApp(backend);
+    a = await t.seedGroup('Facilities A');
+    b = await t.seedGroup('Facilities B');
+    admin = await signInConsole(t, a.admin);
+    reader = await signInConsole(t, a.reader);
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it("lists the group's facilities with their gateway counts, never another group's", async () => {
+    const mine = await seedFacility(t, a, { name: 'Radiology North', aeTitle: 'RADNORTH' });
+    await enrollTestGateway(t, { groupId: a.groupId, facilityId: mine.facilityId });
+    const theirs = await seedFacility(t, b, { name: 'Other Group Clinic', aeTitle: 'OTHERCLINIC' });
+    const res = await consoleGet(t, '/facilities', admin);
+    expect(res.status).toBe(200);
+    expect(res.html).toContain('<title>Facilities · Ferry</title>');
+    expect(res.html).toContain('aria-label="Facilities"');
+    expect(res.html).toContain('<a class="button" href="/facilities/new">New facility</a>');
+    expect(res.html).toContain(`<a href="/facilities/${mine.facilityId}">Radiology North</a>`);
+    expect(res.html).toMatch(/<td data-label="Gateways">1<\/td>/);
+    expect(res.html).not.toContain('Other Group Clinic');
+    const other = await consoleGet(t, `/facilities/${theirs.facilityId}`, admin);
+    expect(other.status).toBe(404);
+    expect(other.html).toContain('Not found');
+    expect((await consoleGet(t, `/facilities/${unknownId()}`, admin)).status).toBe(404);
+    expect((await consoleGet(t, '/facilities/not-a-uuid', admin)).status).toBe(404);
+  });
+
+  it('readers get a 403 page on every facilities page and form', async () => {
+    const f = await seedFacility(t, a);
+    for (const path of ['/facilities', '/facilities/new', `/facilities/${f.facilityId}`]) {
+      const res = await consoleGet(t, path, reader);
+      expect(res.status, path).toBe(403);
+      expect(res.html, path).toContain('this page is for group admins');
+    }
+    const post = await consolePost(t, '/facilities', reader, { name: 'Reader made', aeTitle: 'READERMADE' });
+    expect(post.status).toBe(403);
+    const rows = await t.database.db.select().from(facilities).where(eq(facilities.aeTitle, 'READERMADE'));
+    expect(rows).toHaveLength(0);
+  });
+
+  it('creates a facility and redirects to it with a notice', async () => {
+    const form = await consoleGet(t, '/facilities/new', admin);
+    expect(form.html).toContain('<label for="aeTitle">AE title</label>');
+    expect(form.html).toContain('<label for="stablePeriodSeconds">Stable period (seconds)</label>');
+    expect(form.html).toMatch(/id="stablePeriodSeconds"[^>]*value="60"/);
+    expect(form.html).toContain('/assets/facilities.js');
+    const res = await consolePost(t, '/facilities', admin, {
+      name: 'Cardiology',
+      aeTitle: ' CARDIO ',
+      stablePeriodSeconds: '90',
+    });
+    expect(res.status).toBe(303);
+    const [row] = await t.database.db.select().from(facilities).where(eq(facilities.name, 'Cardiology'));
+    expect(row).toMatchObject({ groupId: a.groupId, aeTitle: 'CARDIO', stablePeriodSeconds: 90 });
+    expect(res.location).toBe(`/facilities/${row!.id}?notice=created`);
+    const page = await consoleGet(t, res.location!, admin);
+    expect(page.html).toContain('<title>Cardiology · Ferry</title>');
+    expect(page.html).toContain('Facility created');
+  });
+
+  it('an invalid AE title re-renders the form with the API reason, the values kept', async () => {
+    for (const aeTitle of ['ABCDEFGHIJKLMNOPQ', '   ', 'BAD\\TITLE', 'ÄRZTE']) {
+      const api = await t.request<{ error: { message: string } }>('POST', '/api/v1/facilities', {
+        token: a.admin.token,
+        body: { name: 'Invalid one', aeTitle },
+      });
+      expect(api.status).toBe(400);
+      const res = await consolePost(t, '/facilities', admin, {
+        name: 'Invalid one',
+        aeTitle,
+        stablePeriodSeconds: '60',
+      });
+      expect(res.status, aeTitle).toBe(400);
+      const shown = fieldError(res.html, 'aeTitle');
+      expect(shown, aeTitle).toBeDefined();
+      expect(api.body.error.message).toBe(`aeTitle: ${shown}`);
+      expect(res.html).toMatch(/id="aeTitle"[^>]*aria-invalid="true"/);
+      expect(res.html).toMatch(/id="aeTitle"[^>]*aria-describedby="aeTitle-hint aeTitle-error"/);
+      expect(res.html).toContain('value="Invalid one"');
+    }
+    const long = await consolePost(t, '/facilities', admin, { name: 'X', aeTitle: 'ABCDEFGHIJKLMNOPQ' });
+    expect(fieldError(long.html, 'aeTitle')).toBe('AE title must be at most 16 characters (got 17)');
+    const rows = await t.database.db.select().from(facilities).where(eq(facilities.name, 'Invalid one'));
+    expect(rows).toHaveLength(0);
+  });
+
+  it('a duplicate AE title in the group is refused with a clear message; another group may use it', async () => {
+    await seedFacility(t, a, { name: 'Holder', aeTitle: 'DUPTITLE' });
+    const res = await consolePost(t, '/facilities', admin, {
+      name: 'Second',
+      aeTitle: 'DUPTITLE',
+      stablePeriodSeconds: '60',
+    });
+    expect(res.status).toBe(409);
+    expect(fieldError(res.html, 'aeTitle')).toBe('AE title "DUPTITLE" is already used by facility "Holder"');
+    const bAdmin = await signInConsole(t, b.admin);
+    const ok = await consolePost(t, '/facilities', bAdmin, {
+      name: 'B holder',
+      aeTitle: 'DUPTITLE',
+      stablePeriodSeconds: '60',
+    });
+    expect(ok.status).toBe(303);
+  });
+
+  it('a bad name or stable period says why', async () => {
+    const res = await consolePost(t, '/facilities', admin, {
+      name: '  ',
+      aeTitle: 'NAMELESS',
+      stablePeriodSeconds: '60',
+    });
+    expect(res.status).toBe(400);
+    expect(fieldError(res.html, 'name')).toBe('Name must not be empty');
+    const sp = await consolePost(t, '/facilities', admin, {
+      name: 'Slow',
+      aeTitle: 'SLOW',
+      stablePeriodSeconds: 'soon',
+    });
+    expect(sp.status).toBe(400);
+    expect(fieldError(sp.html, 'stablePeriodSeconds')).toBe(
+      'Stable period must be a whole number from 1 to 86400 seconds',
+    );
+  });
+
+  it('edits a facility; a refused edit re-renders with the reason', async () => {
+    const f = await seedFacility(t, a, { name: 'To edit', aeTitle: 'TOEDIT' });
+    const bad = await consolePost(t, `/facilities/${f.facilityId}`, admin, {
+      name: 'Edited',
+      aeTitle: 'WAY TOO LONG AE TITLE',
+      stablePeriodSeconds: '60',
+    });
+    expect(bad.status).toBe(400);
+    expect(fieldError(bad.html, 'aeTitle')).toBe('AE title must be at most 16 characters (got 21)');
+    expect(bad.html).toContain('value="Edited"');
+    const ok = await consolePost(t, `/facilities/${f.facilityId}`, admin, {
+      name: 'Edited',
+      aeTitle: 'EDITED',
+      stablePeriodSeconds: '120',
+    });
+    expect(ok.status).toBe(303);
+    expect(ok.location).toBe(`/facilities/${f.facilityId}?notice=saved`);
+    const [row] = await t.database.db.select().from(facilities).where(eq(facilities.id, f.facilityId));
+    expect(row).toMatchObject({ name: 'Edited', aeTitle: 'EDITED', stablePeriodSeconds: 120 });
+    const theirs = await seedFacility(t, b, { name: 'B edit target' });
+    const cross = await consolePost(t, `/facilities/${theirs.facilityId}`, admin, {
+      name: 'Hijacked',
+      aeTitle: 'HIJACK',
+      stablePeriodSeconds: '60',
+    });
+    expect(cross.status).toBe(404);
+    const [still] = await t.database.db.select().from(facilities).where(eq(facilities.id, theirs.facilityId));
+    expect(still!.name).toBe('B edit target');
+  });
+
+  it('deletes a facility without gateways; one with an active gateway shows why not', async () => {
+    const busy = await seedFacility(t, a, { name: 'Busy site' });
+    await enrollTestGateway(t, { groupId: a.groupId, facilityId: busy.facilityId });
+    const refused = await consolePost(t, `/facilities/${busy.facilityId}/delete`, admin);
+    expect(refused.status).toBe(409);
+    expect(decode(refused.html)).toContain(
+      'Not deleted: facility "Busy site" still has 1 active gateway; revoke it first.',
+    );
+    const page = await consoleGet(t, `/facilities/${busy.facilityId}`, admin);
+    expect(page.html).toContain('data-confirm=');
+    expect(page.html).toMatch(/<button type="submit" class="danger">Delete facility<\/button>/);
+    const idle = await seedFacility(t, a, { name: 'Idle site' });
+    const ok = await consolePost(t, `/facilities/${idle.facilityId}/delete`, admin);
+    expect(ok.status).toBe(303);
+    expect(ok.location).toBe('/facilities?notice=deleted');
+    expect(
+      await t.database.db.select().from(facilities).where(eq(facilities.id, idle.facilityId)),
+    ).toHaveLength(0);
+  });
+
+  it('POSTs without the CSRF token are refused and change nothing', async () => {
+    const f = await seedFacility(t, a, { name: 'Guarded', aeTitle: 'GUARDED' });
+    const forged = { cookie: admin.cookie, csrf: 'forged' };
+    expect((await consolePost(t, '/facilities', forged, { name: 'Forged', aeTitle: 'FORGED' })).status).toBe(
+      403,
+    );
+    expect(
+      (
+        await consolePost(t, `/facilities/${f.facilityId}`, forged, {
+          name: 'Renamed',
+          aeTitle: 'RENAMED',
+          stablePeriodSeconds: '60',
+        })
+      ).status,
+    ).toBe(403);
+    expect((await consolePost(t, `/facilities/${f.facilityId}/delete`, forged)).status).toBe(403);
+    expect(
+      (
+        await consolePost(t, `/facilities/${f.facilityId}/enrollment-tokens`, forged, {
+          expiresInHours: '24',
+          maxUses: '1',
+        })
+      ).status,
+    ).toBe(403);
+    const [row] = await t.database.db.select().from(facilities).where(eq(facilities.id, f.facilityId));
+    expect(row!.name).toBe('Guarded');
+    expect(await t.database.db.select().from(facilities).where(eq(facilities.name, 'Forged'))).toHaveLength(
+      0,
+    );
+    expect(
+      await t.database.db
+        .select()
+        .from(enrollmentTokens)
+        .where(eq(enrollmentTokens.facilityId, f.facilityId)),
+    ).toHaveLength(0);
+  });
+
+  it('creates a token and shows its install command once, in the API format; revoke works', async () => {
+    const f = await seedFacility(t, a, { name: 'Token site', aeTitle: 'TOKENSITE' });
+    const page = await consoleGet(t, `/facilities/${f.facilityId}`, admin);
+    expect(page.html).toContain('<label for="expiresInHours">Expires in (hours)</label>');
+    expect(page.html).toMatch(/id="expiresInHours"[^>]*value="24"/);
+    expect(page.html).toMatch(/id="maxUses"[^>]*value="1"/);
+    expect(page.html).not.toContain('id="install-command"');
+
+    const created = await consolePost(t, `/facilities/${f.facilityId}/enrollment-tokens`, admin, {
+      expiresInHours: '48',
+      maxUses: '3',
+    });
+    expect(created.status).toBe(200);
+    expect(created.html).toContain('Install command');
+    expect(created.html).toContain('data-copy="install-command"');
+    expect(created.html).toContain('Copy install command');
+    expect(created.html).toContain('shown only once');
+    const command = installCommandIn(created.html);
+    expect(command).toBeDefined();
+    const token = /--token (fet_[\w-]+)/.exec(command!)?.[1];
+    expect(token).toBeDefined();
+
+    const api = await t.request<{ installCommand: string; token: string }>(
+      'POST',
+      `/api/v1/facilities/${f.facilityId}/enrollment-tokens`,
+      { token: a.admin.token, body: {} },
+    );
+    expect(api.status).toBe(201);
+    expect(command).toBe(api.body.installCommand.replace(api.body.token, token!));
+
+    const [row] = await t.database.db
+      .select()
+      .from(enrollmentTokens)
+      .where(eq(enrollmentTokens.tokenHash, hashEnrollmentToken(token!)));
+    expect(row).toMatchObject({ facilityId: f.facilityId, maxUses: 3, uses: 0, revokedAt: null });
+    const hours = (row!.expiresAt.getTime() - row!.createdAt.getTime()) / 3_600_000;
+    expect(hours).toBeGreaterThan(47.9);
+    expect(hours).toBeLessThan(48.1);
+
+    const again = await consoleGet(t, `/facilities/${f.facilityId}`, admin);
+    expect(again.html).not.toContain('id="install-command"');
+    expect(again.html).not.toContain(token!);
+    expect(again.html).toContain('aria-label="Enrollment tokens"');
+    expect(again.html).toContain(row!.id.slice(0, 8));
+    expect(again.html).toContain('3 of 3');
+    expect(again.html).toContain(`/enrollment-tokens/${row!.id}/revoke`);
+
+    const revoked = await consolePost(
+      t,
+      `/facilities/${f.facilityId}/enrollment-tokens/${row!.id}/revoke`,
+      admin,
+    );
+    expect(revoked.status).toBe(303);
+    expect(revoked.location).toBe(`/facilities/${f.facilityId}?notice=token-revoked`);
+    const [after] = await t.database.db
+      .select()
+      .from(enrollmentTokens)
+      .where(eq(enrollmentTokens.id, row!.id));
+    expect(after!.revokedAt).not.toBeNull();
+    const listed = await consoleGet(t, revoked.location!, admin);
+    expect(listed.html).toContain('Enrollment token revoked');
+    expect(listed.html).toContain('>revoked</span>');
+    expect(listed.html).not.toContain(`/enrollment-tokens/${row!.id}/revoke`);
+  });
+
+  it('token form values out of range are refused with the reason', async () => {
+    const f = await seedFacility(t, a);
+    const res = await consolePost(t, `/facilities/${f.facilityId}/enrollment-tokens`, admin, {
+      expiresInHours: '0',
+      maxUses: 'many',
+    });
+    expect(res.status).toBe(400);
+    expect(fieldError(res.html, 'expiresInHours')).toBe(
+      'Expires in must be a whole number of hours from 1 to 720 (30 days)',
+    );
+    expect(fieldError(res.html, 'maxUses')).toBe('Uses must be a whole number from 1 to 1000');
+    expect(res.html).not.toContain('id="install-command"');
+    expect(
+      await t.database.db
+        .select()
+        .from(enrollmentTokens)
+        .where(eq(enrollmentTokens.facilityId, f.facilityId)),
+    ).toHaveLength(0);
+  });
+
+  it("another group's facility or token cannot be given tokens or revoked", async () => {
+    const theirs = await seedFacility(t, b);
+    const res = await consolePost(t, `/facilities/${theirs.facilityId}/enrollment-tokens`, admin, {
+      expiresInHours: '24',
+      maxUses: '1',
+    });
+    expect(res.status).toBe(404);
+    expect(res.html).not.toContain('id="install-command"');
+    const bToken = await t.request<{ id: string }>(
+      'POST',
+      `/api/v1/facilities/${theirs.facilityId}/enrollment-tokens`,
+      {
+        token: b.admin.token,
+        body: {},
+      },
+    );
+    const mine = await seedFacility(t, a);
+    const cross = await consolePost(
+      t,
+      `/facilities/${mine.facilityId}/enrollment-tokens/${bToken.body.id}/revoke`,
+      admin,
+    );
+    expect(cross.status).toBe(404);
+    const [row] = await t.database.db
+      .select()
+      .from(enrollmentTokens)
+      .where(eq(enrollmentTokens.id, bToken.body.id));
+    expect(row!.revokedAt).toBeNull();
+  });
+});
