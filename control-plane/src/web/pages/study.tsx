@@ -132,7 +132,12 @@ function StudyPage({ user, detail, publicUrl }: { user: PageUser; detail: StudyD
   const date = studyDateIso(study.studyDate);
   const dicomweb = `${publicUrl.replace(/\/+$/, '')}/dicomweb/studies/${uid}`;
   return (
-    <Layout title={`Study ${study.description || 'without description'}`} user={user} nav="worklist">
+    <Layout
+      title={`Study ${study.description || 'without description'}`}
+      user={user}
+      nav="worklist"
+      styles={['worklist.css']}
+    >
       <p>
         <a href="/worklist">Back to the worklist</a>
       </p>
@@ -161,17 +166,19 @@ function StudyPage({ user, detail, publicUrl }: { user: PageUser; detail: StudyD
           <code>{uid}</code>
         </dd>
       </dl>
-      <p>
+      <div class="study-actions">
         <a class="button" href={`/api/v1/studies/${encodeURIComponent(uid)}/download`} download>
           Download zip
         </a>
-      </p>
-      <div class="copy-field">
-        <label for="dicomweb-url">DICOMweb URL for a viewer</label>
-        <input id="dicomweb-url" type="text" readonly value={dicomweb} />
-        <button type="button" class="secondary" data-copy="dicomweb-url">
-          Copy DICOMweb URL
-        </button>
+        <div class="copy-field">
+          <label for="dicomweb-url">DICOMweb URL for a viewer</label>
+          <div class="copy-row">
+            <input id="dicomweb-url" type="text" readonly value={dicomweb} />
+            <button type="button" class="secondary" data-copy="dicomweb-url">
+              Copy DICOMweb URL
+            </button>
+          </div>
+        </div>
       </div>
 
       <section aria-labelledby="series-heading">
@@ -209,7 +216,7 @@ export function registerStudy(web: Hono<AppEnv>): void {
     if (!detail) {
       c.status(404);
       return c.html(
-        <Layout title="No such study" user={user} nav="worklist">
+        <Layout title="No such study" user={user} nav="worklist" styles={['worklist.css']}>
           <p>
             Your group has no study with the UID <code>{studyUid}</code>. Check the link, or find the study in
             the worklist.

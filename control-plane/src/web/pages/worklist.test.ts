@@ -81,7 +81,7 @@ describe.each(BACKENDS)('worklist and study pages (%s)', (backend) => {
       w.mueller.studyUid,
       scriptStudyUid,
     ]);
-    expect(res.html).toContain('<table class="stack" aria-label="Studies">');
+    expect(res.html).toContain('<table class="stack studies" aria-label="Studies">');
     for (const col of [
       'Patient',
       'Patient ID',
@@ -328,6 +328,22 @@ describe.each(BACKENDS)('worklist and study pages (%s)', (backend) => {
     expect(texts).toContain(`Instance ${sop1} replaced: version 2 is current`);
     const times = items.map((i) => Date.parse(i.at));
     expect(times).toEqual([...times].sort((a, b) => a - b));
+  });
+
+  it('the download link and the page styles work with the console session alone', async () => {
+    const page = await consoleGet(t, `/studies/${w.doe.studyUid}`, readerA);
+    const href = /<a class="button" href="([^"]+)" download="">Download zip<\/a>/.exec(page.html)?.[1];
+    expect(href).toBe(`/api/v1/studies/${w.doe.studyUid}/download`);
+    const zip = await consoleGet(t, href ?? '', readerA);
+    expect(zip.status).toBe(200);
+    expect(zip.headers.get('content-type')).toBe('application/zip');
+    expect(zip.headers.get('content-disposition')).toMatch(/^attachment; filename=".+\.zip"$/);
+    // Another group's session cannot download it.
+    expect((await consoleGet(t, href ?? '', readerB)).status).toBe(404);
+    expect(page.html).toContain('<link rel="stylesheet" href="/assets/worklist.css"/>');
+    const css = await consoleGet(t, '/assets/worklist.css');
+    expect(css.status).toBe(200);
+    expect(css.html).toContain('ul.versions');
   });
 
   it('escapes patient data everywhere it is shown', async () => {

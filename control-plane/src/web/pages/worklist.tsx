@@ -248,7 +248,7 @@ function Filters({
           <FieldError id="wl-sort-error" message={errors.sort} />
         </div>
         {q.limit !== '' ? <input type="hidden" name="limit" value={q.limit} /> : null}
-        <div>
+        <div class="filters-submit">
           <button type="submit">Search</button>
         </div>
         <FieldError id="wl-limit-error" message={errors.limit} />
@@ -284,7 +284,7 @@ function StudyRow({ s }: { s: StudySummary }) {
 function StudyTable({ rows }: { rows: StudySummary[] }) {
   return (
     <div class="table-wrap">
-      <table class="stack" aria-label="Studies">
+      <table class="stack studies" aria-label="Studies">
         <thead>
           <tr>
             <th scope="col">Patient</th>
@@ -345,7 +345,7 @@ export function registerWorklist(web: Hono<AppEnv>): void {
     if (failed) c.status(400);
     const filtered = Object.values(q).some((v) => v !== '');
     return c.html(
-      <Layout title="Worklist" user={user} nav="worklist">
+      <Layout title="Worklist" user={user} nav="worklist" styles={['worklist.css']}>
         <Filters q={q} errors={errors} facilities={facilities.map((f) => ({ id: f.id, name: f.name }))} />
         {failed ? (
           <div class="notice bad" role="alert">
