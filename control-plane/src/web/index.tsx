@@ -7,8 +7,13 @@ import { consoleHeaders } from './csp.js';
 import { Layout } from './layout.js';
 import { pageUser, requirePage } from './page-context.js';
 import { registerAccount } from './pages/account.js';
+import { registerAudit } from './pages/audit.js';
+import { registerFacilities } from './pages/facilities.js';
+import { registerFleet } from './pages/fleet.js';
+import { registerGateway } from './pages/gateway.js';
 import { registerLogin } from './pages/login.js';
 import { registerStudy } from './pages/study.js';
+import { registerUsers } from './pages/users.js';
 import { registerWorklist } from './pages/worklist.js';
 
 /**
@@ -21,6 +26,11 @@ export function createConsole(): Hono<AppEnv> {
   registerAssets(web);
   registerLogin(web);
   registerAccount(web);
+  registerFacilities(web);
+  registerUsers(web);
+  registerAudit(web);
+  registerFleet(web);
+  registerGateway(web);
   registerWorklist(web);
   registerStudy(web);
   web.get('/', requirePage(), (c) => c.redirect(pageUser(c).role === 'admin' ? '/fleet' : '/worklist', 303));
