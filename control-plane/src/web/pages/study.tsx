@@ -100,28 +100,27 @@ function SeriesSection({ s }: { s: StudySeries }) {
     .filter((p) => p !== null)
     .join(' · ');
   return (
-    <section aria-label={heading}>
+    <div class="series">
       <h3>{heading}</h3>
       <p class="muted">
         Series Instance UID <code>{s.seriesInstanceUid}</code>
       </p>
-      <div class="table-wrap">
-        <table class="stack" aria-label={`Instances of ${heading}`}>
-          <thead>
-            <tr>
-              <th scope="col">SOP Instance UID</th>
-              <th scope="col">Instance number</th>
-              <th scope="col">Versions</th>
-            </tr>
-          </thead>
-          <tbody>
-            {s.instances.map((i) => (
-              <InstanceRow i={i} />
-            ))}
-          </tbody>
-        </table>
-      </div>
-    </section>
+      {/* No scrolling wrapper: UIDs wrap (worklist.css), so the table fits at 390 px. */}
+      <table class="stack instances" aria-label={`Instances of ${heading}`}>
+        <thead>
+          <tr>
+            <th scope="col">SOP Instance UID</th>
+            <th scope="col">Instance number</th>
+            <th scope="col">Versions</th>
+          </tr>
+        </thead>
+        <tbody>
+          {s.instances.map((i) => (
+            <InstanceRow i={i} />
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }
 
