@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { aeTitleProblem } from '@ferry/shared';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enrollmentTokens, facilities } from '../../db/schema/index.js';
@@ -366,5 +368,33 @@ describe.each(BACKENDS)('console facilities and enrollment tokens (%s)', (backen
       .from(enrollmentTokens)
       .where(eq(enrollmentTokens.id, bToken.body.id));
     expect(row!.revokedAt).toBeNull();
+  });
+});
+
+describe('facilities.js live AE title check', () => {
+  it('gives the same reason as the shared rule the API uses, for every kind of input', () => {
+    const source = readFileSync(new URL('../../../public/facilities.js', import.meta.url), 'utf8');
+    const fn = /function aeTitleProblem\(raw\) \{[\s\S]*?\n\}/.exec(source)?.[0];
+    expect(fn).toBeDefined();
+    const clientProblem = new Function(`${fn}; return aeTitleProblem;`)() as (
+      raw: string,
+    ) => string | undefined;
+    const inputs = [
+      'GATEWAY',
+      ' GATEWAY ',
+      '',
+      '    ',
+      'A'.repeat(16),
+      'A'.repeat(17),
+      ` ${'B'.repeat(16)} `,
+      'BAD\\TITLE',
+      'TAB\tHERE',
+      'DEL\u007f',
+      'ÄRZTE',
+      'EMOJI\u{1F600}',
+      '~!@#$%^&*()_+',
+    ];
+    for (const raw of inputs) expect(clientProblem(raw), JSON.stringify(raw)).toBe(aeTitleProblem(raw));
+    expect(clientProblem('A'.repeat(17))).toBe('must be at most 16 characters (got 17)');
   });
 });
