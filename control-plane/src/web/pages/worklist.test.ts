@@ -238,6 +238,10 @@ describe.each(BACKENDS)('worklist and study pages (%s)', (backend) => {
     expect(rowUids(list.html)).toEqual([w.other.studyUid]);
     for (const s of [w.mueller, w.doe, w.obrien]) expect(list.html).not.toContain(s.studyUid);
     expect(list.html).not.toContain('MÜLLER');
+    // Group A's facilities are not offered in the filter either.
+    expect(list.html).not.toContain('North hospital');
+    expect(list.html).not.toContain(w.facilities.a1.facilityId);
+    expect(list.html).toContain(`<option value="${w.facilities.b.facilityId}">Other group hospital</option>`);
     const search = await consoleGet(t, '/worklist?q=doe', readerB);
     expect(rowUids(search.html)).toEqual([w.other.studyUid]);
     const page = await consoleGet(t, `/studies/${w.doe.studyUid}`, readerB);
@@ -354,6 +358,10 @@ describe.each(BACKENDS)('worklist and study pages (%s)', (backend) => {
     expect(list.html).not.toContain('<img src=x');
     expect(list.html).toContain('&lt;img src=x onerror=alert(2)&gt;');
     expect(list.html).not.toContain('PID-XSS"><b>');
+    // What the user typed is echoed into the search box as an attribute value, escaped.
+    const typed = await consoleGet(t, `/worklist?q=${encodeURIComponent('"><script>x</script>')}`, readerA);
+    expect(typed.html).toContain('value="&quot;&gt;&lt;script&gt;x&lt;/script&gt;"');
+    expect(typed.html).not.toContain('<script>x');
     const page = await consoleGet(t, `/studies/${scriptStudyUid}`, readerA);
     expect(page.status).toBe(200);
     expect(page.html).not.toContain('<script>alert(1)');
