@@ -40,7 +40,7 @@
     return out;
   }
 
-  // What each cell holds, by data-field; a cell is replaced only when its content changed.
+  // What each cell holds, by field (cells are found by their data-label); a cell is replaced only when its content changed.
   const CELLS = {
     hostname: (r) => [el('a', { href: r.href }, r.hostname)],
     facility: (r) => [document.createTextNode(r.facility)],
@@ -79,10 +79,12 @@
     return JSON.stringify(r[field] ?? null);
   }
 
+  const FIELDS = {};
+  for (const [field, label] of Object.entries(LABELS)) FIELDS[label] = field;
+
   function rowFor(r) {
     const tr = el('tr', { 'data-gateway-id': r.id });
-    for (const field of Object.keys(CELLS))
-      tr.append(el('td', { 'data-label': LABELS[field], 'data-field': field }));
+    for (const field of Object.keys(CELLS)) tr.append(el('td', { 'data-label': LABELS[field] }));
     return tr;
   }
 
@@ -101,8 +103,8 @@
       let tr = existing.get(r.id);
       if (tr) existing.delete(r.id);
       else tr = rowFor(r);
-      for (const td of tr.querySelectorAll('td[data-field]')) {
-        const field = td.getAttribute('data-field');
+      for (const td of tr.querySelectorAll('td[data-label]')) {
+        const field = FIELDS[td.getAttribute('data-label')];
         const make = CELLS[field];
         if (make) fill(td, sigOf(field, r), make(r));
       }

@@ -253,6 +253,18 @@ describe.each(BACKENDS)('fleet page (%s)', (backend) => {
     }
   });
 
+  it('rows are escaped: a hostname with markup stays text', async () => {
+    const odd = await enrollTestGateway(t, g, { facilityId: north.facilityId, hostname: 'gw-<b>"x"&\'y\'' });
+    try {
+      const res = await consoleGet(t, '/fleet', admin);
+      const row = rowOf(res.html, odd.gatewayId);
+      expect(row).toContain('>gw-&lt;b&gt;&quot;x&quot;&amp;&#39;y&#39;</a>');
+      expect(res.html).not.toContain('<b>"x"');
+    } finally {
+      await odd.revoke();
+    }
+  });
+
   it('the page loads fleet.js, which opens the stream; no inline script', async () => {
     const res = await consoleGet(t, '/fleet', admin);
     expect(res.html).toContain('data-live="fleet"');
