@@ -210,6 +210,15 @@ describe.each(BACKENDS)('worklist and study pages (%s)', (backend) => {
       expect(uids.length).toBeGreaterThan(0);
       seen.push(...uids);
       if (pages > 0) expect(linkHref(res.html, 'First page')).toBe('/worklist?sort=receivedAt&limit=3');
+      // Only the first page watches for new studies (worklist.js); later pages are pinned by their cursor.
+      if (pages === 0) {
+        expect(res.html).toContain('<div id="worklist-results" data-live="true">');
+        expect(res.html).toContain('id="worklist-show-changes"');
+        expect(res.html).toContain('<script src="/assets/worklist.js" defer="">');
+      } else {
+        expect(res.html).toContain('<div id="worklist-results">');
+        expect(res.html).not.toContain('id="worklist-show-changes"');
+      }
       const next = /<a href="([^"]+)" rel="next">Next page<\/a>/
         .exec(res.html)?.[1]
         ?.replaceAll('&amp;', '&');

@@ -343,9 +343,9 @@ export function registerWorklist(web: Hono<AppEnv>): void {
     }
     const failed = Object.keys(errors).length > 0;
     if (failed) c.status(400);
-    const filtered = Object.values(q).some((v) => v !== '');
+    const filtered = [q.q, q.status, q.modality, q.facility, q.from, q.to].some((v) => v !== '');
     return c.html(
-      <Layout title="Worklist" user={user} nav="worklist" styles={['worklist.css']}>
+      <Layout title="Worklist" user={user} nav="worklist" styles={['worklist.css']} scripts={['worklist.js']}>
         <Filters q={q} errors={errors} facilities={facilities.map((f) => ({ id: f.id, name: f.name }))} />
         {failed ? (
           <div class="notice bad" role="alert">
@@ -359,31 +359,46 @@ export function registerWorklist(web: Hono<AppEnv>): void {
               </p>
             ) : null}
           </div>
-        ) : rows.length === 0 ? (
-          <p role="status">
-            {cursor !== '' ? 'No more studies.' : 'No studies match.'}
-            {filtered && cursor === '' ? ' Try fewer filters, or the start of a name.' : ''}
-          </p>
         ) : (
-          <StudyTable rows={rows} />
-        )}
-        {!failed && (nextCursor || cursor !== '') ? (
-          <nav class="pager" aria-label="Pages">
-            {cursor !== '' ? <a href={worklistHref(q)}>First page</a> : null}
-            {cursor !== '' && nextCursor ? ' · ' : null}
-            {nextCursor ? (
-              <a href={worklistHref(q, nextCursor)} rel="next">
-                Next page
-              </a>
+          <>
+            {cursor === '' ? (
+              // worklist.js fills this in when the first page changes (new studies, new images, a status).
+              <div id="worklist-changed" class="notice" role="status" hidden>
+                <span>New or changed studies.</span>{' '}
+                <button type="button" class="secondary" id="worklist-show-changes">
+                  Show them
+                </button>
+              </div>
             ) : null}
-          </nav>
-        ) : null}
-        {!failed && rows.length > 0 ? (
-          <p class="muted">
-            Showing {rows.length} {rows.length === 1 ? 'study' : 'studies'} (
-            {input.limit ?? STUDY_PAGE_DEFAULT} per page).
-          </p>
-        ) : null}
+            <div id="worklist-results" data-live={cursor === '' ? 'true' : undefined}>
+              {rows.length === 0 ? (
+                <p role="status">
+                  {cursor !== '' ? 'No more studies.' : 'No studies match.'}
+                  {filtered && cursor === '' ? ' Try fewer filters, or the start of a name.' : ''}
+                </p>
+              ) : (
+                <StudyTable rows={rows} />
+              )}
+              {nextCursor || cursor !== '' ? (
+                <nav class="pager" aria-label="Pages">
+                  {cursor !== '' ? <a href={worklistHref(q)}>First page</a> : null}
+                  {cursor !== '' && nextCursor ? ' · ' : null}
+                  {nextCursor ? (
+                    <a href={worklistHref(q, nextCursor)} rel="next">
+                      Next page
+                    </a>
+                  ) : null}
+                </nav>
+              ) : null}
+              {rows.length > 0 ? (
+                <p class="muted">
+                  Showing {rows.length} {rows.length === 1 ? 'study' : 'studies'} (
+                  {input.limit ?? STUDY_PAGE_DEFAULT} per page).
+                </p>
+              ) : null}
+            </div>
+          </>
+        )}
       </Layout>,
     );
   });
