@@ -158,7 +158,8 @@ describe.each(BACKENDS)('fleet page (%s)', (backend) => {
     );
 
     const none = await consoleGet(t, `/fleet?facility=${north.facilityId}&status=degraded`, admin);
-    expect(none.html).toContain('No gateway matches these filters.');
+    expect(none.html).toMatch(/<p id="fleet-empty" class="muted">No gateway matches these filters.<\/p>/);
+    expect(byFacility.html).toMatch(/<p id="fleet-empty" class="muted" hidden="">/);
     // A malformed filter is ignored, not a 500.
     const junk = await consoleGet(t, '/fleet?facility=nope&status=weird', admin);
     expect(junk.status).toBe(200);
