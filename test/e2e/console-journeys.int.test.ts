@@ -1,0 +1,391 @@
+// The web console as people use it, in headless Chromium against the real control plane and agent:
+// an admin sets up a facility and a gateway from the console and watches it go online and offline
+// live; a study sent with storescu shows in the worklist and downloads as a zip of Part-10 files;
+// readers cannot reach admin pages, and a reader of another group sees none of it. Every page passes
+// an axe-core scan (no serious or critical violations) and fits a 390 px phone. Screenshots go to
+// test/artifacts/; the fleet and worklist ones become the README's docs/screenshots/.
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readZip } from '../../control-plane/src/testing/zip-reader.js';
+import { type AgentProcess, runAgentCli, scratch, sleep, startAgent } from '../harness/agent.js';
+import {
+  ARTIFACTS_DIR,
+  axeCheck,
+  collectConsoleErrors,
+  horizontalOverflow,
+  launchBrowser,
+  newPage,
+  PHONE,
+  publishScreenshot,
+  screenshot,
+  signIn,
+} from '../harness/browser.js';
+import { CLOUD_ADMIN } from '../harness/cloud.js';
+import { type ControlPlaneProcess, startControlPlane } from '../harness/control-plane.js';
+import { corpusFiles, smallCorpus } from '../harness/corpus.js';
+import { freePort, storescu, topLevelStrings } from '../harness/dcmtk.js';
+
+const HEARTBEAT_SECONDS = 2;
+const FACILITY = { name: 'Radiology North', aeTitle: 'GATEWAY' };
+const READER = { email: 'reader@ferry.test', password: 'reader password 1234' };
+const OTHER_ADMIN = { email: 'admin@other.test', password: 'other admin password 1' };
+const OTHER_READER = { email: 'reader@other.test', password: 'other reader password 1' };
+const STUDY_FILES = 6;
+
+let root: string;
+let cp: ControlPlaneProcess;
+let session: string;
+let browser: Browser;
+let admin: { context: BrowserContext; page: Page };
+let consoleErrors: string[];
+let agent: AgentProcess | undefined;
+let agentDataDir: string;
+let dicomPort: number;
+// Filled in as the journeys go.
+let facilityId = '';
+let gatewayId = '';
+let studyUid = '';
+let fleetShot = '';
+let worklistShot = '';
+
+const api = <T = unknown>(method: string, path: string, body?: unknown) =>
+  cp.api<T>(method, path, { token: session, ...(body !== undefined ? { body } : {}) });
+
+beforeAll(async () => {
+  browser = await launchBrowser();
+  root = await scratch('console');
+  cp = await startControlPlane({
+    dataDir: join(root, 'control-plane'),
+    adminEmail: CLOUD_ADMIN.email,
+    adminPassword: CLOUD_ADMIN.password,
+    env: { FERRY_HEARTBEAT_SECONDS: String(HEARTBEAT_SECONDS) },
+  });
+  session = await cp.login(CLOUD_ADMIN.email, CLOUD_ADMIN.password);
+  admin = await newPage(browser, { origin: cp.url });
+  consoleErrors = collectConsoleErrors(admin.page);
+  agentDataDir = join(root, 'agent');
+  dicomPort = await freePort();
+}, 120_000);
+
+afterAll(async () => {
+  await agent?.stop().catch(() => undefined);
+  await browser?.close().catch(() => undefined);
+  await cp?.stop().catch(() => undefined);
+});
+
+/** The fleet row of the journey's gateway and its status badge. */
+function gatewayRow(page: Page) {
+  return page.locator(`tr[data-gateway-id="${gatewayId}"]`);
+}
+
+async function waitForRowStatus(page: Page, status: string, timeoutMs: number): Promise<void> {
+  await gatewayRow(page)
+    .locator(`.badge[data-status="${status}"]`)
+    .waitFor({ state: 'visible', timeout: timeoutMs })
+    .catch(async (err: unknown) => {
+      const row = await gatewayRow(page)
+        .textContent()
+        .catch(() => '(no row)');
+      throw new Error(
+        `the fleet row never showed ${status}: ${row}\n${String(err)}\n${agent?.output().slice(-2000) ?? ''}`,
+      );
+    });
+}
+
+/** The value of `--flag VALUE` (or a single-quoted 'VALUE') in a shell line. */
+function flag(command: string, name: string): string {
+  const m = new RegExp(`--${name}\\s+(?:'((?:[^']|'\\\\'')*)'|(\\S+))`).exec(command);
+  const value = m?.[1]?.replace(/'\\''/g, "'") ?? m?.[2];
+  if (!value) throw new Error(`no --${name} in the install command: ${command}`);
+  return value;
+}
+
+describe('console journeys in Chromium', () => {
+  it('an admin signs in, creates a facility and an enrollment token, and copies the install command', async () => {
+    const { page } = admin;
+    await page.goto(`${cp.url}/login`);
+    await screenshot(page, 'console-login');
+    await signIn(page, cp.url, CLOUD_ADMIN.email, CLOUD_ADMIN.password);
+    expect(new URL(page.url()).pathname).toBe('/fleet');
+
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Facilities' }).click();
+    await page.waitForURL('**/facilities');
+    await page.getByRole('link', { name: 'New facility' }).click();
+    await page.waitForURL('**/facilities/new');
+    await page.getByLabel('Name', { exact: true }).fill(FACILITY.name);
+    // The AE title is checked as it is typed, with the API's own words.
+    await page.getByLabel('AE title').fill('A_TITLE_TOO_LONG_X');
+    await expect
+      .poll(() => page.locator('body').textContent())
+      .toContain('AE title must be at most 16 characters (got 18)');
+    await screenshot(page, 'console-facility-ae-title-error');
+    await page.getByLabel('AE title').fill(FACILITY.aeTitle);
+    await page.getByLabel('Stable period (seconds)').fill('2');
+    await Promise.all([
+      page.waitForURL(/\/facilities\/[0-9a-f-]{36}(\?|$)/),
+      page.getByRole('button', { name: 'Create facility' }).click(),
+    ]);
+    facilityId = new URL(page.url()).pathname.split('/').pop() ?? '';
+    expect(await page.getByRole('status').allInnerTexts()).toContain('Facility created');
+    expect(await page.locator('h1').textContent()).toBe(FACILITY.name);
+
+    // The DICOM port is gateway config the control plane pushes: set it on the facility before enrolling.
+    const patched = await api('PATCH', `/api/v1/facilities/${facilityId}`, { gateway: { port: dicomPort } });
+    expect(patched.status, JSON.stringify(patched.body)).toBe(200);
+
+    await page.getByLabel('Expires in (hours)').fill('2');
+    await page.getByRole('button', { name: 'Create enrollment token' }).click();
+    const command = page.locator('#install-command');
+    await command.waitFor();
+    const text = ((await command.textContent()) ?? '').trim();
+    expect(text).toMatch(/^npx ferry-agent enroll --server \S+ --token \S+ --data-dir \S+$/);
+    expect(flag(text, 'server')).toBe(cp.publicUrl);
+    const copy = page.getByRole('button', { name: 'Copy install command' });
+    await copy.click();
+    await expect.poll(() => copy.getAttribute('data-copied')).toBe('true');
+    expect(await page.evaluate('navigator.clipboard.readText()')).toBe(text);
+    await screenshot(page, 'console-install-command');
+
+    // The command as a person would paste it, with this test's data directory.
+    const enrolled = await runAgentCli(
+      [
+        'enroll',
+        '--server',
+        flag(text, 'server'),
+        '--token',
+        flag(text, 'token'),
+        '--data-dir',
+        agentDataDir,
+      ],
+      { timeoutMs: 30_000 },
+    );
+    expect(enrolled.code, enrolled.stderr).toBe(0);
+    const file = join(agentDataDir, 'agent.json');
+    const config = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+    gatewayId = String(config.gatewayId);
+    expect(gatewayId).toMatch(/^[0-9a-f-]{36}$/);
+    await writeFile(file, JSON.stringify({ ...config, host: '127.0.0.1', port: dicomPort }, null, 2));
+  });
+
+  it('the fleet page shows the gateway go online and then offline, live, without a reload', async () => {
+    expect(gatewayId, 'needs the enrolled gateway').not.toBe('');
+    const { page } = admin;
+    await page.goto(`${cp.url}/fleet`);
+    await page.evaluate('window.__ferryNoReload = "still here"');
+    agent = await startAgent({ dataDir: agentDataDir });
+    await waitForRowStatus(page, 'online', 30_000);
+    const row = gatewayRow(page);
+    expect(await row.textContent()).toContain(FACILITY.aeTitle);
+    expect(await page.evaluate('window.__ferryNoReload')).toBe('still here');
+    const counts = page.getByRole('list', { name: 'Gateways by status' });
+    const count = async (label: string) =>
+      ((await counts.locator('li', { hasText: label }).locator('strong').textContent()) ?? '').trim();
+    await expect.poll(() => count('Online')).toBe('1');
+    await screenshot(page, 'console-fleet-online');
+
+    await agent.stop();
+    agent = undefined;
+    await waitForRowStatus(page, 'offline', 8 * HEARTBEAT_SECONDS * 1000);
+    expect(await page.evaluate('window.__ferryNoReload')).toBe('still here');
+    await expect.poll(() => count('Offline')).toBe('1');
+    await screenshot(page, 'console-fleet-offline');
+
+    // Back online for the studies.
+    agent = await startAgent({ dataDir: agentDataDir });
+    await waitForRowStatus(page, 'online', 30_000);
+    expect(await page.evaluate('window.__ferryNoReload')).toBe('still here');
+  });
+
+  it('a study sent with storescu shows in the worklist, opens, and downloads as a zip of Part-10 files', async () => {
+    expect(agent, 'needs the running agent').toBeDefined();
+    const files = (await corpusFiles(await smallCorpus())).slice(0, STUDY_FILES);
+    studyUid = (await topLevelStrings(files[0] ?? '', ['0020,000d']))['0020,000d'] ?? '';
+    expect(studyUid).not.toBe('');
+    const sent = await storescu({ port: dicomPort, calledAe: FACILITY.aeTitle, files, timeoutMs: 60_000 });
+    expect(sent.code, sent.stderr).toBe(0);
+
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      const r = await api<{ status: string; instanceCount: number }>(
+        'GET',
+        `/api/v1/studies/${encodeURIComponent(studyUid)}`,
+      );
+      if (r.status === 200 && r.body.status === 'complete' && r.body.instanceCount === STUDY_FILES) break;
+      if (Date.now() > deadline)
+        throw new Error(`study never complete: ${r.status} ${JSON.stringify(r.body)}\n${agent?.output()}`);
+      await sleep(500);
+    }
+
+    const { page } = admin;
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Worklist' }).click();
+    await page.waitForURL('**/worklist');
+    await page.getByLabel('Patient name or ID').fill('FERRY');
+    await Promise.all([page.waitForURL(/q=FERRY/), page.getByRole('button', { name: 'Search' }).click()]);
+    const row = page.locator(`tr[data-study-uid="${studyUid}"]`);
+    await row.waitFor();
+    const rowText = await row.textContent();
+    expect(rowText).toContain('FERRY, SMALL');
+    expect(rowText).toContain(String(STUDY_FILES));
+    expect(rowText).toContain(FACILITY.name);
+    expect(await row.locator('.badge').textContent()).toBe('complete');
+    worklistShot = await screenshot(page, 'console-worklist');
+
+    await Promise.all([page.waitForURL(/\/studies\//), row.getByRole('link').first().click()]);
+    expect(await page.locator('h1').textContent()).toMatch(/^Study /);
+    expect(await page.locator('#dicomweb-url').inputValue()).toBe(
+      `${cp.publicUrl}/dicomweb/studies/${studyUid}`,
+    );
+    await expect.poll(() => page.getByRole('heading', { name: 'Timeline' }).count()).toBe(1);
+    await screenshot(page, 'console-study');
+
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: 'Download zip' }).click(),
+    ]);
+    const zipPath = join(ARTIFACTS_DIR, 'console-study.zip');
+    await download.saveAs(zipPath);
+    const { entries } = readZip(await readFile(zipPath));
+    const dicom = entries.filter((e) => !e.name.endsWith('/'));
+    expect(dicom).toHaveLength(STUDY_FILES);
+    for (const e of dicom) expect(e.bytes.subarray(128, 132).toString('latin1'), e.name).toBe('DICM');
+
+    // Back on the fleet page once heartbeats have reported health: the config the gateway applied is
+    // the one the control plane wants (the README's fleet screenshot).
+    await page.goto(`${cp.url}/fleet`);
+    await expect
+      .poll(async () => (await gatewayRow(page).textContent()) ?? '', { timeout: 20_000 })
+      .toMatch(/(v\d+) \/ \1/);
+    fleetShot = await screenshot(page, 'console-fleet');
+  });
+
+  it('a reader of the group opens the worklist but gets the 403 page on admin pages', async () => {
+    expect(studyUid, 'needs the stored study').not.toBe('');
+    const made = await api('POST', '/api/v1/users', { ...READER, role: 'reader' });
+    expect(made.status, JSON.stringify(made.body)).toBe(201);
+    const { context, page } = await newPage(browser);
+    try {
+      await signIn(page, cp.url, READER.email, READER.password);
+      expect(new URL(page.url()).pathname).toBe('/worklist');
+      await page.locator(`tr[data-study-uid="${studyUid}"]`).waitFor();
+      const nav = await page.getByRole('navigation', { name: 'Main' }).textContent();
+      expect(nav).toContain('Worklist');
+      expect(nav).not.toContain('Fleet');
+      for (const path of ['/fleet', '/facilities', `/facilities/${facilityId}`, '/users', '/audit']) {
+        const res = await page.goto(`${cp.url}${path}`);
+        expect(res?.status(), path).toBe(403);
+        expect(await page.locator('h1').textContent(), path).toBe('Not allowed');
+      }
+      await screenshot(page, 'console-reader-forbidden');
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("a reader of another group sees none of this group's studies and gets the 404 page on them", async () => {
+    expect(studyUid, 'needs the stored study').not.toBe('');
+    const group = await api('POST', '/api/v1/groups', { name: 'Other Hospital', admin: OTHER_ADMIN });
+    expect(group.status, JSON.stringify(group.body)).toBe(201);
+    const otherSession = await cp.login(OTHER_ADMIN.email, OTHER_ADMIN.password);
+    const made = await cp.api('POST', '/api/v1/users', {
+      token: otherSession,
+      body: { ...OTHER_READER, role: 'reader' },
+    });
+    expect(made.status, JSON.stringify(made.body)).toBe(201);
+    const { context, page } = await newPage(browser);
+    try {
+      await signIn(page, cp.url, OTHER_READER.email, OTHER_READER.password);
+      await page.goto(`${cp.url}/worklist`);
+      expect(await page.locator('tr[data-study-uid]').count()).toBe(0);
+      expect(await page.locator('main').textContent()).toContain('No studies match.');
+      await page.goto(`${cp.url}/worklist?q=FERRY`);
+      expect(await page.locator('tr[data-study-uid]').count()).toBe(0);
+      const res = await page.goto(`${cp.url}/studies/${encodeURIComponent(studyUid)}`);
+      expect(res?.status()).toBe(404);
+      expect(await page.locator('main').textContent()).not.toContain('FERRY');
+      const zip = await page.goto(`${cp.url}/api/v1/studies/${encodeURIComponent(studyUid)}/download`);
+      expect(zip?.status()).toBe(404);
+      await screenshot(page, 'console-other-group');
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('every page passes axe-core with no serious or critical violations', async () => {
+    expect(gatewayId && studyUid, 'needs the gateway and the study').toBeTruthy();
+    const { context, page } = await newPage(browser);
+    try {
+      await page.goto(`${cp.url}/login`);
+      await axeCheck(page, '/login');
+      await signIn(page, cp.url, CLOUD_ADMIN.email, CLOUD_ADMIN.password);
+      const pages = [
+        '/fleet',
+        `/gateways/${gatewayId}`,
+        '/facilities',
+        '/facilities/new',
+        `/facilities/${facilityId}`,
+        '/worklist',
+        `/studies/${encodeURIComponent(studyUid)}`,
+        '/users',
+        '/audit',
+        '/account',
+      ];
+      for (const path of pages) {
+        const res = await page.goto(`${cp.url}${path}`);
+        expect(res?.status(), path).toBe(200);
+        await axeCheck(page, path);
+      }
+      // The facility page with its one-time install command box.
+      await page.goto(`${cp.url}/facilities/${facilityId}`);
+      await page.getByRole('button', { name: 'Create enrollment token' }).click();
+      await page.locator('#install-command').waitFor();
+      await axeCheck(page, 'facility page with the install command');
+      // A form showing its error.
+      await page.goto(`${cp.url}/facilities/new`);
+      await page.getByLabel('Name', { exact: true }).fill('Duplicate');
+      await page.getByLabel('AE title').fill(FACILITY.aeTitle);
+      await page.getByRole('button', { name: 'Create facility' }).click();
+      await page.waitForLoadState();
+      await axeCheck(page, 'facility form with a duplicate AE title error');
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('fleet and worklist fit a 390 px phone without sideways scrolling', async () => {
+    const { context, page } = await newPage(browser, { viewport: PHONE });
+    try {
+      await signIn(page, cp.url, CLOUD_ADMIN.email, CLOUD_ADMIN.password);
+      for (const [path, name] of [
+        ['/fleet', 'console-fleet-phone'],
+        ['/worklist', 'console-worklist-phone'],
+        [`/studies/${encodeURIComponent(studyUid)}`, 'console-study-phone'],
+      ] as const) {
+        await page.goto(`${cp.url}${path}`);
+        const { scrollWidth, viewport } = await horizontalOverflow(page);
+        expect(viewport).toBe(PHONE.width);
+        expect(scrollWidth, `${path} is ${scrollWidth} px wide`).toBeLessThanOrEqual(PHONE.width + 1);
+        await screenshot(page, name);
+      }
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('no page broke the Content-Security-Policy or logged a script error; the README screenshots are refreshed', async () => {
+    const cspErrorsBefore = consoleErrors.filter((e) => /Content Security Policy|Refused to/i.test(e));
+    const otherErrors = consoleErrors.filter((e) => !/Failed to load resource/.test(e));
+    // The policy is live: an inline script is refused.
+    await admin.page.goto(`${cp.url}/worklist`);
+    await expect(admin.page.addScriptTag({ content: 'window.__inline = 1' })).rejects.toThrow(
+      /Content Security Policy/,
+    );
+    expect(await admin.page.evaluate('window.__inline')).toBeUndefined();
+    expect(cspErrorsBefore).toEqual([]);
+    expect(otherErrors).toEqual([]);
+    expect(fleetShot && worklistShot, 'the fleet and worklist journeys ran').toBeTruthy();
+    await publishScreenshot(fleetShot, 'fleet');
+    await publishScreenshot(worklistShot, 'worklist');
+  });
+});
