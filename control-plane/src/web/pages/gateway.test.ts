@@ -93,6 +93,10 @@ describe.each(BACKENDS)('gateway page (%s)', (backend) => {
     expect(res.html).toContain('1.4.2');
     expect(res.html).toContain('2 h 1 min');
     expect(res.html).toContain('East Imaging (AE title <code>EASTPACS</code>)');
+    // The latest heartbeat's numbers
+    expect(res.html).toMatch(/<dd data-health="backlog">0 objects \/ 0 B in 0 studies<\/dd>/);
+    expect(res.html).toContain('9.3 GiB free of 18.6 GiB');
+    expect(res.html).toMatch(/listening as <code>TEST<\/code> on port 4104/);
     // Conditions
     expect(res.html).toContain('<code>upload.stalled</code>');
     expect(res.html).toContain('<span class="badge error">error</span>');

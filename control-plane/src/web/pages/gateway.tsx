@@ -1,4 +1,9 @@
-import { type DiagnosticRequest, diagnosticRequestSchema, FerryError } from '@ferry/shared';
+import {
+  type DiagnosticRequest,
+  diagnosticRequestSchema,
+  FerryError,
+  type HealthReport,
+} from '@ferry/shared';
 import type { Context, Hono } from 'hono';
 import { ctxOf } from '../../http/context.js';
 import type { AppEnv } from '../../http/types.js';
@@ -6,7 +11,7 @@ import { type DiagnosticView, getDiagnostic } from '../../services/get-diagnosti
 import { type GatewayDetail, getGateway } from '../../services/get-gateway.js';
 import { revokeGateway } from '../../services/revoke-gateway.js';
 import { startDiagnostic } from '../../services/start-diagnostic.js';
-import { formatDuration, formatTime, formatVersion } from '../components/fleet-format.js';
+import { formatBytes, formatDuration, formatTime, formatVersion } from '../components/fleet-format.js';
 import { Csrf, FieldError, Layout } from '../layout.js';
 import { type PageUser, pageUser, requirePage } from '../page-context.js';
 import { StatusBadge } from './fleet.js';
@@ -36,6 +41,54 @@ function show(v: unknown): string {
   if (v === null || v === undefined) return '—';
   if (typeof v === 'string') return v;
   return JSON.stringify(v);
+}
+
+/** The numbers of the latest heartbeat, as facts under the status. */
+function HealthFacts({ h }: { h: HealthReport }) {
+  const plural = (n: number, one: string) => `${n} ${n === 1 ? one : `${one}s`}`;
+  return (
+    <>
+      <dt>Spool backlog</dt>
+      <dd data-health="backlog">
+        {plural(h.spool.pendingCount, 'object')} / {formatBytes(h.spool.pendingBytes)} in{' '}
+        {h.spool.pendingStudies} {h.spool.pendingStudies === 1 ? 'study' : 'studies'}
+        {h.spool.quarantined > 0 ? `, ${h.spool.quarantined} quarantined` : ''}
+      </dd>
+      <dt>Oldest unsent</dt>
+      <dd>
+        <When at={h.spool.oldestUnsentAt} empty="none" />
+      </dd>
+      <dt>Upload</dt>
+      <dd data-health="upload">
+        {formatBytes(h.upload.bytesPerSecond)}/s, {plural(h.upload.objectsDelivered, 'object')} delivered,{' '}
+        {plural(h.upload.errors, 'error')}
+        {h.upload.lastError ? (
+          <>
+            {' '}
+            (last <code>{h.upload.lastError.code}</code> at <When at={h.upload.lastError.at} />)
+          </>
+        ) : null}
+      </dd>
+      <dt>DICOM listener</dt>
+      <dd data-health="dicom">
+        {h.dicom.listening ? 'listening as ' : 'not listening; configured as '}
+        <code>{h.dicom.aeTitle}</code> on port {h.dicom.port},{' '}
+        {plural(h.dicom.activeAssociations, 'active association')}
+      </dd>
+      <dt>Disk</dt>
+      <dd data-health="disk">
+        {formatBytes(h.disk.freeBytes)} free of {formatBytes(h.disk.totalBytes)}
+      </dd>
+      <dt>Clock offset</dt>
+      <dd>
+        {h.clockOffsetMs === null ? (
+          <span class="muted">not measured</span>
+        ) : (
+          `${Math.round(h.clockOffsetMs)} ms`
+        )}
+      </dd>
+    </>
+  );
 }
 
 /** What the diagnostics forms hold when they are shown again with an error. */
@@ -109,6 +162,7 @@ function GatewayPage({
           <dd>
             <When at={g.enrolledAt} />
           </dd>
+          {g.health ? <HealthFacts h={g.health} /> : null}
           {g.revokedAt ? (
             <>
               <dt>Revoked</dt>
