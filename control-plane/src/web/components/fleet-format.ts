@@ -14,7 +14,7 @@ export function formatBytes(n: number): string {
     v /= 1024;
     i += 1;
   }
-  const digits = i === 0 || v >= 100 ? 0 : v >= 10 ? 1 : 1;
+  const digits = i === 0 || v >= 100 ? 0 : 1;
   return `${v.toFixed(digits).replace(/\.0$/, '')} ${units[i]}`;
 }
 
