@@ -373,6 +373,58 @@ describe('console journeys in Chromium', () => {
     }
   });
 
+  it('from the gateway page an admin runs diagnostics on the live gateway and revokes it', async () => {
+    expect(agent && gatewayId, 'needs the running agent').toBeTruthy();
+    const { page } = admin;
+    const gatewayPage = `${cp.url}/gateways/${gatewayId}`;
+    const runAndWait = async (button: string, prepare?: () => Promise<void>) => {
+      await page.goto(gatewayPage);
+      await prepare?.();
+      await Promise.all([
+        page.waitForURL(/\/diagnostics\/[^/]+$/),
+        page.getByRole('button', { name: button }).click(),
+      ]);
+      // The result page refreshes itself while the gateway works on it.
+      const result = page.locator('[data-result]');
+      await result.waitFor({ timeout: 30_000 });
+      return {
+        result: await result.getAttribute('data-result'),
+        summary: ((await page.locator('#diag-summary').textContent()) ?? '').trim(),
+      };
+    };
+
+    const upload = await runAndWait('Run upload test');
+    expect(upload.result, upload.summary).toBe('ok');
+    await axeCheck(page, 'diagnostic result');
+    await screenshot(page, 'console-diagnostic-upload');
+
+    // C-ECHO to the gateway's own listener, standing in for a PACS.
+    const echo = await runAndWait('Run C-ECHO', async () => {
+      await page.getByLabel('Host').fill('127.0.0.1');
+      await page.getByLabel('Port').fill(String(dicomPort));
+      await page.getByLabel('Called AE title').fill(FACILITY.aeTitle);
+    });
+    expect(echo.result, echo.summary).toBe('ok');
+
+    const logs = await runAndWait('Get log bundle', async () => {
+      await page.getByLabel('Lines').fill('50');
+    });
+    expect(logs.result, logs.summary).toBe('ok');
+    expect(((await page.locator('#diag-lines').textContent()) ?? '').length).toBeGreaterThan(0);
+    await screenshot(page, 'console-diagnostic-logs');
+
+    await page.goto(gatewayPage);
+    page.once('dialog', (d) => void d.accept());
+    await Promise.all([
+      page.waitForURL(/\/gateways\//),
+      page.getByRole('button', { name: 'Revoke gateway' }).click(),
+    ]);
+    await expect.poll(() => page.getByRole('status').allTextContents()).toContain('Gateway revoked');
+    await screenshot(page, 'console-gateway-revoked');
+    const api_ = await api<{ revokedAt: string | null }>('GET', `/api/v1/gateways/${gatewayId}`);
+    expect(api_.body.revokedAt).not.toBeNull();
+  });
+
   it('no page broke the Content-Security-Policy or logged a script error; the README screenshots are refreshed', async () => {
     const cspErrorsBefore = consoleErrors.filter((e) => /Content Security Policy|Refused to/i.test(e));
     const otherErrors = consoleErrors.filter((e) => !/Failed to load resource/.test(e));
@@ -382,6 +434,9 @@ describe('console journeys in Chromium', () => {
       /Content Security Policy/,
     );
     expect(await admin.page.evaluate('window.__inline')).toBeUndefined();
+    const headers = (await cp.fetch(`${cp.url}/login`)).headers;
+    expect(headers.get('content-security-policy')).toContain("script-src 'self';");
+    expect(headers.get('server-timing')).toMatch(/^app;dur=\d+\.\d$/);
     expect(cspErrorsBefore).toEqual([]);
     expect(otherErrors).toEqual([]);
     expect(fleetShot && worklistShot, 'the fleet and worklist journeys ran').toBeTruthy();
