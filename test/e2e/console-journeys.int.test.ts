@@ -9,7 +9,14 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readZip } from '../../control-plane/src/testing/zip-reader.js';
-import { type AgentProcess, runAgentCli, scratch, sleep, startAgent } from '../harness/agent.js';
+import {
+  type AgentProcess,
+  removeScratch,
+  runAgentCli,
+  scratch,
+  sleep,
+  startAgent,
+} from '../harness/agent.js';
 import {
   ARTIFACTS_DIR,
   axeCheck,
@@ -73,6 +80,7 @@ afterAll(async () => {
   await agent?.stop().catch(() => undefined);
   await browser?.close().catch(() => undefined);
   await cp?.stop().catch(() => undefined);
+  await removeScratch(root);
 });
 
 /** The fleet row of the journey's gateway and its status badge. */
