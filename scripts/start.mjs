@@ -79,6 +79,8 @@ const cp = run(join(root, 'control-plane/bin/ferry-control-plane.js'), ['serve']
     ...process.env,
     FERRY_DATA_DIR: cpDir,
     FERRY_HTTP_PORT: String(httpPort),
+    // The demo prints its admin password: keep it (and the DICOM port below) on this machine only.
+    FERRY_HTTP_HOST: '127.0.0.1',
     FERRY_PUBLIC_URL: url,
     FERRY_ADMIN_EMAIL: admin.email,
     FERRY_ADMIN_PASSWORD: admin.password,
@@ -97,9 +99,17 @@ const config = existsSync(join(agentDir, 'agent.json'))
   : {};
 if (!config.gatewayId) {
   const { facilities } = await api('GET', '/api/v1/facilities', token);
-  const facility =
-    facilities.find((f) => f.aeTitle === 'GATEWAY') ??
-    (await api('POST', '/api/v1/facilities', token, { name: 'Demo facility', aeTitle: 'GATEWAY' }));
+  // The DICOM port is desired config the control plane pushes, so it is set on the facility.
+  const existing = facilities.find((f) => f.aeTitle === 'GATEWAY');
+  const facility = existing
+    ? await api('PATCH', `/api/v1/facilities/${existing.id}`, token, {
+        gateway: { ...existing.gateway, port: dicomPort },
+      })
+    : await api('POST', '/api/v1/facilities', token, {
+        name: 'Demo facility',
+        aeTitle: 'GATEWAY',
+        gateway: { port: dicomPort },
+      });
   const enrollment = await api('POST', `/api/v1/facilities/${facility.id}/enrollment-tokens`, token, {
     expiresInHours: 1,
   });
@@ -118,6 +128,12 @@ if (!config.gatewayId) {
     console.error('enrollment failed; see above');
     stopAll(1);
   }
+  // The listener address is the gateway's own business, not pushed config: loopback for the demo.
+  const file = join(agentDir, 'agent.json');
+  await writeFile(
+    file,
+    `${JSON.stringify({ ...JSON.parse(await readFile(file, 'utf8')), host: '127.0.0.1' }, null, 2)}\n`,
+  );
 }
 
 const agent = run(join(root, 'agent/bin/ferry-agent.js'), [
