@@ -30,6 +30,7 @@ export function Layout({ title, user, nav, notice, scripts, styles, children }: 
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{`${title} · Ferry`}</title>
+        <link rel="icon" href="/assets/favicon.svg" type="image/svg+xml" />
         <link rel="stylesheet" href="/assets/app.css" />
         {(styles ?? []).map((f) => (
           <link rel="stylesheet" href={`/assets/${f}`} />
