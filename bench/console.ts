@@ -26,6 +26,7 @@ import {
   root,
   round,
   type Server,
+  signIn,
   startServer,
   withAdmin,
 } from './lib/control-plane-process.js';
@@ -262,15 +263,7 @@ async function main() {
     databaseUrl,
   });
   try {
-    const { token: session } = await json<{ token: string }>(
-      await fetch(`${server.url}/api/v1/auth/login`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ email: adminEmail, password: adminPassword }),
-      }),
-      'login',
-      200,
-    );
+    const session = await signIn(server, adminEmail, adminPassword);
     const facilityIds = await createFacilities(server, session);
     const db = new pg.Client({ connectionString: databaseUrl });
     await db.connect();

@@ -238,15 +238,7 @@ export async function enrollGateways(
       },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
-  const { token: session } = await json<{ token: string }>(
-    await fetch(`${server.url}/api/v1/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: adminEmail, password: adminPassword }),
-    }),
-    'login',
-    200,
-  );
+  const session = await signIn(server, adminEmail, adminPassword);
   const facility = await json<{ id: string }>(
     await api('POST', '/api/v1/facilities', session, { name: 'Bench site', aeTitle: 'BENCH' }),
     'create facility',
@@ -296,4 +288,18 @@ export async function enrollGateways(
   const enrolled = gateways.filter(Boolean);
   if (enrolled.length === 0) throw new Error(`no gateway enrolled: ${JSON.stringify(enroll.errors)}`);
   return { session, facilityId: facility.id, gateways: enrolled, enroll };
+}
+
+/** A session token for `email` through POST /api/v1/auth/login. */
+export async function signIn(server: Server, email: string, password: string): Promise<string> {
+  const { token } = await json<{ token: string }>(
+    await fetch(`${server.url}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password }),
+    }),
+    'login',
+    200,
+  );
+  return token;
 }

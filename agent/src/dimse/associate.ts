@@ -107,14 +107,16 @@ function parseUserInfo(item: Buffer, req: AssociateRequest): void {
   }
 }
 
-function item(type: number, value: Buffer): Buffer {
+/** A variable item (PS3.8 9.3.2): type, reserved byte, 16-bit length, value. */
+export function item(type: number, value: Buffer): Buffer {
   const head = Buffer.alloc(4);
   head[0] = type;
   head.writeUInt16BE(value.length, 2);
   return Buffer.concat([head, value]);
 }
 
-function pdu(type: number, body: Buffer): Buffer {
+/** A PDU: type, reserved byte, 32-bit length, body. */
+export function pdu(type: number, body: Buffer): Buffer {
   const head = Buffer.alloc(6);
   head[0] = type;
   head.writeUInt32BE(body.length, 2);
@@ -160,6 +162,10 @@ export function encodeAssociateRj(result: number, source: number, reason: number
 
 export function encodeAbort(source: number, reason: number): Buffer {
   return pdu(PduType.Abort, Buffer.from([0, 0, source, reason]));
+}
+
+export function encodeReleaseRq(): Buffer {
+  return pdu(PduType.ReleaseRq, Buffer.alloc(4));
 }
 
 export function encodeReleaseRp(): Buffer {

@@ -1,6 +1,7 @@
 import { type Socket, connect as tcpConnect } from 'node:net';
 import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import { FerryError } from '@ferry/shared';
+import { encodeReleaseRq, item, pdu } from './associate.js';
 import { CommandField, NO_DATASET } from './command.js';
 import { PduReader } from './pdu-reader.js';
 import {
@@ -229,20 +230,6 @@ function hex4(n: number): string {
   return n.toString(16).padStart(4, '0');
 }
 
-function item(type: number, value: Buffer): Buffer {
-  const head = Buffer.alloc(4);
-  head[0] = type;
-  head.writeUInt16BE(value.length, 2);
-  return Buffer.concat([head, value]);
-}
-
-function pdu(type: number, body: Buffer): Buffer {
-  const head = Buffer.alloc(6);
-  head[0] = type;
-  head.writeUInt32BE(body.length, 2);
-  return Buffer.concat([head, body]);
-}
-
 function aeField(title: string): Buffer {
   return Buffer.from(title.padEnd(16, ' ').slice(0, 16), 'latin1');
 }
@@ -319,10 +306,6 @@ export function encodeEchoRq(): Buffer {
   pdvHead[4] = CONTEXT_ID;
   pdvHead[5] = 0x03;
   return pdu(PduType.PData, Buffer.concat([pdvHead, command]));
-}
-
-function encodeReleaseRq(): Buffer {
-  return pdu(PduType.ReleaseRq, Buffer.alloc(4));
 }
 
 /** Reads Command Field and Status from a response command set. */

@@ -1,14 +1,37 @@
 import { FerryError } from '@ferry/shared';
 import { eq } from 'drizzle-orm';
-import type { MiddlewareHandler } from 'hono';
-import { getCookie } from 'hono/cookie';
+import type { Context, MiddlewareHandler } from 'hono';
+import { getCookie, setCookie } from 'hono/cookie';
 import { decodeProtectedHeader } from 'jose';
 import { verifyAgentToken } from '../auth/agent-token.js';
-import { verifySessionToken } from '../auth/session.js';
+import { SESSION_TTL_SECONDS, verifySessionToken } from '../auth/session.js';
+import type { Actor } from '../context.js';
 import { users } from '../db/schema/index.js';
 import type { AppEnv } from './types.js';
 
 export const SESSION_COOKIE = 'ferry_session';
+
+/** The session cookie both sign-ins set (the API's and the console's): HttpOnly, strict, Secure on https. */
+export function setSessionCookie(c: Context<AppEnv>, token: string): void {
+  setCookie(c, SESSION_COOKIE, token, {
+    httpOnly: true,
+    sameSite: 'Strict',
+    secure: c.get('deps').publicUrl.startsWith('https:'),
+    path: '/',
+    maxAge: SESSION_TTL_SECONDS,
+  });
+}
+
+/** The actor of a signed-in user row. */
+export function userActor(user: typeof users.$inferSelect): Extract<Actor, { kind: 'user' }> {
+  return {
+    kind: 'user',
+    userId: user.id,
+    groupId: user.groupId,
+    role: user.role,
+    isOperator: user.isOperator,
+  };
+}
 
 type Kind = 'user' | 'agent';
 
@@ -36,13 +59,7 @@ export function authenticate(...kinds: Kind[]): MiddlewareHandler<AppEnv> {
       const [user] = await deps.database.db.select().from(users).where(eq(users.id, claims.sub));
       if (!user || user.deactivatedAt)
         throw new FerryError('auth.invalid_token', 'this account is deactivated');
-      c.set('actor', {
-        kind: 'user',
-        userId: user.id,
-        groupId: user.groupId,
-        role: user.role,
-        isOperator: user.isOperator,
-      });
+      c.set('actor', userActor(user));
     } else {
       throw new FerryError(
         'auth.invalid_token',

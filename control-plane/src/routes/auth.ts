@@ -1,7 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { setCookie } from 'hono/cookie';
 import { SESSION_TTL_SECONDS } from '../auth/session.js';
-import { SESSION_COOKIE } from '../http/auth-middleware.js';
+import { setSessionCookie } from '../http/auth-middleware.js';
 import { ctxOf } from '../http/context.js';
 import type { AppEnv } from '../http/types.js';
 import { loginUser } from '../services/login-user.js';
@@ -38,13 +37,7 @@ export function registerAuth(app: OpenAPIHono<AppEnv>): void {
   app.openapi(login, async (c) => {
     const input = c.req.valid('json');
     const { token } = await loginUser({ ctx: ctxOf(c), input, sessionSecret: c.get('deps').sessionSecret });
-    setCookie(c, SESSION_COOKIE, token, {
-      httpOnly: true,
-      sameSite: 'Strict',
-      secure: c.get('deps').publicUrl.startsWith('https:'),
-      path: '/',
-      maxAge: SESSION_TTL_SECONDS,
-    });
+    setSessionCookie(c, token);
     return c.json({ token, expiresIn: SESSION_TTL_SECONDS }, 200);
   });
 }

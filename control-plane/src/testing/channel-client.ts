@@ -12,6 +12,7 @@ import {
 } from '@ferry/shared';
 import WebSocket from 'ws';
 import type { AgentTokenOptions, TestGateway } from './harness.js';
+import { healthReport } from './seed-gateway-status.js';
 
 export interface ChannelClient {
   ws: WebSocket;
@@ -137,24 +138,6 @@ export async function connectGateway(
 
 /** A plausible health report; `overrides` replace top-level fields. */
 export function testHealth(overrides: Partial<HealthReport> = {}): HealthReport {
-  return {
-    agentVersion: 'test-agent',
-    uptimeSeconds: 12,
-    configVersion: 0,
-    spool: { pendingCount: 0, pendingBytes: 0, pendingStudies: 0, oldestUnsentAt: null, quarantined: 0 },
-    upload: { bytesPerSecond: 0, objectsDelivered: 0, errors: 0, lastError: null },
-    dicom: {
-      listening: true,
-      aeTitle: 'GATEWAY',
-      port: 4104,
-      activeAssociations: 0,
-      associations: 0,
-      lastStoreByCallingAe: [],
-      tlsCertExpiresAt: null,
-    },
-    disk: { freeBytes: 10e9, totalBytes: 20e9 },
-    clockOffsetMs: 0,
-    conditions: [],
-    ...overrides,
-  };
+  const base = healthReport({ agentVersion: 'test-agent', uptimeSeconds: 12, configVersion: 0 });
+  return { ...base, dicom: { ...base.dicom, aeTitle: 'GATEWAY' }, ...overrides };
 }

@@ -5,7 +5,7 @@ import { getCookie } from 'hono/cookie';
 import { decodeJwt } from 'jose';
 import { verifySessionToken } from '../auth/session.js';
 import { users } from '../db/schema/index.js';
-import { SESSION_COOKIE } from '../http/auth-middleware.js';
+import { SESSION_COOKIE, userActor } from '../http/auth-middleware.js';
 import type { AppEnv } from '../http/types.js';
 import { checkCsrf, csrfTokenFor } from './csrf.js';
 
@@ -67,13 +67,7 @@ export function requirePage(opts: { admin?: boolean } = {}): MiddlewareHandler<A
       csrf: csrfTokenFor(deps.sessionSecret, token),
       sessionExpiresAt: new Date(exp * 1000),
     });
-    c.set('actor', {
-      kind: 'user',
-      userId: user.id,
-      groupId: user.groupId,
-      role: user.role,
-      isOperator: user.isOperator,
-    });
+    c.set('actor', userActor(user));
     if (c.req.method === 'POST') {
       const form = await c.req.parseBody();
       checkCsrf(deps.sessionSecret, token, form._csrf);

@@ -1,8 +1,8 @@
 import { FerryError } from '@ferry/shared';
 import type { Hono } from 'hono';
-import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
-import { SESSION_TTL_SECONDS, verifySessionToken } from '../../auth/session.js';
-import { SESSION_COOKIE } from '../../http/auth-middleware.js';
+import { deleteCookie, getCookie } from 'hono/cookie';
+import { verifySessionToken } from '../../auth/session.js';
+import { SESSION_COOKIE, setSessionCookie } from '../../http/auth-middleware.js';
 import { ctxOf } from '../../http/context.js';
 import type { AppEnv } from '../../http/types.js';
 import { loginUser } from '../../services/login-user.js';
@@ -60,13 +60,7 @@ export function registerLogin(web: Hono<AppEnv>): void {
         input: { email, password },
         sessionSecret: c.get('deps').sessionSecret,
       });
-      setCookie(c, SESSION_COOKIE, token, {
-        httpOnly: true,
-        sameSite: 'Strict',
-        secure: c.get('deps').publicUrl.startsWith('https:'),
-        path: '/',
-        maxAge: SESSION_TTL_SECONDS,
-      });
+      setSessionCookie(c, token);
       return c.redirect(next !== '/' ? next : user.role === 'admin' ? '/fleet' : '/worklist', 303);
     } catch (err) {
       if (!(err instanceof FerryError)) throw err;
