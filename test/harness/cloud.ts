@@ -15,6 +15,7 @@ import { freePort } from './dcmtk.js';
 import { type FaultProxy, startFaultProxy } from './fault-proxy.js';
 import { datasetHash } from './part10.js';
 import { freshS3Bucket } from './s3.js';
+import { startTcpFaultProxy, type TcpFaultProxy } from './tcp-fault-proxy.js';
 
 const run = promisify(execFile);
 
@@ -35,6 +36,10 @@ export interface CloudOptions {
   proxyControlPlane?: boolean;
   /** Put a fault proxy in front of S3 (the presigned URLs point at it). */
   proxyS3?: boolean;
+  /** Put a TCP fault proxy (latency, bandwidth, resets, black hole) between the agent and the control plane. */
+  tcpProxyControlPlane?: boolean;
+  /** Put a TCP fault proxy in front of S3 (the presigned URLs point at it). */
+  tcpProxyS3?: boolean;
   /** The control plane serves HTTPS with a fresh self-signed certificate the agent is told to trust. */
   tls?: boolean;
 }
@@ -103,6 +108,10 @@ export interface Cloud {
   agent: AgentProcess;
   /** The fault proxy in front of the control plane or S3, when asked for. */
   proxy: FaultProxy | undefined;
+  /** The TCP fault proxy between the agent and the control plane (tcpProxyControlPlane). */
+  cpLink: TcpFaultProxy | undefined;
+  /** The TCP fault proxy in front of S3 (tcpProxyS3). */
+  s3Link: TcpFaultProxy | undefined;
   /** Starts the agent again on its data dir (after stop or kill9). */
   restartAgent(): Promise<AgentProcess>;
   /** Stops the control plane, waits `downMs`, starts it again on the same port and data. */
@@ -166,6 +175,8 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
     cleanups.push(db.drop);
   }
   let proxy: FaultProxy | undefined;
+  let s3Link: TcpFaultProxy | undefined;
+  let cpLink: TcpFaultProxy | undefined;
   if (opts.blobs === 's3') {
     const bucket = await freshS3Bucket();
     Object.assign(env, bucket.env);
@@ -174,6 +185,12 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
       const target = new URL(bucket.env.FERRY_S3_ENDPOINT ?? '');
       proxy = await startFaultProxy({ host: target.hostname, port: Number(target.port) });
       env.FERRY_S3_ENDPOINT = proxy.url;
+    }
+    if (opts.tcpProxyS3) {
+      const target = new URL(bucket.env.FERRY_S3_ENDPOINT ?? '');
+      s3Link = await startTcpFaultProxy({ host: target.hostname, port: Number(target.port) });
+      cleanups.push(s3Link.close);
+      env.FERRY_S3_ENDPOINT = s3Link.url;
     }
   }
   const port = await freePort();
@@ -190,6 +207,12 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   if (opts.proxyControlPlane) {
     proxy = await startFaultProxy({ host: '127.0.0.1', port });
     env.FERRY_PUBLIC_URL = proxy.url;
+  }
+  if (opts.tcpProxyControlPlane) {
+    cpLink = await startTcpFaultProxy({ host: '127.0.0.1', port });
+    cleanups.push(cpLink.close);
+    // The public URL keeps its scheme (TLS passes through the TCP proxy untouched).
+    env.FERRY_PUBLIC_URL = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${cpLink.port}`;
   }
   if (proxy) cleanups.push(proxy.close);
   const cpOpts = {
@@ -224,7 +247,9 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
     [
       'enroll',
       '--server',
-      proxy && opts.proxyControlPlane ? proxy.url : cp.publicUrl,
+      env.FERRY_PUBLIC_URL && (opts.proxyControlPlane || opts.tcpProxyControlPlane)
+        ? env.FERRY_PUBLIC_URL
+        : cp.publicUrl,
       '--token',
       tok.body.token,
       '--data-dir',
@@ -247,6 +272,8 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
     aeTitle,
     agentDataDir,
     proxy,
+    cpLink,
+    s3Link,
     agent: await launchAgent(),
     async restartAgent() {
       cloud.agent = await launchAgent();
