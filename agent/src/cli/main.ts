@@ -1,4 +1,5 @@
 import { isFerryError } from '@ferry/shared';
+import { versionLine } from '../version.js';
 import { doctorCommand } from './doctor.js';
 import { enrollCommand } from './enroll.js';
 import { exportCommand } from './export.js';
@@ -15,6 +16,7 @@ const USAGE = `usage: ferry-agent <command> [options]
   rotate-key --data-dir DIR                           replace this gateway's key pair
   doctor --data-dir DIR                               check DNS, TLS, clock, auth, websocket, upload, DICOM
                                                       listener and disk; exits 1 when any check fails
+  version (or --version)                              print the version, build commit and date, Node version
 `;
 
 const commands: Record<string, (args: string[]) => Promise<void>> = {
@@ -24,6 +26,12 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   enroll: enrollCommand,
   'rotate-key': rotateKeyCommand,
   doctor: doctorCommand,
+  version: async () => {
+    process.stdout.write(`${versionLine()}\n`);
+  },
+  '--version': async () => {
+    process.stdout.write(`${versionLine()}\n`);
+  },
 };
 
 async function main(argv: string[]): Promise<void> {

@@ -2,6 +2,7 @@ import { FerryError } from '@ferry/shared';
 import { startAgent } from '../agent.js';
 import { loadAgentConfig } from '../config.js';
 import { createLogger, LogRing } from '../logger.js';
+import { AGENT_BUILD, AGENT_VERSION } from '../version.js';
 import { parse, requireString } from './args.js';
 
 export async function startCommand(args: string[]): Promise<void> {
@@ -32,6 +33,9 @@ export async function startCommand(args: string[]): Promise<void> {
       aeTitle: config.aeTitle,
       uploads: agent.uploader ? 'on' : 'off',
       channel: agent.channel ? 'on' : 'off',
+      version: AGENT_VERSION,
+      commit: AGENT_BUILD.commit,
+      builtAt: AGENT_BUILD.builtAt,
     },
     'agent ready',
   );

@@ -1,0 +1,134 @@
+// `npm run bundle` (in agent/) or `npm run bundle:agent` (at the root): the agent as one esbuild file
+// plus the Node binary that runs it, so installing it on a hospital server needs no npm.
+//
+//   agent/release/ferry-agent-<version>-linux-x64/
+//     ferry-agent.mjs                 every JavaScript dependency inlined, version stamp defined in
+//     node-zstd.linux-x64-gnu.node    the one native addon (zstd), loaded next to the bundle
+//     node                            a copy of the Node running this script
+//     VERSION  install.sh  ferry-agent.service  ferry-agent.service.d/port-104.conf
+//   agent/release/ferry-agent-<version>-linux-x64.tar.gz
+//
+// Options: --out DIR (default agent/release), --no-tar (skip the tarball; tests use the directory).
+import { execFileSync } from 'node:child_process';
+import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { build } from 'esbuild';
+
+const agentDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const repoRoot = resolve(agentDir, '..');
+const { values } = parseArgs({
+  options: { out: { type: 'string' }, 'no-tar': { type: 'boolean', default: false } },
+});
+
+if (process.platform !== 'linux' || process.arch !== 'x64')
+  throw new Error(
+    `the release is linux-x64 (it ships this Node); this is ${process.platform}-${process.arch}`,
+  );
+
+const started = Date.now();
+const { version } = JSON.parse(await readFile(join(agentDir, 'package.json'), 'utf8'));
+const commit = gitCommit();
+const builtAt = new Date().toISOString();
+const name = `ferry-agent-${version}-linux-x64`;
+const outRoot = resolve(values.out ?? join(agentDir, 'release'));
+const dir = join(outRoot, name);
+await rm(dir, { recursive: true, force: true });
+await mkdir(join(dir, 'ferry-agent.service.d'), { recursive: true });
+
+// The zstd binding is a native addon: no bundler can inline it. Its loader probes a dozen platform
+// packages; the release is linux-x64-gnu only, so the bundle loads that one file from beside itself.
+const requireFromShared = createRequire(join(repoRoot, 'shared', 'package.json'));
+const zstdPlatformDir = dirname(
+  requireFromShared.resolve('@toondepauw/node-zstd-linux-x64-gnu/package.json'),
+);
+const ZSTD_ADDON = 'node-zstd.linux-x64-gnu.node';
+const nativeZstd = {
+  name: 'native-zstd-beside-bundle',
+  setup(b) {
+    b.onResolve({ filter: /^@toondepauw\/node-zstd$/ }, () => ({
+      path: 'node-zstd',
+      namespace: 'ferry-native',
+    }));
+    b.onLoad({ filter: /.*/, namespace: 'ferry-native' }, () => ({
+      loader: 'js',
+      contents: [
+        "import { createRequire } from 'node:module';",
+        `const binding = createRequire(import.meta.url)('./${ZSTD_ADDON}');`,
+        'export const Encoder = binding.Encoder;',
+        'export const Decoder = binding.Decoder;',
+      ].join('\n'),
+    }));
+  },
+};
+
+const result = await build({
+  entryPoints: [join(agentDir, 'src', 'cli', 'main.ts')],
+  outfile: join(dir, 'ferry-agent.mjs'),
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  // The workspace's sources, not its dist/: the bundle never depends on a stale build.
+  alias: { '@ferry/shared': join(repoRoot, 'shared', 'src', 'index.ts') },
+  // CommonJS dependencies (pino, ws, undici) call require(); an ES module has none of its own.
+  banner: {
+    js: "import { createRequire as __ferryCreateRequire } from 'node:module'; const require = __ferryCreateRequire(import.meta.url);",
+  },
+  define: { __FERRY_AGENT_BUILD__: JSON.stringify({ version, commit, builtAt }) },
+  // ws's optional native speed-ups: absent, ws uses its JavaScript fallbacks.
+  external: ['bufferutil', 'utf-8-validate'],
+  plugins: [nativeZstd],
+  legalComments: 'linked',
+  sourcemap: false,
+  metafile: true,
+  logLevel: 'warning',
+});
+
+await copyFile(join(zstdPlatformDir, ZSTD_ADDON), join(dir, ZSTD_ADDON));
+await copyFile(process.execPath, join(dir, 'node'));
+await chmod(join(dir, 'node'), 0o755);
+const infra = join(repoRoot, 'infra');
+await copyFile(join(infra, 'agent', 'install.sh'), join(dir, 'install.sh'));
+await chmod(join(dir, 'install.sh'), 0o755);
+await copyFile(join(infra, 'systemd', 'ferry-agent.service'), join(dir, 'ferry-agent.service'));
+await copyFile(
+  join(infra, 'systemd', 'ferry-agent.service.d', 'port-104.conf'),
+  join(dir, 'ferry-agent.service.d', 'port-104.conf'),
+);
+await writeFile(
+  join(dir, 'VERSION'),
+  [`version=${version}`, `commit=${commit}`, `built=${builtAt}`, `node=${process.version}`, ''].join('\n'),
+);
+
+let tarball;
+if (!values['no-tar']) {
+  tarball = `${dir}.tar.gz`;
+  execFileSync('tar', ['-C', outRoot, '-czf', tarball, name]);
+}
+const inputs = Object.keys(result.metafile.inputs).length;
+process.stdout.write(
+  `bundled ${name} (${inputs} modules) in ${Date.now() - started} ms\n  ${dir}\n${tarball ? `  ${tarball}\n` : ''}`,
+);
+
+function gitCommit() {
+  try {
+    const sha = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+    }).trim();
+    const dirty = execFileSync(
+      'git',
+      ['status', '--porcelain', '--untracked-files=no', '--', 'agent', 'shared'],
+      {
+        cwd: repoRoot,
+        encoding: 'utf8',
+      },
+    ).trim();
+    return dirty ? `${sha}-dirty` : sha;
+  } catch {
+    return 'unknown';
+  }
+}
