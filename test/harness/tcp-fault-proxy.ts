@@ -45,7 +45,7 @@ export interface TcpFaultProxy {
   close(): Promise<void>;
 }
 
-/** Above this many queued bytes per direction a connection's sender is paused (backpressure). */
+/** Above this many bytes held per direction (shaping queue + socket buffer) the sender is paused. */
 const HIGH_WATER = 1 << 20;
 
 interface Direction {
@@ -57,6 +57,18 @@ interface Pipe {
   client: Socket;
   upstream: Socket | undefined;
   carried: number;
+  /**
+   * Bytes of this connection were swallowed by the black hole. A TCP stream cannot have a gap, so it
+   * stays dead after the black hole ends (like a connection whose NAT mapping is gone): only new
+   * connections get through again, and the client's own timeouts must notice this one.
+   */
+  dead: boolean;
+}
+
+/** One direction of a pipe: what the source sent, released to the sink at the shaped times. */
+interface Relay {
+  /** The source is closed (`hadError`: it was reset): pass on what is queued, then its end. */
+  sourceGone(hadError: boolean): void;
 }
 
 export async function startTcpFaultProxy(to: { host: string; port: number }): Promise<TcpFaultProxy> {
@@ -69,6 +81,7 @@ export async function startTcpFaultProxy(to: { host: string; port: number }): Pr
   const up: Direction = { nextFree: 0 };
   const down: Direction = { nextFree: 0 };
   const stats = { connections: 0, resets: 0, bytesUp: 0, bytesDown: 0, bytesSwallowed: 0 };
+  const now = () => performance.timeOrigin + performance.now();
 
   const reset = (p: Pipe) => {
     if (p.client.destroyed && (p.upstream?.destroyed ?? true)) return;
@@ -77,23 +90,39 @@ export async function startTcpFaultProxy(to: { host: string; port: number }): Pr
     p.upstream?.resetAndDestroy();
   };
 
+  /** Swallows `n` bytes of `p`, which is dead from now on. */
+  const swallow = (p: Pipe, n: number) => {
+    p.dead = true;
+    stats.bytesSwallowed += n;
+  };
+
   /** Forwards `from` → `to` through the shaped direction `dir`, in order, through one FIFO per pipe. */
-  const relay = (p: Pipe, from: Socket, to: Socket, dir: Direction, count: (n: number) => void) => {
+  const relay = (p: Pipe, from: Socket, to: Socket, dir: Direction, count: (n: number) => void): Relay => {
     const queue: { chunk: Buffer | null; release: number }[] = [];
     let queued = 0;
     let timer: NodeJS.Timeout | undefined;
-    const now = () => performance.timeOrigin + performance.now();
+    let gone: { hadError: boolean } | undefined;
+    // The sink's own buffer counts too: a peer that stops reading must stall the sender end to end.
+    const held = () => queued + to.writableLength;
+    const finish = () => {
+      if (!gone || to.destroyed) return;
+      if (gone.hadError || p.dead) to.resetAndDestroy();
+      else to.end(() => to.destroy());
+    };
     const pump = () => {
       timer = undefined;
       while (queue.length > 0 && queue[0]!.release <= now()) {
         const { chunk } = queue.shift()!;
         if (to.destroyed) return;
         if (chunk === null) {
-          to.end();
-          return;
+          if (!p.dead) to.end();
+          continue;
         }
         queued -= chunk.length;
-        if (holed) continue;
+        if (holed || p.dead) {
+          swallow(p, chunk.length);
+          continue;
+        }
         to.write(chunk);
         count(chunk.length);
         p.carried += chunk.length;
@@ -102,8 +131,9 @@ export async function startTcpFaultProxy(to: { host: string; port: number }): Pr
           return;
         }
       }
-      if (queued <= HIGH_WATER && from.isPaused()) from.resume();
+      if (held() <= HIGH_WATER && from.isPaused()) from.resume();
       if (queue.length > 0) timer = setTimeout(pump, Math.max(1, Math.ceil(queue[0]!.release - now())));
+      else finish();
     };
     const enqueue = (chunk: Buffer | null) => {
       const t = now();
@@ -113,52 +143,62 @@ export async function startTcpFaultProxy(to: { host: string; port: number }): Pr
       const last = queue.at(-1)?.release ?? 0;
       queue.push({ chunk, release: Math.max(dir.nextFree + (link.latencyMs ?? 0), last) });
       queued += bytes;
-      if (queued > HIGH_WATER) from.pause();
+      if (held() > HIGH_WATER) from.pause();
       if (!timer) pump();
     };
     from.on('data', (chunk: Buffer) => {
-      if (holed) {
-        stats.bytesSwallowed += chunk.length;
-        return;
-      }
-      enqueue(chunk);
+      if (holed || p.dead) swallow(p, chunk.length);
+      else enqueue(chunk);
     });
     // Half-close travels the same queue, so it never overtakes data.
     from.on('end', () => enqueue(null));
+    to.on('drain', () => {
+      if (held() <= HIGH_WATER && from.isPaused() && !from.destroyed) from.resume();
+    });
+    return {
+      sourceGone(hadError) {
+        gone ??= { hadError };
+        if (queue.length === 0) finish();
+      },
+    };
   };
 
   // Half-open on both legs: a client's FIN must not close the answer still on its way back.
   const server: Server = createServer({ allowHalfOpen: true }, (client) => {
     stats.connections++;
-    const p: Pipe = { client, upstream: undefined, carried: 0 };
+    const p: Pipe = { client, upstream: undefined, carried: 0, dead: false };
     pipes.add(p);
-    client.on('error', () => p.upstream?.destroy());
-    client.on('close', () => {
+    // Which side closes first, the bytes already on their way still arrive; then the close does.
+    let toUpstream: Relay | undefined;
+    let toClient: Relay | undefined;
+    client.on('error', () => undefined);
+    client.on('close', (hadError) => {
       pipes.delete(p);
-      p.upstream?.destroy();
+      if (toUpstream) toUpstream.sourceGone(hadError);
+      else p.upstream?.destroy();
     });
     if (holed) {
       // Accepted, never answered: the client's own timeouts must notice.
-      client.on('data', (chunk: Buffer) => {
-        stats.bytesSwallowed += chunk.length;
-      });
+      p.dead = true;
+      client.on('data', (chunk: Buffer) => swallow(p, chunk.length));
       return;
     }
     client.pause();
     const upstream = connect({ port: target.port, host: target.host, allowHalfOpen: true });
     p.upstream = upstream;
     upstream.on('connect', () => {
-      relay(p, client, upstream, up, (n) => {
+      toUpstream = relay(p, client, upstream, up, (n) => {
         stats.bytesUp += n;
       });
-      relay(p, upstream, client, down, (n) => {
+      toClient = relay(p, upstream, client, down, (n) => {
         stats.bytesDown += n;
       });
       client.resume();
     });
-    upstream.on('error', () => client.resetAndDestroy());
-    upstream.on('close', () => {
-      if (!client.destroyed) client.destroy();
+    upstream.on('error', () => undefined);
+    upstream.on('close', (hadError) => {
+      if (toClient) toClient.sourceGone(hadError);
+      else if (!client.destroyed) client.resetAndDestroy();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
