@@ -48,14 +48,14 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     );
   });
 
-  app.use(
-    '/api/*',
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: (c) =>
-        errorResponse(c, new FerryError('request.too_large', `request body exceeds ${MAX_BODY_BYTES} bytes`)),
-    }),
-  );
+  // Every body but the fs store's part PUTs (routes/blob-parts.ts, which take a part's exact signed
+  // length): the console's forms too, which parseBody() would otherwise read whole into memory.
+  const limitBody = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) =>
+      errorResponse(c, new FerryError('request.too_large', `request body exceeds ${MAX_BODY_BYTES} bytes`)),
+  });
+  app.use('*', (c, next) => (c.req.path.startsWith('/blobs/') ? next() : limitBody(c, next)));
   app.use('/api/*', async (c, next) => {
     const method = c.req.method;
     const hasBody =

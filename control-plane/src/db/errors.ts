@@ -21,3 +21,16 @@ export function isUniqueViolation(err: unknown): boolean {
 export function isForeignKeyViolation(err: unknown): boolean {
   return pgErrorCode(err) === '23503';
 }
+
+/**
+ * SQLSTATEs for text the database cannot hold: 22021 (a NUL byte, or bytes that are not UTF-8, in a
+ * text parameter) and 22P05 (`\u0000` inside jsonb). Both come from what a client sent, never from
+ * our own queries, so they are the client's 400, not a 500.
+ */
+const UNSTORABLE_TEXT = new Set(['22021', '22P05']);
+
+/** The database refused a value because of a character it cannot store (NUL, invalid UTF-8). */
+export function isUnstorableText(err: unknown): boolean {
+  const code = pgErrorCode(err);
+  return code !== undefined && UNSTORABLE_TEXT.has(code);
+}

@@ -2,16 +2,40 @@ import { ERROR_CODES, type ErrorCode, FerryError } from '@ferry/shared';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { isUnstorableText } from '../db/errors.js';
+import { RETRY_AFTER_DETAIL } from '../services/rate-limit.js';
 import type { AppEnv } from './types.js';
 
 export interface ErrorBody {
   error: { code: ErrorCode; message: string; requestId: string; reenroll?: boolean };
 }
 
+/**
+ * The typed error for failures that are the client's doing but surface below the routes: text with a
+ * NUL byte passes every zod string schema and is refused only by PostgreSQL (query, body or path alike).
+ */
+export function asClientError(err: unknown): unknown {
+  if (err instanceof FerryError || !isUnstorableText(err)) return err;
+  return new FerryError(
+    'request.invalid',
+    'a value contains a character that cannot be stored or searched (such as NUL); remove it',
+    { cause: err },
+  );
+}
+
+/** Seconds a rate-limited caller should wait (sent as Retry-After), when the error says. */
+export function retryAfterOf(err: FerryError): number | undefined {
+  const seconds = err.details?.[RETRY_AFTER_DETAIL];
+  return typeof seconds === 'number' && Number.isFinite(seconds) ? seconds : undefined;
+}
+
 /** Maps any error to `{ error: { code, message, requestId } }`; unknown errors reveal nothing. */
-export function errorResponse(c: Context<AppEnv>, err: unknown): Response {
+export function errorResponse(c: Context<AppEnv>, thrown: unknown): Response {
   const requestId = c.get('requestId') ?? 'unknown';
+  const err = asClientError(thrown);
   if (err instanceof FerryError) {
+    const retryAfter = retryAfterOf(err);
+    if (retryAfter !== undefined) c.header('retry-after', String(retryAfter));
     const body: ErrorBody = { error: { code: err.code, message: err.message, requestId } };
     if (err.code === 'auth.reenroll') body.error.reenroll = true;
     return c.json(body, ERROR_CODES[err.code].http as ContentfulStatusCode);

@@ -3,9 +3,13 @@ import { eq, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.js';
 import { rateLimits } from '../db/schema/index.js';
 
+/** The FerryError detail that says how long a rate-limited caller should wait (the edge's Retry-After). */
+export const RETRY_AFTER_DETAIL = 'retryAfterSeconds';
+
 /**
  * Counts one attempt against `key` in a fixed window and refuses once `limit` is passed. The row is
- * upserted atomically, so replicas share the count.
+ * upserted atomically, so replicas share the count. A refusal carries the seconds left in the window
+ * (details.retryAfterSeconds), which the edge sends as Retry-After.
  */
 export async function hitRateLimit(db: DbOrTx, key: string, limit: number, windowMs: number): Promise<void> {
   const now = new Date();
@@ -20,11 +24,16 @@ export async function hitRateLimit(db: DbOrTx, key: string, limit: number, windo
         windowStart: sql`case when ${rateLimits.windowStart} < ${windowStart.toISOString()}::timestamptz then ${now.toISOString()}::timestamptz else ${rateLimits.windowStart} end`,
       },
     })
-    .returning({ count: rateLimits.count });
-  if ((row?.count ?? 0) > limit) {
+    .returning({ count: rateLimits.count, windowStart: rateLimits.windowStart });
+  if (row && row.count > limit) {
+    const retryAfterSeconds = Math.max(
+      1,
+      Math.ceil((row.windowStart.getTime() + windowMs - now.getTime()) / 1000),
+    );
     throw new FerryError(
       'auth.rate_limited',
-      `too many attempts; try again in ${Math.ceil(windowMs / 60_000)} minutes`,
+      `too many attempts; try again in ${Math.ceil(retryAfterSeconds / 60)} minutes`,
+      { details: { [RETRY_AFTER_DETAIL]: retryAfterSeconds } },
     );
   }
 }

@@ -1,6 +1,7 @@
 import { ERROR_CODES, FerryError } from '@ferry/shared';
 import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { asClientError } from '../http/errors.js';
 import type { AppEnv } from '../http/types.js';
 import { registerAssets } from './assets.js';
 import { consoleHeaders } from './csp.js';
@@ -34,7 +35,8 @@ export function createConsole(): Hono<AppEnv> {
   registerWorklist(web);
   registerStudy(web);
   web.get('/', requirePage(), (c) => c.redirect(pageUser(c).role === 'admin' ? '/fleet' : '/worklist', 303));
-  web.onError((err, c) => {
+  web.onError((thrown, c) => {
+    const err = asClientError(thrown);
     const known = err instanceof FerryError;
     const status = (known ? ERROR_CODES[err.code].http : 500) as ContentfulStatusCode;
     if (!known) c.get('deps')?.log.error({ err, requestId: c.get('requestId') }, 'console page failed');

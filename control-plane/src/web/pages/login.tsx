@@ -4,6 +4,7 @@ import { deleteCookie, getCookie } from 'hono/cookie';
 import { verifySessionToken } from '../../auth/session.js';
 import { SESSION_COOKIE, setSessionCookie } from '../../http/auth-middleware.js';
 import { ctxOf } from '../../http/context.js';
+import { retryAfterOf } from '../../http/errors.js';
 import type { AppEnv } from '../../http/types.js';
 import { loginUser } from '../../services/login-user.js';
 import { checkCsrf } from '../csrf.js';
@@ -65,6 +66,8 @@ export function registerLogin(web: Hono<AppEnv>): void {
     } catch (err) {
       if (!(err instanceof FerryError)) throw err;
       c.status(err.code === 'auth.rate_limited' ? 429 : 401);
+      const retryAfter = retryAfterOf(err);
+      if (retryAfter !== undefined) c.header('retry-after', String(retryAfter));
       return c.html(<LoginPage next={next} email={email} error={err.message} />);
     }
   });
