@@ -125,3 +125,40 @@ describe('agent.json upload settings', () => {
     expect((err as Error).message).toContain(message);
   });
 });
+
+describe('agent.json DICOM limits', () => {
+  it('defaults the PDU deadline to 60 s and leaves the per-caller share to the listener', async () => {
+    await writeFile(
+      join(dir, 'agent.json'),
+      JSON.stringify({ recipientPublicKey, timeouts: { artimMs: 1000, idleMs: 2000 } }),
+    );
+    const cfg = await loadAgentConfig(dir);
+    expect(cfg.timeouts).toEqual({ artimMs: 1000, idleMs: 2000, pduMs: 60_000 });
+    expect(cfg.maxAssociationsPerCallingAe).toBeUndefined();
+    await writeFile(join(dir, 'agent.json'), JSON.stringify({ recipientPublicKey }));
+    expect((await loadAgentConfig(dir)).timeouts).toEqual({
+      artimMs: 30_000,
+      idleMs: 300_000,
+      pduMs: 60_000,
+    });
+  });
+
+  it('loads a PDU deadline and a per-caller share, and names a bad one', async () => {
+    await writeFile(
+      join(dir, 'agent.json'),
+      JSON.stringify({ recipientPublicKey, maxAssociationsPerCallingAe: 4, timeouts: { pduMs: 5000 } }),
+    );
+    const cfg = await loadAgentConfig(dir);
+    expect(cfg.maxAssociationsPerCallingAe).toBe(4);
+    expect(cfg.timeouts.pduMs).toBe(5000);
+    for (const [patch, field] of [
+      [{ maxAssociationsPerCallingAe: 0 }, 'maxAssociationsPerCallingAe: '],
+      [{ timeouts: { pduMs: 10 } }, 'timeouts.pduMs: '],
+    ] as const) {
+      await writeFile(join(dir, 'agent.json'), JSON.stringify({ recipientPublicKey, ...patch }));
+      const err = await loadAgentConfig(dir).catch((e: unknown) => e);
+      expect(isFerryError(err, 'config.invalid')).toBe(true);
+      expect((err as Error).message).toContain(field);
+    }
+  });
+});

@@ -56,6 +56,11 @@ export const agentConfigSchema = z
     host: z.string().min(1).default('0.0.0.0'),
     allowedCallingAeTitles: z.array(aeTitle.transform((v) => v.trim())).default([]),
     maxAssociations: z.number().int().min(1).max(10_000).default(32),
+    /**
+     * Associations one calling AE title may hold at once; unset means half of maxAssociations
+     * (rounded up), so one flooding caller cannot take every slot. Capped at maxAssociations.
+     */
+    maxAssociationsPerCallingAe: z.number().int().min(1).max(10_000).optional(),
     maxPduLength: z
       .number()
       .int()
@@ -66,9 +71,11 @@ export const agentConfigSchema = z
       .object({
         artimMs: z.number().int().min(100).max(600_000).default(30_000),
         idleMs: z.number().int().min(100).max(86_400_000).default(300_000),
+        /** A PDU must arrive whole within this long of its first byte (bounds a slowloris). */
+        pduMs: z.number().int().min(100).max(86_400_000).default(60_000),
       })
       .strict()
-      .default({ artimMs: 30_000, idleMs: 300_000 }),
+      .default({ artimMs: 30_000, idleMs: 300_000, pduMs: 60_000 }),
     recipientPublicKey: recipientKey,
     tls: z
       .object({ cert: z.string().min(1), key: z.string().min(1), ca: z.string().min(1).optional() })

@@ -1,8 +1,14 @@
 import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PduType as RawPdu, RawScu, Uids } from '../../../test/harness/raw-scu.js';
+import {
+  encodeCEchoRq,
+  encodePData,
+  PduType as RawPdu,
+  RawScu,
+  Uids,
+} from '../../../test/harness/raw-scu.js';
 import { Connection } from './connection.js';
 import type { AssociationPolicy } from './policy.js';
 import {
@@ -12,6 +18,8 @@ import {
   type StoreRequest,
   type StoreWriter,
 } from './store-handler.js';
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 const policy: AssociationPolicy = {
   aeTitle: 'GATEWAY',
@@ -91,11 +99,15 @@ afterEach(async () => {
   server = undefined;
 });
 
-async function listen(sink: SlowSink, onClosed: () => void): Promise<number> {
-  const log = pino({ level: 'silent' });
+async function listen(
+  sink: SlowSink,
+  onClosed: () => void,
+  p: AssociationPolicy = policy,
+  log: Logger = pino({ level: 'silent' }),
+): Promise<number> {
   server = createServer((socket) => {
     sink.watch(socket);
-    new Connection(socket, policy, sink, log, onClosed);
+    new Connection(socket, p, sink, log, onClosed);
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -196,5 +208,59 @@ describe('Connection back-pressure', () => {
     const pdu = await scu.nextPdu();
     expect(pdu?.type).toBe(RawPdu.Abort);
     await scu.closed;
+  });
+});
+
+/** A logger whose JSON lines land in `lines`. */
+function recordingLogger(lines: Record<string, unknown>[]): Logger {
+  return pino(
+    { level: 'info' },
+    { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+  );
+}
+
+describe('Connection PDU deadline', () => {
+  const slowPolicy: AssociationPolicy = { ...policy, idleTimeoutMs: 30_000, pduTimeoutMs: 400 };
+  const verification = [
+    { id: 1, abstractSyntax: Uids.Verification, transferSyntaxes: [Uids.ImplicitVRLittleEndian] },
+  ];
+
+  it('cuts off a peer dribbling a PDU a byte at a time, though every byte restarts the idle timer', async () => {
+    const lines: Record<string, unknown>[] = [];
+    let closed = 0;
+    const port = await listen(new SlowSink(1), () => closed++, slowPolicy, recordingLogger(lines));
+    const { scu } = await RawScu.open(port, { contexts: verification });
+    const echo = encodePData([{ contextId: 1, isCommand: true, isLast: true, data: encodeCEchoRq(1) }]);
+    // One byte every 50 ms would take far longer than 400 ms; keep going for up to 10 s (idle is 30 s).
+    const started = Date.now();
+    for (let i = 0; i < echo.length - 1 && !scu.isClosed && Date.now() - started < 10_000; i++) {
+      await scu.sendRaw(echo.subarray(i, i + 1)).catch(() => undefined);
+      await sleep(50);
+    }
+    expect(scu.isClosed, 'the dribbling peer was not cut off').toBe(true);
+    expect((await scu.nextPdu(1000))?.type).toBe(RawPdu.Abort);
+    expect(closed).toBe(1);
+    const timeouts = lines.filter((l) => l.event === 'dicom.pdu_timeout');
+    expect(timeouts).toHaveLength(1);
+    expect(String(timeouts[0]?.reason)).toMatch(
+      /^PDU not complete \d+ ms after its first byte \(limit 400 ms\)$/,
+    );
+  });
+
+  it('aborts a PDU that stalls halfway, and leaves whole PDUs sent with pauses between them alone', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const port = await listen(new SlowSink(1), () => undefined, slowPolicy, recordingLogger(lines));
+    const { scu } = await RawScu.open(port, { contexts: verification });
+    // Pauses longer than the PDU deadline between whole PDUs are idleness, which is allowed for 30 s.
+    for (let i = 1; i <= 3; i++) {
+      expect((await scu.echo(1, i)).status).toBe(0);
+      await sleep(600);
+    }
+    expect(lines.filter((l) => l.event === 'dicom.pdu_timeout')).toEqual([]);
+    const echo = encodePData([{ contextId: 1, isCommand: true, isLast: true, data: encodeCEchoRq(9) }]);
+    await scu.sendRaw(echo.subarray(0, echo.length >> 1));
+    expect((await scu.nextPdu(10_000))?.type).toBe(RawPdu.Abort);
+    await scu.closed;
+    expect(lines.filter((l) => l.event === 'dicom.pdu_timeout')).toHaveLength(1);
   });
 });

@@ -23,7 +23,7 @@ import {
   RejectSource,
   VERIFICATION_SOP_CLASS,
 } from './pdu-types.js';
-import type { AssociationPolicy } from './policy.js';
+import { type AssociationPolicy, pduTimeoutMs } from './policy.js';
 import { decideContext } from './sop-classes.js';
 import { Status, type StoreHandler, type StoreWriter } from './store-handler.js';
 
@@ -37,9 +37,13 @@ enum Phase {
   Closed,
 }
 
-/** What the listener counts for health; called on the receive path, so they must stay cheap. */
+/** What the listener decides and counts; called on the receive path, so they must stay cheap. */
 export interface ConnectionHooks {
-  associated(): void;
+  /**
+   * An A-ASSOCIATE-RQ passed the policy: undefined admits it (the listener counts it until the
+   * connection closes), a reason refuses it as busy (transient, local limit exceeded).
+   */
+  admit(callingAeTitle: string): string | undefined;
   stored(callingAeTitle: string): void;
 }
 
@@ -70,6 +74,10 @@ export class Connection implements PduSink {
   private current: PendingCommand | undefined;
   private storesInFlight = 0;
   private timer: NodeJS.Timeout | undefined;
+  private timerDueAt = 0;
+  /** When the PDU being read began (0 between PDUs); only timed on an established association. */
+  private pduStartedAt = 0;
+  private readonly pduTimeoutMs: number;
   private stats = { stored: 0, failed: 0, bytes: 0 };
   private readonly openedAt = Date.now();
   private released = false;
@@ -81,10 +89,10 @@ export class Connection implements PduSink {
     private readonly store: StoreHandler,
     private readonly log: Logger,
     private readonly onClose: () => void,
-    private readonly overLimit = false,
     private readonly hooks?: ConnectionHooks,
   ) {
     this.peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    this.pduTimeoutMs = pduTimeoutMs(policy);
     this.reader = new PduReader(this, {
       maxPDataLength: policy.maxPduLength,
       maxControlPduLength: 1 << 20,
@@ -93,8 +101,12 @@ export class Connection implements PduSink {
     socket.on('data', (chunk: Buffer) => {
       // Only an established association's idle timer restarts on traffic; ARTIM runs from connect
       // (or release) to the end, so a peer trickling bytes cannot hold a slot.
-      if (this.phase === Phase.Established) this.lastActivity = Date.now();
+      if (this.phase !== Phase.Established) return this.reader.push(chunk);
+      const now = Date.now();
+      this.lastActivity = now;
+      const completed = this.reader.pdusCompleted;
       this.reader.push(chunk);
+      this.timePdu(now, completed !== this.reader.pdusCompleted);
     });
     socket.on('error', (err) =>
       this.log.debug({ assoc: this.id, peer: this.peer, err: err.message }, 'socket error'),
@@ -112,29 +124,60 @@ export class Connection implements PduSink {
     this.closed();
   }
 
+  /** Starts the timer of the phase just entered: ARTIM before association and after release, else idle. */
   private armTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
     if (this.phase === Phase.Closed) return;
     const established = this.phase === Phase.Established;
-    const ms = established ? this.policy.idleTimeoutMs : this.policy.artimTimeoutMs;
     this.lastActivity = Date.now();
-    this.timer = setTimeout(() => this.timerFired(established, ms), ms);
+    this.pduStartedAt = 0;
+    this.schedule(established ? this.policy.idleTimeoutMs : this.policy.artimTimeoutMs);
+  }
+
+  private schedule(ms: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timerDueAt = Date.now() + ms;
+    this.timer = setTimeout(() => this.timerFired(), ms);
     this.timer.unref();
   }
 
-  /** Traffic only stamps a time (a timer per socket chunk is measurable on the data path). */
-  private timerFired(established: boolean, ms: number): void {
-    if (this.phase === Phase.Closed) return;
-    if (established) {
-      const quiet = Date.now() - this.lastActivity;
-      // A store waiting on the disk is not idleness on the peer's part.
-      if (quiet < ms || this.storesInFlight > 0) {
-        this.timer = setTimeout(() => this.timerFired(true, ms), quiet < ms ? ms - quiet : ms);
-        this.timer.unref();
-        return;
-      }
+  /**
+   * Notes when a PDU began after a chunk was read. The timer is moved only when this PDU's deadline
+   * comes before it is due, which is rare: a timer per PDU is measurable on the data path.
+   */
+  private timePdu(now: number, completedOne: boolean): void {
+    if (this.phase !== Phase.Established) return;
+    if (!this.reader.midPdu) {
+      this.pduStartedAt = 0;
+      return;
     }
-    this.abort(established ? `idle for ${ms} ms` : `ARTIM timer expired after ${ms} ms`);
+    if (this.pduStartedAt !== 0 && !completedOne) return;
+    this.pduStartedAt = now;
+    if (this.timerDueAt > now + this.pduTimeoutMs) this.schedule(this.pduTimeoutMs);
+  }
+
+  /** Traffic only stamps times; the timer checks them when it fires and re-arms for the nearest. */
+  private timerFired(): void {
+    if (this.phase === Phase.Closed) return;
+    if (this.phase !== Phase.Established)
+      return this.abort(`ARTIM timer expired after ${this.policy.artimTimeoutMs} ms`);
+    const now = Date.now();
+    const idleMs = this.policy.idleTimeoutMs;
+    // A store waiting on the disk, or a socket we paused for it, is not slowness on the peer's part:
+    // both clocks restart once we are ready again.
+    if (this.storesInFlight > 0 || this.socket.isPaused()) {
+      this.lastActivity = now;
+      if (this.pduStartedAt !== 0) this.pduStartedAt = now;
+      return this.schedule(Math.min(idleMs, this.pduTimeoutMs));
+    }
+    const pduLeft = this.pduStartedAt === 0 ? Infinity : this.pduStartedAt + this.pduTimeoutMs - now;
+    if (pduLeft <= 0) {
+      const reason = `PDU not complete ${now - this.pduStartedAt} ms after its first byte (limit ${this.pduTimeoutMs} ms)`;
+      this.log.warn({ event: 'dicom.pdu_timeout', assoc: this.id, peer: this.peer, reason }, 'PDU too slow');
+      return this.abort(reason);
+    }
+    const idleLeft = this.lastActivity + idleMs - now;
+    if (idleLeft <= 0) return this.abort(`idle for ${idleMs} ms`);
+    this.schedule(Math.min(idleLeft, pduLeft));
   }
 
   private closed(): void {
@@ -282,7 +325,6 @@ export class Connection implements PduSink {
     }
     this.request = req;
     const p = this.policy;
-    if (this.overLimit) return this.rejectBusy();
     if (req.applicationContext !== APPLICATION_CONTEXT) {
       return this.reject(
         RejectResult.Permanent,
@@ -315,13 +357,14 @@ export class Connection implements PduSink {
         `calling AE title "${req.callingAeTitle}" is not on the allow-list`,
       );
     }
+    const busy = this.hooks?.admit(req.callingAeTitle);
+    if (busy !== undefined) return this.rejectBusy(busy);
     const decisions = req.contexts.map(decideContext);
     for (const d of decisions) {
       if (d.result === PresentationResult.Acceptance)
         this.contexts.set(d.id, { abstractSyntax: d.abstractSyntax, transferSyntax: d.transferSyntax });
     }
     this.phase = Phase.Established;
-    this.hooks?.associated();
     this.socket.write(encodeAssociateAc(req, decisions, p.maxPduLength));
     this.armTimer();
     this.log.info(
@@ -339,12 +382,12 @@ export class Connection implements PduSink {
     );
   }
 
-  private rejectBusy(): void {
+  private rejectBusy(why: string): void {
     this.reject(
       RejectResult.Transient,
       RejectSource.ServiceProviderPresentation,
       RejectReason.LocalLimitExceeded,
-      `more than ${this.policy.maxAssociations} associations`,
+      why,
     );
   }
 

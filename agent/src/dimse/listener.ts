@@ -5,7 +5,7 @@ import { FerryError } from '@ferry/shared';
 import type { Logger } from 'pino';
 import type { ListenerStats } from '../control/runtime-hooks.js';
 import { Connection, type ConnectionHooks } from './connection.js';
-import type { AssociationPolicy } from './policy.js';
+import { type AssociationPolicy, callingAeShare } from './policy.js';
 import type { StoreHandler } from './store-handler.js';
 
 /** Calling AE titles whose latest C-STORE is remembered (health reports the 50 latest). */
@@ -19,8 +19,13 @@ export interface ListenerOptions {
 }
 
 /**
- * The DICOM listener. Connections over the limit still get a proper A-ASSOCIATE-RJ (transient,
- * local limit exceeded) rather than a silent reset, so the sender's log says why.
+ * The DICOM listener. An A-ASSOCIATE-RQ over the limit still gets a proper A-ASSOCIATE-RJ
+ * (transient, local limit exceeded) rather than a silent reset, so the sender's log says why.
+ *
+ * Slots are counted when an association is accepted, not when a socket connects: a connection that
+ * has not asked yet holds nothing (ARTIM bounds how long it may wait), so idle or trickling sockets
+ * cannot fill the pool. One calling AE title may hold only its share of the slots (see
+ * callingAeShare), so one flooding caller cannot lock the other modalities out.
  *
  * Config changes apply live: a new policy (setPolicy) governs new associations only, since each
  * connection keeps the policy it was accepted under; a new port (rebind) binds the new server
@@ -31,22 +36,20 @@ export class DicomListener {
   /** Servers replaced by rebind() that still have associations finishing on them. */
   private readonly retiring = new Set<Promise<void>>();
   private readonly connections = new Set<Connection>();
+  /** Accepted associations, in all and per calling AE title. */
+  private associations = 0;
+  private readonly perCallingAe = new Map<string, number>();
   private policy: AssociationPolicy;
   private port: number;
   private listening = false;
   private associationsTotal = 0;
   private readonly lastStoreByCallingAe = new Map<string, Date>();
-  private readonly hooks: ConnectionHooks = {
-    associated: () => {
-      this.associationsTotal++;
-    },
-    stored: (callingAe) => {
-      // Most recent last, and bounded: with an empty allow-list any title may call.
-      this.lastStoreByCallingAe.delete(callingAe);
-      this.lastStoreByCallingAe.set(callingAe, new Date());
-      if (this.lastStoreByCallingAe.size > MAX_CALLERS_TRACKED)
-        this.lastStoreByCallingAe.delete(this.lastStoreByCallingAe.keys().next().value as string);
-    },
+  private readonly stored = (callingAe: string) => {
+    // Most recent last, and bounded: with an empty allow-list any title may call.
+    this.lastStoreByCallingAe.delete(callingAe);
+    this.lastStoreByCallingAe.set(callingAe, new Date());
+    if (this.lastStoreByCallingAe.size > MAX_CALLERS_TRACKED)
+      this.lastStoreByCallingAe.delete(this.lastStoreByCallingAe.keys().next().value as string);
   };
 
   constructor(
@@ -58,8 +61,9 @@ export class DicomListener {
     this.port = opts.port;
   }
 
+  /** Accepted associations not closed yet (connections still to ask are not counted). */
   get activeAssociations(): number {
-    return this.connections.size;
+    return this.associations;
   }
 
   /** The policy new associations get. */
@@ -77,7 +81,7 @@ export class DicomListener {
       listening: this.listening,
       aeTitle: this.policy.aeTitle,
       port: this.port,
-      activeAssociations: this.connections.size,
+      activeAssociations: this.associations,
       associationsTotal: this.associationsTotal,
       lastStoreByCallingAe: this.lastStoreByCallingAe,
       tlsCertFile: this.opts.tls?.cert,
@@ -99,6 +103,7 @@ export class DicomListener {
         aeTitle: policy.aeTitle,
         allowedCallingAeTitles: policy.allowedCallingAeTitles.length,
         maxAssociations: policy.maxAssociations,
+        maxAssociationsPerCallingAe: callingAeShare(policy),
       },
       'DICOM association policy changed',
     );
@@ -182,17 +187,49 @@ export class DicomListener {
   }
 
   private accept(socket: Socket): void {
-    const overLimit = this.connections.size >= this.policy.maxAssociations;
+    let admitted: string | undefined;
+    const hooks: ConnectionHooks = {
+      admit: (callingAe) => {
+        const refused = this.admit(callingAe);
+        if (refused === undefined) admitted = callingAe;
+        return refused;
+      },
+      stored: this.stored,
+    };
     const conn: Connection = new Connection(
       socket,
       this.policy,
       this.store,
       this.log,
-      () => this.connections.delete(conn),
-      overLimit,
-      this.hooks,
+      () => {
+        this.connections.delete(conn);
+        if (admitted !== undefined) this.release(admitted);
+        admitted = undefined;
+      },
+      hooks,
     );
-    if (!overLimit) this.connections.add(conn);
+    this.connections.add(conn);
+  }
+
+  /** Takes a slot for `callingAe`, or says why there is none (under the policy new associations get). */
+  private admit(callingAe: string): string | undefined {
+    const p = this.policy;
+    if (this.associations >= p.maxAssociations) return `more than ${p.maxAssociations} associations`;
+    const held = this.perCallingAe.get(callingAe) ?? 0;
+    const share = callingAeShare(p);
+    if (held >= share)
+      return `calling AE title "${callingAe}" already holds ${held} associations, its share of ${p.maxAssociations}`;
+    this.associations++;
+    this.associationsTotal++;
+    this.perCallingAe.set(callingAe, held + 1);
+    return undefined;
+  }
+
+  private release(callingAe: string): void {
+    this.associations--;
+    const held = (this.perCallingAe.get(callingAe) ?? 1) - 1;
+    if (held > 0) this.perCallingAe.set(callingAe, held);
+    else this.perCallingAe.delete(callingAe);
   }
 
   /** Stops accepting; associations in progress run to their end unless `abortActive`. */

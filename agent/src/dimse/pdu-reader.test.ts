@@ -244,6 +244,30 @@ describe('PduReader framing', () => {
   });
 });
 
+describe('PduReader progress', () => {
+  it('says when it is inside a PDU and counts the PDUs read whole, byte by byte', () => {
+    const control = pdu(PduType.ReleaseRq, Buffer.alloc(4));
+    const data = pdu(
+      PduType.PData,
+      Buffer.concat([pdv(1, 0x03, Buffer.alloc(8)), pdv(1, 0x03, Buffer.alloc(3))]),
+    );
+    const reader = new PduReader(new Recorder(), LIMITS);
+    const seen: [boolean, number][] = [];
+    for (const b of Buffer.concat([control, data])) {
+      reader.push(Buffer.from([b]));
+      seen.push([reader.midPdu, reader.pdusCompleted]);
+    }
+    const at = (i: number) => seen[i];
+    expect(at(0)).toEqual([true, 0]);
+    expect(at(control.length - 2)).toEqual([true, 0]);
+    expect(at(control.length - 1)).toEqual([false, 1]);
+    expect(at(control.length)).toEqual([true, 1]);
+    // Between the two PDVs of one P-DATA PDU it is still inside that PDU.
+    expect(at(control.length + 6 + 6 + 8 - 1)).toEqual([true, 1]);
+    expect(at(seen.length - 1)).toEqual([false, 2]);
+  });
+});
+
 describe('PduReader rejects malformed streams', () => {
   const header = (type: number, length: number) => {
     const h = Buffer.alloc(6);

@@ -33,11 +33,18 @@ export class PduReader {
   private bodyParts: Buffer[] = [];
   private pdvRemaining = 0;
   private failed = false;
+  /** PDUs read whole so far (the connection times each PDU from its first byte). */
+  pdusCompleted = 0;
 
   constructor(
     private readonly sink: PduSink,
     private readonly limits: { maxPDataLength: number; maxControlPduLength: number },
   ) {}
+
+  /** True between a PDU's first byte and its last. */
+  get midPdu(): boolean {
+    return this.state !== State.PduHeader || this.headFill > 0;
+  }
 
   push(chunk: Buffer): void {
     let off = 0;
@@ -118,6 +125,7 @@ export class PduReader {
     const body = this.bodyParts.length === 1 ? this.bodyParts[0]! : Buffer.concat(this.bodyParts);
     this.bodyParts = [];
     this.state = State.PduHeader;
+    this.pdusCompleted++;
     this.sink.pdu(this.pduType, body);
   }
 
@@ -139,8 +147,10 @@ export class PduReader {
 
   private endPdv(): void {
     this.sink.pdvEnd();
-    if (this.pduRemaining === 0) this.state = State.PduHeader;
-    else if (this.pduRemaining < 6) this.fail('P-DATA-TF PDU ends inside a PDV header');
+    if (this.pduRemaining === 0) {
+      this.state = State.PduHeader;
+      this.pdusCompleted++;
+    } else if (this.pduRemaining < 6) this.fail('P-DATA-TF PDU ends inside a PDV header');
     else this.state = State.PdvHeader;
   }
 }

@@ -4,10 +4,34 @@ export interface AssociationPolicy {
   /** Empty means any calling AE title is accepted. */
   allowedCallingAeTitles: string[];
   maxAssociations: number;
+  /**
+   * Associations one calling AE title may hold at once, so a single caller (a flood, a runaway
+   * sender) cannot take every slot and lock the other modalities out. Default: half of
+   * maxAssociations, rounded up.
+   */
+  maxAssociationsPerCallingAe?: number;
   /** Largest P-DATA-TF PDU we accept and advertise. */
   maxPduLength: number;
   /** ARTIM: time allowed for the A-ASSOCIATE-RQ after connect and for the peer to close after release. */
   artimTimeoutMs: number;
   /** An established association with no bytes for this long is aborted. */
   idleTimeoutMs: number;
+  /**
+   * A PDU must arrive whole within this long of its first byte. The idle timer restarts on every
+   * byte, so without this a peer dribbling one byte a second holds its association for ever.
+   * Default DEFAULT_PDU_TIMEOUT_MS.
+   */
+  pduTimeoutMs?: number;
+}
+
+export const DEFAULT_PDU_TIMEOUT_MS = 60_000;
+
+export function pduTimeoutMs(policy: AssociationPolicy): number {
+  return policy.pduTimeoutMs ?? DEFAULT_PDU_TIMEOUT_MS;
+}
+
+/** The most associations one calling AE title may hold under `policy`. */
+export function callingAeShare(policy: AssociationPolicy): number {
+  const share = policy.maxAssociationsPerCallingAe ?? Math.ceil(policy.maxAssociations / 2);
+  return Math.max(1, Math.min(share, policy.maxAssociations));
 }
