@@ -1,0 +1,456 @@
+/**
+ * The seeded world of the tenancy table (routes/tenancy.test.ts): group A with one of everything a
+ * route can address (facility, gateway with a live channel, stored study, enrollment tokens, webhook
+ * with a delivery, diagnostic, open upload, upload test, users, audit rows), group B with its own
+ * facility, gateway and study (for "B's parent id, A's child id" requests), and a platform operator in
+ * group C. Everything is made once per backend through the real routes where a route exists.
+ *
+ * Requests go in process through the app of serveTestAppWithChannel, which is the only app that serves
+ * the agents' channel route too. No vitest import here.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import { webhookDeliveries } from '../db/schema/index.js';
+import { SESSION_COOKIE } from '../http/auth-middleware.js';
+import type { AppEnv } from '../http/types.js';
+import { csrfTokenFor } from '../web/csrf.js';
+import { type ChannelClient, connectGateway } from './channel-client.js';
+import { type ChannelServer, serveTestAppWithChannel } from './channel-server.js';
+import {
+  type Backend,
+  createTestApp,
+  enrollTestGateway,
+  type SeededGroup,
+  seedFacility,
+  seedOperator,
+  TEST_PUBLIC_URL,
+  type TestApp,
+  type TestGateway,
+  type TestResponse,
+} from './harness.js';
+import { newTestUid, type SealedTestObject, sealTestObject } from './seal-object.js';
+import { seedStoredInstance } from './seed-stored-study.js';
+
+export interface SendOptions {
+  /** Bearer token (API, DICOMweb, agent routes). */
+  token?: string;
+  /** A session token sent as the console's cookie; a form then carries the session's CSRF token. */
+  session?: string;
+  json?: unknown;
+  form?: Record<string, string>;
+  headers?: Record<string, string>;
+}
+
+export type SendResult = TestResponse<unknown> & { location: string | undefined };
+
+/** How much of an event stream is read: up to the end of its first event. */
+async function readStart(res: Response): Promise<string> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  try {
+    while (!/\n\n/.test(text)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+  } finally {
+    // Cancelling is how a browser leaving the page ends the stream's loop.
+    await reader.cancel().catch(() => {});
+  }
+  return text;
+}
+
+/** One request through the app in process, as an API client, a browser (console) or an agent would send it. */
+export async function send(
+  app: OpenAPIHono<AppEnv>,
+  sessionSecret: Uint8Array,
+  method: string,
+  path: string,
+  opts: SendOptions = {},
+): Promise<SendResult> {
+  const headers: Record<string, string> = {};
+  let body: string | undefined;
+  if (opts.json !== undefined) {
+    body = JSON.stringify(opts.json);
+    headers['content-type'] = 'application/json';
+  }
+  if (opts.session !== undefined) {
+    headers.cookie = `${SESSION_COOKIE}=${opts.session}`;
+    if (opts.form !== undefined) {
+      body = new URLSearchParams({
+        _csrf: csrfTokenFor(sessionSecret, opts.session),
+        ...opts.form,
+      }).toString();
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+    }
+  }
+  if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
+  if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
+  for (const [name, value] of Object.entries(opts.headers ?? {})) headers[name.toLowerCase()] = value;
+  const res = await app.request(new URL(path, TEST_PUBLIC_URL).toString(), {
+    method,
+    headers,
+    ...(body !== undefined ? { body } : {}),
+  });
+  const stream = (res.headers.get('content-type') ?? '').startsWith('text/event-stream');
+  const text = stream ? await readStart(res) : await res.text();
+  let parsed: unknown = {};
+  try {
+    parsed = text.length > 0 && !stream ? JSON.parse(text) : {};
+  } catch {
+    parsed = {};
+  }
+  const location = res.headers.get('location') ?? undefined;
+  return {
+    status: res.status,
+    body: parsed,
+    text,
+    headers: res.headers,
+    location: location === undefined ? undefined : new URL(location, TEST_PUBLIC_URL).pathname,
+  };
+}
+
+export interface GroupStudy {
+  studyUid: string;
+  seriesUid: string;
+  sopUid: string;
+  patientName: string;
+  patientId: string;
+  accessionNumber: string;
+}
+
+export interface TenancyWorld {
+  t: TestApp;
+  server: ChannelServer;
+  /** The app every request of the table goes to (with the channel route). */
+  app: OpenAPIHono<AppEnv>;
+  a: SeededGroup;
+  b: SeededGroup;
+  /** Group C's admin is a platform operator. */
+  operator: SeededGroup;
+  gwA: TestGateway;
+  gwB: TestGateway;
+  channelA: ChannelClient;
+  channelB: ChannelClient;
+  /** Group A's resources, by what the table's rows call them. */
+  A: {
+    groupName: string;
+    facilityId: string;
+    facilityName: string;
+    aeTitle: string;
+    /** Facilities without gateways, one per deleting row. */
+    facilityToDelete: string;
+    facilityToDeleteInConsole: string;
+    gatewayId: string;
+    hostname: string;
+    /** Gateways of the facility above, one per revoking row. */
+    gatewayToRevoke: string;
+    gatewayToRevokeInConsole: string;
+    study: GroupStudy;
+    /** The stored instance as an agent offers it (same SOP Instance UID and hash). */
+    storedOffer: SealedTestObject['offer'];
+    tokenId: string;
+    tokenToRevoke: string;
+    tokenToRevokeInConsole: string;
+    tokenToRevokeUnderOtherFacility: string;
+    webhookId: string;
+    webhookUrl: string;
+    webhookToDelete: string;
+    deliveryId: string;
+    diagnosticId: string;
+    /** An upload offered by A's gateway and not yet completed. */
+    upload: { objectId: string; uploadId: string; objectSha256: string };
+    uploadTestId: string;
+    /** A reader the console deactivates. */
+    userToDeactivate: { id: string; email: string };
+    settings: { maxAssociations: number };
+  };
+  B: {
+    facilityId: string;
+    gatewayId: string;
+    study: GroupStudy;
+  };
+  /** Every identifier and name of group A that no other group may ever see. */
+  secretsOfA: string[];
+  /** Group B's, for the channel check the other way round. */
+  secretsOfB: string[];
+  close(): Promise<void>;
+}
+
+async function expectStatus(what: string, res: SendResult, status: number): Promise<void> {
+  if (res.status !== status) throw new Error(`seeding ${what}: ${res.status} ${res.text.slice(0, 300)}`);
+}
+
+async function seedStudy(
+  t: TestApp,
+  where: { groupId: string; facilityId: string },
+  name: string,
+): Promise<GroupStudy & { offer: SealedTestObject['offer'] }> {
+  const study = {
+    studyUid: newTestUid(),
+    seriesUid: newTestUid(),
+    sopUid: newTestUid(),
+    patientName: `${name}^PATIENT`,
+    patientId: `${name}-PID-7`,
+    accessionNumber: `${name}-ACC-7`,
+  };
+  const stored = await seedStoredInstance(t, where, {
+    sample: 'MR_small.dcm',
+    set: {
+      studyInstanceUid: study.studyUid,
+      seriesInstanceUid: study.seriesUid,
+      sopInstanceUid: study.sopUid,
+      patientName: study.patientName,
+      patientId: study.patientId,
+      accessionNumber: study.accessionNumber,
+      studyDescription: `${name} study`,
+      instanceNumber: 1,
+    },
+  });
+  return { ...study, offer: stored.sealed.offer };
+}
+
+export async function seedTenancyWorld(backend: Backend): Promise<TenancyWorld> {
+  const t = await createTestApp(backend);
+  let server: ChannelServer | undefined;
+  const channels: ChannelClient[] = [];
+  try {
+    server = await serveTestAppWithChannel(t);
+    const app = server.app;
+    const secret = t.deps.sessionSecret;
+    const call = (method: string, path: string, opts: SendOptions) => send(app, secret, method, path, opts);
+
+    const a = await t.seedGroup('Alpha Tenancy Group');
+    const b = await t.seedGroup('Bravo Tenancy Group');
+    const operator = await seedOperator(t, 'Charlie Operators');
+    const asA = { token: a.admin.token };
+
+    const fA = await seedFacility(t, a, { name: 'Alpha Tenancy Hospital', aeTitle: 'ALPHATENANCY' });
+    const fADelete = await seedFacility(t, a, { name: 'Alpha Spare One', aeTitle: 'ALPHASPARE1' });
+    const fADeleteConsole = await seedFacility(t, a, { name: 'Alpha Spare Two', aeTitle: 'ALPHASPARE2' });
+    const fB = await seedFacility(t, b, { name: 'Bravo Tenancy Clinic', aeTitle: 'BRAVOTENANCY' });
+    const inA = { facilityId: fA.facilityId };
+    const gwA = await enrollTestGateway(t, a, { ...inA, hostname: 'alpha-tenancy-gw' });
+    const gwARevoke = await enrollTestGateway(t, a, { ...inA, hostname: 'alpha-spare-gw-1' });
+    const gwARevokeConsole = await enrollTestGateway(t, a, { ...inA, hostname: 'alpha-spare-gw-2' });
+    const gwB = await enrollTestGateway(t, b, { facilityId: fB.facilityId, hostname: 'bravo-tenancy-gw' });
+
+    const studyA = await seedStudy(t, { groupId: a.groupId, ...inA }, 'ALPHATENANCY');
+    const { offer: _offerB, ...studyB } = await seedStudy(
+      t,
+      { groupId: b.groupId, facilityId: fB.facilityId },
+      'BRAVOTENANCY',
+    );
+
+    const newToken = async () => {
+      const res = await call('POST', `/api/v1/facilities/${fA.facilityId}/enrollment-tokens`, {
+        ...asA,
+        json: { expiresInHours: 1, maxUses: 1 },
+      });
+      await expectStatus('an enrollment token', res, 201);
+      return (res.body as { id: string }).id;
+    };
+    const tokens = [await newToken(), await newToken(), await newToken(), await newToken()];
+
+    const webhookUrl = 'https://alpha-tenancy.example/hooks/ferry';
+    const newWebhook = async (url: string) => {
+      const res = await call('POST', '/api/v1/webhooks', { ...asA, json: { url } });
+      await expectStatus('a webhook', res, 201);
+      return (res.body as { id: string }).id;
+    };
+    const webhookId = await newWebhook(webhookUrl);
+    const webhookToDelete = await newWebhook('https://alpha-tenancy.example/hooks/spare');
+    const [delivery] = await t.database.db
+      .insert(webhookDeliveries)
+      .values({
+        webhookId,
+        groupId: a.groupId,
+        eventKey: `gateway.offline:${gwA.gatewayId}:1`,
+        eventType: 'gateway.offline',
+        payload: { gatewayId: gwA.gatewayId, hostname: 'alpha-tenancy-gw' },
+      })
+      .returning({ id: webhookDeliveries.id });
+
+    const settings = { maxAssociations: 11 };
+    await expectStatus(
+      'group settings',
+      await call('PUT', '/api/v1/settings/gateways', { ...asA, json: settings }),
+      200,
+    );
+
+    const userRes = await call('POST', '/api/v1/users', {
+      ...asA,
+      json: {
+        email: 'alpha-tenancy-spare@example.test',
+        password: randomBytes(12).toString('hex'),
+        role: 'reader',
+      },
+    });
+    await expectStatus('a user', userRes, 201);
+    const spareUser = userRes.body as { id: string; email: string };
+
+    // Live channels: a diagnostic needs one, and they show what each group's gateway is sent.
+    const connectedA = await connectGateway(server.channelUrl, gwA);
+    channels.push(connectedA.client);
+    const connectedB = await connectGateway(server.channelUrl, gwB);
+    channels.push(connectedB.client);
+
+    const diagRes = await call('POST', `/api/v1/gateways/${gwA.gatewayId}/diagnostics`, {
+      ...asA,
+      json: { kind: 'upload-test' },
+    });
+    await expectStatus('a diagnostic', diagRes, 202);
+    const diagnosticId = (diagRes.body as { id: string }).id;
+
+    // An upload A's gateway has offered and not completed yet.
+    const pending = await sealTestObject({
+      recipientPublicKey: t.deps.recipientPublicKey,
+      sample: 'MR_small.dcm',
+      set: {
+        studyInstanceUid: studyA.studyUid,
+        seriesInstanceUid: studyA.seriesUid,
+        sopInstanceUid: newTestUid(),
+      },
+    });
+    const offerRes = await call('POST', '/api/v1/agents/uploads', {
+      token: await gwA.token(),
+      json: { objects: [pending.offer] },
+    });
+    await expectStatus('an upload offer', offerRes, 200);
+    const offered = (offerRes.body as { objects: { status: string; uploadId?: string }[] }).objects[0];
+    if (offered?.status !== 'upload' || !offered.uploadId)
+      throw new Error(`seeding an upload: ${offerRes.text.slice(0, 300)}`);
+
+    // An upload test whose bytes are in the store, waiting for verify.
+    const testRes = await call('POST', '/api/v1/agents/diagnostics/upload-test', {
+      token: await gwA.token(),
+    });
+    await expectStatus('an upload test', testRes, 200);
+    const test = testRes.body as { testId: string; url: string; bytes: number };
+    const testBytes = randomBytes(test.bytes);
+    const put = await app.request(test.url, {
+      method: 'PUT',
+      body: new Uint8Array(testBytes),
+      headers: { 'content-length': String(test.bytes) },
+    });
+    if (!put.ok) throw new Error(`seeding an upload test: PUT ${put.status} ${await put.text()}`);
+
+    const A: TenancyWorld['A'] = {
+      groupName: a.name,
+      facilityId: fA.facilityId,
+      facilityName: fA.name,
+      aeTitle: fA.aeTitle,
+      facilityToDelete: fADelete.facilityId,
+      facilityToDeleteInConsole: fADeleteConsole.facilityId,
+      gatewayId: gwA.gatewayId,
+      hostname: 'alpha-tenancy-gw',
+      gatewayToRevoke: gwARevoke.gatewayId,
+      gatewayToRevokeInConsole: gwARevokeConsole.gatewayId,
+      study: {
+        studyUid: studyA.studyUid,
+        seriesUid: studyA.seriesUid,
+        sopUid: studyA.sopUid,
+        patientName: studyA.patientName,
+        patientId: studyA.patientId,
+        accessionNumber: studyA.accessionNumber,
+      },
+      storedOffer: studyA.offer,
+      tokenId: tokens[0]!,
+      tokenToRevoke: tokens[1]!,
+      tokenToRevokeInConsole: tokens[2]!,
+      tokenToRevokeUnderOtherFacility: tokens[3]!,
+      webhookId,
+      webhookUrl,
+      webhookToDelete,
+      deliveryId: delivery!.id,
+      diagnosticId,
+      upload: { objectId: pending.objectId, uploadId: offered.uploadId, objectSha256: pending.objectSha256 },
+      uploadTestId: test.testId,
+      userToDeactivate: { id: spareUser.id, email: spareUser.email },
+      settings,
+    };
+    const B: TenancyWorld['B'] = { facilityId: fB.facilityId, gatewayId: gwB.gatewayId, study: studyB };
+    const secretsOfA = [
+      a.groupId,
+      a.name,
+      a.admin.id,
+      a.admin.email,
+      a.reader.id,
+      a.reader.email,
+      A.userToDeactivate.id,
+      A.userToDeactivate.email,
+      A.facilityId,
+      A.facilityName,
+      A.aeTitle,
+      A.facilityToDelete,
+      A.facilityToDeleteInConsole,
+      fADelete.name,
+      fADeleteConsole.name,
+      fADelete.aeTitle,
+      fADeleteConsole.aeTitle,
+      A.gatewayId,
+      A.hostname,
+      A.gatewayToRevoke,
+      A.gatewayToRevokeInConsole,
+      'alpha-spare-gw-1',
+      'alpha-spare-gw-2',
+      ...Object.values(A.study),
+      A.storedOffer.objectId,
+      A.storedOffer.sha256,
+      ...tokens,
+      A.webhookId,
+      A.webhookToDelete,
+      'alpha-tenancy.example',
+      A.deliveryId,
+      A.diagnosticId,
+      A.upload.objectId,
+      A.upload.uploadId,
+      A.uploadTestId,
+      createHash('sha256').update(testBytes).digest('hex'),
+    ];
+    const secretsOfB = [
+      b.groupId,
+      b.name,
+      b.admin.id,
+      b.admin.email,
+      fB.facilityId,
+      fB.name,
+      fB.aeTitle,
+      gwB.gatewayId,
+      'bravo-tenancy-gw',
+      ...Object.values(studyB),
+    ];
+    const srv = server;
+    return {
+      t,
+      server: srv,
+      app,
+      a,
+      b,
+      operator,
+      gwA,
+      gwB,
+      channelA: connectedA.client,
+      channelB: connectedB.client,
+      A,
+      B,
+      secretsOfA,
+      secretsOfB,
+      close: async () => {
+        try {
+          for (const c of channels) await c.close();
+          await srv.close();
+        } finally {
+          await t.close();
+        }
+      },
+    };
+  } catch (err) {
+    for (const c of channels) await c.close().catch(() => {});
+    await server?.close().catch(() => {});
+    await t.close().catch(() => {});
+    throw err;
+  }
+}
