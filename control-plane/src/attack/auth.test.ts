@@ -1,0 +1,245 @@
+/**
+ * Credential attacks the shared security suite (testing/security-suite.ts: no token, malformed,
+ * alg none, wrong key, expired, replay, revoked, wrong group, session-for-agent and back) does not
+ * make: HS256 signed with the agent's public key (key confusion), key-locating headers (kid, jku, x5u,
+ * an embedded jwk), an unknown `crit` extension, and tokens in the query string. Then brute force
+ * against sign-in, through the API and the console form, and user enumeration.
+ */
+import { createHmac, createPrivateKey, randomUUID, sign } from 'node:crypto';
+import { SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rateLimits } from '../db/schema/index.js';
+import { findLeak } from '../testing/attack.js';
+import {
+  type Backend,
+  createTestApp,
+  enrollTestGateway,
+  newAgentKeyPair,
+  type SeededGroup,
+  type TestApp,
+  type TestGateway,
+} from '../testing/harness.js';
+import { expectError } from '../testing/security-suite.js';
+
+const LOGIN = '/api/v1/auth/login';
+const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+
+/** An HS256 JWT with any header, MAC'd with any bytes (jose refuses some of these keys). */
+function hmacToken(
+  header: Record<string, unknown>,
+  claims: Record<string, unknown>,
+  key: Buffer | string,
+): string {
+  const input = `${b64({ alg: 'HS256', typ: 'JWT', ...header })}.${b64(claims)}`;
+  return `${input}.${createHmac('sha256', key).update(input).digest('base64url')}`;
+}
+
+/** One app per describe: a fresh database, an operator group and one enrolled gateway. */
+function world(backend: Backend) {
+  const w = {} as { t: TestApp; g: SeededGroup; gw: TestGateway };
+  beforeAll(async () => {
+    w.t = await createTestApp(backend);
+    w.g = await w.t.seedGroup('Auth attacks', { operator: true });
+    w.gw = await enrollTestGateway(w.t, w.g);
+  });
+  afterAll(async () => {
+    await w.t?.close();
+  });
+  return w;
+}
+
+// Token checks do not depend on the database backend (the security suite runs both); PGlite here.
+describe('token attacks (pglite)', () => {
+  const w = world('pglite');
+
+  const now = () => Math.floor(Date.now() / 1000);
+  const agentClaims = () => ({
+    sub: w.gw.gatewayId,
+    aud: w.t.deps.publicUrl,
+    iat: now(),
+    exp: now() + 60,
+    jti: randomUUID(),
+  });
+  const sessionClaims = () => ({
+    sub: w.g.admin.id,
+    grp: w.g.groupId,
+    role: 'admin',
+    op: true,
+    iss: 'ferry-control-plane',
+    aud: 'ferry-control-plane',
+    iat: now(),
+    exp: now() + 600,
+  });
+
+  describe('tokens', () => {
+    it("refuses HS256 MAC'd with the gateway's own public key, on agent and user routes (key confusion)", async () => {
+      const pub = w.gw.publicJwk;
+      const keys = [JSON.stringify(pub), String(pub.x), Buffer.from(String(pub.x), 'base64url')];
+      for (const key of keys) {
+        const asAgent = hmacToken({}, agentClaims(), key);
+        expectError(
+          await w.t.request('GET', '/api/v1/agents/me', { token: asAgent }),
+          401,
+          'auth.invalid_token',
+        );
+        const asUser = hmacToken({}, sessionClaims(), key);
+        expectError(
+          await w.t.request('GET', '/api/v1/facilities', { token: asUser }),
+          401,
+          'auth.invalid_token',
+        );
+      }
+    });
+
+    it('ignores key-locating headers: kid, jku, x5u and an embedded jwk name no key it trusts', async () => {
+      const attacker = await newAgentKeyPair();
+      const headers = [
+        { kid: '../../../../dev/null' },
+        { kid: "' UNION SELECT 'AAAA' --" },
+        { jku: 'https://attacker.example/jwks.json' },
+        { x5u: 'https://attacker.example/cert.pem' },
+        { jwk: attacker.publicJwk },
+      ];
+      for (const extra of headers) {
+        const agent = await new SignJWT({})
+          .setProtectedHeader({ alg: 'EdDSA', typ: 'JWT', ...extra })
+          .setSubject(w.gw.gatewayId)
+          .setAudience(w.t.deps.publicUrl)
+          .setIssuedAt()
+          .setExpirationTime('60s')
+          .setJti(randomUUID())
+          .sign(attacker.privateKey);
+        expectError(
+          await w.t.request('GET', '/api/v1/agents/me', { token: agent }),
+          401,
+          'auth.invalid_token',
+        );
+        // kid '/dev/null' style: a MAC with an empty key, as if the header had pointed at an empty file.
+        const user = hmacToken(extra, sessionClaims(), Buffer.alloc(0));
+        expectError(
+          await w.t.request('GET', '/api/v1/facilities', { token: user }),
+          401,
+          'auth.invalid_token',
+        );
+      }
+    });
+
+    it('refuses a validly signed agent token that carries an unknown crit extension', async () => {
+      // Signed with this gateway's real key (by hand: jose will not sign an unknown crit); only crit is wrong.
+      const header = { alg: 'EdDSA', typ: 'JWT', crit: ['x-ferry-bypass'], 'x-ferry-bypass': true };
+      const input = `${b64(header)}.${b64(agentClaims())}`;
+      const key = createPrivateKey({ key: w.gw.privateJwk as never, format: 'jwk' });
+      const token = `${input}.${sign(null, Buffer.from(input), key).toString('base64url')}`;
+      expectError(await w.t.request('GET', '/api/v1/agents/me', { token }), 401, 'auth.invalid_token');
+      // The same token without crit gets in: the signature was good, the crit header is what is refused.
+      const plainInput = `${b64({ alg: 'EdDSA', typ: 'JWT' })}.${b64(agentClaims())}`;
+      const plain = `${plainInput}.${sign(null, Buffer.from(plainInput), key).toString('base64url')}`;
+      expect((await w.t.request('GET', '/api/v1/agents/me', { token: plain })).status).toBe(200);
+    });
+
+    it('takes no token from the query string', async () => {
+      const agentToken = await w.gw.token();
+      const cases: [string, string][] = [
+        ['/api/v1/facilities', w.g.admin.token],
+        ['/dicomweb/studies', w.g.admin.token],
+        ['/api/v1/agents/me', agentToken],
+      ];
+      for (const [path, token] of cases)
+        for (const name of ['token', 'access_token', 'jwt', 'authorization', 'auth']) {
+          const res = await w.t.request('GET', `${path}?${name}=${encodeURIComponent(token)}`);
+          expectError(res, 401, 'auth.missing_token');
+        }
+    });
+  });
+});
+
+// The rate limits are shared rows, so these run on PostgreSQL, the multi-replica backend. Every wrong
+// password costs a real scrypt, so the lockouts here are reached by real attempts only once.
+describe('brute force and enumeration (postgres)', () => {
+  const w = world('postgres');
+  const login = (email: string, password: string, address?: string) =>
+    w.t.app.request(
+      `${w.t.deps.publicUrl}${LOGIN}`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': '198.51.100.1' },
+        body: JSON.stringify({ email, password }),
+      },
+      // app.request has no socket; these are the bindings @hono/node-server's conninfo reads.
+      address
+        ? { incoming: { socket: { remoteAddress: address, remotePort: 40000, remoteFamily: 'IPv4' } } }
+        : undefined,
+    );
+  /** Records `count` failed attempts against `key` in the current window, as earlier attempts would. */
+  const setFailures = async (key: string, count: number) => {
+    await w.t.database.db.insert(rateLimits).values({ key, windowStart: new Date(), count });
+  };
+  const errorOf = async (res: Response) => ({
+    status: res.status,
+    retryAfter: res.headers.get('retry-after'),
+    body: (await res.json()) as { error: { code: string; message: string } },
+  });
+
+  it('locks one account after 10 wrong passwords (429 with Retry-After), even for the right one; others sign in', async () => {
+    const victim = await w.t.seedGroup('Brute force victim');
+    for (let i = 0; i < 10; i++) expect((await login(victim.admin.email, `wrong-${i}`)).status).toBe(401);
+    const locked = await errorOf(await login(victim.admin.email, 'wrong-again'));
+    expect(locked.status).toBe(429);
+    expect(locked.body.error.code).toBe('auth.rate_limited');
+    const seconds = Number(locked.retryAfter);
+    expect(Number.isInteger(seconds), String(locked.retryAfter)).toBe(true);
+    expect(seconds).toBeGreaterThan(0);
+    expect(seconds).toBeLessThanOrEqual(15 * 60);
+    const right = await errorOf(await login(victim.admin.email, victim.admin.password));
+    expect(right.status).toBe(429);
+    expect(right.body.error.code).toBe('auth.rate_limited');
+    expect((await login(victim.reader.email, victim.reader.password)).status).toBe(200);
+  });
+
+  it('counts one account across many client addresses (and ignores X-Forwarded-For)', async () => {
+    const victim = await w.t.seedGroup('Distributed victim');
+    // Nine failures from nine addresses are already on record; the tenth, from a tenth, is real.
+    await setFailures(`login:account:${victim.admin.email}`, 9);
+    expect((await login(victim.admin.email, 'wrong', '203.0.113.10')).status).toBe(401);
+    const locked = await errorOf(await login(victim.admin.email, victim.admin.password, '203.0.113.200'));
+    expect(locked.status).toBe(429);
+    expect(locked.retryAfter).toMatch(/^\d+$/);
+  });
+
+  it('locks the console form the same way, with Retry-After on the page', async () => {
+    const victim = await w.t.seedGroup('Console victim');
+    const form = (password: string) =>
+      w.t.request('POST', '/login', {
+        rawBody: new URLSearchParams({ email: victim.admin.email, password, next: '/' }).toString(),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
+    await setFailures(`login:account:${victim.admin.email}`, 9);
+    expect((await form('wrong')).status).toBe(401);
+    const locked = await form(victim.admin.password);
+    expect(locked.status).toBe(429);
+    expect(locked.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(locked.headers.get('set-cookie')).toBeNull();
+    expect(locked.text).toContain('too many attempts');
+  });
+
+  it('answers an unknown e-mail address exactly as a wrong password', async () => {
+    const known = await errorOf(await login(w.g.reader.email, 'not-the-password'));
+    const unknown = await errorOf(await login(`nobody-${randomUUID()}@example.test`, 'not-the-password'));
+    expect(unknown.status).toBe(known.status);
+    expect(unknown.body.error.code).toBe(known.body.error.code);
+    expect(unknown.body.error.message).toBe(known.body.error.message);
+    expect(known.status).toBe(401);
+    const page = (email: string) =>
+      w.t.request('POST', '/login', {
+        rawBody: new URLSearchParams({ email, password: 'not-the-password' }).toString(),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
+    const knownPage = await page(w.g.admin.email);
+    const unknownPage = await page('nobody@example.test');
+    expect(unknownPage.status).toBe(knownPage.status);
+    const errorText = (html: string) => /id="login-error"[^>]*>([^<]*)</.exec(html)?.[1];
+    expect(errorText(unknownPage.text)).toBeDefined();
+    expect(errorText(unknownPage.text)).toBe(errorText(knownPage.text));
+    expect(findLeak(knownPage.text)).toBeUndefined();
+  });
+});
