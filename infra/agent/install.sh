@@ -10,7 +10,8 @@
 # starts the systemd unit. Run again with a new release to upgrade: the data directory (spool, key,
 # agent.json) is kept and enrollment is skipped when the gateway already has an identity.
 #
-# --privileged-port  also install port-104.conf: the agent may bind ports below 1024 (DICOM's 104)
+# --privileged-port  also install port-104.conf: the agent may bind ports below 1024 (DICOM's 104);
+#                    --no-privileged-port removes it; with neither, an upgrade keeps what is there
 # --ca-file FILE     trust this CA for the control plane and S3 (a private CA, a TLS-inspecting proxy)
 # --dry-run          print what would be done, change nothing
 #
@@ -32,7 +33,7 @@ die() {
 server=''
 token=''
 data_dir='/var/lib/ferry-agent'
-privileged_port=false
+privileged_port=keep
 ca_file=''
 dry_run=false
 while [ $# -gt 0 ]; do
@@ -41,6 +42,7 @@ while [ $# -gt 0 ]; do
     --token) token="${2:-}"; shift 2 ;;
     --data-dir) data_dir="${2:-}"; shift 2 ;;
     --privileged-port) privileged_port=true; shift ;;
+    --no-privileged-port) privileged_port=false; shift ;;
     --ca-file) ca_file="${2:-}"; shift 2 ;;
     --dry-run) dry_run=true; shift ;;
     -h | --help) usage ;;
@@ -136,6 +138,9 @@ else
   render "$src/$unit" >"$systemd_dir/.$unit.new"
   chmod 0644 "$systemd_dir/.$unit.new"
   mv -f "$systemd_dir/.$unit.new" "$systemd_dir/$unit"
+fi
+if [ "$privileged_port" = keep ] && [ -f "$systemd_dir/$unit.d/port-104.conf" ]; then
+  privileged_port=true
 fi
 if [ "$privileged_port" = true ]; then
   run install -m 0644 "$src/$unit.d/port-104.conf" "$systemd_dir/$unit.d/port-104.conf"

@@ -337,6 +337,13 @@ describe('infra: bundle, install, unit, container and compose files', () => {
     const prefix = join(root, 'opt', 'ferry-agent');
     const dataDir = join(root, 'var', 'lib', 'ferry-agent');
     const systemdDir = join(root, 'etc', 'systemd', 'system');
+    const installEnv = {
+      PATH: process.env.PATH,
+      FERRY_PREFIX: prefix,
+      FERRY_SYSTEMD_DIR: systemdDir,
+      FERRY_SKIP_USER: '1',
+      FERRY_SKIP_SYSTEMCTL: '1',
+    };
     const r = await run(
       join(release, 'install.sh'),
       [
@@ -350,15 +357,7 @@ describe('infra: bundle, install, unit, container and compose files', () => {
         '--ca-file',
         certFile,
       ],
-      {
-        env: {
-          PATH: process.env.PATH,
-          FERRY_PREFIX: prefix,
-          FERRY_SYSTEMD_DIR: systemdDir,
-          FERRY_SKIP_USER: '1',
-          FERRY_SKIP_SYSTEMCTL: '1',
-        },
-      },
+      { env: installEnv },
     );
     expect(r.stdout).toMatch(/enrolled as gateway [0-9a-f-]+ for facility "Infra Radiology"/);
 
@@ -380,6 +379,15 @@ describe('infra: bundle, install, unit, container and compose files', () => {
     const unit = await readFile(join(systemdDir, UNIT), 'utf8');
     expect(unit).toContain(`ExecStart=${prefix}/node ${prefix}/ferry-agent.mjs start --data-dir ${dataDir}`);
     expect(unit).toContain(`ReadWritePaths=${dataDir}\n`);
+    expect((await readdir(join(systemdDir, `${UNIT}.d`))).sort()).toEqual(['ca.conf', 'port-104.conf']);
+
+    // An upgrade: the same script without a token keeps the gateway, its key and its drop-ins.
+    const keyFile = join(dataDir, 'identity', 'agent.private.jwk');
+    const key = await readFile(keyFile, 'utf8');
+    const again = await run(join(release, 'install.sh'), ['--data-dir', dataDir], { env: installEnv });
+    expect(again.stdout).toContain(`keeping the enrolled gateway in ${dataDir}`);
+    expect(await readFile(keyFile, 'utf8')).toBe(key);
+    expect(JSON.parse(await readFile(join(dataDir, 'agent.json'), 'utf8'))).toEqual(agentJson);
     expect((await readdir(join(systemdDir, `${UNIT}.d`))).sort()).toEqual(['ca.conf', 'port-104.conf']);
   });
 
