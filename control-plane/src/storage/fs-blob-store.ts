@@ -267,7 +267,10 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
-  /** Runs a file-system step; errno failures become `storage.unavailable` naming the step. */
+  /**
+   * Runs a file-system step; errno failures become `storage.unavailable` naming the step and the errno.
+   * The message reaches API callers, so it names no path (the cause, with the path, stays server-side).
+   */
   private async io<T>(step: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
@@ -275,7 +278,7 @@ export class FsBlobStore implements BlobStore {
       if (err instanceof FerryError) throw err;
       throw new FerryError(
         'storage.unavailable',
-        `blob store at ${this.root} failed to ${step}: ${errno(err) ?? (err as Error).message}`,
+        `the blob store failed to ${step} (${errno(err) ?? 'I/O error'})`,
         { cause: err },
       );
     }
