@@ -1,0 +1,414 @@
+// The agent's DICOM port under attack: a seeded PDU fuzzer, 500 concurrent associations from one
+// caller, a sender stalling inside a PDU and one dribbling a PDU a byte at a time. Each time the
+// agent must stay up, keep serving well-behaved senders (DCMTK), say why it cut each peer off, and
+// give back its sockets and partial spool files.
+//
+// FERRY_FUZZ_SEED reproduces a fuzz run (the seed is printed); FERRY_FUZZ_MS sets its length.
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type AgentProcess,
+  events,
+  keyedScratch,
+  type RecipientKeys,
+  removeScratch,
+  sleep,
+  startAgent,
+} from '../harness/agent.js';
+import { pydicomSamplesDir } from '../harness/corpus.js';
+import { echoscu, storescu, type ToolResult } from '../harness/dcmtk.js';
+import { type FuzzCase, fuzzSeed, MUTATIONS, PduFuzzer } from '../harness/pdu-fuzzer.js';
+import {
+  type AssociateOutcome,
+  encodeCEchoRq,
+  encodeCStoreRq,
+  encodePData,
+  PduType,
+  RawScu,
+  Uids,
+  verificationContext,
+} from '../harness/raw-scu.js';
+import { spoolDirs } from '../harness/spool.js';
+
+const SAMPLE = join(pydicomSamplesDir, 'SC_rgb_small_odd.dcm');
+const FUZZ_MS = Number(process.env.FERRY_FUZZ_MS ?? 20_000);
+const FUZZ_WORKERS = 8;
+const FUZZ_MAX_PDU = 65536;
+/** Sockets the agent may hold beyond its baseline once everything is over (pino, timers: none expected). */
+const FD_SLACK = 3;
+
+let root: string;
+let keys: RecipientKeys;
+const running: AgentProcess[] = [];
+
+beforeAll(async () => {
+  ({ root, keys } = await keyedScratch('attack-dicom'));
+});
+
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((a) => a.stop()));
+});
+
+afterAll(async () => {
+  await removeScratch(root);
+});
+
+async function agentWith(name: string, config: Record<string, unknown>): Promise<AgentProcess> {
+  const a = await startAgent({
+    dataDir: join(root, name),
+    config: { aeTitle: 'GATEWAY', recipientPublicKey: keys.publicJwk, ...config },
+  });
+  running.push(a);
+  return a;
+}
+
+const fdCount = async (a: AgentProcess) => (await readdir(`/proc/${a.pid}/fd`)).length;
+
+/** One echo and one store, so the spool's files are open before the baseline is taken. */
+async function warmUp(a: AgentProcess): Promise<number> {
+  await expectServed(await echoscu({ port: a.port, timeoutMs: 30_000 }));
+  await expectServed(await storescu({ port: a.port, files: [SAMPLE], timeoutMs: 30_000 }));
+  return fdCount(a);
+}
+
+function expectServed(r: ToolResult): void {
+  expect(r.code, `${r.stdout}\n${r.stderr}`.slice(-2000)).toBe(0);
+}
+
+/** Associations the agent logged as accepted and not (yet) as closed. */
+function openAssociations(a: AgentProcess): string[] {
+  const closed = new Set(events(a, 'dicom.association_closed').map((e) => e.assoc));
+  return events(a, 'dicom.association_accepted')
+    .map((e) => e.assoc)
+    .filter((id) => !closed.has(id))
+    .map(String);
+}
+
+/** Waits until the agent is back to its baseline: no association open, its sockets closed. */
+async function expectResourcesFreed(a: AgentProcess, baselineFds: number): Promise<void> {
+  await expect.poll(() => openAssociations(a), { timeout: 20_000 }).toEqual([]);
+  await expect
+    .poll(() => fdCount(a), { timeout: 20_000, interval: 200 })
+    .toBeLessThanOrEqual(baselineFds + FD_SLACK);
+  await expect.poll(async () => (await spoolDirs(a.dataDir)).tmp, { timeout: 20_000 }).toEqual([]);
+  expect(a.child.exitCode).toBeNull();
+}
+
+/** Log lines grouped by the peer (address:port) they name. */
+function eventsByPeer(a: AgentProcess): Map<string, Record<string, unknown>[]> {
+  const out = new Map<string, Record<string, unknown>[]>();
+  for (const l of a.logLines()) {
+    if (typeof l.peer !== 'string') continue;
+    const list = out.get(l.peer) ?? [];
+    list.push(l);
+    out.set(l.peer, list);
+  }
+  return out;
+}
+
+/** Runs DCMTK senders one after another, alternating echo and store, until `busy()` turns false. */
+async function wellBehaved(port: number, busy: () => boolean): Promise<ToolResult[]> {
+  const results: ToolResult[] = [];
+  for (let i = 0; busy() || i < 2; i++) {
+    results.push(
+      i % 2 === 0
+        ? await echoscu({ port, timeoutMs: 30_000 })
+        : await storescu({ port, files: [SAMPLE], timeoutMs: 30_000 }),
+    );
+    await sleep(300);
+  }
+  return results;
+}
+
+// ------------------------------------------------------------------------------------------ fuzz
+
+interface CaseResult {
+  fuzz: FuzzCase;
+  peer: string;
+  closed: boolean;
+  replies: number[];
+}
+
+/** Sends one fuzz case and waits for the agent to hang up; `closed` is false if it never did. */
+async function runCase(port: number, fuzz: FuzzCase, deadlineMs: number): Promise<CaseResult> {
+  const scu = await RawScu.connect(port);
+  const peer = `127.0.0.1:${scu.socket.localPort}`;
+  const started = Date.now();
+  try {
+    for (const w of fuzz.writes) {
+      if (fuzz.dribbleMs === undefined) {
+        await scu.sendRaw(w);
+        await sleep(10);
+        continue;
+      }
+      for (let i = 0; i < w.length && !scu.isClosed && Date.now() - started < deadlineMs; i++) {
+        await scu.sendRaw(w.subarray(i, i + 1));
+        await sleep(fuzz.dribbleMs);
+      }
+    }
+  } catch {
+    // The agent may hang up before we finish writing.
+  }
+  const left = Math.max(0, deadlineMs - (Date.now() - started));
+  const closed = await Promise.race([scu.closed.then(() => true), sleep(left).then(() => false)]);
+  const replies: number[] = [];
+  if (closed) for (let p = await scu.nextPdu(1); p; p = await scu.nextPdu(1)) replies.push(p.type);
+  scu.destroy();
+  return { fuzz, peer, closed, replies };
+}
+
+/** Why the agent cut a fuzz peer off, from its log: the coded events that name the peer. */
+const CUT_OFF_EVENTS = new Set([
+  'dicom.pdu_malformed',
+  'dicom.pdu_too_large',
+  'dicom.pdu_timeout',
+  'dicom.abort',
+  'dicom.association_rejected',
+  'dicom.peer_abort',
+]);
+
+describe('seeded PDU fuzzer against the port', () => {
+  it('stays up, serves DCMTK throughout, answers every bad connection and frees what it held', async () => {
+    const seed = fuzzSeed();
+    console.log(`attack-dicom fuzz seed ${seed} (FERRY_FUZZ_SEED=${seed} reproduces it), ${FUZZ_MS} ms`);
+    const timeouts = { artimMs: 2000, idleMs: 2000, pduMs: 2000 };
+    const a = await agentWith('fuzz', { maxPduLength: FUZZ_MAX_PDU, timeouts });
+    const baselineFds = await warmUp(a);
+
+    const fuzzer = new PduFuzzer(seed, { maxPduLength: FUZZ_MAX_PDU });
+    const until = Date.now() + FUZZ_MS;
+    let fuzzing = true;
+    const caseDeadline = timeouts.artimMs + timeouts.idleMs + 10_000;
+    const workers = Array.from({ length: FUZZ_WORKERS }, async () => {
+      const out: CaseResult[] = [];
+      while (Date.now() < until) out.push(await runCase(a.port, fuzzer.next(), caseDeadline));
+      return out;
+    });
+    const senders = wellBehaved(a.port, () => fuzzing);
+    const results = (await Promise.all(workers)).flat();
+    fuzzing = false;
+    const served = await senders;
+
+    // The well-behaved senders were all served, and the agent is still running.
+    for (const r of served) expectServed(r);
+    expect(a.child.exitCode).toBeNull();
+    const seen = new Set(results.map((r) => r.fuzz.mutation));
+    expect(
+      [...MUTATIONS].filter((m) => !seen.has(m)),
+      `seed ${seed}`,
+    ).toEqual([]);
+
+    // No connection was left hanging; each was answered with A-ABORT or A-ASSOCIATE-RJ, or closed
+    // after our own A-ABORT. The log names the peer and why, in a coded event.
+    const what = (r: CaseResult) => `seed ${seed} case ${r.fuzz.index} (${r.fuzz.description})`;
+    for (const r of results) expect(r.closed, `${what(r)} was never closed`).toBe(true);
+    // One ordered log stream: once this echo's association is logged closed, every line before it is in.
+    expectServed(await echoscu({ port: a.port, callingAe: 'LAST_ECHO', timeoutMs: 30_000 }));
+    await expect
+      .poll(() => events(a, 'dicom.association_closed').filter((e) => e.callingAe === 'LAST_ECHO').length)
+      .toBe(1);
+    const byPeer = eventsByPeer(a);
+    for (const r of results) {
+      const logged = (byPeer.get(r.peer) ?? []).filter((e) => CUT_OFF_EVENTS.has(String(e.event)));
+      expect(logged.length, `${what(r)}: no coded event names ${r.peer}`).toBeGreaterThan(0);
+      const peerAborted = logged.some((e) => e.event === 'dicom.peer_abort');
+      const last = r.replies.at(-1);
+      if (!peerAborted)
+        expect([PduType.Abort, PduType.AssociateRj], `${what(r)} got ${r.replies}`).toContain(last);
+      if (last === PduType.AssociateRj)
+        expect(
+          logged.map((e) => e.event),
+          what(r),
+        ).toContain('dicom.association_rejected');
+      if (last === PduType.Abort) {
+        const why = logged.filter((e) => e.event === 'dicom.abort').map((e) => String(e.reason));
+        expect(why.length, what(r)).toBeGreaterThan(0);
+        expect(why.every((w) => w.length > 0)).toBe(true);
+      }
+    }
+    const reasons = (event: string) => events(a, event).map((e) => String(e.reason));
+    expect(reasons('dicom.pdu_malformed').some((r) => /unrecognized PDU type/.test(r))).toBe(true);
+    expect(reasons('dicom.pdu_too_large').some((r) => /exceeds the maximum/.test(r))).toBe(true);
+    console.log(
+      `attack-dicom fuzz: ${results.length} cases, ${served.length} DCMTK runs served, ` +
+        `${events(a, 'dicom.pdu_malformed').length} malformed, ${events(a, 'dicom.pdu_too_large').length} too large, ` +
+        `${events(a, 'dicom.pdu_timeout').length} PDU timeouts, ${events(a, 'dicom.abort').length} aborts`,
+    );
+
+    await expectResourcesFreed(a, baselineFds);
+  }, 90_000);
+});
+
+// ----------------------------------------------------------------------------------------- flood
+
+describe('500 concurrent associations from one caller', () => {
+  it('keeps a share of the pool for other callers, rejects the rest at once as busy, and frees it all', async () => {
+    // maxAssociations is the default 32, so one calling AE title may hold 16.
+    const a = await agentWith('flood', { timeouts: { artimMs: 10_000, idleMs: 120_000 } });
+    const baselineFds = await warmUp(a);
+
+    const flood = await Promise.all(
+      Array.from({ length: 500 }, async () => {
+        const scu = await RawScu.connect(a.port);
+        const outcome: AssociateOutcome = await scu.associate({ callingAe: 'FLOOD' }, 30_000);
+        return { scu, outcome };
+      }),
+    );
+    const accepted = flood.filter((f) => f.outcome.kind === 'accepted');
+    const rejected = flood.filter((f) => f.outcome.kind === 'rejected');
+    expect(accepted).toHaveLength(16);
+    expect(rejected).toHaveLength(484);
+    for (const r of rejected)
+      expect(r.outcome).toEqual({ kind: 'rejected', result: 2, source: 3, reason: 2 });
+
+    // While the flood holds its share, another caller is served, and the held associations work.
+    expectServed(await storescu({ port: a.port, callingAe: 'MODALITY', files: [SAMPLE], timeoutMs: 30_000 }));
+    expectServed(await echoscu({ port: a.port, callingAe: 'PACS', timeoutMs: 30_000 }));
+    expect((await accepted[0]!.scu.echo(1, 7)).status).toBe(0);
+    expect(a.child.exitCode).toBeNull();
+
+    await expect
+      .poll(() => events(a, 'dicom.association_rejected').filter((e) => e.callingAe === 'FLOOD').length)
+      .toBe(484);
+    const why = events(a, 'dicom.association_rejected').filter((e) => e.callingAe === 'FLOOD');
+    expect(
+      why.every((e) => /^calling AE title "FLOOD" already holds 16 associations/.test(String(e.reason))),
+    ).toBe(true);
+
+    await Promise.all(accepted.map((f) => f.scu.release()));
+    for (const f of flood) f.scu.destroy();
+    await expectResourcesFreed(a, baselineFds);
+    const closed = events(a, 'dicom.association_closed').filter((e) => e.callingAe === 'FLOOD');
+    expect(closed.filter((e) => e.released)).toHaveLength(16);
+  }, 90_000);
+});
+
+// ----------------------------------------------------------------------------------------- stall
+
+/** An explicit VR little endian dataset header whose pixel data (OB) announces `pixelBytes`. */
+function datasetHeader(sopInstanceUid: string, pixelBytes: number): Buffer {
+  const el = (group: number, element: number, vr: string, value: string) => {
+    const v = Buffer.from(value.length % 2 ? `${value}${vr === 'UI' ? '\0' : ' '}` : value, 'latin1');
+    const h = Buffer.alloc(8);
+    h.writeUInt16LE(group, 0);
+    h.writeUInt16LE(element, 2);
+    h.write(vr, 4, 'latin1');
+    h.writeUInt16LE(v.length, 6);
+    return Buffer.concat([h, v]);
+  };
+  const pixel = Buffer.alloc(12);
+  pixel.writeUInt16LE(0x7fe0, 0);
+  pixel.writeUInt16LE(0x0010, 2);
+  pixel.write('OB', 4, 'latin1');
+  pixel.writeUInt32LE(pixelBytes, 8);
+  return Buffer.concat([
+    el(0x0008, 0x0016, 'UI', Uids.SecondaryCaptureImageStorage),
+    el(0x0008, 0x0018, 'UI', sopInstanceUid),
+    el(0x0010, 0x0010, 'PN', 'STALL^TEST'),
+    el(0x0020, 0x000d, 'UI', `${sopInstanceUid}.1`),
+    el(0x0020, 0x000e, 'UI', `${sopInstanceUid}.2`),
+    pixel,
+  ]);
+}
+
+describe('senders that stall or dribble inside a PDU', () => {
+  it('aborts a PDU stalled halfway and one dribbled a byte at a time, serving others meanwhile', async () => {
+    // Idle is long on purpose: what cuts these peers off must be the PDU deadline.
+    const timeouts = { artimMs: 5000, idleMs: 120_000, pduMs: 2000 };
+    const a = await agentWith('stall', { timeouts });
+    const baselineFds = await warmUp(a);
+    const maxPdu = 1 << 20;
+
+    // Stalled: two full 1 MiB P-DATA PDUs of a large instance, then half of the third.
+    const { scu: stalled } = await RawScu.open(a.port, {
+      callingAe: 'STALLER',
+      maxPduLength: maxPdu,
+      contexts: [
+        {
+          id: 1,
+          abstractSyntax: Uids.SecondaryCaptureImageStorage,
+          transferSyntaxes: [Uids.ExplicitVRLittleEndian],
+        },
+      ],
+    });
+    const uid = '2.25.318409871240981273409812734';
+    await stalled.sendRaw(
+      encodePData([
+        {
+          contextId: 1,
+          isCommand: true,
+          isLast: true,
+          data: encodeCStoreRq({
+            messageId: 1,
+            sopClassUid: Uids.SecondaryCaptureImageStorage,
+            sopInstanceUid: uid,
+          }),
+        },
+      ]),
+    );
+    const pdvBytes = maxPdu - 6;
+    const header = datasetHeader(uid, 8 * pdvBytes);
+    // Incompressible pixel bytes, so the instance spills to a partial file in spool/tmp.
+    const pixels = Buffer.alloc(3 * pdvBytes - header.length);
+    for (let i = 0; i + 4 <= pixels.length; i += 4)
+      pixels.writeUInt32LE((Math.random() * 0x1_0000_0000) >>> 0, i);
+    const dataset = Buffer.concat([header, pixels]);
+    const pdus = [0, 1, 2].map((i) =>
+      encodePData([
+        {
+          contextId: 1,
+          isCommand: false,
+          isLast: false,
+          data: dataset.subarray(i * pdvBytes, (i + 1) * pdvBytes),
+        },
+      ]),
+    );
+    expect(pdus[2]!.readUInt32BE(2)).toBe(maxPdu);
+    await stalled.sendRaw(Buffer.concat([pdus[0]!, pdus[1]!, pdus[2]!.subarray(0, pdus[2]!.length >> 1)]));
+    await expect
+      .poll(async () => (await spoolDirs(a.dataDir)).tmp.filter((f) => f.endsWith('.part')), {
+        timeout: 15_000,
+      })
+      .toHaveLength(1);
+
+    // Dribbling: a C-ECHO P-DATA one byte every 200 ms, for ever (bounded here by 30 s, idle is 120 s).
+    const { scu: dribbler } = await RawScu.open(a.port, {
+      callingAe: 'DRIBBLER',
+      contexts: [verificationContext()],
+    });
+    const peers = [stalled, dribbler].map((s) => `127.0.0.1:${s.socket.localPort}`);
+    const echo = encodePData([{ contextId: 1, isCommand: true, isLast: true, data: encodeCEchoRq(1) }]);
+    const dribbling = (async () => {
+      const started = Date.now();
+      for (let i = 0; !dribbler.isClosed && Date.now() - started < 30_000; i = (i + 1) % echo.length) {
+        await dribbler.sendRaw(echo.subarray(i, i + 1)).catch(() => undefined);
+        await sleep(200);
+      }
+    })();
+
+    // Others are served while both hold on.
+    expectServed(await echoscu({ port: a.port, timeoutMs: 30_000 }));
+    expectServed(await storescu({ port: a.port, callingAe: 'MODALITY', files: [SAMPLE], timeoutMs: 30_000 }));
+
+    await Promise.race([stalled.closed, sleep(30_000)]);
+    expect(stalled.isClosed, 'the stalled sender was not cut off').toBe(true);
+    expect((await stalled.nextPdu(1))?.type).toBe(PduType.Abort);
+    await dribbling;
+    expect(dribbler.isClosed, 'the dribbling sender was not cut off').toBe(true);
+    expect((await dribbler.nextPdu(1))?.type).toBe(PduType.Abort);
+
+    await expect
+      .poll(() =>
+        events(a, 'dicom.pdu_timeout')
+          .map((e) => e.peer)
+          .sort(),
+      )
+      .toEqual(peers.sort());
+    for (const e of events(a, 'dicom.pdu_timeout'))
+      expect(String(e.reason)).toMatch(/^PDU not complete \d+ ms after its first byte \(limit 2000 ms\)$/);
+    await expect.poll(() => events(a, 'dicom.store_aborted').map((e) => e.sopInstanceUid)).toEqual([uid]);
+    expect(a.child.exitCode).toBeNull();
+    await expectResourcesFreed(a, baselineFds);
+  }, 90_000);
+});
