@@ -66,7 +66,7 @@ const PUBLIC: Record<string, string> = {
   'GET /assets/:file': "the console's static files",
   'POST /api/v1/agents/enroll': 'the enrollment token in the body is the credential (it names its group)',
   'PUT /blobs/uploads/:uploadId/parts/:partNumber':
-    "the fs store's presigned PUT: the URL's signature is the credential (storage/fs-blob-store tests)",
+    "the fs store's presigned PUT: the URL's signature is the credential (tampering: storage/blob-store.int.test.ts)",
 };
 
 /** Agent routes proven below rather than in the table. */
@@ -486,6 +486,20 @@ const ROWS: Row[] = [
   },
   {
     method: 'POST',
+    route: '/api/v1/agents/uploads',
+    variant: "offering the object of A's open upload",
+    caller: 'agent',
+    outsider: 'filtered',
+    json: (w) => ({ objects: [w.A.pendingOffer] }),
+    // B gets an upload of its own (the leak check shows A's upload id is not in it); A resumes its own.
+    checkOutsider: (res) => expect((res.body as OfferBody).objects.map((o) => o.status)).toEqual(['upload']),
+    checkInsider: (res, w) =>
+      expect((res.body as OfferBody).objects).toMatchObject([
+        { status: 'upload', uploadId: w.A.upload.uploadId },
+      ]),
+  },
+  {
+    method: 'POST',
     route: '/api/v1/agents/uploads/complete',
     variant: "completing A's open upload",
     caller: 'agent',
@@ -676,7 +690,7 @@ const ROWS: Row[] = [
 ];
 
 interface OfferBody {
-  objects: { status: string; code?: string }[];
+  objects: { status: string; code?: string; uploadId?: string }[];
 }
 
 const keyOf = (method: string, route: string) => `${method} ${route}`;
@@ -857,6 +871,24 @@ describe.each(BACKENDS)('tenancy over every route (%s)', (backend) => {
       expect(toA.filter((m) => m.type === 'diagnostic.request').map((m) => m.id)).toContain(w.A.diagnosticId);
       expect(JSON.stringify(toA.filter((m) => m.type === 'config'))).toContain(w.A.aeTitle);
       expect(w.secretsOfB.filter((s) => JSON.stringify(toA).includes(s))).toEqual([]);
+    });
+
+    // After the check above: the error answer names the id B itself sent.
+    it("refuses group B's gateway a result for group A's diagnostic, and A's diagnostic is untouched", async () => {
+      w.channelB.send({
+        type: 'diagnostic.result',
+        id: w.A.diagnosticId,
+        result: { ok: true, summary: 'forged by group B' },
+      });
+      expect((await w.channelB.next('error', 10_000)).code).toBe('resource.not_found');
+      const res = await send(
+        w.app,
+        w.t.deps.sessionSecret,
+        'GET',
+        `/api/v1/gateways/${w.A.gatewayId}/diagnostics/${w.A.diagnosticId}`,
+        { token: w.a.admin.token },
+      );
+      expect(res.body, context(res)).toMatchObject({ id: w.A.diagnosticId, result: null, completedAt: null });
     });
   });
 });

@@ -162,6 +162,8 @@ export interface TenancyWorld {
     diagnosticId: string;
     /** An upload offered by A's gateway and not yet completed. */
     upload: { objectId: string; uploadId: string; objectSha256: string };
+    /** That upload's object as the agent offers it. */
+    pendingOffer: SealedTestObject['offer'];
     uploadTestId: string;
     /** A reader the console deactivates. */
     userToDeactivate: { id: string; email: string };
@@ -367,6 +369,7 @@ export async function seedTenancyWorld(backend: Backend): Promise<TenancyWorld> 
       deliveryId: delivery!.id,
       diagnosticId,
       upload: { objectId: pending.objectId, uploadId: offered.uploadId, objectSha256: pending.objectSha256 },
+      pendingOffer: pending.offer,
       uploadTestId: test.testId,
       userToDeactivate: { id: spareUser.id, email: spareUser.email },
       settings,
