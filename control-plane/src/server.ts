@@ -11,6 +11,7 @@ import { loadSessionSecret } from './auth/session.js';
 import { systemCtx } from './context.js';
 import { type Database, openDatabase } from './db/client.js';
 import type { Env } from './env.js';
+import { answerClientError } from './http/client-error.js';
 import { startGatewayLiveness } from './jobs/gateway-liveness.js';
 import { startStudyCompletion } from './jobs/study-completion.js';
 import { startWebhookDelivery } from './jobs/webhook-delivery.js';
@@ -108,6 +109,7 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
     websocket: { server: createChannelSocketServer() },
     ...(tls ? { createServer: createHttpsServer, serverOptions: tls } : {}),
   });
+  (server as unknown as Server).on('clientError', answerClientError);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', () => resolve());
     server.once('error', reject);
