@@ -263,4 +263,32 @@ describe('Connection PDU deadline', () => {
     await scu.closed;
     expect(lines.filter((l) => l.event === 'dicom.pdu_timeout')).toHaveLength(1);
   });
+
+  it('stops reading from a peer that does not read its responses, and cuts it off', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const port = await listen(new SlowSink(1), () => undefined, slowPolicy, recordingLogger(lines));
+    const { scu } = await RawScu.open(port, { contexts: verification });
+    scu.socket.pause();
+    const burst = Buffer.concat(
+      Array.from({ length: 1000 }, (_, i) =>
+        encodePData([{ contextId: 1, isCommand: true, isLast: true, data: encodeCEchoRq(i + 1) }]),
+      ),
+    );
+    const limit = 64 << 20;
+    let sent = 0;
+    try {
+      while (sent < limit) {
+        await scu.sendRaw(burst);
+        sent += burst.length;
+      }
+    } catch {
+      // cut off
+    }
+    scu.socket.resume();
+    await scu.closed;
+    expect(sent).toBeLessThan(limit);
+    const cut = lines.filter((l) => l.event === 'dicom.peer_not_reading');
+    expect(cut).toHaveLength(1);
+    expect(String(cut[0]?.reason)).toMatch(/^peer has not read our responses for \d+ ms \(limit 400 ms\)$/);
+  });
 });

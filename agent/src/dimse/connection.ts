@@ -78,6 +78,9 @@ export class Connection implements PduSink {
   /** When the PDU being read began (0 between PDUs); only timed on an established association. */
   private pduStartedAt = 0;
   private readonly pduTimeoutMs: number;
+  /** Since when our responses have waited for the peer to read them (0: they do not). */
+  private unreadSince = 0;
+  private pausedForSpool = false;
   private stats = { stored: 0, failed: 0, bytes: 0 };
   private readonly openedAt = Date.now();
   private released = false;
@@ -155,6 +158,27 @@ export class Connection implements PduSink {
     if (this.timerDueAt > now + this.pduTimeoutMs) this.schedule(this.pduTimeoutMs);
   }
 
+  /**
+   * Writes a response. A peer that sends requests but does not read the answers would make us
+   * buffer them without end, so once the socket's buffer is full we stop reading its requests until
+   * it drains, and give it pduTimeoutMs to do so.
+   */
+  private send(bytes: Buffer): void {
+    if (this.socket.write(bytes) || this.unreadSince !== 0) return;
+    const now = Date.now();
+    this.unreadSince = now;
+    this.socket.pause();
+    this.socket.once('drain', () => {
+      this.unreadSince = 0;
+      this.resumeReading();
+    });
+    if (this.timerDueAt > now + this.pduTimeoutMs) this.schedule(this.pduTimeoutMs);
+  }
+
+  private resumeReading(): void {
+    if (this.phase !== Phase.Closed && !this.pausedForSpool && this.unreadSince === 0) this.socket.resume();
+  }
+
   /** Traffic only stamps times; the timer checks them when it fires and re-arms for the nearest. */
   private timerFired(): void {
     if (this.phase === Phase.Closed) return;
@@ -162,9 +186,20 @@ export class Connection implements PduSink {
       return this.abort(`ARTIM timer expired after ${this.policy.artimTimeoutMs} ms`);
     const now = Date.now();
     const idleMs = this.policy.idleTimeoutMs;
+    if (this.unreadSince !== 0) {
+      // We stopped reading because the peer does not read: its deadline is the only one that runs.
+      const unreadLeft = this.unreadSince + this.pduTimeoutMs - now;
+      if (unreadLeft > 0) return this.schedule(unreadLeft);
+      const reason = `peer has not read our responses for ${now - this.unreadSince} ms (limit ${this.pduTimeoutMs} ms)`;
+      this.log.warn(
+        { event: 'dicom.peer_not_reading', assoc: this.id, peer: this.peer, reason },
+        'peer does not read',
+      );
+      return this.abort(reason);
+    }
     // A store waiting on the disk, or a socket we paused for it, is not slowness on the peer's part:
     // both clocks restart once we are ready again.
-    if (this.storesInFlight > 0 || this.socket.isPaused()) {
+    if (this.storesInFlight > 0 || this.pausedForSpool) {
       this.lastActivity = now;
       if (this.pduStartedAt !== 0) this.pduStartedAt = now;
       return this.schedule(Math.min(idleMs, this.pduTimeoutMs));
@@ -285,8 +320,12 @@ export class Connection implements PduSink {
     cur.bytes += slice.length;
     if (!cur.writer!.write(slice)) {
       // Back-pressure: the spool is behind, so stop reading until it drains.
+      this.pausedForSpool = true;
       this.socket.pause();
-      cur.writer!.onDrain(() => this.socket.resume());
+      cur.writer!.onDrain(() => {
+        this.pausedForSpool = false;
+        this.resumeReading();
+      });
     }
   }
 
@@ -365,7 +404,7 @@ export class Connection implements PduSink {
         this.contexts.set(d.id, { abstractSyntax: d.abstractSyntax, transferSyntax: d.transferSyntax });
     }
     this.phase = Phase.Established;
-    this.socket.write(encodeAssociateAc(req, decisions, p.maxPduLength));
+    this.send(encodeAssociateAc(req, decisions, p.maxPduLength));
     this.armTimer();
     this.log.info(
       {
@@ -420,7 +459,7 @@ export class Connection implements PduSink {
   private command(contextId: number, command: Command): void {
     const ctx = this.contexts.get(contextId)!;
     if (command.commandField === CommandField.CEchoRq) {
-      this.socket.write(
+      this.send(
         encodeResponsePdu(contextId, {
           commandField: CommandField.CEchoRsp,
           messageId: command.messageId,
@@ -475,7 +514,7 @@ export class Connection implements PduSink {
     this.stats.bytes += cur.bytes;
     // Answer first: the sender is waiting, the log line is not.
     if (this.phase !== Phase.Closed) {
-      this.socket.write(
+      this.send(
         encodeResponsePdu(cur.contextId, {
           commandField: CommandField.CStoreRsp,
           messageId: cur.command.messageId,
