@@ -312,12 +312,25 @@ function datasetHeader(sopInstanceUid: string, pixelBytes: number): Buffer {
   ]);
 }
 
-describe('senders that stall or dribble inside a PDU', () => {
-  it('aborts a PDU stalled halfway and one dribbled a byte at a time, serving others meanwhile', async () => {
+describe('senders that stall or dribble inside a PDU, or stop reading', () => {
+  let a: AgentProcess;
+  let baselineFds: number;
+
+  beforeAll(async () => {
     // Idle is long on purpose: what cuts these peers off must be the PDU deadline.
     const timeouts = { artimMs: 5000, idleMs: 120_000, pduMs: 2000 };
-    const a = await agentWith('stall', { timeouts });
-    const baselineFds = await warmUp(a);
+    a = await startAgent({
+      dataDir: join(root, 'stall'),
+      config: { aeTitle: 'GATEWAY', recipientPublicKey: keys.publicJwk, timeouts },
+    });
+    baselineFds = await warmUp(a);
+  });
+
+  afterAll(async () => {
+    await a?.stop();
+  });
+
+  it('aborts a PDU stalled halfway and one dribbled a byte at a time, serving others meanwhile', async () => {
     const maxPdu = 1 << 20;
 
     // Stalled: two full 1 MiB P-DATA PDUs of a large instance, then half of the third.
@@ -408,6 +421,39 @@ describe('senders that stall or dribble inside a PDU', () => {
     for (const e of events(a, 'dicom.pdu_timeout'))
       expect(String(e.reason)).toMatch(/^PDU not complete \d+ ms after its first byte \(limit 2000 ms\)$/);
     await expect.poll(() => events(a, 'dicom.store_aborted').map((e) => e.sopInstanceUid)).toEqual([uid]);
+    expect(a.child.exitCode).toBeNull();
+    await expectResourcesFreed(a, baselineFds);
+  }, 90_000);
+
+  it('stops reading from a peer that never reads its responses, and cuts it off', async () => {
+    const { scu } = await RawScu.open(a.port, { callingAe: 'DEAF', contexts: [verificationContext()] });
+    const peer = `127.0.0.1:${scu.socket.localPort}`;
+    scu.socket.pause();
+    // A burst of C-ECHO requests (about 90 KB) sent again and again: the responses pile up unread.
+    const burst = Buffer.concat(
+      Array.from({ length: 1000 }, (_, i) =>
+        encodePData([{ contextId: 1, isCommand: true, isLast: true, data: encodeCEchoRq((i % 0xfff0) + 1) }]),
+      ),
+    );
+    const limit = 64 << 20;
+    let sent = 0;
+    try {
+      while (sent < limit) {
+        await scu.sendRaw(burst);
+        sent += burst.length;
+      }
+    } catch {
+      // The agent hung up on us.
+    }
+    scu.socket.resume();
+    await Promise.race([scu.closed, sleep(30_000)]);
+    expect(scu.isClosed, 'the peer that does not read was not cut off').toBe(true);
+    // It stopped reading once our responses backed up, long before we sent all of it.
+    expect(sent).toBeLessThan(limit);
+    expectServed(await echoscu({ port: a.port, timeoutMs: 30_000 }));
+    await expect
+      .poll(() => events(a, 'dicom.peer_not_reading').filter((e) => e.peer === peer))
+      .toHaveLength(1);
     expect(a.child.exitCode).toBeNull();
     await expectResourcesFreed(a, baselineFds);
   }, 90_000);
