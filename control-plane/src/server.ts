@@ -13,6 +13,7 @@ import { type Database, openDatabase } from './db/client.js';
 import type { Env } from './env.js';
 import { answerClientError } from './http/client-error.js';
 import { startGatewayLiveness } from './jobs/gateway-liveness.js';
+import { startRateLimitSweep } from './jobs/rate-limit-sweep.js';
 import { startStudyCompletion } from './jobs/study-completion.js';
 import { startWebhookDelivery } from './jobs/webhook-delivery.js';
 import { loadOrCreateRecipientKeys } from './keys/recipient-keys.js';
@@ -116,6 +117,7 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
   });
   const studyCompletion = startStudyCompletion({ db: database.db, log });
   const webhookDelivery = startWebhookDelivery({ db: database.db, log });
+  const rateLimitSweep = startRateLimitSweep({ db: database.db, log });
   const liveness = startGatewayLiveness({ db: database.db, log, heartbeatSeconds: env.heartbeatSeconds });
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : env.httpPort;
@@ -142,6 +144,7 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
       await studyCompletion.stop();
       await webhookDelivery.stop();
       await liveness.stop();
+      await rateLimitSweep.stop();
       blobStore.destroy?.();
       await database.close();
     },

@@ -6,11 +6,11 @@ import { enrollmentTokens, facilities, gateways, groups } from '../db/schema/ind
 import { writeAudit } from './audit.js';
 import { hashEnrollmentToken } from './enrollment-token-secret.js';
 import { appendConfigVersion, buildGatewayConfig, type GatewayConfig } from './gateway-config.js';
-import { hitRateLimit } from './rate-limit.js';
+import { hitRateLimit, LONGEST_RATE_LIMIT_WINDOW_MS } from './rate-limit.js';
 
 /** Refused enrollment attempts allowed per client address and window before 429. */
 const REFUSALS_PER_ADDRESS = 30;
-const REFUSAL_WINDOW_MS = 15 * 60_000;
+const REFUSAL_WINDOW_MS = LONGEST_RATE_LIMIT_WINDOW_MS;
 
 export interface EnrolledAgent {
   gatewayId: string;

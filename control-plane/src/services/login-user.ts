@@ -5,9 +5,9 @@ import { issueSessionToken } from '../auth/session.js';
 import type { Ctx } from '../context.js';
 import { users } from '../db/schema/index.js';
 import { writeAudit } from './audit.js';
-import { clearRateLimit, hitRateLimit } from './rate-limit.js';
+import { clearRateLimit, hitRateLimit, LONGEST_RATE_LIMIT_WINDOW_MS } from './rate-limit.js';
 
-const WINDOW_MS = 15 * 60_000;
+const WINDOW_MS = LONGEST_RATE_LIMIT_WINDOW_MS;
 const PER_ACCOUNT = 10;
 const PER_ADDRESS = 50;
 

@@ -1,5 +1,5 @@
 import { FerryError } from '@ferry/shared';
-import { eq, sql } from 'drizzle-orm';
+import { eq, lt, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.js';
 import { rateLimits } from '../db/schema/index.js';
 
@@ -36,6 +36,25 @@ export async function hitRateLimit(db: DbOrTx, key: string, limit: number, windo
       { details: { [RETRY_AFTER_DETAIL]: retryAfterSeconds } },
     );
   }
+}
+
+/**
+ * The longest window any caller of hitRateLimit uses. A row whose window started before this is
+ * spent: the next hit would reset it anyway.
+ */
+export const LONGEST_RATE_LIMIT_WINDOW_MS = 15 * 60_000;
+
+/**
+ * Deletes spent counters. Without it, a spray of logins for random e-mail addresses (one row per
+ * address) grows the table for ever. Returns how many rows went.
+ */
+export async function sweepRateLimits(db: DbOrTx, now = new Date()): Promise<number> {
+  const spentBefore = new Date(now.getTime() - LONGEST_RATE_LIMIT_WINDOW_MS);
+  const gone = await db
+    .delete(rateLimits)
+    .where(lt(rateLimits.windowStart, spentBefore))
+    .returning({ key: rateLimits.key });
+  return gone.length;
 }
 
 export async function clearRateLimit(db: DbOrTx, key: string): Promise<void> {
