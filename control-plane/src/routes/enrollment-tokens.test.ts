@@ -17,6 +17,7 @@ interface IssuedBody {
   id: string;
   token: string;
   installCommand: string;
+  installScript: string;
   expiresAt: string;
   maxUses: number;
 }
@@ -68,12 +69,13 @@ describe.each(BACKENDS)('enrollment token routes (%s)', (backend) => {
       const before = Date.now();
       const res = await issue();
       expect(res.status, res.text).toBe(201);
-      const { token, installCommand, id, expiresAt, maxUses } = res.body;
+      const { token, installCommand, installScript, id, expiresAt, maxUses } = res.body;
       // fet_ + 32 random bytes, base64url: 256 bits.
       expect(token).toMatch(/^fet_[A-Za-z0-9_-]{43}$/);
       expect(installCommand).toBe(
         `npx ferry-agent enroll --server http://ferry.test --token ${token} --data-dir /var/lib/ferry-agent`,
       );
+      expect(installScript).toBe(`sudo ./install.sh --server http://ferry.test --token ${token}`);
       expect(maxUses).toBe(1);
       const expiry = new Date(expiresAt).getTime();
       expect(expiry).toBeGreaterThanOrEqual(before + 24 * HOUR - 1000);

@@ -3,7 +3,7 @@ import { authenticate } from '../http/auth-middleware.js';
 import { ctxOf } from '../http/context.js';
 import type { AppEnv } from '../http/types.js';
 import { createEnrollmentToken } from '../services/create-enrollment-token.js';
-import { installCommandFor } from '../services/enrollment-token-secret.js';
+import { installCommandFor, installScriptCommandFor } from '../services/enrollment-token-secret.js';
 import { type EnrollmentTokenSummary, listEnrollmentTokens } from '../services/list-enrollment-tokens.js';
 import { revokeEnrollmentToken } from '../services/revoke-enrollment-token.js';
 import { idParamSchema } from './api-schemas.js';
@@ -74,6 +74,9 @@ const create = createRoute({
             id: z.uuid(),
             token: z.string(),
             installCommand: z.string(),
+            installScript: z.string().openapi({
+              description: "The same enrollment through the agent release's install.sh (no npm on the host)",
+            }),
             expiresAt: isoTime,
             maxUses: z.number().int(),
           }),
@@ -127,6 +130,7 @@ export function registerEnrollmentTokens(app: OpenAPIHono<AppEnv>): void {
         id: created.id,
         token: created.token,
         installCommand: installCommandFor(c.get('deps').publicUrl, created.token),
+        installScript: installScriptCommandFor(c.get('deps').publicUrl, created.token),
         expiresAt: created.expiresAt.toISOString(),
         maxUses: created.maxUses,
       },

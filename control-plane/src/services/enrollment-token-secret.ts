@@ -20,6 +20,14 @@ function shellQuote(value: string): string {
 
 export const DEFAULT_AGENT_DATA_DIR = '/var/lib/ferry-agent';
 
+/**
+ * The same enrollment through the release's install.sh (bundled agent + Node, systemd unit): for a
+ * hospital server without npm. It enrolls into the default data directory.
+ */
+export function installScriptCommandFor(publicUrl: string, token: string): string {
+  return ['sudo ./install.sh', `--server ${shellQuote(publicUrl)}`, `--token ${shellQuote(token)}`].join(' ');
+}
+
 /** The exact shell line an installer runs on the gateway host. */
 export function installCommandFor(publicUrl: string, token: string): string {
   return [

@@ -284,6 +284,10 @@ describe.each(BACKENDS)('console facilities and enrollment tokens (%s)', (backen
     );
     expect(api.status).toBe(201);
     expect(command).toBe(api.body.installCommand.replace(api.body.token, token!));
+    expect(created.html).toContain('data-copy="install-script"');
+    expect(/<pre id="install-script">([^<]*)<\/pre>/.exec(created.html)?.[1]).toBe(
+      `sudo ./install.sh --server http://ferry.test --token ${token}`,
+    );
 
     const [row] = await t.database.db
       .select()

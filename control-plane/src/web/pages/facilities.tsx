@@ -11,7 +11,7 @@ import {
 } from '../../services/create-enrollment-token.js';
 import { createFacility } from '../../services/create-facility.js';
 import { deleteFacility } from '../../services/delete-facility.js';
-import { installCommandFor } from '../../services/enrollment-token-secret.js';
+import { installCommandFor, installScriptCommandFor } from '../../services/enrollment-token-secret.js';
 import { getFacility } from '../../services/get-facility.js';
 import { type EnrollmentTokenSummary, listEnrollmentTokens } from '../../services/list-enrollment-tokens.js';
 import { listFacilities } from '../../services/list-facilities.js';
@@ -167,6 +167,8 @@ interface FacilityPageState {
   deleteError?: string;
   /** The install command of a token created by this very request: shown once. */
   installCommand?: string;
+  /** The same token through the release's install.sh. */
+  installScript?: string;
   notice?: string | undefined;
 }
 
@@ -217,6 +219,15 @@ async function renderFacilityPage(
           <button type="button" data-copy="install-command">
             Copy install command
           </button>
+          {state.installScript ? (
+            <>
+              <p>Or, on a server without npm, from the unpacked agent release:</p>
+              <pre id="install-script">{state.installScript}</pre>
+              <button type="button" data-copy="install-script">
+                Copy install.sh command
+              </button>
+            </>
+          ) : null}
           <p>
             <strong>This command is shown only once.</strong> Ferry keeps only a hash of the token; if you
             lose it, revoke the token and create a new one.
@@ -543,6 +554,7 @@ export function registerFacilities(web: Hono<AppEnv>): void {
     return renderFacilityPage(c, facility, {
       notice: 'Enrollment token created',
       installCommand: installCommandFor(c.get('deps').publicUrl, created.token),
+      installScript: installScriptCommandFor(c.get('deps').publicUrl, created.token),
     });
   });
 
