@@ -3,7 +3,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ChaosCounts } from './chaos.js';
-import type { ResourceReport } from './resources.js';
+import type { IdleFigures, ResourceReport } from './resources.js';
 
 export interface SoakSummary {
   sent: number;
@@ -80,8 +80,10 @@ export function summaryMarkdown(r: SoakResult): string {
   return lines.join('\n');
 }
 
-function fmtIdle(x: { rssBytes: number; fds: number } | undefined): string {
-  return x ? `${(x.rssBytes / MiB).toFixed(0)} MiB, ${x.fds} fds` : 'n/a';
+function fmtIdle(x: IdleFigures | undefined): string {
+  return x
+    ? `${(x.rssBytes / MiB).toFixed(0)} MiB, ${x.fds} fds (${x.files} files, ${x.sockets} sockets)`
+    : 'n/a';
 }
 
 /** Writes soak-<timestamp>.json/.md and soak-latest.md/.json into `dir`. */

@@ -1,9 +1,17 @@
 // The agent's resident memory and open file descriptors over the run, read from /proc, and its
 // exits: one the chaos did not ask for is a crash.
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import type { AgentProcess } from '../harness/agent.js';
 
 const MiB = 1024 * 1024;
+
+export interface FdKinds {
+  files: number;
+  sockets: number;
+  other: number;
+}
+
+export type IdleFigures = { rssBytes: number; fds: number } & FdKinds;
 
 export interface ResourceSample {
   /** ms since the sampler started. */
@@ -17,9 +25,9 @@ export interface ResourceReport {
   samples: number;
   lifetimes: number;
   /** The first process's, once it was up and idle, before anything was sent. */
-  idleAtStart: { rssBytes: number; fds: number } | undefined;
+  idleAtStart: IdleFigures | undefined;
   /** The last process's, once the spool had drained and it was idle again. */
-  idleAtEnd: { rssBytes: number; fds: number } | undefined;
+  idleAtEnd: IdleFigures | undefined;
   peakRssBytes: number;
   peakFds: number;
   /** Medians of the first and the last third of the run's samples. */
@@ -35,9 +43,9 @@ export const RESOURCE_BOUNDS = {
   rssSlackBytes: 96 * MiB,
   peakRssBytes: 768 * MiB,
   fdSlack: 64,
-  /** Idle after the run vs idle before it, a fresh process both times. */
+  /** Idle after the run vs idle before it (descriptors of all kinds; regular files need no slack). */
   idleFdSlack: 24,
-  idleRssSlackBytes: 128 * MiB,
+  idleFileSlack: 2,
 } as const;
 
 async function sampleProcess(pid: number): Promise<{ rssBytes: number; fds: number } | undefined> {
@@ -48,6 +56,22 @@ async function sampleProcess(pid: number): Promise<{ rssBytes: number; fds: numb
     return Number.isNaN(kb) ? undefined : { rssBytes: kb * 1024, fds };
   } catch {
     return undefined; // between a kill and the restart
+  }
+}
+
+/** The process's open descriptors by kind: regular files (a leak of spool handles shows here), sockets, other. */
+async function fdKinds(pid: number): Promise<FdKinds | undefined> {
+  try {
+    const kinds: FdKinds = { files: 0, sockets: 0, other: 0 };
+    for (const fd of await readdir(`/proc/${pid}/fd`)) {
+      const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+      if (target.startsWith('/')) kinds.files++;
+      else if (target.startsWith('socket:')) kinds.sockets++;
+      else kinds.other++;
+    }
+    return kinds;
+  } catch {
+    return undefined;
   }
 }
 
@@ -66,8 +90,8 @@ export class AgentWatch {
   private timer: NodeJS.Timeout | undefined;
   private readonly started = Date.now();
   private current: AgentProcess;
-  idleAtStart: { rssBytes: number; fds: number } | undefined;
-  idleAtEnd: { rssBytes: number; fds: number } | undefined;
+  idleAtStart: IdleFigures | undefined;
+  idleAtEnd: IdleFigures | undefined;
 
   constructor(agent: AgentProcess) {
     this.current = agent;
@@ -109,16 +133,29 @@ export class AgentWatch {
     return sample;
   }
 
-  /** Median of a few samples of the current process, for the idle figures. */
-  async idle(): Promise<{ rssBytes: number; fds: number } | undefined> {
-    const got: { rssBytes: number; fds: number }[] = [];
-    for (let i = 0; i < 5; i++) {
-      const s = await sampleProcess(this.current.pid);
-      if (s) got.push(s);
-      await new Promise((r) => setTimeout(r, 200));
+  /**
+   * The current process's figures at rest. Pooled keep-alive connections close a few seconds after
+   * the last request, so this waits (up to `settleMs`) for the descriptor count to stop falling.
+   */
+  async idle(settleMs = 0, below = 0): Promise<IdleFigures | undefined> {
+    const deadline = Date.now() + settleMs;
+    for (;;) {
+      const got: { rssBytes: number; fds: number }[] = [];
+      for (let i = 0; i < 5; i++) {
+        const s = await sampleProcess(this.current.pid);
+        if (s) got.push(s);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const kinds = await fdKinds(this.current.pid);
+      if (got.length === 0 || !kinds) return undefined;
+      const fig = {
+        rssBytes: median(got.map((g) => g.rssBytes)),
+        fds: median(got.map((g) => g.fds)),
+        ...kinds,
+      };
+      if (fig.fds <= below || Date.now() >= deadline) return fig;
+      await new Promise((r) => setTimeout(r, 1000));
     }
-    if (got.length === 0) return undefined;
-    return { rssBytes: median(got.map((g) => g.rssBytes)), fds: median(got.map((g) => g.fds)) };
   }
 
   report(): ResourceReport {
@@ -161,11 +198,10 @@ export function resourceViolations(r: ResourceReport): string[] {
       `agent open fds grew: median ${r.firstThird.fds} in the first third, ${r.lastThird.fds} in the last`,
     );
   if (r.idleAtStart && r.idleAtEnd) {
-    if (r.idleAtEnd.fds > r.idleAtStart.fds + b.idleFdSlack)
-      out.push(`agent holds ${r.idleAtEnd.fds} fds idle after the run, ${r.idleAtStart.fds} idle before it`);
-    if (r.idleAtEnd.rssBytes > r.idleAtStart.rssBytes + b.idleRssSlackBytes)
+    const [a, z] = [r.idleAtStart, r.idleAtEnd];
+    if (z.fds > a.fds + b.idleFdSlack || z.files > a.files + b.idleFileSlack)
       out.push(
-        `agent RSS idle after the run ${mb(r.idleAtEnd.rssBytes)}, before it ${mb(r.idleAtStart.rssBytes)}`,
+        `agent holds ${z.fds} fds (${z.files} files, ${z.sockets} sockets) idle after the run, ${a.fds} (${a.files} files, ${a.sockets} sockets) idle before it`,
       );
   } else out.push('no idle figures of the agent before and after the run');
   return out;

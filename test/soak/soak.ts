@@ -97,7 +97,9 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     const drain = await waitForDrain(c, o.drainTimeoutMs);
     const leftovers = drain.drained ? await spoolLeftovers(c) : [`spool did not drain: ${drain.last}`];
     watch.stop();
-    watch.idleAtEnd = await watch.idle();
+    // Idle RSS after a busy hour is not compared (V8 keeps its heap); descriptors are, once pooled
+    // keep-alive connections have timed out.
+    watch.idleAtEnd = await watch.idle(20_000, (watch.idleAtStart?.fds ?? 0) + 4);
     log(
       `soak: drained in ${drain.seconds.toFixed(1)} s; checking ${tally.instances.size} instances through WADO-RS`,
     );
