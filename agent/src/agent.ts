@@ -58,6 +58,8 @@ export async function startAgent(
         allowedCallingAeTitles: config.allowedCallingAeTitles,
         maxAssociations: config.maxAssociations,
         maxAssociationsPerCallingAe: config.maxAssociationsPerCallingAe,
+        maxPendingPerAddress: config.maxPendingPerAddress,
+        maxPendingConnections: config.maxPendingConnections,
         maxPduLength: config.maxPduLength,
         artimTimeoutMs: config.timeouts.artimMs,
         idleTimeoutMs: config.timeouts.idleMs,

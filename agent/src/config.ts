@@ -61,6 +61,13 @@ export const agentConfigSchema = z
      * (rounded up), so one flooding caller cannot take every slot. Capped at maxAssociations.
      */
     maxAssociationsPerCallingAe: z.number().int().min(1).max(10_000).optional(),
+    /**
+     * Connections from one peer address that have not associated yet; more are closed at once, so
+     * a flood of silent sockets cannot exhaust descriptors. Associated connections do not count.
+     */
+    maxPendingPerAddress: z.number().int().min(1).max(10_000).default(16),
+    /** Connections not associated yet, from all addresses; unset means 4 × maxAssociations (at least 16). */
+    maxPendingConnections: z.number().int().min(1).max(100_000).optional(),
     maxPduLength: z
       .number()
       .int()

@@ -30,6 +30,18 @@ import { Status, type StoreHandler, type StoreWriter } from './store-handler.js'
 /** A command set is a few hundred bytes; this bounds what a hostile peer can make us buffer. */
 const MAX_COMMAND_BYTES = 64 * 1024;
 
+/**
+ * The largest PDU other than P-DATA-TF we read. Only an A-ASSOCIATE-RQ is ever more than a few
+ * bytes, and it is read whole into memory before the peer is associated or counted against a slot,
+ * so this is what each pending connection can make us hold. A real one is a few KB. Its largest
+ * legitimate part is the User Information item (PS3.8 9.3.2.3, PS3.7 D.3.3.7: user identity with a
+ * Kerberos ticket, SAML assertion or JWT), which its 16-bit item length caps at 64 KiB; the other
+ * 64 KiB leave room for the application context and up to 128 presentation contexts of about 500
+ * bytes each (an abstract syntax and some 18 transfer syntaxes). The peer's declared length is
+ * checked before any of its body is read, so nothing larger is ever buffered.
+ */
+export const MAX_ASSOCIATE_RQ_BYTES = 128 * 1024;
+
 enum Phase {
   AwaitingAssociate,
   Established,
@@ -98,7 +110,7 @@ export class Connection implements PduSink {
     this.pduTimeoutMs = pduTimeoutMs(policy);
     this.reader = new PduReader(this, {
       maxPDataLength: policy.maxPduLength,
-      maxControlPduLength: 1 << 20,
+      maxControlPduLength: MAX_ASSOCIATE_RQ_BYTES,
     });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {

@@ -5,7 +5,8 @@ import { FerryError } from '@ferry/shared';
 import type { Logger } from 'pino';
 import type { ListenerStats } from '../control/runtime-hooks.js';
 import { Connection, type ConnectionHooks } from './connection.js';
-import { type AssociationPolicy, callingAeShare } from './policy.js';
+import { connectionKey, PendingConnections, RefusalLog } from './pending-connections.js';
+import { type AssociationPolicy, callingAeShare, pendingLimits } from './policy.js';
 import type { StoreHandler } from './store-handler.js';
 
 /** Calling AE titles whose latest C-STORE is remembered (health reports the 50 latest). */
@@ -27,6 +28,10 @@ export interface ListenerOptions {
  * cannot fill the pool. One calling AE title may hold only its share of the slots (see
  * callingAeShare), so one flooding caller cannot lock the other modalities out.
  *
+ * Connections that have not been associated yet are capped per peer address and in all (see
+ * pendingLimits): one over the cap is closed at once, before TLS or any byte is read. Associated
+ * connections do not count, so a modality holding many associations can still open more.
+ *
  * Config changes apply live: a new policy (setPolicy) governs new associations only, since each
  * connection keeps the policy it was accepted under; a new port (rebind) binds the new server
  * before the old one stops accepting, and associations on the old socket run to their end.
@@ -39,6 +44,8 @@ export class DicomListener {
   /** Accepted associations, in all and per calling AE title. */
   private associations = 0;
   private readonly perCallingAe = new Map<string, number>();
+  private readonly pending = new PendingConnections();
+  private readonly refusals: RefusalLog;
   private policy: AssociationPolicy;
   private port: number;
   private listening = false;
@@ -59,11 +66,17 @@ export class DicomListener {
   ) {
     this.policy = opts.policy;
     this.port = opts.port;
+    this.refusals = new RefusalLog(log);
   }
 
   /** Accepted associations not closed yet (connections still to ask are not counted). */
   get activeAssociations(): number {
     return this.associations;
+  }
+
+  /** Connections not associated yet (still to send or have answered their A-ASSOCIATE-RQ). */
+  get pendingConnections(): number {
+    return this.pending.size;
   }
 
   /** The policy new associations get. */
@@ -104,6 +117,8 @@ export class DicomListener {
         allowedCallingAeTitles: policy.allowedCallingAeTitles.length,
         maxAssociations: policy.maxAssociations,
         maxAssociationsPerCallingAe: callingAeShare(policy),
+        maxPendingPerAddress: pendingLimits(policy).perAddress,
+        maxPendingConnections: pendingLimits(policy).total,
       },
       'DICOM association policy changed',
     );
@@ -138,10 +153,16 @@ export class DicomListener {
             cert: readFileSync(tls.cert),
             key: readFileSync(tls.key),
             ...(tls.ca ? { ca: readFileSync(tls.ca), requestCert: true, rejectUnauthorized: true } : {}),
+            // A silent peer gets no longer for its handshake than for its A-ASSOCIATE-RQ.
+            handshakeTimeout: this.policy.artimTimeoutMs,
           },
           onSocket,
         )
-      : createTcpServer(onSocket);
+      : createTcpServer();
+    // Counted at TCP accept, ahead of the TLS server's own listener, so a refused socket costs no handshake.
+    server.prependListener('connection', (raw: Socket) => {
+      if (this.enterPending(raw) && !tls) onSocket(raw);
+    });
     server.on('tlsClientError', (err: Error, socket: Socket) => {
       this.log.warn(
         { event: 'dicom.tls_error', peer: socket.remoteAddress, reason: err.message },
@@ -186,12 +207,32 @@ export class DicomListener {
     );
   }
 
+  /** Counts a new TCP connection as pending until it associates or closes; false if it was refused. */
+  private enterPending(raw: Socket): boolean {
+    const address = raw.remoteAddress;
+    const key = connectionKey(raw);
+    const refused =
+      address === undefined ? 'peer gone' : this.pending.enter(key, address, pendingLimits(this.policy));
+    if (refused !== undefined) {
+      this.refusals.note(address ?? '?', refused);
+      raw.on('error', () => undefined);
+      raw.destroy();
+      return false;
+    }
+    raw.once('close', () => this.pending.leave(key));
+    return true;
+  }
+
   private accept(socket: Socket): void {
     let admitted: string | undefined;
+    const key = connectionKey(socket);
     const hooks: ConnectionHooks = {
       admit: (callingAe) => {
         const refused = this.admit(callingAe);
-        if (refused === undefined) admitted = callingAe;
+        if (refused === undefined) {
+          admitted = callingAe;
+          this.pending.leave(key);
+        }
         return refused;
       },
       stored: this.stored,
@@ -237,6 +278,7 @@ export class DicomListener {
     const server = this.server;
     this.server = undefined;
     this.listening = false;
+    this.refusals.stop();
     if (abortActive) for (const c of this.connections) c.abort('listener shutting down');
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
     await Promise.all([...this.retiring]);

@@ -12,6 +12,15 @@ export interface PduSink {
   malformed(reason: string, tooLarge: boolean): void;
 }
 
+const PDU_NAMES: Record<number, string> = {
+  [PduType.AssociateRq]: 'A-ASSOCIATE-RQ',
+  [PduType.AssociateAc]: 'A-ASSOCIATE-AC',
+  [PduType.AssociateRj]: 'A-ASSOCIATE-RJ',
+  [PduType.ReleaseRq]: 'A-RELEASE-RQ',
+  [PduType.ReleaseRp]: 'A-RELEASE-RP',
+  [PduType.Abort]: 'A-ABORT',
+};
+
 enum State {
   PduHeader,
   Body,
@@ -30,7 +39,9 @@ export class PduReader {
   private headFill = 0;
   private pduType = 0;
   private pduRemaining = 0;
-  private bodyParts: Buffer[] = [];
+  /** The body of the non-P-DATA PDU being read, sized to its (checked) length; filled up to bodyFill. */
+  private body = Buffer.alloc(0);
+  private bodyFill = 0;
   private pdvRemaining = 0;
   private failed = false;
   /** PDUs read whole so far (the connection times each PDU from its first byte). */
@@ -59,8 +70,11 @@ export class PduReader {
           break;
         }
         case State.Body: {
+          // Copied, not sliced: slices would keep each socket chunk alive, and a peer sending one
+          // byte per chunk would make us hold far more than the PDU's length.
           const n = Math.min(this.pduRemaining, chunk.length - off);
-          this.bodyParts.push(chunk.subarray(off, off + n));
+          chunk.copy(this.body, this.bodyFill, off, off + n);
+          this.bodyFill += n;
           this.pduRemaining -= n;
           off += n;
           if (this.pduRemaining === 0) this.endControlPdu();
@@ -113,17 +127,19 @@ export class PduReader {
     }
     if (this.pduRemaining > this.limits.maxControlPduLength) {
       return this.fail(
-        `PDU of ${this.pduRemaining} bytes exceeds the maximum ${this.limits.maxControlPduLength}`,
+        `${PDU_NAMES[this.pduType] ?? 'PDU'} of ${this.pduRemaining} bytes exceeds the maximum ${this.limits.maxControlPduLength}`,
         true,
       );
     }
+    this.body = Buffer.allocUnsafe(this.pduRemaining);
+    this.bodyFill = 0;
     this.state = State.Body;
     if (this.pduRemaining === 0) this.endControlPdu();
   }
 
   private endControlPdu(): void {
-    const body = this.bodyParts.length === 1 ? this.bodyParts[0]! : Buffer.concat(this.bodyParts);
-    this.bodyParts = [];
+    const body = this.body;
+    this.body = Buffer.alloc(0);
     this.state = State.PduHeader;
     this.pdusCompleted++;
     this.sink.pdu(this.pduType, body);

@@ -10,6 +10,19 @@ export interface AssociationPolicy {
    * maxAssociations, rounded up.
    */
   maxAssociationsPerCallingAe?: number;
+  /**
+   * Connections from one peer address that have not been associated yet (no A-ASSOCIATE-RQ
+   * answered with an A-ASSOCIATE-AC). ARTIM bounds how long each may wait, not how many there
+   * are, so without this one address could open sockets until the agent runs out of descriptors.
+   * Associated connections do not count: a busy modality may hold many. Default
+   * DEFAULT_MAX_PENDING_PER_ADDRESS.
+   */
+  maxPendingPerAddress?: number;
+  /**
+   * Connections not associated yet, from all addresses. Default PENDING_PER_ASSOCIATION times
+   * maxAssociations, at least DEFAULT_MAX_PENDING_PER_ADDRESS.
+   */
+  maxPendingConnections?: number;
   /** Largest P-DATA-TF PDU we accept and advertise. */
   maxPduLength: number;
   /** ARTIM: time allowed for the A-ASSOCIATE-RQ after connect and for the peer to close after release. */
@@ -34,4 +47,16 @@ export function pduTimeoutMs(policy: AssociationPolicy): number {
 export function callingAeShare(policy: AssociationPolicy): number {
   const share = policy.maxAssociationsPerCallingAe ?? Math.ceil(policy.maxAssociations / 2);
   return Math.max(1, Math.min(share, policy.maxAssociations));
+}
+
+export const DEFAULT_MAX_PENDING_PER_ADDRESS = 16;
+const PENDING_PER_ASSOCIATION = 4;
+
+/** The pending (not yet associated) connections allowed under `policy`: per peer address and in all. */
+export function pendingLimits(policy: AssociationPolicy): { perAddress: number; total: number } {
+  const total =
+    policy.maxPendingConnections ??
+    Math.max(DEFAULT_MAX_PENDING_PER_ADDRESS, PENDING_PER_ASSOCIATION * policy.maxAssociations);
+  const perAddress = policy.maxPendingPerAddress ?? DEFAULT_MAX_PENDING_PER_ADDRESS;
+  return { perAddress: Math.min(perAddress, total), total };
 }

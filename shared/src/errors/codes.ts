@@ -28,6 +28,12 @@ export const ERROR_CODES = {
     retryable: false,
     description: 'A peer sent a PDU larger than the negotiated or allowed maximum.',
   },
+  'dicom.connection_refused': {
+    http: 503,
+    retryable: true,
+    description:
+      'A connection was closed before association: its address, or the gateway, has too many connections waiting to associate.',
+  },
   'dicom.association_rejected': {
     http: 403,
     retryable: false,
