@@ -24,6 +24,7 @@ import {
 import type { JWK } from 'jose';
 import type { z } from 'zod';
 import { signAgentToken } from './agent-token.js';
+import { deadline } from './deadline.js';
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 
@@ -83,21 +84,34 @@ export class ControlPlaneClient {
     return this.#call('GET', '/api/v1/agents/me', agentSelfSchema, { signed: true });
   }
 
-  /** Offers spooled objects for upload; the answer says per object: stored, upload (with part URLs) or refused. */
-  offerUploads(body: UploadOfferRequest, signal?: AbortSignal): Promise<UploadOfferResponse> {
+  /**
+   * Offers spooled objects for upload; the answer says per object: stored, upload (with part URLs) or
+   * refused. `timeoutMs` replaces the client's timeout for this call.
+   */
+  offerUploads(
+    body: UploadOfferRequest,
+    signal?: AbortSignal,
+    timeoutMs?: number,
+  ): Promise<UploadOfferResponse> {
     return this.#call('POST', '/api/v1/agents/uploads', uploadOfferResponseSchema, {
       body,
       signed: true,
       ...(signal ? { signal } : {}),
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
     });
   }
 
-  /** Asks for receipts of objects whose parts are all sent. */
-  completeUploads(body: UploadCompleteRequest, signal?: AbortSignal): Promise<UploadCompleteResponse> {
+  /** Asks for receipts of objects whose parts are all sent; `timeoutMs` as for offerUploads. */
+  completeUploads(
+    body: UploadCompleteRequest,
+    signal?: AbortSignal,
+    timeoutMs?: number,
+  ): Promise<UploadCompleteResponse> {
     return this.#call('POST', '/api/v1/agents/uploads/complete', uploadCompleteResponseSchema, {
       body,
       signed: true,
       ...(signal ? { signal } : {}),
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
     });
   }
 
@@ -122,8 +136,11 @@ export class ControlPlaneClient {
     method: 'GET' | 'POST',
     path: string,
     schema: S,
-    /** `signal`: the caller gives up (an agent stopping); the call's own timeout applies as well. */
-    opts: { body?: unknown; signed: boolean; signal?: AbortSignal },
+    /**
+     * `signal`: the caller gives up (an agent stopping); the call's own timeout (`timeoutMs`, else
+     * the client's) applies as well, to the answer's body too.
+     */
+    opts: { body?: unknown; signed: boolean; signal?: AbortSignal; timeoutMs?: number },
   ): Promise<z.infer<S>> {
     const url = `${this.server}${path}`;
     const headers: Record<string, string> = { accept: 'application/json' };
@@ -139,17 +156,18 @@ export class ControlPlaneClient {
       })}`;
     }
     const doFetch = this.#opts.fetch ?? fetch;
+    const limit = deadline(opts.signal, opts.timeoutMs ?? this.#opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     let res: Response;
+    let text: string;
     try {
       res = await doFetch(url, {
         method,
         headers,
         ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
-        signal: opts.signal
-          ? AbortSignal.any([opts.signal, AbortSignal.timeout(this.#opts.timeoutMs ?? DEFAULT_TIMEOUT_MS)])
-          : AbortSignal.timeout(this.#opts.timeoutMs ?? DEFAULT_TIMEOUT_MS),
+        signal: limit.signal,
         redirect: 'error',
       });
+      text = await res.text();
     } catch (cause) {
       const why = (cause as Error).name === 'TimeoutError' ? 'timed out' : describeFetchError(cause);
       throw new FerryError(
@@ -159,8 +177,9 @@ export class ControlPlaneClient {
           cause,
         },
       );
+    } finally {
+      limit.clear();
     }
-    const text = await res.text();
     let json: unknown;
     try {
       json = text === '' ? undefined : JSON.parse(text);

@@ -13,12 +13,14 @@ const item = (n: number) => ({
 /** An API whose complete() records its batches and answers `retry` for every object. */
 function recordingApi(refuse?: (ids: string[]) => boolean) {
   const calls: string[][] = [];
+  const verifyBytes: (number | undefined)[] = [];
   const api: UploadApi = {
     offer: () => Promise.reject(new Error('unused')),
     putPart: () => Promise.reject(new Error('unused')),
-    async complete(objects) {
+    async complete(objects, _signal, bytes) {
       const ids = objects.map((o) => o.objectId);
       calls.push(ids);
+      verifyBytes.push(bytes);
       await new Promise((r) => setTimeout(r, 10));
       if (refuse?.(ids)) throw new FerryError('request.invalid', 'refused', { details: { status: 400 } });
       return ids.map(
@@ -26,7 +28,7 @@ function recordingApi(refuse?: (ids: string[]) => boolean) {
       );
     },
   };
-  return { api, calls };
+  return { api, calls, verifyBytes };
 }
 
 describe('Completer', () => {
@@ -47,9 +49,16 @@ describe('Completer', () => {
     expect(calls.map((b) => b.length)).toEqual([1, 1, 1, 1]);
   });
 
+  it('tells each call how many bytes it verifies (its deadline grows with them)', async () => {
+    const { api, verifyBytes } = recordingApi();
+    const c = new Completer(api);
+    await Promise.all([c.complete(item(0), 10), c.complete(item(1), 20), c.complete(item(2), 30)]);
+    expect(verifyBytes).toEqual([10, 50]);
+  });
+
   it('splits a batch refused as a whole to find the object at fault', async () => {
     const bad = item(3).objectId;
-    const { api } = recordingApi((ids) => ids.includes(bad));
+    const { api, verifyBytes } = recordingApi((ids) => ids.includes(bad));
     const c = new Completer(api);
     const results = await Promise.allSettled([0, 1, 2, 3, 4].map((i) => c.complete(item(i), 1)));
     expect(results.map((r) => r.status)).toEqual([
@@ -59,5 +68,7 @@ describe('Completer', () => {
       'rejected',
       'fulfilled',
     ]);
+    // The halves are sized by their own objects.
+    expect(verifyBytes).toEqual([1, 4, 2, 2, 1, 1]);
   });
 });

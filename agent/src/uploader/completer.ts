@@ -48,24 +48,26 @@ export class Completer {
         (n === 0 || bytes + this.queue[n]!.bytes <= MAX_BATCH_BYTES)
       )
         bytes += this.queue[n++]!.bytes;
-      await this.call(this.queue.splice(0, n));
+      await this.call(this.queue.splice(0, n), bytes);
     }
     this.running = false;
   }
 
   /** One call; a batch refused as a whole is split to find the object at fault. */
-  private async call(batch: Waiter[]): Promise<void> {
+  private async call(batch: Waiter[], bytes: number): Promise<void> {
     let results: UploadCompleteResult[];
     try {
       results = await this.api.complete(
         batch.map((w) => w.item),
         this.signal(),
+        bytes,
       );
     } catch (err) {
       if (batch.length > 1 && verdictOf(err) === 'permanent') {
         const half = Math.ceil(batch.length / 2);
-        await this.call(batch.slice(0, half));
-        await this.call(batch.slice(half));
+        const [a, b] = [batch.slice(0, half), batch.slice(half)];
+        await this.call(a, sumBytes(a));
+        await this.call(b, sumBytes(b));
         return;
       }
       for (const w of batch) w.reject(err);
@@ -84,4 +86,8 @@ export class Completer {
         );
     }
   }
+}
+
+function sumBytes(batch: Waiter[]): number {
+  return batch.reduce((n, w) => n + w.bytes, 0);
 }

@@ -17,11 +17,31 @@ import { type TokenBucket, throttle } from './throttle.js';
 
 /** A PUT whose server stops reading or answering for this long is abandoned (undici's default is 5 min). */
 const PUT_STALL_MS = 30_000;
+/**
+ * An offer writes a few rows and signs URLs: the control plane answers within a second or two. One
+ * still unanswered after this went into a connection that is gone without a word (a black hole, a
+ * middlebox that forgot it), and waiting for the client's long timeout would stall every upload.
+ */
+export const OFFER_TIMEOUT_MS = 30_000;
+/** A complete is answered once the control plane has read back and verified the batch: this much, */
+const COMPLETE_FLOOR_MS = 30_000;
+/** plus the batch at this read-back rate (a full 256 MiB batch gets about two minutes). */
+const VERIFY_BYTES_PER_SECOND = 3 << 20;
+
+/** How long a complete of `bytes` sealed bytes may take before it is given up (and retried). */
+export function completeTimeoutMs(bytes: number, floorMs = COMPLETE_FLOOR_MS): number {
+  return floorMs + Math.ceil((Math.max(0, bytes) * 1000) / VERIFY_BYTES_PER_SECOND);
+}
 
 /** What the uploader needs from the control plane and the part URLs; a seam for tests. */
 export interface UploadApi {
   offer(objects: UploadOfferObject[], signal?: AbortSignal): Promise<UploadOfferResult[]>;
-  complete(objects: UploadCompleteRequest['objects'], signal?: AbortSignal): Promise<UploadCompleteResult[]>;
+  /** `verifyBytes`: the sealed bytes the control plane reads back to verify; its wait grows with them. */
+  complete(
+    objects: UploadCompleteRequest['objects'],
+    signal?: AbortSignal,
+    verifyBytes?: number,
+  ): Promise<UploadCompleteResult[]>;
   /** PUTs exactly `length` bytes from `body` to a presigned part URL. */
   putPart(url: string, body: Readable, length: number, signal: AbortSignal): Promise<void>;
 }
@@ -34,18 +54,28 @@ export interface UploadApi {
 export class UploadClient implements UploadApi {
   constructor(
     private readonly control: ControlPlaneClient,
-    private readonly opts: { dispatcher?: Dispatcher; stallMs?: number } = {},
+    private readonly opts: {
+      dispatcher?: Dispatcher;
+      stallMs?: number;
+      offerTimeoutMs?: number;
+      completeFloorMs?: number;
+    } = {},
   ) {}
 
+  // Each call gets a deadline of its own: the client's timeout is sized for the slowest call there is.
   async offer(objects: UploadOfferObject[], signal?: AbortSignal): Promise<UploadOfferResult[]> {
-    return (await this.control.offerUploads({ objects }, signal)).objects;
+    const timeoutMs = this.opts.offerTimeoutMs ?? OFFER_TIMEOUT_MS;
+    return (await this.control.offerUploads({ objects }, signal, timeoutMs)).objects;
   }
 
   async complete(
     objects: UploadCompleteRequest['objects'],
     signal?: AbortSignal,
+    verifyBytes?: number,
   ): Promise<UploadCompleteResult[]> {
-    return (await this.control.completeUploads({ objects }, signal)).objects;
+    const timeoutMs =
+      verifyBytes === undefined ? undefined : completeTimeoutMs(verifyBytes, this.opts.completeFloorMs);
+    return (await this.control.completeUploads({ objects }, signal, timeoutMs)).objects;
   }
 
   async putPart(url: string, body: Readable, length: number, signal: AbortSignal): Promise<void> {

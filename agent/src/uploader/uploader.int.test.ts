@@ -98,9 +98,9 @@ async function rig(): Promise<Rig> {
       offers.push(r);
       return r;
     },
-    complete(objects, signal) {
+    complete(objects, signal, verifyBytes) {
       calls.complete++;
-      return real.complete(objects, signal);
+      return real.complete(objects, signal, verifyBytes);
     },
     async putPart(url, body, length, signal) {
       await real.putPart(url, body, length, signal);
