@@ -135,6 +135,8 @@ describe('agent.json DICOM limits', () => {
     const cfg = await loadAgentConfig(dir);
     expect(cfg.timeouts).toEqual({ artimMs: 1000, idleMs: 2000, pduMs: 60_000 });
     expect(cfg.maxAssociationsPerCallingAe).toBeUndefined();
+    expect(cfg.maxPendingPerAddress).toBe(16);
+    expect(cfg.maxPendingConnections).toBeUndefined();
     await writeFile(join(dir, 'agent.json'), JSON.stringify({ recipientPublicKey }));
     expect((await loadAgentConfig(dir)).timeouts).toEqual({
       artimMs: 30_000,
@@ -146,13 +148,22 @@ describe('agent.json DICOM limits', () => {
   it('loads a PDU deadline and a per-caller share, and names a bad one', async () => {
     await writeFile(
       join(dir, 'agent.json'),
-      JSON.stringify({ recipientPublicKey, maxAssociationsPerCallingAe: 4, timeouts: { pduMs: 5000 } }),
+      JSON.stringify({
+        recipientPublicKey,
+        maxAssociationsPerCallingAe: 4,
+        maxPendingPerAddress: 2,
+        maxPendingConnections: 50,
+        timeouts: { pduMs: 5000 },
+      }),
     );
     const cfg = await loadAgentConfig(dir);
     expect(cfg.maxAssociationsPerCallingAe).toBe(4);
+    expect([cfg.maxPendingPerAddress, cfg.maxPendingConnections]).toEqual([2, 50]);
     expect(cfg.timeouts.pduMs).toBe(5000);
     for (const [patch, field] of [
       [{ maxAssociationsPerCallingAe: 0 }, 'maxAssociationsPerCallingAe: '],
+      [{ maxPendingPerAddress: 0 }, 'maxPendingPerAddress: '],
+      [{ maxPendingConnections: 0.5 }, 'maxPendingConnections: '],
       [{ timeouts: { pduMs: 10 } }, 'timeouts.pduMs: '],
     ] as const) {
       await writeFile(join(dir, 'agent.json'), JSON.stringify({ recipientPublicKey, ...patch }));

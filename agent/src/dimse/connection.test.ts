@@ -3,13 +3,14 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { type Logger, pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  encodeAssociateRq,
   encodeCEchoRq,
   encodePData,
   PduType as RawPdu,
   RawScu,
   Uids,
 } from '../../../test/harness/raw-scu.js';
-import { Connection } from './connection.js';
+import { Connection, MAX_ASSOCIATE_RQ_BYTES } from './connection.js';
 import type { AssociationPolicy } from './policy.js';
 import {
   Status,
@@ -290,5 +291,42 @@ describe('Connection PDU deadline', () => {
     const cut = lines.filter((l) => l.event === 'dicom.peer_not_reading');
     expect(cut).toHaveLength(1);
     expect(String(cut[0]?.reason)).toMatch(/^peer has not read our responses for \d+ ms \(limit 400 ms\)$/);
+  });
+});
+
+describe('Connection A-ASSOCIATE-RQ size', () => {
+  it('accepts a large but real A-ASSOCIATE-RQ (128 contexts of 28 transfer syntaxes)', async () => {
+    const contexts = Array.from({ length: 128 }, (_, i) => ({
+      id: 2 * i + 1,
+      abstractSyntax: Uids.Verification,
+      transferSyntaxes: Array.from({ length: 28 }, () => Uids.ExplicitVRLittleEndian),
+    }));
+    const size = encodeAssociateRq({ contexts }).length;
+    expect(size).toBeGreaterThan(64 * 1024);
+    expect(size).toBeLessThan(MAX_ASSOCIATE_RQ_BYTES);
+    const port = await listen(new SlowSink(1), () => undefined);
+    const { scu, ac } = await RawScu.open(port, { contexts });
+    expect(ac.contexts).toHaveLength(128);
+    await scu.release();
+  });
+
+  it('aborts an A-ASSOCIATE-RQ claiming 900 KiB on its header, before reading its body', async () => {
+    const lines: Record<string, unknown>[] = [];
+    let closed = 0;
+    const port = await listen(new SlowSink(1), () => closed++, policy, recordingLogger(lines));
+    const scu = await RawScu.connect(port);
+    const head = Buffer.alloc(6);
+    head[0] = RawPdu.AssociateRq;
+    head.writeUInt32BE(900 * 1024, 2);
+    // Only the header and 1 KiB of body: the agent must not wait for the rest to decide.
+    await scu.sendRaw(Buffer.concat([head, Buffer.alloc(1024)]));
+    expect((await scu.nextPdu(5000))?.type).toBe(RawPdu.Abort);
+    await expect.poll(() => closed).toBe(1);
+    const tooLarge = lines.filter((l) => l.event === 'dicom.pdu_too_large');
+    expect(tooLarge).toHaveLength(1);
+    expect(tooLarge[0]?.reason).toBe(
+      `A-ASSOCIATE-RQ of ${900 * 1024} bytes exceeds the maximum ${MAX_ASSOCIATE_RQ_BYTES}`,
+    );
+    scu.destroy();
   });
 });

@@ -296,7 +296,7 @@ describe('PduReader rejects malformed streams', () => {
       name: 'control PDU longer than maxControlPduLength',
       bytes: header(PduType.AssociateRq, (1 << 20) + 1),
       tooLarge: true,
-      reason: /exceeds the maximum 1048576/,
+      reason: /^A-ASSOCIATE-RQ of 1048577 bytes exceeds the maximum 1048576$/,
     },
     {
       name: 'P-DATA too short for a PDV header',
@@ -345,6 +345,17 @@ describe('PduReader rejects malformed streams', () => {
       }
     });
   }
+
+  it('copies a control PDU body out of its chunks, so a byte-per-chunk sender pins no chunks', () => {
+    const rec = new Recorder();
+    const reader = new PduReader(rec, LIMITS);
+    const body = Buffer.from(Array.from({ length: 1000 }, (_, i) => i & 0xff));
+    const chunks = [...pdu(PduType.AssociateRq, body)].map((b) => Buffer.from([b]));
+    for (const c of chunks) reader.push(c);
+    // Scribbling over the chunks afterwards leaves the PDU the sink was given intact.
+    for (const c of chunks) c.fill(0xee);
+    expect(rec.check()).toEqual([{ kind: 'pdu', type: PduType.AssociateRq, body: body.toString('hex') }]);
+  });
 
   it('reports an oversized PDU as soon as its header arrives, without waiting for the body', () => {
     const rec = new Recorder();
