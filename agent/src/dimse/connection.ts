@@ -134,6 +134,8 @@ export class Connection implements PduSink {
   abort(reason: string, abortReason: number = AbortReason.NotSpecified): void {
     if (this.phase === Phase.Closed) return;
     this.log.warn({ event: 'dicom.abort', assoc: this.id, peer: this.peer, reason }, 'association aborted');
+    // Nothing more it sends is read: the rest of a refused 900 KiB PDU stays in the kernel's buffers.
+    this.socket.pause();
     this.socket.write(encodeAbort(AbortSource.ServiceProvider, abortReason));
     this.hangUp();
     this.closed();
