@@ -1,10 +1,13 @@
 // The agent's DICOM port under attack: a seeded PDU fuzzer, 500 concurrent associations from one
-// caller, a sender stalling inside a PDU and one dribbling a PDU a byte at a time. Each time the
+// caller, 300 silent sockets from one address, 900 KiB A-ASSOCIATE-RQs, a sender stalling inside a
+// PDU and one dribbling a PDU a byte at a time. Each time the
 // agent must stay up, keep serving well-behaved senders (DCMTK), say why it cut each peer off, and
 // give back its sockets and partial spool files.
 //
 // FERRY_FUZZ_SEED reproduces a fuzz run (the seed is printed); FERRY_FUZZ_MS sets its length.
-import { readdir } from 'node:fs/promises';
+import { once } from 'node:events';
+import { readdir, readFile } from 'node:fs/promises';
+import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -21,6 +24,7 @@ import { echoscu, storescu, type ToolResult } from '../harness/dcmtk.js';
 import { type FuzzCase, fuzzSeed, MUTATIONS, PduFuzzer } from '../harness/pdu-fuzzer.js';
 import {
   type AssociateOutcome,
+  encodeAssociateRq,
   encodeCEchoRq,
   encodeCStoreRq,
   encodePData,
@@ -244,8 +248,14 @@ describe('seeded PDU fuzzer against the port', () => {
 
 describe('500 concurrent associations from one caller', () => {
   it('keeps a share of the pool for other callers, rejects the rest at once as busy, and frees it all', async () => {
-    // maxAssociations is the default 32, so one calling AE title may hold 16.
-    const a = await agentWith('flood', { timeouts: { artimMs: 10_000, idleMs: 120_000 } });
+    // maxAssociations is the default 32, so one calling AE title may hold 16. Every peer here is
+    // 127.0.0.1, and this is about association slots, so the cap on connections still to
+    // associate is lifted (the socket flood below tests that cap).
+    const a = await agentWith('flood', {
+      timeouts: { artimMs: 10_000, idleMs: 120_000 },
+      maxPendingPerAddress: 1000,
+      maxPendingConnections: 1000,
+    });
     const baselineFds = await warmUp(a);
 
     // Sockets that connect and say nothing hold no slot (ARTIM bounds them): others get in.
@@ -287,6 +297,88 @@ describe('500 concurrent associations from one caller', () => {
     const closed = events(a, 'dicom.association_closed').filter((e) => e.callingAe === 'FLOOD');
     expect(closed.filter((e) => e.released)).toHaveLength(16);
   }, 90_000);
+});
+
+// ---------------------------------------------------------------------------------- socket flood
+
+/** A TCP connection to the agent from `from` (any 127.x address is loopback on Linux). */
+async function connectFrom(port: number, from: string): Promise<{ socket: Socket; closed: Promise<void> }> {
+  const socket = createConnection({ port, host: '127.0.0.1', localAddress: from });
+  socket.on('error', () => undefined);
+  const closed = once(socket, 'close').then(() => undefined);
+  await once(socket, 'connect');
+  return { socket, closed };
+}
+
+const rssBytes = async (a: AgentProcess) =>
+  Number(/VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${a.pid}/status`, 'utf8'))?.[1]) * 1024;
+
+describe('connections that never associate', () => {
+  it('closes a flood of silent sockets from one address at its cap, serving other addresses meanwhile', async () => {
+    // ARTIM is long: what closes the flood must be the cap (default 16 per address), not the timer.
+    const a = await agentWith('silent', { timeouts: { artimMs: 20_000 } });
+    const baselineFds = await warmUp(a);
+
+    // The flood comes from 127.0.0.2 so the DCMTK sender (127.0.0.1) is another address.
+    const flood = await Promise.all(Array.from({ length: 300 }, () => connectFrom(a.port, '127.0.0.2')));
+    let closed = 0;
+    for (const f of flood) void f.closed.then(() => closed++);
+    await expect.poll(() => closed, { timeout: 10_000 }).toBe(284);
+    // The 16 let in are held, and the agent holds no more descriptors than those.
+    expect(flood.filter((f) => !f.socket.destroyed)).toHaveLength(16);
+    expect(await fdCount(a)).toBeLessThanOrEqual(baselineFds + 16 + FD_SLACK);
+    expectServed(await storescu({ port: a.port, callingAe: 'MODALITY', files: [SAMPLE], timeoutMs: 30_000 }));
+    await expect
+      .poll(() => events(a, 'dicom.connection_refused').reduce((n, e) => n + Number(e.refused), 0))
+      .toBe(284);
+    for (const e of events(a, 'dicom.connection_refused')) {
+      expect(e.peers).toEqual(['127.0.0.2']);
+      expect(String(e.reason)).toMatch(/from this address are already waiting to associate \(limit 16\)$/);
+    }
+    // A flood of 300 refusals is a few log lines, not 300.
+    expect(events(a, 'dicom.connection_refused').length).toBeLessThan(20);
+
+    for (const f of flood) f.socket.destroy();
+    await expectResourcesFreed(a, baselineFds);
+    // Once the flood is gone, its own address gets in again.
+    const after = await connectFrom(a.port, '127.0.0.2');
+    after.socket.write(encodeAssociateRq({ callingAe: 'AFTER', contexts: [verificationContext()] }));
+    const [reply] = (await once(after.socket, 'data')) as [Buffer];
+    expect(reply[0]).toBe(PduType.AssociateAc);
+    after.socket.destroy();
+  }, 60_000);
+
+  it('aborts an A-ASSOCIATE-RQ claiming 900 KiB on its header, so 64 of them leave the RSS flat', async () => {
+    const a = await agentWith('big-rq', { timeouts: { artimMs: 20_000 } });
+    const baselineFds = await warmUp(a);
+    const rssBefore = await rssBytes(a);
+
+    // 64 peers (16 from each of four addresses, the per-address cap) each send a whole 900 KiB
+    // A-ASSOCIATE-RQ: 57.6 MiB if it were buffered until ARTIM, as up to 1 MiB was before.
+    const claimed = 900 * 1024;
+    const pdu = Buffer.alloc(6 + claimed);
+    pdu[0] = PduType.AssociateRq;
+    pdu.writeUInt32BE(claimed, 2);
+    const peers = await Promise.all(
+      Array.from({ length: 64 }, (_, i) => connectFrom(a.port, `127.0.0.${3 + (i % 4)}`)),
+    );
+    const firstReplies = peers.map(async (p) => {
+      const data = once(p.socket, 'data').then(([b]) => (b as Buffer)[0]);
+      p.socket.write(pdu);
+      return Promise.race([data, p.closed.then(() => undefined)]);
+    });
+    expect(await Promise.all(firstReplies)).toEqual(peers.map(() => PduType.Abort));
+    const grew = (await rssBytes(a)) - rssBefore;
+    console.log(`attack-dicom: 64 A-ASSOCIATE-RQs of 900 KiB, agent RSS grew ${grew >> 10} KiB`);
+    expect(grew, `RSS grew ${grew} bytes`).toBeLessThan(24 << 20);
+
+    await expect.poll(() => events(a, 'dicom.pdu_too_large').length).toBe(64);
+    for (const e of events(a, 'dicom.pdu_too_large'))
+      expect(e.reason).toBe(`A-ASSOCIATE-RQ of ${claimed} bytes exceeds the maximum ${128 * 1024}`);
+    expectServed(await echoscu({ port: a.port, timeoutMs: 30_000 }));
+    for (const p of peers) p.socket.destroy();
+    await expectResourcesFreed(a, baselineFds);
+  }, 60_000);
 });
 
 // ----------------------------------------------------------------------------------------- stall
