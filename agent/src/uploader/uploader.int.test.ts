@@ -4,12 +4,13 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { connect } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { UploadOfferObject, UploadOfferResult } from '@ferry/shared';
 import { serve } from '@hono/node-server';
 import { eq } from 'drizzle-orm';
+import { type Logger, pino } from 'pino';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uploads } from '../../../control-plane/src/db/schema/index.js';
@@ -35,6 +36,8 @@ let t: TestApp;
 let server: ReturnType<typeof serve>;
 /** Every connection, whatever the URL's host, goes to the served control plane. */
 let dispatcher: Agent;
+/** The served control plane's port. */
+let cpPort: number;
 
 beforeAll(async () => {
   t = await createTestApp('pglite');
@@ -44,6 +47,7 @@ beforeAll(async () => {
     server.once('error', reject);
   });
   const { port } = server.address() as AddressInfo;
+  cpPort = port;
   // Agent tokens name the control plane by its public URL (http://ferry.test), and so do the fs part
   // URLs: keep those names on the wire (Host header) and route the sockets to the real port.
   dispatcher = new Agent({
@@ -75,7 +79,15 @@ interface Rig {
   close(): Promise<void>;
 }
 
-async function rig(): Promise<Rig> {
+interface RigOptions {
+  /** Where the sockets go instead of the shared dispatcher (a link that fails). */
+  dispatcher?: Agent;
+  offerTimeoutMs?: number;
+  log?: Logger;
+}
+
+async function rig(opts: RigOptions = {}): Promise<Rig> {
+  const via = opts.dispatcher ?? dispatcher;
   const group = await t.seedGroup();
   const gateway = await enrollTestGateway(t, group);
   const dir = await mkdtemp(join(tmpdir(), 'ferry-upload-'));
@@ -84,9 +96,12 @@ async function rig(): Promise<Rig> {
     server: TEST_PUBLIC_URL,
     auth: { gatewayId: gateway.gatewayId, privateJwk: gateway.privateJwk },
     fetch: ((url: string, init: RequestInit) =>
-      undiciFetch(url, { ...(init as object), dispatcher })) as unknown as typeof fetch,
+      undiciFetch(url, { ...(init as object), dispatcher: via })) as unknown as typeof fetch,
   });
-  const real = new UploadClient(control, { dispatcher });
+  const real = new UploadClient(control, {
+    dispatcher: via,
+    ...(opts.offerTimeoutMs !== undefined ? { offerTimeoutMs: opts.offerTimeoutMs } : {}),
+  });
   const offers: UploadOfferResult[][] = [];
   const puts: { url: string; length: number }[] = [];
   const calls = { offer: 0, complete: 0 };
@@ -122,7 +137,7 @@ async function rig(): Promise<Rig> {
         spoolLog: spool.log,
         paths: spool.paths,
         api,
-        log: silent,
+        log: opts.log ?? silent,
         config: { parallelism: 4, bandwidthBytesPerSecond: 0, retentionHours: 0, ...config },
         pollMs: 500,
         backoff: { baseMs: 50, capMs: 500 },
@@ -339,6 +354,52 @@ describe('uploader against the real control plane', () => {
       expect(offered[0]).toMatchObject({ status: 'refused', code: 'resource.conflict' });
     } finally {
       await r.close();
+    }
+  }, 120_000);
+
+  it('counts offers lost together in one dead link as one failure: the backoff does not pile up', async () => {
+    // A black hole in front of the control plane: it takes the requests and never answers.
+    const held: Socket[] = [];
+    const hole = createServer((s) => {
+      held.push(s);
+      s.on('error', () => undefined);
+      s.resume();
+    });
+    await new Promise<void>((resolve) => hole.listen(0, '127.0.0.1', resolve));
+    const holePort = (hole.address() as AddressInfo).port;
+    let holed = true;
+    const link = new Agent({
+      connect: (_opts, cb) => {
+        const socket = connect(holed ? holePort : cpPort, '127.0.0.1');
+        socket.once('connect', () => cb(null, socket));
+        socket.once('error', (err) => cb(err, null));
+      },
+    });
+    const warnings: Record<string, unknown>[] = [];
+    const log = pino({ level: 'warn' }, { write: (line: string) => warnings.push(JSON.parse(line)) });
+    const r = await rig({ dispatcher: link, offerTimeoutMs: 4000, log });
+    try {
+      // Instances arriving one by one while the link is dead: each goes out in a batch of its own,
+      // all four out before the first times out.
+      const uploader = r.uploader({ parallelism: 4 });
+      uploader.start();
+      for (let i = 0; i < 4; i++) {
+        await receive(r.spool);
+        await until(`offer ${i + 1} in the hole`, () => held.length === i + 1);
+      }
+      holed = false;
+      await until('all delivered', () => r.spool.log.all().every((e) => e.state === 'delivered'));
+      const failed = warnings.filter((w) => w.event === 'upload.offer_failed');
+      expect(failed).toHaveLength(4);
+      // One outage, one step (0 once a later offer got through): never 2, 3, 4 for the same one.
+      expect(failed.filter((f) => Number(f.attempt) > 1)).toEqual([]);
+      expect(failed.filter((f) => Number(f.delayMs) > 50)).toEqual([]);
+      await uploader.stop();
+    } finally {
+      await r.close();
+      for (const s of held) s.destroy();
+      await new Promise<void>((resolve) => hole.close(() => resolve()));
+      await link.close();
     }
   }, 120_000);
 

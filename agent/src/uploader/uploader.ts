@@ -86,6 +86,8 @@ export class Uploader {
   private poke: (() => void) | undefined;
   private pausedUntil = 0;
   private outageAttempt = 0;
+  /** When the current outage was noticed: offers already out then fail with it, as one outage. */
+  private outageNoticedAt = Number.NEGATIVE_INFINITY;
   private unsubscribe: (() => void) | undefined;
   private progressTimer: NodeJS.Timeout | undefined;
   private readonly counts = { delivered: 0, bytes: 0, quarantined: 0, retried: 0 };
@@ -345,10 +347,11 @@ export class Uploader {
     }
     if (offers.length === 0) return;
     let results: Map<string, UploadOfferResult>;
+    const offeredAt = Date.now();
     try {
       results = await this.offer(offers, byId);
     } catch (err) {
-      this.outage(err, [...byId.values()]);
+      this.outage(err, [...byId.values()], offeredAt);
       return;
     }
     this.outageAttempt = 0;
@@ -392,15 +395,23 @@ export class Uploader {
     }
   }
 
-  /** The control plane could not be asked at all: the whole batch waits, and so does the next one. */
-  private outage(err: unknown, batch: IndexEntry[]): void {
+  /**
+   * The control plane could not be asked at all: the whole batch waits, and so does the next one.
+   * Offers that were out together when it went away fail together: that is one step of the backoff,
+   * not one per batch (a dead link under eight batches would otherwise wait as if it failed 8 times).
+   */
+  private outage(err: unknown, batch: IndexEntry[], offeredAt: number): void {
     if (verdictOf(err) === 'reenroll' || this.abort.signal.aborted) {
       for (const e of batch) this.queue.release(e.id);
       if (!this.abort.signal.aborted) this.reenroll(err);
       return;
     }
-    const delayMs = backoffDelay(this.outageAttempt++, this.backoff);
-    this.pausedUntil = Date.now() + delayMs;
+    const now = Date.now();
+    if (offeredAt > this.outageNoticedAt) {
+      this.outageNoticedAt = now;
+      this.pausedUntil = now + backoffDelay(this.outageAttempt++, this.backoff);
+    }
+    const delayMs = Math.max(0, this.pausedUntil - now);
     this.noteError(err);
     for (const e of batch) this.queue.requeue(e);
     const fe = isFerryError(err) ? err : undefined;
