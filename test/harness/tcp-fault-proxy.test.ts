@@ -93,7 +93,7 @@ describe('tcp fault proxy', () => {
   it('delivers every byte in order and unaltered, both ways, under latency and a shared cap', async () => {
     const t = await target();
     const p = await proxyTo(t);
-    p.shape({ latencyMs: 15, bitsPerSecond: 200e6 });
+    p.shape({ latencyMs: 15, bitsPerSecond: 200e6, downBitsPerSecond: 300e6 });
     const payloads = [randomBytes(3 * MiB), randomBytes(2 * MiB + 12_345)];
     const clients = await Promise.all(payloads.map(() => client(p)));
     // Two connections at once share the cap; each must still see exactly its own bytes back.

@@ -10,6 +10,12 @@ export interface LinkShape {
   latencyMs?: number;
   /** Cap per direction, shared by every connection through the proxy (undefined = unlimited). */
   bitsPerSecond?: number;
+  /**
+   * Cap of the target → client direction alone, when it differs (0 = unlimited). In front of S3 the
+   * control plane's own reads of the objects share the proxy; on the real network they never cross
+   * the gateway's link.
+   */
+  downBitsPerSecond?: number;
 }
 
 export interface TcpFaultStats {
@@ -51,6 +57,8 @@ const HIGH_WATER = 1 << 20;
 interface Direction {
   /** When the shared "wire" is free again (ms since epoch, fractional). */
   nextFree: number;
+  /** Its cap in force (undefined or 0 = unlimited). */
+  bitsPerSecond: () => number | undefined;
 }
 
 interface Pipe {
@@ -78,8 +86,11 @@ export async function startTcpFaultProxy(to: { host: string; port: number }): Pr
   let resetAfter: number | null = null;
   let resetTimer: NodeJS.Timeout | undefined;
   const pipes = new Set<Pipe>();
-  const up: Direction = { nextFree: 0 };
-  const down: Direction = { nextFree: 0 };
+  const up: Direction = { nextFree: 0, bitsPerSecond: () => link.bitsPerSecond };
+  const down: Direction = {
+    nextFree: 0,
+    bitsPerSecond: () => link.downBitsPerSecond ?? link.bitsPerSecond,
+  };
   const stats = { connections: 0, resets: 0, bytesUp: 0, bytesDown: 0, bytesSwallowed: 0 };
   const now = () => performance.timeOrigin + performance.now();
 
@@ -138,7 +149,8 @@ export async function startTcpFaultProxy(to: { host: string; port: number }): Pr
     const enqueue = (chunk: Buffer | null) => {
       const t = now();
       const bytes = chunk?.length ?? 0;
-      const serialise = link.bitsPerSecond ? (bytes * 8 * 1000) / link.bitsPerSecond : 0;
+      const cap = dir.bitsPerSecond();
+      const serialise = cap ? (bytes * 8 * 1000) / cap : 0;
       dir.nextFree = Math.max(t, dir.nextFree) + serialise;
       const last = queue.at(-1)?.release ?? 0;
       queue.push({ chunk, release: Math.max(dir.nextFree + (link.latencyMs ?? 0), last) });
