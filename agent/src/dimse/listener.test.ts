@@ -1,5 +1,10 @@
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createConnection, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { type Logger, pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RawScu, verificationContext } from '../../../test/harness/raw-scu.js';
@@ -40,8 +45,9 @@ afterEach(async () => {
 async function start(
   policy: AssociationPolicy = basePolicy,
   log: Logger = pino({ level: 'silent' }),
+  tls?: { cert: string; key: string },
 ): Promise<number> {
-  listener = new DicomListener({ host: '127.0.0.1', port: 0, policy }, noStore, log);
+  listener = new DicomListener({ host: '127.0.0.1', port: 0, policy, ...(tls ? { tls } : {}) }, noStore, log);
   return (await listener.listen()).port;
 }
 
@@ -163,5 +169,37 @@ describe('DicomListener connections not yet associated', () => {
       )
       .toBe(2);
     expect(lines.filter((l) => l.event === 'dicom.connection_refused').length).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('DicomListener over TLS, connections not yet associated', () => {
+  it('refuses one over the cap before any handshake, and closes a silent one at ARTIM', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'listener-tls-'));
+    try {
+      const cert = join(dir, 'server.crt');
+      const key = join(dir, 'server.key');
+      await promisify(execFile)('openssl', [
+        ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'],
+        ...['-subj', '/CN=localhost', '-days', '1', '-keyout', key, '-out', cert],
+      ]);
+      const lines: Record<string, unknown>[] = [];
+      const policy = { ...basePolicy, maxPendingPerAddress: 2, artimTimeoutMs: 500 };
+      const port = await start(policy, recordingLogger(lines), { cert, key });
+      const held = [];
+      for (let i = 1; i <= 2; i++) {
+        held.push(await silent(port, '127.0.0.2'));
+        await expect.poll(() => listener!.pendingConnections).toBe(i);
+      }
+      const over = await silent(port, '127.0.0.2');
+      expect(await isClosedWithin(over.closed, 5000)).toBe(true);
+      // The silent handshakes time out with ARTIM, are closed, and give their places back.
+      for (const h of held) expect(await isClosedWithin(h.closed, 10_000)).toBe(true);
+      await expect.poll(() => listener!.pendingConnections).toBe(0);
+      const tlsErrors = lines.filter((l) => l.event === 'dicom.tls_error').map((l) => l.reason);
+      expect(tlsErrors).toEqual(['TLS handshake timeout', 'TLS handshake timeout']);
+      expect(lines.filter((l) => l.event === 'dicom.connection_refused')).toHaveLength(1);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -147,7 +147,9 @@ export class DicomListener {
   private async bind(port: number): Promise<Server> {
     const onSocket = (socket: Socket) => this.accept(socket);
     const tls = this.opts.tls;
-    const server = tls
+    // TLS is spoken by a server that never listens: sockets reach it only once counted as pending,
+    // so a refused one costs no handshake and no tls_error line.
+    const secure = tls
       ? createTlsServer(
           {
             cert: readFileSync(tls.cert),
@@ -158,16 +160,19 @@ export class DicomListener {
           },
           onSocket,
         )
-      : createTcpServer();
-    // Counted at TCP accept, ahead of the TLS server's own listener, so a refused socket costs no handshake.
-    server.prependListener('connection', (raw: Socket) => {
-      if (this.enterPending(raw) && !tls) onSocket(raw);
-    });
-    server.on('tlsClientError', (err: Error, socket: Socket) => {
+      : undefined;
+    secure?.on('tlsClientError', (err: Error, socket: Socket) => {
       this.log.warn(
         { event: 'dicom.tls_error', peer: socket.remoteAddress, reason: err.message },
         'TLS handshake failed',
       );
+      // With a listener here the TLS server leaves the socket open; a failed handshake must not.
+      socket.destroy();
+    });
+    const server = createTcpServer((raw: Socket) => {
+      if (!this.enterPending(raw)) return;
+      if (secure) secure.emit('connection', raw);
+      else onSocket(raw);
     });
     try {
       await new Promise<void>((resolve, reject) => {
