@@ -13,20 +13,7 @@ import {
   Uids,
   verificationContext,
 } from './raw-scu.js';
-
-/** A PRNG returning [0, 1): mulberry32, small and good enough to pick mutations. */
-export type Rng = () => number;
-
-export function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { type Rng, seededRandom } from './seeded-random.js';
 
 /** FERRY_FUZZ_SEED when set (to reproduce a run), else a fresh random seed. */
 export function fuzzSeed(env: NodeJS.ProcessEnv = process.env): number {
@@ -98,7 +85,7 @@ export class PduFuzzer {
     readonly seed: number,
     private readonly opts: FuzzerOptions,
   ) {
-    this.rand = mulberry32(seed);
+    this.rand = seededRandom(seed);
     this.calledAe = opts.calledAe ?? 'GATEWAY';
     this.callingAe = opts.callingAe ?? 'FUZZER';
   }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../../test/harness/seeded-random.js';
 import { PduReader, type PduSink } from './pdu-reader.js';
 import { PduType } from './pdu-types.js';
 
@@ -72,20 +73,8 @@ function pdv(contextId: number, control: number, data: Buffer, itemLength = data
   return Buffer.concat([head, data]);
 }
 
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function pattern(n: number, seed: number): Buffer {
-  const r = rng(seed);
+  const r = seededRandom(seed);
   const b = Buffer.alloc(n);
   for (let i = 0; i < n; i++) b[i] = Math.floor(r() * 256);
   return b;
@@ -185,7 +174,7 @@ describe('PduReader framing', () => {
 
   it('gives the same events for 500 random chunkings, dataset slices in order and zero-copy', () => {
     const expected = JSON.stringify(expectedEvents());
-    const r = rng(42);
+    const r = seededRandom(42);
     for (let trial = 0; trial < 500; trial++) {
       const chunks: Buffer[] = [];
       let off = 0;
@@ -219,7 +208,7 @@ describe('PduReader framing', () => {
       pdus.push(pdu(PduType.PData, Buffer.concat(items)));
     }
     const stream = Buffer.concat(pdus);
-    const r = rng(7);
+    const r = seededRandom(7);
     const chunks: Buffer[] = [];
     for (let off = 0; off < stream.length; ) {
       const n = 1 + Math.floor(r() * 70_000);
