@@ -22,6 +22,7 @@ import {
 import { pydicomSamples, repoRoot } from '../harness/corpus.js';
 import { freePort, parseStorescuOutput, requireTool, storescu, topLevelStrings } from '../harness/dcmtk.js';
 import { freshS3Bucket } from '../harness/s3.js';
+import { selfSignedCert } from '../harness/tls.js';
 
 const run = promisify(execFile);
 const INFRA = join(repoRoot, 'infra');
@@ -96,28 +97,6 @@ async function unitExec(unitDir: string): Promise<{ argv: string[]; env: Record<
     if (e) env[e[1] as string] = e[2] as string;
   }
   return { argv, env };
-}
-
-async function selfSignedCert(cert: string, key: string): Promise<void> {
-  await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=127.0.0.1',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-  ]);
 }
 
 async function mode(path: string): Promise<string> {
@@ -205,7 +184,7 @@ describe('infra: bundle, install, unit, container and compose files', () => {
     s3 = bucket;
     cleanups.push(bucket.drop);
     certFile = local(composeEnv.FERRY_TLS_CERT ?? '');
-    await selfSignedCert(certFile, local(composeEnv.FERRY_TLS_KEY ?? ''));
+    await selfSignedCert({ cert: certFile, key: local(composeEnv.FERRY_TLS_KEY ?? '') });
     const port = await freePort();
     cpEnv = {
       ...composeEnv,

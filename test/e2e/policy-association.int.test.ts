@@ -1,8 +1,6 @@
 // Association policy of the real agent process: AE titles, limits, timers, config validation, TLS.
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   type AgentProcess,
@@ -20,6 +18,7 @@ import { pydicomSamplesDir } from '../harness/corpus.js';
 import { datasetAfterMeta, echoscu, freePort, storescu } from '../harness/dcmtk.js';
 import { PduType, RawScu, readPart10, Uids, verificationContext } from '../harness/raw-scu.js';
 import { exportSpool, indexEntries, layoutProblems, spoolDirs, spoolStatus } from '../harness/spool.js';
+import { selfSignedCert } from '../harness/tls.js';
 
 const SAMPLE = join(pydicomSamplesDir, 'SC_rgb_small_odd.dcm');
 
@@ -73,28 +72,6 @@ const rejection = (result: number, source: number, reason: number) => ({
   source,
   reason,
 });
-
-/** A self-signed certificate for CN=`cn` and its key, as DIR/NAME.crt and DIR/NAME.key. */
-async function selfSignedCert(dir: string, name: string, cn: string): Promise<{ cert: string; key: string }> {
-  const cert = join(dir, `${name}.crt`);
-  const key = join(dir, `${name}.key`);
-  await promisify(execFile)('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-subj',
-    `/CN=${cn}`,
-    '-days',
-    '1',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-  ]);
-  return { cert, key };
-}
 
 /** Exports the agent's spool into ROOT/`name`: it must hold `sopInstanceUid` with exactly the dataset `want`. */
 async function expectExported(a: AgentProcess, name: string, sopInstanceUid: string, want: Buffer) {
@@ -352,7 +329,10 @@ describe('TLS', () => {
   it('receives a C-STORE over TLS from storescu and exports it byte-identical', async () => {
     const dir = join(root, 'tls');
     await mkdir(dir, { recursive: true });
-    const { cert, key } = await selfSignedCert(dir, 'server', 'localhost');
+    const { cert, key } = await selfSignedCert(
+      { cert: join(dir, 'server.crt'), key: join(dir, 'server.key') },
+      'localhost',
+    );
     const a = await agent({ tls: { cert, key } });
     expect(events(a, 'dicom.listening')).toEqual([expect.objectContaining({ tls: true })]);
 
@@ -371,7 +351,10 @@ describe('TLS', () => {
     // Plain TCP to the TLS port gets nowhere, and a client that does not trust the cert is refused.
     const plain = await echoscu({ port: a.port, timeoutMs: 15_000 });
     expect(plain.code).not.toBe(0);
-    const { cert: otherCa } = await selfSignedCert(dir, 'other', 'other');
+    const { cert: otherCa } = await selfSignedCert(
+      { cert: join(dir, 'other.crt'), key: join(dir, 'other.key') },
+      'other',
+    );
     const untrusted = await echoscu({ port: a.port, extraArgs: ['+tla', '+cf', otherCa], timeoutMs: 15_000 });
     expect(untrusted.code).not.toBe(0);
     const trusted = await echoscu({ port: a.port, extraArgs: tlsArgs, timeoutMs: 15_000 });

@@ -1,14 +1,12 @@
 // The whole chain across real processes: the control plane (fs or S3 blobs), a facility, an agent
 // enrolled through the real token path, and readers of the worklist and DICOMweb.
 
-import { execFile } from 'node:child_process';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { promisify } from 'node:util';
 import { type AgentProcess, runAgentCli, scratch, sleep, startAgent } from './agent.js';
 import { type ControlPlaneProcess, freshPostgresDatabase, startControlPlane } from './control-plane.js';
 import { freePort } from './dcmtk.js';
@@ -16,8 +14,7 @@ import { type FaultProxy, startFaultProxy } from './fault-proxy.js';
 import { datasetHash } from './part10.js';
 import { freshS3Bucket } from './s3.js';
 import { startTcpFaultProxy, type TcpFaultProxy } from './tcp-fault-proxy.js';
-
-const run = promisify(execFile);
+import { selfSignedCert } from './tls.js';
 
 export const CLOUD_ADMIN = { email: 'admin@ferry.test', password: 'correct horse battery staple' };
 
@@ -196,7 +193,10 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   const port = await freePort();
   const agentEnv: Record<string, string> = {};
   if (opts.tls) {
-    const { cert, key } = await selfSignedCert(root);
+    const { cert, key } = await selfSignedCert({
+      cert: join(root, 'cp-cert.pem'),
+      key: join(root, 'cp-key.pem'),
+    });
     Object.assign(env, {
       FERRY_TLS_CERT: cert,
       FERRY_TLS_KEY: key,
@@ -380,32 +380,6 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
     },
   };
   return cloud;
-}
-
-/** A self-signed certificate for 127.0.0.1 (openssl), as PEM files in `dir`. */
-async function selfSignedCert(dir: string): Promise<{ cert: string; key: string }> {
-  const cert = join(dir, 'cp-cert.pem');
-  const key = join(dir, 'cp-key.pem');
-  await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=127.0.0.1',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-  ]);
-  return { cert, key };
 }
 
 /**

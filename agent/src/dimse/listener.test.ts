@@ -1,13 +1,12 @@
-import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { type Logger, pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RawScu, verificationContext } from '../../../test/harness/raw-scu.js';
+import { selfSignedCert } from '../../../test/harness/tls.js';
 import { DicomListener } from './listener.js';
 import type { AssociationPolicy } from './policy.js';
 import { Status, type StoreHandler } from './store-handler.js';
@@ -176,12 +175,10 @@ describe('DicomListener over TLS, connections not yet associated', () => {
   it('refuses one over the cap before any handshake, and closes a silent one at ARTIM', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'listener-tls-'));
     try {
-      const cert = join(dir, 'server.crt');
-      const key = join(dir, 'server.key');
-      await promisify(execFile)('openssl', [
-        ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'],
-        ...['-subj', '/CN=localhost', '-days', '1', '-keyout', key, '-out', cert],
-      ]);
+      const { cert, key } = await selfSignedCert(
+        { cert: join(dir, 'server.crt'), key: join(dir, 'server.key') },
+        'localhost',
+      );
       const lines: Record<string, unknown>[] = [];
       const policy = { ...basePolicy, maxPendingPerAddress: 2, artimTimeoutMs: 500 };
       const port = await start(policy, recordingLogger(lines), { cert, key });
