@@ -1,3 +1,4 @@
+export * from './async/index.js';
 export * from './crypto/index.js';
 export * from './dicom/index.js';
 export * from './errors/index.js';

@@ -3,11 +3,11 @@
 // through WADO-RS, and none that only ever got a failure status.
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { mapLimit } from '@ferry/shared';
 import { sleep } from '../harness/agent.js';
 import { type Cloud, storedVersions } from '../harness/cloud.js';
 import { indexEntries, spoolDirs, spoolStatus } from '../harness/spool.js';
 import type { InstanceTally } from './senders.js';
-import { mapLimit } from './workload.js';
 
 export interface CloudCheck {
   /** Succeeded instances found once, current, byte-identical. */

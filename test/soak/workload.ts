@@ -11,6 +11,7 @@
 //   memory store).
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { mapLimit } from '@ferry/shared';
 import { corpusFiles, pydicomSamples } from '../harness/corpus.js';
 import { freePort, startStorescp, storescu, topLevelStrings } from '../harness/dcmtk.js';
 import { datasetHash, readMeta, sha256 } from '../harness/part10.js';
@@ -48,20 +49,6 @@ async function uidsOf(file: string): Promise<{ study: string; series: string; so
     sop: v[UID_TAGS.sop] ?? '',
   };
   if (!out.study || !out.series || !out.sop) throw new Error(`${file}: missing study/series/SOP UID`);
-  return out;
-}
-
-/** Runs `fn` over `items`, at most `limit` at a time, keeping order. */
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return out;
 }
 

@@ -7,6 +7,7 @@ import {
   type InstanceManifest,
   instanceManifestSchema,
   isFerryError,
+  mapLimit,
   type ObjectHeader,
   openObject,
   type UploadCompleteRequest,
@@ -31,7 +32,6 @@ import {
 import {
   handleOf,
   instanceKey,
-  mapLimit,
   partLayout,
   receiptFor,
   STORE_CONCURRENCY,

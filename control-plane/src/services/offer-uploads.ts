@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import {
   type ErrorCode,
   FerryError,
+  mapLimit,
   type UploadOfferObject,
   type UploadOfferRequest,
   type UploadOfferResponse,
@@ -18,7 +19,6 @@ import {
   handleOf,
   instanceKey,
   MAX_UPLOAD_PARTS,
-  mapLimit,
   partCount,
   partLayout,
   receiptFor,

@@ -1,0 +1,1 @@
+export { mapLimit } from './map-limit.js';
