@@ -83,6 +83,27 @@ const a = (w: TenancyWorld) => w.A;
 const studyOf = (w: TenancyWorld) => ({ studyUid: a(w).study.studyUid });
 const seriesOf = (w: TenancyWorld) => ({ ...studyOf(w), seriesUid: a(w).study.seriesUid });
 const instanceOf = (w: TenancyWorld) => ({ ...seriesOf(w), sopUid: a(w).study.sopUid });
+const facilityOf = (w: TenancyWorld) => ({ id: a(w).facilityId });
+const gatewayOf = (w: TenancyWorld) => ({ id: a(w).gatewayId });
+const diagnosticOf = (w: TenancyWorld) => ({ ...gatewayOf(w), diagnosticId: a(w).diagnosticId });
+
+// Variants that ask for A's child under B's own parent (Row.underOwnParent), with their titles.
+const DIAGNOSTIC_ON_OWN_GATEWAY = {
+  variant: "under the caller's own gateway",
+  underOwnParent: (w: TenancyWorld) => ({ id: w.B.gatewayId, diagnosticId: a(w).diagnosticId }),
+};
+const SERIES_IN_OWN_STUDY = {
+  variant: "A's series under the caller's own study",
+  underOwnParent: (w: TenancyWorld) => ({ studyUid: w.B.study.studyUid, seriesUid: a(w).study.seriesUid }),
+};
+const INSTANCE_IN_OWN_SERIES = {
+  variant: "A's instance under the caller's own study and series",
+  underOwnParent: (w: TenancyWorld) => ({
+    studyUid: w.B.study.studyUid,
+    seriesUid: w.B.study.seriesUid,
+    sopUid: a(w).study.sopUid,
+  }),
+};
 
 const ROWS: Row[] = [
   // ---- facilities and enrollment tokens
@@ -105,14 +126,14 @@ const ROWS: Row[] = [
     route: '/api/v1/facilities/:id',
     caller: 'user',
     outsider: 'not_found',
-    params: (w) => ({ id: a(w).facilityId }),
+    params: facilityOf,
   },
   {
     method: 'PATCH',
     route: '/api/v1/facilities/:id',
     caller: 'admin',
     outsider: 'not_found',
-    params: (w) => ({ id: a(w).facilityId }),
+    params: facilityOf,
     json: () => ({ stablePeriodSeconds: 95 }),
   },
   {
@@ -127,7 +148,7 @@ const ROWS: Row[] = [
     route: '/api/v1/facilities/:id/enrollment-tokens',
     caller: 'admin',
     outsider: 'not_found',
-    params: (w) => ({ id: a(w).facilityId }),
+    params: facilityOf,
     json: () => ({ expiresInHours: 1, maxUses: 1 }),
   },
   {
@@ -135,7 +156,7 @@ const ROWS: Row[] = [
     route: '/api/v1/facilities/:id/enrollment-tokens',
     caller: 'admin',
     outsider: 'not_found',
-    params: (w) => ({ id: a(w).facilityId }),
+    params: facilityOf,
     proof: (w) => [a(w).tokenId],
   },
   {
@@ -159,7 +180,7 @@ const ROWS: Row[] = [
     route: '/api/v1/gateways/:id',
     caller: 'user',
     outsider: 'not_found',
-    params: (w) => ({ id: a(w).gatewayId }),
+    params: gatewayOf,
   },
   {
     method: 'POST',
@@ -189,7 +210,7 @@ const ROWS: Row[] = [
     route: '/api/v1/gateways/:id/diagnostics',
     caller: 'admin',
     outsider: 'not_found',
-    params: (w) => ({ id: a(w).gatewayId }),
+    params: gatewayOf,
     json: () => ({ kind: 'logs', lines: 10 }),
   },
   {
@@ -197,17 +218,16 @@ const ROWS: Row[] = [
     route: '/api/v1/gateways/:id/diagnostics/:diagnosticId',
     caller: 'admin',
     outsider: 'not_found',
-    params: (w) => ({ id: a(w).gatewayId, diagnosticId: a(w).diagnosticId }),
+    params: diagnosticOf,
     proof: (w) => [a(w).diagnosticId],
   },
   {
     method: 'GET',
     route: '/api/v1/gateways/:id/diagnostics/:diagnosticId',
-    variant: "under the caller's own gateway",
     caller: 'admin',
     outsider: 'not_found',
-    params: (w) => ({ id: a(w).gatewayId, diagnosticId: a(w).diagnosticId }),
-    underOwnParent: (w) => ({ id: w.B.gatewayId, diagnosticId: a(w).diagnosticId }),
+    params: diagnosticOf,
+    ...DIAGNOSTIC_ON_OWN_GATEWAY,
   },
 
   // ---- webhooks
@@ -370,13 +390,12 @@ const ROWS: Row[] = [
   {
     method: 'GET',
     route: `${SERIES}/instances`,
-    variant: "A's series under the caller's own study",
     caller: 'user',
     // A search within B's own study: B's (empty) answer, as for any series UID B does not hold.
     outsider: 'filtered',
     headers: DICOM_JSON,
     params: seriesOf,
-    underOwnParent: (w) => ({ studyUid: w.B.study.studyUid, seriesUid: a(w).study.seriesUid }),
+    ...SERIES_IN_OWN_STUDY,
   },
 
   // ---- DICOMweb: WADO-RS instances and metadata
@@ -385,25 +404,19 @@ const ROWS: Row[] = [
   {
     method: 'GET',
     route: SERIES,
-    variant: "A's series under the caller's own study",
     caller: 'user',
     outsider: 'not_found',
     params: seriesOf,
-    underOwnParent: (w) => ({ studyUid: w.B.study.studyUid, seriesUid: a(w).study.seriesUid }),
+    ...SERIES_IN_OWN_STUDY,
   },
   { method: 'GET', route: INSTANCE, caller: 'user', outsider: 'not_found', params: instanceOf },
   {
     method: 'GET',
     route: INSTANCE,
-    variant: "A's instance under the caller's own study and series",
     caller: 'user',
     outsider: 'not_found',
     params: instanceOf,
-    underOwnParent: (w) => ({
-      studyUid: w.B.study.studyUid,
-      seriesUid: w.B.study.seriesUid,
-      sopUid: a(w).study.sopUid,
-    }),
+    ...INSTANCE_IN_OWN_SERIES,
   },
   {
     method: 'GET',
@@ -426,12 +439,11 @@ const ROWS: Row[] = [
   {
     method: 'GET',
     route: `${SERIES}/metadata`,
-    variant: "A's series under the caller's own study",
     caller: 'user',
     outsider: 'not_found',
     headers: DICOM_JSON,
     params: seriesOf,
-    underOwnParent: (w) => ({ studyUid: w.B.study.studyUid, seriesUid: a(w).study.seriesUid }),
+    ...SERIES_IN_OWN_STUDY,
   },
   {
     method: 'GET',
@@ -445,16 +457,11 @@ const ROWS: Row[] = [
   {
     method: 'GET',
     route: `${INSTANCE}/metadata`,
-    variant: "A's instance under the caller's own study and series",
     caller: 'user',
     outsider: 'not_found',
     headers: DICOM_JSON,
     params: instanceOf,
-    underOwnParent: (w) => ({
-      studyUid: w.B.study.studyUid,
-      seriesUid: w.B.study.seriesUid,
-      sopUid: a(w).study.sopUid,
-    }),
+    ...INSTANCE_IN_OWN_SERIES,
   },
 
   // ---- agent routes (group B's gateway)
@@ -481,8 +488,8 @@ const ROWS: Row[] = [
     outsider: 'filtered',
     json: (w) => ({ objects: [w.A.storedOffer] }),
     // A receipt would tell B that A holds this instance: B must upload its own copy.
-    checkOutsider: (res) => expect((res.body as OfferBody).objects.map((o) => o.status)).toEqual(['upload']),
-    checkInsider: (res) => expect((res.body as OfferBody).objects.map((o) => o.status)).toEqual(['stored']),
+    checkOutsider: (res) => expect(offerStatuses(res)).toEqual(['upload']),
+    checkInsider: (res) => expect(offerStatuses(res)).toEqual(['stored']),
   },
   {
     method: 'POST',
@@ -492,7 +499,7 @@ const ROWS: Row[] = [
     outsider: 'filtered',
     json: (w) => ({ objects: [w.A.pendingOffer] }),
     // B gets an upload of its own (the leak check shows A's upload id is not in it); A resumes its own.
-    checkOutsider: (res) => expect((res.body as OfferBody).objects.map((o) => o.status)).toEqual(['upload']),
+    checkOutsider: (res) => expect(offerStatuses(res)).toEqual(['upload']),
     checkInsider: (res, w) =>
       expect((res.body as OfferBody).objects).toMatchObject([
         { status: 'upload', uploadId: w.A.upload.uploadId },
@@ -556,7 +563,7 @@ const ROWS: Row[] = [
     route: '/gateways/:id',
     caller: 'admin',
     outsider: 'not_found',
-    params: (w) => ({ id: a(w).gatewayId }),
+    params: gatewayOf,
   },
   {
     method: 'POST',
@@ -578,16 +585,15 @@ const ROWS: Row[] = [
     route: '/gateways/:id/diagnostics/:diagnosticId',
     caller: 'admin',
     outsider: 'not_found',
-    params: (w) => ({ id: a(w).gatewayId, diagnosticId: a(w).diagnosticId }),
+    params: diagnosticOf,
   },
   {
     method: 'GET',
     route: '/gateways/:id/diagnostics/:diagnosticId',
-    variant: "under the caller's own gateway",
     caller: 'admin',
     outsider: 'not_found',
-    params: (w) => ({ id: a(w).gatewayId, diagnosticId: a(w).diagnosticId }),
-    underOwnParent: (w) => ({ id: w.B.gatewayId, diagnosticId: a(w).diagnosticId }),
+    params: diagnosticOf,
+    ...DIAGNOSTIC_ON_OWN_GATEWAY,
   },
   {
     method: 'GET',
@@ -609,7 +615,7 @@ const ROWS: Row[] = [
     route: '/facilities/:id',
     caller: 'admin',
     outsider: 'not_found',
-    params: (w) => ({ id: a(w).facilityId }),
+    params: facilityOf,
     proof: (w) => [a(w).aeTitle],
   },
   {
@@ -617,7 +623,7 @@ const ROWS: Row[] = [
     route: '/facilities/:id',
     caller: 'admin',
     outsider: 'not_found',
-    params: (w) => ({ id: a(w).facilityId }),
+    params: facilityOf,
     form: (w) => ({ name: a(w).facilityName, aeTitle: a(w).aeTitle, stablePeriodSeconds: '95' }),
   },
   {
@@ -633,7 +639,7 @@ const ROWS: Row[] = [
     route: '/facilities/:id/enrollment-tokens',
     caller: 'admin',
     outsider: 'not_found',
-    params: (w) => ({ id: a(w).facilityId }),
+    params: facilityOf,
     form: () => ({ expiresInHours: '1', maxUses: '1' }),
   },
   {
@@ -691,6 +697,10 @@ const ROWS: Row[] = [
 
 interface OfferBody {
   objects: { status: string; code?: string; uploadId?: string }[];
+}
+
+function offerStatuses(res: SendResult): string[] {
+  return (res.body as OfferBody).objects.map((o) => o.status);
 }
 
 const keyOf = (method: string, route: string) => `${method} ${route}`;
