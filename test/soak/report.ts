@@ -4,21 +4,15 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ChaosCounts } from './chaos.js';
 import type { IdleFigures, ResourceReport } from './resources.js';
+import type { CloudCounts } from './verify.js';
 
-export interface SoakSummary {
+export interface SoakSummary extends CloudCounts {
   sent: number;
   succeeded: number;
   /** Failed sends by status ('no response' when the association broke before an answer). */
   failed: Record<string, number>;
   /** Distinct instances (SOP Instance UIDs) that got Success at least once. */
   succeededInstances: number;
-  delivered: number;
-  duplicates: number;
-  /** Must be 0. */
-  lost: number;
-  altered: number;
-  storedDespiteFailure: number;
-  storedUnanswered: number;
   deliveryLatencyP50Seconds: number;
   deliveryLatencyP99Seconds: number;
 }

@@ -9,12 +9,13 @@ import { type Cloud, storedVersions } from '../harness/cloud.js';
 import { indexEntries, spoolDirs, spoolStatus } from '../harness/spool.js';
 import type { InstanceTally } from './senders.js';
 
-export interface CloudCheck {
+/** What the cloud holds against what the senders were answered; the summary reports these as they are. */
+export interface CloudCounts {
   /** Succeeded instances found once, current, byte-identical. */
   delivered: number;
   /** Instances with more than one stored version (or not exactly one current one). */
   duplicates: number;
-  /** Succeeded instances the cloud does not have. */
+  /** Succeeded instances the cloud does not have: must be 0. */
   lost: number;
   /** Stored instances whose WADO-RS bytes differ from what was sent. */
   altered: number;
@@ -22,6 +23,9 @@ export interface CloudCheck {
   storedDespiteFailure: number;
   /** Instances that never got an answer (broken association) but were stored, correctly: allowed. */
   storedUnanswered: number;
+}
+
+export interface CloudCheck extends CloudCounts {
   /** Seconds from the agent's receipt (its Success) to stored in the cloud, per delivered instance. */
   latenciesSeconds: number[];
   violations: string[];
