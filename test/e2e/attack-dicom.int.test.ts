@@ -34,6 +34,7 @@ import {
   verificationContext,
 } from '../harness/raw-scu.js';
 import { spoolDirs } from '../harness/spool.js';
+import { sendWithoutReading } from '../harness/unread-flood.js';
 
 const SAMPLE = join(pydicomSamplesDir, 'SC_rgb_small_odd.dcm');
 const FUZZ_MS = Number(process.env.FERRY_FUZZ_MS ?? 20_000);
@@ -525,24 +526,9 @@ describe('senders that stall or dribble inside a PDU, or stop reading', () => {
   it('stops reading from a peer that never reads its responses, and cuts it off', async () => {
     const { scu } = await RawScu.open(a.port, { callingAe: 'DEAF', contexts: [verificationContext()] });
     const peer = `127.0.0.1:${scu.socket.localPort}`;
-    scu.socket.pause();
-    // A burst of C-ECHO requests (about 90 KB) sent again and again: the responses pile up unread.
-    const burst = Buffer.concat(
-      Array.from({ length: 1000 }, (_, i) =>
-        encodePData([{ contextId: 1, isCommand: true, isLast: true, data: encodeCEchoRq((i % 0xfff0) + 1) }]),
-      ),
-    );
+    // C-ECHO requests sent again and again while we read nothing: the responses pile up unread.
     const limit = 64 << 20;
-    let sent = 0;
-    try {
-      while (sent < limit) {
-        await scu.sendRaw(burst);
-        sent += burst.length;
-      }
-    } catch {
-      // The agent hung up on us.
-    }
-    scu.socket.resume();
+    const sent = await sendWithoutReading(scu, limit);
     await Promise.race([scu.closed, sleep(30_000)]);
     expect(scu.isClosed, 'the peer that does not read was not cut off').toBe(true);
     // It stopped reading once our responses backed up, long before we sent all of it.

@@ -10,6 +10,7 @@ import {
   RawScu,
   Uids,
 } from '../../../test/harness/raw-scu.js';
+import { sendWithoutReading } from '../../../test/harness/unread-flood.js';
 import { Connection, MAX_ASSOCIATE_RQ_BYTES } from './connection.js';
 import type { AssociationPolicy } from './policy.js';
 import {
@@ -269,23 +270,8 @@ describe('Connection PDU deadline', () => {
     const lines: Record<string, unknown>[] = [];
     const port = await listen(new SlowSink(1), () => undefined, slowPolicy, recordingLogger(lines));
     const { scu } = await RawScu.open(port, { contexts: verification });
-    scu.socket.pause();
-    const burst = Buffer.concat(
-      Array.from({ length: 1000 }, (_, i) =>
-        encodePData([{ contextId: 1, isCommand: true, isLast: true, data: encodeCEchoRq(i + 1) }]),
-      ),
-    );
     const limit = 64 << 20;
-    let sent = 0;
-    try {
-      while (sent < limit) {
-        await scu.sendRaw(burst);
-        sent += burst.length;
-      }
-    } catch {
-      // cut off
-    }
-    scu.socket.resume();
+    const sent = await sendWithoutReading(scu, limit);
     await scu.closed;
     expect(sent).toBeLessThan(limit);
     const cut = lines.filter((l) => l.event === 'dicom.peer_not_reading');
