@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AppRoute, appRoutes, fillPath, findLeak, routesWithJsonBody } from '../testing/attack.js';
+import { sendGrowingBody } from '../testing/chunked-body.js';
 import {
   createTestApp,
   enrollTestGateway,
@@ -135,7 +136,6 @@ describe('hostile bodies on every route (pglite)', () => {
 
   it('answers a body over 1 MiB with 413 request.too_large on every JSON route, declared or streamed', async () => {
     const big = `{"pad":"${'x'.repeat(MIB + 16)}"}`;
-    const chunk = new TextEncoder().encode('x'.repeat(64 * 1024));
     await forEachRoute(async (r) => {
       const token = await tokenFor(r);
       const declared = await t.request(r.method, pathOf(r), {
@@ -145,26 +145,13 @@ describe('hostile bodies on every route (pglite)', () => {
       });
       expectError(declared, 413, 'request.too_large');
       clean(declared);
-      let sent = 0;
-      const body = new ReadableStream<Uint8Array>({
-        pull(controller) {
-          if (sent > MIB + chunk.length) controller.close();
-          else {
-            sent += chunk.length;
-            controller.enqueue(chunk);
-          }
-        },
-      });
-      const streamed = await t.app.request(`${t.deps.publicUrl}${pathOf(r)}`, {
-        method: r.method,
-        headers: {
-          'content-type': 'application/json',
-          'transfer-encoding': 'chunked',
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-        },
-        body,
-        duplex: 'half',
-      } as RequestInit);
+      const streamed = await sendGrowingBody(
+        t,
+        r.method,
+        pathOf(r),
+        MIB,
+        token ? { authorization: `Bearer ${token}` } : {},
+      );
       expect(streamed.status, `${r.method} ${r.path}`).toBe(413);
       expect(((await streamed.json()) as { error: { code: string } }).error.code).toBe('request.too_large');
     });

@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { FerryError } from '@ferry/shared';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sendGrowingBody } from '../testing/chunked-body.js';
 import { BACKENDS, createTestApp, type SeededGroup, type TestApp } from '../testing/harness.js';
 import { expectError } from '../testing/security-suite.js';
 import { authenticate } from './auth-middleware.js';
@@ -101,23 +102,7 @@ describe.each(BACKENDS)('API edge (%s)', (backend) => {
     });
 
     it('refuses a chunked body that grows over 1 MiB', async () => {
-      const chunk = new TextEncoder().encode('x'.repeat(64 * 1024));
-      let sent = 0;
-      const body = new ReadableStream<Uint8Array>({
-        pull(controller) {
-          if (sent > MIB + chunk.length) controller.close();
-          else {
-            sent += chunk.length;
-            controller.enqueue(chunk);
-          }
-        },
-      });
-      const res = await t.app.request(`${t.deps.publicUrl}${LOGIN}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
-        body,
-        duplex: 'half',
-      } as RequestInit);
+      const res = await sendGrowingBody(t, 'POST', LOGIN, MIB);
       expect(res.status).toBe(413);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe('request.too_large');
     });
