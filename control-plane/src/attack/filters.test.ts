@@ -89,40 +89,30 @@ describe.each(BACKENDS)('hostile filters (%s)', (backend) => {
     t = await createTestApp(backend);
     a = await t.seedGroup('Filters A');
     b = await t.seedGroup('Filters B');
-    const fa = await seedFacility(t, a);
-    const fb = await seedFacility(t, b);
-    for (const name of ['ALPHA^ONE', 'GA_MMA^THREE', '100%^PERCENT']) {
-      const uid = newTestUid();
-      aUids[name] = uid;
-      await seedTestInstance(
-        t,
-        { groupId: a.groupId, facilityId: fa.facilityId },
-        {
-          set: {
-            patientName: name,
-            studyInstanceUid: uid,
-            seriesInstanceUid: newTestUid(),
-            sopInstanceUid: newTestUid(),
+    // One study per patient name: the study UIDs by name.
+    const seedStudies = async (group: SeededGroup, names: string[]): Promise<Record<string, string>> => {
+      const { facilityId } = await seedFacility(t, group);
+      const uids: Record<string, string> = {};
+      for (const patientName of names) {
+        const studyInstanceUid = newTestUid();
+        uids[patientName] = studyInstanceUid;
+        await seedTestInstance(
+          t,
+          { groupId: group.groupId, facilityId },
+          {
+            set: {
+              patientName,
+              studyInstanceUid,
+              seriesInstanceUid: newTestUid(),
+              sopInstanceUid: newTestUid(),
+            },
           },
-        },
-      );
-    }
-    for (const name of ['ALPHA^OTHERGROUP', 'GAXMMA^B']) {
-      const uid = newTestUid();
-      bUids.push(uid);
-      await seedTestInstance(
-        t,
-        { groupId: b.groupId, facilityId: fb.facilityId },
-        {
-          set: {
-            patientName: name,
-            studyInstanceUid: uid,
-            seriesInstanceUid: newTestUid(),
-            sopInstanceUid: newTestUid(),
-          },
-        },
-      );
-    }
+        );
+      }
+      return uids;
+    };
+    Object.assign(aUids, await seedStudies(a, ['ALPHA^ONE', 'GA_MMA^THREE', '100%^PERCENT']));
+    bUids.push(...Object.values(await seedStudies(b, ['ALPHA^OTHERGROUP', 'GAXMMA^B'])));
   });
   afterAll(async () => {
     await t?.close();
