@@ -9,9 +9,20 @@ import { promisify } from 'node:util';
 export async function selfSignedCert(
   paths: { cert: string; key: string },
   cn = '127.0.0.1',
+  days = 2,
 ): Promise<{ cert: string; key: string }> {
   await promisify(execFile)('openssl', [
-    ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2'],
+    ...[
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      String(days),
+    ],
     ...['-subj', `/CN=${cn}`, '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
     ...['-keyout', paths.key, '-out', paths.cert],
   ]);

@@ -1,9 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { healthReportSchema } from '@ferry/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { selfSignedCert } from '../../../test/harness/tls.js';
 import type { ListenerStats, UploaderStats } from '../control/runtime-hooks.js';
 import type { IndexEntry } from '../spool/index-entry.js';
 import { HealthMonitor } from './health-monitor.js';
@@ -200,27 +200,7 @@ describe('HealthMonitor', () => {
 
   it('reads the TLS certificate expiry and warns when it is near', async () => {
     const cert = join(dir, 'cert.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-days',
-        '5',
-        '-subj',
-        '/CN=gateway',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        cert,
-      ],
-      { stdio: 'ignore' },
-    );
+    await selfSignedCert({ cert, key: join(dir, 'key.pem') }, 'gateway', 5);
     const { monitor, listener, clock } = setup();
     clock.t = new Date();
     listener.tlsCertFile = cert;
