@@ -16,6 +16,9 @@ import { freshS3Bucket } from './s3.js';
 import { startTcpFaultProxy, type TcpFaultProxy } from './tcp-fault-proxy.js';
 import { selfSignedCert } from './tls.js';
 
+/** Signs in again after this long (the control plane's sessions last 30 minutes). */
+const SESSION_REFRESH_MS = 20 * 60_000;
+
 export const CLOUD_ADMIN = { email: 'admin@ferry.test', password: 'correct horse battery staple' };
 
 export interface CloudOptions {
@@ -224,10 +227,19 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
     ...(databaseUrl ? { databaseUrl } : {}),
   };
   let cp = await startControlPlane(cpOpts);
-  const session = await cp.login(CLOUD_ADMIN.email, CLOUD_ADMIN.password);
+  let session = await cp.login(CLOUD_ADMIN.email, CLOUD_ADMIN.password);
+  let signedInAt = Date.now();
+  // A session lasts 30 minutes and a soak outlives it: sign in again well before it expires.
+  const freshSession = async (): Promise<string> => {
+    if (Date.now() - signedInAt > SESSION_REFRESH_MS) {
+      session = await cp.login(CLOUD_ADMIN.email, CLOUD_ADMIN.password);
+      signedInAt = Date.now();
+    }
+    return session;
+  };
   const aeTitle = opts.aeTitle ?? 'GATEWAY';
-  const api: Cloud['api'] = (method, path, body) =>
-    cp.api(method, path, { token: session, ...(body !== undefined ? { body } : {}) });
+  const api: Cloud['api'] = async (method, path, body) =>
+    cp.api(method, path, { token: await freshSession(), ...(body !== undefined ? { body } : {}) });
 
   // The DICOM port is desired config the control plane pushes, like the AE title: set it there.
   const dicomPort = await freePort();
@@ -267,7 +279,9 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
     get cp() {
       return cp;
     },
-    session,
+    get session() {
+      return session;
+    },
     facilityId,
     aeTitle,
     agentDataDir,
@@ -354,7 +368,7 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
         `${cp.url}/dicomweb/studies/${studyUid}/series/${seriesUid}/instances/${sopUid}`,
         {
           headers: {
-            authorization: `Bearer ${session}`,
+            authorization: `Bearer ${await freshSession()}`,
             accept: 'multipart/related; type="application/dicom"',
           },
         },
