@@ -470,4 +470,61 @@ describe('s3 blob store: errors and start-up', () => {
     );
     expect(err.message).toContain('ferry-no-such-bucket');
   });
+
+  it('createBlobStore starts through an S3 outage (5xx, unreachable) and logs it, but not through a refused bucket', async () => {
+    vi.stubEnv('AWS_ACCESS_KEY_ID', s3.accessKeyId);
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', s3.secretAccessKey);
+    // A stand-in S3 that is up but failing, as radosgw answers while its OSD is busy.
+    const failing = serve({
+      fetch: () => new Response('<Error><Code>ServiceUnavailable</Code></Error>', { status: 503 }),
+      port: 0,
+      hostname: '127.0.0.1',
+    });
+    await new Promise<void>((resolve) => failing.once('listening', () => resolve()));
+    const failingUrl = `http://127.0.0.1:${(failing.address() as AddressInfo).port}`;
+    const lines: Record<string, unknown>[] = [];
+    const log = pino(
+      { level: 'info' },
+      { write: (l: string) => lines.push(JSON.parse(l) as Record<string, unknown>) },
+    );
+    const env = (endpoint: string, bucket = 'ferry-outage') => ({
+      s3: { bucket, endpoint, region: s3.region, forcePathStyle: true },
+      dataDir: '/nonexistent',
+      publicUrl: 'http://x',
+    });
+    try {
+      for (const endpoint of [failingUrl, 'http://127.0.0.1:9']) {
+        const made = await createBlobStore({ env: env(endpoint), db: t.database.db, log });
+        expect(made).toBeInstanceOf(S3BlobStore);
+        // Blob calls fail as the outage they are (agents retry them) instead of the start failing.
+        await expectFerryError(
+          made.createUpload({ key: newKey(), uploadId: randomUUID(), parts: 2 }),
+          'storage.unavailable',
+        );
+        (made as S3BlobStore).destroy();
+      }
+      const warned = lines.filter((l) => l.event === 'blob_store.unreachable');
+      expect(warned.map((l) => l.err)).toEqual([
+        expect.stringMatching(/HTTP 503/),
+        expect.stringMatching(/unreachable.*ECONNREFUSED/),
+      ]);
+      // S3 answering 4xx is a setting to fix: the start still stops.
+      await expectFerryError(
+        createBlobStore({ env: env(s3.endpoint, 'ferry-no-such-bucket'), db: t.database.db, log }),
+        'storage.unavailable',
+      );
+      vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'not-the-secret-key-0000');
+      await expectFerryError(
+        createBlobStore({
+          env: env(s3.endpoint, (t.deps.blobStore as S3BlobStore).bucket),
+          db: t.database.db,
+          log,
+        }),
+        'storage.unavailable',
+      );
+    } finally {
+      failing.close();
+      vi.unstubAllEnvs();
+    }
+  });
 });

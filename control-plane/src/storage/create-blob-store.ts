@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { isFerryError } from '@ferry/shared';
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
 import type { Env } from '../env.js';
@@ -8,7 +9,8 @@ import { loadBlobSigningSecret } from './part-signature.js';
 
 /**
  * S3 when FERRY_S3_BUCKET is set, else the embedded directory FERRY_DATA_DIR/blobs. An S3 bucket is
- * checked here (HeadBucket) so a wrong name or refused credentials stop the start, not the first upload.
+ * checked here (HeadBucket) so a wrong name or refused credentials stop the start, not the first upload;
+ * an S3 outage at start is logged and ridden out.
  */
 export async function createBlobStore(opts: {
   env: Pick<Env, 's3' | 'dataDir' | 'publicUrl'>;
@@ -18,7 +20,7 @@ export async function createBlobStore(opts: {
   const { env, log } = opts;
   if (env.s3) {
     // Loaded only when asked for: the AWS SDK costs start-up time and warns about Node 20 on load.
-    const { S3BlobStore } = await import('./s3-blob-store.js');
+    const { S3BlobStore, MISCONFIGURED_DETAIL } = await import('./s3-blob-store.js');
     const store = new S3BlobStore({
       bucket: env.s3.bucket,
       endpoint: env.s3.endpoint,
@@ -28,8 +30,17 @@ export async function createBlobStore(opts: {
     try {
       await store.assertReachable();
     } catch (err) {
-      store.destroy();
-      throw err;
+      if (!isFerryError(err) || err.details?.[MISCONFIGURED_DETAIL] !== false) {
+        store.destroy();
+        throw err;
+      }
+      // An S3 outage (5xx, unreachable) must not keep the control plane down with it: the worklist and
+      // the fleet need no blobs, and calls that do answer storage.unavailable, which agents retry.
+      log.warn(
+        { event: 'blob_store.unreachable', code: err.code, err: err.message },
+        'S3 is unreachable at start; starting anyway, blob calls fail as storage.unavailable until it is back',
+      );
+      return store;
     }
     log.info(
       { event: 'blob_store.ready', kind: 's3', bucket: env.s3.bucket, endpoint: env.s3.endpoint },

@@ -43,6 +43,8 @@ export interface S3BlobStoreOptions {
 }
 
 const CHECK_BUCKET = 'check the bucket';
+/** FerryError detail: true when S3 refused the request as such (bucket, credentials), not an outage. */
+export const MISCONFIGURED_DETAIL = 'misconfigured';
 /** What S3 calls a missing object: HeadObject has no body, so its 404 is named NotFound. */
 const NOT_FOUND = new Set(['NotFound', 'NoSuchKey']);
 
@@ -290,7 +292,11 @@ export class S3BlobStore implements BlobStore {
       return new FerryError(
         'storage.unavailable',
         `${this.where} failed to ${step}: ${err.name} (HTTP ${status ?? 'no status'})${hint}`,
-        { cause: new Error(`${err.name} ${status ?? ''}`.trim()) },
+        {
+          cause: new Error(`${err.name} ${status ?? ''}`.trim()),
+          // S3 refused the request itself (4xx): retrying will not help, unlike a 5xx or a dead link.
+          details: { [MISCONFIGURED_DETAIL]: status !== undefined && status >= 400 && status < 500 },
+        },
       );
     }
     const e = err as NodeJS.ErrnoException;
@@ -302,6 +308,8 @@ export class S3BlobStore implements BlobStore {
       `${this.where} is unreachable (to ${step}): ${what}${message}`,
       {
         cause: new Error(`${what}${message}`),
+        // No credentials anywhere in the chain is a setting to fix, not an outage to wait out.
+        details: { [MISCONFIGURED_DETAIL]: e?.name === 'CredentialsProviderError' },
       },
     );
   }
