@@ -323,13 +323,13 @@ describe('infra: bundle, install, unit, container and compose files', () => {
       FERRY_SKIP_USER: '1',
       FERRY_SKIP_SYSTEMCTL: '1',
     };
+    // The line the console and the API give with the token, run as given (plus test-only paths).
+    const line = tok.body.installScript as string;
+    expect(line).toBe(`sudo ./install.sh --server ${cp.publicUrl} --token ${tok.body.token as string}`);
     const r = await run(
       join(release, 'install.sh'),
       [
-        '--server',
-        cp.publicUrl,
-        '--token',
-        tok.body.token as string,
+        ...line.replace(/^sudo \.\/install\.sh /, '').split(' '),
         '--data-dir',
         dataDir,
         '--privileged-port',
