@@ -227,7 +227,11 @@ describe('malformed peers while a modality sends', () => {
     expect(
       tooLarge.some((e) => /P-DATA-TF PDU of 65537 bytes exceeds the maximum 65536/.test(String(e.reason))),
     ).toBe(true);
-    expect(tooLarge.some((e) => /A-ASSOCIATE-RQ of 2097152 bytes exceeds the maximum 131072/.test(String(e.reason)))).toBe(true);
+    expect(
+      tooLarge.some((e) =>
+        /A-ASSOCIATE-RQ of 2097152 bytes exceeds the maximum 131072/.test(String(e.reason)),
+      ),
+    ).toBe(true);
     for (const e of [...malformed, ...tooLarge, ...aborts])
       expect(String(e.peer)).toMatch(/127\.0\.0\.1:\d+$/);
     const reasons = aborts.map((e) => String(e.reason));
