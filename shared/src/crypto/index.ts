@@ -10,7 +10,7 @@ export {
   zstdOutputBound,
 } from './compression.js';
 export * from './format.js';
-export { recipientKeyThumbprint, recipientKeyThumbprint } from './key-thumbprint.js';
+export { recipientKeyThumbprint } from './key-thumbprint.js';
 export * from './keys.js';
 export { type OpenedPart, openObject, parseHeader } from './open.js';
 export { ObjectSealer } from './seal.js';
