@@ -159,12 +159,15 @@ describe('DicomListener connections not yet associated', () => {
     const refused = await Promise.all([silent(port, '127.0.0.9'), silent(port, '127.0.0.9')]);
     for (const r of refused) expect(await isClosedWithin(r.closed, 5000)).toBe(true);
     expect(listener!.pendingConnections).toBe(4);
-    // One line for the burst, not one per socket.
+    // One line for the burst, not one per socket: the second refusal waits for the 1 s summary window,
+    // so the poll must outlast it (vitest's default poll gives up at 1 s).
     await expect
-      .poll(() =>
-        lines
-          .filter((l) => l.event === 'dicom.connection_refused')
-          .reduce((n, l) => n + Number(l.refused), 0),
+      .poll(
+        () =>
+          lines
+            .filter((l) => l.event === 'dicom.connection_refused')
+            .reduce((n, l) => n + Number(l.refused), 0),
+        { timeout: 5000 },
       )
       .toBe(2);
     expect(lines.filter((l) => l.event === 'dicom.connection_refused').length).toBeLessThanOrEqual(2);
