@@ -6,12 +6,15 @@ import { FerryError } from '@ferry/shared';
 import { serve } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
+import { AgentRelease } from './agent-release/agent-release.js';
 import { createApp } from './app.js';
+import { ensurePrivateDataDir } from './data-dir.js';
 import { loadSessionSecret } from './auth/session.js';
 import { systemCtx } from './context.js';
 import { type Database, openDatabase } from './db/client.js';
 import type { Env } from './env.js';
 import { answerClientError } from './http/client-error.js';
+import { startAgentTokenPrune } from './jobs/agent-token-prune.js';
 import { startGatewayLiveness } from './jobs/gateway-liveness.js';
 import { startRateLimitSweep } from './jobs/rate-limit-sweep.js';
 import { startStudyCompletion } from './jobs/study-completion.js';
@@ -63,6 +66,7 @@ export async function openConfiguredDatabase(env: Env, log?: Logger): Promise<Da
 
 /** Migrates, makes sure keys and a first admin exist, then serves the app. */
 export async function startServer(env: Env, log: Logger): Promise<RunningServer> {
+  await ensurePrivateDataDir(env.dataDir);
   const database = await openConfiguredDatabase(env, log);
   await database.migrate();
   const keys = await loadOrCreateRecipientKeys(env.keyFile);
@@ -92,6 +96,17 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
     configResyncSeconds: env.configResyncSeconds,
   });
   await channelHub.start();
+  const agentRelease = new AgentRelease(env.agentReleaseFile);
+  // Hashed now, so the first install line does not wait for it; a missing release is said once here.
+  await agentRelease.info().then(
+    ({ sha256, size }) =>
+      log.info({ event: 'agent_release.found', path: agentRelease.path, sha256, size }, 'serving the agent release'),
+    () =>
+      log.warn(
+        { event: 'agent_release.missing', path: agentRelease.path },
+        'no agent release to serve: enrollment tokens come without an install line (npm run bundle:agent builds one)',
+      ),
+  );
   const app = createApp({
     database,
     log,
@@ -99,6 +114,7 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
     recipientPublicKey: keys.publicJwk,
     recipientPrivateKeys: keys.privateJwks,
     publicUrl: env.publicUrl,
+    agentRelease,
     blobStore,
     channelHub,
   });
@@ -118,6 +134,7 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
   const studyCompletion = startStudyCompletion({ db: database.db, log });
   const webhookDelivery = startWebhookDelivery({ db: database.db, log });
   const rateLimitSweep = startRateLimitSweep({ db: database.db, log });
+  const agentTokenPrune = startAgentTokenPrune({ db: database.db, log });
   const liveness = startGatewayLiveness({ db: database.db, log, heartbeatSeconds: env.heartbeatSeconds });
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : env.httpPort;
@@ -145,6 +162,7 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
       await webhookDelivery.stop();
       await liveness.stop();
       await rateLimitSweep.stop();
+      await agentTokenPrune.stop();
       blobStore.destroy?.();
       await database.close();
     },

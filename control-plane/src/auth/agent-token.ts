@@ -8,6 +8,11 @@ import { agentTokenUses, gateways } from '../db/schema/index.js';
 
 /** Agent tokens may live at most this long; the agent signs a fresh one per call or minute. */
 export const AGENT_TOKEN_MAX_SECONDS = 5 * 60;
+/**
+ * How far ahead of this clock an agent's `iat` may be. The agent signs 60 s tokens with its own clock,
+ * so one running behind is already refused past 60 s (its tokens arrive expired); ahead gets the same.
+ */
+export const AGENT_TOKEN_CLOCK_SKEW_SECONDS = 60;
 
 const claims = z.object({
   sub: z.uuid(),
@@ -72,6 +77,21 @@ export async function verifyAgentToken(
       cause: lastError,
     });
   }
+  // Checked here rather than by jose's maxTokenAge, which allows no future iat at all without also
+  // stretching exp. A token dated ahead could be kept and used once its time comes.
+  const now = Math.floor(Date.now() / 1000);
+  if (payload.iat < now - AGENT_TOKEN_MAX_SECONDS) {
+    throw new FerryError(
+      'auth.expired_token',
+      `agent token was issued more than ${AGENT_TOKEN_MAX_SECONDS} s ago`,
+    );
+  }
+  if (payload.iat > now + AGENT_TOKEN_CLOCK_SKEW_SECONDS) {
+    throw new FerryError(
+      'auth.token_not_yet_valid',
+      `agent token was issued in the future (more than ${AGENT_TOKEN_CLOCK_SKEW_SECONDS} s ahead of the control plane's clock): check the gateway's time (NTP)`,
+    );
+  }
   if (payload.exp - payload.iat > AGENT_TOKEN_MAX_SECONDS) {
     throw new FerryError('auth.invalid_token', `agent token lifetime exceeds ${AGENT_TOKEN_MAX_SECONDS} s`);
   }
@@ -96,7 +116,15 @@ export async function verifyAgentToken(
   return { kind: 'agent', gatewayId: gw.id, groupId: gw.groupId, facilityId: gw.facilityId, signedWith };
 }
 
-/** Forgets jtis whose tokens have expired anyway. */
-export async function pruneAgentTokenUses(db: Db): Promise<void> {
-  await db.delete(agentTokenUses).where(lt(agentTokenUses.expiresAt, new Date()));
+/**
+ * Forgets the jtis of tokens that would be refused anyway: expired (with the clock-skew allowance as a
+ * margin), hence also issued more than AGENT_TOKEN_MAX_SECONDS ago. Returns how many rows went.
+ */
+export async function pruneAgentTokenUses(db: Db, now = new Date()): Promise<number> {
+  const before = new Date(now.getTime() - AGENT_TOKEN_CLOCK_SKEW_SECONDS * 1000);
+  const gone = await db
+    .delete(agentTokenUses)
+    .where(lt(agentTokenUses.expiresAt, before))
+    .returning({ jti: agentTokenUses.jti });
+  return gone.length;
 }

@@ -78,6 +78,12 @@ export const ERROR_CODES = {
     description: 'The credentials are malformed, forged or not accepted here.',
   },
   'auth.expired_token': { http: 401, retryable: false, description: 'The credentials have expired.' },
+  'auth.token_not_yet_valid': {
+    http: 401,
+    retryable: false,
+    description:
+      "An agent token was issued in the future beyond the allowed clock skew: the gateway's clock is ahead (enable NTP).",
+  },
   'auth.replayed_token': {
     http: 401,
     retryable: false,
