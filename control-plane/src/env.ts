@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { FerryError } from '@ferry/shared';
 import { z } from 'zod';
 
@@ -31,6 +32,8 @@ const envSchema = z.object({
   FERRY_HEARTBEAT_SECONDS: z.coerce.number().min(0.1).max(3600).default(30),
   /** Every this many seconds each replica re-sends config to channels whose applied version is stale. */
   FERRY_CONFIG_RESYNC_SECONDS: z.coerce.number().min(1).max(86_400).default(300),
+  /** The agent release tarball served at /downloads (default: where `npm run bundle:agent` writes it). */
+  FERRY_AGENT_RELEASE: z.string().min(1).optional(),
   /** Names this replica in gateway_status and logs (default hostname-pid). */
   FERRY_REPLICA_ID: z
     .string()
@@ -55,7 +58,14 @@ export interface Env {
   heartbeatSeconds: number;
   configResyncSeconds: number;
   replicaId: string;
+  /** The agent release tarball this control plane serves at /downloads (it may not exist). */
+  agentReleaseFile: string;
 }
+
+/** Where `npm run bundle:agent` writes the release, beside this package (in the checkout and the image). */
+export const DEFAULT_AGENT_RELEASE_FILE = fileURLToPath(
+  new URL('../../agent/release/ferry-agent-linux-x64.tar.gz', import.meta.url),
+);
 
 /** Reads FERRY_* settings; an invalid value fails at start and names the variable. */
 export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
@@ -100,5 +110,6 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     heartbeatSeconds: e.FERRY_HEARTBEAT_SECONDS,
     configResyncSeconds: e.FERRY_CONFIG_RESYNC_SECONDS,
     replicaId: e.FERRY_REPLICA_ID ?? `${hostname()}-${process.pid}`,
+    agentReleaseFile: e.FERRY_AGENT_RELEASE ? resolve(e.FERRY_AGENT_RELEASE) : DEFAULT_AGENT_RELEASE_FILE,
   };
 }

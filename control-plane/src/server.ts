@@ -6,6 +6,7 @@ import { FerryError } from '@ferry/shared';
 import { serve } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
+import { AgentRelease } from './agent-release/agent-release.js';
 import { createApp } from './app.js';
 import { loadSessionSecret } from './auth/session.js';
 import { systemCtx } from './context.js';
@@ -93,6 +94,20 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
     configResyncSeconds: env.configResyncSeconds,
   });
   await channelHub.start();
+  const agentRelease = new AgentRelease(env.agentReleaseFile);
+  // Hashed now, so the first install line does not wait for it; a missing release is said once here.
+  await agentRelease.info().then(
+    ({ sha256, size }) =>
+      log.info(
+        { event: 'agent_release.found', path: agentRelease.path, sha256, size },
+        'serving the agent release',
+      ),
+    () =>
+      log.warn(
+        { event: 'agent_release.missing', path: agentRelease.path },
+        'no agent release to serve: enrollment tokens come without an install line (npm run bundle:agent builds one)',
+      ),
+  );
   const app = createApp({
     database,
     log,
@@ -100,6 +115,7 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
     recipientPublicKey: keys.publicJwk,
     recipientPrivateKeys: keys.privateJwks,
     publicUrl: env.publicUrl,
+    agentRelease,
     blobStore,
     channelHub,
   });

@@ -1,5 +1,6 @@
 import type { JWK } from 'jose';
 import type { Logger } from 'pino';
+import type { AgentRelease } from '../agent-release/agent-release.js';
 import type { Actor, Ctx } from '../context.js';
 import type { Database } from '../db/client.js';
 import type { BlobStore } from '../storage/blob-store.js';
@@ -16,6 +17,8 @@ export interface AppDeps {
   recipientPrivateKeys: JWK[];
   /** Public base URL, also the audience of agent tokens. */
   publicUrl: string;
+  /** The agent release served at /downloads, whose SHA-256 every install line carries. */
+  agentRelease: AgentRelease;
   /** Where uploaded objects live: S3, or FERRY_DATA_DIR/blobs with part PUTs served by this app. */
   blobStore: BlobStore;
   /**

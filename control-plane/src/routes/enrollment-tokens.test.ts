@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditLog, enrollmentTokens } from '../db/schema/index.js';
@@ -16,8 +19,8 @@ import { runCommonRouteTests } from '../testing/security-suite.js';
 interface IssuedBody {
   id: string;
   token: string;
-  installCommand: string;
-  installScript: string;
+  installCommand: string | null;
+  keyThumbprint: string;
   expiresAt: string;
   maxUses: number;
 }
@@ -69,13 +72,32 @@ describe.each(BACKENDS)('enrollment token routes (%s)', (backend) => {
       const before = Date.now();
       const res = await issue();
       expect(res.status, res.text).toBe(201);
-      const { token, installCommand, installScript, id, expiresAt, maxUses } = res.body;
+      const { token, installCommand, keyThumbprint, id, expiresAt, maxUses } = res.body;
       // fet_ + 32 random bytes, base64url: 256 bits.
       expect(token).toMatch(/^fet_[A-Za-z0-9_-]{43}$/);
+      expect(res.body).not.toHaveProperty('installScript');
+      // RFC 7638: SHA-256 of the required members in lexicographic order, base64url.
+      const { crv, kty, x } = t.deps.recipientPublicKey;
+      const thumbprint = createHash('sha256').update(JSON.stringify({ crv, kty, x })).digest('base64url');
+      expect(keyThumbprint).toBe(thumbprint);
+      const sha256 = createHash('sha256')
+        .update(await readFile(t.deps.agentRelease.path))
+        .digest('hex');
+      const tarball = 'ferry-agent-linux-x64.tar.gz';
       expect(installCommand).toBe(
-        `npx ferry-agent enroll --server http://ferry.test --token ${token} --data-dir /var/lib/ferry-agent`,
+        [
+          'cd "$(mktemp -d)"',
+          `curl -fsSLo ${tarball} http://ferry.test/downloads/${tarball}`,
+          `echo '${sha256}  ${tarball}' | sha256sum -c`,
+          `tar -xzf ${tarball} --strip-components=1`,
+          `printf %s ${token} | sudo ./install.sh --server http://ferry.test --token-file - --key-thumbprint ${thumbprint}`,
+        ].join(' && '),
       );
-      expect(installScript).toBe(`sudo ./install.sh --server http://ferry.test --token ${token}`);
+      expect(installCommand).not.toContain('npx');
+      // The token is an operand of printf only (a shell builtin: no process's argv holds it).
+      const commands = (installCommand ?? '').split(/ && | \| /).map((c) => c.trim().split(/\s+/));
+      const holding = commands.filter((words) => words.some((w) => w.includes(token)));
+      expect(holding).toEqual([['printf', '%s', token]]);
       expect(maxUses).toBe(1);
       const expiry = new Date(expiresAt).getTime();
       expect(expiry).toBeGreaterThanOrEqual(before + 24 * HOUR - 1000);
@@ -235,5 +257,27 @@ describe.each(BACKENDS)('enrollment token routes security (%s)', (backend) => {
       return { tokenId: row!.id };
     },
     okStatus: 200,
+  });
+});
+
+describe('an enrollment token on a control plane without an agent release', () => {
+  let t: TestApp;
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('is still issued, with its key thumbprint and no install line', async () => {
+    t = await createTestApp('pglite', {
+      agentReleaseFile: join(tmpdir(), `no-release-${unknownId()}.tar.gz`),
+    });
+    const g = await t.seedGroup();
+    const { facilityId } = await seedFacility(t, g, { name: 'Radiology', aeTitle: 'RAD' });
+    const res = await t.request<IssuedBody>('POST', `/api/v1/facilities/${facilityId}/enrollment-tokens`, {
+      token: g.admin.token,
+    });
+    expect(res.status, res.text).toBe(201);
+    expect(res.body.token).toMatch(/^fet_/);
+    expect(res.body.installCommand).toBeNull();
+    expect(res.body.keyThumbprint).toMatch(/^[\w-]{43}$/);
   });
 });

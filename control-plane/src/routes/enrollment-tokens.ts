@@ -3,7 +3,7 @@ import { authenticate } from '../http/auth-middleware.js';
 import { ctxOf } from '../http/context.js';
 import type { AppEnv } from '../http/types.js';
 import { createEnrollmentToken } from '../services/create-enrollment-token.js';
-import { installCommandFor, installScriptCommandFor } from '../services/enrollment-token-secret.js';
+import { installCommandFor } from '../services/install-command.js';
 import { type EnrollmentTokenSummary, listEnrollmentTokens } from '../services/list-enrollment-tokens.js';
 import { revokeEnrollmentToken } from '../services/revoke-enrollment-token.js';
 import { idParamSchema } from './api-schemas.js';
@@ -73,9 +73,20 @@ const create = createRoute({
           schema: z.object({
             id: z.uuid(),
             token: z.string(),
-            installCommand: z.string(),
-            installScript: z.string().openapi({
-              description: "The same enrollment through the agent release's install.sh (no npm on the host)",
+            installCommand: z
+              .string()
+              .nullable()
+              .openapi({
+                description:
+                  "One shell line for the gateway host: it downloads this control plane's agent release " +
+                  '(/downloads/ferry-agent-linux-x64.tar.gz), checks its SHA-256, unpacks it and runs install.sh, ' +
+                  'which enrolls with the token (given on standard input, never as an argument) pinned to keyThumbprint. ' +
+                  'null when this control plane has no agent release to serve (agent_release.missing).',
+              }),
+            keyThumbprint: z.string().openapi({
+              description:
+                "RFC 7638 SHA-256 thumbprint of the control plane's current recipient key: ferry-agent enroll " +
+                '--key-thumbprint refuses an enrollment answer carrying any other key',
             }),
             expiresAt: isoTime,
             maxUses: z.number().int(),
@@ -125,12 +136,16 @@ export function registerEnrollmentTokens(app: OpenAPIHono<AppEnv>): void {
     // No body at all means every default.
     const body = c.req.valid('json');
     const created = await createEnrollmentToken({ ctx: ctxOf(c), input: { facilityId: id, ...body } });
+    const { installCommand, keyThumbprint } = await installCommandFor({
+      ...c.get('deps'),
+      token: created.token,
+    });
     return c.json(
       {
         id: created.id,
         token: created.token,
-        installCommand: installCommandFor(c.get('deps').publicUrl, created.token),
-        installScript: installScriptCommandFor(c.get('deps').publicUrl, created.token),
+        installCommand,
+        keyThumbprint,
         expiresAt: created.expiresAt.toISOString(),
         maxUses: created.maxUses,
       },

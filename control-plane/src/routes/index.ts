@@ -8,6 +8,7 @@ import { registerAudit } from './audit.js';
 import { registerAuth } from './auth.js';
 import { registerBlobParts } from './blob-parts.js';
 import { registerDicomweb } from './dicomweb/index.js';
+import { registerDownloads } from './downloads.js';
 import { registerEnrollmentTokens } from './enrollment-tokens.js';
 import { registerFacilities } from './facilities.js';
 import { registerFleet } from './fleet.js';
@@ -23,6 +24,7 @@ import { registerWebhooks } from './webhooks.js';
 
 export function registerRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
   registerHealth(app);
+  registerDownloads(app);
   registerAuth(app);
   registerEnrollmentTokens(app);
   registerAgents(app);

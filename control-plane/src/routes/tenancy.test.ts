@@ -64,6 +64,10 @@ const PUBLIC: Record<string, string> = {
   'POST /login': 'the sign-in form',
   'POST /logout': 'clears the cookie',
   'GET /assets/:file': "the console's static files",
+  'GET /downloads/ferry-agent-linux-x64.tar.gz':
+    'the agent release: no secrets, no group (routes/downloads.test.ts)',
+  'GET /downloads/ferry-agent-linux-x64.tar.gz.sha256':
+    "the agent release's SHA-256 (routes/downloads.test.ts)",
   'POST /api/v1/agents/enroll': 'the enrollment token in the body is the credential (it names its group)',
   'PUT /blobs/uploads/:uploadId/parts/:partNumber':
     "the fs store's presigned PUT: the URL's signature is the credential (tampering: storage/blob-store.int.test.ts)",

@@ -1,7 +1,7 @@
 import type { Ctx } from '../context.js';
-import { writeAudit } from './audit.js';
 import { listStoredInstances, type StoredInstance } from './list-stored-instances.js';
 import { requireUser } from './permissions.js';
+import { recordStudyReads } from './record-study-reads.js';
 
 export interface StudyArchiveEntry {
   /** `<series>/<instance>.dcm`, unique in the archive, only [0-9A-Za-z._-] and one slash. */
@@ -79,15 +79,21 @@ export async function downloadStudy({
   ctx: Ctx;
   input: { studyUid: string };
 }): Promise<StudyArchivePlan> {
-  const actor = requireUser(ctx.actor);
+  requireUser(ctx.actor);
   const { study, instances } = await listStoredInstances({ ctx, input: { studyUid: input.studyUid } });
   const names = archiveEntryNames(instances);
-  await writeAudit(ctx.db, ctx, {
-    action: 'study.download',
-    targetType: 'study',
-    targetId: study.id,
-    groupId: actor.groupId,
-    details: { studyInstanceUid: study.studyInstanceUid, instances: instances.length },
+  await recordStudyReads({
+    ctx,
+    input: {
+      action: 'study.download',
+      reads: [
+        {
+          studyId: study.id,
+          studyInstanceUid: study.studyInstanceUid,
+          details: { instances: instances.length },
+        },
+      ],
+    },
   });
   return {
     studyInstanceUid: study.studyInstanceUid,

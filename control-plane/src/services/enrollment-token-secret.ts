@@ -12,28 +12,3 @@ export function newEnrollmentToken(): string {
 export function hashEnrollmentToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }
-
-/** Single-quotes a value for a POSIX shell unless it is plainly safe as it is. */
-function shellQuote(value: string): string {
-  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
-export const DEFAULT_AGENT_DATA_DIR = '/var/lib/ferry-agent';
-
-/**
- * The same enrollment through the release's install.sh (bundled agent + Node, systemd unit): for a
- * hospital server without npm. It enrolls into the default data directory.
- */
-export function installScriptCommandFor(publicUrl: string, token: string): string {
-  return ['sudo ./install.sh', `--server ${shellQuote(publicUrl)}`, `--token ${shellQuote(token)}`].join(' ');
-}
-
-/** The exact shell line an installer runs on the gateway host. */
-export function installCommandFor(publicUrl: string, token: string): string {
-  return [
-    'npx ferry-agent enroll',
-    `--server ${shellQuote(publicUrl)}`,
-    `--token ${shellQuote(token)}`,
-    `--data-dir ${DEFAULT_AGENT_DATA_DIR}`,
-  ].join(' ');
-}

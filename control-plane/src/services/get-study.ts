@@ -3,6 +3,7 @@ import type { Ctx } from '../context.js';
 import { getStudyOr404, instanceOrder, type StudySummary, selectStudySeries } from '../db/queries/studies.js';
 import { instances, studyEvents } from '../db/schema/index.js';
 import { requireUser } from './permissions.js';
+import { recordStudyReads } from './record-study-reads.js';
 
 /** One stored version of an instance. */
 export interface InstanceVersion {
@@ -57,7 +58,8 @@ export interface StudyDetail {
 
 /**
  * One study of the caller's group with its series, every instance and each instance's stored versions,
- * and its events. Another group's study is not found (404, never 403). Readers and admins may read.
+ * and its events. Another group's study is not found (404, never 403). Readers and admins may read;
+ * each read is audited (study.read).
  */
 export async function getStudy({
   ctx,
@@ -139,5 +141,18 @@ export async function getStudy({
     }
     inst.versions.push(v);
   }
+  await recordStudyReads({
+    ctx,
+    input: {
+      action: 'study.read',
+      reads: [
+        {
+          studyId: study.id,
+          studyInstanceUid: study.studyInstanceUid,
+          details: { instances: byInstance.size },
+        },
+      ],
+    },
+  });
   return { study, series: out, events };
 }

@@ -1,6 +1,6 @@
 import { and, asc, eq, gt } from 'drizzle-orm';
 import type { Ctx } from '../context.js';
-import { assertScopeFound, currentInstancesIn, getStudyOr404 } from '../db/queries/studies.js';
+import { assertScopeFound, currentInstancesIn, getStudyOr404, type StudyRef } from '../db/queries/studies.js';
 import { instances, series } from '../db/schema/index.js';
 import type { DicomJson } from '../dicom/dicom-json.js';
 import { requireUser } from './permissions.js';
@@ -30,7 +30,7 @@ export async function listInstanceMetadata({
     after?: string | undefined;
     limit: number;
   };
-}): Promise<{ items: InstanceMetadata[]; next: string | null }> {
+}): Promise<{ study: StudyRef; items: InstanceMetadata[]; next: string | null }> {
   const actor = requireUser(ctx.actor);
   const study = await getStudyOr404(ctx.db, actor.groupId, input.studyUid);
   const limit = Math.min(Math.max(input.limit, 1), METADATA_PAGE_MAX);
@@ -54,6 +54,7 @@ export async function listInstanceMetadata({
   if (input.after === undefined) assertScopeFound(rows.length > 0, input);
   const page = rows.slice(0, limit);
   return {
+    study: { id: study.id, studyInstanceUid: study.studyInstanceUid },
     items: page.map((r) => ({ transferSyntaxUid: r.transferSyntaxUid, metadata: r.metadata as DicomJson })),
     next: rows.length > limit ? (page.at(-1)?.id ?? null) : null,
   };

@@ -5,6 +5,7 @@ import {
   getStudyOr404,
   instanceOrder,
   metadataSubset,
+  type StudyRef,
   seriesOrder,
 } from '../db/queries/studies.js';
 import { instances, series } from '../db/schema/index.js';
@@ -51,7 +52,7 @@ export async function searchInstances({
     /** Which header attributes to return: 'all', or these tags. */
     metadataTags: 'all' | readonly string[];
   };
-}): Promise<{ matches: InstanceMatch[]; more: boolean }> {
+}): Promise<{ study: StudyRef; matches: InstanceMatch[]; more: boolean }> {
   const actor = requireUser(ctx.actor);
   const study = await getStudyOr404(ctx.db, actor.groupId, input.studyUid);
   const f = input.filters;
@@ -82,6 +83,7 @@ export async function searchInstances({
     .limit(input.limit + 1)
     .offset(input.offset);
   return {
+    study: { id: study.id, studyInstanceUid: study.studyInstanceUid },
     matches: rows.slice(0, input.limit).map((r) => ({
       ...r,
       studyInstanceUid: study.studyInstanceUid,

@@ -4,6 +4,7 @@ import {
   getStudyOr404,
   matchText,
   pageWithMetadata,
+  type StudyRef,
   selectStudySeries,
   seriesNumberValue,
   type WildcardValue,
@@ -53,7 +54,7 @@ export async function searchSeries({
 }: {
   ctx: Ctx;
   input: { studyUid: string; filters: SeriesFilters; limit: number; offset: number; withMetadata: boolean };
-}): Promise<{ matches: SeriesMatch[]; more: boolean }> {
+}): Promise<{ study: StudyRef; matches: SeriesMatch[]; more: boolean }> {
   const actor = requireUser(ctx.actor);
   const study = await getStudyOr404(ctx.db, actor.groupId, input.studyUid);
   const rows = await selectStudySeries(
@@ -67,6 +68,7 @@ export async function searchSeries({
     .offset(input.offset);
   const { page, more } = await pageWithMetadata(ctx.db, actor.groupId, 'series', rows, input);
   return {
+    study: { id: study.id, studyInstanceUid: study.studyInstanceUid },
     matches: page.map(({ row: { id: _id, ...s }, metadata }) => ({
       ...s,
       studyInstanceUid: study.studyInstanceUid,

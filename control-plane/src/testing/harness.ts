@@ -39,6 +39,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { type CryptoKey, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import pg from 'pg';
 import { pino } from 'pino';
+import { AgentRelease } from '../agent-release/agent-release.js';
 import { createApp } from '../app.js';
 import { hashPassword } from '../auth/password.js';
 import { issueSessionToken, loadSessionSecret } from '../auth/session.js';
@@ -49,6 +50,7 @@ import type { BlobStore } from '../storage/blob-store.js';
 import { FsBlobStore } from '../storage/fs-blob-store.js';
 import { loadBlobSigningSecret } from '../storage/part-signature.js';
 import { S3BlobStore } from '../storage/s3-blob-store.js';
+import { testAgentReleaseFile } from './agent-release.js';
 
 export type Backend = 'pglite' | 'postgres';
 export const BACKENDS: Backend[] = ['pglite', 'postgres'];
@@ -479,7 +481,14 @@ async function emptyBucket(client: S3Client, bucket: string): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // The app
 
-export async function createTestApp(backend: Backend, opts: { blobs?: BlobBackend } = {}): Promise<TestApp> {
+export async function createTestApp(
+  backend: Backend,
+  opts: {
+    blobs?: BlobBackend;
+    /** The agent release tarball to serve (default: a small real one, testAgentReleaseFile). */
+    agentReleaseFile?: string;
+  } = {},
+): Promise<TestApp> {
   const blobs = opts.blobs ?? 'fs';
   const database = backend === 'pglite' ? await openPgliteClone() : await openPostgresClone();
   let blobStore: { store: BlobStore; close(): Promise<void> } | undefined;
@@ -494,6 +503,7 @@ export async function createTestApp(backend: Backend, opts: { blobs?: BlobBacken
       recipientPublicKey: publicJwk,
       recipientPrivateKeys: [privateJwk],
       publicUrl: TEST_PUBLIC_URL,
+      agentRelease: new AgentRelease(opts.agentReleaseFile ?? testAgentReleaseFile()),
       blobStore: blobStore.store,
     };
     const app = createApp(deps);

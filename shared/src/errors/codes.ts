@@ -132,6 +132,18 @@ export const ERROR_CODES = {
     retryable: false,
     description: 'The enrollment token is unknown, used up, expired or revoked.',
   },
+  'enrollment.key_mismatch': {
+    http: 502,
+    retryable: false,
+    description:
+      "The enrollment answer carries a recipient key other than the one pinned with --key-thumbprint (a TLS-inspecting proxy or another server); nothing was written.",
+  },
+  'agent_release.missing': {
+    http: 404,
+    retryable: false,
+    description:
+      'This control plane has no agent release to serve (FERRY_AGENT_RELEASE); build one with npm run bundle:agent.',
+  },
   'control.unreachable': {
     http: 503,
     retryable: true,

@@ -21,6 +21,12 @@ export type StudyRow = typeof studies.$inferSelect;
 /** A study with its facility's name: what the worklist and the study page show. */
 export type StudySummary = StudyRow & { facilityName: string };
 
+/** Which study a read touched: enough to audit it. */
+export interface StudyRef {
+  id: string;
+  studyInstanceUid: string;
+}
+
 export const studySummaryColumns = { ...getTableColumns(studies), facilityName: facilities.name };
 
 /** The study `studyUid` of `groupId` with its facility, or a 404 that does not tell another group's apart. */

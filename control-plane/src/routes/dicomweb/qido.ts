@@ -1,7 +1,10 @@
 /** QIDO-RS (PS3.18 10.6): study, series and instance searches, in the caller's group only. */
 import type { Context } from 'hono';
+import type { Ctx } from '../../context.js';
+import type { StudyRef } from '../../db/queries/studies.js';
 import { ctxOf } from '../../http/context.js';
 import type { AppEnv } from '../../http/types.js';
+import { recordStudyReads } from '../../services/record-study-reads.js';
 import { searchInstances } from '../../services/search-instances.js';
 import { searchSeries } from '../../services/search-series.js';
 import { searchStudies } from '../../services/search-studies.js';
@@ -31,16 +34,40 @@ function wantsMetadata(q: QidoQuery<QidoLevel>): boolean {
   return q.include === 'all' || q.include.size > 0;
 }
 
+/** Audits a search within one study that matched something (an empty answer discloses nothing of it). */
+async function recordQuery(ctx: Ctx, study: StudyRef, found: number, details: Record<string, unknown>) {
+  if (found === 0) return;
+  await recordStudyReads({
+    ctx,
+    input: {
+      action: 'dicomweb.query',
+      reads: [{ studyId: study.id, studyInstanceUid: study.studyInstanceUid, details }],
+    },
+  });
+}
+
 export async function searchStudiesHandler(c: Context<AppEnv>): Promise<Response> {
   const q = queryOf(c, 'study');
+  const ctx = ctxOf(c);
   const { matches, more } = await searchStudies({
-    ctx: ctxOf(c),
+    ctx,
     input: {
       filters: q.filters,
       limit: q.limit,
       offset: q.offset,
       fuzzy: q.fuzzy,
       withMetadata: wantsMetadata(q),
+    },
+  });
+  await recordStudyReads({
+    ctx,
+    input: {
+      action: 'dicomweb.query',
+      reads: matches.map((m) => ({
+        studyId: m.study.id,
+        studyInstanceUid: m.study.studyInstanceUid,
+        details: { level: 'study' },
+      })),
     },
   });
   const urls = resultUrls(c);
@@ -54,10 +81,12 @@ export async function searchStudiesHandler(c: Context<AppEnv>): Promise<Response
 export async function searchSeriesHandler(c: Context<AppEnv>): Promise<Response> {
   const studyUid = uidParam(c, 'studyUid');
   const q = queryOf(c, 'series');
-  const { matches, more } = await searchSeries({
-    ctx: ctxOf(c),
+  const ctx = ctxOf(c);
+  const { study, matches, more } = await searchSeries({
+    ctx,
     input: { studyUid, filters: q.filters, limit: q.limit, offset: q.offset, withMetadata: wantsMetadata(q) },
   });
+  await recordQuery(ctx, study, matches.length, { level: 'series', series: matches.length });
   const urls = resultUrls(c);
   return dicomJsonResponse(
     c,
@@ -70,8 +99,9 @@ export async function searchInstancesHandler(c: Context<AppEnv>): Promise<Respon
   const studyUid = uidParam(c, 'studyUid');
   const seriesUid = c.req.param('seriesUid') === undefined ? undefined : uidParam(c, 'seriesUid');
   const q = queryOf(c, 'instance');
-  const { matches, more } = await searchInstances({
-    ctx: ctxOf(c),
+  const ctx = ctxOf(c);
+  const { study, matches, more } = await searchInstances({
+    ctx,
     input: {
       studyUid,
       seriesUid,
@@ -81,6 +111,7 @@ export async function searchInstancesHandler(c: Context<AppEnv>): Promise<Respon
       metadataTags: instanceMetadataTags(q.include),
     },
   });
+  await recordQuery(ctx, study, matches.length, { level: 'instance', instances: matches.length });
   const urls = resultUrls(c);
   return dicomJsonResponse(
     c,

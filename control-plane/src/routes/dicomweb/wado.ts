@@ -9,6 +9,7 @@ import { streamBody } from '../../http/stream-body.js';
 import type { AppEnv } from '../../http/types.js';
 import { listInstanceMetadata } from '../../services/list-instance-metadata.js';
 import { listStoredInstances } from '../../services/list-stored-instances.js';
+import { recordStudyReads } from '../../services/record-study-reads.js';
 import { EpochKeyCache, openStoredObject } from '../../storage/open-stored-object.js';
 import { acceptedDicomSyntaxes, requireDicomJson, requireStoredSyntaxes } from './accept.js';
 import { metadataResult } from './dicom-json.js';
@@ -31,7 +32,7 @@ export async function retrieveHandler(c: Context<AppEnv>): Promise<Response> {
   const accepted = acceptedDicomSyntaxes(accept);
   const ctx = ctxOf(c);
   const input = target(c);
-  const { instances } = await listStoredInstances({ ctx, input });
+  const { study, instances } = await listStoredInstances({ ctx, input });
   if (instances.length === 0) {
     throw new FerryError(
       'resource.not_found',
@@ -43,6 +44,20 @@ export async function retrieveHandler(c: Context<AppEnv>): Promise<Response> {
     instances.map((i) => i.transferSyntaxUid),
     accept,
   );
+  // The answer is decided (these instances, in an accepted syntax): audit it before streaming.
+  await recordStudyReads({
+    ctx,
+    input: {
+      action: 'dicomweb.retrieve',
+      reads: [
+        {
+          studyId: study.id,
+          studyInstanceUid: study.studyInstanceUid,
+          details: { what: 'instances', instances: instances.length },
+        },
+      ],
+    },
+  });
   const deps = c.get('deps');
   const keyCache = new EpochKeyCache();
   const parts: MultipartPart[] = instances.map((i) => ({
@@ -76,17 +91,42 @@ export async function metadataHandler(c: Context<AppEnv>): Promise<Response> {
   async function* json(): AsyncGenerator<Uint8Array> {
     let page = first;
     let n = 0;
-    yield Buffer.from('[');
-    for (;;) {
-      for (const item of page.items) {
-        yield Buffer.from(
-          `${n++ === 0 ? '' : ','}${JSON.stringify(metadataResult(item.metadata, item.transferSyntaxUid))}`,
+    try {
+      yield Buffer.from('[');
+      for (;;) {
+        for (const item of page.items) {
+          yield Buffer.from(
+            `${n++ === 0 ? '' : ','}${JSON.stringify(metadataResult(item.metadata, item.transferSyntaxUid))}`,
+          );
+        }
+        if (page.next === null) break;
+        page = await listInstanceMetadata({
+          ctx,
+          input: { ...input, after: page.next, limit: METADATA_PAGE },
+        });
+      }
+      yield Buffer.from(']');
+    } finally {
+      // Written once the count is known, also when the client left early or a page failed: the
+      // headers already went out.
+      if (n > 0) {
+        await recordStudyReads({
+          ctx,
+          input: {
+            action: 'dicomweb.retrieve',
+            reads: [
+              {
+                studyId: first.study.id,
+                studyInstanceUid: first.study.studyInstanceUid,
+                details: { what: 'metadata', instances: n },
+              },
+            ],
+          },
+        }).catch((err: unknown) =>
+          ctx.log.error({ err, ...input }, 'WADO-RS metadata read could not be audited'),
         );
       }
-      if (page.next === null) break;
-      page = await listInstanceMetadata({ ctx, input: { ...input, after: page.next, limit: METADATA_PAGE } });
     }
-    yield Buffer.from(']');
   }
   const body = streamBody(json(), (err) =>
     ctx.log.error({ err, ...input }, 'WADO-RS metadata failed midway; response aborted'),

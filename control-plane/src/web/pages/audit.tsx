@@ -11,6 +11,8 @@ import { pageUser, requirePage } from '../page-context.js';
 export const AUDIT_ACTIONS = [
   'auth.login',
   'auth.login_failed',
+  'dicomweb.query',
+  'dicomweb.retrieve',
   'enrollment_token.create',
   'enrollment_token.revoke',
   'facility.create',
@@ -24,6 +26,7 @@ export const AUDIT_ACTIONS = [
   'group.create',
   'group.gateway_settings.update',
   'study.download',
+  'study.read',
   'user.bootstrap_admin',
   'user.create',
   'user.deactivate',

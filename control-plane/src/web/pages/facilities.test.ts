@@ -274,20 +274,23 @@ describe.each(BACKENDS)('console facilities and enrollment tokens (%s)', (backen
     expect(created.html).toContain('shown only once');
     const command = installCommandIn(created.html);
     expect(command).toBeDefined();
-    const token = /--token (fet_[\w-]+)/.exec(command!)?.[1];
+    const token = /printf %s (fet_[\w-]+) \| sudo \.\/install\.sh /.exec(command!)?.[1];
     expect(token).toBeDefined();
+    expect(command).not.toContain('npx');
+    expect(command).not.toContain('--token ');
 
-    const api = await t.request<{ installCommand: string; token: string }>(
+    const api = await t.request<{ installCommand: string; token: string; keyThumbprint: string }>(
       'POST',
       `/api/v1/facilities/${f.facilityId}/enrollment-tokens`,
       { token: a.admin.token, body: {} },
     );
     expect(api.status).toBe(201);
     expect(command).toBe(api.body.installCommand.replace(api.body.token, token!));
-    expect(created.html).toContain('data-copy="install-script"');
-    expect(/<pre id="install-script">([^<]*)<\/pre>/.exec(created.html)?.[1]).toBe(
-      `sudo ./install.sh --server http://ferry.test --token ${token}`,
-    );
+    // One line, one copy box: the release download, its check and install.sh together.
+    expect(created.html.match(/<pre\b/g)).toHaveLength(1);
+    expect(created.html.match(/data-copy=/g)).toHaveLength(1);
+    expect(created.html).toContain(`<code id="key-thumbprint">${api.body.keyThumbprint}</code>`);
+    expect(command).toContain(`--key-thumbprint ${api.body.keyThumbprint}`);
 
     const [row] = await t.database.db
       .select()

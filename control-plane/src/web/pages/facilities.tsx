@@ -11,8 +11,8 @@ import {
 } from '../../services/create-enrollment-token.js';
 import { createFacility } from '../../services/create-facility.js';
 import { deleteFacility } from '../../services/delete-facility.js';
-import { installCommandFor, installScriptCommandFor } from '../../services/enrollment-token-secret.js';
 import { getFacility } from '../../services/get-facility.js';
+import { type InstallCommand, installCommandFor } from '../../services/install-command.js';
 import { type EnrollmentTokenSummary, listEnrollmentTokens } from '../../services/list-enrollment-tokens.js';
 import { listFacilities } from '../../services/list-facilities.js';
 import { revokeEnrollmentToken } from '../../services/revoke-enrollment-token.js';
@@ -165,10 +165,8 @@ interface FacilityPageState {
   tokenValues?: TokenFormValues;
   tokenErrors?: Partial<Record<keyof TokenFormValues, string>>;
   deleteError?: string;
-  /** The install command of a token created by this very request: shown once. */
-  installCommand?: string;
-  /** The same token through the release's install.sh. */
-  installScript?: string;
+  /** The install line of a token created by this very request (and the token itself): shown once. */
+  install?: InstallCommand & { token: string };
   notice?: string | undefined;
 }
 
@@ -211,23 +209,33 @@ async function renderFacilityPage(
       <p>
         <a href="/facilities">All facilities</a>
       </p>
-      {state.installCommand ? (
+      {state.install ? (
         <section class="card install-box" aria-labelledby="install-heading">
           <h2 id="install-heading">Install command</h2>
-          <p>Run this on the gateway host to enroll it into {facility.name}:</p>
-          <pre id="install-command">{state.installCommand}</pre>
-          <button type="button" data-copy="install-command">
-            Copy install command
-          </button>
-          {state.installScript ? (
+          {state.install.installCommand ? (
             <>
-              <p>Or, on a server without npm, from the unpacked agent release:</p>
-              <pre id="install-script">{state.installScript}</pre>
-              <button type="button" data-copy="install-script">
-                Copy install.sh command
+              <p>
+                Run this on the gateway host (Linux x64, with curl and sudo) to install the agent from this
+                control plane and enroll it into {facility.name}:
+              </p>
+              <pre id="install-command">{state.install.installCommand}</pre>
+              <button type="button" data-copy="install-command">
+                Copy install command
               </button>
             </>
-          ) : null}
+          ) : (
+            <>
+              <p role="alert">
+                There is no install command: {state.install.unavailable} The enrollment token, for an agent
+                installed by other means:
+              </p>
+              <pre id="enrollment-token">{state.install.token}</pre>
+            </>
+          )}
+          <p>
+            It enrolls only with this control plane's encryption key, thumbprint{' '}
+            <code id="key-thumbprint">{state.install.keyThumbprint}</code>.
+          </p>
           <p>
             <strong>This command is shown only once.</strong> Ferry keeps only a hash of the token; if you
             lose it, revoke the token and create a new one.
@@ -553,8 +561,10 @@ export function registerFacilities(web: Hono<AppEnv>): void {
     });
     return renderFacilityPage(c, facility, {
       notice: 'Enrollment token created',
-      installCommand: installCommandFor(c.get('deps').publicUrl, created.token),
-      installScript: installScriptCommandFor(c.get('deps').publicUrl, created.token),
+      install: {
+        ...(await installCommandFor({ ...c.get('deps'), token: created.token })),
+        token: created.token,
+      },
     });
   });
 
