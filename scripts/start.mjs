@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -63,10 +63,18 @@ async function api(method, path, token, body) {
   return json;
 }
 
+/**
+ * The programs refuse a data directory other local users can read. Ours are made 0700; a .ferry left
+ * by an older version (0755) is narrowed, since it is the demo's own.
+ */
+async function privateDirs() {
+  await mkdir(home, { recursive: true, mode: 0o700 });
+  for (const dir of [home, cpDir, agentDir]) if (existsSync(dir)) await chmod(dir, 0o700);
+}
+
 async function demoAdmin() {
   const file = join(home, 'demo-admin.json');
   if (existsSync(file)) return JSON.parse(await readFile(file, 'utf8'));
-  await mkdir(home, { recursive: true });
   const admin = { email: 'admin@ferry.local', password: randomBytes(12).toString('base64url') };
   await writeFile(file, JSON.stringify(admin, null, 2), { mode: 0o600 });
   return admin;
@@ -81,6 +89,7 @@ function stopAll(code) {
 process.on('SIGINT', () => stopAll(0));
 process.on('SIGTERM', () => stopAll(0));
 
+await privateDirs();
 const admin = await demoAdmin();
 const cp = run(join(root, 'control-plane/bin/ferry-control-plane.js'), ['serve'], {
   env: {

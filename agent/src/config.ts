@@ -185,7 +185,7 @@ export async function writeAgentConfigFile(dataDir: string, raw: Record<string, 
   if (!parsed.success)
     throw new FerryError('config.invalid', `refusing to write ${file}: ${describeIssues(parsed.error)}`);
   const tmp = `${file}.tmp`;
-  const fh = await open(tmp, 'w', 0o644);
+  const fh = await open(tmp, 'w', 0o600);
   try {
     await fh.writeFile(`${JSON.stringify(raw, null, 2)}\n`);
     await fh.sync();

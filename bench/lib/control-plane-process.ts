@@ -124,7 +124,7 @@ export async function startServer(opts: {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const logFile = join(opts.dataDir, 'control-plane.log');
-  await mkdir(opts.dataDir, { recursive: true });
+  await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
   const log = openSync(logFile, 'a');
   const env: NodeJS.ProcessEnv = {
     ...process.env,

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { isFerryError } from '@ferry/shared';
+import { isFerryError, PRIVATE_UMASK } from '@ferry/shared';
 import { pino } from 'pino';
 import { generateKeys } from './cli/keys.js';
 import { loadEnv } from './env.js';
@@ -56,6 +56,8 @@ async function main(argv: string[]): Promise<void> {
   process.exitCode = 2;
 }
 
+// Before anything is written: the embedded database, blobs and keys are the service user's alone.
+process.umask(PRIVATE_UMASK);
 main(process.argv.slice(2)).catch((err: unknown) => {
   process.stderr.write(
     `ferry-control-plane: ${isFerryError(err) ? `${err.code}: ` : ''}${(err as Error).message}\n`,

@@ -10,6 +10,7 @@ import { AgentRelease } from './agent-release/agent-release.js';
 import { createApp } from './app.js';
 import { loadSessionSecret } from './auth/session.js';
 import { systemCtx } from './context.js';
+import { ensurePrivateDataDir } from './data-dir.js';
 import { type Database, openDatabase } from './db/client.js';
 import type { Env } from './env.js';
 import { answerClientError } from './http/client-error.js';
@@ -65,6 +66,7 @@ export async function openConfiguredDatabase(env: Env, log?: Logger): Promise<Da
 
 /** Migrates, makes sure keys and a first admin exist, then serves the app. */
 export async function startServer(env: Env, log: Logger): Promise<RunningServer> {
+  await ensurePrivateDataDir(env.dataDir);
   const database = await openConfiguredDatabase(env, log);
   await database.migrate();
   const keys = await loadOrCreateRecipientKeys(env.keyFile);

@@ -176,7 +176,8 @@ describe('infra: bundle, install, unit, container and compose files', () => {
       if (!m) throw new Error(`${path} is on no volume of the control-plane service: it would not survive`);
       return join(m.local, path.slice(m.target.length));
     };
-    for (const m of mounts) await mkdir(m.local, { recursive: true });
+    // As the image makes /var/lib/ferry: the control plane refuses a data directory others can read.
+    for (const m of mounts) await mkdir(m.local, { recursive: true, mode: 0o700 });
     const composeEnv = { ...docker.env, ...service.environment };
     const db = await freshPostgresDatabase('ferry_infra');
     cleanups.push(db.drop);

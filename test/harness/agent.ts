@@ -61,7 +61,8 @@ export interface AgentProcess {
 }
 
 export async function writeAgentConfig(dataDir: string, config: Record<string, unknown>): Promise<void> {
-  await mkdir(dataDir, { recursive: true });
+  // The agent refuses a data directory other users can read, as an installer makes it: 0700.
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
   await writeFile(join(dataDir, 'agent.json'), JSON.stringify(config, null, 2));
 }
 

@@ -7,6 +7,7 @@ import {
   FerryError,
   instanceManifestSchema,
   openObject,
+  PRIVATE_DIR_MODE,
   unwrapDataKey,
 } from '@ferry/shared';
 import type { JWK } from 'jose';
@@ -45,7 +46,8 @@ export async function exportCommand(args: string[]): Promise<void> {
   const failures: string[] = [];
   for (const e of entries) {
     const dir = join(out, safeName(e.studyInstanceUid ?? 'unknown-study'));
-    await mkdir(dir, { recursive: true });
+    // Decrypted instances: patient data, for the one who ran the export only.
+    await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
     const base = join(dir, `${safeName(e.sopInstanceUid)}${e.version > 1 ? `.v${e.version}` : ''}`);
     // Never let one export overwrite another, whatever the index says.
     const file = existsSync(`${base}.dcm`) ? `${base}.${e.id}.dcm` : `${base}.dcm`;

@@ -1,4 +1,4 @@
-import { isFerryError } from '@ferry/shared';
+import { isFerryError, PRIVATE_UMASK } from '@ferry/shared';
 import { versionLine } from '../version.js';
 import { doctorCommand } from './doctor.js';
 import { enrollCommand } from './enroll.js';
@@ -45,6 +45,8 @@ async function main(argv: string[]): Promise<void> {
   await command(rest);
 }
 
+// Before anything is written: the spool, the key and agent.json are the service user's alone.
+process.umask(PRIVATE_UMASK);
 main(process.argv.slice(2)).catch((err: unknown) => {
   const msg = isFerryError(err)
     ? `${err.code}: ${err.message}`

@@ -1,6 +1,7 @@
 import { FerryError } from '@ferry/shared';
 import { startAgent } from '../agent.js';
 import { loadAgentConfig } from '../config.js';
+import { assertPrivateDataDir } from '../data-dir.js';
 import { createLogger, LogRing } from '../logger.js';
 import { AGENT_BUILD, AGENT_VERSION } from '../version.js';
 import { parse, requireString } from './args.js';
@@ -19,6 +20,7 @@ export async function startCommand(args: string[]): Promise<void> {
       throw new FerryError('config.invalid', `--port must be an integer, got "${values.port}"`);
   }
   const aeTitle = typeof values['ae-title'] === 'string' ? values['ae-title'] : undefined;
+  await assertPrivateDataDir(dataDir);
   const config = await loadAgentConfig(dataDir, { port, aeTitle });
   // The remote log bundle reads recent lines from here.
   const logs = new LogRing(2000);

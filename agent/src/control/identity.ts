@@ -1,6 +1,6 @@
 import { chmod, mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FerryError } from '@ferry/shared';
+import { FerryError, PRIVATE_DIR_MODE } from '@ferry/shared';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { readOptionalText } from '../read-optional.js';
 import { fsyncDir } from '../spool/fsync-dir.js';
@@ -70,7 +70,7 @@ async function writeDurably(file: string, text: string, mode: number): Promise<v
 }
 
 /**
- * Saves the key pair: `current` to identity/agent.private.jwk (mode 0600) with agent.public.jwk next
+ * Saves the key pair: `current` to identity/agent.private.jwk (mode 0600) with agent.public.jwk (0600) next
  * to it, `next` to identity/agent.next.private.jwk (0600). The directory is 0700.
  */
 export async function saveIdentity(
@@ -79,14 +79,14 @@ export async function saveIdentity(
   slot: IdentitySlot = 'current',
 ): Promise<void> {
   const paths = identityPaths(dataDir);
-  await mkdir(paths.dir, { recursive: true, mode: 0o700 });
-  await chmod(paths.dir, 0o700);
+  await mkdir(paths.dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  await chmod(paths.dir, PRIVATE_DIR_MODE);
   const privateText = `${JSON.stringify(identity.privateJwk)}\n`;
   if (slot === 'next') {
     await writeDurably(paths.nextPrivatePath, privateText, 0o600);
   } else {
     await writeDurably(paths.privatePath, privateText, 0o600);
-    await writeDurably(paths.publicPath, `${JSON.stringify(identity.publicJwk)}\n`, 0o644);
+    await writeDurably(paths.publicPath, `${JSON.stringify(identity.publicJwk)}\n`, 0o600);
   }
   await fsyncDir(paths.dir);
 }
@@ -115,7 +115,7 @@ export async function promoteNextIdentity(dataDir: string): Promise<AgentIdentit
   const next = await loadIdentity(dataDir, 'next');
   if (!next) throw new FerryError('crypto.key_invalid', 'there is no pending key to promote');
   const paths = identityPaths(dataDir);
-  await writeDurably(paths.publicPath, `${JSON.stringify(next.publicJwk)}\n`, 0o644);
+  await writeDurably(paths.publicPath, `${JSON.stringify(next.publicJwk)}\n`, 0o600);
   await rename(paths.nextPrivatePath, paths.privatePath);
   await fsyncDir(paths.dir);
   return next;

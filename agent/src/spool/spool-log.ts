@@ -1,6 +1,7 @@
 import { constants as fsc } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, unlink } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
+import { PRIVATE_DIR_MODE } from '@ferry/shared';
 import type { Logger } from 'pino';
 import { spoolIoError } from './fs-errors.js';
 import { fsyncDir } from './fsync-dir.js';
@@ -95,7 +96,7 @@ export class SpoolLog {
   }
 
   private async load(): Promise<void> {
-    if (!this.readOnly) await mkdir(this.paths.log, { recursive: true });
+    if (!this.readOnly) await mkdir(this.paths.log, { recursive: true, mode: PRIVATE_DIR_MODE });
     let names: string[] = [];
     try {
       names = (await readdir(this.paths.log)).filter((n) => /^\d{8}\.seg$/.test(n)).sort();

@@ -1,6 +1,6 @@
 import { createReadStream, type ReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
-import { FerryError } from '@ferry/shared';
+import { FerryError, PRIVATE_DIR_MODE } from '@ferry/shared';
 import type { JWK } from 'jose';
 import type { Logger } from 'pino';
 import type { StoreHandler, StoreRequest, StoreWriter } from '../dimse/store-handler.js';
@@ -80,9 +80,10 @@ export class Spool implements StoreHandler {
   static async open(dataDir: string, recipient: JWK, logger: Logger): Promise<Spool> {
     const paths = spoolPaths(dataDir);
     try {
-      await mkdir(paths.objects, { recursive: true });
-      await mkdir(paths.tmp, { recursive: true });
-      await mkdir(paths.log, { recursive: true });
+      // Sealed, but a spool's names and sizes are still no one else's business.
+      await mkdir(paths.objects, { recursive: true, mode: PRIVATE_DIR_MODE });
+      await mkdir(paths.tmp, { recursive: true, mode: PRIVATE_DIR_MODE });
+      await mkdir(paths.log, { recursive: true, mode: PRIVATE_DIR_MODE });
       await fsyncDir(paths.root);
     } catch (err) {
       throw spoolIoError(err, 'creating the spool directories');

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
+import { PRIVATE_DIR_MODE } from '@ferry/shared';
 import type { ExtractTablesWithRelations } from 'drizzle-orm';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
@@ -8,6 +9,7 @@ import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import pg from 'pg';
+import { narrowToOwner } from '../data-dir.js';
 import { type ListenHandlers, listenPostgres, type Unlisten } from './listen.js';
 import * as schema from './schema/index.js';
 
@@ -59,10 +61,27 @@ export async function openDatabase(opts: {
       close: () => pool.end(),
     };
   }
-  if (opts.dataDir) await mkdir(opts.dataDir, { recursive: true });
+  // The embedded database holds every row: its files are the owner's alone (see data-dir.ts).
+  if (opts.dataDir) await mkdir(opts.dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
   const client = new PGlite(opts.dataDir);
   await client.waitReady;
-  return pgliteDatabase(client);
+  const database = pgliteDatabase(client);
+  const dir = opts.dataDir;
+  if (!dir) return database;
+  // PGlite writes its files 0666 (see narrowToOwner): narrowed once open, after migrations add
+  // relation files, and at close.
+  await narrowToOwner(dir);
+  return {
+    ...database,
+    migrate: async () => {
+      await database.migrate();
+      await narrowToOwner(dir);
+    },
+    close: async () => {
+      await database.close();
+      await narrowToOwner(dir);
+    },
+  };
 }
 
 /** The Database over an open PGlite instance (the embedded default, and test clones). */

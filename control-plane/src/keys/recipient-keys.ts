@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { FerryError, generateRecipientKeyPair } from '@ferry/shared';
+import { FerryError, generateRecipientKeyPair, PRIVATE_DIR_MODE } from '@ferry/shared';
 import type { JWK } from 'jose';
 
 export interface RecipientKeys {
@@ -16,7 +16,7 @@ function publicOf(jwk: JWK): JWK {
 }
 
 async function writeSet(file: string, keys: JWK[]): Promise<void> {
-  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  await mkdir(dirname(file), { recursive: true, mode: PRIVATE_DIR_MODE });
   const tmp = `${file}.tmp`;
   await writeFile(tmp, `${JSON.stringify({ keys }, null, 2)}\n`, { mode: 0o600 });
   await rename(tmp, file);

@@ -13,7 +13,7 @@ import { createReadStream } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { FerryError } from '@ferry/shared';
+import { FerryError, PRIVATE_DIR_MODE } from '@ferry/shared';
 import {
   assertBlobKey,
   assertExpiry,
@@ -340,7 +340,7 @@ async function ensureDir(dir: string): Promise<void> {
   if (await exists(dir)) return;
   await ensureDir(dirname(dir));
   try {
-    await mkdir(dir);
+    await mkdir(dir, { mode: PRIVATE_DIR_MODE });
   } catch (err) {
     if (errno(err) !== 'EEXIST') throw err; // a concurrent writer made it
     return;

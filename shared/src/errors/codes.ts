@@ -13,6 +13,12 @@ export const ERROR_CODES = {
     retryable: false,
     description: 'A configuration file cannot be read or parsed.',
   },
+  'config.data_dir_exposed': {
+    http: 500,
+    retryable: false,
+    description:
+      'A data directory can be read or written by other local users; the message names the chmod that makes it private.',
+  },
   'dicom.ae_title_invalid': {
     http: 400,
     retryable: false,
