@@ -3,6 +3,7 @@ import { FerryError } from '@ferry/shared';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { errorResponse } from './http/errors.js';
+import { setResponseSecurityHeaders } from './http/response-headers.js';
 import type { AppDeps, AppEnv } from './http/types.js';
 import { registerRoutes } from './routes/index.js';
 import { createConsole } from './web/index.js';
@@ -35,6 +36,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
       c.res = errorResponse(c, err);
     }
     c.header('x-request-id', requestId);
+    setResponseSecurityHeaders(c);
     deps.log.info(
       {
         event: 'http.request',

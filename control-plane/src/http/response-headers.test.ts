@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type SeededGroup, type TestApp } from '../testing/harness.js';
+import { HSTS_VALUE } from './response-headers.js';
+
+// Headers only: the database plays no part, so one backend is enough.
+describe('Cache-Control and HSTS on every answer', () => {
+  let t: TestApp;
+  let g: SeededGroup;
+
+  beforeAll(async () => {
+    t = await createTestApp('pglite');
+    g = await t.seedGroup();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  /** A GET as the group's admin, by bearer token (API) or session cookie (console), over `scheme`. */
+  const get = (
+    path: string,
+    opts: { scheme?: 'http' | 'https'; cookie?: boolean; anonymous?: boolean } = {},
+  ) => {
+    const headers: Record<string, string> = {};
+    if (!opts.anonymous) {
+      if (opts.cookie) headers.cookie = `ferry_session=${g.admin.token}`;
+      else headers.authorization = `Bearer ${g.admin.token}`;
+    }
+    if (path.startsWith('/dicomweb')) headers.accept = 'application/dicom+json';
+    return t.app.request(`${opts.scheme ?? 'http'}://ferry.test${path}`, { headers, redirect: 'manual' });
+  };
+
+  const phiAnswers: [string, Parameters<typeof get>[1], number][] = [
+    ['/api/v1/studies', {}, 200],
+    ['/api/v1/studies/1.2.3.4', {}, 404],
+    ['/api/v1/audit', { anonymous: true }, 401],
+    ['/dicomweb/studies', {}, 200],
+    ['/dicomweb/studies/1.2.3.4/metadata', {}, 404],
+    ['/worklist', { cookie: true }, 200],
+    ['/login', { anonymous: true }, 200],
+    ['/no/such/page', {}, 404],
+  ];
+
+  it.each(phiAnswers)('%s answers with Cache-Control: no-store', async (path, opts, status) => {
+    const res = await get(path, opts);
+    expect(res.status).toBe(status);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it("keeps the console assets' own caching", async () => {
+    const res = await get('/assets/app.css', { anonymous: true });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('cache-control')).toBe('public, max-age=300');
+  });
+
+  it('sends Strict-Transport-Security on HTTPS answers only', async () => {
+    for (const [path, opts, status] of [
+      ...phiAnswers,
+      ['/assets/app.css', { anonymous: true }, 200] as const,
+    ]) {
+      const https = await get(path, { ...opts, scheme: 'https' });
+      expect(https.status, path).toBe(status);
+      expect(https.headers.get('strict-transport-security'), path).toBe(HSTS_VALUE);
+      const http = await get(path, opts);
+      expect(http.headers.get('strict-transport-security'), path).toBeNull();
+    }
+    expect(HSTS_VALUE).toMatch(/^max-age=(\d+)$/);
+    expect(Number(HSTS_VALUE.slice('max-age='.length))).toBeGreaterThanOrEqual(180 * 86_400);
+  });
+});
