@@ -1,6 +1,8 @@
+import { readFile } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { resolve } from 'node:path';
-import { type EnrollResponse, FerryError, isFerryError } from '@ferry/shared';
+import type { Readable } from 'node:stream';
+import { type EnrollResponse, FerryError, isFerryError, recipientKeyThumbprint } from '@ferry/shared';
 import {
   agentConfigPath,
   agentConfigSchema,
@@ -69,21 +71,106 @@ export function enrolledAgentConfig(
   };
 }
 
+/** Longer than any token the control plane issues (fet_ + 43), short enough that a wrong file is caught. */
+const MAX_TOKEN_BYTES = 1024;
+
 /**
- * `ferry-agent enroll --server URL --token TOKEN --data-dir DIR`: makes this gateway's key pair,
- * registers its public key with the token, then saves the key and writes DIR/agent.json. Nothing
- * is written when the control plane refuses.
+ * The enrollment token from `--token-file FILE`, or from standard input with `--token-file -`: never
+ * from the command line, where every local user sees it (ps, /proc/<pid>/cmdline).
  */
-export async function enrollCommand(args: string[]): Promise<void> {
+export async function readEnrollmentToken(
+  values: Record<string, unknown>,
+  stdin: Readable = process.stdin,
+): Promise<string> {
+  if (values.token !== undefined)
+    throw new FerryError(
+      'config.invalid',
+      '--token is not accepted: a token on the command line is visible to every local user (ps); ' +
+        'pass it with --token-file FILE, or on standard input with --token-file -',
+    );
+  const from = requireString(values, 'token-file');
+  let raw: string;
+  try {
+    raw = from === '-' ? await readAll(stdin) : await readFile(from, 'utf8');
+  } catch (cause) {
+    throw new FerryError(
+      'config.unreadable',
+      `cannot read the enrollment token from ${from === '-' ? 'standard input' : from}`,
+      {
+        cause,
+      },
+    );
+  }
+  const token = raw.trim();
+  if (token === '' || token.length > MAX_TOKEN_BYTES || /\s/.test(token))
+    throw new FerryError(
+      'config.invalid',
+      `${from === '-' ? 'standard input' : from} must hold the one enrollment token (fet_…) and nothing else`,
+    );
+  return token;
+}
+
+async function readAll(stream: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
+    size += buf.length;
+    if (size > MAX_TOKEN_BYTES) break;
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * The enrollment answer must carry the recipient key the install line pinned: a TLS-inspecting proxy
+ * (or any server answering in the control plane's name) would otherwise hand over its own key, and
+ * every study sealed here would open for it.
+ */
+export async function checkRecipientKey(enrolled: EnrollResponse, expected: string): Promise<void> {
+  let received: string;
+  try {
+    received = await recipientKeyThumbprint(enrolled.recipientPublicKey);
+  } catch (cause) {
+    throw new FerryError('control.bad_response', 'the enrollment answer carries no valid recipient key', {
+      cause,
+    });
+  }
+  if (received !== expected)
+    throw new FerryError(
+      'enrollment.key_mismatch',
+      `the control plane answered with recipient key ${received}, not the pinned ${expected} ` +
+        '(--key-thumbprint): something between here and the control plane (a TLS-inspecting proxy?) ' +
+        `replaced it. Nothing was written; the token is spent: revoke gateway ${enrolled.gatewayId} ` +
+        'in the console and enroll with a new token once the path to the control plane is trusted',
+    );
+}
+
+/**
+ * `ferry-agent enroll --server URL --token-file FILE|- --key-thumbprint T --data-dir DIR`: makes this
+ * gateway's key pair, registers its public key with the token, checks that the answer's recipient key
+ * is the pinned one, then saves the key and writes DIR/agent.json. Nothing is written when the
+ * control plane refuses or the key does not match.
+ */
+export async function enrollCommand(args: string[], io: { stdin?: Readable } = {}): Promise<void> {
   const { values } = parse(args, {
     server: { type: 'string' },
+    // Declared only to refuse it with a reason (see readEnrollmentToken).
     token: { type: 'string' },
+    'token-file': { type: 'string' },
+    'key-thumbprint': { type: 'string' },
     'data-dir': { type: 'string' },
     hostname: { type: 'string' },
   });
   const dataDir = resolve(requireString(values, 'data-dir'));
-  const token = requireString(values, 'token');
+  const keyThumbprint = requireString(values, 'key-thumbprint');
+  if (!/^[\w-]{43}$/.test(keyThumbprint))
+    throw new FerryError(
+      'config.invalid',
+      '--key-thumbprint must be the RFC 7638 SHA-256 thumbprint the console or the API gave with the token (43 characters)',
+    );
   const client = new ControlPlaneClient({ server: requireString(values, 'server') });
+  const token = await readEnrollmentToken(values, io.stdin);
   const hostname =
     typeof values.hostname === 'string' && values.hostname !== '' ? values.hostname : osHostname();
 
@@ -124,6 +211,7 @@ export async function enrollCommand(args: string[]): Promise<void> {
     throw err;
   }
 
+  await checkRecipientKey(enrolled, keyThumbprint);
   const config = enrolledAgentConfig(existing, client.server, enrolled);
   const check = agentConfigSchema.safeParse(config);
   if (!check.success)
