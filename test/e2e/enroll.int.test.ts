@@ -1,12 +1,22 @@
 // Enrollment across processes: the real control plane issues a token, the real agent CLI enrolls
-// with it, writes agent.json and then answers DICOM under the facility's AE title.
+// with it (on standard input, pinned to the control plane's key), writes agent.json and then answers
+// DICOM under the facility's AE title.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signAgentToken } from '../../agent/src/control/agent-token.js';
-import { type AgentProcess, removeScratch, runAgentCli, scratch, startAgent } from '../harness/agent.js';
+import {
+  type AgentProcess,
+  enrollAgent,
+  removeScratch,
+  runAgentCli,
+  scratch,
+  startAgent,
+} from '../harness/agent.js';
 import {
   type ControlPlaneProcess,
   freshPostgresDatabase,
@@ -27,6 +37,7 @@ describe.each<Backend>([{ name: 'pglite' }, { name: 'postgres' }])(
     let cp: ControlPlaneProcess;
     let session: string;
     let dropDatabase: (() => Promise<void>) | undefined;
+    let release: Buffer;
     const agents: AgentProcess[] = [];
 
     beforeAll(async () => {
@@ -37,7 +48,14 @@ describe.each<Backend>([{ name: 'pglite' }, { name: 'postgres' }])(
         databaseUrl = db.url;
         dropDatabase = db.drop;
       }
+      // A small real tarball as the release this control plane serves (infra.int.test.ts installs the real one).
+      await mkdir(join(root, 'release', 'ferry-agent-0.0.0-linux-x64'), { recursive: true });
+      await writeFile(join(root, 'release', 'ferry-agent-0.0.0-linux-x64', 'VERSION'), 'version=0.0.0\n');
+      const tarball = join(root, 'release', 'ferry-agent-linux-x64.tar.gz');
+      execFileSync('tar', ['-C', join(root, 'release'), '-czf', tarball, 'ferry-agent-0.0.0-linux-x64']);
+      release = await readFile(tarball);
       cp = await startControlPlane({
+        env: { FERRY_AGENT_RELEASE: tarball },
         dataDir: join(root, 'control-plane'),
         adminEmail: ADMIN.email,
         adminPassword: ADMIN.password,
@@ -65,8 +83,8 @@ describe.each<Backend>([{ name: 'pglite' }, { name: 'postgres' }])(
     async function issueToken(
       facilityId: string,
       body: Record<string, unknown> = {},
-    ): Promise<{ id: string; token: string; installCommand: string }> {
-      const res = await cp.api<{ id: string; token: string; installCommand: string }>(
+    ): Promise<{ id: string; token: string; installCommand: string; keyThumbprint: string }> {
+      const res = await cp.api<{ id: string; token: string; installCommand: string; keyThumbprint: string }>(
         'POST',
         `/api/v1/facilities/${facilityId}/enrollment-tokens`,
         { token: session, body },
@@ -75,20 +93,34 @@ describe.each<Backend>([{ name: 'pglite' }, { name: 'postgres' }])(
       return res.body;
     }
 
-    const enroll = (token: string, dataDir: string) =>
-      runAgentCli(['enroll', '--server', cp.url, '--token', token, '--data-dir', dataDir], {
-        timeoutMs: 30_000,
-      });
+    const enroll = (token: string, dataDir: string, pin: string) =>
+      enrollAgent({ server: cp.url, token, keyThumbprint: pin, dataDir });
 
-    it('enrolls with the install command, answers as RAD_EAST, and refuses the spent token', async () => {
+    it("enrolls with the install line's token and pin, answers as RAD_EAST, and refuses the spent token", async () => {
       const facilityId = await createFacility('RAD_EAST');
       const issued = await issueToken(facilityId);
-      expect(issued.installCommand).toBe(
-        `npx ferry-agent enroll --server ${cp.url} --token ${issued.token} --data-dir /var/lib/ferry-agent`,
+      const { keyThumbprint } = issued;
+      expect(keyThumbprint).toMatch(/^[\w-]{43}$/);
+      // The line downloads the release this control plane serves and checks the hash of those bytes.
+      const sha256 = createHash('sha256').update(release).digest('hex');
+      expect(issued.installCommand).toContain(
+        `curl -fsSLo ferry-agent-linux-x64.tar.gz ${cp.url}/downloads/ferry-agent-linux-x64.tar.gz`,
       );
+      expect(issued.installCommand).toContain(
+        `echo '${sha256}  ferry-agent-linux-x64.tar.gz' | sha256sum -c`,
+      );
+      expect(issued.installCommand).toContain(
+        `printf %s ${issued.token} | sudo ./install.sh --server ${cp.url} --token-file - --key-thumbprint ${keyThumbprint}`,
+      );
+      expect(issued.installCommand).not.toContain('npx');
+      const download = await fetch(`${cp.url}/downloads/ferry-agent-linux-x64.tar.gz`);
+      expect(download.status).toBe(200);
+      expect(Buffer.from(await download.arrayBuffer()).equals(release)).toBe(true);
+      const sum = await fetch(`${cp.url}/downloads/ferry-agent-linux-x64.tar.gz.sha256`);
+      expect(await sum.text()).toBe(`${sha256}  ferry-agent-linux-x64.tar.gz\n`);
 
       const dataDir = join(root, 'gateway-east');
-      const enrolled = await enroll(issued.token, dataDir);
+      const enrolled = await enroll(issued.token, dataDir, keyThumbprint);
       expect(enrolled.code, enrolled.stderr).toBe(0);
       expect(enrolled.stdout).toMatch(/enrolled as gateway [0-9a-f-]{36} for facility "Radiology RAD_EAST"/);
 
@@ -142,7 +174,7 @@ describe.each<Backend>([{ name: 'pglite' }, { name: 'postgres' }])(
 
       // The spent token enrolls nothing more and writes nothing.
       const againDir = join(root, 'gateway-again');
-      const again = await enroll(issued.token, againDir);
+      const again = await enroll(issued.token, againDir, keyThumbprint);
       expect(again.code).toBe(1);
       expect(again.stderr).toContain('enrollment.token_invalid');
       expect(again.stderr).toContain('already used');
@@ -151,7 +183,7 @@ describe.each<Backend>([{ name: 'pglite' }, { name: 'postgres' }])(
 
       // An enrolled data directory is not enrolled over; the fresh token is not spent on it.
       const fresh = await issueToken(facilityId);
-      const over = await enroll(fresh.token, dataDir);
+      const over = await enroll(fresh.token, dataDir, fresh.keyThumbprint);
       expect(over.code).toBe(1);
       expect(over.stderr).toContain('already holds a gateway identity');
       const after = await cp.api<{ tokens: { id: string; uses: number }[] }>(
@@ -162,6 +194,57 @@ describe.each<Backend>([{ name: 'pglite' }, { name: 'postgres' }])(
       expect(after.body.tokens.find((x) => x.id === fresh.id)?.uses).toBe(0);
     });
 
+    it('refuses an answer whose recipient key is not the pinned one, naming both, and writes nothing', async () => {
+      const facilityId = await createFacility('RAD_SOUTH');
+      const issued = await issueToken(facilityId, { maxUses: 2 });
+      // The key a TLS-inspecting proxy would have put in the answer is, seen from the agent, any key
+      // other than the pinned one: pin another key here against the real control plane's answer.
+      const other = createHash('sha256').update('another key').digest('base64url');
+      const dir = join(root, 'gateway-south');
+      const refused = await enroll(issued.token, dir, other);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('enrollment.key_mismatch');
+      expect(refused.stderr).toContain(other);
+      expect(refused.stderr).toContain(issued.keyThumbprint);
+      expect(refused.stderr).toContain('Nothing was written');
+      expect(existsSync(join(dir, 'agent.json'))).toBe(false);
+      expect(existsSync(join(dir, 'identity'))).toBe(false);
+
+      const ok = await enroll(issued.token, dir, issued.keyThumbprint);
+      expect(ok.code, ok.stderr).toBe(0);
+      const config = JSON.parse(await readFile(join(dir, 'agent.json'), 'utf8')) as { aeTitle: string };
+      expect(config.aeTitle).toBe('RAD_SOUTH');
+    });
+
+    it('never takes the token as an argument: --token is refused before anything is sent', async () => {
+      const facilityId = await createFacility('RAD_ARGV');
+      const issued = await issueToken(facilityId);
+      const dir = join(root, 'gateway-argv');
+      const r = await runAgentCli(
+        [
+          'enroll',
+          '--server',
+          cp.url,
+          '--token',
+          issued.token,
+          '--key-thumbprint',
+          issued.keyThumbprint,
+          '--data-dir',
+          dir,
+        ],
+        { timeoutMs: 30_000 },
+      );
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('--token-file');
+      expect(r.stderr).not.toContain(issued.token);
+      const tokens = await cp.api<{ tokens: { id: string; uses: number }[] }>(
+        'GET',
+        `/api/v1/facilities/${facilityId}/enrollment-tokens`,
+        { token: session },
+      );
+      expect(tokens.body.tokens.find((x) => x.id === issued.id)?.uses).toBe(0);
+    });
+
     it('refuses revoked and unknown tokens without writing anything', async () => {
       const facilityId = await createFacility('RAD_WEST');
       const issued = await issueToken(facilityId);
@@ -170,10 +253,10 @@ describe.each<Backend>([{ name: 'pglite' }, { name: 'postgres' }])(
       });
       expect(revoked.status).toBe(200);
       const dir = join(root, 'gateway-revoked');
-      const r1 = await enroll(issued.token, dir);
+      const r1 = await enroll(issued.token, dir, issued.keyThumbprint);
       expect(r1.code).toBe(1);
       expect(r1.stderr).toContain('revoked');
-      const r2 = await enroll(`fet_${'A'.repeat(43)}`, dir);
+      const r2 = await enroll(`fet_${'A'.repeat(43)}`, dir, issued.keyThumbprint);
       expect(r2.code).toBe(1);
       expect(r2.stderr).toContain('not known');
       expect(existsSync(dir)).toBe(false);
@@ -183,7 +266,7 @@ describe.each<Backend>([{ name: 'pglite' }, { name: 'postgres' }])(
       const facilityId = await createFacility('RAD_NORTH');
       const issued = await issueToken(facilityId);
       const dataDir = join(root, 'gateway-north');
-      const enrolled = await enroll(issued.token, dataDir);
+      const enrolled = await enroll(issued.token, dataDir, issued.keyThumbprint);
       expect(enrolled.code, enrolled.stderr).toBe(0);
       const { gatewayId } = JSON.parse(await readFile(join(dataDir, 'agent.json'), 'utf8')) as {
         gatewayId: string;

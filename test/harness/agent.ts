@@ -133,18 +133,49 @@ export async function scratchAgent(
 }
 
 /**
+ * `ferry-agent enroll` as an install line runs it: the token on standard input (never an argument),
+ * the control plane's key pinned with the thumbprint its token answer gave.
+ */
+export function enrollAgent(
+  opts: { server: string; token: string; keyThumbprint: string; dataDir: string },
+  run: { timeoutMs?: number; env?: Record<string, string> } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return runAgentCli(
+    [
+      'enroll',
+      '--server',
+      opts.server,
+      '--token-file',
+      '-',
+      '--key-thumbprint',
+      opts.keyThumbprint,
+      '--data-dir',
+      opts.dataDir,
+    ],
+    { timeoutMs: 30_000, ...run, input: opts.token },
+  );
+}
+
+/**
  * Runs an agent CLI command (status, export; or `start` expected to fail) and returns its output. With
  * `timeoutMs`, a command still running then is killed (SIGKILL) and reported as code null.
  */
 export function runAgentCli(
   args: string[],
-  opts: { timeoutMs?: number; env?: Record<string, string> } = {},
+  opts: {
+    timeoutMs?: number;
+    env?: Record<string, string> /** Written to its standard input. */;
+    input?: string;
+  } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [AGENT_BIN, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, ...opts.env },
     });
+    // A command that exits without reading its input must not fail the write.
+    child.stdin.on('error', () => {});
+    child.stdin.end(opts.input ?? '');
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => {

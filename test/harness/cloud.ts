@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { type AgentProcess, runAgentCli, scratch, sleep, startAgent } from './agent.js';
+import { type AgentProcess, enrollAgent, scratch, sleep, startAgent } from './agent.js';
 import { type ControlPlaneProcess, freshPostgresDatabase, startControlPlane } from './control-plane.js';
 import { freePort } from './dcmtk.js';
 import { type FaultProxy, startFaultProxy } from './fault-proxy.js';
@@ -251,23 +251,25 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   });
   if (fac.status !== 201) throw new Error(`facility: ${fac.status} ${JSON.stringify(fac.body)}`);
   const facilityId = fac.body.id;
-  const tok = await api<{ token: string }>('POST', `/api/v1/facilities/${facilityId}/enrollment-tokens`, {});
+  const tok = await api<{ token: string; keyThumbprint: string }>(
+    'POST',
+    `/api/v1/facilities/${facilityId}/enrollment-tokens`,
+    {},
+  );
   if (tok.status !== 201) throw new Error(`token: ${tok.status} ${JSON.stringify(tok.body)}`);
 
   const agentDataDir = join(root, 'agent');
-  const enrolled = await runAgentCli(
-    [
-      'enroll',
-      '--server',
-      env.FERRY_PUBLIC_URL && (opts.proxyControlPlane || opts.tcpProxyControlPlane)
-        ? env.FERRY_PUBLIC_URL
-        : cp.publicUrl,
-      '--token',
-      tok.body.token,
-      '--data-dir',
-      agentDataDir,
-    ],
-    { timeoutMs: 30_000, env: agentEnv },
+  const enrolled = await enrollAgent(
+    {
+      server:
+        env.FERRY_PUBLIC_URL && (opts.proxyControlPlane || opts.tcpProxyControlPlane)
+          ? env.FERRY_PUBLIC_URL
+          : cp.publicUrl,
+      token: tok.body.token,
+      keyThumbprint: tok.body.keyThumbprint,
+      dataDir: agentDataDir,
+    },
+    { env: agentEnv },
   );
   if (enrolled.code !== 0) throw new Error(`enroll failed: ${enrolled.stderr}`);
   await patchAgentConfig(agentDataDir, { host: '127.0.0.1', port: dicomPort, ...opts.agentConfig });
