@@ -1,12 +1,13 @@
-// `npm start`: the whole of Ferry on embedded defaults, data in ./.ferry. It starts the control plane
-// (PGlite, local blob dir), makes sure there is an admin and a facility with AE title GATEWAY,
-// enrolls a local agent through the real enrollment path, starts it, and prints where to go.
-// A second run reuses the same data. Ctrl-C stops both.
+// `npm start`: the whole of Ferry on embedded defaults, data in ./.ferry. It builds the agent release
+// when it is missing or older than its sources (the control plane serves it at /downloads), starts the
+// control plane (PGlite, local blob dir), makes sure there is an admin and a facility with AE title
+// GATEWAY, enrolls a local agent through the real enrollment path, starts it, and prints where to go.
+// A second run reuses the same data and release. Ctrl-C stops both.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -72,6 +73,51 @@ async function privateDirs() {
   for (const dir of [home, cpDir, agentDir]) if (existsSync(dir)) await chmod(dir, 0o700);
 }
 
+const releaseFile =
+  process.env.FERRY_AGENT_RELEASE ?? join(root, 'agent/release/ferry-agent-linux-x64.tar.gz');
+
+/** The newest modification time among the files the agent release is built from. */
+async function newestReleaseInput() {
+  let newest = statSync(realpathSync(process.execPath)).mtimeMs;
+  const files = [
+    'package-lock.json',
+    'agent/package.json',
+    'agent/scripts/bundle.mjs',
+    'infra/agent/install.sh',
+    'infra/systemd/ferry-agent.service',
+    'infra/systemd/ferry-agent.service.d/port-104.conf',
+  ].map((f) => join(root, f));
+  for (const dir of ['agent/src', 'shared/src']) {
+    for (const e of await readdir(join(root, dir), { recursive: true, withFileTypes: true }))
+      if (e.isFile() && e.name.endsWith('.ts') && !e.name.endsWith('.test.ts'))
+        files.push(join(e.parentPath, e.name));
+  }
+  for (const f of files) newest = Math.max(newest, (await stat(f)).mtimeMs);
+  return newest;
+}
+
+/**
+ * The release the control plane serves, as `npm run bundle:agent` builds it: built when it is missing
+ * or older than its sources, and kept otherwise, so a second start does not pay for it again.
+ */
+async function ensureAgentRelease() {
+  if (process.env.FERRY_AGENT_RELEASE) return;
+  const built =
+    existsSync(`${releaseFile}.sha256`) && existsSync(releaseFile) ? (await stat(releaseFile)).mtimeMs : 0;
+  if (built > (await newestReleaseInput())) return;
+  console.log(
+    built ? 'agent release is older than its sources: building it again' : 'building the agent release',
+  );
+  const bundle = run(join(root, 'agent/scripts/bundle.mjs'), []);
+  prefixed(bundle, 'bundle');
+  const code = await new Promise((r) => bundle.once('exit', r));
+  if (code !== 0) {
+    console.error('building the agent release failed; see above');
+    stopAll(1);
+    await new Promise(() => {});
+  }
+}
+
 async function demoAdmin() {
   const file = join(home, 'demo-admin.json');
   if (existsSync(file)) return JSON.parse(await readFile(file, 'utf8'));
@@ -90,6 +136,7 @@ process.on('SIGINT', () => stopAll(0));
 process.on('SIGTERM', () => stopAll(0));
 
 await privateDirs();
+await ensureAgentRelease();
 const admin = await demoAdmin();
 const cp = run(join(root, 'control-plane/bin/ferry-control-plane.js'), ['serve'], {
   env: {
@@ -99,6 +146,7 @@ const cp = run(join(root, 'control-plane/bin/ferry-control-plane.js'), ['serve']
     // The demo prints its admin password: keep it (and the DICOM port below) on this machine only.
     FERRY_HTTP_HOST: '127.0.0.1',
     FERRY_PUBLIC_URL: url,
+    FERRY_AGENT_RELEASE: releaseFile,
     FERRY_ADMIN_EMAIL: admin.email,
     FERRY_ADMIN_PASSWORD: admin.password,
   },
@@ -130,15 +178,23 @@ if (!config.gatewayId) {
   const enrollment = await api('POST', `/api/v1/facilities/${facility.id}/enrollment-tokens`, token, {
     expiresInHours: 1,
   });
-  const enroll = run(join(root, 'agent/bin/ferry-agent.js'), [
-    'enroll',
-    '--server',
-    url,
-    '--token',
-    enrollment.token,
-    '--data-dir',
-    agentDir,
-  ]);
+  // As the install line does: the token on standard input, never an argument; the key pinned.
+  const enroll = run(
+    join(root, 'agent/bin/ferry-agent.js'),
+    [
+      'enroll',
+      '--server',
+      url,
+      '--token-file',
+      '-',
+      '--key-thumbprint',
+      enrollment.keyThumbprint,
+      '--data-dir',
+      agentDir,
+    ],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  enroll.stdin.end(enrollment.token);
   prefixed(enroll, 'enroll');
   const code = await new Promise((r) => enroll.once('exit', r));
   if (code !== 0) {
@@ -167,14 +223,17 @@ await new Promise((resolve, reject) => {
   agent.once('exit', (code) => reject(new Error(`agent exited (${code}) before it was ready`)));
 });
 
+// This checkout's agent on the project's Node 24 (the system's node may be older).
+const agentCli = `${relative(process.cwd(), process.execPath) || process.execPath} ${relative(process.cwd(), join(root, 'agent/bin/ferry-agent.js'))}`;
 console.log(`
 Ferry is running (data in ${home}).
   Sign in:      ${url}  as ${admin.email} / ${admin.password}
   API:          ${url}/api/v1/openapi.json
   Send DICOM:   TCP_NODELAY=1 storescu -aec GATEWAY 127.0.0.1 ${dicomPort} FILE.dcm
   Echo:         TCP_NODELAY=1 echoscu -aec GATEWAY 127.0.0.1 ${dicomPort}
-  Spool:        npx ferry-agent status --data-dir ${agentDir}
-  Check:        npx ferry-agent doctor --data-dir ${agentDir}
+  Spool:        ${agentCli} status --data-dir ${agentDir}
+  Check:        ${agentCli} doctor --data-dir ${agentDir}
+  Release:      ${url}/downloads/ferry-agent-linux-x64.tar.gz  (what install lines download)
   Worklist:     curl -H "Authorization: Bearer $TOKEN" ${url}/api/v1/studies
   Fleet:        curl -H "Authorization: Bearer $TOKEN" ${url}/api/v1/fleet/summary
   DICOMweb:     ${url}/dicomweb  (QIDO-RS and WADO-RS, same bearer token)

