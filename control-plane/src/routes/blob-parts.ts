@@ -1,11 +1,14 @@
 /**
  * `PUT /blobs/uploads/:uploadId/parts/:partNumber`: the fs store's stand-in for S3's presigned PUT.
  * Outside /api on purpose: the body is raw sealed bytes (no JSON rule) of up to a part's size (no
- * 1 MiB limit). The signed URL is the only credential, as with S3.
+ * 1 MiB limit). The signed URL is the only credential, as with S3, and it is honoured only while its
+ * upload is open: after the receipt (or a cancel) it is refused with upload.not_found.
  */
 import { FerryError } from '@ferry/shared';
 import type { OpenAPIHono } from '@hono/zod-openapi';
+import { ctxOf } from '../http/context.js';
 import type { AppEnv } from '../http/types.js';
+import { admitPartUpload } from '../services/admit-part-upload.js';
 import type { FsBlobStore } from '../storage/fs-blob-store.js';
 
 export function registerBlobParts(app: OpenAPIHono<AppEnv>, store: FsBlobStore): void {
@@ -24,6 +27,7 @@ export function registerBlobParts(app: OpenAPIHono<AppEnv>, store: FsBlobStore):
       );
     const body = c.req.raw.body;
     if (!body) throw new FerryError('request.invalid', `the body is missing; send ${fields.length} bytes`);
+    await admitPartUpload({ ctx: ctxOf(c), input: { uploadId: fields.uploadId, key: fields.key } });
     // Streamed to disk chunk by chunk; receivePart refuses (and removes) a body of any other length.
     const { etag } = await store.receivePart(fields, body);
     c.header('ETag', etag);

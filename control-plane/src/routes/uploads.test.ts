@@ -16,12 +16,14 @@ import {
   type BlobBackend,
   createTestApp,
   enrollTestGateway,
+  getRaw,
   type SeededGroup,
   seedFacility,
   TEST_PUBLIC_URL,
   type TestApp,
   type TestGateway,
 } from '../testing/harness.js';
+import { readMultipart } from '../testing/multipart-reader.js';
 import {
   newTestObjectId,
   newTestUid,
@@ -221,8 +223,9 @@ describe.each(COMBOS)('uploads (%s, %s blobs)', (backend, blobs) => {
     ]);
     expect(target.partBytes).toBe(8 * MiB);
     const ttl = new Date(target.expiresAt).getTime() - Date.now();
-    expect(ttl).toBeGreaterThan(14 * 60_000);
-    expect(ttl).toBeLessThanOrEqual(15 * 60_000);
+    // Minutes, not a quarter of an hour: a URL cannot be revoked, only outlived.
+    expect(ttl).toBeGreaterThan(4 * 60_000);
+    expect(ttl).toBeLessThanOrEqual(5 * 60_000);
     expect(await uploadRow(obj.objectId)).toMatchObject({
       state: 'open',
       blobKey: `g/${g.groupId}/o/${obj.objectId}.fobj`,
@@ -414,6 +417,119 @@ describe.each(COMBOS)('uploads (%s, %s blobs)', (backend, blobs) => {
     expect(again.parts.every((p) => !p.done)).toBe(true);
     await putParts(again, obj.bytes);
     expect(await completeOne(obj, again)).toMatchObject({ status: 'stored' });
+  });
+
+  /** A PUT as anyone holding the URL sends it: its status and body text. */
+  async function putRaw(url: string, body: Buffer): Promise<{ status: number; text: string }> {
+    const init = { method: 'PUT', body, headers: { 'content-length': String(body.length) } };
+    const res = url.startsWith(TEST_PUBLIC_URL) ? await t.app.request(url, init) : await fetch(url, init);
+    return { status: res.status, text: await res.text() };
+  }
+
+  /** What the store holds at the instance's key, hashed. */
+  async function storedSha(obj: SealedTestObject): Promise<string> {
+    const chunks: Buffer[] = [];
+    for await (const c of await t.deps.blobStore.get(`g/${g.groupId}/o/${obj.objectId}.fobj`))
+      chunks.push(c as Buffer);
+    return sha256(Buffer.concat(chunks));
+  }
+
+  /** WADO-RS RetrieveInstance as a reader of the group gets it: the one part's bytes. */
+  async function wado(obj: SealedTestObject): Promise<Buffer> {
+    const m = obj.manifest;
+    const res = await getRaw(
+      t,
+      `/dicomweb/studies/${m.study.instanceUid}/series/${m.series.instanceUid}/instances/${m.sopInstanceUid}`,
+      { token: g.reader.token, headers: { accept: 'multipart/related; type="application/dicom"' } },
+    );
+    const body = Buffer.from(await res.arrayBuffer());
+    expect(res.status, body.toString('utf8', 0, 300)).toBe(200);
+    const parts = readMultipart(body, res.headers.get('content-type') ?? '');
+    expect(parts).toHaveLength(1);
+    return parts[0]!.body;
+  }
+
+  /** fs answers with its own code; S3 with its XML error (or, for a staging key, by storing what no one reads). */
+  function expectClosed(res: { status: number; text: string }, what: string): void {
+    if (blobs === 'fs') {
+      expect(res.status, `${what}: ${res.text}`).toBe(404);
+      expect(JSON.parse(res.text).error.code, what).toBe('upload.not_found');
+    }
+  }
+
+  it('a receipt is final: PUTs to its URLs afterwards change neither the stored bytes nor WADO-RS', async () => {
+    const studyUid = newTestUid();
+    const seriesUid = newTestUid();
+    const sop = newTestUid();
+    // Another patient's instance sealed to the very same length (same sample, same-length names and
+    // UIDs), so a swap would pass every length check on the way.
+    const otherSop = `${sop.slice(0, -1)}${sop.endsWith('1') ? '2' : '1'}`;
+    const at = { studyInstanceUid: studyUid, seriesInstanceUid: seriesUid };
+    const victim = await seal({ set: { ...at, sopInstanceUid: sop, patientName: 'VICTIM^ANNA' } });
+    const swap = await seal({
+      objectId: victim.objectId,
+      set: { ...at, sopInstanceUid: otherSop, patientName: 'OTHER^BERTA' },
+    });
+    expect(swap.objectBytes).toBe(victim.objectBytes);
+    expect(swap.objectSha256).not.toBe(victim.objectSha256);
+    // A multipart object too: its part URLs must die with the receipt.
+    const big = await seal({ set: { ...at, sopInstanceUid: newTestUid() }, padBytes: 9 * MiB });
+
+    const single = asUpload(await offerOne(victim));
+    const multi = asUpload(await offerOne(big));
+    expect([single.parts.length, multi.parts.length]).toEqual([1, 2]);
+    await putParts(single, victim.bytes);
+    await putParts(multi, big.bytes);
+    expect(await completeOne(victim, single)).toMatchObject({ status: 'stored' });
+    expect(await completeOne(big, multi)).toMatchObject({ status: 'stored' });
+    expect((await wado(victim)).equals(victim.plaintext)).toBe(true);
+
+    // (a) another patient's sealed instance, (b) random bytes, (c) a part of the multipart object.
+    const url = single.parts[0]!.url!;
+    expectClosed(await putRaw(url, swap.bytes), 'swapped instance');
+    expectClosed(await putRaw(url, randomBytes(victim.objectBytes)), 'random bytes');
+    const part = multi.parts[0]!;
+    const late = await putRaw(part.url!, randomBytes(part.length));
+    if (blobs === 's3')
+      expect([late.status, late.text]).toEqual([404, expect.stringContaining('NoSuchUpload')]);
+    else expectClosed(late, 'multipart part');
+
+    // The agent completing again (a retry) must not publish anything either.
+    expect(await completeOne(victim, single)).toMatchObject({ status: 'stored' });
+    expect(await storedSha(victim)).toBe(victim.objectSha256);
+    expect(await storedSha(big)).toBe(big.objectSha256);
+    // Compared with equals(): a deep toEqual of 9 MiB takes seconds.
+    expect((await wado(victim)).equals(victim.plaintext)).toBe(true);
+    expect((await wado(big)).equals(big.plaintext)).toBe(true);
+    const [inst] = await instancesOf(sop);
+    expect(inst).toMatchObject({ objectSha256: victim.objectSha256, current: true, version: 1 });
+  });
+
+  it('a cancelled upload takes no more bytes, and nothing it took reaches the final key', async () => {
+    const obj = await seal({ set: { sopInstanceUid: newTestUid() } });
+    const target = asUpload(await offerOne(obj));
+    const torn = Buffer.from(obj.bytes);
+    torn[torn.length - 1] = torn[torn.length - 1]! ^ 0x01;
+    await putParts(target, torn);
+    expect(await completeOne(obj, target)).toMatchObject({ status: 'retry', code: 'upload.hash_mismatch' });
+    expect(await uploadRow(obj.objectId)).toBeUndefined();
+    // The cancelled upload's URL: refused (fs), or kept where nothing reads it (S3 staging).
+    expectClosed(await putRaw(target.parts[0]!.url!, obj.bytes), 'cancelled single PUT');
+    expect(await t.deps.blobStore.head(`g/${g.groupId}/o/${obj.objectId}.fobj`)).toBeUndefined();
+    const big = await seal({ set: { sopInstanceUid: newTestUid() }, padBytes: 9 * MiB });
+    const multi = asUpload(await offerOne(big));
+    const bad = Buffer.from(big.bytes);
+    bad[bad.length - 1] = bad[bad.length - 1]! ^ 0x01;
+    await putParts(multi, bad);
+    expect(await completeOne(big, multi)).toMatchObject({ status: 'retry', code: 'upload.hash_mismatch' });
+    const part = multi.parts[0]!;
+    const late = await putRaw(part.url!, big.bytes.subarray(0, part.length));
+    if (blobs === 's3')
+      expect([late.status, late.text]).toEqual([404, expect.stringContaining('NoSuchUpload')]);
+    else expectClosed(late, 'cancelled multipart part');
+    // The next offer starts afresh and stores the right bytes.
+    await ship(obj);
+    expect(await storedSha(obj)).toBe(obj.objectSha256);
   });
 
   it('refuses an object whose decrypted content does not match the offer', async () => {

@@ -20,8 +20,9 @@ const offerRoute = createRoute({
   summary: 'Offer spooled objects; get part URLs for those the cloud does not hold yet',
   description:
     'Up to 500 objects. Each comes back `stored` (with a receipt: the group already holds that SOP Instance UID ' +
-    'with that hash, `duplicate` when under another object id), `upload` (presigned part URLs valid for 15 ' +
-    'minutes; parts already held are `done`, so offering again resumes), or `refused`.',
+    'with that hash, `duplicate` when under another object id), `upload` (presigned part URLs valid for 5 ' +
+    'minutes, and only until the upload is completed or cancelled; parts already held are `done`, so offering ' +
+    'again resumes with fresh URLs), or `refused`.',
   middleware: [authenticate('agent')] as const,
   request: { body: { required: true, content: json(uploadOfferRequestSchema) } },
   responses: {

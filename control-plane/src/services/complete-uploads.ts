@@ -103,47 +103,53 @@ interface Verified {
 }
 
 /**
- * Joins the parts of a multipart upload into its object (unless a previous complete already did).
- * Missing parts are a retry: the upload stays open. A single PUT is not looked up here: verify reads
- * it anyway (missing: a retry; another size: a hash mismatch), and one request per object less counts
- * when hundreds of small ones complete together.
+ * Publishes the upload at its key (unless a previous complete already did): joins a multipart
+ * upload's parts, or moves a single PUT's staged object there. Missing parts are a retry: the upload
+ * stays open. A single PUT is not looked up first: publishing finds it missing (a retry), and verify
+ * reads it anyway (another size: a hash mismatch).
  */
 async function assemble(blobStore: BlobStore, row: UploadRow): Promise<void> {
   const layout = partLayout(row.objectBytes, row.partBytes);
-  if (layout.length === 1) return;
   const handle = handleOf(row);
-  const head = await storage('read an object size', () => blobStore.head(row.blobKey));
-  if (head?.size === row.objectBytes) return;
-  let held: Map<number, number>;
-  try {
-    held = new Map(
-      (await storage('list uploaded parts', () => blobStore.listParts(handle))).map((p) => [
-        p.partNumber,
-        p.size,
-      ]),
-    );
-  } catch (err) {
-    if (isFerryError(err, 'upload.not_found')) {
-      throw retry('upload.incomplete', 'the store no longer holds this upload; offer the object again', true);
+  const all = layout.map((p) => ({ partNumber: p.partNumber, size: p.length }));
+  if (layout.length > 1) {
+    const head = await storage('read an object size', () => blobStore.head(row.blobKey));
+    if (head?.size === row.objectBytes) return;
+    let held: Map<number, number>;
+    try {
+      held = new Map(
+        (await storage('list uploaded parts', () => blobStore.listParts(handle))).map((p) => [
+          p.partNumber,
+          p.size,
+        ]),
+      );
+    } catch (err) {
+      if (isFerryError(err, 'upload.not_found')) {
+        throw retry(
+          'upload.incomplete',
+          'the store no longer holds this upload; offer the object again',
+          true,
+        );
+      }
+      throw err;
     }
-    throw err;
-  }
-  const missing = layout.filter((p) => held.get(p.partNumber) !== p.length);
-  if (missing.length > 0) {
-    throw retry(
-      'upload.incomplete',
-      `${missing.length} of ${layout.length} parts have not arrived (first: part ${missing[0]!.partNumber}); offer the object again to resume`,
-    );
+    const missing = layout.filter((p) => held.get(p.partNumber) !== p.length);
+    if (missing.length > 0) {
+      throw retry(
+        'upload.incomplete',
+        `${missing.length} of ${layout.length} parts have not arrived (first: part ${missing[0]!.partNumber}); offer the object again to resume`,
+      );
+    }
   }
   try {
-    await storage('complete the upload', () =>
-      blobStore.completeUpload(
-        handle,
-        layout.map((p) => ({ partNumber: p.partNumber, size: p.length })),
-      ),
-    );
+    await storage('complete the upload', () => blobStore.completeUpload(handle, all));
   } catch (err) {
-    if (isFerryError(err, 'upload.incomplete')) throw retry('upload.incomplete', err.message);
+    if (isFerryError(err, 'upload.incomplete')) {
+      throw retry(
+        'upload.incomplete',
+        layout.length === 1 ? 'the object has not arrived; send it, then complete again' : err.message,
+      );
+    }
     throw err;
   }
 }
@@ -275,13 +281,19 @@ async function verify(
 }
 
 /**
- * Forgets an upload whose bytes are wrong or gone, so the next offer starts a fresh one. The blob goes
- * first; the row after, so a failed delete still leaves nothing that a later offer would trust.
+ * Forgets an upload whose bytes are wrong or gone, so the next offer starts a fresh one. The row goes
+ * first, and only while open: a concurrent complete of the same upload that stored it (and gave its
+ * receipt) keeps its object. A blob left behind by a failed delete is verified again before any later
+ * receipt, so it is never trusted.
  */
 async function resetUpload(ctx: Ctx, blobStore: BlobStore, row: UploadRow): Promise<void> {
+  const dropped = await ctx.db
+    .delete(uploads)
+    .where(and(eq(uploads.id, row.id), eq(uploads.state, 'open')))
+    .returning({ id: uploads.id });
+  if (dropped.length === 0) return;
   await storage('abort an upload', () => blobStore.abortUpload(handleOf(row))).catch(() => {});
   await storage('delete an object', () => blobStore.delete(row.blobKey)).catch(() => {});
-  await ctx.db.delete(uploads).where(and(eq(uploads.id, row.id), eq(uploads.state, 'open')));
 }
 
 /**

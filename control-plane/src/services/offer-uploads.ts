@@ -58,9 +58,9 @@ interface Target {
 export const RESUME_PROBE_MIN_BYTES = 1024 * 1024;
 
 /**
- * Which parts of an open upload the store holds. A multipart upload whose object is already assembled
- * (a complete that failed after CompleteMultipartUpload) holds everything; one the store has forgotten
- * (aborted, expired) starts over under a new backend upload.
+ * Which parts of an open upload the store holds. An upload whose object is already published (a
+ * complete that failed after publishing it) holds everything; a single PUT holds its part once staged;
+ * a multipart upload the store has forgotten (aborted, expired) starts over under a new backend upload.
  */
 async function heldParts(
   blobStore: BlobStore,
@@ -72,7 +72,6 @@ async function heldParts(
   if (layout.length === 1 && row.objectBytes < RESUME_PROBE_MIN_BYTES) return { held: new Set(), handle };
   const head = await storage('read an object size', () => blobStore.head(row.blobKey));
   if (head?.size === row.objectBytes) return { held: all, handle };
-  if (layout.length === 1) return { held: new Set(), handle };
   try {
     const listed = await storage('list uploaded parts', () => blobStore.listParts(handle));
     const want = new Map(layout.map((p) => [p.partNumber, p.length]));

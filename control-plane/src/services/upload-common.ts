@@ -6,7 +6,13 @@ import { instances, type uploads } from '../db/schema/index.js';
 import type { BlobStore, UploadHandle } from '../storage/blob-store.js';
 
 export const UPLOAD_PART_BYTES = 8 * 1024 * 1024;
-export const UPLOAD_URL_SECONDS = 15 * 60;
+/**
+ * Lifetime of part URLs. A URL is the only credential of its PUT and cannot be revoked, so it lives
+ * minutes: both stores check it when the request starts, so an 8 MiB part needs only to start in
+ * time (it takes 70 s at 1 Mbit/s), and the agent offers again for fresh URLs (resuming from the
+ * parts held) when the rest would start too late.
+ */
+export const UPLOAD_URL_SECONDS = 5 * 60;
 /** S3's limit on parts per multipart upload. */
 export const MAX_UPLOAD_PARTS = 10_000;
 /** Blob-store calls in flight at once for one request. */
@@ -19,7 +25,7 @@ export interface UploadDeps {
   blobStore: BlobStore;
   /** Part size of new uploads (default 8 MiB; tests lower it). */
   partBytes?: number;
-  /** Lifetime of part URLs (default 15 min). */
+  /** Lifetime of part URLs (default UPLOAD_URL_SECONDS). */
   urlSeconds?: number;
 }
 

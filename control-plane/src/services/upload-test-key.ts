@@ -11,3 +11,16 @@ export const UPLOAD_TEST_URL_SECONDS = 300;
 export function uploadTestKey(agent: AgentActor, testId: string): string {
   return `g/${agent.groupId}/diagnostics/${agent.gatewayId}/${testId}.bin`;
 }
+
+/** Whether `key` is the object of upload test `testId` (of any gateway): see uploadTestKey. */
+export function isUploadTestKey(key: string, testId: string): boolean {
+  const [g, groupId, diagnostics, gatewayId, name, ...rest] = key.split('/');
+  return (
+    g === 'g' &&
+    diagnostics === 'diagnostics' &&
+    !!groupId &&
+    !!gatewayId &&
+    name === `${testId}.bin` &&
+    rest.length === 0
+  );
+}

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { FerryError, type UploadTestVerifyResponse } from '@ferry/shared';
+import { FerryError, isFerryError, type UploadTestVerifyResponse } from '@ferry/shared';
 import type { Ctx } from '../context.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { requireAgent } from './permissions.js';
@@ -21,6 +21,14 @@ export async function verifyUploadTest({
 }): Promise<UploadTestVerifyResponse> {
   const agent = requireAgent(ctx.actor);
   const key = uploadTestKey(agent, input.testId);
+  // The PUT staged its bytes (no URL writes an object's key): publish them, then read them back.
+  await deps.blobStore
+    .completeUpload({ key, uploadId: input.testId, backendUploadId: undefined }, [
+      { partNumber: 1, size: UPLOAD_TEST_BYTES },
+    ])
+    .catch((err: unknown) => {
+      if (!isFerryError(err, 'upload.incomplete')) throw err;
+    });
   const head = await deps.blobStore.head(key);
   if (!head)
     throw new FerryError(

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { FerryError } from '@ferry/shared';
 import type { StoredPart, UploadHandle } from './blob-store.js';
 
@@ -52,6 +53,17 @@ export function assertPartKind(upload: UploadHandle, part: { single: boolean }):
       'request.invalid',
       part.single ? 'a single PUT cannot belong to a multipart upload' : 'this upload is not multipart',
     );
+}
+
+/**
+ * The name a single PUT is staged under until complete publishes it: the upload id, and a digest of
+ * the key, so that an upload id alone (an upload test's id is handed to its gateway) never reaches
+ * the bytes staged for another key.
+ */
+export function stagingName(upload: Pick<UploadHandle, 'key' | 'uploadId'>): string {
+  assertUploadId(upload.uploadId);
+  assertBlobKey(upload.key);
+  return `${upload.uploadId}.${createHash('sha256').update(upload.key).digest('hex').slice(0, 32)}`;
 }
 
 export function assertExpiry(expiresInSeconds: number): void {

@@ -13,15 +13,19 @@ import { buffer } from 'node:stream/consumers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isFerryError } from '@ferry/shared';
 import { type ServerType, serve } from '@hono/node-server';
+import { eq } from 'drizzle-orm';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { uploads } from '../db/schema/index.js';
 import {
   BLOB_BACKENDS,
   type BlobBackend,
   createTestApp,
+  enrollTestGateway,
   s3TestConfig,
   TEST_PUBLIC_URL,
   type TestApp,
+  type TestGateway,
 } from '../testing/harness.js';
 import { expectError } from '../testing/security-suite.js';
 import type { BlobStore, UploadHandle } from './blob-store.js';
@@ -76,6 +80,35 @@ const TAMPERS: Record<BlobBackend, Array<[string, (u: URL) => void]>> = {
   ],
 };
 
+/**
+ * An upload as offer-uploads starts one: in the store, and open in the database, where the fs route
+ * looks before it writes a byte.
+ */
+async function startUpload(
+  t: TestApp,
+  gw: TestGateway,
+  store: BlobStore,
+  parts: number,
+): Promise<UploadHandle> {
+  const key = newKey();
+  const upload = await store.createUpload({ key, uploadId: randomUUID(), parts });
+  await t.database.db.insert(uploads).values({
+    id: upload.uploadId,
+    groupId: gw.groupId,
+    gatewayId: gw.gatewayId,
+    objectId: `o${randomBytes(12).toString('hex')}`,
+    sopInstanceUid: '2.25.1',
+    sha256: 'a'.repeat(64),
+    plainBytes: 1,
+    objectBytes: 1,
+    partBytes: 1,
+    blobKey: key,
+    backendUploadId: upload.backendUploadId ?? null,
+    receivedAt: new Date(),
+  });
+  return upload;
+}
+
 function flip(s: string): string {
   return (s[0] === 'A' ? 'B' : 'A') + s.slice(1);
 }
@@ -86,12 +119,14 @@ function flipHex(u: URL): string {
 
 describe.each(BLOB_BACKENDS)('blob store (%s)', (blobs) => {
   let t: TestApp;
+  let gw: TestGateway;
   let store: BlobStore;
   let server: ServerType | undefined;
   let origin = '';
 
   beforeAll(async () => {
     t = await createTestApp('pglite', { blobs });
+    gw = await enrollTestGateway(t, await t.seedGroup());
     store = t.deps.blobStore;
     if (blobs === 'fs') {
       // fs part URLs name the app's public URL; the app is served here, as a load balancer would.
@@ -109,9 +144,8 @@ describe.each(BLOB_BACKENDS)('blob store (%s)', (blobs) => {
   const reachable = (url: string) => (blobs === 'fs' ? url.replace(TEST_PUBLIC_URL, origin) : url);
   const put = (url: string, body: Uint8Array) =>
     fetch(reachable(url), { method: 'PUT', body, signal: AbortSignal.timeout(30_000) });
-  async function multipart(parts = 3): Promise<UploadHandle> {
-    return store.createUpload({ key: newKey(), uploadId: randomUUID(), parts });
-  }
+  const multipart = (parts = 3) => startUpload(t, gw, store, parts);
+  const single = () => startUpload(t, gw, store, 1);
 
   it('is the configured kind', () => {
     expect(store.kind).toBe(blobs);
@@ -119,14 +153,17 @@ describe.each(BLOB_BACKENDS)('blob store (%s)', (blobs) => {
 
   it('single PUT: the URL takes the whole object; head, get, ranged get and delete see it', async () => {
     const bytes = randomBytes(100_000);
-    const upload = await store.createUpload({ key: newKey(), uploadId: randomUUID(), parts: 1 });
+    const upload = await single();
     expect(await store.listParts(upload)).toEqual([]);
     const url = await store.partUrl(upload, { partNumber: 1, length: bytes.length, single: true }, 60);
     const res = await put(url, bytes);
     expect(res.status, await res.clone().text()).toBe(200);
     expect(res.headers.get('etag')).toBe(md5(bytes));
     expect(await store.listParts(upload)).toEqual([{ partNumber: 1, size: bytes.length }]);
+    // Staged, not at the key: only complete publishes it there.
+    expect(await store.head(upload.key)).toBeUndefined();
     await store.completeUpload(upload, [{ partNumber: 1, size: bytes.length }]);
+    expect(await store.listParts(upload)).toEqual([{ partNumber: 1, size: bytes.length }]);
     expect(await store.head(upload.key)).toEqual({ size: bytes.length });
     expect((await read(await store.get(upload.key))).equals(bytes)).toBe(true);
     const part = await read(await store.get(upload.key, { start: 1000, end: 1999 }));
@@ -227,8 +264,8 @@ describe.each(BLOB_BACKENDS)('blob store (%s)', (blobs) => {
     ['one byte more', 1],
     ['one byte less', -1],
   ])('a body of %s than signed is refused and stores nothing', async (_name, delta) => {
-    const single = await store.createUpload({ key: newKey(), uploadId: randomUUID(), parts: 1 });
-    const singleUrl = await store.partUrl(single, { partNumber: 1, length: 1000, single: true }, 60);
+    const one = await single();
+    const singleUrl = await store.partUrl(one, { partNumber: 1, length: 1000, single: true }, 60);
     const upload = await multipart(2);
     const partUrl = await store.partUrl(upload, { partNumber: 1, length: 1000, single: false }, 60);
     for (const url of [singleUrl, partUrl]) {
@@ -238,19 +275,19 @@ describe.each(BLOB_BACKENDS)('blob store (%s)', (blobs) => {
       if (blobs === 'fs') expect([res.status, JSON.parse(text).error.code]).toEqual([400, 'request.invalid']);
       else expect([res.status, text]).toEqual([403, expect.stringContaining('SignatureDoesNotMatch')]);
     }
-    expect(await store.head(single.key)).toBeUndefined();
+    expect(await store.listParts(one)).toEqual([]);
     expect(await store.listParts(upload)).toEqual([]);
     await store.abortUpload(upload);
   });
 
   it('refuses a single-PUT URL for a multipart upload, and a part URL for a single PUT', async () => {
     const upload = await multipart(2);
-    const single = await store.createUpload({ key: newKey(), uploadId: randomUUID(), parts: 1 });
+    const one = await single();
     expect(upload.backendUploadId).toBeDefined();
-    expect(single.backendUploadId).toBeUndefined();
+    expect(one.backendUploadId).toBeUndefined();
     const part = { partNumber: 1, length: 8 };
     await expectFerryError(store.partUrl(upload, { ...part, single: true }, 60), 'request.invalid');
-    await expectFerryError(store.partUrl(single, { ...part, single: false }, 60), 'request.invalid');
+    await expectFerryError(store.partUrl(one, { ...part, single: false }, 60), 'request.invalid');
     await store.abortUpload(upload);
   });
 
@@ -272,6 +309,78 @@ describe.each(BLOB_BACKENDS)('blob store (%s)', (blobs) => {
     await expectFerryError(store.listParts(upload), 'upload.not_found');
   });
 
+  it('a single PUT URL never names the object key; a PUT after complete leaves the object as published', async () => {
+    const first = randomBytes(4096);
+    const upload = await single();
+    const url = await store.partUrl(upload, { partNumber: 1, length: first.length, single: true }, 60);
+    // S3 would let a presigned PUT replace any object: the URL names a staging key instead.
+    if (blobs === 's3') expect(decodeURIComponent(new URL(url).pathname)).not.toContain(upload.key);
+    expect((await put(url, first)).status).toBe(200);
+    await store.completeUpload(upload, [{ partNumber: 1, size: first.length }]);
+    // A late PUT while the upload still looks open to the store (the fs route's database check aside),
+    // then a second complete, as two completes of one upload racing would: the first object stays.
+    expect((await put(url, randomBytes(first.length))).status).toBe(200);
+    await store.completeUpload(upload, [{ partNumber: 1, size: first.length }]);
+    expect((await read(await store.get(upload.key))).equals(first)).toBe(true);
+    // Nothing is left staged by the second complete either.
+    await store.abortUpload(upload);
+    expect(await store.listParts(upload)).toEqual([{ partNumber: 1, size: first.length }]);
+    await store.delete(upload.key);
+    expect(await store.listParts(upload)).toEqual([]);
+  });
+
+  it('a part PUT after the multipart upload is complete is refused (404), the object unchanged', async () => {
+    const upload = await multipart(1 + 1);
+    const slices = [randomBytes(PART), randomBytes(10)];
+    const urls = await Promise.all(
+      slices.map((b, i) => store.partUrl(upload, { partNumber: i + 1, length: b.length, single: false }, 60)),
+    );
+    for (const [i, b] of slices.entries()) expect((await put(urls[i]!, b)).status).toBe(200);
+    await store.completeUpload(upload, [
+      { partNumber: 1, size: PART },
+      { partNumber: 2, size: 10 },
+    ]);
+    const res = await put(urls[1]!, randomBytes(10));
+    const text = await res.text();
+    expect(res.status, text).toBe(404);
+    if (blobs === 'fs') expect(JSON.parse(text).error.code).toBe('upload.not_found');
+    else expect(text).toContain('NoSuchUpload');
+    expect((await read(await store.get(upload.key))).equals(Buffer.concat(slices))).toBe(true);
+    await store.delete(upload.key);
+  });
+
+  it('a staged single PUT that is aborted is gone', async () => {
+    const upload = await single();
+    const url = await store.partUrl(upload, { partNumber: 1, length: 8, single: true }, 60);
+    expect((await put(url, randomBytes(8))).status).toBe(200);
+    await store.abortUpload(upload);
+    expect(await store.listParts(upload)).toEqual([]);
+    await expectFerryError(store.completeUpload(upload, [{ partNumber: 1, size: 8 }]), 'upload.incomplete');
+    expect(await store.head(upload.key)).toBeUndefined();
+  });
+
+  if (blobs === 'fs')
+    it('the fs route writes only for an upload open in the database (stored, cancelled: 404)', async () => {
+      for (const close of [
+        (id: string) => t.database.db.update(uploads).set({ state: 'stored' }).where(eq(uploads.id, id)),
+        (id: string) => t.database.db.delete(uploads).where(eq(uploads.id, id)),
+      ]) {
+        for (const upload of [await single(), await multipart(2)]) {
+          const url = await store.partUrl(
+            upload,
+            { partNumber: 1, length: 8, single: upload.backendUploadId === undefined },
+            60,
+          );
+          await close(upload.uploadId);
+          const res = await put(url, randomBytes(8));
+          const text = await res.text();
+          expect([res.status, JSON.parse(text).error.code], text).toEqual([404, 'upload.not_found']);
+          expect(await store.listParts(upload)).toEqual([]);
+          await store.abortUpload(upload);
+        }
+      }
+    });
+
   it(`the app serves part PUTs only for the fs store`, async () => {
     const res = await t.request('PUT', `/blobs/uploads/${randomUUID()}/parts/1?len=1`, { rawBody: 'x' });
     if (blobs === 'fs') expectError(res, 403, 'upload.url_invalid');
@@ -281,9 +390,11 @@ describe.each(BLOB_BACKENDS)('blob store (%s)', (blobs) => {
 
 describe('fs blob store: keys, bodies and the disk', () => {
   let t: TestApp;
+  let gw: TestGateway;
   let store: FsBlobStore;
   beforeAll(async () => {
     t = await createTestApp('pglite', { blobs: 'fs' });
+    gw = await enrollTestGateway(t, await t.seedGroup());
     store = t.deps.blobStore as FsBlobStore;
   });
   afterAll(async () => {
@@ -330,7 +441,7 @@ describe('fs blob store: keys, bodies and the disk', () => {
   ])(
     'a %s body under the right Content-Length header is discarded; the part is not kept',
     async (_n, size) => {
-      const upload = await store.createUpload({ key: newKey(), uploadId: randomUUID(), parts: 2 });
+      const upload = await startUpload(t, gw, store, 2);
       const url = new URL(await store.partUrl(upload, { partNumber: 1, length: 1000, single: false }, 60));
       // app.request does not derive Content-Length from the body, so the header can lie as a broken peer's would.
       const res = await t.app.request(url.toString(), {
@@ -345,7 +456,7 @@ describe('fs blob store: keys, bodies and the disk', () => {
   );
 
   it('a body cut off mid-way on a real socket leaves no part and no temp file', async () => {
-    const upload = await store.createUpload({ key: newKey(), uploadId: randomUUID(), parts: 2 });
+    const upload = await startUpload(t, gw, store, 2);
     const length = 4 * MiB;
     const url = new URL(await store.partUrl(upload, { partNumber: 1, length, single: false }, 60));
     const server = serve({ fetch: t.app.fetch, port: 0, hostname: '127.0.0.1' });
@@ -395,9 +506,9 @@ describe('fs blob store: keys, bodies and the disk', () => {
     });
     expect(made).toBeInstanceOf(FsBlobStore);
     expect((made as FsBlobStore).root).toBe(join(dataDir, 'blobs'));
-    expect(await readdir(join(dataDir, 'blobs'))).toEqual(['.uploads']);
+    expect((await readdir(join(dataDir, 'blobs'))).sort()).toEqual(['.staging', '.uploads']);
     // Replicas share the signing secret through the database: the URLs of one verify on the other.
-    const upload = await made.createUpload({ key: newKey(), uploadId: randomUUID(), parts: 1 });
+    const upload = await startUpload(t, gw, made, 1);
     const url = new URL(await made.partUrl(upload, { partNumber: 1, length: 5, single: true }, 60));
     expect(url.origin).toBe('http://cp.example');
     const res = await t.app.request(`${TEST_PUBLIC_URL}${url.pathname}${url.search}`, {

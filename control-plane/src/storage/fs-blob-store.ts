@@ -4,13 +4,16 @@
  *
  *   <root>/<key>                              stored objects
  *   <root>/.uploads/<uploadId>/<partNumber>   parts of a multipart upload in progress
+ *   <root>/.staging/<uploadId>.<key digest>   a single-PUT object, until its complete publishes it
  *
  * Every write is crash-safe like the agent's spool: write a temp name, fsync, rename, fsync the
- * directory. A reader therefore sees a whole part or object or none, never a torn one.
+ * directory. A reader therefore sees a whole part or object or none, never a torn one. Part URLs
+ * write only the two areas above; an object is published at its key once (a hard link, which fails
+ * rather than replace), so no URL, replayed or not, reaches a stored object.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { type FileHandle, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, link, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FerryError, PRIVATE_DIR_MODE } from '@ferry/shared';
@@ -23,6 +26,7 @@ import {
   assertRange,
   assertUploadId,
   checkParts,
+  stagingName,
 } from './blob-checks.js';
 import type { BlobStore, StoredPart, UploadHandle } from './blob-store.js';
 import { buildPartUrl, type PartUrlFields, verifyPartRequest } from './part-signature.js';
@@ -37,6 +41,7 @@ export interface FsBlobStoreOptions {
 }
 
 const UPLOADS_DIR = '.uploads';
+const STAGING_DIR = '.staging';
 const PART_NAME = /^[1-9][0-9]*$/;
 
 function notOpen(uploadId: string): FerryError {
@@ -62,9 +67,12 @@ export class FsBlobStore implements BlobStore {
     this.secret = opts.signingSecret;
   }
 
-  /** Creates the root (and its uploads area) at start, so an unwritable directory fails fast. */
+  /** Creates the root (and its uploads and staging areas) at start, so an unwritable directory fails fast. */
   async init(): Promise<void> {
-    await this.io('create its directory', () => ensureDir(join(this.root, UPLOADS_DIR)));
+    await this.io('create its directory', async () => {
+      await ensureDir(join(this.root, UPLOADS_DIR));
+      await ensureDir(join(this.root, STAGING_DIR));
+    });
   }
 
   async createUpload(input: { key: string; uploadId: string; parts: number }): Promise<UploadHandle> {
@@ -107,8 +115,9 @@ export class FsBlobStore implements BlobStore {
   }
 
   /**
-   * Writes one part, or a whole single-PUT object, from a body that must hold exactly `length` bytes.
-   * A body that is short, long or cut off leaves nothing behind. Returns the quoted hex MD5 (as S3 does).
+   * Writes one part, or a whole single-PUT object (to its staging file, never its key), from a body that
+   * must hold exactly `length` bytes. A body that is short, long or cut off leaves nothing behind.
+   * Returns the quoted hex MD5 (as S3 does). The route checks first that the upload is open.
    */
   async receivePart(fields: PartUrlFields, body: AsyncIterable<Uint8Array>): Promise<{ etag: string }> {
     assertBlobKey(fields.key);
@@ -116,8 +125,7 @@ export class FsBlobStore implements BlobStore {
     assertPart(fields);
     let target: string;
     if (fields.single) {
-      target = this.objectPath(fields.key);
-      await this.io('prepare object directory', () => ensureDir(dirname(target)));
+      target = this.stagingPath(fields);
     } else {
       const dir = this.uploadDir(fields.uploadId);
       if (!(await this.io('find upload', () => exists(dir)))) throw notOpen(fields.uploadId);
@@ -129,9 +137,9 @@ export class FsBlobStore implements BlobStore {
 
   async listParts(upload: UploadHandle): Promise<StoredPart[]> {
     if (upload.backendUploadId === undefined) {
-      // A single PUT: its one part is the object itself, once it is there.
-      const head = await this.head(upload.key);
-      return head ? [{ partNumber: 1, size: head.size }] : [];
+      // A single PUT: its one part is the staged object, or the object once published.
+      const size = (await this.stagedSize(upload)) ?? (await this.head(upload.key))?.size;
+      return size === undefined ? [] : [{ partNumber: 1, size }];
     }
     const dir = this.multipartDir(upload);
     const names = await this.io('list parts', async () => {
@@ -162,23 +170,37 @@ export class FsBlobStore implements BlobStore {
     assertBlobKey(upload.key);
     const held = new Map((await this.listParts(upload)).map((p) => [p.partNumber, p.size]));
     checkParts(upload, parts, held);
-    if (upload.backendUploadId === undefined) return; // single PUT: the object is in place
-    const dir = this.multipartDir(upload);
     const target = this.objectPath(upload.key);
     await this.io('prepare object directory', () => ensureDir(dirname(target)));
-    await this.writeAtomically(target, async (out) => {
-      for (const part of parts) {
-        // A stream per part: objects can be far larger than memory should hold.
-        for await (const chunk of createReadStream(join(dir, String(part.partNumber)))) {
-          await writeAll(out, chunk as Buffer);
+    if (upload.backendUploadId === undefined) {
+      const staged = this.stagingPath(upload);
+      // Not staged: an earlier complete published it (checkParts found it at the key).
+      if ((await this.stagedSize(upload)) === undefined) return;
+      await this.io('publish', () => publishOnce(staged, target));
+      await this.io('remove the staged object', () => rm(staged, { force: true }));
+      return;
+    }
+    const dir = this.multipartDir(upload);
+    await this.writeAtomically(
+      target,
+      async (out) => {
+        for (const part of parts) {
+          // A stream per part: objects can be far larger than memory should hold.
+          for await (const chunk of createReadStream(join(dir, String(part.partNumber)))) {
+            await writeAll(out, chunk as Buffer);
+          }
         }
-      }
-    });
+      },
+      { once: true },
+    );
     await this.io('remove upload parts', () => rm(dir, { recursive: true, force: true }));
   }
 
   async abortUpload(upload: UploadHandle): Promise<void> {
-    if (upload.backendUploadId === undefined) return; // a single PUT leaves nothing half-made
+    if (upload.backendUploadId === undefined) {
+      await this.io('abort upload', () => rm(this.stagingPath(upload), { force: true }));
+      return;
+    }
     const dir = this.multipartDir(upload);
     await this.io('abort upload', () => rm(dir, { recursive: true, force: true }));
   }
@@ -242,6 +264,22 @@ export class FsBlobStore implements BlobStore {
     return join(this.root, UPLOADS_DIR, uploadId);
   }
 
+  private stagingPath(upload: Pick<UploadHandle, 'key' | 'uploadId'>): string {
+    return join(this.root, STAGING_DIR, stagingName(upload));
+  }
+
+  private stagedSize(upload: UploadHandle): Promise<number | undefined> {
+    const path = this.stagingPath(upload);
+    return this.io('read the staged object', async () => {
+      try {
+        return (await stat(path)).size;
+      } catch (err) {
+        if (errno(err) === 'ENOENT') return undefined;
+        throw err;
+      }
+    });
+  }
+
   private multipartDir(upload: UploadHandle): string {
     assertUploadId(upload.uploadId);
     if (upload.backendUploadId !== upload.uploadId)
@@ -249,16 +287,28 @@ export class FsBlobStore implements BlobStore {
     return this.uploadDir(upload.uploadId);
   }
 
-  /** Fills a temp file next to `target` with `fill`, then fsync, rename, fsync the directory. */
-  private async writeAtomically<T>(target: string, fill: (out: FileHandle) => Promise<T>): Promise<T> {
+  /**
+   * Fills a temp file next to `target` with `fill`, then fsync, rename, fsync the directory. With
+   * `once`, an object already at `target` is kept and the new bytes are dropped (see publishOnce).
+   */
+  private async writeAtomically<T>(
+    target: string,
+    fill: (out: FileHandle) => Promise<T>,
+    opts: { once?: boolean } = {},
+  ): Promise<T> {
     const tmp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
     const out = await this.io('create temp file', () => open(tmp, 'wx'));
     try {
       const result = await this.io('write', () => fill(out));
       await this.io('sync', () => out.sync());
       await out.close();
-      await this.io('publish', () => rename(tmp, target));
-      await this.io('sync directory', () => syncDir(dirname(target)));
+      if (opts.once) {
+        await this.io('publish', () => publishOnce(tmp, target));
+        await rm(tmp, { force: true });
+      } else {
+        await this.io('publish', () => rename(tmp, target));
+        await this.io('sync directory', () => syncDir(dirname(target)));
+      }
       return result;
     } catch (err) {
       await out.close().catch(() => {});
@@ -333,6 +383,21 @@ async function exists(path: string): Promise<boolean> {
     if (errno(err) === 'ENOENT') return false;
     throw err;
   }
+}
+
+/**
+ * Gives `source`'s file the name `target` unless `target` exists, and makes that durable. A hard link
+ * fails on an existing name where rename would replace it, so of two completes of one upload racing
+ * (or a late PUT's bytes arriving in between), the first to publish stays. `source` is left for the
+ * caller to remove.
+ */
+async function publishOnce(source: string, target: string): Promise<void> {
+  try {
+    await link(source, target);
+  } catch (err) {
+    if (errno(err) !== 'EEXIST') throw err;
+  }
+  await syncDir(dirname(target));
 }
 
 /** mkdir -p that also fsyncs each new directory's parent, so the new entries survive a crash. */

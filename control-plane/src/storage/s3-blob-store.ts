@@ -1,11 +1,18 @@
 /**
  * The S3 blob store (AWS S3, Ceph radosgw, ...). The agent PUTs its bytes straight to presigned URLs,
  * so the control plane never carries them; it only starts, lists and completes uploads.
+ *
+ * A presigned PUT cannot be revoked before it expires, and S3 would let it replace any object. So a
+ * single PUT's URL names a staging key (`staging/<uploadId>.<key digest>`), and complete copies it (inside S3) to
+ * the object's key and deletes it; multipart part URLs die with CompleteMultipartUpload. No URL ever
+ * names an object's key. (A conditional create, `If-None-Match: *` on the presigned PUT, is honoured by
+ * radosgw 16 too, but the agent would have to send that header, and the URL would still name the key.)
  */
 import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
@@ -27,6 +34,7 @@ import {
   assertPartKind,
   assertRange,
   checkParts,
+  stagingName,
 } from './blob-checks.js';
 import type { BlobStore, StoredPart, UploadHandle } from './blob-store.js';
 
@@ -47,6 +55,8 @@ const CHECK_BUCKET = 'check the bucket';
 export const MISCONFIGURED_DETAIL = 'misconfigured';
 /** What S3 calls a missing object: HeadObject has no body, so its 404 is named NotFound. */
 const NOT_FOUND = new Set(['NotFound', 'NoSuchKey']);
+/** Where single PUTs land until complete publishes them; a bucket lifecycle rule may expire it after a day. */
+export const STAGING_PREFIX = 'staging/';
 
 export class S3BlobStore implements BlobStore {
   readonly kind = 's3' as const;
@@ -109,7 +119,11 @@ export class S3BlobStore implements BlobStore {
       return part.single
         ? await getSignedUrl(
             this.client,
-            new PutObjectCommand({ Bucket: this.bucket, Key: upload.key, ContentLength: part.length }),
+            new PutObjectCommand({
+              Bucket: this.bucket,
+              Key: stagingKey(upload),
+              ContentLength: part.length,
+            }),
             options,
           )
         : await getSignedUrl(
@@ -133,9 +147,9 @@ export class S3BlobStore implements BlobStore {
   }
 
   async completeUpload(upload: UploadHandle, parts: StoredPart[]): Promise<void> {
+    if (upload.backendUploadId === undefined) return this.publishStaged(upload, parts);
     const held = await this.heldParts(upload);
     checkParts(upload, parts, new Map([...held].map(([n, p]) => [n, p.size])));
-    if (upload.backendUploadId === undefined) return; // single PUT: the object is in place
     // radosgw answers this with an empty ETag; HeadObject afterwards gives the usual "<md5>-<parts>".
     await this.call(
       'complete the multipart upload',
@@ -155,7 +169,12 @@ export class S3BlobStore implements BlobStore {
   }
 
   async abortUpload(upload: UploadHandle): Promise<void> {
-    if (upload.backendUploadId === undefined) return; // a single PUT leaves nothing half-made
+    if (upload.backendUploadId === undefined) {
+      await this.call('delete a staged object', () =>
+        this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: stagingKey(upload) })),
+      );
+      return;
+    }
     try {
       await this.call(
         'abort the multipart upload',
@@ -176,6 +195,10 @@ export class S3BlobStore implements BlobStore {
 
   async head(key: string): Promise<{ size: number } | undefined> {
     assertBlobKey(key);
+    return this.headKey(key);
+  }
+
+  private async headKey(key: string): Promise<{ size: number } | undefined> {
     try {
       const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
       return { size: out.ContentLength ?? 0 };
@@ -224,12 +247,49 @@ export class S3BlobStore implements BlobStore {
     this.client.destroy();
   }
 
+  /**
+   * A single PUT's complete: the staged object is copied to the key (inside S3, no bytes through here)
+   * and deleted. An object already at the key was published by an earlier complete of this upload and
+   * stays. The copy is not a conditional create (radosgw 16 ignores If-None-Match on CopyObject), so
+   * the HEAD before it is what keeps a late complete from replacing a published object.
+   */
+  private async publishStaged(upload: UploadHandle, parts: StoredPart[]): Promise<void> {
+    assertBlobKey(upload.key);
+    if (parts.length !== 1 || parts[0]?.partNumber !== 1)
+      throw new FerryError('request.invalid', 'a single PUT is part 1 of its object, and only that');
+    const published = await this.head(upload.key);
+    if (published) {
+      checkParts(upload, parts, new Map([[1, published.size]]));
+    } else {
+      // The presigned URL signed the length, and verify counts every byte, so the staged object's
+      // size is not looked up first: one request less per small object.
+      try {
+        await this.client.send(
+          new CopyObjectCommand({
+            Bucket: this.bucket,
+            Key: upload.key,
+            CopySource: `${this.bucket}/${stagingKey(upload)}`,
+            ContentType: 'application/octet-stream',
+            MetadataDirective: 'REPLACE',
+          }),
+        );
+      } catch (err) {
+        if (err instanceof S3ServiceException && NOT_FOUND.has(err.name))
+          throw new FerryError('upload.incomplete', `upload ${upload.uploadId} is missing part 1`);
+        throw this.failure('publish a staged object', err);
+      }
+    }
+    await this.call('delete a staged object', () =>
+      this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: stagingKey(upload) })),
+    );
+  }
+
   /** Parts S3 holds, with their ETags (CompleteMultipartUpload needs them); ListParts pages by 1,000. */
   private async heldParts(upload: UploadHandle): Promise<Map<number, StoredPart & { etag: string }>> {
     const held = new Map<number, StoredPart & { etag: string }>();
     if (upload.backendUploadId === undefined) {
-      // A single PUT: its one part is the object itself, once it is there.
-      const head = await this.head(upload.key);
+      // A single PUT: its one part is the staged object, or the object once published.
+      const head = (await this.headKey(stagingKey(upload))) ?? (await this.head(upload.key));
       if (head) held.set(1, { partNumber: 1, size: head.size, etag: '' });
       return held;
     }
@@ -313,4 +373,9 @@ export class S3BlobStore implements BlobStore {
       },
     );
   }
+}
+
+/** The staging key of a single-PUT upload. */
+function stagingKey(upload: UploadHandle): string {
+  return `${STAGING_PREFIX}${stagingName(upload)}`;
 }

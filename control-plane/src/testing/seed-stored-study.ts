@@ -7,22 +7,37 @@
  * No vitest import here.
  */
 import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { FsBlobStore } from '../storage/fs-blob-store.js';
 import type { TestApp } from './harness.js';
 import { type SealedTestObject, type SealTestObjectOptions, seedTestInstance } from './seal-object.js';
 
-/** Puts `bytes` at `key` in the app's blob store with one signed PUT, as an agent uploads an object. */
+/**
+ * Puts `bytes` at `key` in the app's blob store with one signed single PUT, as an agent uploads an
+ * object, and publishes it. The fs store's PUT is taken by the store itself (verifyPartRequest,
+ * receivePart): the app's route also wants an open upload row, which a seeded instance has not.
+ */
 export async function putTestBlob(t: TestApp, key: string, bytes: Buffer): Promise<void> {
   const store = t.deps.blobStore;
   const upload = await store.createUpload({ key, uploadId: randomUUID(), parts: 1 });
   const url = await store.partUrl(upload, { partNumber: 1, length: bytes.length, single: true }, 300);
-  const init = {
-    method: 'PUT',
-    body: new Uint8Array(bytes),
-    headers: { 'content-length': String(bytes.length) },
-  };
-  // The fs store's PUT is served by the app itself; S3's by the S3 server.
-  const res = store.kind === 'fs' ? await t.app.request(url, init) : await fetch(url, init);
-  if (!res.ok) throw new Error(`blob PUT for ${key} answered ${res.status}: ${await res.text()}`);
+  if (store instanceof FsBlobStore) {
+    const u = new URL(url);
+    const fields = store.verifyPartRequest({
+      uploadId: upload.uploadId,
+      partNumber: '1',
+      query: Object.fromEntries(u.searchParams),
+    });
+    await store.receivePart(fields, Readable.from([bytes]));
+  } else {
+    const init = {
+      method: 'PUT',
+      body: new Uint8Array(bytes),
+      headers: { 'content-length': String(bytes.length) },
+    };
+    const res = await fetch(url, init);
+    if (!res.ok) throw new Error(`blob PUT for ${key} answered ${res.status}: ${await res.text()}`);
+  }
   await store.completeUpload(upload, [{ partNumber: 1, size: bytes.length }]);
 }
 
@@ -57,10 +72,16 @@ export async function withTamperedBlob<T>(
 ): Promise<T> {
   const tampered = Buffer.from(instance.sealed.bytes);
   tampered.writeUInt8(tampered.readUInt8(tampered.length - 40) ^ 0xff, tampered.length - 40);
-  await putTestBlob(t, instance.blobKey, tampered);
+  // No upload replaces a stored object (a receipt is final), so the damage is done as a failing disk
+  // would leave it: the object goes, and other bytes come in its place.
+  const replace = async (bytes: Buffer) => {
+    await t.deps.blobStore.delete(instance.blobKey);
+    await putTestBlob(t, instance.blobKey, bytes);
+  };
+  await replace(tampered);
   try {
     return await fn();
   } finally {
-    await putTestBlob(t, instance.blobKey, instance.sealed.bytes);
+    await replace(instance.sealed.bytes);
   }
 }
