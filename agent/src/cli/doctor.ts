@@ -131,7 +131,7 @@ async function checkEnrolled(
   dataDir: string,
   config: AgentConfig,
 ): Promise<{ result: CheckResult; enrolled?: Enrolled }> {
-  const fix = `enroll this gateway: ferry-agent enroll --server URL --token TOKEN --data-dir ${dataDir}`;
+  const fix = `enroll this gateway: ferry-agent enroll --server URL --token-file FILE --key-thumbprint THUMBPRINT --data-dir ${dataDir}`;
   if (!config.server || !config.gatewayId)
     return { result: fail('enrolled', 'agent.json names no control plane server or gateway id', fix) };
   let identity: AgentIdentity | undefined;
@@ -264,7 +264,7 @@ async function checkAuth(client: ControlPlaneClient, dataDir: string): Promise<C
       return fail(
         'auth',
         `the control plane does not know this gateway any more: ${err.message}`,
-        `enroll it again with a new enrollment token: ferry-agent enroll --server URL --token TOKEN --data-dir ${dataDir}`,
+        `enroll it again with a new enrollment token: ferry-agent enroll --server URL --token-file FILE --key-thumbprint THUMBPRINT --data-dir ${dataDir}`,
       );
     if (isFerryError(err) && err.code === 'control.unreachable')
       return fail(
@@ -275,7 +275,7 @@ async function checkAuth(client: ControlPlaneClient, dataDir: string): Promise<C
     if (isFerryError(err) && err.code.startsWith('auth.'))
       return fail(
         'auth',
-        `${err.code}: ${err.message}`,
+        withCode(err.code, err.message),
         'check the clock (see above); if it is right, enroll the gateway again',
       );
     return fail('auth', message(err), 'check the control plane’s status; retry later');
@@ -346,7 +346,7 @@ async function checkWebsocket(enrolled: Enrolled, configVersion: number): Promis
         return finish(
           fail(
             'websocket',
-            `the control plane refused the channel: ${msg.type === 'error' ? `${msg.code}: ` : ''}${msg.message}`,
+            `the control plane refused the channel: ${msg.type === 'error' ? withCode(msg.code, msg.message) : msg.message}`,
             msg.type === 'reenroll' ? 'enroll this gateway again' : fix,
           ),
         );
@@ -433,10 +433,19 @@ async function checkDisk(dataDir: string): Promise<CheckResult> {
   }
 }
 
-function message(err: unknown): string {
+/**
+ * An error as one line, its code once: Node's errno messages already start with or name their code
+ * ("ENOENT: no such file…", "connect ECONNREFUSED …"), so the code is put in front only when missing.
+ */
+export function message(err: unknown): string {
   if (isFerryError(err)) return err.message;
   const e = err as NodeJS.ErrnoException;
-  return e?.code ? `${e.code}: ${e.message}` : (e?.message ?? String(err));
+  return withCode(e?.code, e?.message ?? String(err));
+}
+
+/** `code: text`, or just `text` when it already names the code. */
+function withCode(code: string | undefined, text: string): string {
+  return code && !text.includes(code) ? `${code}: ${text}` : text;
 }
 
 function withTimeout<T>(p: Promise<T>, what: string): Promise<T> {

@@ -12,7 +12,10 @@ const USAGE = `usage: ferry-agent <command> [options]
   status --data-dir DIR [--json [--entries]]          show the spool: states, bytes pending upload, oldest unsent
                                                       (--entries lists every index entry)
   export --data-dir DIR --key PRIVATE.jwk --out OUT   decrypt the spool into Part-10 files
-  enroll --server URL --token TOKEN --data-dir DIR    register with the control plane and write agent.json
+  enroll --server URL --token-file FILE|- --key-thumbprint T --data-dir DIR
+                                                      register with the control plane and write agent.json:
+                                                      the token from FILE or standard input (-), never argv;
+                                                      refused unless the control plane's key has thumbprint T
   rotate-key --data-dir DIR                           replace this gateway's key pair
   doctor --data-dir DIR                               check DNS, TLS, clock, auth, websocket, upload, DICOM
                                                       listener and disk; exits 1 when any check fails
