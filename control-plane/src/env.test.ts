@@ -41,6 +41,12 @@ describe('control plane settings', () => {
     expect([e.heartbeatSeconds, e.configResyncSeconds, e.replicaId]).toEqual([0.5, 60, 'cp-2']);
   });
 
+  it('allows private webhook receivers only with FERRY_WEBHOOK_ALLOW_PRIVATE=true', () => {
+    expect(loadEnv({}).webhookAllowPrivate).toBe(false);
+    expect(loadEnv({ FERRY_WEBHOOK_ALLOW_PRIVATE: 'false' }).webhookAllowPrivate).toBe(false);
+    expect(loadEnv({ FERRY_WEBHOOK_ALLOW_PRIVATE: 'true' }).webhookAllowPrivate).toBe(true);
+  });
+
   it.each([
     [{ FERRY_HEARTBEAT_SECONDS: '0' }, 'FERRY_HEARTBEAT_SECONDS'],
     [{ FERRY_CONFIG_RESYNC_SECONDS: 'often' }, 'FERRY_CONFIG_RESYNC_SECONDS'],
@@ -53,6 +59,7 @@ describe('control plane settings', () => {
     [{ FERRY_S3_BUCKET: 'Not_A_Bucket' }, 'FERRY_S3_BUCKET'],
     [{ FERRY_S3_ENDPOINT: '127.0.0.1:7480' }, 'FERRY_S3_ENDPOINT'],
     [{ FERRY_S3_FORCE_PATH_STYLE: 'yes' }, 'FERRY_S3_FORCE_PATH_STYLE'],
+    [{ FERRY_WEBHOOK_ALLOW_PRIVATE: 'yes' }, 'FERRY_WEBHOOK_ALLOW_PRIVATE'],
     [{ FERRY_TLS_CERT: '/etc/ferry/cert.pem' }, 'FERRY_TLS_KEY'],
     [{ FERRY_TLS_KEY: '/etc/ferry/key.pem' }, 'FERRY_TLS_CERT'],
   ])('fails fast and names the variable: %j', (source, name) => {

@@ -32,6 +32,8 @@ const envSchema = z.object({
   FERRY_HEARTBEAT_SECONDS: z.coerce.number().min(0.1).max(3600).default(30),
   /** Every this many seconds each replica re-sends config to channels whose applied version is stale. */
   FERRY_CONFIG_RESYNC_SECONDS: z.coerce.number().min(1).max(86_400).default(300),
+  /** true: webhooks may go to loopback and private-network receivers (on-prem installs). */
+  FERRY_WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false'], 'must be true or false').default('false'),
   /** The agent release tarball served at /downloads (default: where `npm run bundle:agent` writes it). */
   FERRY_AGENT_RELEASE: z.string().min(1).optional(),
   /** Names this replica in gateway_status and logs (default hostname-pid). */
@@ -58,6 +60,8 @@ export interface Env {
   heartbeatSeconds: number;
   configResyncSeconds: number;
   replicaId: string;
+  /** FERRY_WEBHOOK_ALLOW_PRIVATE=true: webhook receivers on loopback and private networks are allowed. */
+  webhookAllowPrivate: boolean;
   /** The agent release tarball this control plane serves at /downloads (it may not exist). */
   agentReleaseFile: string;
 }
@@ -110,6 +114,7 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     heartbeatSeconds: e.FERRY_HEARTBEAT_SECONDS,
     configResyncSeconds: e.FERRY_CONFIG_RESYNC_SECONDS,
     replicaId: e.FERRY_REPLICA_ID ?? `${hostname()}-${process.pid}`,
+    webhookAllowPrivate: e.FERRY_WEBHOOK_ALLOW_PRIVATE === 'true',
     agentReleaseFile: e.FERRY_AGENT_RELEASE ? resolve(e.FERRY_AGENT_RELEASE) : DEFAULT_AGENT_RELEASE_FILE,
   };
 }

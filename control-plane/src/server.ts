@@ -120,6 +120,7 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
     agentRelease,
     blobStore,
     channelHub,
+    webhookAllowPrivate: env.webhookAllowPrivate,
   });
   const tls = env.tls ? await readTls(env.tls) : undefined;
   const server = serve({
@@ -135,7 +136,11 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
     server.once('error', reject);
   });
   const studyCompletion = startStudyCompletion({ db: database.db, log });
-  const webhookDelivery = startWebhookDelivery({ db: database.db, log });
+  const webhookDelivery = startWebhookDelivery({
+    db: database.db,
+    log,
+    allowPrivateAddresses: env.webhookAllowPrivate,
+  });
   const rateLimitSweep = startRateLimitSweep({ db: database.db, log });
   const agentTokenPrune = startAgentTokenPrune({ db: database.db, log });
   const liveness = startGatewayLiveness({ db: database.db, log, heartbeatSeconds: env.heartbeatSeconds });

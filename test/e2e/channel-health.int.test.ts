@@ -28,7 +28,8 @@ beforeAll(async () => {
   receiver = await startWebhookReceiver();
   cloud = await startCloud({
     name: 'channel-health',
-    env: { FERRY_HEARTBEAT_SECONDS: String(HEARTBEAT_SECONDS) },
+    // The webhook receiver listens on 127.0.0.1, as an on-prem receiver on the hospital network would.
+    env: { FERRY_HEARTBEAT_SECONDS: String(HEARTBEAT_SECONDS), FERRY_WEBHOOK_ALLOW_PRIVATE: 'true' },
   });
   gatewayId = String((await cloud.agentConfig()).gatewayId);
   const hook = await cloud.api<{ id: string; secret: string }>('POST', '/api/v1/webhooks', {

@@ -26,6 +26,8 @@ export interface AppDeps {
    * served. The server makes one per process.
    */
   channelHub?: ChannelHub;
+  /** FERRY_WEBHOOK_ALLOW_PRIVATE: webhook receivers on loopback and private networks are allowed. */
+  webhookAllowPrivate?: boolean;
 }
 
 export interface AppEnv {

@@ -12,7 +12,13 @@ export type WebhookDeliveryJob = PeriodicJob;
  * The webhook outbox: every `intervalMs` enqueue what the gateway events call for, then send what is
  * due. Enqueue is idempotent per (webhook, event) and sending claims rows with SKIP LOCKED.
  */
-export function startWebhookDelivery(opts: { db: Db; log: Logger; intervalMs?: number }): WebhookDeliveryJob {
+export function startWebhookDelivery(opts: {
+  db: Db;
+  log: Logger;
+  intervalMs?: number;
+  /** FERRY_WEBHOOK_ALLOW_PRIVATE. */
+  allowPrivateAddresses?: boolean;
+}): WebhookDeliveryJob {
   return startPeriodicJob({
     name: 'webhook-delivery',
     db: opts.db,
@@ -22,7 +28,10 @@ export function startWebhookDelivery(opts: { db: Db; log: Logger; intervalMs?: n
       const { enqueued } = await enqueueWebhookDeliveries({ ctx });
       if (enqueued > 0)
         log.info({ event: 'webhooks.enqueued', count: enqueued }, 'webhook deliveries enqueued');
-      await deliverWebhooks({ ctx });
+      await deliverWebhooks({
+        ctx,
+        input: { allowPrivateAddresses: opts.allowPrivateAddresses ?? false },
+      });
     },
   });
 }

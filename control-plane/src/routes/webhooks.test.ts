@@ -1,6 +1,10 @@
 import { and, eq } from 'drizzle-orm';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditLog, webhookDeliveries, webhooks } from '../db/schema/index.js';
+import { type Ctx, systemCtx } from '../context.js';
+import { auditLog, users, webhookDeliveries, webhooks } from '../db/schema/index.js';
+import { userActor } from '../http/auth-middleware.js';
+import { createWebhook } from '../services/create-webhook.js';
 import { BACKENDS, createTestApp, type SeededGroup, type TestApp, unknownId } from '../testing/harness.js';
 import { runCommonRouteTests } from '../testing/security-suite.js';
 
@@ -91,11 +95,11 @@ describe.each(BACKENDS)('webhooks routes (%s)', (backend) => {
   });
 
   it('takes degradedAfterSeconds from 10 to 86400', async () => {
-    const ok = await create(g, { url: 'http://127.0.0.1:9/hook', degradedAfterSeconds: 10 });
+    const ok = await create(g, { url: 'https://alerts.example.org/hook', degradedAfterSeconds: 10 });
     expect(ok.status).toBe(201);
     expect(ok.body.degradedAfterSeconds).toBe(10);
     for (const bad of [9, 86_401, 1.5]) {
-      const res = await create(g, { url: 'http://127.0.0.1:9/hook', degradedAfterSeconds: bad });
+      const res = await create(g, { url: 'https://alerts.example.org/hook', degradedAfterSeconds: bad });
       expect(res.status).toBe(400);
       expect(res.body.error.message).toMatch(/^degradedAfterSeconds: /);
     }
@@ -111,6 +115,65 @@ describe.each(BACKENDS)('webhooks routes (%s)', (backend) => {
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('request.invalid');
     expect(res.body.error.message).toMatch(/^url: /);
+  });
+
+  it.each([
+    ['http://127.0.0.1:9/hook', 'a loopback address'],
+    ['http://0x7f000001/hook', 'a loopback address'],
+    ['http://2130706433/hook', 'a loopback address'],
+    ['http://[::1]/hook', 'a loopback address'],
+    ['http://[::ffff:127.0.0.1]/hook', 'a loopback address'],
+    ['http://localhost:8080/hook', 'a loopback address'],
+    ['https://10.0.0.5/hook', 'a private network address'],
+    ['https://172.16.3.4/hook', 'a private network address'],
+    ['https://192.168.1.20/hook', 'a private network address'],
+    ['https://[::ffff:192.168.1.20]/hook', 'a private network address'],
+    ['https://100.64.0.9/hook', 'a carrier-grade NAT address'],
+    ['https://[fd12:3456::1]/hook', 'a unique-local (private) IPv6 address'],
+    ['http://169.254.169.254/latest/meta-data/', 'a cloud metadata address'],
+    ['http://[fd00:ec2::254]/latest/meta-data/', 'a cloud metadata address'],
+    ['http://metadata.google.internal/computeMetadata/v1/', 'a cloud metadata address'],
+    ['http://169.254.10.10/hook', 'a link-local address'],
+    ['http://[fe80::1]/hook', 'a link-local address'],
+    ['http://0.0.0.0/hook', 'an unspecified address'],
+  ])('refuses %s (400 webhook.url_not_allowed, naming %s)', async (url, label) => {
+    const res = await create(g, { url });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('webhook.url_not_allowed');
+    expect(res.body.error.message).toContain(label);
+  });
+
+  it('refuses a name that resolves to a private address, and accepts one that does not resolve yet', async () => {
+    const [admin] = await t.database.db.select().from(users).where(eq(users.id, g.admin.id));
+    const ctx: Ctx = {
+      ...systemCtx(t.database.db, pino({ level: 'silent' }), 'webhook-dns'),
+      actor: userActor(admin!),
+    };
+    const lookup = async (host: string) => {
+      if (host === 'hooks.corp.example')
+        return [
+          { address: '8.8.8.8', family: 4 },
+          { address: '10.1.2.3', family: 4 },
+        ];
+      throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
+    };
+    const input = { allowPrivateAddresses: false, lookup };
+    await expect(
+      createWebhook({ ctx, input: { ...input, url: 'https://hooks.corp.example/x' } }),
+    ).rejects.toMatchObject({
+      code: 'webhook.url_not_allowed',
+      message: expect.stringContaining('resolves to a private network address'),
+    });
+    const later = await createWebhook({ ctx, input: { ...input, url: 'https://not-yet.example/x' } });
+    expect(later.url).toBe('https://not-yet.example/x');
+    // An on-prem install allows its own network, never the metadata service.
+    const onPrem = { ...input, allowPrivateAddresses: true };
+    expect(
+      (await createWebhook({ ctx, input: { ...onPrem, url: 'https://hooks.corp.example/y' } })).url,
+    ).toBe('https://hooks.corp.example/y');
+    await expect(
+      createWebhook({ ctx, input: { ...onPrem, url: 'http://169.254.169.254/' } }),
+    ).rejects.toMatchObject({ code: 'webhook.url_not_allowed' });
   });
 
   it('refuses unknown fields, readers, and another group’s webhook', async () => {

@@ -46,7 +46,10 @@ const deliverySchema = z
     nextAttemptAt: isoTime,
     deliveredAt: isoTime.nullable(),
     failedAt: isoTime.nullable().openapi({ description: 'Set when the delivery was given up' }),
-    lastError: z.string().nullable(),
+    lastError: z.string().nullable().openapi({
+      description:
+        'Why the last attempt failed, in short: connection refused, timed out, TLS error, HTTP 500, address not allowed, …',
+    }),
     createdAt: isoTime,
   })
   .openapi('WebhookDelivery');
@@ -67,7 +70,10 @@ const createWebhookRoute = createRoute({
   summary: 'Register an alert webhook for the group (admin)',
   description:
     'It receives signed JSON on gateway.offline, gateway.degraded (degraded longer than degradedAfterSeconds, ' +
-    'once per episode) and gateway.recovered. Failed deliveries are retried with backoff.',
+    'once per episode) and gateway.recovered. Failed deliveries are retried with backoff. A URL that names ' +
+    'or resolves to a loopback, private, link-local, unique-local or cloud-metadata address is refused ' +
+    '(400 webhook.url_not_allowed) unless the control plane runs with FERRY_WEBHOOK_ALLOW_PRIVATE=true ' +
+    '(private and loopback only); every delivery checks the address again and connects to the one checked.',
   middleware: [authenticate('user')] as const,
   request: {
     body: {
@@ -143,7 +149,10 @@ const listDeliveriesRoute = createRoute({
 
 export function registerWebhooks(app: OpenAPIHono<AppEnv>): void {
   app.openapi(createWebhookRoute, async (c) => {
-    const row = await createWebhook({ ctx: ctxOf(c), input: c.req.valid('json') });
+    const row = await createWebhook({
+      ctx: ctxOf(c),
+      input: { ...c.req.valid('json'), allowPrivateAddresses: c.get('deps').webhookAllowPrivate ?? false },
+    });
     return c.json({ ...webhookDto(row), secret: row.secret }, 201);
   });
   app.openapi(listWebhooksRoute, async (c) => {

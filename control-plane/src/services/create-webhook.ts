@@ -2,6 +2,7 @@ import { FerryError } from '@ferry/shared';
 import type { Ctx } from '../context.js';
 import { webhooks } from '../db/schema/index.js';
 import { newWebhookSecret } from '../webhooks/signature.js';
+import { type HostLookup, resolveWebhookTarget } from '../webhooks/webhook-target.js';
 import { writeAudit } from './audit.js';
 import { requireAdmin } from './permissions.js';
 
@@ -30,6 +31,38 @@ export function checkWebhookUrl(raw: string): string {
   return url.toString();
 }
 
+/** How long creation waits for the receiver's name to resolve. */
+const CREATE_LOOKUP_TIMEOUT_MS = 3000;
+
+/**
+ * Refuses at once a URL that names or resolves to an address deliveries may not go to
+ * (webhook.url_not_allowed). A name that does not resolve (yet) is accepted: every delivery checks
+ * the address again before it connects, so this is the early answer, not the guard.
+ */
+async function checkWebhookAddress(
+  url: string,
+  policy: { allowPrivate: boolean; lookup?: HostLookup | undefined },
+): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), CREATE_LOOKUP_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([
+      resolveWebhookTarget(url, {
+        allowPrivate: policy.allowPrivate,
+        ...(policy.lookup ? { lookup: policy.lookup } : {}),
+      }),
+      timedOut,
+    ]);
+  } catch (err) {
+    if (err instanceof FerryError) throw err;
+    // Not resolvable now: the delivery's own check decides.
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Registers an alert endpoint for the caller's group. The returned row carries the signing secret:
  * this is the only time it is shown, so the route passes it on once.
@@ -39,7 +72,14 @@ export async function createWebhook({
   input,
 }: {
   ctx: Ctx;
-  input: { url: string; degradedAfterSeconds?: number | undefined };
+  input: {
+    url: string;
+    degradedAfterSeconds?: number | undefined;
+    /** FERRY_WEBHOOK_ALLOW_PRIVATE: loopback and private receivers are allowed (on-prem installs). */
+    allowPrivateAddresses: boolean;
+    /** Resolves the receiver's host name (default: the system resolver). */
+    lookup?: HostLookup | undefined;
+  };
 }): Promise<WebhookRow> {
   const actor = requireAdmin(ctx.actor);
   const url = checkWebhookUrl(input.url);
@@ -54,6 +94,7 @@ export async function createWebhook({
       `degradedAfterSeconds: must be a whole number from ${WEBHOOK_DEGRADED_AFTER_MIN} to ${WEBHOOK_DEGRADED_AFTER_MAX}`,
     );
   }
+  await checkWebhookAddress(url, { allowPrivate: input.allowPrivateAddresses, lookup: input.lookup });
   return ctx.db.transaction(async (tx) => {
     const [row] = await tx
       .insert(webhooks)

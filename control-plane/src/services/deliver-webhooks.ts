@@ -1,7 +1,9 @@
 import { FerryError } from '@ferry/shared';
 import { sql } from 'drizzle-orm';
 import type { Ctx } from '../context.js';
+import { deliveryFailureReason } from '../webhooks/delivery-failure.js';
 import { SIGNATURE_HEADER, signWebhookBody } from '../webhooks/signature.js';
+import { type HostLookup, postToWebhookTarget, resolveWebhookTarget } from '../webhooks/webhook-target.js';
 import { rowsOf } from './enqueue-webhook-deliveries.js';
 
 /** A receiver gets this long to answer. */
@@ -34,11 +36,33 @@ function origin(url: string): string {
   }
 }
 
-async function send(d: DueDelivery, timeoutMs: number): Promise<{ ok: true } | { ok: false; error: string }> {
+type SendOutcome = { ok: true } | { ok: false; error: string; detail?: string };
+
+/**
+ * One attempt: the URL is checked again (its name may resolve elsewhere since it was created) and
+ * the request goes to the addresses checked, within `timeoutMs` in all. A failure is a short reason
+ * for the deliveries list and, for the log only, the detail.
+ */
+async function send(
+  d: DueDelivery,
+  opts: { timeoutMs: number; allowPrivate: boolean; lookup: HostLookup | undefined },
+): Promise<SendOutcome> {
   const body = typeof d.payload === 'string' ? d.payload : JSON.stringify(d.payload);
+  const signal = AbortSignal.timeout(opts.timeoutMs);
   try {
-    const res = await fetch(d.url, {
-      method: 'POST',
+    const aborted = new Promise<never>((_, reject) =>
+      signal.addEventListener('abort', () => reject(signal.reason), { once: true }),
+    );
+    aborted.catch(() => {});
+    const target = await Promise.race([
+      resolveWebhookTarget(d.url, {
+        allowPrivate: opts.allowPrivate,
+        ...(opts.lookup ? { lookup: opts.lookup } : {}),
+      }),
+      aborted,
+    ]);
+    // Redirects are not followed: one would re-send a signed alert somewhere the admin did not name.
+    const { status } = await postToWebhookTarget(target, {
       headers: {
         'content-type': 'application/json',
         'user-agent': 'ferry-webhooks/1',
@@ -47,17 +71,17 @@ async function send(d: DueDelivery, timeoutMs: number): Promise<{ ok: true } | {
         [SIGNATURE_HEADER]: signWebhookBody(d.secret, body),
       },
       body,
-      // A redirect would re-send a signed alert somewhere the admin did not name.
-      redirect: 'manual',
-      signal: AbortSignal.timeout(timeoutMs),
+      signal,
     });
-    await res.body?.cancel().catch(() => {});
-    if (res.status >= 200 && res.status < 300) return { ok: true };
-    return { ok: false, error: `HTTP ${res.status}` };
+    if (status >= 200 && status < 300) return { ok: true };
+    return { ok: false, error: `HTTP ${status}` };
   } catch (err) {
-    const e = err as Error & { cause?: { code?: string } };
-    if (e.name === 'TimeoutError') return { ok: false, error: `no answer within ${timeoutMs} ms` };
-    return { ok: false, error: (e.cause?.code ?? e.message).slice(0, 200) };
+    const e = err as { code?: unknown; message?: unknown; cause?: { code?: unknown } };
+    return {
+      ok: false,
+      error: deliveryFailureReason(err, { timedOut: signal.aborted }),
+      detail: `${String(e.code ?? e.cause?.code ?? '')} ${String(e.message ?? err)}`.trim().slice(0, 300),
+    };
   }
 }
 
@@ -73,7 +97,15 @@ export async function deliverWebhooks({
   input = {},
 }: {
   ctx: Ctx;
-  input?: { limit?: number; timeoutMs?: number; retryDelaysSeconds?: number[] };
+  input?: {
+    limit?: number;
+    timeoutMs?: number;
+    retryDelaysSeconds?: number[];
+    /** FERRY_WEBHOOK_ALLOW_PRIVATE: receivers on loopback and private networks are allowed. */
+    allowPrivateAddresses?: boolean;
+    /** Resolves receivers' host names (default: the system resolver). */
+    lookup?: HostLookup;
+  };
 }): Promise<{ delivered: number; failed: number }> {
   if (ctx.actor.kind !== 'system')
     throw new FerryError('auth.forbidden', 'only the system delivers webhooks');
@@ -97,7 +129,11 @@ export async function deliverWebhooks({
   let failed = 0;
   await Promise.all(
     claimed.map(async (d) => {
-      const outcome = await send(d, input.timeoutMs ?? WEBHOOK_TIMEOUT_MS);
+      const outcome = await send(d, {
+        timeoutMs: input.timeoutMs ?? WEBHOOK_TIMEOUT_MS,
+        allowPrivate: input.allowPrivateAddresses ?? false,
+        lookup: input.lookup,
+      });
       const attempts = Number(d.attempts) + 1;
       const log = {
         webhookId: d.webhook_id,
@@ -127,7 +163,12 @@ export async function deliverWebhooks({
         where id = ${d.id}
       `);
       ctx.log.warn(
-        { event: giveUp ? 'webhook.given_up' : 'webhook.retry', ...log, error: outcome.error },
+        {
+          event: giveUp ? 'webhook.given_up' : 'webhook.retry',
+          ...log,
+          error: outcome.error,
+          detail: outcome.detail,
+        },
         giveUp ? 'webhook delivery given up' : 'webhook delivery failed; will retry',
       );
     }),

@@ -2,6 +2,7 @@ import { FerryError } from '@ferry/shared';
 import { and, desc, eq } from 'drizzle-orm';
 import type { Ctx } from '../context.js';
 import { webhookDeliveries, webhooks } from '../db/schema/index.js';
+import { shownDeliveryError } from '../webhooks/delivery-failure.js';
 import { requireAdmin } from './permissions.js';
 
 export const WEBHOOK_DELIVERIES_LIMIT = 100;
@@ -33,7 +34,7 @@ export async function listWebhookDeliveries({
     .from(webhooks)
     .where(and(eq(webhooks.groupId, actor.groupId), eq(webhooks.id, input.id)));
   if (!hook) throw new FerryError('resource.not_found', `no webhook ${input.id} in your group`);
-  return ctx.db
+  const rows = await ctx.db
     .select({
       id: webhookDeliveries.id,
       eventKey: webhookDeliveries.eventKey,
@@ -50,4 +51,6 @@ export async function listWebhookDeliveries({
     .where(eq(webhookDeliveries.webhookId, hook.id))
     .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id))
     .limit(WEBHOOK_DELIVERIES_LIMIT);
+  // Rows written before failures were stored as short reasons may hold errno-level detail.
+  return rows.map((r) => ({ ...r, lastError: shownDeliveryError(r.lastError) }));
 }

@@ -80,7 +80,8 @@ describe.each(BACKENDS)('webhook delivery against a real receiver (%s)', (backen
   const log = pino({ level: 'silent' });
 
   beforeAll(async () => {
-    t = await createTestApp(backend);
+    // The receiver listens on 127.0.0.1: allowed only as an on-prem install allows it.
+    t = await createTestApp(backend, { webhookAllowPrivate: true });
     rx = new Receiver();
     await rx.start();
   });
@@ -92,7 +93,10 @@ describe.each(BACKENDS)('webhook delivery against a real receiver (%s)', (backen
   const ctx = () => systemCtx(t.database.db, log, 'webhook-test');
   const enqueue = () => enqueueWebhookDeliveries({ ctx: ctx() });
   const deliver = (input: Parameters<typeof deliverWebhooks>[0]['input'] = {}) =>
-    deliverWebhooks({ ctx: ctx(), input });
+    deliverWebhooks({
+      ctx: ctx(),
+      input: { allowPrivateAddresses: true, ...input },
+    });
 
   /** A fresh group with one gateway and a webhook pointing at its own receiver path. */
   async function setup(degradedAfterSeconds = 10) {
@@ -266,7 +270,7 @@ describe.each(BACKENDS)('webhook delivery against a real receiver (%s)', (backen
     await due();
     await deliver({ timeoutMs: 300 });
     row = await mine();
-    expect(row).toMatchObject({ attempts: 2, lastError: 'no answer within 300 ms', deliveredAt: null });
+    expect(row).toMatchObject({ attempts: 2, lastError: 'timed out', deliveredAt: null });
     expect(row.nextAttemptAt.getTime()).toBeGreaterThan(Date.now() + 20_000); // about 30 s later
 
     await due();
@@ -301,7 +305,12 @@ describe.each(BACKENDS)('webhook delivery against a real receiver (%s)', (backen
 
   it('runs as a job: an offline event reaches the receiver within a few ticks', async () => {
     const s = await setup();
-    const job = startWebhookDelivery({ db: t.database.db, log, intervalMs: 50 });
+    const job = startWebhookDelivery({
+      db: t.database.db,
+      log,
+      intervalMs: 50,
+      allowPrivateAddresses: true,
+    });
     try {
       await s.status('online', 'offline');
       const until = Date.now() + 5000;
@@ -310,5 +319,146 @@ describe.each(BACKENDS)('webhook delivery against a real receiver (%s)', (backen
       await job.stop();
     }
     expect(rx.at(s.path).map((r) => r.headers['ferry-event'])).toEqual(['gateway.offline']);
+  });
+
+  /** Points a webhook somewhere else directly in the database (as if created under other settings). */
+  const pointAt = (hookId: string, url: string) =>
+    t.database.db.update(webhooks).set({ url }).where(eq(webhooks.id, hookId));
+  const port = () => new URL(rx.url).port;
+
+  it('without FERRY_WEBHOOK_ALLOW_PRIVATE refuses a loopback receiver at creation and at delivery', async () => {
+    const strict = await createTestApp(backend);
+    try {
+      const g = await strict.seedGroup();
+      for (const url of [
+        `${rx.url}/hook/strict`,
+        `http://localhost:${port()}/hook`,
+        `http://[::ffff:127.0.0.1]:${port()}/hook`,
+        'http://169.254.169.254/latest/meta-data/',
+      ]) {
+        const res = await strict.request<{ error: { code: string; message: string } }>(
+          'POST',
+          '/api/v1/webhooks',
+          {
+            token: g.admin.token,
+            body: { url },
+          },
+        );
+        expect(res.status, url).toBe(400);
+        expect(res.body.error.code).toBe('webhook.url_not_allowed');
+        expect(res.body.error.message).toMatch(/^url: .* (is|resolves to) an? [a-z -]+ address; /);
+      }
+      expect(await strict.database.db.select().from(webhooks).where(eq(webhooks.groupId, g.groupId))).toEqual(
+        [],
+      );
+    } finally {
+      await strict.close();
+    }
+
+    // A webhook made while the flag was on: delivery checks again and sends nothing.
+    const s = await setup();
+    await s.status('online', 'offline');
+    await enqueue();
+    await deliver({ allowPrivateAddresses: false });
+    expect(rx.at(s.path)).toEqual([]);
+    expect((await s.rows())[0]).toMatchObject({
+      attempts: 1,
+      lastError: 'address not allowed',
+      deliveredAt: null,
+    });
+  });
+
+  it('checks every address a name resolves to, and never allows cloud metadata', async () => {
+    const s = await setup();
+    await pointAt(s.hook.id, `http://hook.mixed.test:${port()}${s.path}`);
+    await s.status('online', 'offline');
+    await enqueue();
+    const due = () =>
+      t.database.db
+        .update(webhookDeliveries)
+        .set({ nextAttemptAt: sql`now() - interval '1 second'` })
+        .where(eq(webhookDeliveries.webhookId, s.hook.id));
+    // One public and one loopback address: refused without the flag.
+    await deliver({
+      allowPrivateAddresses: false,
+      lookup: async () => [
+        { address: '93.184.216.34', family: 4 },
+        { address: '127.0.0.1', family: 4 },
+      ],
+    });
+    expect((await s.rows())[0]).toMatchObject({ attempts: 1, lastError: 'address not allowed' });
+    // The metadata address, even with the flag, and in its IPv4-mapped IPv6 form.
+    for (const address of ['169.254.169.254', '::ffff:169.254.169.254', 'fd00:ec2::254']) {
+      await due();
+      await deliver({ lookup: async () => [{ address, family: address.includes(':') ? 6 : 4 }] });
+      expect((await s.rows())[0]!.lastError, address).toBe('address not allowed');
+    }
+    expect(rx.at(s.path)).toEqual([]);
+  });
+
+  it('resolves once and connects to the address it checked, with the original Host', async () => {
+    const s = await setup();
+    await pointAt(s.hook.id, `http://hook.rebind.test:${port()}${s.path}`);
+    await s.status('online', 'offline');
+    await enqueue();
+    let lookups = 0;
+    // A rebinding resolver: the checked answer first, the metadata address on any later question.
+    const lookup = async () => {
+      lookups++;
+      return [{ address: lookups === 1 ? '127.0.0.1' : '169.254.169.254', family: 4 }];
+    };
+    await deliver({ lookup });
+    expect(lookups).toBe(1);
+    const got = rx.at(s.path);
+    expect(got).toHaveLength(1);
+    expect(got[0]!.headers.host).toBe(`hook.rebind.test:${port()}`);
+    expect((await s.rows())[0]).toMatchObject({ attempts: 1, lastError: null });
+  });
+
+  it('shows admins a short reason for a failed delivery, and the detail only in the log', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const closedPort = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+
+    const cases = [
+      { url: `http://127.0.0.1:${closedPort}/gone`, reason: 'connection refused' },
+      // The receiver speaks plain HTTP: the TLS handshake fails.
+      { url: `https://127.0.0.1:${port()}/tls`, reason: 'TLS error' },
+    ];
+    const logged: { event?: string; error?: string; detail?: string }[] = [];
+    const capture = pino({ level: 'warn' }, { write: (line: string) => logged.push(JSON.parse(line)) });
+    for (const c of cases) {
+      const s = await setup();
+      await pointAt(s.hook.id, c.url);
+      await s.status('online', 'offline');
+      await enqueue();
+      await deliverWebhooks({
+        ctx: systemCtx(t.database.db, capture, 'webhook-test'),
+        input: { allowPrivateAddresses: true },
+      });
+      const listed = await t.request<{ deliveries: { lastError: string | null }[] }>(
+        'GET',
+        `/api/v1/webhooks/${s.hook.id}/deliveries`,
+        { token: s.g.admin.token },
+      );
+      expect(listed.body.deliveries.map((d) => d.lastError)).toEqual([c.reason]);
+    }
+    expect(logged.map((l) => [l.event, l.error])).toEqual(cases.map((c) => ['webhook.retry', c.reason]));
+    expect(logged[0]!.detail).toContain('ECONNREFUSED');
+
+    // A row stored by an earlier version with errno-level detail is shown as its reason.
+    const s = await setup();
+    await s.status('online', 'offline');
+    await enqueue();
+    await t.database.db
+      .update(webhookDeliveries)
+      .set({ attempts: 1, lastError: 'connect ECONNREFUSED 10.0.0.5:443' })
+      .where(eq(webhookDeliveries.webhookId, s.hook.id));
+    const listed = await t.request('GET', `/api/v1/webhooks/${s.hook.id}/deliveries`, {
+      token: s.g.admin.token,
+    });
+    expect(listed.text).toContain('"lastError":"connection refused"');
+    expect(listed.text).not.toMatch(/ECONNREFUSED|10\.0\.0\.5/);
   });
 });

@@ -487,6 +487,8 @@ export async function createTestApp(
     blobs?: BlobBackend;
     /** The agent release tarball to serve (default: a small real one, testAgentReleaseFile). */
     agentReleaseFile?: string;
+    /** FERRY_WEBHOOK_ALLOW_PRIVATE: for webhook tests whose receiver listens on 127.0.0.1. */
+    webhookAllowPrivate?: boolean;
   } = {},
 ): Promise<TestApp> {
   const blobs = opts.blobs ?? 'fs';
@@ -505,6 +507,7 @@ export async function createTestApp(
       publicUrl: TEST_PUBLIC_URL,
       agentRelease: new AgentRelease(opts.agentReleaseFile ?? testAgentReleaseFile()),
       blobStore: blobStore.store,
+      webhookAllowPrivate: opts.webhookAllowPrivate ?? false,
     };
     const app = createApp(deps);
     const closeBlobs = blobStore.close;

@@ -216,6 +216,12 @@ export const ERROR_CODES = {
     retryable: true,
     description: 'A C-ECHO to a DICOM peer failed (no connection, rejected association or bad status).',
   },
+  'webhook.url_not_allowed': {
+    http: 400,
+    retryable: false,
+    description:
+      'A webhook URL names or resolves to an address deliveries may not go to (loopback, private, link-local, cloud metadata).',
+  },
   'webhook.delivery_failed': {
     http: 502,
     retryable: true,
