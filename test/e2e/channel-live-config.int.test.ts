@@ -17,7 +17,11 @@ interface GatewayDetail extends GatewayView {
   appliedConfigVersion: number | null;
   configVersion: number | null;
   rejectedConfig: { version: number; reason: string } | null;
+  conditions: { code: string; severity: string; message: string }[];
 }
+
+/** The calling AE titles this file's DICOM peers use (echoscu, storescu, the raw SCU). */
+const CALLERS = ['ECHOSCU', 'STORESCU', 'RAWSCU'];
 
 let cloud: Cloud;
 let gatewayId: string;
@@ -32,7 +36,8 @@ beforeAll(async () => {
     env: { FERRY_HEARTBEAT_SECONDS: String(HEARTBEAT_SECONDS), FERRY_REPLICA_ID: 'replica-1' },
   });
   gatewayId = String((await cloud.agentConfig()).gatewayId);
-  await waitForGateway((g) => g.status === 'online', 'online');
+  // Connected and reporting; degraded, since nothing limits its callers yet (the first test).
+  await waitForGateway((g) => g.status !== 'offline' && g.conditions.length > 0, 'connected and reporting');
 }, 120_000);
 
 afterAll(async () => {
@@ -73,6 +78,29 @@ async function patchFacility(body: Record<string, unknown>): Promise<void> {
 }
 
 describe('config pushed over the live channel', () => {
+  it('a gateway open to any caller says so (dicom.open_to_any_caller); an allow-list set live clears it', async () => {
+    const open = await waitForGateway(
+      (g) => g.conditions.some((c) => c.code === 'dicom.open_to_any_caller'),
+      'reporting dicom.open_to_any_caller',
+    );
+    expect(open.status).toBe('degraded');
+    expect(open.conditions.find((c) => c.code === 'dicom.open_to_any_caller')).toMatchObject({
+      severity: 'warning',
+      message: expect.stringMatching(
+        /accepts any calling AE title, so any machine on the network can store to it/,
+      ),
+    });
+    // The group's allow-list (the facility has none of its own) reaches the agent and the condition goes.
+    const put = await cloud.api('PUT', '/api/v1/settings/gateways', { allowedCallingAeTitles: CALLERS });
+    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    const closed = await waitForGateway(
+      (g) => g.status === 'online' && !g.conditions.some((c) => c.code === 'dicom.open_to_any_caller'),
+      'online with the allow-list applied',
+    );
+    expect(closed.appliedConfigVersion).toBe(closed.configVersion);
+    expect((await cloud.agentConfig()).allowedCallingAeTitles).toEqual(CALLERS);
+  });
+
   it('an AE title change reaches the agent within 5 s; the old title is refused; sends in progress complete', async () => {
     const port = await dicomPort();
     expect((await echoscu({ port, calledAe: aeTitle })).code).toBe(0);

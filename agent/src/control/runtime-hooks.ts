@@ -47,5 +47,7 @@ export interface UploaderStats {
   errorsTotal: number;
   lastError: { code: string; at: Date } | undefined;
   /** When an object was last delivered (for upload.stalled). */
+  /** Calling AE titles the listener accepts now; 0 means it accepts any caller. */
+  allowedCallingAeCount: number;
   lastDeliveredAt: Date | undefined;
 }

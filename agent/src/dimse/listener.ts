@@ -98,6 +98,7 @@ export class DicomListener {
       associationsTotal: this.associationsTotal,
       lastStoreByCallingAe: this.lastStoreByCallingAe,
       tlsCertFile: this.opts.tls?.cert,
+      allowedCallingAeCount: this.policy.allowedCallingAeTitles.length,
     };
   }
 

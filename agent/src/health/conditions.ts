@@ -116,6 +116,19 @@ export function tlsExpiring(expiresAt: Date | undefined, now: Date): Finding | u
   return undefined;
 }
 
+/**
+ * An empty calling-AE allow-list accepts associations from anyone who knows the AE title and port:
+ * any machine on the hospital network can store into the gateway and so into the cloud.
+ */
+export function openToAnyCaller(allowedCallingAeCount: number, port: number): Finding | undefined {
+  if (allowedCallingAeCount > 0) return undefined;
+  return {
+    code: 'dicom.open_to_any_caller',
+    severity: 'warning',
+    message: `the DICOM listener on port ${port} accepts any calling AE title, so any machine on the network can store to it: set allowedCallingAeTitles in the gateway settings`,
+  };
+}
+
 export function configRejected(
   rejected: { version: number; reason: string } | undefined,
   appliedVersion: number,

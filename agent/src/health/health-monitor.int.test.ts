@@ -52,6 +52,8 @@ function setup(opts: { uploader?: boolean; entries?: IndexEntry[] } = {}) {
     associationsTotal: 0,
     lastStoreByCallingAe: new Map(),
     tlsCertFile: undefined,
+    // An allow-list is set: tests of other conditions do not see dicom.open_to_any_caller.
+    allowedCallingAeCount: 1,
   };
   const uploader: UploaderStats = {
     bytesSentTotal: 0,
@@ -185,6 +187,25 @@ describe('HealthMonitor', () => {
     ]);
     state.applied = 3;
     expect((await monitor.report()).conditions.map((c) => c.code)).not.toContain('config.rejected');
+  });
+
+  it('warns dicom.open_to_any_caller while the allow-list is empty, and clears when one is set', async () => {
+    const { monitor, listener, clock } = setup();
+    listener.allowedCallingAeCount = 0;
+    const open = (await monitor.report()).conditions;
+    expect(open).toEqual([
+      {
+        code: 'dicom.open_to_any_caller',
+        severity: 'warning',
+        message: expect.stringMatching(
+          /^the DICOM listener on port 11112 accepts any calling AE title, so any machine on the network can store to it/,
+        ),
+        since: clock.t.toISOString(),
+      },
+    ]);
+    clock.advance(30_000);
+    listener.allowedCallingAeCount = 2;
+    expect((await monitor.report()).conditions).toEqual([]);
   });
 
   it('does not call uploads stalled while uploads are off', async () => {

@@ -9,6 +9,7 @@ import {
   diskLow,
   type Finding,
   listenerDown,
+  openToAnyCaller,
   tlsExpiring,
   uploadQuarantined,
   uploadStalled,
@@ -98,6 +99,7 @@ export class HealthMonitor implements HealthSource {
       clockSkew(this.#clockOffsetMs),
       listenerDown(listener.listening, listener.port),
       tlsExpiring(certExpiresAt, now),
+      openToAnyCaller(listener.allowedCallingAeCount, listener.port),
       configRejected(deps.rejectedConfig(), applied),
     ].filter((f): f is Finding => f !== undefined);
 

@@ -8,6 +8,7 @@ export const CONDITION_CODES = [
   'control.clock_skew',
   'dicom.listener_down',
   'dicom.tls_expiring',
+  'dicom.open_to_any_caller',
   'config.rejected',
 ] as const;
 export type ConditionCode = (typeof CONDITION_CODES)[number];

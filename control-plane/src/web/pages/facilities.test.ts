@@ -168,6 +168,36 @@ describe.each(BACKENDS)('console facilities and enrollment tokens (%s)', (backen
     );
   });
 
+  it('says plainly that any machine can store to the facility while its effective allow-list is empty', async () => {
+    const grp = await t.seedGroup('Allow-list group');
+    const groupAdmin = await signInConsole(t, grp.admin);
+    const f = await seedFacility(t, grp, { aeTitle: 'OPENDOOR' });
+    const page = () => consoleGet(t, `/facilities/${f.facilityId}`, groupAdmin).then((r) => r.html);
+    const OPEN =
+      /<p class="notice bad" id="open-to-any-caller">Any machine on the network can store images to this facility&#39;s gateways/;
+    expect(await page()).toMatch(OPEN);
+
+    // The group's allow-list reaches the facility.
+    const put = await t.request('PUT', '/api/v1/settings/gateways', {
+      token: grp.admin.token,
+      body: { allowedCallingAeTitles: ['CT1', 'MR1'] },
+    });
+    expect(put.status, put.text).toBe(200);
+    let html = await page();
+    expect(html).not.toMatch(OPEN);
+    expect(html).toContain(
+      'Only these calling AE titles can store to this facility&#39;s gateways: <code>CT1</code>, <code>MR1</code>.',
+    );
+
+    // The facility's own (empty) list wins over the group's: open again.
+    await t.request('PATCH', `/api/v1/facilities/${f.facilityId}`, {
+      token: grp.admin.token,
+      body: { gateway: { allowedCallingAeTitles: [] } },
+    });
+    html = await page();
+    expect(html).toMatch(OPEN);
+  });
+
   it('edits a facility; a refused edit re-renders with the reason', async () => {
     const f = await seedFacility(t, a, { name: 'To edit', aeTitle: 'TOEDIT' });
     const bad = await consolePost(t, `/facilities/${f.facilityId}`, admin, {

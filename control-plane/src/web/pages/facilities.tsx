@@ -12,6 +12,7 @@ import {
 import { createFacility } from '../../services/create-facility.js';
 import { deleteFacility } from '../../services/delete-facility.js';
 import { getFacility } from '../../services/get-facility.js';
+import { getGatewaySettings } from '../../services/get-gateway-settings.js';
 import { type InstallCommand, installCommandFor } from '../../services/install-command.js';
 import { type EnrollmentTokenSummary, listEnrollmentTokens } from '../../services/list-enrollment-tokens.js';
 import { listFacilities } from '../../services/list-facilities.js';
@@ -178,9 +179,10 @@ async function renderFacilityPage(
 ): Promise<Response> {
   const user = pageUser(c);
   const ctx = ctxOf(c);
-  const [tokens, gatewayCounts] = await Promise.all([
+  const [tokens, gatewayCounts, group] = await Promise.all([
     listEnrollmentTokens({ ctx, input: { facilityId: facility.id } }),
     countGatewaysByFacility({ ctx }),
+    getGatewaySettings({ ctx }),
   ]);
   const now = Date.now();
   const base = `/facilities/${facility.id}`;
@@ -196,6 +198,8 @@ async function renderFacilityPage(
   const tokenErrors = state.tokenErrors ?? {};
   const gatewayCount = gatewayCounts.get(facility.id) ?? 0;
   const settings = facility.gatewaySettings ?? {};
+  // The facility's list wins over the group's, as in the config its gateways get.
+  const allowedCallers = settings.allowedCallingAeTitles ?? group.settings.allowedCallingAeTitles ?? [];
   c.status(status);
   return c.html(
     <Layout
@@ -258,6 +262,24 @@ async function renderFacilityPage(
 
       <section aria-labelledby="settings-heading">
         <h2 id="settings-heading">Gateway settings</h2>
+        {allowedCallers.length === 0 ? (
+          <p class="notice bad" id="open-to-any-caller">
+            Any machine on the network can store images to this facility's gateways: they accept every calling
+            AE title. Set <code>allowedCallingAeTitles</code> in the gateway settings to accept only your
+            modalities.
+          </p>
+        ) : (
+          <p id="allowed-callers">
+            Only these calling AE titles can store to this facility's gateways:{' '}
+            {allowedCallers.map((t, i) => (
+              <>
+                {i > 0 ? ', ' : ''}
+                <code>{t}</code>
+              </>
+            ))}
+            .
+          </p>
+        )}
         {Object.keys(settings).length === 0 ? (
           <p>This facility's gateways use your group's gateway settings.</p>
         ) : (
