@@ -96,6 +96,7 @@ export async function startAgent(
     log: log.child({ component: 'config' }),
     initialVersion: config.configVersion ?? 0,
   });
+    initialPeers: config.peers,
   if (enrollment) {
     const health = new HealthMonitor({
       dataDir,
@@ -111,6 +112,7 @@ export async function startAgent(
       control: enrollment.control,
       ownAeTitle: () => listener.currentPolicy.aeTitle,
       logs: opts.logs ?? new LogRing(2000),
+      peers: () => applier.appliedPeers(),
       log: log.child({ component: 'diagnostics' }),
     });
     channel = new ControlChannel({

@@ -1,6 +1,12 @@
 import { open, readFile, rename } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { aeTitleProblem, assertRecipientJwk, bandwidthWindowSchema, FerryError } from '@ferry/shared';
+import {
+  aeTitleProblem,
+  assertRecipientJwk,
+  bandwidthWindowSchema,
+  dicomPeersSchema,
+  FerryError,
+} from '@ferry/shared';
 import type { JWK } from 'jose';
 import { z } from 'zod';
 import { readOptionalText } from './read-optional.js';
@@ -98,6 +104,8 @@ export const agentConfigSchema = z
     /** Pushed with the config; the control plane uses it for study completion, the agent keeps it. */
     stablePeriodSeconds: z.number().int().min(1).max(86_400).optional(),
     upload: uploadSchema.default(UPLOAD_DEFAULTS),
+    /** Pushed with the config: the only DICOM nodes a remote diagnostic may make this gateway dial. */
+    peers: dicomPeersSchema.default([]),
   })
   .strict();
 

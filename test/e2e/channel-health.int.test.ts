@@ -15,6 +15,8 @@ const INTERVAL_MS = HEARTBEAT_SECONDS * 1000;
 const POLL_SLACK_MS = 400;
 
 interface GatewayDetail extends GatewayView {
+  configVersion: number | null;
+  appliedConfigVersion: number | null;
   statusSince: string;
   lastHeartbeatAt: string | null;
   health: { uptimeSeconds: number; spool: { pendingCount: number } } | null;
@@ -39,8 +41,19 @@ beforeAll(async () => {
   expect(hook.status, JSON.stringify(hook.body)).toBe(201);
   expect(hook.body.secret.length).toBeGreaterThanOrEqual(32);
   receiver.setSecret(hook.body.secret);
+  // Only storescu may store: a gateway open to any caller reports a warning and is not online.
+  await setGroupSettings({});
   await waitForGateway((g) => g.status === 'online', 'online');
 }, 120_000);
+
+/** Replaces the group's gateway settings, always with storescu's calling AE title allowed. */
+async function setGroupSettings(settings: Record<string, unknown>): Promise<void> {
+  const put = await cloud.api('PUT', '/api/v1/settings/gateways', {
+    allowedCallingAeTitles: ['STORESCU'],
+    ...settings,
+  });
+  expect(put.status, JSON.stringify(put.body)).toBe(200);
+}
 
 afterAll(async () => {
   await cloud?.close();
@@ -191,23 +204,40 @@ describe('remote diagnostics', () => {
     return done.body;
   }
 
-  it('C-ECHO from the gateway to the hospital PACS, and a clear failure when nothing answers', async () => {
+  it('C-ECHO from the gateway to a listed PACS, a clear failure when nothing answers, and no unlisted target', async () => {
     await waitForGateway((g) => g.status === 'online', 'online');
     pacs = await startStorescp({ port: await freePort(), outDir: cloud.root, aeTitle: 'PACS' });
-    const ok = await diagnose({ kind: 'echo', host: '127.0.0.1', port: pacs.port, calledAeTitle: 'PACS' });
+    const silentPort = await freePort();
+    await setGroupSettings({
+      peers: [
+        { name: 'Hospital PACS', aeTitle: 'PACS', host: '127.0.0.1', port: pacs.port },
+        { name: 'Retired PACS', aeTitle: 'OLDPACS', host: '127.0.0.1', port: silentPort },
+      ],
+    });
+    // The agent checks the target against the peers it applied, so wait for them to be in force.
+    await waitForGateway(
+      (g) => g.configVersion !== null && g.appliedConfigVersion === g.configVersion,
+      'the peers applied',
+    );
+    const ok = await diagnose({ kind: 'echo', peer: 'Hospital PACS' });
     expect(ok.state).toBe('done');
     expect(ok.result?.ok, ok.result?.summary).toBe(true);
+    expect(ok.result?.details).toMatchObject({ status: 0, peer: 'Hospital PACS', calledAeTitle: 'PACS' });
 
-    const nobody = await diagnose({
-      kind: 'echo',
-      host: '127.0.0.1',
-      port: await freePort(),
-      timeoutMs: 2000,
-    });
+    const nobody = await diagnose({ kind: 'echo', peer: 'Retired PACS', timeoutMs: 2000 });
     expect(nobody.state).toBe('done');
     expect(nobody.result?.ok).toBe(false);
     expect(nobody.result?.code).toBe('dicom.echo_failed');
     expect(nobody.result?.summary).toMatch(/refused|ECONNREFUSED/i);
+
+    // A host and port nobody listed is refused before the gateway is asked.
+    const unlisted = await cloud.api<{ error: { code: string } }>(
+      'POST',
+      `/api/v1/gateways/${gatewayId}/diagnostics`,
+      { kind: 'echo', host: '127.0.0.1', port: cloud.agent.port },
+    );
+    expect(unlisted.status).toBe(400);
+    expect(unlisted.body.error.code).toBe('diagnostic.peer_not_listed');
   });
 
   it('a round-trip upload test to the cloud', async () => {

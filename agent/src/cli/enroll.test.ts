@@ -16,7 +16,13 @@ describe('enrolledAgentConfig', () => {
     const config = enrolledAgentConfig(existing, 'https://ferry.example.org', {
       gatewayId: '6f1d3c1e-2b7a-4d0e-9a55-0c4b7e2f9a10',
       facility: { id: '0b9d6c1e-6f1a-4d7e-9d1c-2f8a6f4b2a10', name: 'East', aeTitle: 'RAD_EAST' },
-      config: { aeTitle: 'RAD_EAST', port: 4104, allowedCallingAeTitles: ['CT1'], maxAssociations: 8 },
+      config: {
+        aeTitle: 'RAD_EAST',
+        port: 4104,
+        allowedCallingAeTitles: ['CT1'],
+        maxAssociations: 8,
+        peers: [{ name: 'PACS', aeTitle: 'PACS', host: 'pacs.example', port: 104, tls: false }],
+      },
       configVersion: 1,
       recipientPublicKey: publicJwk as { kty: string; crv: string; x: string },
     });
@@ -28,6 +34,7 @@ describe('enrolledAgentConfig', () => {
       port: 4104,
       allowedCallingAeTitles: ['CT1'],
       maxAssociations: 8,
+      peers: [{ name: 'PACS', aeTitle: 'PACS', host: 'pacs.example', port: 104, tls: false }],
       server: 'https://ferry.example.org',
       gatewayId: '6f1d3c1e-2b7a-4d0e-9a55-0c4b7e2f9a10',
       configVersion: 1,

@@ -64,6 +64,9 @@ export function enrolledAgentConfig(
     port: enrolled.config.port,
     allowedCallingAeTitles: enrolled.config.allowedCallingAeTitles,
     maxAssociations: enrolled.config.maxAssociations,
+    // The version written below holds them: without them the gateway would refuse its own peers
+    // until the next version arrives (a control plane that sends none lists none).
+    peers: enrolled.config.peers ?? [],
     recipientPublicKey: enrolled.recipientPublicKey,
     server,
     gatewayId: enrolled.gatewayId,

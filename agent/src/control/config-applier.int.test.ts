@@ -16,6 +16,7 @@ import {
 } from '../../../test/harness/raw-scu.js';
 import { loadAgentConfig } from '../config.js';
 import { DicomListener } from '../dimse/listener.js';
+import { HealthMonitor } from '../health/health-monitor.js';
 import { openTempSpool, removeTempSpool, sample, silent, type TempSpool } from '../testing/spool.js';
 import type { UploadApi } from '../uploader/upload-client.js';
 import { Uploader } from '../uploader/uploader.js';
@@ -75,6 +76,7 @@ beforeEach(async () => {
     uploader: () => uploader,
     log: silent,
     initialVersion: cfg.configVersion ?? 0,
+    initialPeers: cfg.peers,
   });
 });
 
@@ -246,5 +248,41 @@ describe('LiveConfigApplier on a real listener', () => {
     const other = await connect(oldPort);
     const outcome = await other.associate({ calledAe: 'RENAMED', callingAe: 'STRANGER' });
     expect(outcome.kind).toBe('rejected');
+  });
+
+  it('reports dicom.open_to_any_caller while anyone may call, and clears it when an allow-list is pushed', async () => {
+    const health = new HealthMonitor({
+      dataDir: t.dir,
+      spool: t.spool,
+      listenerStats: () => listener.stats(),
+      uploaderStats: () => undefined,
+      appliedConfigVersion: () => applier.appliedVersion(),
+      rejectedConfig: () => applier.rejectedConfig(),
+      agentVersion: 'test',
+      startedAt: new Date(),
+    });
+    const codes = async () => (await health.report()).conditions.map((c) => `${c.code}:${c.severity}`);
+    expect(await codes()).toContain('dicom.open_to_any_caller:warning');
+
+    expect(await applier.apply(1, desired({ allowedCallingAeTitles: ['RAWSCU'] }))).toEqual({ ok: true });
+    expect(await codes()).not.toContain('dicom.open_to_any_caller:warning');
+
+    // Emptied again (the allow-list removed from the settings): open again.
+    expect(await applier.apply(2, desired({ allowedCallingAeTitles: [] }))).toEqual({ ok: true });
+    expect(await codes()).toContain('dicom.open_to_any_caller:warning');
+  });
+
+  it('keeps the pushed peers as the applied ones, in agent.json too; a rejected version keeps the old', async () => {
+    expect(applier.appliedPeers()).toEqual([]);
+    const pacs = { name: 'Main PACS', aeTitle: 'PACS', host: 'pacs.hospital.example', port: 104, tls: false };
+    expect(await applier.apply(1, desired({ peers: [pacs] }))).toEqual({ ok: true });
+    expect(applier.appliedPeers()).toEqual([pacs]);
+    expect((await agentJson()).peers).toEqual([pacs]);
+    expect((await loadAgentConfig(t.dir)).peers).toEqual([pacs]);
+
+    const bad = await applier.apply(2, desired({ peers: [{ ...pacs, host: 'pacs:104' }] }));
+    expect(bad.ok).toBe(false);
+    expect(!bad.ok && bad.reason).toMatch(/^peers\.0\.host: /);
+    expect(applier.appliedPeers()).toEqual([pacs]);
   });
 });

@@ -29,6 +29,15 @@ describe('pushed config validation', () => {
       'upload.schedule.0.from: must be HH:MM (24-hour clock)',
     ],
     [{ listenOn: 'everything' }, 'Unrecognized key'],
+    [
+      {
+        peers: [
+          { name: 'PACS', aeTitle: 'PACS', host: 'pacs', port: 104 },
+          { name: 'pacs', aeTitle: 'X', host: 'x', port: 1 },
+        ],
+      },
+      'peers.1.name: "pacs" is already the name of another peer',
+    ],
   ])('rejects %j with a reason naming the field', (over, reason) => {
     const r = pushedConfigProblem(push(over));
     expect(r.ok).toBe(false);
@@ -63,6 +72,7 @@ describe('agent.json with a pushed config', () => {
       allowedCallingAeTitles: [],
       maxAssociations: valid.maxAssociations,
       upload: valid.upload,
+      peers: [],
       stablePeriodSeconds: valid.stablePeriodSeconds,
       configVersion: 4,
     });

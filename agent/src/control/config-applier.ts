@@ -1,4 +1,4 @@
-import { type GatewayDesiredConfig, isFerryError, pushedConfigSchema } from '@ferry/shared';
+import { type DicomPeer, type GatewayDesiredConfig, isFerryError, pushedConfigSchema } from '@ferry/shared';
 import type { Logger } from 'pino';
 import { agentConfigSchema, describeIssues, readRawAgentConfig, writeAgentConfigFile } from '../config.js';
 import type { DicomListener } from '../dimse/listener.js';
@@ -14,6 +14,8 @@ export interface LiveConfigApplierDeps {
   log: Logger;
   /** The version agent.json held at start (0 when it has none from the control plane). */
   initialVersion: number;
+  /** The peers agent.json held at start. */
+  initialPeers: readonly DicomPeer[];
 }
 
 /** Validates a pushed config; a rejection's reason names the field(s), as the admin reads it. */
@@ -40,6 +42,7 @@ export function withPushedConfig(
     allowedCallingAeTitles: config.allowedCallingAeTitles,
     maxAssociations: config.maxAssociations,
     upload: { ...upload, ...config.upload },
+    peers: config.peers,
     stablePeriodSeconds: config.stablePeriodSeconds,
     configVersion: version,
   };
@@ -64,15 +67,22 @@ const sameUpload = (a: UploaderConfig, b: UploaderConfig) =>
  */
 export class LiveConfigApplier implements ConfigApplier {
   private version: number;
+  private peers: readonly DicomPeer[];
   private rejected: { version: number; reason: string } | undefined;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly deps: LiveConfigApplierDeps) {
     this.version = deps.initialVersion;
+    this.peers = deps.initialPeers;
   }
 
   appliedVersion(): number {
     return this.version;
+  }
+
+  /** The DICOM peers of the config in force: what the gateway may dial for the control plane. */
+  appliedPeers(): readonly DicomPeer[] {
+    return this.peers;
   }
 
   /** The latest version rejected since the last one applied (for the config.rejected condition). */
@@ -129,6 +139,7 @@ export class LiveConfigApplier implements ConfigApplier {
       return this.reject(version, `the gateway could not save it (agent.json): ${messageOf(err)}`);
     }
     this.version = version;
+    this.peers = config.peers;
     this.rejected = undefined;
     this.deps.log.info(
       { event: 'config.applied', version, aeTitle: config.aeTitle, port: config.port, rebound: moved },

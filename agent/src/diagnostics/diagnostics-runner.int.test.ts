@@ -1,8 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { DicomPeer } from '@ferry/shared';
 import { serve } from '@hono/node-server';
 import { pino } from 'pino';
 import { Agent, fetch as undiciFetch } from 'undici';
@@ -92,14 +93,18 @@ describe('DiagnosticsRunner', () => {
   let dir: string;
   let runner: DiagnosticsRunner;
   const ring = new LogRing(1000);
+  /** The applied config's peers, as the runner reads them for each echo. */
+  let peers: DicomPeer[] = [];
   beforeAll(async () => {
     // S3 URLs are real addresses, so the runner's own PUT (no test dispatcher) reaches them.
     s = await serveControlPlane('s3');
     dir = await mkdtemp(join(tmpdir(), 'ferry-diag-'));
     scp = await startStorescp({ port: await freePort(), outDir: dir, aeTitle: 'PACS', extraArgs: ['-d'] });
+    peers = [{ name: 'Reference PACS', aeTitle: 'PACS', host: '127.0.0.1', port: scp.port, tls: false }];
     runner = new DiagnosticsRunner({
       control: s.control,
       ownAeTitle: () => 'GATEWAY7',
+      peers: () => peers,
       logs: ring,
       log: silent,
     });
@@ -110,18 +115,52 @@ describe('DiagnosticsRunner', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('echoes with the gateway’s own AE title as calling and ANY-SCP as called by default', async () => {
-    const r = await runner.run({ kind: 'echo', host: '127.0.0.1', port: scp.port });
+  it('echoes a listed peer with the gateway’s own AE title as calling and the peer’s as called', async () => {
+    const r = await runner.run({ kind: 'echo', peer: 'Reference PACS' });
     expect(r).toMatchObject({
       ok: true,
-      details: { status: 0, calledAeTitle: 'ANY-SCP', callingAeTitle: 'GATEWAY7' },
+      details: { status: 0, peer: 'Reference PACS', calledAeTitle: 'PACS', callingAeTitle: 'GATEWAY7' },
     });
-    expect(r.summary).toMatch(/^C-ECHO from GATEWAY7 to ANY-SCP at 127\.0\.0\.1:\d+ succeeded in [\d.]+ ms$/);
+    expect(r.summary).toMatch(
+      /^C-ECHO from GATEWAY7 to Reference PACS \(PACS at 127\.0\.0\.1:\d+\) succeeded in [\d.]+ ms$/,
+    );
     expect(scp.output()).toMatch(/GATEWAY7/);
+  });
+
+  it('refuses a target its applied config does not list, whatever the control plane sends, and dials nothing', async () => {
+    // Something listens there: a refusal must come from the check, not from a failed connection.
+    let connections = 0;
+    const bystander = createServer((socket) => {
+      connections++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => bystander.listen(0, '127.0.0.1', resolve));
+    const port = (bystander.address() as AddressInfo).port;
+    try {
+      for (const request of [
+        { kind: 'echo' as const, host: '127.0.0.1', port },
+        // A listed peer's name with another host and port (a compromised or buggy cloud).
+        { kind: 'echo' as const, peer: 'Reference PACS', host: '127.0.0.1', port, calledAeTitle: 'PACS' },
+        { kind: 'echo' as const, peer: 'Somebody else' },
+        // The listed host and port, but with another AE title or over TLS, is not that peer either.
+        { kind: 'echo' as const, host: '127.0.0.1', port: scp.port, calledAeTitle: 'OTHER' },
+        { kind: 'echo' as const, host: '127.0.0.1', port: scp.port, tls: true },
+      ]) {
+        const r = await runner.run(request);
+        expect(r, JSON.stringify(request)).toMatchObject({ ok: false, code: 'diagnostic.peer_not_listed' });
+        expect(r.summary).toMatch(
+          /is not one of the DICOM peers in this gateway's config, so it was not contacted$/,
+        );
+      }
+      expect(connections).toBe(0);
+    } finally {
+      await new Promise<void>((resolve) => bystander.close(() => resolve()));
+    }
   });
 
   it('turns a failed echo into ok: false with the code and the cause, without throwing', async () => {
     const port = await freePort();
+    peers = [...peers, { name: 'Gone', aeTitle: 'PACS', host: '127.0.0.1', port, tls: false }];
     const r = await runner.run({
       kind: 'echo',
       host: '127.0.0.1',
@@ -148,6 +187,7 @@ describe('DiagnosticsRunner', () => {
         auth: { gatewayId: s.gw.gatewayId, privateJwk: s.gw.privateJwk },
       }),
       ownAeTitle: () => 'GATEWAY7',
+      peers: () => [],
       logs: ring,
       log: silent,
     });
@@ -173,6 +213,7 @@ describe('DiagnosticsRunner', () => {
     const r = await new DiagnosticsRunner({
       control: s.control,
       ownAeTitle: () => 'GATEWAY7',
+      peers: () => [],
       logs: big,
       log: silent,
     }).run({ kind: 'logs', lines: 2000 });

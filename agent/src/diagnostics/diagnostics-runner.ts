@@ -1,4 +1,11 @@
-import { type DiagnosticRequest, type DiagnosticResult, isFerryError } from '@ferry/shared';
+import {
+  type DiagnosticRequest,
+  type DiagnosticResult,
+  type DicomPeer,
+  FerryError,
+  findListedPeer,
+  isFerryError,
+} from '@ferry/shared';
 import type { Logger } from 'pino';
 import type { ControlPlaneClient } from '../control/client.js';
 import type { DiagnosticRunner } from '../control/runtime-hooks.js';
@@ -6,7 +13,6 @@ import { echo } from '../dimse/echo-scu.js';
 import type { LogRing } from '../logger.js';
 import { runUploadTest } from './upload-test.js';
 
-export const DEFAULT_CALLED_AE = 'ANY-SCP';
 export const DEFAULT_LOG_LINES = 500;
 const DEFAULT_ECHO_TIMEOUT_MS = 10_000;
 /**
@@ -19,6 +25,11 @@ export interface DiagnosticsRunnerDeps {
   control: ControlPlaneClient;
   /** The listener's AE title now (it can change live): the default calling AE of an echo. */
   ownAeTitle: () => string;
+  /**
+   * The peers of the config in force. An echo goes only to one of these, whatever the control plane
+   * asks: a compromised or buggy cloud cannot make the gateway probe other hosts of the hospital.
+   */
+  peers: () => readonly DicomPeer[];
   logs: LogRing;
   log: Logger;
 }
@@ -55,19 +66,28 @@ export class DiagnosticsRunner implements DiagnosticRunner {
   async #run(request: DiagnosticRequest): Promise<DiagnosticResult> {
     switch (request.kind) {
       case 'echo': {
-        const calledAeTitle = request.calledAeTitle ?? DEFAULT_CALLED_AE;
+        const peer = findListedPeer(this.#deps.peers(), request);
+        if (!peer) {
+          const asked = request.peer ?? `${request.host}:${request.port}`;
+          throw new FerryError(
+            'diagnostic.peer_not_listed',
+            `refused: ${asked} is not one of the DICOM peers in this gateway's config, so it was not contacted`,
+          );
+        }
+        const calledAeTitle = peer.aeTitle;
         const callingAeTitle = request.callingAeTitle ?? this.#deps.ownAeTitle();
         const r = await echo({
-          host: request.host,
-          port: request.port,
+          host: peer.host,
+          port: peer.port,
           calledAeTitle,
           callingAeTitle,
+          tls: peer.tls,
           timeoutMs: request.timeoutMs ?? DEFAULT_ECHO_TIMEOUT_MS,
         });
         return {
           ok: true,
-          summary: `C-ECHO from ${callingAeTitle} to ${calledAeTitle} at ${request.host}:${request.port} succeeded in ${r.ms} ms`,
-          details: { status: r.status, ms: r.ms, calledAeTitle, callingAeTitle },
+          summary: `C-ECHO from ${callingAeTitle} to ${peer.name} (${calledAeTitle} at ${peer.host}:${peer.port}${peer.tls ? ', TLS' : ''}) succeeded in ${r.ms} ms`,
+          details: { status: r.status, ms: r.ms, peer: peer.name, calledAeTitle, callingAeTitle },
         };
       }
       case 'upload-test': {

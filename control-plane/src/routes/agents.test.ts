@@ -95,6 +95,7 @@ describe.each(BACKENDS)('agent routes (%s)', (backend) => {
           allowedCallingAeTitles: [],
           maxAssociations: 32,
           upload: { parallelism: 4, bandwidthBytesPerSecond: 0, schedule: [], retentionHours: 0 },
+          peers: [],
           stablePeriodSeconds: 60,
         },
         configVersion: 1,

@@ -127,6 +127,7 @@ describe.each(BACKENDS)('facilities routes (%s)', (backend) => {
           allowedCallingAeTitles: [],
           maxAssociations: 32,
           upload: { parallelism: 4, bandwidthBytesPerSecond: 0, schedule: [], retentionHours: 0 },
+          peers: [],
           stablePeriodSeconds: 60,
         });
       }

@@ -1,4 +1,4 @@
-import { and, eq } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditLog, gatewayDiagnostics, gatewayEvents } from '../db/schema/index.js';
 import { startGatewayLiveness } from '../jobs/gateway-liveness.js';
@@ -13,9 +13,14 @@ import {
   createTestApp,
   enrollTestGateway,
   type SeededGroup,
+  seedFacility,
   type TestApp,
+  type TestGateway,
 } from '../testing/harness.js';
 import { expectError } from '../testing/security-suite.js';
+
+const PACS = { name: 'Hospital PACS', aeTitle: 'PACS', host: 'pacs.hospital.example', port: 104 };
+const CT = { name: 'CT 1', aeTitle: 'CT1', host: '10.20.30.40', port: 11112, tls: true };
 
 interface DiagnosticBody {
   id: string;
@@ -41,17 +46,37 @@ describe.each(BACKENDS)('gateway diagnostics over the channel (%s)', (backend) =
     await t?.close();
   });
 
-  it('runs a C-ECHO on the gateway and returns its result to the admin', async () => {
-    const gw = await enrollTestGateway(t, a);
+  /** A gateway whose facility lists `peers` (set through the API, as an admin would). */
+  async function gatewayWithPeers(peers: unknown[]): Promise<TestGateway> {
+    const f = await seedFacility(t, a);
+    const gw = await enrollTestGateway(t, a, { facilityId: f.facilityId });
+    const patched = await t.request('PATCH', `/api/v1/facilities/${f.facilityId}`, {
+      token: a.admin.token,
+      body: { gateway: { peers } },
+    });
+    expect(patched.status, patched.text).toBe(200);
+    return gw;
+  }
+
+  it('runs a C-ECHO to a listed peer on the gateway and returns its result to the admin', async () => {
+    const gw = await gatewayWithPeers([PACS]);
     const { client } = await connectGateway(server.channelUrl, gw);
-    const request = { kind: 'echo', host: 'pacs.hospital.example', port: 104, calledAeTitle: 'PACS' };
     const started = await t.request<{ id: string; state: string }>(
       'POST',
       `/api/v1/gateways/${gw.gatewayId}/diagnostics`,
-      { token: a.admin.token, body: request },
+      { token: a.admin.token, body: { kind: 'echo', peer: 'Hospital PACS' } },
     );
     expect(started.status, started.text).toBe(202);
     expect(started.body.state).toBe('pending');
+    // Stored and sent with every field of the peer, which the gateway checks against its own list.
+    const request = {
+      kind: 'echo',
+      peer: 'Hospital PACS',
+      host: 'pacs.hospital.example',
+      port: 104,
+      calledAeTitle: 'PACS',
+      tls: false,
+    };
     const asked = await client.next('diagnostic.request');
     expect(asked).toMatchObject({ id: started.body.id, request });
     const [sent] = await t.database.db
@@ -94,11 +119,90 @@ describe.each(BACKENDS)('gateway diagnostics over the channel (%s)', (backend) =
       .select()
       .from(auditLog)
       .where(and(eq(auditLog.action, 'gateway.diagnostic'), eq(auditLog.targetId, gw.gatewayId)));
-    expect(audit).toHaveLength(1);
+    expect(audit.map((r) => r.details)).toEqual([
+      { diagnosticId: asked.id, kind: 'echo', peer: 'Hospital PACS' },
+    ]);
     // A second answer to the same diagnostic is refused.
     client.send({ type: 'diagnostic.result', id: asked.id, result: { ok: false, summary: 'again' } });
     expect((await client.next('error')).code).toBe('resource.not_found');
     await client.close();
+  });
+
+  it('names a listed peer by its host and port too (and AE title, TLS), matching exactly', async () => {
+    const gw = await gatewayWithPeers([PACS, CT]);
+    const { client } = await connectGateway(server.channelUrl, gw);
+    for (const body of [
+      { kind: 'echo', host: 'PACS.Hospital.Example', port: 104 },
+      {
+        kind: 'echo',
+        host: '10.20.30.40',
+        port: 11112,
+        calledAeTitle: 'CT1',
+        tls: true,
+        callingAeTitle: 'ME',
+      },
+    ]) {
+      const started = await t.request('POST', `/api/v1/gateways/${gw.gatewayId}/diagnostics`, {
+        token: a.admin.token,
+        body,
+      });
+      expect(started.status, started.text).toBe(202);
+    }
+    expect((await client.next('diagnostic.request')).request).toEqual({
+      kind: 'echo',
+      peer: 'Hospital PACS',
+      host: 'pacs.hospital.example',
+      port: 104,
+      calledAeTitle: 'PACS',
+      tls: false,
+    });
+    expect((await client.next('diagnostic.request')).request).toEqual({
+      kind: 'echo',
+      peer: 'CT 1',
+      host: '10.20.30.40',
+      port: 11112,
+      calledAeTitle: 'CT1',
+      tls: true,
+      callingAeTitle: 'ME',
+    });
+    await client.close();
+  });
+
+  it('refuses an echo to anything but a listed peer (400 diagnostic.peer_not_listed) and asks the gateway nothing', async () => {
+    const gw = await gatewayWithPeers([PACS, CT]);
+    const bare = await enrollTestGateway(t, a);
+    const { client } = await connectGateway(server.channelUrl, gw);
+    const { client: bareClient } = await connectGateway(server.channelUrl, bare);
+    const cases: [TestGateway, Record<string, unknown>][] = [
+      [gw, { kind: 'echo', host: '10.0.0.5', port: 22 }],
+      [gw, { kind: 'echo', host: '169.254.169.254', port: 80 }],
+      [gw, { kind: 'echo', peer: 'Somebody' }],
+      // A listed name with another port, or a listed host and port with another AE title or TLS.
+      [gw, { kind: 'echo', peer: 'Hospital PACS', host: 'pacs.hospital.example', port: 22 }],
+      [gw, { kind: 'echo', host: 'pacs.hospital.example', port: 104, calledAeTitle: 'CT1' }],
+      [gw, { kind: 'echo', host: '10.20.30.40', port: 11112, tls: false }],
+      // A gateway without peers may not echo at all.
+      [bare, { kind: 'echo', host: 'pacs.hospital.example', port: 104 }],
+    ];
+    for (const [target, body] of cases) {
+      const res = await t.request('POST', `/api/v1/gateways/${target.gatewayId}/diagnostics`, {
+        token: a.admin.token,
+        body,
+      });
+      const err = expectError(res, 400, 'diagnostic.peer_not_listed');
+      expect(err.error.message).toMatch(/is not one of this gateway's DICOM peers/);
+    }
+    const stored = await t.database.db
+      .select()
+      .from(gatewayDiagnostics)
+      .where(inArray(gatewayDiagnostics.gatewayId, [gw.gatewayId, bare.gatewayId]));
+    expect(stored).toEqual([]);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(
+      [...client.received, ...bareClient.received].filter((m) => m.type === 'diagnostic.request'),
+    ).toEqual([]);
+    await client.close();
+    await bareClient.close();
   });
 
   it('refuses a gateway without a live channel (409 gateway.offline)', async () => {
@@ -128,6 +232,11 @@ describe.each(BACKENDS)('gateway diagnostics over the channel (%s)', (backend) =
       body: { kind: 'echo', host: 'pacs', port: 70000 },
     });
     expectError(res, 400, 'request.invalid');
+    const neither = await t.request('POST', `/api/v1/gateways/${gw.gatewayId}/diagnostics`, {
+      token: a.admin.token,
+      body: { kind: 'echo', calledAeTitle: 'PACS' },
+    });
+    expect(expectError(neither, 400, 'request.invalid').error.message).toMatch(/name a listed peer/);
   });
 
   it('a diagnostic nobody answers reads as expired, and the liveness job marks it so', async () => {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { GATEWAY_CONFIG_DEFAULTS } from '@ferry/shared';
 import { describe } from 'vitest';
-import { gatewayDiagnostics, gatewayStatus } from '../db/schema/index.js';
+import { configVersions, gatewayDiagnostics, gatewayStatus } from '../db/schema/index.js';
 import { BACKENDS, enrollTestGateway, type SeededGroup, type TestApp } from '../testing/harness.js';
 import { runCommonRouteTests } from '../testing/security-suite.js';
 
@@ -10,6 +11,16 @@ async function connectedGatewayOf(t: TestApp, g: SeededGroup): Promise<{ gateway
   await t.database.db
     .insert(gatewayStatus)
     .values({ gatewayId, status: 'online', channelId: randomUUID(), connectedAt: new Date() });
+  return { gatewayId };
+}
+
+/** A connected gateway whose desired config lists one DICOM peer, the only one it may C-ECHO. */
+async function connectedGatewayWithPeerOf(t: TestApp, g: SeededGroup): Promise<{ gatewayId: string }> {
+  const { gatewayId } = await connectedGatewayOf(t, g);
+  const peers = [{ name: 'PACS', aeTitle: 'PACS', host: 'pacs.example', port: 104, tls: false }];
+  await t.database.db
+    .insert(configVersions)
+    .values({ gatewayId, version: 1, config: { ...GATEWAY_CONFIG_DEFAULTS, aeTitle: 'GW', peers } });
   return { gatewayId };
 }
 
@@ -38,6 +49,15 @@ describe.each(BACKENDS)('gateway diagnostics routes: common security (%s)', (bac
     caller: 'admin',
     resourceOfGroup: connectedGatewayOf,
     okStatus: 202,
+  });
+  runCommonRouteTests(backend, {
+    method: 'POST',
+    path: (ids) => `/api/v1/gateways/${ids.gatewayId}/diagnostics`,
+    body: { kind: 'echo', peer: 'PACS' },
+    caller: 'admin',
+    resourceOfGroup: connectedGatewayWithPeerOf,
+    okStatus: 202,
+    name: 'POST /api/v1/gateways/{id}/diagnostics (C-ECHO to a listed peer)',
   });
   runCommonRouteTests(backend, {
     method: 'GET',

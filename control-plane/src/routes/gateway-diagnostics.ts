@@ -42,8 +42,10 @@ const startDiagnosticRoute = createRoute({
   tags: ['gateways'],
   summary: 'Run a diagnostic on a gateway (admin)',
   description:
-    'C-ECHO to a host the admin names, an upload round trip, or a log bundle. The gateway must have a ' +
-    'live channel (409 gateway.offline otherwise); it has 60 s to answer. Read the result with GET.',
+    "C-ECHO to one of the gateway's listed DICOM peers (gateway settings `peers`: name it with `peer`, or give " +
+    'a host and port, and optionally calledAeTitle and tls, that match one exactly; anything else is 400 ' +
+    'diagnostic.peer_not_listed), an upload round trip, or a log bundle. The gateway must have a live channel ' +
+    '(409 gateway.offline otherwise); it has 60 s to answer. Read the result with GET.',
   middleware: [authenticate('user')] as const,
   request: {
     params: idParamSchema,

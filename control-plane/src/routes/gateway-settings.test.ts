@@ -14,6 +14,8 @@ import {
 } from '../testing/harness.js';
 import { runCommonRouteTests } from '../testing/security-suite.js';
 
+const PACS = { name: 'Main PACS', aeTitle: 'PACS', host: 'pacs.hospital.example', port: 104 };
+
 interface SettingsBody {
   settings: Record<string, unknown>;
   configVersions?: { gatewayId: string; version: number }[];
@@ -169,6 +171,25 @@ describe.each(BACKENDS)('gateway settings routes (%s)', (backend) => {
     expect((await latestOf(gw.gatewayId))?.config).toMatchObject({ port: 3000 });
   });
 
+  it("peers: the group's list reaches its gateways; a facility's own list replaces it", async () => {
+    const grp = await t.seedGroup('Peers group');
+    const f = await seedFacility(t, grp, { aeTitle: 'PEERS1' });
+    const own = await seedFacility(t, grp, { aeTitle: 'PEERS2' });
+    const gw = await enrollTestGateway(t, grp, { facilityId: f.facilityId });
+    const gwOwn = await enrollTestGateway(t, grp, { facilityId: own.facilityId });
+    const ct = { name: 'CT 1', aeTitle: 'CT1', host: '10.1.2.3', port: 11112, tls: true };
+    const res = await put(grp, { peers: [{ ...PACS, host: ' PACS.Hospital.Example ' }] });
+    expect(res.status, res.text).toBe(200);
+    // Stored as parsed: the host trimmed and in lower case, TLS off unless asked.
+    expect(res.body.settings).toEqual({ peers: [{ ...PACS, tls: false }] });
+    await t.request('PATCH', `/api/v1/facilities/${own.facilityId}`, {
+      token: grp.admin.token,
+      body: { gateway: { peers: [ct] } },
+    });
+    expect((await latestOf(gw.gatewayId))?.config).toMatchObject({ peers: [{ ...PACS, tls: false }] });
+    expect((await latestOf(gwOwn.gatewayId))?.config).toMatchObject({ peers: [ct] });
+  });
+
   it('gives a gateway without a version yet its merged config on /agents/me', async () => {
     const grp = await t.seedGroup('Self group');
     const f = await seedFacility(t, grp, { aeTitle: 'SELF' });
@@ -270,11 +291,32 @@ describe.each(BACKENDS)('gateway settings routes (%s)', (backend) => {
         /^upload\.schedule\.0\.from: /,
       ],
       [{ colour: 'blue' }, /colour/],
+      [{ peers: [{ ...PACS, host: 'pacs.example:104' }] }, /^peers\.0\.host: .*without a port/],
+      [{ peers: [{ ...PACS, host: '300.1.1.1' }] }, /^peers\.0\.host: is not a valid IPv4 address/],
+      [{ peers: [{ ...PACS, port: 0 }] }, /^peers\.0\.port: /],
+      [
+        { peers: [{ ...PACS, aeTitle: 'A\\B' }] },
+        /^peers\.0\.aeTitle: AE title must not contain a backslash/,
+      ],
+      [{ peers: [{ ...PACS, tls: 'yes' }] }, /^peers\.0\.tls: /],
+      [{ peers: [{ ...PACS, name: '' }] }, /^peers\.0\.name: must not be empty/],
+      [{ peers: [PACS, { ...PACS, name: 'main pacs' }] }, /^peers\.1\.name: "main pacs" is already the name/],
+      [{ peers: Array.from({ length: 65 }, (_, i) => ({ ...PACS, name: `P${i}` })) }, /^peers: .*64/],
     ])('refuses %j with a 400 naming the field', async (body, message) => {
       const res = await put(g, body);
       expect(res.status).toBe(400);
       expect(res.body.error.code).toBe('request.invalid');
       expect(res.body.error.message).toMatch(message);
+    });
+
+    it('refuses invalid facility peers naming gateway.peers.<n>.<field>', async () => {
+      const f = await seedFacility(t, g);
+      const res = await t.request<ErrorBody>('PATCH', `/api/v1/facilities/${f.facilityId}`, {
+        token: g.admin.token,
+        body: { gateway: { peers: [{ ...PACS, port: 70000 }] } },
+      });
+      expect(res.status).toBe(400);
+      expect(res.body.error.message).toMatch(/^gateway\.peers\.0\.port: /);
     });
 
     it('refuses invalid facility settings naming gateway.<field>, and changes nothing', async () => {

@@ -232,3 +232,9 @@ export const ERROR_CODES = {
 } as const satisfies Record<string, { http: number; retryable: boolean; description: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
+  'diagnostic.peer_not_listed': {
+    http: 400,
+    retryable: false,
+    description:
+      "A diagnostic asked the gateway to reach a DICOM node that is not one of its listed peers (gateway settings' peers).",
+  },

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { dicomPeersSchema } from './gateway-config.js';
 
 /**
  * Wire contracts of the agent API (/api/v1/agents/*) as the agent reads them. The control plane
@@ -11,6 +12,8 @@ export const gatewayConfigSchema = z.looseObject({
   port: z.number().int(),
   allowedCallingAeTitles: z.array(z.string()),
   maxAssociations: z.number().int(),
+  /** Protocol 5: the DICOM nodes the gateway may dial for the control plane. */
+  peers: dicomPeersSchema.optional(),
 });
 export type GatewayConfigWire = z.infer<typeof gatewayConfigSchema>;
 

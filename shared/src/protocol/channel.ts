@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { aeTitleProblem } from '../dicom/ae-title.js';
-import { gatewayConfigV2Schema } from './gateway-config.js';
+import { DICOM_PEER_NAME_MAX, gatewayConfigV2Schema } from './gateway-config.js';
 import { healthReportSchema } from './health.js';
 import { PROTOCOL_VERSION } from './version.js';
 
@@ -12,7 +12,7 @@ import { PROTOCOL_VERSION } from './version.js';
 export const CHANNEL_PATH = '/api/v1/agents/channel';
 
 /** The oldest agent protocol a control plane still talks to over the channel. */
-export const MIN_CHANNEL_PROTOCOL = 4;
+export const MIN_CHANNEL_PROTOCOL = 5;
 
 /** Close codes (4000–4999 are ours). */
 export const CHANNEL_CLOSE = {
@@ -44,15 +44,31 @@ const aeTitle = z.string().superRefine((val, ctx) => {
 export const diagnosticRequestSchema = z.discriminatedUnion('kind', [
   z
     .object({
+  /**
+   * A C-ECHO to one of the gateway's listed peers (its config's `peers`), named by `peer` or by its
+   * host and port (and AE title, TLS), each of which must match that peer exactly. The control plane
+   * stores and sends the peer's every field; the gateway checks them against its own applied list.
+   */
       kind: z.literal('echo'),
-      host: z.string().min(1).max(253),
-      port: z.number().int().min(1).max(65535),
-      /** Defaults: called "ANY-SCP", calling = the gateway's own AE title. */
+      peer: z.string().trim().min(1).max(DICOM_PEER_NAME_MAX).optional(),
+      host: z.string().min(1).max(253).optional(),
+      port: z.number().int().min(1).max(65535).optional(),
+      /** The peer's AE title. */
       calledAeTitle: aeTitle.optional(),
       callingAeTitle: aeTitle.optional(),
       timeoutMs: z.number().int().min(100).max(60_000).optional(),
+      /** Default: the gateway's own AE title. */
     })
-    .strict(),
+      tls: z.boolean().optional(),
+    .strict()
+    .superRefine((r, ctx) => {
+      if (r.peer !== undefined || (r.host !== undefined && r.port !== undefined)) return;
+      ctx.addIssue({
+        code: 'custom',
+        path: r.host === undefined ? ['peer'] : ['port'],
+        message: 'name a listed peer (peer), or give its host and port',
+      });
+    }),
   z.object({ kind: z.literal('upload-test') }).strict(),
   z.object({ kind: z.literal('logs'), lines: z.number().int().min(1).max(5000).optional() }).strict(),
 ]);

@@ -9,5 +9,9 @@
  *   versioned config push with applied/rejected acks, heartbeats with coded health conditions,
  *   remote diagnostics) and the full desired gateway config (upload settings, schedule, retention,
  *   stable period).
+ * 5 (2026-12-06): known DICOM peers: the gateway config's `peers` ({name, aeTitle, host, port, tls}),
+ *   and the echo diagnostic names a listed peer (`peer`, or host/port/calledAeTitle/tls that match
+ *   one) which the gateway checks against its applied peers. A version-4 agent would refuse every
+ *   version-5 config (unknown key `peers`), so the channel no longer takes protocol 4.
  */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;

@@ -7,6 +7,7 @@ import {
   createTestApp,
   enrollTestGateway,
   type SeededGroup,
+  seedFacility,
   type TestApp,
 } from '../../testing/harness.js';
 
@@ -25,15 +26,30 @@ describe.each(BACKENDS)('gateway page diagnostics over a live channel (%s)', (ba
     await t?.close();
   });
 
-  it('Run C-ECHO asks the gateway, and the diagnostic page shows its answer', async () => {
-    const gw = await enrollTestGateway(t, g, { hostname: 'gw-live' });
+  it('Run C-ECHO asks the gateway to reach the chosen peer, and the diagnostic page shows its answer', async () => {
+    const f = await seedFacility(t, g);
+    const gw = await enrollTestGateway(t, g, { hostname: 'gw-live', facilityId: f.facilityId });
+    const peer = { name: 'Hospital PACS', aeTitle: 'PACS', host: 'pacs.hospital.example', port: 104 };
+    const patched = await t.request('PATCH', `/api/v1/facilities/${f.facilityId}`, {
+      token: g.admin.token,
+      body: { gateway: { peers: [peer] } },
+    });
+    expect(patched.status, patched.text).toBe(200);
     const { client } = await connectGateway(server.channelUrl, gw);
     try {
       const admin = await signInConsole(t, g.admin);
+      // A name the gateway does not list (a stale page, a forged form) is refused on the page.
+      const refused = await consolePost(t, `/gateways/${gw.gatewayId}/diagnostics/echo`, admin, {
+        peer: 'Somebody else',
+        callingAeTitle: '',
+      });
+      expect(refused.status).toBe(400);
+      expect(refused.html).toMatch(
+        /role="alert">Could not start the diagnostic: peer &quot;Somebody else&quot; is not one of this gateway&#39;s DICOM peers/,
+      );
+
       const started = await consolePost(t, `/gateways/${gw.gatewayId}/diagnostics/echo`, admin, {
-        host: 'pacs.hospital.example',
-        port: '104',
-        calledAeTitle: 'PACS',
+        peer: 'Hospital PACS',
         callingAeTitle: '',
       });
       expect(started.status, started.html.slice(0, 500)).toBe(303);
@@ -44,13 +60,19 @@ describe.each(BACKENDS)('gateway page diagnostics over a live channel (%s)', (ba
       const asked = await client.next('diagnostic.request');
       expect(asked).toMatchObject({
         id: m![1],
-        request: { kind: 'echo', host: 'pacs.hospital.example', port: 104, calledAeTitle: 'PACS' },
+        request: {
+          kind: 'echo',
+          peer: 'Hospital PACS',
+          host: 'pacs.hospital.example',
+          port: 104,
+          calledAeTitle: 'PACS',
+        },
       });
 
       const pending = await consoleGet(t, started.location!, admin);
       expect(pending.status).toBe(200);
       expect(pending.html).toContain('data-refresh-seconds="2"');
-      expect(pending.html).toContain('C-ECHO to PACS at pacs.hospital.example:104');
+      expect(pending.html).toContain('C-ECHO to Hospital PACS (PACS at pacs.hospital.example:104)');
 
       client.send({
         type: 'diagnostic.result',

@@ -20,6 +20,11 @@ import {
 } from '../../testing/seed-gateway-status.js';
 import { REVOKE_CONFIRM } from './gateway.js';
 
+const PEERS = [
+  { name: 'Main PACS', aeTitle: 'PACS', host: 'pacs.example.test', port: 11112, tls: false },
+  { name: 'CT <1>', aeTitle: 'CT1', host: '10.1.2.3', port: 104, tls: true },
+];
+
 describe.each(BACKENDS)('gateway page (%s)', (backend) => {
   let t: TestApp;
   let g: SeededGroup;
@@ -37,7 +42,7 @@ describe.each(BACKENDS)('gateway page (%s)', (backend) => {
     gw = await enrollTestGateway(t, g, { facilityId: facility.facilityId, hostname: 'gw-east-1' });
     await t.database.db.insert(configVersions).values([
       { gatewayId: gw.gatewayId, version: 1, config: { aeTitle: 'EASTPACS', port: 104 } },
-      { gatewayId: gw.gatewayId, version: 2, config: { aeTitle: 'EASTPACS', port: 11112 } },
+      { gatewayId: gw.gatewayId, version: 2, config: { aeTitle: 'EASTPACS', port: 11112, peers: PEERS } },
     ]);
     await seedGatewayStatus(t.database.db, gw.gatewayId, {
       status: 'degraded',
@@ -113,8 +118,16 @@ describe.each(BACKENDS)('gateway page (%s)', (backend) => {
     expect(timeline.indexOf('config.rejected')).toBeLessThan(timeline.indexOf('channel.connected'));
     expect(timeline).toContain('<time datetime="2026-11-28T06:01:00.000Z">');
     // Diagnostics forms with labels, and the revoke form with its confirmation
-    for (const label of ['Host', 'Port', 'Called AE title', 'Calling AE title', 'Lines'])
+    for (const label of ['Peer', 'Calling AE title', 'Lines'])
       expect(res.html).toMatch(new RegExp(`<label for="[a-z-]+">${label}</label>`));
+    // The C-ECHO goes to a listed peer, chosen from a list: there is no host or port to type.
+    expect(res.html).toContain(
+      '<option value="Main PACS">Main PACS: PACS at pacs.example.test:11112</option>',
+    );
+    expect(res.html).toContain(
+      '<option value="CT &lt;1&gt;">CT &lt;1&gt;: CT1 at 10.1.2.3:104 (TLS)</option>',
+    );
+    expect(res.html).not.toMatch(/name="(host|port|calledAeTitle)"/);
     expect(res.html).toContain('Run C-ECHO');
     expect(res.html).toContain('Run upload test');
     expect(res.html).toContain('Get log bundle');
@@ -130,6 +143,8 @@ describe.each(BACKENDS)('gateway page (%s)', (backend) => {
     expect(res.html).toContain('No conditions');
     expect(res.html).toContain('No desired config yet.');
     expect(res.html).toContain('No events yet');
+    expect(res.html).toContain('This gateway lists no DICOM peers.');
+    expect(res.html).not.toContain('id="echo-peer"');
   });
 
   it("another group's gateway, an unknown one and a malformed id are a 404 page", async () => {
@@ -156,15 +171,13 @@ describe.each(BACKENDS)('gateway page (%s)', (backend) => {
 
   it('diagnostics on an offline gateway re-render the page with the reason (409)', async () => {
     const res = await consolePost(t, `/gateways/${gw.gatewayId}/diagnostics/echo`, admin, {
-      host: 'pacs.example.test',
-      port: '11112',
-      calledAeTitle: 'PACS',
+      peer: 'CT <1>',
       callingAeTitle: '',
     });
     expect(res.status).toBe(409);
     expect(res.html).toContain('role="alert"');
     expect(res.html).toContain('has no live control channel; try again when it is online');
-    expect(res.html).toContain('value="pacs.example.test"');
+    expect(res.html).toContain('<option value="CT &lt;1&gt;" selected="">');
     for (const kind of ['upload-test', 'logs']) {
       const other = await consolePost(t, `/gateways/${gw.gatewayId}/diagnostics/${kind}`, admin, {
         lines: '50',
@@ -177,15 +190,12 @@ describe.each(BACKENDS)('gateway page (%s)', (backend) => {
 
   it('a bad C-ECHO form re-renders with what is wrong, field by field', async () => {
     const res = await consolePost(t, `/gateways/${gw.gatewayId}/diagnostics/echo`, admin, {
-      host: '',
-      port: '70000',
-      calledAeTitle: 'WAY-TOO-LONG-AE-TITLE',
-      callingAeTitle: '',
+      peer: '',
+      callingAeTitle: 'WAY-TOO-LONG-AE-TITLE',
     });
     expect(res.status).toBe(400);
-    expect(res.html).toContain('id="echo-host-error"');
-    expect(res.html).toContain('The port must be a whole number from 1 to 65535.');
-    expect(res.html).toMatch(/id="echo-called-error" role="alert">AE title [^<]+</);
+    expect(res.html).toMatch(/id="echo-peer-error" role="alert">Choose one of the listed peers\.</);
+    expect(res.html).toMatch(/id="echo-calling-error" role="alert">AE title [^<]+</);
     expect(res.html).toContain('value="WAY-TOO-LONG-AE-TITLE"');
     const lines = await consolePost(t, `/gateways/${gw.gatewayId}/diagnostics/logs`, admin, { lines: '0' });
     expect(lines.status).toBe(400);

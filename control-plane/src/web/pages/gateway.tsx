@@ -1,6 +1,8 @@
 import {
   type DiagnosticRequest,
+  type DicomPeer,
   diagnosticRequestSchema,
+  dicomPeersSchema,
   FerryError,
   type HealthReport,
 } from '@ferry/shared';
@@ -93,7 +95,7 @@ function HealthFacts({ h }: { h: HealthReport }) {
 
 /** What the diagnostics forms hold when they are shown again with an error. */
 interface DiagnosticForms {
-  echo?: { host: string; port: string; calledAeTitle: string; callingAeTitle: string };
+  echo?: { peer: string; callingAeTitle: string };
   lines?: string;
   /** Field errors by input id. */
   errors?: Record<string, string>;
@@ -102,6 +104,79 @@ interface DiagnosticForms {
 }
 
 function GatewayPage({
+/** The peers of the gateway's desired config: the only nodes a C-ECHO may go to. */
+function listedPeers(config: Record<string, unknown> | null): DicomPeer[] {
+  const parsed = dicomPeersSchema.safeParse(config?.peers ?? []);
+  return parsed.success ? parsed.data : [];
+}
+
+function peerLabel(p: DicomPeer): string {
+  return `${p.name}: ${p.aeTitle} at ${p.host}:${p.port}${p.tls ? ' (TLS)' : ''}`;
+}
+
+/** C-ECHO to one of the listed peers; with none listed, why there is nothing to choose. */
+function EchoForm({
+  user,
+  action,
+  peers,
+  echo,
+  errors,
+  ownAeTitle,
+}: {
+  user: PageUser;
+  action: string;
+  peers: DicomPeer[];
+  echo: { peer: string; callingAeTitle: string };
+  errors: Record<string, string>;
+  ownAeTitle: string;
+}) {
+  const described = (id: string) => (errors[id] ? `${id}-error` : undefined);
+  if (peers.length === 0)
+    return (
+      <section class="card" aria-labelledby="diag-echo">
+        <h3 id="diag-echo">C-ECHO to a DICOM peer</h3>
+        <p id="echo-no-peers">
+          This gateway lists no DICOM peers. A gateway only dials the PACS and modalities in its gateway
+          settings' <code>peers</code> list, which an admin sets through the API.
+        </p>
+      </section>
+    );
+  return (
+    <form method="post" action={action} class="card" aria-labelledby="diag-echo">
+      <h3 id="diag-echo">C-ECHO to a DICOM peer</h3>
+      <Csrf user={user} />
+      <label for="echo-peer">Peer</label>
+      <select
+        id="echo-peer"
+        name="peer"
+        required
+        aria-describedby={described('echo-peer')}
+        aria-invalid={errors['echo-peer'] ? 'true' : undefined}
+      >
+        {peers.map((p) => (
+          <option value={p.name} selected={p.name === echo.peer}>
+            {peerLabel(p)}
+          </option>
+        ))}
+      </select>
+      <FieldError id="echo-peer-error" message={errors['echo-peer']} />
+      <label for="echo-calling">Calling AE title</label>
+      <input
+        id="echo-calling"
+        name="callingAeTitle"
+        type="text"
+        maxlength={16}
+        placeholder={ownAeTitle}
+        value={echo.callingAeTitle}
+        aria-describedby={described('echo-calling')}
+        aria-invalid={errors['echo-calling'] ? 'true' : undefined}
+      />
+      <FieldError id="echo-calling-error" message={errors['echo-calling']} />
+      <button type="submit">Run C-ECHO</button>
+    </form>
+  );
+}
+
   user,
   g,
   notice,
@@ -114,7 +189,8 @@ function GatewayPage({
 }) {
   const base = `/gateways/${g.id}`;
   const errors = forms.errors ?? {};
-  const echo = forms.echo ?? { host: '', port: '104', calledAeTitle: '', callingAeTitle: '' };
+  const echo = forms.echo ?? { peer: '', callingAeTitle: '' };
+  const peers = listedPeers(g.config);
   const described = (id: string) => (errors[id] ? `${id}-error` : undefined);
   const configEntries = Object.entries(g.config ?? {});
   return (
@@ -268,59 +344,14 @@ function GatewayPage({
           </p>
         ) : null}
         <div class="diagnostics">
-          <form method="post" action={`${base}/diagnostics/echo`} class="card" aria-labelledby="diag-echo">
-            <h3 id="diag-echo">C-ECHO to a PACS</h3>
-            <Csrf user={user} />
-            <label for="echo-host">Host</label>
-            <input
-              id="echo-host"
-              name="host"
-              type="text"
-              required
-              value={echo.host}
-              aria-describedby={described('echo-host')}
-              aria-invalid={errors['echo-host'] ? 'true' : undefined}
-            />
-            <FieldError id="echo-host-error" message={errors['echo-host']} />
-            <label for="echo-port">Port</label>
-            <input
-              id="echo-port"
-              name="port"
-              type="number"
-              min="1"
-              max="65535"
-              required
-              value={echo.port}
-              aria-describedby={described('echo-port')}
-              aria-invalid={errors['echo-port'] ? 'true' : undefined}
-            />
-            <FieldError id="echo-port-error" message={errors['echo-port']} />
-            <label for="echo-called">Called AE title</label>
-            <input
-              id="echo-called"
-              name="calledAeTitle"
-              type="text"
-              maxlength={16}
-              placeholder="ANY-SCP"
-              value={echo.calledAeTitle}
-              aria-describedby={described('echo-called')}
-              aria-invalid={errors['echo-called'] ? 'true' : undefined}
-            />
-            <FieldError id="echo-called-error" message={errors['echo-called']} />
-            <label for="echo-calling">Calling AE title</label>
-            <input
-              id="echo-calling"
-              name="callingAeTitle"
-              type="text"
-              maxlength={16}
-              placeholder={g.facility.aeTitle}
-              value={echo.callingAeTitle}
-              aria-describedby={described('echo-calling')}
-              aria-invalid={errors['echo-calling'] ? 'true' : undefined}
-            />
-            <FieldError id="echo-calling-error" message={errors['echo-calling']} />
-            <button type="submit">Run C-ECHO</button>
-          </form>
+          <EchoForm
+            user={user}
+            action={`${base}/diagnostics/echo`}
+            peers={peers}
+            echo={echo}
+            errors={errors}
+            ownAeTitle={g.facility.aeTitle}
+          />
           <form
             method="post"
             action={`${base}/diagnostics/upload-test`}
@@ -401,16 +432,13 @@ function GatewayPage({
 
 /** Field ids of the diagnostics forms by request field. */
 const FIELD_IDS: Record<string, string> = {
-  host: 'echo-host',
-  port: 'echo-port',
-  calledAeTitle: 'echo-called',
+  peer: 'echo-peer',
   callingAeTitle: 'echo-calling',
   lines: 'logs-lines',
 };
 
 const FIELD_HINTS: Record<string, string> = {
-  'echo-host': 'Enter the PACS host name or IP address (at most 253 characters).',
-  'echo-port': 'The port must be a whole number from 1 to 65535.',
+  'echo-peer': 'Choose one of the listed peers.',
   'logs-lines': 'Lines must be a whole number from 1 to 5000.',
 };
 
@@ -429,20 +457,13 @@ type Parsed =
   | { ok: false; forms: DiagnosticForms; errors: Record<string, string> };
 
 function parseDiagnostic(kind: string, form: Record<string, unknown>): Parsed {
-  const echo = {
-    host: text(form.host),
-    port: text(form.port),
-    calledAeTitle: text(form.calledAeTitle),
-    callingAeTitle: text(form.callingAeTitle),
-  };
+  const echo = { peer: text(form.peer), callingAeTitle: text(form.callingAeTitle) };
   const lines = text(form.lines);
   const raw =
     kind === 'echo'
       ? {
           kind,
-          host: echo.host,
-          port: whole(echo.port) ?? Number.NaN,
-          ...(echo.calledAeTitle ? { calledAeTitle: echo.calledAeTitle } : {}),
+          ...(echo.peer ? { peer: echo.peer } : {}),
           ...(echo.callingAeTitle ? { callingAeTitle: echo.callingAeTitle } : {}),
         }
       : kind === 'logs'
@@ -460,8 +481,11 @@ function parseDiagnostic(kind: string, form: Record<string, unknown>): Parsed {
 }
 
 function diagnosticLabel(r: DiagnosticRequest): string {
-  if (r.kind === 'echo')
-    return `C-ECHO to ${r.calledAeTitle ?? 'ANY-SCP'} at ${r.host}:${r.port}${r.callingAeTitle ? ` as ${r.callingAeTitle}` : ''}`;
+  if (r.kind === 'echo') {
+    const as = r.callingAeTitle ? ` as ${r.callingAeTitle}` : '';
+    const target = `${r.calledAeTitle ?? 'ANY-SCP'} at ${r.host}:${r.port}${r.tls ? ' over TLS' : ''}`;
+    return r.peer ? `C-ECHO to ${r.peer} (${target})${as}` : `C-ECHO to ${target}${as}`;
+  }
   if (r.kind === 'logs') return `Log bundle (${r.lines ?? 'default'} lines)`;
   return 'Upload test';
 }
@@ -580,24 +604,20 @@ export function registerGateway(web: Hono<AppEnv>): void {
         const started = await startDiagnostic({ ctx, input: { gatewayId: id, request: parsed.request } });
         return c.redirect(`/gateways/${id}/diagnostics/${started.id}`, 303);
       } catch (err) {
-        if (!(err instanceof FerryError) || err.code !== 'gateway.offline') throw err;
+        const code = err instanceof FerryError ? err.code : undefined;
+        if (code !== 'gateway.offline' && code !== 'diagnostic.peer_not_listed') throw err;
+        const message = (err as FerryError).message;
         const g = await getGateway({ ctx, input: { id } });
-        c.status(409);
+        const request = parsed.request;
+        c.status(code === 'gateway.offline' ? 409 : 400);
         return c.html(
           <GatewayPage
             user={pageUser(c)}
             g={g}
             forms={{
-              error: `Could not start the diagnostic: ${err.message}.`,
-              ...(parsed.request.kind === 'echo'
-                ? {
-                    echo: {
-                      host: parsed.request.host,
-                      port: String(parsed.request.port),
-                      calledAeTitle: parsed.request.calledAeTitle ?? '',
-                      callingAeTitle: parsed.request.callingAeTitle ?? '',
-                    },
-                  }
+              error: `Could not start the diagnostic: ${message}.`,
+              ...(request.kind === 'echo'
+                ? { echo: { peer: request.peer ?? '', callingAeTitle: request.callingAeTitle ?? '' } }
                 : {}),
             }}
           />,
