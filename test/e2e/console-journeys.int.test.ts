@@ -259,6 +259,17 @@ describe('console journeys in Chromium', () => {
     expect(dicom).toHaveLength(STUDY_FILES);
     for (const e of dicom) expect(e.bytes.subarray(128, 132).toString('latin1'), e.name).toBe('DICM');
 
+    // Opening the study and downloading it left a trace, found with the audit log's action filter.
+    for (const action of ['study.read', 'study.download']) {
+      await page.goto(`${cp.url}/audit`);
+      await page.getByLabel('Action').fill(action);
+      await Promise.all([page.waitForURL(/action=/), page.getByRole('button', { name: 'Filter' }).click()]);
+      const rows = page.getByRole('table', { name: 'Audit log' }).locator('tbody tr');
+      expect(await rows.count(), action).toBeGreaterThan(0);
+      for (const text of await rows.allTextContents()) expect(text).toContain(action);
+      expect(await rows.first().textContent()).toContain(studyUid);
+    }
+
     // Back on the fleet page once heartbeats have reported health: the config the gateway applied is
     // the one the control plane wants (the README's fleet screenshot).
     await page.goto(`${cp.url}/fleet`);
