@@ -38,6 +38,8 @@ export interface ListenerStats {
   lastStoreByCallingAe: ReadonlyMap<string, Date>;
   /** The DICOM TLS certificate file, when the listener uses TLS. */
   tlsCertFile: string | undefined;
+  /** Calling AE titles the listener accepts now; 0 means it accepts any caller. */
+  allowedCallingAeCount: number;
 }
 
 /** Monotonic counters the uploader exposes for health. */
@@ -47,7 +49,5 @@ export interface UploaderStats {
   errorsTotal: number;
   lastError: { code: string; at: Date } | undefined;
   /** When an object was last delivered (for upload.stalled). */
-  /** Calling AE titles the listener accepts now; 0 means it accepts any caller. */
-  allowedCallingAeCount: number;
   lastDeliveredAt: Date | undefined;
 }

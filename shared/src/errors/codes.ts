@@ -211,6 +211,12 @@ export const ERROR_CODES = {
     retryable: true,
     description: 'A diagnostic ran on the gateway and found a problem.',
   },
+  'diagnostic.peer_not_listed': {
+    http: 400,
+    retryable: false,
+    description:
+      "A diagnostic asked the gateway to reach a DICOM node that is not one of its listed peers (gateway settings' peers).",
+  },
   'dicom.echo_failed': {
     http: 502,
     retryable: true,
@@ -232,9 +238,3 @@ export const ERROR_CODES = {
 } as const satisfies Record<string, { http: number; retryable: boolean; description: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
-  'diagnostic.peer_not_listed': {
-    http: 400,
-    retryable: false,
-    description:
-      "A diagnostic asked the gateway to reach a DICOM node that is not one of its listed peers (gateway settings' peers).",
-  },

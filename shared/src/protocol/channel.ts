@@ -42,24 +42,24 @@ const aeTitle = z.string().superRefine((val, ctx) => {
 
 /** Diagnostics an admin starts from the control plane; the gateway runs them and answers. */
 export const diagnosticRequestSchema = z.discriminatedUnion('kind', [
-  z
-    .object({
   /**
    * A C-ECHO to one of the gateway's listed peers (its config's `peers`), named by `peer` or by its
    * host and port (and AE title, TLS), each of which must match that peer exactly. The control plane
    * stores and sends the peer's every field; the gateway checks them against its own applied list.
    */
+  z
+    .object({
       kind: z.literal('echo'),
       peer: z.string().trim().min(1).max(DICOM_PEER_NAME_MAX).optional(),
       host: z.string().min(1).max(253).optional(),
       port: z.number().int().min(1).max(65535).optional(),
       /** The peer's AE title. */
       calledAeTitle: aeTitle.optional(),
-      callingAeTitle: aeTitle.optional(),
-      timeoutMs: z.number().int().min(100).max(60_000).optional(),
       /** Default: the gateway's own AE title. */
-    })
+      callingAeTitle: aeTitle.optional(),
       tls: z.boolean().optional(),
+      timeoutMs: z.number().int().min(100).max(60_000).optional(),
+    })
     .strict()
     .superRefine((r, ctx) => {
       if (r.peer !== undefined || (r.host !== undefined && r.port !== undefined)) return;

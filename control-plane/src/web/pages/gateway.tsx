@@ -103,7 +103,6 @@ interface DiagnosticForms {
   error?: string;
 }
 
-function GatewayPage({
 /** The peers of the gateway's desired config: the only nodes a C-ECHO may go to. */
 function listedPeers(config: Record<string, unknown> | null): DicomPeer[] {
   const parsed = dicomPeersSchema.safeParse(config?.peers ?? []);
@@ -177,6 +176,7 @@ function EchoForm({
   );
 }
 
+function GatewayPage({
   user,
   g,
   notice,
