@@ -101,13 +101,24 @@ describe('ferry-agent doctor (http control plane)', () => {
     }
   });
 
-  it('fails config with a fix when agent.json is missing', async () => {
-    const r = await doctor(join(cloud.root, 'no-such-dir'));
+  it('fails config with a fix when agent.json is missing; status says the directory is not there', async () => {
+    const missing = join(cloud.root, 'no-such-dir');
+    const r = await doctor(missing);
     expect(r.code).toBe(1);
     const config = lineOf(r.stdout, 'config');
     expect(config.line).toMatch(/^FAIL config: .*agent\.json does not exist$/);
     expect(config.fix).toMatch(/^correct .*agent\.json/);
-    expect(lineOf(r.stdout, 'disk').line).toMatch(/^FAIL disk: cannot read/);
+    // Each error code once per finding.
+    expect(lineOf(r.stdout, 'disk').line).toBe(
+      `FAIL disk: cannot read ${missing}: ENOENT: no such file or directory, statfs '${missing}'`,
+    );
+
+    const status = await runAgentCli(['status', '--data-dir', missing], { timeoutMs: 30_000 });
+    expect(status.code).toBe(1);
+    expect(status.stdout).toBe('');
+    expect(status.stderr).toBe(
+      `ferry-agent: config.data_dir_missing: the data directory ${missing} does not exist; pass the agent's --data-dir (the one in its service unit)\n`,
+    );
   });
 });
 

@@ -1,6 +1,9 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { IndexEntry, SpoolState } from '../spool/index-entry.js';
-import { summarize } from './status.js';
+import { statusCommand, summarize } from './status.js';
 
 function entry(id: string, state: SpoolState, receivedAt: string, objectBytes: number): IndexEntry {
   return {
@@ -45,5 +48,26 @@ describe('summarize', () => {
     expect(summarize([])).toMatchObject({ byState: {}, pending: { count: 0, bytes: 0 }, oldestUnsent: null });
     const done = summarize([entry('a', 'delivered', '2026-11-28T10:00:00Z', 100)]);
     expect(done).toMatchObject({ count: 0, byState: { delivered: 1 }, oldestUnsent: null });
+  });
+});
+
+describe('status on a data directory that is not there', () => {
+  it('is a coded error naming the directory, not an empty spool', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'ferry-status-'));
+    try {
+      const missing = join(root, 'no-such-dir');
+      await expect(statusCommand(['--data-dir', missing])).rejects.toMatchObject({
+        code: 'config.data_dir_missing',
+        message: `the data directory ${missing} does not exist; pass the agent's --data-dir (the one in its service unit)`,
+      });
+      const file = join(root, 'a-file');
+      await writeFile(file, '');
+      await expect(statusCommand(['--data-dir', file, '--json'])).rejects.toMatchObject({
+        code: 'config.data_dir_missing',
+        message: expect.stringContaining(`${file} is not a directory`),
+      });
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });

@@ -1,3 +1,6 @@
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { FerryError } from '@ferry/shared';
 import { pino } from 'pino';
 import { type IndexEntry, SPOOL_STATES } from '../spool/index-entry.js';
 import { spoolPaths } from '../spool/paths.js';
@@ -64,6 +67,7 @@ export async function statusCommand(args: string[]): Promise<void> {
     entries: { type: 'boolean' },
   });
   const dataDir = requireString(values, 'data-dir');
+  await requireDataDir(dataDir);
   const log = await SpoolLog.open(spoolPaths(dataDir), pino({ level: 'silent' }), { readOnly: true });
   const status = summarize(log.all());
   if (values.json) {
@@ -83,6 +87,27 @@ export async function statusCommand(args: string[]): Promise<void> {
     ...status.studies.map((s) => `study ${s.studyInstanceUid}: ${s.instances} instance(s), ${s.bytes} bytes`),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/**
+ * The spool of a directory that is not there reads as empty, which would tell an admin with a typo in
+ * the path that nothing is waiting: say that the directory is missing instead.
+ */
+export async function requireDataDir(dataDir: string): Promise<void> {
+  const dir = resolve(dataDir);
+  let problem: string | undefined;
+  try {
+    if (!(await stat(dir)).isDirectory()) problem = 'is not a directory';
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') throw cause;
+    problem = 'does not exist';
+  }
+  if (problem)
+    throw new FerryError(
+      'config.data_dir_missing',
+      `the data directory ${dir} ${problem}; pass the agent's --data-dir (the one in its service unit)`,
+    );
 }
 
 function formatAge(seconds: number): string {

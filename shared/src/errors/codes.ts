@@ -3,6 +3,12 @@
  * maps them to status codes from here, and the agent maps its own to DIMSE statuses.
  */
 export const ERROR_CODES = {
+  'config.data_dir_missing': {
+    http: 404,
+    retryable: false,
+    description:
+      'The data directory a command was given does not exist (a typo, or the agent was never set up there).',
+  },
   'config.invalid': {
     http: 400,
     retryable: false,
