@@ -5,6 +5,7 @@ import { ControlChannel } from './control/channel.js';
 import { ControlPlaneClient } from './control/client.js';
 import { LiveConfigApplier } from './control/config-applier.js';
 import { discardIdentity, loadIdentity } from './control/identity.js';
+import { RecipientKeyStore } from './control/recipient-key.js';
 import { DiagnosticsRunner } from './diagnostics/diagnostics-runner.js';
 import { DicomListener } from './dimse/listener.js';
 import { HealthMonitor } from './health/health-monitor.js';
@@ -95,8 +96,8 @@ export async function startAgent(
     uploader: () => uploader,
     log: log.child({ component: 'config' }),
     initialVersion: config.configVersion ?? 0,
-    initialPeers: config.peers,
   });
+    initialPeers: config.peers,
   if (enrollment) {
     const health = new HealthMonitor({
       dataDir,
@@ -111,8 +112,8 @@ export async function startAgent(
     const diagnostics = new DiagnosticsRunner({
       control: enrollment.control,
       ownAeTitle: () => listener.currentPolicy.aeTitle,
-      peers: () => applier.appliedPeers(),
       logs: opts.logs ?? new LogRing(2000),
+      peers: () => applier.appliedPeers(),
       log: log.child({ component: 'diagnostics' }),
     });
     channel = new ControlChannel({
@@ -124,6 +125,7 @@ export async function startAgent(
       applier,
       log: log.child({ component: 'channel' }),
       onReenroll: reenroll,
+      recipientKey: new RecipientKeyStore({ dataDir, spool, log: log.child({ component: 'keys' }) }),
     });
     channel.start();
   }

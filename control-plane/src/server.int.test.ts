@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CHANNEL_CLOSE } from '@ferry/shared';
@@ -38,6 +38,14 @@ describe.each(BACKENDS)('startServer serves the agent channel (%s)', (backend) =
       const url = new URL(testDatabaseUrl());
       url.pathname = `/${row!.name}`;
       databaseUrl = url.toString();
+      // Its secrets are sealed with the harness's key: the server runs with that key file, as a
+      // control plane must run with the key file its database was used with.
+      await mkdir(join(dir, 'keys'), { mode: 0o700 });
+      await writeFile(
+        join(dir, 'keys', 'recipient.private.jwk'),
+        JSON.stringify({ keys: pgApp.deps.recipientPrivateKeys }),
+        { mode: 0o600 },
+      );
     }
     const env = loadEnv({
       FERRY_DATA_DIR: dir,

@@ -19,7 +19,9 @@ import { startGatewayLiveness } from './jobs/gateway-liveness.js';
 import { startRateLimitSweep } from './jobs/rate-limit-sweep.js';
 import { startStudyCompletion } from './jobs/study-completion.js';
 import { startWebhookDelivery } from './jobs/webhook-delivery.js';
-import { loadOrCreateRecipientKeys } from './keys/recipient-keys.js';
+import { RecipientKeyRing } from './keys/recipient-key-ring.js';
+import { sealStoredWebhookSecrets } from './keys/seal-stored-secrets.js';
+import { SecretBox } from './keys/secret-box.js';
 import { bootstrapAdmin } from './services/bootstrap-admin.js';
 import { createBlobStore } from './storage/create-blob-store.js';
 import { ChannelHub } from './ws/channel-hub.js';
@@ -69,9 +71,12 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
   await ensurePrivateDataDir(env.dataDir);
   const database = await openConfiguredDatabase(env, log);
   await database.migrate();
-  const keys = await loadOrCreateRecipientKeys(env.keyFile);
-  const sessionSecret = await loadSessionSecret(database.db);
-  const blobStore = await createBlobStore({ env, db: database.db, log });
+  const keys = await RecipientKeyRing.open(env.keyFile);
+  // The database's secrets are sealed with a key only the key file holds (a backup alone forges nothing).
+  const secretBox = new SecretBox(() => keys.privateJwks);
+  await sealStoredWebhookSecrets({ db: database.db, box: secretBox, log });
+  const sessionSecret = await loadSessionSecret(database.db, secretBox);
+  const blobStore = await createBlobStore({ env, db: database.db, log, secrets: secretBox });
   const boot = await bootstrapAdmin({
     ctx: systemCtx(database.db, log, 'bootstrap'),
     input: {
@@ -94,8 +99,11 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
     replicaId: env.replicaId,
     heartbeatSeconds: env.heartbeatSeconds,
     configResyncSeconds: env.configResyncSeconds,
+    recipientKey: () => ({ publicJwk: keys.publicJwk, thumbprint: keys.thumbprint }),
   });
   await channelHub.start();
+  // `keys rotate` runs as another process: a new current key in the file reaches connected gateways.
+  const keyWatch = keys.watch({ log, onRotated: () => channelHub.recipientKeyRotated() });
   const agentRelease = new AgentRelease(env.agentReleaseFile);
   // Hashed now, so the first install line does not wait for it; a missing release is said once here.
   await agentRelease.info().then(
@@ -114,8 +122,14 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
     database,
     log,
     sessionSecret,
-    recipientPublicKey: keys.publicJwk,
-    recipientPrivateKeys: keys.privateJwks,
+    // Getters: routes read them per request, and they follow the key file.
+    get recipientPublicKey() {
+      return keys.publicJwk;
+    },
+    get recipientPrivateKeys() {
+      return keys.privateJwks;
+    },
+    secretBox,
     publicUrl: env.publicUrl,
     agentRelease,
     blobStore,
@@ -139,6 +153,7 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
   const webhookDelivery = startWebhookDelivery({
     db: database.db,
     log,
+    secrets: secretBox,
     allowPrivateAddresses: env.webhookAllowPrivate,
   });
   const rateLimitSweep = startRateLimitSweep({ db: database.db, log });
@@ -159,6 +174,7 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
       // In-flight requests get a grace period; idle keep-alive sockets, and then stragglers, are
       // closed, or one client holding a connection open would keep the process from stopping.
       const http = server as unknown as Server;
+      keyWatch.stop();
       // Channels first: agents are told to go elsewhere (1001) and are not marked offline.
       await channelHub.stop();
       const closed = new Promise<void>((resolve) => http.close(() => resolve()));

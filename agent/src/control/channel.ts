@@ -17,7 +17,7 @@ import { type BackoffPolicy, backoffDelay } from '../uploader/backoff.js';
 import { AGENT_VERSION } from '../version.js';
 import { signAgentToken } from './agent-token.js';
 import { normalizeServerUrl } from './client.js';
-import type { ConfigApplier, DiagnosticRunner, HealthSource } from './runtime-hooks.js';
+import type { ConfigApplier, DiagnosticRunner, HealthSource, RecipientKeyHolder } from './runtime-hooks.js';
 
 /** 1 s doubling up to a minute, with full jitter: a restarted control plane is not hit by the fleet at once. */
 export const CHANNEL_BACKOFF: BackoffPolicy = { baseMs: 1000, capMs: 60_000 };
@@ -43,6 +43,11 @@ export interface ControlChannelOptions {
   log: Logger;
   /** The control plane no longer knows this gateway; the channel has stopped by the time this runs. */
   onReenroll: () => Promise<void>;
+  /**
+   * The recipient key the gateway seals for: reported in hello and heartbeats, replaced when the
+   * control plane sends a rotated one. Without it neither is done (recipient-key messages are ignored).
+   */
+  recipientKey?: RecipientKeyHolder;
   backoff?: BackoffPolicy;
   agentVersion?: string;
   /** Extra `ws` client options (a CA for wss in tests, an agent for a proxy). */
@@ -144,6 +149,7 @@ export class ControlChannel {
       gatewayId: this.opts.gatewayId,
       audience: this.audience,
     });
+    const recipientKeyThumbprint = await this.opts.recipientKey?.thumbprint();
     if (!this.active) return;
     const ws = new WebSocket(this.url, {
       ...this.opts.wsOptions,
@@ -176,6 +182,8 @@ export class ControlChannel {
         type: 'hello',
         agentVersion: this.opts.agentVersion ?? AGENT_VERSION,
         configVersion: this.opts.applier.appliedVersion(),
+        // A gateway that missed a rotation while offline is sent the current key after the welcome.
+        ...(recipientKeyThumbprint ? { recipientKeyThumbprint } : {}),
       });
     });
     ws.on('message', (data: RawData, isBinary: boolean) => {
@@ -278,7 +286,28 @@ export class ControlChannel {
       case 'reenroll':
         void this.reenroll(msg.message);
         return;
+      case 'recipient-key':
+        // In the config queue: both rewrite agent.json, one at a time.
+        this.configQueue = this.configQueue.then(() =>
+          this.applyRecipientKey(s, msg.publicJwk, msg.thumbprint),
+        );
+        return;
     }
+  }
+
+  private async applyRecipientKey(s: Session, publicJwk: JWK, thumbprint: string): Promise<void> {
+    const holder = this.opts.recipientKey;
+    if (!holder) return;
+    const changed = await holder.apply(publicJwk, thumbprint).catch((err: unknown) => {
+      // Kept on the old key, which still opens: the control plane sends the new one again on resync.
+      this.log.error(
+        { event: 'control.recipient_key_failed', err },
+        'could not keep the rotated recipient key',
+      );
+      return false;
+    });
+    // Report the key in use at once rather than at the next heartbeat.
+    if (changed && !s.ended) await this.heartbeat(s);
   }
 
   private welcomed(s: Session, heartbeatSeconds: number): void {
@@ -317,6 +346,8 @@ export class ControlChannel {
     let health: Awaited<ReturnType<HealthSource['report']>>;
     try {
       health = await this.opts.health.report();
+      const recipientKeyThumbprint = await this.opts.recipientKey?.thumbprint();
+      if (recipientKeyThumbprint) health = { ...health, recipientKeyThumbprint };
     } catch (err) {
       this.log.error({ event: 'control.health_failed', err }, 'could not build the health report');
       return;

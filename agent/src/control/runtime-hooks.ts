@@ -1,4 +1,5 @@
 import type { DiagnosticRequest, DiagnosticResult, HealthReport } from '@ferry/shared';
+import type { JWK } from 'jose';
 
 /**
  * What the control channel needs from the rest of the agent. The channel (control/channel.ts) knows
@@ -24,6 +25,14 @@ export interface ConfigApplier {
   /** The version in force (0 when the gateway has none from the control plane). */
   appliedVersion(): number;
   apply(version: number, config: Record<string, unknown>): Promise<ApplyOutcome>;
+}
+
+/** The control plane's recipient key as the gateway holds it (see control/recipient-key.ts). */
+export interface RecipientKeyHolder {
+  /** RFC 7638 thumbprint of the key new objects are sealed for. */
+  thumbprint(): Promise<string>;
+  /** Keeps and uses a rotated key; false when it is the one in use or does not match `thumbprint`. */
+  apply(publicJwk: JWK, thumbprint: string): Promise<boolean>;
 }
 
 /** Monotonic counters and live state the DICOM listener exposes for health. */

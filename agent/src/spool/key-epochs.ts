@@ -1,9 +1,11 @@
-import { deriveObjectKey, newDataKey, wrapDataKey } from '@ferry/shared';
+import { deriveObjectKey, newDataKey, recipientKeyThumbprint, wrapDataKey } from '@ferry/shared';
 import type { JWK } from 'jose';
 
 interface Epoch {
   key: Buffer;
   wrapped: string;
+  /** The recipient key it is wrapped for. */
+  recipient: JWK;
   createdAt: number;
   uses: number;
 }
@@ -11,16 +13,34 @@ interface Epoch {
 /**
  * One ECDH wrap costs ~1 ms, too much per small instance, so an epoch key is wrapped once and each
  * object key is derived from it with HKDF and the object id. The epoch key lives only in memory and
- * is replaced after a few minutes or uses; the agent cannot decrypt what it spooled before.
+ * is replaced after a few minutes or uses; the agent cannot decrypt what it spooled before. A new
+ * recipient key (the control plane rotated its key) starts a new epoch at once.
  */
 export class KeyEpochs {
   private current: Promise<Epoch> | undefined;
+  private recipientThumbprint: Promise<string>;
 
   constructor(
-    private readonly recipient: JWK,
+    private recipient: JWK,
     private readonly maxAgeMs = 5 * 60_000,
     private readonly maxUses = 10_000,
-  ) {}
+  ) {
+    this.recipientThumbprint = recipientKeyThumbprint(recipient);
+    // Asked for only by the control channel; a bad key fails sealing on its own, loudly.
+    this.recipientThumbprint.catch(() => {});
+  }
+
+  /** RFC 7638 thumbprint of the recipient key new objects are sealed for. */
+  thumbprint(): Promise<string> {
+    return this.recipientThumbprint;
+  }
+
+  /** Seals every object from now on for `recipient`; objects already sealed keep their old key. */
+  setRecipient(recipient: JWK, thumbprint: string): void {
+    this.recipient = recipient;
+    this.recipientThumbprint = Promise.resolve(thumbprint);
+    this.current = undefined;
+  }
 
   async objectKey(objectId: string): Promise<{ key: Buffer; wrappedKey: string }> {
     for (;;) {
@@ -30,7 +50,12 @@ export class KeyEpochs {
         if (this.current === pending) this.current = undefined;
         throw err;
       });
-      if (Date.now() - epoch.createdAt <= this.maxAgeMs && epoch.uses < this.maxUses) {
+      // An epoch wrapped for the key before a rotation is not used for new objects.
+      if (
+        epoch.recipient === this.recipient &&
+        Date.now() - epoch.createdAt <= this.maxAgeMs &&
+        epoch.uses < this.maxUses
+      ) {
         epoch.uses++;
         return { key: deriveObjectKey(epoch.key, objectId), wrappedKey: epoch.wrapped };
       }
@@ -40,6 +65,7 @@ export class KeyEpochs {
 
   private async fresh(): Promise<Epoch> {
     const key = newDataKey();
-    return { key, wrapped: await wrapDataKey(key, this.recipient), createdAt: Date.now(), uses: 0 };
+    const recipient = this.recipient;
+    return { key, wrapped: await wrapDataKey(key, recipient), recipient, createdAt: Date.now(), uses: 0 };
   }
 }

@@ -135,6 +135,16 @@ export class Spool implements StoreHandler {
     });
   }
 
+  /** RFC 7638 thumbprint of the recipient key new objects are sealed for. */
+  recipientThumbprint(): Promise<string> {
+    return this.keys.thumbprint();
+  }
+
+  /** Seals new objects for `recipient` (a rotated control-plane key); spooled objects are untouched. */
+  setRecipient(recipient: JWK, thumbprint: string): void {
+    this.keys.setRecipient(recipient, thumbprint);
+  }
+
   entries(): IndexEntry[] {
     return this.log.all();
   }

@@ -1,24 +1,18 @@
-import { randomBytes } from 'node:crypto';
 import { FerryError } from '@ferry/shared';
-import { eq } from 'drizzle-orm';
 import { errors, jwtVerify, SignJWT } from 'jose';
 import { z } from 'zod';
 import type { Db } from '../db/client.js';
-import { settings, userRoles } from '../db/schema/index.js';
+import { userRoles } from '../db/schema/index.js';
+import type { SecretBox } from '../keys/secret-box.js';
+import { loadSharedSecret } from '../keys/shared-secret.js';
 
 const SECRET_KEY = 'session_secret';
 export const SESSION_TTL_SECONDS = 30 * 60;
 const ISSUER = 'ferry-control-plane';
 
-/** The HS256 session secret, shared by every replica through the database. */
-export async function loadSessionSecret(db: Db): Promise<Uint8Array> {
-  await db
-    .insert(settings)
-    .values({ key: SECRET_KEY, value: randomBytes(32).toString('base64url') })
-    .onConflictDoNothing();
-  const [row] = await db.select().from(settings).where(eq(settings.key, SECRET_KEY));
-  if (!row) throw new Error('session secret missing after insert');
-  return Buffer.from(row.value, 'base64url');
+/** The HS256 session secret, shared by every replica through the database, sealed with the key file. */
+export function loadSessionSecret(db: Db, box: SecretBox): Promise<Uint8Array> {
+  return loadSharedSecret(db, box, SECRET_KEY);
 }
 
 const claimsSchema = z.object({

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { AgentRelease } from '../agent-release/agent-release.js';
 import type { Actor, Ctx } from '../context.js';
 import type { Database } from '../db/client.js';
+import type { SecretBox } from '../keys/secret-box.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { ChannelHub } from '../ws/channel-hub.js';
 
@@ -11,10 +12,15 @@ export interface AppDeps {
   log: Logger;
   /** HS256 secret for user sessions, shared by replicas through the database. */
   sessionSecret: Uint8Array;
-  /** The control plane's X25519 public key: every agent wraps its data keys for it. */
+  /**
+   * The control plane's current X25519 public key: every agent wraps its data keys for it. Read it at
+   * each use: the server's follows the key file when `keys rotate` adds a key.
+   */
   recipientPublicKey: JWK;
-  /** Every recipient private key kept, newest first: they open what agents sealed. */
+  /** Every recipient private key kept, newest first: they open what agents sealed (read at each use too). */
   recipientPrivateKeys: JWK[];
+  /** Seals the secrets the database holds (webhook secrets) with a key from the key file. */
+  secretBox: SecretBox;
   /** Public base URL, also the audience of agent tokens. */
   publicUrl: string;
   /** The agent release served at /downloads, whose SHA-256 every install line carries. */

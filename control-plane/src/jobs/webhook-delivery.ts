@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
+import type { SecretBox } from '../keys/secret-box.js';
 import { deliverWebhooks } from '../services/deliver-webhooks.js';
 import { enqueueWebhookDeliveries } from '../services/enqueue-webhook-deliveries.js';
 import { type PeriodicJob, startPeriodicJob } from './periodic-job.js';
@@ -15,6 +16,8 @@ export type WebhookDeliveryJob = PeriodicJob;
 export function startWebhookDelivery(opts: {
   db: Db;
   log: Logger;
+  /** Opens the webhooks' sealed signing secrets. */
+  secrets: SecretBox;
   intervalMs?: number;
   /** FERRY_WEBHOOK_ALLOW_PRIVATE. */
   allowPrivateAddresses?: boolean;
@@ -31,6 +34,7 @@ export function startWebhookDelivery(opts: {
       await deliverWebhooks({
         ctx,
         input: { allowPrivateAddresses: opts.allowPrivateAddresses ?? false },
+        deps: { secrets: opts.secrets },
       });
     },
   });

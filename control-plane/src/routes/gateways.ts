@@ -1,4 +1,4 @@
-import { healthReportSchema } from '@ferry/shared';
+import { healthReportSchema, recipientKeyThumbprint } from '@ferry/shared';
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { authenticate } from '../http/auth-middleware.js';
 import { ctxOf } from '../http/context.js';
@@ -17,6 +17,21 @@ const gatewayDetailSchema = gatewaySchema
       .openapi({ description: 'The desired config that configVersion numbers (agent.json fields)' }),
     /** The latest heartbeat health report. */
     health: z.union([healthReportSchema, z.null()]),
+    recipientKey: z
+      .object({
+        thumbprint: z.string().nullable().openapi({
+          description:
+            'RFC 7638 thumbprint of the recipient key the gateway seals new objects for (its latest heartbeat); null before it reported one',
+        }),
+        current: z.boolean().openapi({
+          description:
+            "Whether that is the control plane's current key (after keys rotate, until the gateway has the new one: false)",
+        }),
+        controlPlaneThumbprint: z
+          .string()
+          .openapi({ description: "The control plane's current recipient key" }),
+      })
+      .openapi({ description: 'Which key the gateway encrypts for' }),
     rejectedConfig: z
       .object({ version: z.number().int(), reason: z.string(), at: z.string() })
       .nullable()
@@ -39,11 +54,13 @@ const gatewayDetailSchema = gatewaySchema
   })
   .openapi('GatewayDetail');
 
-function gatewayDetailDto(g: GatewayDetail): z.infer<typeof gatewayDetailSchema> {
+function gatewayDetailDto(g: GatewayDetail, currentKey: string): z.infer<typeof gatewayDetailSchema> {
+  const thumbprint = g.health?.recipientKeyThumbprint ?? null;
   return {
     ...gatewayDto(g),
     config: g.config,
     health: g.health,
+    recipientKey: { thumbprint, current: thumbprint === currentKey, controlPlaneThumbprint: currentKey },
     rejectedConfig: g.rejectedConfig,
     events: g.events.map((e) => ({ id: e.id, at: e.at.toISOString(), type: e.type, details: e.details })),
   };
@@ -99,7 +116,8 @@ export function registerGateways(app: OpenAPIHono<AppEnv>): void {
   });
   app.openapi(getGatewayRoute, async (c) => {
     const gateway = await getGateway({ ctx: ctxOf(c), input: c.req.valid('param') });
-    return c.json(gatewayDetailDto(gateway), 200);
+    const currentKey = await recipientKeyThumbprint(c.get('deps').recipientPublicKey);
+    return c.json(gatewayDetailDto(gateway, currentKey), 200);
   });
   app.openapi(revokeGatewayRoute, async (c) => {
     const gateway = await revokeGateway({ ctx: ctxOf(c), input: c.req.valid('param') });

@@ -7,6 +7,7 @@ import { userActor } from '../http/auth-middleware.js';
 import { createWebhook } from '../services/create-webhook.js';
 import { BACKENDS, createTestApp, type SeededGroup, type TestApp, unknownId } from '../testing/harness.js';
 import { runCommonRouteTests } from '../testing/security-suite.js';
+import { WEBHOOK_SECRET_PURPOSE } from '../webhooks/signature.js';
 
 interface WebhookBody {
   id: string;
@@ -45,7 +46,9 @@ describe.each(BACKENDS)('webhooks routes (%s)', (backend) => {
     });
     expect(res.body.secret).toMatch(/^whsec_[\w-]{43}$/);
     const [stored] = await t.database.db.select().from(webhooks).where(eq(webhooks.id, res.body.id));
-    expect(stored?.secret).toBe(res.body.secret);
+    // Stored sealed with the key file's key (issue 13): the row alone does not sign a delivery.
+    expect(stored?.secret).not.toContain(res.body.secret?.slice('whsec_'.length));
+    expect(t.deps.secretBox.open(stored?.secret ?? '', WEBHOOK_SECRET_PURPOSE)).toBe(res.body.secret);
 
     const list = await t.request<{ webhooks: WebhookBody[] }>('GET', '/api/v1/webhooks', {
       token: g.admin.token,
@@ -159,20 +162,38 @@ describe.each(BACKENDS)('webhooks routes (%s)', (backend) => {
     };
     const input = { allowPrivateAddresses: false, lookup };
     await expect(
-      createWebhook({ ctx, input: { ...input, url: 'https://hooks.corp.example/x' } }),
+      createWebhook({
+        ctx,
+        deps: { secrets: t.deps.secretBox },
+        input: { ...input, url: 'https://hooks.corp.example/x' },
+      }),
     ).rejects.toMatchObject({
       code: 'webhook.url_not_allowed',
       message: expect.stringContaining('resolves to a private network address'),
     });
-    const later = await createWebhook({ ctx, input: { ...input, url: 'https://not-yet.example/x' } });
+    const later = await createWebhook({
+      ctx,
+      deps: { secrets: t.deps.secretBox },
+      input: { ...input, url: 'https://not-yet.example/x' },
+    });
     expect(later.url).toBe('https://not-yet.example/x');
     // An on-prem install allows its own network, never the metadata service.
     const onPrem = { ...input, allowPrivateAddresses: true };
     expect(
-      (await createWebhook({ ctx, input: { ...onPrem, url: 'https://hooks.corp.example/y' } })).url,
+      (
+        await createWebhook({
+          ctx,
+          deps: { secrets: t.deps.secretBox },
+          input: { ...onPrem, url: 'https://hooks.corp.example/y' },
+        })
+      ).url,
     ).toBe('https://hooks.corp.example/y');
     await expect(
-      createWebhook({ ctx, input: { ...onPrem, url: 'http://169.254.169.254/' } }),
+      createWebhook({
+        ctx,
+        deps: { secrets: t.deps.secretBox },
+        input: { ...onPrem, url: 'http://169.254.169.254/' },
+      }),
     ).rejects.toMatchObject({ code: 'webhook.url_not_allowed' });
   });
 

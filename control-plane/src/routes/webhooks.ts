@@ -151,6 +151,7 @@ export function registerWebhooks(app: OpenAPIHono<AppEnv>): void {
   app.openapi(createWebhookRoute, async (c) => {
     const row = await createWebhook({
       ctx: ctxOf(c),
+      deps: { secrets: c.get('deps').secretBox },
       input: { ...c.req.valid('json'), allowPrivateAddresses: c.get('deps').webhookAllowPrivate ?? false },
     });
     return c.json({ ...webhookDto(row), secret: row.secret }, 201);

@@ -1,7 +1,8 @@
 import { FerryError } from '@ferry/shared';
 import type { Ctx } from '../context.js';
 import { webhooks } from '../db/schema/index.js';
-import { newWebhookSecret } from '../webhooks/signature.js';
+import type { SecretBox } from '../keys/secret-box.js';
+import { newWebhookSecret, WEBHOOK_SECRET_PURPOSE } from '../webhooks/signature.js';
 import { type HostLookup, resolveWebhookTarget } from '../webhooks/webhook-target.js';
 import { writeAudit } from './audit.js';
 import { requireAdmin } from './permissions.js';
@@ -70,8 +71,11 @@ async function checkWebhookAddress(
 export async function createWebhook({
   ctx,
   input,
+  deps,
 }: {
   ctx: Ctx;
+  /** The secret is stored sealed with the key file's key; the caller gets it in the clear once. */
+  deps: { secrets: SecretBox };
   input: {
     url: string;
     degradedAfterSeconds?: number | undefined;
@@ -95,10 +99,12 @@ export async function createWebhook({
     );
   }
   await checkWebhookAddress(url, { allowPrivate: input.allowPrivateAddresses, lookup: input.lookup });
+  const secret = newWebhookSecret();
+  const sealed = deps.secrets.seal(secret, WEBHOOK_SECRET_PURPOSE);
   return ctx.db.transaction(async (tx) => {
     const [row] = await tx
       .insert(webhooks)
-      .values({ groupId: actor.groupId, url, secret: newWebhookSecret(), degradedAfterSeconds })
+      .values({ groupId: actor.groupId, url, secret: sealed, degradedAfterSeconds })
       .returning();
     await writeAudit(tx, ctx, {
       action: 'webhook.create',
@@ -106,6 +112,6 @@ export async function createWebhook({
       targetId: row!.id,
       details: { url, degradedAfterSeconds },
     });
-    return row!;
+    return { ...row!, secret };
   });
 }

@@ -2,7 +2,8 @@ import { FerryError } from '@ferry/shared';
 import { sql } from 'drizzle-orm';
 import type { Ctx } from '../context.js';
 import { deliveryFailureReason } from '../webhooks/delivery-failure.js';
-import { SIGNATURE_HEADER, signWebhookBody } from '../webhooks/signature.js';
+import type { SecretBox } from '../keys/secret-box.js';
+import { SIGNATURE_HEADER, signWebhookBody, WEBHOOK_SECRET_PURPOSE } from '../webhooks/signature.js';
 import { type HostLookup, postToWebhookTarget, resolveWebhookTarget } from '../webhooks/webhook-target.js';
 import { rowsOf } from './enqueue-webhook-deliveries.js';
 
@@ -95,8 +96,11 @@ async function send(
 export async function deliverWebhooks({
   ctx,
   input = {},
+  deps,
 }: {
   ctx: Ctx;
+  /** Opens the webhooks' sealed signing secrets. */
+  deps: { secrets: SecretBox };
   input?: {
     limit?: number;
     timeoutMs?: number;
@@ -124,7 +128,7 @@ export async function deliverWebhooks({
       )
       returning d.id, d.event_key, d.event_type, d.payload, d.attempts, d.webhook_id, w.url, w.secret
     `),
-  );
+  ).map((d) => ({ ...d, secret: deps.secrets.open(d.secret, WEBHOOK_SECRET_PURPOSE) }));
   let delivered = 0;
   let failed = 0;
   await Promise.all(

@@ -96,6 +96,7 @@ describe.each(BACKENDS)('webhook delivery against a real receiver (%s)', (backen
     deliverWebhooks({
       ctx: ctx(),
       input: { allowPrivateAddresses: true, ...input },
+      deps: { secrets: t.deps.secretBox },
     });
 
   /** A fresh group with one gateway and a webhook pointing at its own receiver path. */
@@ -308,6 +309,7 @@ describe.each(BACKENDS)('webhook delivery against a real receiver (%s)', (backen
     const job = startWebhookDelivery({
       db: t.database.db,
       log,
+      secrets: t.deps.secretBox,
       intervalMs: 50,
       allowPrivateAddresses: true,
     });
@@ -436,6 +438,7 @@ describe.each(BACKENDS)('webhook delivery against a real receiver (%s)', (backen
       await deliverWebhooks({
         ctx: systemCtx(t.database.db, capture, 'webhook-test'),
         input: { allowPrivateAddresses: true },
+        deps: { secrets: t.deps.secretBox },
       });
       const listed = await t.request<{ deliveries: { lastError: string | null }[] }>(
         'GET',

@@ -502,6 +502,7 @@ describe('fs blob store: keys, bodies and the disk', () => {
     const made = await createBlobStore({
       env: { s3: undefined, dataDir, publicUrl: 'http://cp.example' },
       db: t.database.db,
+      secrets: t.deps.secretBox,
       log: pino({ level: 'silent' }),
     });
     expect(made).toBeInstanceOf(FsBlobStore);
@@ -566,7 +567,7 @@ describe('s3 blob store: errors and start-up', () => {
     vi.stubEnv('AWS_ACCESS_KEY_ID', s3.accessKeyId);
     vi.stubEnv('AWS_SECRET_ACCESS_KEY', s3.secretAccessKey);
     const base = { endpoint: s3.endpoint, region: s3.region, forcePathStyle: true };
-    const deps = { db: t.database.db, log: pino({ level: 'silent' }) };
+    const deps = { db: t.database.db, secrets: t.deps.secretBox, log: pino({ level: 'silent' }) };
     const env = (bucket: string) => ({
       s3: { bucket, ...base },
       dataDir: '/nonexistent',
@@ -605,7 +606,12 @@ describe('s3 blob store: errors and start-up', () => {
     });
     try {
       for (const endpoint of [failingUrl, 'http://127.0.0.1:9']) {
-        const made = await createBlobStore({ env: env(endpoint), db: t.database.db, log });
+        const made = await createBlobStore({
+          env: env(endpoint),
+          db: t.database.db,
+          secrets: t.deps.secretBox,
+          log,
+        });
         expect(made).toBeInstanceOf(S3BlobStore);
         // Blob calls fail as the outage they are (agents retry them) instead of the start failing.
         await expectFerryError(
@@ -621,7 +627,12 @@ describe('s3 blob store: errors and start-up', () => {
       ]);
       // S3 answering 4xx is a setting to fix: the start still stops.
       await expectFerryError(
-        createBlobStore({ env: env(s3.endpoint, 'ferry-no-such-bucket'), db: t.database.db, log }),
+        createBlobStore({
+          env: env(s3.endpoint, 'ferry-no-such-bucket'),
+          db: t.database.db,
+          secrets: t.deps.secretBox,
+          log,
+        }),
         'storage.unavailable',
       );
       vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'not-the-secret-key-0000');
@@ -629,6 +640,7 @@ describe('s3 blob store: errors and start-up', () => {
         createBlobStore({
           env: env(s3.endpoint, (t.deps.blobStore as S3BlobStore).bucket),
           db: t.database.db,
+          secrets: t.deps.secretBox,
           log,
         }),
         'storage.unavailable',

@@ -3,6 +3,7 @@ import { isFerryError } from '@ferry/shared';
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
 import type { Env } from '../env.js';
+import type { SecretBox } from '../keys/secret-box.js';
 import type { BlobStore } from './blob-store.js';
 import { FsBlobStore } from './fs-blob-store.js';
 import { loadBlobSigningSecret } from './part-signature.js';
@@ -16,6 +17,8 @@ export async function createBlobStore(opts: {
   env: Pick<Env, 's3' | 'dataDir' | 'publicUrl'>;
   db: Db;
   log: Logger;
+  /** Seals the fs store's URL signing secret in the database. */
+  secrets: SecretBox;
 }): Promise<BlobStore> {
   const { env, log } = opts;
   if (env.s3) {
@@ -52,7 +55,7 @@ export async function createBlobStore(opts: {
   const store = new FsBlobStore({
     root,
     publicUrl: env.publicUrl,
-    signingSecret: await loadBlobSigningSecret(opts.db),
+    signingSecret: await loadBlobSigningSecret(opts.db, opts.secrets),
   });
   await store.init();
   log.info({ event: 'blob_store.ready', kind: 'fs', root }, 'blob store ready');

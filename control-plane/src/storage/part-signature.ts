@@ -3,11 +3,11 @@
  * The agent sends no other credentials, so the URL itself is the capability: an HMAC-SHA256 over every
  * field binds the bytes to one key, one part, one length and one deadline.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { FerryError } from '@ferry/shared';
-import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { settings } from '../db/schema/index.js';
+import type { SecretBox } from '../keys/secret-box.js';
+import { loadSharedSecret } from '../keys/shared-secret.js';
 import { assertBlobKey, assertPart, assertUploadId } from './blob-checks.js';
 
 const SECRET_SETTING = 'blob_signing_secret';
@@ -26,15 +26,9 @@ export interface PartUrlFields {
   expiresAt: number;
 }
 
-/** The HMAC key for part URLs, shared by every replica through the database (like the session secret). */
-export async function loadBlobSigningSecret(db: Db): Promise<Uint8Array> {
-  await db
-    .insert(settings)
-    .values({ key: SECRET_SETTING, value: randomBytes(32).toString('base64url') })
-    .onConflictDoNothing();
-  const [row] = await db.select().from(settings).where(eq(settings.key, SECRET_SETTING));
-  if (!row) throw new Error('blob signing secret missing after insert');
-  return Buffer.from(row.value, 'base64url');
+/** The HMAC key for part URLs, shared by every replica through the database, sealed like the session secret. */
+export function loadBlobSigningSecret(db: Db, box: SecretBox): Promise<Uint8Array> {
+  return loadSharedSecret(db, box, SECRET_SETTING);
 }
 
 function mac(secret: Uint8Array, f: PartUrlFields): Buffer {

@@ -46,6 +46,7 @@ import { issueSessionToken, loadSessionSecret } from '../auth/session.js';
 import { type Database, type Db, openDatabase, pgliteDatabase } from '../db/client.js';
 import * as schema from '../db/schema/index.js';
 import type { AppDeps, AppEnv } from '../http/types.js';
+import { SecretBox } from '../keys/secret-box.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { FsBlobStore } from '../storage/fs-blob-store.js';
 import { loadBlobSigningSecret } from '../storage/part-signature.js';
@@ -415,13 +416,14 @@ export { S3_TEST_HINT, type S3TestConfig, s3TestConfig, testS3Client } from './s
 async function openTestBlobStore(
   blobs: BlobBackend,
   db: Db,
+  secrets: SecretBox,
 ): Promise<{ store: BlobStore; close(): Promise<void> }> {
   if (blobs === 'fs') {
     const root = await mkdtemp(join(tmpdir(), 'ferry-blobs-'));
     const store = new FsBlobStore({
       root,
       publicUrl: TEST_PUBLIC_URL,
-      signingSecret: await loadBlobSigningSecret(db),
+      signingSecret: await loadBlobSigningSecret(db, secrets),
     });
     await store.init();
     return { store, close: () => rm(root, { recursive: true, force: true }) };
@@ -495,15 +497,18 @@ export async function createTestApp(
   const database = backend === 'pglite' ? await openPgliteClone() : await openPostgresClone();
   let blobStore: { store: BlobStore; close(): Promise<void> } | undefined;
   try {
-    blobStore = await openTestBlobStore(blobs, database.db);
-    const sessionSecret = await loadSessionSecret(database.db);
     const { publicJwk, privateJwk } = await generateRecipientKeyPair();
+    // As the server: the database's secrets are sealed with a key from the (here generated) key file.
+    const secretBox = new SecretBox(() => [privateJwk]);
+    blobStore = await openTestBlobStore(blobs, database.db, secretBox);
+    const sessionSecret = await loadSessionSecret(database.db, secretBox);
     const deps: AppDeps = {
       database,
       log: pino({ level: 'silent' }),
       sessionSecret,
       recipientPublicKey: publicJwk,
       recipientPrivateKeys: [privateJwk],
+      secretBox,
       publicUrl: TEST_PUBLIC_URL,
       agentRelease: new AgentRelease(opts.agentReleaseFile ?? testAgentReleaseFile()),
       blobStore: blobStore.store,

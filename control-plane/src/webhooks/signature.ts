@@ -10,6 +10,9 @@ export const SIGNATURE_HEADER = 'ferry-signature';
 /** How far a receiver accepts the signed time from its own clock, by default. */
 export const SIGNATURE_TOLERANCE_SECONDS = 300;
 
+/** What a webhook secret is sealed as in the database (SecretBox purpose). */
+export const WEBHOOK_SECRET_PURPOSE = 'webhook_secret';
+
 /** A new webhook secret: 32 random bytes, prefixed so it is recognisable in a secret store. */
 export function newWebhookSecret(): string {
   return `whsec_${randomBytes(32).toString('base64url')}`;

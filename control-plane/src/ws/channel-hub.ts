@@ -12,7 +12,7 @@ import {
   revokedGatewayIds,
 } from '../db/queries/gateway-channel.js';
 import type { AgentActor } from '../services/permissions.js';
-import { type ChannelHost, GatewayChannel } from './gateway-channel.js';
+import { type ChannelHost, type CurrentRecipientKey, GatewayChannel } from './gateway-channel.js';
 
 export interface ChannelHubOptions {
   database: Database;
@@ -27,6 +27,11 @@ export interface ChannelHubOptions {
   pingIntervalMs?: number;
   /** A socket that sends no hello within this is closed (default 10 s). */
   helloTimeoutMs?: number;
+  /**
+   * The current recipient key (read at each use: it follows the key file). Gateways reporting another
+   * get it at hello, on recipientKeyRotated() and on each resync round. Without it keys are not sent.
+   */
+  recipientKey?: () => CurrentRecipientKey;
 }
 
 const noticeSchema = z.discriminatedUnion('kind', [
@@ -76,6 +81,7 @@ export class ChannelHub {
       register: (channel) => this.register(channel),
       unregister: (channel) => this.unregister(channel),
       track: (work) => this.track(work),
+      recipientKey: () => opts.recipientKey?.(),
     };
   }
 
@@ -143,6 +149,11 @@ export class ChannelHub {
     };
   }
 
+  /** The key file has a new current key: every local gateway sealing for another is sent it. */
+  recipientKeyRotated(): void {
+    for (const channel of this.byGateway.values()) channel.offerRecipientKey();
+  }
+
   /** Gateways with an open channel on this replica. */
   connectedGatewayIds(): string[] {
     return [...this.byGateway.keys()];
@@ -164,6 +175,8 @@ export class ChannelHub {
       // A revocation whose notice was lost still ends the channel.
       for (const gatewayId of await revokedGatewayIds(this.opts.database.db, batch))
         this.byGateway.get(gatewayId)?.reenroll(REVOKED_MESSAGE);
+      // A key message lost, or one the gateway could not store, is sent again.
+      for (const gatewayId of batch) this.byGateway.get(gatewayId)?.offerRecipientKey();
       const latest = await latestConfigVersions(this.opts.database.db, batch);
       for (const [gatewayId, row] of latest) {
         const channel = this.byGateway.get(gatewayId);

@@ -10,6 +10,7 @@ import {
   PROTOCOL_VERSION,
   type ServerMessage,
 } from '@ferry/shared';
+import type { JWK } from 'jose';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import type { Ctx } from '../context.js';
@@ -36,6 +37,14 @@ export interface ChannelHost {
   unregister(channel: GatewayChannel): void;
   /** Tracks work that must finish before the database closes. */
   track(work: Promise<unknown>): void;
+  /** The control plane's current recipient key, when this replica hands it to gateways. */
+  recipientKey(): CurrentRecipientKey | undefined;
+}
+
+/** The key gateways should seal for, with its RFC 7638 thumbprint. */
+export interface CurrentRecipientKey {
+  publicJwk: JWK;
+  thumbprint: string;
 }
 
 /** Schema-invalid or unparsable messages tolerated before the channel is closed with 4400. */
@@ -58,6 +67,8 @@ export class GatewayChannel {
   rejectedVersion: number | undefined;
   /** Pings sent since the last pong. */
   missedPongs = 0;
+  /** The recipient key thumbprint the gateway last reported sealing for (hello, heartbeats). */
+  recipientKeyThumbprint: string | undefined;
   readonly openedAt = Date.now();
   private invalidMessages = 0;
   private queue: Promise<void> = Promise.resolve();
@@ -96,6 +107,27 @@ export class GatewayChannel {
 
   sendDiagnostic(id: string, request: DiagnosticRequest): void {
     this.send({ type: 'diagnostic.request', id, request });
+  }
+
+  /**
+   * Sends the control plane's current recipient key when the gateway reported sealing for another.
+   * Agents older than protocol 5 report none and are left alone (they would not understand it).
+   */
+  offerRecipientKey(): void {
+    const key = this.host.recipientKey();
+    const reported = this.recipientKeyThumbprint;
+    if (!key || this.state !== 'open' || reported === undefined || reported === key.thumbprint) return;
+    const { x, kid } = key.publicJwk;
+    if (typeof x !== 'string') return;
+    this.log.info(
+      { event: 'channel.recipient_key_sent', from: reported, to: key.thumbprint },
+      'sent the current recipient key',
+    );
+    this.send({
+      type: 'recipient-key',
+      publicJwk: { kty: 'OKP', crv: 'X25519', x, ...(kid ? { kid } : {}), use: 'enc' },
+      thumbprint: key.thumbprint,
+    });
   }
 
   /** Tells the gateway to enroll again and closes. */
@@ -217,6 +249,7 @@ export class GatewayChannel {
     }
     this.channelId = randomUUID();
     this.appliedVersion = msg.configVersion;
+    this.recipientKeyThumbprint = msg.recipientKeyThumbprint;
     const { latest } = await openGatewayChannel({
       ctx: this.ctx(),
       input: {
@@ -250,6 +283,8 @@ export class GatewayChannel {
     );
     this.send({ ...welcome, serverTime: new Date().toISOString() });
     if (latest && latest.version > msg.configVersion) this.sendConfig(latest);
+    // A gateway that was offline through a rotation gets the new key as it comes back.
+    this.offerRecipientKey();
   }
 
   private async dispatch(msg: AgentMessage): Promise<void> {
@@ -266,6 +301,7 @@ export class GatewayChannel {
           return;
         }
         this.appliedVersion = msg.health.configVersion;
+        this.recipientKeyThumbprint = msg.health.recipientKeyThumbprint ?? this.recipientKeyThumbprint;
         if (outcome.from !== outcome.to)
           this.log.info(
             { event: 'gateway.status', from: outcome.from, to: outcome.to },

@@ -83,6 +83,12 @@ export const ERROR_CODES = {
     retryable: false,
     description: 'A wrapped data key cannot be unwrapped with the given key.',
   },
+  'crypto.secret_unreadable': {
+    http: 500,
+    retryable: false,
+    description:
+      'A secret the database holds does not open with the keys in the key file (FERRY_KEY_FILE): the control plane runs with another key file than the database was used with.',
+  },
   'auth.missing_token': { http: 401, retryable: false, description: 'The request carries no credentials.' },
   'auth.invalid_token': {
     http: 401,
@@ -148,7 +154,7 @@ export const ERROR_CODES = {
     http: 502,
     retryable: false,
     description:
-      "The enrollment answer carries a recipient key other than the one pinned with --key-thumbprint (a TLS-inspecting proxy or another server); nothing was written.",
+      'The enrollment answer carries a recipient key other than the one pinned with --key-thumbprint (a TLS-inspecting proxy or another server); nothing was written.',
   },
   'agent_release.missing': {
     http: 404,

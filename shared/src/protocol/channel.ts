@@ -34,6 +34,8 @@ export const CHANNEL_REENROLL_HEADER = 'x-ferry-reenroll';
 
 const v = z.number().int().min(1);
 const id = z.uuid();
+/** An RFC 7638 SHA-256 JWK thumbprint (base64url, 43 characters). */
+const thumbprint = z.string().regex(/^[A-Za-z0-9_-]{43}$/);
 
 const aeTitle = z.string().superRefine((val, ctx) => {
   const problem = aeTitleProblem(val);
@@ -98,6 +100,8 @@ export const agentHelloSchema = z.object({
    * does not replace the gateway's live channel or change its status.
    */
   probe: z.boolean().optional(),
+  /** RFC 7638 thumbprint of the recipient key the gateway seals new objects for (protocol 5). */
+  recipientKeyThumbprint: thumbprint.optional(),
 });
 export const agentHeartbeatSchema = z.object({
   type: z.literal('heartbeat'),
@@ -175,6 +179,25 @@ export const channelErrorSchema = z.object({
   message: z.string().max(2000),
 });
 export const reenrollSchema = z.object({ type: z.literal('reenroll'), v, message: z.string().max(2000) });
+/**
+ * The control plane's current recipient key, sent to a gateway that seals for another (after
+ * `keys rotate`, or at hello when it was offline then). The gateway checks that `thumbprint` is the
+ * key's, stores it durably and seals new objects for it; its next heartbeat reports the new thumbprint.
+ */
+export const recipientKeyMessageSchema = z.object({
+  type: z.literal('recipient-key'),
+  v,
+  publicJwk: z
+    .object({
+      kty: z.literal('OKP'),
+      crv: z.literal('X25519'),
+      x: z.string().min(1).max(64),
+      kid: z.string().max(64).optional(),
+      use: z.literal('enc').optional(),
+    })
+    .strict(),
+  thumbprint,
+});
 
 export const serverMessageSchema = z.discriminatedUnion('type', [
   welcomeSchema,
@@ -183,6 +206,7 @@ export const serverMessageSchema = z.discriminatedUnion('type', [
   diagnosticRequestMessageSchema,
   channelErrorSchema,
   reenrollSchema,
+  recipientKeyMessageSchema,
 ]);
 export type ServerMessage = z.infer<typeof serverMessageSchema>;
 

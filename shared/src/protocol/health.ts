@@ -66,6 +66,11 @@ export const healthReportSchema = z.object({
   disk: z.object({ freeBytes: z.number().min(0), totalBytes: z.number().min(0) }),
   /** Agent clock minus control plane clock, from the last heartbeat round trip; null before the first. */
   clockOffsetMs: z.number().nullable(),
+  /** RFC 7638 thumbprint of the recipient key new objects are sealed for (protocol 5; older agents omit it). */
+  recipientKeyThumbprint: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{43}$/)
+    .optional(),
   conditions: z.array(conditionSchema).max(50),
 });
 export type HealthReport = z.infer<typeof healthReportSchema>;

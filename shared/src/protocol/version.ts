@@ -13,5 +13,8 @@
  *   and the echo diagnostic names a listed peer (`peer`, or host/port/calledAeTitle/tls that match
  *   one) which the gateway checks against its applied peers. A version-4 agent would refuse every
  *   version-5 config (unknown key `peers`), so the channel no longer takes protocol 4.
+ *   Also recipient key rotation over the channel: `hello` and the heartbeat's health carry the RFC 7638
+ *   thumbprint of the key the gateway seals for (`recipientKeyThumbprint`), and the control plane
+ *   sends `recipient-key` with its current public key to a gateway sealing for another.
  */
 export const PROTOCOL_VERSION = 5;

@@ -5,6 +5,7 @@ import {
   dicomPeersSchema,
   FerryError,
   type HealthReport,
+  recipientKeyThumbprint,
 } from '@ferry/shared';
 import type { Context, Hono } from 'hono';
 import { ctxOf } from '../../http/context.js';
@@ -176,16 +177,45 @@ function EchoForm({
   );
 }
 
+/** Which key the gateway seals new objects for, flagged when it is not the control plane's current one. */
+function RecipientKeyFacts({
+  reported,
+  current,
+}: {
+  reported: string | undefined;
+  current: string | undefined;
+}) {
+  const stale = reported !== undefined && current !== undefined && reported !== current;
+  return (
+    <>
+      <dt>Encryption key</dt>
+      <dd id="gw-recipient-key" data-current={stale ? 'false' : reported && current ? 'true' : undefined}>
+        {reported ? <code>{reported}</code> : <span class="muted">not reported</span>}
+        {stale ? (
+          <strong>
+            {' '}
+            not the control plane's current key (<code>{current}</code>): the gateway is sent it while
+            connected
+          </strong>
+        ) : null}
+      </dd>
+    </>
+  );
+}
+
 function GatewayPage({
   user,
   g,
   notice,
   forms = {},
+  currentKey,
 }: {
   user: PageUser;
   g: GatewayDetail;
   notice?: string | undefined;
   forms?: DiagnosticForms;
+  /** RFC 7638 thumbprint of the control plane's current recipient key, to compare with the gateway's. */
+  currentKey?: string | undefined;
 }) {
   const base = `/gateways/${g.id}`;
   const errors = forms.errors ?? {};
@@ -238,6 +268,7 @@ function GatewayPage({
           <dd>
             <When at={g.enrolledAt} />
           </dd>
+          <RecipientKeyFacts reported={g.health?.recipientKeyThumbprint} current={currentKey} />
           {g.health ? <HealthFacts h={g.health} /> : null}
           {g.revokedAt ? (
             <>
@@ -574,7 +605,8 @@ export function registerGateway(web: Hono<AppEnv>): void {
   web.get('/gateways/:id', requirePage({ admin: true }), async (c) => {
     const g = await getGateway({ ctx: ctxOf(c), input: { id: idParam(c, 'id') } });
     const notice = NOTICES[c.req.query('notice') ?? ''];
-    return c.html(<GatewayPage user={pageUser(c)} g={g} notice={notice} />);
+    const currentKey = await recipientKeyThumbprint(c.get('deps').recipientPublicKey);
+    return c.html(<GatewayPage user={pageUser(c)} g={g} notice={notice} currentKey={currentKey} />);
   });
 
   web.post('/gateways/:id/revoke', requirePage({ admin: true }), async (c) => {
