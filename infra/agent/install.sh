@@ -12,9 +12,9 @@
 # --key-thumbprint T the control plane's recipient key, as the token's install line gives it: the
 #                    enrollment is refused if the control plane answers with another key
 #
-# It creates the system user `ferry`, copies node + the bundle into /opt/ferry-agent, creates the data
-# directory (0700, owned by ferry), runs `ferry-agent enroll` as ferry, then installs, enables and
-# starts the systemd unit. Run again with a new release to upgrade: the data directory (spool, key,
+# It creates the system user `ferry`, copies node + the bundle into /opt/ferry-agent (the command is
+# /opt/ferry-agent/bin/ferry-agent), creates the data directory (0700, owned by ferry), runs
+# `ferry-agent enroll` as ferry, then installs, enables and starts the systemd unit. Run again with a new release to upgrade: the data directory (spool, key,
 # agent.json) is kept and enrollment is skipped when the gateway already has an identity.
 #
 # --privileged-port  also install port-104.conf: the agent may bind ports below 1024 (DICOM's 104);
@@ -129,6 +129,15 @@ for f in node ferry-agent.mjs node-zstd.linux-x64-gnu.node VERSION; do
   run install -m "$mode" "$src/$f" "$prefix/.$f.new"
   run mv -f "$prefix/.$f.new" "$prefix/$f"
 done
+# The command an admin types: /opt/ferry-agent/bin/ferry-agent, the bundle on its own Node.
+run install -d -m 0755 "$prefix/bin"
+if [ "$dry_run" = true ]; then
+  echo "would write $prefix/bin/ferry-agent"
+else
+  printf '#!/bin/sh\nexec "%s/node" "%s/ferry-agent.mjs" "$@"\n' "$prefix" "$prefix" >"$prefix/bin/.ferry-agent.new"
+  chmod 0755 "$prefix/bin/.ferry-agent.new"
+  mv -f "$prefix/bin/.ferry-agent.new" "$prefix/bin/ferry-agent"
+fi
 node_env=()
 if [ -n "$ca_file" ]; then
   run install -m 0644 "$ca_file" "$prefix/ca.pem"

@@ -8,11 +8,12 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testAgentReleaseFile } from '../../control-plane/src/testing/agent-release.js';
 import { readZip } from '../../control-plane/src/testing/zip-reader.js';
 import {
   type AgentProcess,
+  enrollAgent,
   removeScratch,
-  runAgentCli,
   scratch,
   sleep,
   startAgent,
@@ -67,7 +68,7 @@ beforeAll(async () => {
     dataDir: join(root, 'control-plane'),
     adminEmail: CLOUD_ADMIN.email,
     adminPassword: CLOUD_ADMIN.password,
-    env: { FERRY_HEARTBEAT_SECONDS: String(HEARTBEAT_SECONDS) },
+    env: { FERRY_HEARTBEAT_SECONDS: String(HEARTBEAT_SECONDS), FERRY_AGENT_RELEASE: testAgentReleaseFile() },
   });
   session = await cp.login(CLOUD_ADMIN.email, CLOUD_ADMIN.password);
   admin = await newPage(browser, { origin: cp.url });
@@ -148,27 +149,31 @@ describe('console journeys in Chromium', () => {
     const command = page.locator('#install-command');
     await command.waitFor();
     const text = ((await command.textContent()) ?? '').trim();
-    expect(text).toMatch(/^npx ferry-agent enroll --server \S+ --token \S+ --data-dir \S+$/);
+    // One line in one copy box: download the control plane's release, check it, install and enroll.
+    expect(text).toMatch(
+      /^cd "\$\(mktemp -d\)" && curl -fsSLo \S+ \S+\/downloads\/ferry-agent-linux-x64\.tar\.gz && echo '[0-9a-f]{64} {2}\S+' \| sha256sum -c && tar .* && printf %s fet_\S+ \| sudo \.\/install\.sh --server \S+ --token-file - --key-thumbprint \S+$/,
+    );
+    expect(text).not.toContain('npx');
+    expect(await page.locator('.install-box pre').count()).toBe(1);
+    expect(await page.locator('.install-box [data-copy]').count()).toBe(1);
     expect(flag(text, 'server')).toBe(cp.publicUrl);
-    const copy = page.getByRole('button', { name: 'Copy install command' });
+    expect(await page.locator('#key-thumbprint').textContent()).toBe(flag(text, 'key-thumbprint'));
+    // By its target, not its name: the button reads "Copied" for a while once clicked.
+    const copy = page.locator('.install-box [data-copy="install-command"]');
+    expect(await copy.textContent()).toBe('Copy install command');
     await copy.click();
     await expect.poll(() => copy.getAttribute('data-copied')).toBe('true');
     expect(await page.evaluate('navigator.clipboard.readText()')).toBe(text);
     await screenshot(page, 'console-install-command');
 
-    // The command as a person would paste it, with this test's data directory.
-    const enrolled = await runAgentCli(
-      [
-        'enroll',
-        '--server',
-        flag(text, 'server'),
-        '--token',
-        flag(text, 'token'),
-        '--data-dir',
-        agentDataDir,
-      ],
-      { timeoutMs: 30_000 },
-    );
+    // What the line's install.sh runs (infra.int.test.ts runs the whole line), with this test's data
+    // directory: the token on standard input, the key pinned.
+    const enrolled = await enrollAgent({
+      server: flag(text, 'server'),
+      token: /printf %s (fet_\S+) \|/.exec(text)?.[1] ?? '',
+      keyThumbprint: flag(text, 'key-thumbprint'),
+      dataDir: agentDataDir,
+    });
     expect(enrolled.code, enrolled.stderr).toBe(0);
     const file = join(agentDataDir, 'agent.json');
     const config = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;

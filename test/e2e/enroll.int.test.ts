@@ -1,14 +1,14 @@
 // Enrollment across processes: the real control plane issues a token, the real agent CLI enrolls
 // with it (on standard input, pinned to the control plane's key), writes agent.json and then answers
 // DICOM under the facility's AE title.
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signAgentToken } from '../../agent/src/control/agent-token.js';
+import { testAgentReleaseFile } from '../../control-plane/src/testing/agent-release.js';
 import {
   type AgentProcess,
   enrollAgent,
@@ -49,10 +49,7 @@ describe.each<Backend>([{ name: 'pglite' }, { name: 'postgres' }])(
         dropDatabase = db.drop;
       }
       // A small real tarball as the release this control plane serves (infra.int.test.ts installs the real one).
-      await mkdir(join(root, 'release', 'ferry-agent-0.0.0-linux-x64'), { recursive: true });
-      await writeFile(join(root, 'release', 'ferry-agent-0.0.0-linux-x64', 'VERSION'), 'version=0.0.0\n');
-      const tarball = join(root, 'release', 'ferry-agent-linux-x64.tar.gz');
-      execFileSync('tar', ['-C', join(root, 'release'), '-czf', tarball, 'ferry-agent-0.0.0-linux-x64']);
+      const tarball = testAgentReleaseFile();
       release = await readFile(tarball);
       cp = await startControlPlane({
         env: { FERRY_AGENT_RELEASE: tarball },

@@ -435,6 +435,12 @@ describe('infra: bundle, install, unit, container and compose files', () => {
 
     expect(await mode(join(prefix, 'node'))).toBe('755');
     expect(await mode(join(prefix, 'ferry-agent.mjs'))).toBe('644');
+    // The command the README shows: the installed bundle on its own Node.
+    const installed = await run(join(prefix, 'bin', 'ferry-agent'), ['--version'], {
+      env: { PATH: '/usr/bin:/bin' },
+    });
+    expect(installed.stdout).toContain(`ferry-agent ${stamp.version} `);
+    expect(installed.stdout).toContain(`node ${stamp.node}`);
     expect(await mode(dataDir)).toBe('700');
     const agentJson = JSON.parse(await readFile(join(dataDir, 'agent.json'), 'utf8')) as Record<
       string,

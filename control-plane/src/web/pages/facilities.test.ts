@@ -408,6 +408,37 @@ describe.each(BACKENDS)('console facilities and enrollment tokens (%s)', (backen
   });
 });
 
+describe('console enrollment token on a control plane without an agent release', () => {
+  let t: TestApp;
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('says why there is no install command and shows the token once, with the key thumbprint', async () => {
+    t = await createTestApp('pglite', { agentReleaseFile: `/nonexistent/${unknownId()}.tar.gz` });
+    const g = await t.seedGroup('No release');
+    const admin = await signInConsole(t, g.admin);
+    const { facilityId } = await seedFacility(t, g, { name: 'Radiology', aeTitle: 'RAD' });
+    const created = await consolePost(t, `/facilities/${facilityId}/enrollment-tokens`, admin, {
+      expiresInHours: '1',
+      maxUses: '1',
+    });
+    expect(created.status).toBe(200);
+    expect(created.html).not.toContain('id="install-command"');
+    expect(created.html).toContain('agent_release.missing');
+    expect(created.html).toContain('npm run bundle:agent');
+    expect(created.html).not.toContain('/nonexistent/');
+    const token = /<pre id="enrollment-token">(fet_[\w-]+)<\/pre>/.exec(created.html)?.[1];
+    expect(token).toBeDefined();
+    const [row] = await t.database.db
+      .select()
+      .from(enrollmentTokens)
+      .where(eq(enrollmentTokens.tokenHash, hashEnrollmentToken(token!)));
+    expect(row?.facilityId).toBe(facilityId);
+    expect(created.html).toMatch(/<code id="key-thumbprint">[\w-]{43}<\/code>/);
+  });
+});
+
 describe('facilities.js live AE title check', () => {
   it('gives the same reason as the shared rule the API uses, for every kind of input', () => {
     const source = readFileSync(new URL('../../../public/facilities.js', import.meta.url), 'utf8');
