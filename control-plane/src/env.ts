@@ -1,3 +1,4 @@
+import { BlockList, isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +35,11 @@ const envSchema = z.object({
   FERRY_CONFIG_RESYNC_SECONDS: z.coerce.number().min(1).max(86_400).default(300),
   /** true: webhooks may go to loopback and private-network receivers (on-prem installs). */
   FERRY_WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false'], 'must be true or false').default('false'),
+  /**
+   * Comma-separated IPs and CIDRs of the TLS proxies in front of the control plane: only a request from
+   * one of them has its client address taken from X-Forwarded-For (unset: the header is ignored).
+   */
+  FERRY_TRUSTED_PROXIES: z.string().optional(),
   /** The agent release tarball served at /downloads (default: where `npm run bundle:agent` writes it). */
   FERRY_AGENT_RELEASE: z.string().min(1).optional(),
   /** Names this replica in gateway_status and logs (default hostname-pid). */
@@ -64,6 +70,33 @@ export interface Env {
   webhookAllowPrivate: boolean;
   /** The agent release tarball this control plane serves at /downloads (it may not exist). */
   agentReleaseFile: string;
+  /** Peers whose X-Forwarded-For is believed; undefined when FERRY_TRUSTED_PROXIES is unset. */
+  trustedProxies: BlockList | undefined;
+}
+
+/** FERRY_TRUSTED_PROXIES as a BlockList, or a config.invalid naming the entry that is no IP or CIDR. */
+export function parseTrustedProxies(raw: string): BlockList {
+  const list = new BlockList();
+  for (const entry of raw.split(',').map((e) => e.trim())) {
+    if (entry === '') continue;
+    const [address = '', prefix, ...rest] = entry.split('/');
+    const family = isIP(address);
+    const bits = family === 4 ? 32 : 128;
+    const invalid = () =>
+      new FerryError(
+        'config.invalid',
+        `invalid control plane settings: FERRY_TRUSTED_PROXIES: "${entry}" is not an IP address or CIDR`,
+      );
+    if (family === 0 || rest.length > 0) throw invalid();
+    const type = family === 4 ? 'ipv4' : 'ipv6';
+    if (prefix === undefined) {
+      list.addAddress(address, type);
+      continue;
+    }
+    if (!/^\d{1,3}$/.test(prefix) || Number(prefix) > bits) throw invalid();
+    list.addSubnet(address, Number(prefix), type);
+  }
+  return list;
 }
 
 /** Where `npm run bundle:agent` writes the release, beside this package (in the checkout and the image). */
@@ -116,5 +149,6 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     replicaId: e.FERRY_REPLICA_ID ?? `${hostname()}-${process.pid}`,
     webhookAllowPrivate: e.FERRY_WEBHOOK_ALLOW_PRIVATE === 'true',
     agentReleaseFile: e.FERRY_AGENT_RELEASE ? resolve(e.FERRY_AGENT_RELEASE) : DEFAULT_AGENT_RELEASE_FILE,
+    trustedProxies: e.FERRY_TRUSTED_PROXIES ? parseTrustedProxies(e.FERRY_TRUSTED_PROXIES) : undefined,
   };
 }

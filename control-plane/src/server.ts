@@ -90,7 +90,7 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
     // Printed once to the console, never to the structured log.
     if (boot.generatedPassword)
       process.stdout.write(
-        `\nFirst admin: ${boot.email}\nPassword:    ${boot.generatedPassword}\n(shown once; change it after signing in)\n\n`,
+        `\nFirst admin: ${boot.email}\nPassword:    ${boot.generatedPassword}\n(shown once and temporary: the first sign-in asks for a new one)\n\n`,
       );
   }
   const channelHub = new ChannelHub({
@@ -131,6 +131,7 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
     },
     secretBox,
     publicUrl: env.publicUrl,
+    trustedProxies: env.trustedProxies,
     agentRelease,
     blobStore,
     channelHub,

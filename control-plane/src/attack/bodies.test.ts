@@ -13,6 +13,7 @@ import {
   createTestApp,
   enrollTestGateway,
   type SeededGroup,
+  seedUser,
   type TestApp,
   type TestGateway,
   type TestResponse,
@@ -21,6 +22,8 @@ import { expectError } from '../testing/security-suite.js';
 
 const MIB = 1 << 20;
 const PUBLIC = new Set(['/api/v1/auth/login', '/api/v1/agents/enroll']);
+/** Routes that end the caller's sessions when they succeed: each call gets a user of its own. */
+const ENDS_SESSIONS = new Set(['/api/v1/auth/logout', '/api/v1/me/password']);
 
 describe('hostile bodies on every route (pglite)', () => {
   let t: TestApp;
@@ -48,6 +51,7 @@ describe('hostile bodies on every route (pglite)', () => {
   /** The right caller's token: each agent call signs a fresh one (jtis are single use). */
   const tokenFor = async (r: AppRoute): Promise<string | undefined> => {
     if (PUBLIC.has(r.path)) return undefined;
+    if (ENDS_SESSIONS.has(r.path)) return (await seedUser(t, g.groupId, 'admin')).token;
     return r.path.startsWith('/api/v1/agents/') ? gw.token() : g.admin.token;
   };
   const clean = (res: TestResponse<unknown>) => {

@@ -1,14 +1,30 @@
 import { describe, expect, it } from 'vitest';
-import { hashPassword, verifyPassword } from './password.js';
+import { hashPassword, needsRehash, verifyPassword } from './password.js';
 
 describe('password hashing', () => {
-  it('verifies the right password and refuses others, with a fresh salt each time', async () => {
+  it('hashes with scrypt N=2^17, r=8, p=1, verifies the right password only, with a fresh salt each time', async () => {
     const a = await hashPassword('correct horse battery');
     const b = await hashPassword('correct horse battery');
-    expect(a).toMatch(/^scrypt\$32768\$8\$1\$[\w-]+\$[\w-]+$/);
+    expect(a).toMatch(/^scrypt\$131072\$8\$1\$[\w-]+\$[\w-]+$/);
     expect(a).not.toBe(b);
+    expect(needsRehash(a)).toBe(false);
     expect(await verifyPassword('correct horse battery', a)).toBe(true);
     expect(await verifyPassword('correct horse batterY', a)).toBe(false);
     expect(await verifyPassword('correct horse battery', 'plain-text')).toBe(false);
+  });
+
+  it('verifies a hash stored with older parameters by the parameters it carries, and asks for a rehash', async () => {
+    const old = await hashPassword('correct horse battery', { N: 1 << 15, r: 8, p: 1 });
+    expect(old).toMatch(/^scrypt\$32768\$8\$1\$/);
+    expect(await verifyPassword('correct horse battery', old)).toBe(true);
+    expect(await verifyPassword('wrong horse battery', old)).toBe(false);
+    expect(needsRehash(old)).toBe(true);
+  });
+
+  it('refuses stored parameters out of bounds instead of allocating for them', async () => {
+    const good = await hashPassword('pw', { N: 1 << 10, r: 8, p: 1 });
+    const [, , , , salt, key] = good.split('$');
+    for (const params of ['1073741824$8$1', '1000$8$1', '1024$64$1', '1024$8$99', 'x$8$1'])
+      expect(await verifyPassword('pw', `scrypt$${params}$${salt}$${key}`), params).toBe(false);
   });
 });

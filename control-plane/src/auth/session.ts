@@ -20,11 +20,13 @@ const claimsSchema = z.object({
   grp: z.uuid(),
   role: z.enum(userRoles),
   op: z.boolean(),
+  /** The user's session version when this was issued; a later sign-out, password change or deactivation bumps it. */
+  sv: z.number().int().nonnegative(),
 });
 export type SessionClaims = z.infer<typeof claimsSchema>;
 
 export function issueSessionToken(secret: Uint8Array, claims: SessionClaims): Promise<string> {
-  return new SignJWT({ grp: claims.grp, role: claims.role, op: claims.op })
+  return new SignJWT({ grp: claims.grp, role: claims.role, op: claims.op, sv: claims.sv })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(claims.sub)
     .setIssuer(ISSUER)

@@ -4,8 +4,9 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
 import { decodeProtectedHeader } from 'jose';
 import { verifyAgentToken } from '../auth/agent-token.js';
-import { SESSION_TTL_SECONDS, verifySessionToken } from '../auth/session.js';
+import { SESSION_TTL_SECONDS, type SessionClaims, verifySessionToken } from '../auth/session.js';
 import type { Actor } from '../context.js';
+import type { Db } from '../db/client.js';
 import { users } from '../db/schema/index.js';
 import type { AppEnv } from './types.js';
 
@@ -36,15 +37,63 @@ export function userActor(user: typeof users.$inferSelect): Extract<Actor, { kin
 type Kind = 'user' | 'agent';
 
 /**
+ * The active user a verified session names, or a 401: deactivated accounts and sessions issued under an
+ * older session version (signed out, password changed or reset, deactivated since) are refused.
+ */
+export async function sessionUser(db: Db, claims: SessionClaims): Promise<typeof users.$inferSelect> {
+  const [user] = await db.select().from(users).where(eq(users.id, claims.sub));
+  if (!user || user.deactivatedAt) throw new FerryError('auth.invalid_token', 'this account is deactivated');
+  if (user.sessionVersion !== claims.sv)
+    throw new FerryError(
+      'auth.invalid_token',
+      'this session has ended (signed out, or the password was changed or reset); sign in again',
+    );
+  return user;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * A request that a browser sends with the session cookie and that changes state must come from the
+ * console's own pages: SameSite=Strict alone lets a sibling subdomain through, and older browsers
+ * ignore it. A bearer token is never sent by a browser on its own, so bearer calls are not checked.
+ */
+function checkCookieOrigin(c: Context<AppEnv>): void {
+  if (SAFE_METHODS.has(c.req.method)) return;
+  const origin = c.req.header('origin');
+  if (origin !== undefined && origin === new URL(c.get('deps').publicUrl).origin) return;
+  if (origin === undefined && c.req.header('sec-fetch-site') === 'same-origin') return;
+  throw new FerryError(
+    'auth.cross_origin',
+    "a signed-in browser request that changes something must come from this console's own pages " +
+      '(Origin or Sec-Fetch-Site); API clients send Authorization: Bearer instead',
+  );
+}
+
+/**
  * Authenticates the caller as one of `kinds`: a user session (HS256, bearer or cookie) or an
- * agent's self-signed token (EdDSA, bearer). Deactivated users and revoked gateways are refused.
+ * agent's self-signed token (EdDSA, bearer). Deactivated users, ended sessions and revoked gateways are
+ * refused, and so is a user who must first replace a temporary password.
  */
 export function authenticate(...kinds: Kind[]): MiddlewareHandler<AppEnv> {
+  return authenticateWith(kinds, { temporaryPasswordOk: false });
+}
+
+/**
+ * A signed-in user, even one whose password is temporary: only for changing that password and for
+ * signing out, the two things such a user may do.
+ */
+export function authenticateWithTemporaryPassword(): MiddlewareHandler<AppEnv> {
+  return authenticateWith(['user'], { temporaryPasswordOk: true });
+}
+
+function authenticateWith(kinds: Kind[], opts: { temporaryPasswordOk: boolean }): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const deps = c.get('deps');
     const header = c.req.header('authorization');
     const bearer = header?.match(/^Bearer\s+(\S+)$/i)?.[1];
-    const token = bearer ?? (kinds.includes('user') ? getCookie(c, SESSION_COOKIE) : undefined);
+    const cookie = bearer === undefined && kinds.includes('user') ? getCookie(c, SESSION_COOKIE) : undefined;
+    const token = bearer ?? cookie;
     if (!token) throw new FerryError('auth.missing_token', 'sign in, or send an Authorization: Bearer token');
     let alg: string | undefined;
     try {
@@ -55,10 +104,13 @@ export function authenticate(...kinds: Kind[]): MiddlewareHandler<AppEnv> {
     if (alg === 'EdDSA' && kinds.includes('agent')) {
       c.set('actor', await verifyAgentToken(deps.database.db, token, deps.publicUrl));
     } else if (alg === 'HS256' && kinds.includes('user')) {
-      const claims = await verifySessionToken(deps.sessionSecret, token);
-      const [user] = await deps.database.db.select().from(users).where(eq(users.id, claims.sub));
-      if (!user || user.deactivatedAt)
-        throw new FerryError('auth.invalid_token', 'this account is deactivated');
+      const user = await sessionUser(deps.database.db, await verifySessionToken(deps.sessionSecret, token));
+      if (cookie !== undefined) checkCookieOrigin(c);
+      if (user.passwordMustChange && !opts.temporaryPasswordOk)
+        throw new FerryError(
+          'auth.password_change_required',
+          'this account has a temporary password: change it first (POST /api/v1/me/password)',
+        );
       c.set('actor', userActor(user));
     } else {
       throw new FerryError(

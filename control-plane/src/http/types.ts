@@ -1,3 +1,4 @@
+import type { BlockList } from 'node:net';
 import type { JWK } from 'jose';
 import type { Logger } from 'pino';
 import type { AgentRelease } from '../agent-release/agent-release.js';
@@ -32,6 +33,8 @@ export interface AppDeps {
    * served. The server makes one per process.
    */
   channelHub?: ChannelHub;
+  /** FERRY_TRUSTED_PROXIES: peers whose X-Forwarded-For names the client; without it the header is ignored. */
+  trustedProxies?: BlockList | undefined;
   /** FERRY_WEBHOOK_ALLOW_PRIVATE: webhook receivers on loopback and private networks are allowed. */
   webhookAllowPrivate?: boolean;
 }

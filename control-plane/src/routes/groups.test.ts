@@ -45,12 +45,21 @@ describe.each(BACKENDS)('groups routes (%s)', (backend) => {
       expect(row!.passwordHash).not.toContain('correct horse');
       expect(await verifyPassword('correct horse battery', row!.passwordHash)).toBe(true);
 
-      const login = await t.request<{ token: string }>('POST', '/api/v1/auth/login', {
-        body: { email: 'boss@clinic-west.example', password: 'correct horse battery' },
-      });
+      const login = await t.request<{ token: string; passwordMustChange: boolean }>(
+        'POST',
+        '/api/v1/auth/login',
+        { body: { email: 'boss@clinic-west.example', password: 'correct horse battery' } },
+      );
       expect(login.status).toBe(200);
-      const facility = await t.request('POST', '/api/v1/facilities', {
+      // The operator chose that password: it is temporary until the admin replaces it.
+      expect(login.body.passwordMustChange).toBe(true);
+      const changed = await t.request<{ token: string }>('POST', '/api/v1/me/password', {
         token: login.body.token,
+        body: { currentPassword: 'correct horse battery', newPassword: 'the boss own password' },
+      });
+      expect(changed.status, changed.text).toBe(200);
+      const facility = await t.request('POST', '/api/v1/facilities', {
+        token: changed.body.token,
         body: { name: 'West CT', aeTitle: 'WESTCT' },
       });
       expect(facility.status).toBe(201);

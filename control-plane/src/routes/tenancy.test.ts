@@ -14,7 +14,7 @@
  */
 import { CHANNEL_PATH } from '@ferry/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKENDS, newAgentKeyPair } from '../testing/harness.js';
+import { BACKENDS, newAgentKeyPair, SEED_PASSWORD, seedUser } from '../testing/harness.js';
 import { expectError } from '../testing/security-suite.js';
 import { type SendResult, seedTenancyWorld, send, type TenancyWorld } from '../testing/tenancy-world.js';
 
@@ -50,6 +50,11 @@ interface Row {
   checkInsider?: (res: SendResult, w: TenancyWorld) => void | Promise<void>;
   /** Told apart in the title when a route has several rows. */
   variant?: string;
+  /**
+   * The route ends the caller's own sessions (sign-out, password change): every call is made by a user
+   * seeded for it in the caller's group, so the table's shared callers keep working.
+   */
+  ownSession?: true;
 }
 
 type Params = Record<string, string>;
@@ -62,7 +67,7 @@ const PUBLIC: Record<string, string> = {
   'POST /api/v1/auth/login': 'sign-in: the credentials are the body',
   'GET /login': 'the sign-in page',
   'POST /login': 'the sign-in form',
-  'POST /logout': 'clears the cookie',
+  'POST /logout': "clears the cookie and ends the cookie's own user's sessions (web/console-auth.test.ts)",
   'GET /assets/:file': "the console's static files",
   'GET /downloads/ferry-agent-linux-x64.tar.gz':
     'the agent release: no secrets, no group (routes/downloads.test.ts)',
@@ -305,6 +310,22 @@ const ROWS: Row[] = [
     params: (w) => ({ id: w.a.reader.id }),
     json: () => ({ deactivated: false }),
   },
+  {
+    method: 'POST',
+    route: '/api/v1/users/:id/reset-password',
+    caller: 'admin',
+    outsider: 'not_found',
+    params: (w) => ({ id: a(w).userToDeactivate.id }),
+  },
+  {
+    method: 'POST',
+    route: '/api/v1/me/password',
+    caller: 'user',
+    outsider: 'filtered',
+    ownSession: true,
+    json: (_, n) => ({ currentPassword: SEED_PASSWORD, newPassword: `new password ${n}` }),
+  },
+  { method: 'POST', route: '/api/v1/auth/logout', caller: 'user', outsider: 'filtered', ownSession: true },
   {
     method: 'GET',
     route: '/api/v1/audit',
@@ -696,6 +717,23 @@ const ROWS: Row[] = [
     params: (w) => ({ id: w.a.reader.id }),
     form: () => ({}),
   },
+  {
+    method: 'POST',
+    route: '/users/:id/reset-password',
+    caller: 'admin',
+    outsider: 'not_found',
+    params: (w) => ({ id: a(w).userToDeactivate.id }),
+    form: () => ({}),
+    proof: (w) => [a(w).userToDeactivate.email],
+  },
+  {
+    method: 'POST',
+    route: '/account/password',
+    caller: 'user',
+    outsider: 'filtered',
+    ownSession: true,
+    form: (_, n) => ({ currentPassword: SEED_PASSWORD, newPassword: `new password ${n}` }),
+  },
   { method: 'GET', route: '/audit', caller: 'admin', outsider: 'filtered', proof: (w) => [w.a.admin.email] },
 ];
 
@@ -748,7 +786,17 @@ async function call(
   return { res, sent: `${path} ${JSON.stringify(json ?? form ?? null)}` };
 }
 
+/** A user seeded for one call, in the group of `of` (an operator when `of` is the operator's group). */
+function freshCaller(w: TenancyWorld, name: string, of: { groupId: string }, operator = false): Caller {
+  return { name, token: async () => (await seedUser(w.t, of.groupId, 'admin', { operator })).token };
+}
+
 function outsidersOf(row: Row, w: TenancyWorld): { caller: Caller; params: Params }[] {
+  if (row.ownSession)
+    return [
+      { caller: freshCaller(w, 'a new admin of group B', w.b), params: {} },
+      { caller: freshCaller(w, 'a new platform operator of group C', w.operator, true), params: {} },
+    ];
   if (row.caller === 'agent')
     return [
       { caller: { name: "group B's gateway", token: () => w.gwB.token() }, params: row.params?.(w) ?? {} },
@@ -764,6 +812,7 @@ function outsidersOf(row: Row, w: TenancyWorld): { caller: Caller; params: Param
 }
 
 function insiderOf(row: Row, w: TenancyWorld): Caller {
+  if (row.ownSession) return freshCaller(w, 'a new admin of group A', w.a);
   if (row.caller === 'agent') return { name: "group A's gateway", token: () => w.gwA.token() };
   if (row.caller === 'operator')
     return { name: 'a platform operator', token: async () => w.operator.admin.token };

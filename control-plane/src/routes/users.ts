@@ -4,6 +4,7 @@ import { ctxOf } from '../http/context.js';
 import type { AppEnv } from '../http/types.js';
 import { createUser } from '../services/create-user.js';
 import { listUsers } from '../services/list-users.js';
+import { resetUserPassword } from '../services/reset-user-password.js';
 import { updateUser } from '../services/update-user.js';
 import {
   emailSchema,
@@ -74,6 +75,25 @@ const updateUserRoute = createRoute({
   },
 });
 
+const resetPasswordRoute = createRoute({
+  method: 'post',
+  path: '/api/v1/users/{id}/reset-password',
+  tags: ['users'],
+  summary: "Reset a user's password (admin)",
+  description:
+    'Answers a new temporary password, shown only here: the user must change it at the next sign-in. ' +
+    "Ends all of the user's sessions and API tokens. Not for your own account (change it instead).",
+  middleware: [authenticate('user')] as const,
+  request: { params: idParamSchema },
+  responses: {
+    200: {
+      description: 'The user and their temporary password',
+      content: json(z.object({ user: userSchema, temporaryPassword: z.string() })),
+    },
+    ...errorResponses(401, 403, 404),
+  },
+});
+
 export function registerUsers(app: OpenAPIHono<AppEnv>): void {
   app.openapi(createUserRoute, async (c) => {
     const user = await createUser({ ctx: ctxOf(c), input: c.req.valid('json') });
@@ -89,5 +109,13 @@ export function registerUsers(app: OpenAPIHono<AppEnv>): void {
       input: { ...c.req.valid('json'), id: c.req.valid('param').id },
     });
     return c.json(userDto(user), 200);
+  });
+  app.openapi(resetPasswordRoute, async (c) => {
+    const { user, temporaryPassword } = await resetUserPassword({
+      ctx: ctxOf(c),
+      input: { id: c.req.valid('param').id },
+    });
+    c.header('cache-control', 'no-store');
+    return c.json({ user: userDto(user), temporaryPassword }, 200);
   });
 }

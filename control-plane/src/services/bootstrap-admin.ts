@@ -25,7 +25,15 @@ export async function bootstrapAdmin({
     const [group] = await tx.insert(groups).values({ name: input.groupName }).returning();
     const [user] = await tx
       .insert(users)
-      .values({ groupId: group!.id, email: input.email, passwordHash, role: 'admin', isOperator: true })
+      .values({
+        groupId: group!.id,
+        email: input.email,
+        passwordHash,
+        role: 'admin',
+        isOperator: true,
+        // A generated password went to the console output: it is temporary. FERRY_ADMIN_PASSWORD is the operator's own choice.
+        passwordMustChange: input.password === undefined,
+      })
       .returning();
     await writeAudit(tx, ctx, {
       action: 'user.bootstrap_admin',

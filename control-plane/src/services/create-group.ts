@@ -12,7 +12,7 @@ export interface CreateGroupResult {
   admin: { id: string; email: string; role: 'admin' };
 }
 
-/** Creates a group and its first admin. Platform operators only. */
+/** Creates a group and its first admin, whose password is temporary (changed at the first sign-in). Platform operators only. */
 export async function createGroup({
   ctx,
   input,
@@ -31,7 +31,7 @@ export async function createGroup({
       const [group] = await tx.insert(groups).values({ name }).returning();
       const [admin] = await tx
         .insert(users)
-        .values({ groupId: group!.id, email, passwordHash, role: 'admin' })
+        .values({ groupId: group!.id, email, passwordHash, role: 'admin', passwordMustChange: true })
         .returning({ id: users.id });
       await writeAudit(tx, ctx, {
         action: 'group.create',

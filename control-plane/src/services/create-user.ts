@@ -8,7 +8,10 @@ import { writeAudit } from './audit.js';
 import { checkEmail, checkPassword, emailTaken } from './input-rules.js';
 import { requireAdmin } from './permissions.js';
 
-/** Adds a user to the caller's group. E-mail addresses are unique across the platform. */
+/**
+ * Adds a user to the caller's group. E-mail addresses are unique across the platform. The password is
+ * the invitation, so it is temporary: the user must change it at the first sign-in.
+ */
 export async function createUser({
   ctx,
   input,
@@ -25,7 +28,7 @@ export async function createUser({
       if (taken) throw emailTaken(email);
       const [user] = await tx
         .insert(users)
-        .values({ groupId: actor.groupId, email, passwordHash, role: input.role })
+        .values({ groupId: actor.groupId, email, passwordHash, role: input.role, passwordMustChange: true })
         .returning(userColumns);
       await writeAudit(tx, ctx, {
         action: 'user.create',

@@ -1,15 +1,16 @@
 import { FerryError } from '@ferry/shared';
-import { eq } from 'drizzle-orm';
-import { burnPasswordCheck, verifyPassword } from '../auth/password.js';
+import { and, eq } from 'drizzle-orm';
+import { burnPasswordCheck, hashPassword, needsRehash, verifyPassword } from '../auth/password.js';
 import { issueSessionToken } from '../auth/session.js';
 import type { Ctx } from '../context.js';
 import { users } from '../db/schema/index.js';
 import { writeAudit } from './audit.js';
-import { clearRateLimit, hitRateLimit, LONGEST_RATE_LIMIT_WINDOW_MS } from './rate-limit.js';
+import { countPasswordAttempt, forgetPasswordAttempts, recordPasswordFailure } from './login-throttle.js';
 
-const WINDOW_MS = LONGEST_RATE_LIMIT_WINDOW_MS;
-const PER_ACCOUNT = 10;
-const PER_ADDRESS = 50;
+export interface LoginResult {
+  token: string;
+  user: { id: string; groupId: string; role: string; isOperator: boolean; passwordMustChange: boolean };
+}
 
 export async function loginUser({
   ctx,
@@ -19,15 +20,14 @@ export async function loginUser({
   ctx: Ctx;
   input: { email: string; password: string };
   sessionSecret: Uint8Array;
-}): Promise<{ token: string; user: { id: string; groupId: string; role: string; isOperator: boolean } }> {
+}): Promise<LoginResult> {
   const email = input.email.trim().toLowerCase();
-  const accountKey = `login:account:${email}`;
-  await hitRateLimit(ctx.db, accountKey, PER_ACCOUNT, WINDOW_MS);
-  if (ctx.ip) await hitRateLimit(ctx.db, `login:address:${ctx.ip}`, PER_ADDRESS, WINDOW_MS);
+  await countPasswordAttempt(ctx, email);
   const [user] = await ctx.db.select().from(users).where(eq(users.email, email));
   const ok = user && !user.deactivatedAt ? await verifyPassword(input.password, user.passwordHash) : false;
   if (!user || !ok) {
     if (!user) await burnPasswordCheck(input.password);
+    await recordPasswordFailure(ctx, email);
     await writeAudit(ctx.db, ctx, {
       action: 'auth.login_failed',
       groupId: user?.groupId,
@@ -36,12 +36,21 @@ export async function loginUser({
     });
     throw new FerryError('auth.bad_credentials', 'wrong e-mail address or password');
   }
-  await clearRateLimit(ctx.db, accountKey);
+  await forgetPasswordAttempts(ctx, email);
+  // The one moment the clear password is at hand: bring a hash made with older parameters up to date.
+  if (needsRehash(user.passwordHash)) {
+    const passwordHash = await hashPassword(input.password);
+    await ctx.db
+      .update(users)
+      .set({ passwordHash })
+      .where(and(eq(users.id, user.id), eq(users.passwordHash, user.passwordHash)));
+  }
   const token = await issueSessionToken(sessionSecret, {
     sub: user.id,
     grp: user.groupId,
     role: user.role,
     op: user.isOperator,
+    sv: user.sessionVersion,
   });
   await writeAudit(
     ctx.db,
@@ -59,10 +68,17 @@ export async function loginUser({
       action: 'auth.login',
       targetType: 'user',
       targetId: user.id,
+      ...(user.passwordMustChange ? { details: { passwordMustChange: true } } : {}),
     },
   );
   return {
     token,
-    user: { id: user.id, groupId: user.groupId, role: user.role, isOperator: user.isOperator },
+    user: {
+      id: user.id,
+      groupId: user.groupId,
+      role: user.role,
+      isOperator: user.isOperator,
+      passwordMustChange: user.passwordMustChange,
+    },
   };
 }

@@ -1,5 +1,5 @@
 import { FerryError } from '@ferry/shared';
-import { and, eq } from 'drizzle-orm';
+import { and, eq, type SQL, sql } from 'drizzle-orm';
 import type { Ctx } from '../context.js';
 import { type UserView, userColumns } from '../db/queries/users.js';
 import { type UserRole, users } from '../db/schema/index.js';
@@ -32,7 +32,7 @@ export async function updateUser({
       .for('update');
     if (!before) throw new FerryError('resource.not_found', `no user ${input.id} in your group`);
     const changes: Record<string, { from: unknown; to: unknown }> = {};
-    const set: Partial<Pick<typeof users.$inferInsert, 'role' | 'deactivatedAt'>> = {};
+    const set: { role?: UserRole; deactivatedAt?: Date | null; sessionVersion?: SQL } = {};
     if (input.role !== undefined && input.role !== before.role) {
       changes.role = { from: before.role, to: input.role };
       set.role = input.role;
@@ -40,6 +40,8 @@ export async function updateUser({
     if (input.deactivated !== undefined && input.deactivated !== (before.deactivatedAt !== null)) {
       changes.deactivated = { from: !input.deactivated, to: input.deactivated };
       set.deactivatedAt = input.deactivated ? new Date() : null;
+      // Deactivation ends every session and API token: reactivating later does not bring them back.
+      if (input.deactivated) set.sessionVersion = sql`${users.sessionVersion} + 1`;
     }
     if (Object.keys(changes).length === 0) return before;
     const [after] = await tx.update(users).set(set).where(eq(users.id, before.id)).returning(userColumns);

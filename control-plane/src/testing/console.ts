@@ -56,14 +56,25 @@ export function csrfOf(html: string): string {
   return m[1];
 }
 
+/** The sign-in form's pre-session CSRF pair, as GET /login hands it to a browser: its cookie and `_csrf` field. */
+export async function loginForm(t: TestApp): Promise<ConsoleSession> {
+  const page = await send(t, 'GET', '/login');
+  const cookie = (page.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+  return { cookie, csrf: csrfOf(page.html) };
+}
+
+/** Posts the sign-in form as a browser does: after loading it, with its CSRF cookie and token. */
+export async function postLogin(t: TestApp, fields: Record<string, string>): Promise<ConsoleResponse> {
+  const form = await loginForm(t);
+  return send(t, 'POST', '/login', { cookie: form.cookie, form: { _csrf: form.csrf, ...fields } });
+}
+
 /** Signs `user` in through POST /login and reads the CSRF token from the landing page. */
 export async function signInConsole(
   t: TestApp,
   user: Pick<SeededUser, 'email' | 'password'>,
 ): Promise<ConsoleSession> {
-  const res = await send(t, 'POST', '/login', {
-    form: { email: user.email, password: user.password, next: '/' },
-  });
+  const res = await postLogin(t, { email: user.email, password: user.password, next: '/' });
   if (res.status !== 303) throw new Error(`sign-in failed: ${res.status} ${res.html.slice(0, 300)}`);
   const setCookie = res.headers.get('set-cookie') ?? '';
   const cookie = setCookie.split(';')[0] ?? '';

@@ -168,8 +168,8 @@ function migrationsHash(): Promise<string> {
   return migrationsHashP;
 }
 
-/** Every seeded user of this process shares one password: scrypt costs tens of ms per hash. */
-const SEED_PASSWORD = `ferry-test-${randomBytes(12).toString('base64url')}`;
+/** Every seeded user of this process shares one password: scrypt costs a third of a second per hash. */
+export const SEED_PASSWORD = `ferry-test-${randomBytes(12).toString('base64url')}`;
 let seedHashP: Promise<string> | undefined;
 function seedPasswordHash(): Promise<string> {
   seedHashP ??= hashPassword(SEED_PASSWORD);
@@ -596,15 +596,29 @@ async function insertUser(
   const [row] = await t.database.db
     .insert(schema.users)
     .values({ groupId, email, passwordHash: await seedPasswordHash(), role, isOperator })
-    .returning({ id: schema.users.id });
+    .returning({ id: schema.users.id, sessionVersion: schema.users.sessionVersion });
   const id = row!.id;
   const token = await issueSessionToken(t.deps.sessionSecret, {
     sub: id,
     grp: groupId,
     role,
     op: isOperator,
+    sv: row!.sessionVersion,
   });
   return { id, email, password: SEED_PASSWORD, token };
+}
+
+/**
+ * One more user (with the shared seed password, not a temporary one, and a session token) in an
+ * existing group: for tests whose calls end the caller's own sessions.
+ */
+export function seedUser(
+  t: TestApp,
+  groupId: string,
+  role: 'admin' | 'reader',
+  opts: { operator?: boolean } = {},
+): Promise<SeededUser> {
+  return insertUser(t, groupId, nextId(), role, opts.operator ?? false);
 }
 
 async function seedGroupIn(
@@ -629,15 +643,23 @@ export function seedOperator(t: TestApp, name?: string): Promise<SeededGroup> {
   return t.seedGroup(name, { operator: true });
 }
 
-/** A session token signed with the app's real secret, with any claims and lifetime (for expiry tests). */
+/**
+ * A session token signed with the app's real secret, with any claims and lifetime (for expiry tests).
+ * Its session version is the user's current one unless `sv` is given.
+ */
 export async function sessionTokenFor(
   t: TestApp,
   user: { id: string; groupId: string; role: 'admin' | 'reader'; isOperator?: boolean },
-  opts: { expSeconds?: number; secret?: Uint8Array } = {},
+  opts: { expSeconds?: number; secret?: Uint8Array; sv?: number } = {},
 ): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   const exp = now + (opts.expSeconds ?? 1800);
-  return new SignJWT({ grp: user.groupId, role: user.role, op: user.isOperator ?? false })
+  const [row] = await t.database.db
+    .select({ sv: schema.users.sessionVersion })
+    .from(schema.users)
+    .where(eq(schema.users.id, user.id));
+  const sv = opts.sv ?? row?.sv ?? 1;
+  return new SignJWT({ grp: user.groupId, role: user.role, op: user.isOperator ?? false, sv })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(user.id)
     .setIssuer('ferry-control-plane')

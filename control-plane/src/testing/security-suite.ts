@@ -234,6 +234,7 @@ export function runCommonRouteTests<I extends object = Record<string, string>>(
             grp: w.a.groupId,
             role: 'admin',
             op: true,
+            sv: 1,
             iss: 'ferry-control-plane',
             aud: 'ferry-control-plane',
             iat: now,
@@ -256,6 +257,20 @@ export function runCommonRouteTests<I extends object = Record<string, string>>(
 
       it('refuses an expired agent token (401 auth.expired_token)', async () => {
         expectError(await call(await w.gwA!.token({ expSeconds: -30 })), 401, 'auth.expired_token');
+      });
+
+      it('refuses an agent token issued over 5 minutes ago or dated ahead (auth.expired_token, auth.token_not_yet_valid)', async () => {
+        const now = Math.floor(Date.now() / 1000);
+        expectError(
+          await call(await w.gwA!.token({ iat: now - 330, expSeconds: 60 })),
+          401,
+          'auth.expired_token',
+        );
+        expectError(
+          await call(await w.gwA!.token({ iat: now + 600, expSeconds: 660 })),
+          401,
+          'auth.token_not_yet_valid',
+        );
       });
 
       it('refuses a token for another audience or living longer than 5 minutes (401 auth.invalid_token)', async () => {
@@ -326,6 +341,11 @@ export function runCommonRouteTests<I extends object = Record<string, string>>(
           .set({ deactivatedAt: new Date() })
           .where(eq(users.id, c.admin.id));
         expectError(await call(c.admin.token), 401, 'auth.invalid_token');
+      });
+
+      it('refuses a token of an ended session: an older session version (401 auth.invalid_token)', async () => {
+        const ended = await sessionTokenFor(w.t, userOf(w.a, w.a.admin, 'admin'), { sv: 0 });
+        expectError(await call(ended), 401, 'auth.invalid_token');
       });
 
       it("refuses an agent's token (401 auth.invalid_token)", async () => {

@@ -5,7 +5,7 @@ export interface LayoutProps {
   title: string;
   user?: PageUser | undefined;
   /** Which nav entry is current. */
-  nav?: 'fleet' | 'facilities' | 'worklist' | 'users' | 'audit' | undefined;
+  nav?: 'fleet' | 'facilities' | 'worklist' | 'users' | 'audit' | 'account' | undefined;
   /** A one-line notice at the top (e.g. "Facility created"). */
   notice?: string | undefined;
   /** Page-specific files under /assets (e.g. 'fleet.js'); the CSP allows only same-origin files. */
@@ -20,6 +20,7 @@ const NAV: { key: NonNullable<LayoutProps['nav']>; href: string; label: string; 
   { key: 'worklist', href: '/worklist', label: 'Worklist', admin: false },
   { key: 'users', href: '/users', label: 'Users', admin: true },
   { key: 'audit', href: '/audit', label: 'Audit log', admin: true },
+  { key: 'account', href: '/account', label: 'Account', admin: false },
 ];
 
 /** The console frame: skip link, nav by role, session notice, main landmark. Assets are same-origin. */

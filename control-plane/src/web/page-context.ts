@@ -1,11 +1,9 @@
 import { FerryError } from '@ferry/shared';
-import { eq } from 'drizzle-orm';
 import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { decodeJwt } from 'jose';
 import { verifySessionToken } from '../auth/session.js';
-import { users } from '../db/schema/index.js';
-import { SESSION_COOKIE, userActor } from '../http/auth-middleware.js';
+import { SESSION_COOKIE, sessionUser, userActor } from '../http/auth-middleware.js';
 import type { AppEnv } from '../http/types.js';
 import { checkCsrf, csrfTokenFor } from './csrf.js';
 
@@ -20,6 +18,8 @@ export interface PageUser {
   csrf: string;
   /** When the session cookie expires (the console warns before). */
   sessionExpiresAt: Date;
+  /** The password is temporary: every page but the account page sends the user there to change it. */
+  passwordMustChange: boolean;
 }
 
 const pageUsers = new WeakMap<Context, PageUser>();
@@ -37,12 +37,19 @@ function loginRedirect(c: Context<AppEnv>, expired: boolean): Response {
   return c.redirect(`/login?${q}`, 303);
 }
 
+/** Where a user with a temporary password is sent, whatever page they asked for. */
+export const CHANGE_PASSWORD_PAGE = '/account?notice=password-temporary';
+
 /**
- * Guards a console page: a signed-in, active user (admins only when `admin`), else a redirect to the
- * sign-in page (with `expired=1` when the session ran out). POSTs must carry the session's CSRF token.
- * Sets the actor, so services see the same tenant as the API would.
+ * Guards a console page: a signed-in, active user whose session has not been ended (admins only when
+ * `admin`), else a redirect to the sign-in page (with `expired=1` when the session ran out). A user
+ * with a temporary password is sent to the account page to change it, unless `temporaryPasswordOk`.
+ * POSTs must carry the session's CSRF token. Sets the actor, so services see the same tenant as the
+ * API would.
  */
-export function requirePage(opts: { admin?: boolean } = {}): MiddlewareHandler<AppEnv> {
+export function requirePage(
+  opts: { admin?: boolean; temporaryPasswordOk?: boolean } = {},
+): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const deps = c.get('deps');
     const token = getCookie(c, SESSION_COOKIE);
@@ -53,8 +60,14 @@ export function requirePage(opts: { admin?: boolean } = {}): MiddlewareHandler<A
     } catch (err) {
       return loginRedirect(c, err instanceof FerryError && err.code === 'auth.expired_token');
     }
-    const [user] = await deps.database.db.select().from(users).where(eq(users.id, claims.sub));
-    if (!user || user.deactivatedAt) return loginRedirect(c, false);
+    let user: Awaited<ReturnType<typeof sessionUser>>;
+    try {
+      user = await sessionUser(deps.database.db, claims);
+    } catch (err) {
+      if (err instanceof FerryError) return loginRedirect(c, false);
+      throw err;
+    }
+    if (user.passwordMustChange && !opts.temporaryPasswordOk) return c.redirect(CHANGE_PASSWORD_PAGE, 303);
     if (opts.admin && user.role !== 'admin')
       throw new FerryError('auth.forbidden', 'this page is for group admins');
     const exp = decodeJwt(token).exp ?? 0;
@@ -66,6 +79,7 @@ export function requirePage(opts: { admin?: boolean } = {}): MiddlewareHandler<A
       isOperator: user.isOperator,
       csrf: csrfTokenFor(deps.sessionSecret, token),
       sessionExpiresAt: new Date(exp * 1000),
+      passwordMustChange: user.passwordMustChange,
     });
     c.set('actor', userActor(user));
     if (c.req.method === 'POST') {

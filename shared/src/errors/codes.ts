@@ -119,6 +119,23 @@ export const ERROR_CODES = {
   },
   'auth.forbidden': { http: 403, retryable: false, description: 'The caller may not do this.' },
   'auth.rate_limited': { http: 429, retryable: true, description: 'Too many attempts; wait and try again.' },
+  'auth.password_change_required': {
+    http: 403,
+    retryable: false,
+    description:
+      'The account has a temporary password; change it (POST /api/v1/me/password) before anything else.',
+  },
+  'auth.wrong_password': {
+    http: 403,
+    retryable: false,
+    description: 'The current password given to confirm a password change is wrong.',
+  },
+  'auth.cross_origin': {
+    http: 403,
+    retryable: false,
+    description:
+      "A cookie-authenticated request that changes state did not come from the console's own origin.",
+  },
   'request.invalid': {
     http: 400,
     retryable: false,

@@ -1,25 +1,127 @@
-import type { Hono } from 'hono';
+import { ERROR_CODES, FerryError } from '@ferry/shared';
+import type { Context, Hono } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { setSessionCookie } from '../../http/auth-middleware.js';
+import { ctxOf } from '../../http/context.js';
+import { retryAfterOf } from '../../http/errors.js';
 import type { AppEnv } from '../../http/types.js';
-import { Layout } from '../layout.js';
+import { changePassword } from '../../services/change-password.js';
+import { PASSWORD_MIN_LENGTH } from '../../services/input-rules.js';
+import { formText } from '../facility-fields.js';
+import { Csrf, FieldError, Layout } from '../layout.js';
 import { pageUser, requirePage } from '../page-context.js';
 
-/** Who is signed in, in which role, and until when. */
+const NOTICES: Record<string, string> = {
+  'password-changed': 'Password changed. Every other session of yours has been signed out.',
+};
+
+type PasswordErrors = Partial<Record<'currentPassword' | 'newPassword', string>>;
+
+function renderAccount(
+  c: Context<AppEnv>,
+  errors: PasswordErrors = {},
+  status: ContentfulStatusCode = 200,
+): Response | Promise<Response> {
+  const user = pageUser(c);
+  const temporary = user.passwordMustChange;
+  c.status(status);
+  return c.html(
+    <Layout
+      title="Your account"
+      user={user}
+      nav="account"
+      notice={temporary ? undefined : NOTICES[c.req.query('notice') ?? '']}
+    >
+      {temporary ? (
+        <p class="notice warn" role="alert" id="password-temporary">
+          Your password is temporary. Choose a new one to continue.
+        </p>
+      ) : null}
+      <dl class="facts">
+        <dt>Email</dt>
+        <dd>{user.email}</dd>
+        <dt>Role</dt>
+        <dd>{user.role}</dd>
+        <dt>Session ends</dt>
+        <dd>
+          <time datetime={user.sessionExpiresAt.toISOString()}>{user.sessionExpiresAt.toISOString()}</time>
+        </dd>
+      </dl>
+      <section aria-labelledby="password-heading">
+        <h2 id="password-heading">Change password</h2>
+        <p>Changing your password signs you out everywhere else, API tokens included.</p>
+        <form method="post" action="/account/password" class="narrow" novalidate>
+          <Csrf user={user} />
+          <label for="current-password">Current password</label>
+          <input
+            type="password"
+            id="current-password"
+            name="currentPassword"
+            required
+            autocomplete="current-password"
+            aria-invalid={errors.currentPassword ? 'true' : undefined}
+            aria-describedby={errors.currentPassword ? 'current-password-error' : undefined}
+          />
+          <FieldError id="current-password-error" message={errors.currentPassword} />
+          <label for="new-password">New password</label>
+          <p class="muted" id="new-password-hint">
+            At least {PASSWORD_MIN_LENGTH} characters.
+          </p>
+          <input
+            type="password"
+            id="new-password"
+            name="newPassword"
+            required
+            minlength={PASSWORD_MIN_LENGTH}
+            autocomplete="new-password"
+            aria-invalid={errors.newPassword ? 'true' : undefined}
+            aria-describedby={
+              errors.newPassword ? 'new-password-hint new-password-error' : 'new-password-hint'
+            }
+          />
+          <FieldError id="new-password-error" message={errors.newPassword} />
+          <button type="submit">Change password</button>
+        </form>
+      </section>
+    </Layout>,
+  );
+}
+
+/** Who is signed in, in which role and until when; and changing one's own password (a temporary one first). */
 export function registerAccount(web: Hono<AppEnv>): void {
-  web.get('/account', requirePage(), (c) => {
-    const user = pageUser(c);
-    return c.html(
-      <Layout title="Your account" user={user}>
-        <dl class="facts">
-          <dt>Email</dt>
-          <dd>{user.email}</dd>
-          <dt>Role</dt>
-          <dd>{user.role}</dd>
-          <dt>Session ends</dt>
-          <dd>
-            <time datetime={user.sessionExpiresAt.toISOString()}>{user.sessionExpiresAt.toISOString()}</time>
-          </dd>
-        </dl>
-      </Layout>,
-    );
+  const page = requirePage({ temporaryPasswordOk: true });
+
+  web.get('/account', page, (c) => renderAccount(c));
+
+  web.post('/account/password', page, async (c) => {
+    const form = await c.req.parseBody();
+    const wasTemporary = pageUser(c).passwordMustChange;
+    try {
+      const { token } = await changePassword({
+        ctx: ctxOf(c),
+        input: {
+          currentPassword: formText(form, 'currentPassword'),
+          newPassword: formText(form, 'newPassword'),
+        },
+        sessionSecret: c.get('deps').sessionSecret,
+      });
+      setSessionCookie(c, token);
+    } catch (err) {
+      if (!(err instanceof FerryError)) throw err;
+      const status = ERROR_CODES[err.code].http as ContentfulStatusCode;
+      if (err.code === 'auth.wrong_password' || err.code === 'auth.rate_limited') {
+        const retryAfter = retryAfterOf(err);
+        if (retryAfter !== undefined) c.header('retry-after', String(retryAfter));
+        return renderAccount(c, { currentPassword: err.message }, status);
+      }
+      if (err.code === 'request.invalid')
+        return renderAccount(
+          c,
+          { newPassword: `New password ${err.message.replace(/^newPassword: /, '')}` },
+          status,
+        );
+      throw err;
+    }
+    return c.redirect(wasTemporary ? '/' : '/account?notice=password-changed', 303);
   });
 }

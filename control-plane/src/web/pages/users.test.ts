@@ -1,8 +1,14 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { users } from '../../db/schema/index.js';
-import { type ConsoleSession, consoleGet, consolePost, signInConsole } from '../../testing/console.js';
-import { BACKENDS, createTestApp, type SeededGroup, type TestApp } from '../../testing/harness.js';
+import {
+  type ConsoleSession,
+  consoleGet,
+  consolePost,
+  postLogin,
+  signInConsole,
+} from '../../testing/console.js';
+import { BACKENDS, createTestApp, type SeededGroup, seedUser, type TestApp } from '../../testing/harness.js';
 
 function decode(s: string): string {
   return s
@@ -69,7 +75,7 @@ describe.each(BACKENDS)('console users (%s)', (backend) => {
     expect((await userByEmail(t, a.reader.email))!.role).toBe('reader');
   });
 
-  it('creates a user who can then sign in', async () => {
+  it('creates a user who can then sign in, and must first replace the temporary password', async () => {
     const res = await consolePost(t, '/users', admin, {
       email: 'New.Reader@Example.test',
       role: 'reader',
@@ -86,7 +92,14 @@ describe.each(BACKENDS)('console users (%s)', (backend) => {
       email: 'new.reader@example.test',
       password: 'temporary pass 123',
     });
-    expect((await consoleGet(t, '/', session)).location).toBe('/worklist');
+    expect((await consoleGet(t, '/', session)).location).toBe('/account?notice=password-temporary');
+    const changed = await consolePost(t, '/account/password', session, {
+      currentPassword: 'temporary pass 123',
+      newPassword: 'their own password 456',
+    });
+    expect(changed.location).toBe('/');
+    const cookie = (changed.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    expect((await consoleGet(t, '/', { cookie, csrf: '' })).location).toBe('/worklist');
   });
 
   it('refusals re-render the form with the reason and the entered values', async () => {
@@ -146,14 +159,35 @@ describe.each(BACKENDS)('console users (%s)', (backend) => {
     const after = await consoleGet(t, '/users', admin);
     expect(after.html).toContain('>deactivated</span>');
     expect(after.html).toContain(`action="/users/${u.id}/reactivate"`);
-    const login = await consolePost(t, '/login', undefined, {
-      email: u.email,
-      password: 'long enough password',
-    });
+    const login = await postLogin(t, { email: u.email, password: 'long enough password' });
     expect(login.status).not.toBe(303);
     const on = await consolePost(t, `/users/${u.id}/reactivate`, admin);
     expect(on.status).toBe(303);
     expect((await userByEmail(t, u.email))!.deactivatedAt).toBeNull();
+  });
+
+  it('resets a password: the temporary one is shown once, the user is signed out and must change it', async () => {
+    const u = await seedUser(t, a.groupId, 'reader');
+    const theirs = await signInConsole(t, u);
+    const page = await consoleGet(t, '/users', admin);
+    expect(page.html).toContain(`action="/users/${u.id}/reset-password" data-confirm=`);
+    const reset = await consolePost(t, `/users/${u.id}/reset-password`, admin);
+    expect(reset.status).toBe(200);
+    expect(reset.headers.get('cache-control')).toContain('no-store');
+    const temporary = /<code id="temporary-password">([^<]+)<\/code>/.exec(reset.html)?.[1];
+    expect(temporary).toBeDefined();
+    expect(reset.html).toContain(`Temporary password for ${u.email}`);
+    // Not shown again.
+    expect((await consoleGet(t, '/users', admin)).html).not.toContain(temporary!);
+    // Their session is over; the temporary password signs in, straight to the account page.
+    expect((await consoleGet(t, '/worklist', theirs)).location).toMatch(/^\/login/);
+    const login = await postLogin(t, { email: u.email, password: decode(temporary!) });
+    expect(login.status).toBe(303);
+    expect(login.location).toBe('/account?notice=password-temporary');
+    // Another group's user is not found; an admin's own row has no reset.
+    expect((await consolePost(t, `/users/${b.reader.id}/reset-password`, admin)).status).toBe(404);
+    const self = await consolePost(t, `/users/${a.admin.id}/reset-password`, admin);
+    expect(self.status).toBe(403);
   });
 
   it('an admin cannot deactivate themselves: the page says why', async () => {

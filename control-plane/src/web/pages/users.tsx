@@ -7,13 +7,15 @@ import type { AppEnv } from '../../http/types.js';
 import { createUser } from '../../services/create-user.js';
 import { PASSWORD_MIN_LENGTH } from '../../services/input-rules.js';
 import { listUsers } from '../../services/list-users.js';
+import { resetUserPassword } from '../../services/reset-user-password.js';
 import { updateUser } from '../../services/update-user.js';
 import { formText, requireUuid, When } from '../facility-fields.js';
 import { Csrf, FieldError, Layout } from '../layout.js';
 import { pageUser, requirePage } from '../page-context.js';
 
 const NOTICES: Record<string, string> = {
-  created: 'User created. Give them their e-mail address and temporary password.',
+  created:
+    'User created. Give them their e-mail address and temporary password: they choose their own at the first sign-in.',
   'role-changed': 'Role changed',
   deactivated: 'User deactivated',
   reactivated: 'User reactivated',
@@ -42,7 +44,13 @@ function newUserErrors(err: unknown): NewUserErrors {
 
 async function renderUsers(
   c: Context<AppEnv>,
-  state: { values?: NewUserValues; errors?: NewUserErrors; rowError?: string } = {},
+  state: {
+    values?: NewUserValues;
+    errors?: NewUserErrors;
+    rowError?: string;
+    /** Shown once, right after a reset: it is nowhere else. */
+    reset?: { email: string; temporaryPassword: string };
+  } = {},
   status: ContentfulStatusCode = 200,
 ): Promise<Response> {
   const user = pageUser(c);
@@ -53,6 +61,18 @@ async function renderUsers(
   c.status(status);
   return c.html(
     <Layout title="Users" user={user} nav="users" notice={notice}>
+      {state.reset ? (
+        <div class="notice" role="status" id="reset-password">
+          <p>
+            {`Temporary password for ${state.reset.email}: `}
+            <code id="temporary-password">{state.reset.temporaryPassword}</code>
+          </p>
+          <p>
+            Shown only now: give it to them yourself. They are signed out everywhere and choose a new password
+            at their next sign-in.
+          </p>
+        </div>
+      ) : null}
       {state.rowError ? (
         <p class="notice bad" role="alert">
           {state.rowError}
@@ -108,6 +128,20 @@ async function renderUsers(
                             </select>
                             <button type="submit" class="secondary">
                               Change role
+                            </button>
+                          </form>
+                          <form
+                            method="post"
+                            action={`/users/${u.id}/reset-password`}
+                            data-confirm={`Reset the password of ${u.email}? They are signed out everywhere and get a temporary password.`}
+                          >
+                            <Csrf user={user} />
+                            <button
+                              type="submit"
+                              class="secondary"
+                              aria-label={`Reset password of ${u.email}`}
+                            >
+                              Reset password
                             </button>
                           </form>
                           {active ? (
@@ -213,7 +247,7 @@ async function rowAction(
   return c.redirect(`/users?notice=${notice}`, 303);
 }
 
-/** Users (admins): list, create with a temporary password, change role, deactivate. */
+/** Users (admins): list, create with a temporary password, reset a password, change role, deactivate. */
 export function registerUsers(web: Hono<AppEnv>): void {
   const admin = requirePage({ admin: true });
 
@@ -243,6 +277,20 @@ export function registerUsers(web: Hono<AppEnv>): void {
     if (!isRole(role))
       return renderUsers(c, { rowError: 'Not changed: choose the role admin or reader.' }, 400);
     return rowAction(c, { role }, 'role-changed');
+  });
+  web.post('/users/:id/reset-password', admin, async (c) => {
+    const id = requireUuid(c.req.param('id') ?? '', 'user');
+    let reset: Awaited<ReturnType<typeof resetUserPassword>>;
+    try {
+      reset = await resetUserPassword({ ctx: ctxOf(c), input: { id } });
+    } catch (err) {
+      if (err instanceof FerryError && err.code === 'auth.forbidden')
+        return renderUsers(c, { rowError: `Not reset: ${err.message}.` }, 403);
+      throw err;
+    }
+    // Rendered, not redirected: the temporary password must not travel in a URL or be cached.
+    c.header('cache-control', 'no-store');
+    return renderUsers(c, { reset: { email: reset.user.email, temporaryPassword: reset.temporaryPassword } });
   });
   web.post('/users/:id/deactivate', admin, (c) => rowAction(c, { deactivated: true }, 'deactivated'));
   web.post('/users/:id/reactivate', admin, (c) => rowAction(c, { deactivated: false }, 'reactivated'));
