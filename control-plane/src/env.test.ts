@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { isFerryError } from '@ferry/shared';
 import { describe, expect, it } from 'vitest';
 import { loadEnv } from './env.js';
@@ -9,6 +11,14 @@ describe('control plane settings', () => {
     expect(env.httpPort).toBe(8080);
     expect(env.publicUrl).toBe('http://127.0.0.1:8080');
     expect(env.keyFile.endsWith('keys/recipient.private.jwk')).toBe(true);
+  });
+
+  it('serves the agent release npm run bundle:agent writes, or FERRY_AGENT_RELEASE', () => {
+    const repo = fileURLToPath(new URL('../../', import.meta.url));
+    expect(loadEnv({}).agentReleaseFile).toBe(join(repo, 'agent', 'release', 'ferry-agent-linux-x64.tar.gz'));
+    expect(loadEnv({ FERRY_AGENT_RELEASE: '/srv/ferry/agent.tar.gz' }).agentReleaseFile).toBe(
+      '/srv/ferry/agent.tar.gz',
+    );
   });
 
   it('serves HTTPS, and says so in its default public URL, only with both TLS files', () => {

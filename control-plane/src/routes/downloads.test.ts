@@ -90,6 +90,16 @@ describe('the agent release downloads', () => {
     expect(Buffer.from(await res.arrayBuffer()).equals(next)).toBe(true);
   });
 
+  it('is described in the API description, without a security requirement', async () => {
+    const doc = (await t.request('GET', '/api/v1/openapi.json')).body as {
+      paths: Record<string, { get?: { security?: unknown[]; responses: Record<string, unknown> } }>;
+    };
+    for (const path of [TARBALL, SHA256]) {
+      expect(doc.paths[path]?.get?.responses).toHaveProperty('200');
+      expect(doc.paths[path]?.get?.security ?? []).toEqual([]);
+    }
+  });
+
   it('answers 404 agent_release.missing for both when there is no release', async () => {
     for (const path of [TARBALL, SHA256]) {
       const res = await absent.request('GET', path);
