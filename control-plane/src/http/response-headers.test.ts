@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../app.js';
+import { parseTrustedProxies } from '../env.js';
 import { createTestApp, type SeededGroup, type TestApp } from '../testing/harness.js';
 import { HSTS_VALUE } from './response-headers.js';
 
@@ -65,5 +67,35 @@ describe('Cache-Control and HSTS on every answer', () => {
     }
     expect(HSTS_VALUE).toMatch(/^max-age=(\d+)$/);
     expect(Number(HSTS_VALUE.slice('max-age='.length))).toBeGreaterThanOrEqual(180 * 86_400);
+  });
+
+  it('sends it behind a TLS proxy only when the proxy is trusted (FERRY_TRUSTED_PROXIES) and says https', async () => {
+    const app = createApp({ ...t.deps, trustedProxies: parseTrustedProxies('10.0.0.0/8, fd00::/8') });
+    const from = (remoteAddress: string, proto?: string) =>
+      app.request(
+        'http://ferry.test/login',
+        { headers: proto ? { 'x-forwarded-proto': proto } : {} },
+        {
+          incoming: {
+            socket: { remoteAddress, remoteFamily: remoteAddress.includes(':') ? 'IPv6' : 'IPv4' },
+          },
+        },
+      );
+    const hsts = async (res: Response | Promise<Response>) =>
+      (await res).headers.get('strict-transport-security');
+    expect(await hsts(from('10.1.2.3', 'https'))).toBe(HSTS_VALUE);
+    expect(await hsts(from('::ffff:10.1.2.3', 'https'))).toBe(HSTS_VALUE);
+    expect(await hsts(from('fd00::7', 'https, http'))).toBe(HSTS_VALUE);
+    expect(await hsts(from('10.1.2.3', 'http'))).toBeNull();
+    expect(await hsts(from('10.1.2.3'))).toBeNull();
+    // Anyone else can send the header: it means nothing from an untrusted peer.
+    expect(await hsts(from('203.0.113.9', 'https'))).toBeNull();
+    // Without FERRY_TRUSTED_PROXIES no peer is believed.
+    const plain = await t.app.request(
+      'http://ferry.test/login',
+      { headers: { 'x-forwarded-proto': 'https' } },
+      { incoming: { socket: { remoteAddress: '10.1.2.3', remoteFamily: 'IPv4' } } },
+    );
+    expect(plain.headers.get('strict-transport-security')).toBeNull();
   });
 });
