@@ -1,8 +1,8 @@
 import { FerryError } from '@ferry/shared';
 import { sql } from 'drizzle-orm';
 import type { Ctx } from '../context.js';
-import { deliveryFailureReason } from '../webhooks/delivery-failure.js';
 import type { SecretBox } from '../keys/secret-box.js';
+import { deliveryFailureReason } from '../webhooks/delivery-failure.js';
 import { SIGNATURE_HEADER, signWebhookBody, WEBHOOK_SECRET_PURPOSE } from '../webhooks/signature.js';
 import { type HostLookup, postToWebhookTarget, resolveWebhookTarget } from '../webhooks/webhook-target.js';
 import { rowsOf } from './enqueue-webhook-deliveries.js';
