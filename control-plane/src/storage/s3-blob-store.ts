@@ -279,9 +279,11 @@ export class S3BlobStore implements BlobStore {
         throw this.failure('publish a staged object', err);
       }
     }
-    await this.call('delete a staged object', () =>
-      this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: stagingKey(upload) })),
-    );
+    // Off the request's path: nothing reads the staged copy any more, and a delete that fails leaves
+    // only garbage under staging/ (see the lifecycle rule in docs/operations.md).
+    void this.client
+      .send(new DeleteObjectCommand({ Bucket: this.bucket, Key: stagingKey(upload) }))
+      .catch(() => {});
   }
 
   /** Parts S3 holds, with their ETags (CompleteMultipartUpload needs them); ListParts pages by 1,000. */
