@@ -3,8 +3,9 @@
 // live; a study sent with storescu shows in the worklist and downloads as a zip of Part-10 files;
 // readers cannot reach admin pages, and a reader of another group sees none of it. Every page passes
 // an axe-core scan (no serious or critical violations) and fits a 390 px phone. Screenshots go to
-// test/artifacts/; the fleet and worklist ones become the README's docs/screenshots/.
-import { readFile, writeFile } from 'node:fs/promises';
+// test/artifacts/; `npm run screenshots` (FERRY_PUBLISH_SCREENSHOTS=1) makes the fleet and worklist ones
+// the README's docs/screenshots/, which a plain test run leaves untouched.
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,6 +27,8 @@ import {
   launchBrowser,
   newPage,
   PHONE,
+  PUBLISH_SCREENSHOTS,
+  publishedScreenshot,
   publishScreenshot,
   screenshot,
   signIn,
@@ -41,6 +44,8 @@ const READER = { email: 'reader@ferry.test', password: 'reader password 1234' };
 const OTHER_ADMIN = { email: 'admin@other.test', password: 'other admin password 1' };
 const OTHER_READER = { email: 'reader@other.test', password: 'other reader password 1' };
 const STUDY_FILES = 6;
+/** The gateway's one DICOM peer: its own listener, standing in for a PACS. */
+const OWN_LISTENER = 'Own listener';
 
 let root: string;
 let cp: ControlPlaneProcess;
@@ -61,7 +66,19 @@ let worklistShot = '';
 const api = <T = unknown>(method: string, path: string, body?: unknown) =>
   cp.api<T>(method, path, { token: session, ...(body !== undefined ? { body } : {}) });
 
+/** The README's images as they are on disk (modification time and bytes). */
+async function readmeImages(): Promise<{ mtimeMs: number; bytes: Buffer }[]> {
+  return Promise.all(
+    ['fleet', 'worklist'].map(async (as) => {
+      const file = publishedScreenshot(as);
+      return { mtimeMs: (await stat(file)).mtimeMs, bytes: await readFile(file) };
+    }),
+  );
+}
+let readmeImagesBefore: Awaited<ReturnType<typeof readmeImages>>;
+
 beforeAll(async () => {
+  readmeImagesBefore = await readmeImages();
   browser = await launchBrowser();
   root = await scratch('console');
   cp = await startControlPlane({
@@ -139,10 +156,27 @@ describe('console journeys in Chromium', () => {
     facilityId = new URL(page.url()).pathname.split('/').pop() ?? '';
     expect(await page.getByRole('status').allInnerTexts()).toContain('Facility created');
     expect(await page.locator('h1').textContent()).toBe(FACILITY.name);
+    // Nothing limits who may store yet, and the page says so plainly.
+    expect(await page.locator('#open-to-any-caller').textContent()).toMatch(
+      /^Any machine on the network can store images to this facility's gateways/,
+    );
 
-    // The DICOM port is gateway config the control plane pushes: set it on the facility before enrolling.
-    const patched = await api('PATCH', `/api/v1/facilities/${facilityId}`, { gateway: { port: dicomPort } });
+    // The DICOM port, the callers allowed to store (storescu, and the gateway itself for its C-ECHO
+    // below) and the DICOM peer it may C-ECHO are gateway config the control plane pushes: set them
+    // on the facility before enrolling.
+    const patched = await api('PATCH', `/api/v1/facilities/${facilityId}`, {
+      gateway: {
+        port: dicomPort,
+        allowedCallingAeTitles: ['STORESCU', FACILITY.aeTitle],
+        peers: [{ name: OWN_LISTENER, aeTitle: FACILITY.aeTitle, host: '127.0.0.1', port: dicomPort }],
+      },
+    });
     expect(patched.status, JSON.stringify(patched.body)).toBe(200);
+    await page.reload();
+    expect(await page.locator('#open-to-any-caller').count()).toBe(0);
+    expect(await page.locator('#allowed-callers').textContent()).toBe(
+      `Only these calling AE titles can store to this facility's gateways: STORESCU, ${FACILITY.aeTitle}.`,
+    );
 
     await page.getByLabel('Expires in (hours)').fill('2');
     await page.getByRole('button', { name: 'Create enrollment token' }).click();
@@ -422,13 +456,12 @@ describe('console journeys in Chromium', () => {
     await axeCheck(page, 'diagnostic result');
     await screenshot(page, 'console-diagnostic-upload');
 
-    // C-ECHO to the gateway's own listener, standing in for a PACS.
+    // C-ECHO to the listed peer (the gateway's own listener, standing in for a PACS), chosen from a list.
     const echo = await runAndWait('Run C-ECHO', async () => {
-      await page.getByLabel('Host').fill('127.0.0.1');
-      await page.getByLabel('Port').fill(String(dicomPort));
-      await page.getByLabel('Called AE title').fill(FACILITY.aeTitle);
+      await page.getByLabel('Peer', { exact: true }).selectOption(OWN_LISTENER);
     });
     expect(echo.result, echo.summary).toBe('ok');
+    expect(echo.summary).toMatch(new RegExp(`^C-ECHO from ${FACILITY.aeTitle} to ${OWN_LISTENER} `));
 
     const logs = await runAndWait('Get log bundle', async () => {
       await page.getByLabel('Lines').fill('50');
@@ -449,7 +482,7 @@ describe('console journeys in Chromium', () => {
     expect(api_.body.revokedAt).not.toBeNull();
   });
 
-  it('no page broke the Content-Security-Policy or logged a script error; the README screenshots are refreshed', async () => {
+  it('no page broke the Content-Security-Policy or logged a script error; the README screenshots change only when published', async () => {
     const cspErrorsBefore = consoleErrors.filter((e) => /Content Security Policy|Refused to/i.test(e));
     const otherErrors = consoleErrors.filter((e) => !/Failed to load resource/.test(e));
     // The policy is live: an inline script is refused.
@@ -464,7 +497,9 @@ describe('console journeys in Chromium', () => {
     expect(cspErrorsBefore).toEqual([]);
     expect(otherErrors).toEqual([]);
     expect(fleetShot && worklistShot, 'the fleet and worklist journeys ran').toBeTruthy();
-    await publishScreenshot(fleetShot, 'fleet');
-    await publishScreenshot(worklistShot, 'worklist');
+    // `npm run screenshots` publishes them; a plain test run leaves the tracked images untouched.
+    expect(await publishScreenshot(fleetShot, 'fleet')).toBe(PUBLISH_SCREENSHOTS);
+    expect(await publishScreenshot(worklistShot, 'worklist')).toBe(PUBLISH_SCREENSHOTS);
+    if (!PUBLISH_SCREENSHOTS) expect(await readmeImages()).toEqual(readmeImagesBefore);
   });
 });

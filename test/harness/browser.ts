@@ -83,10 +83,26 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   return file;
 }
 
-/** Copies an artifact screenshot to docs/screenshots/<as>.png (the README's images). */
-export async function publishScreenshot(artifact: string, as: string): Promise<void> {
+/**
+ * `npm run screenshots` sets this: only then do the README's images change. A plain `npm test` must
+ * leave tracked files alone (its screenshots stay in test/artifacts for inspection).
+ */
+export const PUBLISH_SCREENSHOTS = process.env.FERRY_PUBLISH_SCREENSHOTS === '1';
+
+/** The README's image `as` (docs/screenshots/<as>.png). */
+export function publishedScreenshot(as: string): string {
+  return join(SCREENSHOTS_DIR, `${as}.png`);
+}
+
+/**
+ * Copies an artifact screenshot to docs/screenshots/<as>.png (the README's images) when publishing
+ * (PUBLISH_SCREENSHOTS); otherwise does nothing and returns false.
+ */
+export async function publishScreenshot(artifact: string, as: string): Promise<boolean> {
+  if (!PUBLISH_SCREENSHOTS) return false;
   await mkdir(SCREENSHOTS_DIR, { recursive: true });
-  await copyFile(artifact, join(SCREENSHOTS_DIR, `${as}.png`));
+  await copyFile(artifact, publishedScreenshot(as));
+  return true;
 }
 
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
