@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { isFerryError, PRIVATE_UMASK } from '@ferry/shared';
+import { isFerryError, PRIVATE_UMASK, recipientKeyThumbprint } from '@ferry/shared';
 import { pino } from 'pino';
 import { generateKeys } from './cli/keys.js';
 import { loadEnv } from './env.js';
@@ -10,7 +10,8 @@ const USAGE = `usage: ferry-control-plane <command>
   serve                     run the HTTP API (settings from FERRY_* environment variables)
   migrate                   apply database migrations and exit
   keys generate --out DIR   create an X25519 encryption key pair in DIR
-  keys rotate               add a new current key to FERRY_KEY_FILE; old keys keep decrypting
+  keys rotate               add a new current key to FERRY_KEY_FILE (running replicas pick it up and
+                            send it to the gateways); old keys keep decrypting
 `;
 
 async function main(argv: string[]): Promise<void> {
@@ -26,7 +27,7 @@ async function main(argv: string[]): Promise<void> {
     const env = loadEnv();
     const keys = await rotateRecipientKeys(env.keyFile);
     process.stdout.write(
-      `new current key ${keys.publicJwk.kid}; ${keys.privateJwks.length} key(s) kept in ${env.keyFile}\n`,
+      `new current key ${keys.publicJwk.kid} (thumbprint ${await recipientKeyThumbprint(keys.publicJwk)}); ${keys.privateJwks.length} key(s) kept in ${env.keyFile}\n`,
     );
     return;
   }

@@ -75,7 +75,9 @@ describe('recipient key rotation reaches enrolled agents', () => {
     const { stdout } = await run(process.execPath, [CONTROL_PLANE_BIN, 'keys', 'rotate'], {
       env: { ...process.env, FERRY_DATA_DIR: cpDir() },
     });
-    expect(stdout).toMatch(/new current key/);
+    const printed = /new current key \S+ \(thumbprint ([\w-]{43})\)/.exec(stdout)?.[1];
+    expect(printed, stdout).toBeDefined();
+    return printed as string;
   };
   const send = async (batch: Sent[]) => {
     const r = await storescu({
@@ -134,7 +136,7 @@ describe('recipient key rotation reaches enrolled agents', () => {
     await waitForKids(oldKey.slice(0, 22), first.length);
 
     const pid = cloud.agent.pid;
-    await rotate();
+    const printed = await rotate();
     const after = await cloud.waitForGateway<KeyedGateway>(
       gatewayId,
       (g) => g.recipientKey.current && g.recipientKey.thumbprint !== oldKey,
@@ -143,6 +145,7 @@ describe('recipient key rotation reaches enrolled agents', () => {
     );
     const newKey = after.recipientKey.thumbprint ?? '';
     expect(after.recipientKey.controlPlaneThumbprint).toBe(newKey);
+    expect(newKey).toBe(printed);
     expect(cloud.agent.pid).toBe(pid);
     expect(cloud.agent.child.exitCode).toBeNull();
     // Kept durably: agent.json names the new key, so a restart seals for it too.
@@ -174,8 +177,8 @@ describe('recipient key rotation reaches enrolled agents', () => {
     await page.goto(`${cloud.cp.url}/gateways/${gatewayId}`);
     const key = page.locator('#gw-recipient-key');
     await expect(key.getAttribute('data-current')).resolves.toBe('false');
-    expect(await key.innerText()).toContain(was);
-    expect(await key.innerText()).toContain("not the control plane's current key");
+    expect(await key.textContent()).toContain(was);
+    expect(await key.textContent()).toContain("not the control plane's current key");
 
     await cloud.restartAgent();
     const back = await cloud.waitForGateway<KeyedGateway>(
@@ -186,7 +189,7 @@ describe('recipient key rotation reaches enrolled agents', () => {
     );
     await page.reload();
     await expect(key.getAttribute('data-current')).resolves.toBe('true');
-    expect(await key.innerText()).toContain(back.recipientKey.thumbprint ?? '?');
+    expect(await key.textContent()).toContain(back.recipientKey.thumbprint ?? '?');
 
     const third = files.slice(6, 9);
     await send(third);
