@@ -96,8 +96,8 @@ export async function startAgent(
     uploader: () => uploader,
     log: log.child({ component: 'config' }),
     initialVersion: config.configVersion ?? 0,
-  });
     initialPeers: config.peers,
+  });
   if (enrollment) {
     const health = new HealthMonitor({
       dataDir,
@@ -112,8 +112,8 @@ export async function startAgent(
     const diagnostics = new DiagnosticsRunner({
       control: enrollment.control,
       ownAeTitle: () => listener.currentPolicy.aeTitle,
-      logs: opts.logs ?? new LogRing(2000),
       peers: () => applier.appliedPeers(),
+      logs: opts.logs ?? new LogRing(2000),
       log: log.child({ component: 'diagnostics' }),
     });
     channel = new ControlChannel({
