@@ -194,11 +194,19 @@ async function seed(databaseUrl: string, groupId: string, facilityIds: string[])
 
 /** Signs in through the console's form like a browser and returns the session cookie. */
 async function consoleSignIn(server: Server, email: string, password: string): Promise<string> {
+  // The form carries a CSRF token bound to a cookie of its own, handed out with the page.
+  const form = await fetch(`${server.url}/login`);
+  const csrfCookie = form.headers
+    .getSetCookie()
+    .find((c) => c.startsWith('ferry_login_csrf='))
+    ?.split(';')[0];
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(await form.text())?.[1];
+  if (!csrfCookie || !csrf) throw new Error('console sign-in: the sign-in page has no CSRF token');
   const res = await fetch(`${server.url}/login`, {
     method: 'POST',
     redirect: 'manual',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ email, password, next: '/' }).toString(),
+    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: csrfCookie },
+    body: new URLSearchParams({ _csrf: csrf, email, password, next: '/' }).toString(),
   });
   const cookie = res.headers.getSetCookie().find((c) => c.startsWith('ferry_session='));
   if (res.status !== 303 || !cookie) throw new Error(`console sign-in: ${res.status} ${await res.text()}`);

@@ -40,9 +40,18 @@ import { freePort, storescu, topLevelStrings } from '../harness/dcmtk.js';
 
 const HEARTBEAT_SECONDS = 2;
 const FACILITY = { name: 'Radiology North', aeTitle: 'GATEWAY' };
-const READER = { email: 'reader@ferry.test', password: 'reader password 1234' };
-const OTHER_ADMIN = { email: 'admin@other.test', password: 'other admin password 1' };
-const OTHER_READER = { email: 'reader@other.test', password: 'other reader password 1' };
+// `password` is the temporary one an admin gives (the invitation); `own` the one the user then chooses.
+const READER = { email: 'reader@ferry.test', password: 'reader password 1234', own: 'the reader own 5678' };
+const OTHER_ADMIN = {
+  email: 'admin@other.test',
+  password: 'other admin password 1',
+  own: 'other admin own 2',
+};
+const OTHER_READER = {
+  email: 'reader@other.test',
+  password: 'other reader password 1',
+  own: 'other reader own 3',
+};
 const STUDY_FILES = 6;
 /** The gateway's one DICOM peer: its own listener, standing in for a PACS. */
 const OWN_LISTENER = 'Own listener';
@@ -318,14 +327,30 @@ describe('console journeys in Chromium', () => {
     fleetShot = await screenshot(page, 'console-fleet');
   });
 
-  it('a reader of the group opens the worklist but gets the 403 page on admin pages', async () => {
+  it('a new reader first replaces the temporary password on the account page, then opens the worklist but gets the 403 page on admin pages', async () => {
     expect(studyUid, 'needs the stored study').not.toBe('');
-    const made = await api('POST', '/api/v1/users', { ...READER, role: 'reader' });
+    const made = await api('POST', '/api/v1/users', {
+      email: READER.email,
+      password: READER.password,
+      role: 'reader',
+    });
     expect(made.status, JSON.stringify(made.body)).toBe(201);
     const { context, page } = await newPage(browser);
     try {
       await signIn(page, cp.url, READER.email, READER.password);
-      expect(new URL(page.url()).pathname).toBe('/worklist');
+      // The admin's password was the invitation: every page sends the reader to change it first.
+      expect(new URL(page.url()).pathname).toBe('/account');
+      expect(await page.locator('#password-temporary').textContent()).toContain('temporary');
+      await page.goto(`${cp.url}/worklist`);
+      expect(new URL(page.url()).pathname).toBe('/account');
+      await axeCheck(page, 'account page with a temporary password');
+      await screenshot(page, 'console-account-temporary-password');
+      await page.getByLabel('Current password').fill(READER.password);
+      await page.getByLabel('New password').fill(READER.own);
+      await Promise.all([
+        page.waitForURL('**/worklist'),
+        page.getByRole('button', { name: 'Change password' }).click(),
+      ]);
       await page.locator(`tr[data-study-uid="${studyUid}"]`).waitFor();
       const nav = await page.getByRole('navigation', { name: 'Main' }).textContent();
       expect(nav).toContain('Worklist');
@@ -336,6 +361,34 @@ describe('console journeys in Chromium', () => {
         expect(await page.locator('h1').textContent(), path).toBe('Not allowed');
       }
       await screenshot(page, 'console-reader-forbidden');
+
+      // Signing out ends the session on the server: the old cookie, put back, opens nothing.
+      await page.goto(`${cp.url}/worklist`);
+      const cookies = await context.cookies();
+      await Promise.all([
+        page.waitForURL('**/login'),
+        page.getByRole('button', { name: 'Sign out' }).click(),
+      ]);
+      await context.addCookies(cookies);
+      await page.goto(`${cp.url}/worklist`);
+      expect(new URL(page.url()).pathname).toBe('/login');
+
+      // The admin resets the reader's password from the users page: shown once, and the reader's
+      // session ends at once.
+      await signIn(page, cp.url, READER.email, READER.own);
+      expect(new URL(page.url()).pathname).toBe('/worklist');
+      await admin.page.goto(`${cp.url}/users`);
+      admin.page.once('dialog', (d) => void d.accept());
+      await Promise.all([
+        admin.page.waitForURL(/\/users\/[0-9a-f-]{36}\/reset-password$/),
+        admin.page.getByRole('button', { name: `Reset password of ${READER.email}` }).click(),
+      ]);
+      const temporary = ((await admin.page.locator('#temporary-password').textContent()) ?? '').trim();
+      expect(temporary.length).toBeGreaterThanOrEqual(12);
+      await page.goto(`${cp.url}/worklist`);
+      expect(new URL(page.url()).pathname).toBe('/login');
+      await signIn(page, cp.url, READER.email, temporary);
+      expect(new URL(page.url()).pathname).toBe('/account');
     } finally {
       await context.close();
     }
@@ -343,17 +396,21 @@ describe('console journeys in Chromium', () => {
 
   it("a reader of another group sees none of this group's studies and gets the 404 page on them", async () => {
     expect(studyUid, 'needs the stored study').not.toBe('');
-    const group = await api('POST', '/api/v1/groups', { name: 'Other Hospital', admin: OTHER_ADMIN });
+    const group = await api('POST', '/api/v1/groups', {
+      name: 'Other Hospital',
+      admin: { email: OTHER_ADMIN.email, password: OTHER_ADMIN.password },
+    });
     expect(group.status, JSON.stringify(group.body)).toBe(201);
-    const otherSession = await cp.login(OTHER_ADMIN.email, OTHER_ADMIN.password);
+    const otherSession = await cp.firstSignIn(OTHER_ADMIN.email, OTHER_ADMIN.password, OTHER_ADMIN.own);
     const made = await cp.api('POST', '/api/v1/users', {
       token: otherSession,
-      body: { ...OTHER_READER, role: 'reader' },
+      body: { email: OTHER_READER.email, password: OTHER_READER.password, role: 'reader' },
     });
     expect(made.status, JSON.stringify(made.body)).toBe(201);
+    await cp.firstSignIn(OTHER_READER.email, OTHER_READER.password, OTHER_READER.own);
     const { context, page } = await newPage(browser);
     try {
-      await signIn(page, cp.url, OTHER_READER.email, OTHER_READER.password);
+      await signIn(page, cp.url, OTHER_READER.email, OTHER_READER.own);
       await page.goto(`${cp.url}/worklist`);
       expect(await page.locator('tr[data-study-uid]').count()).toBe(0);
       expect(await page.locator('main').textContent()).toContain('No studies match.');

@@ -30,6 +30,11 @@ export interface ControlPlaneProcess {
   ): Promise<{ status: number; body: T }>;
   /** Signs in and returns the session token. */
   login(email: string, password: string): Promise<string>;
+  /**
+   * Signs in with a temporary password (a new user's, a reset's), replaces it with `chosen` as the
+   * product requires before anything else, and returns the session token that then works.
+   */
+  firstSignIn(email: string, temporary: string, chosen: string): Promise<string>;
   stop(): Promise<void>;
   exited: Promise<number | null>;
 }
@@ -90,6 +95,11 @@ export async function startControlPlane(opts: {
     const text = await res.text();
     return { status: res.status, body: (text ? JSON.parse(text) : undefined) as never };
   };
+  const login = async (email: string, password: string): Promise<string> => {
+    const res = await api<{ token: string }>('POST', '/api/v1/auth/login', { body: { email, password } });
+    if (res.status !== 200) throw new Error(`login failed: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body.token;
+  };
   return {
     url,
     publicUrl,
@@ -98,9 +108,15 @@ export async function startControlPlane(opts: {
     child,
     output: service.output,
     api,
-    async login(email, password) {
-      const res = await api<{ token: string }>('POST', '/api/v1/auth/login', { body: { email, password } });
-      if (res.status !== 200) throw new Error(`login failed: ${res.status} ${JSON.stringify(res.body)}`);
+    login,
+    async firstSignIn(email, temporary, chosen) {
+      const token = await login(email, temporary);
+      const res = await api<{ token: string }>('POST', '/api/v1/me/password', {
+        token,
+        body: { currentPassword: temporary, newPassword: chosen },
+      });
+      if (res.status !== 200)
+        throw new Error(`password change failed: ${res.status} ${JSON.stringify(res.body)}`);
       return res.body.token;
     },
     exited,
