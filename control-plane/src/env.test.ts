@@ -57,7 +57,21 @@ describe('control plane settings', () => {
     expect(loadEnv({ FERRY_WEBHOOK_ALLOW_PRIVATE: 'true' }).webhookAllowPrivate).toBe(true);
   });
 
+  it('reads FERRY_TRUSTED_PROXIES as addresses and CIDRs (IPv4 and IPv6); unset trusts no peer', () => {
+    expect(loadEnv({}).trustedProxies).toBeUndefined();
+    const list = loadEnv({ FERRY_TRUSTED_PROXIES: ' 10.0.0.0/8, 192.0.2.7 ,2001:db8::/32' }).trustedProxies!;
+    expect(list.check('10.20.30.40', 'ipv4')).toBe(true);
+    expect(list.check('192.0.2.7', 'ipv4')).toBe(true);
+    expect(list.check('192.0.2.8', 'ipv4')).toBe(false);
+    expect(list.check('2001:db8::1', 'ipv6')).toBe(true);
+    expect(list.check('2001:db9::1', 'ipv6')).toBe(false);
+  });
+
   it.each([
+    [{ FERRY_TRUSTED_PROXIES: 'proxy.example' }, 'FERRY_TRUSTED_PROXIES'],
+    [{ FERRY_TRUSTED_PROXIES: '10.0.0.0/33' }, 'FERRY_TRUSTED_PROXIES'],
+    [{ FERRY_TRUSTED_PROXIES: '10.0.0.1, 10.0.0.0/8/1' }, 'FERRY_TRUSTED_PROXIES'],
+    [{ FERRY_TRUSTED_PROXIES: '2001:db8::/129' }, 'FERRY_TRUSTED_PROXIES'],
     [{ FERRY_HEARTBEAT_SECONDS: '0' }, 'FERRY_HEARTBEAT_SECONDS'],
     [{ FERRY_CONFIG_RESYNC_SECONDS: 'often' }, 'FERRY_CONFIG_RESYNC_SECONDS'],
     [{ FERRY_REPLICA_ID: 'has space' }, 'FERRY_REPLICA_ID'],
