@@ -12,6 +12,7 @@ import { rowsOf } from '../db/queries/gateway-channel.js';
 import type { AppDeps, AppEnv } from '../http/types.js';
 import { createChannelSocketServer } from '../server.js';
 import { ChannelHub } from '../ws/channel-hub.js';
+import type { CurrentRecipientKey } from '../ws/gateway-channel.js';
 import { type TestApp, testDatabaseUrl } from './harness.js';
 
 export interface ChannelServerOptions {
@@ -23,6 +24,8 @@ export interface ChannelServerOptions {
   helloTimeoutMs?: number;
   /** Serve on this database instead of the test app's (a second replica's own connections). */
   database?: Database;
+  /** The current recipient key the hub hands to gateways (the server's follows the key file). */
+  recipientKey?: () => CurrentRecipientKey;
 }
 
 export interface ChannelServer {
@@ -50,6 +53,7 @@ export async function serveTestAppWithChannel(
     configResyncSeconds: opts.configResyncSeconds ?? 300,
     ...(opts.pingIntervalMs !== undefined ? { pingIntervalMs: opts.pingIntervalMs } : {}),
     ...(opts.helloTimeoutMs !== undefined ? { helloTimeoutMs: opts.helloTimeoutMs } : {}),
+    ...(opts.recipientKey ? { recipientKey: opts.recipientKey } : {}),
   });
   await hub.start();
   const deps: AppDeps = { ...t.deps, database, channelHub: hub };
