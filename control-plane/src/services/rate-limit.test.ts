@@ -4,7 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rateLimits } from '../db/schema/index.js';
 import { startRateLimitSweep } from '../jobs/rate-limit-sweep.js';
 import { BACKENDS, createTestApp, type TestApp } from '../testing/harness.js';
-import { hitRateLimit, LONGEST_RATE_LIMIT_WINDOW_MS, sweepRateLimits } from './rate-limit.js';
+import {
+  BACKOFF_MEMORY_MS,
+  hitBackoff,
+  hitRateLimit,
+  LONGEST_RATE_LIMIT_WINDOW_MS,
+  sweepRateLimits,
+} from './rate-limit.js';
 
 const LIMIT = 3;
 
@@ -49,6 +55,35 @@ describe.each(BACKENDS)('rate-limit counters (%s)', (backend) => {
       (err: unknown) => err,
     );
     expect(isFerryError(stillLocked) && stillLocked.code).toBe('auth.rate_limited');
+  });
+
+  it('keeps a backoff past the fixed windows (a slow guesser keeps its delay) and forgets it after a quiet day', async () => {
+    const db = t.database.db;
+    const policy = { free: 1, baseMs: 60_000, capMs: 15 * 60_000 };
+    await db.insert(rateLimits).values([
+      {
+        key: 'backoff:password:slow@x.test:192.0.2.1',
+        windowStart: new Date(Date.now() - 3600_000),
+        count: 30,
+      },
+      {
+        key: 'backoff:password:gone@x.test:192.0.2.1',
+        windowStart: new Date(Date.now() - BACKOFF_MEMORY_MS - 60_000),
+        count: 30,
+      },
+    ]);
+    await sweepRateLimits(db);
+    const left = await keys();
+    expect(left).toContain('backoff:password:slow@x.test:192.0.2.1');
+    expect(left).not.toContain('backoff:password:gone@x.test:192.0.2.1');
+    // Its 15-minute wait is over, so one more attempt is let through and counted; the next waits again.
+    await hitBackoff(db, 'password:slow@x.test:192.0.2.1', policy);
+    const held = await hitBackoff(db, 'password:slow@x.test:192.0.2.1', policy).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(isFerryError(held) && held.code).toBe('auth.rate_limited');
+    expect(isFerryError(held) && held.details?.retryAfterSeconds).toBe(15 * 60);
   });
 
   it('runs as a periodic job', async () => {
