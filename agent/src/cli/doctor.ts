@@ -240,7 +240,11 @@ async function checkClock(server: string): Promise<CheckResult> {
     const offset = Math.round((sent + received) / 2 - Date.parse(date));
     const what = `this clock is ${Math.abs(Math.round(offset / 1000))} s ${offset >= 0 ? 'ahead of' : 'behind'} the control plane`;
     if (Math.abs(offset) > CLOCK_SKEW_ERROR_MS)
-      return fail('clock', `${what}; agent tokens are refused beyond 5 minutes`, fix);
+      return fail(
+        'clock',
+        `${what}; agent tokens are refused beyond ${CLOCK_SKEW_ERROR_MS / 1000} s of skew`,
+        fix,
+      );
     if (Math.abs(offset) > CLOCK_SKEW_WARN_MS) return warn('clock', `${what}: ${fix}`);
     return pass('clock', `within ${Math.max(1, Math.ceil(Math.abs(offset) / 1000))} s of the control plane`);
   } catch (err) {

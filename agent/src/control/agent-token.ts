@@ -1,11 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { FerryError } from '@ferry/shared';
+import { AGENT_TOKEN_MAX_SECONDS, FerryError } from '@ferry/shared';
 import { importJWK, type JWK, SignJWT } from 'jose';
 
 /** Default life of an agent token: one call, with room for a little clock skew. */
 export const AGENT_TOKEN_LIFETIME_SECONDS = 60;
-/** The control plane refuses tokens that live longer than this. */
-export const AGENT_TOKEN_MAX_SECONDS = 5 * 60;
 
 /**
  * Signs a short-lived EdDSA JWT with the gateway's private key: `sub` is the gateway id, `aud`

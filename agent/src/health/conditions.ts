@@ -1,4 +1,4 @@
-import type { ConditionCode } from '@ferry/shared';
+import { AGENT_TOKEN_CLOCK_SKEW_SECONDS, type ConditionCode } from '@ferry/shared';
 
 /**
  * The condition rules, as pure functions of what the health monitor measured. Each returns the
@@ -20,9 +20,13 @@ export const DISK_ERROR_FRACTION = 0.02;
 export const DISK_ERROR_BYTES = 1 * GiB;
 /** upload.stalled: nothing delivered for this long while the oldest pending object is at least this old. */
 export const UPLOAD_STALL_MS = 10 * 60_000;
-/** control.clock_skew: agent tokens live 5 minutes, so 30 s already eats into them; 120 s breaks auth soon. */
-export const CLOCK_SKEW_WARN_MS = 30_000;
-export const CLOCK_SKEW_ERROR_MS = 120_000;
+/**
+ * control.clock_skew: the control plane refuses agent tokens from a clock more than
+ * AGENT_TOKEN_CLOCK_SKEW_SECONDS off (ahead: issued in the future; behind: the 60 s token arrives
+ * expired), so that is an error; half of it is a warning while calls still work.
+ */
+export const CLOCK_SKEW_ERROR_MS = AGENT_TOKEN_CLOCK_SKEW_SECONDS * 1000;
+export const CLOCK_SKEW_WARN_MS = CLOCK_SKEW_ERROR_MS / 2;
 /** dicom.tls_expiring: warn this long before the listener's certificate expires. */
 export const TLS_EXPIRY_WARN_MS = 14 * 86_400_000;
 

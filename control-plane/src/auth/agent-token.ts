@@ -1,4 +1,4 @@
-import { FerryError } from '@ferry/shared';
+import { AGENT_TOKEN_CLOCK_SKEW_SECONDS, AGENT_TOKEN_MAX_SECONDS, FerryError } from '@ferry/shared';
 import { and, eq, lt, sql } from 'drizzle-orm';
 import { decodeJwt, errors, importJWK, type JWK, jwtVerify } from 'jose';
 import { z } from 'zod';
@@ -6,13 +6,7 @@ import type { Actor } from '../context.js';
 import type { Db } from '../db/client.js';
 import { agentTokenUses, gateways } from '../db/schema/index.js';
 
-/** Agent tokens may live at most this long; the agent signs a fresh one per call or minute. */
-export const AGENT_TOKEN_MAX_SECONDS = 5 * 60;
-/**
- * How far ahead of this clock an agent's `iat` may be. The agent signs 60 s tokens with its own clock,
- * so one running behind is already refused past 60 s (its tokens arrive expired); ahead gets the same.
- */
-export const AGENT_TOKEN_CLOCK_SKEW_SECONDS = 60;
+export { AGENT_TOKEN_CLOCK_SKEW_SECONDS, AGENT_TOKEN_MAX_SECONDS };
 
 const claims = z.object({
   sub: z.uuid(),

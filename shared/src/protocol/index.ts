@@ -1,3 +1,4 @@
+export * from './agent-token.js';
 export {
   type AgentSelf,
   agentSelfSchema,
