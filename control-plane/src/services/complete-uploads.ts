@@ -20,7 +20,7 @@ import type { JWK } from 'jose';
 import type { Ctx } from '../context.js';
 import { uploads } from '../db/schema/index.js';
 import { type DicomJson, HeaderPrefix, parseDicomHeader } from '../dicom/dicom-json.js';
-import type { BlobStore } from '../storage/blob-store.js';
+import type { BlobStore, UploadHandle } from '../storage/blob-store.js';
 import { requireAgent } from './permissions.js';
 import {
   checkRecordable,
@@ -111,38 +111,18 @@ interface Verified {
 async function assemble(blobStore: BlobStore, row: UploadRow): Promise<void> {
   const layout = partLayout(row.objectBytes, row.partBytes);
   const handle = handleOf(row);
-  const all = layout.map((p) => ({ partNumber: p.partNumber, size: p.length }));
   if (layout.length > 1) {
     const head = await storage('read an object size', () => blobStore.head(row.blobKey));
     if (head?.size === row.objectBytes) return;
-    let held: Map<number, number>;
-    try {
-      held = new Map(
-        (await storage('list uploaded parts', () => blobStore.listParts(handle))).map((p) => [
-          p.partNumber,
-          p.size,
-        ]),
-      );
-    } catch (err) {
-      if (isFerryError(err, 'upload.not_found')) {
-        throw retry(
-          'upload.incomplete',
-          'the store no longer holds this upload; offer the object again',
-          true,
-        );
-      }
-      throw err;
-    }
-    const missing = layout.filter((p) => held.get(p.partNumber) !== p.length);
-    if (missing.length > 0) {
-      throw retry(
-        'upload.incomplete',
-        `${missing.length} of ${layout.length} parts have not arrived (first: part ${missing[0]!.partNumber}); offer the object again to resume`,
-      );
-    }
+    await assertPartsHeld(blobStore, handle, layout);
   }
   try {
-    await storage('complete the upload', () => blobStore.completeUpload(handle, all));
+    await storage('complete the upload', () =>
+      blobStore.completeUpload(
+        handle,
+        layout.map((p) => ({ partNumber: p.partNumber, size: p.length })),
+      ),
+    );
   } catch (err) {
     if (isFerryError(err, 'upload.incomplete')) {
       throw retry(
@@ -151,6 +131,35 @@ async function assemble(blobStore: BlobStore, row: UploadRow): Promise<void> {
       );
     }
     throw err;
+  }
+}
+
+/** A retry naming the first missing part, unless the store holds every part of a multipart upload whole. */
+async function assertPartsHeld(
+  blobStore: BlobStore,
+  handle: UploadHandle,
+  layout: ReturnType<typeof partLayout>,
+): Promise<void> {
+  let held: Map<number, number>;
+  try {
+    held = new Map(
+      (await storage('list uploaded parts', () => blobStore.listParts(handle))).map((p) => [
+        p.partNumber,
+        p.size,
+      ]),
+    );
+  } catch (err) {
+    if (isFerryError(err, 'upload.not_found')) {
+      throw retry('upload.incomplete', 'the store no longer holds this upload; offer the object again', true);
+    }
+    throw err;
+  }
+  const missing = layout.filter((p) => held.get(p.partNumber) !== p.length);
+  if (missing.length > 0) {
+    throw retry(
+      'upload.incomplete',
+      `${missing.length} of ${layout.length} parts have not arrived (first: part ${missing[0]!.partNumber}); offer the object again to resume`,
+    );
   }
 }
 
