@@ -6,9 +6,8 @@ import { ctxOf } from '../../http/context.js';
 import { retryAfterOf } from '../../http/errors.js';
 import type { AppEnv } from '../../http/types.js';
 import { changePassword } from '../../services/change-password.js';
-import { PASSWORD_MIN_LENGTH } from '../../services/input-rules.js';
 import { formText } from '../facility-fields.js';
-import { Csrf, FieldError, Layout } from '../layout.js';
+import { Csrf, FieldError, Layout, NewPasswordField } from '../layout.js';
 import { pageUser, requirePage } from '../page-context.js';
 
 const NOTICES: Record<string, string> = {
@@ -63,23 +62,12 @@ function renderAccount(
             aria-describedby={errors.currentPassword ? 'current-password-error' : undefined}
           />
           <FieldError id="current-password-error" message={errors.currentPassword} />
-          <label for="new-password">New password</label>
-          <p class="muted" id="new-password-hint">
-            At least {PASSWORD_MIN_LENGTH} characters.
-          </p>
-          <input
-            type="password"
+          <NewPasswordField
             id="new-password"
             name="newPassword"
-            required
-            minlength={PASSWORD_MIN_LENGTH}
-            autocomplete="new-password"
-            aria-invalid={errors.newPassword ? 'true' : undefined}
-            aria-describedby={
-              errors.newPassword ? 'new-password-hint new-password-error' : 'new-password-hint'
-            }
+            label="New password"
+            error={errors.newPassword}
           />
-          <FieldError id="new-password-error" message={errors.newPassword} />
           <button type="submit">Change password</button>
         </form>
       </section>

@@ -5,12 +5,11 @@ import { type UserRole, userRoles } from '../../db/schema/index.js';
 import { ctxOf } from '../../http/context.js';
 import type { AppEnv } from '../../http/types.js';
 import { createUser } from '../../services/create-user.js';
-import { PASSWORD_MIN_LENGTH } from '../../services/input-rules.js';
 import { listUsers } from '../../services/list-users.js';
 import { resetUserPassword } from '../../services/reset-user-password.js';
 import { updateUser } from '../../services/update-user.js';
 import { formText, requireUuid, When } from '../facility-fields.js';
-import { Csrf, FieldError, Layout } from '../layout.js';
+import { Csrf, FieldError, Layout, NewPasswordField } from '../layout.js';
 import { pageUser, requirePage } from '../page-context.js';
 
 const NOTICES: Record<string, string> = {
@@ -208,21 +207,12 @@ async function renderUsers(
             ))}
           </select>
           <FieldError id="role-error" message={errors.role} />
-          <label for="password">Temporary password</label>
-          <p class="muted" id="password-hint">
-            At least {PASSWORD_MIN_LENGTH} characters.
-          </p>
-          <input
-            type="password"
+          <NewPasswordField
             id="password"
             name="password"
-            required
-            minlength={PASSWORD_MIN_LENGTH}
-            autocomplete="new-password"
-            aria-invalid={errors.password ? 'true' : undefined}
-            aria-describedby={errors.password ? 'password-hint password-error' : 'password-hint'}
+            label="Temporary password"
+            error={errors.password}
           />
-          <FieldError id="password-error" message={errors.password} />
           <button type="submit">Create user</button>
         </form>
       </section>
