@@ -156,6 +156,45 @@ export const ERROR_CODES = {
     retryable: false,
     description: 'No representation the Accept header allows can be produced (e.g. another transfer syntax).',
   },
+  'dicomweb.bad_frame_list': {
+    http: 400,
+    retryable: false,
+    description:
+      'The frame list of a WADO-RS frames or rendered request is not a comma-separated list of frame numbers from 1.',
+  },
+  'dicomweb.frame_not_found': {
+    http: 404,
+    retryable: false,
+    description: 'A frame number asked for is larger than the Number of Frames of the instance.',
+  },
+  'dicomweb.no_pixel_data': {
+    http: 404,
+    retryable: false,
+    description:
+      'The instance holds no pixel data (a structured report, an RT plan, a waveform), so it has no frames or rendering.',
+  },
+  'dicomweb.bulkdata_not_found': {
+    http: 404,
+    retryable: false,
+    description: 'The instance holds no bulk data value at this path.',
+  },
+  'dicomweb.cannot_decode': {
+    http: 406,
+    retryable: false,
+    description:
+      'The pixel data cannot be decoded for rendering or transcoding (its transfer syntax or pixel layout is not supported); retrieve it as stored (transfer-syntax=*) instead.',
+  },
+  'dicomweb.cannot_transcode': {
+    http: 406,
+    retryable: false,
+    description:
+      'The instance cannot be returned in the transfer syntax asked for without losing data; ask for it as stored (transfer-syntax=*).',
+  },
+  'cors.origin_not_allowed': {
+    http: 403,
+    retryable: false,
+    description: 'A cross-origin request came from an origin not listed in FERRY_CORS_ORIGINS.',
+  },
   'resource.not_found': { http: 404, retryable: false, description: 'No such resource (in your group).' },
   'resource.conflict': {
     http: 409,

@@ -6,7 +6,10 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { authenticate } from '../../http/auth-middleware.js';
 import type { AppEnv } from '../../http/types.js';
+import { bulkdataHandler } from './bulkdata.js';
+import { framesHandler } from './frames.js';
 import { searchInstancesHandler, searchSeriesHandler, searchStudiesHandler } from './qido.js';
+import { renderedHandler, thumbnailHandler } from './rendered.js';
 import { metadataHandler, retrieveHandler } from './wado.js';
 
 export const DICOMWEB_ROOT = '/dicomweb';
@@ -30,4 +33,12 @@ export function registerDicomweb(app: OpenAPIHono<AppEnv>): void {
   app.get(`${study}/metadata`, auth, metadataHandler);
   app.get(`${series}/metadata`, auth, metadataHandler);
   app.get(`${instance}/metadata`, auth, metadataHandler);
+
+  app.get(`${instance}/frames/:frames`, auth, framesHandler);
+  app.get(`${instance}/bulkdata/:path{.+}`, auth, bulkdataHandler);
+
+  for (const level of [study, series, instance, `${instance}/frames/:frames`]) {
+    app.get(`${level}/rendered`, auth, renderedHandler);
+    app.get(`${level}/thumbnail`, auth, thumbnailHandler);
+  }
 }

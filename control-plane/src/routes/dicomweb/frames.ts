@@ -1,0 +1,8 @@
+/** WADO-RS frames (PS3.18 10.4.1.1.3). Owned by the frames work; a stub until then. */
+import { FerryError } from '@ferry/shared';
+import type { Context } from 'hono';
+import type { AppEnv } from '../../http/types.js';
+
+export async function framesHandler(_c: Context<AppEnv>): Promise<Response> {
+  throw new FerryError('request.not_acceptable', 'frames are not served yet');
+}
