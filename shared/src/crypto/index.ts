@@ -12,5 +12,12 @@ export {
 export * from './format.js';
 export { recipientKeyThumbprint } from './key-thumbprint.js';
 export * from './keys.js';
-export { type OpenedPart, openObject, parseHeader } from './open.js';
+export {
+  frameData,
+  type OpenedPart,
+  openObject,
+  openSealedFrame,
+  parseHeader,
+  type SealedFrameSpan,
+} from './open.js';
 export { ObjectSealer } from './seal.js';

@@ -15,16 +15,35 @@ import {
 } from './format.js';
 import { frameAad, frameNonce } from './seal.js';
 
+/** Where a sealed frame lies in the object: from its frame header to the end of its tag. */
+export interface SealedFrameSpan {
+  index: number;
+  flags: number;
+  /** Byte offset of the frame header in the object. */
+  offset: number;
+  /** Frame header, ciphertext and tag. */
+  length: number;
+}
+
 export type OpenedPart =
-  | { kind: 'header'; header: ObjectHeader }
+  | {
+      kind: 'header';
+      header: ObjectHeader;
+      /** SHA-256 of the preamble and header bytes: every frame's AAD starts with it. */
+      digest: Buffer;
+      /** Where the first frame starts. */
+      frameStart: number;
+    }
   | { kind: 'manifest'; manifest: unknown }
-  | { kind: 'data'; bytes: Buffer };
+  | { kind: 'data'; bytes: Buffer; frame: SealedFrameSpan };
 
 /** Pulls exact byte counts from an async byte source without holding more than one frame. */
 class ByteReader {
   private buf: Buffer = Buffer.alloc(0);
   private readonly it: AsyncIterator<Uint8Array>;
   private done = false;
+  /** Bytes handed out so far: the offset of the next read in the source. */
+  position = 0;
 
   constructor(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>) {
     this.it = (async function* () {
@@ -44,6 +63,7 @@ class ByteReader {
     }
     const out = this.buf.subarray(0, n);
     this.buf = this.buf.subarray(n);
+    this.position += n;
     return out;
   }
 }
@@ -54,6 +74,34 @@ export function parseHeader(json: Buffer): ObjectHeader {
   } catch (cause) {
     throw new FerryError('crypto.bad_object', 'object header is not a valid Ferry v1 header', { cause });
   }
+}
+
+/**
+ * Authenticates and decrypts one sealed frame (`sealed` = ciphertext then tag) at `index` of the object
+ * whose header hashes to `digest`. The one place frames are opened, whether read in order or at random.
+ */
+export function openSealedFrame(
+  key: Buffer,
+  digest: Buffer,
+  index: number,
+  flags: number,
+  sealed: Buffer,
+): Buffer {
+  if (sealed.length < TAG_BYTES) throw new FerryError('crypto.bad_object', `frame ${index} is truncated`);
+  const length = sealed.length - TAG_BYTES;
+  const decipher = createDecipheriv('aes-256-gcm', key, frameNonce(index));
+  decipher.setAAD(frameAad(digest, index, flags));
+  decipher.setAuthTag(sealed.subarray(length));
+  try {
+    return Buffer.concat([decipher.update(sealed.subarray(0, length)), decipher.final()]);
+  } catch (cause) {
+    throw new FerryError('crypto.bad_object', `frame ${index} failed authentication`, { cause });
+  }
+}
+
+/** A data frame's raw bytes: its plaintext, decompressed when the object is zstd-compressed. */
+export function frameData(plain: Buffer, zstd: boolean): Promise<Buffer> | Buffer {
+  return zstd && plain.length > 0 ? decompressFrame(plain) : plain;
 }
 
 /**
@@ -84,11 +132,12 @@ export async function* openObject(
   if (header.compression !== 'none' && header.compression !== 'zstd')
     throw new FerryError('crypto.bad_object', `object compression ${header.compression} is not supported`);
   const zstd = header.compression === 'zstd';
-  yield { kind: 'header', header };
   const digest = createHash('sha256').update(pre).update(json).digest();
+  yield { kind: 'header', header, digest, frameStart: reader.position };
   const key = await keyFor(header);
 
   for (let index = 0; ; index++) {
+    const offset = reader.position;
     const fh = await reader.read(FRAME_HEADER_BYTES);
     if (!fh) throw new FerryError('crypto.bad_object', 'object is truncated (no final frame)');
     const flags = fh[0] ?? 0;
@@ -102,19 +151,12 @@ export async function* openObject(
     }
     const body = await reader.read(length + TAG_BYTES);
     if (!body) throw new FerryError('crypto.bad_object', 'object is truncated');
-    const decipher = createDecipheriv('aes-256-gcm', key, frameNonce(index));
-    decipher.setAAD(frameAad(digest, index, flags));
-    decipher.setAuthTag(body.subarray(length));
-    let plain: Buffer;
-    try {
-      plain = Buffer.concat([decipher.update(body.subarray(0, length)), decipher.final()]);
-    } catch (cause) {
-      throw new FerryError('crypto.bad_object', `frame ${index} failed authentication`, { cause });
-    }
+    const plain = openSealedFrame(key, digest, index, flags, body);
     if (flags & FrameFlag.MANIFEST) {
       yield { kind: 'manifest', manifest: JSON.parse(plain.toString('utf8')) as unknown };
     } else if (plain.length > 0) {
-      yield { kind: 'data', bytes: zstd ? await decompressFrame(plain) : plain };
+      const frame = { index, flags, offset, length: FRAME_HEADER_BYTES + length + TAG_BYTES };
+      yield { kind: 'data', bytes: await frameData(plain, zstd), frame };
     }
     if (flags & FrameFlag.FINAL) {
       if ((await reader.read(1)) !== undefined) {
