@@ -86,6 +86,27 @@ export function bigInstance(bytes: number): Promise<string> {
   return generate(join(corpusDir, `big-${bytes}.dcm`), ['big', '--bytes', String(bytes)], timeoutMs);
 }
 
+/**
+ * A CT phantom series (512x512, 12-bit, W 40/400): body, spine, and two discs that cross it from
+ * slice to slice, so a viewer test can tell which slice is shown. Returns the directory.
+ */
+export function phantomCorpus(count = 20): Promise<string> {
+  return generate(join(corpusDir, `phantom-${count}`), ['phantom', '--count', String(count)], 120_000);
+}
+
+/**
+ * A copy of the pydicom sample `name` as a study of its own (new study, series and SOP Instance UIDs
+ * derived from `key`; the rest, encapsulated pixel data included, unchanged): some samples are one
+ * instance in several transfer syntaxes. Returns the file path.
+ */
+export function restampedSample(name: string, key: string): Promise<string> {
+  return generate(
+    join(corpusDir, `restamped-${key}.dcm`),
+    ['restamp', '--src', join(pydicomSamplesDir, name), '--key', key],
+    60_000,
+  );
+}
+
 /** The .dcm files of a generated corpus directory (ctCorpus, smallCorpus), sorted by name. */
 export async function corpusFiles(dir: string): Promise<string[]> {
   return (await readdir(dir))

@@ -6,6 +6,8 @@ Run with /usr/bin/python3 (Debian python3-pydicom, plus numpy if present).
   generate_corpus.py ct    --out DIR  [--count 300]   CT study, 512x512 16-bit, ~525 KB/slice
   generate_corpus.py small --out DIR  [--count 2000]  MR study, 64x64 16-bit, ~9 KB/instance
   generate_corpus.py big   --out FILE --bytes N       one multi-frame instance, pixel data >= N bytes
+  generate_corpus.py phantom --out DIR [--count 20]   CT phantom, 512x512, shapes that move per slice
+  generate_corpus.py restamp --out FILE --src FILE --key K   a copy with new study/series/SOP UIDs
 
 Every run is idempotent: output is written to a sibling temporary path and renamed into place
 only when complete, so an existing DIR or FILE means "already generated" and the run is a no-op.
@@ -307,6 +309,86 @@ def cmd_big(args):
         % (out, frames, pixel_len, os.path.getsize(out), time.monotonic() - started))
 
 
+# ---------------------------------------------------------------- phantom
+
+
+def cmd_phantom(args):
+    """A CT series a viewer test can tell slice from slice: noise would look the same on every slice
+    (and compress badly), so the phantom is smooth shapes, two of which move across the body."""
+    if np is None:
+        sys.exit('phantom: needs numpy')
+    study_uid = uid('phantom', 'study')
+    series_uid = uid('phantom', 'series')
+    frame_of_ref = uid('phantom', 'frame-of-reference')
+    yy, xx = np.mgrid[0:512, 0:512]
+    body = ((xx - 256) / 220.0) ** 2 + ((yy - 256) / 180.0) ** 2 <= 1
+    spine = (xx - 256) ** 2 + (yy - 380) ** 2 <= 25 ** 2
+    last = max(1, args.count - 1)
+
+    def make_one(tmp, i):
+        n = i + 1
+        # HU: air -1000, soft tissue 40, bone 1000, fat -100 (W 40/400: black, mid grey, white, dark grey).
+        hu = np.full((512, 512), -1000, dtype=np.int32)
+        hu[body] = 40
+        hu[spine] = 1000
+        bright_x = 106 + 300 * i / last  # left to right
+        dark_x = 406 - 300 * i / last  # right to left
+        hu[(xx - bright_x) ** 2 + (yy - 170) ** 2 <= 60 ** 2] = 1000
+        hu[((xx - dark_x) ** 2 + (yy - 300) ** 2 <= 50 ** 2) & body] = -100
+        sop = uid('phantom', 'instance', n)
+        ds = new_dataset(CT_IMAGE_STORAGE, sop)
+        ds.ImageType = ['ORIGINAL', 'PRIMARY', 'AXIAL']
+        set_patient(ds, 'FERRY^PHANTOM', 'FERRYPH0001', 'FERRYACC0004', study_uid, 'PH1')
+        ds.Modality = 'CT'
+        ds.SeriesInstanceUID = series_uid
+        ds.SeriesNumber = 1
+        ds.SeriesDescription = 'FERRY PHANTOM AXIAL'
+        ds.BodyPartExamined = 'CHEST'
+        ds.FrameOfReferenceUID = frame_of_ref
+        ds.PositionReferenceIndicator = ''
+        ds.InstanceNumber = n
+        ds.SliceThickness = '5.0'
+        ds.ImagePositionPatient = ['-250.0', '-250.0', '%.1f' % (0.0 - 5 * i)]
+        ds.ImageOrientationPatient = ['1', '0', '0', '0', '1', '0']
+        ds.SliceLocation = '%.1f' % (0.0 - 5 * i)
+        ds.PixelSpacing = ['0.9765625', '0.9765625']
+        set_image_pixel(ds, 512, 512, 12)
+        ds.WindowCenter = '40'
+        ds.WindowWidth = '400'
+        ds.RescaleIntercept = '-1024'
+        ds.RescaleSlope = '1'
+        ds.RescaleType = 'HU'
+        ds.PixelData = (hu + 1024).astype('<u2').tobytes()
+        write_file(ds, os.path.join(tmp, 'PH%06d.dcm' % n))
+
+    generate_dir(args.out, args.count, make_one, 'phantom')
+
+
+# ---------------------------------------------------------------- restamp
+
+
+def cmd_restamp(args):
+    """A copy of a sample as another study: new study, series and SOP Instance UIDs (from `key`),
+    everything else as it was, the encapsulated pixel data byte for byte. Some samples are the same
+    instance in several transfer syntaxes; restamped, they can be stored side by side."""
+    from pydicom import dcmread
+
+    out = os.path.abspath(args.out)
+    if os.path.isfile(out):
+        log('restamp: %s exists, nothing to do' % out)
+        return
+    ds = dcmread(args.src)
+    ds.StudyInstanceUID = uid('restamp', args.key, 'study')
+    ds.SeriesInstanceUID = uid('restamp', args.key, 'series')
+    ds.SOPInstanceUID = uid('restamp', args.key, 'instance')
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    tmp = tmp_sibling(out)
+    ds.save_as(tmp, write_like_original=True)
+    os.replace(tmp, out)
+    log('restamp: wrote %s from %s' % (out, args.src))
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -325,6 +407,15 @@ def main(argv):
     p.add_argument('--out', required=True)
     p.add_argument('--bytes', type=int, required=True)
     p.set_defaults(func=cmd_big)
+    p = sub.add_parser('phantom', help='CT phantom series whose shapes move from slice to slice')
+    p.add_argument('--out', required=True)
+    p.add_argument('--count', type=int, default=20)
+    p.set_defaults(func=cmd_phantom)
+    p = sub.add_parser('restamp', help='a copy of a DICOM file with new study, series and SOP UIDs')
+    p.add_argument('--out', required=True)
+    p.add_argument('--src', required=True)
+    p.add_argument('--key', required=True)
+    p.set_defaults(func=cmd_restamp)
     args = parser.parse_args(argv)
     args.func(args)
 
