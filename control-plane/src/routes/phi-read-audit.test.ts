@@ -67,6 +67,12 @@ describe.each(BACKENDS)('audit of PHI reads (%s)', (backend) => {
     expect(r.status).toBe(200);
     expect(r.body).toContain('DOE');
     expectOneRead(await rowsOf(r.requestId), 'study.read', w.doe, { instances: 1 });
+    // A page of a series' instances counts the instances that page showed.
+    const paged = await read(`/studies/${w.mueller.studyUid}?series=${w.mueller.seriesUid}&page=2&limit=1`, {
+      cookie: true,
+    });
+    expect(paged.status).toBe(200);
+    expectOneRead(await rowsOf(paged.requestId), 'study.read', w.mueller, { instances: 1 });
   });
 
   it('the zip download: one study.download row', async () => {

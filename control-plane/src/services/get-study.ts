@@ -1,5 +1,6 @@
 import { and, asc, desc, eq } from 'drizzle-orm';
 import type { Ctx } from '../context.js';
+import type { DbOrTx } from '../db/client.js';
 import { getStudyOr404, instanceOrder, type StudySummary, selectStudySeries } from '../db/queries/studies.js';
 import { instances, studyEvents } from '../db/schema/index.js';
 import { requireUser } from './permissions.js';
@@ -56,6 +57,84 @@ export interface StudyDetail {
   events: StudyEvent[];
 }
 
+/** The columns of `instances` that describe one stored version of an instance, with its series. */
+export const instanceVersionColumns = {
+  seriesId: instances.seriesId,
+  sopInstanceUid: instances.sopInstanceUid,
+  sopClassUid: instances.sopClassUid,
+  instanceNumber: instances.instanceNumber,
+  numberOfFrames: instances.numberOfFrames,
+  version: instances.version,
+  current: instances.current,
+  objectId: instances.objectId,
+  plainBytes: instances.plainBytes,
+  objectBytes: instances.objectBytes,
+  sha256: instances.sha256,
+  objectSha256: instances.objectSha256,
+  transferSyntaxUid: instances.transferSyntaxUid,
+  callingAeTitle: instances.callingAeTitle,
+  receivedAt: instances.receivedAt,
+  storedAt: instances.storedAt,
+};
+
+export type InstanceVersionRow = InstanceVersion & {
+  seriesId: string;
+  sopInstanceUid: string;
+  sopClassUid: string;
+  instanceNumber: number | null;
+  numberOfFrames: number | null;
+};
+
+/**
+ * Version rows (each instance's newest first) as instances with their versions, by series id, in the
+ * order the rows came. The current version describes the instance.
+ */
+export function groupInstanceVersions(rows: readonly InstanceVersionRow[]): Map<string, StudyInstance[]> {
+  const bySeries = new Map<string, StudyInstance[]>();
+  const byInstance = new Map<string, StudyInstance>();
+  for (const row of rows) {
+    const k = `${row.seriesId}/${row.sopInstanceUid}`;
+    let inst = byInstance.get(k);
+    if (!inst) {
+      inst = {
+        sopInstanceUid: row.sopInstanceUid,
+        sopClassUid: row.sopClassUid,
+        instanceNumber: row.instanceNumber,
+        numberOfFrames: row.numberOfFrames,
+        versions: [],
+      };
+      byInstance.set(k, inst);
+      const list = bySeries.get(row.seriesId);
+      if (list) list.push(inst);
+      else bySeries.set(row.seriesId, [inst]);
+    }
+    const {
+      seriesId: _s,
+      sopInstanceUid: _u,
+      sopClassUid: _c,
+      instanceNumber: _n,
+      numberOfFrames: _f,
+      ...v
+    } = row;
+    if (v.current) {
+      inst.sopClassUid = row.sopClassUid;
+      inst.instanceNumber = row.instanceNumber;
+      inst.numberOfFrames = row.numberOfFrames;
+    }
+    inst.versions.push(v);
+  }
+  return bySeries;
+}
+
+/** A study's events (created, completed, reopened, new_version) in time order. */
+export function selectStudyEvents(db: DbOrTx, studyId: string): Promise<StudyEvent[]> {
+  return db
+    .select({ kind: studyEvents.kind, at: studyEvents.at, detail: studyEvents.detail })
+    .from(studyEvents)
+    .where(eq(studyEvents.studyId, studyId))
+    .orderBy(asc(studyEvents.at), asc(studyEvents.id));
+}
+
 /**
  * One study of the caller's group with its series, every instance and each instance's stored versions,
  * and its events. Another group's study is not found (404, never 403). Readers and admins may read;
@@ -74,33 +153,12 @@ export async function getStudy({
   const seriesRows = await selectStudySeries(ctx.db, actor.groupId, study.id);
 
   const instanceRows = await ctx.db
-    .select({
-      seriesId: instances.seriesId,
-      sopInstanceUid: instances.sopInstanceUid,
-      sopClassUid: instances.sopClassUid,
-      instanceNumber: instances.instanceNumber,
-      numberOfFrames: instances.numberOfFrames,
-      version: instances.version,
-      current: instances.current,
-      objectId: instances.objectId,
-      plainBytes: instances.plainBytes,
-      objectBytes: instances.objectBytes,
-      sha256: instances.sha256,
-      objectSha256: instances.objectSha256,
-      transferSyntaxUid: instances.transferSyntaxUid,
-      callingAeTitle: instances.callingAeTitle,
-      receivedAt: instances.receivedAt,
-      storedAt: instances.storedAt,
-    })
+    .select(instanceVersionColumns)
     .from(instances)
     .where(and(eq(instances.groupId, actor.groupId), eq(instances.studyId, study.id)))
     .orderBy(...instanceOrder(instances), desc(instances.version));
 
-  const events = await ctx.db
-    .select({ kind: studyEvents.kind, at: studyEvents.at, detail: studyEvents.detail })
-    .from(studyEvents)
-    .where(eq(studyEvents.studyId, study.id))
-    .orderBy(asc(studyEvents.at), asc(studyEvents.id));
+  const events = await selectStudyEvents(ctx.db, study.id);
 
   const bySeries = new Map<string, StudySeries>();
   const out: StudySeries[] = seriesRows.map(({ id, ...s }) => {
@@ -108,39 +166,9 @@ export async function getStudy({
     bySeries.set(id, entry);
     return entry;
   });
-  const byInstance = new Map<string, StudyInstance>();
-  for (const row of instanceRows) {
-    const s = bySeries.get(row.seriesId);
-    if (!s) continue;
-    const k = `${row.seriesId}/${row.sopInstanceUid}`;
-    let inst = byInstance.get(k);
-    if (!inst) {
-      inst = {
-        sopInstanceUid: row.sopInstanceUid,
-        sopClassUid: row.sopClassUid,
-        instanceNumber: row.instanceNumber,
-        numberOfFrames: row.numberOfFrames,
-        versions: [],
-      };
-      byInstance.set(k, inst);
-      s.instances.push(inst);
-    }
-    const {
-      seriesId: _s,
-      sopInstanceUid: _u,
-      sopClassUid: _c,
-      instanceNumber: _n,
-      numberOfFrames: _f,
-      ...v
-    } = row;
-    if (v.current) {
-      // The current version describes the instance.
-      inst.sopClassUid = row.sopClassUid;
-      inst.instanceNumber = row.instanceNumber;
-      inst.numberOfFrames = row.numberOfFrames;
-    }
-    inst.versions.push(v);
-  }
+  const grouped = groupInstanceVersions(instanceRows);
+  for (const [seriesId, list] of grouped) bySeries.get(seriesId)?.instances.push(...list);
+  const instanceTotal = [...grouped.values()].reduce((n, list) => n + list.length, 0);
   await recordStudyReads({
     ctx,
     input: {
@@ -149,7 +177,7 @@ export async function getStudy({
         {
           studyId: study.id,
           studyInstanceUid: study.studyInstanceUid,
-          details: { instances: byInstance.size },
+          details: { instances: instanceTotal },
         },
       ],
     },

@@ -1,13 +1,16 @@
 import { FerryError } from '@ferry/shared';
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
 import { ctxOf } from '../../http/context.js';
 import type { AppEnv } from '../../http/types.js';
+import type { StudyInstance } from '../../services/get-study.js';
 import {
-  getStudy,
-  type StudyDetail,
-  type StudyInstance,
-  type StudySeries,
-} from '../../services/get-study.js';
+  getStudyOverview,
+  INSTANCE_PAGE_DEFAULT,
+  INSTANCE_PAGE_MAX,
+  type SeriesInstancePage,
+  type StudyOverview,
+} from '../../services/get-study-overview.js';
+import { mayHaveImage, Thumbnail, thumbnailSrc, viewerHref } from '../components/study-media.js';
 import { Layout } from '../layout.js';
 import { type PageUser, pageUser, requirePage } from '../page-context.js';
 import {
@@ -33,7 +36,7 @@ interface TimelineEntry {
 }
 
 /** The study's life from the first instance received at a gateway to the latest one stored in the cloud. */
-function timelineOf({ study, events }: StudyDetail): TimelineEntry[] {
+function timelineOf({ study, events }: StudyOverview): TimelineEntry[] {
   const out: TimelineEntry[] = [
     { at: study.firstReceivedAt, text: 'First instance received at the gateway', rank: 0 },
     { at: study.firstStoredAt, text: 'First instance stored in the cloud', rank: 1 },
@@ -90,7 +93,48 @@ function InstanceRow({ i }: { i: StudyInstance }) {
   );
 }
 
-function SeriesSection({ s }: { s: StudySeries }) {
+/** Which page of which series' instances the study page shows, from its query. */
+interface InstancePaging {
+  seriesUid: string | undefined;
+  page: number;
+  limit: number;
+}
+
+function readPaging(c: Context<AppEnv>): InstancePaging {
+  const seriesUid = c.req.query('series');
+  const page = Number(c.req.query('page') ?? '1');
+  const limit = Number(c.req.query('limit') ?? INSTANCE_PAGE_DEFAULT);
+  return {
+    seriesUid: seriesUid && STUDY_UID_RE.test(seriesUid) ? seriesUid : undefined,
+    // Out-of-range values fall back to the defaults: a hand-edited link still shows the study.
+    page: Number.isSafeInteger(page) && page >= 1 ? page : 1,
+    limit:
+      Number.isInteger(limit) && limit >= 1 && limit <= INSTANCE_PAGE_MAX ? limit : INSTANCE_PAGE_DEFAULT,
+  };
+}
+
+/** The study page showing page `page` of one series' instances (that series opened, scrolled to). */
+function seriesPageHref(studyUid: string, seriesUid: string, page: number, limit: number): string {
+  const params = new URLSearchParams({ series: seriesUid, page: String(page) });
+  if (limit !== INSTANCE_PAGE_DEFAULT) params.set('limit', String(limit));
+  return `/studies/${encodeURIComponent(studyUid)}?${params.toString()}#${seriesAnchor(seriesUid)}`;
+}
+
+function seriesAnchor(seriesUid: string): string {
+  return `series-${seriesUid}`;
+}
+
+function SeriesCard({
+  studyUid,
+  s,
+  limit,
+  open,
+}: {
+  studyUid: string;
+  s: SeriesInstancePage;
+  limit: number;
+  open: boolean;
+}) {
   const heading = [
     s.modality ?? 'Unknown modality',
     s.seriesNumber ? `series ${s.seriesNumber}` : null,
@@ -99,32 +143,85 @@ function SeriesSection({ s }: { s: StudySeries }) {
   ]
     .filter((p) => p !== null)
     .join(' · ');
+  const anchor = seriesAnchor(s.seriesInstanceUid);
+  const page = Math.floor(s.offset / limit) + 1;
+  const first = s.offset + 1;
+  const last = s.offset + s.instances.length;
+  const hasNext = last < s.total;
+  const label = `${s.modality ?? 'Unknown modality'} series${s.seriesNumber ? ` ${s.seriesNumber}` : ''}`;
   return (
-    <div class="series">
-      <h3>{heading}</h3>
-      <p class="muted">
-        Series Instance UID <code>{s.seriesInstanceUid}</code>
-      </p>
-      {/* No scrolling wrapper: UIDs wrap (worklist.css), so the table fits at 390 px. */}
-      <table class="stack instances" aria-label={`Instances of ${heading}`}>
-        <thead>
-          <tr>
-            <th scope="col">SOP Instance UID</th>
-            <th scope="col">Instance number</th>
-            <th scope="col">Versions</th>
-          </tr>
-        </thead>
-        <tbody>
-          {s.instances.map((i) => (
-            <InstanceRow i={i} />
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <article class="series card" id={anchor} aria-labelledby={`${anchor}-h`}>
+      <Thumbnail
+        src={thumbnailSrc(studyUid, s.seriesInstanceUid)}
+        alt={`Thumbnail of ${label}`}
+        size={96}
+        hasImage={mayHaveImage([s.modality])}
+      />
+      <div class="series-body">
+        <h3 id={`${anchor}-h`}>{heading}</h3>
+        <p class="muted">
+          Series Instance UID <code>{s.seriesInstanceUid}</code>
+        </p>
+        <details open={open}>
+          <summary>Instances ({s.total})</summary>
+          {s.instances.length === 0 ? (
+            <p>
+              No instances on this page.{' '}
+              <a href={seriesPageHref(studyUid, s.seriesInstanceUid, 1, limit)}>First page</a>
+            </p>
+          ) : (
+            /* No scrolling wrapper: UIDs wrap (worklist.css), so the table fits at 390 px. */
+            <table class="stack instances" aria-label={`Instances of ${heading}`}>
+              <thead>
+                <tr>
+                  <th scope="col">SOP Instance UID</th>
+                  <th scope="col">Instance number</th>
+                  <th scope="col">Versions</th>
+                </tr>
+              </thead>
+              <tbody>
+                {s.instances.map((i) => (
+                  <InstanceRow i={i} />
+                ))}
+              </tbody>
+            </table>
+          )}
+          {page > 1 || hasNext ? (
+            <nav class="pager" aria-label={`Pages of instances of ${label}`}>
+              {s.instances.length > 0 ? (
+                <span>
+                  Instances {first}–{last} of {s.total}
+                </span>
+              ) : null}
+              {page > 1 ? (
+                <a href={seriesPageHref(studyUid, s.seriesInstanceUid, page - 1, limit)} rel="prev">
+                  Previous page
+                </a>
+              ) : null}
+              {hasNext ? (
+                <a href={seriesPageHref(studyUid, s.seriesInstanceUid, page + 1, limit)} rel="next">
+                  Next page
+                </a>
+              ) : null}
+            </nav>
+          ) : null}
+        </details>
+      </div>
+    </article>
   );
 }
 
-function StudyPage({ user, detail, publicUrl }: { user: PageUser; detail: StudyDetail; publicUrl: string }) {
+function StudyPage({
+  user,
+  detail,
+  paging,
+  publicUrl,
+}: {
+  user: PageUser;
+  detail: StudyOverview;
+  paging: InstancePaging;
+  publicUrl: string;
+}) {
   const { study, series } = detail;
   const uid = study.studyInstanceUid;
   const status = worklistStatus(study);
@@ -166,7 +263,10 @@ function StudyPage({ user, detail, publicUrl }: { user: PageUser; detail: StudyD
         </dd>
       </dl>
       <div class="study-actions">
-        <a class="button" href={`/api/v1/studies/${encodeURIComponent(uid)}/download`} download>
+        <a class="button" href={viewerHref(uid)}>
+          Open in viewer
+        </a>
+        <a class="button secondary" href={`/api/v1/studies/${encodeURIComponent(uid)}/download`} download>
           Download zip
         </a>
         <div class="copy-field">
@@ -182,7 +282,18 @@ function StudyPage({ user, detail, publicUrl }: { user: PageUser; detail: StudyD
 
       <section aria-labelledby="series-heading">
         <h2 id="series-heading">Series</h2>
-        {series.length === 0 ? <p>No series stored.</p> : series.map((s) => <SeriesSection s={s} />)}
+        {series.length === 0 ? (
+          <p>No series stored.</p>
+        ) : (
+          series.map((s) => (
+            <SeriesCard
+              studyUid={uid}
+              s={s}
+              limit={paging.limit}
+              open={s.seriesInstanceUid === paging.seriesUid}
+            />
+          ))
+        )}
       </section>
 
       <section aria-labelledby="timeline-heading">
@@ -199,15 +310,27 @@ function StudyPage({ user, detail, publicUrl }: { user: PageUser; detail: StudyD
   );
 }
 
-/** A study: its facts, series, instances with their versions, and its timeline. Readers and admins. */
+/**
+ * A study: its facts, "Open in viewer", its series as cards with a thumbnail and their instances (with
+ * their versions) paged behind a disclosure, and its timeline. Readers and admins of its group.
+ */
 export function registerStudy(web: Hono<AppEnv>): void {
   web.get('/studies/:studyUid', requirePage(), async (c) => {
     const user = pageUser(c);
     const studyUid = c.req.param('studyUid');
-    let detail: StudyDetail | undefined;
+    const paging = readPaging(c);
+    let detail: StudyOverview | undefined;
     if (STUDY_UID_RE.test(studyUid)) {
       try {
-        detail = await getStudy({ ctx: ctxOf(c), input: { studyUid } });
+        detail = await getStudyOverview({
+          ctx: ctxOf(c),
+          input: {
+            studyUid,
+            seriesUid: paging.seriesUid,
+            offset: (paging.page - 1) * paging.limit,
+            limit: paging.limit,
+          },
+        });
       } catch (err) {
         if (!(err instanceof FerryError) || err.code !== 'resource.not_found') throw err;
       }
@@ -226,6 +349,8 @@ export function registerStudy(web: Hono<AppEnv>): void {
         </Layout>,
       );
     }
-    return c.html(<StudyPage user={user} detail={detail} publicUrl={c.get('deps').publicUrl} />);
+    return c.html(
+      <StudyPage user={user} detail={detail} paging={paging} publicUrl={c.get('deps').publicUrl} />,
+    );
   });
 }

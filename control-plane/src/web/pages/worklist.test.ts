@@ -4,6 +4,7 @@ import { BACKENDS, createTestApp, type TestApp } from '../../testing/harness.js'
 import { newTestUid } from '../../testing/seal-object.js';
 import { seedStoredInstance } from '../../testing/seed-stored-study.js';
 import { seedWorklist, type Worklist } from '../../testing/study-fixtures.js';
+import { mayHaveImage, Thumbnail, thumbnailSrc, viewerHref } from '../components/study-media.js';
 import { formatBytes, formatPatientName } from '../worklist-format.js';
 
 /** The data-study-uid of each row, in page order. */
@@ -29,6 +30,22 @@ describe('worklist formatting', () => {
     expect(formatBytes(812)).toBe('812 B');
     expect(formatBytes(12_600)).toBe('12 KB');
     expect(formatBytes(1536)).toBe('1.5 KB');
+  });
+
+  it('asks for thumbnails only where there can be pixels, and links the viewer to the study', () => {
+    expect(mayHaveImage(['CT'])).toBe(true);
+    expect(mayHaveImage(['SR'])).toBe(false);
+    expect(mayHaveImage(['SR', 'KO', 'PR'])).toBe(false);
+    expect(mayHaveImage(['SR', 'MR'])).toBe(true);
+    // Unknown or missing: the server decides, and a failure shows the "No image" box.
+    expect(mayHaveImage([null])).toBe(true);
+    expect(mayHaveImage([])).toBe(true);
+    expect(viewerHref('1.2.3')).toBe('/viewer/viewer?StudyInstanceUIDs=1.2.3');
+    expect(viewerHref('1.2 3&x')).toBe('/viewer/viewer?StudyInstanceUIDs=1.2%203%26x');
+    expect(thumbnailSrc('1.2', '1.2.9')).toBe('/dicomweb/studies/1.2/series/1.2.9/thumbnail');
+    expect(String(Thumbnail({ src: '/x', alt: 'Thumbnail of SR series 1', size: 96, hasImage: false }))).toBe(
+      '<span class="thumb thumb-96 no-image">No image</span>',
+    );
   });
 });
 
@@ -83,6 +100,7 @@ describe.each(BACKENDS)('worklist and study pages (%s)', (backend) => {
     ]);
     expect(res.html).toContain('<table class="stack studies" aria-label="Studies">');
     for (const col of [
+      'Image',
       'Patient',
       'Patient ID',
       'Study date',
@@ -92,6 +110,7 @@ describe.each(BACKENDS)('worklist and study pages (%s)', (backend) => {
       'Images',
       'Status',
       'Received',
+      'Viewer',
     ])
       expect(res.html).toContain(`<th scope="col">${col}</th>`);
     const doeRow = /<tr data-study-uid="[^"]+">(?:(?!<\/tr>).)*DOE, JOHN(?:(?!<\/tr>).)*<\/tr>/s.exec(
@@ -107,6 +126,13 @@ describe.each(BACKENDS)('worklist and study pages (%s)', (backend) => {
     expect(doeRow).toContain('<td data-label="Images">1</td>');
     expect(doeRow).toContain('<span class="badge receiving">receiving</span>');
     expect(doeRow).toContain('<time datetime="2024-03-02T10:00:01.000Z">2024-03-02 10:00:01 UTC</time>');
+    // A lazy thumbnail of the study (the page never waits for it), and the study in the viewer.
+    expect(doeRow).toContain(
+      `<td class="thumb-cell"><img class="thumb thumb-48" src="/dicomweb/studies/${w.doe.studyUid}/thumbnail" alt="Thumbnail of the study" width="48" height="48" loading="lazy" decoding="async"/></td>`,
+    );
+    expect(doeRow).toContain(
+      `<a href="/viewer/viewer?StudyInstanceUIDs=${w.doe.studyUid}" aria-label="Open in viewer: DOE, JOHN, 2024-02-10">Open in viewer</a>`,
+    );
     // Müller's instance 1 was resent with other bytes: updated, two current images.
     const muellerRow = new RegExp(
       `<tr data-study-uid="${w.mueller.studyUid}">(?:(?!</tr>).)*</tr>`,
@@ -294,7 +320,10 @@ describe.each(BACKENDS)('worklist and study pages (%s)', (backend) => {
     ])
       expect(html).toContain(fact);
     expect(html).toContain(
-      `<a class="button" href="/api/v1/studies/${w.mueller.studyUid}/download" download="">Download zip</a>`,
+      `<a class="button" href="/viewer/viewer?StudyInstanceUIDs=${w.mueller.studyUid}">Open in viewer</a>`,
+    );
+    expect(html).toContain(
+      `<a class="button secondary" href="/api/v1/studies/${w.mueller.studyUid}/download" download="">Download zip</a>`,
     );
     expect(html).toContain('<label for="dicomweb-url">');
     expect(html).toContain(
@@ -305,8 +334,21 @@ describe.each(BACKENDS)('worklist and study pages (%s)', (backend) => {
     );
 
     expect(html).toContain('<h2 id="series-heading">Series</h2>');
-    expect(html).toMatch(/<h3>CT · [^<]*2 images<\/h3>/);
-    expect(html).toContain(w.mueller.seriesUid);
+    // One card per series: its thumbnail (lazy, from DICOMweb), modality, number, description and
+    // count, and its instances behind a closed disclosure.
+    const anchor = `series-${w.mueller.seriesUid}`;
+    const card = new RegExp(
+      `<article class="series card" id="${anchor}"(?:(?!</article>).)*</article>`,
+      's',
+    ).exec(html)?.[0];
+    expect(card).toBeDefined();
+    expect(card).toContain(
+      `<img class="thumb thumb-96" src="/dicomweb/studies/${w.mueller.studyUid}/series/${w.mueller.seriesUid}/thumbnail" alt="Thumbnail of CT series 1" width="96" height="96" loading="lazy" decoding="async"/>`,
+    );
+    expect(card).toMatch(new RegExp(`<h3 id="${anchor}-h">CT · series 1 · [^<]*2 images</h3>`));
+    expect(card).toContain(`Series Instance UID <code>${w.mueller.seriesUid}</code>`);
+    expect(card).toContain('<details><summary>Instances (2)</summary>');
+    expect(card).not.toContain('rel="next"');
     expect(html).toContain('<th scope="col">SOP Instance UID</th>');
     const sop1 = w.mueller.current[0]?.sealed.manifest.sopInstanceUid ?? '';
     const sop2 = w.mueller.current[1]?.sealed.manifest.sopInstanceUid ?? '';
@@ -343,9 +385,70 @@ describe.each(BACKENDS)('worklist and study pages (%s)', (backend) => {
     expect(times).toEqual([...times].sort((a, b) => a - b));
   });
 
+  it('the study page pages each series’ instances, keeping the others on their first page', async () => {
+    const [sop1, sop2] = w.mueller.current.map((i) => i.sealed.manifest.sopInstanceUid);
+    const sopsShown = (html: string) =>
+      [...html.matchAll(/<td data-label="SOP Instance UID"><code>([^<]+)<\/code>/g)].map((m) => m[1]);
+    const base = `/studies/${w.mueller.studyUid}`;
+    const first = await consoleGet(t, `${base}?series=${w.mueller.seriesUid}&limit=1`, readerA);
+    expect(first.status).toBe(200);
+    // The series asked for is open at its page; the page says where it is and links on.
+    expect(first.html).toContain('<details open=""><summary>Instances (2)</summary>');
+    expect(sopsShown(first.html)).toEqual([sop1]);
+    expect(first.html).toContain('<span>Instances 1–1 of 2</span>');
+    expect(first.html).not.toContain('rel="prev"');
+    const next = linkHref(first.html.replace(/ rel="next"/, ''), 'Next page');
+    expect(next).toBe(`${base}?series=${w.mueller.seriesUid}&page=2&limit=1#series-${w.mueller.seriesUid}`);
+    const second = await consoleGet(t, next ?? '', readerA);
+    expect(second.status).toBe(200);
+    expect(sopsShown(second.html)).toEqual([sop2]);
+    expect(second.html).toContain('<span>Instances 2–2 of 2</span>');
+    expect(second.html).not.toContain('rel="next"');
+    expect(linkHref(second.html.replace(/ rel="prev"/, ''), 'Previous page')).toBe(
+      `${base}?series=${w.mueller.seriesUid}&page=1&limit=1#series-${w.mueller.seriesUid}`,
+    );
+    // Versions stay with their instance on its page: sop1's two versions are on page 1 only.
+    expect(first.html.match(/Version \d/g)).toHaveLength(2);
+    expect(second.html.match(/Version \d/g)).toHaveLength(1);
+    // Past the end: no rows, a way back; nonsense paging falls back to the first page of 50.
+    const past = await consoleGet(t, `${base}?series=${w.mueller.seriesUid}&page=9&limit=1`, readerA);
+    expect(past.status).toBe(200);
+    expect(sopsShown(past.html)).toEqual([]);
+    expect(past.html).toContain('No instances on this page.');
+    const odd = await consoleGet(t, `${base}?series=nope%20x&page=-1&limit=100000`, readerA);
+    expect(odd.status).toBe(200);
+    expect(sopsShown(odd.html)).toEqual([sop1, sop2]);
+    expect(odd.html).not.toContain('<details open');
+  });
+
+  it('another group’s reader gets the same 404 on a study page at any page, and no viewer link', async () => {
+    for (const path of [
+      `/studies/${w.mueller.studyUid}?series=${w.mueller.seriesUid}&page=2&limit=1`,
+      `/studies/${w.mueller.studyUid}?series=${w.mueller.seriesUid}`,
+    ]) {
+      const res = await consoleGet(t, path, readerB);
+      expect(res.status, path).toBe(404);
+      expect(res.html).toContain('<h1>No such study</h1>');
+      expect(res.html).not.toContain('/viewer/viewer');
+      expect(res.html).not.toContain('/thumbnail');
+      expect(res.html).not.toContain(w.mueller.seriesUid);
+    }
+    const own = await consoleGet(t, `/studies/${w.other.studyUid}`, readerB);
+    expect(own.html).toContain(`href="/viewer/viewer?StudyInstanceUIDs=${w.other.studyUid}"`);
+    // A session cookie that is not one (or has ended) is sent to sign in, as on every page.
+    const forged = await consoleGet(t, `/studies/${w.mueller.studyUid}?page=2`, {
+      cookie: `${readerA.cookie.split('=')[0]}=forged`,
+      csrf: '',
+    });
+    expect(forged.status).toBe(303);
+    expect(forged.location).toMatch(/^\/login\?next=/);
+  });
+
   it('the download link and the page styles work with the console session alone', async () => {
     const page = await consoleGet(t, `/studies/${w.doe.studyUid}`, readerA);
-    const href = /<a class="button" href="([^"]+)" download="">Download zip<\/a>/.exec(page.html)?.[1];
+    const href = /<a class="button secondary" href="([^"]+)" download="">Download zip<\/a>/.exec(
+      page.html,
+    )?.[1];
     expect(href).toBe(`/api/v1/studies/${w.doe.studyUid}/download`);
     const zip = await consoleGet(t, href ?? '', readerA);
     expect(zip.status).toBe(200);

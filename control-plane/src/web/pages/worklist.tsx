@@ -13,6 +13,7 @@ import {
   studyListStatuses,
   studySorts,
 } from '../../services/list-studies.js';
+import { mayHaveImage, Thumbnail, thumbnailSrc, viewerHref } from '../components/study-media.js';
 import { FieldError, Layout } from '../layout.js';
 import { pageUser, requirePage } from '../page-context.js';
 import { formatMoment, formatPatientName, studyDateIso, worklistStatus } from '../worklist-format.js';
@@ -262,6 +263,14 @@ function StudyRow({ s }: { s: StudySummary }) {
   const date = studyDateIso(s.studyDate);
   return (
     <tr data-study-uid={s.studyInstanceUid}>
+      <td class="thumb-cell">
+        <Thumbnail
+          src={thumbnailSrc(s.studyInstanceUid)}
+          alt="Thumbnail of the study"
+          size={48}
+          hasImage={mayHaveImage(s.modalities)}
+        />
+      </td>
       <td data-label="Patient">
         <a href={`/studies/${encodeURIComponent(s.studyInstanceUid)}`}>{formatPatientName(s.patientName)}</a>
       </td>
@@ -277,6 +286,14 @@ function StudyRow({ s }: { s: StudySummary }) {
       <td data-label="Received">
         <time datetime={s.lastReceivedAt.toISOString()}>{formatMoment(s.lastReceivedAt)}</time>
       </td>
+      <td data-label="Viewer">
+        <a
+          href={viewerHref(s.studyInstanceUid)}
+          aria-label={`Open in viewer: ${formatPatientName(s.patientName)}${date ? `, ${date}` : ''}`}
+        >
+          Open in viewer
+        </a>
+      </td>
     </tr>
   );
 }
@@ -287,6 +304,7 @@ function StudyTable({ rows }: { rows: StudySummary[] }) {
       <table class="stack studies" aria-label="Studies">
         <thead>
           <tr>
+            <th scope="col">Image</th>
             <th scope="col">Patient</th>
             <th scope="col">Patient ID</th>
             <th scope="col">Study date</th>
@@ -296,6 +314,7 @@ function StudyTable({ rows }: { rows: StudySummary[] }) {
             <th scope="col">Images</th>
             <th scope="col">Status</th>
             <th scope="col">Received</th>
+            <th scope="col">Viewer</th>
           </tr>
         </thead>
         <tbody>
