@@ -1,9 +1,11 @@
 // `npm run bench:console`: the web console's pages on a real `ferry-control-plane serve` process over
-// PostgreSQL holding 10,000 studies (one series and two instance rows each, a timeline) and 500
-// gateways (status, health with conditions, events) in 20 facilities, plus 5,000 audit entries. The
-// rows are written straight into the database (a few INSERT ... SELECT generate_series statements):
+// PostgreSQL holding 10,000 studies (one series and two instance rows each, a timeline), one study of
+// 2,000 instances in four series (its page shows one page of each series' instances) and 500 gateways
+// (status, health with conditions, events) in 20 facilities, plus 5,000 audit entries. The rows are
+// written straight into the database (a few INSERT ... SELECT generate_series statements):
 // what is measured is reading them. Signs in through POST /login like a browser, then fetches each
-// list page and one study and one gateway page 30 times in a row.
+// list page, two studies (the large one also at a later page of one series) and one gateway page 30
+// times in a row.
 //
 // Two numbers per page: `server` is the console's own `server-timing: app;dur=` header (from the
 // console middleware to the rendered response: queries and rendering, no network), the figure the
@@ -38,6 +40,8 @@ const AUDIT_ROWS = 5000;
 const ROUNDS = Number(process.env.FERRY_BENCH_ROUNDS ?? 30);
 const LOG_LEVEL = process.env.FERRY_BENCH_LOG_LEVEL ?? 'info';
 const TARGET_MS = 200;
+const LARGE_STUDY_UID = '1.2.826.0.1.3680043.10.2.1';
+const LARGE_STUDY_INSTANCES = 2000;
 
 interface PageResult {
   path: string;
@@ -169,6 +173,39 @@ async function seed(databaseUrl: string, groupId: string, facilityIds: string[])
        from series s join studies st on st.id = s.study_id cross join generate_series(1, 2) k
        where s.group_id = $1`,
       [groupId],
+    );
+    // One large study (a thin-slice CT: 2,000 instances in four series) for the study page, which
+    // pages its instances per series rather than listing them all.
+    await client.query(
+      `insert into studies (group_id, facility_id, study_instance_uid, patient_name, patient_id, patient_sex,
+                            patient_name_search, patient_id_search, study_date, study_time, description,
+                            accession_number, modalities, series_count, instance_count, status, updated,
+                            first_received_at, last_received_at, first_stored_at, last_stored_at, completed_at)
+       values ($1, $2, $3, 'LARGE^STUDY', 'PIDLARGE', 'O', 'large^study', 'pidlarge', '20260101', '101500',
+               'Bench large study', 'ACCLARGE', array['CT'], 4, $4, 'complete', false, now() - interval '2 days',
+               now() - interval '2 days', now() - interval '2 days', now() - interval '2 days',
+               now() - interval '2 days')`,
+      [groupId, facilityIds[0], LARGE_STUDY_UID, LARGE_STUDY_INSTANCES],
+    );
+    await client.query(
+      `insert into series (group_id, study_id, series_instance_uid, modality, series_number, description,
+                           instance_count)
+       select group_id, id, study_instance_uid || '.' || k, 'CT', k::text, 'Bench large series ' || k, $3 / 4
+       from studies cross join generate_series(1, 4) k where group_id = $1 and study_instance_uid = $2`,
+      [groupId, LARGE_STUDY_UID, LARGE_STUDY_INSTANCES],
+    );
+    await client.query(
+      `insert into instances (group_id, facility_id, gateway_id, study_id, series_id, sop_instance_uid,
+                              sop_class_uid, instance_number, version, current, object_id, blob_key, sha256,
+                              object_sha256, plain_bytes, object_bytes, transfer_syntax_uid, calling_ae_title,
+                              received_at, stored_at, metadata)
+       select s.group_id, st.facility_id, null, st.id, s.id, s.series_instance_uid || '.' || k,
+              '1.2.840.10008.5.1.4.1.1.2', k, 1, true, md5(s.id::text || k), 'bench/' || md5(s.id::text || k),
+              encode(sha256((s.id::text || k)::bytea), 'hex'), encode(sha256((s.id::text || k || 'o')::bytea), 'hex'),
+              520000, 520400, '1.2.840.10008.1.2.1', 'CT01', st.first_received_at, st.first_stored_at, '{}'::jsonb
+       from series s join studies st on st.id = s.study_id cross join generate_series(1, s.instance_count) k
+       where s.group_id = $1 and st.study_instance_uid = $2`,
+      [groupId, LARGE_STUDY_UID],
     );
     await client.query(
       `insert into study_events (study_id, kind, at)
@@ -310,6 +347,8 @@ async function main() {
       '/users',
       '/audit',
       `/studies/${encodeURIComponent(studyUid ?? '')}`,
+      `/studies/${LARGE_STUDY_UID}`,
+      `/studies/${LARGE_STUDY_UID}?series=${LARGE_STUDY_UID}.2&page=8`,
       `/gateways/${gatewayId}`,
     ];
     const pages: PageResult[] = [];

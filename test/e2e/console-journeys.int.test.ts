@@ -286,6 +286,14 @@ describe('console journeys in Chromium', () => {
     expect(rowText).toContain(String(STUDY_FILES));
     expect(rowText).toContain(FACILITY.name);
     expect(await row.locator('.badge').textContent()).toBe('complete');
+    // The row opens the study in the viewer, and carries a lazy thumbnail of it.
+    const viewerHref = `/viewer/viewer?StudyInstanceUIDs=${encodeURIComponent(studyUid)}`;
+    expect(await row.getByRole('link', { name: /^Open in viewer/ }).getAttribute('href')).toBe(viewerHref);
+    const thumb = row.getByRole('img', { name: 'Thumbnail of the study' });
+    expect(await thumb.getAttribute('src')).toBe(
+      `/dicomweb/studies/${encodeURIComponent(studyUid)}/thumbnail`,
+    );
+    expect(await thumb.getAttribute('loading')).toBe('lazy');
     worklistShot = await screenshot(page, 'console-worklist');
 
     await Promise.all([page.waitForURL(/\/studies\//), row.getByRole('link').first().click()]);
@@ -294,6 +302,25 @@ describe('console journeys in Chromium', () => {
       `${cp.publicUrl}/dicomweb/studies/${studyUid}`,
     );
     await expect.poll(() => page.getByRole('heading', { name: 'Timeline' }).count()).toBe(1);
+    // Series as cards with a thumbnail each; their instances stay folded until asked for.
+    const cards = page.locator('article.series');
+    expect(await cards.count()).toBeGreaterThan(0);
+    let cardImages = 0;
+    for (const card of await cards.all()) {
+      expect(await card.locator('.thumb').count()).toBe(1);
+      cardImages += Number(
+        await card
+          .locator('h3')
+          .textContent()
+          .then((h) => /(\d+) images?$/.exec(h ?? '')?.[1]),
+      );
+      expect(await card.locator('details').getAttribute('open')).toBeNull();
+      expect(await card.locator('table.instances').isVisible()).toBe(false);
+    }
+    expect(cardImages).toBe(STUDY_FILES);
+    await cards.first().locator('summary').click();
+    expect(await cards.first().locator('table.instances').isVisible()).toBe(true);
+    expect(await page.getByRole('link', { name: 'Open in viewer' }).getAttribute('href')).toBe(viewerHref);
     await screenshot(page, 'console-study');
 
     const [download] = await Promise.all([
