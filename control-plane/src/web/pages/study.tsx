@@ -21,6 +21,9 @@ import {
   worklistStatus,
 } from '../worklist-format.js';
 
+/** Beyond any series (a million pages of instances): a page number past it is not one. */
+const MAX_PAGE = 1_000_000;
+
 /** What the API accepts as a Study Instance UID in a path. */
 const STUDY_UID_RE = /^[0-9A-Za-z.-]{1,64}$/;
 
@@ -107,7 +110,7 @@ function readPaging(c: Context<AppEnv>): InstancePaging {
   return {
     seriesUid: seriesUid && STUDY_UID_RE.test(seriesUid) ? seriesUid : undefined,
     // Out-of-range values fall back to the defaults: a hand-edited link still shows the study.
-    page: Number.isSafeInteger(page) && page >= 1 ? page : 1,
+    page: Number.isInteger(page) && page >= 1 && page <= MAX_PAGE ? page : 1,
     limit:
       Number.isInteger(limit) && limit >= 1 && limit <= INSTANCE_PAGE_MAX ? limit : INSTANCE_PAGE_DEFAULT,
   };

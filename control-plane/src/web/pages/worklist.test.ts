@@ -415,10 +415,19 @@ describe.each(BACKENDS)('worklist and study pages (%s)', (backend) => {
     expect(past.status).toBe(200);
     expect(sopsShown(past.html)).toEqual([]);
     expect(past.html).toContain('No instances on this page.');
-    const odd = await consoleGet(t, `${base}?series=nope%20x&page=-1&limit=100000`, readerA);
-    expect(odd.status).toBe(200);
-    expect(sopsShown(odd.html)).toEqual([sop1, sop2]);
-    expect(odd.html).not.toContain('<details open');
+    for (const query of [
+      'series=nope%20x&page=-1&limit=100000',
+      `series=${w.mueller.seriesUid}&page=99999999999999999999&limit=1.5`,
+      `series=${w.doe.seriesUid}&page=2`,
+    ]) {
+      const odd = await consoleGet(t, `${base}?${query}`, readerA);
+      expect(odd.status, query).toBe(200);
+      expect(sopsShown(odd.html), query).toEqual([sop1, sop2]);
+    }
+    // A series of another study is no series of this one: nothing opens.
+    expect((await consoleGet(t, `${base}?series=${w.doe.seriesUid}`, readerA)).html).not.toContain(
+      '<details open',
+    );
   });
 
   it('another group’s reader gets the same 404 on a study page at any page, and no viewer link', async () => {
