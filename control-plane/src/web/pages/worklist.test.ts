@@ -161,6 +161,11 @@ describe.each(BACKENDS)('worklist and study pages (%s)', (backend) => {
     const res = await consoleGet(t, '/worklist', adminA);
     expect(res.status).toBe(200);
     expect(rowUids(res.html)).toHaveLength(4);
+    expect(res.html).toContain(`href="/viewer/viewer?StudyInstanceUIDs=${w.mueller.studyUid}"`);
+    const study = await consoleGet(t, `/studies/${w.mueller.studyUid}`, adminA);
+    expect(study.html).toContain(
+      `<a class="button" href="/viewer/viewer?StudyInstanceUIDs=${w.mueller.studyUid}">Open in viewer</a>`,
+    );
   });
 
   it('searches by the start of a name word, and by patient ID', async () => {
