@@ -6,6 +6,7 @@ import { errorResponse } from './http/errors.js';
 import { setResponseSecurityHeaders } from './http/response-headers.js';
 import type { AppDeps, AppEnv } from './http/types.js';
 import { registerRoutes } from './routes/index.js';
+import { registerViewer } from './viewer/viewer-routes.js';
 import { createConsole } from './web/index.js';
 
 const MAX_BODY_BYTES = 1 << 20;
@@ -80,6 +81,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   );
 
   registerRoutes(app, deps);
+  registerViewer(app);
   app.route('/', createConsole());
 
   app.doc31('/api/v1/openapi.json', {

@@ -6,8 +6,11 @@ import type { AppEnv } from './types.js';
 /** One year: browsers remember to use HTTPS only for this long after each HTTPS answer. */
 export const HSTS_VALUE = 'max-age=31536000';
 
-/** Static files that hold no patient data keep their own caching: the console's assets, the agent release. */
-const CACHEABLE_PREFIXES = ['/assets/', '/downloads/'];
+/**
+ * Static files that hold no patient data keep their own caching: the console's assets, the agent
+ * release, the viewer's release (src/viewer sets no-store on its page and config itself).
+ */
+const CACHEABLE_PREFIXES = ['/assets/', '/downloads/', '/viewer/'];
 
 /** Whether the TCP peer is one of FERRY_TRUSTED_PROXIES. */
 function fromTrustedProxy(c: Context<AppEnv>): boolean {

@@ -21,13 +21,14 @@ export const CONTENT_SECURITY_POLICY = [
 /**
  * The console's response headers, plus `server-timing: app;dur=MS` (the time from here to the
  * handler's response, excluding the network) so the console benchmark measures the server side.
+ * The viewer (src/viewer) passes its own, wider `policy`; every other page keeps this one.
  */
-export function consoleHeaders(): MiddlewareHandler<AppEnv> {
+export function consoleHeaders(policy = CONTENT_SECURITY_POLICY): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const started = performance.now();
     await next();
     c.header('server-timing', `app;dur=${(performance.now() - started).toFixed(1)}`);
-    c.header('content-security-policy', CONTENT_SECURITY_POLICY);
+    c.header('content-security-policy', policy);
     c.header('x-content-type-options', 'nosniff');
     c.header('referrer-policy', 'same-origin');
     c.header('x-frame-options', 'DENY');
