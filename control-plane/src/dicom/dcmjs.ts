@@ -34,6 +34,8 @@ export interface DcmjsDicomDict {
 interface Dcmjs {
   log: { setLevel(level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent'): void };
   data: {
+    /** Looked up by tag, `(GGGG,EEEE)` in upper case; repeating groups (60xx) resolve too. */
+    DicomMetaDictionary: { dictionary: Record<string, { vr: string } | undefined> };
     ReadBufferStream: new (
       buffer: ArrayBuffer,
       littleEndian: boolean | null,
