@@ -12,9 +12,9 @@ import { listStoredInstances } from '../../services/list-stored-instances.js';
 import { recordStudyReads } from '../../services/record-study-reads.js';
 import { EpochKeyCache, openStoredObject } from '../../storage/open-stored-object.js';
 import { acceptedDicomSyntaxes, requireDicomJson, requireStoredSyntaxes } from './accept.js';
-import { metadataResult } from './dicom-json.js';
+import { instanceUrl, metadataResult } from './dicom-json.js';
 import { type MultipartPart, multipartContentType, multipartRelated, newBoundary } from './multipart.js';
-import { uidParam } from './params.js';
+import { resultUrls, uidParam } from './params.js';
 
 const METADATA_PAGE = 200;
 
@@ -88,6 +88,7 @@ export async function metadataHandler(c: Context<AppEnv>): Promise<Response> {
   const input = target(c);
   // The first page is read before answering, so an unknown study, series or instance is a 404.
   const first = await listInstanceMetadata({ ctx, input: { ...input, limit: METADATA_PAGE } });
+  const urls = resultUrls(c);
   async function* json(): AsyncGenerator<Uint8Array> {
     let page = first;
     let n = 0;
@@ -96,7 +97,13 @@ export async function metadataHandler(c: Context<AppEnv>): Promise<Response> {
       for (;;) {
         for (const item of page.items) {
           yield Buffer.from(
-            `${n++ === 0 ? '' : ','}${JSON.stringify(metadataResult(item.metadata, item.transferSyntaxUid))}`,
+            `${n++ === 0 ? '' : ','}${JSON.stringify(
+              metadataResult(
+                item.metadata,
+                item.transferSyntaxUid,
+                instanceUrl(urls, input.studyUid, item.seriesInstanceUid, item.sopInstanceUid),
+              ),
+            )}`,
           );
         }
         if (page.next === null) break;
