@@ -2,6 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { isFerryError } from '@ferry/shared';
 import { describe, expect, it } from 'vitest';
 import { DICOM_SAMPLES_DIR, padSample } from '../testing/seal-object.js';
+import { arrayBufferOf, dcmjs } from './dcmjs.js';
 import { firstString, HeaderPrefix, parseDicomHeader } from './dicom-json.js';
 
 const sample = (name: string) => readFile(`${DICOM_SAMPLES_DIR}/${name}`);
@@ -17,9 +18,12 @@ describe('parseDicomHeader', () => {
       const json = JSON.stringify(h.metadata);
       expect(json, name).not.toContain('\\u0000');
       expect(
-        Object.keys(h.metadata).some((k) => k.startsWith('0002') || k === '7FE00010'),
+        Object.keys(h.metadata).some((k) => k.startsWith('0002')),
         name,
       ).toBe(false);
+      // Pixel Data only as the placeholder /metadata turns into its BulkDataURI.
+      const px = h.metadata['7FE00010'];
+      if (px) expect(px, name).toEqual({ vr: expect.stringMatching(/^O[BW]$/), BulkDataURI: '7FE00010' });
       expect(h.metadata['00080018'], name).toBeDefined();
       parsed++;
     }
@@ -41,7 +45,7 @@ describe('parseDicomHeader', () => {
     expect(firstString(dfl.metadata, '00080060')).toBeDefined();
   });
 
-  it('follows the DICOM JSON model: PN groups, numbers, AT as hex, small binaries inline, big ones left out', async () => {
+  it('follows the DICOM JSON model: PN groups, numbers, AT as hex, small binaries inline, big ones by path', async () => {
     const ct = await parseDicomHeader(await sample('CT_small.dcm'), { whole: true });
     expect(ct.complete).toBe(true);
     expect(ct.metadata['00100010']).toEqual({ vr: 'PN', Value: [{ Alphabetic: 'CompressedSamples^CT1' }] });
@@ -49,13 +53,35 @@ describe('parseDicomHeader', () => {
     expect(ct.metadata['00180050']).toEqual({ vr: 'DS', Value: [5] });
     expect(ct.metadata['00431028']).toMatchObject({ vr: 'OB', InlineBinary: expect.any(String) });
     expect(Buffer.from(ct.metadata['00431028']!.InlineBinary!, 'base64')).toHaveLength(80);
-    expect(ct.metadata['00431029']).toBeUndefined(); // 2068 bytes
+    expect(ct.metadata['00431029']).toEqual({ vr: 'OB', BulkDataURI: '00431029' }); // 2068 bytes
+    expect(ct.metadata['7FE00010']).toEqual({ vr: 'OW', BulkDataURI: '7FE00010' });
+    // Inside a sequence the path names the item (from 0) and the tag.
+    const ecg = await parseDicomHeader(await sample('waveform_ecg.dcm'), { whole: true });
+    const waveform = ecg.metadata['54000100']?.Value?.[0] as Record<string, unknown>;
+    expect(waveform['54001010']).toEqual({ vr: 'OW', BulkDataURI: '54000100/0/54001010' });
+    expect(ecg.metadata['7FE00010']).toBeUndefined();
     expect(ct.metadata['00101002']?.Value).toHaveLength(2); // a sequence, items as datasets
     const dose = await parseDicomHeader(await sample('rtdose.dcm'), { whole: true });
     expect(dose.metadata['00280009']).toEqual({ vr: 'AT', Value: ['3004000C'] });
     // The character set keeps the file's value (dcmjs says UTF-8 after decoding).
     const sr = await parseDicomHeader(await sample('test-SR.dcm'), { whole: true });
     expect(sr.metadata['00080005']).toEqual({ vr: 'CS', Value: ['ISO_IR 100'] });
+  });
+
+  it('splits person names into their Alphabetic, Ideographic and Phonetic groups', async () => {
+    const file = dcmjs.data.DicomMessage.readFile(arrayBufferOf(await sample('CT_small.dcm')));
+    file.dict['00080005'] = { vr: 'CS', Value: ['ISO_IR 192'] };
+    file.dict['00100010'] = {
+      vr: 'PN',
+      Value: [{ Alphabetic: 'Yamada^Tarou', Ideographic: '山田^太郎', Phonetic: 'やまだ^たろう' }],
+    };
+    file.dict['00080090'] = { vr: 'PN', Value: [{ Ideographic: '山田^花子' }] };
+    const h = await parseDicomHeader(Buffer.from(file.write()), { whole: true });
+    expect(h.metadata['00100010']).toEqual({
+      vr: 'PN',
+      Value: [{ Alphabetic: 'Yamada^Tarou', Ideographic: '山田^太郎', Phonetic: 'やまだ^たろう' }],
+    });
+    expect(h.metadata['00080090']).toEqual({ vr: 'PN', Value: [{ Ideographic: '山田^花子' }] });
   });
 
   it('stops at the Pixel Data: trailing bytes, however many, are not read', async () => {

@@ -4,7 +4,9 @@
  * HEADER_CAP_BYTES), so a 1 GB instance costs what its header costs.
  *
  * - Group 0002 (File Meta Information) and group lengths are left out; the transfer syntax has its own column.
- * - Binary values (OB, OW, OF, OD, OL, OV, UN) become `InlineBinary` when small and are left out otherwise.
+ * - Binary values (OB, OW, OF, OD, OL, OV, UN) become `InlineBinary` when small; larger ones, and the
+ *   Pixel Data, keep a placeholder `BulkDataURI` holding their path (`tag`, or `tag/item/tag/…` inside
+ *   sequences, items counted from 0), which WADO-RS /metadata turns into a URL of its bulkdata route.
  * - Strings are Unicode (decoded with the dataset's Specific Character Set); (0008,0005) keeps its
  *   original value so it still describes the stored bytes.
  * - A header that cannot be read to its end keeps what was read, and says so (`truncated`).
@@ -26,6 +28,8 @@ export interface DicomJsonElement {
   vr: string;
   Value?: DicomJsonValue[];
   InlineBinary?: string;
+  /** Stored: the value's path in the dataset (a placeholder); answered: its absolute URL. */
+  BulkDataURI?: string;
 }
 export type DicomJson = { [tag: string]: DicomJsonElement };
 
@@ -39,8 +43,10 @@ export interface ParsedHeader {
   problem?: string;
 }
 
-const PIXEL_DATA = '7FE00010';
-const BINARY_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'UN']);
+export const PIXEL_DATA = '7FE00010';
+/** A bulk data placeholder's path: `tag`, or `tag/item/tag/…` inside sequences (items from 0). */
+export const BULK_DATA_PATH = /^[0-9A-F]{8}(\/\d{1,6}\/[0-9A-F]{8}){0,16}$/;
+export const BINARY_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'UN']);
 const LONG_LENGTH_VRS = new Set([
   'OB',
   'OD',
@@ -170,8 +176,20 @@ function binaryBytes(value: unknown): Buffer | undefined {
   return Buffer.concat(buffers);
 }
 
+const PN_GROUPS = ['Alphabetic', 'Ideographic', 'Phonetic'] as const;
+
 function personName(v: unknown): PersonNameJson | null {
-  if (typeof v === 'string') return v === '' ? null : { Alphabetic: cleanString(v) };
+  if (typeof v === 'string') {
+    // Component groups are separated by '=' (PS3.5 6.2.1); '^' separates components within one.
+    const out: PersonNameJson = {};
+    cleanString(v)
+      .split('=')
+      .slice(0, 3)
+      .forEach((group, i) => {
+        if (group !== '') out[PN_GROUPS[i]!] = group;
+      });
+    return Object.keys(out).length > 0 ? out : null;
+  }
   if (!v || typeof v !== 'object') return null;
   const out: PersonNameJson = {};
   for (const key of ['Alphabetic', 'Ideographic', 'Phonetic'] as const) {
@@ -181,11 +199,17 @@ function personName(v: unknown): PersonNameJson | null {
   return Object.keys(out).length > 0 ? out : null;
 }
 
-function elementJson(tag: string, el: DcmjsElement, maxInline: number): DicomJsonElement | undefined {
+function elementJson(
+  path: string,
+  tag: string,
+  el: DcmjsElement,
+  maxInline: number,
+): DicomJsonElement | undefined {
   const vr = typeof el.vr === 'string' && /^[A-Z]{2}$/.test(el.vr) ? el.vr : 'UN';
   if (BINARY_VRS.has(vr)) {
     const bytes = binaryBytes(el.Value);
-    if (!bytes || bytes.length > maxInline) return undefined;
+    if (!bytes) return undefined;
+    if (bytes.length > maxInline) return { vr, BulkDataURI: path };
     return bytes.length === 0 ? { vr } : { vr, InlineBinary: bytes.toString('base64') };
   }
   let raw: unknown[] = Array.isArray(el.Value) ? el.Value : el.Value === undefined ? [] : [el.Value];
@@ -194,8 +218,8 @@ function elementJson(tag: string, el: DcmjsElement, maxInline: number): DicomJso
   let values: DicomJsonValue[];
   switch (vr) {
     case 'SQ':
-      values = raw.map((item) =>
-        item && typeof item === 'object' ? datasetJson(item as DcmjsDict, maxInline) : {},
+      values = raw.map((item, i) =>
+        item && typeof item === 'object' ? datasetJson(item as DcmjsDict, maxInline, `${path}/${i}/`) : {},
       );
       break;
     case 'PN':
@@ -213,11 +237,11 @@ function elementJson(tag: string, el: DcmjsElement, maxInline: number): DicomJso
   return { vr, Value: values };
 }
 
-function datasetJson(dict: DcmjsDict, maxInline: number): DicomJson {
+function datasetJson(dict: DcmjsDict, maxInline: number, prefix: string): DicomJson {
   const out: DicomJson = {};
   for (const [tag, el] of Object.entries(dict)) {
-    if (tag === PIXEL_DATA || tag.startsWith('0002') || tag.endsWith('0000')) continue;
-    const json = elementJson(tag, el, maxInline);
+    if ((prefix === '' && tag === PIXEL_DATA) || tag.startsWith('0002') || tag.endsWith('0000')) continue;
+    const json = elementJson(`${prefix}${tag}`, tag, el, maxInline);
     if (json) out[tag] = json;
   }
   return out;
@@ -268,12 +292,25 @@ export async function parseDicomHeader(
     const last = Object.keys(dict).at(-1);
     if (last !== undefined && atEnd) delete dict[last];
   }
+  const metadata = datasetJson(dict, maxInline, '');
+  if (atPixels) metadata[PIXEL_DATA] = pixelDataPlaceholder(meta.transferSyntaxUid);
   return {
-    metadata: datasetJson(dict, maxInline),
+    metadata,
     transferSyntaxUid: meta.transferSyntaxUid,
     complete,
     ...(problem ? { problem } : {}),
   };
+}
+
+/** The stored stand-in for Pixel Data: where /metadata points its BulkDataURI. */
+export function pixelDataPlaceholder(transferSyntaxUid: string | undefined): DicomJsonElement {
+  const native =
+    transferSyntaxUid === undefined ||
+    transferSyntaxUid === TS.ImplicitVRLittleEndian ||
+    transferSyntaxUid === TS.ExplicitVRLittleEndian ||
+    transferSyntaxUid === TS.ExplicitVRBigEndian ||
+    transferSyntaxUid === TS.DeflatedExplicitVRLittleEndian;
+  return { vr: native ? 'OW' : 'OB', BulkDataURI: PIXEL_DATA };
 }
 
 /** The first string value of a DICOM JSON element (PN: its alphabetic group), if any. */

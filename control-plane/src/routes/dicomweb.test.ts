@@ -354,9 +354,12 @@ describe.each(BACKENDS)('DICOMweb (%s)', (backend) => {
         expect(first(d, '0020000D')).toBe(w.mueller.studyUid);
         expect(first(d, '00100010')).toEqual({ Alphabetic: 'MÜLLER^Zoë' });
         expect(first(d, '00083002')).toBe(EXPLICIT_LE);
-        expect(d['7FE00010']).toBeUndefined();
+        // Pixel Data by reference, at the instance's bulkdata (dicomweb-frames.test.ts reads it).
+        expect(d['7FE00010']).toEqual({
+          vr: 'OW',
+          BulkDataURI: `${TEST_PUBLIC_URL}/dicomweb/studies/${w.mueller.studyUid}/series/${w.mueller.seriesUid}/instances/${first(d, '00080018')}/bulkdata/7FE00010`,
+        });
       }
-      expect(study.text).not.toContain('BulkDataURI');
       const series = await json(
         `/dicomweb/studies/${w.mueller.studyUid}/series/${w.mueller.seriesUid}/metadata`,
       );

@@ -8,6 +8,8 @@ import { requireUser } from './permissions.js';
 export const METADATA_PAGE_MAX = 500;
 
 export interface InstanceMetadata {
+  seriesInstanceUid: string;
+  sopInstanceUid: string;
   transferSyntaxUid: string;
   /** The stored DICOM JSON of the header, up to the pixel data. */
   metadata: DicomJson;
@@ -37,6 +39,8 @@ export async function listInstanceMetadata({
   const rows = await ctx.db
     .select({
       id: instances.id,
+      seriesInstanceUid: series.seriesInstanceUid,
+      sopInstanceUid: instances.sopInstanceUid,
       transferSyntaxUid: instances.transferSyntaxUid,
       metadata: instances.metadata,
     })
@@ -55,7 +59,12 @@ export async function listInstanceMetadata({
   const page = rows.slice(0, limit);
   return {
     study: { id: study.id, studyInstanceUid: study.studyInstanceUid },
-    items: page.map((r) => ({ transferSyntaxUid: r.transferSyntaxUid, metadata: r.metadata as DicomJson })),
+    items: page.map((r) => ({
+      seriesInstanceUid: r.seriesInstanceUid,
+      sopInstanceUid: r.sopInstanceUid,
+      transferSyntaxUid: r.transferSyntaxUid,
+      metadata: r.metadata as DicomJson,
+    })),
     next: rows.length > limit ? (page.at(-1)?.id ?? null) : null,
   };
 }

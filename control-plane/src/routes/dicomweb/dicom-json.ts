@@ -4,7 +4,13 @@
  */
 
 import type { StudySummary } from '../../db/queries/studies.js';
-import type { DicomJson, DicomJsonElement } from '../../dicom/dicom-json.js';
+import {
+  BULK_DATA_PATH,
+  type DicomJson,
+  type DicomJsonElement,
+  PIXEL_DATA,
+  pixelDataPlaceholder,
+} from '../../dicom/dicom-json.js';
 import type { InstanceMatch } from '../../services/search-instances.js';
 import type { SeriesMatch } from '../../services/search-series.js';
 import {
@@ -72,6 +78,36 @@ export function studyUrl(urls: ResultUrls, studyUid: string): string {
   return `${urls.base}/studies/${encodeURIComponent(studyUid)}`;
 }
 
+export function instanceUrl(urls: ResultUrls, studyUid: string, seriesUid: string, sopUid: string): string {
+  return `${studyUrl(urls, studyUid)}/series/${encodeURIComponent(seriesUid)}/instances/${encodeURIComponent(sopUid)}`;
+}
+
+/**
+ * The dataset with each bulk data element (a stored placeholder) given to `bulk`, also in sequences:
+ * it returns the element to answer, or undefined to leave it out.
+ */
+function mapBulkData(
+  dataset: DicomJson,
+  bulk: (el: DicomJsonElement & { BulkDataURI: string }) => DicomJsonElement | undefined,
+): DicomJson {
+  const out: DicomJson = {};
+  for (const [tag, el] of Object.entries(dataset)) {
+    if (!el || typeof el !== 'object') continue;
+    if (typeof el.BulkDataURI === 'string') {
+      const mapped = bulk(el as DicomJsonElement & { BulkDataURI: string });
+      if (mapped) out[tag] = mapped;
+    } else if (el.vr === 'SQ' && Array.isArray(el.Value)) {
+      out[tag] = {
+        ...el,
+        Value: el.Value.map((item) =>
+          item && typeof item === 'object' ? mapBulkData(item as DicomJson, bulk) : item,
+        ),
+      };
+    } else out[tag] = el;
+  }
+  return out;
+}
+
 export function studyResult(
   s: StudySummary,
   metadata: DicomJson | undefined,
@@ -135,8 +171,7 @@ export function instanceResult(
     [TAGS.Modality]: text('CS', i.modality),
     [TAGS.RetrieveURL]: text(
       'UR',
-      `${studyUrl(urls, i.studyInstanceUid)}/series/${encodeURIComponent(i.seriesInstanceUid)}` +
-        `/instances/${encodeURIComponent(i.sopInstanceUid)}`,
+      instanceUrl(urls, i.studyInstanceUid, i.seriesInstanceUid, i.sopInstanceUid),
     ),
     [TAGS.StudyInstanceUID]: text('UI', i.studyInstanceUid),
     [TAGS.SeriesInstanceUID]: text('UI', i.seriesInstanceUid),
@@ -146,20 +181,33 @@ export function instanceResult(
     // How the instance is stored, and so retrieved (no transcoding here).
     [TAGS.AvailableTransferSyntaxUID]: text('UI', i.transferSyntaxUid),
   };
-  const fromHeader =
-    include === 'all' ? { ...i.metadata } : pick(i.metadata, [...INSTANCE_PIXEL_TAGS, ...include]);
+  // Searches answer attributes, not bulk data: /metadata has the URLs of those.
+  const fromHeader = mapBulkData(
+    include === 'all' ? i.metadata : pick(i.metadata, [...INSTANCE_PIXEL_TAGS, ...include]),
+    () => undefined,
+  );
   return sorted({ ...fromHeader, ...own });
 }
 
 /**
  * A stored header as WADO-RS /metadata returns it: the header as received, plus the transfer syntax
- * it is stored in. It never holds a BulkDataURI (binary values are inline or left out at ingest).
+ * it is stored in, with every bulk data value (binaries above the inline size, Pixel Data) as a
+ * BulkDataURI under `instanceUrl`/bulkdata/. Headers stored before ingest kept placeholders still get
+ * the Pixel Data's (an image has Rows).
  */
-export function metadataResult(metadata: DicomJson, transferSyntaxUid: string): DicomJson {
-  const out: DicomJson = {};
-  for (const [tag, el] of Object.entries(metadata)) {
-    if (el && typeof el === 'object' && 'BulkDataURI' in el) continue;
-    out[tag] = el;
+export function metadataResult(
+  metadata: DicomJson,
+  transferSyntaxUid: string,
+  instanceUrl: string,
+): DicomJson {
+  const out = mapBulkData(metadata, (el) =>
+    BULK_DATA_PATH.test(el.BulkDataURI)
+      ? { vr: el.vr, BulkDataURI: `${instanceUrl}/bulkdata/${el.BulkDataURI}` }
+      : undefined,
+  );
+  if (!out[PIXEL_DATA] && metadata[TAGS.Rows]) {
+    const px = pixelDataPlaceholder(transferSyntaxUid);
+    out[PIXEL_DATA] = { vr: px.vr, BulkDataURI: `${instanceUrl}/bulkdata/${PIXEL_DATA}` };
   }
   out[TAGS.AvailableTransferSyntaxUID] = text('UI', transferSyntaxUid);
   return sorted(out);
