@@ -476,6 +476,24 @@ describe.each(BACKENDS)('worklist and study pages (%s)', (backend) => {
     expect(css.html).toContain('ul.versions');
   });
 
+  it('the thumbnails the pages show load with the console session alone, for its group only', async () => {
+    const list = await consoleGet(t, '/worklist', readerA);
+    const page = await consoleGet(t, `/studies/${w.mueller.studyUid}`, readerA);
+    const studyThumb = new RegExp(
+      `<img class="thumb thumb-48" src="(/dicomweb/studies/${w.mueller.studyUid}/thumbnail)"`,
+    ).exec(list.html)?.[1];
+    const seriesThumb = /<img class="thumb thumb-96" src="([^"]+)"/.exec(page.html)?.[1];
+    expect(seriesThumb).toBe(
+      `/dicomweb/studies/${w.mueller.studyUid}/series/${w.mueller.seriesUid}/thumbnail`,
+    );
+    for (const src of [studyThumb, seriesThumb]) {
+      const img = await consoleGet(t, src ?? '', readerA);
+      expect(img.status, src).toBe(200);
+      expect(img.headers.get('content-type')).toBe('image/jpeg');
+      expect((await consoleGet(t, src ?? '', readerB)).status, src).toBe(404);
+    }
+  });
+
   it('escapes patient data everywhere it is shown', async () => {
     const list = await consoleGet(t, '/worklist?q=EVIL', readerA);
     expect(rowUids(list.html)).toEqual([scriptStudyUid]);
