@@ -10,7 +10,7 @@ import { assertScopeFound, currentInstancesIn, getStudyOr404, type StudyRef } fr
 import { instances, series } from '../db/schema/index.js';
 import type { DicomJson } from '../dicom/dicom-json.js';
 import type { AppDeps } from '../http/types.js';
-import { openInstanceIndex } from '../storage/instance-index.js';
+import { instanceIndex, readFrame } from '../storage/instance-index.js';
 import { requireUser } from './permissions.js';
 
 export interface InstancePixels {
@@ -76,8 +76,8 @@ export async function openInstancePixels({
   input: { studyUid: string; seriesUid: string; sopInstanceUid: string };
 }): Promise<InstancePixels> {
   const { study, instance } = await findStoredInstance(ctx, input);
-  const index = await openInstanceIndex(deps, instance);
-  const pixels = index.pixels;
+  const index = await instanceIndex(deps, instance);
+  const pixels = index.layout.pixels;
   if (!pixels) {
     throw new FerryError('dicomweb.no_pixel_data', `instance ${input.sopInstanceUid} holds no pixel data`);
   }
@@ -88,6 +88,6 @@ export async function openInstancePixels({
     encapsulated: isEncapsulated(instance.transferSyntaxUid),
     metadata: instance.metadata,
     numberOfFrames: pixels.numberOfFrames,
-    frame: (n: number) => index.frame(n),
+    frame: (n: number) => readFrame(deps, index, n),
   };
 }

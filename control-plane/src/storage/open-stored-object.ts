@@ -38,7 +38,11 @@ export interface OpenStoredObjectInput {
   keyCache?: EpochKeyCache;
 }
 
-async function* coalesce(source: AsyncIterable<Uint8Array>, min: number): AsyncGenerator<Buffer> {
+/** Joins a blob stream's chunks into buffers of at least `min` bytes (the last may be shorter). */
+export async function* coalesce(
+  source: AsyncIterable<Uint8Array>,
+  min = COALESCE_BYTES,
+): AsyncGenerator<Buffer> {
   let parts: Buffer[] = [];
   let size = 0;
   for await (const chunk of source) {

@@ -1,8 +1,101 @@
-/** WADO-RS bulk data (PS3.18 10.4.1.1.5). Owned by the frames work; a stub until then. */
-import { FerryError } from '@ferry/shared';
+/**
+ * WADO-RS bulk data (PS3.18 10.4.1.1.5): the values /metadata gives as BulkDataURIs, by their path in
+ * the dataset (`tag`, `tag/item/tag`…). Native Pixel Data is the whole value, little endian; encapsulated
+ * Pixel Data is one part per frame (its fragments joined). multipart/related application/octet-stream,
+ * or the bare value when the client asks for application/octet-stream alone. In the caller's group
+ * only, audited.
+ */
+import { FerryError, isEncapsulated } from '@ferry/shared';
 import type { Context } from 'hono';
+import { BULK_DATA_PATH, PIXEL_DATA } from '../../dicom/dicom-json.js';
+import { ctxOf } from '../../http/context.js';
+import { streamBody } from '../../http/stream-body.js';
 import type { AppEnv } from '../../http/types.js';
+import { findStoredInstance } from '../../services/open-instance-pixels.js';
+import { recordStudyReads } from '../../services/record-study-reads.js';
+import { instanceIndex, readFrame, streamBulkValue } from '../../storage/instance-index.js';
+import { parseAccept } from './accept.js';
+import { multipartContentType, multipartRelated, newBoundary } from './multipart.js';
+import { uidParam } from './params.js';
 
-export async function bulkdataHandler(_c: Context<AppEnv>): Promise<Response> {
-  throw new FerryError('request.not_acceptable', 'bulk data is not served yet');
+const OCTET_STREAM = 'application/octet-stream';
+const EXPLICIT_LE = '1.2.840.10008.1.2.1';
+
+/** Multipart (PS3.18's answer) unless the client takes only the bare value. */
+function wantsMultipart(header: string | undefined): boolean {
+  const ranges = parseAccept(header);
+  const ok = (t: string) => ranges.some((r) => r.type === t);
+  if (ok('multipart/related') || ok('multipart/*') || ok('*/*')) return true;
+  if (ok(OCTET_STREAM) || ok('application/*')) return false;
+  throw new FerryError(
+    'request.not_acceptable',
+    `cannot answer Accept: ${(header ?? '').slice(0, 200)}; bulk data is available as ` +
+      `multipart/related; type="${OCTET_STREAM}" or ${OCTET_STREAM}`,
+  );
+}
+
+export async function bulkdataHandler(c: Context<AppEnv>): Promise<Response> {
+  const multipart = wantsMultipart(c.req.header('accept'));
+  const path = (c.req.param('path') ?? '').toUpperCase();
+  const ctx = ctxOf(c);
+  const input = {
+    studyUid: uidParam(c, 'studyUid'),
+    seriesUid: uidParam(c, 'seriesUid'),
+    sopInstanceUid: uidParam(c, 'sopUid'),
+  };
+  const { study, instance } = await findStoredInstance(ctx, input);
+  if (!BULK_DATA_PATH.test(path)) {
+    throw new FerryError('dicomweb.bulkdata_not_found', `no bulk data at ${path.slice(0, 100)}`);
+  }
+  const deps = c.get('deps');
+  const index = await instanceIndex(deps, instance);
+  const px = index.layout.pixels;
+  if (path === PIXEL_DATA && !px) {
+    throw new FerryError('dicomweb.no_pixel_data', `instance ${input.sopInstanceUid} holds no pixel data`);
+  }
+  // Encapsulated Pixel Data goes out frame by frame; any other value in one part, read in chunks.
+  const frames = path === PIXEL_DATA && px?.kind === 'encapsulated' ? px.numberOfFrames : 0;
+  const firstValue = frames > 0 ? undefined : streamBulkValue(deps, index, path);
+  await recordStudyReads({
+    ctx,
+    input: {
+      action: 'dicomweb.retrieve',
+      reads: [
+        {
+          studyId: study.id,
+          studyInstanceUid: study.studyInstanceUid,
+          details: { what: 'bulkdata', instances: 1, path },
+        },
+      ],
+    },
+  });
+  const bodies: (() => AsyncIterable<Buffer>)[] = firstValue
+    ? [() => firstValue]
+    : Array.from(
+        { length: frames },
+        (_, i) =>
+          async function* () {
+            yield await readFrame(deps, index, i + 1);
+          },
+      );
+  const onError = (err: unknown) =>
+    ctx.log.error({ err, ...input }, 'WADO-RS bulk data failed midway; response aborted');
+  const headers = { 'cache-control': 'no-store' };
+  if (!multipart) {
+    async function* bare() {
+      for (const body of bodies) yield* body();
+    }
+    return c.body(streamBody(bare(), onError), 200, { ...headers, 'content-type': OCTET_STREAM });
+  }
+  const transferSyntaxUid = isEncapsulated(instance.transferSyntaxUid)
+    ? instance.transferSyntaxUid
+    : EXPLICIT_LE;
+  const partType =
+    path === PIXEL_DATA ? `${OCTET_STREAM}; transfer-syntax=${transferSyntaxUid}` : OCTET_STREAM;
+  const boundary = newBoundary();
+  const parts = bodies.map((body) => ({ headers: { 'Content-Type': partType }, body }));
+  return c.body(streamBody(multipartRelated(parts, boundary), onError), 200, {
+    ...headers,
+    'content-type': multipartContentType(OCTET_STREAM, boundary),
+  });
 }

@@ -1,0 +1,159 @@
+import { Readable } from 'node:stream';
+import { generateRecipientKeyPair } from '@ferry/shared';
+import type { JWK } from 'jose';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { arrayBufferOf, dcmjs } from '../dicom/dcmjs.js';
+import { dcmjsFrames, MULTI_FRAME_BYTES, nativeMultiFrame } from '../testing/dcmjs-frames.js';
+import { readSample, sealTestObject } from '../testing/seal-object.js';
+import type { BlobStore } from './blob-store.js';
+import { clearInstanceIndexes, instanceIndex, readBulkValue, readFrame } from './instance-index.js';
+
+/** A read-only store of whole objects in memory that serves ranges and counts the bytes it served. */
+class CountingStore {
+  readonly objects = new Map<string, Buffer>();
+  bytesRead = 0;
+  readonly store: BlobStore;
+  constructor() {
+    const unused = () => Promise.reject(new Error('not used by this test'));
+    this.store = {
+      kind: 'fs',
+      createUpload: unused,
+      partUrl: unused,
+      listParts: unused,
+      completeUpload: unused,
+      abortUpload: unused,
+      head: unused,
+      delete: unused,
+      get: async (key, range) => {
+        const all = this.objects.get(key);
+        if (!all) throw new Error(`no object ${key}`);
+        const bytes = range ? all.subarray(range.start, range.end + 1) : all;
+        this.bytesRead += bytes.length;
+        // Delivered in 64 KiB reads, as a file stream would.
+        const chunks: Buffer[] = [];
+        for (let at = 0; at < bytes.length; at += 65536) chunks.push(bytes.subarray(at, at + 65536));
+        return Readable.from(chunks);
+      },
+    };
+  }
+}
+
+describe('instance index (random access into sealed instances)', () => {
+  let keys: { publicJwk: JWK; privateJwk: JWK };
+  const counting = new CountingStore();
+  const deps = () => ({ blobStore: counting.store, recipientPrivateKeys: [keys.privateJwk] });
+
+  beforeAll(async () => {
+    keys = await generateRecipientKeyPair();
+  });
+
+  /** Seals `part10` in small frames (so values straddle them) and stores it. */
+  async function stored(part10: Buffer, frameBytes = 4096) {
+    const sealed = await sealTestObject({ recipientPublicKey: keys.publicJwk, part10, frameBytes });
+    const blobKey = `o/${sealed.objectId}.fobj`;
+    counting.objects.set(blobKey, sealed.bytes);
+    return { ref: { objectId: sealed.objectId, blobKey }, sealed };
+  }
+
+  it('gives every frame of native, big endian, implicit, deflated and encapsulated samples', async () => {
+    const cases: { sample: string; frames: number; sameAs?: string; native?: number }[] = [
+      { sample: 'CT_small.dcm', frames: 1, native: 128 * 128 * 2 },
+      { sample: 'MR_small_implicit.dcm', frames: 1, native: 64 * 64 * 2 },
+      { sample: 'rtdose.dcm', frames: 15, native: 10 * 10 * 4 },
+      { sample: 'SC_ybr_full_422_uncompressed.dcm', frames: 1, native: 20000 },
+      { sample: 'image_dfl.dcm', frames: 1, native: 262144 },
+      { sample: 'liver_1frame.dcm', frames: 1, native: 32768 },
+      // Big endian answers little endian: the same pixels as the little endian twin.
+      { sample: 'MR_small_bigendian.dcm', frames: 1, sameAs: 'MR_small.dcm', native: 64 * 64 * 2 },
+      { sample: 'rtdose_expb.dcm', frames: 15, sameAs: 'rtdose.dcm', native: 400 },
+      { sample: 'liver_expb_1frame.dcm', frames: 1, sameAs: 'liver_1frame.dcm', native: 32768 },
+      { sample: 'SC_rgb_rle_2frame.dcm', frames: 2 },
+      { sample: 'SC_rgb_rle_32bit_2frame.dcm', frames: 2 },
+      { sample: 'MR_small_RLE.dcm', frames: 1 },
+      { sample: 'MR_small_jpeg_ls_lossless.dcm', frames: 1 },
+      { sample: 'MR_small_jp2klossless.dcm', frames: 1 },
+      { sample: 'JPEG2000-embedded-sequence-delimiter.dcm', frames: 1 },
+      { sample: 'JPEG-lossy.dcm', frames: 1 },
+      { sample: 'SC_rgb_jpeg_gdcm.dcm', frames: 1 },
+      { sample: '693_J2KI.dcm', frames: 1 },
+    ];
+    for (const c of cases) {
+      const part10 = await readSample(c.sample);
+      const { ref } = await stored(part10);
+      const index = await instanceIndex(deps(), ref);
+      const px = index.layout.pixels;
+      expect(px?.numberOfFrames, c.sample).toBe(c.frames);
+      expect(px?.kind, c.sample).toBe(c.native === undefined ? 'encapsulated' : 'native');
+      const expected = dcmjsFrames(await readSample(c.sameAs ?? c.sample), c.native);
+      expect(expected, c.sample).toHaveLength(c.frames);
+      for (let n = 1; n <= c.frames; n++) {
+        const got = await readFrame(deps(), index, n);
+        expect(got.equals(expected[n - 1]!), `${c.sample} frame ${n}`).toBe(true);
+      }
+      await expect(readFrame(deps(), index, c.frames + 1)).rejects.toMatchObject({
+        code: 'dicomweb.frame_not_found',
+      });
+    }
+  });
+
+  it('knows an instance without pixels, and finds its large binary values by path', async () => {
+    const { ref } = await stored(await readSample('waveform_ecg.dcm'));
+    const index = await instanceIndex(deps(), ref);
+    expect(index.layout.pixels).toBeUndefined();
+    await expect(readFrame(deps(), index, 1)).rejects.toMatchObject({ code: 'dicomweb.no_pixel_data' });
+    // Waveform Data (5400,1010) inside the Waveform Sequence (5400,0100), item 0.
+    const path = '54000100/0/54001010';
+    expect(index.layout.bulk.has(path)).toBe(true);
+    const file = dcmjs.data.DicomMessage.readFile(arrayBufferOf(await readSample('waveform_ecg.dcm')));
+    const seq = file.dict['54000100']?.Value as Record<string, { Value: ArrayBuffer[] }>[];
+    const expected = Buffer.from(seq[0]!['54001010']!.Value[0]!);
+    expect((await readBulkValue(deps(), index, path)).equals(expected)).toBe(true);
+    await expect(readBulkValue(deps(), index, '00091010')).rejects.toMatchObject({
+      code: 'dicomweb.bulkdata_not_found',
+    });
+  });
+
+  it('reads frame 50 of 100 with a small fraction of the object once the index is built', async () => {
+    const part10 = await nativeMultiFrame(100);
+    const frameBytes = MULTI_FRAME_BYTES;
+    const { ref, sealed } = await stored(part10, 16 * 1024);
+    clearInstanceIndexes();
+    counting.bytesRead = 0;
+    const index = await instanceIndex(deps(), ref);
+    expect(counting.bytesRead).toBe(sealed.objectBytes); // the one pass
+    expect(index.layout.pixels?.numberOfFrames).toBe(100);
+    expect(await instanceIndex(deps(), ref)).toBe(index); // cached
+
+    counting.bytesRead = 0;
+    const frame = await readFrame(deps(), index, 50);
+    const expected = dcmjsFrames(part10, frameBytes)[49]!;
+    expect(frame.equals(expected)).toBe(true);
+    expect(counting.bytesRead).toBeGreaterThanOrEqual(frameBytes);
+    expect(counting.bytesRead).toBeLessThan(sealed.objectBytes / 20);
+  });
+
+  it('cuts packed frames of BitsAllocated 1 at any bit', async () => {
+    const file = dcmjs.data.DicomMessage.readFile(arrayBufferOf(await readSample('liver_1frame.dcm')));
+    // 3 x 5 pixels: 15 bits a frame, so frames 2 and 3 start inside a byte.
+    const bits = [...Array(4 * 15)].map((_, i) => (i * 5 + (i >> 3)) % 3 === 0);
+    const packed = Buffer.alloc(Math.ceil(bits.length / 8) + 1);
+    bits.forEach((on, i) => {
+      if (on) packed[i >> 3]! |= 1 << (i & 7);
+    });
+    Object.assign(file.dict, {
+      '00280010': { vr: 'US', Value: [3] },
+      '00280011': { vr: 'US', Value: [5] },
+      '00280008': { vr: 'IS', Value: [4] },
+      '7FE00010': { vr: 'OB', Value: [arrayBufferOf(packed)] },
+    });
+    const { ref } = await stored(Buffer.from(file.write()), 4096);
+    const index = await instanceIndex(deps(), ref);
+    for (let n = 1; n <= 4; n++) {
+      const frame = await readFrame(deps(), index, n);
+      expect(frame).toHaveLength(2);
+      const got = [...Array(15)].map((_, i) => Boolean(frame[i >> 3]! & (1 << (i & 7))));
+      expect(got, `frame ${n}`).toEqual(bits.slice((n - 1) * 15, n * 15));
+      expect(frame[1]! >> 7, 'bits past the frame are zero').toBe(0);
+    }
+  });
+});
