@@ -1,10 +1,12 @@
+import { readdir } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { generateRecipientKeyPair } from '@ferry/shared';
 import type { JWK } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { arrayBufferOf, dcmjs } from '../dicom/dcmjs.js';
+import { type DicomJson, parseDicomHeader } from '../dicom/dicom-json.js';
 import { dcmjsFrames, MULTI_FRAME_BYTES, nativeMultiFrame } from '../testing/dcmjs-frames.js';
-import { readSample, sealTestObject } from '../testing/seal-object.js';
+import { DICOM_SAMPLES_DIR, readSample, sealTestObject } from '../testing/seal-object.js';
 import type { BlobStore } from './blob-store.js';
 import { clearInstanceIndexes, instanceIndex, readBulkValue, readFrame } from './instance-index.js';
 
@@ -36,6 +38,15 @@ class CountingStore {
       },
     };
   }
+}
+
+/** The paths of a stored header's BulkDataURI placeholders, sequences included. */
+function placeholderPaths(dataset: DicomJson): string[] {
+  return Object.values(dataset).flatMap((el) => {
+    if (el.BulkDataURI) return [el.BulkDataURI];
+    if (el.vr !== 'SQ') return [];
+    return (el.Value ?? []).flatMap((item) => placeholderPaths(item as DicomJson));
+  });
 }
 
 describe('instance index (random access into sealed instances)', () => {
@@ -111,6 +122,24 @@ describe('instance index (random access into sealed instances)', () => {
     await expect(readBulkValue(deps(), index, '00091010')).rejects.toMatchObject({
       code: 'dicomweb.bulkdata_not_found',
     });
+  });
+
+  it('finds every value ingest gave a BulkDataURI placeholder, in every corpus sample, at the same path', async () => {
+    const names = (await readdir(DICOM_SAMPLES_DIR)).filter((n) => n.endsWith('.dcm'));
+    let checked = 0;
+    for (const name of names) {
+      const part10 = await readSample(name);
+      if (part10.toString('latin1', 128, 132) !== 'DICM') continue;
+      const { metadata } = await parseDicomHeader(part10, { whole: true });
+      const { ref } = await stored(part10, 64 * 1024);
+      const index = await instanceIndex(deps(), ref);
+      for (const path of placeholderPaths(metadata)) {
+        if (path === '7FE00010') expect(index.layout.pixels, name).toBeDefined();
+        else expect(index.layout.bulk.has(path), `${name} ${path}`).toBe(true);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(45);
   });
 
   it('reads frame 50 of 100 with a small fraction of the object once the index is built', async () => {
