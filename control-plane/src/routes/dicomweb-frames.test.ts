@@ -1,4 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import dicomweb from 'dicomweb-client';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditLog, instances } from '../db/schema/index.js';
@@ -24,6 +28,28 @@ const EXPLICIT_LE = '1.2.840.10008.1.2.1';
 const AS_STORED = 'multipart/related; type="application/octet-stream"; transfer-syntax=*';
 /** What cornerstone's dicom-image-loader sends for every frame (wadors loadImage). */
 const CORNERSTONE = 'multipart/related; type=application/octet-stream; transfer-syntax=*';
+
+/** The part of dicomweb-client 0.11.3 used here (its typings mark every option as required). */
+interface ViewerClient {
+  retrieveInstanceMetadata(o: InstanceRef): Promise<unknown>;
+  retrieveInstanceFrames(
+    o: InstanceRef & {
+      frameNumbers: string;
+      mediaTypes?: { mediaType: string; transferSyntaxUID?: string }[];
+    },
+  ): Promise<ArrayBuffer[]>;
+  retrieveBulkData(o: { BulkDataURI: string }): Promise<ArrayBuffer[]>;
+}
+interface InstanceRef {
+  studyInstanceUID: string;
+  seriesInstanceUID: string;
+  sopInstanceUID: string;
+}
+const DicomwebClientClass = dicomweb.api.DICOMwebClient as unknown as new (opts: {
+  url: string;
+  headers: Record<string, string>;
+  verbose: boolean;
+}) => ViewerClient;
 
 type Element = { vr: string; Value?: unknown[]; BulkDataURI?: string };
 type Dataset = Record<string, Element>;
@@ -301,6 +327,48 @@ describe.each(BLOB_BACKENDS)('WADO-RS frames, bulk data and metadata (%s blobs)'
     const refused = `refused-${randomUUID()}`;
     await (await get(`${pathOf('rtdose')}/frames/99`, { requestId: refused })).arrayBuffer();
     expect(await rowsOf(refused)).toEqual([]);
+  });
+
+  it('serves dicomweb-client (what OHIF uses) frames and bulk data over a real socket', async () => {
+    (globalThis as Record<string, unknown>).XMLHttpRequest ??= createRequire(import.meta.url)('xhr2');
+    const server = serve({ fetch: t.app.fetch, port: 0, hostname: '127.0.0.1' });
+    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const client = new DicomwebClientClass({
+        url: `${origin}/dicomweb`,
+        headers: { Authorization: `Bearer ${a.reader.token}` },
+        verbose: false,
+      });
+      const ref = (name: string) => {
+        const m = seeded[name]!.sealed.manifest;
+        return {
+          studyInstanceUID: m.study.instanceUid!,
+          seriesInstanceUID: m.series.instanceUid!,
+          sopInstanceUID: m.sopInstanceUid,
+        };
+      };
+      const bytes = (parts: ArrayBuffer[]) => parts.map((p) => Buffer.from(p));
+      const rtdose = dcmjsFrames(seeded.rtdose!.sealed.plaintext, 400);
+      // Its default Accept: octet-stream without a transfer syntax (native, little endian).
+      expect(bytes(await client.retrieveInstanceFrames({ ...ref('rtdose'), frameNumbers: '2,5' }))).toEqual([
+        rtdose[1],
+        rtdose[4],
+      ]);
+      const jls = await client.retrieveInstanceFrames({
+        ...ref('jls'),
+        frameNumbers: '1',
+        mediaTypes: [{ mediaType: 'application/octet-stream', transferSyntaxUID: '*' }],
+      });
+      expect(bytes(jls)).toEqual(dcmjsFrames(seeded.jls!.sealed.plaintext));
+      const [meta] = (await client.retrieveInstanceMetadata(ref('ct'))) as Dataset[];
+      const uri = meta!['7FE00010']!.BulkDataURI!.replace(TEST_PUBLIC_URL, origin);
+      expect(bytes(await client.retrieveBulkData({ BulkDataURI: uri }))).toEqual(
+        dcmjsFrames(seeded.ct!.sealed.plaintext),
+      );
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   it("finds nothing of another group's instance (404), and reads frame 50 of 100 without the whole object", async () => {
