@@ -107,6 +107,47 @@ describe('instance index (random access into sealed instances)', () => {
     }
   });
 
+  it('gives the frames dcmjs reads for every corpus sample with pixels (big endian: its twin little endian)', async () => {
+    const twins: Record<string, string> = {
+      'MR_small_bigendian.dcm': 'MR_small.dcm',
+      'MR_small_expb.dcm': 'MR_small.dcm',
+      'rtdose_expb.dcm': 'rtdose.dcm',
+      'rtdose_expb_1frame.dcm': 'rtdose_1frame.dcm',
+      'liver_expb_1frame.dcm': 'liver_1frame.dcm',
+    };
+    const names = (await readdir(DICOM_SAMPLES_DIR)).filter((n) => n.endsWith('.dcm'));
+    const problems: string[] = [];
+    let checked = 0;
+    for (const name of names) {
+      const part10 = await readSample(name);
+      if (part10.toString('latin1', 128, 132) !== 'DICM') continue;
+      let expected: Buffer[];
+      try {
+        expected = dcmjsFrames(await readSample(twins[name] ?? name));
+      } catch {
+        continue; // no Pixel Data, or dcmjs cannot read it
+      }
+      const { ref } = await stored(part10);
+      const index = await instanceIndex(deps(), ref);
+      const px = index.layout.pixels;
+      if (!px) {
+        problems.push(`${name}: no pixels found`);
+        continue;
+      }
+      if (px.kind === 'native') {
+        const whole = Buffer.concat(expected);
+        const size = Math.ceil(px.frameBits / 8);
+        expected = [...Array(px.numberOfFrames)].map((_, i) => whole.subarray(i * size, (i + 1) * size));
+      }
+      const got = await Promise.all(expected.map((_, i) => readFrame(deps(), index, i + 1)));
+      if (px.numberOfFrames !== expected.length || got.some((g, i) => !g.equals(expected[i]!)))
+        problems.push(`${name}: frames differ (${px.numberOfFrames} vs ${expected.length})`);
+      checked++;
+    }
+    expect(problems).toEqual([]);
+    expect(checked).toBeGreaterThan(40);
+  });
+
   it('knows an instance without pixels, and finds its large binary values by path', async () => {
     const { ref } = await stored(await readSample('waveform_ecg.dcm'));
     const index = await instanceIndex(deps(), ref);
