@@ -1,7 +1,7 @@
 /**
  * A few worker threads for renderPixels: decoding a JPEG 2000 CT slice takes ~60 ms of CPU, which on
  * the request thread would stall every other request (a worklist asks for dozens of thumbnails at
- * once). Jobs queue in order; workers start on demand, stop after a quiet minute, and a worker that
+ * once). Jobs queue in order; workers start on demand, stop after ten quiet minutes, and a worker that
  * dies or hangs fails its job and is replaced.
  */
 import { availableParallelism } from 'node:os';
@@ -16,7 +16,8 @@ import {
 
 /** One core stays with the event loop (and sharp's encoder threads). */
 const POOL_SIZE = Math.max(1, Math.min(4, availableParallelism() - 1));
-const IDLE_MS = 60_000;
+// A cold worker loads two WASM codec modules (~1 s on a busy host): keep it through a reading session.
+const IDLE_MS = 10 * 60_000;
 /** A frame still decoding after this is taken for a codec stuck on bad input. */
 const JOB_TIMEOUT_MS = 30_000;
 

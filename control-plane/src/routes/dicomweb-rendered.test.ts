@@ -3,8 +3,10 @@ import { eq } from 'drizzle-orm';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditLog } from '../db/schema/index.js';
+import { renderFrame } from '../dicom/render-frame.js';
 import { BACKENDS, createTestApp, getRaw, type TestApp } from '../testing/harness.js';
 import { readMultipart } from '../testing/multipart-reader.js';
+import { sampleFrames } from '../testing/sample-frames.js';
 import { newTestUid } from '../testing/seal-object.js';
 import { expectError, runCommonRouteTests } from '../testing/security-suite.js';
 import {
@@ -17,7 +19,8 @@ import { seedOneStudy, seedWorklist, type Worklist } from '../testing/study-fixt
 /**
  * A study of group A whose series sort by UID (their numbers are all 1): `sr` (a structured report, no
  * pixels), `images` (MR_small, CT_small, MR_small JPEG-LS as instances 1-3), `twoFrames` (an RGB RLE
- * image whose second frame is the first inverted) and `broken` (a JPEG 2000 frame with a damaged header).
+ * image whose second frame is the first inverted), `broken` (a JPEG 2000 frame with a damaged header)
+ * and `native` (native syntaxes the frame index must turn into little-endian frames).
  */
 interface ReadingStudy {
   studyUid: string;
@@ -25,6 +28,8 @@ interface ReadingStudy {
   images: { seriesUid: string; sops: string[] };
   twoFrames: { seriesUid: string; sop: string; instance: StoredTestInstance };
   broken: { seriesUid: string; sop: string };
+  /** Native instances as stored: 15 frames of 32-bit doses, big endian. */
+  native: { seriesUid: string; multiFrame: string; bigEndian: string };
 }
 
 async function seedReadingStudy(t: TestApp, w: Worklist): Promise<ReadingStudy> {
@@ -53,7 +58,13 @@ async function seedReadingStudy(t: TestApp, w: Worklist): Promise<ReadingStudy> 
   }
   const two = await seed('SC_rgb_rle_2frame.dcm', `${base}.3`, 1);
   const broken = await seed('JPEG2000-embedded-sequence-delimiter.dcm', `${base}.4`, 1);
+  const native = {
+    seriesUid: `${base}.5`,
+    multiFrame: (await seed('rtdose.dcm', `${base}.5`, 1)).sop,
+    bigEndian: (await seed('MR_small_bigendian.dcm', `${base}.5`, 2)).sop,
+  };
   return {
+    native,
     studyUid,
     sr,
     images,
@@ -159,6 +170,40 @@ describe.each(BACKENDS)('WADO-RS rendered and thumbnails (%s)', (backend) => {
     }
   });
 
+  it('renders native frames as the corpus file holds them: multi-frame, big endian', async () => {
+    const raw = async (path: string) =>
+      sharp((await getImage(path, { accept: 'image/png' })).body)
+        .raw()
+        .toBuffer();
+    const expected = async (sample: string, n: number) => {
+      const f = await sampleFrames(sample);
+      const png = await renderFrame(
+        {
+          metadata: f.metadata,
+          transferSyntaxUid: f.transferSyntaxUid,
+          frameNumber: n,
+          frame: f.frames[n - 1]!,
+        },
+        { format: 'png' },
+      );
+      return sharp(png).raw().toBuffer();
+    };
+    const dose = instance(s.native.seriesUid, s.native.multiFrame);
+    for (const n of [1, 8, 15]) {
+      expect(
+        (await raw(`${dose}/frames/${n}/rendered`)).equals(await expected('rtdose.dcm', n)),
+        `frame ${n}`,
+      ).toBe(true);
+    }
+    expect(await raw(`${dose}/frames/8/rendered`)).not.toEqual(await raw(`${dose}/frames/1/rendered`));
+    await error(`${dose}/frames/16/rendered`, 404, 'dicomweb.frame_not_found');
+    expect(
+      (await raw(`${instance(s.native.seriesUid, s.native.bigEndian)}/rendered`)).equals(
+        await raw(`${image(0)}/rendered`),
+      ),
+    ).toBe(true);
+  });
+
   it('applies window, viewport and quality, and refuses malformed ones', async () => {
     const own = await getImage(`${image(0)}/rendered`, { accept: 'image/png' });
     const same = await getImage(`${image(0)}/rendered?window=600,1600,linear`, { accept: 'image/png' });
@@ -225,8 +270,8 @@ describe.each(BACKENDS)('WADO-RS rendered and thumbnails (%s)', (backend) => {
     const contentType = res.headers.get('content-type') ?? '';
     expect(contentType).toMatch(/^multipart\/related; type="image\/png"; boundary=/);
     const parts = readMultipart(res.body, contentType);
-    // Three images, the two-frame one; not the report nor the damaged JPEG 2000.
-    expect(parts).toHaveLength(4);
+    // Three images, the two-frame one, two native ones; not the report nor the damaged JPEG 2000.
+    expect(parts).toHaveLength(6);
     for (const p of parts) {
       expect(p.headers['content-type']).toBe('image/png');
       expect((await sharp(p.body).metadata()).format).toBe('png');
