@@ -167,6 +167,11 @@ async function walkDataset(
       return;
     }
     const path = `${prefix}${hex8(h.tag)}`;
+    if (h.length === UNDEFINED && (h.vr === 'OB' || h.vr === 'OW')) {
+      // Encapsulated pixels below the top level (an icon image): fragments, not a dataset.
+      await readFragments(cur, syntax);
+      continue;
+    }
     if (h.vr === 'SQ' || h.length === UNDEFINED) {
       if (depth >= MAX_DEPTH) throw unreadable('sequences nest too deep');
       // A sequence sent as UN is implicit VR little endian inside (PS3.5 6.2.2).

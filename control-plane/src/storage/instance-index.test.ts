@@ -148,6 +148,38 @@ describe('instance index (random access into sealed instances)', () => {
     expect(checked).toBeGreaterThan(40);
   });
 
+  it('steps over encapsulated pixels inside a sequence (an icon image) to the top-level Pixel Data', async () => {
+    const ct = await readSample('CT_small.dcm');
+    const at = ct.lastIndexOf(Buffer.from([0xe0, 0x7f, 0x10, 0x00, 0x4f, 0x57])); // (7FE0,0010) OW
+    const el = (group: number, element: number, vr: string | undefined, length: number) => {
+      const b = Buffer.alloc(vr === undefined ? 8 : 12);
+      b.writeUInt16LE(group, 0);
+      b.writeUInt16LE(element, 2);
+      if (vr === undefined) b.writeUInt32LE(length, 4);
+      else {
+        b.write(vr, 4, 'latin1');
+        b.writeUInt32LE(length, 8);
+      }
+      return b;
+    };
+    const fragment = Buffer.alloc(2000, 0xab);
+    const icon = Buffer.concat([
+      el(0x0088, 0x0200, 'SQ', 0xffffffff),
+      el(0xfffe, 0xe000, undefined, 0xffffffff),
+      el(0x7fe0, 0x0010, 'OB', 0xffffffff),
+      el(0xfffe, 0xe000, undefined, 0),
+      el(0xfffe, 0xe000, undefined, fragment.length),
+      fragment,
+      el(0xfffe, 0xe0dd, undefined, 0),
+      el(0xfffe, 0xe00d, undefined, 0),
+      el(0xfffe, 0xe0dd, undefined, 0),
+    ]);
+    const part10 = Buffer.concat([ct.subarray(0, at), icon, ct.subarray(at)]);
+    const { ref } = await stored(part10);
+    const index = await instanceIndex(deps(), ref);
+    expect((await readFrame(deps(), index, 1)).equals(dcmjsFrames(ct)[0]!)).toBe(true);
+  });
+
   it('knows an instance without pixels, and finds its large binary values by path', async () => {
     const { ref } = await stored(await readSample('waveform_ecg.dcm'));
     const index = await instanceIndex(deps(), ref);
