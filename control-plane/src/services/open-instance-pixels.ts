@@ -35,11 +35,20 @@ export interface InstancePixels {
 /** What opening stored objects needs of the app (AppDeps fits). */
 export type InstancePixelsDeps = Pick<AppDeps, 'blobStore' | 'recipientPrivateKeys'>;
 
+/** A current instance with where its sealed object lives and its stored header. */
+export interface StoredInstanceHeader {
+  sopInstanceUid: string;
+  objectId: string;
+  blobKey: string;
+  transferSyntaxUid: string;
+  metadata: DicomJson;
+}
+
 /** The current instance `sopInstanceUid` of the caller's group with its blob and header, or a 404. */
 export async function findStoredInstance(
   ctx: Ctx,
   input: { studyUid: string; seriesUid: string; sopInstanceUid: string },
-) {
+): Promise<{ study: StudyRef; instance: StoredInstanceHeader }> {
   const actor = requireUser(ctx.actor);
   const study = await getStudyOr404(ctx.db, actor.groupId, input.studyUid);
   const [row] = await ctx.db
@@ -56,7 +65,7 @@ export async function findStoredInstance(
     .limit(1);
   assertScopeFound(row !== undefined, input);
   return {
-    study: { id: study.id, studyInstanceUid: study.studyInstanceUid } satisfies StudyRef,
+    study: { id: study.id, studyInstanceUid: study.studyInstanceUid },
     instance: { ...row!, metadata: row!.metadata as DicomJson },
   };
 }
