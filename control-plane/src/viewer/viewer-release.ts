@@ -14,13 +14,23 @@ export const DEFAULT_VIEWER_DIR = `${PACKAGE_DIR}viewer-dist/`;
 export const FETCH_VIEWER_COMMAND = 'node control-plane/scripts/fetch-viewer.mjs';
 
 const Pin = z.object({ package: z.string(), version: z.string(), integrity: z.string() });
-const Manifest = Pin.extend({ publicPath: z.string() });
+const Manifest = Pin.extend({ publicPath: z.string(), rebased: z.array(z.string()).default([]) });
 
 /** The one pinned OHIF release (control-plane/viewer-release.json), which the fetch script also reads. */
 export const VIEWER_PIN = Pin.parse(JSON.parse(readFileSync(`${PACKAGE_DIR}viewer-release.json`, 'utf8')));
 
 export type ViewerRelease =
-  | { ok: true; dir: string; version: string; indexHtml: string }
+  | {
+      ok: true;
+      dir: string;
+      version: string;
+      indexHtml: string;
+      /**
+       * The worker scripts: bundles with a webpack runtime of their own (the fetch script rebased
+       * them), other than the app bundle that the page loads.
+       */
+      workerScripts: ReadonlySet<string>;
+    }
   /** Why there is no viewer to serve, in words for the person who opened /viewer/. */
   | { ok: false; reason: string };
 
@@ -48,5 +58,8 @@ export async function loadViewerRelease(dir = DEFAULT_VIEWER_DIR): Promise<Viewe
   } catch {
     return { ok: false, reason: `The viewer (${pinned}) on this server has no index.html.` };
   }
-  return { ok: true, dir, version: manifest.version, indexHtml: viewerIndexHtml(releaseHtml) };
+  const workerScripts = new Set(
+    manifest.rebased.filter((n) => n.endsWith('.js') && !n.startsWith('app.bundle.')),
+  );
+  return { ok: true, dir, version: manifest.version, indexHtml: viewerIndexHtml(releaseHtml), workerScripts };
 }

@@ -11,7 +11,7 @@ import { consoleGet, signInConsole } from '../testing/console.js';
 import { createTestApp, type SeededGroup, sessionTokenFor, type TestApp } from '../testing/harness.js';
 import { seedOneStudy } from '../testing/study-fixtures.js';
 import { CONTENT_SECURITY_POLICY } from '../web/csp.js';
-import { VIEWER_CONTENT_SECURITY_POLICY } from './viewer-csp.js';
+import { VIEWER_CONTENT_SECURITY_POLICY, VIEWER_WORKER_CONTENT_SECURITY_POLICY } from './viewer-csp.js';
 import { viewerIndexHtml } from './viewer-index-html.js';
 import { VIEWER_PIN } from './viewer-release.js';
 import { registerViewer } from './viewer-routes.js';
@@ -37,12 +37,19 @@ async function fakeRelease(dir: string, manifest: Record<string, unknown> = {}):
   await writeFile(join(dir, 'index.html'), RELEASE_INDEX_HTML);
   await writeFile(join(dir, 'app.bundle.0f6159c501addfe9.js'), BUNDLE);
   await writeFile(join(dir, 'app.bundle.0f6159c501addfe9.js.gz'), gzipSync(BUNDLE));
+  await writeFile(join(dir, '8097.bundle.8ae6404ba94890a0.js'), BUNDLE);
   await writeFile(join(dir, '0ddf166f7a343eda.wasm'), WASM);
   await writeFile(join(dir, 'app.bundle.css'), 'body{font-family:x}');
   await writeFile(join(dir, 'assets', 'favicon.ico'), Buffer.from([0, 0, 1, 0]));
   await writeFile(
     join(dir, 'ferry-viewer.json'),
-    JSON.stringify({ ...VIEWER_PIN, publicPath: '/viewer/', rebased: [], omitted: [], ...manifest }),
+    JSON.stringify({
+      ...VIEWER_PIN,
+      publicPath: '/viewer/',
+      rebased: ['8097.bundle.8ae6404ba94890a0.js', 'app.bundle.0f6159c501addfe9.js', 'app.bundle.css'],
+      omitted: [],
+      ...manifest,
+    }),
   );
   return `${dir}/`;
 }
@@ -117,6 +124,26 @@ describe('the viewer under /viewer/', () => {
     expect(VIEWER_CONTENT_SECURITY_POLICY).toContain("frame-ancestors 'none'");
     const api = await t.request('GET', '/api/v1/studies', { token: a.reader.token });
     expect(api.headers.get('content-security-policy') ?? '').not.toContain('wasm-unsafe-eval');
+  });
+
+  it("lets only the worker scripts evaluate strings (the codecs' Emscripten glue needs it)", async () => {
+    const app = viewerApp(release);
+    const worker = await get(app, '/viewer/8097.bundle.8ae6404ba94890a0.js', asReader());
+    expect(worker.status).toBe(200);
+    expect(worker.headers.get('content-security-policy')).toBe(VIEWER_WORKER_CONTENT_SECURITY_POLICY);
+    expect(VIEWER_WORKER_CONTENT_SECURITY_POLICY).toContain("'unsafe-eval'");
+    for (const path of [
+      '/viewer/app.bundle.0f6159c501addfe9.js',
+      '/viewer/viewer?StudyInstanceUIDs=1.2',
+      '/viewer/',
+    ]) {
+      const res = await get(app, path, asReader());
+      expect(res.headers.get('content-security-policy'), path).toBe(VIEWER_CONTENT_SECURITY_POLICY);
+    }
+    // Signed out, a worker's URL is a redirect to sign in with the page's policy.
+    const signedOut = await get(app, '/viewer/8097.bundle.8ae6404ba94890a0.js');
+    expect(signedOut.status).toBe(303);
+    expect(signedOut.headers.get('content-security-policy')).toBe(VIEWER_CONTENT_SECURITY_POLICY);
   });
 
   it("serves Ferry's app-config: this origin's /dicomweb, the /viewer router base, nothing elsewhere", async () => {

@@ -1,13 +1,13 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import type { Context, Hono } from 'hono';
+import type { Context, Hono, MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../http/types.js';
 import { consoleHeaders } from '../web/csp.js';
 import { Layout } from '../web/layout.js';
 import { pageUser, requirePage } from '../web/page-context.js';
 import { VIEWER_APP_CONFIG_JS } from './viewer-app-config.js';
-import { VIEWER_CONTENT_SECURITY_POLICY } from './viewer-csp.js';
+import { VIEWER_CONTENT_SECURITY_POLICY, VIEWER_WORKER_CONTENT_SECURITY_POLICY } from './viewer-csp.js';
 import { BOOT_SCRIPT, VIEWER_BOOT_JS } from './viewer-index-html.js';
 import {
   DEFAULT_VIEWER_DIR,
@@ -131,8 +131,15 @@ export function registerViewer(app: Hono<AppEnv>, dir = DEFAULT_VIEWER_DIR): voi
     });
     return loaded;
   };
+  // Outside consoleHeaders, so it has the last word on a worker script's policy.
+  const workerPolicy: MiddlewareHandler<AppEnv> = async (c, next) => {
+    await next();
+    const r = await release(c);
+    if (c.res.ok && r.ok && r.workerScripts.has(c.req.path.slice('/viewer/'.length)))
+      c.header('content-security-policy', VIEWER_WORKER_CONTENT_SECURITY_POLICY);
+  };
   app.use('/viewer', consoleHeaders(VIEWER_CONTENT_SECURITY_POLICY), requirePage());
-  app.use('/viewer/*', consoleHeaders(VIEWER_CONTENT_SECURITY_POLICY), requirePage());
+  app.use('/viewer/*', workerPolicy, consoleHeaders(VIEWER_CONTENT_SECURITY_POLICY), requirePage());
   app.get('/viewer', (c) => c.redirect('/viewer/', 308));
   app.get('/viewer/app-config.js', (c) => {
     c.header('content-type', 'text/javascript; charset=utf-8');
