@@ -489,6 +489,40 @@ const ROWS: Row[] = [
     ...INSTANCE_IN_OWN_SERIES,
   },
 
+  // ---- DICOMweb: rendered images and thumbnails, at each level
+  ...(['rendered', 'thumbnail'] as const).flatMap((resource): Row[] => [
+    { method: 'GET', route: `${STUDY}/${resource}`, caller: 'user', outsider: 'not_found', params: studyOf },
+    {
+      method: 'GET',
+      route: `${SERIES}/${resource}`,
+      caller: 'user',
+      outsider: 'not_found',
+      params: seriesOf,
+    },
+    {
+      method: 'GET',
+      route: `${INSTANCE}/${resource}`,
+      caller: 'user',
+      outsider: 'not_found',
+      params: instanceOf,
+    },
+    {
+      method: 'GET',
+      route: `${INSTANCE}/${resource}`,
+      caller: 'user',
+      outsider: 'not_found',
+      params: instanceOf,
+      ...INSTANCE_IN_OWN_SERIES,
+    },
+    {
+      method: 'GET',
+      route: `${INSTANCE}/frames/:frames/${resource}`,
+      caller: 'user',
+      outsider: 'not_found',
+      params: (w) => ({ ...instanceOf(w), frames: '1' }),
+    },
+  ]),
+
   // ---- agent routes (group B's gateway)
   {
     method: 'GET',
