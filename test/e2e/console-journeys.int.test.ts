@@ -7,7 +7,7 @@
 // the README's docs/screenshots/, which a plain test run leaves untouched.
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testAgentReleaseFile } from '../../control-plane/src/testing/agent-release.js';
 import { readZip } from '../../control-plane/src/testing/zip-reader.js';
@@ -109,6 +109,14 @@ afterAll(async () => {
   await cp?.stop().catch(() => undefined);
   await removeScratch(root);
 });
+
+/** Whether an <img> has loaded a picture (not broken, not still waiting). */
+function loadedImage(img: Locator): Promise<boolean> {
+  // Runs in the page; the test's types have no DOM library, so the element is described here.
+  return img.evaluate((el: { complete?: boolean; naturalWidth?: number }) =>
+    Boolean(el.complete && (el.naturalWidth ?? 0) > 0),
+  );
+}
 
 /** The fleet row of the journey's gateway and its status badge. */
 function gatewayRow(page: Page) {
@@ -294,6 +302,8 @@ describe('console journeys in Chromium', () => {
       `/dicomweb/studies/${encodeURIComponent(studyUid)}/thumbnail`,
     );
     expect(await thumb.getAttribute('loading')).toBe('lazy');
+    // It loads, with the console session alone (and the README's screenshot shows it).
+    await expect.poll(() => loadedImage(thumb), { timeout: 15_000 }).toBe(true);
     worklistShot = await screenshot(page, 'console-worklist');
 
     await Promise.all([page.waitForURL(/\/studies\//), row.getByRole('link').first().click()]);
@@ -307,7 +317,8 @@ describe('console journeys in Chromium', () => {
     expect(await cards.count()).toBeGreaterThan(0);
     let cardImages = 0;
     for (const card of await cards.all()) {
-      expect(await card.locator('.thumb').count()).toBe(1);
+      await card.locator('img.thumb').scrollIntoViewIfNeeded();
+      await expect.poll(() => loadedImage(card.locator('img.thumb')), { timeout: 15_000 }).toBe(true);
       cardImages += Number(
         await card
           .locator('h3')
