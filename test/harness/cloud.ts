@@ -371,7 +371,8 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
         {
           headers: {
             authorization: `Bearer ${await freshSession()}`,
-            accept: 'multipart/related; type="application/dicom"',
+            // As stored, byte for byte (without transfer-syntax the answer is transcoded to ELE).
+            accept: 'multipart/related; type="application/dicom"; transfer-syntax=*',
           },
         },
       );

@@ -609,3 +609,32 @@ export async function transcodeInstance(
 function maxBytesFor(n: number): number {
   return Math.max(1, Math.min(n, 2 ** 31 - 1));
 }
+
+/** The default cap on what one transcode holds in memory: the stored instance, and the result. */
+export const TRANSCODE_MAX_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Reads a stored instance whole (transcoding needs all of it) and transcodes it. Refuses
+ * (dicomweb.cannot_transcode) as soon as more than `maxBytes` arrive, before holding them all.
+ */
+export async function transcodeStream(
+  source: AsyncIterable<Uint8Array>,
+  target: string,
+  opts: { maxBytes: number },
+): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of source) {
+    size += chunk.byteLength;
+    if (size > opts.maxBytes) throw overLimit(opts.maxBytes);
+    chunks.push(chunk);
+  }
+  return transcodeInstance(Buffer.concat(chunks, size), target, opts);
+}
+
+export function overLimit(maxBytes: number): FerryError {
+  return new FerryError(
+    'dicomweb.cannot_transcode',
+    `the instance is larger than this server transcodes (${maxBytes} bytes); ask for transfer-syntax=* (as stored)`,
+  );
+}

@@ -440,7 +440,10 @@ describe.each(COMBOS)('uploads (%s, %s blobs)', (backend, blobs) => {
     const res = await getRaw(
       t,
       `/dicomweb/studies/${m.study.instanceUid}/series/${m.series.instanceUid}/instances/${m.sopInstanceUid}`,
-      { token: g.reader.token, headers: { accept: 'multipart/related; type="application/dicom"' } },
+      {
+        token: g.reader.token,
+        headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' },
+      },
     );
     const body = Buffer.from(await res.arrayBuffer());
     expect(res.status, body.toString('utf8', 0, 300)).toBe(200);

@@ -1,6 +1,7 @@
 /**
  * WADO-RS (PS3.18 10.4): instances as multipart/related application/dicom, decrypted on the fly one
- * object at a time, and their stored headers as DICOM JSON (/metadata). In the caller's group only.
+ * object at a time (as stored, or transcoded one at a time: retrieve-parts.ts), and their stored
+ * headers as DICOM JSON (/metadata). In the caller's group only.
  */
 import { FerryError } from '@ferry/shared';
 import type { Context } from 'hono';
@@ -10,10 +11,9 @@ import type { AppEnv } from '../../http/types.js';
 import { listInstanceMetadata } from '../../services/list-instance-metadata.js';
 import { listStoredInstances } from '../../services/list-stored-instances.js';
 import { recordStudyReads } from '../../services/record-study-reads.js';
-import { EpochKeyCache, openStoredObject } from '../../storage/open-stored-object.js';
-import { acceptedDicomSyntaxes, requireDicomJson, requireStoredSyntaxes } from './accept.js';
+import { acceptedDicomSyntaxes, requireDicomJson } from './accept.js';
 import { instanceUrl, metadataResult } from './dicom-json.js';
-import { type MultipartPart, multipartContentType, multipartRelated, newBoundary } from './multipart.js';
+import { multipartContentType, multipartRelated, newBoundary } from './multipart.js';
 import { resultUrls, uidParam } from './params.js';
 
 const METADATA_PAGE = 200;
@@ -39,11 +39,8 @@ export async function retrieveHandler(c: Context<AppEnv>): Promise<Response> {
       `study ${input.studyUid} holds no current instance to retrieve`,
     );
   }
-  requireStoredSyntaxes(
-    accepted,
-    instances.map((i) => i.transferSyntaxUid),
-    accept,
-  );
+  const deps = c.get('deps');
+  const plan = await planRetrieve({ deps, accepted, accept, instances });
   // The answer is decided (these instances, in an accepted syntax): audit it before streaming.
   await recordStudyReads({
     ctx,
@@ -58,21 +55,9 @@ export async function retrieveHandler(c: Context<AppEnv>): Promise<Response> {
       ],
     },
   });
-  const deps = c.get('deps');
-  const keyCache = new EpochKeyCache();
-  const parts: MultipartPart[] = instances.map((i) => ({
-    headers: { 'Content-Type': `application/dicom; transfer-syntax=${i.transferSyntaxUid}` },
-    body: () =>
-      openStoredObject({
-        blobStore: deps.blobStore,
-        privateKeys: deps.recipientPrivateKeys,
-        key: i.blobKey,
-        objectId: i.objectId,
-        keyCache,
-      }),
-  }));
+  if (plan.transcoded > 0) ctx.log.info({ transcoded: plan.transcoded }, 'WADO-RS retrieve transcodes');
   const boundary = newBoundary();
-  const body = streamBody(multipartRelated(parts, boundary), (err) =>
+  const body = streamBody(multipartRelated(plan.parts, boundary), (err) =>
     ctx.log.error({ err, ...input }, 'WADO-RS retrieve failed midway; response aborted'),
   );
   return c.body(body, 200, {
