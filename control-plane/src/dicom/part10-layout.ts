@@ -73,6 +73,9 @@ const ITEM_END = 0xfffee00d;
 const SEQUENCE_END = 0xfffee0dd;
 const MAX_DEPTH = 16;
 const MAX_BULK_VALUES = 10_000;
+const MAX_OFFSET_TABLE_BYTES = 16 << 20;
+/** Fragment offsets kept for one Pixel Data: bounds the index of a hostile file. */
+const MAX_FRAGMENTS = 1 << 20;
 /** Top-level attributes whose values the frame layout needs. */
 const WANTED = new Map<number, number>([
   [0x00280002, 16], // Samples per Pixel
@@ -276,10 +279,13 @@ async function readFragments(
     if (h.tag === SEQUENCE_END) break;
     if (h.tag !== ITEM || h.length === UNDEFINED) throw unreadable(`no fragment item at byte ${itemAt}`);
     if (table === undefined) {
+      // 4 bytes a frame: a table longer than this is not one (and is not held in memory).
+      if (h.length > MAX_OFFSET_TABLE_BYTES) throw unreadable('the Basic Offset Table is implausibly long');
       table = Buffer.from(await cur.read(h.length));
       continue;
     }
     first ??= itemAt;
+    if (fragments.length >= MAX_FRAGMENTS) throw unreadable(`more than ${MAX_FRAGMENTS} fragments`);
     const head = Buffer.from(await cur.read(Math.min(4, h.length)));
     fragments.push({
       offset: cur.position - head.length,
