@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -160,6 +161,31 @@ describe('renderFrame', () => {
     ]) {
       const other = await render(await sampleFrames(twin));
       expect(Buffer.compare(other.data, native.data), twin).toBe(0);
+    }
+  });
+
+  it('renders syntaxes the corpus lacks as their native twin: HTJ2K lossless (4.201), JPEG lossless process 14 (4.57)', async () => {
+    const codecs = createRequire(import.meta.url)('dcmjs-codecs') as {
+      NativeCodecs: { initializeAsync(): Promise<void> };
+      Transcoder: new (b: ArrayBuffer) => { transcode(ts: string): void; getDicomPart10(): ArrayBuffer };
+    };
+    await codecs.NativeCodecs.initializeAsync();
+    const source = await readFile(join(DICOM_SAMPLES_DIR, 'MR_small.dcm'));
+    const transcoder = new codecs.Transcoder(
+      source.buffer.slice(source.byteOffset, source.byteOffset + source.length),
+    );
+    transcoder.transcode('1.2.840.10008.1.2.4.201');
+    const htj2k = await sampleFrames(Buffer.from(transcoder.getDicomPart10()));
+    const jpeg57File = join(dir, 'jpeg57.dcm');
+    await promisify(execFile)('dcmcjpeg', ['+el', join(DICOM_SAMPLES_DIR, 'MR_small.dcm'), jpeg57File]);
+    const jpeg57 = await sampleFrames(await readFile(jpeg57File));
+    const native = await render(mr);
+    for (const [syntax, s] of [
+      ['1.2.840.10008.1.2.4.201', htj2k],
+      ['1.2.840.10008.1.2.4.57', jpeg57],
+    ] as const) {
+      expect(s.transferSyntaxUid).toBe(syntax);
+      expect(Buffer.compare((await render(s)).data, native.data), syntax).toBe(0);
     }
   });
 
