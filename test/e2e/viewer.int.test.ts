@@ -122,4 +122,19 @@ describe('the OHIF viewer in Chromium', () => {
       await context.close();
     }
   });
+
+  it("lists the group's studies on OHIF's own study list, as QIDO-RS answers its queries", async () => {
+    const { context, page } = await newPage(browser);
+    const seen = watch(page, served.url);
+    try {
+      await signIn(page, served.url, group.reader.email, group.reader.password);
+      await page.goto(`${served.url}/viewer/`);
+      await page.getByText('Viewer JPEG-LS').first().waitFor();
+      await page.getByText('Viewer CT').first().waitFor();
+      await screenshot(page, 'viewer-study-list');
+      expect(seen).toEqual({ errors: [], failed: [], offOrigin: [] });
+    } finally {
+      await context.close();
+    }
+  });
 });

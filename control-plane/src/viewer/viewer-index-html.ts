@@ -16,11 +16,11 @@ window.browserImportFunction = function (url) {
 /** An inline script (no src), or the release's service-worker bootstrap (left out of the extraction). */
 const DROPPED_SCRIPT =
   /<script>[^<]*<\/script>|<script[^>]*\ssrc="\/init-service-worker\.js"[^>]*><\/script>/g;
-const ROOT_URL = /\s(href|src)="\/(?!\/)/g;
+const ROOT_URL = /\s(href|src|content)="\/(?!\/)/g;
 
 /**
  * The release's index.html (built for the site root) made for /viewer/: its inline scripts replaced by
- * BOOT_SCRIPT, loaded before everything else, and every root-relative href and src moved under
+ * BOOT_SCRIPT, loaded before everything else, and every root-relative href, src and meta content moved under
  * /viewer/. Throws when the page is not shaped as expected, so a changed release fails at startup
  * rather than as a blank page.
  */
