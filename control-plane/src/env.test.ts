@@ -67,6 +67,33 @@ describe('control plane settings', () => {
     expect(list.check('2001:db9::1', 'ipv6')).toBe(false);
   });
 
+  it('reads FERRY_CORS_ORIGINS as exact origins, by commas or spaces; unset or empty allows none', () => {
+    expect(loadEnv({}).corsOrigins).toEqual(new Set());
+    expect(loadEnv({ FERRY_CORS_ORIGINS: ' ' }).corsOrigins).toEqual(new Set());
+    expect(
+      loadEnv({ FERRY_CORS_ORIGINS: 'https://viewer.example.org, http://localhost:3000 https://b.example/' })
+        .corsOrigins,
+    ).toEqual(new Set(['https://viewer.example.org', 'http://localhost:3000', 'https://b.example']));
+  });
+
+  it.each([
+    ['*', 'is not allowed'],
+    ['viewer.example.org', 'is not an origin'],
+    ['ftp://viewer.example.org', 'must be http:// or https://'],
+    ['https://viewer.example.org/ohif', 'must be an origin only'],
+    ['https://a.example, https://viewer.example.org?x=1', 'must be an origin only'],
+  ])('refuses FERRY_CORS_ORIGINS=%j and says what is wrong', (value, why) => {
+    let error: unknown;
+    try {
+      loadEnv({ FERRY_CORS_ORIGINS: value });
+    } catch (err) {
+      error = err;
+    }
+    expect(isFerryError(error, 'config.invalid')).toBe(true);
+    expect((error as Error).message).toContain('FERRY_CORS_ORIGINS');
+    expect((error as Error).message).toContain(why);
+  });
+
   it.each([
     [{ FERRY_TRUSTED_PROXIES: 'proxy.example' }, 'FERRY_TRUSTED_PROXIES'],
     [{ FERRY_TRUSTED_PROXIES: '10.0.0.0/33' }, 'FERRY_TRUSTED_PROXIES'],

@@ -40,6 +40,11 @@ const envSchema = z.object({
    * one of them has its client address taken from X-Forwarded-For (unset: the header is ignored).
    */
   FERRY_TRUSTED_PROXIES: z.string().optional(),
+  /**
+   * Origins (scheme://host[:port], separated by commas or spaces) of DICOMweb viewers hosted elsewhere
+   * that may call /dicomweb with a bearer token (unset or empty: no CORS).
+   */
+  FERRY_CORS_ORIGINS: z.string().optional(),
   /** The agent release tarball served at /downloads (default: where `npm run bundle:agent` writes it). */
   FERRY_AGENT_RELEASE: z.string().min(1).optional(),
   /** Names this replica in gateway_status and logs (default hostname-pid). */
@@ -72,6 +77,8 @@ export interface Env {
   agentReleaseFile: string;
   /** Peers whose X-Forwarded-For is believed; undefined when FERRY_TRUSTED_PROXIES is unset. */
   trustedProxies: BlockList | undefined;
+  /** FERRY_CORS_ORIGINS: origins allowed to call /dicomweb cross-origin (empty: none). */
+  corsOrigins: Set<string>;
 }
 
 /** FERRY_TRUSTED_PROXIES as a BlockList, or a config.invalid naming the entry that is no IP or CIDR. */
@@ -97,6 +104,36 @@ export function parseTrustedProxies(raw: string): BlockList {
     list.addSubnet(address, Number(prefix), type);
   }
   return list;
+}
+
+/**
+ * FERRY_CORS_ORIGINS: origins separated by commas or spaces, each exactly `scheme://host[:port]`
+ * (http or https, no path). Throws config.invalid naming the entry and what is wrong with it.
+ */
+export function parseCorsOrigins(raw: string): Set<string> {
+  const origins = new Set<string>();
+  for (const entry of raw.split(/[\s,]+/)) {
+    if (entry === '') continue;
+    const invalid = (why: string) =>
+      new FerryError(
+        'config.invalid',
+        `invalid control plane settings: FERRY_CORS_ORIGINS: "${entry}" ${why}`,
+      );
+    if (entry === '*' || entry === 'null')
+      throw invalid("is not allowed; list each viewer's origin, e.g. https://viewer.example.org");
+    let url: URL;
+    try {
+      url = new URL(entry);
+    } catch {
+      throw invalid('is not an origin (scheme://host[:port]), e.g. https://viewer.example.org');
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw invalid('must be http:// or https://');
+    if (url.username || url.password || url.search || url.hash || entry.replace(/\/$/, '') !== url.origin) {
+      throw invalid(`must be an origin only (scheme://host[:port], no path or query): ${url.origin}?`);
+    }
+    origins.add(url.origin);
+  }
+  return origins;
 }
 
 /** Where `npm run bundle:agent` writes the release, beside this package (in the checkout and the image). */
@@ -150,5 +187,6 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     webhookAllowPrivate: e.FERRY_WEBHOOK_ALLOW_PRIVATE === 'true',
     agentReleaseFile: e.FERRY_AGENT_RELEASE ? resolve(e.FERRY_AGENT_RELEASE) : DEFAULT_AGENT_RELEASE_FILE,
     trustedProxies: e.FERRY_TRUSTED_PROXIES ? parseTrustedProxies(e.FERRY_TRUSTED_PROXIES) : undefined,
+    corsOrigins: parseCorsOrigins(e.FERRY_CORS_ORIGINS ?? ''),
   };
 }

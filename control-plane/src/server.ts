@@ -132,6 +132,7 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
     secretBox,
     publicUrl: env.publicUrl,
     trustedProxies: env.trustedProxies,
+    corsOrigins: env.corsOrigins,
     agentRelease,
     blobStore,
     channelHub,

@@ -1,10 +1,12 @@
 /**
  * DICOMweb, read-only, at /dicomweb: QIDO-RS searches and WADO-RS retrieves for viewers such as OHIF.
  * Same user authentication as the API (bearer token, or the session cookie), same group scope: another
- * group's study is not found. Errors are the API's JSON error shape.
+ * group's study is not found. Errors are the API's JSON error shape. Viewers on other origins
+ * (FERRY_CORS_ORIGINS) call it with bearer tokens only (http/cors.ts).
  */
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { authenticate } from '../../http/auth-middleware.js';
+import { dicomwebCors } from '../../http/cors.js';
 import type { AppEnv } from '../../http/types.js';
 import { bulkdataHandler } from './bulkdata.js';
 import { framesHandler } from './frames.js';
@@ -15,6 +17,7 @@ import { metadataHandler, retrieveHandler } from './wado.js';
 export const DICOMWEB_ROOT = '/dicomweb';
 
 export function registerDicomweb(app: OpenAPIHono<AppEnv>): void {
+  app.use(`${DICOMWEB_ROOT}/*`, dicomwebCors());
   const auth = authenticate('user');
   const studies = `${DICOMWEB_ROOT}/studies`;
   const study = `${studies}/:studyUid`;
