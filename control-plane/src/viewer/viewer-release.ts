@@ -36,8 +36,8 @@ export type ViewerRelease =
 
 /**
  * The extracted release in `dir`, if it is the pinned one and was rebased for VIEWER_PATH; its
- * index.html already rewritten for Ferry. Read once at startup: the release does not change under a
- * running server.
+ * index.html already rewritten for Ferry. Read once (the release does not change under a running
+ * server); an absent one is looked for again.
  */
 export async function loadViewerRelease(dir = DEFAULT_VIEWER_DIR): Promise<ViewerRelease> {
   const pinned = `${VIEWER_PIN.package}@${VIEWER_PIN.version}`;

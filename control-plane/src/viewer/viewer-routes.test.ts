@@ -269,6 +269,12 @@ describe('the viewer under /viewer/', () => {
     expect(text).toContain(`The viewer (${VIEWER_PIN.package}@${VIEWER_PIN.version}) is not installed`);
     expect(text).toContain('node control-plane/scripts/fetch-viewer.mjs');
     expect(missing.headers.get('cache-control')).toBe('no-store');
+    // Fetched while the server runs: served from the next request on.
+    const later = join(scratch, 'later');
+    const app = viewerApp(`${later}/`);
+    expect((await get(app, '/viewer/', asReader())).status).toBe(503);
+    await fakeRelease(later);
+    expect((await get(app, '/viewer/', asReader())).status).toBe(200);
     const old = await fakeRelease(join(scratch, 'old'), { version: '3.9.0', integrity: 'sha512-old' });
     const stale = await get(viewerApp(old), '/viewer/', asReader());
     expect(stale.status).toBe(503);

@@ -122,11 +122,17 @@ function notInstalled(c: Context<AppEnv>, reason: string) {
  * Registered before the console, so the console's stricter headers never apply here.
  */
 export function registerViewer(app: Hono<AppEnv>, dir = DEFAULT_VIEWER_DIR): void {
+  // A release found is kept; a missing one is looked for again on the next request, so the viewer
+  // works as soon as an operator has fetched it, without a restart.
   let loaded: Promise<ViewerRelease> | undefined;
+  let warned = false;
   const release = (c: Context<AppEnv>) => {
     loaded ??= loadViewerRelease(dir).then((r) => {
-      if (!r.ok)
+      if (r.ok) return r;
+      loaded = undefined;
+      if (!warned)
         c.get('deps').log.warn({ event: 'viewer.not_installed', reason: r.reason }, 'viewer missing');
+      warned = true;
       return r;
     });
     return loaded;
