@@ -25,9 +25,13 @@ const WORKER_URL = new URL(
   import.meta.url,
 );
 
+/** An instance still decoding after this is taken for a codec stuck on bad input: the worker is replaced. */
+const JOB_TIMEOUT_MS = 60_000;
+
 interface Pending {
   resolve: (frames: Uint8Array[]) => void;
   reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
 }
 
 let worker: Worker | undefined;
@@ -35,7 +39,10 @@ const pending = new Map<number, Pending>();
 let nextId = 1;
 
 function failAll(err: Error): void {
-  for (const p of pending.values()) p.reject(err);
+  for (const p of pending.values()) {
+    clearTimeout(p.timer);
+    p.reject(err);
+  }
   pending.clear();
 }
 
@@ -48,6 +55,7 @@ function getWorker(): Worker {
     const p = pending.get(res.id);
     if (!p) return;
     pending.delete(res.id);
+    clearTimeout(p.timer);
     if (pending.size === 0) w.unref();
     if (res.ok) p.resolve(res.frames);
     else
@@ -73,7 +81,12 @@ export function decodeFrames(job: DecodeJob): Promise<Uint8Array[]> {
   const frames = job.frames.map((f) => Uint8Array.from(f));
   const req: DecodeRequest = { id, method: job.method, frames, context: job.context };
   return new Promise<Uint8Array[]>((resolve, reject) => {
-    pending.set(id, { resolve, reject });
+    const timer = setTimeout(() => {
+      // Every job queued on that worker fails with it ('exit' rejects them); the next call starts a new one.
+      void w.terminate();
+    }, JOB_TIMEOUT_MS);
+    timer.unref();
+    pending.set(id, { resolve, reject, timer });
     w.ref();
     w.postMessage(
       req,
