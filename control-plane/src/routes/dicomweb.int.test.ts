@@ -140,7 +140,10 @@ describe.each<BlobBackend>(['fs', 's3'])('reading what a gateway uploaded (postg
   });
 
   it('retrieves them with WADO-RS and answers their headers with /metadata', async () => {
-    const res = await get(`/dicomweb/studies/${studyUid}`);
+    const res = await getRaw(t, `/dicomweb/studies/${studyUid}`, {
+      token: g.reader.token,
+      headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' },
+    });
     expect(res.status).toBe(200);
     const parts = readMultipart(Buffer.from(await res.arrayBuffer()), res.headers.get('content-type') ?? '');
     expect(parts.map((p, i) => p.body.equals(objects[i]!.plaintext))).toEqual([true, true, true]);
