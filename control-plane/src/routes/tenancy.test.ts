@@ -81,6 +81,13 @@ const PUBLIC: Record<string, string> = {
 /** Agent routes proven below rather than in the table. */
 const SEPARATELY: Record<string, string> = {
   [`GET ${CHANNEL_PATH}`]: 'the websocket channel: the channel tests at the end of this file',
+  // The OHIF viewer: behind the console session, and no group's data (its data is /dicomweb's rows).
+  'GET /viewer': 'redirects to /viewer/ (viewer/viewer-routes.test.ts)',
+  'GET /viewer/app-config.js':
+    "the viewer's configuration, the same for everyone (viewer/viewer-routes.test.ts)",
+  'GET /viewer/ferry-boot.js': "the viewer's boot script (viewer/viewer-routes.test.ts)",
+  'GET /viewer/*':
+    "the viewer's files, and its page for any study (the same page: viewer/viewer-routes.test.ts)",
 };
 
 const STUDY = '/dicomweb/studies/:studyUid';

@@ -96,6 +96,7 @@ describe('the viewer under /viewer/', () => {
     expect(none.location).toBe(`/login?next=${encodeURIComponent(link)}`);
     expect(none.headers.get('cache-control')).toBe('no-store');
     expect((await consoleGet(t, '/viewer/app-config.js')).location).toMatch(/^\/login\?next=/);
+    expect((await consoleGet(t, '/viewer')).location).toBe(`/login?next=${encodeURIComponent('/viewer')}`);
     const expired = await sessionTokenFor(
       t,
       { ...a.reader, groupId: a.groupId, role: 'reader' },

@@ -137,14 +137,14 @@ export function registerViewer(app: Hono<AppEnv>, dir = DEFAULT_VIEWER_DIR): voi
     });
     return loaded;
   };
-  // Outside consoleHeaders, so it has the last word on a worker script's policy.
+  // Outside consoleHeaders, so it has the last word on a worker script's policy. (`/viewer/*` takes
+  // in /viewer itself too.)
   const workerPolicy: MiddlewareHandler<AppEnv> = async (c, next) => {
     await next();
     const r = await release(c);
     if (c.res.ok && r.ok && r.workerScripts.has(c.req.path.slice('/viewer/'.length)))
       c.header('content-security-policy', VIEWER_WORKER_CONTENT_SECURITY_POLICY);
   };
-  app.use('/viewer', consoleHeaders(VIEWER_CONTENT_SECURITY_POLICY), requirePage());
   app.use('/viewer/*', workerPolicy, consoleHeaders(VIEWER_CONTENT_SECURITY_POLICY), requirePage());
   app.get('/viewer', (c) => c.redirect('/viewer/', 308));
   app.get('/viewer/app-config.js', (c) => {
