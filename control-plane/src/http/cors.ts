@@ -3,7 +3,7 @@
  *
  * Not hono/cors: it answers a preflight from an origin it does not allow with a plain 204, and it
  * cannot refuse what must be refused here, a cross-origin call carried by the session cookie alone.
- * Rules: no Origin, or the console's own, is not CORS (no headers). A listed origin gets its own
+ * Rules: no Origin, or the console's own (or Sec-Fetch-Site: same-origin), is not CORS (no headers). A listed origin gets its own
  * origin back (never `*`, never Allow-Credentials: a page elsewhere must present a bearer token). A
  * preflight from an unlisted origin is refused (403 cors.origin_not_allowed); its other requests get
  * no CORS headers, so the browser keeps the answer from the page. A cross-origin request with the
@@ -26,7 +26,11 @@ export function dicomwebCors(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const origin = c.req.header('origin');
     const deps = c.get('deps');
-    if (origin === undefined || origin === new URL(deps.publicUrl).origin) return next();
+    // Sec-Fetch-Site is set by the browser, not the page: the console reached under another name
+    // than FERRY_PUBLIC_URL is still its own origin.
+    const sameOrigin =
+      origin === new URL(deps.publicUrl).origin || c.req.header('sec-fetch-site') === 'same-origin';
+    if (origin === undefined || sameOrigin) return next();
     const bearer = /^Bearer\s+\S+$/i.test(c.req.header('authorization') ?? '');
     if (!bearer && getCookie(c, SESSION_COOKIE) !== undefined) {
       throw new FerryError(

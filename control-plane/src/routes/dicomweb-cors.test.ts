@@ -107,6 +107,14 @@ describe('DICOMweb CORS (pglite)', () => {
       expect(console.status).toBe(200);
       expect(corsHeaders(console.headers)).toEqual([]);
       expect((await search({ cookie })).status).toBe(200);
+      expect(
+        (await search({ origin: 'http://localhost:8080', 'sec-fetch-site': 'same-origin', cookie })).status,
+      ).toBe(200);
+      expectError(
+        await search({ origin: VIEWER, 'sec-fetch-site': 'cross-site', cookie }),
+        403,
+        'auth.cross_origin',
+      );
       // A bearer token from the listed origin works even beside a cookie (the token is what counts).
       expect((await search({ origin: VIEWER, cookie }, w.a.reader.token)).status).toBe(200);
     });
