@@ -14,7 +14,14 @@ import { clearInstanceIndexes, instanceIndex, readBulkValue, readFrame } from '.
 class CountingStore {
   readonly objects = new Map<string, Buffer>();
   bytesRead = 0;
+  /** While set, a whole-object read stops after this many bytes until `release()`. */
+  holdAfter: number | undefined;
+  private held: (() => void)[] = [];
   readonly store: BlobStore;
+  release(): void {
+    this.holdAfter = undefined;
+    for (const go of this.held.splice(0)) go();
+  }
   constructor() {
     const unused = () => Promise.reject(new Error('not used by this test'));
     this.store = {
@@ -32,9 +39,16 @@ class CountingStore {
         const bytes = range ? all.subarray(range.start, range.end + 1) : all;
         this.bytesRead += bytes.length;
         // Delivered in 64 KiB reads, as a file stream would.
-        const chunks: Buffer[] = [];
-        for (let at = 0; at < bytes.length; at += 65536) chunks.push(bytes.subarray(at, at + 65536));
-        return Readable.from(chunks);
+        const holding = (at: number) => !range && this.holdAfter !== undefined && at >= this.holdAfter;
+        const wait = () => new Promise<void>((go) => this.held.push(go));
+        return Readable.from(
+          (async function* () {
+            for (let at = 0; at < bytes.length; at += 65536) {
+              if (holding(at)) await wait();
+              yield bytes.subarray(at, at + 65536);
+            }
+          })(),
+        );
       },
     };
   }
@@ -222,6 +236,7 @@ describe('instance index (random access into sealed instances)', () => {
     clearInstanceIndexes();
     counting.bytesRead = 0;
     const index = await instanceIndex(deps(), ref);
+    await index.sealed.complete;
     expect(counting.bytesRead).toBe(sealed.objectBytes); // the one pass
     expect(index.layout.pixels?.numberOfFrames).toBe(100);
     expect(await instanceIndex(deps(), ref)).toBe(index); // cached
@@ -232,6 +247,41 @@ describe('instance index (random access into sealed instances)', () => {
     expect(frame.equals(expected)).toBe(true);
     expect(counting.bytesRead).toBeGreaterThanOrEqual(frameBytes);
     expect(counting.bytesRead).toBeLessThan(sealed.objectBytes / 20);
+  });
+
+  it('answers a native frame before the rest of the object is indexed, and forgets an object that fails later', async () => {
+    const part10 = await nativeMultiFrame(300);
+    const { ref, sealed } = await stored(part10, 64 * 1024);
+    // Past the first MiB the blob reader gathers before handing on (open-stored-object.ts coalesce).
+    counting.holdAfter = 1280 * 1024;
+    try {
+      const index = await instanceIndex(deps(), ref);
+      let done = false;
+      void index.sealed.complete.then(() => {
+        done = true;
+      });
+      expect((await readFrame(deps(), index, 2)).equals(dcmjsFrames(part10, MULTI_FRAME_BYTES)[1]!)).toBe(
+        true,
+      );
+      expect(done).toBe(false);
+      // A frame past what is indexed waits for it.
+      const last = readFrame(deps(), index, 300);
+      counting.release();
+      expect((await last).equals(dcmjsFrames(part10, MULTI_FRAME_BYTES)[299]!)).toBe(true);
+      await index.sealed.complete;
+    } finally {
+      counting.release();
+    }
+
+    // The same bytes with the last frame's tag broken: the first frames open, the index is then dropped.
+    const broken = { objectId: sealed.objectId, blobKey: `${ref.blobKey}.broken` };
+    const bytes = Buffer.from(sealed.bytes);
+    bytes[bytes.length - 1]! ^= 0xff;
+    counting.objects.set(broken.blobKey, bytes);
+    const index = await instanceIndex(deps(), broken);
+    await expect(index.sealed.complete).rejects.toMatchObject({ code: 'crypto.bad_object' });
+    await expect(readFrame(deps(), index, 300)).rejects.toMatchObject({ code: 'crypto.bad_object' });
+    expect(await instanceIndex(deps(), broken)).not.toBe(index);
   });
 
   it('cuts packed frames of BitsAllocated 1 at any bit', async () => {

@@ -55,9 +55,11 @@ class IndexCache {
       return hit;
     }
     const built = build();
-    built.catch(() => {
+    const forget = () => {
       if (this.entries.get(key) === built) this.entries.delete(key);
-    });
+    };
+    // A build that fails, or an object that fails to open past the part already indexed, is not kept.
+    built.then((index) => index.sealed.complete.catch(forget), forget);
     this.entries.set(key, built);
     while (this.entries.size > this.max) {
       const oldest = this.entries.keys().next().value;
@@ -99,24 +101,29 @@ async function readInflatedSpans(
   spans: readonly ByteSpan[],
 ): Promise<Buffer[]> {
   const out: Buffer[] = [];
-  const { result } = await indexSealedObject(access, index.sealed, async (plaintext) => {
-    const file = new ByteCursor(plaintext);
-    await file.skip(index.layout.datasetStart);
-    const inflater = Readable.from(file.rest()).pipe(createInflateRaw());
-    const cur = new ByteCursor(inflater, index.layout.datasetStart);
-    try {
-      // Spans come in file order (a frame's fragments, one value): one pass reads them all.
-      for (const s of spans) {
-        if (s.offset < cur.position) throw new FerryError('dicom.dataset_unreadable', 'spans out of order');
-        await cur.skip(s.offset - cur.position);
-        out.push(Buffer.from(await cur.read(s.length)));
+  const { result } = await indexSealedObject(
+    access,
+    index.sealed,
+    async (plaintext) => {
+      const file = new ByteCursor(plaintext);
+      await file.skip(index.layout.datasetStart);
+      const inflater = Readable.from(file.rest()).pipe(createInflateRaw());
+      const cur = new ByteCursor(inflater, index.layout.datasetStart);
+      try {
+        // Spans come in file order (a frame's fragments, one value): one pass reads them all.
+        for (const s of spans) {
+          if (s.offset < cur.position) throw new FerryError('dicom.dataset_unreadable', 'spans out of order');
+          await cur.skip(s.offset - cur.position);
+          out.push(Buffer.from(await cur.read(s.length)));
+        }
+        return out;
+      } finally {
+        inflater.destroy();
+        await cur.close();
       }
-      return out;
-    } finally {
-      inflater.destroy();
-      await cur.close();
-    }
-  });
+    },
+    { drain: false },
+  );
   return result;
 }
 

@@ -36,9 +36,14 @@ export interface SealedObjectIndex {
   wrappedKey: string;
   digest: Buffer;
   zstd: boolean;
-  /** Data frames holding bytes, in plaintext order. */
+  /** Data frames holding bytes, in plaintext order; grows until `complete`. */
   frames: IndexedFrame[];
+  /** Plaintext bytes indexed so far: all of them once `complete` resolves. */
   plainBytes: number;
+  /** Every frame read and authenticated; rejects (crypto.bad_object) when the object fails to open. */
+  complete: Promise<void>;
+  /** Resolves once the plaintext up to `end` is indexed, or the whole object is. */
+  covered(end: number): Promise<void>;
 }
 
 export interface SealedObjectAccess {
@@ -53,24 +58,43 @@ function bad(message: string): FerryError {
 
 /**
  * Streams the object once, indexing its frames while `consume` reads its plaintext. `consume` may stop
- * early; the rest is still read (and authenticated) to finish the index. Both outcomes are returned.
+ * early (at the Pixel Data); unless `drain` is false the rest is then read and authenticated in the
+ * background, and a read of plaintext already indexed need not wait for it (`covered`), so the first
+ * frame of a 1 GB native multi-frame does not wait for the whole object.
  */
 export async function indexSealedObject<T>(
   access: SealedObjectAccess,
   object: { objectId: string; blobKey: string },
   consume: (plaintext: AsyncIterable<Buffer>) => Promise<T>,
+  opts: { drain?: boolean } = {},
 ): Promise<{ index: SealedObjectIndex; result: T }> {
   const source = await access.blobStore.get(object.blobKey);
   let header: ObjectHeader | undefined;
   let digest: Buffer | undefined;
   const frames: IndexedFrame[] = [];
   let plainAt = 0;
+  let waiters: { end: number; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  let finished = false;
+  let failure: { err: unknown } | undefined;
   const parts = openObject(coalesce(source), async (h) => {
     if (h.objectId !== object.objectId) {
       throw bad(`stored object ${object.blobKey} is not object ${object.objectId}`);
     }
     return deriveObjectKey(await access.epochKeys.unwrap(h.wrappedKey, access.privateKeys), h.objectId);
   });
+  const close = async () => {
+    await parts.return(undefined);
+    source.destroy();
+  };
+  const wake = () => {
+    const still: typeof waiters = [];
+    for (const w of waiters) {
+      if (failure) w.reject(failure.err);
+      else if (finished || plainAt >= w.end) w.resolve();
+      else still.push(w);
+    }
+    waiters = still;
+  };
   async function nextData(): Promise<IteratorResult<Buffer, undefined>> {
     for (;;) {
       const next = await parts.next();
@@ -82,6 +106,8 @@ export async function indexSealedObject<T>(
       } else if (part.kind === 'data') {
         frames.push({ ...part.frame, plainStart: plainAt, plainLength: part.bytes.length });
         plainAt += part.bytes.length;
+        if (index) index.plainBytes = plainAt;
+        if (waiters.length > 0) wake();
         return { done: false, value: part.bytes };
       }
     }
@@ -93,28 +119,54 @@ export async function indexSealedObject<T>(
       return: async () => ({ done: true, value: undefined }),
     }),
   };
+  let index: SealedObjectIndex | undefined;
+  let result: T;
   try {
-    const result = await consume(plaintext);
-    while (!(await nextData()).done) {
-      // Drained for the index.
-    }
+    result = await consume(plaintext);
     if (!header || !digest) throw bad('object has no header');
-    return {
-      index: {
-        objectId: object.objectId,
-        blobKey: object.blobKey,
-        wrappedKey: header.wrappedKey,
-        digest,
-        zstd: header.compression === 'zstd',
-        frames,
-        plainBytes: plainAt,
-      },
-      result,
-    };
-  } finally {
-    await parts.return(undefined);
-    source.destroy();
+  } catch (err) {
+    await close();
+    throw err;
   }
+  if (opts.drain === false) await close();
+  const complete =
+    opts.drain === false
+      ? Promise.resolve()
+      : (async () => {
+          try {
+            while (!(await nextData()).done) {
+              // Read for the index.
+            }
+          } finally {
+            await close();
+          }
+        })();
+  complete.then(
+    () => {
+      finished = true;
+      wake();
+    },
+    (err: unknown) => {
+      failure = { err };
+      wake();
+    },
+  );
+  index = {
+    objectId: object.objectId,
+    blobKey: object.blobKey,
+    wrappedKey: header.wrappedKey,
+    digest,
+    zstd: header.compression === 'zstd',
+    frames,
+    plainBytes: plainAt,
+    complete,
+    covered: (end) => {
+      if (failure) return Promise.reject(failure.err);
+      if (finished || plainAt >= end) return Promise.resolve();
+      return new Promise((resolve, reject) => waiters.push({ end, resolve, reject }));
+    },
+  };
+  return { index, result };
 }
 
 /** The first frame whose plaintext holds byte `at`. */
@@ -152,6 +204,7 @@ export async function readPlaintextRange(
   length: number,
 ): Promise<Buffer> {
   if (length === 0) return Buffer.alloc(0);
+  await index.covered(start + length);
   if (start < 0 || start + length > index.plainBytes) throw bad('range outside the object');
   const firstAt = frameAt(index.frames, start);
   const lastAt = frameAt(index.frames, start + length - 1);
