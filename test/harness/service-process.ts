@@ -28,10 +28,11 @@ export async function spawnService<R>(opts: {
   child.stderr?.on('data', collect);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const ready = await new Promise<R>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`${opts.name} did not become ready:\n${out}`)),
-      opts.timeoutMs,
-    );
+    // A process that never became ready is nobody's to stop: kill it here, or it outlives the test run.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${opts.name} did not become ready in ${opts.timeoutMs} ms:\n${out}`));
+    }, opts.timeoutMs);
     const check = () => {
       const line = out.split('\n').find((l) => l.includes(`"event":"${opts.readyEvent}"`));
       if (line) {
