@@ -496,6 +496,31 @@ const ROWS: Row[] = [
     ...INSTANCE_IN_OWN_SERIES,
   },
 
+  // ---- DICOMweb: frames and bulk data of an instance
+  {
+    method: 'GET',
+    route: `${INSTANCE}/frames/:frames`,
+    caller: 'user',
+    outsider: 'not_found',
+    params: (w) => ({ ...instanceOf(w), frames: '1' }),
+  },
+  {
+    method: 'GET',
+    route: `${INSTANCE}/frames/:frames`,
+    caller: 'user',
+    outsider: 'not_found',
+    params: (w) => ({ ...instanceOf(w), frames: '1' }),
+    variant: INSTANCE_IN_OWN_SERIES.variant,
+    underOwnParent: (w) => ({ ...INSTANCE_IN_OWN_SERIES.underOwnParent(w), frames: '1' }),
+  },
+  {
+    method: 'GET',
+    route: `${INSTANCE}/bulkdata/:path{.+}`,
+    caller: 'user',
+    outsider: 'not_found',
+    params: (w) => ({ ...instanceOf(w), path: '7FE00010' }),
+  },
+
   // ---- DICOMweb: rendered images and thumbnails, at each level
   ...(['rendered', 'thumbnail'] as const).flatMap((resource): Row[] => [
     { method: 'GET', route: `${STUDY}/${resource}`, caller: 'user', outsider: 'not_found', params: studyOf },
