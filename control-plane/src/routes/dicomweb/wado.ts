@@ -15,6 +15,7 @@ import { acceptedDicomSyntaxes, requireDicomJson } from './accept.js';
 import { instanceUrl, metadataResult } from './dicom-json.js';
 import { multipartContentType, multipartRelated, newBoundary } from './multipart.js';
 import { resultUrls, uidParam } from './params.js';
+import { planRetrieve } from './retrieve-parts.js';
 
 const METADATA_PAGE = 200;
 
