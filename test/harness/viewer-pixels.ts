@@ -18,6 +18,8 @@ export interface ViewportState {
   index: number;
   count: number;
   canvas: { width: number; height: number };
+  /** The canvas on the page, in CSS pixels (where to point the mouse). */
+  box: { x: number; y: number; width: number; height: number };
   /** Where the image's outer edges fall on the canvas; may reach past it when zoomed. */
   imageRect: CanvasRect;
 }
@@ -49,7 +51,9 @@ const VIEWPORT_JS = `(() => {
   const b = toCanvas([dims[0] - 0.5, dims[1] - 0.5, 0]);
   const canvas = vp.canvas;
   const dpr = canvas.width / (canvas.clientWidth || canvas.width);
+  const r = canvas.getBoundingClientRect();
   return {
+    box: { x: r.x, y: r.y, width: r.width, height: r.height },
     imageId: vp.getCurrentImageId(),
     index: vp.getCurrentImageIdIndex(),
     count: vp.getImageIds().length,
