@@ -236,7 +236,8 @@ Ferry is running (data in ${home}).
   Release:      ${url}/downloads/ferry-agent-linux-x64.tar.gz  (what install lines download)
   Worklist:     curl -H "Authorization: Bearer $TOKEN" ${url}/api/v1/studies
   Fleet:        curl -H "Authorization: Bearer $TOKEN" ${url}/api/v1/fleet/summary
-  DICOMweb:     ${url}/dicomweb  (QIDO-RS and WADO-RS, same bearer token)
+  Read:         ${url}/worklist  (each study has "Open in viewer": OHIF at ${url}/viewer/, same sign-in)
+  DICOMweb:     ${url}/dicomweb  (QIDO-RS and WADO-RS with frames, bulk data, rendered; same bearer token)
   Blobs:        ${home}/control-plane/blobs
   (TOKEN: POST ${url}/api/v1/auth/login with the email and password above)
 Ctrl-C stops both; the next npm start reuses the same data.
