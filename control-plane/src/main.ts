@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { isFerryError, PRIVATE_UMASK, recipientKeyThumbprint } from '@ferry/shared';
 import { pino } from 'pino';
 import { generateKeys } from './cli/keys.js';
+import { warmCodecPool } from './dicom/codec-pool.js';
 import { loadEnv } from './env.js';
 import { rotateRecipientKeys } from './keys/recipient-keys.js';
 import { openConfiguredDatabase, startServer } from './server.js';
@@ -43,6 +44,8 @@ async function main(argv: string[]): Promise<void> {
     const env = loadEnv();
     const log = pino({ name: 'ferry-control-plane', level: env.logLevel });
     const server = await startServer(env, log);
+    // The codecs load in a worker now rather than on the first thumbnail (~1 s on a busy host).
+    warmCodecPool();
     const stop = () => {
       server.stop().then(
         () => process.exit(0),

@@ -1,14 +1,14 @@
 /**
  * One frame of a stored instance as a JPEG or PNG (WADO-RS rendered and thumbnail resources): decoded
- * and windowed on a worker thread (render-pixels.ts), then cropped, scaled and encoded by sharp.
+ * and windowed on a codec worker thread (codec-worker.ts), then cropped, scaled and encoded by sharp.
  */
 import { FerryError, isEncapsulated } from '@ferry/shared';
 import sharp from 'sharp';
+import { renderPixelsInWorker } from './codec-pool.js';
+import type { WindowParams } from './codec-worker.js';
 import type { DicomJson, DicomJsonElement } from './dicom-json.js';
-import type { WindowParams } from './render-pixels.js';
-import { renderPixelsInWorker } from './render-pool.js';
 
-export type { WindowParams } from './render-pixels.js';
+export type { WindowParams } from './codec-worker.js';
 
 export type RenderFormat = 'jpeg' | 'png';
 

@@ -5,13 +5,13 @@
  * Works on the bytes, not on a parsed-and-rewritten dataset: every element other than Pixel Data is
  * carried over with its value bytes untouched (only re-headed from implicit VR, or byte-swapped from
  * big endian per VR), so nothing a DICOM library would "normalise" (numbers, dates, padding, private
- * tags) changes. Compressed frames are decoded by the codecs in a worker thread (frame-decoder.ts).
+ * tags) changes. Compressed frames are decoded by the codecs in a worker thread (codec-pool.ts).
  * Needs the instance in memory: callers cap its size (maxBytes).
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { FerryError, TS } from '@ferry/shared';
+import { decodeFrames } from './codec-pool.js';
 import { dcmjs } from './dcmjs.js';
-import { decodeFrames } from './frame-decoder.js';
 
 const ELE = TS.ExplicitVRLittleEndian;
 const DEFLATED = TS.DeflatedExplicitVRLittleEndian;

@@ -1,10 +1,11 @@
 /**
- * Decoding and windowing of one frame into displayable 8-bit pixels, with dcmjs-imaging and
- * dcmjs-codecs (WASM codecs for JPEG baseline/extended/lossless, JPEG-LS, JPEG 2000, HTJ2K, JPEG XL
- * and RLE).
- * CPU-bound and synchronous, so it runs in worker threads (dicom/render-pool.ts): this module is also
- * the worker's entry point. Node loads it without the build step in tests (type stripping), so it
- * imports no project module except types, and uses only erasable TypeScript.
+ * The codec worker thread (run by codec-pool.ts): every job that needs the WASM codecs runs here, so
+ * a heavy decode never holds the control plane's event loop. Two kinds of job:
+ * - render: decoding and windowing of one frame into displayable 8-bit pixels, with dcmjs-imaging and
+ *   dcmjs-codecs (JPEG baseline/extended/lossless, JPEG-LS, JPEG 2000, HTJ2K, JPEG XL and RLE);
+ * - decode: one instance's compressed frames to their native bytes, components as stored (transcoding).
+ * Node loads it without the build step in tests (type stripping), so it imports no project module
+ * except types, and uses only erasable TypeScript.
  */
 import { createRequire } from 'node:module';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
@@ -58,22 +59,14 @@ type DecodeMethod = 'decodeRle' | 'decodeJpeg' | 'decodeJpegLs' | 'decodeJpeg200
 interface CodecsContext {
   getDecodedBuffer(): Uint8Array | undefined;
 }
+type CodecFn = (context: CodecsContext, parameters?: Record<string, unknown>) => CodecsContext;
 interface DcmjsCodecs {
-  Context: new (attrs: {
-    width: number;
-    height: number;
-    bitsAllocated: number;
-    bitsStored: number;
-    samplesPerPixel: number;
-    pixelRepresentation: number;
-    planarConfiguration: number;
-    photometricInterpretation: string;
-    encodedBuffer: Uint8Array;
-  }) => CodecsContext;
+  Context: new (attrs: Record<string, unknown>) => CodecsContext;
   NativeCodecs: { initializeAsync(opts?: { logCodecsInfo?: boolean }): Promise<void> } & Record<
     DecodeMethod,
-    (context: CodecsContext, parameters?: Record<string, unknown>) => CodecsContext
-  >;
+    CodecFn
+  > &
+    Record<string, CodecFn | undefined>;
   log: { setLevel(level: string): void };
 }
 
@@ -86,7 +79,7 @@ codecs.log.setLevel('silent');
 let decoders: Promise<unknown> | undefined;
 
 /** Loads the WASM codecs once per thread. */
-export async function initRenderPixels(): Promise<void> {
+export async function initCodecs(): Promise<void> {
   decoders ??= Promise.all([
     imaging.NativePixelDecoder.initializeAsync({ logNativeDecodersMessages: false }),
     codecs.NativeCodecs.initializeAsync({ logCodecsInfo: false }),
@@ -297,33 +290,75 @@ export function renderPixels(job: RenderPixelsJob): RenderedPixels {
   }
 }
 
-/** Messages between render-pool.ts and a worker. */
-export interface RenderRequest {
-  id: number;
-  job: RenderPixelsJob;
-}
-export interface RenderReply {
-  id: number;
-  result: RenderedPixels;
+/** A decode job: the frames of one instance, all in one transfer syntax. */
+export interface DecodeJob {
+  /** The NativeCodecs method, e.g. `decodeJpegLs`. */
+  method: string;
+  /** One compressed bitstream per frame. */
+  frames: Uint8Array[];
+  /** The codec Context attributes: width, height, bitsAllocated, bitsStored, samplesPerPixel, … */
+  context: Record<string, number | string>;
 }
 
-export const RENDER_WORKER_ROLE = 'ferry-render-pixels';
+export type DecodedFrames = { ok: true; frames: Uint8Array[] } | { ok: false; message: string };
 
-if (!isMainThread && parentPort && workerData === RENDER_WORKER_ROLE) {
+/** The native bytes of each frame, in order. Never throws: a failure is `ok: false` with why. */
+export function decodeNative(job: DecodeJob): DecodedFrames {
+  try {
+    const fn = codecs.NativeCodecs[job.method];
+    if (typeof fn !== 'function') return { ok: false, message: `no decoder ${job.method}` };
+    const out: Uint8Array[] = [];
+    for (const encoded of job.frames) {
+      const context = new codecs.Context({ ...job.context, encodedBuffer: encoded });
+      // Components as stored (no YCbCr to RGB): a lossless transcode must not change sample values.
+      const decoded = fn
+        .call(codecs.NativeCodecs, context, { convertColorspaceToRgb: false })
+        .getDecodedBuffer();
+      if (!decoded) return { ok: false, message: 'the decoder returned no pixels' };
+      // Copied out of the WebAssembly heap, which the next decode reuses.
+      out.push(Uint8Array.from(decoded));
+    }
+    return { ok: true, frames: out };
+  } catch (err) {
+    return { ok: false, message: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/** Messages between codec-pool.ts and a worker. */
+export type CodecJob = { kind: 'render'; job: RenderPixelsJob } | { kind: 'decode'; job: DecodeJob };
+export interface CodecRequest {
+  id: number;
+  job: CodecJob;
+}
+export interface CodecReply {
+  id: number;
+  result: RenderedPixels | DecodedFrames;
+}
+
+export const CODEC_WORKER_ROLE = 'ferry-codec-worker';
+
+/** The buffers a result hands over to the other thread instead of copying them. */
+export function transferablesOf(result: RenderedPixels | DecodedFrames): ArrayBuffer[] {
+  if (!result.ok) return [];
+  return 'pixels' in result ? [result.pixels.buffer] : result.frames.map((f) => f.buffer as ArrayBuffer);
+}
+
+function run(job: CodecJob): RenderedPixels | DecodedFrames {
+  return job.kind === 'render' ? renderPixels(job.job) : decodeNative(job.job);
+}
+
+if (!isMainThread && parentPort && workerData === CODEC_WORKER_ROLE) {
   const port = parentPort;
-  const ready = initRenderPixels();
-  port.on('message', (msg: RenderRequest) => {
+  const ready = initCodecs();
+  port.on('message', (msg: CodecRequest) => {
     void ready.then(
       () => {
-        const result = renderPixels(msg.job);
-        port.postMessage(
-          { id: msg.id, result } satisfies RenderReply,
-          result.ok ? [result.pixels.buffer] : [],
-        );
+        const result = run(msg.job);
+        port.postMessage({ id: msg.id, result } satisfies CodecReply, transferablesOf(result));
       },
       (err: unknown) => {
         const message = `the image codecs could not be loaded: ${err instanceof Error ? err.message : String(err)}`;
-        port.postMessage({ id: msg.id, result: { ok: false, message } } satisfies RenderReply);
+        port.postMessage({ id: msg.id, result: { ok: false, message } } satisfies CodecReply);
       },
     );
   });
