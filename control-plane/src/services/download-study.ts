@@ -1,7 +1,7 @@
 import type { Ctx } from '../context.js';
 import { listStoredInstances, type StoredInstance } from './list-stored-instances.js';
 import { requireUser } from './permissions.js';
-import { recordStudyReads } from './record-study-reads.js';
+import { recordStudyRead } from './record-study-reads.js';
 
 export interface StudyArchiveEntry {
   /** `<series>/<instance>.dcm`, unique in the archive, only [0-9A-Za-z._-] and one slash. */
@@ -82,19 +82,7 @@ export async function downloadStudy({
   requireUser(ctx.actor);
   const { study, instances } = await listStoredInstances({ ctx, input: { studyUid: input.studyUid } });
   const names = archiveEntryNames(instances);
-  await recordStudyReads({
-    ctx,
-    input: {
-      action: 'study.download',
-      reads: [
-        {
-          studyId: study.id,
-          studyInstanceUid: study.studyInstanceUid,
-          details: { instances: instances.length },
-        },
-      ],
-    },
-  });
+  await recordStudyRead(ctx, 'study.download', study, { instances: instances.length });
   return {
     studyInstanceUid: study.studyInstanceUid,
     filename: `study-${safeSegment(study.studyInstanceUid)}.zip`,

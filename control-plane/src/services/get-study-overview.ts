@@ -11,7 +11,7 @@ import {
   selectStudyEvents,
 } from './get-study.js';
 import { requireUser } from './permissions.js';
-import { recordStudyReads } from './record-study-reads.js';
+import { recordStudyRead } from './record-study-reads.js';
 
 /** Instances per page on the study page, and the most a page may ask for. */
 export const INSTANCE_PAGE_DEFAULT = 50;
@@ -100,18 +100,8 @@ export async function getStudyOverview({
     };
   });
   const events = await selectStudyEvents(ctx.db, study.id);
-  await recordStudyReads({
-    ctx,
-    input: {
-      action: 'study.read',
-      reads: [
-        {
-          studyId: study.id,
-          studyInstanceUid: study.studyInstanceUid,
-          details: { instances: series.reduce((n, s) => n + s.instances.length, 0) },
-        },
-      ],
-    },
+  await recordStudyRead(ctx, 'study.read', study, {
+    instances: series.reduce((n, s) => n + s.instances.length, 0),
   });
   return { study, series, events };
 }

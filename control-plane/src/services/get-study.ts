@@ -4,7 +4,7 @@ import type { DbOrTx } from '../db/client.js';
 import { getStudyOr404, instanceOrder, type StudySummary, selectStudySeries } from '../db/queries/studies.js';
 import { instances, studyEvents } from '../db/schema/index.js';
 import { requireUser } from './permissions.js';
-import { recordStudyReads } from './record-study-reads.js';
+import { recordStudyRead } from './record-study-reads.js';
 
 /** One stored version of an instance. */
 export interface InstanceVersion {
@@ -169,18 +169,6 @@ export async function getStudy({
   const grouped = groupInstanceVersions(instanceRows);
   for (const [seriesId, list] of grouped) bySeries.get(seriesId)?.instances.push(...list);
   const instanceTotal = [...grouped.values()].reduce((n, list) => n + list.length, 0);
-  await recordStudyReads({
-    ctx,
-    input: {
-      action: 'study.read',
-      reads: [
-        {
-          studyId: study.id,
-          studyInstanceUid: study.studyInstanceUid,
-          details: { instances: instanceTotal },
-        },
-      ],
-    },
-  });
+  await recordStudyRead(ctx, 'study.read', study, { instances: instanceTotal });
   return { study, series: out, events };
 }

@@ -42,3 +42,16 @@ export async function recordStudyReads({
     })),
   );
 }
+
+/** recordStudyReads for a request that read one study. */
+export function recordStudyRead(
+  ctx: Ctx,
+  action: StudyReadAction,
+  study: { id: string; studyInstanceUid: string },
+  details: Record<string, unknown>,
+): Promise<void> {
+  return recordStudyReads({
+    ctx,
+    input: { action, reads: [{ studyId: study.id, studyInstanceUid: study.studyInstanceUid, details }] },
+  });
+}

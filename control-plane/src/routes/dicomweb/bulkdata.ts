@@ -12,7 +12,7 @@ import { ctxOf } from '../../http/context.js';
 import { streamBody } from '../../http/stream-body.js';
 import type { AppEnv } from '../../http/types.js';
 import { findStoredInstance } from '../../services/open-instance-pixels.js';
-import { recordStudyReads } from '../../services/record-study-reads.js';
+import { recordStudyRead } from '../../services/record-study-reads.js';
 import { instanceIndex, readFrame, streamBulkValue } from '../../storage/instance-index.js';
 import { parseAccept } from './accept.js';
 import { multipartContentType, multipartRelated, newBoundary } from './multipart.js';
@@ -56,19 +56,7 @@ export async function bulkdataHandler(c: Context<AppEnv>): Promise<Response> {
   // Encapsulated Pixel Data goes out frame by frame; any other value in one part, read in chunks.
   const frames = path === PIXEL_DATA && px?.kind === 'encapsulated' ? px.numberOfFrames : 0;
   const firstValue = frames > 0 ? undefined : streamBulkValue(deps, index, path);
-  await recordStudyReads({
-    ctx,
-    input: {
-      action: 'dicomweb.retrieve',
-      reads: [
-        {
-          studyId: study.id,
-          studyInstanceUid: study.studyInstanceUid,
-          details: { what: 'bulkdata', instances: 1, path },
-        },
-      ],
-    },
-  });
+  await recordStudyRead(ctx, 'dicomweb.retrieve', study, { what: 'bulkdata', instances: 1, path });
   const bodies: (() => AsyncIterable<Buffer>)[] = firstValue
     ? [() => firstValue]
     : Array.from(

@@ -9,7 +9,7 @@ import { ctxOf } from '../../http/context.js';
 import { streamBody } from '../../http/stream-body.js';
 import type { AppEnv } from '../../http/types.js';
 import { openInstancePixels } from '../../services/open-instance-pixels.js';
-import { recordStudyReads } from '../../services/record-study-reads.js';
+import { recordStudyRead } from '../../services/record-study-reads.js';
 import { negotiateFrameMedia } from './frame-accept.js';
 import { multipartContentType, multipartRelated, newBoundary } from './multipart.js';
 import { uidParam } from './params.js';
@@ -48,18 +48,10 @@ export async function framesHandler(c: Context<AppEnv>): Promise<Response> {
   const media = negotiateFrameMedia(c.req.header('accept'), pixels.transferSyntaxUid);
   // The first frame is read before answering, so a broken object is an error response, not a cut one.
   const first = await pixels.frame(numbers[0]!);
-  await recordStudyReads({
-    ctx,
-    input: {
-      action: 'dicomweb.retrieve',
-      reads: [
-        {
-          studyId: pixels.study.id,
-          studyInstanceUid: pixels.study.studyInstanceUid,
-          details: { what: 'frames', instances: 1, frames: numbers.length },
-        },
-      ],
-    },
+  await recordStudyRead(ctx, 'dicomweb.retrieve', pixels.study, {
+    what: 'frames',
+    instances: 1,
+    frames: numbers.length,
   });
   const headers = { 'Content-Type': media.contentType };
   const parts = numbers.map((n, i) => ({

@@ -4,7 +4,7 @@ import type { Ctx } from '../../context.js';
 import type { StudyRef } from '../../db/queries/studies.js';
 import { ctxOf } from '../../http/context.js';
 import type { AppEnv } from '../../http/types.js';
-import { recordStudyReads } from '../../services/record-study-reads.js';
+import { recordStudyRead, recordStudyReads } from '../../services/record-study-reads.js';
 import { searchInstances } from '../../services/search-instances.js';
 import { searchSeries } from '../../services/search-series.js';
 import { searchStudies } from '../../services/search-studies.js';
@@ -37,13 +37,7 @@ function wantsMetadata(q: QidoQuery<QidoLevel>): boolean {
 /** Audits a search within one study that matched something (an empty answer discloses nothing of it). */
 async function recordQuery(ctx: Ctx, study: StudyRef, found: number, details: Record<string, unknown>) {
   if (found === 0) return;
-  await recordStudyReads({
-    ctx,
-    input: {
-      action: 'dicomweb.query',
-      reads: [{ studyId: study.id, studyInstanceUid: study.studyInstanceUid, details }],
-    },
-  });
+  await recordStudyRead(ctx, 'dicomweb.query', study, details);
 }
 
 export async function searchStudiesHandler(c: Context<AppEnv>): Promise<Response> {

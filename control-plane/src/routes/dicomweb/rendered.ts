@@ -32,7 +32,7 @@ import type { AppEnv } from '../../http/types.js';
 import { listStoredInstances } from '../../services/list-stored-instances.js';
 import { openInstancePixels } from '../../services/open-instance-pixels.js';
 import { pickRenderedInstance } from '../../services/pick-rendered-instance.js';
-import { recordStudyReads } from '../../services/record-study-reads.js';
+import { recordStudyRead } from '../../services/record-study-reads.js';
 import { parseAccept } from './accept.js';
 import { type MultipartPart, multipartContentType, multipartRelated, newBoundary } from './multipart.js';
 import { uidParam } from './params.js';
@@ -201,19 +201,7 @@ async function renderResource(c: Context<AppEnv>, resource: Resource): Promise<R
     );
     if (thumbnail) thumbnails.set(key, image);
   }
-  await recordStudyReads({
-    ctx,
-    input: {
-      action: 'dicomweb.retrieve',
-      reads: [
-        {
-          studyId: target.study.id,
-          studyInstanceUid: target.study.studyInstanceUid,
-          details: { what: resource, instances: 1 },
-        },
-      ],
-    },
-  });
+  await recordStudyRead(ctx, 'dicomweb.retrieve', target.study, { what: resource, instances: 1 });
   return c.body(new Uint8Array(image), 200, {
     'content-type': RENDER_MEDIA_TYPES[format],
     'cache-control': 'no-store',
@@ -229,19 +217,7 @@ async function renderedMultipart(
   const ctx = ctxOf(c);
   const deps = c.get('deps');
   const { study, instances } = await listStoredInstances({ ctx, input });
-  await recordStudyReads({
-    ctx,
-    input: {
-      action: 'dicomweb.retrieve',
-      reads: [
-        {
-          studyId: study.id,
-          studyInstanceUid: study.studyInstanceUid,
-          details: { what: 'rendered', instances: instances.length },
-        },
-      ],
-    },
-  });
+  await recordStudyRead(ctx, 'dicomweb.retrieve', study, { what: 'rendered', instances: instances.length });
   const type = RENDER_MEDIA_TYPES[options.format];
   async function* parts(): AsyncGenerator<MultipartPart> {
     for (const i of instances) {

@@ -10,7 +10,7 @@ import { streamBody } from '../../http/stream-body.js';
 import type { AppEnv } from '../../http/types.js';
 import { listInstanceMetadata } from '../../services/list-instance-metadata.js';
 import { listStoredInstances } from '../../services/list-stored-instances.js';
-import { recordStudyReads } from '../../services/record-study-reads.js';
+import { recordStudyRead } from '../../services/record-study-reads.js';
 import { acceptedDicomSyntaxes, requireDicomJson } from './accept.js';
 import { instanceUrl, metadataResult } from './dicom-json.js';
 import { multipartContentType, multipartRelated, newBoundary } from './multipart.js';
@@ -43,19 +43,7 @@ export async function retrieveHandler(c: Context<AppEnv>): Promise<Response> {
   const deps = c.get('deps');
   const plan = await planRetrieve({ deps, accepted, accept, instances });
   // The answer is decided (these instances, in an accepted syntax): audit it before streaming.
-  await recordStudyReads({
-    ctx,
-    input: {
-      action: 'dicomweb.retrieve',
-      reads: [
-        {
-          studyId: study.id,
-          studyInstanceUid: study.studyInstanceUid,
-          details: { what: 'instances', instances: instances.length },
-        },
-      ],
-    },
-  });
+  await recordStudyRead(ctx, 'dicomweb.retrieve', study, { what: 'instances', instances: instances.length });
   if (plan.transcoded > 0) ctx.log.info({ transcoded: plan.transcoded }, 'WADO-RS retrieve transcodes');
   const boundary = newBoundary();
   const body = streamBody(multipartRelated(plan.parts, boundary), (err) =>
@@ -103,18 +91,9 @@ export async function metadataHandler(c: Context<AppEnv>): Promise<Response> {
       // Written once the count is known, also when the client left early or a page failed: the
       // headers already went out.
       if (n > 0) {
-        await recordStudyReads({
-          ctx,
-          input: {
-            action: 'dicomweb.retrieve',
-            reads: [
-              {
-                studyId: first.study.id,
-                studyInstanceUid: first.study.studyInstanceUid,
-                details: { what: 'metadata', instances: n },
-              },
-            ],
-          },
+        await recordStudyRead(ctx, 'dicomweb.retrieve', first.study, {
+          what: 'metadata',
+          instances: n,
         }).catch((err: unknown) =>
           ctx.log.error({ err, ...input }, 'WADO-RS metadata read could not be audited'),
         );
