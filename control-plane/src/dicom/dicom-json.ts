@@ -14,6 +14,7 @@
 import { createInflateRaw, constants as zc } from 'node:zlib';
 import { FerryError, TS } from '@ferry/shared';
 import { arrayBufferOf, type DcmjsDict, type DcmjsElement, dcmjs } from './dcmjs.js';
+import { BINARY_VRS, LONG_LENGTH_VRS } from './vr.js';
 
 export const HEADER_CAP_BYTES = 8 * 1024 * 1024;
 export const MAX_INLINE_BINARY_BYTES = 1024;
@@ -46,22 +47,6 @@ export interface ParsedHeader {
 export const PIXEL_DATA = '7FE00010';
 /** A bulk data placeholder's path: `tag`, or `tag/item/tag/…` inside sequences (items from 0). */
 export const BULK_DATA_PATH = /^[0-9A-F]{8}(\/\d{1,6}\/[0-9A-F]{8}){0,16}$/;
-export const BINARY_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'UN']);
-const LONG_LENGTH_VRS = new Set([
-  'OB',
-  'OD',
-  'OF',
-  'OL',
-  'OV',
-  'OW',
-  'SQ',
-  'SV',
-  'UC',
-  'UN',
-  'UR',
-  'UT',
-  'UV',
-]);
 const NUL = /\0/g;
 
 /**

@@ -12,7 +12,15 @@ import { createInflateRaw } from 'node:zlib';
 import { FerryError, isEncapsulated, TS } from '@ferry/shared';
 import { ByteCursor } from './byte-cursor.js';
 import { dcmjs } from './dcmjs.js';
-import { BINARY_VRS, MAX_INLINE_BINARY_BYTES } from './dicom-json.js';
+import { MAX_INLINE_BINARY_BYTES } from './dicom-json.js';
+import {
+  BINARY_VRS,
+  ITEM_END_TAG,
+  ITEM_TAG,
+  LONG_LENGTH_VRS,
+  SEQUENCE_END_TAG,
+  UNDEFINED_LENGTH,
+} from './vr.js';
 
 export interface ByteSpan {
   offset: number;
@@ -52,25 +60,6 @@ export interface Part10Layout {
   bulk: Map<string, BulkValue>;
 }
 
-const LONG_LENGTH_VRS = new Set([
-  'OB',
-  'OD',
-  'OF',
-  'OL',
-  'OV',
-  'OW',
-  'SQ',
-  'SV',
-  'UC',
-  'UN',
-  'UR',
-  'UT',
-  'UV',
-]);
-const UNDEFINED = 0xffffffff;
-const ITEM = 0xfffee000;
-const ITEM_END = 0xfffee00d;
-const SEQUENCE_END = 0xfffee0dd;
 const MAX_DEPTH = 16;
 const MAX_BULK_VALUES = 10_000;
 const MAX_OFFSET_TABLE_BYTES = 16 << 20;
@@ -164,18 +153,18 @@ async function walkDataset(
     if (end !== undefined && cur.position >= end) return;
     if (top && (await cur.atEnd())) return;
     const h = await readHeader(cur, syntax);
-    if (h.tag === ITEM_END) return;
+    if (h.tag === ITEM_END_TAG) return;
     if (top && h.tag === PIXEL_DATA_TAG) {
       walk.pixelHeader = { vr: h.vr, length: h.length, at: cur.position };
       return;
     }
     const path = `${prefix}${hex8(h.tag)}`;
-    if (h.length === UNDEFINED && (h.vr === 'OB' || h.vr === 'OW')) {
+    if (h.length === UNDEFINED_LENGTH && (h.vr === 'OB' || h.vr === 'OW')) {
       // Encapsulated pixels below the top level (an icon image): fragments, not a dataset.
       await readFragments(cur, syntax);
       continue;
     }
-    if (h.vr === 'SQ' || h.length === UNDEFINED) {
+    if (h.vr === 'SQ' || h.length === UNDEFINED_LENGTH) {
       if (depth >= MAX_DEPTH) throw unreadable('sequences nest too deep');
       // A sequence sent as UN is implicit VR little endian inside (PS3.5 6.2.2).
       const inner = h.vr === 'UN' ? { explicit: false, little: true } : syntax;
@@ -201,13 +190,13 @@ async function walkSequence(
   depth: number,
   length: number,
 ): Promise<void> {
-  const end = length === UNDEFINED ? undefined : cur.position + length;
+  const end = length === UNDEFINED_LENGTH ? undefined : cur.position + length;
   for (let item = 0; ; item++) {
     if (end !== undefined && cur.position >= end) return;
     const h = await readHeader(cur, syntax);
-    if (h.tag === SEQUENCE_END) return;
-    if (h.tag !== ITEM) throw unreadable(`no item in a sequence at byte ${cur.position - 8}`);
-    const itemEnd = h.length === UNDEFINED ? undefined : cur.position + h.length;
+    if (h.tag === SEQUENCE_END_TAG) return;
+    if (h.tag !== ITEM_TAG) throw unreadable(`no item in a sequence at byte ${cur.position - 8}`);
+    const itemEnd = h.length === UNDEFINED_LENGTH ? undefined : cur.position + h.length;
     await walkDataset(cur, syntax, walk, `${prefix}${item}/`, depth, itemEnd);
   }
 }
@@ -276,8 +265,9 @@ async function readFragments(
   for (;;) {
     const itemAt = cur.position;
     const h = await readHeader(cur, syntax);
-    if (h.tag === SEQUENCE_END) break;
-    if (h.tag !== ITEM || h.length === UNDEFINED) throw unreadable(`no fragment item at byte ${itemAt}`);
+    if (h.tag === SEQUENCE_END_TAG) break;
+    if (h.tag !== ITEM_TAG || h.length === UNDEFINED_LENGTH)
+      throw unreadable(`no fragment item at byte ${itemAt}`);
     if (table === undefined) {
       // 4 bytes a frame: a table longer than this is not one (and is not held in memory).
       if (h.length > MAX_OFFSET_TABLE_BYTES) throw unreadable('the Basic Offset Table is implausibly long');
@@ -374,7 +364,7 @@ export async function readPart10Layout(source: AsyncIterable<Uint8Array>): Promi
     const w = walk.wanted;
     const framesText = text(w.get(0x00280008));
     const numberOfFrames = framesText && /^\d+$/.test(framesText) ? Math.max(1, Number(framesText)) : 1;
-    if (px.length === UNDEFINED) {
+    if (px.length === UNDEFINED_LENGTH) {
       if (!isEncapsulated(ts)) throw unreadable('native Pixel Data of undefined length');
       const { table, fragments } = await readFragments(cur, syntax);
       const frames = groupFragments(fragments, numberOfFrames, {

@@ -12,6 +12,7 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { FerryError, TS } from '@ferry/shared';
 import { decodeFrames } from './codec-pool.js';
 import { dcmjs } from './dcmjs.js';
+import { ITEM_END_TAG, ITEM_TAG, LONG_LENGTH_VRS, SEQUENCE_END_TAG, UNDEFINED_LENGTH } from './vr.js';
 
 const ELE = TS.ExplicitVRLittleEndian;
 const DEFLATED = TS.DeflatedExplicitVRLittleEndian;
@@ -64,8 +65,6 @@ export function canTranscodeLosslessly(ts: string): boolean {
   );
 }
 
-const UNDEFINED = 0xffffffff;
-const LONG_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
 const SWAP: Readonly<Record<string, 2 | 4 | 8>> = {
   AT: 2,
   OW: 2,
@@ -115,7 +114,7 @@ function readHeader(buf: Buffer, pos: number, enc: Encoding): Header {
     return { tag, group, element, vr: undefined, length: u32(pos + 4), valueStart: pos + 8 };
   }
   const vr = buf.toString('latin1', pos + 4, pos + 6);
-  if (LONG_VRS.has(vr)) {
+  if (LONG_LENGTH_VRS.has(vr)) {
     if (pos + 12 > buf.length) throw malformed(pos, 'truncated element header');
     return { tag, group, element, vr, length: u32(pos + 8), valueStart: pos + 12 };
   }
@@ -134,7 +133,7 @@ const hex = (n: number) => n.toString(16).toUpperCase().padStart(4, '0');
 
 /** The position after an element, also when its length is undefined (sequences, encapsulated data). */
 function elementEnd(buf: Buffer, h: Header, enc: Encoding): number {
-  if (h.length !== UNDEFINED) return h.valueStart + h.length;
+  if (h.length !== UNDEFINED_LENGTH) return h.valueStart + h.length;
   // An undefined-length UN holds an implicit VR little endian sequence (PS3.5 6.2.2).
   return skipItems(buf, h.valueStart, h.vr === 'UN' ? IMPLICIT_LE : enc);
 }
@@ -142,14 +141,14 @@ function elementEnd(buf: Buffer, h: Header, enc: Encoding): number {
 function skipItems(buf: Buffer, pos: number, enc: Encoding): number {
   for (;;) {
     const item = readHeader(buf, pos, enc);
-    if (item.tag === 0xfffee0dd) return item.valueStart;
-    if (item.tag !== 0xfffee000) throw malformed(pos, 'expected an item');
-    if (item.length !== UNDEFINED) pos = item.valueStart + item.length;
+    if (item.tag === SEQUENCE_END_TAG) return item.valueStart;
+    if (item.tag !== ITEM_TAG) throw malformed(pos, 'expected an item');
+    if (item.length !== UNDEFINED_LENGTH) pos = item.valueStart + item.length;
     else {
       pos = item.valueStart;
       for (;;) {
         const h = readHeader(buf, pos, enc);
-        if (h.tag === 0xfffee00d) {
+        if (h.tag === ITEM_END_TAG) {
           pos = h.valueStart;
           break;
         }
@@ -160,7 +159,7 @@ function skipItems(buf: Buffer, pos: number, enc: Encoding): number {
 }
 
 function elementHeader(tag: number, vr: string, length: number): Buffer {
-  const long = LONG_VRS.has(vr);
+  const long = LONG_LENGTH_VRS.has(vr);
   const b = Buffer.alloc(long ? 12 : 8);
   b.writeUInt16LE(tag >>> 16, 0);
   b.writeUInt16LE(tag & 0xffff, 2);
@@ -302,16 +301,16 @@ function convertElements(
 ): number {
   while (end === undefined || pos < end) {
     const h = readHeader(buf, pos, enc);
-    if (h.tag === 0xfffee00d) {
+    if (h.tag === ITEM_END_TAG) {
       if (end === undefined) return pos;
       throw malformed(pos, 'item delimiter outside an item');
     }
     let vr = h.vr ?? implicitVr(h, px);
-    if (vr === 'SQ' || (h.vr === undefined && h.length === UNDEFINED)) {
+    if (vr === 'SQ' || (h.vr === undefined && h.length === UNDEFINED_LENGTH)) {
       pos = convertSequence(buf, h, enc, px, depth, out);
       continue;
     }
-    if (h.length === UNDEFINED) throw malformed(pos, `undefined length for ${vr}`);
+    if (h.length === UNDEFINED_LENGTH) throw malformed(pos, `undefined length for ${vr}`);
     let value = valueBytes(buf, h);
     if (h.tag === PIXEL_DATA && depth === 0) {
       if (vr !== 'OB' && vr !== 'OW') vr = px.bitsAllocated > 8 ? 'OW' : 'OB';
@@ -320,7 +319,7 @@ function convertElements(
     } else if (!enc.little) value = swapped(value, SWAP[vr] ?? 1);
     if (depth === 0) notePixelAttribute(px, h.tag, value);
     // A value too long for a 16-bit length (implicit VR allows it) can only be written as UN.
-    if (!LONG_VRS.has(vr) && value.length > 0xfffe) vr = 'UN';
+    if (!LONG_LENGTH_VRS.has(vr) && value.length > 0xfffe) vr = 'UN';
     out.push(elementHeader(h.tag, vr, value.length), value);
     pos = h.valueStart + h.length;
   }
@@ -336,25 +335,26 @@ function convertSequence(
   out: Chunks,
 ): number {
   const body = new Chunks();
-  const end = h.length === UNDEFINED ? undefined : h.valueStart + h.length;
+  const end = h.length === UNDEFINED_LENGTH ? undefined : h.valueStart + h.length;
   let pos = h.valueStart;
   while (end === undefined || pos < end) {
     const item = readHeader(buf, pos, enc);
-    if (item.tag === 0xfffee0dd) {
+    if (item.tag === SEQUENCE_END_TAG) {
       pos = item.valueStart;
       break;
     }
-    if (item.tag !== 0xfffee000) throw malformed(pos, 'expected an item');
+    if (item.tag !== ITEM_TAG) throw malformed(pos, 'expected an item');
     const content = new Chunks();
-    if (item.length === UNDEFINED) {
+    if (item.length === UNDEFINED_LENGTH) {
       pos = convertElements(buf, item.valueStart, undefined, enc, px, depth + 1, content) + 8;
-      body.push(itemTag(0xe000, UNDEFINED), ...content.parts, itemTag(0xe00d, 0));
+      body.push(itemTag(0xe000, UNDEFINED_LENGTH), ...content.parts, itemTag(0xe00d, 0));
     } else {
       pos = convertElements(buf, item.valueStart, item.valueStart + item.length, enc, px, depth + 1, content);
       body.push(itemTag(0xe000, content.size), ...content.parts);
     }
   }
-  if (end === undefined) out.push(elementHeader(h.tag, 'SQ', UNDEFINED), ...body.parts, itemTag(0xe0dd, 0));
+  if (end === undefined)
+    out.push(elementHeader(h.tag, 'SQ', UNDEFINED_LENGTH), ...body.parts, itemTag(0xe0dd, 0));
   else out.push(elementHeader(h.tag, 'SQ', body.size), ...body.parts);
   return pos;
 }
@@ -363,7 +363,7 @@ function convertSequence(
 function splitFrames(buf: Buffer, h: Header, frames: number, ts: string): Buffer[] {
   let pos = h.valueStart;
   const bot = readHeader(buf, pos, EXPLICIT_LE);
-  if (bot.tag !== 0xfffee000) throw malformed(pos, 'encapsulated pixel data without an offset table');
+  if (bot.tag !== ITEM_TAG) throw malformed(pos, 'encapsulated pixel data without an offset table');
   const offsets: number[] = [];
   for (let i = 0; i + 4 <= bot.length; i += 4) offsets.push(buf.readUInt32LE(bot.valueStart + i));
   pos = bot.valueStart + bot.length;
@@ -371,8 +371,8 @@ function splitFrames(buf: Buffer, h: Header, frames: number, ts: string): Buffer
   const fragments: { at: number; bytes: Buffer }[] = [];
   for (;;) {
     const item = readHeader(buf, pos, EXPLICIT_LE);
-    if (item.tag === 0xfffee0dd) break;
-    if (item.tag !== 0xfffee000 || item.length === UNDEFINED) throw malformed(pos, 'bad fragment');
+    if (item.tag === SEQUENCE_END_TAG) break;
+    if (item.tag !== ITEM_TAG || item.length === UNDEFINED_LENGTH) throw malformed(pos, 'bad fragment');
     fragments.push({ at: pos - firstItem, bytes: valueBytes(buf, item) });
     pos = item.valueStart + item.length;
   }
@@ -425,16 +425,16 @@ async function decodeDataset(ds: Buffer, ts: string, maxBytes: number): Promise<
     if (h.tag === PIXEL_DATA) {
       pixel = h;
       const pixelEnd =
-        h.length === UNDEFINED ? skipItems(ds, h.valueStart, EXPLICIT_LE) : h.valueStart + h.length;
+        h.length === UNDEFINED_LENGTH ? skipItems(ds, h.valueStart, EXPLICIT_LE) : h.valueStart + h.length;
       elements.push({ h, start: pos, end: pixelEnd });
       pos = pixelEnd;
       continue;
     }
-    if (h.length !== UNDEFINED && h.vr !== 'SQ') notePixelAttribute(px, h.tag, valueBytes(ds, h));
+    if (h.length !== UNDEFINED_LENGTH && h.vr !== 'SQ') notePixelAttribute(px, h.tag, valueBytes(ds, h));
     elements.push({ h, start: pos, end });
     pos = end;
   }
-  if (!pixel || pixel.length !== UNDEFINED) {
+  if (!pixel || pixel.length !== UNDEFINED_LENGTH) {
     // Nothing encapsulated to decode (no pixels, an SR or a plan): the dataset is already native.
     return ds;
   }
