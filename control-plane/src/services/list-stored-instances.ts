@@ -1,9 +1,8 @@
-import { and, eq } from 'drizzle-orm';
 import type { Ctx } from '../context.js';
 import {
   assertScopeFound,
-  currentInstancesIn,
   getStudyOr404,
+  inCurrentInstances,
   instanceOrder,
   seriesOrder,
 } from '../db/queries/studies.js';
@@ -44,23 +43,26 @@ export async function listStoredInstances({
 }): Promise<StoredInstances> {
   const actor = requireUser(ctx.actor);
   const study = await getStudyOr404(ctx.db, actor.groupId, input.studyUid);
-  const rows = await ctx.db
-    .select({
-      seriesInstanceUid: series.seriesInstanceUid,
-      seriesNumber: series.seriesNumber,
-      sopInstanceUid: instances.sopInstanceUid,
-      sopClassUid: instances.sopClassUid,
-      instanceNumber: instances.instanceNumber,
-      objectId: instances.objectId,
-      blobKey: instances.blobKey,
-      plainBytes: instances.plainBytes,
-      transferSyntaxUid: instances.transferSyntaxUid,
-      receivedAt: instances.receivedAt,
-    })
-    .from(instances)
-    .innerJoin(series, eq(series.id, instances.seriesId))
-    .where(and(...currentInstancesIn(actor.groupId, study.id, input)))
-    .orderBy(...seriesOrder(series), ...instanceOrder(instances));
+  const rows = await inCurrentInstances(
+    ctx.db
+      .select({
+        seriesInstanceUid: series.seriesInstanceUid,
+        seriesNumber: series.seriesNumber,
+        sopInstanceUid: instances.sopInstanceUid,
+        sopClassUid: instances.sopClassUid,
+        instanceNumber: instances.instanceNumber,
+        objectId: instances.objectId,
+        blobKey: instances.blobKey,
+        plainBytes: instances.plainBytes,
+        transferSyntaxUid: instances.transferSyntaxUid,
+        receivedAt: instances.receivedAt,
+      })
+      .from(instances)
+      .$dynamic(),
+    actor.groupId,
+    study.id,
+    input,
+  ).orderBy(...seriesOrder(series), ...instanceOrder(instances));
   assertScopeFound(rows.length > 0, input);
   return { study: { id: study.id, studyInstanceUid: study.studyInstanceUid }, instances: rows };
 }

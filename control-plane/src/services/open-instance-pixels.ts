@@ -4,10 +4,9 @@
  * and admins may read. Auditing is the caller's: it knows what it gives away (frames, a rendering).
  */
 import { FerryError, isEncapsulated } from '@ferry/shared';
-import { and, eq } from 'drizzle-orm';
 import type { Ctx } from '../context.js';
-import { assertScopeFound, currentInstancesIn, getStudyOr404, type StudyRef } from '../db/queries/studies.js';
-import { instances, series } from '../db/schema/index.js';
+import { assertScopeFound, getStudyOr404, inCurrentInstances, type StudyRef } from '../db/queries/studies.js';
+import { instances } from '../db/schema/index.js';
 import type { DicomJson } from '../dicom/dicom-json.js';
 import type { AppDeps } from '../http/types.js';
 import { instanceIndex, readFrame } from '../storage/instance-index.js';
@@ -51,18 +50,21 @@ export async function findStoredInstance(
 ): Promise<{ study: StudyRef; instance: StoredInstanceHeader }> {
   const actor = requireUser(ctx.actor);
   const study = await getStudyOr404(ctx.db, actor.groupId, input.studyUid);
-  const [row] = await ctx.db
-    .select({
-      sopInstanceUid: instances.sopInstanceUid,
-      objectId: instances.objectId,
-      blobKey: instances.blobKey,
-      transferSyntaxUid: instances.transferSyntaxUid,
-      metadata: instances.metadata,
-    })
-    .from(instances)
-    .innerJoin(series, eq(series.id, instances.seriesId))
-    .where(and(...currentInstancesIn(actor.groupId, study.id, input)))
-    .limit(1);
+  const [row] = await inCurrentInstances(
+    ctx.db
+      .select({
+        sopInstanceUid: instances.sopInstanceUid,
+        objectId: instances.objectId,
+        blobKey: instances.blobKey,
+        transferSyntaxUid: instances.transferSyntaxUid,
+        metadata: instances.metadata,
+      })
+      .from(instances)
+      .$dynamic(),
+    actor.groupId,
+    study.id,
+    input,
+  ).limit(1);
   assertScopeFound(row !== undefined, input);
   return {
     study: { id: study.id, studyInstanceUid: study.studyInstanceUid },

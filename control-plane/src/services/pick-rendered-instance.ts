@@ -1,10 +1,11 @@
 import { FerryError } from '@ferry/shared';
-import { and, count, eq, type SQL, sql } from 'drizzle-orm';
+import { count, type SQL, sql } from 'drizzle-orm';
 import type { Ctx } from '../context.js';
 import {
   assertScopeFound,
-  currentInstancesIn,
   getStudyOr404,
+  type InstanceScope,
+  inCurrentInstances,
   instanceOrder,
   type StudyRef,
   seriesOrder,
@@ -46,15 +47,14 @@ export async function pickRenderedInstance({
   const actor = requireUser(ctx.actor);
   const study = await getStudyOr404(ctx.db, actor.groupId, input.studyUid);
   const ref: StudyRef = { id: study.id, studyInstanceUid: study.studyInstanceUid };
-  const select = (
-    scope: { seriesUid?: string | undefined; sopInstanceUid?: string | undefined },
-    ...where: SQL[]
-  ) =>
-    ctx.db
-      .select(columns)
-      .from(instances)
-      .innerJoin(series, eq(series.id, instances.seriesId))
-      .where(and(...currentInstancesIn(actor.groupId, study.id, scope), ...where));
+  const select = (scope: InstanceScope, ...where: SQL[]) =>
+    inCurrentInstances(
+      ctx.db.select(columns).from(instances).$dynamic(),
+      actor.groupId,
+      study.id,
+      scope,
+      ...where,
+    );
 
   if (input.sopInstanceUid !== undefined) {
     // Whether it has pixels is for openInstancePixels to say (dicomweb.no_pixel_data).
@@ -71,11 +71,13 @@ export async function pickRenderedInstance({
     if (!first) throw new FerryError('dicomweb.no_pixel_data', `study ${input.studyUid} holds no image`);
     seriesUid = first.seriesInstanceUid;
   }
-  const [counted] = await ctx.db
-    .select({ n: count() })
-    .from(instances)
-    .innerJoin(series, eq(series.id, instances.seriesId))
-    .where(and(...currentInstancesIn(actor.groupId, study.id, { seriesUid }), isImage));
+  const [counted] = await inCurrentInstances(
+    ctx.db.select({ n: count() }).from(instances).$dynamic(),
+    actor.groupId,
+    study.id,
+    { seriesUid },
+    isImage,
+  );
   const images = counted?.n ?? 0;
   if (images === 0) {
     const [any] = await select({ seriesUid }).limit(1);

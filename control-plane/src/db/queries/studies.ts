@@ -1,5 +1,6 @@
 import { FerryError } from '@ferry/shared';
 import { and, asc, type Column, eq, getTableColumns, ilike, inArray, like, type SQL, sql } from 'drizzle-orm';
+import type { PgSelect } from 'drizzle-orm/pg-core';
 import type { DicomJson } from '../../dicom/dicom-json.js';
 import type { DbOrTx } from '../client.js';
 import { facilities, instances, series, studies } from '../schema/index.js';
@@ -131,6 +132,23 @@ export function currentInstancesIn(
     scope.seriesUid !== undefined ? eq(series.seriesInstanceUid, scope.seriesUid) : undefined,
     scope.sopInstanceUid !== undefined ? eq(instances.sopInstanceUid, scope.sopInstanceUid) : undefined,
   ];
+}
+
+/**
+ * A dynamic select from `instances` narrowed to the current instances of study `studyId` of
+ * `groupId` in `scope` (joined to their series), with `where` besides: the query every read of a
+ * study's instances starts from, e.g. `inCurrentInstances(db.select(cols).from(instances).$dynamic(), …)`.
+ */
+export function inCurrentInstances<T extends PgSelect>(
+  query: T,
+  groupId: string,
+  studyId: string,
+  scope: InstanceScope,
+  ...where: SQL[]
+) {
+  return query
+    .innerJoin(series, eq(series.id, instances.seriesId))
+    .where(and(...currentInstancesIn(groupId, studyId, scope), ...where));
 }
 
 /**
