@@ -9,6 +9,7 @@ import { auditLog, instances } from '../db/schema/index.js';
 import { arrayBufferOf, dcmjs } from '../dicom/dcmjs.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { dcmjsFrames, MULTI_FRAME_BYTES, nativeMultiFrame } from '../testing/dcmjs-frames.js';
+import { instancePath, runDicomwebReadSecurity } from '../testing/dicomweb-security.js';
 import {
   BACKENDS,
   BLOB_BACKENDS,
@@ -20,9 +21,8 @@ import {
 } from '../testing/harness.js';
 import { readMultipart } from '../testing/multipart-reader.js';
 import { newTestUid, readSample } from '../testing/seal-object.js';
-import { expectError, runCommonRouteTests } from '../testing/security-suite.js';
+import { expectError } from '../testing/security-suite.js';
 import { type StoredTestInstance, seedStoredInstance } from '../testing/seed-stored-study.js';
-import { seedOneStudy } from '../testing/study-fixtures.js';
 
 const EXPLICIT_LE = '1.2.840.10008.1.2.1';
 const AS_STORED = 'multipart/related; type="application/octet-stream"; transfer-syntax=*';
@@ -413,21 +413,8 @@ describe.each(BLOB_BACKENDS)('WADO-RS frames, bulk data and metadata (%s blobs)'
 });
 
 describe.each(BACKENDS)('WADO-RS frames and bulk data security (%s)', (backend) => {
-  const instance = (ids: { studyUid: string; seriesUid: string; sopUid: string }) =>
-    `/dicomweb/studies/${ids.studyUid}/series/${ids.seriesUid}/instances/${ids.sopUid}`;
-  runCommonRouteTests(backend, {
-    name: 'GET WADO frames',
-    method: 'GET',
-    path: (ids: { studyUid: string; seriesUid: string; sopUid: string }) => `${instance(ids)}/frames/1`,
-    caller: 'user',
-    resourceOfGroup: seedOneStudy,
-  });
-  runCommonRouteTests(backend, {
-    name: 'GET WADO bulk data',
-    method: 'GET',
-    path: (ids: { studyUid: string; seriesUid: string; sopUid: string }) =>
-      `${instance(ids)}/bulkdata/7FE00010`,
-    caller: 'user',
-    resourceOfGroup: seedOneStudy,
-  });
+  runDicomwebReadSecurity(backend, [
+    { name: 'WADO frames', path: (ids) => `${instancePath(ids)}/frames/1` },
+    { name: 'WADO bulk data', path: (ids) => `${instancePath(ids)}/bulkdata/7FE00010` },
+  ]);
 });

@@ -4,17 +4,23 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditLog } from '../db/schema/index.js';
 import { renderFrame } from '../dicom/render-frame.js';
+import {
+  instancePath,
+  runDicomwebReadSecurity,
+  seriesPath,
+  studyPath,
+} from '../testing/dicomweb-security.js';
 import { BACKENDS, createTestApp, getRaw, type TestApp } from '../testing/harness.js';
 import { readMultipart } from '../testing/multipart-reader.js';
 import { sampleFrames } from '../testing/sample-frames.js';
 import { newTestUid } from '../testing/seal-object.js';
-import { expectError, runCommonRouteTests } from '../testing/security-suite.js';
+import { expectError } from '../testing/security-suite.js';
 import {
   type StoredTestInstance,
   seedStoredInstance,
   withTamperedBlob,
 } from '../testing/seed-stored-study.js';
-import { seedOneStudy, seedWorklist, type Worklist } from '../testing/study-fixtures.js';
+import { seedWorklist, type Worklist } from '../testing/study-fixtures.js';
 
 /**
  * A study of group A whose series sort by UID (their numbers are all 1): `sr` (a structured report, no
@@ -347,25 +353,10 @@ describe.each(BACKENDS)('WADO-RS rendered and thumbnails (%s)', (backend) => {
 // scope in SQL is what differs between backends, and the 404s above run on both.
 describe('WADO-RS rendered and thumbnails: security', () => {
   const backend = 'pglite';
-  type Ids = { studyUid: string; seriesUid: string; sopUid: string };
-  const instance = (ids: Ids) =>
-    `/dicomweb/studies/${ids.studyUid}/series/${ids.seriesUid}/instances/${ids.sopUid}`;
-  const routes: { name: string; path: (ids: Ids) => string }[] = [
-    { name: 'WADO instance rendered', path: (ids) => `${instance(ids)}/rendered` },
-    { name: 'WADO frame rendered', path: (ids) => `${instance(ids)}/frames/1/rendered` },
-    {
-      name: 'WADO series thumbnail',
-      path: (ids) => `/dicomweb/studies/${ids.studyUid}/series/${ids.seriesUid}/thumbnail`,
-    },
-    { name: 'WADO study thumbnail', path: (ids) => `/dicomweb/studies/${ids.studyUid}/thumbnail` },
-  ];
-  for (const route of routes) {
-    runCommonRouteTests(backend, {
-      name: `GET ${route.name}`,
-      method: 'GET',
-      path: route.path,
-      caller: 'user',
-      resourceOfGroup: seedOneStudy,
-    });
-  }
+  runDicomwebReadSecurity(backend, [
+    { name: 'WADO instance rendered', path: (ids) => `${instancePath(ids)}/rendered` },
+    { name: 'WADO frame rendered', path: (ids) => `${instancePath(ids)}/frames/1/rendered` },
+    { name: 'WADO series thumbnail', path: (ids) => `${seriesPath(ids)}/thumbnail` },
+    { name: 'WADO study thumbnail', path: (ids) => `${studyPath(ids)}/thumbnail` },
+  ]);
 });

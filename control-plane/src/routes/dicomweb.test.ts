@@ -3,15 +3,20 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import dicomweb from 'dicomweb-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  instancePath,
+  runDicomwebReadSecurity,
+  seriesPath,
+  studyPath,
+} from '../testing/dicomweb-security.js';
 import { BACKENDS, createTestApp, getRaw, TEST_PUBLIC_URL, type TestApp } from '../testing/harness.js';
 import { readMultipart } from '../testing/multipart-reader.js';
 import { newTestUid } from '../testing/seal-object.js';
-import { expectError, runCommonRouteTests } from '../testing/security-suite.js';
+import { expectError } from '../testing/security-suite.js';
 import { withTamperedBlob } from '../testing/seed-stored-study.js';
 import {
   JPEG2000_LOSSLESS,
   type SeededStudy,
-  seedOneStudy,
   seedWorklist,
   type Worklist,
 } from '../testing/study-fixtures.js';
@@ -480,33 +485,16 @@ describe.each(BACKENDS)('DICOMweb (%s)', (backend) => {
 });
 
 describe.each(BACKENDS)('DICOMweb security (%s)', (backend) => {
-  const resourceOfGroup = seedOneStudy;
-  const study = (ids: { studyUid: string }) => `/dicomweb/studies/${ids.studyUid}`;
-  const series = (ids: { studyUid: string; seriesUid: string }) => `${study(ids)}/series/${ids.seriesUid}`;
-  const instance = (ids: { studyUid: string; seriesUid: string; sopUid: string }) =>
-    `${series(ids)}/instances/${ids.sopUid}`;
-  const routes: {
-    name: string;
-    path: string | ((ids: { studyUid: string; seriesUid: string; sopUid: string }) => string);
-  }[] = [
+  runDicomwebReadSecurity(backend, [
     { name: 'QIDO studies', path: '/dicomweb/studies' },
-    { name: 'QIDO series', path: (ids) => `${study(ids)}/series` },
-    { name: 'QIDO study instances', path: (ids) => `${study(ids)}/instances` },
-    { name: 'QIDO series instances', path: (ids) => `${series(ids)}/instances` },
-    { name: 'WADO study', path: study },
-    { name: 'WADO series', path: series },
-    { name: 'WADO instance', path: instance },
-    { name: 'WADO study metadata', path: (ids) => `${study(ids)}/metadata` },
-    { name: 'WADO series metadata', path: (ids) => `${series(ids)}/metadata` },
-    { name: 'WADO instance metadata', path: (ids) => `${instance(ids)}/metadata` },
-  ];
-  for (const route of routes) {
-    runCommonRouteTests(backend, {
-      name: `GET ${route.name}`,
-      method: 'GET',
-      path: route.path,
-      caller: 'user',
-      resourceOfGroup,
-    });
-  }
+    { name: 'QIDO series', path: (ids) => `${studyPath(ids)}/series` },
+    { name: 'QIDO study instances', path: (ids) => `${studyPath(ids)}/instances` },
+    { name: 'QIDO series instances', path: (ids) => `${seriesPath(ids)}/instances` },
+    { name: 'WADO study', path: studyPath },
+    { name: 'WADO series', path: seriesPath },
+    { name: 'WADO instance', path: instancePath },
+    { name: 'WADO study metadata', path: (ids) => `${studyPath(ids)}/metadata` },
+    { name: 'WADO series metadata', path: (ids) => `${seriesPath(ids)}/metadata` },
+    { name: 'WADO instance metadata', path: (ids) => `${instancePath(ids)}/metadata` },
+  ]);
 });

@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { arrayBufferOf, dcmjs } from '../dicom/dcmjs.js';
 import { type DicomJson, parseDicomHeader } from '../dicom/dicom-json.js';
 import { dcmjsFrames, MULTI_FRAME_BYTES, nativeMultiFrame } from '../testing/dcmjs-frames.js';
+import { readOnlyStore } from '../testing/read-only-store.js';
 import { DICOM_SAMPLES_DIR, readSample, sealTestObject } from '../testing/seal-object.js';
 import type { BlobStore } from './blob-store.js';
 import { clearInstanceIndexes, instanceIndex, readBulkValue, readFrame } from './instance-index.js';
@@ -23,34 +24,23 @@ class CountingStore {
     for (const go of this.held.splice(0)) go();
   }
   constructor() {
-    const unused = () => Promise.reject(new Error('not used by this test'));
-    this.store = {
-      kind: 'fs',
-      createUpload: unused,
-      partUrl: unused,
-      listParts: unused,
-      completeUpload: unused,
-      abortUpload: unused,
-      head: unused,
-      delete: unused,
-      get: async (key, range) => {
-        const all = this.objects.get(key);
-        if (!all) throw new Error(`no object ${key}`);
-        const bytes = range ? all.subarray(range.start, range.end + 1) : all;
-        this.bytesRead += bytes.length;
-        // Delivered in 64 KiB reads, as a file stream would.
-        const holding = (at: number) => !range && this.holdAfter !== undefined && at >= this.holdAfter;
-        const wait = () => new Promise<void>((go) => this.held.push(go));
-        return Readable.from(
-          (async function* () {
-            for (let at = 0; at < bytes.length; at += 65536) {
-              if (holding(at)) await wait();
-              yield bytes.subarray(at, at + 65536);
-            }
-          })(),
-        );
-      },
-    };
+    this.store = readOnlyStore(async (key, range) => {
+      const all = this.objects.get(key);
+      if (!all) throw new Error(`no object ${key}`);
+      const bytes = range ? all.subarray(range.start, range.end + 1) : all;
+      this.bytesRead += bytes.length;
+      // Delivered in 64 KiB reads, as a file stream would.
+      const holding = (at: number) => !range && this.holdAfter !== undefined && at >= this.holdAfter;
+      const wait = () => new Promise<void>((go) => this.held.push(go));
+      return Readable.from(
+        (async function* () {
+          for (let at = 0; at < bytes.length; at += 65536) {
+            if (holding(at)) await wait();
+            yield bytes.subarray(at, at + 65536);
+          }
+        })(),
+      );
+    });
   }
 }
 

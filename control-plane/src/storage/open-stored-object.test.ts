@@ -11,6 +11,7 @@ import {
 } from '@ferry/shared';
 import type { JWK } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { readOnlyStore } from '../testing/read-only-store.js';
 import type { BlobStore } from './blob-store.js';
 import { EpochKeyCache, openStoredObject } from './open-stored-object.js';
 
@@ -18,22 +19,11 @@ const MIB = 1 << 20;
 
 /** A blob store that only reads, from generators: nothing is held in memory unless a test does. */
 function fakeStore(objects: Map<string, () => AsyncIterable<Buffer>>): BlobStore {
-  const unused = () => Promise.reject(new Error('not used by this test'));
-  return {
-    kind: 'fs',
-    createUpload: unused,
-    partUrl: unused,
-    listParts: unused,
-    completeUpload: unused,
-    abortUpload: unused,
-    head: unused,
-    delete: unused,
-    get: async (key) => {
-      const make = objects.get(key);
-      if (!make) throw new Error(`no object ${key}`);
-      return Readable.from(make(), { objectMode: false });
-    },
-  };
+  return readOnlyStore(async (key) => {
+    const make = objects.get(key);
+    if (!make) throw new Error(`no object ${key}`);
+    return Readable.from(make(), { objectMode: false });
+  });
 }
 
 /** Re-slices a byte stream into `size`-byte reads, as a file or socket stream would deliver it. */

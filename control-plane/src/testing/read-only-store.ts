@@ -1,0 +1,17 @@
+import type { BlobStore } from '../storage/blob-store.js';
+
+/** A BlobStore that only reads, through `get`: for tests of what opens stored objects. */
+export function readOnlyStore(get: BlobStore['get']): BlobStore {
+  const unused = () => Promise.reject(new Error('not used by this test'));
+  return {
+    kind: 'fs',
+    createUpload: unused,
+    partUrl: unused,
+    listParts: unused,
+    completeUpload: unused,
+    abortUpload: unused,
+    head: unused,
+    delete: unused,
+    get,
+  };
+}
