@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { FerryError } from '@ferry/shared';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type SampleFrames, sampleFrames } from '../testing/sample-frames.js';
+import { frameToRender, type SampleFrames, sampleFrames } from '../testing/sample-frames.js';
 import { DICOM_SAMPLES_DIR } from '../testing/seal-object.js';
 import type { DicomJson } from './dicom-json.js';
 import { type RenderOptions, renderFrame } from './render-frame.js';
@@ -27,15 +27,7 @@ const NOT_IMAGES = new Set([
 const BROKEN = 'JPEG2000-embedded-sequence-delimiter.dcm';
 
 async function render(s: SampleFrames, options: Partial<RenderOptions> = {}, frameNumber = 1) {
-  const out = await renderFrame(
-    {
-      metadata: s.metadata,
-      transferSyntaxUid: s.transferSyntaxUid,
-      frameNumber,
-      frame: s.frames[frameNumber - 1]!,
-    },
-    { format: 'png', ...options },
-  );
+  const out = await renderFrame(frameToRender(s, frameNumber), { format: 'png', ...options });
   // sharp decodes to sRGB unless told the image is greyscale.
   const { channels } = await sharp(out).metadata();
   const { data, info } = await sharp(out)
@@ -87,15 +79,7 @@ describe('renderFrame', () => {
       const s = await sampleFrames(file);
       syntaxes.add(s.transferSyntaxUid);
       for (let n = 1; n <= s.frames.length; n++) {
-        const jpeg = await renderFrame(
-          {
-            metadata: s.metadata,
-            transferSyntaxUid: s.transferSyntaxUid,
-            frameNumber: n,
-            frame: s.frames[n - 1]!,
-          },
-          { format: 'jpeg' },
-        );
+        const jpeg = await renderFrame(frameToRender(s, n), { format: 'jpeg' });
         const meta = await sharp(jpeg).metadata();
         expect(meta.format, file).toBe('jpeg');
         expect([meta.width, meta.height], file).toEqual([

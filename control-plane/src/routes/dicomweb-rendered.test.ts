@@ -12,7 +12,7 @@ import {
 } from '../testing/dicomweb-security.js';
 import { BACKENDS, createTestApp, getRaw, type TestApp } from '../testing/harness.js';
 import { readMultipart } from '../testing/multipart-reader.js';
-import { sampleFrames } from '../testing/sample-frames.js';
+import { frameToRender, sampleFrames } from '../testing/sample-frames.js';
 import { newTestUid } from '../testing/seal-object.js';
 import { expectError } from '../testing/security-suite.js';
 import {
@@ -183,15 +183,7 @@ describe.each(BACKENDS)('WADO-RS rendered and thumbnails (%s)', (backend) => {
         .toBuffer();
     const expected = async (sample: string, n: number) => {
       const f = await sampleFrames(sample);
-      const png = await renderFrame(
-        {
-          metadata: f.metadata,
-          transferSyntaxUid: f.transferSyntaxUid,
-          frameNumber: n,
-          frame: f.frames[n - 1]!,
-        },
-        { format: 'png' },
-      );
+      const png = await renderFrame(frameToRender(f, n), { format: 'png' });
       return sharp(png).raw().toBuffer();
     };
     const dose = instance(s.native.seriesUid, s.native.multiFrame);

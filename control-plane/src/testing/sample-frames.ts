@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { isEncapsulated, TS } from '@ferry/shared';
 import { arrayBufferOf, dcmjs } from '../dicom/dcmjs.js';
 import { type DicomJson, firstString, parseDicomHeader } from '../dicom/dicom-json.js';
+import type { FrameToRender } from '../dicom/render-frame.js';
 import { DICOM_SAMPLES_DIR } from './seal-object.js';
 
 export interface SampleFrames {
@@ -98,4 +99,14 @@ export async function sampleFrames(nameOrBytes: string | Buffer): Promise<Sample
     pixels.subarray(f * frameBytes, (f + 1) * frameBytes),
   );
   return { metadata: md, transferSyntaxUid: ts, frames };
+}
+
+/** Frame `frameNumber` (1-based) of a sample, as renderFrame takes it. */
+export function frameToRender(s: SampleFrames, frameNumber = 1): FrameToRender {
+  return {
+    metadata: s.metadata,
+    transferSyntaxUid: s.transferSyntaxUid,
+    frameNumber,
+    frame: s.frames[frameNumber - 1]!,
+  };
 }
