@@ -173,6 +173,35 @@ def generate_dir(out, count, make_one, label):
 # ---------------------------------------------------------------- ct
 
 
+def axial_ct_slice(sop, n, patient, series_uid, frame_of_ref, description, thickness):
+    """Slice n (from 1) of a 512x512 axial CT series, `thickness` mm apart, windowed 40/400 in HU;
+    the caller adds Pixel Data. `patient` is set_patient's (name, id, accession, study UID, study id)."""
+    ds = new_dataset(CT_IMAGE_STORAGE, sop)
+    ds.ImageType = ['ORIGINAL', 'PRIMARY', 'AXIAL']
+    set_patient(ds, *patient)
+    ds.Modality = 'CT'
+    ds.SeriesInstanceUID = series_uid
+    ds.SeriesNumber = 1
+    ds.SeriesDescription = description
+    ds.BodyPartExamined = 'CHEST'
+    ds.FrameOfReferenceUID = frame_of_ref
+    ds.PositionReferenceIndicator = ''
+    ds.InstanceNumber = n
+    ds.SliceThickness = '%.1f' % thickness
+    z = '%.1f' % (0.0 - thickness * (n - 1))
+    ds.ImagePositionPatient = ['-250.0', '-250.0', z]
+    ds.ImageOrientationPatient = ['1', '0', '0', '0', '1', '0']
+    ds.SliceLocation = z
+    ds.PixelSpacing = ['0.9765625', '0.9765625']
+    set_image_pixel(ds, 512, 512, 12)
+    ds.WindowCenter = '40'
+    ds.WindowWidth = '400'
+    ds.RescaleIntercept = '-1024'
+    ds.RescaleSlope = '1'
+    ds.RescaleType = 'HU'
+    return ds
+
+
 def cmd_ct(args):
     study_uid = uid('ct', 'study')
     series_uid = uid('ct', 'series')
@@ -180,30 +209,10 @@ def cmd_ct(args):
 
     def make_one(tmp, i):
         n = i + 1
-        sop = uid('ct', 'instance', n)
-        ds = new_dataset(CT_IMAGE_STORAGE, sop)
-        ds.ImageType = ['ORIGINAL', 'PRIMARY', 'AXIAL']
-        set_patient(ds, 'FERRY^CTPATIENT', 'FERRYCT0001', 'FERRYACC0001', study_uid, 'CT1')
-        ds.Modality = 'CT'
-        ds.SeriesInstanceUID = series_uid
-        ds.SeriesNumber = 1
-        ds.SeriesDescription = 'FERRY AXIAL 1.0'
-        ds.BodyPartExamined = 'CHEST'
-        ds.FrameOfReferenceUID = frame_of_ref
-        ds.PositionReferenceIndicator = ''
-        ds.InstanceNumber = n
+        ds = axial_ct_slice(
+            uid('ct', 'instance', n), n, ('FERRY^CTPATIENT', 'FERRYCT0001', 'FERRYACC0001', study_uid, 'CT1'),
+            series_uid, frame_of_ref, 'FERRY AXIAL 1.0', 1.0)
         ds.KVP = '120'
-        ds.SliceThickness = '1.0'
-        ds.ImagePositionPatient = ['-250.0', '-250.0', '%.1f' % (0.0 - i)]
-        ds.ImageOrientationPatient = ['1', '0', '0', '0', '1', '0']
-        ds.SliceLocation = '%.1f' % (0.0 - i)
-        ds.PixelSpacing = ['0.9765625', '0.9765625']
-        set_image_pixel(ds, 512, 512, 12)
-        ds.WindowCenter = '40'
-        ds.WindowWidth = '400'
-        ds.RescaleIntercept = '-1024'
-        ds.RescaleSlope = '1'
-        ds.RescaleType = 'HU'
         ds.PixelData = pixels_u16(1000 + n, 512 * 512, 4096)
         write_file(ds, os.path.join(tmp, 'CT%06d.dcm' % n))
 
@@ -335,29 +344,9 @@ def cmd_phantom(args):
         dark_x = 406 - 300 * i / last  # right to left
         hu[(xx - bright_x) ** 2 + (yy - 170) ** 2 <= 60 ** 2] = 1000
         hu[((xx - dark_x) ** 2 + (yy - 300) ** 2 <= 50 ** 2) & body] = -100
-        sop = uid('phantom', 'instance', n)
-        ds = new_dataset(CT_IMAGE_STORAGE, sop)
-        ds.ImageType = ['ORIGINAL', 'PRIMARY', 'AXIAL']
-        set_patient(ds, 'FERRY^PHANTOM', 'FERRYPH0001', 'FERRYACC0004', study_uid, 'PH1')
-        ds.Modality = 'CT'
-        ds.SeriesInstanceUID = series_uid
-        ds.SeriesNumber = 1
-        ds.SeriesDescription = 'FERRY PHANTOM AXIAL'
-        ds.BodyPartExamined = 'CHEST'
-        ds.FrameOfReferenceUID = frame_of_ref
-        ds.PositionReferenceIndicator = ''
-        ds.InstanceNumber = n
-        ds.SliceThickness = '5.0'
-        ds.ImagePositionPatient = ['-250.0', '-250.0', '%.1f' % (0.0 - 5 * i)]
-        ds.ImageOrientationPatient = ['1', '0', '0', '0', '1', '0']
-        ds.SliceLocation = '%.1f' % (0.0 - 5 * i)
-        ds.PixelSpacing = ['0.9765625', '0.9765625']
-        set_image_pixel(ds, 512, 512, 12)
-        ds.WindowCenter = '40'
-        ds.WindowWidth = '400'
-        ds.RescaleIntercept = '-1024'
-        ds.RescaleSlope = '1'
-        ds.RescaleType = 'HU'
+        ds = axial_ct_slice(
+            uid('phantom', 'instance', n), n, ('FERRY^PHANTOM', 'FERRYPH0001', 'FERRYACC0004', study_uid, 'PH1'),
+            series_uid, frame_of_ref, 'FERRY PHANTOM AXIAL', 5.0)
         ds.PixelData = (hu + 1024).astype('<u2').tobytes()
         write_file(ds, os.path.join(tmp, 'PH%06d.dcm' % n))
 
