@@ -6,7 +6,7 @@ export default defineConfig({
     alias: { '@ferry/shared': fileURLToPath(new URL('./shared/src/index.ts', import.meta.url)) },
   },
   test: {
-    include: ['{shared,agent,control-plane,test}/**/*.test.ts'],
+    include: ['{shared,agent,control-plane,testkit,test}/**/*.test.ts'],
     exclude: ['**/node_modules/**', '**/dist/**'],
     testTimeout: 60_000,
     hookTimeout: 120_000,

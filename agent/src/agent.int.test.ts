@@ -10,12 +10,12 @@ import { importJWK } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../test/harness/dcmtk.js';
 import { RawScu, verificationContext } from '../../test/harness/raw-scu.js';
+import { TestControlPlane, until } from '../../testkit/agent/channel-server.js';
+import { silent } from '../../testkit/agent/spool.js';
 import { type RunningAgent, startAgent } from './agent.js';
 import { loadAgentConfig } from './config.js';
 import { generateIdentity, loadIdentity, saveIdentity } from './control/identity.js';
 import { LogRing } from './logger.js';
-import { TestControlPlane, until } from './testing/channel-server.js';
-import { silent } from './testing/spool.js';
 
 const GATEWAY_ID = '3f1d2c4b-5a69-4788-9aab-bccddeeff001';
 

@@ -5,19 +5,19 @@ import { CHANNEL_CLOSE } from '@ferry/shared';
 import { sql } from 'drizzle-orm';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase } from './db/client.js';
-import { rowsOf } from './db/queries/gateway-channel.js';
-import { gatewayStatus, groups } from './db/schema/index.js';
-import { loadEnv } from './env.js';
-import { type RunningServer, startServer } from './server.js';
-import { connectGateway, testHealth } from './testing/channel-client.js';
+import { connectGateway, testHealth } from '../../testkit/control-plane/channel-client.js';
 import {
   BACKENDS,
   createTestApp,
   insertTestGateway,
   type TestApp,
   testDatabaseUrl,
-} from './testing/harness.js';
+} from '../../testkit/control-plane/harness.js';
+import { openDatabase } from './db/client.js';
+import { rowsOf } from './db/queries/gateway-channel.js';
+import { gatewayStatus, groups } from './db/schema/index.js';
+import { loadEnv } from './env.js';
+import { type RunningServer, startServer } from './server.js';
 
 const PUBLIC_URL = 'http://cp.ferry.test';
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { CHANNEL_ERROR_HEADER, CHANNEL_PATH, PROTOCOL_VERSION } from '@ferry/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { newAgentKeyPair, signAgentToken } from '../../control-plane/src/testing/harness.js';
+import { newAgentKeyPair, signAgentToken } from '../../testkit/control-plane/harness.js';
 import { removeScratch, scratch } from '../harness/agent.js';
 import {
   type ControlPlaneProcess,

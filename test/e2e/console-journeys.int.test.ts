@@ -9,8 +9,8 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testAgentReleaseFile } from '../../control-plane/src/testing/agent-release.js';
-import { readZip } from '../../control-plane/src/testing/zip-reader.js';
+import { testAgentReleaseFile } from '../../testkit/control-plane/agent-release.js';
+import { readZip } from '../../testkit/control-plane/zip-reader.js';
 import {
   type AgentProcess,
   enrollAgent,

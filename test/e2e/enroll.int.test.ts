@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signAgentToken } from '../../agent/src/control/agent-token.js';
-import { testAgentReleaseFile } from '../../control-plane/src/testing/agent-release.js';
+import { testAgentReleaseFile } from '../../testkit/control-plane/agent-release.js';
 import {
   type AgentProcess,
   enrollAgent,

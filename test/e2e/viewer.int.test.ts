@@ -6,16 +6,16 @@
 // The journey through a real agent, with pixel statistics against /rendered, is reading-room.int.test.ts.
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FETCH_VIEWER_COMMAND, loadViewerRelease } from '../../control-plane/src/viewer/viewer-release.js';
 import {
   BACKENDS,
   createTestApp,
   type SeededGroup,
   seedFacility,
   type TestApp,
-} from '../../control-plane/src/testing/harness.js';
-import { newTestUid } from '../../control-plane/src/testing/seal-object.js';
-import { seedStoredInstance } from '../../control-plane/src/testing/seed-stored-study.js';
-import { FETCH_VIEWER_COMMAND, loadViewerRelease } from '../../control-plane/src/viewer/viewer-release.js';
+} from '../../testkit/control-plane/harness.js';
+import { newTestUid } from '../../testkit/control-plane/seal-object.js';
+import { seedStoredInstance } from '../../testkit/control-plane/seed-stored-study.js';
 import { collectConsoleErrors, launchBrowser, newPage, screenshot, signIn } from '../harness/browser.js';
 import { canvasStats, openViewer, type ServedApp, serveTestApp, viewerUrl } from '../harness/viewer.js';
 

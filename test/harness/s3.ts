@@ -8,7 +8,7 @@ import {
   ListObjectsV2Command,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { s3TestConfig, testS3Client } from '../../control-plane/src/testing/s3.js';
+import { s3TestConfig, testS3Client } from '../../testkit/control-plane/s3.js';
 
 export async function freshS3Bucket(): Promise<{
   bucket: string;

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { Page } from 'playwright-core';
 import { createApp } from '../../control-plane/src/app.js';
-import type { TestApp } from '../../control-plane/src/testing/harness.js';
+import type { TestApp } from '../../testkit/control-plane/harness.js';
 
 export interface ServedApp {
   url: string;

@@ -11,8 +11,8 @@ import {
 } from '@ferry/shared';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { sleep, TestControlPlane, until } from '../testing/channel-server.js';
-import { silent } from '../testing/spool.js';
+import { sleep, TestControlPlane, until } from '../../../testkit/agent/channel-server.js';
+import { silent } from '../../../testkit/agent/spool.js';
 import { ControlChannel } from './channel.js';
 import type { ApplyOutcome, ConfigApplier, DiagnosticRunner, HealthSource } from './runtime-hooks.js';
 

@@ -14,10 +14,16 @@ import {
   RawScu,
   verificationContext,
 } from '../../../test/harness/raw-scu.js';
+import {
+  openTempSpool,
+  removeTempSpool,
+  sample,
+  silent,
+  type TempSpool,
+} from '../../../testkit/agent/spool.js';
 import { loadAgentConfig } from '../config.js';
 import { DicomListener } from '../dimse/listener.js';
 import { HealthMonitor } from '../health/health-monitor.js';
-import { openTempSpool, removeTempSpool, sample, silent, type TempSpool } from '../testing/spool.js';
 import type { UploadApi } from '../uploader/upload-client.js';
 import { Uploader } from '../uploader/uploader.js';
 import { LiveConfigApplier } from './config-applier.js';

@@ -10,7 +10,7 @@ import {
   sample,
   storeInstance,
   type TempSpool,
-} from '../testing/spool.js';
+} from '../../../testkit/agent/spool.js';
 import { RecipientKeyStore } from './recipient-key.js';
 
 const silent = pino({ level: 'silent' });

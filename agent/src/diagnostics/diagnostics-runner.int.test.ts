@@ -8,14 +8,14 @@ import { serve } from '@hono/node-server';
 import { pino } from 'pino';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, type Storescp, startStorescp } from '../../../test/harness/dcmtk.js';
 import {
   createTestApp,
   enrollTestGateway,
   TEST_PUBLIC_URL,
   type TestApp,
   type TestGateway,
-} from '../../../control-plane/src/testing/harness.js';
-import { freePort, type Storescp, startStorescp } from '../../../test/harness/dcmtk.js';
+} from '../../../testkit/control-plane/harness.js';
 import { ControlPlaneClient } from '../control/client.js';
 import { LogRing } from '../logger.js';
 import { DiagnosticsRunner, MAX_LOG_BUNDLE_BYTES } from './diagnostics-runner.js';

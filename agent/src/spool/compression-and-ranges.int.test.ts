@@ -6,7 +6,6 @@ import type { Readable } from 'node:stream';
 import { isFerryError, MAX_RAW_FRAME_BYTES } from '@ferry/shared';
 import type { JWK } from 'jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Status } from '../dimse/store-handler.js';
 import {
   openSpooled,
   openTempSpool,
@@ -15,7 +14,8 @@ import {
   sample,
   silent,
   storeInstance,
-} from '../testing/spool.js';
+} from '../../../testkit/agent/spool.js';
+import { Status } from '../dimse/store-handler.js';
 import type { IndexEntry } from './index-entry.js';
 import { part10Header } from './part10.js';
 import { objectPath } from './paths.js';

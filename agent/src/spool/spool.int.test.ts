@@ -3,7 +3,6 @@ import { appendFile, readdir, readFile, stat, writeFile } from 'node:fs/promises
 import { join } from 'node:path';
 import type { JWK } from 'jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Status } from '../dimse/store-handler.js';
 import {
   openSpooled,
   openTempSpool,
@@ -12,7 +11,8 @@ import {
   sample,
   silent,
   writeInstance,
-} from '../testing/spool.js';
+} from '../../../testkit/agent/spool.js';
+import { Status } from '../dimse/store-handler.js';
 import { part10Header } from './part10.js';
 import { segmentPath } from './paths.js';
 import { Spool } from './spool.js';

@@ -15,18 +15,18 @@ import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uploads } from '../../../control-plane/src/db/schema/index.js';
 import { handleOf } from '../../../control-plane/src/services/upload-common.js';
+import { asReceived, privateOb, silent, storeInstance } from '../../../testkit/agent/spool.js';
 import {
   createTestApp,
   enrollTestGateway,
   TEST_PUBLIC_URL,
   type TestApp,
   type TestGateway,
-} from '../../../control-plane/src/testing/harness.js';
-import { newTestUid, readSample, rewriteSample } from '../../../control-plane/src/testing/seal-object.js';
+} from '../../../testkit/control-plane/harness.js';
+import { newTestUid, readSample, rewriteSample } from '../../../testkit/control-plane/seal-object.js';
 import { ControlPlaneClient } from '../control/client.js';
 import type { IndexEntry } from '../spool/index-entry.js';
 import { Spool } from '../spool/spool.js';
-import { asReceived, privateOb, silent, storeInstance } from '../testing/spool.js';
 import { type UploadApi, UploadClient } from './upload-client.js';
 import { Uploader, type UploaderConfig } from './uploader.js';
 

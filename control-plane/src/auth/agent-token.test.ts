@@ -2,15 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { inArray } from 'drizzle-orm';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentTokenUses } from '../db/schema/index.js';
-import { startAgentTokenPrune } from '../jobs/agent-token-prune.js';
 import {
   BACKENDS,
   createTestApp,
   enrollTestGateway,
   type TestApp,
   type TestGateway,
-} from '../testing/harness.js';
+} from '../../../testkit/control-plane/harness.js';
+import { agentTokenUses } from '../db/schema/index.js';
+import { startAgentTokenPrune } from '../jobs/agent-token-prune.js';
 import { AGENT_TOKEN_CLOCK_SKEW_SECONDS, AGENT_TOKEN_MAX_SECONDS } from './agent-token.js';
 
 describe.each(BACKENDS)('agent token age and the replay table (%s)', (backend) => {

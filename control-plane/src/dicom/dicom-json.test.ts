@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { isFerryError } from '@ferry/shared';
 import { describe, expect, it } from 'vitest';
-import { DICOM_SAMPLES_DIR, padSample } from '../testing/seal-object.js';
+import { DICOM_SAMPLES_DIR, padSample } from '../../../testkit/control-plane/seal-object.js';
 import { arrayBufferOf, dcmjs } from './dcmjs.js';
 import { firstString, HeaderPrefix, parseDicomHeader } from './dicom-json.js';
 

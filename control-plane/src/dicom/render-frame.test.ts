@@ -7,8 +7,12 @@ import { promisify } from 'node:util';
 import { FerryError } from '@ferry/shared';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { frameToRender, type SampleFrames, sampleFrames } from '../testing/sample-frames.js';
-import { DICOM_SAMPLES_DIR } from '../testing/seal-object.js';
+import {
+  frameToRender,
+  type SampleFrames,
+  sampleFrames,
+} from '../../../testkit/control-plane/sample-frames.js';
+import { DICOM_SAMPLES_DIR } from '../../../testkit/control-plane/seal-object.js';
 import type { DicomJson } from './dicom-json.js';
 import { type RenderOptions, renderFrame } from './render-frame.js';
 

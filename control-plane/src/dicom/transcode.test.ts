@@ -7,13 +7,16 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { isFerryError } from '@ferry/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DICOM_SAMPLES_DIR } from '../testing/seal-object.js';
+import { DICOM_SAMPLES_DIR } from '../../../testkit/control-plane/seal-object.js';
 import { canTranscodeLosslessly, isLossySyntax, transcodeInstance } from './transcode.js';
 
 const run = promisify(execFile);
 const ELE = '1.2.840.10008.1.2.1';
 const DEFLATED = '1.2.840.10008.1.2.1.99';
-const COMPARE = join(dirname(fileURLToPath(import.meta.url)), '../testing/compare_transcoded.py');
+const COMPARE = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '../../../testkit/control-plane/compare_transcoded.py',
+);
 const LIMIT = { maxBytes: 256 * 1024 * 1024 };
 
 interface Case {

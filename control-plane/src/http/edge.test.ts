@@ -2,9 +2,14 @@ import { Writable } from 'node:stream';
 import { FerryError } from '@ferry/shared';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sendGrowingBody } from '../testing/chunked-body.js';
-import { BACKENDS, createTestApp, type SeededGroup, type TestApp } from '../testing/harness.js';
-import { expectError } from '../testing/security-suite.js';
+import { sendGrowingBody } from '../../../testkit/control-plane/chunked-body.js';
+import {
+  BACKENDS,
+  createTestApp,
+  type SeededGroup,
+  type TestApp,
+} from '../../../testkit/control-plane/harness.js';
+import { expectError } from '../../../testkit/control-plane/security-suite.js';
 import { authenticate } from './auth-middleware.js';
 
 const LOGIN = '/api/v1/auth/login';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type SeededGroup, type TestApp } from '../../../testkit/control-plane/harness.js';
 import { createApp } from '../app.js';
 import { parseTrustedProxies } from '../env.js';
-import { createTestApp, type SeededGroup, type TestApp } from '../testing/harness.js';
 import { HSTS_VALUE } from './response-headers.js';
 
 // Headers only: the database plays no part, so one backend is enough.

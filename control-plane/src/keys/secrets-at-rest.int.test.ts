@@ -6,19 +6,19 @@ import { generateRecipientKeyPair } from '@ferry/shared';
 import { eq, sql } from 'drizzle-orm';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadSessionSecret } from '../auth/session.js';
-import { systemCtx } from '../context.js';
-import { rowsOf } from '../db/queries/gateway-channel.js';
-import { webhooks } from '../db/schema/index.js';
-import { createWebhook } from '../services/create-webhook.js';
-import { loadBlobSigningSecret } from '../storage/part-signature.js';
 import {
   BACKENDS,
   createTestApp,
   type SeededGroup,
   sessionTokenFor,
   type TestApp,
-} from '../testing/harness.js';
+} from '../../../testkit/control-plane/harness.js';
+import { loadSessionSecret } from '../auth/session.js';
+import { systemCtx } from '../context.js';
+import { rowsOf } from '../db/queries/gateway-channel.js';
+import { webhooks } from '../db/schema/index.js';
+import { createWebhook } from '../services/create-webhook.js';
+import { loadBlobSigningSecret } from '../storage/part-signature.js';
 import { WEBHOOK_SECRET_PURPOSE } from '../webhooks/signature.js';
 import { sealStoredWebhookSecrets } from './seal-stored-secrets.js';
 import { SecretBox } from './secret-box.js';

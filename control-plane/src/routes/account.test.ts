@@ -6,8 +6,6 @@
  */
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyPassword } from '../auth/password.js';
-import { auditLog, users } from '../db/schema/index.js';
 import {
   BACKENDS,
   createTestApp,
@@ -17,8 +15,10 @@ import {
   seedUser,
   type TestApp,
   unknownId,
-} from '../testing/harness.js';
-import { expectError, runCommonRouteTests } from '../testing/security-suite.js';
+} from '../../../testkit/control-plane/harness.js';
+import { expectError, runCommonRouteTests } from '../../../testkit/control-plane/security-suite.js';
+import { verifyPassword } from '../auth/password.js';
+import { auditLog, users } from '../db/schema/index.js';
 
 const LOGIN = '/api/v1/auth/login';
 const LOGOUT = '/api/v1/auth/logout';

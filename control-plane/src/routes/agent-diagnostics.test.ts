@@ -17,8 +17,8 @@ import {
   TEST_PUBLIC_URL,
   type TestApp,
   type TestGateway,
-} from '../testing/harness.js';
-import { expectError, runCommonRouteTests } from '../testing/security-suite.js';
+} from '../../../testkit/control-plane/harness.js';
+import { expectError, runCommonRouteTests } from '../../../testkit/control-plane/security-suite.js';
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 

@@ -2,7 +2,6 @@ import { generateKeyPairSync } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
 import { exportJWK, type JWK, generateKeyPair as joseGenerateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditLog, configVersions, enrollmentTokens, gateways } from '../db/schema/index.js';
 import {
   BACKENDS,
   createTestApp,
@@ -12,8 +11,9 @@ import {
   seedFacility,
   signAgentToken,
   type TestApp,
-} from '../testing/harness.js';
-import { runCommonRouteTests } from '../testing/security-suite.js';
+} from '../../../testkit/control-plane/harness.js';
+import { runCommonRouteTests } from '../../../testkit/control-plane/security-suite.js';
+import { auditLog, configVersions, enrollmentTokens, gateways } from '../db/schema/index.js';
 
 interface EnrollBody {
   gatewayId: string;

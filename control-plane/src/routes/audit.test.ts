@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKENDS, createTestApp, type SeededGroup, type TestApp } from '../testing/harness.js';
-import { runCommonRouteTests } from '../testing/security-suite.js';
+import {
+  BACKENDS,
+  createTestApp,
+  type SeededGroup,
+  type TestApp,
+} from '../../../testkit/control-plane/harness.js';
+import { runCommonRouteTests } from '../../../testkit/control-plane/security-suite.js';
 
 interface Entry {
   id: number;

@@ -1,13 +1,18 @@
 import { and, desc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  BACKENDS,
+  createTestApp,
+  type SeededGroup,
+  type TestApp,
+} from '../../../testkit/control-plane/harness.js';
+import { expectError } from '../../../testkit/control-plane/security-suite.js';
 import { hashPassword, needsRehash } from '../auth/password.js';
 import { verifySessionToken } from '../auth/session.js';
 import { auditLog, rateLimits, users } from '../db/schema/index.js';
 import { parseTrustedProxies } from '../env.js';
 import { authenticate } from '../http/auth-middleware.js';
 import { LOGIN_ADDRESS_BUDGET, LOGIN_BACKOFF } from '../services/login-throttle.js';
-import { BACKENDS, createTestApp, type SeededGroup, type TestApp } from '../testing/harness.js';
-import { expectError } from '../testing/security-suite.js';
 
 const LOGIN = '/api/v1/auth/login';
 const WHOAMI = '/api/v1/test/whoami';

@@ -3,9 +3,9 @@
  * only, preflights answered for listed origins, nothing for the rest, and never the session cookie.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from '../testing/harness.js';
-import { expectError } from '../testing/security-suite.js';
-import { seedWorklist, type Worklist } from '../testing/study-fixtures.js';
+import { createTestApp, type TestApp } from '../../../testkit/control-plane/harness.js';
+import { expectError } from '../../../testkit/control-plane/security-suite.js';
+import { seedWorklist, type Worklist } from '../../../testkit/control-plane/study-fixtures.js';
 
 const VIEWER = 'https://viewer.example.org';
 const EVIL = 'https://evil.example';

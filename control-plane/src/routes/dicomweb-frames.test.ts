@@ -5,11 +5,12 @@ import { serve } from '@hono/node-server';
 import dicomweb from 'dicomweb-client';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditLog, instances } from '../db/schema/index.js';
-import { arrayBufferOf, dcmjs } from '../dicom/dcmjs.js';
-import type { BlobStore } from '../storage/blob-store.js';
-import { dcmjsFrames, MULTI_FRAME_BYTES, nativeMultiFrame } from '../testing/dcmjs-frames.js';
-import { instancePath, runDicomwebReadSecurity } from '../testing/dicomweb-security.js';
+import {
+  dcmjsFrames,
+  MULTI_FRAME_BYTES,
+  nativeMultiFrame,
+} from '../../../testkit/control-plane/dcmjs-frames.js';
+import { instancePath, runDicomwebReadSecurity } from '../../../testkit/control-plane/dicomweb-security.js';
 import {
   BACKENDS,
   BLOB_BACKENDS,
@@ -18,11 +19,17 @@ import {
   seedFacility,
   TEST_PUBLIC_URL,
   type TestApp,
-} from '../testing/harness.js';
-import { readMultipart } from '../testing/multipart-reader.js';
-import { newTestUid, readSample } from '../testing/seal-object.js';
-import { expectError } from '../testing/security-suite.js';
-import { type StoredTestInstance, seedStoredInstance } from '../testing/seed-stored-study.js';
+} from '../../../testkit/control-plane/harness.js';
+import { readMultipart } from '../../../testkit/control-plane/multipart-reader.js';
+import { newTestUid, readSample } from '../../../testkit/control-plane/seal-object.js';
+import { expectError } from '../../../testkit/control-plane/security-suite.js';
+import {
+  type StoredTestInstance,
+  seedStoredInstance,
+} from '../../../testkit/control-plane/seed-stored-study.js';
+import { auditLog, instances } from '../db/schema/index.js';
+import { arrayBufferOf, dcmjs } from '../dicom/dcmjs.js';
+import type { BlobStore } from '../storage/blob-store.js';
 
 const EXPLICIT_LE = '1.2.840.10008.1.2.1';
 const AS_STORED = 'multipart/related; type="application/octet-stream"; transfer-syntax=*';

@@ -2,25 +2,25 @@ import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditLog } from '../db/schema/index.js';
-import { renderFrame } from '../dicom/render-frame.js';
 import {
   instancePath,
   runDicomwebReadSecurity,
   seriesPath,
   studyPath,
-} from '../testing/dicomweb-security.js';
-import { BACKENDS, createTestApp, getRaw, type TestApp } from '../testing/harness.js';
-import { readMultipart } from '../testing/multipart-reader.js';
-import { frameToRender, sampleFrames } from '../testing/sample-frames.js';
-import { newTestUid } from '../testing/seal-object.js';
-import { expectError } from '../testing/security-suite.js';
+} from '../../../testkit/control-plane/dicomweb-security.js';
+import { BACKENDS, createTestApp, getRaw, type TestApp } from '../../../testkit/control-plane/harness.js';
+import { readMultipart } from '../../../testkit/control-plane/multipart-reader.js';
+import { frameToRender, sampleFrames } from '../../../testkit/control-plane/sample-frames.js';
+import { newTestUid } from '../../../testkit/control-plane/seal-object.js';
+import { expectError } from '../../../testkit/control-plane/security-suite.js';
 import {
   type StoredTestInstance,
   seedStoredInstance,
   withTamperedBlob,
-} from '../testing/seed-stored-study.js';
-import { seedWorklist, type Worklist } from '../testing/study-fixtures.js';
+} from '../../../testkit/control-plane/seed-stored-study.js';
+import { seedWorklist, type Worklist } from '../../../testkit/control-plane/study-fixtures.js';
+import { auditLog } from '../db/schema/index.js';
+import { renderFrame } from '../dicom/render-frame.js';
 
 /**
  * A study of group A whose series sort by UID (their numbers are all 1): `sr` (a structured report, no

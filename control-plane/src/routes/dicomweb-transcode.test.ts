@@ -10,12 +10,19 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import dicomweb from 'dicomweb-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, getRaw, type TestApp } from '../testing/harness.js';
-import { readMultipart } from '../testing/multipart-reader.js';
-import { DICOM_SAMPLES_DIR, newTestUid } from '../testing/seal-object.js';
-import { expectError } from '../testing/security-suite.js';
-import { type StoredTestInstance, seedStoredInstance } from '../testing/seed-stored-study.js';
-import { JPEG2000_LOSSLESS, seedWorklist, type Worklist } from '../testing/study-fixtures.js';
+import { createTestApp, getRaw, type TestApp } from '../../../testkit/control-plane/harness.js';
+import { readMultipart } from '../../../testkit/control-plane/multipart-reader.js';
+import { DICOM_SAMPLES_DIR, newTestUid } from '../../../testkit/control-plane/seal-object.js';
+import { expectError } from '../../../testkit/control-plane/security-suite.js';
+import {
+  type StoredTestInstance,
+  seedStoredInstance,
+} from '../../../testkit/control-plane/seed-stored-study.js';
+import {
+  JPEG2000_LOSSLESS,
+  seedWorklist,
+  type Worklist,
+} from '../../../testkit/control-plane/study-fixtures.js';
 
 const ELE = '1.2.840.10008.1.2.1';
 const DEFLATED = '1.2.840.10008.1.2.1.99';

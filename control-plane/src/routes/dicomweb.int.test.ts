@@ -26,10 +26,14 @@ import {
   TEST_PUBLIC_URL,
   type TestApp,
   type TestGateway,
-} from '../testing/harness.js';
-import { readMultipart } from '../testing/multipart-reader.js';
-import { newTestUid, type SealedTestObject, sealTestObject } from '../testing/seal-object.js';
-import { readZip } from '../testing/zip-reader.js';
+} from '../../../testkit/control-plane/harness.js';
+import { readMultipart } from '../../../testkit/control-plane/multipart-reader.js';
+import {
+  newTestUid,
+  type SealedTestObject,
+  sealTestObject,
+} from '../../../testkit/control-plane/seal-object.js';
+import { readZip } from '../../../testkit/control-plane/zip-reader.js';
 
 type Upload = Extract<UploadOfferResult, { status: 'upload' }>;
 const MIB = 1 << 20;

@@ -8,18 +8,24 @@ import {
   runDicomwebReadSecurity,
   seriesPath,
   studyPath,
-} from '../testing/dicomweb-security.js';
-import { BACKENDS, createTestApp, getRaw, TEST_PUBLIC_URL, type TestApp } from '../testing/harness.js';
-import { readMultipart } from '../testing/multipart-reader.js';
-import { newTestUid } from '../testing/seal-object.js';
-import { expectError } from '../testing/security-suite.js';
-import { withTamperedBlob } from '../testing/seed-stored-study.js';
+} from '../../../testkit/control-plane/dicomweb-security.js';
+import {
+  BACKENDS,
+  createTestApp,
+  getRaw,
+  TEST_PUBLIC_URL,
+  type TestApp,
+} from '../../../testkit/control-plane/harness.js';
+import { readMultipart } from '../../../testkit/control-plane/multipart-reader.js';
+import { newTestUid } from '../../../testkit/control-plane/seal-object.js';
+import { expectError } from '../../../testkit/control-plane/security-suite.js';
+import { withTamperedBlob } from '../../../testkit/control-plane/seed-stored-study.js';
 import {
   JPEG2000_LOSSLESS,
   type SeededStudy,
   seedWorklist,
   type Worklist,
-} from '../testing/study-fixtures.js';
+} from '../../../testkit/control-plane/study-fixtures.js';
 
 type Element = { vr: string; Value?: unknown[]; InlineBinary?: string; BulkDataURI?: string };
 type Dataset = Record<string, Element>;

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testAgentReleaseFile } from '../testing/agent-release.js';
-import { createTestApp, type TestApp } from '../testing/harness.js';
-import { expectError } from '../testing/security-suite.js';
+import { testAgentReleaseFile } from '../../../testkit/control-plane/agent-release.js';
+import { createTestApp, type TestApp } from '../../../testkit/control-plane/harness.js';
+import { expectError } from '../../../testkit/control-plane/security-suite.js';
 
 const run = promisify(execFile);
 const TARBALL = '/downloads/ferry-agent-linux-x64.tar.gz';

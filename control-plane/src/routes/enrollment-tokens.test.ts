@@ -4,8 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditLog, enrollmentTokens } from '../db/schema/index.js';
-import { hashEnrollmentToken, newEnrollmentToken } from '../services/enrollment-token-secret.js';
 import {
   BACKENDS,
   createTestApp,
@@ -13,8 +11,10 @@ import {
   seedFacility,
   type TestApp,
   unknownId,
-} from '../testing/harness.js';
-import { runCommonRouteTests } from '../testing/security-suite.js';
+} from '../../../testkit/control-plane/harness.js';
+import { runCommonRouteTests } from '../../../testkit/control-plane/security-suite.js';
+import { auditLog, enrollmentTokens } from '../db/schema/index.js';
+import { hashEnrollmentToken, newEnrollmentToken } from '../services/enrollment-token-secret.js';
 
 interface IssuedBody {
   id: string;

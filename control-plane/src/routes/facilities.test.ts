@@ -1,6 +1,5 @@
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditLog, configVersions } from '../db/schema/index.js';
 import {
   BACKENDS,
   createTestApp,
@@ -8,8 +7,9 @@ import {
   type SeededGroup,
   seedFacility,
   type TestApp,
-} from '../testing/harness.js';
-import { runCommonRouteTests } from '../testing/security-suite.js';
+} from '../../../testkit/control-plane/harness.js';
+import { runCommonRouteTests } from '../../../testkit/control-plane/security-suite.js';
+import { auditLog, configVersions } from '../db/schema/index.js';
 
 type Group = SeededGroup;
 interface FacilityBody {

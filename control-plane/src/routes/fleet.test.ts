@@ -5,9 +5,13 @@ import {
   enrollTestGateway,
   type SeededGroup,
   type TestApp,
-} from '../testing/harness.js';
-import { runCommonRouteTests } from '../testing/security-suite.js';
-import { condition, healthReport, seedGatewayStatus } from '../testing/seed-gateway-status.js';
+} from '../../../testkit/control-plane/harness.js';
+import { runCommonRouteTests } from '../../../testkit/control-plane/security-suite.js';
+import {
+  condition,
+  healthReport,
+  seedGatewayStatus,
+} from '../../../testkit/control-plane/seed-gateway-status.js';
 
 interface Summary {
   gateways: { online: number; degraded: number; offline: number; total: number };

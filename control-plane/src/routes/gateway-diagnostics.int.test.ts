@@ -1,13 +1,11 @@
 import { and, eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditLog, gatewayDiagnostics, gatewayEvents } from '../db/schema/index.js';
-import { startGatewayLiveness } from '../jobs/gateway-liveness.js';
-import { connectGateway } from '../testing/channel-client.js';
+import { connectGateway } from '../../../testkit/control-plane/channel-client.js';
 import {
   type ChannelServer,
   openSecondReplicaDatabase,
   serveTestAppWithChannel,
-} from '../testing/channel-server.js';
+} from '../../../testkit/control-plane/channel-server.js';
 import {
   BACKENDS,
   createTestApp,
@@ -16,8 +14,10 @@ import {
   seedFacility,
   type TestApp,
   type TestGateway,
-} from '../testing/harness.js';
-import { expectError } from '../testing/security-suite.js';
+} from '../../../testkit/control-plane/harness.js';
+import { expectError } from '../../../testkit/control-plane/security-suite.js';
+import { auditLog, gatewayDiagnostics, gatewayEvents } from '../db/schema/index.js';
+import { startGatewayLiveness } from '../jobs/gateway-liveness.js';
 
 const PACS = { name: 'Hospital PACS', aeTitle: 'PACS', host: 'pacs.hospital.example', port: 104 };
 const CT = { name: 'CT 1', aeTitle: 'CT1', host: '10.20.30.40', port: 11112, tls: true };

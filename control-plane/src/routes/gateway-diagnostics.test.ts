@@ -1,9 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { GATEWAY_CONFIG_DEFAULTS } from '@ferry/shared';
 import { describe } from 'vitest';
+import {
+  BACKENDS,
+  enrollTestGateway,
+  type SeededGroup,
+  type TestApp,
+} from '../../../testkit/control-plane/harness.js';
+import { runCommonRouteTests } from '../../../testkit/control-plane/security-suite.js';
 import { configVersions, gatewayDiagnostics, gatewayStatus } from '../db/schema/index.js';
-import { BACKENDS, enrollTestGateway, type SeededGroup, type TestApp } from '../testing/harness.js';
-import { runCommonRouteTests } from '../testing/security-suite.js';
 
 /** A gateway whose status names a channel, as if it were connected to some replica. */
 async function connectedGatewayOf(t: TestApp, g: SeededGroup): Promise<{ gatewayId: string }> {

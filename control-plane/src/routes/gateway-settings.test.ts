@@ -1,8 +1,7 @@
 import { GATEWAY_CONFIG_DEFAULTS } from '@ferry/shared';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditLog, configVersions, gateways } from '../db/schema/index.js';
-import { listenForNotices, type NoticeLog } from '../testing/gateway-notices.js';
+import { listenForNotices, type NoticeLog } from '../../../testkit/control-plane/gateway-notices.js';
 import {
   BACKENDS,
   createTestApp,
@@ -11,8 +10,9 @@ import {
   type SeededGroup,
   seedFacility,
   type TestApp,
-} from '../testing/harness.js';
-import { runCommonRouteTests } from '../testing/security-suite.js';
+} from '../../../testkit/control-plane/harness.js';
+import { runCommonRouteTests } from '../../../testkit/control-plane/security-suite.js';
+import { auditLog, configVersions, gateways } from '../db/schema/index.js';
 
 const PACS = { name: 'Main PACS', aeTitle: 'PACS', host: 'pacs.hospital.example', port: 104 };
 

@@ -1,7 +1,5 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditLog } from '../db/schema/index.js';
-import { appendConfigVersion, buildGatewayConfig } from '../services/gateway-config.js';
 import {
   BACKENDS,
   createTestApp,
@@ -9,14 +7,16 @@ import {
   type SeededGroup,
   type TestApp,
   unknownId,
-} from '../testing/harness.js';
-import { runCommonRouteTests } from '../testing/security-suite.js';
+} from '../../../testkit/control-plane/harness.js';
+import { runCommonRouteTests } from '../../../testkit/control-plane/security-suite.js';
 import {
   condition,
   healthReport,
   seedGatewayEvent,
   seedGatewayStatus,
-} from '../testing/seed-gateway-status.js';
+} from '../../../testkit/control-plane/seed-gateway-status.js';
+import { auditLog } from '../db/schema/index.js';
+import { appendConfigVersion, buildGatewayConfig } from '../services/gateway-config.js';
 
 interface GatewayBody {
   id: string;

@@ -1,9 +1,15 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  BACKENDS,
+  createTestApp,
+  type SeededGroup,
+  seedOperator,
+  type TestApp,
+} from '../../../testkit/control-plane/harness.js';
+import { runCommonRouteTests } from '../../../testkit/control-plane/security-suite.js';
 import { verifyPassword } from '../auth/password.js';
 import { auditLog, users } from '../db/schema/index.js';
-import { BACKENDS, createTestApp, type SeededGroup, seedOperator, type TestApp } from '../testing/harness.js';
-import { runCommonRouteTests } from '../testing/security-suite.js';
 
 interface CreatedBody {
   group: { id: string; name: string; createdAt: string };

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKENDS, createTestApp, type TestApp } from '../testing/harness.js';
-import { expectError, unsignedToken } from '../testing/security-suite.js';
+import { BACKENDS, createTestApp, type TestApp } from '../../../testkit/control-plane/harness.js';
+import { expectError, unsignedToken } from '../../../testkit/control-plane/security-suite.js';
 
 /** Public routes: they answer without credentials, and credentials of any kind change nothing. */
 const PUBLIC_ROUTES = ['/healthz', '/readyz', '/api/v1/openapi.json'];

@@ -3,9 +3,9 @@
 import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BACKENDS, createTestApp, type TestApp } from '../../../testkit/control-plane/harness.js';
+import { seedWorklist, type Worklist } from '../../../testkit/control-plane/study-fixtures.js';
 import { auditLog } from '../db/schema/index.js';
-import { BACKENDS, createTestApp, type TestApp } from '../testing/harness.js';
-import { seedWorklist, type Worklist } from '../testing/study-fixtures.js';
 
 describe.each(BACKENDS)('audit of PHI reads (%s)', (backend) => {
   let t: TestApp;

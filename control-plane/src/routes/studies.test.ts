@@ -5,13 +5,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BACKENDS, createTestApp, getRaw, type TestApp } from '../../../testkit/control-plane/harness.js';
+import { newTestUid } from '../../../testkit/control-plane/seal-object.js';
+import { expectError, runCommonRouteTests } from '../../../testkit/control-plane/security-suite.js';
+import { withTamperedBlob } from '../../../testkit/control-plane/seed-stored-study.js';
+import {
+  type SeededStudy,
+  seedOneStudy,
+  seedWorklist,
+  type Worklist,
+} from '../../../testkit/control-plane/study-fixtures.js';
+import { readZip } from '../../../testkit/control-plane/zip-reader.js';
 import { auditLog } from '../db/schema/index.js';
-import { BACKENDS, createTestApp, getRaw, type TestApp } from '../testing/harness.js';
-import { newTestUid } from '../testing/seal-object.js';
-import { expectError, runCommonRouteTests } from '../testing/security-suite.js';
-import { withTamperedBlob } from '../testing/seed-stored-study.js';
-import { type SeededStudy, seedOneStudy, seedWorklist, type Worklist } from '../testing/study-fixtures.js';
-import { readZip } from '../testing/zip-reader.js';
 
 interface StudyItem {
   id: string;

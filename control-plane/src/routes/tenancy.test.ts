@@ -14,9 +14,19 @@
  */
 import { CHANNEL_PATH } from '@ferry/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKENDS, newAgentKeyPair, SEED_PASSWORD, seedUser } from '../testing/harness.js';
-import { expectError } from '../testing/security-suite.js';
-import { type SendResult, seedTenancyWorld, send, type TenancyWorld } from '../testing/tenancy-world.js';
+import {
+  BACKENDS,
+  newAgentKeyPair,
+  SEED_PASSWORD,
+  seedUser,
+} from '../../../testkit/control-plane/harness.js';
+import { expectError } from '../../../testkit/control-plane/security-suite.js';
+import {
+  type SendResult,
+  seedTenancyWorld,
+  send,
+  type TenancyWorld,
+} from '../../../testkit/control-plane/tenancy-world.js';
 
 /** Who the route is for: any user of the group, its admins, platform operators, or its gateways. */
 type CallerKind = 'user' | 'admin' | 'operator' | 'agent';

@@ -9,7 +9,6 @@ import {
 } from '@ferry/shared';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { instances, studies, studyEvents, uploads } from '../db/schema/index.js';
 import {
   BACKENDS,
   type Backend,
@@ -22,16 +21,17 @@ import {
   TEST_PUBLIC_URL,
   type TestApp,
   type TestGateway,
-} from '../testing/harness.js';
-import { readMultipart } from '../testing/multipart-reader.js';
+} from '../../../testkit/control-plane/harness.js';
+import { readMultipart } from '../../../testkit/control-plane/multipart-reader.js';
 import {
   newTestObjectId,
   newTestUid,
   type SealedTestObject,
   type SealTestObjectOptions,
   sealTestObject,
-} from '../testing/seal-object.js';
-import { runCommonRouteTests } from '../testing/security-suite.js';
+} from '../../../testkit/control-plane/seal-object.js';
+import { runCommonRouteTests } from '../../../testkit/control-plane/security-suite.js';
+import { instances, studies, studyEvents, uploads } from '../db/schema/index.js';
 
 type Upload = Extract<UploadOfferResult, { status: 'upload' }>;
 type Stored = Extract<UploadCompleteResult, { status: 'stored' }>;

@@ -1,10 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  BACKENDS,
+  createTestApp,
+  type SeededGroup,
+  type TestApp,
+  unknownId,
+} from '../../../testkit/control-plane/harness.js';
+import { runCommonRouteTests } from '../../../testkit/control-plane/security-suite.js';
 import { verifyPassword } from '../auth/password.js';
 import { auditLog, users } from '../db/schema/index.js';
-import { BACKENDS, createTestApp, type SeededGroup, type TestApp, unknownId } from '../testing/harness.js';
-import { runCommonRouteTests } from '../testing/security-suite.js';
 
 interface UserBody {
   id: string;

@@ -1,12 +1,18 @@
 import { and, eq } from 'drizzle-orm';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  BACKENDS,
+  createTestApp,
+  type SeededGroup,
+  type TestApp,
+  unknownId,
+} from '../../../testkit/control-plane/harness.js';
+import { runCommonRouteTests } from '../../../testkit/control-plane/security-suite.js';
 import { type Ctx, systemCtx } from '../context.js';
 import { auditLog, users, webhookDeliveries, webhooks } from '../db/schema/index.js';
 import { userActor } from '../http/auth-middleware.js';
 import { createWebhook } from '../services/create-webhook.js';
-import { BACKENDS, createTestApp, type SeededGroup, type TestApp, unknownId } from '../testing/harness.js';
-import { runCommonRouteTests } from '../testing/security-suite.js';
 import { WEBHOOK_SECRET_PURPOSE } from '../webhooks/signature.js';
 
 interface WebhookBody {

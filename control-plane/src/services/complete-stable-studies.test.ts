@@ -2,9 +2,6 @@ import { isFerryError, type UploadOfferResponse } from '@ferry/shared';
 import { and, eq } from 'drizzle-orm';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Ctx, systemCtx } from '../context.js';
-import { studies, studyEvents, uploads } from '../db/schema/index.js';
-import { startStudyCompletion } from '../jobs/study-completion.js';
 import {
   BACKENDS,
   createTestApp,
@@ -12,8 +9,11 @@ import {
   type SeededGroup,
   type TestApp,
   type TestGateway,
-} from '../testing/harness.js';
-import { newTestUid, seedTestInstance } from '../testing/seal-object.js';
+} from '../../../testkit/control-plane/harness.js';
+import { newTestUid, seedTestInstance } from '../../../testkit/control-plane/seal-object.js';
+import { type Ctx, systemCtx } from '../context.js';
+import { studies, studyEvents, uploads } from '../db/schema/index.js';
+import { startStudyCompletion } from '../jobs/study-completion.js';
 import { ABANDONED_UPLOAD_SECONDS, completeStableStudies } from './complete-stable-studies.js';
 
 const log = pino({ level: 'silent' });

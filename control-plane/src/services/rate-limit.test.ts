@@ -1,9 +1,9 @@
 import { isFerryError } from '@ferry/shared';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BACKENDS, createTestApp, type TestApp } from '../../../testkit/control-plane/harness.js';
 import { rateLimits } from '../db/schema/index.js';
 import { startRateLimitSweep } from '../jobs/rate-limit-sweep.js';
-import { BACKENDS, createTestApp, type TestApp } from '../testing/harness.js';
 import {
   BACKOFF_MEMORY_MS,
   hitBackoff,

@@ -3,8 +3,6 @@ import { isFerryError } from '@ferry/shared';
 import { and, eq, inArray } from 'drizzle-orm';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Ctx } from '../context.js';
-import { instances, series, studies, studyEvents } from '../db/schema/index.js';
 import {
   BACKENDS,
   createTestApp,
@@ -13,14 +11,16 @@ import {
   seedFacility,
   type TestApp,
   type TestGateway,
-} from '../testing/harness.js';
+} from '../../../testkit/control-plane/harness.js';
 import {
   newTestObjectId,
   newTestUid,
   type SealedTestObject,
   sealTestObject,
   seedTestInstance,
-} from '../testing/seal-object.js';
+} from '../../../testkit/control-plane/seal-object.js';
+import type { Ctx } from '../context.js';
+import { instances, series, studies, studyEvents } from '../db/schema/index.js';
 import { patientSearchKey } from './patient-search.js';
 import { type RecordInstanceInput, recordInstance } from './record-instance.js';
 import { recordInstances } from './record-instances.js';

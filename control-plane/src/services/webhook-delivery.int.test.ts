@@ -3,22 +3,22 @@ import type { AddressInfo } from 'node:net';
 import { eq, sql } from 'drizzle-orm';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { systemCtx } from '../context.js';
-import { webhookDeliveries, webhooks } from '../db/schema/index.js';
-import { startWebhookDelivery } from '../jobs/webhook-delivery.js';
 import {
   BACKENDS,
   createTestApp,
   enrollTestGateway,
   type SeededGroup,
   type TestApp,
-} from '../testing/harness.js';
+} from '../../../testkit/control-plane/harness.js';
 import {
   condition,
   healthReport,
   seedGatewayEvent,
   seedGatewayStatus,
-} from '../testing/seed-gateway-status.js';
+} from '../../../testkit/control-plane/seed-gateway-status.js';
+import { systemCtx } from '../context.js';
+import { webhookDeliveries, webhooks } from '../db/schema/index.js';
+import { startWebhookDelivery } from '../jobs/webhook-delivery.js';
 import { verifyWebhookSignature } from '../webhooks/signature.js';
 import { deliverWebhooks, WEBHOOK_MAX_ATTEMPTS } from './deliver-webhooks.js';
 import { enqueueWebhookDeliveries } from './enqueue-webhook-deliveries.js';

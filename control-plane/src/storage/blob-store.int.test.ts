@@ -16,7 +16,6 @@ import { type ServerType, serve } from '@hono/node-server';
 import { eq } from 'drizzle-orm';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { uploads } from '../db/schema/index.js';
 import {
   BLOB_BACKENDS,
   type BlobBackend,
@@ -26,8 +25,9 @@ import {
   TEST_PUBLIC_URL,
   type TestApp,
   type TestGateway,
-} from '../testing/harness.js';
-import { expectError } from '../testing/security-suite.js';
+} from '../../../testkit/control-plane/harness.js';
+import { expectError } from '../../../testkit/control-plane/security-suite.js';
+import { uploads } from '../db/schema/index.js';
 import type { BlobStore, UploadHandle } from './blob-store.js';
 import { createBlobStore } from './create-blob-store.js';
 import { FsBlobStore } from './fs-blob-store.js';

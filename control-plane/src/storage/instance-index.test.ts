@@ -3,11 +3,15 @@ import { Readable } from 'node:stream';
 import { generateRecipientKeyPair } from '@ferry/shared';
 import type { JWK } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  dcmjsFrames,
+  MULTI_FRAME_BYTES,
+  nativeMultiFrame,
+} from '../../../testkit/control-plane/dcmjs-frames.js';
+import { readOnlyStore } from '../../../testkit/control-plane/read-only-store.js';
+import { DICOM_SAMPLES_DIR, readSample, sealTestObject } from '../../../testkit/control-plane/seal-object.js';
 import { arrayBufferOf, dcmjs } from '../dicom/dcmjs.js';
 import { type DicomJson, parseDicomHeader } from '../dicom/dicom-json.js';
-import { dcmjsFrames, MULTI_FRAME_BYTES, nativeMultiFrame } from '../testing/dcmjs-frames.js';
-import { readOnlyStore } from '../testing/read-only-store.js';
-import { DICOM_SAMPLES_DIR, readSample, sealTestObject } from '../testing/seal-object.js';
 import type { BlobStore } from './blob-store.js';
 import { clearInstanceIndexes, instanceIndex, readBulkValue, readFrame } from './instance-index.js';
 

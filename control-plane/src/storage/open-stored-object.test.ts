@@ -11,7 +11,7 @@ import {
 } from '@ferry/shared';
 import type { JWK } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { readOnlyStore } from '../testing/read-only-store.js';
+import { readOnlyStore } from '../../../testkit/control-plane/read-only-store.js';
 import type { BlobStore } from './blob-store.js';
 import { EpochKeyCache, openStoredObject } from './open-stored-object.js';
 

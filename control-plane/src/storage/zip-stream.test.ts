@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readZip } from '../testing/zip-reader.js';
+import { readZip } from '../../../testkit/control-plane/zip-reader.js';
 import { zipStream } from './zip-stream.js';
 
 const MIB = 1 << 20;

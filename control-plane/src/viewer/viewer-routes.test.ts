@@ -6,10 +6,15 @@ import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { consoleGet, signInConsole } from '../../../testkit/control-plane/console.js';
+import {
+  createTestApp,
+  type SeededGroup,
+  sessionTokenFor,
+  type TestApp,
+} from '../../../testkit/control-plane/harness.js';
+import { seedOneStudy } from '../../../testkit/control-plane/study-fixtures.js';
 import type { AppEnv } from '../http/types.js';
-import { consoleGet, signInConsole } from '../testing/console.js';
-import { createTestApp, type SeededGroup, sessionTokenFor, type TestApp } from '../testing/harness.js';
-import { seedOneStudy } from '../testing/study-fixtures.js';
 import { CONTENT_SECURITY_POLICY } from '../web/csp.js';
 import { VIEWER_CONTENT_SECURITY_POLICY, VIEWER_WORKER_CONTENT_SECURITY_POLICY } from './viewer-csp.js';
 import { viewerIndexHtml } from './viewer-index-html.js';

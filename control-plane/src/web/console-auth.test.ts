@@ -1,8 +1,21 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  consoleGet,
+  consolePost,
+  csrfOf,
+  loginForm,
+  postLogin,
+  signInConsole,
+} from '../../../testkit/control-plane/console.js';
+import {
+  BACKENDS,
+  createTestApp,
+  type SeededGroup,
+  seedUser,
+  type TestApp,
+} from '../../../testkit/control-plane/harness.js';
 import { users } from '../db/schema/index.js';
-import { consoleGet, consolePost, csrfOf, loginForm, postLogin, signInConsole } from '../testing/console.js';
-import { BACKENDS, createTestApp, type SeededGroup, seedUser, type TestApp } from '../testing/harness.js';
 import { CONTENT_SECURITY_POLICY } from './csp.js';
 
 describe.each(BACKENDS)('console sign-in, session and CSRF (%s)', (backend) => {

@@ -1,17 +1,12 @@
 import { CHANNEL_CLOSE, mergeGatewayConfig, PROTOCOL_VERSION } from '@ferry/shared';
 import { and, asc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../db/client.js';
-import { notifyGateways } from '../db/notify.js';
-import { gatewayDiagnostics, gatewayEvents, gatewayStatus } from '../db/schema/index.js';
-import { startGatewayLiveness } from '../jobs/gateway-liveness.js';
-import { appendConfigVersion } from '../services/gateway-config.js';
-import { connectGateway, openChannel, testHealth } from '../testing/channel-client.js';
+import { connectGateway, openChannel, testHealth } from '../../../testkit/control-plane/channel-client.js';
 import {
   type ChannelServer,
   openSecondReplicaDatabase,
   serveTestAppWithChannel,
-} from '../testing/channel-server.js';
+} from '../../../testkit/control-plane/channel-server.js';
 import {
   BACKENDS,
   createTestApp,
@@ -21,7 +16,12 @@ import {
   signAgentToken,
   type TestApp,
   unknownId,
-} from '../testing/harness.js';
+} from '../../../testkit/control-plane/harness.js';
+import type { Database } from '../db/client.js';
+import { notifyGateways } from '../db/notify.js';
+import { gatewayDiagnostics, gatewayEvents, gatewayStatus } from '../db/schema/index.js';
+import { startGatewayLiveness } from '../jobs/gateway-liveness.js';
+import { appendConfigVersion } from '../services/gateway-config.js';
 
 const HEARTBEAT_SECONDS = 0.5;
 

@@ -4,15 +4,18 @@
 // which the gateway view compares with the current key.
 import { generateRecipientKeyPair, recipientKeyThumbprint } from '@ferry/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openChannel, testHealth } from '../testing/channel-client.js';
-import { type ChannelServer, serveTestAppWithChannel } from '../testing/channel-server.js';
+import { openChannel, testHealth } from '../../../testkit/control-plane/channel-client.js';
+import {
+  type ChannelServer,
+  serveTestAppWithChannel,
+} from '../../../testkit/control-plane/channel-server.js';
 import {
   BACKENDS,
   createTestApp,
   enrollTestGateway,
   type SeededGroup,
   type TestApp,
-} from '../testing/harness.js';
+} from '../../../testkit/control-plane/harness.js';
 import type { CurrentRecipientKey } from './gateway-channel.js';
 
 async function keyPair(): Promise<CurrentRecipientKey> {

@@ -1,7 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type ConsoleSession,
+  consoleGet,
+  consolePost,
+  signInConsole,
+} from '../../../../testkit/control-plane/console.js';
+import {
+  BACKENDS,
+  createTestApp,
+  type SeededGroup,
+  type TestApp,
+} from '../../../../testkit/control-plane/harness.js';
 import { auditLog } from '../../db/schema/index.js';
-import { type ConsoleSession, consoleGet, consolePost, signInConsole } from '../../testing/console.js';
-import { BACKENDS, createTestApp, type SeededGroup, type TestApp } from '../../testing/harness.js';
 
 function rowCount(html: string): number {
   return html.match(/<td data-label="When">/g)?.length ?? 0;

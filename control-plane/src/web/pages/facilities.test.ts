@@ -2,9 +2,12 @@ import { readFileSync } from 'node:fs';
 import { aeTitleProblem } from '@ferry/shared';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { enrollmentTokens, facilities } from '../../db/schema/index.js';
-import { hashEnrollmentToken } from '../../services/enrollment-token-secret.js';
-import { type ConsoleSession, consoleGet, consolePost, signInConsole } from '../../testing/console.js';
+import {
+  type ConsoleSession,
+  consoleGet,
+  consolePost,
+  signInConsole,
+} from '../../../../testkit/control-plane/console.js';
 import {
   BACKENDS,
   createTestApp,
@@ -13,7 +16,9 @@ import {
   seedFacility,
   type TestApp,
   unknownId,
-} from '../../testing/harness.js';
+} from '../../../../testkit/control-plane/harness.js';
+import { enrollmentTokens, facilities } from '../../db/schema/index.js';
+import { hashEnrollmentToken } from '../../services/enrollment-token-secret.js';
 
 function decode(s: string): string {
   return s

@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectGateway } from '../../testing/channel-client.js';
-import { type ChannelServer, serveTestAppWithChannel } from '../../testing/channel-server.js';
-import { consoleGet, consolePost, signInConsole } from '../../testing/console.js';
+import { connectGateway } from '../../../../testkit/control-plane/channel-client.js';
+import {
+  type ChannelServer,
+  serveTestAppWithChannel,
+} from '../../../../testkit/control-plane/channel-server.js';
+import { consoleGet, consolePost, signInConsole } from '../../../../testkit/control-plane/console.js';
 import {
   BACKENDS,
   createTestApp,
@@ -9,7 +12,7 @@ import {
   type SeededGroup,
   seedFacility,
   type TestApp,
-} from '../../testing/harness.js';
+} from '../../../../testkit/control-plane/harness.js';
 
 describe.each(BACKENDS)('gateway page diagnostics over a live channel (%s)', (backend) => {
   let t: TestApp;

@@ -1,7 +1,11 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configVersions, gatewayDiagnostics, gateways } from '../../db/schema/index.js';
-import { type ConsoleSession, consoleGet, consolePost, signInConsole } from '../../testing/console.js';
+import {
+  type ConsoleSession,
+  consoleGet,
+  consolePost,
+  signInConsole,
+} from '../../../../testkit/control-plane/console.js';
 import {
   BACKENDS,
   createTestApp,
@@ -11,13 +15,14 @@ import {
   type TestApp,
   type TestGateway,
   unknownId,
-} from '../../testing/harness.js';
+} from '../../../../testkit/control-plane/harness.js';
 import {
   condition,
   healthReport,
   seedGatewayEvent,
   seedGatewayStatus,
-} from '../../testing/seed-gateway-status.js';
+} from '../../../../testkit/control-plane/seed-gateway-status.js';
+import { configVersions, gatewayDiagnostics, gateways } from '../../db/schema/index.js';
 import { REVOKE_CONFIRM } from './gateway.js';
 
 const PEERS = [

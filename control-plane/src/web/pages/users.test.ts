@@ -1,14 +1,20 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { users } from '../../db/schema/index.js';
 import {
   type ConsoleSession,
   consoleGet,
   consolePost,
   postLogin,
   signInConsole,
-} from '../../testing/console.js';
-import { BACKENDS, createTestApp, type SeededGroup, seedUser, type TestApp } from '../../testing/harness.js';
+} from '../../../../testkit/control-plane/console.js';
+import {
+  BACKENDS,
+  createTestApp,
+  type SeededGroup,
+  seedUser,
+  type TestApp,
+} from '../../../../testkit/control-plane/harness.js';
+import { users } from '../../db/schema/index.js';
 
 function decode(s: string): string {
   return s

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ConsoleSession, consoleGet, signInConsole } from '../../testing/console.js';
-import { BACKENDS, createTestApp, type TestApp } from '../../testing/harness.js';
-import { newTestUid } from '../../testing/seal-object.js';
-import { seedStoredInstance } from '../../testing/seed-stored-study.js';
-import { seedWorklist, type Worklist } from '../../testing/study-fixtures.js';
+import { type ConsoleSession, consoleGet, signInConsole } from '../../../../testkit/control-plane/console.js';
+import { BACKENDS, createTestApp, type TestApp } from '../../../../testkit/control-plane/harness.js';
+import { newTestUid } from '../../../../testkit/control-plane/seal-object.js';
+import { seedStoredInstance } from '../../../../testkit/control-plane/seed-stored-study.js';
+import { seedWorklist, type Worklist } from '../../../../testkit/control-plane/study-fixtures.js';
 import { mayHaveImage, Thumbnail, thumbnailSrc, viewerHref } from '../components/study-media.js';
 import { formatBytes, formatPatientName } from '../worklist-format.js';
 

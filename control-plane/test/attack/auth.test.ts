@@ -9,10 +9,8 @@
 import { createHmac, createPrivateKey, randomUUID, sign } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rateLimits } from '../db/schema/index.js';
-import { LOGIN_BACKOFF } from '../services/login-throttle.js';
-import { findLeak } from '../testing/attack.js';
-import { postLogin } from '../testing/console.js';
+import { findLeak } from '../../../testkit/control-plane/attack.js';
+import { postLogin } from '../../../testkit/control-plane/console.js';
 import {
   type Backend,
   createTestApp,
@@ -21,8 +19,10 @@ import {
   type SeededGroup,
   type TestApp,
   type TestGateway,
-} from '../testing/harness.js';
-import { expectError } from '../testing/security-suite.js';
+} from '../../../testkit/control-plane/harness.js';
+import { expectError } from '../../../testkit/control-plane/security-suite.js';
+import { rateLimits } from '../../src/db/schema/index.js';
+import { LOGIN_BACKOFF } from '../../src/services/login-throttle.js';
 
 const LOGIN = '/api/v1/auth/login';
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');

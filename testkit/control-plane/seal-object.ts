@@ -26,11 +26,11 @@ import {
 } from '@ferry/shared';
 import type { JWK } from 'jose';
 import { pino } from 'pino';
-import { systemCtx } from '../context.js';
-import type { Db } from '../db/client.js';
-import { arrayBufferOf, dcmjs } from '../dicom/dcmjs.js';
-import { type DicomJson, firstString, parseDicomHeader } from '../dicom/dicom-json.js';
-import { type RecordedInstance, recordInstance } from '../services/record-instance.js';
+import { systemCtx } from '../../control-plane/src/context.js';
+import type { Db } from '../../control-plane/src/db/client.js';
+import { arrayBufferOf, dcmjs } from '../../control-plane/src/dicom/dcmjs.js';
+import { type DicomJson, firstString, parseDicomHeader } from '../../control-plane/src/dicom/dicom-json.js';
+import { type RecordedInstance, recordInstance } from '../../control-plane/src/services/record-instance.js';
 
 export const DICOM_SAMPLES_DIR = '/work/shared/dicom-samples/pydicom';
 

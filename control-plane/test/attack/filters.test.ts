@@ -5,7 +5,7 @@
  * literally: `%` and `_` are not wildcards (QIDO's own `*` and `?` are).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findLeak } from '../testing/attack.js';
+import { findLeak } from '../../../testkit/control-plane/attack.js';
 import {
   BACKENDS,
   createTestApp,
@@ -14,9 +14,9 @@ import {
   seedFacility,
   type TestApp,
   type TestResponse,
-} from '../testing/harness.js';
-import { newTestUid, seedTestInstance } from '../testing/seal-object.js';
-import { expectError } from '../testing/security-suite.js';
+} from '../../../testkit/control-plane/harness.js';
+import { newTestUid, seedTestInstance } from '../../../testkit/control-plane/seal-object.js';
+import { expectError } from '../../../testkit/control-plane/security-suite.js';
 
 function htmlEscape(s: string): string {
   return s

@@ -9,8 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FsBlobStore } from '../storage/fs-blob-store.js';
-import { findLeak } from '../testing/attack.js';
+import { findLeak } from '../../../testkit/control-plane/attack.js';
 import {
   createTestApp,
   enrollTestGateway,
@@ -18,9 +17,10 @@ import {
   seedFacility,
   type TestApp,
   type TestGateway,
-} from '../testing/harness.js';
-import { expectError } from '../testing/security-suite.js';
-import { seedStoredInstance } from '../testing/seed-stored-study.js';
+} from '../../../testkit/control-plane/harness.js';
+import { expectError } from '../../../testkit/control-plane/security-suite.js';
+import { seedStoredInstance } from '../../../testkit/control-plane/seed-stored-study.js';
+import { FsBlobStore } from '../../src/storage/fs-blob-store.js';
 
 const CANARY = 'ferry-canary-4f1c2a';
 

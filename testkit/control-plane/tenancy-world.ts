@@ -10,10 +10,10 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import { webhookDeliveries } from '../db/schema/index.js';
-import { SESSION_COOKIE } from '../http/auth-middleware.js';
-import type { AppEnv } from '../http/types.js';
-import { csrfTokenFor } from '../web/csrf.js';
+import { webhookDeliveries } from '../../control-plane/src/db/schema/index.js';
+import { SESSION_COOKIE } from '../../control-plane/src/http/auth-middleware.js';
+import type { AppEnv } from '../../control-plane/src/http/types.js';
+import { csrfTokenFor } from '../../control-plane/src/web/csrf.js';
 import { type ChannelClient, connectGateway } from './channel-client.js';
 import { type ChannelServer, serveTestAppWithChannel } from './channel-server.js';
 import {

@@ -1,4 +1,4 @@
-import type { BlobStore } from '../storage/blob-store.js';
+import type { BlobStore } from '../../control-plane/src/storage/blob-store.js';
 
 /** A BlobStore that only reads, through `get`: for tests of what opens stored objects. */
 export function readOnlyStore(get: BlobStore['get']): BlobStore {

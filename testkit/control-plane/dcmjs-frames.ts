@@ -2,7 +2,7 @@
  * Expected pixel data for frame tests, read by dcmjs (not by the code under test), and a generated
  * native multi-frame. No vitest import here.
  */
-import { arrayBufferOf, dcmjs } from '../dicom/dcmjs.js';
+import { arrayBufferOf, dcmjs } from '../../control-plane/src/dicom/dcmjs.js';
 import { readSample, type SampleChanges } from './seal-object.js';
 
 /** Pixel Data frames as dcmjs reads the file: encapsulated by frame; native cut into `frameBytes` pieces. */

@@ -7,8 +7,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AppRoute, appRoutes, fillPath, findLeak, routesWithJsonBody } from '../testing/attack.js';
-import { sendGrowingBody } from '../testing/chunked-body.js';
+import {
+  type AppRoute,
+  appRoutes,
+  fillPath,
+  findLeak,
+  routesWithJsonBody,
+} from '../../../testkit/control-plane/attack.js';
+import { sendGrowingBody } from '../../../testkit/control-plane/chunked-body.js';
 import {
   createTestApp,
   enrollTestGateway,
@@ -17,8 +23,8 @@ import {
   type TestApp,
   type TestGateway,
   type TestResponse,
-} from '../testing/harness.js';
-import { expectError } from '../testing/security-suite.js';
+} from '../../../testkit/control-plane/harness.js';
+import { expectError } from '../../../testkit/control-plane/security-suite.js';
 
 const MIB = 1 << 20;
 const PUBLIC = new Set(['/api/v1/auth/login', '/api/v1/agents/enroll']);

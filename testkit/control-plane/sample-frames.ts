@@ -8,9 +8,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { isEncapsulated, TS } from '@ferry/shared';
-import { arrayBufferOf, dcmjs } from '../dicom/dcmjs.js';
-import { type DicomJson, firstString, parseDicomHeader } from '../dicom/dicom-json.js';
-import type { FrameToRender } from '../dicom/render-frame.js';
+import { arrayBufferOf, dcmjs } from '../../control-plane/src/dicom/dcmjs.js';
+import { type DicomJson, firstString, parseDicomHeader } from '../../control-plane/src/dicom/dicom-json.js';
+import type { FrameToRender } from '../../control-plane/src/dicom/render-frame.js';
 import { DICOM_SAMPLES_DIR } from './seal-object.js';
 
 export interface SampleFrames {

@@ -1,5 +1,5 @@
 /**
- * Helpers for the attack tests (src/attack/): what no answer may ever carry, and the app's own route
+ * Helpers for the attack tests (control-plane/test/attack/): what no answer may ever carry, and the app's own route
  * table, so a new route is attacked without anyone adding it to a list. No vitest import here.
  */
 import type { TestApp } from './harness.js';

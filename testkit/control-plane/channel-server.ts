@@ -6,13 +6,13 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { sql } from 'drizzle-orm';
-import { createApp } from '../app.js';
-import { type Database, openDatabase } from '../db/client.js';
-import { rowsOf } from '../db/queries/gateway-channel.js';
-import type { AppDeps, AppEnv } from '../http/types.js';
-import { createChannelSocketServer } from '../server.js';
-import { ChannelHub } from '../ws/channel-hub.js';
-import type { CurrentRecipientKey } from '../ws/gateway-channel.js';
+import { createApp } from '../../control-plane/src/app.js';
+import { type Database, openDatabase } from '../../control-plane/src/db/client.js';
+import { rowsOf } from '../../control-plane/src/db/queries/gateway-channel.js';
+import type { AppDeps, AppEnv } from '../../control-plane/src/http/types.js';
+import { createChannelSocketServer } from '../../control-plane/src/server.js';
+import { ChannelHub } from '../../control-plane/src/ws/channel-hub.js';
+import type { CurrentRecipientKey } from '../../control-plane/src/ws/gateway-channel.js';
 import { type TestApp, testDatabaseUrl } from './harness.js';
 
 export interface ChannelServerOptions {

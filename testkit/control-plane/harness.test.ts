@@ -2,9 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { eq, sql } from 'drizzle-orm';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { verifyAgentToken } from '../auth/agent-token.js';
-import { verifySessionToken } from '../auth/session.js';
-import { groups, users } from '../db/schema/index.js';
+import { verifyAgentToken } from '../../control-plane/src/auth/agent-token.js';
+import { verifySessionToken } from '../../control-plane/src/auth/session.js';
+import { groups, users } from '../../control-plane/src/db/schema/index.js';
 import {
   BACKENDS,
   createTestApp,
@@ -86,7 +86,7 @@ describe.each(BACKENDS)('test harness (%s)', (backend) => {
   // hold is that every clone is fully migrated and isolated from the others.
   it('opens every app from the migrated snapshot or template, each isolated from the others', async () => {
     const journal = JSON.parse(
-      await readFile(new URL('../../migrations/meta/_journal.json', import.meta.url), 'utf8'),
+      await readFile(new URL('../../control-plane/migrations/meta/_journal.json', import.meta.url), 'utf8'),
     ) as { entries: unknown[] };
     const first = await open();
     const second = await open();

@@ -14,11 +14,11 @@ import {
 } from '@ferry/shared';
 import type { JWK } from 'jose';
 import { pino } from 'pino';
-import { Status, type StoreOutcome, type StoreRequest } from '../dimse/store-handler.js';
-import type { IndexEntry } from '../spool/index-entry.js';
-import { Spool } from '../spool/spool.js';
+import { Status, type StoreOutcome, type StoreRequest } from '../../agent/src/dimse/store-handler.js';
+import type { IndexEntry } from '../../agent/src/spool/index-entry.js';
+import { Spool } from '../../agent/src/spool/spool.js';
 
-export const SAMPLES_DIR = join(import.meta.dirname, '../../../test/fixtures/dicom-samples/pydicom');
+export const SAMPLES_DIR = join(import.meta.dirname, '../../test/fixtures/dicom-samples/pydicom');
 export const silent = pino({ level: 'silent' });
 
 /** A received instance: its dataset (no File Meta Information) and the C-STORE request for it. */

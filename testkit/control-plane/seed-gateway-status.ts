@@ -1,6 +1,6 @@
 import type { Condition, HealthReport } from '@ferry/shared';
-import type { Db } from '../db/client.js';
-import { type GatewayStatus, gatewayEvents, gatewayStatus } from '../db/schema/index.js';
+import type { Db } from '../../control-plane/src/db/client.js';
+import { type GatewayStatus, gatewayEvents, gatewayStatus } from '../../control-plane/src/db/schema/index.js';
 
 /** A valid health report with nothing waiting; `spool` and the rest may be overridden. */
 export function healthReport(

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AGENT_RELEASE_NAME } from '../agent-release/agent-release.js';
+import { AGENT_RELEASE_NAME } from '../../control-plane/src/agent-release/agent-release.js';
 
 let made: string | undefined;
 

@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { FsBlobStore } from '../storage/fs-blob-store.js';
+import { FsBlobStore } from '../../control-plane/src/storage/fs-blob-store.js';
 import type { TestApp } from './harness.js';
 import { type SealedTestObject, type SealTestObjectOptions, seedTestInstance } from './seal-object.js';
 

@@ -39,18 +39,18 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { type CryptoKey, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import pg from 'pg';
 import { pino } from 'pino';
-import { AgentRelease } from '../agent-release/agent-release.js';
-import { createApp } from '../app.js';
-import { hashPassword } from '../auth/password.js';
-import { issueSessionToken, loadSessionSecret } from '../auth/session.js';
-import { type Database, type Db, openDatabase, pgliteDatabase } from '../db/client.js';
-import * as schema from '../db/schema/index.js';
-import type { AppDeps, AppEnv } from '../http/types.js';
-import { SecretBox } from '../keys/secret-box.js';
-import type { BlobStore } from '../storage/blob-store.js';
-import { FsBlobStore } from '../storage/fs-blob-store.js';
-import { loadBlobSigningSecret } from '../storage/part-signature.js';
-import { S3BlobStore } from '../storage/s3-blob-store.js';
+import { AgentRelease } from '../../control-plane/src/agent-release/agent-release.js';
+import { createApp } from '../../control-plane/src/app.js';
+import { hashPassword } from '../../control-plane/src/auth/password.js';
+import { issueSessionToken, loadSessionSecret } from '../../control-plane/src/auth/session.js';
+import { type Database, type Db, openDatabase, pgliteDatabase } from '../../control-plane/src/db/client.js';
+import * as schema from '../../control-plane/src/db/schema/index.js';
+import type { AppDeps, AppEnv } from '../../control-plane/src/http/types.js';
+import { SecretBox } from '../../control-plane/src/keys/secret-box.js';
+import type { BlobStore } from '../../control-plane/src/storage/blob-store.js';
+import { FsBlobStore } from '../../control-plane/src/storage/fs-blob-store.js';
+import { loadBlobSigningSecret } from '../../control-plane/src/storage/part-signature.js';
+import { S3BlobStore } from '../../control-plane/src/storage/s3-blob-store.js';
 import { testAgentReleaseFile } from './agent-release.js';
 
 export type Backend = 'pglite' | 'postgres';
@@ -140,8 +140,8 @@ export interface TestGateway {
 // ---------------------------------------------------------------------------------------------
 // Shared inputs: migrations, cache directory, password hash
 
-const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations', import.meta.url));
-const CACHE_DIR = fileURLToPath(new URL('../../../node_modules/.cache/ferry-test', import.meta.url));
+const MIGRATIONS_DIR = fileURLToPath(new URL('../../control-plane/migrations', import.meta.url));
+const CACHE_DIR = fileURLToPath(new URL('../../node_modules/.cache/ferry-test', import.meta.url));
 /** Bump when the way snapshots and templates are made changes. */
 const RECIPE = 'v1';
 

@@ -1,5 +1,5 @@
-import type { Database } from '../db/client.js';
-import { GATEWAY_NOTIFY_CHANNEL, type GatewayNotice } from '../db/notify.js';
+import type { Database } from '../../control-plane/src/db/client.js';
+import { GATEWAY_NOTIFY_CHANNEL, type GatewayNotice } from '../../control-plane/src/db/notify.js';
 
 /** What a test heard on the gateway NOTIFY channel (real LISTEN on either backend). */
 export interface NoticeLog {
