@@ -13,8 +13,8 @@ import { RawScu, verificationContext } from '../../test/harness/raw-scu.js';
 import { TestControlPlane, until } from '../../testkit/agent/channel-server.js';
 import { silent } from '../../testkit/agent/spool.js';
 import { type RunningAgent, startAgent } from './agent.js';
+import { generateIdentity, loadIdentity, saveIdentity } from './cloud/identity.js';
 import { loadAgentConfig } from './config.js';
-import { generateIdentity, loadIdentity, saveIdentity } from './control/identity.js';
 import { LogRing } from './logger.js';
 
 const GATEWAY_ID = '3f1d2c4b-5a69-4788-9aab-bccddeeff001';

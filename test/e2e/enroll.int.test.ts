@@ -7,7 +7,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signAgentToken } from '../../agent/src/control/agent-token.js';
+import { signAgentToken } from '../../agent/src/cloud/agent-token.js';
 import { testAgentReleaseFile } from '../../testkit/control-plane/agent-release.js';
 import {
   type AgentProcess,

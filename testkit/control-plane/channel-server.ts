@@ -9,7 +9,7 @@ import { sql } from 'drizzle-orm';
 import { createApp } from '../../control-plane/src/app.js';
 import { type Database, openDatabase } from '../../control-plane/src/db/client.js';
 import { rowsOf } from '../../control-plane/src/db/queries/gateway-channel.js';
-import type { AppDeps, AppEnv } from '../../control-plane/src/http/types.js';
+import type { AppDeps, AppEnv } from '../../control-plane/src/edge/types.js';
 import { createChannelSocketServer } from '../../control-plane/src/server.js';
 import { ChannelHub } from '../../control-plane/src/ws/channel-hub.js';
 import type { CurrentRecipientKey } from '../../control-plane/src/ws/gateway-channel.js';

@@ -45,7 +45,7 @@ import { hashPassword } from '../../control-plane/src/auth/password.js';
 import { issueSessionToken, loadSessionSecret } from '../../control-plane/src/auth/session.js';
 import { type Database, type Db, openDatabase, pgliteDatabase } from '../../control-plane/src/db/client.js';
 import * as schema from '../../control-plane/src/db/schema/index.js';
-import type { AppDeps, AppEnv } from '../../control-plane/src/http/types.js';
+import type { AppDeps, AppEnv } from '../../control-plane/src/edge/types.js';
 import { SecretBox } from '../../control-plane/src/keys/secret-box.js';
 import type { BlobStore } from '../../control-plane/src/storage/blob-store.js';
 import { FsBlobStore } from '../../control-plane/src/storage/fs-blob-store.js';

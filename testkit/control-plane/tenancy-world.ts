@@ -11,8 +11,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { webhookDeliveries } from '../../control-plane/src/db/schema/index.js';
-import { SESSION_COOKIE } from '../../control-plane/src/http/auth-middleware.js';
-import type { AppEnv } from '../../control-plane/src/http/types.js';
+import { SESSION_COOKIE } from '../../control-plane/src/edge/auth-middleware.js';
+import type { AppEnv } from '../../control-plane/src/edge/types.js';
 import { csrfTokenFor } from '../../control-plane/src/web/csrf.js';
 import { type ChannelClient, connectGateway } from './channel-client.js';
 import { type ChannelServer, serveTestAppWithChannel } from './channel-server.js';

@@ -12,10 +12,10 @@ import {
   serverMessageSchema,
 } from '@ferry/shared';
 import WebSocket from 'ws';
+import { signAgentToken } from '../cloud/agent-token.js';
+import { ControlPlaneClient, normalizeServerUrl } from '../cloud/client.js';
+import { type AgentIdentity, loadIdentity } from '../cloud/identity.js';
 import { type AgentConfig, loadAgentConfig } from '../config.js';
-import { signAgentToken } from '../control/agent-token.js';
-import { ControlPlaneClient, normalizeServerUrl } from '../control/client.js';
-import { type AgentIdentity, loadIdentity } from '../control/identity.js';
 import { runUploadTest } from '../diagnostics/upload-test.js';
 import { echo } from '../dimse/echo-scu.js';
 import { CLOCK_SKEW_ERROR_MS, CLOCK_SKEW_WARN_MS } from '../health/conditions.js';

@@ -3,6 +3,8 @@ import { hostname as osHostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { type EnrollResponse, FerryError, isFerryError, recipientKeyThumbprint } from '@ferry/shared';
+import { ControlPlaneClient } from '../cloud/client.js';
+import { generateIdentity, identityPaths, loadIdentity, saveIdentity } from '../cloud/identity.js';
 import {
   agentConfigPath,
   agentConfigSchema,
@@ -10,8 +12,6 @@ import {
   readRawAgentConfig,
   writeAgentConfigFile,
 } from '../config.js';
-import { ControlPlaneClient } from '../control/client.js';
-import { generateIdentity, identityPaths, loadIdentity, saveIdentity } from '../control/identity.js';
 import { AGENT_VERSION } from '../version.js';
 import { parse, requireString } from './args.js';
 

@@ -1,14 +1,14 @@
 import { resolve } from 'node:path';
 import { FerryError } from '@ferry/shared';
-import { loadAgentConfig } from '../config.js';
-import { ControlPlaneClient } from '../control/client.js';
+import { ControlPlaneClient } from '../cloud/client.js';
 import {
   discardIdentity,
   generateIdentity,
   loadIdentity,
   promoteNextIdentity,
   saveIdentity,
-} from '../control/identity.js';
+} from '../cloud/identity.js';
+import { loadAgentConfig } from '../config.js';
 import { parse, requireString } from './args.js';
 
 /**

@@ -16,7 +16,7 @@ import {
   type TestApp,
   type TestGateway,
 } from '../../../testkit/control-plane/harness.js';
-import { ControlPlaneClient } from '../control/client.js';
+import { ControlPlaneClient } from '../cloud/client.js';
 import { LogRing } from '../logger.js';
 import { DiagnosticsRunner, MAX_LOG_BUNDLE_BYTES } from './diagnostics-runner.js';
 import { runUploadTest } from './upload-test.js';

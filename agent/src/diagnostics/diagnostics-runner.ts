@@ -7,9 +7,9 @@ import {
   isFerryError,
 } from '@ferry/shared';
 import type { Logger } from 'pino';
-import type { ControlPlaneClient } from '../control/client.js';
-import type { DiagnosticRunner } from '../control/runtime-hooks.js';
+import type { ControlPlaneClient } from '../cloud/client.js';
 import { echo } from '../dimse/echo-scu.js';
+import type { DiagnosticRunner } from '../live-config/runtime-hooks.js';
 import type { LogRing } from '../logger.js';
 import { runUploadTest } from './upload-test.js';
 

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { ControlPlaneClient } from '../control/client.js';
+import type { ControlPlaneClient } from '../cloud/client.js';
 import { UploadClient } from '../uploader/upload-client.js';
 
 export interface UploadTestResult {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { healthReportSchema } from '@ferry/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selfSignedCert } from '../../../test/harness/tls.js';
-import type { ListenerStats, UploaderStats } from '../control/runtime-hooks.js';
+import type { ListenerStats, UploaderStats } from '../live-config/runtime-hooks.js';
 import type { IndexEntry } from '../spool/index-entry.js';
 import { HealthMonitor } from './health-monitor.js';
 

@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile, stat, statfs } from 'node:fs/promises';
 import type { Condition, ConditionCode, HealthReport } from '@ferry/shared';
-import type { HealthSource, ListenerStats, UploaderStats } from '../control/runtime-hooks.js';
+import type { HealthSource, ListenerStats, UploaderStats } from '../live-config/runtime-hooks.js';
 import type { Spool } from '../spool/spool.js';
 import {
   clockSkew,

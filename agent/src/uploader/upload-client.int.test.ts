@@ -6,8 +6,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { FerryError, isFerryError, type UploadOfferObject } from '@ferry/shared';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ControlPlaneClient } from '../control/client.js';
-import { generateIdentity } from '../control/identity.js';
+import { ControlPlaneClient } from '../cloud/client.js';
+import { generateIdentity } from '../cloud/identity.js';
 import { completeTimeoutMs, OFFER_TIMEOUT_MS, UploadClient } from './upload-client.js';
 
 const GATEWAY = '6f1d3c1e-2b7a-4d0e-9a55-0c4b7e2f9a10';

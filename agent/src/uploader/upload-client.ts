@@ -12,7 +12,7 @@ import {
   type UploadOfferResult,
 } from '@ferry/shared';
 import { type Dispatcher, request } from 'undici';
-import type { ControlPlaneClient } from '../control/client.js';
+import type { ControlPlaneClient } from '../cloud/client.js';
 import { type TokenBucket, throttle } from './throttle.js';
 
 /** A PUT whose server stops reading or answering for this long is abandoned (undici's default is 5 min). */

@@ -24,7 +24,7 @@ import {
   type TestGateway,
 } from '../../../testkit/control-plane/harness.js';
 import { newTestUid, readSample, rewriteSample } from '../../../testkit/control-plane/seal-object.js';
-import { ControlPlaneClient } from '../control/client.js';
+import { ControlPlaneClient } from '../cloud/client.js';
 import type { IndexEntry } from '../spool/index-entry.js';
 import { Spool } from '../spool/spool.js';
 import { type UploadApi, UploadClient } from './upload-client.js';

@@ -1,7 +1,7 @@
 import type { BandwidthWindow, Receipt, UploadOfferObject, UploadOfferResult } from '@ferry/shared';
 import { FerryError, isFerryError } from '@ferry/shared';
 import type { Logger } from 'pino';
-import type { UploaderStats } from '../control/runtime-hooks.js';
+import type { UploaderStats } from '../live-config/runtime-hooks.js';
 import type { IndexEntry } from '../spool/index-entry.js';
 import type { SpoolPaths } from '../spool/paths.js';
 import type { SpoolLog } from '../spool/spool-log.js';

@@ -5,9 +5,9 @@ import {
   uploadTestVerifyResponseSchema,
 } from '@ferry/shared';
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { authenticate } from '../http/auth-middleware.js';
-import { ctxOf } from '../http/context.js';
-import type { AppEnv } from '../http/types.js';
+import { authenticate } from '../edge/auth-middleware.js';
+import { ctxOf } from '../edge/context.js';
+import type { AppEnv } from '../edge/types.js';
 import { startUploadTest } from '../services/start-upload-test.js';
 import { verifyUploadTest } from '../services/verify-upload-test.js';
 import { json } from './api-schemas.js';

@@ -1,9 +1,9 @@
 import { createPublicKey } from 'node:crypto';
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { JWK } from 'jose';
-import { authenticate } from '../http/auth-middleware.js';
-import { ctxOf } from '../http/context.js';
-import type { AppEnv } from '../http/types.js';
+import { authenticate } from '../edge/auth-middleware.js';
+import { ctxOf } from '../edge/context.js';
+import type { AppEnv } from '../edge/types.js';
 import { enrollAgent } from '../services/enroll-agent.js';
 import { getAgentSelf } from '../services/get-agent-self.js';
 import { rotateAgentKey } from '../services/rotate-agent-key.js';

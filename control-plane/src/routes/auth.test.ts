@@ -10,8 +10,8 @@ import { expectError } from '../../../testkit/control-plane/security-suite.js';
 import { hashPassword, needsRehash } from '../auth/password.js';
 import { verifySessionToken } from '../auth/session.js';
 import { auditLog, rateLimits, users } from '../db/schema/index.js';
+import { authenticate } from '../edge/auth-middleware.js';
 import { parseTrustedProxies } from '../env.js';
-import { authenticate } from '../http/auth-middleware.js';
 import { LOGIN_ADDRESS_BUDGET, LOGIN_BACKOFF } from '../services/login-throttle.js';
 
 const LOGIN = '/api/v1/auth/login';

@@ -5,9 +5,9 @@ import {
   authenticateWithTemporaryPassword,
   SESSION_COOKIE,
   setSessionCookie,
-} from '../http/auth-middleware.js';
-import { ctxOf } from '../http/context.js';
-import type { AppEnv } from '../http/types.js';
+} from '../edge/auth-middleware.js';
+import { ctxOf } from '../edge/context.js';
+import type { AppEnv } from '../edge/types.js';
 import { changePassword } from '../services/change-password.js';
 import { loginUser } from '../services/login-user.js';
 import { logoutUser } from '../services/logout-user.js';

@@ -6,8 +6,8 @@
  */
 import { FerryError } from '@ferry/shared';
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import { ctxOf } from '../http/context.js';
-import type { AppEnv } from '../http/types.js';
+import { ctxOf } from '../edge/context.js';
+import type { AppEnv } from '../edge/types.js';
 import { admitPartUpload } from '../services/admit-part-upload.js';
 import type { FsBlobStore } from '../storage/fs-blob-store.js';
 

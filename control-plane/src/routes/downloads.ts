@@ -1,7 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { AGENT_RELEASE_NAME, AGENT_RELEASE_PATH } from '../agent-release/agent-release.js';
-import { streamBody } from '../http/stream-body.js';
-import type { AppEnv } from '../http/types.js';
+import { streamBody } from '../edge/stream-body.js';
+import type { AppEnv } from '../edge/types.js';
 import { errorResponses } from './openapi-common.js';
 
 /**

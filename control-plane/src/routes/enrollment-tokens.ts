@@ -1,7 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { authenticate } from '../http/auth-middleware.js';
-import { ctxOf } from '../http/context.js';
-import type { AppEnv } from '../http/types.js';
+import { authenticate } from '../edge/auth-middleware.js';
+import { ctxOf } from '../edge/context.js';
+import type { AppEnv } from '../edge/types.js';
 import { createEnrollmentToken } from '../services/create-enrollment-token.js';
 import { installCommandFor } from '../services/install-command.js';
 import { type EnrollmentTokenSummary, listEnrollmentTokens } from '../services/list-enrollment-tokens.js';

@@ -1,8 +1,8 @@
 import { diagnosticRequestSchema, diagnosticResultSchema } from '@ferry/shared';
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { authenticate } from '../http/auth-middleware.js';
-import { ctxOf } from '../http/context.js';
-import type { AppEnv } from '../http/types.js';
+import { authenticate } from '../edge/auth-middleware.js';
+import { ctxOf } from '../edge/context.js';
+import type { AppEnv } from '../edge/types.js';
 import {
   DIAGNOSTIC_MAX_WAIT_SECONDS,
   type DiagnosticView,

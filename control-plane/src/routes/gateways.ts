@@ -1,8 +1,8 @@
 import { healthReportSchema, recipientKeyThumbprint } from '@ferry/shared';
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { authenticate } from '../http/auth-middleware.js';
-import { ctxOf } from '../http/context.js';
-import type { AppEnv } from '../http/types.js';
+import { authenticate } from '../edge/auth-middleware.js';
+import { ctxOf } from '../edge/context.js';
+import type { AppEnv } from '../edge/types.js';
 import { GATEWAY_DETAIL_EVENTS, type GatewayDetail, getGateway } from '../services/get-gateway.js';
 import { listGateways } from '../services/list-gateways.js';
 import { revokeGateway } from '../services/revoke-gateway.js';

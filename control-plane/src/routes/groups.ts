@@ -1,7 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { authenticate } from '../http/auth-middleware.js';
-import { ctxOf } from '../http/context.js';
-import type { AppEnv } from '../http/types.js';
+import { authenticate } from '../edge/auth-middleware.js';
+import { ctxOf } from '../edge/context.js';
+import type { AppEnv } from '../edge/types.js';
 import { createGroup } from '../services/create-group.js';
 import { listGroups } from '../services/list-groups.js';
 import { emailSchema, json, nameSchema, passwordSchema } from './api-schemas.js';

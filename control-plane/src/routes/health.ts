@@ -1,6 +1,6 @@
 import { FerryError } from '@ferry/shared';
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import type { AppEnv } from '../http/types.js';
+import type { AppEnv } from '../edge/types.js';
 
 export function registerHealth(app: OpenAPIHono<AppEnv>): void {
   app.get('/healthz', (c) => c.json({ ok: true }));

@@ -1,5 +1,5 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import type { AppDeps, AppEnv } from '../http/types.js';
+import type { AppDeps, AppEnv } from '../edge/types.js';
 import { FsBlobStore } from '../storage/fs-blob-store.js';
 import { registerChannel } from '../ws/channel-route.js';
 import { registerAgentDiagnostics } from './agent-diagnostics.js';

@@ -1,9 +1,9 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { StudySummary } from '../db/queries/studies.js';
-import { authenticate } from '../http/auth-middleware.js';
-import { ctxOf } from '../http/context.js';
-import { streamBody } from '../http/stream-body.js';
-import type { AppEnv } from '../http/types.js';
+import { authenticate } from '../edge/auth-middleware.js';
+import { ctxOf } from '../edge/context.js';
+import { streamBody } from '../edge/stream-body.js';
+import type { AppEnv } from '../edge/types.js';
 import { downloadStudy } from '../services/download-study.js';
 import { getStudy, type InstanceVersion } from '../services/get-study.js';
 import {

@@ -5,9 +5,9 @@ import {
   uploadOfferResponseSchema,
 } from '@ferry/shared';
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
-import { authenticate } from '../http/auth-middleware.js';
-import { ctxOf } from '../http/context.js';
-import type { AppEnv } from '../http/types.js';
+import { authenticate } from '../edge/auth-middleware.js';
+import { ctxOf } from '../edge/context.js';
+import type { AppEnv } from '../edge/types.js';
 import { completeUploads } from '../services/complete-uploads.js';
 import { offerUploads } from '../services/offer-uploads.js';
 import { json } from './api-schemas.js';

@@ -11,7 +11,7 @@ import {
 import { runCommonRouteTests } from '../../../testkit/control-plane/security-suite.js';
 import { type Ctx, systemCtx } from '../context.js';
 import { auditLog, users, webhookDeliveries, webhooks } from '../db/schema/index.js';
-import { userActor } from '../http/auth-middleware.js';
+import { userActor } from '../edge/auth-middleware.js';
 import { createWebhook } from '../services/create-webhook.js';
 import { WEBHOOK_SECRET_PURPOSE } from '../webhooks/signature.js';
 

@@ -8,7 +8,7 @@ import type { Ctx } from '../context.js';
 import { assertScopeFound, getStudyOr404, inCurrentInstances, type StudyRef } from '../db/queries/studies.js';
 import { instances } from '../db/schema/index.js';
 import type { DicomJson } from '../dicom/dicom-json.js';
-import type { AppDeps } from '../http/types.js';
+import type { AppDeps } from '../edge/types.js';
 import { instanceIndex, readFrame } from '../storage/instance-index.js';
 import { requireUser } from './permissions.js';
 

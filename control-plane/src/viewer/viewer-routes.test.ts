@@ -14,7 +14,7 @@ import {
   type TestApp,
 } from '../../../testkit/control-plane/harness.js';
 import { seedOneStudy } from '../../../testkit/control-plane/study-fixtures.js';
-import type { AppEnv } from '../http/types.js';
+import type { AppEnv } from '../edge/types.js';
 import { CONTENT_SECURITY_POLICY } from '../web/csp.js';
 import { VIEWER_CONTENT_SECURITY_POLICY, VIEWER_WORKER_CONTENT_SECURITY_POLICY } from './viewer-csp.js';
 import { viewerIndexHtml } from './viewer-index-html.js';

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { Context, Hono, MiddlewareHandler } from 'hono';
-import type { AppEnv } from '../http/types.js';
+import type { AppEnv } from '../edge/types.js';
 import { consoleHeaders } from '../web/csp.js';
 import { Layout } from '../web/layout.js';
 import { pageUser, requirePage } from '../web/page-context.js';

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Hono } from 'hono';
-import type { AppEnv } from '../http/types.js';
+import type { AppEnv } from '../edge/types.js';
 
 /** control-plane/public, from src/web or dist/web alike. */
 const PUBLIC_DIR = fileURLToPath(new URL('../../public', import.meta.url));

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
-import type { AppEnv } from '../http/types.js';
+import type { AppEnv } from '../edge/types.js';
 
 /**
  * Headers for every console page and asset. No inline script or style is allowed, and nothing is

@@ -1,8 +1,8 @@
 import { ERROR_CODES, FerryError } from '@ferry/shared';
 import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { asClientError } from '../http/errors.js';
-import type { AppEnv } from '../http/types.js';
+import { asClientError } from '../edge/errors.js';
+import type { AppEnv } from '../edge/types.js';
 import { registerAssets } from './assets.js';
 import { consoleHeaders } from './csp.js';
 import { Layout } from './layout.js';

@@ -3,8 +3,8 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { decodeJwt } from 'jose';
 import { verifySessionToken } from '../auth/session.js';
-import { SESSION_COOKIE, sessionUser, userActor } from '../http/auth-middleware.js';
-import type { AppEnv } from '../http/types.js';
+import { SESSION_COOKIE, sessionUser, userActor } from '../edge/auth-middleware.js';
+import type { AppEnv } from '../edge/types.js';
 import { checkCsrf, csrfTokenFor } from './csrf.js';
 
 /** The signed-in user of a console page, with what every page needs to render its frame. */

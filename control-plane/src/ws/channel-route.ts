@@ -8,9 +8,9 @@ import {
 import { upgradeWebSocket } from '@hono/node-server';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { authenticate } from '../http/auth-middleware.js';
-import { clientIp } from '../http/context.js';
-import type { AppEnv } from '../http/types.js';
+import { authenticate } from '../edge/auth-middleware.js';
+import { clientIp } from '../edge/context.js';
+import type { AppEnv } from '../edge/types.js';
 import { requireAgent } from '../services/permissions.js';
 import type { ChannelHub } from './channel-hub.js';
 

@@ -8,9 +8,9 @@
 import { FerryError, isEncapsulated } from '@ferry/shared';
 import type { Context } from 'hono';
 import { BULK_DATA_PATH, PIXEL_DATA } from '../../dicom/dicom-json.js';
-import { ctxOf } from '../../http/context.js';
-import { streamBody } from '../../http/stream-body.js';
-import type { AppEnv } from '../../http/types.js';
+import { ctxOf } from '../../edge/context.js';
+import { streamBody } from '../../edge/stream-body.js';
+import type { AppEnv } from '../../edge/types.js';
 import { findStoredInstance } from '../../services/open-instance-pixels.js';
 import { recordStudyRead } from '../../services/record-study-reads.js';
 import { instanceIndex, readFrame, streamBulkValue } from '../../storage/instance-index.js';

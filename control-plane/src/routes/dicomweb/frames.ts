@@ -5,9 +5,9 @@
  */
 import { FerryError } from '@ferry/shared';
 import type { Context } from 'hono';
-import { ctxOf } from '../../http/context.js';
-import { streamBody } from '../../http/stream-body.js';
-import type { AppEnv } from '../../http/types.js';
+import { ctxOf } from '../../edge/context.js';
+import { streamBody } from '../../edge/stream-body.js';
+import type { AppEnv } from '../../edge/types.js';
 import { openInstancePixels } from '../../services/open-instance-pixels.js';
 import { recordStudyRead } from '../../services/record-study-reads.js';
 import { negotiateFrameMedia } from './frame-accept.js';

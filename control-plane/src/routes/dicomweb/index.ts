@@ -5,9 +5,9 @@
  * (FERRY_CORS_ORIGINS) call it with bearer tokens only (http/cors.ts).
  */
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import { authenticate } from '../../http/auth-middleware.js';
-import { dicomwebCors } from '../../http/cors.js';
-import type { AppEnv } from '../../http/types.js';
+import { authenticate } from '../../edge/auth-middleware.js';
+import { dicomwebCors } from '../../edge/cors.js';
+import type { AppEnv } from '../../edge/types.js';
 import { bulkdataHandler } from './bulkdata.js';
 import { framesHandler } from './frames.js';
 import { searchInstancesHandler, searchSeriesHandler, searchStudiesHandler } from './qido.js';

@@ -1,6 +1,6 @@
 import { FerryError } from '@ferry/shared';
 import type { Context } from 'hono';
-import type { AppEnv } from '../../http/types.js';
+import type { AppEnv } from '../../edge/types.js';
 import type { ResultUrls } from './dicom-json.js';
 
 /** UIDs are at most 64 characters of digits and dots; letters and `-` are let through so any id is a 404, not a 400. */

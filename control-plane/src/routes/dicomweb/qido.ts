@@ -2,8 +2,8 @@
 import type { Context } from 'hono';
 import type { Ctx } from '../../context.js';
 import type { StudyRef } from '../../db/queries/studies.js';
-import { ctxOf } from '../../http/context.js';
-import type { AppEnv } from '../../http/types.js';
+import { ctxOf } from '../../edge/context.js';
+import type { AppEnv } from '../../edge/types.js';
 import { recordStudyRead, recordStudyReads } from '../../services/record-study-reads.js';
 import { searchInstances } from '../../services/search-instances.js';
 import { searchSeries } from '../../services/search-series.js';

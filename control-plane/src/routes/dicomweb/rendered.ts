@@ -26,9 +26,9 @@ import {
   renderFrame,
 } from '../../dicom/render-frame.js';
 import { RenderedCache } from '../../dicom/rendered-cache.js';
-import { ctxOf } from '../../http/context.js';
-import { streamBody } from '../../http/stream-body.js';
-import type { AppEnv } from '../../http/types.js';
+import { ctxOf } from '../../edge/context.js';
+import { streamBody } from '../../edge/stream-body.js';
+import type { AppEnv } from '../../edge/types.js';
 import { listStoredInstances } from '../../services/list-stored-instances.js';
 import { openInstancePixels } from '../../services/open-instance-pixels.js';
 import { pickRenderedInstance } from '../../services/pick-rendered-instance.js';

@@ -5,7 +5,7 @@
  */
 import { FerryError } from '@ferry/shared';
 import { overLimit, TRANSCODE_MAX_BYTES, transcodeStream } from '../../dicom/transcode.js';
-import type { AppDeps } from '../../http/types.js';
+import type { AppDeps } from '../../edge/types.js';
 import type { StoredInstance } from '../../services/list-stored-instances.js';
 import { EpochKeyCache, openStoredObject } from '../../storage/open-stored-object.js';
 import { type AcceptedSyntaxes, chooseDicomSyntax } from './accept.js';

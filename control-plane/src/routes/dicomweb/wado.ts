@@ -5,9 +5,9 @@
  */
 import { FerryError } from '@ferry/shared';
 import type { Context } from 'hono';
-import { ctxOf } from '../../http/context.js';
-import { streamBody } from '../../http/stream-body.js';
-import type { AppEnv } from '../../http/types.js';
+import { ctxOf } from '../../edge/context.js';
+import { streamBody } from '../../edge/stream-body.js';
+import type { AppEnv } from '../../edge/types.js';
 import { listInstanceMetadata } from '../../services/list-instance-metadata.js';
 import { listStoredInstances } from '../../services/list-stored-instances.js';
 import { recordStudyRead } from '../../services/record-study-reads.js';

@@ -1,10 +1,10 @@
 import { ERROR_CODES, FerryError } from '@ferry/shared';
 import type { Context, Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { setSessionCookie } from '../../http/auth-middleware.js';
-import { ctxOf } from '../../http/context.js';
-import { retryAfterOf } from '../../http/errors.js';
-import type { AppEnv } from '../../http/types.js';
+import { setSessionCookie } from '../../edge/auth-middleware.js';
+import { ctxOf } from '../../edge/context.js';
+import { retryAfterOf } from '../../edge/errors.js';
+import type { AppEnv } from '../../edge/types.js';
 import { changePassword } from '../../services/change-password.js';
 import { formText } from '../facility-fields.js';
 import { Csrf, FieldError, Layout, NewPasswordField } from '../layout.js';

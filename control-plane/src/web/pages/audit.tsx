@@ -1,6 +1,6 @@
 import type { Hono } from 'hono';
-import { ctxOf } from '../../http/context.js';
-import type { AppEnv } from '../../http/types.js';
+import { ctxOf } from '../../edge/context.js';
+import type { AppEnv } from '../../edge/types.js';
 import { type AuditEntry, listAudit } from '../../services/list-audit.js';
 import { listUsers } from '../../services/list-users.js';
 import { When } from '../facility-fields.js';

@@ -2,8 +2,8 @@ import { FerryError } from '@ferry/shared';
 import type { Context, Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { FacilityRow } from '../../db/queries/facilities.js';
-import { ctxOf } from '../../http/context.js';
-import type { AppEnv } from '../../http/types.js';
+import { ctxOf } from '../../edge/context.js';
+import type { AppEnv } from '../../edge/types.js';
 import { countGatewaysByFacility } from '../../services/count-gateways-by-facility.js';
 import {
   createEnrollmentToken,

@@ -8,8 +8,8 @@ import {
   recipientKeyThumbprint,
 } from '@ferry/shared';
 import type { Context, Hono } from 'hono';
-import { ctxOf } from '../../http/context.js';
-import type { AppEnv } from '../../http/types.js';
+import { ctxOf } from '../../edge/context.js';
+import type { AppEnv } from '../../edge/types.js';
 import { type DiagnosticView, getDiagnostic } from '../../services/get-diagnostic.js';
 import { type GatewayDetail, getGateway } from '../../services/get-gateway.js';
 import { revokeGateway } from '../../services/revoke-gateway.js';

@@ -1,7 +1,7 @@
 import { FerryError } from '@ferry/shared';
 import type { Context, Hono } from 'hono';
-import { ctxOf } from '../../http/context.js';
-import type { AppEnv } from '../../http/types.js';
+import { ctxOf } from '../../edge/context.js';
+import type { AppEnv } from '../../edge/types.js';
 import type { StudyInstance } from '../../services/get-study.js';
 import {
   getStudyOverview,

@@ -1,8 +1,8 @@
 import { FerryError } from '@ferry/shared';
 import type { Context, Hono } from 'hono';
 import type { StudySummary } from '../../db/queries/studies.js';
-import { ctxOf } from '../../http/context.js';
-import type { AppEnv } from '../../http/types.js';
+import { ctxOf } from '../../edge/context.js';
+import type { AppEnv } from '../../edge/types.js';
 import { listFacilities } from '../../services/list-facilities.js';
 import {
   type ListStudiesInput,

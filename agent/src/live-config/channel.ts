@@ -13,10 +13,10 @@ import {
 import type { JWK } from 'jose';
 import type { Logger } from 'pino';
 import WebSocket, { type RawData } from 'ws';
+import { signAgentToken } from '../cloud/agent-token.js';
+import { normalizeServerUrl } from '../cloud/client.js';
 import { type BackoffPolicy, backoffDelay } from '../uploader/backoff.js';
 import { AGENT_VERSION } from '../version.js';
-import { signAgentToken } from './agent-token.js';
-import { normalizeServerUrl } from './client.js';
 import type { ConfigApplier, DiagnosticRunner, HealthSource, RecipientKeyHolder } from './runtime-hooks.js';
 
 /** 1 s doubling up to a minute, with full jitter: a restarted control plane is not hit by the fleet at once. */

@@ -2,8 +2,8 @@ import { recipientKeyThumbprint } from '@ferry/shared';
 import type { JWK } from 'jose';
 import type { Logger } from 'pino';
 import { readRawAgentConfig, writeAgentConfigFile } from '../config.js';
+import type { RecipientKeyHolder } from '../live-config/runtime-hooks.js';
 import type { Spool } from '../spool/spool.js';
-import type { RecipientKeyHolder } from './runtime-hooks.js';
 
 /**
  * The control plane's recipient key as this gateway holds it: agent.json's `recipientPublicKey`, and
