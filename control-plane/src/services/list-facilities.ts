@@ -4,6 +4,8 @@ import type { FacilityRow } from '../db/queries/facilities.js';
 import { facilities } from '../db/schema/index.js';
 import { requireUser } from './permissions.js';
 
+export type { FacilityRow };
+
 /** The facilities of the caller's group, by name. Readers may list. */
 export async function listFacilities({ ctx }: { ctx: Ctx; input?: undefined }): Promise<FacilityRow[]> {
   const actor = requireUser(ctx.actor);

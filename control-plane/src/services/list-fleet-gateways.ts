@@ -4,6 +4,8 @@ import { type GatewayView, selectGatewayViews } from '../db/queries/gateways.js'
 import { type GatewayStatus, gatewayStatus, gateways } from '../db/schema/index.js';
 import { requireUser } from './permissions.js';
 
+export type { GatewayStatus };
+
 export interface FleetFilters {
   status?: GatewayStatus | undefined;
   facilityId?: string | undefined;

@@ -6,6 +6,8 @@ import { facilities, studies } from '../db/schema/index.js';
 import { patientSearchKey } from './patient-search.js';
 import { requireUser } from './permissions.js';
 
+export type { StudySummary };
+
 export const STUDY_PAGE_DEFAULT = 50;
 export const STUDY_PAGE_MAX = 200;
 

@@ -4,6 +4,8 @@ import { type UserView, userColumns } from '../db/queries/users.js';
 import { users } from '../db/schema/index.js';
 import { requireAdmin } from './permissions.js';
 
+export { type UserRole, userRoles } from '../db/schema/index.js';
+
 /** The users of the caller's group, deactivated ones included. Admins only. */
 export async function listUsers({ ctx }: { ctx: Ctx; input?: undefined }): Promise<UserView[]> {
   const actor = requireAdmin(ctx.actor);

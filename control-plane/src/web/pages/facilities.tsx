@@ -1,7 +1,6 @@
 import { FerryError } from '@ferry/shared';
 import type { Context, Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import type { FacilityRow } from '../../db/queries/facilities.js';
 import { ctxOf } from '../../edge/context.js';
 import type { AppEnv } from '../../edge/types.js';
 import { countGatewaysByFacility } from '../../services/count-gateways-by-facility.js';
@@ -15,7 +14,7 @@ import { getFacility } from '../../services/get-facility.js';
 import { getGatewaySettings } from '../../services/get-gateway-settings.js';
 import { type InstallCommand, installCommandFor } from '../../services/install-command.js';
 import { type EnrollmentTokenSummary, listEnrollmentTokens } from '../../services/list-enrollment-tokens.js';
-import { listFacilities } from '../../services/list-facilities.js';
+import { type FacilityRow, listFacilities } from '../../services/list-facilities.js';
 import { revokeEnrollmentToken } from '../../services/revoke-enrollment-token.js';
 import { STABLE_PERIOD_DEFAULT_SECONDS } from '../../services/stable-period.js';
 import { updateFacility } from '../../services/update-facility.js';

@@ -1,7 +1,6 @@
 import type { Context, Hono } from 'hono';
 import { raw } from 'hono/html';
 import { streamSSE } from 'hono/streaming';
-import type { GatewayStatus } from '../../db/schema/index.js';
 import { ctxOf } from '../../edge/context.js';
 import type { AppEnv } from '../../edge/types.js';
 import type { FleetSummary } from '../../services/get-fleet-summary.js';
@@ -10,6 +9,7 @@ import { listFacilities } from '../../services/list-facilities.js';
 import {
   type FleetFilters,
   type FleetGatewayView,
+  type GatewayStatus,
   listFleetGateways,
 } from '../../services/list-fleet-gateways.js';
 import { formatBytes, formatTime, formatVersion } from '../components/fleet-format.js';

@@ -1,11 +1,10 @@
 import { FerryError } from '@ferry/shared';
 import type { Context, Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { type UserRole, userRoles } from '../../db/schema/index.js';
 import { ctxOf } from '../../edge/context.js';
 import type { AppEnv } from '../../edge/types.js';
 import { createUser } from '../../services/create-user.js';
-import { listUsers } from '../../services/list-users.js';
+import { listUsers, type UserRole, userRoles } from '../../services/list-users.js';
 import { resetUserPassword } from '../../services/reset-user-password.js';
 import { updateUser } from '../../services/update-user.js';
 import { formText, requireUuid, When } from '../facility-fields.js';

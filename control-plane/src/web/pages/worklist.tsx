@@ -1,6 +1,5 @@
 import { FerryError } from '@ferry/shared';
 import type { Context, Hono } from 'hono';
-import type { StudySummary } from '../../db/queries/studies.js';
 import { ctxOf } from '../../edge/context.js';
 import type { AppEnv } from '../../edge/types.js';
 import { listFacilities } from '../../services/list-facilities.js';
@@ -10,6 +9,7 @@ import {
   STUDY_PAGE_DEFAULT,
   STUDY_PAGE_MAX,
   type StudySort,
+  type StudySummary,
   studyListStatuses,
   studySorts,
 } from '../../services/list-studies.js';
