@@ -2,8 +2,15 @@ import { recipientKeyThumbprint } from '@ferry/shared';
 import type { JWK } from 'jose';
 import type { Logger } from 'pino';
 import { readRawAgentConfig, writeAgentConfigFile } from '../config.js';
-import type { RecipientKeyHolder } from '../live-config/runtime-hooks.js';
 import type { Spool } from '../spool/spool.js';
+
+/** The control plane's recipient key as the gateway holds it; the control channel applies rotations. */
+export interface RecipientKeyHolder {
+  /** RFC 7638 thumbprint of the key new objects are sealed for. */
+  thumbprint(): Promise<string>;
+  /** Keeps and uses a rotated key; false when it is the one in use or does not match `thumbprint`. */
+  apply(publicJwk: JWK, thumbprint: string): Promise<boolean>;
+}
 
 /**
  * The control plane's recipient key as this gateway holds it: agent.json's `recipientPublicKey`, and

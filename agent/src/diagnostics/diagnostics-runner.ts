@@ -9,7 +9,6 @@ import {
 import type { Logger } from 'pino';
 import type { ControlPlaneClient } from '../cloud/client.js';
 import { echo } from '../dimse/echo-scu.js';
-import type { DiagnosticRunner } from '../live-config/runtime-hooks.js';
 import type { LogRing } from '../logger.js';
 import { runUploadTest } from './upload-test.js';
 
@@ -32,6 +31,11 @@ export interface DiagnosticsRunnerDeps {
   peers: () => readonly DicomPeer[];
   logs: LogRing;
   log: Logger;
+}
+
+/** Runs a diagnostic the control plane asked for; never throws (failures are `ok: false`). */
+export interface DiagnosticRunner {
+  run(request: DiagnosticRequest): Promise<DiagnosticResult>;
 }
 
 /** Runs the diagnostics an admin starts from the control plane; never throws. */

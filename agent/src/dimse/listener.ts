@@ -3,8 +3,8 @@ import { createServer as createTcpServer, type Server, type Socket } from 'node:
 import { createServer as createTlsServer } from 'node:tls';
 import { FerryError } from '@ferry/shared';
 import type { Logger } from 'pino';
-import type { ListenerStats } from '../live-config/runtime-hooks.js';
 import { Connection, type ConnectionHooks } from './connection.js';
+import type { ListenerStats } from './listener-stats.js';
 import { connectionKey, PendingConnections, RefusalLog } from './pending-connections.js';
 import { type AssociationPolicy, callingAeShare, pendingLimits } from './policy.js';
 import type { StoreHandler } from './store-handler.js';

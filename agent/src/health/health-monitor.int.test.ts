@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { healthReportSchema } from '@ferry/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selfSignedCert } from '../../../test/harness/tls.js';
-import type { ListenerStats, UploaderStats } from '../live-config/runtime-hooks.js';
+import type { ListenerStats } from '../dimse/listener-stats.js';
 import type { IndexEntry } from '../spool/index-entry.js';
+import type { UploaderStats } from '../uploader/uploader-stats.js';
 import { HealthMonitor } from './health-monitor.js';
 
 let dir: string;

@@ -1,8 +1,9 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile, stat, statfs } from 'node:fs/promises';
 import type { Condition, ConditionCode, HealthReport } from '@ferry/shared';
-import type { HealthSource, ListenerStats, UploaderStats } from '../live-config/runtime-hooks.js';
+import type { ListenerStats } from '../dimse/listener-stats.js';
 import type { Spool } from '../spool/spool.js';
+import type { UploaderStats } from '../uploader/uploader-stats.js';
 import {
   clockSkew,
   configRejected,
@@ -14,6 +15,13 @@ import {
   uploadQuarantined,
   uploadStalled,
 } from './conditions.js';
+
+/** Builds the next heartbeat's health report (interval counters cover the time since the last call). */
+export interface HealthSource {
+  report(): Promise<HealthReport>;
+  /** The channel tells the health monitor the clock offset it measured (agent minus server, ms). */
+  setClockOffset(ms: number): void;
+}
 
 export interface HealthMonitorDeps {
   dataDir: string;

@@ -13,8 +13,10 @@ import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sleep, TestControlPlane, until } from '../../../testkit/agent/channel-server.js';
 import { silent } from '../../../testkit/agent/spool.js';
+import type { DiagnosticRunner } from '../diagnostics/diagnostics-runner.js';
+import type { HealthSource } from '../health/health-monitor.js';
 import { ControlChannel } from './channel.js';
-import type { ApplyOutcome, ConfigApplier, DiagnosticRunner, HealthSource } from './runtime-hooks.js';
+import type { ApplyOutcome, ConfigApplier } from './config-applier-contract.js';
 
 const GATEWAY_ID = '0c0f6b59-4a37-4c55-9d0f-2b0d4c6e3a10';
 let privateJwk: JWK;

@@ -15,9 +15,12 @@ import type { Logger } from 'pino';
 import WebSocket, { type RawData } from 'ws';
 import { signAgentToken } from '../cloud/agent-token.js';
 import { normalizeServerUrl } from '../cloud/client.js';
+import type { RecipientKeyHolder } from '../cloud/recipient-key.js';
+import type { DiagnosticRunner } from '../diagnostics/diagnostics-runner.js';
+import type { HealthSource } from '../health/health-monitor.js';
 import { type BackoffPolicy, backoffDelay } from '../uploader/backoff.js';
 import { AGENT_VERSION } from '../version.js';
-import type { ConfigApplier, DiagnosticRunner, HealthSource, RecipientKeyHolder } from './runtime-hooks.js';
+import type { ConfigApplier } from './config-applier-contract.js';
 
 /** 1 s doubling up to a minute, with full jitter: a restarted control plane is not hit by the fleet at once. */
 export const CHANNEL_BACKOFF: BackoffPolicy = { baseMs: 1000, capMs: 60_000 };
@@ -32,6 +35,7 @@ const MAX_UNACKED = 8;
 
 export type ChannelState = 'idle' | 'connecting' | 'open' | 'waiting' | 'stopped' | 'reenroll-required';
 
+/** The channel knows nothing of DICOM, the spool or the uploader: agent.ts wires in what it needs. */
 export interface ControlChannelOptions {
   /** The control plane's http(s) URL from agent.json. */
   server: string;

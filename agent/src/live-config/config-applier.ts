@@ -4,7 +4,7 @@ import { agentConfigSchema, describeIssues, readRawAgentConfig, writeAgentConfig
 import type { DicomListener } from '../dimse/listener.js';
 import type { AssociationPolicy } from '../dimse/policy.js';
 import type { Uploader, UploaderConfig } from '../uploader/uploader.js';
-import type { ApplyOutcome, ConfigApplier } from './runtime-hooks.js';
+import type { ApplyOutcome, ConfigApplier } from './config-applier-contract.js';
 
 export interface LiveConfigApplierDeps {
   dataDir: string;

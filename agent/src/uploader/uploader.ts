@@ -1,7 +1,6 @@
 import type { BandwidthWindow, Receipt, UploadOfferObject, UploadOfferResult } from '@ferry/shared';
 import { FerryError, isFerryError } from '@ferry/shared';
 import type { Logger } from 'pino';
-import type { UploaderStats } from '../live-config/runtime-hooks.js';
 import type { IndexEntry } from '../spool/index-entry.js';
 import type { SpoolPaths } from '../spool/paths.js';
 import type { SpoolLog } from '../spool/spool-log.js';
@@ -14,6 +13,7 @@ import { Semaphore } from './semaphore.js';
 import { sendParts, type UploadTarget } from './send-object.js';
 import { TokenBucket } from './throttle.js';
 import type { UploadApi } from './upload-client.js';
+import type { UploaderStats } from './uploader-stats.js';
 import { verdictOf } from './verdict.js';
 import { WorkQueue } from './work-queue.js';
 

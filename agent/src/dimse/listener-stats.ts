@@ -1,0 +1,15 @@
+/** Monotonic counters and live state the DICOM listener exposes for health. */
+export interface ListenerStats {
+  listening: boolean;
+  aeTitle: string;
+  port: number;
+  activeAssociations: number;
+  /** Associations accepted since start (monotonic). */
+  associationsTotal: number;
+  /** Latest C-STORE Success per calling AE title. */
+  lastStoreByCallingAe: ReadonlyMap<string, Date>;
+  /** The DICOM TLS certificate file, when the listener uses TLS. */
+  tlsCertFile: string | undefined;
+  /** Calling AE titles the listener accepts now; 0 means it accepts any caller. */
+  allowedCallingAeCount: number;
+}
