@@ -14,7 +14,7 @@ describe('control plane settings', () => {
   });
 
   it('serves the agent release npm run bundle:agent writes, or FERRY_AGENT_RELEASE', () => {
-    const repo = fileURLToPath(new URL('../..', import.meta.url));
+    const repo = fileURLToPath(new URL('../../', import.meta.url));
     expect(loadEnv({}).agentReleaseFile).toBe(join(repo, 'agent', 'release', 'ferry-agent-linux-x64.tar.gz'));
     expect(loadEnv({ FERRY_AGENT_RELEASE: '/srv/ferry/agent.tar.gz' }).agentReleaseFile).toBe(
       '/srv/ferry/agent.tar.gz',

@@ -8,7 +8,7 @@ import { viewerIndexHtml } from './viewer-index-html.js';
 export const VIEWER_PATH = '/viewer/';
 
 /** control-plane/, from src/viewer or dist/viewer alike. */
-const PACKAGE_DIR = fileURLToPath(new URL('../..', import.meta.url));
+const PACKAGE_DIR = fileURLToPath(new URL('../../', import.meta.url));
 /** Where control-plane/scripts/fetch-viewer.mjs puts the release (gitignored; the image ships it). */
 export const DEFAULT_VIEWER_DIR = `${PACKAGE_DIR}viewer-dist/`;
 export const FETCH_VIEWER_COMMAND = 'node control-plane/scripts/fetch-viewer.mjs';

@@ -4,7 +4,7 @@ import type { Hono } from 'hono';
 import type { AppEnv } from '../edge/types.js';
 
 /** control-plane/public, from src/web or dist/web alike. */
-const PUBLIC_DIR = fileURLToPath(new URL('../../public', import.meta.url));
+const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url));
 
 const TYPES: Record<string, string> = {
   '.css': 'text/css; charset=utf-8',
