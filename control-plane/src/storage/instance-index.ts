@@ -16,7 +16,7 @@ import { PIXEL_DATA } from '../dicom/dicom-json.js';
 import { shiftBits, swapWords, wordBytes } from '../dicom/native-pixels.js';
 import { type ByteSpan, type Part10Layout, readPart10Layout } from '../dicom/part10-layout.js';
 import type { BlobStore } from './blob-store.js';
-import { RecentEpochKeys } from './recent-epoch-keys.js';
+import { EpochKeyCache } from './open-stored-object.js';
 import {
   indexSealedObject,
   readPlaintextRange,
@@ -75,7 +75,8 @@ class IndexCache {
 }
 
 const indexes = new IndexCache(MAX_INDEXES);
-const epochKeys = new RecentEpochKeys();
+/** Across requests: a viewer asks for one series' frames in hundreds of them. */
+const epochKeys = new EpochKeyCache({ max: 256, ttlMs: 5 * 60_000 });
 
 /** Forgets every index (tests that count what a first open reads). */
 export function clearInstanceIndexes(): void {

@@ -4,25 +4,38 @@ import type { BlobStore } from './blob-store.js';
 
 /** Feeds the object reader chunks of at least this size, so a 1 MiB frame is not rebuilt from 64 KiB reads. */
 const COALESCE_BYTES = 1 << 20;
-const EPOCH_KEY_CACHE_MAX = 64;
 
 /**
- * Unwrapped epoch keys by wrapped-key JWE. An agent wraps one key per study or per few minutes, so one
- * request that opens many objects (a study download) pays the ECDH unwrap about once, not per instance.
- * Make one per request; never share it across groups' requests longer than that.
+ * Unwrapped epoch keys by wrapped-key JWE. An agent wraps one key per study or per few minutes, so
+ * whoever opens many objects (a study download, a complete of 500 uploads, a viewer's hundreds of frame
+ * requests) pays the ECDH unwrap about once, not per instance. Concurrent unwraps of one key share it;
+ * a failed one is forgotten. Make one per request, or one per process with a `ttlMs`: sharing across
+ * groups is safe because a caller reaches a wrapped key only through an object its group's database
+ * row named, and the cache never lists or hands out keys by anything else.
  */
 export class EpochKeyCache {
-  private readonly keys = new Map<string, Buffer>();
+  private readonly keys = new Map<string, { key: Promise<Buffer>; at: number }>();
+  private readonly max: number;
+  private readonly ttlMs: number;
 
-  async unwrap(wrappedKey: string, privateKeys: readonly JWK[]): Promise<Buffer> {
+  constructor(opts: { max?: number; ttlMs?: number } = {}) {
+    this.max = opts.max ?? 64;
+    this.ttlMs = opts.ttlMs ?? Number.POSITIVE_INFINITY;
+  }
+
+  unwrap(wrappedKey: string, privateKeys: readonly JWK[]): Promise<Buffer> {
+    const now = Date.now();
     const hit = this.keys.get(wrappedKey);
-    if (hit) return hit;
-    const key = await unwrapDataKey(wrappedKey, privateKeys);
-    if (this.keys.size >= EPOCH_KEY_CACHE_MAX) {
+    if (hit && now - hit.at < this.ttlMs) return hit.key;
+    this.keys.delete(wrappedKey);
+    const key = unwrapDataKey(wrappedKey, privateKeys);
+    key.catch(() => this.keys.delete(wrappedKey));
+    while (this.keys.size >= this.max) {
       const oldest = this.keys.keys().next().value;
-      if (oldest !== undefined) this.keys.delete(oldest);
+      if (oldest === undefined) break;
+      this.keys.delete(oldest);
     }
-    this.keys.set(wrappedKey, key);
+    this.keys.set(wrappedKey, { key, at: now });
     return key;
   }
 }

@@ -15,8 +15,7 @@ import {
 } from '@ferry/shared';
 import type { JWK } from 'jose';
 import type { BlobStore } from './blob-store.js';
-import { coalesce } from './open-stored-object.js';
-import type { RecentEpochKeys } from './recent-epoch-keys.js';
+import { coalesce, type EpochKeyCache } from './open-stored-object.js';
 
 export interface IndexedFrame {
   index: number;
@@ -49,7 +48,7 @@ export interface SealedObjectIndex {
 export interface SealedObjectAccess {
   blobStore: BlobStore;
   privateKeys: readonly JWK[];
-  epochKeys: RecentEpochKeys;
+  epochKeys: EpochKeyCache;
 }
 
 function bad(message: string): FerryError {
