@@ -198,8 +198,7 @@ function startUploader(
   onReenroll: () => Promise<void>,
 ): Uploader {
   const uploader = new Uploader({
-    spoolLog: spool.log,
-    paths: spool.paths,
+    spool,
     api: new UploadClient(enrollment.control),
     log: log.child({ component: 'uploader' }),
     config: config.upload,

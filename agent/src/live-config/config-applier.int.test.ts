@@ -70,8 +70,7 @@ beforeEach(async () => {
   await listener.listen();
   // Never started: only its live settings are looked at, nothing is uploaded.
   uploader = new Uploader({
-    spoolLog: t.spool.log,
-    paths: t.spool.paths,
+    spool: t.spool,
     api: {} as UploadApi,
     log: silent,
     config: cfg.upload,

@@ -1,11 +1,27 @@
-import { unlink } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { fsyncDir } from '../spool/fsync-dir.js';
-import type { IndexEntry } from '../spool/index-entry.js';
-import { objectPath, type SpoolPaths } from '../spool/paths.js';
-import type { SpoolLog } from '../spool/spool-log.js';
+import type { IndexEntry } from './index-entry.js';
 
 const SWEEP_EVERY_MS = 60_000;
+
+/** The spool as retention sees it: the index, and the one operation that deletes local copies. */
+export interface RetentionStore {
+  entries(): IndexEntry[];
+  entry(id: string): IndexEntry | undefined;
+  purgeDelivered(ids: readonly string[], opts: PurgeOptions): Promise<string[]>;
+}
+
+export interface PurgeOptions {
+  log: Logger;
+  /** Checked before each deletion: a stopping sweep leaves the rest for the next start. */
+  stopped?: () => boolean;
+}
+
+export interface RetentionOptions {
+  /** Changed live by setRetentionMs. */
+  retentionMs: number;
+  log: Logger;
+  now?: () => number;
+}
 
 /**
  * Deletes the local copy (objects/<id>.fobj) of delivered file objects once they have been delivered
@@ -13,9 +29,8 @@ const SWEEP_EVERY_MS = 60_000;
  * objects live in log segments, which the spool log reclaims once everything in them is delivered
  * and purged.
  *
- * Crash-safe and idempotent: unlink, fsync objects/, then the `purged` log record. A crash in
- * between leaves a delivered entry without a purge record, and the next sweep unlinks again
- * (ENOENT is success) and records it.
+ * Crash-safe and idempotent (see Spool.purgeDelivered). The shipping side runs it while it ships
+ * and tells it about each receipt; the spool does the deleting.
  */
 export class Retention {
   private timer: NodeJS.Timeout | undefined;
@@ -28,16 +43,14 @@ export class Retention {
   private readonly fresh = new Set<string>();
   private fullScanDue = true;
 
+  private readonly opts: RetentionOptions;
+
   constructor(
-    private readonly opts: {
-      spoolLog: SpoolLog;
-      paths: SpoolPaths;
-      /** Changed live by setRetentionMs. */
-      retentionMs: number;
-      log: Logger;
-      now?: () => number;
-    },
-  ) {}
+    private readonly store: RetentionStore,
+    opts: RetentionOptions,
+  ) {
+    this.opts = { ...opts };
+  }
 
   /** A new retention takes effect at the next sweep, which runs now. */
   setRetentionMs(ms: number): void {
@@ -115,31 +128,22 @@ export class Retention {
   }
 
   private async purgeDue(): Promise<void> {
-    const { spoolLog, paths, log } = this.opts;
+    const { store } = this;
+    const { log } = this.opts;
     const now = (this.opts.now ?? Date.now)();
     // The periodic sweep looks at everything (restarts, retention > 0); in between only at fresh receipts.
     const candidates = this.fullScanDue
-      ? spoolLog.all()
-      : [...this.fresh].flatMap((id) => spoolLog.get(id) ?? []);
+      ? store.entries()
+      : [...this.fresh].flatMap((id) => store.entry(id) ?? []);
     this.fullScanDue = false;
     this.fresh.clear();
     const due = candidates.filter((e) => this.due(e, now));
     if (due.length === 0) return;
-    const gone: string[] = [];
-    for (const e of due) {
-      if (this.stopped) break;
-      try {
-        await unlink(objectPath(paths, e.id));
-        gone.push(e.id);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') gone.push(e.id);
-        else log.warn({ event: 'upload.retention_unlink_failed', objectId: e.id, err }, 'could not delete');
-      }
-    }
+    const gone = await store.purgeDelivered(
+      due.map((e) => e.id),
+      { log, stopped: () => this.stopped },
+    );
     if (gone.length === 0) return;
-    // The deletions are durable before any record says so.
-    await fsyncDir(paths.objects);
-    await Promise.all(gone.map((id) => spoolLog.markPurged(id)));
     for (const id of gone) this.firstSeen.delete(id);
     log.info({ event: 'upload.local_copies_deleted', count: gone.length }, 'deleted delivered local copies');
   }

@@ -4,12 +4,14 @@ import { FerryError, PRIVATE_DIR_MODE } from '@ferry/shared';
 import type { JWK } from 'jose';
 import type { Logger } from 'pino';
 import type { StoreHandler, StoreRequest, StoreWriter } from '../dimse/store-handler.js';
+import type { ShippingState, SpoolConsumer } from './consumer.js';
 import { spoolIoError } from './fs-errors.js';
 import { fsyncDir } from './fsync-dir.js';
 import type { IndexEntry } from './index-entry.js';
 import { InstanceWriter } from './instance-writer.js';
 import { KeyEpochs } from './key-epochs.js';
-import { type SpoolPaths, spoolPaths } from './paths.js';
+import { objectPath, type SpoolPaths, spoolPaths } from './paths.js';
+import { type PurgeOptions, Retention, type RetentionOptions } from './retention.js';
 import { SpoolLog } from './spool-log.js';
 
 /** Is `pid` a live agent? A pid reused by another program after a crash does not hold the lock. */
@@ -67,7 +69,7 @@ export function readSealedRange(log: SpoolLog, id: string, start: number, end: n
 }
 
 /** The durability point, and the only contract between receiving and shipping. */
-export class Spool implements StoreHandler {
+export class Spool implements StoreHandler, SpoolConsumer {
   private readonly inflight = new Map<string, Promise<void>>();
 
   private constructor(
@@ -156,6 +158,57 @@ export class Spool implements StoreHandler {
   /** Bytes [start, end) of a spooled object's sealed bytes. */
   readSealedRange(id: string, start: number, end: number): ReadStream {
     return readSealedRange(this.log, id, start, end);
+  }
+
+  pending(): IndexEntry[] {
+    return this.log.all().filter((e) => this.isPending(e));
+  }
+
+  isPending(e: IndexEntry): boolean {
+    return (e.state === 'spooled' || e.state === 'uploading') && this.log.isCommitted(e.id);
+  }
+
+  entry(id: string): IndexEntry | undefined {
+    return this.log.get(id);
+  }
+
+  onStored(listener: (entry: IndexEntry) => void): () => void {
+    return this.log.onPut(listener);
+  }
+
+  mark(id: string, state: ShippingState): Promise<void> {
+    return this.log.setState(id, state);
+  }
+
+  /**
+   * Crash-safe and idempotent: unlink, fsync objects/, then the `purged` log record. A crash in
+   * between leaves a delivered entry without a purge record, and the next purge unlinks again
+   * (ENOENT is success) and records it. Inline objects live in log segments, which the log reclaims.
+   */
+  async purgeDelivered(ids: readonly string[], opts: PurgeOptions): Promise<string[]> {
+    const gone: string[] = [];
+    for (const id of ids) {
+      if (opts.stopped?.()) break;
+      const e = this.log.get(id);
+      if (e?.state !== 'delivered' || e.inline || e.purged) continue;
+      try {
+        await unlink(objectPath(this.paths, id));
+        gone.push(id);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') gone.push(id);
+        else
+          opts.log.warn({ event: 'upload.retention_unlink_failed', objectId: id, err }, 'could not delete');
+      }
+    }
+    if (gone.length === 0) return gone;
+    // The deletions are durable before any record says so.
+    await fsyncDir(this.paths.objects);
+    await Promise.all(gone.map((id) => this.log.markPurged(id)));
+    return gone;
+  }
+
+  retention(opts: RetentionOptions): Retention {
+    return new Retention(this, opts);
   }
 
   async close(): Promise<void> {

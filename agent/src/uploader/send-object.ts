@@ -1,9 +1,7 @@
 import type { ReadStream } from 'node:fs';
 import { FerryError, type UploadOfferResult } from '@ferry/shared';
+import type { IndexEntry, SpoolConsumer } from '../spool/consumer.js';
 import { spoolIoError } from '../spool/fs-errors.js';
-import type { IndexEntry } from '../spool/index-entry.js';
-import { readSealedRange } from '../spool/spool.js';
-import type { SpoolLog } from '../spool/spool-log.js';
 import { orderedParts } from './offer.js';
 import type { TokenBucket } from './throttle.js';
 import { hashOnly, newObjectHash, partBody, type UploadApi } from './upload-client.js';
@@ -13,14 +11,16 @@ const EXPIRY_MARGIN_MS = 30_000;
 
 export type UploadTarget = Extract<UploadOfferResult, { status: 'upload' }>;
 
+type SealedReader = Pick<SpoolConsumer, 'readSealedRange'>;
+
 export type SendOutcome =
   | { ok: true; objectSha256: string; sentBytes: number }
   /** `putRefused`: the failure was a part PUT's answer, not the spool or the network. */
   | { ok: false; error: unknown; putRefused: boolean; sentBytes: number };
 
 /** A byte range of the sealed object; a local read failure is told apart from a network one. */
-function range(log: SpoolLog, e: IndexEntry, start: number, end: number) {
-  const stream: ReadStream = readSealedRange(log, e.id, start, end);
+function range(spool: SealedReader, e: IndexEntry, start: number, end: number) {
+  const stream: ReadStream = spool.readSealedRange(e.id, start, end);
   let local: FerryError | undefined;
   stream.once('error', (err: NodeJS.ErrnoException) => {
     local =
@@ -36,20 +36,20 @@ function range(log: SpoolLog, e: IndexEntry, start: number, end: number) {
  * on the way: parts it already holds are read and hashed locally, not sent.
  */
 export async function sendParts(opts: {
-  spoolLog: SpoolLog;
+  spool: SealedReader;
   api: UploadApi;
   bucket: TokenBucket | undefined;
   entry: IndexEntry;
   target: UploadTarget;
   signal: AbortSignal;
 }): Promise<SendOutcome> {
-  const { spoolLog, api, entry: e, target } = opts;
+  const { spool, api, entry: e, target } = opts;
   let sentBytes = 0;
   try {
     const hash = newObjectHash();
     const expiresAt = Date.parse(target.expiresAt);
     for (const p of orderedParts(target.parts, e.objectBytes)) {
-      const src = range(spoolLog, e, p.offset, p.offset + p.length);
+      const src = range(spool, e, p.offset, p.offset + p.length);
       if (p.done) {
         await hashOnly(src.stream, hash).catch((err: unknown) => {
           throw src.error() ?? err;

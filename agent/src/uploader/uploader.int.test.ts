@@ -14,7 +14,7 @@ import { type Logger, pino } from 'pino';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uploads } from '../../../control-plane/src/db/schema/index.js';
-import { handleOf } from '../../../control-plane/src/services/upload-common.js';
+import { handleOf } from '../../../control-plane/src/ingest/upload-store.js';
 import { asReceived, privateOb, silent, storeInstance } from '../../../testkit/agent/spool.js';
 import {
   createTestApp,
@@ -134,8 +134,7 @@ async function rig(opts: RigOptions = {}): Promise<Rig> {
     uploader(config = {}, onReenroll) {
       const u = new Uploader({
         ...(onReenroll ? { onReenroll } : {}),
-        spoolLog: spool.log,
-        paths: spool.paths,
+        spool,
         api,
         log: opts.log ?? silent,
         config: { parallelism: 4, bandwidthBytesPerSecond: 0, retentionHours: 0, ...config },

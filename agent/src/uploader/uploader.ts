@@ -1,13 +1,10 @@
 import type { BandwidthWindow, Receipt, UploadOfferObject, UploadOfferResult } from '@ferry/shared';
 import { FerryError, isFerryError } from '@ferry/shared';
 import type { Logger } from 'pino';
-import type { IndexEntry } from '../spool/index-entry.js';
-import type { SpoolPaths } from '../spool/paths.js';
-import type { SpoolLog } from '../spool/spool-log.js';
+import type { IndexEntry, Retention, SpoolConsumer } from '../spool/consumer.js';
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 import { Completer } from './completer.js';
 import { offerOf } from './offer.js';
-import { Retention } from './retention.js';
 import { bandwidthCapAt, SCHEDULE_CHECK_MS } from './schedule.js';
 import { Semaphore } from './semaphore.js';
 import { sendParts, type UploadTarget } from './send-object.js';
@@ -30,8 +27,7 @@ export interface UploaderConfig {
 }
 
 export interface UploaderDeps {
-  spoolLog: SpoolLog;
-  paths: SpoolPaths;
+  spool: SpoolConsumer;
   api: UploadApi;
   log: Logger;
   config: UploaderConfig;
@@ -62,7 +58,7 @@ export type UploaderState = 'idle' | 'running' | 'stopping' | 'stopped' | 'reenr
  * already holds after any restart.
  */
 export class Uploader {
-  private readonly spoolLog: SpoolLog;
+  private readonly spool: SpoolConsumer;
   private readonly log: Logger;
   private readonly api: UploadApi;
   private bucket: TokenBucket | undefined;
@@ -97,7 +93,7 @@ export class Uploader {
   private lastDeliveredAt: Date | undefined;
 
   constructor(private readonly deps: UploaderDeps) {
-    this.spoolLog = deps.spoolLog;
+    this.spool = deps.spool;
     this.log = deps.log;
     this.api = deps.api;
     this.config = deps.config;
@@ -107,9 +103,7 @@ export class Uploader {
     this.small = new Semaphore(Math.min(64, parallelism * 4));
     this.maxBatches = Math.max(2, parallelism);
     this.completer = new Completer(deps.api, () => this.abort.signal);
-    this.retention = new Retention({
-      spoolLog: deps.spoolLog,
-      paths: deps.paths,
+    this.retention = deps.spool.retention({
       retentionMs: retentionHours * 3_600_000,
       log: deps.log,
     });
@@ -129,11 +123,11 @@ export class Uploader {
     this.stopping = undefined;
     this.abort = new AbortController();
     this.queue = this.newQueue();
-    this.unsubscribe = this.spoolLog.onPut((entry) => {
+    this.unsubscribe = this.spool.onStored((entry) => {
       this.queue.add(entry);
       this.wake();
     });
-    this.queue.addAll(this.spoolLog.all());
+    this.queue.addAll(this.spool.pending());
     this.retention.start();
     this.progressTimer = setInterval(() => this.logProgress(), PROGRESS_LOG_MS);
     this.progressTimer.unref();
@@ -244,8 +238,8 @@ export class Uploader {
 
   private newQueue(): WorkQueue {
     return new WorkQueue({
-      isPending: (e) => (e.state === 'spooled' || e.state === 'uploading') && this.spoolLog.isCommitted(e.id),
-      lookup: (id) => this.spoolLog.get(id),
+      isPending: (e) => this.spool.isPending(e),
+      lookup: (id) => this.spool.entry(id),
       onReady: () => this.wake(),
     });
   }
@@ -306,7 +300,7 @@ export class Uploader {
       const now = Date.now();
       if (now - lastScan >= this.pollMs) {
         // The backstop: anything a missed wake-up left behind.
-        this.queue.addAll(this.spoolLog.all());
+        this.queue.addAll(this.spool.pending());
         lastScan = now;
       }
       if (this.pausedUntil > now) {
@@ -439,9 +433,9 @@ export class Uploader {
     let sent: Awaited<ReturnType<typeof sendParts>>;
     try {
       // 'uploading' marks an object that may be partly in the cloud; a one-PUT object never is.
-      if (target.parts.length > 1 && e.state === 'spooled') await this.spoolLog.setState(e.id, 'uploading');
+      if (target.parts.length > 1 && e.state === 'spooled') await this.spool.mark(e.id, 'uploading');
       sent = await sendParts({
-        spoolLog: this.spoolLog,
+        spool: this.spool,
         api: this.api,
         bucket: this.bucket,
         entry: e,
@@ -531,7 +525,7 @@ export class Uploader {
       return;
     }
     try {
-      await this.spoolLog.setState(e.id, 'delivered');
+      await this.spool.mark(e.id, 'delivered');
     } catch (err) {
       // Stored in the cloud but not recorded here: the next offer answers `stored` again.
       this.log.error({ event: 'upload.record_failed', objectId: e.id, err }, 'could not record a receipt');
@@ -548,7 +542,7 @@ export class Uploader {
 
   private async quarantine(e: IndexEntry, code: string, reason: string): Promise<void> {
     try {
-      await this.spoolLog.setState(e.id, 'quarantined');
+      await this.spool.mark(e.id, 'quarantined');
     } catch (err) {
       this.log.error({ event: 'upload.record_failed', objectId: e.id, err }, 'could not quarantine');
       this.retryLater(e, err);
