@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
-import { completeStableStudies } from '../services/complete-stable-studies.js';
+import { completeStableStudies } from '../ingest/complete-stable-studies.js';
 import { type PeriodicJob, startPeriodicJob } from './periodic-job.js';
 
 export const STUDY_COMPLETION_INTERVAL_MS = 2000;

@@ -28,7 +28,7 @@ import {
   type RecordedInstance,
   type RecordInstanceInput,
   recordInstances,
-} from './record-instances.js';
+} from '../ingest/record-instances.js';
 import {
   handleOf,
   instanceKey,
@@ -40,7 +40,7 @@ import {
   storedInstancesBySopAndHash,
   type UploadDeps,
   type UploadRow,
-} from './upload-common.js';
+} from '../ingest/upload-store.js';
 
 /**
  * Objects verified at once: each reads the store (waits), then hashes and decrypts (CPU). Small objects

@@ -29,7 +29,7 @@ import {
   UPLOAD_URL_SECONDS,
   type UploadDeps,
   type UploadRow,
-} from './upload-common.js';
+} from '../ingest/upload-store.js';
 
 function refusal(objectId: string, code: ErrorCode, message: string): UploadOfferResult {
   return { objectId, status: 'refused', code, message };

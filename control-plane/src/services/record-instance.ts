@@ -1,13 +1,13 @@
 import type { Ctx } from '../context.js';
 import type { Tx } from '../db/client.js';
-import { type RecordedInstance, type RecordInstanceInput, recordInstances } from './record-instances.js';
+import { type RecordedInstance, type RecordInstanceInput, recordInstances } from '../ingest/record-instances.js';
 
 export {
   checkRecordable,
   isRetryableRecordError,
   type RecordedInstance,
   type RecordInstanceInput,
-} from './record-instances.js';
+} from '../ingest/record-instances.js';
 
 /**
  * Adds one verified instance to the index: its study (created, or reopened when it was complete), its

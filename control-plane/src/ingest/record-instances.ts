@@ -6,7 +6,7 @@ import { pgErrorCode } from '../db/errors.js';
 import { jsonRows } from '../db/queries/json-rows.js';
 import { facilities, instances, series, studies, studyEvents } from '../db/schema/index.js';
 import { type DicomJson, firstString } from '../dicom/dicom-json.js';
-import { patientSearchKey } from './patient-search.js';
+import { patientSearchKey } from '../services/patient-search.js';
 
 /** One verified instance, as complete-uploads (or a test seeding studies) knows it. */
 export interface RecordInstanceInput {

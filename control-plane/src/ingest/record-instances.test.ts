@@ -21,8 +21,8 @@ import {
 } from '../../../testkit/control-plane/seal-object.js';
 import type { Ctx } from '../context.js';
 import { instances, series, studies, studyEvents } from '../db/schema/index.js';
-import { patientSearchKey } from './patient-search.js';
-import { type RecordInstanceInput, recordInstance } from './record-instance.js';
+import { patientSearchKey } from '../services/patient-search.js';
+import { type RecordInstanceInput, recordInstance } from '../services/record-instance.js';
 import { recordInstances } from './record-instances.js';
 
 const log = pino({ level: 'silent' });
