@@ -3,26 +3,44 @@ import { fileURLToPath } from 'node:url';
 import type { Hono } from 'hono';
 import type { AppEnv } from '../edge/types.js';
 
-/** control-plane/public, from src/web or dist/web alike. */
-const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url));
+/**
+ * The console's own browser files (no CDN), each beside the page or layout that loads it, by the
+ * name the browser asks for under /assets/. A fixed list: a request can name nothing else, so no path
+ * from a URL ever reaches the file system. The build copies these files from src/web to dist/web
+ * (scripts/copy-web-assets.mjs reads this list).
+ */
+export const CONSOLE_ASSETS: Readonly<Record<string, string>> = {
+  'app.css': 'layout.css',
+  'app.js': 'layout.client.js',
+  'favicon.svg': 'favicon.svg',
+  'audit.css': 'pages/audit/audit.css',
+  'facilities.css': 'pages/facilities/facilities.css',
+  'facilities.js': 'pages/facilities/facilities.client.js',
+  'fleet.css': 'pages/fleet/fleet.css',
+  'fleet.js': 'pages/fleet/fleet.client.js',
+  'worklist.css': 'pages/worklist/worklist.css',
+  'worklist.js': 'pages/worklist/worklist.client.js',
+};
+
+/** Where the files are: src/web when run from source, dist/web when run from the build. */
+const WEB_DIR = fileURLToPath(new URL('.', import.meta.url));
 
 const TYPES: Record<string, string> = {
   '.css': 'text/css; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
   '.svg': 'image/svg+xml',
-  '.png': 'image/png',
 };
 
-/** Serves the console's own assets (no CDN): only plain file names from public/, nothing else. */
+/** Serves the files of CONSOLE_ASSETS at /assets/<name>; any other name is a 404. */
 export function registerAssets(web: Hono<AppEnv>): void {
   web.get('/assets/:file', async (c) => {
-    const file = c.req.param('file');
-    const ext = /^[a-z0-9-]+(\.[a-z]+)$/.exec(file)?.[1];
-    const type = ext ? TYPES[ext] : undefined;
-    if (!type) return c.notFound();
+    const name = c.req.param('file');
+    const file = Object.hasOwn(CONSOLE_ASSETS, name) ? CONSOLE_ASSETS[name] : undefined;
+    const type = file ? TYPES[/\.[a-z]+$/.exec(file)?.[0] ?? ''] : undefined;
+    if (!file || !type) return c.notFound();
     let body: Buffer;
     try {
-      body = await readFile(`${PUBLIC_DIR}${file}`);
+      body = await readFile(`${WEB_DIR}${file}`);
     } catch {
       return c.notFound();
     }

@@ -1,21 +1,21 @@
 import { ERROR_CODES, FerryError } from '@ferry/shared';
 import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { asClientError } from '../edge/errors.js';
 import type { AppEnv } from '../edge/types.js';
+import { asClientError } from '../services/client-text-error.js';
 import { registerAssets } from './assets.js';
 import { consoleHeaders } from './csp.js';
 import { Layout } from './layout.js';
 import { pageUser, requirePage } from './page-context.js';
 import { registerAccount } from './pages/account.js';
-import { registerAudit } from './pages/audit.js';
-import { registerFacilities } from './pages/facilities.js';
-import { registerFleet } from './pages/fleet.js';
-import { registerGateway } from './pages/gateway.js';
+import { registerAudit } from './pages/audit/audit.js';
+import { registerFacilities } from './pages/facilities/facilities.js';
+import { registerFleet } from './pages/fleet/fleet.js';
+import { registerGateway } from './pages/gateway/gateway.js';
 import { registerLogin } from './pages/login.js';
 import { registerStudy } from './pages/study.js';
 import { registerUsers } from './pages/users.js';
-import { registerWorklist } from './pages/worklist.js';
+import { registerWorklist } from './pages/worklist/worklist.js';
 
 /**
  * The web console: server-rendered pages (hono/jsx) that call the same services as the API, under the

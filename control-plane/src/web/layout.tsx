@@ -9,7 +9,7 @@ export interface LayoutProps {
   nav?: 'fleet' | 'facilities' | 'worklist' | 'users' | 'audit' | 'account' | undefined;
   /** A one-line notice at the top (e.g. "Facility created"). */
   notice?: string | undefined;
-  /** Page-specific files under /assets (e.g. 'fleet.js'); the CSP allows only same-origin files. */
+  /** Page-specific files by their /assets name (CONSOLE_ASSETS, e.g. 'fleet.js'); the CSP allows only same-origin files. */
   scripts?: string[];
   styles?: string[];
   children?: Child;

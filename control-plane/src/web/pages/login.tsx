@@ -145,7 +145,7 @@ export function registerLogin(web: Hono<AppEnv>): void {
       if (claims) {
         checkCsrf(deps.sessionSecret, token, form._csrf);
         // Signing out ends every session of the user; one that already ended has nothing left to end.
-        const user = await sessionUser(deps.database.db, claims).catch(() => undefined);
+        const user = await sessionUser(c, claims).catch(() => undefined);
         if (user) {
           c.set('actor', userActor(user));
           await logoutUser({ ctx: ctxOf(c) });

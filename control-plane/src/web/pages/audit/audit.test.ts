@@ -4,14 +4,14 @@ import {
   consoleGet,
   consolePost,
   signInConsole,
-} from '../../../../testkit/control-plane/console.js';
+} from '../../../../../testkit/control-plane/console.js';
 import {
   BACKENDS,
   createTestApp,
   type SeededGroup,
   type TestApp,
-} from '../../../../testkit/control-plane/harness.js';
-import { auditLog } from '../../db/schema/index.js';
+} from '../../../../../testkit/control-plane/harness.js';
+import { auditLog } from '../../../db/schema/index.js';
 
 function rowCount(html: string): number {
   return html.match(/<td data-label="When">/g)?.length ?? 0;

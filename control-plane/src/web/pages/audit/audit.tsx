@@ -1,11 +1,11 @@
 import type { Hono } from 'hono';
-import { ctxOf } from '../../edge/context.js';
-import type { AppEnv } from '../../edge/types.js';
-import { type AuditEntry, listAudit } from '../../services/list-audit.js';
-import { listUsers } from '../../services/list-users.js';
-import { When } from '../facility-fields.js';
-import { FieldError, Layout } from '../layout.js';
-import { pageUser, requirePage } from '../page-context.js';
+import { ctxOf } from '../../../edge/context.js';
+import type { AppEnv } from '../../../edge/types.js';
+import { type AuditEntry, listAudit } from '../../../services/list-audit.js';
+import { listUsers } from '../../../services/list-users.js';
+import { When } from '../../facility-fields.js';
+import { FieldError, Layout } from '../../layout.js';
+import { pageUser, requirePage } from '../../page-context.js';
 
 /** Actions and target types the services write, offered as suggestions (the filter takes any name). */
 export const AUDIT_ACTIONS = [

@@ -7,7 +7,7 @@ import {
   consoleGet,
   consolePost,
   signInConsole,
-} from '../../../../testkit/control-plane/console.js';
+} from '../../../../../testkit/control-plane/console.js';
 import {
   BACKENDS,
   createTestApp,
@@ -16,9 +16,9 @@ import {
   seedFacility,
   type TestApp,
   unknownId,
-} from '../../../../testkit/control-plane/harness.js';
-import { enrollmentTokens, facilities } from '../../db/schema/index.js';
-import { hashEnrollmentToken } from '../../services/enrollment-token-secret.js';
+} from '../../../../../testkit/control-plane/harness.js';
+import { enrollmentTokens, facilities } from '../../../db/schema/index.js';
+import { hashEnrollmentToken } from '../../../services/enrollment-token-secret.js';
 
 function decode(s: string): string {
   return s
@@ -446,7 +446,7 @@ describe('console enrollment token on a control plane without an agent release',
 
 describe('facilities.js live AE title check', () => {
   it('gives the same reason as the shared rule the API uses, for every kind of input', () => {
-    const source = readFileSync(new URL('../../../public/facilities.js', import.meta.url), 'utf8');
+    const source = readFileSync(new URL('./facilities.client.js', import.meta.url), 'utf8');
     const fn = /function aeTitleProblem\(raw\) \{[\s\S]*?\n\}/.exec(source)?.[0];
     expect(fn).toBeDefined();
     const clientProblem = new Function(`${fn}; return aeTitleProblem;`)() as (

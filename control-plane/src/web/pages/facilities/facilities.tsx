@@ -1,26 +1,29 @@
 import { FerryError } from '@ferry/shared';
 import type { Context, Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { ctxOf } from '../../edge/context.js';
-import type { AppEnv } from '../../edge/types.js';
-import { countGatewaysByFacility } from '../../services/count-gateways-by-facility.js';
+import { ctxOf } from '../../../edge/context.js';
+import type { AppEnv } from '../../../edge/types.js';
+import { countGatewaysByFacility } from '../../../services/count-gateways-by-facility.js';
 import {
   createEnrollmentToken,
   DEFAULT_ENROLLMENT_TOKEN_HOURS,
-} from '../../services/create-enrollment-token.js';
-import { createFacility } from '../../services/create-facility.js';
-import { deleteFacility } from '../../services/delete-facility.js';
-import { getFacility } from '../../services/get-facility.js';
-import { getGatewaySettings } from '../../services/get-gateway-settings.js';
-import { type InstallCommand, installCommandFor } from '../../services/install-command.js';
-import { type EnrollmentTokenSummary, listEnrollmentTokens } from '../../services/list-enrollment-tokens.js';
-import { type FacilityRow, listFacilities } from '../../services/list-facilities.js';
-import { revokeEnrollmentToken } from '../../services/revoke-enrollment-token.js';
-import { STABLE_PERIOD_DEFAULT_SECONDS } from '../../services/stable-period.js';
-import { updateFacility } from '../../services/update-facility.js';
-import { formInt, formText, requireUuid, When } from '../facility-fields.js';
-import { Csrf, FieldError, Layout } from '../layout.js';
-import { type PageUser, pageUser, requirePage } from '../page-context.js';
+} from '../../../services/create-enrollment-token.js';
+import { createFacility } from '../../../services/create-facility.js';
+import { deleteFacility } from '../../../services/delete-facility.js';
+import { getFacility } from '../../../services/get-facility.js';
+import { getGatewaySettings } from '../../../services/get-gateway-settings.js';
+import { type InstallCommand, installCommandFor } from '../../../services/install-command.js';
+import {
+  type EnrollmentTokenSummary,
+  listEnrollmentTokens,
+} from '../../../services/list-enrollment-tokens.js';
+import { type FacilityRow, listFacilities } from '../../../services/list-facilities.js';
+import { revokeEnrollmentToken } from '../../../services/revoke-enrollment-token.js';
+import { STABLE_PERIOD_DEFAULT_SECONDS } from '../../../services/stable-period.js';
+import { updateFacility } from '../../../services/update-facility.js';
+import { formInt, formText, requireUuid, When } from '../../facility-fields.js';
+import { Csrf, FieldError, Layout } from '../../layout.js';
+import { type PageUser, pageUser, requirePage } from '../../page-context.js';
 
 /** The same bounds the enrollment-token API route enforces. */
 const TOKEN_MAX_HOURS = 30 * 24;

@@ -1,5 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ConsoleSession, consoleGet, signInConsole } from '../../../../testkit/control-plane/console.js';
+import {
+  type ConsoleSession,
+  consoleGet,
+  signInConsole,
+} from '../../../../../testkit/control-plane/console.js';
 import {
   BACKENDS,
   createTestApp,
@@ -8,12 +12,12 @@ import {
   seedFacility,
   type TestApp,
   type TestGateway,
-} from '../../../../testkit/control-plane/harness.js';
+} from '../../../../../testkit/control-plane/harness.js';
 import {
   condition,
   healthReport,
   seedGatewayStatus,
-} from '../../../../testkit/control-plane/seed-gateway-status.js';
+} from '../../../../../testkit/control-plane/seed-gateway-status.js';
 import type { FleetUpdate } from './fleet.js';
 
 /** The `<tr>` of a gateway in a fleet page, or undefined. */

@@ -1,20 +1,20 @@
 import type { Context, Hono } from 'hono';
 import { raw } from 'hono/html';
 import { streamSSE } from 'hono/streaming';
-import { ctxOf } from '../../edge/context.js';
-import type { AppEnv } from '../../edge/types.js';
-import type { FleetSummary } from '../../services/get-fleet-summary.js';
-import { getFleetSummary } from '../../services/get-fleet-summary.js';
-import { listFacilities } from '../../services/list-facilities.js';
+import { ctxOf } from '../../../edge/context.js';
+import type { AppEnv } from '../../../edge/types.js';
+import type { FleetSummary } from '../../../services/get-fleet-summary.js';
+import { getFleetSummary } from '../../../services/get-fleet-summary.js';
+import { listFacilities } from '../../../services/list-facilities.js';
 import {
   type FleetFilters,
   type FleetGatewayView,
   type GatewayStatus,
   listFleetGateways,
-} from '../../services/list-fleet-gateways.js';
-import { formatBytes, formatTime, formatVersion } from '../components/fleet-format.js';
-import { Layout } from '../layout.js';
-import { pageUser, requirePage } from '../page-context.js';
+} from '../../../services/list-fleet-gateways.js';
+import { formatBytes, formatTime, formatVersion } from '../../components/fleet-format.js';
+import { Layout } from '../../layout.js';
+import { pageUser, requirePage } from '../../page-context.js';
 
 const STATUSES: GatewayStatus[] = ['online', 'degraded', 'offline'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -172,7 +172,7 @@ function whenHtml(at: Stamp | null, empty: string): string {
     : `<span class="muted">${esc(empty)}</span>`;
 }
 
-/** A cell; public/fleet.js finds it again by its data-label (also what phones show before the value). */
+/** A cell; fleet.client.js finds it again by its data-label (also what phones show before the value). */
 function cell(label: string, inner: string): string {
   return `<td data-label="${label}">${inner}</td>`;
 }
@@ -180,7 +180,7 @@ function cell(label: string, inner: string): string {
 /**
  * One fleet row as markup. Built as an escaped string rather than through JSX: 500 rows through
  * hono/jsx take 30-70 ms on this machine, a string a few. Every value goes through `esc`; the same
- * cells are what public/fleet.js builds from a live update.
+ * cells are what fleet.client.js builds from a live update.
  */
 export function fleetRowHtml(row: FleetRow): string {
   const status = `<span class="badge ${esc(row.status)}" data-status="${esc(row.status)}">${esc(row.status)}</span>${

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectGateway } from '../../../../testkit/control-plane/channel-client.js';
+import { connectGateway } from '../../../../../testkit/control-plane/channel-client.js';
 import {
   type ChannelServer,
   serveTestAppWithChannel,
-} from '../../../../testkit/control-plane/channel-server.js';
-import { consoleGet, consolePost, signInConsole } from '../../../../testkit/control-plane/console.js';
+} from '../../../../../testkit/control-plane/channel-server.js';
+import { consoleGet, consolePost, signInConsole } from '../../../../../testkit/control-plane/console.js';
 import {
   BACKENDS,
   createTestApp,
@@ -12,7 +12,7 @@ import {
   type SeededGroup,
   seedFacility,
   type TestApp,
-} from '../../../../testkit/control-plane/harness.js';
+} from '../../../../../testkit/control-plane/harness.js';
 
 describe.each(BACKENDS)('gateway page diagnostics over a live channel (%s)', (backend) => {
   let t: TestApp;

@@ -5,7 +5,7 @@ import {
   consoleGet,
   consolePost,
   signInConsole,
-} from '../../../../testkit/control-plane/console.js';
+} from '../../../../../testkit/control-plane/console.js';
 import {
   BACKENDS,
   createTestApp,
@@ -15,14 +15,14 @@ import {
   type TestApp,
   type TestGateway,
   unknownId,
-} from '../../../../testkit/control-plane/harness.js';
+} from '../../../../../testkit/control-plane/harness.js';
 import {
   condition,
   healthReport,
   seedGatewayEvent,
   seedGatewayStatus,
-} from '../../../../testkit/control-plane/seed-gateway-status.js';
-import { configVersions, gatewayDiagnostics, gateways } from '../../db/schema/index.js';
+} from '../../../../../testkit/control-plane/seed-gateway-status.js';
+import { configVersions, gatewayDiagnostics, gateways } from '../../../db/schema/index.js';
 import { REVOKE_CONFIRM } from './gateway.js';
 
 const PEERS = [

@@ -8,16 +8,16 @@ import {
   recipientKeyThumbprint,
 } from '@ferry/shared';
 import type { Context, Hono } from 'hono';
-import { ctxOf } from '../../edge/context.js';
-import type { AppEnv } from '../../edge/types.js';
-import { type DiagnosticView, getDiagnostic } from '../../services/get-diagnostic.js';
-import { type GatewayDetail, getGateway } from '../../services/get-gateway.js';
-import { revokeGateway } from '../../services/revoke-gateway.js';
-import { startDiagnostic } from '../../services/start-diagnostic.js';
-import { formatBytes, formatDuration, formatTime, formatVersion } from '../components/fleet-format.js';
-import { Csrf, FieldError, Layout } from '../layout.js';
-import { type PageUser, pageUser, requirePage } from '../page-context.js';
-import { StatusBadge } from './fleet.js';
+import { ctxOf } from '../../../edge/context.js';
+import type { AppEnv } from '../../../edge/types.js';
+import { type DiagnosticView, getDiagnostic } from '../../../services/get-diagnostic.js';
+import { type GatewayDetail, getGateway } from '../../../services/get-gateway.js';
+import { revokeGateway } from '../../../services/revoke-gateway.js';
+import { startDiagnostic } from '../../../services/start-diagnostic.js';
+import { formatBytes, formatDuration, formatTime, formatVersion } from '../../components/fleet-format.js';
+import { Csrf, FieldError, Layout } from '../../layout.js';
+import { type PageUser, pageUser, requirePage } from '../../page-context.js';
+import { StatusBadge } from '../fleet/fleet.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

@@ -1,11 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ConsoleSession, consoleGet, signInConsole } from '../../../../testkit/control-plane/console.js';
-import { BACKENDS, createTestApp, type TestApp } from '../../../../testkit/control-plane/harness.js';
-import { newTestUid } from '../../../../testkit/control-plane/seal-object.js';
-import { seedStoredInstance } from '../../../../testkit/control-plane/seed-stored-study.js';
-import { seedWorklist, type Worklist } from '../../../../testkit/control-plane/study-fixtures.js';
-import { mayHaveImage, Thumbnail, thumbnailSrc, viewerHref } from '../components/study-media.js';
-import { formatBytes, formatPatientName } from '../worklist-format.js';
+import {
+  type ConsoleSession,
+  consoleGet,
+  signInConsole,
+} from '../../../../../testkit/control-plane/console.js';
+import { BACKENDS, createTestApp, type TestApp } from '../../../../../testkit/control-plane/harness.js';
+import { newTestUid } from '../../../../../testkit/control-plane/seal-object.js';
+import { seedStoredInstance } from '../../../../../testkit/control-plane/seed-stored-study.js';
+import { seedWorklist, type Worklist } from '../../../../../testkit/control-plane/study-fixtures.js';
+import { mayHaveImage, Thumbnail, thumbnailSrc, viewerHref } from '../../components/study-media.js';
+import { formatBytes, formatPatientName } from '../../worklist-format.js';
 
 /** The data-study-uid of each row, in page order. */
 function rowUids(html: string): string[] {

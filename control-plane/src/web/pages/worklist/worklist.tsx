@@ -1,8 +1,8 @@
 import { FerryError } from '@ferry/shared';
 import type { Context, Hono } from 'hono';
-import { ctxOf } from '../../edge/context.js';
-import type { AppEnv } from '../../edge/types.js';
-import { listFacilities } from '../../services/list-facilities.js';
+import { ctxOf } from '../../../edge/context.js';
+import type { AppEnv } from '../../../edge/types.js';
+import { listFacilities } from '../../../services/list-facilities.js';
 import {
   type ListStudiesInput,
   listStudies,
@@ -12,11 +12,11 @@ import {
   type StudySummary,
   studyListStatuses,
   studySorts,
-} from '../../services/list-studies.js';
-import { mayHaveImage, Thumbnail, thumbnailSrc, viewerHref } from '../components/study-media.js';
-import { FieldError, Layout } from '../layout.js';
-import { pageUser, requirePage } from '../page-context.js';
-import { formatMoment, formatPatientName, studyDateIso, worklistStatus } from '../worklist-format.js';
+} from '../../../services/list-studies.js';
+import { mayHaveImage, Thumbnail, thumbnailSrc, viewerHref } from '../../components/study-media.js';
+import { FieldError, Layout } from '../../layout.js';
+import { pageUser, requirePage } from '../../page-context.js';
+import { formatMoment, formatPatientName, studyDateIso, worklistStatus } from '../../worklist-format.js';
 
 const SORT_LABELS: Record<StudySort, string> = {
   receivedAt: 'Received time, newest first',
@@ -381,7 +381,7 @@ export function registerWorklist(web: Hono<AppEnv>): void {
         ) : (
           <>
             {cursor === '' ? (
-              // worklist.js fills this in when the first page changes (new studies, new images, a status).
+              // worklist.client.js fills this in when the first page changes (new studies, new images, a status).
               <div id="worklist-changed" class="notice" role="status" hidden>
                 <span>New or changed studies.</span>{' '}
                 <button type="button" class="secondary" id="worklist-show-changes">
