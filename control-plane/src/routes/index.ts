@@ -1,6 +1,7 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import type { AppDeps, AppEnv } from '../edge/types.js';
-import { FsBlobStore } from '../storage/fs-blob-store.js';
+import type { AppDeps } from '../app-deps.js';
+import type { AppEnv } from '../edge/types.js';
+import { partUploadStore } from '../services/receive-part-upload.js';
 import { registerChannel } from '../ws/channel-route.js';
 import { registerAgentDiagnostics } from './agent-diagnostics.js';
 import { registerAgents } from './agents.js';
@@ -43,5 +44,6 @@ export function registerRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
   registerDicomweb(app);
   if (deps.channelHub) registerChannel(app, deps.channelHub);
   // With S3 the agent PUTs to presigned S3 URLs, so this app accepts no blob bytes at all.
-  if (deps.blobStore instanceof FsBlobStore) registerBlobParts(app, deps.blobStore);
+  const partStore = partUploadStore(deps.blobStore);
+  if (partStore) registerBlobParts(app, partStore);
 }

@@ -8,8 +8,7 @@ import type { Ctx } from '../context.js';
 import { assertScopeFound, getStudyOr404, inCurrentInstances, type StudyRef } from '../db/queries/studies.js';
 import { instances } from '../db/schema/index.js';
 import type { DicomJson } from '../dicom/dicom-json.js';
-import type { AppDeps } from '../edge/types.js';
-import { instanceIndex, readFrame } from '../storage/instance-index.js';
+import { type InstanceAccessDeps, instanceIndex, readFrame } from '../storage/instance-index.js';
 import { requireUser } from './permissions.js';
 
 export interface InstancePixels {
@@ -32,7 +31,7 @@ export interface InstancePixels {
 }
 
 /** What opening stored objects needs of the app (AppDeps fits). */
-export type InstancePixelsDeps = Pick<AppDeps, 'blobStore' | 'recipientPrivateKeys'>;
+export type InstancePixelsDeps = InstanceAccessDeps;
 
 /** A current instance with where its sealed object lives and its stored header. */
 export interface StoredInstanceHeader {
