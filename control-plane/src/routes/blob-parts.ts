@@ -8,10 +8,9 @@ import { FerryError } from '@ferry/shared';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { ctxOf } from '../edge/context.js';
 import type { AppEnv } from '../edge/types.js';
-import { admitPartUpload } from '../services/admit-part-upload.js';
-import type { FsBlobStore } from '../storage/fs-blob-store.js';
+import { type PartUploadStore, receivePartUpload } from '../services/receive-part-upload.js';
 
-export function registerBlobParts(app: OpenAPIHono<AppEnv>, store: FsBlobStore): void {
+export function registerBlobParts(app: OpenAPIHono<AppEnv>, store: PartUploadStore): void {
   app.put('/blobs/uploads/:uploadId/parts/:partNumber', async (c) => {
     // Signature and expiry before anything else, so an unsigned caller learns nothing and costs no disk.
     const fields = store.verifyPartRequest({
@@ -27,9 +26,7 @@ export function registerBlobParts(app: OpenAPIHono<AppEnv>, store: FsBlobStore):
       );
     const body = c.req.raw.body;
     if (!body) throw new FerryError('request.invalid', `the body is missing; send ${fields.length} bytes`);
-    await admitPartUpload({ ctx: ctxOf(c), input: { uploadId: fields.uploadId, key: fields.key } });
-    // Streamed to disk chunk by chunk; receivePart refuses (and removes) a body of any other length.
-    const { etag } = await store.receivePart(fields, body);
+    const { etag } = await receivePartUpload({ ctx: ctxOf(c), store, input: { fields, body } });
     c.header('ETag', etag);
     return c.body(null, 200);
   });
