@@ -13,8 +13,7 @@ import {
   studyListStatuses,
   studySorts,
 } from '../services/list-studies.js';
-import { EpochKeyCache, openStoredObject } from '../storage/open-stored-object.js';
-import { zipStream } from '../storage/zip-stream.js';
+import { studyArchiveStream } from '../services/open-study-objects.js';
 import { json } from './api-schemas.js';
 import { errorResponses } from './openapi-common.js';
 
@@ -274,21 +273,7 @@ export function registerStudies(app: OpenAPIHono<AppEnv>): void {
   app.openapi(downloadStudyRoute, async (c) => {
     const ctx = ctxOf(c);
     const plan = await downloadStudy({ ctx, input: c.req.valid('param') });
-    const deps = c.get('deps');
-    const keyCache = new EpochKeyCache();
-    const entries = plan.entries.map((e) => ({
-      name: e.name,
-      date: e.receivedAt,
-      open: () =>
-        openStoredObject({
-          blobStore: deps.blobStore,
-          privateKeys: deps.recipientPrivateKeys,
-          key: e.blobKey,
-          objectId: e.objectId,
-          keyCache,
-        }),
-    }));
-    const body = streamBody(zipStream(entries), (err) =>
+    const body = streamBody(studyArchiveStream(c.get('deps'), plan), (err) =>
       ctx.log.error(
         { err, studyInstanceUid: plan.studyInstanceUid },
         'study download failed midway; aborted',

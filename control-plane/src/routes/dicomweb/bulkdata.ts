@@ -7,13 +7,12 @@
  */
 import { FerryError, isEncapsulated } from '@ferry/shared';
 import type { Context } from 'hono';
-import { BULK_DATA_PATH, PIXEL_DATA } from '../../dicom/dicom-json.js';
+import { PIXEL_DATA } from '../../dicom/dicom-json.js';
 import { ctxOf } from '../../edge/context.js';
 import { streamBody } from '../../edge/stream-body.js';
 import type { AppEnv } from '../../edge/types.js';
-import { findStoredInstance } from '../../services/open-instance-pixels.js';
+import { openBulkData } from '../../services/open-bulk-data.js';
 import { recordStudyRead } from '../../services/record-study-reads.js';
-import { instanceIndex, readFrame, streamBulkValue } from '../../storage/instance-index.js';
 import { parseAccept } from './accept.js';
 import { multipartContentType, multipartRelated, newBoundary } from './multipart.js';
 import { uidParam } from './params.js';
@@ -43,29 +42,16 @@ export async function bulkdataHandler(c: Context<AppEnv>): Promise<Response> {
     seriesUid: uidParam(c, 'seriesUid'),
     sopInstanceUid: uidParam(c, 'sopUid'),
   };
-  const { study, instance } = await findStoredInstance(ctx, input);
-  if (!BULK_DATA_PATH.test(path)) {
-    throw new FerryError('dicomweb.bulkdata_not_found', `no bulk data at ${path.slice(0, 100)}`);
-  }
-  const deps = c.get('deps');
-  const index = await instanceIndex(deps, instance);
-  const px = index.layout.pixels;
-  if (path === PIXEL_DATA && !px) {
-    throw new FerryError('dicomweb.no_pixel_data', `instance ${input.sopInstanceUid} holds no pixel data`);
-  }
-  // Encapsulated Pixel Data goes out frame by frame; any other value in one part, read in chunks.
-  const frames = path === PIXEL_DATA && px?.kind === 'encapsulated' ? px.numberOfFrames : 0;
-  const firstValue = frames > 0 ? undefined : streamBulkValue(deps, index, path);
+  const {
+    study,
+    transferSyntaxUid: stored,
+    bodies,
+  } = await openBulkData({
+    ctx,
+    deps: c.get('deps'),
+    input: { ...input, path },
+  });
   await recordStudyRead(ctx, 'dicomweb.retrieve', study, { what: 'bulkdata', instances: 1, path });
-  const bodies: (() => AsyncIterable<Buffer>)[] = firstValue
-    ? [() => firstValue]
-    : Array.from(
-        { length: frames },
-        (_, i) =>
-          async function* () {
-            yield await readFrame(deps, index, i + 1);
-          },
-      );
   const onError = (err: unknown) =>
     ctx.log.error({ err, ...input }, 'WADO-RS bulk data failed midway; response aborted');
   const headers = { 'cache-control': 'no-store' };
@@ -75,9 +61,7 @@ export async function bulkdataHandler(c: Context<AppEnv>): Promise<Response> {
     }
     return c.body(streamBody(bare(), onError), 200, { ...headers, 'content-type': OCTET_STREAM });
   }
-  const transferSyntaxUid = isEncapsulated(instance.transferSyntaxUid)
-    ? instance.transferSyntaxUid
-    : EXPLICIT_LE;
+  const transferSyntaxUid = isEncapsulated(stored) ? stored : EXPLICIT_LE;
   const partType =
     path === PIXEL_DATA ? `${OCTET_STREAM}; transfer-syntax=${transferSyntaxUid}` : OCTET_STREAM;
   const boundary = newBoundary();

@@ -4,10 +4,10 @@
  * parts are produced one at a time as the response streams.
  */
 import { FerryError } from '@ferry/shared';
+import type { AppDeps } from '../../app-deps.js';
 import { overLimit, TRANSCODE_MAX_BYTES, transcodeStream } from '../../dicom/transcode.js';
-import type { AppDeps } from '../../edge/types.js';
 import type { StoredInstance } from '../../services/list-stored-instances.js';
-import { EpochKeyCache, openStoredObject } from '../../storage/open-stored-object.js';
+import { openStudyObjects } from '../../services/open-study-objects.js';
 import { type AcceptedSyntaxes, chooseDicomSyntax } from './accept.js';
 import type { MultipartPart } from './multipart.js';
 
@@ -37,15 +37,7 @@ export async function planRetrieve(input: {
     chosen.set(i.transferSyntaxUid, ts);
     if (ts !== i.transferSyntaxUid && i.plainBytes > maxBytes) throw overLimit(maxBytes);
   }
-  const keyCache = new EpochKeyCache();
-  const open = (i: StoredInstance) =>
-    openStoredObject({
-      blobStore: deps.blobStore,
-      privateKeys: deps.recipientPrivateKeys,
-      key: i.blobKey,
-      objectId: i.objectId,
-      keyCache,
-    });
+  const open = openStudyObjects(deps);
   let first: { instance: StoredInstance; bytes: Buffer } | undefined;
   let transcoded = 0;
   const parts: MultipartPart[] = [];
