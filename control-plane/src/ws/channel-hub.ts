@@ -3,19 +3,21 @@ import type { WSEvents } from 'hono/ws';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
-import type { Database } from '../db/client.js';
-import type { Unlisten } from '../db/listen.js';
-import { GATEWAY_NOTIFY_CHANNEL, type GatewayNotice } from '../db/notify.js';
+import { type Ctx, systemCtx } from '../context.js';
+import { claimDiagnostics } from '../services/claim-diagnostics.js';
 import {
-  claimPendingDiagnostics,
-  latestConfigVersions,
-  revokedGatewayIds,
-} from '../db/queries/gateway-channel.js';
+  type GatewayNotice,
+  type GatewayNoticeDatabase,
+  listenGatewayNotices,
+  type Unlisten,
+} from '../services/gateway-notices.js';
+import { latestGatewayConfigs } from '../services/latest-gateway-configs.js';
+import { listRevokedGateways } from '../services/list-revoked-gateways.js';
 import type { AgentActor } from '../services/permissions.js';
 import { type ChannelHost, type CurrentRecipientKey, GatewayChannel } from './gateway-channel.js';
 
 export interface ChannelHubOptions {
-  database: Database;
+  database: GatewayNoticeDatabase;
   log: Logger;
   /** Names this replica in gateway_status and events. */
   replicaId: string;
@@ -64,11 +66,14 @@ export class ChannelHub {
   private timers: NodeJS.Timeout[] = [];
   private stoppingFlag = false;
   private readonly host: ChannelHost;
+  /** The hub's own work (resyncs, notices, claiming diagnostics) is the system's. */
+  private readonly ctx: Ctx;
 
   constructor(private readonly opts: ChannelHubOptions) {
     this.replicaId = opts.replicaId;
     this.heartbeatSeconds = opts.heartbeatSeconds;
     this.log = opts.log.child({ component: 'channel-hub', replicaId: opts.replicaId });
+    this.ctx = systemCtx(opts.database.db, this.log, `channel-hub-${opts.replicaId}`);
     const hub = this;
     this.host = {
       db: opts.database.db,
@@ -87,7 +92,7 @@ export class ChannelHub {
 
   /** Subscribes to the replicas' notices and starts the ping and resync rounds. */
   async start(): Promise<void> {
-    this.unlisten = await this.opts.database.listen(GATEWAY_NOTIFY_CHANNEL, {
+    this.unlisten = await listenGatewayNotices(this.opts.database, {
       onPayload: (payload) => this.track(this.onNotice(payload)),
       // Notices sent while the listener was down are lost: re-read what they would have said.
       onReconnect: () => this.track(this.resync()),
@@ -173,11 +178,11 @@ export class ChannelHub {
     for (let i = 0; i < ids.length; i += RESYNC_BATCH) {
       const batch = ids.slice(i, i + RESYNC_BATCH);
       // A revocation whose notice was lost still ends the channel.
-      for (const gatewayId of await revokedGatewayIds(this.opts.database.db, batch))
+      for (const gatewayId of await listRevokedGateways({ ctx: this.ctx, input: { gatewayIds: batch } }))
         this.byGateway.get(gatewayId)?.reenroll(REVOKED_MESSAGE);
       // A key message lost, or one the gateway could not store, is sent again.
       for (const gatewayId of batch) this.byGateway.get(gatewayId)?.offerRecipientKey();
-      const latest = await latestConfigVersions(this.opts.database.db, batch);
+      const latest = await latestGatewayConfigs({ ctx: this.ctx, input: { gatewayIds: batch } });
       for (const [gatewayId, row] of latest) {
         const channel = this.byGateway.get(gatewayId);
         if (!channel || row.version === channel.appliedVersion || row.version === channel.rejectedVersion)
@@ -199,7 +204,7 @@ export class ChannelHub {
     if (notice.kind === 'config') {
       const local = notice.gatewayIds.filter((id) => this.byGateway.has(id));
       if (local.length === 0) return;
-      const latest = await latestConfigVersions(this.opts.database.db, local);
+      const latest = await latestGatewayConfigs({ ctx: this.ctx, input: { gatewayIds: local } });
       for (const [gatewayId, row] of latest) {
         const channel = this.byGateway.get(gatewayId);
         if (channel && row.version !== channel.appliedVersion) channel.sendConfig(row);
@@ -213,7 +218,7 @@ export class ChannelHub {
   }
 
   private async sendDiagnostics(gatewayIds: string[], diagnosticId?: string): Promise<void> {
-    const claimed = await claimPendingDiagnostics(this.opts.database.db, gatewayIds, diagnosticId);
+    const claimed = await claimDiagnostics({ ctx: this.ctx, input: { gatewayIds, diagnosticId } });
     for (const d of claimed) this.byGateway.get(d.gatewayId)?.sendDiagnostic(d.id, d.request);
   }
 

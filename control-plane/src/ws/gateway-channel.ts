@@ -14,9 +14,8 @@ import type { JWK } from 'jose';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import type { Ctx } from '../context.js';
-import type { Db } from '../db/client.js';
-import { type ConfigVersionRow, latestConfigVersions } from '../db/queries/gateway-channel.js';
 import { closeGatewayChannel } from '../services/close-gateway-channel.js';
+import { type GatewayConfigVersion, latestGatewayConfigs } from '../services/latest-gateway-configs.js';
 import { openGatewayChannel } from '../services/open-gateway-channel.js';
 import type { AgentActor } from '../services/permissions.js';
 import { recordConfigAck } from '../services/record-config-ack.js';
@@ -25,7 +24,7 @@ import { recordHeartbeat } from '../services/record-heartbeat.js';
 
 /** What a channel needs from the hub that owns it. */
 export interface ChannelHost {
-  db: Db;
+  db: Ctx['db'];
   log: Logger;
   replicaId: string;
   heartbeatSeconds: number;
@@ -101,7 +100,7 @@ export class GatewayChannel {
     this.ws.send(JSON.stringify(channelMessage(msg as ServerMessage)));
   }
 
-  sendConfig(row: ConfigVersionRow): void {
+  sendConfig(row: GatewayConfigVersion): void {
     this.send({ type: 'config', version: row.version, config: row.config });
   }
 
@@ -328,7 +327,9 @@ export class GatewayChannel {
         await recordDiagnosticResult({ ctx: this.ctx(), input: { id: msg.id, result: msg.result } });
         return;
       case 'resync': {
-        const latest = (await latestConfigVersions(this.host.db, [this.gatewayId])).get(this.gatewayId);
+        const latest = (
+          await latestGatewayConfigs({ ctx: this.ctx(), input: { gatewayIds: [this.gatewayId] } })
+        ).get(this.gatewayId);
         if (latest) this.sendConfig(latest);
         return;
       }
