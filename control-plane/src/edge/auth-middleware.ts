@@ -1,13 +1,12 @@
 import { FerryError } from '@ferry/shared';
-import { eq } from 'drizzle-orm';
 import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
-import { decodeProtectedHeader } from 'jose';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { verifyAgentToken } from '../auth/agent-token.js';
 import { SESSION_TTL_SECONDS, type SessionClaims, verifySessionToken } from '../auth/session.js';
-import type { Actor } from '../context.js';
-import type { Db } from '../db/client.js';
-import { users } from '../db/schema/index.js';
+import { authenticateSession, type SessionUser } from '../services/authenticate-session.js';
+import type { UserActor } from '../services/permissions.js';
+import { ctxOf } from './context.js';
 import type { AppEnv } from './types.js';
 
 export const SESSION_COOKIE = 'ferry_session';
@@ -23,8 +22,8 @@ export function setSessionCookie(c: Context<AppEnv>, token: string): void {
   });
 }
 
-/** The actor of a signed-in user row. */
-export function userActor(user: typeof users.$inferSelect): Extract<Actor, { kind: 'user' }> {
+/** The actor of a signed-in user. */
+export function userActor(user: Pick<SessionUser, 'id' | 'groupId' | 'role' | 'isOperator'>): UserActor {
   return {
     kind: 'user',
     userId: user.id,
@@ -37,18 +36,24 @@ export function userActor(user: typeof users.$inferSelect): Extract<Actor, { kin
 type Kind = 'user' | 'agent';
 
 /**
- * The active user a verified session names, or a 401: deactivated accounts and sessions issued under an
- * older session version (signed out, password changed or reset, deactivated since) are refused.
+ * The active user a verified session names, or a 401 (authenticateSession): deactivated accounts and
+ * ended sessions are refused.
  */
-export async function sessionUser(db: Db, claims: SessionClaims): Promise<typeof users.$inferSelect> {
-  const [user] = await db.select().from(users).where(eq(users.id, claims.sub));
-  if (!user || user.deactivatedAt) throw new FerryError('auth.invalid_token', 'this account is deactivated');
-  if (user.sessionVersion !== claims.sv)
-    throw new FerryError(
-      'auth.invalid_token',
-      'this session has ended (signed out, or the password was changed or reset); sign in again',
-    );
-  return user;
+export function sessionUser(c: Context<AppEnv>, claims: SessionClaims): Promise<SessionUser> {
+  return authenticateSession({ ctx: ctxOf(c), input: { claims } });
+}
+
+/**
+ * The one door for user sessions, the API's (bearer or cookie) and the console's (cookie): the token
+ * verified, then its user loaded. Throws auth.expired_token when the session ran out, auth.invalid_token
+ * when it is not valid or has ended; the caller decides what a temporary password may do.
+ */
+export async function loadSession(
+  c: Context<AppEnv>,
+  token: string,
+): Promise<{ user: SessionUser; expiresAt: Date }> {
+  const user = await sessionUser(c, await verifySessionToken(c.get('deps').sessionSecret, token));
+  return { user, expiresAt: new Date((decodeJwt(token).exp ?? 0) * 1000) };
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -104,7 +109,7 @@ function authenticateWith(kinds: Kind[], opts: { temporaryPasswordOk: boolean })
     if (alg === 'EdDSA' && kinds.includes('agent')) {
       c.set('actor', await verifyAgentToken(deps.database.db, token, deps.publicUrl));
     } else if (alg === 'HS256' && kinds.includes('user')) {
-      const user = await sessionUser(deps.database.db, await verifySessionToken(deps.sessionSecret, token));
+      const { user } = await loadSession(c, token);
       if (cookie !== undefined) checkCookieOrigin(c);
       if (user.passwordMustChange && !opts.temporaryPasswordOk)
         throw new FerryError(

@@ -1,9 +1,7 @@
 import { FerryError } from '@ferry/shared';
 import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
-import { decodeJwt } from 'jose';
-import { verifySessionToken } from '../auth/session.js';
-import { SESSION_COOKIE, sessionUser, userActor } from '../edge/auth-middleware.js';
+import { loadSession, SESSION_COOKIE, userActor } from '../edge/auth-middleware.js';
 import type { AppEnv } from '../edge/types.js';
 import { checkCsrf, csrfTokenFor } from './csrf.js';
 
@@ -54,23 +52,18 @@ export function requirePage(
     const deps = c.get('deps');
     const token = getCookie(c, SESSION_COOKIE);
     if (!token) return loginRedirect(c, false);
-    let claims: Awaited<ReturnType<typeof verifySessionToken>>;
+    let session: Awaited<ReturnType<typeof loadSession>>;
     try {
-      claims = await verifySessionToken(deps.sessionSecret, token);
+      session = await loadSession(c, token);
     } catch (err) {
-      return loginRedirect(c, err instanceof FerryError && err.code === 'auth.expired_token');
-    }
-    let user: Awaited<ReturnType<typeof sessionUser>>;
-    try {
-      user = await sessionUser(deps.database.db, claims);
-    } catch (err) {
-      if (err instanceof FerryError) return loginRedirect(c, false);
+      // A session that ran out says so on the sign-in page; an invalid or ended one does not.
+      if (err instanceof FerryError) return loginRedirect(c, err.code === 'auth.expired_token');
       throw err;
     }
+    const { user } = session;
     if (user.passwordMustChange && !opts.temporaryPasswordOk) return c.redirect(CHANGE_PASSWORD_PAGE, 303);
     if (opts.admin && user.role !== 'admin')
       throw new FerryError('auth.forbidden', 'this page is for group admins');
-    const exp = decodeJwt(token).exp ?? 0;
     pageUsers.set(c, {
       id: user.id,
       email: user.email,
@@ -78,7 +71,7 @@ export function requirePage(
       role: user.role,
       isOperator: user.isOperator,
       csrf: csrfTokenFor(deps.sessionSecret, token),
-      sessionExpiresAt: new Date(exp * 1000),
+      sessionExpiresAt: session.expiresAt,
       passwordMustChange: user.passwordMustChange,
     });
     c.set('actor', userActor(user));

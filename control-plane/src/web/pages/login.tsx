@@ -10,7 +10,8 @@ import type { AppEnv } from '../../edge/types.js';
 import { loginUser } from '../../services/login-user.js';
 import { logoutUser } from '../../services/logout-user.js';
 import { checkCsrf, csrfTokenFor } from '../csrf.js';
-import { FieldError, Layout } from '../layout.js';
+import { FieldError } from '../components/field.js';
+import { Layout } from '../layout.js';
 import { CHANGE_PASSWORD_PAGE } from '../page-context.js';
 
 /**
