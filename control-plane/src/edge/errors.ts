@@ -2,25 +2,12 @@ import { ERROR_CODES, type ErrorCode, FerryError } from '@ferry/shared';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { isUnstorableText } from '../db/errors.js';
+import { asClientError } from '../services/client-text-error.js';
 import { RETRY_AFTER_DETAIL } from '../services/rate-limit.js';
 import type { AppEnv } from './types.js';
 
 export interface ErrorBody {
   error: { code: ErrorCode; message: string; requestId: string; reenroll?: boolean };
-}
-
-/**
- * The typed error for failures that are the client's doing but surface below the routes: text with a
- * NUL byte passes every zod string schema and is refused only by PostgreSQL (query, body or path alike).
- */
-export function asClientError(err: unknown): unknown {
-  if (err instanceof FerryError || !isUnstorableText(err)) return err;
-  return new FerryError(
-    'request.invalid',
-    'a value contains a character that cannot be stored or searched (such as NUL); remove it',
-    { cause: err },
-  );
 }
 
 /** Seconds a rate-limited caller should wait (sent as Retry-After), when the error says. */
