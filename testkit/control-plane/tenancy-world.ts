@@ -5,15 +5,13 @@
  * facility, gateway and study (for "B's parent id, A's child id" requests), and a platform operator in
  * group C. Everything is made once per backend through the real routes where a route exists.
  *
- * Requests go in process through the app of serveTestAppWithChannel, which is the only app that serves
- * the agents' channel route too. No vitest import here.
+ * Requests go in process (requests.ts `send`) through the app of serveTestAppWithChannel, which is the
+ * only app that serves the agents' channel route too. No vitest import here.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { webhookDeliveries } from '../../control-plane/src/db/schema/index.js';
-import { SESSION_COOKIE } from '../../control-plane/src/edge/auth-middleware.js';
 import type { AppEnv } from '../../control-plane/src/edge/types.js';
-import { csrfTokenFor } from '../../control-plane/src/web/csrf.js';
 import { type ChannelClient, connectGateway } from './channel-client.js';
 import { type ChannelServer, serveTestAppWithChannel } from './channel-server.js';
 import {
@@ -21,96 +19,16 @@ import {
   createTestApp,
   enrollTestGateway,
   type SeededGroup,
+  type SendOptions,
+  type SendResult,
   seedFacility,
   seedOperator,
-  TEST_PUBLIC_URL,
+  send,
   type TestApp,
   type TestGateway,
-  type TestResponse,
 } from './harness.js';
 import { newTestUid, type SealedTestObject, sealTestObject } from './seal-object.js';
 import { seedStoredInstance } from './seed-stored-study.js';
-
-export interface SendOptions {
-  /** Bearer token (API, DICOMweb, agent routes). */
-  token?: string;
-  /** A session token sent as the console's cookie; a form then carries the session's CSRF token. */
-  session?: string;
-  json?: unknown;
-  form?: Record<string, string>;
-  headers?: Record<string, string>;
-}
-
-export type SendResult = TestResponse<unknown> & { location: string | undefined };
-
-/** How much of an event stream is read: up to the end of its first event. */
-async function readStart(res: Response): Promise<string> {
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const decoder = new TextDecoder();
-  let text = '';
-  try {
-    while (!/\n\n/.test(text)) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += decoder.decode(value, { stream: true });
-    }
-  } finally {
-    // Cancelling is how a browser leaving the page ends the stream's loop.
-    await reader.cancel().catch(() => {});
-  }
-  return text;
-}
-
-/** One request through the app in process, as an API client, a browser (console) or an agent would send it. */
-export async function send(
-  app: OpenAPIHono<AppEnv>,
-  sessionSecret: Uint8Array,
-  method: string,
-  path: string,
-  opts: SendOptions = {},
-): Promise<SendResult> {
-  const headers: Record<string, string> = {};
-  let body: string | undefined;
-  if (opts.json !== undefined) {
-    body = JSON.stringify(opts.json);
-    headers['content-type'] = 'application/json';
-  }
-  if (opts.session !== undefined) {
-    headers.cookie = `${SESSION_COOKIE}=${opts.session}`;
-    if (opts.form !== undefined) {
-      body = new URLSearchParams({
-        _csrf: csrfTokenFor(sessionSecret, opts.session),
-        ...opts.form,
-      }).toString();
-      headers['content-type'] = 'application/x-www-form-urlencoded';
-    }
-  }
-  if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
-  if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
-  for (const [name, value] of Object.entries(opts.headers ?? {})) headers[name.toLowerCase()] = value;
-  const res = await app.request(new URL(path, TEST_PUBLIC_URL).toString(), {
-    method,
-    headers,
-    ...(body !== undefined ? { body } : {}),
-  });
-  const stream = (res.headers.get('content-type') ?? '').startsWith('text/event-stream');
-  const text = stream ? await readStart(res) : await res.text();
-  let parsed: unknown = {};
-  try {
-    parsed = text.length > 0 && !stream ? JSON.parse(text) : {};
-  } catch {
-    parsed = {};
-  }
-  const location = res.headers.get('location') ?? undefined;
-  return {
-    status: res.status,
-    body: parsed,
-    text,
-    headers: res.headers,
-    location: location === undefined ? undefined : new URL(location, TEST_PUBLIC_URL).pathname,
-  };
-}
 
 export interface GroupStudy {
   studyUid: string;

@@ -18,15 +18,12 @@ import {
   BACKENDS,
   newAgentKeyPair,
   SEED_PASSWORD,
+  type SendResult,
   seedUser,
+  send,
 } from '../../../testkit/control-plane/harness.js';
 import { expectError } from '../../../testkit/control-plane/security-suite.js';
-import {
-  type SendResult,
-  seedTenancyWorld,
-  send,
-  type TenancyWorld,
-} from '../../../testkit/control-plane/tenancy-world.js';
+import { seedTenancyWorld, type TenancyWorld } from '../../../testkit/control-plane/tenancy-world.js';
 
 /** Who the route is for: any user of the group, its admins, platform operators, or its gateways. */
 type CallerKind = 'user' | 'admin' | 'operator' | 'agent';
