@@ -206,12 +206,14 @@ function renderSection() {
   const sharedDisk = onDisk('shared/src');
   // A module standing for each folder or file, the way dependency-cruiser sees the import's target.
   const agentTargets = [
-    ...agentDisk.folders.map((f) => [`${f}/`, `agent/src/${f}/x.ts`]),
-    ...agentDisk.files.map((f) => [f, `agent/src/${f}`]),
+    ...agentDisk.folders.filter((f) => f in agentFolders).map((f) => [`${f}/`, `agent/src/${f}/x.ts`]),
+    ...agentDisk.files.filter((f) => f in agentFiles).map((f) => [f, `agent/src/${f}`]),
   ];
   const cpTargets = [
-    ...cpDisk.folders.map((f) => [`${f}/`, `control-plane/src/${f}/x.ts`]),
-    ...cpDisk.files.map((f) => [f, `control-plane/src/${f}`]),
+    ...cpDisk.folders
+      .filter((f) => f in layout.controlPlaneFolders)
+      .map((f) => [`${f}/`, `control-plane/src/${f}/x.ts`]),
+    ...cpDisk.files.filter((f) => f in layout.controlPlaneFiles).map((f) => [f, `control-plane/src/${f}`]),
   ];
   const elsewhere = [
     ['agent/', 'agent/src/x.ts'],
