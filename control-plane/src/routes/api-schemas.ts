@@ -1,10 +1,9 @@
 import { aeTitleProblem, conditionSchema, gatewaySettingsSchema } from '@ferry/shared';
 import { z } from '@hono/zod-openapi';
-import type { FacilityRow } from '../db/queries/facilities.js';
-import type { GatewayView } from '../db/queries/gateways.js';
-import type { UserView } from '../db/queries/users.js';
-import { GATEWAY_STATUSES, userRoles } from '../db/schema/index.js';
 import { NAME_MAX_LENGTH, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../services/input-rules.js';
+import type { FacilityRow } from '../services/list-facilities.js';
+import { GATEWAY_STATUSES, type GatewayView } from '../services/list-gateways.js';
+import { type UserView, userRoles } from '../services/list-users.js';
 import { STABLE_PERIOD_MAX_SECONDS, STABLE_PERIOD_MIN_SECONDS } from '../services/stable-period.js';
 
 /** Input and output schemas shared by the facility, gateway, group, user and audit routes. */

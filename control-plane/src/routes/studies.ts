@@ -1,5 +1,4 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import type { StudySummary } from '../db/queries/studies.js';
 import { authenticate } from '../edge/auth-middleware.js';
 import { ctxOf } from '../edge/context.js';
 import { streamBody } from '../edge/stream-body.js';
@@ -10,6 +9,7 @@ import {
   listStudies,
   STUDY_PAGE_DEFAULT,
   STUDY_PAGE_MAX,
+  type StudySummary,
   studyListStatuses,
   studySorts,
 } from '../services/list-studies.js';

@@ -5,6 +5,7 @@ import { users } from '../db/schema/index.js';
 import { requireAdmin } from './permissions.js';
 
 export { type UserRole, userRoles } from '../db/schema/index.js';
+export type { UserView };
 
 /** The users of the caller's group, deactivated ones included. Admins only. */
 export async function listUsers({ ctx }: { ctx: Ctx; input?: undefined }): Promise<UserView[]> {

@@ -2,6 +2,8 @@ import type { Ctx } from '../context.js';
 import { writeAudits } from './audit.js';
 import { requireUser } from './permissions.js';
 
+export type { StudyRef } from '../db/queries/studies.js';
+
 /**
  * Audit actions of reads of patient data (filter the audit log by them):
  * - study.read: the study page, in the console or GET /api/v1/studies/{uid};

@@ -14,6 +14,8 @@ import type { DicomJson } from '../dicom/dicom-json.js';
 import { patientSearchKey } from './patient-search.js';
 import { requireUser } from './permissions.js';
 
+export type { DateRange, WildcardValue };
+
 export interface StudyFilters {
   patientName?: WildcardValue | undefined;
   patientId?: WildcardValue | undefined;

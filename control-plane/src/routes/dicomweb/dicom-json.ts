@@ -3,7 +3,6 @@
  * series and instance results.
  */
 
-import type { StudySummary } from '../../db/queries/studies.js';
 import {
   BULK_DATA_PATH,
   type DicomJson,
@@ -11,6 +10,7 @@ import {
   PIXEL_DATA,
   pixelDataPlaceholder,
 } from '../../dicom/dicom-json.js';
+import type { StudySummary } from '../../services/list-studies.js';
 import type { InstanceMatch } from '../../services/search-instances.js';
 import type { SeriesMatch } from '../../services/search-series.js';
 import {

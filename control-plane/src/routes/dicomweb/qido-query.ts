@@ -9,10 +9,9 @@
  * - Keys this server does not match on at a level are ignored and reported (Warning: 299), as PS3.18 asks.
  */
 import { FerryError } from '@ferry/shared';
-import type { DateRange, WildcardValue } from '../../db/queries/studies.js';
 import type { InstanceFilters } from '../../services/search-instances.js';
 import type { SeriesFilters } from '../../services/search-series.js';
-import type { StudyFilters } from '../../services/search-studies.js';
+import type { DateRange, StudyFilters, WildcardValue } from '../../services/search-studies.js';
 import { TAGS, type Tag, tagOf } from './tags.js';
 
 export type QidoLevel = 'study' | 'series' | 'instance';

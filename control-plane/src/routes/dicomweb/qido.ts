@@ -1,10 +1,9 @@
 /** QIDO-RS (PS3.18 10.6): study, series and instance searches, in the caller's group only. */
 import type { Context } from 'hono';
 import type { Ctx } from '../../context.js';
-import type { StudyRef } from '../../db/queries/studies.js';
 import { ctxOf } from '../../edge/context.js';
 import type { AppEnv } from '../../edge/types.js';
-import { recordStudyRead, recordStudyReads } from '../../services/record-study-reads.js';
+import { recordStudyRead, recordStudyReads, type StudyRef } from '../../services/record-study-reads.js';
 import { searchInstances } from '../../services/search-instances.js';
 import { searchSeries } from '../../services/search-series.js';
 import { searchStudies } from '../../services/search-studies.js';
