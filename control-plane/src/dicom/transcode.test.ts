@@ -8,7 +8,8 @@ import { promisify } from 'node:util';
 import { isFerryError } from '@ferry/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DICOM_SAMPLES_DIR } from '../../../testkit/control-plane/seal-object.js';
-import { canTranscodeLosslessly, isLossySyntax, transcodeInstance } from './transcode.js';
+import { transcodeInstance } from './transcode.js';
+import { canTranscodeLosslessly, isLossySyntax } from './transcode-syntaxes.js';
 
 const run = promisify(execFile);
 const ELE = '1.2.840.10008.1.2.1';

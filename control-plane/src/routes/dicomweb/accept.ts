@@ -4,7 +4,7 @@
  * message saying what it can produce.
  */
 import { FerryError, TS } from '@ferry/shared';
-import { canTranscodeLosslessly, isLossySyntax, TRANSCODE_TARGETS } from '../../dicom/transcode.js';
+import { canTranscodeLosslessly, isLossySyntax, TRANSCODE_TARGETS } from '../../dicom/transcode-syntaxes.js';
 
 interface MediaRange {
   type: string;
