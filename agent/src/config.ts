@@ -1,21 +1,10 @@
 import { open, readFile, rename } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import {
-  aeTitleProblem,
-  assertRecipientJwk,
-  bandwidthWindowSchema,
-  dicomPeersSchema,
-  FerryError,
-} from '@ferry/shared';
+import { agentJsonSettingsShape, assertRecipientJwk, FerryError } from '@ferry/shared';
 import type { JWK } from 'jose';
 import { z } from 'zod';
 import { readOptionalText } from './read-optional.js';
 import { fsyncDir } from './spool/fsync-dir.js';
-
-const aeTitle = z.string().superRefine((v, ctx) => {
-  const problem = aeTitleProblem(v);
-  if (problem) ctx.addIssue({ code: 'custom', message: `AE title ${problem}` });
-});
 
 const recipientKey = z.custom<JWK>((v) => {
   try {
@@ -26,42 +15,33 @@ const recipientKey = z.custom<JWK>((v) => {
   }
 }, 'must be the control plane public key: an X25519 OKP JWK without "d"');
 
-const UPLOAD_DEFAULTS = { parallelism: 4, bandwidthBytesPerSecond: 0, retentionHours: 0, schedule: [] };
+// The fields the control plane pushes come from the shared table (PUSHED_SETTINGS), defaults and
+// all. They are named here only to keep the order agent.json's problems are listed in; a setting
+// added to the table comes along in `laterSettings` / `laterUpload`.
+const {
+  aeTitle,
+  port,
+  allowedCallingAeTitles,
+  maxAssociations,
+  stablePeriodSeconds,
+  upload: uploadFields,
+  peers,
+  ...laterSettings
+} = agentJsonSettingsShape;
+const { parallelism, bandwidthBytesPerSecond, retentionHours, schedule, ...laterUpload } = uploadFields;
 
 /** How the uploader ships the spool. Only used once the agent is enrolled. */
 const uploadSchema = z
-  .object({
-    /** Objects uploaded at the same time (small ones go four times as many). */
-    parallelism: z
-      .number({ error: 'must be a number' })
-      .int('must be a whole number')
-      .min(1, 'must be at least 1')
-      .max(64, 'must be at most 64')
-      .default(UPLOAD_DEFAULTS.parallelism),
-    /** Cap on upload bytes per second, shared by all uploads; 0 = unlimited. */
-    bandwidthBytesPerSecond: z
-      .number({ error: 'must be a number (bytes per second, 0 for unlimited)' })
-      .int('must be a whole number of bytes per second')
-      .min(0, 'must be 0 (unlimited) or more')
-      .default(UPLOAD_DEFAULTS.bandwidthBytesPerSecond),
-    /** Hours a delivered object's local copy is kept after its receipt; 0 = delete at once. */
-    retentionHours: z
-      .number({ error: 'must be a number of hours' })
-      .min(0, 'must be 0 (delete once delivered) or more')
-      .max(24 * 366, 'must be at most a year (8784 hours)')
-      .default(UPLOAD_DEFAULTS.retentionHours),
-    /** Windows in local time with their own cap (e.g. business hours only); the first match wins. */
-    schedule: z.array(bandwidthWindowSchema).max(32).default([]),
-  })
+  .object({ parallelism, bandwidthBytesPerSecond, retentionHours, schedule, ...laterUpload })
   .strict();
 
 export const agentConfigSchema = z
   .object({
-    aeTitle: aeTitle.default('GATEWAY').transform((v) => v.trim()),
-    port: z.number().int().min(1).max(65535).default(4104),
+    aeTitle,
+    port,
     host: z.string().min(1).default('0.0.0.0'),
-    allowedCallingAeTitles: z.array(aeTitle.transform((v) => v.trim())).default([]),
-    maxAssociations: z.number().int().min(1).max(10_000).default(32),
+    allowedCallingAeTitles,
+    maxAssociations,
     /**
      * Associations one calling AE title may hold at once; unset means half of maxAssociations
      * (rounded up), so one flooding caller cannot take every slot. Capped at maxAssociations.
@@ -101,11 +81,10 @@ export const agentConfigSchema = z
     gatewayId: z.uuid().optional(),
     /** The control plane's config version this file holds (its last-known-good pushed config). */
     configVersion: z.number().int().min(1).optional(),
-    /** Pushed with the config; the control plane uses it for study completion, the agent keeps it. */
-    stablePeriodSeconds: z.number().int().min(1).max(86_400).optional(),
-    upload: uploadSchema.default(UPLOAD_DEFAULTS),
-    /** Pushed with the config: the only DICOM nodes a remote diagnostic may make this gateway dial. */
-    peers: dicomPeersSchema.default([]),
+    stablePeriodSeconds,
+    upload: uploadSchema.default(uploadSchema.parse({})),
+    peers,
+    ...laterSettings,
   })
   .strict();
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { dicomPeersSchema } from './gateway-config.js';
+import { dicomPeersSchema } from './dicom-peers.js';
 
 /**
  * Wire contracts of the agent API (/api/v1/agents/*) as the agent reads them. The control plane

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { aeTitleProblem } from '../dicom/ae-title.js';
-import { DICOM_PEER_NAME_MAX, gatewayConfigV2Schema } from './gateway-config.js';
+import { DICOM_PEER_NAME_MAX } from './dicom-peers.js';
+import { gatewayConfigV2Schema } from './gateway-config.js';
 import { healthReportSchema } from './health.js';
 import { PROTOCOL_VERSION } from './version.js';
 

@@ -4,11 +4,13 @@ import {
   type DicomPeer,
   dicomPeersSchema,
   findListedPeer,
+  hostProblem,
+  MAX_DICOM_PEERS,
+} from './dicom-peers.js';
+import {
   GATEWAY_CONFIG_DEFAULTS,
   gatewayConfigV2Schema,
   gatewaySettingsSchema,
-  hostProblem,
-  MAX_DICOM_PEERS,
   mergeGatewayConfig,
 } from './gateway-config.js';
 

@@ -1,201 +1,140 @@
 import { z } from 'zod';
-import { aeTitleProblem } from '../dicom/ae-title.js';
+import { PUSHED_SETTINGS, type PushedSetting, type PushedSettingName } from './gateway-settings.js';
 
 /**
- * The desired config of one gateway as the control plane pushes it over the channel. Its fields are
+ * The desired config of one gateway as the control plane pushes it over the channel, and the
+ * settings a group or facility stores, all derived from the PUSHED_SETTINGS table. Its fields are
  * agent.json fields, so the agent persists an applied version as its last-known-good agent.json.
  */
 
-const aeTitle = z.string().superRefine((v, ctx) => {
-  const problem = aeTitleProblem(v);
-  if (problem) ctx.addIssue({ code: 'custom', message: `AE title ${problem}` });
-});
+type Rows = typeof PUSHED_SETTINGS;
+/** The object fields nest in (`upload.parallelism` is `parallelism` in `upload`). */
+type GroupName = PushedSettingName extends infer N ? (N extends `${infer G}.${string}` ? G : never) : never;
+type TopName = Exclude<PushedSettingName, `${string}.${string}`>;
+type FieldsOf<G extends string, M extends Record<PushedSettingName, unknown>> = {
+  [N in PushedSettingName as N extends `${G}.${infer F}` ? F : never]: M[N];
+};
+type SchemaOf<R> = R extends { schema: infer S extends z.ZodType } ? S : never;
+type PushedSchemaOf<R> = R extends { olderVersionsLackIt: true } ? z.ZodDefault<SchemaOf<R>> : SchemaOf<R>;
+type AgentJsonSchemaOf<R> = R extends { agentJson: infer A extends z.ZodType }
+  ? A
+  : z.ZodDefault<SchemaOf<R>>;
+type InGroupAndFacility = {
+  [N in PushedSettingName]: Rows[N]['appliesTo'] extends 'group and facility' ? N : never;
+}[PushedSettingName];
 
-const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24-hour clock)');
-
-/**
- * A bandwidth window in the gateway's local time, e.g. a cap during business hours only. `to` before
- * `from` spans midnight. `days` uses 0 = Sunday … 6 = Saturday; the first matching window wins.
- */
-export const bandwidthWindowSchema = z
-  .object({
-    days: z.array(z.number().int().min(0).max(6)).min(1).max(7),
-    from: clock,
-    to: clock,
-    bandwidthBytesPerSecond: z.number().int().min(0),
-  })
-  .strict();
-export type BandwidthWindow = z.infer<typeof bandwidthWindowSchema>;
-
-export const gatewayUploadConfigSchema = z
-  .object({
-    parallelism: z.number().int().min(1).max(64),
-    /** 0 = unlimited; applies outside every schedule window. */
-    bandwidthBytesPerSecond: z.number().int().min(0),
-    schedule: z.array(bandwidthWindowSchema).max(32),
-    /** Hours a delivered object's local copy is kept; 0 = delete on receipt. */
-    retentionHours: z
-      .number()
-      .min(0)
-      .max(24 * 366),
-  })
-  .strict();
-
-/** The most DICOM peers one gateway lists (PACS, modalities): a hospital's handful, with room. */
-export const MAX_DICOM_PEERS = 64;
-export const DICOM_PEER_NAME_MAX = 64;
+const GROUPS = new Set(Object.keys(PUSHED_SETTINGS).flatMap((name) => name.split('.').slice(0, -1)));
 
 /**
- * Why `host` is not something a gateway may dial, or undefined: a DNS name (RFC 1123 labels) or an
- * IPv4 or IPv6 address, with no port, brackets, scheme or path.
+ * `pick` of each row, nested as the config nests them (a group's fields made one value by `group`),
+ * in table order; rows `pick` leaves undefined are left out.
  */
-export function hostProblem(host: string): string | undefined {
-  if (host.length === 0) return 'must not be empty';
-  if (host.length > 253) return `must be at most 253 characters (got ${host.length})`;
-  if (z.regexes.ipv4.test(host) || z.regexes.ipv6.test(host)) return undefined;
-  if (/^[\d.]+$/.test(host)) return 'is not a valid IPv4 address';
-  if (!z.regexes.hostname.test(host))
-    return 'must be a host name (letters, digits, hyphens and dots) or an IP address, without a port';
-  return undefined;
-}
-
-/**
- * A DICOM node the gateway talks back to (a PACS, a modality): what a C-ECHO diagnostic may target,
- * and later storage commitment and retrieval. The host is kept in lower case (names and IPv6 hex are
- * case-insensitive), so comparing two hosts is comparing two strings.
- */
-export const dicomPeerSchema = z
-  .object({
-    name: z
-      .string()
-      .trim()
-      .min(1, 'must not be empty')
-      .max(DICOM_PEER_NAME_MAX, `must be at most ${DICOM_PEER_NAME_MAX} characters`)
-      .refine((v) => ![...v].some((ch) => ch < ' ' || ch === '\x7f'), 'must not contain control characters'),
-    aeTitle: aeTitle.transform((v) => v.trim()),
-    host: z
-      .string()
-      .trim()
-      .toLowerCase()
-      .superRefine((v, ctx) => {
-        const problem = hostProblem(v);
-        if (problem) ctx.addIssue({ code: 'custom', message: problem });
-      }),
-    port: z.number().int().min(1).max(65535),
-    /** DICOM over TLS (the gateway verifies the peer against the system CAs). */
-    tls: z.boolean().default(false),
-  })
-  .strict();
-export type DicomPeer = z.infer<typeof dicomPeerSchema>;
-
-/** A gateway's peers: at most MAX_DICOM_PEERS, names unique (ignoring case) so a name picks one. */
-export const dicomPeersSchema = z
-  .array(dicomPeerSchema)
-  .max(MAX_DICOM_PEERS)
-  .superRefine((peers, ctx) => {
-    const seen = new Set<string>();
-    peers.forEach((p, i) => {
-      const key = p.name.toLowerCase();
-      if (seen.has(key))
-        ctx.addIssue({
-          code: 'custom',
-          path: [i, 'name'],
-          message: `"${p.name}" is already the name of another peer; names must be unique`,
-        });
-      seen.add(key);
-    });
-  });
-
-/** What an echo asks to reach: a peer's name, or its host and port (and AE title, TLS), or both. */
-export interface PeerTarget {
-  peer?: string | undefined;
-  host?: string | undefined;
-  port?: number | undefined;
-  calledAeTitle?: string | undefined;
-  tls?: boolean | undefined;
-}
-
-/**
- * The listed peer that `target` names, or undefined. Every field the target gives must equal that
- * peer's: a name with another peer's host, or a host and port nobody lists, match nothing.
- */
-export function findListedPeer(peers: readonly DicomPeer[], target: PeerTarget): DicomPeer | undefined {
-  if (target.peer === undefined && (target.host === undefined || target.port === undefined)) return undefined;
-  const host = target.host?.trim().toLowerCase();
-  const called = target.calledAeTitle?.trim();
-  return peers.find(
-    (p) =>
-      (target.peer === undefined || p.name === target.peer.trim()) &&
-      (host === undefined || p.host === host) &&
-      (target.port === undefined || p.port === target.port) &&
-      (called === undefined || p.aeTitle === called) &&
-      (target.tls === undefined || p.tls === target.tls),
+function nest<T, G>(
+  pick: (row: PushedSetting, name: PushedSettingName) => T | undefined,
+  group: (fields: Record<string, T>) => G,
+): Record<string, T | G> {
+  const flat: Record<string, T | Record<string, T>> = {};
+  for (const [name, row] of Object.entries(PUSHED_SETTINGS) as [PushedSettingName, PushedSetting][]) {
+    const value = pick(row, name);
+    if (value === undefined) continue;
+    const [head, field] = name.split('.') as [string, string | undefined];
+    if (field === undefined) flat[head] = value;
+    else flat[head] = { ...(flat[head] as Record<string, T> | undefined), [field]: value };
+  }
+  return Object.fromEntries(
+    Object.entries(flat).map(([k, v]) => [k, GROUPS.has(k) ? group(v as Record<string, T>) : (v as T)]),
   );
 }
 
+type PushedShape = { [N in TopName]: PushedSchemaOf<Rows[N]> } & {
+  [G in GroupName]: z.ZodObject<
+    FieldsOf<G, { [N in PushedSettingName]: PushedSchemaOf<Rows[N]> }>,
+    z.core.$strict
+  >;
+};
+
 export const gatewayConfigV2Schema = z
-  .object({
-    aeTitle: aeTitle.transform((v) => v.trim()),
-    port: z.number().int().min(1).max(65535),
-    allowedCallingAeTitles: z.array(aeTitle.transform((v) => v.trim())).max(1000),
-    maxAssociations: z.number().int().min(1).max(10_000),
-    upload: gatewayUploadConfigSchema,
-    /**
-     * The only DICOM nodes the gateway dials on the control plane's behalf (the C-ECHO diagnostic).
-     * A version from before peers existed has none: nothing may be dialled.
-     */
-    peers: dicomPeersSchema.default([]),
-    /** Used by the control plane (study completion); the agent reports it and keeps it. */
-    stablePeriodSeconds: z.number().int().min(1).max(86_400),
-  })
+  .object(
+    nest(
+      (row) => (row.olderVersionsLackIt ? row.schema.default(row.default) : row.schema),
+      (fields) => z.object(fields).strict(),
+    ) as PushedShape,
+  )
   .strict();
 /** A complete, valid desired gateway config. */
 export type GatewayDesiredConfig = z.infer<typeof gatewayConfigV2Schema>;
 
+export const gatewayUploadConfigSchema = gatewayConfigV2Schema.shape.upload;
+
 /** Defaults every group starts from (the agent's own agent.json defaults). */
-export const GATEWAY_CONFIG_DEFAULTS: Omit<GatewayDesiredConfig, 'aeTitle'> = {
-  port: 4104,
-  allowedCallingAeTitles: [],
-  maxAssociations: 32,
-  upload: { parallelism: 4, bandwidthBytesPerSecond: 0, schedule: [], retentionHours: 0 },
-  peers: [],
-  stablePeriodSeconds: 60,
+export const GATEWAY_CONFIG_DEFAULTS = nest(
+  (row) => row.default,
+  (fields) => fields,
+) as Omit<GatewayDesiredConfig, 'aeTitle'>;
+
+type SettingsShape = { [N in Extract<TopName, InGroupAndFacility>]: z.ZodOptional<SchemaOf<Rows[N]>> } & {
+  [G in GroupName]: z.ZodOptional<
+    z.ZodObject<
+      FieldsOf<
+        G,
+        { [N in PushedSettingName]: N extends InGroupAndFacility ? z.ZodOptional<SchemaOf<Rows[N]>> : never }
+      >,
+      z.core.$strict
+    >
+  >;
 };
 
 /**
  * What a group (defaults for all its gateways) or a facility (overrides for its gateways) may set.
- * Every field is optional; a facility's value wins over the group's, which wins over the defaults.
+ * Every field is optional; a facility's value wins over the group's, which wins over the defaults. A
+ * list (peers) is replaced whole: a facility's peers are not added to its group's.
  */
 export const gatewaySettingsSchema = z
-  .object({
-    port: z.number().int().min(1).max(65535).optional(),
-    allowedCallingAeTitles: z
-      .array(aeTitle.transform((v) => v.trim()))
-      .max(1000)
-      .optional(),
-    maxAssociations: z.number().int().min(1).max(10_000).optional(),
-    upload: gatewayUploadConfigSchema.partial().strict().optional(),
-    /** Replaces the whole list: a facility's peers are not added to its group's. */
-    peers: dicomPeersSchema.optional(),
-  })
+  .object(
+    nest(
+      (row) => (row.appliesTo === 'group and facility' ? row.schema.optional() : undefined),
+      (fields) => z.object(fields).strict().optional(),
+    ) as SettingsShape,
+  )
   .strict();
 export type GatewaySettings = z.infer<typeof gatewaySettingsSchema>;
 
-/** Defaults < group settings < facility settings, plus the facility's AE title and stable period. */
+/** The facility's own fields of its gateways' config (its AE title, its stable period). */
+export type FacilityGatewayFields = Pick<
+  GatewayDesiredConfig,
+  Exclude<TopName, InGroupAndFacility> & keyof GatewayDesiredConfig
+>;
+
+/** Defaults < group settings < facility settings, plus the facility's own fields. */
 export function mergeGatewayConfig(
-  facility: { aeTitle: string; stablePeriodSeconds: number },
+  facility: FacilityGatewayFields,
   group: GatewaySettings,
   own: GatewaySettings,
 ): GatewayDesiredConfig {
-  const d = GATEWAY_CONFIG_DEFAULTS;
-  return {
-    aeTitle: facility.aeTitle,
-    port: own.port ?? group.port ?? d.port,
-    allowedCallingAeTitles:
-      own.allowedCallingAeTitles ?? group.allowedCallingAeTitles ?? d.allowedCallingAeTitles,
-    maxAssociations: own.maxAssociations ?? group.maxAssociations ?? d.maxAssociations,
-    upload: { ...d.upload, ...group.upload, ...own.upload },
-    peers: own.peers ?? group.peers ?? d.peers,
-    stablePeriodSeconds: facility.stablePeriodSeconds,
-  };
+  const d: Record<string, unknown> = GATEWAY_CONFIG_DEFAULTS;
+  const g: Record<string, unknown> = group;
+  const o: Record<string, unknown> = own;
+  const f: Record<string, unknown> = facility;
+  const rows: Record<string, PushedSetting> = PUSHED_SETTINGS;
+  const merged: Record<string, unknown> = {};
+  for (const name of Object.keys(gatewayConfigV2Schema.shape)) {
+    if (GROUPS.has(name))
+      merged[name] = { ...(d[name] as object), ...(g[name] as object), ...(o[name] as object) };
+    else if (rows[name]?.appliesTo === 'facility') merged[name] = f[name];
+    else merged[name] = o[name] ?? g[name] ?? d[name];
+  }
+  return merged as GatewayDesiredConfig;
 }
+
+type AgentJsonShape = { [N in TopName]: AgentJsonSchemaOf<Rows[N]> } & {
+  [G in GroupName]: FieldsOf<G, { [N in PushedSettingName]: AgentJsonSchemaOf<Rows[N]> }>;
+};
+
+/**
+ * agent.json's schema of each pushed field, with its default (a group's fields left as a shape, for
+ * agent/src/config.ts to make its object of).
+ */
+export const agentJsonSettingsShape = nest(
+  (row) => row.agentJson ?? row.schema.default(row.default),
+  (fields) => fields,
+) as AgentJsonShape;

@@ -11,7 +11,9 @@ export {
   rotateKeyResponseSchema,
 } from './agents.js';
 export * from './channel.js';
+export * from './dicom-peers.js';
 export * from './gateway-config.js';
+export * from './gateway-settings.js';
 export * from './health.js';
 export { type InstanceManifest, instanceManifestSchema } from './manifest.js';
 export * from './upload-test.js';

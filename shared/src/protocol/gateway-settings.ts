@@ -1,0 +1,201 @@
+import { z } from 'zod';
+import { aeTitleSchema, trimAeTitle, trimmedAeTitleSchema } from './ae-title-schema.js';
+import { dicomPeersSchema } from './dicom-peers.js';
+
+/**
+ * Every setting the control plane pushes to its gateways, one row each: the one place its schema,
+ * default, bounds and reach are written. gateway-config.ts derives from it the pushed-config schema,
+ * its defaults, what a group or facility may store and how they merge; agent/src/config.ts derives
+ * agent.json's reading of the same fields; the console takes its labels and bounds. A new pushed
+ * setting is a row here plus the code that acts on it. The name is the field's path in the pushed
+ * config and in agent.json alike (`upload.x` sits in their `upload` object); rows keep wire order.
+ */
+
+/**
+ * Where a setting is set. 'group and facility': a group's default for all its gateways, which a
+ * facility may override (the `gateway` settings). 'facility': a property of the facility itself.
+ */
+export type SettingScope = 'group and facility' | 'facility';
+
+export interface NumberBounds {
+  min: number;
+  max?: number;
+  integer: boolean;
+}
+
+/** agent.json's own wording of a bad number; the pushed config and the API keep zod's wording. */
+export interface NumberWords {
+  type: string;
+  integer?: string;
+  min: string;
+  max?: string;
+}
+
+/** How the console shows a setting it lets an admin edit. */
+export interface ConsoleField {
+  label: string;
+  hint: string;
+}
+
+export interface PushedSetting<S extends z.ZodType = z.ZodType> {
+  /** A valid value, as the control plane stores and pushes it and the gateway checks it. */
+  schema: S;
+  /** What a gateway runs when nobody set it (none for a facility's AE title: every facility has one). */
+  default?: z.output<S>;
+  appliesTo: SettingScope;
+  /** A number's bounds, for the console's inputs and the checks of the facility column. */
+  bounds?: NumberBounds;
+  /** agent.json's reading when it is not `schema` with `default`: its own words, default or bounds. */
+  agentJson?: z.ZodType;
+  /**
+   * Config versions stored before this setting existed lack it; the gateway reads it as the default.
+   * Every setting added from now on needs it.
+   */
+  olderVersionsLackIt?: true;
+  console?: ConsoleField;
+}
+
+/** A number within `bounds`, in zod's words unless given agent.json's. */
+export function boundedNumber(bounds: NumberBounds, words?: NumberWords): z.ZodNumber {
+  let schema = z.number(words && { error: words.type });
+  if (bounds.integer) schema = schema.int(words?.integer);
+  schema = schema.min(bounds.min, words?.min);
+  if (bounds.max !== undefined) schema = schema.max(bounds.max, words?.max);
+  return schema;
+}
+
+interface NumericRow {
+  bounds: NumberBounds;
+  default: number;
+  appliesTo: SettingScope;
+  /** agent.json's wording of a bad value, where it has its own. */
+  agentWords?: NumberWords;
+  /** agent.json leaves it unset until the control plane pushes it. */
+  agentJsonOptional?: true;
+  console?: ConsoleField;
+}
+
+type NumericSetting<R extends NumericRow> = Omit<R, 'agentWords' | 'agentJsonOptional'> & {
+  schema: z.ZodNumber;
+} & (R extends { agentJsonOptional: true }
+    ? { agentJson: z.ZodOptional<z.ZodNumber> }
+    : R extends { agentWords: NumberWords }
+      ? { agentJson: z.ZodDefault<z.ZodNumber> }
+      : unknown);
+
+/** A numeric row: its schema, and agent.json's where it differs, built from its bounds. */
+function numeric<const R extends NumericRow>(row: R): NumericSetting<R> {
+  const { agentWords, agentJsonOptional, ...rest } = row;
+  const schema = boundedNumber(row.bounds);
+  const agentJson = agentJsonOptional
+    ? schema.optional()
+    : agentWords && boundedNumber(row.bounds, agentWords).default(row.default);
+  return { ...rest, schema, ...(agentJson ? { agentJson } : {}) } as NumericSetting<R>;
+}
+
+const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24-hour clock)');
+
+/**
+ * A bandwidth window in the gateway's local time, e.g. a cap during business hours only. `to` before
+ * `from` spans midnight. `days` uses 0 = Sunday … 6 = Saturday; the first matching window wins.
+ */
+export const bandwidthWindowSchema = z
+  .object({
+    days: z.array(z.number().int().min(0).max(6)).min(1).max(7),
+    from: clock,
+    to: clock,
+    bandwidthBytesPerSecond: z.number().int().min(0),
+  })
+  .strict();
+export type BandwidthWindow = z.infer<typeof bandwidthWindowSchema>;
+
+const allowedCallingAeTitles = z.array(trimmedAeTitleSchema);
+
+export const PUSHED_SETTINGS = {
+  aeTitle: {
+    schema: trimmedAeTitleSchema,
+    appliesTo: 'facility',
+    /** What an agent answers as before it is enrolled. */
+    agentJson: aeTitleSchema.default('GATEWAY').transform(trimAeTitle),
+  },
+  port: numeric({
+    bounds: { min: 1, max: 65_535, integer: true },
+    default: 4104,
+    appliesTo: 'group and facility',
+  }),
+  allowedCallingAeTitles: {
+    schema: allowedCallingAeTitles.max(1000),
+    default: [],
+    appliesTo: 'group and facility',
+    /** A hand-written agent.json may list more callers than the control plane stores. */
+    agentJson: allowedCallingAeTitles.default([]),
+  },
+  maxAssociations: numeric({
+    bounds: { min: 1, max: 10_000, integer: true },
+    default: 32,
+    appliesTo: 'group and facility',
+  }),
+  /** Objects uploaded at the same time (small ones go four times as many). */
+  'upload.parallelism': numeric({
+    bounds: { min: 1, max: 64, integer: true },
+    default: 4,
+    appliesTo: 'group and facility',
+    agentWords: {
+      type: 'must be a number',
+      integer: 'must be a whole number',
+      min: 'must be at least 1',
+      max: 'must be at most 64',
+    },
+  }),
+  /** Cap on upload bytes per second, shared by all uploads; 0 = unlimited. Applies outside every window. */
+  'upload.bandwidthBytesPerSecond': numeric({
+    bounds: { min: 0, integer: true },
+    default: 0,
+    appliesTo: 'group and facility',
+    agentWords: {
+      type: 'must be a number (bytes per second, 0 for unlimited)',
+      integer: 'must be a whole number of bytes per second',
+      min: 'must be 0 (unlimited) or more',
+    },
+  }),
+  /** Windows in local time with their own cap (e.g. business hours only); the first match wins. */
+  'upload.schedule': {
+    schema: z.array(bandwidthWindowSchema).max(32),
+    default: [],
+    appliesTo: 'group and facility',
+  },
+  /** Hours a delivered object's local copy is kept after its receipt; 0 = delete at once. */
+  'upload.retentionHours': numeric({
+    bounds: { min: 0, max: 24 * 366, integer: false },
+    default: 0,
+    appliesTo: 'group and facility',
+    agentWords: {
+      type: 'must be a number of hours',
+      min: 'must be 0 (delete once delivered) or more',
+      max: 'must be at most a year (8784 hours)',
+    },
+  }),
+  /**
+   * The only DICOM nodes the gateway dials on the control plane's behalf (the C-ECHO diagnostic). A
+   * facility's list replaces its group's; a version from before peers existed has none.
+   */
+  peers: {
+    schema: dicomPeersSchema,
+    default: [],
+    appliesTo: 'group and facility',
+    olderVersionsLackIt: true,
+  },
+  /** The control plane completes a study this long after its last instance; the agent reports it and keeps it. */
+  stablePeriodSeconds: numeric({
+    bounds: { min: 1, max: 86_400, integer: true },
+    default: 60,
+    appliesTo: 'facility',
+    agentJsonOptional: true,
+    console: {
+      label: 'Stable period (seconds)',
+      hint: 'A study is complete once no new image has arrived for this long.',
+    },
+  }),
+} satisfies Record<string, PushedSetting>;
+
+export type PushedSettingName = keyof typeof PUSHED_SETTINGS;
