@@ -144,9 +144,9 @@ module.exports = {
     {
       name: 'edges-go-through-services',
       comment:
-        'Every state change and every blob read goes through a service in services/ (or ingest/), so routes/, web/, ws/ and viewer/ import services and their view types, never db/ or storage/: authorization, audit and decryption each have one door.',
+        'Every state change and every blob read goes through a service in services/ (or ingest/), so the edges (edge/, routes/, web/, ws/, viewer/) import services and their view types, never db/ or storage/: sessions, authorization, audit and decryption each have one door.',
       severity: 'error',
-      from: { path: '^control-plane/src/(routes|web|ws|viewer)/', pathNot: TEST_FILE },
+      from: { path: '^control-plane/src/(edge|routes|web|ws|viewer)/', pathNot: TEST_FILE },
       to: { path: '^control-plane/src/(db|storage)/' },
     },
     {
