@@ -1,3 +1,9 @@
+// The agent's composition root: builds the spool, the DICOM listener, the uploader, the channel and the
+// monitors and wires them together; cli/ starts it. What the agent keeps (docs/architecture.md): a
+// C-STORE is answered Success only for an instance whose bytes and index record are fsynced, and the
+// bytes are kept exactly as received; the spool holds no plaintext and its index no patient data;
+// receiving never waits on the network; a local copy is deleted only after the control plane's receipt
+// for that object and hash; the agent only ever connects out.
 import type { JWK } from 'jose';
 import type { Logger } from 'pino';
 import { ControlPlaneClient } from './cloud/client.js';

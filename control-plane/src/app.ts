@@ -1,3 +1,9 @@
+// The control plane's HTTP app (edge, routes, console, viewer); server.ts runs it beside the websocket hub
+// and the jobs. What the control plane keeps (docs/architecture.md): replicas are stateless (rows in
+// PostgreSQL, blobs in the blob store, fan-out through LISTEN/NOTIFY); every state change and every blob
+// read goes through a service, which takes the actor and tenant from its context, checks permission first
+// and writes its audit row in the same transaction; a receipt is issued only for an object opened,
+// authenticated and hashed whole, indexed from the control plane's own parse of its header.
 import { randomUUID } from 'node:crypto';
 import { FerryError } from '@ferry/shared';
 import { OpenAPIHono } from '@hono/zod-openapi';
