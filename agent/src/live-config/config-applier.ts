@@ -1,4 +1,10 @@
-import { type DicomPeer, type GatewayDesiredConfig, isFerryError, pushedConfigSchema } from '@ferry/shared';
+import {
+  type DicomPeer,
+  GATEWAY_CONFIG_DEFAULTS,
+  type GatewayDesiredConfig,
+  isFerryError,
+  pushedConfigSchema,
+} from '@ferry/shared';
 import type { Logger } from 'pino';
 import { agentConfigSchema, describeIssues, readRawAgentConfig, writeAgentConfigFile } from '../config.js';
 import type { DicomListener } from '../dimse/listener.js';
@@ -28,24 +34,26 @@ export function pushedConfigProblem(
     : { ok: false, reason: describeIssues(parsed.error) };
 }
 
-/** agent.json with the pushed fields and version written over it, every other field kept. */
+/**
+ * agent.json with the pushed fields and version written over it, every other field kept. Its fields
+ * are agent.json's (one table, PUSHED_SETTINGS); a group of them (upload) is written over agent.json's
+ * own group member by member.
+ */
 export function withPushedConfig(
   raw: Record<string, unknown>,
   config: GatewayDesiredConfig,
   version: number,
 ): Record<string, unknown> {
-  const upload = raw.upload && typeof raw.upload === 'object' ? (raw.upload as Record<string, unknown>) : {};
-  return {
-    ...raw,
-    aeTitle: config.aeTitle,
-    port: config.port,
-    allowedCallingAeTitles: config.allowedCallingAeTitles,
-    maxAssociations: config.maxAssociations,
-    upload: { ...upload, ...config.upload },
-    peers: config.peers,
-    stablePeriodSeconds: config.stablePeriodSeconds,
-    configVersion: version,
-  };
+  const next: Record<string, unknown> = { ...raw };
+  for (const [name, value] of Object.entries(config)) {
+    const mine = raw[name];
+    next[name] =
+      value && typeof value === 'object' && !Array.isArray(value)
+        ? { ...(mine && typeof mine === 'object' ? mine : {}), ...value }
+        : value;
+  }
+  next.configVersion = version;
+  return next;
 }
 
 const samePolicy = (a: AssociationPolicy, b: AssociationPolicy) =>
@@ -54,11 +62,13 @@ const samePolicy = (a: AssociationPolicy, b: AssociationPolicy) =>
   a.allowedCallingAeTitles.length === b.allowedCallingAeTitles.length &&
   a.allowedCallingAeTitles.every((t, i) => b.allowedCallingAeTitles[i] === t);
 
+/** Every pushed upload setting equal (one left out counts as its default). */
 const sameUpload = (a: UploaderConfig, b: UploaderConfig) =>
-  a.parallelism === b.parallelism &&
-  a.bandwidthBytesPerSecond === b.bandwidthBytesPerSecond &&
-  a.retentionHours === b.retentionHours &&
-  JSON.stringify(a.schedule ?? []) === JSON.stringify(b.schedule ?? []);
+  (Object.keys(GATEWAY_CONFIG_DEFAULTS.upload) as (keyof UploaderConfig)[]).every(
+    (k) =>
+      JSON.stringify(a[k] ?? GATEWAY_CONFIG_DEFAULTS.upload[k]) ===
+      JSON.stringify(b[k] ?? GATEWAY_CONFIG_DEFAULTS.upload[k]),
+  );
 
 /**
  * Applies pushed desired config live, all or nothing: validate, re-bind or re-police the DICOM
