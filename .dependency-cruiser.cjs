@@ -99,7 +99,7 @@ module.exports = {
     {
       name: 'meet-only-in-shared',
       comment:
-        'The agent runs in a hospital and the control plane in the cloud; they meet only in shared/ (formats, protocol, errors), so neither ships the other and the wire contract lives in one place. Tests that drive both sides reach the other through testkit/.',
+        'The agent runs in a hospital and the control plane in the cloud; they meet only in shared/ (formats, protocol, errors), so neither ships the other and the wire contract lives in one place.',
       severity: 'error',
       from: { path: '^(agent|control-plane)/', pathNot: TEST_FILE },
       to: { path: '^(agent|control-plane)/', pathNot: '^$1/' },

@@ -150,9 +150,13 @@ for (const v of violations) {
   console.log(`    ${WHY[v.rule]}`);
 }
 if (cruiseFailed || violations.length > 0) {
-  console.log(
-    `\ncheck-structure: failed (${violations.length} structure violation(s)${cruiseFailed ? ' and the dependency violations above' : ''}).`,
-  );
+  const cruised = /(\d+) dependency violations?/.exec(cruise.stdout)?.[1];
+  const layering = cruiseFailed
+    ? cruised
+      ? `${cruised} layering`
+      : 'dependency-cruiser did not run, see above'
+    : '0 layering';
+  console.log(`\ncheck-structure: failed (${layering}, ${violations.length} other).`);
   process.exit(1);
 }
 console.log(
