@@ -63,6 +63,18 @@ function migrationsHash(): Promise<string> {
   return migrationsHashP;
 }
 
+/** One promise for every caller of this process, made again on the next call if it failed. */
+function sharedUntilItFails<T>(make: () => Promise<T>): () => Promise<T> {
+  let shared: Promise<T> | undefined;
+  return () => {
+    shared ??= make().catch((err: unknown) => {
+      shared = undefined;
+      throw err;
+    });
+    return shared;
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // PGlite: one migrated snapshot, loaded into a fresh in-memory instance per app
 
@@ -77,14 +89,7 @@ function pglitePackageFile(): string {
   return join(dirname(entry), '..', 'package.json');
 }
 
-let snapshotP: Promise<Blob> | undefined;
-function pgliteSnapshot(): Promise<Blob> {
-  snapshotP ??= loadOrBuildSnapshot().catch((err: unknown) => {
-    snapshotP = undefined;
-    throw err;
-  });
-  return snapshotP;
-}
+const pgliteSnapshot = sharedUntilItFails(loadOrBuildSnapshot);
 
 async function loadOrBuildSnapshot(): Promise<Blob> {
   const pkg = JSON.parse(await readFile(pglitePackageFile(), 'utf8')) as { version: string };
@@ -161,14 +166,7 @@ interface PgAdmin {
   template: string;
 }
 
-let adminP: Promise<PgAdmin> | undefined;
-function pgAdmin(): Promise<PgAdmin> {
-  adminP ??= setUpPgAdmin().catch((err: unknown) => {
-    adminP = undefined;
-    throw err;
-  });
-  return adminP;
-}
+const pgAdmin = sharedUntilItFails(setUpPgAdmin);
 
 async function connectAdmin(url: string): Promise<pg.Pool> {
   const open = async (u: string) => {
