@@ -30,7 +30,7 @@ import { systemCtx } from '../../control-plane/src/context.js';
 import type { Db } from '../../control-plane/src/db/client.js';
 import { arrayBufferOf, dcmjs } from '../../control-plane/src/dicom/dcmjs.js';
 import { type DicomJson, firstString, parseDicomHeader } from '../../control-plane/src/dicom/dicom-json.js';
-import { type RecordedInstance, recordInstance } from '../../control-plane/src/services/record-instance.js';
+import { type RecordedInstance, recordInstances } from '../../control-plane/src/ingest/record-instances.js';
 
 export const DICOM_SAMPLES_DIR = '/work/shared/dicom-samples/pydicom';
 
@@ -283,7 +283,7 @@ export interface SeedTarget {
 }
 
 /**
- * Puts one instance into the index directly through recordInstance (as the system), without a blob:
+ * Puts one instance into the index directly through recordInstances (as the system), without a blob:
  * the quick way to seed studies for worklist and query tests. The blob key names no stored object.
  */
 export async function seedTestInstance(
@@ -292,22 +292,25 @@ export async function seedTestInstance(
   opts: Omit<SealTestObjectOptions, 'recipientPublicKey'> & { storedAt?: Date } = {},
 ): Promise<{ sealed: SealedTestObject; recorded: RecordedInstance }> {
   const sealed = await sealTestObject({ ...opts, recipientPublicKey: t.deps.recipientPublicKey });
-  const recorded = await recordInstance({
+  const [recorded] = await recordInstances({
     ctx: systemCtx(t.database.db, silentLog, 'seed'),
-    input: {
-      groupId: where.groupId,
-      facilityId: where.facilityId,
-      gatewayId: where.gatewayId ?? null,
-      objectId: sealed.objectId,
-      blobKey: `g/${where.groupId}/o/${sealed.objectId}.fobj`,
-      manifest: sealed.manifest,
-      metadata: sealed.metadata,
-      sha256: sealed.sha256,
-      objectSha256: sealed.objectSha256,
-      plainBytes: sealed.plainBytes,
-      objectBytes: sealed.objectBytes,
-      storedAt: opts.storedAt ?? new Date(),
-    },
+    input: [
+      {
+        groupId: where.groupId,
+        facilityId: where.facilityId,
+        gatewayId: where.gatewayId ?? null,
+        objectId: sealed.objectId,
+        blobKey: `g/${where.groupId}/o/${sealed.objectId}.fobj`,
+        manifest: sealed.manifest,
+        metadata: sealed.metadata,
+        sha256: sealed.sha256,
+        objectSha256: sealed.objectSha256,
+        plainBytes: sealed.plainBytes,
+        objectBytes: sealed.objectBytes,
+        storedAt: opts.storedAt ?? new Date(),
+      },
+    ],
   });
+  if (!recorded) throw new Error('recordInstances answered nothing');
   return { sealed, recorded };
 }

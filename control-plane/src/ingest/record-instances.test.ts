@@ -21,15 +21,22 @@ import {
 } from '../../../testkit/control-plane/seal-object.js';
 import type { Ctx } from '../context.js';
 import { instances, series, studies, studyEvents } from '../db/schema/index.js';
+import type { DicomJson } from '../dicom/dicom-json.js';
 import { patientSearchKey } from '../services/patient-search.js';
-import { type RecordInstanceInput, recordInstance } from '../services/record-instance.js';
-import { recordInstances } from './record-instances.js';
+import { type RecordedInstance, type RecordInstanceInput, recordInstances } from './record-instances.js';
 
 const log = pino({ level: 'silent' });
+
+/** A batch of one. */
+async function recordInstance(args: { ctx: Ctx; input: RecordInstanceInput }) {
+  const [recorded] = await recordInstances({ ...args, input: [args.input] });
+  return recorded as RecordedInstance;
+}
 
 /** The fields that make an input the same instance as `of` (same SOP Instance UID and bytes). */
 const pick = (of: RecordInstanceInput) => ({
   manifest: { ...of.manifest },
+  metadata: { ...of.metadata },
   sha256: of.sha256,
   objectSha256: of.objectSha256,
 });
@@ -320,6 +327,26 @@ describe.each(BACKENDS)('recordInstance (%s)', (backend) => {
       base = await sealTestObject({ recipientPublicKey: t.deps.recipientPublicKey, sample: 'MR_small.dcm' });
     });
 
+    /** The base object's header under other UIDs, modality and patient name (as `fake` takes them). */
+    const headerOf = (
+      sop: string,
+      o: { study: string; series: string; modality?: string; patientName?: string | null },
+    ): DicomJson => {
+      const { '00100010': name, ...header } = base.metadata;
+      return {
+        ...header,
+        ...(o.patientName === null
+          ? {}
+          : o.patientName === undefined
+            ? name && { '00100010': name }
+            : { '00100010': { vr: 'PN', Value: [{ Alphabetic: o.patientName }] } }),
+        '0020000D': { vr: 'UI', Value: [o.study] },
+        '0020000E': { vr: 'UI', Value: [o.series] },
+        '00080018': { vr: 'UI', Value: [sop] },
+        '00080060': { vr: 'CS', Value: [o.modality ?? 'MR'] },
+      };
+    };
+
     /** An input for a made-up instance: the base object's header under other UIDs and a made-up hash. */
     const fake = (o: {
       study: string;
@@ -333,6 +360,7 @@ describe.each(BACKENDS)('recordInstance (%s)', (backend) => {
       storedAt?: Date;
     }): RecordInstanceInput => {
       const objectId = newTestObjectId();
+      const sop = o.sop ?? newTestUid();
       return {
         ...where(),
         objectId,
@@ -340,7 +368,7 @@ describe.each(BACKENDS)('recordInstance (%s)', (backend) => {
         manifest: {
           ...base.manifest,
           objectId,
-          sopInstanceUid: o.sop ?? newTestUid(),
+          sopInstanceUid: sop,
           receivedAt: o.receivedAt ?? base.manifest.receivedAt,
           patient: {
             ...base.manifest.patient,
@@ -349,7 +377,7 @@ describe.each(BACKENDS)('recordInstance (%s)', (backend) => {
           study: { ...base.manifest.study, instanceUid: o.study },
           series: { ...base.manifest.series, instanceUid: o.series, modality: o.modality ?? 'MR' },
         },
-        metadata: base.metadata,
+        metadata: headerOf(sop, o),
         sha256: o.sha ?? randomBytes(32).toString('hex'),
         objectSha256: randomBytes(32).toString('hex'),
         plainBytes: base.plainBytes,
@@ -526,7 +554,8 @@ describe.each(BACKENDS)('recordInstance (%s)', (backend) => {
         .from(instances)
         .where(inArray(instances.id, [out[0]!.instanceId, out[499]!.instanceId]));
       expect(rows.every((r) => r.current)).toBe(true);
-      expect(rows.map((r) => r.metadata)).toEqual([base.metadata, base.metadata]);
+      const stored = new Map(rows.map((r) => [r.objectId, r.metadata]));
+      expect(stored).toEqual(new Map([input[0]!, input[499]!].map((i) => [i.objectId, i.metadata])));
     });
 
     if (backend === 'postgres')

@@ -1,8 +1,8 @@
-/** What offer-uploads and complete-uploads share: part layout, blob keys, store calls, the stored receipt. */
+/** What offering and completing uploads share: part layout, blob keys, store calls, the stored receipt. */
 import { FerryError, type Receipt } from '@ferry/shared';
-import { and, eq, inArray } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.js';
-import { instances, type uploads } from '../db/schema/index.js';
+import type { StoredInstanceRef } from '../db/queries/ingest-instances.js';
+import { deleteOpenUpload, type UploadRow } from '../db/queries/ingest-uploads.js';
 import type { BlobStore, UploadHandle } from '../storage/blob-store.js';
 
 export const UPLOAD_PART_BYTES = 8 * 1024 * 1024;
@@ -17,8 +17,6 @@ export const UPLOAD_URL_SECONDS = 5 * 60;
 export const MAX_UPLOAD_PARTS = 10_000;
 /** Blob-store calls in flight at once for one request. */
 export const STORE_CONCURRENCY = 8;
-
-export type UploadRow = typeof uploads.$inferSelect;
 
 /** The dependencies the upload services take besides ctx (AppDeps has them). */
 export interface UploadDeps {
@@ -66,42 +64,6 @@ export async function storage<T>(step: string, fn: () => Promise<T>): Promise<T>
   }
 }
 
-export interface StoredInstanceRef {
-  objectId: string;
-  sopInstanceUid: string;
-  sha256: string;
-  objectSha256: string;
-  storedAt: Date;
-}
-
-/** Instances of `groupId` with any of these SOP Instance UIDs (one query), keyed by `sop\0sha256`. */
-export async function storedInstancesBySopAndHash(
-  db: DbOrTx,
-  groupId: string,
-  sopInstanceUids: string[],
-): Promise<Map<string, StoredInstanceRef>> {
-  const found = new Map<string, StoredInstanceRef>();
-  if (sopInstanceUids.length === 0) return found;
-  const rows = await db
-    .select({
-      objectId: instances.objectId,
-      sopInstanceUid: instances.sopInstanceUid,
-      sha256: instances.sha256,
-      objectSha256: instances.objectSha256,
-      storedAt: instances.storedAt,
-    })
-    .from(instances)
-    .where(
-      and(eq(instances.groupId, groupId), inArray(instances.sopInstanceUid, [...new Set(sopInstanceUids)])),
-    );
-  for (const r of rows) found.set(instanceKey(r.sopInstanceUid, r.sha256), r);
-  return found;
-}
-
-export function instanceKey(sopInstanceUid: string, sha256: string): string {
-  return `${sopInstanceUid}\0${sha256}`;
-}
-
 /**
  * The receipt for an object whose instance the group holds (perhaps under another object id).
  * `objectSha256` is the hash of this object's own ciphertext when it was uploaded and verified (the
@@ -121,4 +83,16 @@ export function receiptFor(
     storedAt: stored.storedAt.toISOString(),
     duplicate: stored.objectId !== objectId,
   };
+}
+
+/**
+ * Forgets an upload whose bytes are wrong or gone, so the next offer starts a fresh one. The row goes
+ * first, and only while open: a concurrent complete of the same upload that stored it (and gave its
+ * receipt) keeps its object. A blob left behind by a failed delete is verified again before any later
+ * receipt, so it is never trusted.
+ */
+export async function forgetUpload(db: DbOrTx, blobStore: BlobStore, row: UploadRow): Promise<void> {
+  if (!(await deleteOpenUpload(db, row.id))) return;
+  await storage('abort an upload', () => blobStore.abortUpload(handleOf(row))).catch(() => {});
+  await storage('delete an object', () => blobStore.delete(row.blobKey)).catch(() => {});
 }

@@ -1,7 +1,6 @@
 import { FerryError } from '@ferry/shared';
-import { eq } from 'drizzle-orm';
 import type { Ctx } from '../context.js';
-import { uploads } from '../db/schema/index.js';
+import { uploadStateOf } from '../db/queries/ingest-uploads.js';
 import { isUploadTestKey } from './upload-test-key.js';
 
 /**
@@ -21,10 +20,7 @@ export async function admitPartUpload({
   input: { uploadId: string; key: string };
 }): Promise<void> {
   if (isUploadTestKey(input.key, input.uploadId)) return;
-  const [row] = await ctx.db
-    .select({ state: uploads.state, blobKey: uploads.blobKey })
-    .from(uploads)
-    .where(eq(uploads.id, input.uploadId));
+  const row = await uploadStateOf(ctx.db, input.uploadId);
   if (row?.state === 'open' && row.blobKey === input.key) return;
   ctx.log.info(
     { event: 'upload.part_refused', uploadId: input.uploadId, state: row?.state ?? 'none' },

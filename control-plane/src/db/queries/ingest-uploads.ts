@@ -1,0 +1,100 @@
+/** The upload sessions' SQL (offer, complete and part admission on the ingest path). */
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import type { DbOrTx, Tx } from '../client.js';
+import { uploads } from '../schema/index.js';
+
+export type UploadRow = typeof uploads.$inferSelect;
+export type UploadValues = typeof uploads.$inferInsert;
+
+export function uploadsByIds(db: DbOrTx, groupId: string, ids: string[]): Promise<UploadRow[]> {
+  return db
+    .select()
+    .from(uploads)
+    .where(and(eq(uploads.groupId, groupId), inArray(uploads.id, ids)));
+}
+
+export function uploadsByObjectIds(db: DbOrTx, groupId: string, objectIds: string[]): Promise<UploadRow[]> {
+  return db
+    .select()
+    .from(uploads)
+    .where(and(eq(uploads.groupId, groupId), inArray(uploads.objectId, objectIds)));
+}
+
+/** The ids of the uploads inserted; one whose group and object id exist already is skipped. */
+export async function insertUploads(db: DbOrTx, rows: UploadValues[]): Promise<Set<string>> {
+  const inserted = await db
+    .insert(uploads)
+    .values(rows)
+    .onConflictDoNothing({ target: [uploads.groupId, uploads.objectId] })
+    .returning({ id: uploads.id });
+  return new Set(inserted.map((r) => r.id));
+}
+
+export async function setBackendUploadId(db: DbOrTx, id: string, backendUploadId: string | null) {
+  await db.update(uploads).set({ backendUploadId }).where(eq(uploads.id, id));
+}
+
+export async function markOffered(db: DbOrTx, ids: string[], at: Date): Promise<void> {
+  if (ids.length === 0) return;
+  await db.update(uploads).set({ lastOfferedAt: at }).where(inArray(uploads.id, ids));
+}
+
+/** A stored upload whose instance left the index takes bytes again, under a new backend upload. */
+export async function reopenUpload(db: DbOrTx, id: string, backendUploadId: string | null, at: Date) {
+  await db
+    .update(uploads)
+    .set({ state: 'open', completedAt: null, backendUploadId, lastOfferedAt: at })
+    .where(eq(uploads.id, id));
+}
+
+/**
+ * Marks open uploads stored with their verified ciphertext hashes (one statement); answers the ids it
+ * moved (another complete may have taken some first).
+ */
+export async function markStored(
+  tx: Tx,
+  verified: { id: string; objectSha256: string }[],
+  at: Date,
+): Promise<Set<string>> {
+  const marked = await tx
+    .update(uploads)
+    .set({
+      state: 'stored',
+      completedAt: at,
+      objectSha256: sql`case ${uploads.id} ${sql.join(
+        verified.map((v) => sql`when ${v.id}::uuid then ${v.objectSha256}`),
+        sql` `,
+      )} end`,
+    })
+    .where(
+      and(
+        inArray(
+          uploads.id,
+          verified.map((v) => v.id),
+        ),
+        eq(uploads.state, 'open'),
+      ),
+    )
+    .returning({ id: uploads.id });
+  return new Set(marked.map((m) => m.id));
+}
+
+/** Deletes the upload while it is open; false when it is gone or no longer open. */
+export async function deleteOpenUpload(db: DbOrTx, id: string): Promise<boolean> {
+  const dropped = await db
+    .delete(uploads)
+    .where(and(eq(uploads.id, id), eq(uploads.state, 'open')))
+    .returning({ id: uploads.id });
+  return dropped.length > 0;
+}
+
+export async function uploadStateOf(
+  db: DbOrTx,
+  id: string,
+): Promise<Pick<UploadRow, 'state' | 'blobKey'> | undefined> {
+  const [row] = await db
+    .select({ state: uploads.state, blobKey: uploads.blobKey })
+    .from(uploads)
+    .where(eq(uploads.id, id));
+  return row;
+}
