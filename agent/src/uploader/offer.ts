@@ -1,6 +1,15 @@
-import { FerryError, type UploadOfferObject, type UploadPart, uploadOfferObjectSchema } from '@ferry/shared';
+import {
+  FerryError,
+  isFerryError,
+  type UploadOfferObject,
+  type UploadOfferResult,
+  type UploadPart,
+  uploadOfferObjectSchema,
+} from '@ferry/shared';
 import { describeIssues } from '../config.js';
-import type { IndexEntry } from '../spool/index-entry.js';
+import type { IndexEntry } from '../spool/consumer.js';
+import type { UploadApi } from './upload-client.js';
+import { verdictOf } from './verdict.js';
 
 /** An index entry as the upload API describes it: UIDs, sizes and hashes, nothing naming a patient. */
 export function offerOf(entry: IndexEntry): UploadOfferObject | FerryError {
@@ -16,6 +25,34 @@ export function offerOf(entry: IndexEntry): UploadOfferObject | FerryError {
   return parsed.success
     ? parsed.data
     : new FerryError('request.invalid', `spool entry cannot be offered: ${describeIssues(parsed.error)}`);
+}
+
+/**
+ * Offers a batch. A batch the control plane refuses as a whole is split until the object at fault
+ * is alone, and `refused` is told about that one; a transient failure of the call is thrown.
+ */
+export async function offerInHalves(
+  api: Pick<UploadApi, 'offer'>,
+  offers: UploadOfferObject[],
+  signal: AbortSignal,
+  refused: (objectId: string, code: string, reason: string) => Promise<void>,
+): Promise<Map<string, UploadOfferResult>> {
+  const out = new Map<string, UploadOfferResult>();
+  try {
+    for (const r of await api.offer(offers, signal)) if (!out.has(r.objectId)) out.set(r.objectId, r);
+    return out;
+  } catch (err) {
+    if (verdictOf(err) !== 'permanent') throw err;
+    if (offers.length === 1) {
+      const fe = isFerryError(err) ? err : undefined;
+      await refused(offers[0]!.objectId, fe?.code ?? 'request.invalid', fe?.message ?? String(err));
+      return out;
+    }
+    const half = Math.ceil(offers.length / 2);
+    for (const part of [offers.slice(0, half), offers.slice(half)])
+      for (const [id, r] of await offerInHalves(api, part, signal, refused)) out.set(id, r);
+    return out;
+  }
 }
 
 /**

@@ -2,9 +2,14 @@ import type { ReadStream } from 'node:fs';
 import { FerryError, type UploadOfferResult } from '@ferry/shared';
 import type { IndexEntry, SpoolConsumer } from '../spool/consumer.js';
 import { spoolIoError } from '../spool/fs-errors.js';
+import type { UploadCaps } from './caps.js';
+import type { Completer } from './completer.js';
+import type { Delivery } from './deliver.js';
+import type { Failures } from './failures.js';
 import { orderedParts } from './offer.js';
 import type { TokenBucket } from './throttle.js';
 import { hashOnly, newObjectHash, partBody, type UploadApi } from './upload-client.js';
+import type { UploadTally } from './uploader-stats.js';
 
 /** Part URLs are not used this close to their expiry: offer again for fresh ones. */
 const EXPIRY_MARGIN_MS = 30_000;
@@ -73,5 +78,57 @@ export async function sendParts(opts: {
     return { ok: true, objectSha256: hash.digest('hex'), sentBytes };
   } catch (error) {
     return { ok: false, error, putRefused: false, sentBytes };
+  }
+}
+
+export interface SendDeps {
+  spool: Pick<SpoolConsumer, 'mark' | 'readSealedRange'>;
+  api: UploadApi;
+  caps: UploadCaps;
+  completer: Completer;
+  delivery: Delivery;
+  failures: Failures;
+  tally: UploadTally;
+  /** The current stop signal: a stopping uploader abandons what is in flight. */
+  signal: () => AbortSignal;
+}
+
+/** Sends the parts not held yet (in its lane), then asks for the receipt. */
+export async function sendObject(deps: SendDeps, e: IndexEntry, target: UploadTarget): Promise<void> {
+  let release: () => void;
+  try {
+    release = await deps.caps.lane(e.objectBytes).acquire(deps.signal());
+  } catch (err) {
+    return deps.failures.failed(e, err, false);
+  }
+  let sent: SendOutcome;
+  try {
+    // 'uploading' marks an object that may be partly in the cloud; a one-PUT object never is.
+    if (target.parts.length > 1 && e.state === 'spooled') await deps.spool.mark(e.id, 'uploading');
+    sent = await sendParts({
+      spool: deps.spool,
+      api: deps.api,
+      bucket: deps.caps.bucket,
+      entry: e,
+      target,
+      signal: deps.signal(),
+    });
+  } catch (err) {
+    sent = { ok: false, error: err, putRefused: false, sentBytes: 0 };
+  } finally {
+    release();
+  }
+  deps.tally.sent(sent.sentBytes);
+  if (!sent.ok) return deps.failures.failed(e, sent.error, sent.putRefused);
+  try {
+    const r = await deps.completer.complete(
+      { objectId: e.id, uploadId: target.uploadId, objectSha256: sent.objectSha256 },
+      e.objectBytes,
+    );
+    if (r.status === 'stored') await deps.delivery.deliver(e, r.receipt, sent.objectSha256);
+    else if (r.status === 'refused') await deps.failures.quarantine(e, r.code, r.message);
+    else deps.failures.retryLater(e, new FerryError('upload.incomplete', `${r.code}: ${r.message}`));
+  } catch (err) {
+    await deps.failures.failed(e, err, false);
   }
 }

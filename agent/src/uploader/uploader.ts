@@ -1,17 +1,16 @@
-import type { BandwidthWindow, Receipt, UploadOfferObject, UploadOfferResult } from '@ferry/shared';
+import type { BandwidthWindow, UploadOfferObject, UploadOfferResult } from '@ferry/shared';
 import { FerryError, isFerryError } from '@ferry/shared';
 import type { Logger } from 'pino';
 import type { IndexEntry, Retention, SpoolConsumer } from '../spool/consumer.js';
-import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
+import { type BackoffPolicy, DEFAULT_BACKOFF } from './backoff.js';
+import { MAX_BATCH_BYTES, MAX_BATCH_OBJECTS, UploadCaps } from './caps.js';
 import { Completer } from './completer.js';
-import { offerOf } from './offer.js';
-import { bandwidthCapAt, SCHEDULE_CHECK_MS } from './schedule.js';
-import { Semaphore } from './semaphore.js';
-import { sendParts, type UploadTarget } from './send-object.js';
-import { TokenBucket } from './throttle.js';
+import { Delivery } from './deliver.js';
+import { Failures } from './failures.js';
+import { offerInHalves, offerOf } from './offer.js';
+import { type SendDeps, sendObject } from './send-object.js';
 import type { UploadApi } from './upload-client.js';
-import type { UploaderStats } from './uploader-stats.js';
-import { verdictOf } from './verdict.js';
+import { type UploaderStats, UploadTally } from './uploader-stats.js';
 import { WorkQueue } from './work-queue.js';
 
 /** The `upload` section of agent.json. */
@@ -38,14 +37,6 @@ export interface UploaderDeps {
   pollMs?: number;
 }
 
-/** Objects offered per call, at most (the contract allows 500). */
-const MAX_BATCH_OBJECTS = 200;
-/** Sealed bytes offered per call, at most (at least one object): URLs must not expire unused. */
-const MAX_BATCH_BYTES = 64 << 20;
-/** Up to this size an object is one small PUT: batched and run many at a time. */
-const SMALL_OBJECT_BYTES = 1 << 20;
-/** Refused part PUTs before an object is quarantined: one can be an expired URL or a flaky proxy. */
-const PUT_STRIKES = 3;
 const PROGRESS_LOG_MS = 60_000;
 
 export type UploaderState = 'idle' | 'running' | 'stopping' | 'stopped' | 'reenroll-required';
@@ -53,24 +44,24 @@ export type UploaderState = 'idle' | 'running' | 'stopping' | 'stopped' | 'reenr
 /**
  * Ships spooled objects to the control plane, oldest first: offers them in batches, PUTs the parts
  * the control plane does not hold yet (hashing the whole sealed object on the way), completes them
- * in batches, and records the receipts in the spool log. It reads sealed objects and appends only
- * state records, so receiving never waits on it. Resumes from whatever parts the control plane
+ * in batches, and records the receipts in the spool. It reads sealed objects and records only
+ * shipping states, so receiving never waits on it. Resumes from whatever parts the control plane
  * already holds after any restart.
+ *
+ * This is the loop; each step is its own module: offer.ts (what is offered, and a refused batch
+ * split), send-object.ts (the parts, then the receipt), deliver.ts, failures.ts (backoff,
+ * quarantine, outages), caps.ts (lanes, batches, the bandwidth cap) and uploader-stats.ts.
  */
 export class Uploader {
   private readonly spool: SpoolConsumer;
   private readonly log: Logger;
-  private readonly api: UploadApi;
-  private bucket: TokenBucket | undefined;
   private config: UploaderConfig;
-  private scheduleTimer: NodeJS.Timeout | undefined;
-  private readonly small: Semaphore;
-  private readonly large: Semaphore;
-  private readonly completer: Completer;
+  private readonly caps: UploadCaps;
   private readonly retention: Retention;
-  private readonly backoff: BackoffPolicy;
+  private readonly tally = new UploadTally();
+  private readonly failures: Failures;
+  private readonly send: SendDeps;
   private readonly pollMs: number;
-  private maxBatches: number;
   private queue: WorkQueue;
 
   private status: UploaderState = 'idle';
@@ -80,36 +71,49 @@ export class Uploader {
   private loop: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
   private poke: (() => void) | undefined;
-  private pausedUntil = 0;
-  private outageAttempt = 0;
-  /** When the current outage was noticed: offers already out then fail with it, as one outage. */
-  private outageNoticedAt = Number.NEGATIVE_INFINITY;
   private unsubscribe: (() => void) | undefined;
   private progressTimer: NodeJS.Timeout | undefined;
-  private readonly counts = { delivered: 0, bytes: 0, quarantined: 0, retried: 0 };
-  /** Since construction, for health (counts above are reset by each progress line). */
-  private readonly totals = { bytes: 0, delivered: 0, errors: 0 };
-  private lastError: { code: string; at: Date } | undefined;
-  private lastDeliveredAt: Date | undefined;
 
   constructor(private readonly deps: UploaderDeps) {
     this.spool = deps.spool;
     this.log = deps.log;
-    this.api = deps.api;
     this.config = deps.config;
-    const { parallelism, retentionHours } = deps.config;
-    this.applyCap(false);
-    this.large = new Semaphore(parallelism);
-    this.small = new Semaphore(Math.min(64, parallelism * 4));
-    this.maxBatches = Math.max(2, parallelism);
-    this.completer = new Completer(deps.api, () => this.abort.signal);
+    this.caps = new UploadCaps(deps.config, deps.log);
     this.retention = deps.spool.retention({
-      retentionMs: retentionHours * 3_600_000,
+      retentionMs: deps.config.retentionHours * 3_600_000,
       log: deps.log,
     });
-    this.backoff = deps.backoff ?? DEFAULT_BACKOFF;
     this.pollMs = deps.pollMs ?? 5000;
     this.queue = this.newQueue();
+    const signal = () => this.abort.signal;
+    const queue = () => this.queue;
+    this.failures = new Failures({
+      spool: deps.spool,
+      queue,
+      tally: this.tally,
+      log: deps.log,
+      backoff: deps.backoff ?? DEFAULT_BACKOFF,
+      signal,
+      reenroll: (err) => this.reenroll(err),
+    });
+    const delivery = new Delivery({
+      spool: deps.spool,
+      queue,
+      retention: this.retention,
+      failures: this.failures,
+      tally: this.tally,
+      log: deps.log,
+    });
+    this.send = {
+      spool: deps.spool,
+      api: deps.api,
+      caps: this.caps,
+      completer: new Completer(deps.api, signal),
+      delivery,
+      failures: this.failures,
+      tally: this.tally,
+      signal,
+    };
   }
 
   get state(): UploaderState {
@@ -131,8 +135,7 @@ export class Uploader {
     this.retention.start();
     this.progressTimer = setInterval(() => this.logProgress(), PROGRESS_LOG_MS);
     this.progressTimer.unref();
-    this.scheduleTimer = setInterval(() => this.applyCap(true), SCHEDULE_CHECK_MS);
-    this.scheduleTimer.unref();
+    this.caps.followSchedule();
     this.loop = this.run();
     const { parallelism, bandwidthBytesPerSecond, retentionHours } = this.config;
     this.log.info(
@@ -164,11 +167,8 @@ export class Uploader {
    */
   updateConfig(config: UploaderConfig): void {
     this.config = config;
-    this.large.setLimit(config.parallelism);
-    this.small.setLimit(Math.min(64, config.parallelism * 4));
-    this.maxBatches = Math.max(2, config.parallelism);
+    this.caps.update(config);
     this.retention.setRetentionMs(config.retentionHours * 3_600_000);
-    this.applyCap(false);
     this.wake();
     this.log.info(
       {
@@ -177,7 +177,7 @@ export class Uploader {
         bandwidthBytesPerSecond: config.bandwidthBytesPerSecond,
         scheduleWindows: config.schedule?.length ?? 0,
         retentionHours: config.retentionHours,
-        capBytesPerSecond: this.bucket?.bytesPerSecond ?? 0,
+        capBytesPerSecond: this.caps.bytesPerSecond,
       },
       'upload settings changed',
     );
@@ -190,45 +190,11 @@ export class Uploader {
 
   /** The upload cap in force now (0 = unlimited). */
   get currentCap(): number {
-    return this.bucket?.bytesPerSecond ?? 0;
+    return this.caps.bytesPerSecond;
   }
 
   stats(): UploaderStats {
-    return {
-      bytesSentTotal: this.totals.bytes,
-      objectsDeliveredTotal: this.totals.delivered,
-      errorsTotal: this.totals.errors,
-      lastError: this.lastError,
-      lastDeliveredAt: this.lastDeliveredAt,
-    };
-  }
-
-  /** Sets the bucket to the cap the schedule puts in force now. */
-  private applyCap(logChange: boolean): void {
-    const cap = bandwidthCapAt(new Date(), this.config.bandwidthBytesPerSecond, this.config.schedule ?? []);
-    const before = this.bucket?.bytesPerSecond ?? 0;
-    if (cap === before) return;
-    // Parts being sent hold the bucket they started with: a rate change reaches them too.
-    if (cap === 0) {
-      // Parts in flight stop waiting at once; new parts go unmetered.
-      this.bucket?.setRate(Number.MAX_SAFE_INTEGER);
-      this.bucket = undefined;
-    } else if (this.bucket) this.bucket.setRate(cap);
-    else this.bucket = new TokenBucket(cap);
-    if (logChange)
-      this.log.info(
-        { event: 'upload.cap_changed', fromBytesPerSecond: before, toBytesPerSecond: cap },
-        'upload bandwidth cap changed by the schedule',
-      );
-  }
-
-  private noteError(err: unknown): void {
-    this.noteCode(isFerryError(err) ? err.code : 'internal.unexpected');
-  }
-
-  private noteCode(code: string): void {
-    this.totals.errors++;
-    this.lastError = { code, at: new Date() };
+    return this.tally.stats();
   }
 
   /** Runs one retention sweep now (tests, and right before a status report). */
@@ -249,7 +215,7 @@ export class Uploader {
     this.unsubscribe?.();
     this.queue.stop();
     clearInterval(this.progressTimer);
-    clearInterval(this.scheduleTimer);
+    this.caps.stopFollowing();
     this.wake();
     const all = Promise.allSettled([...this.inflight]);
     let timer: NodeJS.Timeout | undefined;
@@ -303,11 +269,11 @@ export class Uploader {
         this.queue.addAll(this.spool.pending());
         lastScan = now;
       }
-      if (this.pausedUntil > now) {
-        await this.idle(this.pausedUntil - now);
+      if (this.failures.pausedUntil > now) {
+        await this.idle(this.failures.pausedUntil - now);
         continue;
       }
-      if (this.batches >= this.maxBatches || !this.queue.hasReady) {
+      if (this.batches >= this.caps.maxBatches || !this.queue.hasReady) {
         await this.idle();
         continue;
       }
@@ -317,7 +283,7 @@ export class Uploader {
       const work = this.runBatch(batch)
         .catch((err: unknown) => {
           this.log.error({ event: 'upload.unexpected', err }, 'unexpected uploader failure');
-          for (const e of batch) if (this.queue.isBusy(e.id)) this.retryLater(e, err);
+          for (const e of batch) if (this.queue.isBusy(e.id)) this.failures.retryLater(e, err);
         })
         .finally(() => {
           this.batches--;
@@ -328,12 +294,13 @@ export class Uploader {
     }
   }
 
+  /** Offers one batch, then each object goes its way: delivered, quarantined, sent or retried. */
   private async runBatch(batch: IndexEntry[]): Promise<void> {
     const offers: UploadOfferObject[] = [];
     const byId = new Map<string, IndexEntry>();
     for (const e of batch) {
       const offer = offerOf(e);
-      if (offer instanceof FerryError) await this.quarantine(e, offer.code, offer.message);
+      if (offer instanceof FerryError) await this.failures.quarantine(e, offer.code, offer.message);
       else {
         offers.push(offer);
         byId.set(e.id, e);
@@ -343,218 +310,25 @@ export class Uploader {
     let results: Map<string, UploadOfferResult>;
     const offeredAt = Date.now();
     try {
-      results = await this.offer(offers, byId);
+      results = await offerInHalves(this.deps.api, offers, this.abort.signal, (id, code, reason) =>
+        this.failures.quarantine(byId.get(id)!, code, reason),
+      );
     } catch (err) {
-      this.outage(err, [...byId.values()], offeredAt);
+      this.failures.outage(err, [...byId.values()], offeredAt);
       return;
     }
-    this.outageAttempt = 0;
+    this.failures.reached();
     const work: Promise<void>[] = [];
     for (const e of byId.values()) {
       if (!this.queue.isBusy(e.id)) continue;
       const r = results.get(e.id);
-      if (!r) this.retryLater(e, new FerryError('control.bad_response', 'the offer had no answer for it'));
-      else if (r.status === 'stored') work.push(this.deliver(e, r.receipt));
-      else if (r.status === 'refused') work.push(this.quarantine(e, r.code, r.message));
-      else work.push(this.send(e, r));
+      if (!r)
+        this.failures.retryLater(e, new FerryError('control.bad_response', 'the offer had no answer for it'));
+      else if (r.status === 'stored') work.push(this.send.delivery.deliver(e, r.receipt));
+      else if (r.status === 'refused') work.push(this.failures.quarantine(e, r.code, r.message));
+      else work.push(sendObject(this.send, e, r));
     }
     await Promise.all(work);
-  }
-
-  /**
-   * Offers a batch. A batch the control plane refuses as a whole is split until the object at fault
-   * is alone, and that one is quarantined; a transient failure of the call is thrown.
-   */
-  private async offer(
-    offers: UploadOfferObject[],
-    byId: Map<string, IndexEntry>,
-  ): Promise<Map<string, UploadOfferResult>> {
-    const out = new Map<string, UploadOfferResult>();
-    try {
-      for (const r of await this.api.offer(offers, this.abort.signal))
-        if (!out.has(r.objectId)) out.set(r.objectId, r);
-      return out;
-    } catch (err) {
-      if (verdictOf(err) !== 'permanent') throw err;
-      if (offers.length === 1) {
-        const e = byId.get(offers[0]!.objectId)!;
-        const fe = isFerryError(err) ? err : undefined;
-        await this.quarantine(e, fe?.code ?? 'request.invalid', fe?.message ?? String(err));
-        return out;
-      }
-      const half = Math.ceil(offers.length / 2);
-      for (const part of [offers.slice(0, half), offers.slice(half)])
-        for (const [id, r] of await this.offer(part, byId)) out.set(id, r);
-      return out;
-    }
-  }
-
-  /**
-   * The control plane could not be asked at all: the whole batch waits, and so does the next one.
-   * Offers that were out together when it went away fail together: that is one step of the backoff,
-   * not one per batch (a dead link under eight batches would otherwise wait as if it failed 8 times).
-   */
-  private outage(err: unknown, batch: IndexEntry[], offeredAt: number): void {
-    if (verdictOf(err) === 'reenroll' || this.abort.signal.aborted) {
-      for (const e of batch) this.queue.release(e.id);
-      if (!this.abort.signal.aborted) this.reenroll(err);
-      return;
-    }
-    const now = Date.now();
-    if (offeredAt > this.outageNoticedAt) {
-      this.outageNoticedAt = now;
-      this.pausedUntil = now + backoffDelay(this.outageAttempt++, this.backoff);
-    }
-    const delayMs = Math.max(0, this.pausedUntil - now);
-    this.noteError(err);
-    for (const e of batch) this.queue.requeue(e);
-    const fe = isFerryError(err) ? err : undefined;
-    this.log.warn(
-      {
-        event: 'upload.offer_failed',
-        code: fe?.code ?? 'internal.unexpected',
-        reason: fe?.message ?? String(err),
-        attempt: this.outageAttempt,
-        delayMs,
-      },
-      'could not offer uploads; backing off',
-    );
-  }
-
-  /** Sends the parts not held yet (in its lane), then asks for the receipt. */
-  private async send(e: IndexEntry, target: UploadTarget): Promise<void> {
-    const lane = e.objectBytes <= SMALL_OBJECT_BYTES ? this.small : this.large;
-    let release: () => void;
-    try {
-      release = await lane.acquire(this.abort.signal);
-    } catch (err) {
-      return this.failed(e, err, false);
-    }
-    let sent: Awaited<ReturnType<typeof sendParts>>;
-    try {
-      // 'uploading' marks an object that may be partly in the cloud; a one-PUT object never is.
-      if (target.parts.length > 1 && e.state === 'spooled') await this.spool.mark(e.id, 'uploading');
-      sent = await sendParts({
-        spool: this.spool,
-        api: this.api,
-        bucket: this.bucket,
-        entry: e,
-        target,
-        signal: this.abort.signal,
-      });
-    } catch (err) {
-      sent = { ok: false, error: err, putRefused: false, sentBytes: 0 };
-    } finally {
-      release();
-    }
-    this.counts.bytes += sent.sentBytes;
-    this.totals.bytes += sent.sentBytes;
-    if (!sent.ok) return this.failed(e, sent.error, sent.putRefused);
-    try {
-      const r = await this.completer.complete(
-        { objectId: e.id, uploadId: target.uploadId, objectSha256: sent.objectSha256 },
-        e.objectBytes,
-      );
-      if (r.status === 'stored') await this.deliver(e, r.receipt, sent.objectSha256);
-      else if (r.status === 'refused') await this.quarantine(e, r.code, r.message);
-      else this.retryLater(e, new FerryError('upload.incomplete', `${r.code}: ${r.message}`));
-    } catch (err) {
-      await this.failed(e, err, false);
-    }
-  }
-
-  private async failed(e: IndexEntry, err: unknown, putRefused: boolean): Promise<void> {
-    if (this.abort.signal.aborted) {
-      // Stopping: the parts that made it stay in the cloud, the rest goes on the next start.
-      this.queue.release(e.id);
-      return;
-    }
-    const verdict = verdictOf(err);
-    const fe = isFerryError(err) ? err : undefined;
-    if (verdict === 'reenroll') {
-      this.queue.release(e.id);
-      this.reenroll(err);
-    } else if (fe?.details?.expired === true) {
-      this.retryLater(e, err, { now: true });
-    } else if (
-      verdict === 'permanent' &&
-      putRefused &&
-      this.queue.attemptsOf(e.id).strikes++ < PUT_STRIKES - 1
-    ) {
-      // A refused PUT is often an expired or mangled URL: fresh ones come with the next offer.
-      this.retryLater(e, err);
-    } else if (verdict === 'permanent') {
-      await this.quarantine(e, fe?.code ?? 'internal.unexpected', fe?.message ?? String(err));
-    } else {
-      this.retryLater(e, err);
-    }
-  }
-
-  private retryLater(e: IndexEntry, err: unknown, opts: { now?: boolean } = {}): void {
-    const a = this.queue.attemptsOf(e.id);
-    const delayMs = opts.now ? 0 : backoffDelay(a.attempt++, this.backoff);
-    this.queue.retryAfter(e.id, delayMs);
-    this.counts.retried++;
-    this.noteError(err);
-    const fe = isFerryError(err) ? err : undefined;
-    this.log.warn(
-      {
-        event: 'upload.retry',
-        objectId: e.id,
-        code: fe?.code ?? 'internal.unexpected',
-        reason: fe?.message ?? String(err),
-        attempt: a.attempt,
-        delayMs,
-      },
-      'upload failed; will retry',
-    );
-  }
-
-  /** Records a receipt, once it is checked to be for this very object. */
-  private async deliver(e: IndexEntry, receipt: Receipt, objectSha256?: string): Promise<void> {
-    if (
-      receipt.objectId !== e.id ||
-      receipt.sha256 !== e.sha256 ||
-      (objectSha256 !== undefined && receipt.objectSha256 !== objectSha256)
-    ) {
-      await this.quarantine(
-        e,
-        'control.bad_response',
-        'the receipt does not match this object (object id, content hash or sealed hash)',
-      );
-      return;
-    }
-    try {
-      await this.spool.mark(e.id, 'delivered');
-    } catch (err) {
-      // Stored in the cloud but not recorded here: the next offer answers `stored` again.
-      this.log.error({ event: 'upload.record_failed', objectId: e.id, err }, 'could not record a receipt');
-      this.retryLater(e, err);
-      return;
-    }
-    this.queue.settle(e.id);
-    this.counts.delivered++;
-    this.totals.delivered++;
-    this.lastDeliveredAt = new Date();
-    this.retention.delivered(e);
-    this.log.debug({ event: 'upload.delivered', objectId: e.id, duplicate: receipt.duplicate }, 'delivered');
-  }
-
-  private async quarantine(e: IndexEntry, code: string, reason: string): Promise<void> {
-    try {
-      await this.spool.mark(e.id, 'quarantined');
-    } catch (err) {
-      this.log.error({ event: 'upload.record_failed', objectId: e.id, err }, 'could not quarantine');
-      this.retryLater(e, err);
-      return;
-    }
-    this.queue.settle(e.id);
-    this.counts.quarantined++;
-    this.noteCode(code);
-    this.log.warn(
-      { event: 'upload.quarantined', objectId: e.id, code, reason },
-      'upload refused for good; object quarantined',
-    );
   }
 
   private reenroll(err: unknown): void {
@@ -570,16 +344,6 @@ export class Uploader {
   }
 
   private logProgress(): void {
-    const c = this.counts;
-    if (c.delivered + c.quarantined + c.retried === 0) return;
-    const q = this.queue.counts;
-    this.log.info(
-      { event: 'upload.progress', ...c, pending: q.ready + q.busy + q.waiting, backingOff: q.waiting },
-      'upload progress',
-    );
-    this.counts.delivered = 0;
-    this.counts.bytes = 0;
-    this.counts.quarantined = 0;
-    this.counts.retried = 0;
+    this.tally.logProgress(this.log, () => this.queue.counts);
   }
 }

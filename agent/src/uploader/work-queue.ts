@@ -1,4 +1,4 @@
-import type { IndexEntry } from '../spool/index-entry.js';
+import type { IndexEntry } from '../spool/consumer.js';
 
 /** Per-object failure counts, kept while an object keeps failing. */
 export interface Attempts {
