@@ -2,8 +2,8 @@ import { FerryError } from '@ferry/shared';
 import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { verifyAgentToken } from '../auth/agent-token.js';
 import { SESSION_TTL_SECONDS, type SessionClaims, verifySessionToken } from '../auth/session.js';
+import { authenticateAgent } from '../services/authenticate-agent.js';
 import { authenticateSession, type SessionUser } from '../services/authenticate-session.js';
 import type { UserActor } from '../services/permissions.js';
 import { ctxOf } from './context.js';
@@ -107,7 +107,7 @@ function authenticateWith(kinds: Kind[], opts: { temporaryPasswordOk: boolean })
       throw new FerryError('auth.invalid_token', 'token is not a JWT', { cause });
     }
     if (alg === 'EdDSA' && kinds.includes('agent')) {
-      c.set('actor', await verifyAgentToken(deps.database.db, token, deps.publicUrl));
+      c.set('actor', await authenticateAgent({ ctx: ctxOf(c), input: { token, audience: deps.publicUrl } }));
     } else if (alg === 'HS256' && kinds.includes('user')) {
       const { user } = await loadSession(c, token);
       if (cookie !== undefined) checkCookieOrigin(c);
