@@ -1,9 +1,13 @@
-import { FerryError } from '@ferry/shared';
+import { FerryError, PUSHED_SETTINGS } from '@ferry/shared';
 
-/** Bounds of facilities.stable_period_seconds: a study is complete this long after its last instance. */
-export const STABLE_PERIOD_MIN_SECONDS = 1;
-export const STABLE_PERIOD_MAX_SECONDS = 86_400;
-export const STABLE_PERIOD_DEFAULT_SECONDS = 60;
+/**
+ * Bounds of facilities.stable_period_seconds (a study is complete this long after its last instance),
+ * as the pushed settings table has them.
+ */
+const { bounds, default: defaultSeconds } = PUSHED_SETTINGS.stablePeriodSeconds;
+export const STABLE_PERIOD_MIN_SECONDS = bounds.min;
+export const STABLE_PERIOD_MAX_SECONDS = bounds.max;
+export const STABLE_PERIOD_DEFAULT_SECONDS = defaultSeconds;
 
 export function checkStablePeriod(seconds: number): number {
   if (

@@ -1,4 +1,4 @@
-import { FerryError } from '@ferry/shared';
+import { FerryError, PUSHED_SETTINGS, type PushedSettingName } from '@ferry/shared';
 
 /** Small helpers the facilities, users and audit pages share. */
 
@@ -31,4 +31,21 @@ export function humanTime(d: Date): string {
 export function When({ at }: { at: Date | null | undefined }) {
   if (!at) return <span class="muted">never</span>;
   return <time datetime={at.toISOString()}>{humanTime(at)}</time>;
+}
+
+/** The pushed settings the console lets an admin type in: a row of the table with a console field and bounds. */
+export type ConsoleSettingName = {
+  [N in PushedSettingName]: (typeof PUSHED_SETTINGS)[N] extends { console: object; bounds: object }
+    ? N
+    : never;
+}[PushedSettingName];
+
+/** A pushed setting's number input: its label, hint and bounds from the table the API checks it by. */
+export function settingInput(name: ConsoleSettingName) {
+  const { console: field, bounds } = PUSHED_SETTINGS[name];
+  return {
+    label: field.label,
+    hint: field.hint,
+    attrs: { min: bounds.min, max: bounds.max, step: bounds.integer ? 1 : 'any', inputmode: 'numeric' },
+  };
 }
