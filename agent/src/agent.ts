@@ -12,6 +12,7 @@ import { RecipientKeyStore } from './cloud/recipient-key.js';
 import type { AgentConfig } from './config.js';
 import { DiagnosticsRunner } from './diagnostics/diagnostics-runner.js';
 import { DicomListener } from './dimse/listener.js';
+import { dimseStore } from './dimse/store-status.js';
 import { HealthMonitor } from './health/health-monitor.js';
 import { ControlChannel } from './live-config/channel.js';
 import { LiveConfigApplier } from './live-config/config-applier.js';
@@ -73,7 +74,7 @@ export async function startAgent(
         pduTimeoutMs: config.timeouts.pduMs,
       },
     },
-    spool,
+    dimseStore(spool),
     log,
   );
   const address = await listener.listen();

@@ -14,9 +14,9 @@ import {
 } from '@ferry/shared';
 import type { JWK } from 'jose';
 import { pino } from 'pino';
-import { Status, type StoreOutcome, type StoreRequest } from '../../agent/src/dimse/store-handler.js';
 import type { IndexEntry } from '../../agent/src/spool/index-entry.js';
 import { Spool } from '../../agent/src/spool/spool.js';
+import type { StoreRequest, StoreResult } from '../../agent/src/spool/store-contract.js';
 
 export const SAMPLES_DIR = join(import.meta.dirname, '../../test/fixtures/dicom-samples/pydicom');
 export const silent = pino({ level: 'silent' });
@@ -82,13 +82,19 @@ export async function writeInstance(
   req: StoreRequest,
   dataset: Buffer,
   sliceBytes = 4096,
-): Promise<StoreOutcome> {
+): Promise<StoreResult> {
   const w = spool.begin(req);
   for (let off = 0; off < dataset.length; off += sliceBytes) w.write(dataset.subarray(off, off + sliceBytes));
   return w.end();
 }
 
-/** `writeInstance`, which must answer Success: the index entry of the stored object. */
+/** The object id a store answered with; a failed store throws with its code. */
+export function storedId(outcome: StoreResult): string {
+  if (!outcome.ok) throw new Error(`store failed with ${outcome.code}: ${outcome.message}`);
+  return outcome.objectId;
+}
+
+/** `writeInstance`, which must succeed: the index entry of the stored object. */
 export async function storeInstance(
   spool: Spool,
   req: StoreRequest,
@@ -96,11 +102,9 @@ export async function storeInstance(
   sliceBytes = 4096,
 ): Promise<IndexEntry> {
   const outcome = await writeInstance(spool, req, dataset, sliceBytes);
-  if (outcome.status !== Status.Success) {
-    throw new Error(`store answered 0x${outcome.status.toString(16)}: ${outcome.errorComment ?? ''}`);
-  }
-  const entry = outcome.objectId === undefined ? undefined : spool.log.get(outcome.objectId);
-  if (!entry) throw new Error(`store answered Success without an index entry for ${outcome.objectId}`);
+  const id = storedId(outcome);
+  const entry = spool.entry(id);
+  if (!entry) throw new Error(`store succeeded without an index entry for ${id}`);
   return entry;
 }
 

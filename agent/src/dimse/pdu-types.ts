@@ -46,6 +46,4 @@ export const PresentationResult = {
 
 export const APPLICATION_CONTEXT = '1.2.840.10008.3.1.1.1';
 export const VERIFICATION_SOP_CLASS = '1.2.840.10008.1.1';
-// A UUID-derived UID (ISO/IEC 9834-8, root 2.25): ours without registering a root.
-export const IMPLEMENTATION_CLASS_UID = '2.25.262566489684319077226500909858956756593';
-export const IMPLEMENTATION_VERSION = 'FERRY_010';
+export { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION } from '../spool/implementation.js';

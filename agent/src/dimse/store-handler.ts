@@ -1,14 +1,6 @@
-/** The contract between receiving (dimse/) and making durable (spool/). */
-export interface StoreRequest {
-  associationId: string;
-  callingAeTitle: string;
-  calledAeTitle: string;
-  peer: string;
-  transferSyntaxUid: string;
-  sopClassUid: string;
-  sopInstanceUid: string;
-  messageId: number;
-}
+import type { StoreRequest } from '../spool/store-contract.js';
+
+export type { StoreRequest } from '../spool/store-contract.js';
 
 export interface StoreOutcome {
   /** DIMSE status: 0x0000 only once bytes and index entry are on disk. */
@@ -30,6 +22,10 @@ export interface StoreWriter {
   abort(): void;
 }
 
+/**
+ * Where a C-STORE's dataset goes, as the DIMSE connection sees it: answered with a DIMSE status.
+ * The spool becomes one through dimseStore (store-status.ts); tests use others.
+ */
 export interface StoreHandler {
   begin(req: StoreRequest): StoreWriter;
 }

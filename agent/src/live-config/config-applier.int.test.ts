@@ -23,6 +23,7 @@ import {
 } from '../../../testkit/agent/spool.js';
 import { loadAgentConfig } from '../config.js';
 import { DicomListener } from '../dimse/listener.js';
+import { dimseStore } from '../dimse/store-status.js';
 import { HealthMonitor } from '../health/health-monitor.js';
 import type { UploadApi } from '../uploader/upload-client.js';
 import { Uploader } from '../uploader/uploader.js';
@@ -64,7 +65,7 @@ beforeEach(async () => {
         idleTimeoutMs: cfg.timeouts.idleMs,
       },
     },
-    t.spool,
+    dimseStore(t.spool),
     silent,
   );
   await listener.listen();

@@ -13,9 +13,9 @@ import {
   removeTempSpool,
   sample,
   silent,
+  storedId,
   storeInstance,
 } from '../../../testkit/agent/spool.js';
-import { Status } from '../dimse/store-handler.js';
 import type { IndexEntry } from './index-entry.js';
 import { part10Header } from './part10.js';
 import { objectPath } from './paths.js';
@@ -101,8 +101,8 @@ describe('spool', () => {
       for (let off = 1000 + (3 << 20); off < big.length; off += 50_000)
         w.write(big.subarray(off, off + 50_000));
       const outcome = await w.end();
-      expect(outcome.status).toBe(Status.Success);
-      const entry = spool.log.get(outcome.objectId!)!;
+      expect(outcome.ok).toBe(true);
+      const entry = spool.log.get(storedId(outcome))!;
       const o = await opened(entry.id);
       expect(o.compression).toBe('zstd');
       expect(entry.objectBytes).toBeLessThan(entry.plainBytes / 2);

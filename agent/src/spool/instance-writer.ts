@@ -14,7 +14,6 @@ import {
   ObjectSealer,
 } from '@ferry/shared';
 import type { Logger } from 'pino';
-import { Status, type StoreOutcome, type StoreRequest, type StoreWriter } from '../dimse/store-handler.js';
 import { spoolIoError } from './fs-errors.js';
 import { type HeaderFields, readHeader } from './header-reader.js';
 import type { IndexEntry } from './index-entry.js';
@@ -23,6 +22,7 @@ import { newObjectId } from './object-id.js';
 import { part10Header } from './part10.js';
 import { objectPath, type SpoolPaths } from './paths.js';
 import type { SpoolLog } from './spool-log.js';
+import type { InstanceWriting, StoreRequest, StoreResult } from './store-contract.js';
 import { writeFully } from './write-fully.js';
 
 /** Raw bytes per uncompressed data frame: the most one frame may hold. */
@@ -69,7 +69,7 @@ export interface WriterDeps {
  * written before the first frame is in. Compression runs on the thread pool, beside the event loop.
  * The index entry's hash and size stay those of the raw Part-10 bytes.
  */
-export class InstanceWriter implements StoreWriter {
+export class InstanceWriter implements InstanceWriting {
   private readonly id = newObjectId();
   private readonly hash = createHash('sha256');
   private readonly meta: Buffer;
@@ -136,7 +136,7 @@ export class InstanceWriter implements StoreWriter {
     this.drainCb = cb;
   }
 
-  async end(): Promise<StoreOutcome> {
+  async end(): Promise<StoreResult> {
     if (!this.header && !this.failure) this.tryHeader(true);
     this.ended = true;
     this.wake?.();
@@ -432,7 +432,7 @@ export class InstanceWriter implements StoreWriter {
     };
   }
 
-  private async commit(): Promise<StoreOutcome> {
+  private async commit(): Promise<StoreResult> {
     const fh = this.fh;
     if (fh) {
       await this.settleWrites();
@@ -451,7 +451,7 @@ export class InstanceWriter implements StoreWriter {
       await inflight.get(twin.id);
       await this.discard();
       return {
-        status: Status.Success,
+        ok: true,
         objectId: twin.id,
         duplicate: true,
         version: twin.version,
@@ -497,7 +497,7 @@ export class InstanceWriter implements StoreWriter {
     } finally {
       inflight.delete(this.id);
     }
-    return { status: Status.Success, objectId: this.id, version: entry.version, plainBytes: this.plainBytes };
+    return { ok: true, objectId: this.id, version: entry.version, plainBytes: this.plainBytes };
   }
 
   private async discard(): Promise<void> {
@@ -509,15 +509,9 @@ export class InstanceWriter implements StoreWriter {
     if (this.spilled) await unlink(this.partPath).catch(() => undefined);
   }
 
-  private outcomeOf(err: unknown): StoreOutcome {
+  private outcomeOf(err: unknown): StoreResult {
     const e = isFerryError(err) ? err : spoolIoError(err, 'storing an instance');
     if (!isFerryError(err)) this.deps.log.error({ err, objectId: this.id }, 'unexpected spool failure');
-    const status =
-      e.code === 'dicom.dataset_mismatch'
-        ? Status.DataSetDoesNotMatchSopClass
-        : e.code === 'spool.out_of_space' || e.code === 'spool.io_error'
-          ? Status.OutOfResources
-          : Status.CannotUnderstand;
-    return { status, errorComment: e.message };
+    return { ok: false, code: e.code, message: e.message };
   }
 }

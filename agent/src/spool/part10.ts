@@ -1,4 +1,4 @@
-import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION } from '../dimse/pdu-types.js';
+import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION } from './implementation.js';
 
 function explicitElement(group: number, element: number, vr: string, value: Buffer): Buffer {
   const padded =

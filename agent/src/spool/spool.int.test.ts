@@ -10,9 +10,9 @@ import {
   removeTempSpool,
   sample,
   silent,
+  storedId,
   writeInstance,
 } from '../../../testkit/agent/spool.js';
-import { Status } from '../dimse/store-handler.js';
 import { part10Header } from './part10.js';
 import { segmentPath } from './paths.js';
 import { Spool } from './spool.js';
@@ -33,7 +33,7 @@ describe('spool', () => {
   it('stores meta + dataset bit-exact, encrypted, with a worklist manifest', async () => {
     const { dataset, req } = await sample('CT_small.dcm');
     const outcome = await writeInstance(spool, { ...req, messageId: 1 }, dataset);
-    expect(outcome.status).toBe(Status.Success);
+    expect(outcome.ok).toBe(true);
     const [entry] = spool.entries();
     expect(entry).toMatchObject({
       sopInstanceUid: req.sopInstanceUid,
@@ -64,8 +64,8 @@ describe('spool', () => {
   ])('reads the header of %s without altering its bytes', async (name) => {
     const { dataset, req } = await sample(name);
     const outcome = await writeInstance(spool, { ...req, messageId: 1 }, dataset, 333);
-    expect(outcome.status).toBe(Status.Success);
-    const { manifest, plain } = await openSpooled(spool, outcome.objectId!, keys.privateJwk);
+    expect(outcome.ok).toBe(true);
+    const { manifest, plain } = await openSpooled(spool, storedId(outcome), keys.privateJwk);
     expect(plain.subarray(plain.length - dataset.length)).toEqual(dataset);
     expect(manifest.sopInstanceUid).toBe(req.sopInstanceUid);
     expect(manifest.patient.name).toBeTruthy();
@@ -75,11 +75,11 @@ describe('spool', () => {
     const { dataset, req } = await sample('MR_small.dcm');
     const first = await writeInstance(spool, { ...req, messageId: 1 }, dataset);
     const again = await writeInstance(spool, { ...req, messageId: 2 }, dataset);
-    expect(again).toMatchObject({ status: Status.Success, duplicate: true, objectId: first.objectId });
+    expect(again).toMatchObject({ ok: true, duplicate: true, objectId: storedId(first) });
     const changed = Buffer.from(dataset);
     changed[changed.length - 1] = (changed[changed.length - 1] ?? 0) ^ 0xff;
     const second = await writeInstance(spool, { ...req, messageId: 3 }, changed);
-    expect(second).toMatchObject({ status: Status.Success, version: 2 });
+    expect(second).toMatchObject({ ok: true, version: 2 });
     expect(spool.entries().map((e) => e.version)).toEqual([1, 2]);
   });
 
@@ -88,7 +88,7 @@ describe('spool', () => {
     const outcomes = await Promise.all(
       [1, 2, 3, 4].map((messageId) => writeInstance(spool, { ...req, messageId }, dataset)),
     );
-    expect(outcomes.every((o) => o.status === Status.Success)).toBe(true);
+    expect(outcomes.every((o) => o.ok)).toBe(true);
     expect(spool.entries()).toHaveLength(1);
   });
 
@@ -98,7 +98,7 @@ describe('spool', () => {
     // (random bytes: zstd would shrink a constant pad back under it).
     const big = Buffer.concat([dataset, privateOb(randomBytes(3 << 20))]);
     const outcome = await writeInstance(spool, { ...req, messageId: 1 }, big, 65536);
-    expect(outcome.status).toBe(Status.Success);
+    expect(outcome.ok).toBe(true);
     const [entry] = spool.entries();
     expect(entry!.inline).toBe(false);
     expect(await readdir(spool.paths.objects)).toEqual([`${entry!.id}.fobj`]);
@@ -110,31 +110,31 @@ describe('spool', () => {
   it('reclaims a log segment once every object in it is delivered', async () => {
     const { dataset, req } = await sample('MR_small.dcm');
     const outcome = await writeInstance(spool, { ...req, messageId: 1 }, dataset);
-    await spool.log.setState(outcome.objectId!, 'delivered');
+    await spool.log.setState(storedId(outcome), 'delivered');
     expect(await readdir(spool.paths.log)).toEqual(['00000001.seg']);
     await spool.close();
     spool = await Spool.open(dir, keys.publicJwk, silent);
     expect(spool.entries()[0]?.state).toBe('delivered');
   });
 
-  it('answers 0xA900 when the dataset is not the instance the request names, and keeps nothing', async () => {
+  it('refuses a dataset that is not the instance the request names (dicom.dataset_mismatch), and keeps nothing', async () => {
     const { dataset, req } = await sample('CT_small.dcm');
     const outcome = await writeInstance(spool, { ...req, sopInstanceUid: '1.2.3.4', messageId: 1 }, dataset);
-    expect(outcome.status).toBe(Status.DataSetDoesNotMatchSopClass);
-    expect(outcome.errorComment).toMatch(/does not match/);
+    expect(outcome).toMatchObject({ ok: false, code: 'dicom.dataset_mismatch' });
+    expect(!outcome.ok && outcome.message).toMatch(/does not match/);
     expect(spool.entries()).toHaveLength(0);
     expect(await readdir(spool.paths.objects)).toHaveLength(0);
     expect(await readdir(spool.paths.tmp)).toHaveLength(0);
   });
 
-  it('answers 0xC211 for a dataset whose header cannot be read', async () => {
+  it('refuses a dataset whose header cannot be read (dicom.dataset_unreadable)', async () => {
     const { req } = await sample('CT_small.dcm');
     const outcome = await writeInstance(
       spool,
       { ...req, messageId: 1 },
       Buffer.from([0x08, 0x00, 0x18, 0x00, 0x55, 0x49, 0xff]),
     );
-    expect(outcome.status).toBe(Status.CannotUnderstand);
+    expect(outcome).toMatchObject({ ok: false, code: 'dicom.dataset_unreadable' });
     expect(spool.entries()).toHaveLength(0);
   });
 
@@ -165,9 +165,7 @@ describe('spool', () => {
     const logBytes = (await readFile(segmentPath(spool.paths, 1))).length;
     expect(logBytes).toBeLessThan(entrySize + 100_000);
     const more = await sample('MR_small.dcm');
-    expect((await writeInstance(spool, { ...more.req, messageId: 2 }, more.dataset)).status).toBe(
-      Status.Success,
-    );
+    expect((await writeInstance(spool, { ...more.req, messageId: 2 }, more.dataset)).ok).toBe(true);
     expect(spool.entries()).toHaveLength(2);
   });
 
@@ -185,8 +183,8 @@ describe('spool', () => {
         Buffer.concat([dataset, privateOb(pad)]),
         65536,
       );
-      expect(o.status).toBe(Status.Success);
-      ids.push(o.objectId!);
+      expect(o.ok).toBe(true);
+      ids.push(storedId(o));
     }
     expect(spool.entries().every((e) => e.inline)).toBe(true);
     const segments = (await readdir(spool.paths.log)).sort();

@@ -3,7 +3,6 @@ import { mkdir, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { FerryError, PRIVATE_DIR_MODE } from '@ferry/shared';
 import type { JWK } from 'jose';
 import type { Logger } from 'pino';
-import type { StoreHandler, StoreRequest, StoreWriter } from '../dimse/store-handler.js';
 import type { ShippingState, SpoolConsumer } from './consumer.js';
 import { spoolIoError } from './fs-errors.js';
 import { fsyncDir } from './fsync-dir.js';
@@ -13,6 +12,7 @@ import { KeyEpochs } from './key-epochs.js';
 import { objectPath, type SpoolPaths, spoolPaths } from './paths.js';
 import { type PurgeOptions, Retention, type RetentionOptions } from './retention.js';
 import { SpoolLog } from './spool-log.js';
+import type { InstanceStore, InstanceWriting, StoreRequest } from './store-contract.js';
 
 /** Is `pid` a live agent? A pid reused by another program after a crash does not hold the lock. */
 async function agentAlive(pid: number): Promise<boolean> {
@@ -69,7 +69,7 @@ export function readSealedRange(log: SpoolLog, id: string, start: number, end: n
 }
 
 /** The durability point, and the only contract between receiving and shipping. */
-export class Spool implements StoreHandler, SpoolConsumer {
+export class Spool implements InstanceStore, SpoolConsumer {
   private readonly inflight = new Map<string, Promise<void>>();
 
   private constructor(
@@ -127,7 +127,7 @@ export class Spool implements StoreHandler, SpoolConsumer {
     );
   }
 
-  begin(req: StoreRequest): StoreWriter {
+  begin(req: StoreRequest): InstanceWriting {
     return new InstanceWriter(req, {
       paths: this.paths,
       spoolLog: this.log,

@@ -1,7 +1,16 @@
 /**
  * The one table of Ferry error codes. Every typed error carries one of these codes; the HTTP edge
- * maps them to status codes from here, and the agent maps its own to DIMSE statuses.
+ * maps them to status codes from `http`, and the agent's DICOM receiver answers a failed C-STORE
+ * with `dimse` (PS3.4 B.2.3; a code without one answers 0xC211, Cannot Understand).
  */
+export interface ErrorCodeEntry {
+  http: number;
+  /** The C-STORE failure status for this code, when it is not 0xC211 (Cannot Understand). */
+  dimse?: number;
+  retryable: boolean;
+  description: string;
+}
+
 export const ERROR_CODES = {
   'config.data_dir_missing': {
     http: 404,
@@ -53,6 +62,7 @@ export const ERROR_CODES = {
   },
   'dicom.dataset_mismatch': {
     http: 400,
+    dimse: 0xa900,
     retryable: false,
     description: 'A dataset does not match its C-STORE request.',
   },
@@ -61,8 +71,18 @@ export const ERROR_CODES = {
     retryable: false,
     description: 'A dataset header cannot be parsed.',
   },
-  'spool.out_of_space': { http: 507, retryable: true, description: 'The spool disk is full.' },
-  'spool.io_error': { http: 500, retryable: true, description: 'The spool could not write or sync data.' },
+  'spool.out_of_space': {
+    http: 507,
+    dimse: 0xa700,
+    retryable: true,
+    description: 'The spool disk is full.',
+  },
+  'spool.io_error': {
+    http: 500,
+    dimse: 0xa700,
+    retryable: true,
+    description: 'The spool could not write or sync data.',
+  },
   'spool.corrupt': {
     http: 500,
     retryable: false,
@@ -303,6 +323,6 @@ export const ERROR_CODES = {
   },
   'db.unavailable': { http: 503, retryable: true, description: 'The database is not reachable.' },
   'internal.unexpected': { http: 500, retryable: false, description: 'An unexpected internal error.' },
-} as const satisfies Record<string, { http: number; retryable: boolean; description: string }>;
+} as const satisfies Record<string, ErrorCodeEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,2 +1,2 @@
-export { ERROR_CODES, type ErrorCode } from './codes.js';
+export { ERROR_CODES, type ErrorCode, type ErrorCodeEntry } from './codes.js';
 export { FerryError, isFerryError } from './ferry-error.js';
