@@ -3,7 +3,7 @@
  * form, keep the session cookie, read the CSRF token from a rendered form, post forms. Browser
  * journeys (real Chromium) live in test/e2e; these are for page-level tests on both backends.
  */
-import type { SeededUser, TestApp } from './harness.js';
+import { type SeededUser, TEST_PUBLIC_URL, type TestApp } from './harness.js';
 
 export interface ConsoleSession {
   cookie: string;
@@ -32,7 +32,7 @@ async function send(
     headers['content-type'] = 'application/x-www-form-urlencoded';
     headers['content-length'] = String(Buffer.byteLength(body));
   }
-  const res = await t.app.request(new URL(path, 'http://ferry.test').toString(), {
+  const res = await t.app.request(new URL(path, TEST_PUBLIC_URL).toString(), {
     method,
     headers,
     ...(body !== undefined ? { body } : {}),
@@ -44,7 +44,7 @@ async function send(
     html: await res.text(),
     headers: res.headers,
     location: location
-      ? new URL(location, 'http://ferry.test').pathname + new URL(location, 'http://ferry.test').search
+      ? new URL(location, TEST_PUBLIC_URL).pathname + new URL(location, TEST_PUBLIC_URL).search
       : undefined,
   };
 }
