@@ -11,10 +11,7 @@ import {
   unwrapDataKey,
 } from '@ferry/shared';
 import type { JWK } from 'jose';
-import { pino } from 'pino';
-import { spoolPaths } from '../spool/paths.js';
-import { readSealed } from '../spool/spool.js';
-import { SpoolLog } from '../spool/spool-log.js';
+import { openSpoolReader } from '../spool/spool-reader.js';
 import { parse, requireString } from './args.js';
 
 function safeName(s: string): string {
@@ -39,9 +36,8 @@ export async function exportCommand(args: string[]): Promise<void> {
       cause,
     });
   }
-  const paths = spoolPaths(dataDir);
-  const log = await SpoolLog.open(paths, pino({ level: 'silent' }), { readOnly: true });
-  const entries = log.all().filter((e) => e.state !== 'delivered');
+  const spool = await openSpoolReader(dataDir);
+  const entries = spool.entries().filter((e) => e.state !== 'delivered');
   let exported = 0;
   const failures: string[] = [];
   for (const e of entries) {
@@ -53,7 +49,7 @@ export async function exportCommand(args: string[]): Promise<void> {
     const file = existsSync(`${base}.dcm`) ? `${base}.${e.id}.dcm` : `${base}.dcm`;
     const sink = createWriteStream(`${file}.part`);
     try {
-      const parts = openObject(readSealed(log, e.id), async (h) =>
+      const parts = openObject(spool.readSealed(e.id), async (h) =>
         deriveObjectKey(await unwrapDataKey(h.wrappedKey, keys), h.objectId),
       );
       for await (const part of parts) {

@@ -1,10 +1,8 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { FerryError } from '@ferry/shared';
-import { pino } from 'pino';
 import { type IndexEntry, SPOOL_STATES } from '../spool/index-entry.js';
-import { spoolPaths } from '../spool/paths.js';
-import { SpoolLog } from '../spool/spool-log.js';
+import { openSpoolReader } from '../spool/spool-reader.js';
 import { parse, requireString } from './args.js';
 
 export interface SpoolStatus {
@@ -68,11 +66,11 @@ export async function statusCommand(args: string[]): Promise<void> {
   });
   const dataDir = requireString(values, 'data-dir');
   await requireDataDir(dataDir);
-  const log = await SpoolLog.open(spoolPaths(dataDir), pino({ level: 'silent' }), { readOnly: true });
-  const status = summarize(log.all());
+  const spool = await openSpoolReader(dataDir);
+  const status = summarize(spool.entries());
   if (values.json) {
     // --entries adds every index entry (UIDs, sizes, hashes, states: no patient data) for scripts.
-    const doc = values.entries ? { ...status, entries: log.all() } : status;
+    const doc = values.entries ? { ...status, entries: spool.entries() } : status;
     process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
     return;
   }

@@ -12,6 +12,7 @@ import { KeyEpochs } from './key-epochs.js';
 import { objectPath, type SpoolPaths, spoolPaths } from './paths.js';
 import { type PurgeOptions, Retention, type RetentionOptions } from './retention.js';
 import { SpoolLog } from './spool-log.js';
+import { type SpoolStats, spoolStatsOf } from './spool-stats.js';
 import type { InstanceStore, InstanceWriting, StoreRequest } from './store-contract.js';
 
 /** Is `pid` a live agent? A pid reused by another program after a crash does not hold the lock. */
@@ -149,6 +150,11 @@ export class Spool implements InstanceStore, SpoolConsumer {
 
   entries(): IndexEntry[] {
     return this.log.all();
+  }
+
+  /** What is still to ship, and what was quarantined (health reports). */
+  stats(): SpoolStats {
+    return spoolStatsOf(this.log.all());
   }
 
   readSealed(id: string): ReadStream {
