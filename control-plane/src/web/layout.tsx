@@ -1,5 +1,5 @@
 import type { Child } from 'hono/jsx';
-import { PASSWORD_MIN_LENGTH } from '../services/input-rules.js';
+import { Csrf } from './components/field.js';
 import type { PageUser } from './page-context.js';
 
 export interface LayoutProps {
@@ -65,7 +65,7 @@ export function Layout({ title, user, nav, notice, scripts, styles, children }: 
           ) : null}
           {user ? (
             <form method="post" action="/logout" class="signout">
-              <input type="hidden" name="_csrf" value={user.csrf} />
+              <Csrf user={user} />
               <span class="who">
                 {user.email} ({user.role})
               </span>
@@ -86,50 +86,4 @@ export function Layout({ title, user, nav, notice, scripts, styles, children }: 
       </body>
     </html>
   );
-}
-
-/** A small field error under an input, announced to screen readers. */
-export function FieldError({ id, message }: { id: string; message?: string | undefined }) {
-  return message ? (
-    <p class="field-error" id={id} role="alert">
-      {message}
-    </p>
-  ) : null;
-}
-
-/**
- * A field for a password someone sets (their own or a user's temporary one): the length rule shown as a
- * hint, and its error under it, both tied to the input for screen readers.
- */
-export function NewPasswordField(props: {
-  id: string;
-  name: string;
-  label: string;
-  error?: string | undefined;
-}) {
-  const { id, name, label, error } = props;
-  return (
-    <>
-      <label for={id}>{label}</label>
-      <p class="muted" id={`${id}-hint`}>
-        At least {PASSWORD_MIN_LENGTH} characters.
-      </p>
-      <input
-        type="password"
-        id={id}
-        name={name}
-        required
-        minlength={PASSWORD_MIN_LENGTH}
-        autocomplete="new-password"
-        aria-invalid={error ? 'true' : undefined}
-        aria-describedby={error ? `${id}-hint ${id}-error` : `${id}-hint`}
-      />
-      <FieldError id={`${id}-error`} message={error} />
-    </>
-  );
-}
-
-/** The hidden CSRF field every POST form carries. */
-export function Csrf({ user }: { user: PageUser }) {
-  return <input type="hidden" name="_csrf" value={user.csrf} />;
 }

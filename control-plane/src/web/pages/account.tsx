@@ -6,8 +6,9 @@ import { ctxOf } from '../../edge/context.js';
 import { retryAfterOf } from '../../edge/errors.js';
 import type { AppEnv } from '../../edge/types.js';
 import { changePassword } from '../../services/change-password.js';
+import { Csrf, fieldAria, Labelled, NewPasswordField } from '../components/field.js';
 import { formText } from '../facility-fields.js';
-import { Csrf, FieldError, Layout, NewPasswordField } from '../layout.js';
+import { Layout } from '../layout.js';
 import { pageUser, requirePage } from '../page-context.js';
 
 const NOTICES: Record<string, string> = {
@@ -51,17 +52,16 @@ function renderAccount(
         <p>Changing your password signs you out everywhere else, API tokens included.</p>
         <form method="post" action="/account/password" class="narrow" novalidate>
           <Csrf user={user} />
-          <label for="current-password">Current password</label>
-          <input
-            type="password"
-            id="current-password"
-            name="currentPassword"
-            required
-            autocomplete="current-password"
-            aria-invalid={errors.currentPassword ? 'true' : undefined}
-            aria-describedby={errors.currentPassword ? 'current-password-error' : undefined}
-          />
-          <FieldError id="current-password-error" message={errors.currentPassword} />
+          <Labelled id="current-password" label="Current password" error={errors.currentPassword}>
+            <input
+              type="password"
+              id="current-password"
+              name="currentPassword"
+              required
+              autocomplete="current-password"
+              {...fieldAria('current-password', errors.currentPassword)}
+            />
+          </Labelled>
           <NewPasswordField
             id="new-password"
             name="newPassword"

@@ -9,8 +9,8 @@ import { retryAfterOf } from '../../edge/errors.js';
 import type { AppEnv } from '../../edge/types.js';
 import { loginUser } from '../../services/login-user.js';
 import { logoutUser } from '../../services/logout-user.js';
-import { checkCsrf, csrfTokenFor } from '../csrf.js';
 import { FieldError } from '../components/field.js';
+import { checkCsrf, csrfTokenFor } from '../csrf.js';
 import { Layout } from '../layout.js';
 import { CHANGE_PASSWORD_PAGE } from '../page-context.js';
 

@@ -7,8 +7,9 @@ import { createUser } from '../../services/create-user.js';
 import { listUsers, type UserRole, userRoles } from '../../services/list-users.js';
 import { resetUserPassword } from '../../services/reset-user-password.js';
 import { updateUser } from '../../services/update-user.js';
+import { Csrf, fieldAria, Labelled, NewPasswordField } from '../components/field.js';
 import { formText, requireUuid, When } from '../facility-fields.js';
-import { Csrf, FieldError, Layout, NewPasswordField } from '../layout.js';
+import { Layout } from '../layout.js';
 import { pageUser, requirePage } from '../page-context.js';
 
 const NOTICES: Record<string, string> = {
@@ -180,32 +181,26 @@ async function renderUsers(
         </p>
         <form method="post" action="/users" class="narrow" novalidate>
           <Csrf user={user} />
-          <label for="email">Email</label>
-          <input
-            type="email"
-            id="email"
-            name="email"
-            value={values.email}
-            required
-            autocomplete="off"
-            aria-invalid={errors.email ? 'true' : undefined}
-            aria-describedby={errors.email ? 'email-error' : undefined}
-          />
-          <FieldError id="email-error" message={errors.email} />
-          <label for="role">Role</label>
-          <select
-            id="role"
-            name="role"
-            aria-invalid={errors.role ? 'true' : undefined}
-            aria-describedby={errors.role ? 'role-error' : undefined}
-          >
-            {userRoles.map((r) => (
-              <option value={r} selected={r === values.role}>
-                {r}
-              </option>
-            ))}
-          </select>
-          <FieldError id="role-error" message={errors.role} />
+          <Labelled id="email" label="Email" error={errors.email}>
+            <input
+              type="email"
+              id="email"
+              name="email"
+              value={values.email}
+              required
+              autocomplete="off"
+              {...fieldAria('email', errors.email)}
+            />
+          </Labelled>
+          <Labelled id="role" label="Role" error={errors.role}>
+            <select id="role" name="role" {...fieldAria('role', errors.role)}>
+              {userRoles.map((r) => (
+                <option value={r} selected={r === values.role}>
+                  {r}
+                </option>
+              ))}
+            </select>
+          </Labelled>
           <NewPasswordField
             id="password"
             name="password"

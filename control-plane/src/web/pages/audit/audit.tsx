@@ -3,8 +3,9 @@ import { ctxOf } from '../../../edge/context.js';
 import type { AppEnv } from '../../../edge/types.js';
 import { type AuditEntry, listAudit } from '../../../services/list-audit.js';
 import { listUsers } from '../../../services/list-users.js';
+import { fieldAria, Labelled } from '../../components/field.js';
 import { When } from '../../facility-fields.js';
-import { FieldError, Layout } from '../../layout.js';
+import { Layout } from '../../layout.js';
 import { pageUser, requirePage } from '../../page-context.js';
 
 /** Actions and target types the services write, offered as suggestions (the filter takes any name). */
@@ -137,28 +138,14 @@ export function registerAudit(web: Hono<AppEnv>): void {
             </select>
           </div>
           <div>
-            <label for="from">From</label>
-            <input
-              type="date"
-              id="from"
-              name="from"
-              value={q.from}
-              aria-invalid={from.error ? 'true' : undefined}
-              aria-describedby={from.error ? 'from-error' : undefined}
-            />
-            <FieldError id="from-error" message={from.error} />
+            <Labelled id="from" label="From" error={from.error}>
+              <input type="date" id="from" name="from" value={q.from} {...fieldAria('from', from.error)} />
+            </Labelled>
           </div>
           <div>
-            <label for="to">To</label>
-            <input
-              type="date"
-              id="to"
-              name="to"
-              value={q.to}
-              aria-invalid={to.error ? 'true' : undefined}
-              aria-describedby={to.error ? 'to-error' : undefined}
-            />
-            <FieldError id="to-error" message={to.error} />
+            <Labelled id="to" label="To" error={to.error}>
+              <input type="date" id="to" name="to" value={q.to} {...fieldAria('to', to.error)} />
+            </Labelled>
           </div>
           <div>
             <button type="submit">Filter</button>

@@ -115,22 +115,6 @@ function When({ at, empty }: { at: Stamp | null; empty: string }) {
   return at ? <time datetime={at.iso}>{at.text}</time> : <span class="muted">{empty}</span>;
 }
 
-export function StatusBadge({ status, revoked }: { status: GatewayStatus; revoked?: boolean }) {
-  return (
-    <>
-      <span class={`badge ${status}`} data-status={status}>
-        {status}
-      </span>
-      {revoked ? (
-        <>
-          {' '}
-          <span class="badge revoked">revoked</span>
-        </>
-      ) : null}
-    </>
-  );
-}
-
 function Counts({ counts }: { counts: FleetUpdate['counts'] }) {
   const item = (label: string, key: 'online' | 'degraded' | 'offline' | 'total') => (
     <li>

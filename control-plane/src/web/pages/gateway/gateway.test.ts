@@ -23,7 +23,7 @@ import {
   seedGatewayStatus,
 } from '../../../../../testkit/control-plane/seed-gateway-status.js';
 import { configVersions, gatewayDiagnostics, gateways } from '../../../db/schema/index.js';
-import { REVOKE_CONFIRM } from './gateway.js';
+import { REVOKE_CONFIRM } from './gateway-page.js';
 
 const PEERS = [
   { name: 'Main PACS', aeTitle: 'PACS', host: 'pacs.example.test', port: 11112, tls: false },

@@ -13,8 +13,10 @@ import {
   studyListStatuses,
   studySorts,
 } from '../../../services/list-studies.js';
+import { FieldError, fieldAria, Labelled } from '../../components/field.js';
+import { Pager } from '../../components/pager.js';
 import { mayHaveImage, Thumbnail, thumbnailSrc, viewerHref } from '../../components/study-media.js';
-import { FieldError, Layout } from '../../layout.js';
+import { Layout } from '../../layout.js';
 import { pageUser, requirePage } from '../../page-context.js';
 import { formatMoment, formatPatientName, studyDateIso, worklistStatus } from '../../worklist-format.js';
 
@@ -132,121 +134,95 @@ function Filters({
   errors: FieldErrors;
   facilities: { id: string; name: string }[];
 }) {
-  const described = (k: keyof FieldErrors) => (errors[k] ? `wl-${k}-error` : undefined);
   return (
     <search aria-label="Find studies">
       <form method="get" action="/worklist" class="filters">
         <div>
-          <label for="wl-q">Patient name or ID</label>
-          <input
-            id="wl-q"
-            name="q"
-            type="search"
-            value={q.q}
-            maxlength={128}
-            autocomplete="off"
-            aria-invalid={errors.q ? 'true' : undefined}
-            aria-describedby={described('q')}
-          />
-          <FieldError id="wl-q-error" message={errors.q} />
+          <Labelled id="wl-q" label="Patient name or ID" error={errors.q}>
+            <input
+              id="wl-q"
+              name="q"
+              type="search"
+              value={q.q}
+              maxlength={128}
+              autocomplete="off"
+              {...fieldAria('wl-q', errors.q)}
+            />
+          </Labelled>
         </div>
         <div>
-          <label for="wl-status">Status</label>
-          <select
-            id="wl-status"
-            name="status"
-            aria-invalid={errors.status ? 'true' : undefined}
-            aria-describedby={described('status')}
-          >
-            <option value="" selected={q.status === ''}>
-              All
-            </option>
-            {studyListStatuses.map((s) => (
-              <option value={s} selected={q.status === s}>
-                {s[0]?.toUpperCase() + s.slice(1)}
+          <Labelled id="wl-status" label="Status" error={errors.status}>
+            <select id="wl-status" name="status" {...fieldAria('wl-status', errors.status)}>
+              <option value="" selected={q.status === ''}>
+                All
               </option>
-            ))}
-          </select>
-          <FieldError id="wl-status-error" message={errors.status} />
+              {studyListStatuses.map((s) => (
+                <option value={s} selected={q.status === s}>
+                  {s[0]?.toUpperCase() + s.slice(1)}
+                </option>
+              ))}
+            </select>
+          </Labelled>
         </div>
         <div>
-          <label for="wl-modality">Modality</label>
-          <input
-            id="wl-modality"
-            name="modality"
-            type="text"
-            list="wl-modalities"
-            value={q.modality}
-            maxlength={16}
-            autocomplete="off"
-            aria-invalid={errors.modality ? 'true' : undefined}
-            aria-describedby={described('modality')}
-          />
-          <datalist id="wl-modalities">
-            {COMMON_MODALITIES.map((m) => (
-              <option value={m} />
-            ))}
-          </datalist>
-          <FieldError id="wl-modality-error" message={errors.modality} />
+          <Labelled id="wl-modality" label="Modality" error={errors.modality}>
+            <input
+              id="wl-modality"
+              name="modality"
+              type="text"
+              list="wl-modalities"
+              value={q.modality}
+              maxlength={16}
+              autocomplete="off"
+              {...fieldAria('wl-modality', errors.modality)}
+            />
+            <datalist id="wl-modalities">
+              {COMMON_MODALITIES.map((m) => (
+                <option value={m} />
+              ))}
+            </datalist>
+          </Labelled>
         </div>
         <div>
-          <label for="wl-facility">Facility</label>
-          <select
-            id="wl-facility"
-            name="facility"
-            aria-invalid={errors.facility ? 'true' : undefined}
-            aria-describedby={described('facility')}
-          >
-            <option value="" selected={q.facility === ''}>
-              All facilities
-            </option>
-            {facilities.map((f) => (
-              <option value={f.id} selected={q.facility.toLowerCase() === f.id}>
-                {f.name}
+          <Labelled id="wl-facility" label="Facility" error={errors.facility}>
+            <select id="wl-facility" name="facility" {...fieldAria('wl-facility', errors.facility)}>
+              <option value="" selected={q.facility === ''}>
+                All facilities
               </option>
-            ))}
-          </select>
-          <FieldError id="wl-facility-error" message={errors.facility} />
+              {facilities.map((f) => (
+                <option value={f.id} selected={q.facility.toLowerCase() === f.id}>
+                  {f.name}
+                </option>
+              ))}
+            </select>
+          </Labelled>
         </div>
         <div>
-          <label for="wl-from">From</label>
-          <input
-            id="wl-from"
-            name="from"
-            type="date"
-            value={q.from}
-            aria-invalid={errors.from ? 'true' : undefined}
-            aria-describedby={described('from')}
-          />
-          <FieldError id="wl-from-error" message={errors.from} />
+          <Labelled id="wl-from" label="From" error={errors.from}>
+            <input
+              id="wl-from"
+              name="from"
+              type="date"
+              value={q.from}
+              {...fieldAria('wl-from', errors.from)}
+            />
+          </Labelled>
         </div>
         <div>
-          <label for="wl-to">To</label>
-          <input
-            id="wl-to"
-            name="to"
-            type="date"
-            value={q.to}
-            aria-invalid={errors.to ? 'true' : undefined}
-            aria-describedby={described('to')}
-          />
-          <FieldError id="wl-to-error" message={errors.to} />
+          <Labelled id="wl-to" label="To" error={errors.to}>
+            <input id="wl-to" name="to" type="date" value={q.to} {...fieldAria('wl-to', errors.to)} />
+          </Labelled>
         </div>
         <div>
-          <label for="wl-sort">Sort</label>
-          <select
-            id="wl-sort"
-            name="sort"
-            aria-invalid={errors.sort ? 'true' : undefined}
-            aria-describedby={described('sort')}
-          >
-            {studySorts.map((s) => (
-              <option value={s} selected={(q.sort || 'receivedAt') === s}>
-                {SORT_LABELS[s]}
-              </option>
-            ))}
-          </select>
-          <FieldError id="wl-sort-error" message={errors.sort} />
+          <Labelled id="wl-sort" label="Sort" error={errors.sort}>
+            <select id="wl-sort" name="sort" {...fieldAria('wl-sort', errors.sort)}>
+              {studySorts.map((s) => (
+                <option value={s} selected={(q.sort || 'receivedAt') === s}>
+                  {SORT_LABELS[s]}
+                </option>
+              ))}
+            </select>
+          </Labelled>
         </div>
         {q.limit !== '' ? <input type="hidden" name="limit" value={q.limit} /> : null}
         <div class="filters-submit">
@@ -398,17 +374,10 @@ export function registerWorklist(web: Hono<AppEnv>): void {
               ) : (
                 <StudyTable rows={rows} />
               )}
-              {nextCursor || cursor !== '' ? (
-                <nav class="pager" aria-label="Pages">
-                  {cursor !== '' ? <a href={worklistHref(q)}>First page</a> : null}
-                  {cursor !== '' && nextCursor ? ' · ' : null}
-                  {nextCursor ? (
-                    <a href={worklistHref(q, nextCursor)} rel="next">
-                      Next page
-                    </a>
-                  ) : null}
-                </nav>
-              ) : null}
+              <Pager
+                first={cursor !== '' ? worklistHref(q) : undefined}
+                next={nextCursor ? worklistHref(q, nextCursor) : undefined}
+              />
               {rows.length > 0 ? (
                 <p class="muted">
                   Showing {rows.length} {rows.length === 1 ? 'study' : 'studies'} (

@@ -1,0 +1,203 @@
+import type { Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { ctxOf } from '../../../edge/context.js';
+import type { AppEnv } from '../../../edge/types.js';
+import { countGatewaysByFacility } from '../../../services/count-gateways-by-facility.js';
+import { getGatewaySettings } from '../../../services/get-gateway-settings.js';
+import type { InstallCommand } from '../../../services/install-command.js';
+import { listEnrollmentTokens } from '../../../services/list-enrollment-tokens.js';
+import type { FacilityRow } from '../../../services/list-facilities.js';
+import { Csrf } from '../../components/field.js';
+import { When } from '../../facility-fields.js';
+import { Layout } from '../../layout.js';
+import { pageUser } from '../../page-context.js';
+import {
+  EnrollmentTokens,
+  TOKEN_FORM_DEFAULTS,
+  type TokenFormErrors,
+  type TokenFormValues,
+} from './enrollment-tokens.js';
+import { type FacilityErrors, FacilityForm, type FacilityValues } from './facility-form.js';
+
+/** What one facility's page shows besides the facility itself: a form shown again, a notice, a new token. */
+export interface FacilityPageState {
+  values?: FacilityValues;
+  errors?: FacilityErrors;
+  tokenValues?: TokenFormValues;
+  tokenErrors?: TokenFormErrors;
+  deleteError?: string;
+  /** The install line of a token created by this very request (and the token itself): shown once. */
+  install?: InstallCommand & { token: string };
+  notice?: string | undefined;
+}
+
+/** The install line (or, without one, the bare token) of a token just created: shown this once. */
+function InstallBox({
+  install,
+  facilityName,
+}: {
+  install: InstallCommand & { token: string };
+  facilityName: string;
+}) {
+  return (
+    <section class="card install-box" aria-labelledby="install-heading">
+      <h2 id="install-heading">Install command</h2>
+      {install.installCommand ? (
+        <>
+          <p>
+            Run this on the gateway host (Linux x64, with curl and sudo) to install the agent from this
+            control plane and enroll it into {facilityName}:
+          </p>
+          <pre id="install-command">{install.installCommand}</pre>
+          <button type="button" data-copy="install-command">
+            Copy install command
+          </button>
+        </>
+      ) : (
+        <>
+          <p role="alert">
+            There is no install command: {install.unavailable} The enrollment token, for an agent installed by
+            other means:
+          </p>
+          <pre id="enrollment-token">{install.token}</pre>
+        </>
+      )}
+      <p>
+        It enrolls only with this control plane's encryption key, thumbprint{' '}
+        <code id="key-thumbprint">{install.keyThumbprint}</code>.
+      </p>
+      <p>
+        <strong>This command is shown only once.</strong> Ferry keeps only a hash of the token; if you lose
+        it, revoke the token and create a new one.
+      </p>
+    </section>
+  );
+}
+
+/** Who may store to the facility's gateways, and which of the group's gateway settings it overrides. */
+function GatewaySettings({
+  settings,
+  allowedCallers,
+}: {
+  settings: NonNullable<FacilityRow['gatewaySettings']>;
+  allowedCallers: string[];
+}) {
+  return (
+    <section aria-labelledby="settings-heading">
+      <h2 id="settings-heading">Gateway settings</h2>
+      {allowedCallers.length === 0 ? (
+        <p class="notice bad" id="open-to-any-caller">
+          Any machine on the network can store images to this facility's gateways: they accept every calling
+          AE title. Set <code>allowedCallingAeTitles</code> in the gateway settings to accept only your
+          modalities.
+        </p>
+      ) : (
+        <p id="allowed-callers">
+          Only these calling AE titles can store to this facility's gateways:{' '}
+          {allowedCallers.map((t, i) => (
+            <>
+              {i > 0 ? ', ' : ''}
+              <code>{t}</code>
+            </>
+          ))}
+          .
+        </p>
+      )}
+      {Object.keys(settings).length === 0 ? (
+        <p>This facility's gateways use your group's gateway settings.</p>
+      ) : (
+        <>
+          <p>This facility overrides these of your group's gateway settings (change them through the API):</p>
+          <pre>
+            <code>{JSON.stringify(settings, null, 2)}</code>
+          </pre>
+        </>
+      )}
+    </section>
+  );
+}
+
+/** One facility: its details form, gateway settings, enrollment tokens and the delete button. */
+export async function renderFacilityPage(
+  c: Context<AppEnv>,
+  facility: FacilityRow,
+  state: FacilityPageState,
+  status: ContentfulStatusCode = 200,
+): Promise<Response> {
+  const user = pageUser(c);
+  const ctx = ctxOf(c);
+  const [tokens, gatewayCounts, group] = await Promise.all([
+    listEnrollmentTokens({ ctx, input: { facilityId: facility.id } }),
+    countGatewaysByFacility({ ctx }),
+    getGatewaySettings({ ctx }),
+  ]);
+  const base = `/facilities/${facility.id}`;
+  const values = state.values ?? {
+    name: facility.name,
+    aeTitle: facility.aeTitle,
+    stablePeriodSeconds: String(facility.stablePeriodSeconds),
+  };
+  const settings = facility.gatewaySettings ?? {};
+  // The facility's list wins over the group's, as in the config its gateways get.
+  const allowedCallers = settings.allowedCallingAeTitles ?? group.settings.allowedCallingAeTitles ?? [];
+  c.status(status);
+  return c.html(
+    <Layout
+      title={facility.name}
+      user={user}
+      nav="facilities"
+      notice={state.notice}
+      scripts={['facilities.js']}
+      styles={['facilities.css']}
+    >
+      <p>
+        <a href="/facilities">All facilities</a>
+      </p>
+      {state.install ? <InstallBox install={state.install} facilityName={facility.name} /> : null}
+
+      <section aria-labelledby="details-heading">
+        <h2 id="details-heading">Details</h2>
+        <dl class="facts">
+          <dt>Gateways</dt>
+          <dd>{gatewayCounts.get(facility.id) ?? 0}</dd>
+          <dt>Created</dt>
+          <dd>
+            <When at={facility.createdAt} />
+          </dd>
+        </dl>
+        <FacilityForm user={user} action={base} button="Save" values={values} errors={state.errors ?? {}} />
+      </section>
+
+      <GatewaySettings settings={settings} allowedCallers={allowedCallers} />
+
+      <EnrollmentTokens
+        user={user}
+        base={base}
+        tokens={tokens}
+        values={state.tokenValues ?? TOKEN_FORM_DEFAULTS}
+        errors={state.tokenErrors ?? {}}
+      />
+
+      <section aria-labelledby="delete-heading">
+        <h2 id="delete-heading">Delete facility</h2>
+        <p>Only a facility without active gateways can be deleted; revoke its gateways first.</p>
+        {state.deleteError ? (
+          <p class="field-error" id="delete-error" role="alert">
+            {state.deleteError}
+          </p>
+        ) : null}
+        <form
+          method="post"
+          action={`${base}/delete`}
+          aria-label="Delete facility"
+          data-confirm={`Delete facility "${facility.name}"? This cannot be undone.`}
+        >
+          <Csrf user={user} />
+          <button type="submit" class="danger">
+            Delete facility
+          </button>
+        </form>
+      </section>
+    </Layout>,
+  );
+}
