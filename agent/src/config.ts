@@ -3,8 +3,8 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { agentJsonSettingsShape, assertRecipientJwk, FerryError } from '@ferry/shared';
 import type { JWK } from 'jose';
 import { z } from 'zod';
+import { fsyncDir } from './data-dir.js';
 import { readOptionalText } from './read-optional.js';
-import { fsyncDir } from './spool/fsync-dir.js';
 
 const recipientKey = z.custom<JWK>((v) => {
   try {

@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { exposedDataDirError, FerryError } from '@ferry/shared';
 
@@ -20,4 +20,14 @@ export async function assertPrivateDataDir(dataDir: string): Promise<void> {
   }
   const exposed = exposedDataDirError(dir, mode);
   if (exposed) throw exposed;
+}
+
+/** Makes a directory's entries (creates, renames, unlinks) durable. */
+export async function fsyncDir(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
 }

@@ -2,8 +2,8 @@ import { chmod, mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerryError, PRIVATE_DIR_MODE } from '@ferry/shared';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
+import { fsyncDir } from '../data-dir.js';
 import { readOptionalText } from '../read-optional.js';
-import { fsyncDir } from '../spool/fsync-dir.js';
 
 /**
  * The gateway's own Ed25519 key pair. The private key is made here and never leaves the machine:

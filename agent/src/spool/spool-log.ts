@@ -3,8 +3,8 @@ import { type FileHandle, mkdir, open, readdir, unlink } from 'node:fs/promises'
 import { crc32 } from 'node:zlib';
 import { PRIVATE_DIR_MODE } from '@ferry/shared';
 import type { Logger } from 'pino';
+import { fsyncDir } from '../data-dir.js';
 import { spoolIoError } from './fs-errors.js';
-import { fsyncDir } from './fsync-dir.js';
 import {
   type IndexEntry,
   type LogRecord,
