@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import {
+  type FacilityGatewayFields,
   FerryError,
   type GatewayDesiredConfig,
   type GatewaySettings,
@@ -20,7 +21,7 @@ export type GatewayConfig = GatewayDesiredConfig;
  * facility's own, plus the facility's AE title and stable period.
  */
 export function buildGatewayConfig(
-  facility: { aeTitle: string; stablePeriodSeconds: number; gatewaySettings?: GatewaySettings | null },
+  facility: FacilityGatewayFields & { gatewaySettings?: GatewaySettings | null },
   groupSettings: GatewaySettings | null = {},
 ): GatewayConfig {
   return mergeGatewayConfig(facility, groupSettings ?? {}, facility.gatewaySettings ?? {});
