@@ -23,8 +23,6 @@ import {
 } from '../ingest/upload-targets.js';
 import { requireAgent } from './permissions.js';
 
-export { RESUME_PROBE_MIN_BYTES } from '../ingest/upload-targets.js';
-
 function logOffered(ctx: Ctx, answer: UploadOfferResult[]): void {
   for (const r of answer) {
     ctx.log.debug(
