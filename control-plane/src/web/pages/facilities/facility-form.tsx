@@ -3,7 +3,7 @@ import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { AppEnv } from '../../../edge/types.js';
 import { Csrf, Field } from '../../components/field.js';
-import { formText } from '../../facility-fields.js';
+import { formText, settingInput } from '../../facility-fields.js';
 import { Layout } from '../../layout.js';
 import { type PageUser, pageUser } from '../../page-context.js';
 
@@ -70,12 +70,10 @@ export function FacilityForm({
       />
       <Field
         id="stablePeriodSeconds"
-        label="Stable period (seconds)"
+        {...settingInput('stablePeriodSeconds')}
         type="number"
         value={values.stablePeriodSeconds}
         error={errors.stablePeriodSeconds}
-        hint="A study is complete once no new image has arrived for this long."
-        attrs={{ min: 1, max: 86400, step: 1, inputmode: 'numeric' }}
       />
       <button type="submit">{button}</button>
     </form>
