@@ -56,7 +56,7 @@ export interface PushedSetting<S extends z.ZodType = z.ZodType> {
 }
 
 /** A number within `bounds`, in zod's words unless given agent.json's. */
-export function boundedNumber(bounds: NumberBounds, words?: NumberWords): z.ZodNumber {
+function boundedNumber(bounds: NumberBounds, words?: NumberWords): z.ZodNumber {
   let schema = z.number(words && { error: words.type });
   if (bounds.integer) schema = schema.int(words?.integer);
   schema = schema.min(bounds.min, words?.min);
