@@ -10,6 +10,7 @@ import {
   type SeriesInstancePage,
   type StudyOverview,
 } from '../../services/get-study-overview.js';
+import { StackTable } from '../components/stack-table.js';
 import { mayHaveImage, Thumbnail, thumbnailSrc, viewerHref } from '../components/study-media.js';
 import { Layout } from '../layout.js';
 import { type PageUser, pageUser, requirePage } from '../page-context.js';
@@ -174,20 +175,16 @@ function SeriesCard({
             </p>
           ) : (
             /* No scrolling wrapper: UIDs wrap (worklist.css), so the table fits at 390 px. */
-            <table class="stack instances" aria-label={`Instances of ${heading}`}>
-              <thead>
-                <tr>
-                  <th scope="col">SOP Instance UID</th>
-                  <th scope="col">Instance number</th>
-                  <th scope="col">Versions</th>
-                </tr>
-              </thead>
-              <tbody>
-                {s.instances.map((i) => (
-                  <InstanceRow i={i} />
-                ))}
-              </tbody>
-            </table>
+            <StackTable
+              label={`Instances of ${heading}`}
+              columns={['SOP Instance UID', 'Instance number', 'Versions']}
+              class="instances"
+              scrolls={false}
+            >
+              {s.instances.map((i) => (
+                <InstanceRow i={i} />
+              ))}
+            </StackTable>
           )}
           {page > 1 || hasNext ? (
             <nav class="pager" aria-label={`Pages of instances of ${label}`}>

@@ -8,6 +8,7 @@ import { listUsers, type UserRole, userRoles } from '../../services/list-users.j
 import { resetUserPassword } from '../../services/reset-user-password.js';
 import { updateUser } from '../../services/update-user.js';
 import { Csrf, fieldAria, Labelled, NewPasswordField } from '../components/field.js';
+import { StackTable } from '../components/stack-table.js';
 import { formText, requireUuid, When } from '../facility-fields.js';
 import { Layout } from '../layout.js';
 import { pageUser, requirePage } from '../page-context.js';
@@ -79,98 +80,81 @@ async function renderUsers(
       ) : null}
       <section aria-labelledby="members-heading">
         <h2 id="members-heading">Members of your group</h2>
-        <div class="table-wrap">
-          <table class="stack" aria-label="Users">
-            <thead>
+        <StackTable label="Users" columns={['Email', 'Role', 'State', 'Created', 'Actions']}>
+          {rows.map((u) => {
+            const active = u.deactivatedAt === null;
+            const self = u.id === user.id;
+            const roleId = `role-${u.id}`;
+            return (
               <tr>
-                <th scope="col">Email</th>
-                <th scope="col">Role</th>
-                <th scope="col">State</th>
-                <th scope="col">Created</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((u) => {
-                const active = u.deactivatedAt === null;
-                const self = u.id === user.id;
-                const roleId = `role-${u.id}`;
-                return (
-                  <tr>
-                    <td data-label="Email">
-                      {u.email}
-                      {self ? <span class="muted"> (you)</span> : null}
-                    </td>
-                    <td data-label="Role">{u.role}</td>
-                    <td data-label="State">
-                      <span class={`badge ${active ? 'online' : 'revoked'}`}>
-                        {active ? 'active' : 'deactivated'}
-                      </span>
-                    </td>
-                    <td data-label="Created">
-                      <When at={u.createdAt} />
-                    </td>
-                    <td data-label="Actions">
-                      {self ? (
-                        <span class="muted">Another admin can change your account.</span>
+                <td data-label="Email">
+                  {u.email}
+                  {self ? <span class="muted"> (you)</span> : null}
+                </td>
+                <td data-label="Role">{u.role}</td>
+                <td data-label="State">
+                  <span class={`badge ${active ? 'online' : 'revoked'}`}>
+                    {active ? 'active' : 'deactivated'}
+                  </span>
+                </td>
+                <td data-label="Created">
+                  <When at={u.createdAt} />
+                </td>
+                <td data-label="Actions">
+                  {self ? (
+                    <span class="muted">Another admin can change your account.</span>
+                  ) : (
+                    <>
+                      <form method="post" action={`/users/${u.id}/role`} class="inline-form">
+                        <Csrf user={user} />
+                        <label for={roleId}>{`Role for ${u.email}`}</label>
+                        <select id={roleId} name="role">
+                          {userRoles.map((r) => (
+                            <option value={r} selected={r === u.role}>
+                              {r}
+                            </option>
+                          ))}
+                        </select>
+                        <button type="submit" class="secondary">
+                          Change role
+                        </button>
+                      </form>
+                      <form
+                        method="post"
+                        action={`/users/${u.id}/reset-password`}
+                        data-confirm={`Reset the password of ${u.email}? They are signed out everywhere and get a temporary password.`}
+                      >
+                        <Csrf user={user} />
+                        <button type="submit" class="secondary" aria-label={`Reset password of ${u.email}`}>
+                          Reset password
+                        </button>
+                      </form>
+                      {active ? (
+                        <form
+                          method="post"
+                          action={`/users/${u.id}/deactivate`}
+                          data-confirm={`Deactivate ${u.email}? They are signed out and cannot sign in again.`}
+                        >
+                          <Csrf user={user} />
+                          <button type="submit" class="danger">
+                            Deactivate
+                          </button>
+                        </form>
                       ) : (
-                        <>
-                          <form method="post" action={`/users/${u.id}/role`} class="inline-form">
-                            <Csrf user={user} />
-                            <label for={roleId}>{`Role for ${u.email}`}</label>
-                            <select id={roleId} name="role">
-                              {userRoles.map((r) => (
-                                <option value={r} selected={r === u.role}>
-                                  {r}
-                                </option>
-                              ))}
-                            </select>
-                            <button type="submit" class="secondary">
-                              Change role
-                            </button>
-                          </form>
-                          <form
-                            method="post"
-                            action={`/users/${u.id}/reset-password`}
-                            data-confirm={`Reset the password of ${u.email}? They are signed out everywhere and get a temporary password.`}
-                          >
-                            <Csrf user={user} />
-                            <button
-                              type="submit"
-                              class="secondary"
-                              aria-label={`Reset password of ${u.email}`}
-                            >
-                              Reset password
-                            </button>
-                          </form>
-                          {active ? (
-                            <form
-                              method="post"
-                              action={`/users/${u.id}/deactivate`}
-                              data-confirm={`Deactivate ${u.email}? They are signed out and cannot sign in again.`}
-                            >
-                              <Csrf user={user} />
-                              <button type="submit" class="danger">
-                                Deactivate
-                              </button>
-                            </form>
-                          ) : (
-                            <form method="post" action={`/users/${u.id}/reactivate`}>
-                              <Csrf user={user} />
-                              <button type="submit" class="secondary">
-                                Reactivate
-                              </button>
-                            </form>
-                          )}
-                        </>
+                        <form method="post" action={`/users/${u.id}/reactivate`}>
+                          <Csrf user={user} />
+                          <button type="submit" class="secondary">
+                            Reactivate
+                          </button>
+                        </form>
                       )}
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+                    </>
+                  )}
+                </td>
+              </tr>
+            );
+          })}
+        </StackTable>
       </section>
 
       <section aria-labelledby="new-user-heading">

@@ -4,6 +4,7 @@ import type { AppEnv } from '../../../edge/types.js';
 import { type AuditEntry, listAudit } from '../../../services/list-audit.js';
 import { listUsers } from '../../../services/list-users.js';
 import { fieldAria, Labelled } from '../../components/field.js';
+import { StackTable } from '../../components/stack-table.js';
 import { When } from '../../facility-fields.js';
 import { Layout } from '../../layout.js';
 import { pageUser, requirePage } from '../../page-context.js';
@@ -160,50 +161,41 @@ export function registerAudit(web: Hono<AppEnv>): void {
         {page.entries.length === 0 ? (
           <p>{filtered ? 'No entries match these filters.' : 'No entries yet.'}</p>
         ) : (
-          <div class="table-wrap">
-            <table class="stack audit" aria-label="Audit log">
-              <thead>
-                <tr>
-                  <th scope="col">When</th>
-                  <th scope="col">Who</th>
-                  <th scope="col">Action</th>
-                  <th scope="col">Target</th>
-                  <th scope="col">Details</th>
-                </tr>
-              </thead>
-              <tbody>
-                {page.entries.map((e) => (
-                  <tr>
-                    <td data-label="When">
-                      <When at={e.at} />
-                    </td>
-                    <td data-label="Who">
-                      <Who entry={e} emails={emails} />
-                    </td>
-                    <td data-label="Action">
-                      <code>{e.action}</code>
-                    </td>
-                    <td data-label="Target">
-                      {e.targetType ? (
-                        <>
-                          {e.targetType} <code>{e.targetId ?? ''}</code>
-                        </>
-                      ) : (
-                        <span class="muted">none</span>
-                      )}
-                    </td>
-                    <td data-label="Details">
-                      {e.details && Object.keys(e.details).length > 0 ? (
-                        <code class="audit-details">{JSON.stringify(e.details)}</code>
-                      ) : (
-                        <span class="muted">none</span>
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <StackTable
+            label="Audit log"
+            columns={['When', 'Who', 'Action', 'Target', 'Details']}
+            class="audit"
+          >
+            {page.entries.map((e) => (
+              <tr>
+                <td data-label="When">
+                  <When at={e.at} />
+                </td>
+                <td data-label="Who">
+                  <Who entry={e} emails={emails} />
+                </td>
+                <td data-label="Action">
+                  <code>{e.action}</code>
+                </td>
+                <td data-label="Target">
+                  {e.targetType ? (
+                    <>
+                      {e.targetType} <code>{e.targetId ?? ''}</code>
+                    </>
+                  ) : (
+                    <span class="muted">none</span>
+                  )}
+                </td>
+                <td data-label="Details">
+                  {e.details && Object.keys(e.details).length > 0 ? (
+                    <code class="audit-details">{JSON.stringify(e.details)}</code>
+                  ) : (
+                    <span class="muted">none</span>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </StackTable>
         )}
         {page.nextBefore !== null ? (
           <p>

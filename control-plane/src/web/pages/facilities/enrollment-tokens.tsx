@@ -1,6 +1,7 @@
 import { DEFAULT_ENROLLMENT_TOKEN_HOURS } from '../../../services/create-enrollment-token.js';
 import type { EnrollmentTokenSummary } from '../../../services/list-enrollment-tokens.js';
 import { Csrf, Field } from '../../components/field.js';
+import { StackTable } from '../../components/stack-table.js';
 import { formInt, formText, When } from '../../facility-fields.js';
 import type { PageUser } from '../../page-context.js';
 
@@ -91,58 +92,47 @@ export function EnrollmentTokens({
       {tokens.length === 0 ? (
         <p class="muted">No enrollment tokens yet.</p>
       ) : (
-        <div class="table-wrap">
-          <table class="stack" aria-label="Enrollment tokens">
-            <thead>
+        <StackTable
+          label="Enrollment tokens"
+          columns={['Token', 'Created', 'Expires', 'Uses left', 'State', 'Actions']}
+        >
+          {tokens.map((t) => {
+            const st = tokenState(t, now);
+            return (
               <tr>
-                <th scope="col">Token</th>
-                <th scope="col">Created</th>
-                <th scope="col">Expires</th>
-                <th scope="col">Uses left</th>
-                <th scope="col">State</th>
-                <th scope="col">Actions</th>
+                <td data-label="Token">
+                  <code>{t.id.slice(0, 8)}</code>
+                </td>
+                <td data-label="Created">
+                  <When at={t.createdAt} />
+                </td>
+                <td data-label="Expires">
+                  <When at={t.expiresAt} />
+                </td>
+                <td data-label="Uses left">
+                  {Math.max(t.maxUses - t.uses, 0)} of {t.maxUses}
+                </td>
+                <td data-label="State">
+                  <span class={`badge ${STATE_BADGE[st]}`}>{st}</span>
+                </td>
+                <td data-label="Actions">
+                  {st === 'active' ? (
+                    <form
+                      method="post"
+                      action={`${base}/enrollment-tokens/${t.id}/revoke`}
+                      data-confirm="Revoke this enrollment token? Gateways can no longer enroll with it."
+                    >
+                      <Csrf user={user} />
+                      <button type="submit" class="secondary">
+                        Revoke
+                      </button>
+                    </form>
+                  ) : null}
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {tokens.map((t) => {
-                const st = tokenState(t, now);
-                return (
-                  <tr>
-                    <td data-label="Token">
-                      <code>{t.id.slice(0, 8)}</code>
-                    </td>
-                    <td data-label="Created">
-                      <When at={t.createdAt} />
-                    </td>
-                    <td data-label="Expires">
-                      <When at={t.expiresAt} />
-                    </td>
-                    <td data-label="Uses left">
-                      {Math.max(t.maxUses - t.uses, 0)} of {t.maxUses}
-                    </td>
-                    <td data-label="State">
-                      <span class={`badge ${STATE_BADGE[st]}`}>{st}</span>
-                    </td>
-                    <td data-label="Actions">
-                      {st === 'active' ? (
-                        <form
-                          method="post"
-                          action={`${base}/enrollment-tokens/${t.id}/revoke`}
-                          data-confirm="Revoke this enrollment token? Gateways can no longer enroll with it."
-                        >
-                          <Csrf user={user} />
-                          <button type="submit" class="secondary">
-                            Revoke
-                          </button>
-                        </form>
-                      ) : null}
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+            );
+          })}
+        </StackTable>
       )}
     </section>
   );

@@ -12,6 +12,7 @@ import { listFacilities } from '../../../services/list-facilities.js';
 import { revokeEnrollmentToken } from '../../../services/revoke-enrollment-token.js';
 import { STABLE_PERIOD_DEFAULT_SECONDS } from '../../../services/stable-period.js';
 import { updateFacility } from '../../../services/update-facility.js';
+import { StackTable } from '../../components/stack-table.js';
 import { formInt, requireUuid } from '../../facility-fields.js';
 import { Layout } from '../../layout.js';
 import { pageUser, requirePage } from '../../page-context.js';
@@ -56,32 +57,20 @@ export function registerFacilities(web: Hono<AppEnv>): void {
         {rows.length === 0 ? (
           <p>No facilities yet. Create one, then an enrollment token to connect its gateway.</p>
         ) : (
-          <div class="table-wrap">
-            <table class="stack" aria-label="Facilities">
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">AE title</th>
-                  <th scope="col">Gateways</th>
-                  <th scope="col">Stable period</th>
-                </tr>
-              </thead>
-              <tbody>
-                {rows.map((f) => (
-                  <tr>
-                    <td data-label="Name">
-                      <a href={`/facilities/${f.id}`}>{f.name}</a>
-                    </td>
-                    <td data-label="AE title">
-                      <code>{f.aeTitle}</code>
-                    </td>
-                    <td data-label="Gateways">{counts.get(f.id) ?? 0}</td>
-                    <td data-label="Stable period">{f.stablePeriodSeconds} s</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <StackTable label="Facilities" columns={['Name', 'AE title', 'Gateways', 'Stable period']}>
+            {rows.map((f) => (
+              <tr>
+                <td data-label="Name">
+                  <a href={`/facilities/${f.id}`}>{f.name}</a>
+                </td>
+                <td data-label="AE title">
+                  <code>{f.aeTitle}</code>
+                </td>
+                <td data-label="Gateways">{counts.get(f.id) ?? 0}</td>
+                <td data-label="Stable period">{f.stablePeriodSeconds} s</td>
+              </tr>
+            ))}
+          </StackTable>
         )}
       </Layout>,
     );

@@ -13,6 +13,7 @@ import {
   listFleetGateways,
 } from '../../../services/list-fleet-gateways.js';
 import { formatBytes, formatTime, formatVersion } from '../../components/fleet-format.js';
+import { StackTable } from '../../components/stack-table.js';
 import { Layout } from '../../layout.js';
 import { pageUser, requirePage } from '../../page-context.js';
 
@@ -250,18 +251,9 @@ export function registerFleet(web: Hono<AppEnv>): void {
           <p class="muted" id="fleet-live" role="status" data-live-status>
             {update.gateways.length} {update.gateways.length === 1 ? 'gateway' : 'gateways'} shown.
           </p>
-          <div class="table-wrap">
-            <table class="stack" id="fleet-table" aria-label="Gateways">
-              <thead>
-                <tr>
-                  {COLUMNS.map((col) => (
-                    <th scope="col">{col}</th>
-                  ))}
-                </tr>
-              </thead>
-              <tbody id="fleet-rows">{raw(update.gateways.map(fleetRowHtml).join(''))}</tbody>
-            </table>
-          </div>
+          <StackTable label="Gateways" columns={COLUMNS} id="fleet-table" bodyId="fleet-rows">
+            {raw(update.gateways.map(fleetRowHtml).join(''))}
+          </StackTable>
           <p id="fleet-empty" class="muted" hidden={update.gateways.length > 0}>
             {filtered
               ? 'No gateway matches these filters.'

@@ -1,6 +1,7 @@
 import type { GatewayDetail } from '../../../services/get-gateway.js';
 import { Csrf, fieldAria, Labelled } from '../../components/field.js';
 import { formatDuration, formatVersion } from '../../components/fleet-format.js';
+import { StackTable } from '../../components/stack-table.js';
 import { StatusBadge } from '../../components/status-badge.js';
 import { Layout } from '../../layout.js';
 import type { PageUser } from '../../page-context.js';
@@ -93,34 +94,22 @@ export function GatewayPage({
         {g.conditions.length === 0 ? (
           <p>No conditions</p>
         ) : (
-          <div class="table-wrap">
-            <table class="stack" aria-label="Conditions">
-              <thead>
-                <tr>
-                  <th scope="col">Code</th>
-                  <th scope="col">Severity</th>
-                  <th scope="col">Message</th>
-                  <th scope="col">Since</th>
-                </tr>
-              </thead>
-              <tbody>
-                {g.conditions.map((cond) => (
-                  <tr>
-                    <td data-label="Code">
-                      <code>{cond.code}</code>
-                    </td>
-                    <td data-label="Severity">
-                      <span class={`badge ${cond.severity}`}>{cond.severity}</span>
-                    </td>
-                    <td data-label="Message">{cond.message}</td>
-                    <td data-label="Since">
-                      <When at={cond.since} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <StackTable label="Conditions" columns={['Code', 'Severity', 'Message', 'Since']}>
+            {g.conditions.map((cond) => (
+              <tr>
+                <td data-label="Code">
+                  <code>{cond.code}</code>
+                </td>
+                <td data-label="Severity">
+                  <span class={`badge ${cond.severity}`}>{cond.severity}</span>
+                </td>
+                <td data-label="Message">{cond.message}</td>
+                <td data-label="Since">
+                  <When at={cond.since} />
+                </td>
+              </tr>
+            ))}
+          </StackTable>
         )}
       </section>
 
@@ -147,28 +136,18 @@ export function GatewayPage({
           ) : null}
         </dl>
         {configEntries.length > 0 ? (
-          <div class="table-wrap">
-            <table class="stack" aria-label="Desired config">
-              <thead>
-                <tr>
-                  <th scope="col">Field</th>
-                  <th scope="col">Value</th>
-                </tr>
-              </thead>
-              <tbody>
-                {configEntries.map(([k, v]) => (
-                  <tr>
-                    <td data-label="Field">
-                      <code>{k}</code>
-                    </td>
-                    <td data-label="Value">
-                      <code>{show(v)}</code>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <StackTable label="Desired config" columns={['Field', 'Value']}>
+            {configEntries.map(([k, v]) => (
+              <tr>
+                <td data-label="Field">
+                  <code>{k}</code>
+                </td>
+                <td data-label="Value">
+                  <code>{show(v)}</code>
+                </td>
+              </tr>
+            ))}
+          </StackTable>
         ) : (
           <p class="muted">No desired config yet.</p>
         )}

@@ -15,6 +15,7 @@ import {
 } from '../../../services/list-studies.js';
 import { FieldError, fieldAria, Labelled } from '../../components/field.js';
 import { Pager } from '../../components/pager.js';
+import { StackTable } from '../../components/stack-table.js';
 import { mayHaveImage, Thumbnail, thumbnailSrc, viewerHref } from '../../components/study-media.js';
 import { Layout } from '../../layout.js';
 import { pageUser, requirePage } from '../../page-context.js';
@@ -276,30 +277,27 @@ function StudyRow({ s }: { s: StudySummary }) {
 
 function StudyTable({ rows }: { rows: StudySummary[] }) {
   return (
-    <div class="table-wrap">
-      <table class="stack studies" aria-label="Studies">
-        <thead>
-          <tr>
-            <th scope="col">Image</th>
-            <th scope="col">Patient</th>
-            <th scope="col">Patient ID</th>
-            <th scope="col">Study date</th>
-            <th scope="col">Modality</th>
-            <th scope="col">Description</th>
-            <th scope="col">Facility</th>
-            <th scope="col">Images</th>
-            <th scope="col">Status</th>
-            <th scope="col">Received</th>
-            <th scope="col">Viewer</th>
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map((s) => (
-            <StudyRow s={s} />
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <StackTable
+      label="Studies"
+      columns={[
+        'Image',
+        'Patient',
+        'Patient ID',
+        'Study date',
+        'Modality',
+        'Description',
+        'Facility',
+        'Images',
+        'Status',
+        'Received',
+        'Viewer',
+      ]}
+      class="studies"
+    >
+      {rows.map((s) => (
+        <StudyRow s={s} />
+      ))}
+    </StackTable>
   );
 }
 
