@@ -28,6 +28,13 @@ const root = args.root ? resolve(args.root) : repo;
 
 const MAX_LINES = 600;
 const SOURCE = /\.(ts|tsx|mts|js|mjs)$/;
+
+/** A source file, not a compiler's output (a .d.ts, or a .js beside the .ts it was emitted from). */
+function isSource(file) {
+  if (!SOURCE.test(file) || file.endsWith('.d.ts')) return false;
+  const stem = file.replace(/\.m?js$/, '');
+  return stem === file || !(existsSync(join(root, `${stem}.ts`)) || existsSync(join(root, `${stem}.tsx`)));
+}
 const TEST_FILE = /\.test\.tsx?$/;
 const CRUISED = ['agent/src', 'control-plane/src', 'shared/src', 'testkit'];
 const DOC = 'docs/architecture.md';
@@ -61,7 +68,7 @@ const fail = (rule, what) => violations.push({ rule, what });
 // max-600-lines
 for (const pkg of ['agent/src', 'control-plane/src', 'shared/src']) {
   for (const file of walk(pkg)) {
-    if (!SOURCE.test(file) || TEST_FILE.test(file)) continue;
+    if (!isSource(file) || TEST_FILE.test(file)) continue;
     const text = readFileSync(join(root, file), 'utf8');
     const lines = text.endsWith('\n') ? text.split('\n').length - 1 : text.split('\n').length;
     if (lines > MAX_LINES) fail('max-600-lines', `${file} has ${lines} lines (limit ${MAX_LINES})`);
@@ -88,7 +95,7 @@ function onDisk(src) {
   for (const name of readdirSync(abs).sort()) {
     if (statSync(join(abs, name)).isDirectory()) {
       if (walk(`${src}/${name}`).length > 0) folders.push(name);
-    } else if (SOURCE.test(name) && !TEST_FILE.test(name)) files.push(name);
+    } else if (isSource(`${src}/${name}`) && !TEST_FILE.test(name)) files.push(name);
   }
   return { folders, files };
 }
