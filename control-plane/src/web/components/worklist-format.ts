@@ -23,11 +23,6 @@ export function studyDateIso(da: string | null | undefined): string | undefined 
   return m ? `${m[1]}-${m[2]}-${m[3]}` : undefined;
 }
 
-/** A moment for people, in UTC to the second: "2024-03-01 10:00:01 UTC". */
-export function formatMoment(at: Date): string {
-  return `${at.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
-}
-
 /** A size in bytes for people: "812 B", "12.3 KB", "4.5 MB" (powers of 1024). */
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;

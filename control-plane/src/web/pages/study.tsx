@@ -10,27 +10,23 @@ import {
   type SeriesInstancePage,
   type StudyOverview,
 } from '../../services/get-study-overview.js';
+import { Moment } from '../components/moment.js';
 import { StackTable } from '../components/stack-table.js';
 import { mayHaveImage, Thumbnail, thumbnailSrc, viewerHref } from '../components/study-media.js';
-import { Layout } from '../layout.js';
-import { type PageUser, pageUser, requirePage } from '../page-context.js';
 import {
   formatBytes,
-  formatMoment,
   formatPatientName,
   studyDateIso,
   worklistStatus,
-} from '../worklist-format.js';
+} from '../components/worklist-format.js';
+import { Layout } from '../layout.js';
+import { type PageUser, pageUser, requirePage } from '../page-context.js';
 
 /** Beyond any series (a million pages of instances): a page number past it is not one. */
 const MAX_PAGE = 1_000_000;
 
 /** What the API accepts as a Study Instance UID in a path. */
 const STUDY_UID_RE = /^[0-9A-Za-z.-]{1,64}$/;
-
-function Moment({ at }: { at: Date }) {
-  return <time datetime={at.toISOString()}>{formatMoment(at)}</time>;
-}
 
 interface TimelineEntry {
   at: Date;

@@ -1,12 +1,13 @@
 import type { HealthReport } from '@ferry/shared';
-import { formatBytes, formatTime } from '../../components/fleet-format.js';
+import { formatBytes } from '../../components/fleet-format.js';
+import { Moment } from '../../components/moment.js';
 
 /** A time to the second (also an ISO string from a heartbeat), or `empty` when there is none. */
 export function When({ at, empty = 'never' }: { at: Date | string | null | undefined; empty?: string }) {
   if (!at) return <span class="muted">{empty}</span>;
   const d = typeof at === 'string' ? new Date(at) : at;
   if (Number.isNaN(d.getTime())) return <span>{String(at)}</span>;
-  return <time datetime={d.toISOString()}>{formatTime(d)}</time>;
+  return <Moment at={d} />;
 }
 
 /** A config or detail value as text. */

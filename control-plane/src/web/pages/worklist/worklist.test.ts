@@ -9,7 +9,7 @@ import { newTestUid } from '../../../../../testkit/control-plane/seal-object.js'
 import { seedStoredInstance } from '../../../../../testkit/control-plane/seed-stored-study.js';
 import { seedWorklist, type Worklist } from '../../../../../testkit/control-plane/study-fixtures.js';
 import { mayHaveImage, Thumbnail, thumbnailSrc, viewerHref } from '../../components/study-media.js';
-import { formatBytes, formatPatientName } from '../../worklist-format.js';
+import { formatBytes, formatPatientName } from '../../components/worklist-format.js';
 
 /** The data-study-uid of each row, in page order. */
 function rowUids(html: string): string[] {

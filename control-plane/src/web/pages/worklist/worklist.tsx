@@ -14,12 +14,13 @@ import {
   studySorts,
 } from '../../../services/list-studies.js';
 import { FieldError, fieldAria, Labelled } from '../../components/field.js';
+import { Moment } from '../../components/moment.js';
 import { Pager } from '../../components/pager.js';
 import { StackTable } from '../../components/stack-table.js';
 import { mayHaveImage, Thumbnail, thumbnailSrc, viewerHref } from '../../components/study-media.js';
+import { formatPatientName, studyDateIso, worklistStatus } from '../../components/worklist-format.js';
 import { Layout } from '../../layout.js';
 import { pageUser, requirePage } from '../../page-context.js';
-import { formatMoment, formatPatientName, studyDateIso, worklistStatus } from '../../worklist-format.js';
 
 const SORT_LABELS: Record<StudySort, string> = {
   receivedAt: 'Received time, newest first',
@@ -261,7 +262,7 @@ function StudyRow({ s }: { s: StudySummary }) {
         <span class={`badge ${status}`}>{status}</span>
       </td>
       <td data-label="Received">
-        <time datetime={s.lastReceivedAt.toISOString()}>{formatMoment(s.lastReceivedAt)}</time>
+        <Moment at={s.lastReceivedAt} />
       </td>
       <td data-label="Viewer">
         <a
