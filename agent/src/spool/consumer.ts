@@ -1,4 +1,5 @@
 import type { ReadStream } from 'node:fs';
+import type { FerryError } from '@ferry/shared';
 import type { IndexEntry, SpoolState } from './index-entry.js';
 import type { PurgeOptions, Retention, RetentionOptions } from './retention.js';
 
@@ -29,6 +30,8 @@ export interface SpoolConsumer {
   mark(id: string, state: ShippingState): Promise<void>;
   /** Bytes [start, end) of an object's sealed bytes (end exclusive, start < end). */
   readSealedRange(id: string, start: number, end: number): ReadStream;
+  /** The spool error a read of `id`'s sealed bytes failed with (the stream's `error` event). */
+  readFailure(id: string, err: unknown): FerryError;
   /**
    * Deletes the local copies of these delivered file objects, durably, and records it; anything
    * else among `ids` is left alone. Resolves with the ids whose copies are gone.

@@ -14,3 +14,10 @@ export function spoolIoError(err: unknown, action: string): FerryError {
     cause: err,
   });
 }
+
+/** What a failed read of a spooled object's sealed bytes means: a missing local file is corruption. */
+export function sealedReadError(id: string, err: unknown): FerryError {
+  return (err as NodeJS.ErrnoException | null)?.code === 'ENOENT'
+    ? new FerryError('spool.corrupt', `spool object ${id} is missing its local file`, { cause: err })
+    : spoolIoError(err, 'reading a spool object for upload');
+}

@@ -5,7 +5,7 @@ import type { JWK } from 'jose';
 import type { Logger } from 'pino';
 import { fsyncDir } from '../data-dir.js';
 import type { ShippingState, SpoolConsumer } from './consumer.js';
-import { spoolIoError } from './fs-errors.js';
+import { sealedReadError, spoolIoError } from './fs-errors.js';
 import type { IndexEntry } from './index-entry.js';
 import { InstanceWriter } from './instance-writer.js';
 import { KeyEpochs } from './key-epochs.js';
@@ -164,6 +164,10 @@ export class Spool implements InstanceStore, SpoolConsumer {
   /** Bytes [start, end) of a spooled object's sealed bytes. */
   readSealedRange(id: string, start: number, end: number): ReadStream {
     return readSealedRange(this.log, id, start, end);
+  }
+
+  readFailure(id: string, err: unknown): FerryError {
+    return sealedReadError(id, err);
   }
 
   pending(): IndexEntry[] {

@@ -1,7 +1,6 @@
 import type { ReadStream } from 'node:fs';
 import { FerryError, type UploadOfferResult } from '@ferry/shared';
 import type { IndexEntry, SpoolConsumer } from '../spool/consumer.js';
-import { spoolIoError } from '../spool/fs-errors.js';
 import type { UploadCaps } from './caps.js';
 import type { Completer } from './completer.js';
 import type { Delivery } from './deliver.js';
@@ -16,7 +15,7 @@ const EXPIRY_MARGIN_MS = 30_000;
 
 export type UploadTarget = Extract<UploadOfferResult, { status: 'upload' }>;
 
-type SealedReader = Pick<SpoolConsumer, 'readSealedRange'>;
+type SealedReader = Pick<SpoolConsumer, 'readSealedRange' | 'readFailure'>;
 
 export type SendOutcome =
   | { ok: true; objectSha256: string; sentBytes: number }
@@ -27,11 +26,8 @@ export type SendOutcome =
 function range(spool: SealedReader, e: IndexEntry, start: number, end: number) {
   const stream: ReadStream = spool.readSealedRange(e.id, start, end);
   let local: FerryError | undefined;
-  stream.once('error', (err: NodeJS.ErrnoException) => {
-    local =
-      err.code === 'ENOENT'
-        ? new FerryError('spool.corrupt', `spool object ${e.id} is missing its local file`, { cause: err })
-        : spoolIoError(err, 'reading a spool object for upload');
+  stream.once('error', (err) => {
+    local = spool.readFailure(e.id, err);
   });
   return { stream, error: () => local };
 }
@@ -82,7 +78,7 @@ export async function sendParts(opts: {
 }
 
 export interface SendDeps {
-  spool: Pick<SpoolConsumer, 'mark' | 'readSealedRange'>;
+  spool: Pick<SpoolConsumer, 'mark' | 'readSealedRange' | 'readFailure'>;
   api: UploadApi;
   caps: UploadCaps;
   completer: Completer;
