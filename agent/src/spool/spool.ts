@@ -69,11 +69,15 @@ export function readSealedRange(log: SpoolLog, id: string, start: number, end: n
   return createReadStream(where.path, { start: base + start, end: base + end - 1 });
 }
 
-/** The durability point, and the only contract between receiving and shipping. */
+/**
+ * The durability point, and the only contract between receiving and shipping: a receiver stores
+ * through InstanceStore (store-contract.ts), the uploader ships through SpoolConsumer (consumer.ts).
+ */
 export class Spool implements InstanceStore, SpoolConsumer {
   private readonly inflight = new Map<string, Promise<void>>();
 
   private constructor(
+    /** Its files and its log are the spool's own (and its tests'): callers use the two faces above. */
     readonly paths: SpoolPaths,
     readonly log: SpoolLog,
     private readonly keys: KeyEpochs,
