@@ -3,6 +3,7 @@ import { readFile, stat, statfs } from 'node:fs/promises';
 import type { Condition, ConditionCode, HealthReport } from '@ferry/shared';
 import type { ListenerStats } from '../dimse/listener-stats.js';
 import type { Spool } from '../spool/spool.js';
+import { spoolStatsOf } from '../spool/spool-stats.js';
 import type { UploaderStats } from '../uploader/uploader-stats.js';
 import {
   clockSkew,
@@ -76,7 +77,7 @@ export class HealthMonitor implements HealthSource {
     const now = this.#now();
     const listener = deps.listenerStats();
     const uploader = deps.uploaderStats();
-    const spool = this.#spool();
+    const spool = spoolStatsOf(this.#deps.spool.entries());
     const disk = await this.#disk();
     const certExpiresAt = await this.#certExpiry(listener.tlsCertFile);
     const applied = deps.appliedConfigVersion();
@@ -159,33 +160,6 @@ export class HealthMonitor implements HealthSource {
       }
       return { code: f.code, severity: f.severity, message: f.message, since };
     });
-  }
-
-  /**
-   * One pass over the in-memory index (no disk reads). Entries without a study UID (older spools)
-   * count as one study together.
-   */
-  #spool() {
-    let pendingCount = 0;
-    let pendingBytes = 0;
-    let quarantined = 0;
-    let oldest: string | undefined;
-    const studies = new Set<string>();
-    for (const e of this.#deps.spool.entries()) {
-      if (e.state === 'quarantined') quarantined++;
-      if (e.state !== 'spooled' && e.state !== 'uploading') continue;
-      pendingCount++;
-      pendingBytes += e.objectBytes;
-      studies.add(e.studyInstanceUid ?? '');
-      if (oldest === undefined || e.receivedAt < oldest) oldest = e.receivedAt;
-    }
-    return {
-      pendingCount,
-      pendingBytes,
-      pendingStudies: studies.size,
-      quarantined,
-      oldestUnsentAt: oldest ? new Date(oldest) : undefined,
-    };
   }
 
   async #disk(): Promise<{ freeBytes: number; totalBytes: number }> {
