@@ -50,17 +50,17 @@ const agentFloors = [
 /** Files at the top of agent/src that every floor may import; they import no floor themselves. */
 const agentBase = {
   'config.ts': "agent.json's schema and loading",
-  'logger.ts': 'the pino logger',
-  'version.ts': "the agent's version",
+  'logger.ts': 'the pino logger, the ring of recent lines and PHI stripping',
+  'version.ts': "the agent's version and build",
   'read-optional.ts': 'reading a file that may be absent',
-  'data-dir.ts': 'the private data directory',
+  'data-dir.ts': 'the private data directory check, and fsyncing a directory',
 };
 
 /** Control-plane folders; the rules name which of them the edges may not import. */
 const controlPlaneFolders = {
   edge: 'the HTTP edge: session and agent-token middleware, CORS, response headers, error mapping',
   routes: 'the JSON API and DICOMweb routes',
-  web: 'the console: pages, components, their browser scripts and styles',
+  web: 'the console: pages (each beside its browser script and styles) and components/ (Field, StatusBadge, Pager, …)',
   ws: 'the websocket hub that holds one channel per gateway',
   viewer: 'serves the pinned OHIF viewer and its configuration',
   services: 'one verb per file: every state change and every blob read goes through one',
