@@ -307,3 +307,16 @@ export function firstString(metadata: DicomJson, tag: string): string | undefine
     return v.Alphabetic.trim() || undefined;
   return undefined;
 }
+
+/**
+ * A person name's first value as DICOM writes it (`Alphabetic=Ideographic=Phonetic`, trailing empty
+ * groups dropped), so an index that shows or matches names keeps the ideographic and phonetic groups
+ * a Japanese or Korean site relies on.
+ */
+export function firstPersonName(metadata: DicomJson, tag: string): string | undefined {
+  const v = metadata[tag]?.Value?.[0];
+  if (!v || typeof v !== 'object') return firstString(metadata, tag);
+  const groups = PN_GROUPS.map((g) => (typeof v[g] === 'string' ? v[g].trim() : ''));
+  while (groups.length > 0 && groups.at(-1) === '') groups.pop();
+  return groups.length > 0 ? groups.join('=') : undefined;
+}

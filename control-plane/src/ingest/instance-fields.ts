@@ -6,7 +6,7 @@
  * transfer syntax) and is otherwise a cross-check (verify-object.ts).
  */
 import { FerryError, type InstanceManifest } from '@ferry/shared';
-import { type DicomJson, firstString } from '../dicom/dicom-json.js';
+import { type DicomJson, firstPersonName, firstString } from '../dicom/dicom-json.js';
 
 export interface InstanceFields {
   studyUid: string;
@@ -62,13 +62,18 @@ export function instanceFieldsOf(header: DicomJson): InstanceFields {
     sopClassUid: s('00080016') ?? '',
     instanceNumber: intOrNull(s('00200013')),
     numberOfFrames: intOrNull(s('00280008')),
-    patient: { name: s('00100010'), id: s('00100020'), birthDate: s('00100030'), sex: s('00100040') },
+    patient: {
+      name: firstPersonName(header, '00100010'),
+      id: s('00100020'),
+      birthDate: s('00100030'),
+      sex: s('00100040'),
+    },
     study: {
       date: s('00080020'),
       time: s('00080030'),
       description: s('00081030'),
       accessionNumber: s('00080050'),
-      referringPhysician: s('00080090'),
+      referringPhysician: firstPersonName(header, '00080090'),
     },
     series: {
       modality: s('00080060') ?? null,
