@@ -33,13 +33,8 @@ export interface DiagnosticsRunnerDeps {
   log: Logger;
 }
 
-/** Runs a diagnostic the control plane asked for; never throws (failures are `ok: false`). */
-export interface DiagnosticRunner {
-  run(request: DiagnosticRequest): Promise<DiagnosticResult>;
-}
-
 /** Runs the diagnostics an admin starts from the control plane; never throws. */
-export class DiagnosticsRunner implements DiagnosticRunner {
+export class DiagnosticsRunner {
   readonly #deps: DiagnosticsRunnerDeps;
 
   constructor(deps: DiagnosticsRunnerDeps) {

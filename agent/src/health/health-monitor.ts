@@ -17,13 +17,6 @@ import {
   uploadStalled,
 } from './conditions.js';
 
-/** Builds the next heartbeat's health report (interval counters cover the time since the last call). */
-export interface HealthSource {
-  report(): Promise<HealthReport>;
-  /** The channel tells the health monitor the clock offset it measured (agent minus server, ms). */
-  setClockOffset(ms: number): void;
-}
-
 export interface HealthMonitorDeps {
   dataDir: string;
   /** Only `entries()` is read: the spool index in memory (UIDs, sizes, states). */
@@ -54,7 +47,8 @@ interface Counters {
  * uploader's monotonic counters since the previous report; a condition's `since` stays the time it
  * was first seen for as long as it holds.
  */
-export class HealthMonitor implements HealthSource {
+/** Builds each heartbeat's health report; the channel (live-config/) calls it through its own `HealthSource`. */
+export class HealthMonitor {
   readonly #deps: HealthMonitorDeps;
   readonly #now: () => Date;
   #previous: Counters;

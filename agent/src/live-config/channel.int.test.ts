@@ -13,8 +13,7 @@ import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sleep, TestControlPlane, until } from '../../../testkit/agent/channel-server.js';
 import { silent } from '../../../testkit/agent/spool.js';
-import type { DiagnosticRunner } from '../diagnostics/diagnostics-runner.js';
-import type { HealthSource } from '../health/health-monitor.js';
+import type { DiagnosticRunner, HealthSource } from './channel.js';
 import { ControlChannel } from './channel.js';
 import type { ApplyOutcome, ConfigApplier } from './config-applier-contract.js';
 

@@ -6,7 +6,9 @@ import {
   CHANNEL_PATH,
   CHANNEL_REENROLL_HEADER,
   channelMessage,
+  type DiagnosticRequest,
   type DiagnosticResult,
+  type HealthReport,
   type ServerMessage,
   serverMessageSchema,
 } from '@ferry/shared';
@@ -16,8 +18,6 @@ import WebSocket, { type RawData } from 'ws';
 import { signAgentToken } from '../cloud/agent-token.js';
 import { normalizeServerUrl } from '../cloud/client.js';
 import type { RecipientKeyHolder } from '../cloud/recipient-key.js';
-import type { DiagnosticRunner } from '../diagnostics/diagnostics-runner.js';
-import type { HealthSource } from '../health/health-monitor.js';
 import { type BackoffPolicy, backoffDelay } from '../uploader/backoff.js';
 import { AGENT_VERSION } from '../version.js';
 import type { ConfigApplier } from './config-applier-contract.js';
@@ -36,6 +36,22 @@ const MAX_UNACKED = 8;
 export type ChannelState = 'idle' | 'connecting' | 'open' | 'waiting' | 'stopped' | 'reenroll-required';
 
 /** The channel knows nothing of DICOM, the spool or the uploader: agent.ts wires in what it needs. */
+/**
+ * What the channel calls on the health monitor (health/): the channel owns this port so that the
+ * operations floor (health, diagnostics, live-config) stays three rooms that do not import each other.
+ */
+export interface HealthSource {
+  /** The next heartbeat's health report (interval counters cover the time since the last call). */
+  report(): Promise<HealthReport>;
+  /** The channel tells the health monitor the clock offset it measured (agent minus server, ms). */
+  setClockOffset(ms: number): void;
+}
+
+/** What the channel calls on the diagnostics runner (diagnostics/); never throws (failures are `ok: false`). */
+export interface DiagnosticRunner {
+  run(request: DiagnosticRequest): Promise<DiagnosticResult>;
+}
+
 export interface ControlChannelOptions {
   /** The control plane's http(s) URL from agent.json. */
   server: string;
