@@ -161,6 +161,14 @@ module.exports = {
       to: { path: '^control-plane/src/(edge|routes|web|ws|viewer)/' },
     },
     {
+      name: 'console-pages-stand-alone',
+      comment:
+        'A console page (web/pages/<name>.tsx, or the folder web/pages/<name>/ with its browser script and styles) imports shared pieces from web/components/, never another page, so a page can be changed or removed without breaking one it never mentions.',
+      severity: 'error',
+      from: { path: '^control-plane/src/web/pages/([^/.]+)', pathNot: TEST_FILE },
+      to: { path: '^control-plane/src/web/pages/', pathNot: '^control-plane/src/web/pages/$1[/.]' },
+    },
+    {
       name: 'no-circular',
       comment:
         'An import cycle makes two modules one: neither can be understood, tested or moved alone, and load order decides which sees the other half-initialised.',
