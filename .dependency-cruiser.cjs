@@ -169,6 +169,14 @@ module.exports = {
       to: { path: '^control-plane/src/web/pages/', pathNot: '^control-plane/src/web/pages/$1[/.]' },
     },
     {
+      name: 'ingest-below-services',
+      comment:
+        "ingest/ is the study's path in the cloud (verify, index, lifecycle); the services offer-uploads and complete-uploads are short verbs over it, so ingest/ never imports services/ and the path reads top to bottom.",
+      severity: 'error',
+      from: { path: '^control-plane/src/ingest/', pathNot: TEST_FILE },
+      to: { path: '^control-plane/src/services/' },
+    },
+    {
       name: 'no-circular',
       comment:
         'An import cycle makes two modules one: neither can be understood, tested or moved alone, and load order decides which sees the other half-initialised.',

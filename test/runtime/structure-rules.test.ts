@@ -44,6 +44,7 @@ const broken: Record<string, string> = {
     'control-plane/src/services/list-studies.ts → control-plane/src/ws/channel-hub.ts',
   'console-pages-stand-alone':
     'control-plane/src/web/pages/gateway/gateway-page.tsx → control-plane/src/web/pages/fleet.tsx',
+  'ingest-below-services': 'control-plane/src/ingest/record.ts → control-plane/src/services/list-studies.ts',
   'no-circular': 'control-plane/src/services/get-study.ts →',
   'src-not-to-test-scaffolding': 'agent/src/cli/status.ts → testkit/agent/spool.ts',
   'max-600-lines': 'control-plane/src/services/long.ts has 601 lines (limit 600)',

@@ -22,7 +22,7 @@ import {
 import type { Ctx } from '../context.js';
 import { instances, series, studies, studyEvents } from '../db/schema/index.js';
 import type { DicomJson } from '../dicom/dicom-json.js';
-import { patientSearchKey } from '../services/patient-search.js';
+import { patientSearchKey } from '../dicom/patient-search.js';
 import { type RecordedInstance, type RecordInstanceInput, recordInstances } from './record-instances.js';
 
 const log = pino({ level: 'silent' });

@@ -13,7 +13,7 @@ import {
   studyCountsPlus,
   updateStudy,
 } from '../db/queries/ingest-studies.js';
-import { patientSearchKey } from '../services/patient-search.js';
+import { patientSearchKey } from '../dicom/patient-search.js';
 import type { Item, RecordedInstance } from './recorded.js';
 
 /** One study of the batch while it is written. */

@@ -3,7 +3,7 @@ import { and, arrayContains, asc, desc, eq, gte, like, lte, or, type SQL, sql } 
 import type { Ctx } from '../context.js';
 import { escapeLike, type StudySummary, studySummaryColumns } from '../db/queries/studies.js';
 import { facilities, studies } from '../db/schema/index.js';
-import { patientSearchKey } from './patient-search.js';
+import { patientSearchKey } from '../dicom/patient-search.js';
 import { requireUser } from './permissions.js';
 
 export type { StudySummary };

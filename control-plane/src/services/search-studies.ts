@@ -11,7 +11,7 @@ import {
 } from '../db/queries/studies.js';
 import { facilities, studies } from '../db/schema/index.js';
 import type { DicomJson } from '../dicom/dicom-json.js';
-import { patientSearchKey } from './patient-search.js';
+import { patientSearchKey } from '../dicom/patient-search.js';
 import { requireUser } from './permissions.js';
 
 export type { DateRange, WildcardValue };
