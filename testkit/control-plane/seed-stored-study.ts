@@ -1,6 +1,6 @@
 /**
  * Seeds stored instances for read-side tests (worklist, study page, download, DICOMweb): a real sample
- * sealed for the app's key (sealTestObject), recorded in the index (recordInstance, via
+ * sealed for the app's key (sealTestObject), recorded in the index (recordInstances, via
  * seedTestInstance), and its sealed bytes put into the app's blob store through the store's own upload
  * path, so `blobStore.get` and openStoredObject see exactly what an agent would have uploaded.
  *

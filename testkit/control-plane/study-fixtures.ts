@@ -1,6 +1,6 @@
 /**
  * A small worklist for read-side tests, in two groups, seeded through the real ingest path
- * (sealTestObject, recordInstance, the blob store):
+ * (sealTestObject, recordInstances, the blob store):
  *
  * - group A, facility A1: `mueller` (MÜLLER^Zoë, CT, 2024-01-05, two instances, instance 1 resent with
  *   other bytes so it has two versions and the study is `updated`) and `doe` (DOE^JOHN, MR, 2024-02-10,
