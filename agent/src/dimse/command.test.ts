@@ -6,7 +6,7 @@ import {
   encodeCStoreRq,
   parseResponse,
 } from '../../../test/harness/raw-scu.js';
-import { CommandField, encodeResponsePdu, NO_DATASET, parseCommand } from './command.js';
+import { CommandField, encodeResponsePdu, fitErrorComment, NO_DATASET, parseCommand } from './command.js';
 import { PduType } from './pdu-types.js';
 
 const CT = '1.2.840.10008.5.1.4.1.1.2';
@@ -206,5 +206,31 @@ describe('encodeResponsePdu', () => {
     );
     expect(odd5.elements.get(0x0902)?.toString('latin1')).toBe('full! ');
     expect(odd5.groupLength).toBe(odd5.bytesAfterGroupLength);
+  });
+
+  it('cuts a long error comment at the last word boundary within 64 characters, never mid-word', () => {
+    const msg = 'spool write failed: no space left on device while writing the instance to /var/lib/ferry';
+    const cut = fitErrorComment(msg);
+    expect(cut).toBe('spool write failed: no space left on device while writing the');
+    expect(cut.length).toBeLessThanOrEqual(64);
+    expect(msg.startsWith(`${cut} `)).toBe(true);
+    // A space right at 64 keeps all 64 characters; one word of 70 characters is hard-cut.
+    const exact = `${'a'.repeat(30)} ${'b'.repeat(33)} tail`;
+    expect(fitErrorComment(exact)).toBe(exact.slice(0, 64));
+    expect(fitErrorComment('z'.repeat(70))).toBe('z'.repeat(64));
+    expect(fitErrorComment('short one')).toBe('short one');
+    const rsp = parseResponse(
+      commandSetOf(
+        encodeResponsePdu(1, {
+          commandField: CommandField.CStoreRsp,
+          messageId: 1,
+          sopClassUid: CT,
+          status: 0xa700,
+          errorComment: msg,
+        }),
+        1,
+      ),
+    );
+    expect(rsp.errorComment).toBe(cut);
   });
 });

@@ -78,6 +78,21 @@ export function parseCommand(bytes: Buffer): Command {
   return cmd;
 }
 
+/** Error Comment (0000,0902) is LO: at most 64 characters. */
+export const ERROR_COMMENT_MAX = 64;
+
+/**
+ * An error comment cut to fit LO: at the last space at or before 64 characters, so no word is cut in
+ * half, or a hard cut when the first 64 characters hold no space.
+ */
+export function fitErrorComment(comment: string): string {
+  if (comment.length <= ERROR_COMMENT_MAX) return comment;
+  // A space right after the 64th character means the first 64 end on a whole word.
+  const space = comment.lastIndexOf(' ', ERROR_COMMENT_MAX);
+  if (space <= 0) return comment.slice(0, ERROR_COMMENT_MAX);
+  return comment.slice(0, space).trimEnd();
+}
+
 /** Appends one implicit-VR-LE element, padding to even length as the VR requires. */
 function element(parts: Buffer[], tag: number, value: Buffer | number, pad = 0): void {
   const v = typeof value === 'number' ? Buffer.from([value & 0xff, value >> 8]) : value;
@@ -110,7 +125,7 @@ export function encodeResponsePdu(
   element(body, 0x0120, rsp.messageId);
   element(body, 0x0800, NO_DATASET);
   element(body, 0x0900, rsp.status);
-  if (rsp.errorComment) element(body, 0x0902, Buffer.from(rsp.errorComment.slice(0, 64), 'latin1'), 0x20);
+  if (rsp.errorComment) element(body, 0x0902, Buffer.from(fitErrorComment(rsp.errorComment), 'latin1'), 0x20);
   if (rsp.sopInstanceUid) element(body, 0x1000, Buffer.from(rsp.sopInstanceUid, 'latin1'));
   const bodyLength = body.reduce((n, b) => n + b.length, 0);
   const out = Buffer.alloc(6 + 6 + 12 + bodyLength);
