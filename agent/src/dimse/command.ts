@@ -6,7 +6,11 @@ export const CommandField = {
   CStoreRsp: 0x8001,
   CEchoRq: 0x0030,
   CEchoRsp: 0x8030,
+  /** C-CANCEL-RQ: has no response (PS3.7 9.3.2.3). */
+  CCancelRq: 0x0fff,
 } as const;
+/** Set in every response's Command Field: a request's response is its field | 0x8000. */
+export const RESPONSE_BIT = 0x8000;
 export const NO_DATASET = 0x0101;
 
 export interface Command {
@@ -72,7 +76,9 @@ export function parseCommand(bytes: Buffer): Command {
     }
     off = start + len;
   }
-  if (cmd.commandField < 0 || cmd.messageId < 0) {
+  // C-CANCEL-RQ carries Message ID Being Responded To (0000,0120) instead.
+  const needsMessageId = cmd.commandField !== CommandField.CCancelRq;
+  if (cmd.commandField < 0 || (needsMessageId && cmd.messageId < 0)) {
     throw new FerryError('dicom.pdu_malformed', 'command set lacks Command Field or Message ID');
   }
   return cmd;
@@ -120,7 +126,7 @@ export function encodeResponsePdu(
   },
 ): Buffer {
   const body: Buffer[] = [];
-  element(body, 0x0002, Buffer.from(rsp.sopClassUid, 'latin1'));
+  if (rsp.sopClassUid) element(body, 0x0002, Buffer.from(rsp.sopClassUid, 'latin1'));
   element(body, 0x0100, rsp.commandField);
   element(body, 0x0120, rsp.messageId);
   element(body, 0x0800, NO_DATASET);

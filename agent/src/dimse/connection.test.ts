@@ -5,7 +5,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   encodeAssociateRq,
   encodeCEchoRq,
+  encodeCommand,
   encodePData,
+  parseResponse,
   PduType as RawPdu,
   RawScu,
   Uids,
@@ -314,5 +316,119 @@ describe('Connection A-ASSOCIATE-RQ size', () => {
       `A-ASSOCIATE-RQ of ${900 * 1024} bytes exceeds the maximum ${MAX_ASSOCIATE_RQ_BYTES}`,
     );
     scu.destroy();
+  });
+});
+
+describe('Connection unsupported DIMSE commands', () => {
+  const contexts = [
+    { id: 1, abstractSyntax: Uids.Verification, transferSyntaxes: [Uids.ImplicitVRLittleEndian] },
+    { id: 3, abstractSyntax: Uids.CtImageStorage, transferSyntaxes: [Uids.ExplicitVRLittleEndian] },
+  ];
+  const command = (contextId: number, data: Buffer) =>
+    encodePData([{ contextId, isCommand: true, isLast: true, data }]);
+  const dataset = (contextId: number, data: Buffer, isLast: boolean) =>
+    encodePData([{ contextId, isCommand: false, isLast, data }]);
+
+  it('answers C-FIND, C-MOVE, C-GET and N-GET with 0x0211, drops their datasets, ignores C-CANCEL, and carries on', async () => {
+    const sink = new SlowSink(1);
+    const lines: Record<string, unknown>[] = [];
+    const port = await listen(sink, () => undefined, policy, recordingLogger(lines));
+    const { scu } = await RawScu.open(port, { contexts });
+    const find = '1.2.840.10008.5.1.4.1.2.2.1';
+    // C-FIND-RQ with an identifier in two PDVs: read, dropped, then answered.
+    await scu.sendRaw(
+      command(
+        3,
+        encodeCommand([
+          [0x0002, find],
+          [0x0100, 0x0020],
+          [0x0110, 11],
+          [0x0700, 0],
+          [0x0800, 0],
+        ]),
+      ),
+    );
+    await scu.sendRaw(dataset(3, Buffer.alloc(1000, 7), false));
+    await scu.sendRaw(dataset(3, Buffer.alloc(500, 8), true));
+    expect(parseResponse(await scu.readCommand(5000))).toMatchObject({
+      commandField: 0x8020,
+      messageIdBeingRespondedTo: 11,
+      affectedSopClassUid: find,
+      status: 0x0211,
+    });
+    // C-CANCEL-RQ (Message ID Being Responded To, no Message ID): no answer, no abort.
+    await scu.sendRaw(
+      command(
+        3,
+        encodeCommand([
+          [0x0100, 0x0fff],
+          [0x0120, 11],
+          [0x0800, 0x0101],
+        ]),
+      ),
+    );
+    for (const [field, id] of [
+      [0x0021, 12],
+      [0x0010, 13],
+    ] as const) {
+      await scu.sendRaw(
+        command(
+          3,
+          encodeCommand([
+            [0x0002, find],
+            [0x0100, field],
+            [0x0110, id],
+            [0x0800, 0],
+          ]),
+        ),
+      );
+      await scu.sendRaw(dataset(3, Buffer.alloc(64, 1), true));
+      expect(parseResponse(await scu.readCommand(5000))).toMatchObject({
+        commandField: field | 0x8000,
+        messageIdBeingRespondedTo: id,
+        status: 0x0211,
+      });
+    }
+    // N-GET-RQ names its class in Requested SOP Class UID (0000,0003): no Affected SOP Class in the answer.
+    await scu.sendRaw(
+      command(
+        3,
+        encodeCommand([
+          [0x0003, Uids.CtImageStorage],
+          [0x0100, 0x0110],
+          [0x0110, 14],
+          [0x0800, 0x0101],
+        ]),
+      ),
+    );
+    const nget = parseResponse(await scu.readCommand(5000));
+    expect(nget).toMatchObject({ commandField: 0x8110, messageIdBeingRespondedTo: 14, status: 0x0211 });
+    expect(nget.elements.has(0x0002)).toBe(false);
+    // The association carries on.
+    expect(await scu.echo(1, 15)).toMatchObject({
+      commandField: 0x8030,
+      messageIdBeingRespondedTo: 15,
+      status: 0,
+    });
+    const rsp = await scu.store({
+      contextId: 3,
+      messageId: 16,
+      sopClassUid: Uids.CtImageStorage,
+      sopInstanceUid: '1.2.3.16',
+      dataset: Buffer.alloc(256, 3),
+    });
+    expect(rsp).toMatchObject({ commandField: 0x8001, messageIdBeingRespondedTo: 16, status: 0 });
+    expect(sink.requests.map((r) => r.sopInstanceUid)).toEqual(['1.2.3.16']);
+    expect(Buffer.concat(sink.received).equals(Buffer.alloc(256, 3))).toBe(true);
+    await scu.release();
+    const logged = lines.filter((l) => l.event === 'dicom.command_unsupported');
+    expect(logged.map((l) => [l.commandField, l.answered])).toEqual([
+      ['0x0020', true],
+      ['0x0fff', false],
+      ['0x0021', true],
+      ['0x0010', true],
+      ['0x0110', true],
+    ]);
+    expect(lines.filter((l) => l.event === 'dicom.abort')).toEqual([]);
   });
 });

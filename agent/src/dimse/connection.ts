@@ -24,6 +24,7 @@ import {
   VERIFICATION_SOP_CLASS,
 } from './pdu-types.js';
 import { type AssociationPolicy, pduTimeoutMs } from './policy.js';
+import { encodeRefusal, hexField, type Refusal, unsupportedRefusal } from './refusal.js';
 import { decideContext } from './sop-classes.js';
 import { Status, type StoreHandler, type StoreWriter } from './store-handler.js';
 
@@ -62,7 +63,9 @@ export interface ConnectionHooks {
 interface PendingCommand {
   contextId: number;
   command: Command;
+  /** Where the dataset goes; without one it is read and dropped, then `refusal` answers it. */
   writer?: StoreWriter;
+  refusal?: Refusal;
   started: number;
   bytes: number;
 }
@@ -310,10 +313,10 @@ export class Connection implements PduSink {
     this.pdvIsLast = isLast;
     if (!isCommand) {
       const cur = this.current;
-      if (!cur?.writer || cur.contextId !== contextId)
-        return this.abort('dataset PDV without a C-STORE command', AbortReason.UnexpectedPdu);
+      if (!cur || cur.contextId !== contextId)
+        return this.abort('dataset PDV without a command that announced it', AbortReason.UnexpectedPdu);
     } else if (this.current) {
-      if (this.current.writer) return this.abort('command PDV inside a dataset', AbortReason.UnexpectedPdu);
+      return this.abort('command PDV inside a dataset', AbortReason.UnexpectedPdu);
     }
   }
 
@@ -332,11 +335,12 @@ export class Connection implements PduSink {
     }
     const cur = this.current!;
     cur.bytes += slice.length;
-    if (!cur.writer!.write(slice)) {
+    // The dataset of a request we refuse is read and dropped.
+    if (cur.writer && !cur.writer.write(slice)) {
       // Back-pressure: the spool is behind, so stop reading until it drains.
       this.pausedForSpool = true;
       this.socket.pause();
-      cur.writer!.onDrain(() => {
+      cur.writer.onDrain(() => {
         this.pausedForSpool = false;
         this.resumeReading();
       });
@@ -362,7 +366,8 @@ export class Connection implements PduSink {
     } else {
       const cur = this.current!;
       this.current = undefined;
-      void this.finishStore(cur);
+      if (cur.writer) void this.finishStore(cur);
+      else if (cur.refusal) this.send(encodeRefusal(cur.contextId, cur.command, cur.refusal));
     }
   }
 
@@ -483,12 +488,7 @@ export class Connection implements PduSink {
       );
       return;
     }
-    if (command.commandField !== CommandField.CStoreRq) {
-      return this.abort(
-        `unsupported DIMSE command 0x${command.commandField.toString(16)}`,
-        AbortReason.UnrecognizedPduParameter,
-      );
-    }
+    if (command.commandField !== CommandField.CStoreRq) return this.unsupported(contextId, command);
     if (command.dataSetType === NO_DATASET)
       return this.abort('C-STORE-RQ without a dataset', AbortReason.InvalidPduParameterValue);
     if (command.affectedSopClassUid !== ctx.abstractSyntax) {
@@ -513,6 +513,33 @@ export class Connection implements PduSink {
       messageId: command.messageId,
     });
     this.current = { contextId, command, writer, started: Date.now(), bytes: 0 };
+  }
+
+  /**
+   * A command other than C-STORE or C-ECHO is answered 0x0211 and the association carries on;
+   * C-CANCEL-RQ and responses are only logged. A dataset that follows is read and dropped first.
+   */
+  private unsupported(contextId: number, command: Command): void {
+    const refusal = unsupportedRefusal(command);
+    this.log.warn(
+      {
+        event: 'dicom.command_unsupported',
+        assoc: this.id,
+        peer: this.peer,
+        commandField: hexField(command.commandField),
+        messageId: command.messageId,
+        answered: refusal !== undefined,
+      },
+      refusal ? 'DIMSE operation not supported; answered 0x0211' : 'DIMSE message ignored',
+    );
+    this.refuseAfterDataset(contextId, command, refusal);
+  }
+
+  /** Answers now, or once the dataset the command announced has been read and dropped. */
+  private refuseAfterDataset(contextId: number, command: Command, refusal: Refusal | undefined): void {
+    if (command.dataSetType !== NO_DATASET)
+      this.current = { contextId, command, ...(refusal ? { refusal } : {}), started: Date.now(), bytes: 0 };
+    else if (refusal) this.send(encodeRefusal(contextId, command, refusal));
   }
 
   private async finishStore(cur: PendingCommand): Promise<void> {

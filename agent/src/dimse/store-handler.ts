@@ -32,6 +32,10 @@ export interface StoreHandler {
 
 export const Status = {
   Success: 0x0000,
+  /** The SOP class of the request is not one the presentation context serves (PS3.7 C.4.2). */
+  SopClassNotSupported: 0x0122,
+  /** A DIMSE operation we do not implement (PS3.7 C.4.3). */
+  UnrecognizedOperation: 0x0211,
   OutOfResources: 0xa700,
   DataSetDoesNotMatchSopClass: 0xa900,
   CannotUnderstand: 0xc211,
