@@ -431,4 +431,41 @@ describe('Connection unsupported DIMSE commands', () => {
     ]);
     expect(lines.filter((l) => l.event === 'dicom.abort')).toEqual([]);
   });
+
+  it('refuses a C-STORE on the Verification context with 0x0122, drops its dataset, and carries on', async () => {
+    const sink = new SlowSink(1);
+    const lines: Record<string, unknown>[] = [];
+    const port = await listen(sink, () => undefined, policy, recordingLogger(lines));
+    const { scu } = await RawScu.open(port, { contexts });
+    const refused = await scu.store({
+      contextId: 1,
+      messageId: 21,
+      sopClassUid: Uids.CtImageStorage,
+      sopInstanceUid: '1.2.3.21',
+      dataset: Buffer.alloc(40_000, 5),
+      pdvSize: 16_000,
+    });
+    expect(refused).toMatchObject({
+      commandField: 0x8001,
+      messageIdBeingRespondedTo: 21,
+      affectedSopClassUid: Uids.CtImageStorage,
+      affectedSopInstanceUid: '1.2.3.21',
+      status: 0x0122,
+    });
+    expect(sink.requests).toHaveLength(0);
+    expect(await scu.echo(1, 22)).toMatchObject({ status: 0 });
+    const ok = await scu.store({
+      contextId: 3,
+      messageId: 23,
+      sopClassUid: Uids.CtImageStorage,
+      sopInstanceUid: '1.2.3.23',
+      dataset: Buffer.alloc(100, 6),
+    });
+    expect(ok).toMatchObject({ commandField: 0x8001, messageIdBeingRespondedTo: 23, status: 0 });
+    expect(sink.requests.map((r) => r.sopInstanceUid)).toEqual(['1.2.3.23']);
+    expect(Buffer.concat(sink.received).equals(Buffer.alloc(100, 6))).toBe(true);
+    await scu.release();
+    expect(lines.filter((l) => l.event === 'dicom.store_not_storage_context')).toHaveLength(1);
+    expect(lines.filter((l) => l.event === 'dicom.abort')).toEqual([]);
+  });
 });

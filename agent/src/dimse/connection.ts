@@ -25,7 +25,7 @@ import {
 } from './pdu-types.js';
 import { type AssociationPolicy, pduTimeoutMs } from './policy.js';
 import { encodeRefusal, hexField, type Refusal, unsupportedRefusal } from './refusal.js';
-import { decideContext } from './sop-classes.js';
+import { decideContext, isStorageSopClass } from './sop-classes.js';
 import { Status, type StoreHandler, type StoreWriter } from './store-handler.js';
 
 /** A command set is a few hundred bytes; this bounds what a hostile peer can make us buffer. */
@@ -489,6 +489,18 @@ export class Connection implements PduSink {
       return;
     }
     if (command.commandField !== CommandField.CStoreRq) return this.unsupported(contextId, command);
+    if (!isStorageSopClass(ctx.abstractSyntax)) {
+      // C-STORE on the Verification context: refused 0x0122, its dataset dropped, association kept.
+      this.log.warn(
+        { event: 'dicom.store_not_storage_context', assoc: this.id, contextClass: ctx.abstractSyntax },
+        'C-STORE on a presentation context that is not for storage',
+      );
+      return this.refuseAfterDataset(contextId, command, {
+        commandField: CommandField.CStoreRsp,
+        status: Status.SopClassNotSupported,
+        errorComment: 'C-STORE on a presentation context that is not for storage',
+      });
+    }
     if (command.dataSetType === NO_DATASET)
       return this.abort('C-STORE-RQ without a dataset', AbortReason.InvalidPduParameterValue);
     if (command.affectedSopClassUid !== ctx.abstractSyntax) {
