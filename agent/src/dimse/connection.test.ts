@@ -6,7 +6,9 @@ import {
   encodeAssociateRq,
   encodeCEchoRq,
   encodeCommand,
+  encodeCStoreRq,
   encodePData,
+  encodeReleaseRq,
   parseResponse,
   PduType as RawPdu,
   RawScu,
@@ -466,6 +468,50 @@ describe('Connection unsupported DIMSE commands', () => {
     expect(Buffer.concat(sink.received).equals(Buffer.alloc(100, 6))).toBe(true);
     await scu.release();
     expect(lines.filter((l) => l.event === 'dicom.store_not_storage_context')).toHaveLength(1);
+    expect(lines.filter((l) => l.event === 'dicom.abort')).toEqual([]);
+  });
+});
+
+describe('Connection release after a store', () => {
+  it('sends the C-STORE-RSP in flight before A-RELEASE-RP when A-RELEASE-RQ follows the last PDV at once', async () => {
+    const sink = new SlowSink(1);
+    const begin = sink.begin.bind(sink);
+    // The spool takes a while to make the instance durable: the release must wait for its answer.
+    sink.begin = (req) => ({
+      ...begin(req),
+      end: async () => {
+        await sleep(300);
+        return { status: Status.Success, objectId: 'o-late' };
+      },
+    });
+    const lines: Record<string, unknown>[] = [];
+    const port = await listen(sink, () => undefined, policy, recordingLogger(lines));
+    const { scu } = await RawScu.open(port, {
+      contexts: [
+        { id: 3, abstractSyntax: Uids.CtImageStorage, transferSyntaxes: [Uids.ExplicitVRLittleEndian] },
+      ],
+    });
+    const rq = encodeCStoreRq({
+      messageId: 31,
+      sopClassUid: Uids.CtImageStorage,
+      sopInstanceUid: '1.2.3.31',
+    });
+    // Command, dataset and A-RELEASE-RQ in one write: the agent reads them in one chunk.
+    await scu.sendRaw(
+      Buffer.concat([
+        encodePData([{ contextId: 3, isCommand: true, isLast: true, data: rq }]),
+        encodePData([{ contextId: 3, isCommand: false, isLast: true, data: Buffer.alloc(512, 9) }]),
+        encodeReleaseRq(),
+      ]),
+    );
+    expect(parseResponse(await scu.readCommand(5000))).toMatchObject({
+      commandField: 0x8001,
+      messageIdBeingRespondedTo: 31,
+      status: 0,
+    });
+    expect((await scu.nextPdu(5000))?.type).toBe(RawPdu.ReleaseRp);
+    scu.destroy();
+    expect(sink.requests.map((r) => r.sopInstanceUid)).toEqual(['1.2.3.31']);
     expect(lines.filter((l) => l.event === 'dicom.abort')).toEqual([]);
   });
 });

@@ -24,7 +24,7 @@ import {
   VERIFICATION_SOP_CLASS,
 } from './pdu-types.js';
 import { type AssociationPolicy, pduTimeoutMs } from './policy.js';
-import { encodeRefusal, hexField, type Refusal, unsupportedRefusal } from './refusal.js';
+import { encodeRefusal, logUnsupported, type Refusal, unsupportedRefusal } from './refusal.js';
 import { decideContext, isStorageSopClass } from './sop-classes.js';
 import { Status, type StoreHandler, type StoreWriter } from './store-handler.js';
 
@@ -99,6 +99,8 @@ export class Connection implements PduSink {
   private stats = { stored: 0, failed: 0, bytes: 0 };
   private readonly openedAt = Date.now();
   private released = false;
+  /** A-RELEASE-RQ came while stores were still being answered: finishStore sends A-RELEASE-RP after the last. */
+  private releasePending = false;
   private lastActivity = Date.now();
 
   constructor(
@@ -285,11 +287,10 @@ export class Connection implements PduSink {
       case PduType.ReleaseRq:
         if (this.phase !== Phase.Established)
           return this.abort('A-RELEASE-RQ outside an association', AbortReason.UnexpectedPdu);
-        if (this.current) return this.abort('A-RELEASE-RQ inside a DIMSE message', AbortReason.UnexpectedPdu);
-        this.phase = Phase.Released;
-        this.released = true;
-        this.socket.write(encodeReleaseRp());
-        this.armTimer();
+        if (this.current || this.releasePending)
+          return this.abort('A-RELEASE-RQ inside a DIMSE message', AbortReason.UnexpectedPdu);
+        if (this.storesInFlight > 0) this.releasePending = true;
+        else this.release();
         return;
       case PduType.Abort:
         this.log.info({ event: 'dicom.peer_abort', assoc: this.id, peer: this.peer }, 'peer aborted');
@@ -301,7 +302,7 @@ export class Connection implements PduSink {
   }
 
   pdvStart(contextId: number, isCommand: boolean, isLast: boolean): void {
-    if (this.phase !== Phase.Established)
+    if (this.phase !== Phase.Established || this.releasePending)
       return this.abort('P-DATA-TF outside an association', AbortReason.UnexpectedPdu);
     if (!this.contexts.has(contextId))
       return this.abort(
@@ -440,6 +441,14 @@ export class Connection implements PduSink {
     );
   }
 
+  private release(): void {
+    this.releasePending = false;
+    this.phase = Phase.Released;
+    this.released = true;
+    this.socket.write(encodeReleaseRp());
+    this.armTimer();
+  }
+
   private rejectBusy(why: string): void {
     this.reject(
       RejectResult.Transient,
@@ -533,17 +542,7 @@ export class Connection implements PduSink {
    */
   private unsupported(contextId: number, command: Command): void {
     const refusal = unsupportedRefusal(command);
-    this.log.warn(
-      {
-        event: 'dicom.command_unsupported',
-        assoc: this.id,
-        peer: this.peer,
-        commandField: hexField(command.commandField),
-        messageId: command.messageId,
-        answered: refusal !== undefined,
-      },
-      refusal ? 'DIMSE operation not supported; answered 0x0211' : 'DIMSE message ignored',
-    );
+    logUnsupported(this.log, { assoc: this.id, peer: this.peer }, command, refusal);
     this.refuseAfterDataset(contextId, command, refusal);
   }
 
@@ -577,6 +576,7 @@ export class Connection implements PduSink {
           errorComment: outcome.errorComment,
         }),
       );
+      if (this.releasePending && this.storesInFlight === 0) this.release();
     }
     this.log[ok ? 'info' : 'warn'](
       {

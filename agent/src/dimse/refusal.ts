@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import { type Command, CommandField, encodeResponsePdu, RESPONSE_BIT } from './command.js';
 import { Status } from './store-handler.js';
 
@@ -34,4 +35,23 @@ export function encodeRefusal(contextId: number, command: Command, refusal: Refu
     status: refusal.status,
     errorComment: refusal.errorComment,
   });
+}
+
+/** Logs a command we do not carry out, and whether it was answered. */
+export function logUnsupported(
+  log: Logger,
+  at: { assoc: string; peer: string },
+  command: Command,
+  refusal: Refusal | undefined,
+): void {
+  log.warn(
+    {
+      event: 'dicom.command_unsupported',
+      ...at,
+      commandField: hexField(command.commandField),
+      messageId: command.messageId,
+      answered: refusal !== undefined,
+    },
+    refusal ? 'DIMSE operation not supported; answered 0x0211' : 'DIMSE message ignored',
+  );
 }
