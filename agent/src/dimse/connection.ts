@@ -10,22 +10,19 @@ import {
   encodeReleaseRp,
   parseAssociateRq,
 } from './associate.js';
+import { type AssociationRejection, judgeAssociateRq } from './association-accept.js';
 import { type Command, CommandField, encodeResponsePdu, NO_DATASET, parseCommand } from './command.js';
 import { PduReader, type PduSink } from './pdu-reader.js';
 import {
   AbortReason,
   AbortSource,
-  APPLICATION_CONTEXT,
   PduType,
   PresentationResult,
-  RejectReason,
-  RejectResult,
-  RejectSource,
   VERIFICATION_SOP_CLASS,
 } from './pdu-types.js';
 import { type AssociationPolicy, pduTimeoutMs } from './policy.js';
 import { encodeRefusal, logUnsupported, type Refusal, unsupportedRefusal } from './refusal.js';
-import { decideContext, isStorageSopClass } from './sop-classes.js';
+import { isStorageSopClass } from './sop-classes.js';
 import { Status, type StoreHandler, type StoreWriter } from './store-handler.js';
 
 /** A command set is a few hundred bytes; this bounds what a hostile peer can make us buffer. */
@@ -383,48 +380,15 @@ export class Connection implements PduSink {
       );
     }
     this.request = req;
-    const p = this.policy;
-    if (req.applicationContext !== APPLICATION_CONTEXT) {
-      return this.reject(
-        RejectResult.Permanent,
-        RejectSource.ServiceUser,
-        RejectReason.ApplicationContextNotSupported,
-        `application context ${req.applicationContext} not supported`,
-      );
-    }
-    if ((req.protocolVersion & 0x0001) === 0) {
-      return this.reject(
-        RejectResult.Permanent,
-        RejectSource.ServiceProviderAcse,
-        RejectReason.ProtocolVersionNotSupported,
-        `protocol version ${req.protocolVersion} not supported`,
-      );
-    }
-    if (req.calledAeTitle !== p.aeTitle) {
-      return this.reject(
-        RejectResult.Permanent,
-        RejectSource.ServiceUser,
-        RejectReason.CalledAeNotRecognized,
-        `called AE title "${req.calledAeTitle}" is not "${p.aeTitle}"`,
-      );
-    }
-    if (p.allowedCallingAeTitles.length > 0 && !p.allowedCallingAeTitles.includes(req.callingAeTitle)) {
-      return this.reject(
-        RejectResult.Permanent,
-        RejectSource.ServiceUser,
-        RejectReason.CallingAeNotRecognized,
-        `calling AE title "${req.callingAeTitle}" is not on the allow-list`,
-      );
-    }
-    const busy = this.hooks?.admit(req.callingAeTitle);
-    if (busy !== undefined) return this.rejectBusy(busy);
-    const decisions = req.contexts.map(decideContext);
+    const verdict = judgeAssociateRq(req, this.policy, (ae) => this.hooks?.admit(ae));
+    if (!verdict.accepted) return this.reject(verdict);
+    const { decisions } = verdict;
     for (const d of decisions) {
       if (d.result === PresentationResult.Acceptance)
         this.contexts.set(d.id, { abstractSyntax: d.abstractSyntax, transferSyntax: d.transferSyntax });
     }
     this.phase = Phase.Established;
-    this.send(encodeAssociateAc(req, decisions, p.maxPduLength));
+    this.send(encodeAssociateAc(req, decisions, this.policy.maxPduLength));
     this.armTimer();
     this.log.info(
       {
@@ -449,16 +413,7 @@ export class Connection implements PduSink {
     this.armTimer();
   }
 
-  private rejectBusy(why: string): void {
-    this.reject(
-      RejectResult.Transient,
-      RejectSource.ServiceProviderPresentation,
-      RejectReason.LocalLimitExceeded,
-      why,
-    );
-  }
-
-  private reject(result: number, source: number, reason: number, why: string): void {
+  private reject({ result, source, reason, why }: AssociationRejection): void {
     this.log.warn(
       {
         event: 'dicom.association_rejected',

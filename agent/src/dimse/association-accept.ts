@@ -1,0 +1,78 @@
+import type { AssociateRequest, ContextDecision } from './associate.js';
+import { APPLICATION_CONTEXT, RejectReason, RejectResult, RejectSource } from './pdu-types.js';
+import type { AssociationPolicy } from './policy.js';
+import { decideContext } from './sop-classes.js';
+
+export interface AssociationRejection {
+  accepted: false;
+  result: number;
+  source: number;
+  reason: number;
+  /** Logged with the rejection: it names what was wrong, for the admin reading the gateway log. */
+  why: string;
+}
+
+export interface AssociationAcceptance {
+  accepted: true;
+  decisions: ContextDecision[];
+}
+
+export type AssociationVerdict = AssociationRejection | AssociationAcceptance;
+
+function rejection(result: number, source: number, reason: number, why: string): AssociationRejection {
+  return { accepted: false, result, source, reason, why };
+}
+
+/**
+ * Decides an A-ASSOCIATE-RQ against the policy, in the order PS3.8 lists the reasons. `admit` runs
+ * last, only for a request the policy allows, because it takes a slot: a reason refuses it as busy.
+ */
+export function judgeAssociateRq(
+  req: AssociateRequest,
+  policy: AssociationPolicy,
+  admit: (callingAeTitle: string) => string | undefined,
+): AssociationVerdict {
+  if (req.applicationContext !== APPLICATION_CONTEXT) {
+    return rejection(
+      RejectResult.Permanent,
+      RejectSource.ServiceUser,
+      RejectReason.ApplicationContextNotSupported,
+      `application context ${req.applicationContext} not supported`,
+    );
+  }
+  if ((req.protocolVersion & 0x0001) === 0) {
+    return rejection(
+      RejectResult.Permanent,
+      RejectSource.ServiceProviderAcse,
+      RejectReason.ProtocolVersionNotSupported,
+      `protocol version ${req.protocolVersion} not supported`,
+    );
+  }
+  if (req.calledAeTitle !== policy.aeTitle) {
+    return rejection(
+      RejectResult.Permanent,
+      RejectSource.ServiceUser,
+      RejectReason.CalledAeNotRecognized,
+      `called AE title "${req.calledAeTitle}" is not "${policy.aeTitle}"`,
+    );
+  }
+  const allowed = policy.allowedCallingAeTitles;
+  if (allowed.length > 0 && !allowed.includes(req.callingAeTitle)) {
+    return rejection(
+      RejectResult.Permanent,
+      RejectSource.ServiceUser,
+      RejectReason.CallingAeNotRecognized,
+      `calling AE title "${req.callingAeTitle}" is not on the allow-list`,
+    );
+  }
+  const busy = admit(req.callingAeTitle);
+  if (busy !== undefined) {
+    return rejection(
+      RejectResult.Transient,
+      RejectSource.ServiceProviderPresentation,
+      RejectReason.LocalLimitExceeded,
+      busy,
+    );
+  }
+  return { accepted: true, decisions: req.contexts.map(decideContext) };
+}
