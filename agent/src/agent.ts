@@ -72,6 +72,7 @@ export async function startAgent(
         artimTimeoutMs: config.timeouts.artimMs,
         idleTimeoutMs: config.timeouts.idleMs,
         pduTimeoutMs: config.timeouts.pduMs,
+        userIdentity: config.userIdentity,
       },
     },
     dimseStore(spool),

@@ -3,6 +3,7 @@ import { versionLine } from '../version.js';
 import { doctorCommand } from './doctor.js';
 import { enrollCommand } from './enroll.js';
 import { exportCommand } from './export.js';
+import { hashPasswordCommand } from './hash-password.js';
 import { rotateKeyCommand } from './rotate-key.js';
 import { startCommand } from './start.js';
 import { statusCommand } from './status.js';
@@ -17,6 +18,8 @@ const USAGE = `usage: ferry-agent <command> [options]
                                                       the token from FILE or standard input (-), never argv;
                                                       refused unless the control plane's key has thumbprint T
   rotate-key --data-dir DIR                           replace this gateway's key pair
+  hash-password                                       read a DICOM user's password on standard input and
+                                                      print its hash for the userIdentity setting
   doctor --data-dir DIR                               check DNS, TLS, clock, auth, websocket, upload, DICOM
                                                       listener and disk; exits 1 when any check fails
   version (or --version)                              print the version, build commit and date, Node version
@@ -28,6 +31,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   export: exportCommand,
   enroll: enrollCommand,
   'rotate-key': rotateKeyCommand,
+  'hash-password': hashPasswordCommand,
   doctor: doctorCommand,
   version: async () => {
     process.stdout.write(`${versionLine()}\n`);

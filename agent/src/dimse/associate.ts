@@ -6,6 +6,7 @@ import {
   PduType,
   PresentationResult,
 } from './pdu-types.js';
+import { encodeUserIdentityResponse, parseUserIdentity, type UserIdentity } from './user-identity.js';
 
 export interface ProposedContext {
   id: number;
@@ -25,6 +26,8 @@ export interface AssociateRequest {
   maxPduLength: number;
   implementationClassUid: string;
   implementationVersion: string;
+  /** The User Identity Negotiation sub-item, when the requester sent one. */
+  userIdentity?: UserIdentity;
 }
 
 export interface ContextDecision {
@@ -99,10 +102,16 @@ function parseUserInfo(item: Buffer, req: AssociateRequest): void {
   while (off + 4 <= item.length) {
     const type = item[off]!;
     const len = item.readUInt16BE(off + 2);
+    if (off + 4 + len > item.length)
+      throw malformed(`user information sub-item 0x${type.toString(16)} runs past its item`);
     const value = item.subarray(off + 4, off + 4 + len);
     if (type === 0x51 && len === 4) req.maxPduLength = value.readUInt32BE(0);
     else if (type === 0x52) req.implementationClassUid = ascii(value);
     else if (type === 0x55) req.implementationVersion = ascii(value);
+    else if (type === 0x58) {
+      if (req.userIdentity) throw malformed('more than one user identity sub-item');
+      req.userIdentity = parseUserIdentity(value);
+    }
     off += 4 + len;
   }
 }
@@ -127,6 +136,8 @@ export function encodeAssociateAc(
   req: AssociateRequest,
   decisions: ContextDecision[],
   maxPduLength: number,
+  /** The server response of a 0x59 sub-item: present only when the requester's identity is answered. */
+  identityResponse?: Buffer,
 ): Buffer {
   const fixed = Buffer.alloc(68);
   fixed.writeUInt16BE(1, 0);
@@ -148,6 +159,7 @@ export function encodeAssociateAc(
       item(0x51, max),
       item(0x52, Buffer.from(IMPLEMENTATION_CLASS_UID, 'latin1')),
       item(0x55, Buffer.from(IMPLEMENTATION_VERSION, 'latin1')),
+      ...(identityResponse ? [item(0x59, encodeUserIdentityResponse(identityResponse))] : []),
     ]),
   );
   return pdu(

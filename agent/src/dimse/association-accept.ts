@@ -1,4 +1,5 @@
 import type { AssociateRequest, ContextDecision } from './associate.js';
+import type { IdentityVerdict } from './identity-check.js';
 import { APPLICATION_CONTEXT, RejectReason, RejectResult, RejectSource } from './pdu-types.js';
 import type { AssociationPolicy } from './policy.js';
 import { decideContext } from './sop-classes.js';
@@ -15,6 +16,8 @@ export interface AssociationRejection {
 export interface AssociationAcceptance {
   accepted: true;
   decisions: ContextDecision[];
+  /** The server response of the 0x59 sub-item the A-ASSOCIATE-AC carries, when one is owed. */
+  identityResponse?: Buffer;
 }
 
 export type AssociationVerdict = AssociationRejection | AssociationAcceptance;
@@ -31,6 +34,8 @@ export function judgeAssociateRq(
   req: AssociateRequest,
   policy: AssociationPolicy,
   admit: (callingAeTitle: string) => string | undefined,
+  /** The user identity as checkUserIdentity judged it (PS3.7 D.3.3.7.3: refused as reason 1). */
+  identity: IdentityVerdict = { ok: true },
 ): AssociationVerdict {
   if (req.applicationContext !== APPLICATION_CONTEXT) {
     return rejection(
@@ -65,6 +70,14 @@ export function judgeAssociateRq(
       `calling AE title "${req.callingAeTitle}" is not on the allow-list`,
     );
   }
+  if (!identity.ok) {
+    return rejection(
+      RejectResult.Permanent,
+      RejectSource.ServiceUser,
+      RejectReason.NoReasonGiven,
+      `user identity refused: ${identity.why}`,
+    );
+  }
   const busy = admit(req.callingAeTitle);
   if (busy !== undefined) {
     return rejection(
@@ -74,5 +87,8 @@ export function judgeAssociateRq(
       busy,
     );
   }
-  return { accepted: true, decisions: req.contexts.map(decideContext) };
+  const decisions = req.contexts.map(decideContext);
+  return identity.response
+    ? { accepted: true, decisions, identityResponse: identity.response }
+    : { accepted: true, decisions };
 }

@@ -12,6 +12,7 @@ import {
 } from './associate.js';
 import { type AssociationRejection, judgeAssociateRq } from './association-accept.js';
 import { type Command, CommandField, encodeResponsePdu, NO_DATASET, parseCommand } from './command.js';
+import { checkUserIdentity, type IdentityVerdict } from './identity-check.js';
 import { PduReader, type PduSink } from './pdu-reader.js';
 import {
   AbortReason,
@@ -280,6 +281,7 @@ export class Connection implements PduSink {
       case PduType.AssociateRq:
         if (this.phase !== Phase.AwaitingAssociate)
           return this.abort('A-ASSOCIATE-RQ on an established association', AbortReason.UnexpectedPdu);
+        if (this.request) return this.abort('a second A-ASSOCIATE-RQ', AbortReason.UnexpectedPdu);
         return this.associate(body);
       case PduType.ReleaseRq:
         if (this.phase !== Phase.Established)
@@ -380,7 +382,26 @@ export class Connection implements PduSink {
       );
     }
     this.request = req;
-    const verdict = judgeAssociateRq(req, this.policy, (ae) => this.hooks?.admit(ae));
+    const identity = checkUserIdentity(req.userIdentity, this.policy.userIdentity);
+    if (!(identity instanceof Promise)) return this.judge(req, identity);
+    // A password hash or JWT signature is being checked (ARTIM still runs): read nothing meanwhile.
+    this.socket.pause();
+    identity
+      .catch(
+        (err: unknown): IdentityVerdict => ({
+          ok: false,
+          why: `it could not be checked: ${err instanceof Error ? err.message : String(err)}`,
+        }),
+      )
+      .then((verdict) => {
+        if (this.phase !== Phase.AwaitingAssociate) return;
+        this.resumeReading();
+        this.judge(req, verdict);
+      });
+  }
+
+  private judge(req: AssociateRequest, identity: IdentityVerdict): void {
+    const verdict = judgeAssociateRq(req, this.policy, (ae) => this.hooks?.admit(ae), identity);
     if (!verdict.accepted) return this.reject(verdict);
     const { decisions } = verdict;
     for (const d of decisions) {
@@ -388,7 +409,7 @@ export class Connection implements PduSink {
         this.contexts.set(d.id, { abstractSyntax: d.abstractSyntax, transferSyntax: d.transferSyntax });
     }
     this.phase = Phase.Established;
-    this.send(encodeAssociateAc(req, decisions, this.policy.maxPduLength));
+    this.send(encodeAssociateAc(req, decisions, this.policy.maxPduLength, verdict.identityResponse));
     this.armTimer();
     this.log.info(
       {
@@ -400,6 +421,7 @@ export class Connection implements PduSink {
         contexts: decisions.length,
         accepted: this.contexts.size,
         peerMaxPdu: req.maxPduLength,
+        ...(req.userIdentity ? { userIdentityType: req.userIdentity.type } : {}),
       },
       'association accepted',
     );

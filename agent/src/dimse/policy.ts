@@ -1,3 +1,5 @@
+import type { UserIdentitySetting } from '@ferry/shared';
+
 /** What the listener enforces; replaced live when config changes. */
 export interface AssociationPolicy {
   aeTitle: string;
@@ -35,6 +37,8 @@ export interface AssociationPolicy {
    * Default DEFAULT_PDU_TIMEOUT_MS.
    */
   pduTimeoutMs?: number;
+  /** The user identity a sender must present to store (PS3.7 D.3.3.7); unset means none. */
+  userIdentity?: UserIdentitySetting;
 }
 
 export const DEFAULT_PDU_TIMEOUT_MS = 60_000;

@@ -73,8 +73,17 @@ describe('agent.json with a pushed config', () => {
       maxAssociations: valid.maxAssociations,
       upload: valid.upload,
       peers: [],
+      userIdentity: { require: 'none' },
       stablePeriodSeconds: valid.stablePeriodSeconds,
       configVersion: 4,
     });
+  });
+
+  it('replaces an object-valued setting whole: no key of the old userIdentity lingers', () => {
+    const users = [{ username: 'ct1', passwordHash: `scrypt$32768$8$1$${'s'.repeat(22)}$${'k'.repeat(43)}` }];
+    const raw = { userIdentity: { require: 'username-password', users }, upload: { parallelism: 2 } };
+    const next = withPushedConfig(raw, valid, 5);
+    expect(next.userIdentity).toEqual({ require: 'none' });
+    expect(next.upload).toEqual(valid.upload);
   });
 });

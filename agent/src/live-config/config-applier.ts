@@ -3,6 +3,7 @@ import {
   GATEWAY_CONFIG_DEFAULTS,
   type GatewayDesiredConfig,
   isFerryError,
+  PUSHED_SETTINGS,
   pushedConfigSchema,
 } from '@ferry/shared';
 import type { Logger } from 'pino';
@@ -34,6 +35,10 @@ export function pushedConfigProblem(
     : { ok: false, reason: describeIssues(parsed.error) };
 }
 
+const SETTING_GROUPS = new Set(
+  Object.keys(PUSHED_SETTINGS).flatMap((name) => (name.includes('.') ? [name.split('.')[0]] : [])),
+);
+
 /**
  * agent.json with the pushed fields and version written over it, every other field kept. Its fields
  * are agent.json's (one table, PUSHED_SETTINGS); a group of them (upload) is written over agent.json's
@@ -47,10 +52,11 @@ export function withPushedConfig(
   const next: Record<string, unknown> = { ...raw };
   for (const [name, value] of Object.entries(config)) {
     const mine = raw[name];
-    next[name] =
-      value && typeof value === 'object' && !Array.isArray(value)
-        ? { ...(mine && typeof mine === 'object' ? mine : {}), ...value }
-        : value;
+    // A setting whose value is an object (userIdentity) is replaced whole: merged, a key of another
+    // variant would linger in agent.json.
+    next[name] = SETTING_GROUPS.has(name)
+      ? { ...(mine && typeof mine === 'object' ? mine : {}), ...(value as object) }
+      : value;
   }
   next.configVersion = version;
   return next;
@@ -60,7 +66,8 @@ const samePolicy = (a: AssociationPolicy, b: AssociationPolicy) =>
   a.aeTitle === b.aeTitle &&
   a.maxAssociations === b.maxAssociations &&
   a.allowedCallingAeTitles.length === b.allowedCallingAeTitles.length &&
-  a.allowedCallingAeTitles.every((t, i) => b.allowedCallingAeTitles[i] === t);
+  a.allowedCallingAeTitles.every((t, i) => b.allowedCallingAeTitles[i] === t) &&
+  JSON.stringify(a.userIdentity) === JSON.stringify(b.userIdentity);
 
 /** Every pushed upload setting equal (one left out counts as its default). */
 const sameUpload = (a: UploaderConfig, b: UploaderConfig) =>
@@ -129,6 +136,7 @@ export class LiveConfigApplier implements ConfigApplier {
       aeTitle: config.aeTitle,
       allowedCallingAeTitles: config.allowedCallingAeTitles,
       maxAssociations: config.maxAssociations,
+      userIdentity: config.userIdentity,
     };
     const moved = config.port !== oldPort;
     try {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { aeTitleSchema, trimAeTitle, trimmedAeTitleSchema } from './ae-title-schema.js';
 import { dicomPeersSchema } from './dicom-peers.js';
+import { userIdentitySettingSchema } from './user-identity.js';
 
 /**
  * Every setting the control plane pushes to its gateways, one row each: the one place its schema,
@@ -182,6 +183,17 @@ export const PUSHED_SETTINGS = {
   peers: {
     schema: dicomPeersSchema,
     default: [],
+    appliesTo: 'group and facility',
+    olderVersionsLackIt: true,
+  },
+  /**
+   * The DICOM User Identity a sender must present to store (PS3.7 D.3.3.7): none (the default), a
+   * username, a username and password (kept only as scrypt hashes) or a signed JWT. A facility's
+   * value replaces its group's whole.
+   */
+  userIdentity: {
+    schema: userIdentitySettingSchema,
+    default: { require: 'none' },
     appliesTo: 'group and facility',
     olderVersionsLackIt: true,
   },

@@ -18,4 +18,5 @@ export * from './health.js';
 export { type InstanceManifest, instanceManifestSchema } from './manifest.js';
 export * from './upload-test.js';
 export * from './uploads.js';
+export * from './user-identity.js';
 export { PROTOCOL_VERSION } from './version.js';
