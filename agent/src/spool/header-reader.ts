@@ -1,7 +1,16 @@
-import { TextDecoder } from 'node:util';
 import { inflateRawSync, constants as zc } from 'node:zlib';
-import { FerryError, TS } from '@ferry/shared';
+import {
+  type CharacterSet,
+  type CharsetIssue,
+  characterSetOf,
+  decodeText,
+  FerryError,
+  type TextVr,
+  TS,
+  textValues,
+} from '@ferry/shared';
 import dicomParser from 'dicom-parser';
+import type { Logger } from 'pino';
 
 export interface HeaderFields {
   sopClassUid?: string;
@@ -17,27 +26,9 @@ export interface HeaderFields {
   };
   series: { instanceUid?: string; modality?: string; number?: string; description?: string };
   numberOfFrames?: number;
+  /** Set when text had to be decoded leniently: the Specific Character Set's terms and what was wrong. */
+  charset?: { terms: readonly string[]; issues: CharsetIssue[] };
 }
-
-/** Specific Character Set defined terms → WHATWG encoding labels (PS3.3 C.12.1.1.2). */
-const CHARSETS: Record<string, string> = {
-  'ISO_IR 100': 'latin1',
-  'ISO_IR 101': 'iso-8859-2',
-  'ISO_IR 109': 'iso-8859-3',
-  'ISO_IR 110': 'iso-8859-4',
-  'ISO_IR 144': 'iso-8859-5',
-  'ISO_IR 127': 'iso-8859-6',
-  'ISO_IR 126': 'iso-8859-7',
-  'ISO_IR 138': 'iso-8859-8',
-  'ISO_IR 148': 'iso-8859-9',
-  'ISO_IR 166': 'tis-620',
-  'ISO_IR 192': 'utf-8',
-  GB18030: 'gb18030',
-  GBK: 'gbk',
-  'ISO 2022 IR 87': 'iso-2022-jp',
-  'ISO 2022 IR 149': 'euc-kr',
-  'ISO 2022 IR 13': 'shift_jis',
-};
 
 const PIXEL_DATA = 'x7fe00010';
 
@@ -82,58 +73,82 @@ export function readHeader(
 }
 
 function extract(ds: dicomParser.DataSet, available: number): HeaderFields {
-  const charset = (raw(ds, 'x00080005', available, 'latin1') ?? '')
-    .split('\\')
-    .find((s) => s.trim() !== '')
-    ?.trim();
-  const encoding = (charset && CHARSETS[charset]) || 'latin1';
-  const s = (tag: string) => raw(ds, tag, available, 'latin1')?.trim() || undefined;
-  const t = (tag: string) => raw(ds, tag, available, encoding)?.trim() || undefined;
+  const charset = characterSetOf(ascii(ds, 'x00080005', available));
+  const issues = new Set<CharsetIssue>(charset.issues);
+  const s = (tag: string) => ascii(ds, tag, available)?.trim() || undefined;
+  const t = (tag: string, vr: TextVr) => text(ds, tag, available, vr, charset, issues);
   const frames = s('x00280008');
-  return {
+  const fields: HeaderFields = {
     sopClassUid: s('x00080016'),
     sopInstanceUid: s('x00080018'),
-    patient: { name: t('x00100010'), id: t('x00100020'), birthDate: s('x00100030'), sex: s('x00100040') },
+    patient: {
+      name: t('x00100010', 'PN'),
+      id: t('x00100020', 'LO'),
+      birthDate: s('x00100030'),
+      sex: s('x00100040'),
+    },
     study: {
       instanceUid: s('x0020000d'),
       date: s('x00080020'),
       time: s('x00080030'),
-      description: t('x00081030'),
-      accessionNumber: t('x00080050'),
-      referringPhysician: t('x00080090'),
+      description: t('x00081030', 'LO'),
+      accessionNumber: t('x00080050', 'SH'),
+      referringPhysician: t('x00080090', 'PN'),
     },
     series: {
       instanceUid: s('x0020000e'),
       modality: s('x00080060'),
       number: s('x00200011'),
-      description: t('x0008103e'),
+      description: t('x0008103e', 'LO'),
     },
     numberOfFrames: frames && /^\d+$/.test(frames) ? Number(frames) : undefined,
   };
+  if (issues.size > 0) fields.charset = { terms: charset.terms, issues: [...issues] };
+  return fields;
 }
 
-const decoders = new Map<string, TextDecoder | null>();
-
-function decoder(encoding: string): TextDecoder | null {
-  let d = decoders.get(encoding);
-  if (d === undefined) {
-    try {
-      d = new TextDecoder(encoding);
-    } catch {
-      d = null;
-    }
-    decoders.set(encoding, d);
-  }
-  return d;
-}
-
-function raw(ds: dicomParser.DataSet, tag: string, available: number, encoding: string): string | undefined {
+function bytesOf(ds: dicomParser.DataSet, tag: string, available: number): Uint8Array | undefined {
   const el = ds.elements[tag];
   if (!el || el.length <= 0 || el.dataOffset + el.length > available) return undefined;
-  const bytes = ds.byteArray.subarray(el.dataOffset, el.dataOffset + el.length);
-  const text =
-    encoding === 'latin1'
-      ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1')
-      : (decoder(encoding)?.decode(bytes) ?? Buffer.from(bytes).toString('latin1'));
-  return text.replace(/\0+$/, '');
+  return ds.byteArray.subarray(el.dataOffset, el.dataOffset + el.length);
+}
+
+/** A value in the default repertoire (UIDs, dates, code strings): bytes as they are. */
+function ascii(ds: dicomParser.DataSet, tag: string, available: number): string | undefined {
+  const bytes = bytesOf(ds, tag, available);
+  return (
+    bytes && Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1').replace(/\0+$/, '')
+  );
+}
+
+/** The first value of a text element, decoded per PS3.5 6.1.2.5 with the dataset's character set. */
+function text(
+  ds: dicomParser.DataSet,
+  tag: string,
+  available: number,
+  vr: TextVr,
+  charset: CharacterSet,
+  issues: Set<CharsetIssue>,
+): string | undefined {
+  const bytes = bytesOf(ds, tag, available);
+  if (!bytes) return undefined;
+  const first = (textValues(decodeText(bytes, charset, vr, issues), vr)[0] ?? '').replace(/\0+$/, '').trim();
+  // A person name as DICOM writes it, without trailing empty component groups (`Wang^XiaoDong=王^小東=`).
+  return (vr === 'PN' ? first.replace(/=+$/, '') : first) || undefined;
+}
+
+const noted = new Set<string>();
+
+/**
+ * Logs, once per process for each character set and kind of problem, that text was decoded leniently:
+ * a study of 2,000 instances with a misspelled term gives one line, not 2,000. Terms only, no values.
+ */
+export function noteLenientCharset(log: Logger, charset: NonNullable<HeaderFields['charset']>): void {
+  const key = `${charset.terms.join('\\')}|${charset.issues.join(',')}`;
+  if (noted.has(key) || noted.size > 256) return;
+  noted.add(key);
+  log.warn(
+    { event: 'dicom.charset_lenient', specificCharacterSet: charset.terms, issues: charset.issues },
+    'text of a received dataset was decoded leniently (unknown character set terms or escapes, or invalid bytes); stored as received',
+  );
 }

@@ -15,7 +15,7 @@ import {
 } from '@ferry/shared';
 import type { Logger } from 'pino';
 import { spoolIoError } from './fs-errors.js';
-import { type HeaderFields, readHeader } from './header-reader.js';
+import { type HeaderFields, noteLenientCharset, readHeader } from './header-reader.js';
 import type { IndexEntry } from './index-entry.js';
 import type { KeyEpochs } from './key-epochs.js';
 import { newObjectId } from './object-id.js';
@@ -167,6 +167,7 @@ export class InstanceWriter implements InstanceWriting {
       }
       this.checkMatchesRequest(parsed.fields);
       this.header = parsed.fields;
+      if (parsed.fields.charset) noteLenientCharset(this.deps.log, parsed.fields.charset);
     } catch (err) {
       this.prefix = [];
       this.fail(

@@ -19,6 +19,17 @@ export interface DcmjsReadStream {
   end(): boolean;
 }
 
+interface DcmjsStreamInternals extends DcmjsReadStream {
+  decoder: { decode(view: DataView): string };
+  setDecoder(decoder: unknown): void;
+  more(length: number): DcmjsStreamInternals;
+}
+
+interface DcmjsTagInfo {
+  tag: { toCleanString(): string };
+  values: unknown[];
+}
+
 export interface DcmjsReadOptions {
   ignoreErrors: boolean;
   untilTag: string | null;
@@ -42,6 +53,7 @@ interface Dcmjs {
       options?: { noCopy?: boolean },
     ) => DcmjsReadStream;
     DicomMessage: {
+      _readTag(stream: DcmjsReadStream, syntax: string, options?: unknown): DcmjsTagInfo;
       _read(stream: DcmjsReadStream, syntax: string, options: DcmjsReadOptions): DcmjsDict;
       readFile(
         buffer: ArrayBuffer,
@@ -66,4 +78,40 @@ export function arrayBufferOf(bytes: Uint8Array): ArrayBuffer {
   const copy = new ArrayBuffer(bytes.byteLength);
   new Uint8Array(copy).set(bytes);
   return copy;
+}
+
+/** Streams whose text values come back as bytes: one latin1 character per byte. */
+const rawTextStreams = new WeakSet<DcmjsReadStream>();
+const latin1 = {
+  decode: (view: DataView) => Buffer.from(view.buffer, view.byteOffset, view.byteLength).toString('latin1'),
+};
+
+function keepTextAsBytes(stream: DcmjsStreamInternals): DcmjsStreamInternals {
+  stream.decoder = latin1;
+  // dcmjs swaps the decoder when it reads (0008,0005), knowing one term only and no escapes.
+  stream.setDecoder = () => {};
+  const more = stream.more.bind(stream);
+  // A sequence item is read from a stream `more()` cuts from its parent.
+  stream.more = (length) => keepTextAsBytes(more(length));
+  rawTextStreams.add(stream);
+  return stream;
+}
+
+// dcmjs refuses a multi-valued or unknown (0008,0005) inside a sequence item (and drops the sequence);
+// for our streams the values stay in `_rawValue` and Ferry decodes the text itself.
+const readTag = dcmjs.data.DicomMessage._readTag;
+dcmjs.data.DicomMessage._readTag = function (this: unknown, stream, syntax, options) {
+  const info = readTag.call(this, stream, syntax, options);
+  if (rawTextStreams.has(stream) && info.tag.toCleanString() === '00080005') info.values = [];
+  return info;
+};
+
+/**
+ * A read stream over `buffer` whose text values (SH, LO, ST, LT, PN, UC, UT) come back undecoded, one
+ * latin1 character per byte, in sequence items too: `Buffer.from(value, 'latin1')` gives the bytes
+ * back for the character set decoder (@ferry/shared decodeText).
+ */
+export function rawTextReadStream(buffer: ArrayBuffer): DcmjsReadStream {
+  const stream = new dcmjs.data.ReadBufferStream(buffer, true, { noCopy: true });
+  return keepTextAsBytes(stream as DcmjsStreamInternals);
 }

@@ -7,13 +7,25 @@
  * - Binary values (OB, OW, OF, OD, OL, OV, UN) become `InlineBinary` when small; larger ones, and the
  *   Pixel Data, keep a placeholder `BulkDataURI` holding their path (`tag`, or `tag/item/tag/…` inside
  *   sequences, items counted from 0), which WADO-RS /metadata turns into a URL of its bulkdata route.
- * - Strings are Unicode (decoded with the dataset's Specific Character Set); (0008,0005) keeps its
- *   original value so it still describes the stored bytes.
+ * - Strings are Unicode, decoded here (not by dcmjs) per PS3.5 6.1.2.5 with the Specific Character Set
+ *   in force: the dataset's, or a sequence item's own; (0008,0005) keeps its original value so it
+ *   still describes the stored bytes.
  * - A header that cannot be read to its end keeps what was read, and says so (`truncated`).
  */
 import { createInflateRaw, constants as zc } from 'node:zlib';
-import { FerryError, TS } from '@ferry/shared';
-import { arrayBufferOf, type DcmjsDict, type DcmjsElement, dcmjs } from './dcmjs.js';
+import {
+  type CharacterSet,
+  type CharsetIssue,
+  characterSetOf,
+  DEFAULT_CHARACTER_SET,
+  decodeText,
+  FerryError,
+  isTextVr,
+  type TextVr,
+  TS,
+  textValues,
+} from '@ferry/shared';
+import { arrayBufferOf, type DcmjsDict, type DcmjsElement, dcmjs, rawTextReadStream } from './dcmjs.js';
 import { BINARY_VRS, LONG_LENGTH_VRS } from './vr.js';
 
 export const HEADER_CAP_BYTES = 8 * 1024 * 1024;
@@ -42,6 +54,8 @@ export interface ParsedHeader {
   complete: boolean;
   /** Why the header is incomplete, for a log line (no values). */
   problem?: string;
+  /** What text had to be decoded leniently (unknown terms or escapes, invalid bytes), if anything. */
+  charset?: { terms: readonly string[]; issues: CharsetIssue[] };
 }
 
 export const PIXEL_DATA = '7FE00010';
@@ -184,11 +198,33 @@ function personName(v: unknown): PersonNameJson | null {
   return Object.keys(out).length > 0 ? out : null;
 }
 
+/** How the text is decoded where it is read: the character set in force, and where issues go. */
+interface TextScope {
+  charset: CharacterSet;
+  issues: Set<CharsetIssue>;
+}
+
+/** A text element's values from its bytes (dcmjs hands them over one latin1 character per byte). */
+function textJson(vr: TextVr, el: DcmjsElement, scope: TextScope): DicomJsonValue[] {
+  const raw = el._rawValue ?? el.Value;
+  const joined = (Array.isArray(raw) ? raw : [raw]).map((v) => (typeof v === 'string' ? v : '')).join('\\');
+  const decoded = decodeText(Buffer.from(joined, 'latin1'), scope.charset, vr, scope.issues);
+  // Leading spaces are significant only in ST, LT and UT (PS3.5 6.2).
+  const trim =
+    vr === 'ST' || vr === 'LT' || vr === 'UT' ? (v: string) => v.trimEnd() : (v: string) => v.trim();
+  return textValues(decoded, vr).map((v) => {
+    const value = trim(cleanString(v));
+    if (vr === 'PN') return personName(value);
+    return value === '' ? null : value;
+  });
+}
+
 function elementJson(
   path: string,
   tag: string,
   el: DcmjsElement,
   maxInline: number,
+  scope: TextScope,
 ): DicomJsonElement | undefined {
   const vr = typeof el.vr === 'string' && /^[A-Z]{2}$/.test(el.vr) ? el.vr : 'UN';
   if (BINARY_VRS.has(vr)) {
@@ -204,11 +240,10 @@ function elementJson(
   switch (vr) {
     case 'SQ':
       values = raw.map((item, i) =>
-        item && typeof item === 'object' ? datasetJson(item as DcmjsDict, maxInline, `${path}/${i}/`) : {},
+        item && typeof item === 'object'
+          ? datasetJson(item as DcmjsDict, maxInline, `${path}/${i}/`, scope)
+          : {},
       );
-      break;
-    case 'PN':
-      values = raw.map(personName);
       break;
     case 'AT':
       values = raw.map((v) =>
@@ -216,17 +251,30 @@ function elementJson(
       );
       break;
     default:
-      values = raw.map((v) => (v === '' ? null : toNumberOrString(v)));
+      values = isTextVr(vr)
+        ? textJson(vr, el, scope)
+        : raw.map((v) => (v === '' ? null : toNumberOrString(v)));
   }
   if (values.length === 0 || values.every((v) => v === null)) return { vr };
   return { vr, Value: values };
 }
 
-function datasetJson(dict: DcmjsDict, maxInline: number, prefix: string): DicomJson {
+/** The character set of a dataset or item: its own (0008,0005), else the one it is nested in (PS3.5 7.5.3). */
+function scopeOf(dict: DcmjsDict, outer: TextScope): TextScope {
+  const own = dict['00080005'];
+  if (!own) return outer;
+  const raw = own._rawValue ?? own.Value;
+  const charset = characterSetOf(Array.isArray(raw) ? raw.map((v) => (typeof v === 'string' ? v : '')) : []);
+  for (const issue of charset.issues) outer.issues.add(issue);
+  return { charset, issues: outer.issues };
+}
+
+function datasetJson(dict: DcmjsDict, maxInline: number, prefix: string, outer: TextScope): DicomJson {
   const out: DicomJson = {};
+  const scope = scopeOf(dict, outer);
   for (const [tag, el] of Object.entries(dict)) {
     if ((prefix === '' && tag === PIXEL_DATA) || tag.startsWith('0002') || tag.endsWith('0000')) continue;
-    const json = elementJson(`${prefix}${tag}`, tag, el, maxInline);
+    const json = elementJson(`${prefix}${tag}`, tag, el, maxInline, scope);
     if (json) out[tag] = json;
   }
   return out;
@@ -258,7 +306,7 @@ export async function parseDicomHeader(
     body = await inflatePrefix(body, cap);
     bodyWhole = whole && body.length < cap;
   }
-  const stream = new dcmjs.data.ReadBufferStream(arrayBufferOf(body), true, { noCopy: true });
+  const stream = rawTextReadStream(arrayBufferOf(body));
   const dict = dcmjs.data.DicomMessage._read(stream, syntaxForParsing(meta.transferSyntaxUid), {
     ignoreErrors: true,
     untilTag: PIXEL_DATA,
@@ -277,13 +325,16 @@ export async function parseDicomHeader(
     const last = Object.keys(dict).at(-1);
     if (last !== undefined && atEnd) delete dict[last];
   }
-  const metadata = datasetJson(dict, maxInline, '');
+  const scope: TextScope = { charset: DEFAULT_CHARACTER_SET, issues: new Set() };
+  const metadata = datasetJson(dict, maxInline, '', scope);
+  const terms = scopeOf(dict, scope).charset.terms;
   if (atPixels) metadata[PIXEL_DATA] = pixelDataPlaceholder(meta.transferSyntaxUid);
   return {
     metadata,
     transferSyntaxUid: meta.transferSyntaxUid,
     complete,
     ...(problem ? { problem } : {}),
+    ...(scope.issues.size > 0 ? { charset: { terms, issues: [...scope.issues] } } : {}),
   };
 }
 
