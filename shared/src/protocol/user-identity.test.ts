@@ -40,7 +40,9 @@ describe('the userIdentity setting', () => {
         require: 'username-password',
         users: [{ username: 'ct1', password: 'hunter22', passwordHash: HASH }],
       }),
-    ).toEqual([expect.stringMatching(/^users\.0: Unrecognized key: "password"/)]);
+    ).toEqual([
+      'users.0.password: is never stored: put its hash from `ferry-agent hash-password` in passwordHash',
+    ]);
   });
 
   it('refuses hashes whose cost is out of bounds, so a check stays cheap', () => {

@@ -83,7 +83,15 @@ export const userIdentitySettingSchema = z.discriminatedUnion(
             z
               .object({
                 username: usernameSchema,
-                passwordHash: z.string().refine((v) => !!parseIdentityPasswordHash(v), HASH_WORDS),
+                passwordHash: z
+                  .string({ error: HASH_WORDS })
+                  .refine((v) => !!parseIdentityPasswordHash(v), HASH_WORDS),
+                /** Named only to refuse it in words: a password is never stored or pushed. */
+                password: z
+                  .undefined({
+                    error: 'is never stored: put its hash from `ferry-agent hash-password` in passwordHash',
+                  })
+                  .optional(),
               })
               .strict(),
           )
