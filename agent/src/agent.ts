@@ -12,6 +12,7 @@ import { RecipientKeyStore } from './cloud/recipient-key.js';
 import type { AgentConfig } from './config.js';
 import { DiagnosticsRunner } from './diagnostics/diagnostics-runner.js';
 import { DicomListener } from './dimse/listener.js';
+import { contextRulesOf } from './dimse/sop-classes.js';
 import { dimseStore } from './dimse/store-status.js';
 import { HealthMonitor } from './health/health-monitor.js';
 import { ControlChannel } from './live-config/channel.js';
@@ -73,6 +74,7 @@ export async function startAgent(
         idleTimeoutMs: config.timeouts.idleMs,
         pduTimeoutMs: config.timeouts.pduMs,
         userIdentity: config.userIdentity,
+        ...contextRulesOf(config),
       },
     },
     dimseStore(spool),

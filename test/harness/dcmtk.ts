@@ -7,7 +7,7 @@ import { open } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 
-export type DcmtkTool = 'storescu' | 'echoscu' | 'storescp' | 'dcmdump';
+export type DcmtkTool = 'storescu' | 'echoscu' | 'storescp' | 'dcmdump' | 'dcmsend';
 
 const toolCache = new Map<string, string>();
 
@@ -257,6 +257,11 @@ export interface StorescpOptions {
   bitPreserving?: boolean;
   /** How long to wait for the port to accept connections. Default 10 s. */
   startTimeoutMs?: number;
+  /**
+   * `-xf FILE PROFILE` instead of `+xa`: the presentation contexts and transfer-syntax preference
+   * of a storescp.cfg profile (e.g. Debian's /etc/dcmtk/storescp.cfg `Default`, compressed first).
+   */
+  configFile?: { file: string; profile: string };
 }
 
 export interface Storescp {
@@ -269,12 +274,12 @@ export interface Storescp {
   stop(): Promise<void>;
 }
 
-/** Reference SCP: `storescp +B +xa -od OUT -aet REF [extra] PORT`, with TCP_NODELAY=1. */
+/** Reference SCP: `storescp +B +xa|-xf CFG PROFILE -od OUT -aet REF [extra] PORT`, with TCP_NODELAY=1. */
 export async function startStorescp(opts: StorescpOptions): Promise<Storescp> {
   const bin = requireTool('storescp');
   const args = [
     opts.bitPreserving === false ? '-B' : '+B',
-    '+xa',
+    ...(opts.configFile ? ['-xf', opts.configFile.file, opts.configFile.profile] : ['+xa']),
     '-od',
     opts.outDir,
     '-aet',

@@ -122,7 +122,7 @@ describe('parseAssociateRq', () => {
 describe('encodeAssociateAc', () => {
   it('answers each proposed context and echoes the AE fields', () => {
     const req = parseAssociateRq(storescuLikeRq());
-    const decisions = req.contexts.map(decideContext);
+    const decisions = req.contexts.map((c) => decideContext(c, {}));
     const pdu = encodeAssociateAc(req, decisions, 65536);
     expect(pdu[0]).toBe(PduType.AssociateAc);
     expect(pdu.readUInt32BE(2)).toBe(pdu.length - 6);
@@ -154,7 +154,11 @@ describe('encodeAssociateAc', () => {
         6,
       ),
     );
-    const body = encodeAssociateAc(req, req.contexts.map(decideContext), 16384).subarray(6);
+    const body = encodeAssociateAc(
+      req,
+      req.contexts.map((c) => decideContext(c, {})),
+      16384,
+    ).subarray(6);
     // parseAssociateAc throws on stray bytes or items that overrun their parent.
     expect(parseAssociateAc(body).contexts).toEqual([{ id: 1, result: 0, transferSyntax: IMPLICIT }]);
   });

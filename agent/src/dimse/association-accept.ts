@@ -87,7 +87,7 @@ export function judgeAssociateRq(
       busy,
     );
   }
-  const decisions = req.contexts.map(decideContext);
+  const decisions = req.contexts.map((ctx) => decideContext(ctx, policy));
   return identity.response
     ? { accepted: true, decisions, identityResponse: identity.response }
     : { accepted: true, decisions };

@@ -475,7 +475,7 @@ export class Connection implements PduSink {
       return;
     }
     if (command.commandField !== CommandField.CStoreRq) return this.unsupported(contextId, command);
-    if (!isStorageSopClass(ctx.abstractSyntax)) {
+    if (!isStorageSopClass(ctx.abstractSyntax, this.policy)) {
       // C-STORE on the Verification context: refused 0x0122, its dataset dropped, association kept.
       this.log.warn(
         { event: 'dicom.store_not_storage_context', assoc: this.id, contextClass: ctx.abstractSyntax },

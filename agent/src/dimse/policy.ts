@@ -1,7 +1,12 @@
 import type { UserIdentitySetting } from '@ferry/shared';
 
-/** What the listener enforces; replaced live when config changes. */
-export interface AssociationPolicy {
+import type { ContextRules } from './sop-classes.js';
+
+/**
+ * What the listener enforces; replaced live when config changes. Its ContextRules (transfer-syntax
+ * policy, private transfer syntaxes and SOP classes) decide each presentation context.
+ */
+export interface AssociationPolicy extends ContextRules {
   aeTitle: string;
   /** Empty means any calling AE title is accepted. */
   allowedCallingAeTitles: string[];

@@ -278,6 +278,58 @@ describe('LiveConfigApplier on a real listener', () => {
     expect(await codes()).toContain('dicom.open_to_any_caller:warning');
   });
 
+  it('applies the transfer-syntax policy and private UID lists live, to the next association', async () => {
+    const JPEG = '1.2.840.10008.1.2.4.50';
+    const ELE = '1.2.840.10008.1.2.1';
+    const contexts = [
+      { id: 1, abstractSyntax: '1.2.840.10008.5.1.4.1.1.7', transferSyntaxes: [JPEG, ELE] },
+      { id: 3, abstractSyntax: '1.2.3.4.5.6', transferSyntaxes: [ELE] },
+      { id: 5, abstractSyntax: '1.3.12.2.1107.5.9.1', transferSyntaxes: [ELE] }, // Siemens CSA
+      { id: 7, abstractSyntax: '1.2.840.10008.5.1.4.1.1.7', transferSyntaxes: ['1.2.3.4.5.7'] },
+    ];
+    const answers = async () => {
+      const scu = await connect(oldPort);
+      const outcome = await scu.associate({ calledAe: 'OLD_AE', contexts });
+      if (outcome.kind !== 'accepted') throw new Error(`association ${outcome.kind}`);
+      await scu.release();
+      // A refused context's transfer syntax is not significant (PS3.8 9.3.3.2).
+      return outcome.ac.contexts.map((c) =>
+        c.result === 0 ? [c.id, 0, c.transferSyntax] : [c.id, c.result],
+      );
+    };
+    // Defaults: the sender's first choice, the vendor-private classes, no private transfer syntax.
+    expect(await answers()).toEqual([
+      [1, 0, JPEG],
+      [3, 3],
+      [5, 0, ELE],
+      [7, 4],
+    ]);
+
+    const pushed = {
+      transferSyntaxPolicy: 'prefer-uncompressed' as const,
+      privateSopClasses: ['1.2.3.4.5.6'],
+      privateTransferSyntaxes: ['1.2.3.4.5.7'],
+    };
+    expect(await applier.apply(1, desired(pushed))).toEqual({ ok: true });
+    expect(listener.currentPolicy).toMatchObject(pushed);
+    expect(await answers()).toEqual([
+      [1, 0, ELE],
+      [3, 0, ELE],
+      [5, 3],
+      [7, 0, '1.2.3.4.5.7'],
+    ]);
+    expect(await loadAgentConfig(t.dir)).toMatchObject(pushed);
+
+    // A bad list is refused with its reason, and the rules in force stay.
+    const bad = await applier.apply(2, desired({ privateSopClasses: ['1.2.840.10008.5.1.4.1.1.2'] }));
+    expect(bad).toEqual({
+      ok: false,
+      reason:
+        'privateSopClasses.0: "1.2.840.10008.5.1.4.1.1.2" is under the DICOM root 1.2.840.10008, so it is not a private UID',
+    });
+    expect(listener.currentPolicy).toMatchObject(pushed);
+  });
+
   it('keeps the pushed peers as the applied ones, in agent.json too; a rejected version keeps the old', async () => {
     expect(applier.appliedPeers()).toEqual([]);
     const pacs = { name: 'Main PACS', aeTitle: 'PACS', host: 'pacs.hospital.example', port: 104, tls: false };

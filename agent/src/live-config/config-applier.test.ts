@@ -18,6 +18,15 @@ describe('pushed config validation', () => {
     [{ port: '104' }, 'port: '],
     [{ allowedCallingAeTitles: ['OK', ''] }, 'allowedCallingAeTitles.1: AE title must not be empty'],
     [{ maxAssociations: 0 }, 'maxAssociations: '],
+    [
+      { transferSyntaxPolicy: 'explicit-first' },
+      'transferSyntaxPolicy: must be one of "as-proposed", "prefer-uncompressed", "prefer-compressed"',
+    ],
+    [{ privateTransferSyntaxes: ['1.2.3', 'JPEG'] }, 'privateTransferSyntaxes.1: "JPEG" is not a UID'],
+    [
+      { privateSopClasses: ['1.2.840.10008.5.1.4.1.1.2'] },
+      'privateSopClasses.0: "1.2.840.10008.5.1.4.1.1.2" is under the DICOM root 1.2.840.10008, so it is not a private UID',
+    ],
     [{ upload: { ...valid.upload, parallelism: 0 } }, 'upload.parallelism: '],
     [
       {
@@ -71,6 +80,9 @@ describe('agent.json with a pushed config', () => {
       port: 11112,
       allowedCallingAeTitles: [],
       maxAssociations: valid.maxAssociations,
+      transferSyntaxPolicy: 'as-proposed',
+      privateTransferSyntaxes: [],
+      privateSopClasses: valid.privateSopClasses,
       upload: valid.upload,
       peers: [],
       userIdentity: { require: 'none' },

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { agentConfigSchema, describeIssues, readRawAgentConfig, writeAgentConfigFile } from '../config.js';
 import type { DicomListener } from '../dimse/listener.js';
 import type { AssociationPolicy } from '../dimse/policy.js';
+import { contextRulesOf } from '../dimse/sop-classes.js';
 import type { Uploader, UploaderConfig } from '../uploader/uploader.js';
 import type { ApplyOutcome, ConfigApplier } from './config-applier-contract.js';
 
@@ -67,7 +68,8 @@ const samePolicy = (a: AssociationPolicy, b: AssociationPolicy) =>
   a.maxAssociations === b.maxAssociations &&
   a.allowedCallingAeTitles.length === b.allowedCallingAeTitles.length &&
   a.allowedCallingAeTitles.every((t, i) => b.allowedCallingAeTitles[i] === t) &&
-  JSON.stringify(a.userIdentity) === JSON.stringify(b.userIdentity);
+  JSON.stringify(a.userIdentity) === JSON.stringify(b.userIdentity) &&
+  JSON.stringify(contextRulesOf(a)) === JSON.stringify(contextRulesOf(b));
 
 /** Every pushed upload setting equal (one left out counts as its default). */
 const sameUpload = (a: UploaderConfig, b: UploaderConfig) =>
@@ -137,6 +139,7 @@ export class LiveConfigApplier implements ConfigApplier {
       allowedCallingAeTitles: config.allowedCallingAeTitles,
       maxAssociations: config.maxAssociations,
       userIdentity: config.userIdentity,
+      ...contextRulesOf(config),
     };
     const moved = config.port !== oldPort;
     try {

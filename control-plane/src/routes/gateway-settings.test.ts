@@ -278,6 +278,24 @@ describe.each(BACKENDS)('gateway settings routes (%s)', (backend) => {
     }
   });
 
+  it('pushes the transfer-syntax policy and private UID lists, a facility value winning over the group', async () => {
+    const f = await seedFacility(t, g, { aeTitle: 'TSPOLICY' });
+    const gw = await enrollTestGateway(t, g, { facilityId: f.facilityId });
+    const res = await put(g, { transferSyntaxPolicy: 'prefer-compressed', privateSopClasses: ['1.2.3.4'] });
+    expect(res.status, res.text).toBe(200);
+    const patched = await t.request<ErrorBody>('PATCH', `/api/v1/facilities/${f.facilityId}`, {
+      token: g.admin.token,
+      body: { gateway: { privateTransferSyntaxes: ['1.2.3.5'], privateSopClasses: ['1.2.3.6'] } },
+    });
+    expect(patched.status, patched.text).toBe(200);
+    expect((await latestOf(gw.gatewayId))?.config).toMatchObject({
+      transferSyntaxPolicy: 'prefer-compressed',
+      privateTransferSyntaxes: ['1.2.3.5'],
+      privateSopClasses: ['1.2.3.6'],
+    });
+    expect((await put(g, {})).status).toBe(200);
+  });
+
   describe('errors', () => {
     it.each([
       [{ port: 70000 }, /^port: /],
@@ -291,6 +309,15 @@ describe.each(BACKENDS)('gateway settings routes (%s)', (backend) => {
         /^upload\.schedule\.0\.from: /,
       ],
       [{ colour: 'blue' }, /colour/],
+      [{ transferSyntaxPolicy: 'fastest' }, /^transferSyntaxPolicy: must be one of "as-proposed", /],
+      [
+        { privateTransferSyntaxes: ['1.2.3', '1.2.03'] },
+        /^privateTransferSyntaxes\.1: "1\.2\.03" is not a UID/,
+      ],
+      [
+        { privateSopClasses: ['1.2.840.10008.5.1.4.1.1.2'] },
+        /^privateSopClasses\.0: .* under the DICOM root/,
+      ],
       [{ peers: [{ ...PACS, host: 'pacs.example:104' }] }, /^peers\.0\.host: .*without a port/],
       [{ peers: [{ ...PACS, host: '300.1.1.1' }] }, /^peers\.0\.host: is not a valid IPv4 address/],
       [{ peers: [{ ...PACS, port: 0 }] }, /^peers\.0\.port: /],

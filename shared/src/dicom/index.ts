@@ -6,5 +6,6 @@ export {
   characterSetOf,
   DEFAULT_CHARACTER_SET,
 } from './charset-terms.js';
+export { DEFAULT_PRIVATE_SOP_CLASSES } from './private-storage-sop-classes.js';
 export { isEncapsulated, isNativeUncompressed, TS } from './transfer-syntax.js';
 export { isValidUid, trimUid } from './uid.js';

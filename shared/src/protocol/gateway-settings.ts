@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { DEFAULT_PRIVATE_SOP_CLASSES } from '../dicom/private-storage-sop-classes.js';
 import { aeTitleSchema, trimAeTitle, trimmedAeTitleSchema } from './ae-title-schema.js';
+import { privateUidListSchema, transferSyntaxPolicySchema } from './context-negotiation.js';
 import { dicomPeersSchema } from './dicom-peers.js';
 import { userIdentitySettingSchema } from './user-identity.js';
 
@@ -136,6 +138,34 @@ export const PUSHED_SETTINGS = {
     default: 32,
     appliesTo: 'group and facility',
   }),
+  /**
+   * Which of the transfer syntaxes a presentation context proposes the gateway accepts: the first in
+   * the proposer's order (`as-proposed`, so nothing is decompressed or recompressed on the way), or
+   * uncompressed / compressed first when proposed.
+   */
+  transferSyntaxPolicy: {
+    schema: transferSyntaxPolicySchema,
+    default: 'as-proposed',
+    appliesTo: 'group and facility',
+    olderVersionsLackIt: true,
+  },
+  /** Private transfer syntax UIDs accepted besides the standard ones of PS3.6. */
+  privateTransferSyntaxes: {
+    schema: privateUidListSchema,
+    default: [],
+    appliesTo: 'group and facility',
+    olderVersionsLackIt: true,
+  },
+  /**
+   * Private Storage SOP Class UIDs accepted besides the standard ones; by default the vendor-private
+   * storage classes modalities send (DEFAULT_PRIVATE_SOP_CLASSES). A list replaces the default whole.
+   */
+  privateSopClasses: {
+    schema: privateUidListSchema,
+    default: [...DEFAULT_PRIVATE_SOP_CLASSES],
+    appliesTo: 'group and facility',
+    olderVersionsLackIt: true,
+  },
   /** Objects uploaded at the same time (small ones go four times as many). */
   'upload.parallelism': numeric({
     bounds: { min: 1, max: 64, integer: true },

@@ -11,6 +11,7 @@ export {
   rotateKeyResponseSchema,
 } from './agents.js';
 export * from './channel.js';
+export * from './context-negotiation.js';
 export * from './dicom-peers.js';
 export * from './gateway-config.js';
 export * from './gateway-settings.js';
