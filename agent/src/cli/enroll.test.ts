@@ -41,6 +41,34 @@ describe('enrolledAgentConfig', () => {
     });
     expect(agentConfigSchema.safeParse(config).success).toBe(true);
   });
+
+  it("writes the server's transfer-syntax negotiation settings with the version they belong to", async () => {
+    const { publicJwk } = await generateRecipientKeyPair();
+    const negotiation = {
+      transferSyntaxPolicy: 'prefer-compressed',
+      privateTransferSyntaxes: ['1.2.3.4.5'],
+      privateSopClasses: ['1.2.3.4.6'],
+    };
+    const config = enrolledAgentConfig(
+      { transferSyntaxPolicy: 'prefer-uncompressed' },
+      'https://ferry.example.org',
+      {
+        gatewayId: '6f1d3c1e-2b7a-4d0e-9a55-0c4b7e2f9a10',
+        facility: { id: '0b9d6c1e-6f1a-4d7e-9d1c-2f8a6f4b2a10', name: 'East', aeTitle: 'RAD_EAST' },
+        config: {
+          aeTitle: 'RAD_EAST',
+          port: 4104,
+          allowedCallingAeTitles: [],
+          maxAssociations: 8,
+          ...negotiation,
+        },
+        configVersion: 3,
+        recipientPublicKey: publicJwk as { kty: string; crv: string; x: string },
+      },
+    );
+    expect(config).toMatchObject({ ...negotiation, configVersion: 3 });
+    expect(agentConfigSchema.parse(config)).toMatchObject(negotiation);
+  });
 });
 
 describe('checkLocalSettings', () => {

@@ -52,6 +52,15 @@ export function checkLocalSettings(existing: Record<string, unknown> | undefined
     );
 }
 
+/**
+ * How the gateway negotiates presentation contexts, when the server's config carries it: written with
+ * the version below for the same reason as the peers (else a group's policy waits for the next one).
+ */
+function negotiationSettingsOf(config: Record<string, unknown>): Record<string, unknown> {
+  const names = ['transferSyntaxPolicy', 'privateTransferSyntaxes', 'privateSopClasses'];
+  return Object.fromEntries(names.filter((n) => config[n] !== undefined).map((n) => [n, config[n]]));
+}
+
 /** The agent.json that results from an enrollment: the old file's local settings, the server's config on top. */
 export function enrolledAgentConfig(
   existing: Record<string, unknown> | undefined,
@@ -67,6 +76,7 @@ export function enrolledAgentConfig(
     // The version written below holds them: without them the gateway would refuse its own peers
     // until the next version arrives (a control plane that sends none lists none).
     peers: enrolled.config.peers ?? [],
+    ...negotiationSettingsOf(enrolled.config),
     recipientPublicKey: enrolled.recipientPublicKey,
     server,
     gatewayId: enrolled.gatewayId,
