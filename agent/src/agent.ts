@@ -11,6 +11,7 @@ import { discardIdentity, loadIdentity } from './cloud/identity.js';
 import { RecipientKeyStore } from './cloud/recipient-key.js';
 import type { AgentConfig } from './config.js';
 import { DiagnosticsRunner } from './diagnostics/diagnostics-runner.js';
+import { checkedStore } from './dimse/dataset-check-store.js';
 import { DicomListener } from './dimse/listener.js';
 import { contextRulesOf } from './dimse/sop-classes.js';
 import { dimseStore } from './dimse/store-status.js';
@@ -77,7 +78,8 @@ export async function startAgent(
         ...contextRulesOf(config),
       },
     },
-    dimseStore(spool),
+    // Success only for a dataset read to its end: a cut-off or malformed one is refused, nothing kept.
+    checkedStore(dimseStore(spool), log),
     log,
   );
   const address = await listener.listen();

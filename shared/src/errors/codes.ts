@@ -71,6 +71,15 @@ export const ERROR_CODES = {
     retryable: false,
     description: 'A dataset header cannot be parsed.',
   },
+  'dicom.dataset_malformed': {
+    http: 400,
+    // Cannot understand (PS3.4 B.2.3), as pynetdicom answers a dataset it cannot decode; 0xA900
+    // would tell the sender its data is the wrong SOP class, which is another fault.
+    dimse: 0xc210,
+    retryable: false,
+    description:
+      'A C-STORE dataset was not read to its end or is not well formed (an element, sequence, item or Pixel Data cut off or inconsistent); nothing of it is kept.',
+  },
   'spool.out_of_space': {
     http: 507,
     dimse: 0xa700,
