@@ -177,24 +177,16 @@ function binaryBytes(value: unknown): Buffer | undefined {
 
 const PN_GROUPS = ['Alphabetic', 'Ideographic', 'Phonetic'] as const;
 
-function personName(v: unknown): PersonNameJson | null {
-  if (typeof v === 'string') {
-    // Component groups are separated by '=' (PS3.5 6.2.1); '^' separates components within one.
-    const out: PersonNameJson = {};
-    cleanString(v)
-      .split('=')
-      .slice(0, 3)
-      .forEach((group, i) => {
-        if (group !== '') out[PN_GROUPS[i]!] = group;
-      });
-    return Object.keys(out).length > 0 ? out : null;
-  }
-  if (!v || typeof v !== 'object') return null;
+/** A decoded person name (`Alphabetic=Ideographic=Phonetic`) as DICOM JSON, or null when empty. */
+export function personNameJson(v: string): PersonNameJson | null {
+  // Component groups are separated by '=' (PS3.5 6.2.1); '^' separates components within one.
   const out: PersonNameJson = {};
-  for (const key of ['Alphabetic', 'Ideographic', 'Phonetic'] as const) {
-    const part = (v as Record<string, unknown>)[key];
-    if (typeof part === 'string' && part !== '') out[key] = cleanString(part);
-  }
+  cleanString(v)
+    .split('=')
+    .slice(0, 3)
+    .forEach((group, i) => {
+      if (group !== '') out[PN_GROUPS[i]!] = group;
+    });
   return Object.keys(out).length > 0 ? out : null;
 }
 
@@ -214,7 +206,7 @@ function textJson(vr: TextVr, el: DcmjsElement, scope: TextScope): DicomJsonValu
     vr === 'ST' || vr === 'LT' || vr === 'UT' ? (v: string) => v.trimEnd() : (v: string) => v.trim();
   return textValues(decoded, vr).map((v) => {
     const value = trim(cleanString(v));
-    if (vr === 'PN') return personName(value);
+    if (vr === 'PN') return personNameJson(value);
     return value === '' ? null : value;
   });
 }

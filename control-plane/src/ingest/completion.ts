@@ -99,6 +99,18 @@ export async function prepare(c: Completion, o: CompleteItem, index: number): Pr
   try {
     await assembleUpload(c.blobStore, row);
     const verified = await verifyObject(c.blobStore, c.keys, row, o.objectSha256);
+    if (verified.charset) {
+      // Terms and kinds of problem only, never the text.
+      c.ctx.log.warn(
+        {
+          event: 'ingest.charset_lenient',
+          objectId: row.objectId,
+          specificCharacterSet: verified.charset.terms,
+          issues: verified.charset.issues,
+        },
+        'text of an instance was decoded leniently (unknown character set terms or escapes, or invalid bytes)',
+      );
+    }
     const record = {
       ...c.agent,
       objectId: row.objectId,

@@ -16,7 +16,7 @@ import {
 } from '@ferry/shared';
 import type { JWK } from 'jose';
 import type { UploadRow } from '../db/queries/ingest-uploads.js';
-import { type DicomJson, HeaderPrefix, parseDicomHeader } from '../dicom/dicom-json.js';
+import { type DicomJson, HeaderPrefix, type ParsedHeader, parseDicomHeader } from '../dicom/dicom-json.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { EpochKeyCache } from '../storage/open-stored-object.js';
 import { HashingReader } from './hashing-reader.js';
@@ -35,6 +35,8 @@ export interface VerifiedObject {
   metadata: DicomJson;
   /** The index's fields, from `metadata`. */
   fields: InstanceFields;
+  /** Set when text was decoded leniently (unknown character set terms or escapes, invalid bytes). */
+  charset?: ParsedHeader['charset'];
 }
 
 /** Where verification finds its keys. */
@@ -124,11 +126,11 @@ function checkedManifest(opened: Opened, row: UploadRow): InstanceManifest {
 }
 
 /** The header as parsed here; an unreadable one is stored as `{}` (and then has no UIDs to index). */
-async function parsedHeader(prefix: HeaderPrefix): Promise<DicomJson> {
+async function parsedHeader(prefix: HeaderPrefix): Promise<Pick<ParsedHeader, 'metadata' | 'charset'>> {
   try {
-    return (await parseDicomHeader(prefix.bytes(), { whole: prefix.whole })).metadata;
+    return await parseDicomHeader(prefix.bytes(), { whole: prefix.whole });
   } catch {
-    return {};
+    return { metadata: {} };
   }
 }
 
@@ -148,10 +150,10 @@ export async function verifyObject(
     );
   }
   const manifest = checkedManifest(opened, row);
-  const metadata = await parsedHeader(opened.prefix);
+  const { metadata, charset } = await parsedHeader(opened.prefix);
   const fields = instanceFieldsOf(metadata);
   if (fields.sopInstanceUid !== row.sopInstanceUid) {
     throw refuse('the header names another SOP Instance UID than the offer');
   }
-  return { objectSha256: opened.objectSha256, manifest, metadata, fields };
+  return { objectSha256: opened.objectSha256, manifest, metadata, fields, ...(charset ? { charset } : {}) };
 }

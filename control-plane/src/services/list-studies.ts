@@ -133,6 +133,8 @@ export async function listStudies({
       ? or(
           like(studies.patientNameSearch, `${qLike}%`),
           like(studies.patientNameSearch, `% ${qLike}%`),
+          // The ideographic and phonetic groups of a name start after `=`.
+          like(studies.patientNameSearch, `%=${qLike}%`),
           like(studies.patientIdSearch, `${qLike}%`),
         )
       : undefined,

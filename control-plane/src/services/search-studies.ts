@@ -2,7 +2,9 @@ import { and, arrayOverlaps, desc, eq, gt, gte, inArray, like, lte, or, type SQL
 import type { Ctx } from '../context.js';
 import {
   type DateRange,
+  escapeLike,
   matchText,
+  nameGroupLike,
   pageWithMetadata,
   type StudySummary,
   studySummaryColumns,
@@ -45,7 +47,8 @@ export interface StudyMatch {
 
 /**
  * Patient name matching on the search form of the name (case and accents ignored, `^` as a space),
- * the same form the index stores: `*` and `?` are wildcards, anything else is literal.
+ * the same form the index stores: `*` and `?` are wildcards, anything else is literal. A value matches
+ * the whole name or any one component group (alphabetic, ideographic, phonetic).
  */
 export function patientNameCondition(match: WildcardValue, fuzzy: boolean): SQL | undefined {
   const key = patientSearchKey(match.value);
@@ -55,9 +58,10 @@ export function patientNameCondition(match: WildcardValue, fuzzy: boolean): SQL 
     return or(
       like(studies.patientNameSearch, `${pattern}%`),
       like(studies.patientNameSearch, `% ${pattern}%`),
+      like(studies.patientNameSearch, `%=${pattern}%`),
     );
   }
-  return match.wildcard ? like(studies.patientNameSearch, pattern) : eq(studies.patientNameSearch, key);
+  return nameGroupLike(studies.patientNameSearch, match.wildcard ? pattern : escapeLike(key));
 }
 
 function dateCondition(range: DateRange): SQL | undefined {

@@ -1,5 +1,17 @@
 import { FerryError } from '@ferry/shared';
-import { and, asc, type Column, eq, getTableColumns, ilike, inArray, like, type SQL, sql } from 'drizzle-orm';
+import {
+  and,
+  asc,
+  type Column,
+  eq,
+  getTableColumns,
+  ilike,
+  inArray,
+  like,
+  or,
+  type SQL,
+  sql,
+} from 'drizzle-orm';
 import type { PgSelect } from 'drizzle-orm/pg-core';
 import type { DicomJson } from '../../dicom/dicom-json.js';
 import type { DbOrTx } from '../client.js';
@@ -52,6 +64,19 @@ export function wildcardToLike(value: string): string {
     .split(/([*?])/)
     .map((part) => (part === '*' ? '%' : part === '?' ? '_' : escapeLike(part)))
     .join('');
+}
+
+/**
+ * A person name's search form matched by LIKE `pattern` as a whole or as any one of its component
+ * groups (`alphabetic=ideographic=phonetic`), so 山田 太郎 finds Yamada^Tarou=山田^太郎=やまだ^たろう.
+ */
+export function nameGroupLike(column: Column | SQL, pattern: string): SQL {
+  return or(
+    like(column, pattern),
+    like(column, `${pattern}=%`),
+    like(column, `%=${pattern}`),
+    like(column, `%=${pattern}=%`),
+  ) as SQL;
 }
 
 /**

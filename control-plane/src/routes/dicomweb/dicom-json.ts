@@ -8,6 +8,7 @@ import {
   type DicomJson,
   type DicomJsonElement,
   PIXEL_DATA,
+  personNameJson,
   pixelDataPlaceholder,
 } from '../../dicom/dicom-json.js';
 import type { StudySummary } from '../../services/list-studies.js';
@@ -33,8 +34,10 @@ function texts(vr: string, values: readonly string[]): DicomJsonElement {
   return values.length > 0 ? { vr, Value: [...values] } : { vr };
 }
 
+/** From an index column, which keeps every component group (`Alphabetic=Ideographic=Phonetic`). */
 function personName(value: string | null | undefined): DicomJsonElement {
-  return value ? { vr: 'PN', Value: [{ Alphabetic: value }] } : { vr: 'PN' };
+  const json = value ? personNameJson(value) : null;
+  return json ? { vr: 'PN', Value: [json] } : { vr: 'PN' };
 }
 
 function integer(vr: string, value: number | string | null | undefined): DicomJsonElement {
