@@ -112,15 +112,15 @@ function eucOf(set: GraphicSet, b1: number, b2: number): { label: string; bytes:
 }
 
 class Output {
-  private parts: string[] = [];
+  private decoded = '';
   private run: number[] = [];
   private runLabel = '';
 
   constructor(private readonly issues: Set<CharsetIssue> | undefined) {}
 
   text(s: string): void {
-    this.flush();
-    this.parts.push(s);
+    if (this.run.length > 0) this.flush();
+    this.decoded += s;
   }
 
   pair(set: GraphicSet, b1: number, b2: number): void {
@@ -138,13 +138,13 @@ class Output {
     if (this.run.length === 0) return;
     const s = decoderFor(this.runLabel).decode(Uint8Array.from(this.run));
     if (s.includes(REPLACEMENT)) this.flag('invalid-bytes');
-    this.parts.push(s);
+    this.decoded += s;
     this.run = [];
   }
 
   done(): string {
     this.flush();
-    return this.parts.join('');
+    return this.decoded;
   }
 }
 
@@ -158,9 +158,13 @@ function decodeStandAlone(bytes: Uint8Array, label: string, issues: Set<CharsetI
 }
 
 function isPlainAscii(bytes: Uint8Array): boolean {
-  if (bytes.length > 4096) return false;
   for (const b of bytes) if (b >= 0x80 || b === ESC) return false;
   return true;
+}
+
+/** Bytes below 0x80 as text (windows-1252 is ASCII there, and TextDecoder takes any length). */
+function ascii(bytes: Uint8Array): string {
+  return decoderFor('windows-1252').decode(bytes);
 }
 
 /**
@@ -175,10 +179,11 @@ export function decodeText(
   issues?: Set<CharsetIssue>,
 ): string {
   if (cs.standAlone) return decodeStandAlone(bytes, cs.standAlone, issues);
-  if (isPlainAscii(bytes)) return String.fromCharCode(...bytes);
+  if (isPlainAscii(bytes)) return ascii(bytes);
   const isPn = vr === 'PN';
   const multi = !SINGLE_VALUED.has(vr);
   const out = new Output(issues);
+  const delimiter = (c: number) => (c === BACKSLASH && multi) || (isPn && (c === CARET || c === EQUALS));
   let g0 = cs.initialG0;
   let g1 = cs.initialG1;
   const n = bytes.length;
@@ -211,7 +216,13 @@ export function decodeText(
       continue;
     }
     if (b < 0x80) {
-      if (b !== 0x20 && TWO_BYTE.has(g0)) {
+      if (TWO_BYTE.has(g0)) {
+        // SPACE stays one byte in a 94×94 set (ISO 2022 6.3.1).
+        if (b === 0x20) {
+          out.text(' ');
+          i++;
+          continue;
+        }
         const b2 = bytes[i + 1];
         if (b2 !== undefined && b2 >= 0x21 && b2 <= 0x7e) {
           out.pair(g0, b, b2);
@@ -224,12 +235,23 @@ export function decodeText(
         continue;
       }
       // In a single-byte G0 set the delimiters are unambiguous: the sets of value 1 apply again.
-      if ((b === BACKSLASH && multi) || (isPn && (b === CARET || b === EQUALS))) {
+      if (delimiter(b)) {
         g0 = cs.initialG0;
         g1 = cs.initialG1;
+        out.text(String.fromCharCode(b));
+        i++;
+        continue;
       }
-      out.text(String.fromCharCode(b));
-      i++;
+      let j = i + 1;
+      while (
+        j < n &&
+        (bytes[j] as number) >= 0x20 &&
+        (bytes[j] as number) < 0x7f &&
+        !delimiter(bytes[j] as number)
+      )
+        j++;
+      out.text(ascii(bytes.subarray(i, j)));
+      i = j;
       continue;
     }
     if (g1 === null) {

@@ -67,6 +67,7 @@ describe('decodeText: switching and resets', () => {
     // 0x3D21, 0x5E3D, 0x305C and 0x5C30 are kanji; a splitter on bytes would cut them apart.
     const text = decode('\x1b$B\x3d\x21\x5e\x3d\x1b(B^\x1b$B\x30\x5c\x5c\x30\x1b(B', '\\ISO 2022 IR 87').text;
     expect(text).toBe('宗渊^移椣');
+    expect(decode('\x1b$B;3 ED\x1b(B', '\\ISO 2022 IR 87').text).toBe('山 田');
     expect(textValues(decode('\x1b$B\x30\x5c\x5c\x30\x1b(B', '\\ISO 2022 IR 87', 'LO').text, 'LO')).toEqual([
       '移椣',
     ]);
