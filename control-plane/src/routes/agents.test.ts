@@ -1,4 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { GATEWAY_CONFIG_DEFAULTS } from '@ferry/shared';
 import { and, eq } from 'drizzle-orm';
 import { exportJWK, type JWK, generateKeyPair as joseGenerateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -89,15 +90,7 @@ describe.each(BACKENDS)('agent routes (%s)', (backend) => {
       expect(res.body).toEqual({
         gatewayId: expect.stringMatching(/^[0-9a-f-]{36}$/),
         facility: { id: facilityId, name: 'Radiology East', aeTitle: 'RAD_EAST' },
-        config: {
-          aeTitle: 'RAD_EAST',
-          port: 4104,
-          allowedCallingAeTitles: [],
-          maxAssociations: 32,
-          upload: { parallelism: 4, bandwidthBytesPerSecond: 0, schedule: [], retentionHours: 0 },
-          peers: [],
-          stablePeriodSeconds: 60,
-        },
+        config: { ...GATEWAY_CONFIG_DEFAULTS, aeTitle: 'RAD_EAST' },
         configVersion: 1,
         recipientPublicKey: {
           kty: 'OKP',
