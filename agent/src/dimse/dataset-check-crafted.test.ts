@@ -1,10 +1,11 @@
 // Crafted datasets in each transfer syntax we check, cut at every byte and broken one way at a time.
+import { randomBytes } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
 import { TS } from '@ferry/shared';
 import { describe, expect, it } from 'vitest';
 import { type Rng, seededRandom } from '../../../test/harness/seeded-random.js';
-import { datasetCheckFor } from './dataset-check-inflate.js';
 import { ImageAttributes, ImageTag } from './dataset-check-pixels.js';
+import { datasetCheckFor } from './dataset-check-syntax.js';
 
 const JPEG_BASELINE = '1.2.840.10008.1.2.4.50';
 const UNDEFINED = 0xffffffff;
@@ -201,6 +202,14 @@ describe('dataset structure check on crafted datasets', () => {
     expect(await verdict(ts, deflateRawSync(bytes.subarray(0, pixels + 13_479)))).toBe(
       'dataset ends inside Pixel Data: 13479 of 32768 bytes',
     );
+    // More than the inflater queues: the source is asked to pause, and resumed once it drained.
+    const big = deflateRawSync(
+      Buffer.concat([bytes.subarray(0, pixels - 12), encode(el(0x7fe00010, 'OW', randomBytes(2 << 20)), l)]),
+    );
+    const c = datasetCheckFor(ts)!;
+    expect(c.write(big)).toBe(false);
+    await new Promise<void>((resolve) => c.onDrain(resolve));
+    expect((await c.finish()).problem).toBeUndefined();
     const garbage = Buffer.from(deflated);
     garbage.fill(0xff, 0, 8);
     expect(await verdict(ts, garbage)).toBe('deflated dataset cannot be inflated');
@@ -265,6 +274,14 @@ describe('dataset structure check on crafted datasets', () => {
       c.write(bytes);
       expect(c.failed?.problem, problem).toBe(problem);
     }
+  });
+
+  it('walks every standard binary transfer syntax; private, unknown and non-binary ones pass unchecked', () => {
+    expect(datasetCheckFor('1.2.840.10008.1.20')).toBeDefined(); // Papyrus 3 implicit VR LE
+    expect(datasetCheckFor('1.2.840.10008.1.2.4.201')).toBeDefined(); // HTJ2K
+    expect(datasetCheckFor('1.2.840.10008.1.2.6.2')).toBeUndefined(); // XML encoding (retired)
+    expect(datasetCheckFor('1.2.840.10008.1.2.9.9')).toBeUndefined();
+    expect(datasetCheckFor('1.2.826.0.1.3680043.99.1')).toBeUndefined();
   });
 
   it('native Pixel Data shorter than the image attributes need is refused at its header', async () => {

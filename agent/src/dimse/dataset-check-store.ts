@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { type DatasetCheck, datasetCheckFor } from './dataset-check-inflate.js';
+import { type DatasetCheck, datasetCheckFor } from './dataset-check-syntax.js';
 import type { StoreHandler, StoreOutcome, StoreRequest, StoreWriter } from './store-handler.js';
 import { storeFailureStatus } from './store-status.js';
 

@@ -4,7 +4,7 @@ import { TS } from '@ferry/shared';
 import { describe, expect, it } from 'vitest';
 import { pydicomSamplesDir, unsendableSamplesDir } from '../../../test/harness/corpus.js';
 import { type Rng, seededRandom } from '../../../test/harness/seeded-random.js';
-import { datasetCheckFor } from './dataset-check-inflate.js';
+import { datasetCheckFor } from './dataset-check-syntax.js';
 
 const PYDICOM = '/usr/lib/python3/dist-packages/pydicom/data';
 const CORPUS_DIRS = [

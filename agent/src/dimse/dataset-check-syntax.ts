@@ -1,11 +1,16 @@
 import { createInflateRaw, type InflateRaw } from 'node:zlib';
 import { TS } from '@ferry/shared';
 import { type DatasetLayout, DatasetStructure, type StructureVerdict } from './dataset-check.js';
+import { STANDARD_TRANSFER_SYNTAXES } from './standard-transfer-syntaxes.js';
 
 /** JPIP Referenced Deflate: like Deflated Explicit VR Little Endian, the whole dataset is deflated. */
 const JPIP_REFERENCED_DEFLATE = '1.2.840.10008.1.2.4.95';
-/** Every standard transfer syntax is under this root (PS3.6 Table A-1). */
-const STANDARD_TS_ROOT = '1.2.840.10008.1.2.';
+/** Papyrus 3 Implicit VR Little Endian (retired): encoded as Implicit VR Little Endian. */
+const PAPYRUS_3_IMPLICIT = '1.2.840.10008.1.20';
+/** RFC 2557 MIME and XML encodings (retired): not a binary dataset, so there is nothing to walk. */
+const NOT_BINARY_ROOT = '1.2.840.10008.1.2.6.';
+/** Deflated bytes that may wait for the inflater before the source is paused. */
+const INFLATE_QUEUE_BYTES = 1 << 20;
 
 /**
  * A dataset structure check fed slice by slice. `write` is false when the check wants its source
@@ -22,13 +27,14 @@ export interface DatasetCheck {
 }
 
 /**
- * The check for a transfer syntax, or undefined for a private one whose encoding we cannot know
- * (those pass unchecked, as before).
+ * The check for a transfer syntax, or undefined for one whose encoding we cannot know (a private
+ * one an admin listed, or a retired non-binary one): those pass unchecked, as before.
  */
 export function datasetCheckFor(transferSyntaxUid: string): DatasetCheck | undefined {
   const explicitLe: DatasetLayout = { implicit: false, littleEndian: true, nativePixels: false };
   switch (transferSyntaxUid) {
     case TS.ImplicitVRLittleEndian:
+    case PAPYRUS_3_IMPLICIT:
       return new PlainCheck({ implicit: true, littleEndian: true, nativePixels: true });
     case TS.ExplicitVRLittleEndian:
       return new PlainCheck({ ...explicitLe, nativePixels: true });
@@ -39,8 +45,10 @@ export function datasetCheckFor(transferSyntaxUid: string): DatasetCheck | undef
     case JPIP_REFERENCED_DEFLATE:
       return new InflatingCheck(explicitLe);
   }
+  if (!STANDARD_TRANSFER_SYNTAXES.has(transferSyntaxUid) || transferSyntaxUid.startsWith(NOT_BINARY_ROOT))
+    return undefined;
   // Every other standard syntax is explicit VR little endian with encapsulated (or no) Pixel Data.
-  return transferSyntaxUid.startsWith(STANDARD_TS_ROOT) ? new PlainCheck(explicitLe) : undefined;
+  return new PlainCheck(explicitLe);
 }
 
 class PlainCheck implements DatasetCheck {
@@ -109,7 +117,10 @@ class InflatingCheck implements DatasetCheck {
 
   write(slice: Buffer): boolean {
     if (this.failed) return true;
-    return this.inflater.write(slice);
+    this.inflater.write(slice);
+    // Up to INFLATE_QUEUE_BYTES may wait (beyond the stream's own 16 KiB mark, which would pause the
+    // socket on every PDV); past it 'drain' comes once the inflater has caught up.
+    return this.inflater.writableLength < INFLATE_QUEUE_BYTES;
   }
 
   onDrain(cb: () => void): void {
