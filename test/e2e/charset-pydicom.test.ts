@@ -101,3 +101,27 @@ describe('text decoding matches pydicom on its character set files', () => {
     }
   });
 });
+
+describe('an unknown Specific Character Set term', () => {
+  it('is decoded as far as it can be, flagged, and never thrown, on both sides', async () => {
+    const file = await readFile('/usr/lib/python3/dist-packages/pydicom/data/charset_files/chrFren.dcm');
+    const at = file.indexOf('ISO_IR 100');
+    expect(at).toBeGreaterThan(0);
+    const bad = Buffer.from(file);
+    bad.write('ISO_IR 999', at, 'latin1');
+    const parsed = await parseDicomHeader(bad, { whole: true });
+    expect(parsed.metadata['00100010']?.Value).toEqual([{ Alphabetic: 'Buc^Jérôme' }]);
+    expect(parsed.charset).toEqual({
+      terms: ['ISO_IR 999'],
+      issues: ['unknown-term', 'bytes-outside-charset'],
+    });
+    const meta = await readMeta('/usr/lib/python3/dist-packages/pydicom/data/charset_files/chrFren.dcm');
+    const agent = readHeader(bad.subarray(meta?.datasetOffset), TS.ExplicitVRLittleEndian, true, false);
+    if (agent.state !== 'complete') throw new Error('header not read');
+    expect(agent.fields.patient.name).toBe('Buc^Jérôme');
+    expect(agent.fields.charset).toEqual({
+      terms: ['ISO_IR 999'],
+      issues: ['unknown-term', 'bytes-outside-charset'],
+    });
+  });
+});
