@@ -72,7 +72,7 @@ describe.each(BACKENDS)('userIdentity through the settings routes (%s)', (backen
       },
     });
     expect(both.body.error?.message).toMatch(
-      /^userIdentity\.users\.0\.password: is never stored: put its hash/,
+      /^userIdentity\.users\.0: a password is never stored: put its hash/,
     );
     expect(both.text).not.toContain(PASSWORD);
     const f = await seedFacility(t, g);
@@ -93,6 +93,25 @@ describe.each(BACKENDS)('userIdentity through the settings routes (%s)', (backen
     expect(patched.status, patched.text).toBe(200);
     expect(await latestConfig(gw.gatewayId)).toMatchObject({ userIdentity: own });
     expect(JSON.stringify(await latestConfig(gw.gatewayId))).not.toContain('passwordHash');
+  });
+
+  it('shows readers the usernames but not the password hashes; admins get them back whole', async () => {
+    const f = await seedFacility(t, g, { aeTitle: 'HIDDEN' });
+    const identity = { require: 'username-password', users: [{ username: 'ct1', passwordHash: HASH }] };
+    expect((await put({ userIdentity: identity })).status).toBe(200);
+    expect((await patch(f.facilityId, { gateway: { userIdentity: identity } })).status).toBe(200);
+    const reads = (token: string) =>
+      Promise.all([
+        t.request('GET', '/api/v1/settings/gateways', { token }),
+        t.request('GET', `/api/v1/facilities/${f.facilityId}`, { token }),
+        t.request('GET', '/api/v1/facilities', { token }),
+      ]);
+    for (const res of await reads(g.reader.token)) {
+      expect(res.status).toBe(200);
+      expect(res.text).toContain('"users":[{"username":"ct1"}]');
+      expect(res.text).not.toContain('scrypt$');
+    }
+    for (const res of await reads(g.admin.token)) expect(res.text).toContain(HASH);
   });
 
   it('lets only the group admin set it, and only for their own group', async () => {

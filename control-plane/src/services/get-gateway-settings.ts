@@ -2,6 +2,7 @@ import type { GatewaySettings } from '@ferry/shared';
 import { eq } from 'drizzle-orm';
 import type { Ctx } from '../context.js';
 import { groups } from '../db/schema/index.js';
+import { gatewaySettingsFor } from './gateway-settings-view.js';
 import { requireUser } from './permissions.js';
 
 /** The caller's group's gateway settings: the defaults its facilities' overrides start from. */
@@ -16,5 +17,5 @@ export async function getGatewaySettings({
     .select({ settings: groups.gatewaySettings })
     .from(groups)
     .where(eq(groups.id, actor.groupId));
-  return { settings: row?.settings ?? {} };
+  return { settings: gatewaySettingsFor(actor, row?.settings ?? {}) };
 }

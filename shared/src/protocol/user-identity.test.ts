@@ -41,7 +41,7 @@ describe('the userIdentity setting', () => {
         users: [{ username: 'ct1', password: 'hunter22', passwordHash: HASH }],
       }),
     ).toEqual([
-      'users.0.password: is never stored: put its hash from `ferry-agent hash-password` in passwordHash',
+      'users.0: a password is never stored: put its hash from `ferry-agent hash-password` in passwordHash',
     ]);
   });
 

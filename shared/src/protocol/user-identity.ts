@@ -64,6 +64,12 @@ const publicJwkSchema = z
     { error: 'lacks its public key members (RSA: n, e; EC: crv, x, y; OKP: crv, x)' },
   );
 
+/** A `password` next to a username is refused in words: a password is never stored or pushed. */
+const passwordRefused = (issue: { code?: string; keys?: string[] }) =>
+  issue.code === 'unrecognized_keys' && issue.keys?.includes('password')
+    ? 'a password is never stored: put its hash from `ferry-agent hash-password` in passwordHash'
+    : undefined;
+
 const uniqueUsernames = (users: { username: string }[]) =>
   new Set(users.map((u) => u.username)).size === users.length;
 
@@ -80,20 +86,15 @@ export const userIdentitySettingSchema = z.discriminatedUnion(
         require: z.literal('username-password'),
         users: z
           .array(
-            z
-              .object({
+            z.strictObject(
+              {
                 username: usernameSchema,
                 passwordHash: z
                   .string({ error: HASH_WORDS })
                   .refine((v) => !!parseIdentityPasswordHash(v), HASH_WORDS),
-                /** Named only to refuse it in words: a password is never stored or pushed. */
-                password: z
-                  .undefined({
-                    error: 'is never stored: put its hash from `ferry-agent hash-password` in passwordHash',
-                  })
-                  .optional(),
-              })
-              .strict(),
+              },
+              { error: passwordRefused },
+            ),
           )
           .min(1, 'must list at least one user')
           .max(1000)
