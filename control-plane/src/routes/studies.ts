@@ -172,7 +172,7 @@ const listStudiesRoute = createRoute({
         .openapi({ description: '`updated`: studies with the updated flag, whatever their status' }),
       q: z.string().max(128).optional().openapi({
         description:
-          'Start of the patient name (or of any word of it) or of the patient id; case and accents ignored',
+          'Start of the patient name (or of any word or component group of it: alphabetic, ideographic, phonetic) or of the patient id; case and accents ignored',
         example: 'doe',
       }),
       sort: z

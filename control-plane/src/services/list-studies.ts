@@ -24,7 +24,7 @@ export interface ListStudiesInput {
   dateTo?: string | undefined;
   /** `updated` selects studies with the updated flag, whatever their status. */
   status?: (typeof studyListStatuses)[number] | undefined;
-  /** Start of the patient's name, of any word of it, or of the patient id; case and accents ignored. */
+  /** Start of the patient's name, of any word or component group of it, or of the patient id; case and accents ignored. */
   q?: string | undefined;
   sort?: StudySort | undefined;
   order?: SortOrder | undefined;

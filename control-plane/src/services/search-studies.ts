@@ -33,7 +33,7 @@ export interface SearchStudiesInput {
   filters: StudyFilters;
   limit: number;
   offset: number;
-  /** A patient name also matches at the start of any word of it. */
+  /** A patient name also matches at the start of any word or component group of it. */
   fuzzy: boolean;
   /** Read one instance's header per study too (for attributes without a column). */
   withMetadata: boolean;
