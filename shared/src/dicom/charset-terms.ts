@@ -122,6 +122,11 @@ export function characterSetOf(value: string | readonly (string | null)[] | null
   while (terms.length > 1 && terms.at(-1) === '') terms.pop();
   const issues = new Set<CharsetIssue>();
   const meanings = terms.map((t) => meaningOf(t, issues));
+  // `ISO_IR 13` with code extensions after it can only mean ISO 2022 IR 13.
+  if (terms.length > 1 && meanings[0]?.standAlone === 'shift_jis') {
+    meanings[0] = TERMS.get('ISO 2022 IR 13');
+    issues.add('misspelled-term');
+  }
   const first = meanings[0];
   const declared = new Set<GraphicSet>(['ascii']);
   if (first?.standAlone) {

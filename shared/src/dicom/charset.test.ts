@@ -90,6 +90,11 @@ describe('decodeText: what is wrong is decoded as far as it can be, never thrown
     expect(decode('J\xe9r\xf4me', 'ISO IR 100').text).toBe('Jérôme');
     expect(characterSetOf('ISO IR 100').issues).toEqual(['misspelled-term']);
     expect(characterSetOf('ISO_IR 192\\ISO 2022 IR 87').issues).toEqual(['ignored-extension']);
+    expect(decode('\xd4\xcf^\x1b$B;3\x1b(J', 'ISO_IR 13\\ISO 2022 IR 87')).toEqual({
+      text: 'ﾔﾏ^山',
+      issues: [],
+    });
+    expect(characterSetOf('ISO_IR 13\\ISO 2022 IR 87').issues).toEqual(['misspelled-term']);
   });
 
   it('unknown and undeclared escapes, truncated and invalid multi-byte characters', () => {
