@@ -186,6 +186,8 @@ export function decodeText(
   const delimiter = (c: number) => (c === BACKSLASH && multi) || (isPn && (c === CARET || c === EQUALS));
   let g0 = cs.initialG0;
   let g1 = cs.initialG1;
+  /** The last G1 an escape designated in this value, for GR bytes a sender left without one. */
+  let lastG1: GraphicSet | null = null;
   const n = bytes.length;
   let i = 0;
   while (i < n) {
@@ -201,7 +203,10 @@ export function decodeText(
       else {
         if (!cs.declared.has(d.set)) out.flag('undeclared-escape');
         if (d.g === 0) g0 = d.set;
-        else g1 = d.set;
+        else {
+          g1 = d.set;
+          lastG1 = d.set;
+        }
       }
       i = end;
       continue;
@@ -254,15 +259,17 @@ export function decodeText(
       i = j;
       continue;
     }
-    if (g1 === null) {
-      // No G1 set: read it as ISO 8859-1, as pydicom does with the default repertoire.
-      out.flag('bytes-outside-charset');
+    // GR bytes after a delimiter reset G1 to none: a sender that designated KS X 1001 once for the
+    // whole name (`ESC$)C김^희중`) meant it for the rest too; without any, read ISO 8859-1 as pydicom does.
+    const set = g1 ?? lastG1;
+    if (g1 === null) out.flag('bytes-outside-charset');
+    if (set === null) {
       out.text(String.fromCharCode(b));
       i++;
-    } else if (TWO_BYTE.has(g1)) {
+    } else if (TWO_BYTE.has(set)) {
       const b2 = bytes[i + 1];
       if (b >= 0xa1 && b <= 0xfe && b2 !== undefined && b2 >= 0xa1 && b2 <= 0xfe) {
-        out.pair(g1, b & 0x7f, b2 & 0x7f);
+        out.pair(set, b & 0x7f, b2 & 0x7f);
         i += 2;
       } else {
         out.flag('invalid-bytes');
@@ -270,7 +277,7 @@ export function decodeText(
         i++;
       }
     } else {
-      const c = upperHalf(g1)[b - 0x80] as string;
+      const c = upperHalf(set)[b - 0x80] as string;
       if (c === REPLACEMENT) out.flag('invalid-bytes');
       out.text(c);
       i++;

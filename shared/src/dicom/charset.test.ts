@@ -97,6 +97,13 @@ describe('decodeText: what is wrong is decoded as far as it can be, never thrown
     expect(characterSetOf('ISO_IR 13\\ISO 2022 IR 87').issues).toEqual(['misspelled-term']);
   });
 
+  it('GR bytes a sender left without a designation after a delimiter keep the last G1 set, flagged', () => {
+    expect(decode('\x1b$)C\xb1\xe8^\xc8\xf1\xc1\xdf', '\\ISO 2022 IR 149')).toEqual({
+      text: '김^희중',
+      issues: ['bytes-outside-charset'],
+    });
+  });
+
   it('unknown and undeclared escapes, truncated and invalid multi-byte characters', () => {
     expect(decode('\x1b%Gabc', '\\ISO 2022 IR 87')).toEqual({ text: 'abc', issues: ['unknown-escape'] });
     expect(decode('\x1b$)C\xb1\xe8', '')).toEqual({ text: '김', issues: ['undeclared-escape'] });
