@@ -12,7 +12,7 @@ import {
 } from './associate.js';
 import { type AssociationRejection, judgeAssociateRq } from './association-accept.js';
 import { type Command, CommandField, encodeResponsePdu, NO_DATASET, parseCommand } from './command.js';
-import { checkUserIdentity, type IdentityVerdict } from './identity-check.js';
+import { checkUserIdentity, type IdentityVerdict, identityRequiredOf } from './identity-check.js';
 import { PduReader, type PduSink } from './pdu-reader.js';
 import {
   AbortReason,
@@ -382,7 +382,7 @@ export class Connection implements PduSink {
       );
     }
     this.request = req;
-    const identity = checkUserIdentity(req.userIdentity, this.policy.userIdentity);
+    const identity = checkUserIdentity(req.userIdentity, identityRequiredOf(req, this.policy.userIdentity));
     if (!(identity instanceof Promise)) return this.judge(req, identity);
     // A password hash or JWT signature is being checked (ARTIM still runs): read nothing meanwhile.
     this.socket.pause();

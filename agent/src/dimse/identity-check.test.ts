@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeAssociateRq } from '../../../test/harness/raw-scu.js';
 import { parseAssociateRq } from './associate.js';
 import { judgeAssociateRq } from './association-accept.js';
-import { checkUserIdentity, type IdentityVerdict } from './identity-check.js';
+import { checkUserIdentity, type IdentityVerdict, identityRequiredOf } from './identity-check.js';
 import { hashIdentityPassword } from './identity-password.js';
 import type { AssociationPolicy } from './policy.js';
 import type { UserIdentity } from './user-identity.js';
@@ -145,6 +145,22 @@ describe('a JWT required', () => {
       .sign(key);
     expect(await check(id(5, noExp), setting)).toMatchObject({ ok: false, why: /"exp" claim/ });
     expect(await check(id(1, 'ct1'), setting)).toMatchObject({ ok: false, why: /a JWT is required/ });
+  });
+});
+
+describe('which associations the requirement covers', () => {
+  const setting = userIdentitySettingSchema.parse({ require: 'username' });
+  const CT = { id: 3, abstractSyntax: '1.2.840.10008.5.1.4.1.1.2', transferSyntaxes: ['1.2.840.10008.1.2'] };
+  const rq = (contexts: (typeof CT)[]) => parseAssociateRq(encodeAssociateRq({ contexts }).subarray(6));
+
+  it('covers any association that proposes more than Verification, and spares a C-ECHO-only one', () => {
+    expect(identityRequiredOf(rq([CT]), setting)).toBe(setting);
+    expect(identityRequiredOf(rq([{ ...CT, id: 1, abstractSyntax: '1.2.840.10008.1.1' }, CT]), setting)).toBe(
+      setting,
+    );
+    expect(
+      identityRequiredOf(rq([{ ...CT, id: 1, abstractSyntax: '1.2.840.10008.1.1' }]), setting),
+    ).toBeUndefined();
   });
 });
 

@@ -1,6 +1,8 @@
 import type { UserIdentitySetting } from '@ferry/shared';
 import { createLocalJWKSet, errors, type JWTVerifyGetKey, jwtVerify } from 'jose';
+import type { AssociateRequest } from './associate.js';
 import { burnIdentityPasswordCheck, verifyIdentityPassword } from './identity-password.js';
+import { VERIFICATION_SOP_CLASS } from './pdu-types.js';
 import { type UserIdentity, UserIdentityType } from './user-identity.js';
 
 /**
@@ -54,6 +56,19 @@ function accepted(identity: UserIdentity | undefined): IdentityVerdict {
   const answerable =
     identity.type === UserIdentityType.Username || identity.type === UserIdentityType.UsernameAndPasscode;
   return answerable ? { ok: true, response: Buffer.alloc(0) } : { ok: true };
+}
+
+/**
+ * The requirement that applies to `req`: none for an association that proposes only Verification,
+ * because the setting guards storing, and a modality's or `ferry-agent doctor`'s C-ECHO stores nothing.
+ */
+export function identityRequiredOf(
+  req: AssociateRequest,
+  setting: UserIdentitySetting | undefined,
+): UserIdentitySetting | undefined {
+  const echoOnly =
+    req.contexts.length > 0 && req.contexts.every((c) => c.abstractSyntax === VERIFICATION_SOP_CLASS);
+  return echoOnly ? undefined : setting;
 }
 
 /**

@@ -6,7 +6,7 @@ import { GATEWAY_CONFIG_DEFAULTS, type GatewayDesiredConfig } from '@ferry/share
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { freePort, storescu } from '../../../test/harness/dcmtk.js';
+import { echoscu, freePort, storescu } from '../../../test/harness/dcmtk.js';
 import { openTempSpool, removeTempSpool, SAMPLES_DIR, type TempSpool } from '../../../testkit/agent/spool.js';
 import { readRawAgentConfig } from '../config.js';
 import { LiveConfigApplier } from '../live-config/config-applier.js';
@@ -114,6 +114,9 @@ describe('storescu with a user identity', () => {
     const right = await send(['--user', 'ct1', '--password', 's3cret pass', '--pos-response']);
     expect(right.code, right.stderr).toBe(0);
     expect(t.spool.entries()).toHaveLength(1);
+    // The setting guards storing: a C-ECHO (a modality's connection test, ferry-agent doctor) needs none.
+    const echo = await echoscu({ port, timeoutMs: 30_000 });
+    expect(echo.code, echo.stderr).toBe(0);
   });
 
   it('with a JWT required: an expired token is rejected, a good one stores', async () => {
