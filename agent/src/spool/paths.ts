@@ -26,3 +26,8 @@ export function objectPath(paths: SpoolPaths, id: string): string {
 export function segmentPath(paths: SpoolPaths, seq: number): string {
   return join(paths.log, `${String(seq).padStart(8, '0')}.seg`);
 }
+
+/** The cloud's receipts by SOP Instance UID (receipts.ts). */
+export function receiptsPath(paths: SpoolPaths): string {
+  return join(paths.root, 'receipts.log');
+}

@@ -7,9 +7,11 @@ import { fsyncDir } from '../data-dir.js';
 import type { ShippingState, SpoolConsumer } from './consumer.js';
 import { sealedReadError, spoolIoError } from './fs-errors.js';
 import type { IndexEntry } from './index-entry.js';
+import { fateOf, type InstanceFate, type InstanceFates } from './instance-fates.js';
 import { InstanceWriter } from './instance-writer.js';
 import { KeyEpochs } from './key-epochs.js';
-import { objectPath, type SpoolPaths, spoolPaths } from './paths.js';
+import { objectPath, receiptsPath, type SpoolPaths, spoolPaths } from './paths.js';
+import { ReceiptIndex } from './receipts.js';
 import { type PurgeOptions, Retention, type RetentionOptions } from './retention.js';
 import { SpoolLog } from './spool-log.js';
 import { type SpoolStats, spoolStatsOf } from './spool-stats.js';
@@ -73,7 +75,7 @@ export function readSealedRange(log: SpoolLog, id: string, start: number, end: n
  * The durability point, and the only contract between receiving and shipping: a receiver stores
  * through InstanceStore (store-contract.ts), the uploader ships through SpoolConsumer (consumer.ts).
  */
-export class Spool implements InstanceStore, SpoolConsumer {
+export class Spool implements InstanceStore, SpoolConsumer, InstanceFates {
   private readonly inflight = new Map<string, Promise<void>>();
 
   private constructor(
@@ -82,6 +84,7 @@ export class Spool implements InstanceStore, SpoolConsumer {
     readonly log: SpoolLog,
     private readonly keys: KeyEpochs,
     private readonly logger: Logger,
+    private readonly receipts: ReceiptIndex,
   ) {}
 
   static async open(dataDir: string, recipient: JWK, logger: Logger): Promise<Spool> {
@@ -97,7 +100,8 @@ export class Spool implements InstanceStore, SpoolConsumer {
     }
     await takeLock(paths.lock);
     const log = await SpoolLog.open(paths, logger);
-    const spool = new Spool(paths, log, new KeyEpochs(recipient), logger);
+    const receipts = await ReceiptIndex.open(receiptsPath(paths), logger);
+    const spool = new Spool(paths, log, new KeyEpochs(recipient), logger, receipts);
     await spool.recover();
     return spool;
   }
@@ -190,8 +194,22 @@ export class Spool implements InstanceStore, SpoolConsumer {
     return this.log.onPut(listener);
   }
 
-  mark(id: string, state: ShippingState): Promise<void> {
-    return this.log.setState(id, state);
+  /**
+   * A settlement (receipt or refusal) goes into the receipt index first: the log may forget the
+   * entry at once, and a crash in between only makes the uploader offer an object the cloud has.
+   */
+  async mark(id: string, state: ShippingState): Promise<void> {
+    const uid = this.log.get(id)?.sopInstanceUid;
+    if (uid !== undefined && state !== 'uploading') await this.receipts.record(uid, state);
+    await this.log.setState(id, state);
+  }
+
+  fateOf(sopInstanceUid: string): InstanceFate {
+    return fateOf(this.log.versionsOf(sopInstanceUid), this.receipts.get(sopInstanceUid));
+  }
+
+  onSettled(listener: (sopInstanceUid: string) => void): () => void {
+    return this.receipts.onSettled(listener);
   }
 
   /**
@@ -227,6 +245,7 @@ export class Spool implements InstanceStore, SpoolConsumer {
 
   async close(): Promise<void> {
     await this.log.close();
+    await this.receipts.close();
     await unlink(this.paths.lock).catch(() => undefined);
   }
 }
