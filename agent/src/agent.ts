@@ -11,6 +11,8 @@ import { discardIdentity, loadIdentity } from './cloud/identity.js';
 import { RecipientKeyStore } from './cloud/recipient-key.js';
 import type { AgentConfig } from './config.js';
 import { DiagnosticsRunner } from './diagnostics/diagnostics-runner.js';
+import { StorageCommitment } from './dimse/commitment-service.js';
+import { commitmentSessions } from './dimse/commitment-session.js';
 import { checkedStore } from './dimse/dataset-check-store.js';
 import { DicomListener } from './dimse/listener.js';
 import { contextRulesOf } from './dimse/sop-classes.js';
@@ -58,11 +60,23 @@ export async function startAgent(
 ): Promise<RunningAgent> {
   const startedAt = new Date();
   const spool = await Spool.open(dataDir, config.recipientPublicKey, log);
+  // Its settings are the config in force, read through the applier once it exists (start() below).
+  let applied: () => LiveConfigApplier | undefined = () => undefined;
+  const commitment = await StorageCommitment.open({
+    dataDir,
+    fates: spool,
+    settings: () => ({
+      maxWaitMinutes: (applied()?.appliedStorageCommitment() ?? config.storageCommitment).maxWaitMinutes,
+      peers: applied()?.appliedPeers() ?? config.peers,
+    }),
+    log: log.child({ component: 'commitment' }),
+  });
   const listener = new DicomListener(
     {
       host: config.host,
       port: config.port,
       ...(config.tls ? { tls: config.tls } : {}),
+      commitment: commitmentSessions(commitment, log.child({ component: 'commitment' })),
       policy: {
         aeTitle: config.aeTitle,
         allowedCallingAeTitles: config.allowedCallingAeTitles,
@@ -109,7 +123,10 @@ export async function startAgent(
     log: log.child({ component: 'config' }),
     initialVersion: config.configVersion ?? 0,
     initialPeers: config.peers,
+    initialStorageCommitment: config.storageCommitment,
   });
+  applied = () => applier;
+  await commitment.start();
   if (enrollment) {
     const health = new HealthMonitor({
       dataDir,
@@ -151,6 +168,7 @@ export async function startAgent(
     async stop() {
       await channel?.stop();
       await listener.close(true);
+      commitment.stop();
       // Part PUTs in flight get a few seconds; the rest resumes on the next start.
       await uploader?.stop({ graceMs: 5000 });
       await spool.close();

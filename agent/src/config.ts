@@ -26,6 +26,7 @@ const {
   stablePeriodSeconds,
   upload: uploadFields,
   peers,
+  storageCommitment: storageCommitmentFields,
   ...laterSettings
 } = agentJsonSettingsShape;
 const { parallelism, bandwidthBytesPerSecond, retentionHours, schedule, ...laterUpload } = uploadFields;
@@ -84,6 +85,8 @@ export const agentConfigSchema = z
     stablePeriodSeconds,
     upload: uploadSchema.default(uploadSchema.parse({})),
     peers,
+    /** Storage commitment SCP (dimse/commitment-*.ts). */
+    storageCommitment: z.object(storageCommitmentFields).strict().prefault({}),
     ...laterSettings,
   })
   .strict();

@@ -8,6 +8,10 @@ export const CommandField = {
   CEchoRsp: 0x8030,
   /** C-CANCEL-RQ: has no response (PS3.7 9.3.2.3). */
   CCancelRq: 0x0fff,
+  NEventReportRq: 0x0100,
+  NEventReportRsp: 0x8100,
+  NActionRq: 0x0130,
+  NActionRsp: 0x8130,
 } as const;
 /** Set in every response's Command Field: a request's response is its field | 0x8000. */
 export const RESPONSE_BIT = 0x8000;
@@ -21,6 +25,15 @@ export interface Command {
   dataSetType: number;
   priority: number;
   moveOriginatorAeTitle: string;
+  /** N-service requests name their target with Requested (0000,0003)/(0000,1001), not Affected. */
+  requestedSopClassUid?: string;
+  requestedSopInstanceUid?: string;
+  /** (0000,1008) of N-ACTION, (0000,1002) of N-EVENT-REPORT. */
+  actionTypeId?: number;
+  eventTypeId?: number;
+  /** Responses: Status (0000,0900) and Message ID Being Responded To (0000,0120). */
+  status?: number;
+  respondingTo?: number;
 }
 
 function text(buf: Buffer): string {
@@ -55,11 +68,17 @@ export function parseCommand(bytes: Buffer): Command {
       case 0x0002:
         cmd.affectedSopClassUid = text(v);
         break;
+      case 0x0003:
+        cmd.requestedSopClassUid = text(v);
+        break;
       case 0x0100:
         if (len >= 2) cmd.commandField = v.readUInt16LE(0);
         break;
       case 0x0110:
         if (len >= 2) cmd.messageId = v.readUInt16LE(0);
+        break;
+      case 0x0120:
+        if (len >= 2) cmd.respondingTo = v.readUInt16LE(0);
         break;
       case 0x0700:
         if (len >= 2) cmd.priority = v.readUInt16LE(0);
@@ -67,8 +86,20 @@ export function parseCommand(bytes: Buffer): Command {
       case 0x0800:
         if (len >= 2) cmd.dataSetType = v.readUInt16LE(0);
         break;
+      case 0x0900:
+        if (len >= 2) cmd.status = v.readUInt16LE(0);
+        break;
       case 0x1000:
         cmd.affectedSopInstanceUid = text(v);
+        break;
+      case 0x1001:
+        cmd.requestedSopInstanceUid = text(v);
+        break;
+      case 0x1002:
+        if (len >= 2) cmd.eventTypeId = v.readUInt16LE(0);
+        break;
+      case 0x1008:
+        if (len >= 2) cmd.actionTypeId = v.readUInt16LE(0);
         break;
       case 0x1030:
         cmd.moveOriginatorAeTitle = text(v).trim();
@@ -76,8 +107,9 @@ export function parseCommand(bytes: Buffer): Command {
     }
     off = start + len;
   }
-  // C-CANCEL-RQ carries Message ID Being Responded To (0000,0120) instead.
-  const needsMessageId = cmd.commandField !== CommandField.CCancelRq;
+  // C-CANCEL-RQ and responses carry Message ID Being Responded To (0000,0120) instead.
+  const needsMessageId =
+    cmd.commandField !== CommandField.CCancelRq && (cmd.commandField & RESPONSE_BIT) === 0;
   if (cmd.commandField < 0 || (needsMessageId && cmd.messageId < 0)) {
     throw new FerryError('dicom.pdu_malformed', 'command set lacks Command Field or Message ID');
   }
@@ -100,7 +132,7 @@ export function fitErrorComment(comment: string): string {
 }
 
 /** Appends one implicit-VR-LE element, padding to even length as the VR requires. */
-function element(parts: Buffer[], tag: number, value: Buffer | number, pad = 0): void {
+export function element(parts: Buffer[], tag: number, value: Buffer | number, pad = 0): void {
   const v = typeof value === 'number' ? Buffer.from([value & 0xff, value >> 8]) : value;
   const padded = v.length % 2 === 1 ? Buffer.concat([v, Buffer.from([pad])]) : v;
   const head = Buffer.alloc(8);

@@ -12,6 +12,7 @@ import {
 } from './associate.js';
 import { type AssociationRejection, judgeAssociateRq } from './association-accept.js';
 import { type Command, CommandField, encodeResponsePdu, NO_DATASET, parseCommand } from './command.js';
+import { type CommitmentSession, type DatasetSink, routesToCommitment } from './commitment-session.js';
 import { checkUserIdentity, type IdentityVerdict, identityRequiredOf } from './identity-check.js';
 import { PduReader, type PduSink } from './pdu-reader.js';
 import {
@@ -56,6 +57,8 @@ export interface ConnectionHooks {
    */
   admit(callingAeTitle: string): string | undefined;
   stored(callingAeTitle: string): void;
+  /** Storage commitment on this association (commitment-session.ts), when the agent offers it. */
+  commitment?(assoc: string, req: AssociateRequest, send: (pdu: Buffer) => void): CommitmentSession;
 }
 
 interface PendingCommand {
@@ -63,6 +66,7 @@ interface PendingCommand {
   command: Command;
   /** Where the dataset goes; without one it is read and dropped, then `refusal` answers it. */
   writer?: StoreWriter;
+  sink?: DatasetSink;
   refusal?: Refusal;
   started: number;
   bytes: number;
@@ -85,6 +89,7 @@ export class Connection implements PduSink {
   private commandParts: Buffer[] = [];
   private commandBytes = 0;
   private current: PendingCommand | undefined;
+  private commitment: CommitmentSession | undefined;
   private storesInFlight = 0;
   private timer: NodeJS.Timeout | undefined;
   private timerDueAt = 0;
@@ -249,6 +254,7 @@ export class Connection implements PduSink {
       );
     }
     this.current = undefined;
+    this.commitment?.closed();
     if (!this.socket.writableEnded) this.socket.destroy();
     if (this.request) {
       this.log.info(
@@ -335,6 +341,7 @@ export class Connection implements PduSink {
     }
     const cur = this.current!;
     cur.bytes += slice.length;
+    if (cur.sink) return cur.sink.write(slice);
     // The dataset of a request we refuse is read and dropped.
     if (cur.writer && !cur.writer.write(slice)) {
       // Back-pressure: the spool is behind, so stop reading until it drains.
@@ -367,6 +374,7 @@ export class Connection implements PduSink {
       const cur = this.current!;
       this.current = undefined;
       if (cur.writer) void this.finishStore(cur);
+      else if (cur.sink) void this.finishSink(cur.sink);
       else if (cur.refusal) this.send(encodeRefusal(cur.contextId, cur.command, cur.refusal));
     }
   }
@@ -431,6 +439,7 @@ export class Connection implements PduSink {
     this.releasePending = false;
     this.phase = Phase.Released;
     this.released = true;
+    this.commitment?.closed();
     this.socket.write(encodeReleaseRp());
     this.armTimer();
   }
@@ -472,6 +481,12 @@ export class Connection implements PduSink {
           status: Status.Success,
         }),
       );
+      return;
+    }
+    if (this.hooks?.commitment && routesToCommitment(ctx.abstractSyntax, command)) {
+      this.commitment ??= this.hooks.commitment(this.id, this.request!, (b) => this.send(b));
+      const sink = this.commitment.command(contextId, ctx.transferSyntax, command);
+      if (sink) this.current = { contextId, command, sink, started: Date.now(), bytes: 0 };
       return;
     }
     if (command.commandField !== CommandField.CStoreRq) return this.unsupported(contextId, command);
@@ -528,6 +543,13 @@ export class Connection implements PduSink {
     if (command.dataSetType !== NO_DATASET)
       this.current = { contextId, command, ...(refusal ? { refusal } : {}), started: Date.now(), bytes: 0 };
     else if (refusal) this.send(encodeRefusal(contextId, command, refusal));
+  }
+
+  /** A storage commitment N-ACTION: as after a store, a pending release waits for its response. */
+  private async finishSink(sink: DatasetSink): Promise<void> {
+    this.storesInFlight++;
+    await sink.end();
+    if (--this.storesInFlight === 0 && this.releasePending && this.phase !== Phase.Closed) this.release();
   }
 
   private async finishStore(cur: PendingCommand): Promise<void> {

@@ -234,11 +234,39 @@ function aeField(title: string): Buffer {
   return Buffer.from(title.padEnd(16, ' ').slice(0, 16), 'latin1');
 }
 
-export function encodeAssociateRq(calledAeTitle: string, callingAeTitle: string): Buffer {
+/**
+ * An A-ASSOCIATE-RQ of one of our SCUs: one presentation context item (0x20), our implementation
+ * and maximum PDU, and any further user information sub-items (e.g. role selection, 0x54).
+ */
+export function encodeScuAssociateRq(
+  calledAeTitle: string,
+  callingAeTitle: string,
+  context: Buffer,
+  maxPdu: number,
+  extraUserItems: Buffer[] = [],
+): Buffer {
   const fixed = Buffer.alloc(68);
   fixed.writeUInt16BE(1, 0);
   aeField(calledAeTitle).copy(fixed, 4);
   aeField(callingAeTitle).copy(fixed, 20);
+  const max = Buffer.alloc(4);
+  max.writeUInt32BE(maxPdu, 0);
+  const userInfo = item(
+    0x50,
+    Buffer.concat([
+      item(0x51, max),
+      item(0x52, Buffer.from(IMPLEMENTATION_CLASS_UID, 'latin1')),
+      ...extraUserItems,
+      item(0x55, Buffer.from(IMPLEMENTATION_VERSION, 'latin1')),
+    ]),
+  );
+  return pdu(
+    PduType.AssociateRq,
+    Buffer.concat([fixed, item(0x10, Buffer.from(APPLICATION_CONTEXT, 'latin1')), context, userInfo]),
+  );
+}
+
+export function encodeAssociateRq(calledAeTitle: string, callingAeTitle: string): Buffer {
   const context = item(
     0x20,
     Buffer.concat([
@@ -247,20 +275,7 @@ export function encodeAssociateRq(calledAeTitle: string, callingAeTitle: string)
       item(0x40, Buffer.from(IMPLICIT_VR_LITTLE_ENDIAN, 'latin1')),
     ]),
   );
-  const max = Buffer.alloc(4);
-  max.writeUInt32BE(OUR_MAX_PDU, 0);
-  const userInfo = item(
-    0x50,
-    Buffer.concat([
-      item(0x51, max),
-      item(0x52, Buffer.from(IMPLEMENTATION_CLASS_UID, 'latin1')),
-      item(0x55, Buffer.from(IMPLEMENTATION_VERSION, 'latin1')),
-    ]),
-  );
-  return pdu(
-    PduType.AssociateRq,
-    Buffer.concat([fixed, item(0x10, Buffer.from(APPLICATION_CONTEXT, 'latin1')), context, userInfo]),
-  );
+  return encodeScuAssociateRq(calledAeTitle, callingAeTitle, context, OUR_MAX_PDU);
 }
 
 /** The result of our one presentation context in an A-ASSOCIATE-AC body (-1 when it is missing). */

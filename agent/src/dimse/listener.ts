@@ -17,6 +17,8 @@ export interface ListenerOptions {
   port: number;
   policy: AssociationPolicy;
   tls?: { cert: string; key: string; ca?: string };
+  /** Storage commitment SCP sessions (commitmentSessions); without it N-ACTION is answered 0x0211. */
+  commitment?: ConnectionHooks['commitment'];
 }
 
 /**
@@ -242,6 +244,7 @@ export class DicomListener {
         return refused;
       },
       stored: this.stored,
+      ...(this.opts.commitment ? { commitment: this.opts.commitment } : {}),
     };
     const conn: Connection = new Connection(
       socket,

@@ -1,5 +1,7 @@
 import { DEFAULT_PRIVATE_SOP_CLASSES, type TransferSyntaxPolicy, TS } from '@ferry/shared';
 import type { ContextDecision, ProposedContext } from './associate.js';
+import { STORAGE_COMMITMENT_SOP_CLASS } from './commitment-dataset.js';
+import { decideCommitmentContext } from './commitment-messages.js';
 import { PresentationResult, VERIFICATION_SOP_CLASS } from './pdu-types.js';
 import { STANDARD_STORAGE_SOP_CLASSES } from './standard-storage-sop-classes.js';
 import { STANDARD_TRANSFER_SYNTAXES, type TransferSyntaxKind } from './standard-transfer-syntaxes.js';
@@ -65,6 +67,7 @@ export function chooseTransferSyntax(proposed: readonly string[], rules: Context
 }
 
 export function decideContext(ctx: ProposedContext, rules: ContextRules): ContextDecision {
+  if (ctx.abstractSyntax === STORAGE_COMMITMENT_SOP_CLASS) return decideCommitmentContext(ctx);
   const base = { id: ctx.id, abstractSyntax: ctx.abstractSyntax, transferSyntax: '' };
   if (ctx.abstractSyntax !== VERIFICATION_SOP_CLASS && !isStorageSopClass(ctx.abstractSyntax, rules)) {
     return { ...base, result: PresentationResult.AbstractSyntaxNotSupported };

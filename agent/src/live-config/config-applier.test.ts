@@ -86,6 +86,7 @@ describe('agent.json with a pushed config', () => {
       upload: valid.upload,
       peers: [],
       userIdentity: { require: 'none' },
+      storageCommitment: { maxWaitMinutes: 240 },
       stablePeriodSeconds: valid.stablePeriodSeconds,
       configVersion: 4,
     });

@@ -24,6 +24,8 @@ export interface LiveConfigApplierDeps {
   initialVersion: number;
   /** The peers agent.json held at start. */
   initialPeers: readonly DicomPeer[];
+  /** The storage commitment settings agent.json held at start. */
+  initialStorageCommitment?: GatewayDesiredConfig['storageCommitment'];
 }
 
 /** Validates a pushed config; a rejection's reason names the field(s), as the admin reads it. */
@@ -87,12 +89,14 @@ const sameUpload = (a: UploaderConfig, b: UploaderConfig) =>
 export class LiveConfigApplier implements ConfigApplier {
   private version: number;
   private peers: readonly DicomPeer[];
+  private storageCommitment: GatewayDesiredConfig['storageCommitment'];
   private rejected: { version: number; reason: string } | undefined;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly deps: LiveConfigApplierDeps) {
     this.version = deps.initialVersion;
     this.peers = deps.initialPeers;
+    this.storageCommitment = deps.initialStorageCommitment ?? GATEWAY_CONFIG_DEFAULTS.storageCommitment;
   }
 
   appliedVersion(): number {
@@ -102,6 +106,11 @@ export class LiveConfigApplier implements ConfigApplier {
   /** The DICOM peers of the config in force: what the gateway may dial for the control plane. */
   appliedPeers(): readonly DicomPeer[] {
     return this.peers;
+  }
+
+  /** The storage commitment settings of the config in force (read at each decision). */
+  appliedStorageCommitment(): GatewayDesiredConfig['storageCommitment'] {
+    return this.storageCommitment;
   }
 
   /** The latest version rejected since the last one applied (for the config.rejected condition). */
@@ -161,6 +170,7 @@ export class LiveConfigApplier implements ConfigApplier {
     }
     this.version = version;
     this.peers = config.peers;
+    this.storageCommitment = config.storageCommitment;
     this.rejected = undefined;
     this.deps.log.info(
       { event: 'config.applied', version, aeTitle: config.aeTitle, port: config.port, rebound: moved },

@@ -319,6 +319,19 @@ export const ERROR_CODES = {
     retryable: true,
     description: 'A C-ECHO to a DICOM peer failed (no connection, rejected association or bad status).',
   },
+  'dicom.commitment_invalid': {
+    http: 400,
+    dimse: 0x0115,
+    retryable: false,
+    description:
+      'A storage commitment N-ACTION-RQ cannot be carried out as sent (no Transaction UID, no referenced instances, an unreadable dataset); its N-ACTION-RSP carries the status.',
+  },
+  'dicom.commitment_report_failed': {
+    http: 502,
+    retryable: true,
+    description:
+      'A storage commitment N-EVENT-REPORT could not be delivered to the requester (not in the peers list, no connection, rejected association or bad status); it is retried.',
+  },
   'webhook.url_not_allowed': {
     http: 400,
     retryable: false,

@@ -57,7 +57,11 @@ export const gatewayConfigV2Schema = z
   .object(
     nest(
       (row) => (row.olderVersionsLackIt ? row.schema.default(row.default) : row.schema),
-      (fields) => z.object(fields).strict(),
+      (fields) => {
+        const group = z.object(fields).strict();
+        // A group whose every setting older versions lack (storageCommitment) is absent from them too.
+        return Object.values(fields).every((f) => f instanceof z.ZodDefault) ? group.prefault({}) : group;
+      },
     ) as PushedShape,
   )
   .strict();

@@ -75,6 +75,7 @@ interface NumericRow {
   agentWords?: NumberWords;
   /** agent.json leaves it unset until the control plane pushes it. */
   agentJsonOptional?: true;
+  olderVersionsLackIt?: true;
   console?: ConsoleField;
 }
 
@@ -227,6 +228,21 @@ export const PUSHED_SETTINGS = {
     appliesTo: 'group and facility',
     olderVersionsLackIt: true,
   },
+  /**
+   * Storage commitment (PS3.4 Annex J): an instance not delivered to the cloud this many minutes after
+   * the modality asked is reported failed, so the modality keeps its copy and may send again. Four
+   * hours rides out a working day's upload backlog or a short outage and still answers within a shift.
+   */
+  'storageCommitment.maxWaitMinutes': numeric({
+    bounds: { min: 1, max: 7 * 24 * 60, integer: true },
+    default: 240,
+    appliesTo: 'group and facility',
+    olderVersionsLackIt: true,
+    console: {
+      label: 'Storage commitment wait (minutes)',
+      hint: 'An image not in the cloud this long after a modality asks for commitment is reported failed.',
+    },
+  }),
   /** The control plane completes a study this long after its last instance; the agent reports it and keeps it. */
   stablePeriodSeconds: numeric({
     bounds: { min: 1, max: 86_400, integer: true },
