@@ -203,6 +203,33 @@ describe.each(BACKENDS)('console facilities and enrollment tokens (%s)', (backen
     expect(html).toMatch(OPEN);
   });
 
+  it("says what user identity senders must give to store, the facility's requirement over the group's", async () => {
+    const grp = await t.seedGroup('Identity page group');
+    const groupAdmin = await signInConsole(t, grp.admin);
+    const f = await seedFacility(t, grp, { aeTitle: 'IDPAGE' });
+    const line = async () =>
+      /<p id="user-identity">([^<]*)<\/p>/.exec(
+        (await consoleGet(t, `/facilities/${f.facilityId}`, groupAdmin)).html,
+      )?.[1];
+    expect(await line()).toBe('Senders need no DICOM user identity to store (userIdentity).');
+    const hash = `scrypt$32768$8$1$${'s'.repeat(22)}$${'k'.repeat(43)}`;
+    const users = [
+      { username: 'ct1', passwordHash: hash },
+      { username: 'mr1', passwordHash: hash },
+    ];
+    const put = await t.request('PUT', '/api/v1/settings/gateways', {
+      token: grp.admin.token,
+      body: { userIdentity: { require: 'username-password', users } },
+    });
+    expect(put.status, put.text).toBe(200);
+    expect(await line()).toBe('Senders must give a DICOM username and password to store (users: ct1, mr1).');
+    await t.request('PATCH', `/api/v1/facilities/${f.facilityId}`, {
+      token: grp.admin.token,
+      body: { gateway: { userIdentity: { require: 'username', usernames: ['US1'] } } },
+    });
+    expect(await line()).toBe('Senders must give one of these DICOM usernames to store: US1.');
+  });
+
   it('edits a facility; a refused edit re-renders with the reason', async () => {
     const f = await seedFacility(t, a, { name: 'To edit', aeTitle: 'TOEDIT' });
     const bad = await consolePost(t, `/facilities/${f.facilityId}`, admin, {

@@ -1,3 +1,4 @@
+import type { UserIdentitySetting } from '@ferry/shared';
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { ctxOf } from '../../../edge/context.js';
@@ -74,13 +75,31 @@ function InstallBox({
   );
 }
 
+/** What a sender must present to store, in the words of the userIdentity setting in force. */
+function identityWords(identity: UserIdentitySetting): string {
+  switch (identity.require) {
+    case 'none':
+      return 'Senders need no DICOM user identity to store (userIdentity).';
+    case 'username':
+      return identity.usernames.length === 0
+        ? 'Senders must give a DICOM username to store.'
+        : `Senders must give one of these DICOM usernames to store: ${identity.usernames.join(', ')}.`;
+    case 'username-password':
+      return `Senders must give a DICOM username and password to store (users: ${identity.users.map((u) => u.username).join(', ')}).`;
+    case 'jwt':
+      return `Senders must give a JWT signed by one of ${identity.jwks.keys.length} configured key(s) to store.`;
+  }
+}
+
 /** Who may store to the facility's gateways, and which of the group's gateway settings it overrides. */
 function GatewaySettings({
   settings,
   allowedCallers,
+  identity,
 }: {
   settings: NonNullable<FacilityRow['gatewaySettings']>;
   allowedCallers: string[];
+  identity: UserIdentitySetting;
 }) {
   return (
     <section aria-labelledby="settings-heading">
@@ -103,6 +122,7 @@ function GatewaySettings({
           .
         </p>
       )}
+      <p id="user-identity">{identityWords(identity)}</p>
       {Object.keys(settings).length === 0 ? (
         <p>This facility's gateways use your group's gateway settings.</p>
       ) : (
@@ -168,7 +188,11 @@ export async function renderFacilityPage(
         <FacilityForm user={user} action={base} button="Save" values={values} errors={state.errors ?? {}} />
       </section>
 
-      <GatewaySettings settings={settings} allowedCallers={allowedCallers} />
+      <GatewaySettings
+        settings={settings}
+        allowedCallers={allowedCallers}
+        identity={settings.userIdentity ?? group.settings.userIdentity ?? { require: 'none' }}
+      />
 
       <EnrollmentTokens
         user={user}
