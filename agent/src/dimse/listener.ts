@@ -122,6 +122,7 @@ export class DicomListener {
         maxAssociationsPerCallingAe: callingAeShare(policy),
         maxPendingPerAddress: pendingLimits(policy).perAddress,
         maxPendingConnections: pendingLimits(policy).total,
+        userIdentity: policy.userIdentity?.require ?? 'none',
       },
       'DICOM association policy changed',
     );

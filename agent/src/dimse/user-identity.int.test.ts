@@ -92,6 +92,9 @@ describe('storescu with a user identity', () => {
       require: 'username-password',
       users: [{ username: 'ct1', passwordHash: await hashIdentityPassword('s3cret pass') }],
     });
+    expect(logged.filter((l) => l.event === 'dicom.policy_changed').at(-1)).toMatchObject({
+      userIdentity: 'username-password',
+    });
     const saved = JSON.stringify(await readRawAgentConfig(t.dir));
     expect(saved).toContain('"require":"username-password"');
     expect(saved).not.toContain('s3cret pass');
