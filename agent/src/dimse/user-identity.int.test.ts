@@ -7,6 +7,7 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { echoscu, freePort, storescu } from '../../../test/harness/dcmtk.js';
+import { encodeAssociateRq, RawScu } from '../../../test/harness/raw-scu.js';
 import { openTempSpool, removeTempSpool, SAMPLES_DIR, type TempSpool } from '../../../testkit/agent/spool.js';
 import { readRawAgentConfig } from '../config.js';
 import { LiveConfigApplier } from '../live-config/config-applier.js';
@@ -120,6 +121,27 @@ describe('storescu with a user identity', () => {
     // The setting guards storing: a C-ECHO (a modality's connection test, ferry-agent doctor) needs none.
     const echo = await echoscu({ port, timeoutMs: 30_000 });
     expect(echo.code, echo.stderr).toBe(0);
+  });
+
+  it('aborts an A-ASSOCIATE-RQ whose user identity sub-item is malformed (invalid PDU parameter value)', async () => {
+    // The user information item is the PDU's last: append a 0x58 whose primary field overruns it.
+    const rq = encodeAssociateRq();
+    let at = 6 + 68;
+    while (rq[at] !== 0x50) at += 4 + rq.readUInt16BE(at + 2);
+    const bad = Buffer.from([0x58, 0, 0, 7, 1, 1, 0, 40, 0x61, 0, 0]);
+    const pdu = Buffer.concat([rq, bad]);
+    pdu.writeUInt32BE(pdu.length - 6, 2);
+    pdu.writeUInt16BE(rq.readUInt16BE(at + 2) + bad.length, at + 2);
+    const scu = await RawScu.connect(port);
+    try {
+      await scu.sendRaw(pdu);
+      expect(await scu.nextPdu(5000)).toMatchObject({ type: 0x07, body: Buffer.from([0, 0, 2, 6]) });
+    } finally {
+      scu.destroy();
+    }
+    expect(logged.find((l) => l.event === 'dicom.abort')?.reason).toMatch(
+      /user identity sub-item primary field of 40 bytes runs past its 7-byte sub-item/,
+    );
   });
 
   it('with a JWT required: an expired token is rejected, a good one stores', async () => {
