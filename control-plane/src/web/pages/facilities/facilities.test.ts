@@ -230,6 +230,33 @@ describe.each(BACKENDS)('console facilities and enrollment tokens (%s)', (backen
     expect(await line()).toBe('Senders must give one of these DICOM usernames to store: US1.');
   });
 
+  it("says how long storage commitment waits for the cloud, the facility's setting over the group's", async () => {
+    const grp = await t.seedGroup('Commitment page group');
+    const groupAdmin = await signInConsole(t, grp.admin);
+    const f = await seedFacility(t, grp, { aeTitle: 'SCPAGE' });
+    const minutes = async () =>
+      /<p id="storage-commitment">[^<]* (\d+) minutes after/.exec(
+        (await consoleGet(t, `/facilities/${f.facilityId}`, groupAdmin)).html,
+      )?.[1];
+    expect(await minutes()).toBe('240');
+    const put = await t.request('PUT', '/api/v1/settings/gateways', {
+      token: grp.admin.token,
+      body: { storageCommitment: { maxWaitMinutes: 90 } },
+    });
+    expect(put.status, put.text).toBe(200);
+    expect(await minutes()).toBe('90');
+    await t.request('PATCH', `/api/v1/facilities/${f.facilityId}`, {
+      token: grp.admin.token,
+      body: { gateway: { storageCommitment: { maxWaitMinutes: 30 } } },
+    });
+    expect(await minutes()).toBe('30');
+    const bad = await t.request('PUT', '/api/v1/settings/gateways', {
+      token: grp.admin.token,
+      body: { storageCommitment: { maxWaitMinutes: 0 } },
+    });
+    expect(bad.status).toBe(400);
+  });
+
   it('edits a facility; a refused edit re-renders with the reason', async () => {
     const f = await seedFacility(t, a, { name: 'To edit', aeTitle: 'TOEDIT' });
     const bad = await consolePost(t, `/facilities/${f.facilityId}`, admin, {

@@ -1,4 +1,4 @@
-import type { UserIdentitySetting } from '@ferry/shared';
+import { GATEWAY_CONFIG_DEFAULTS, type UserIdentitySetting } from '@ferry/shared';
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { ctxOf } from '../../../edge/context.js';
@@ -96,10 +96,12 @@ function GatewaySettings({
   settings,
   allowedCallers,
   identity,
+  commitmentWaitMinutes,
 }: {
   settings: NonNullable<FacilityRow['gatewaySettings']>;
   allowedCallers: string[];
   identity: UserIdentitySetting;
+  commitmentWaitMinutes: number;
 }) {
   return (
     <section aria-labelledby="settings-heading">
@@ -123,6 +125,11 @@ function GatewaySettings({
         </p>
       )}
       <p id="user-identity">{identityWords(identity)}</p>
+      <p id="storage-commitment">
+        A modality that asks for storage commitment hears an image is committed once the cloud holds it, and
+        failed if it is not there {commitmentWaitMinutes} minutes after the request
+        (storageCommitment.maxWaitMinutes).
+      </p>
       {Object.keys(settings).length === 0 ? (
         <p>This facility's gateways use your group's gateway settings.</p>
       ) : (
@@ -192,6 +199,11 @@ export async function renderFacilityPage(
         settings={settings}
         allowedCallers={allowedCallers}
         identity={settings.userIdentity ?? group.settings.userIdentity ?? { require: 'none' }}
+        commitmentWaitMinutes={
+          settings.storageCommitment?.maxWaitMinutes ??
+          group.settings.storageCommitment?.maxWaitMinutes ??
+          GATEWAY_CONFIG_DEFAULTS.storageCommitment.maxWaitMinutes
+        }
       />
 
       <EnrollmentTokens
