@@ -67,6 +67,12 @@ describe('N-ACTION-RQ dataset', () => {
     expect(parseCommitmentRequest(dcmjsDataset(ts, request), ts)).toEqual({ transactionUid: TX, refs });
   });
 
+  it('reads defined-length sequences in implicit VR, known by their tags', () => {
+    const ts = TS.ImplicitVRLittleEndian;
+    const bytes = encodeCommitmentResult({ transactionUid: TX, committed: refs, failed: [] }, ts);
+    expect(parseCommitmentRequest(bytes, ts)).toEqual({ transactionUid: TX, refs });
+  });
+
   it('reads a deflated dataset', () => {
     const plain = dcmjsDataset(TS.ExplicitVRLittleEndian, request);
     const parsed = parseCommitmentRequest(deflateRawSync(plain), TS.DeflatedExplicitVRLittleEndian);

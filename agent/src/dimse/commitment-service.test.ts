@@ -1,6 +1,8 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { DicomPeer } from '@ferry/shared';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { InstanceFate, InstanceFates } from '../spool/instance-fates.js';
@@ -44,12 +46,16 @@ let dir: string;
 let fates: Fates;
 let services: StorageCommitment[];
 
-async function service(maxWaitMinutes = 60): Promise<StorageCommitment> {
+async function service(
+  maxWaitMinutes = 60,
+  peers: DicomPeer[] = [],
+  log: pino.Logger = silent,
+): Promise<StorageCommitment> {
   const s = await StorageCommitment.open({
     dataDir: dir,
     fates,
-    settings: () => ({ maxWaitMinutes, peers: [] }),
-    log: silent,
+    settings: () => ({ maxWaitMinutes, peers }),
+    log,
     tickMs: 20,
   });
   await s.start();
@@ -142,5 +148,33 @@ describe('StorageCommitment', () => {
     expect(second.pendingCount).toBe(1);
     expect(await readdir(join(dir, 'commitment'))).toEqual(['2.25.3.json']);
     expect(channel.reports).toEqual([]);
+  });
+
+  it('retries an unreachable requester with growing waits, keeping the request on disk', async () => {
+    // A port nothing listens on: take one, then close it.
+    const port = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const { port: p } = srv.address() as { port: number };
+        srv.close(() => resolve(p));
+      });
+    });
+    const lines: Record<string, unknown>[] = [];
+    const log = pino({ level: 'info' }, { write: (l: string) => lines.push(JSON.parse(l)) });
+    const peer = { name: 'Modality', aeTitle: 'MOD', host: '127.0.0.1', port, tls: false };
+    fates.fates.set('1.1', 'delivered');
+    const s = await service(60, [peer], log);
+    const channel = new Channel();
+    channel.open = false;
+    await request(s, '2.25.4', ['1.1'], channel);
+    const retries = () => lines.filter((l) => l.event === 'dicom.commitment_report_retry');
+    await until(() => retries().length >= 1);
+    expect(retries()[0]).toMatchObject({ transactionUid: '2.25.4', via: 'new-association', attempts: 1 });
+    expect(Number(retries()[0]?.retryInMs)).toBeGreaterThanOrEqual(4000);
+    expect(String(retries()[0]?.reason)).toMatch(/ECONNREFUSED/);
+    // The next try waits for the backoff: no second attempt within a second.
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(retries()).toHaveLength(1);
+    expect(await readdir(join(dir, 'commitment'))).toEqual(['2.25.4.json']);
+    expect(s.pendingCount).toBe(1);
   });
 });
