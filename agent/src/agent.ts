@@ -135,6 +135,7 @@ export async function startAgent(
       uploaderStats: () => uploader?.stats(),
       appliedConfigVersion: () => applier.appliedVersion(),
       rejectedConfig: () => applier.rejectedConfig(),
+      commitmentReports: () => commitment.undeliveredReports(),
       agentVersion: AGENT_VERSION,
       startedAt,
     });

@@ -176,5 +176,7 @@ describe('StorageCommitment', () => {
     expect(retries()).toHaveLength(1);
     expect(await readdir(join(dir, 'commitment'))).toEqual(['2.25.4.json']);
     expect(s.pendingCount).toBe(1);
+    expect(s.undeliveredReports()).toMatchObject({ count: 1, callingAeTitles: ['MOD'] });
+    expect(s.undeliveredReports().lastError).toMatch(/ECONNREFUSED/);
   });
 });

@@ -47,6 +47,15 @@ interface Pending {
   sending: boolean;
   attempts: number;
   nextAttemptAt: number;
+  lastError?: string;
+}
+
+/** Reports that could not be delivered yet, for the health condition dicom.commitment_undelivered. */
+export interface UndeliveredReports {
+  count: number;
+  /** The requesters' AE titles (at most 10). */
+  callingAeTitles: string[];
+  lastError: string | undefined;
 }
 
 const refOf = (r: { c: string; i: string }): SopRef => ({ sopClassUid: r.c, sopInstanceUid: r.i });
@@ -107,6 +116,16 @@ export class StorageCommitment {
   /** Requests not reported yet (health and tests). */
   get pendingCount(): number {
     return this.pending.size;
+  }
+
+  /** Decided requests whose report failed at least once and is still to be delivered. */
+  undeliveredReports(): UndeliveredReports {
+    const failing = [...this.pending.values()].filter((p) => p.attempts > 0);
+    return {
+      count: failing.length,
+      callingAeTitles: [...new Set(failing.map((p) => p.record.callingAeTitle))].slice(0, 10),
+      lastError: failing.at(-1)?.lastError,
+    };
   }
 
   /**
@@ -247,6 +266,7 @@ export class StorageCommitment {
     } catch (err) {
       if (via === 'same-association') p.channel = undefined;
       p.attempts++;
+      p.lastError = err instanceof Error ? err.message : String(err);
       const backoff = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (p.attempts - 1));
       p.nextAttemptAt = Date.now() + backoff * (0.8 + Math.random() * 0.4);
       const age = Date.now() - Date.parse(record.receivedAt);

@@ -3,6 +3,7 @@ import {
   CLOCK_SKEW_ERROR_MS,
   CLOCK_SKEW_WARN_MS,
   clockSkew,
+  commitmentUndelivered,
   configRejected,
   diskLow,
   listenerDown,
@@ -117,5 +118,19 @@ describe('configRejected', () => {
       message: expect.stringMatching(/version 4 was rejected .*version 3 stays in force.*port 104 is in use/),
     });
     expect(configRejected({ version: 4, reason: 'x'.repeat(600) }, 3)?.message.length).toBe(500);
+  });
+});
+
+describe('commitmentUndelivered', () => {
+  it('warns while a storage commitment report cannot be delivered, naming the requesters', () => {
+    expect(commitmentUndelivered(undefined)).toBeUndefined();
+    expect(commitmentUndelivered({ count: 0, callingAeTitles: [], lastError: undefined })).toBeUndefined();
+    const f = commitmentUndelivered({
+      count: 2,
+      callingAeTitles: ['CT1', 'MR2'],
+      lastError: "no peer in this gateway's peers list has the AE title MR2",
+    });
+    expect(f).toMatchObject({ code: 'dicom.commitment_undelivered', severity: 'warning' });
+    expect(f?.message).toMatch(/^2 storage commitment report\(s\) not delivered to CT1, MR2 yet .*peers/);
   });
 });

@@ -141,3 +141,16 @@ export function configRejected(
   const message = `config version ${rejected.version} was rejected (version ${appliedVersion} stays in force): ${rejected.reason}`;
   return { code: 'config.rejected', severity: 'warning', message: message.slice(0, 500) };
 }
+
+/**
+ * Storage commitment reports the gateway could not deliver: the modality keeps waiting (and keeps
+ * its copies). Most often its AE title is missing from the peers list, or its host or port is wrong.
+ */
+export function commitmentUndelivered(
+  reports: { count: number; callingAeTitles: string[]; lastError: string | undefined } | undefined,
+): Finding | undefined {
+  if (!reports || reports.count === 0) return undefined;
+  const who = reports.callingAeTitles.join(', ');
+  const message = `${reports.count} storage commitment report(s) not delivered to ${who} yet (${reports.lastError ?? 'no answer'}); list each requester's AE title, host and port in the gateway's peers`;
+  return { code: 'dicom.commitment_undelivered', severity: 'warning', message: message.slice(0, 500) };
+}

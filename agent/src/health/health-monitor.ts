@@ -1,12 +1,14 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile, stat, statfs } from 'node:fs/promises';
 import type { Condition, ConditionCode, HealthReport } from '@ferry/shared';
+import type { UndeliveredReports } from '../dimse/commitment-service.js';
 import type { ListenerStats } from '../dimse/listener-stats.js';
 import type { Spool } from '../spool/spool.js';
 import { spoolStatsOf } from '../spool/spool-stats.js';
 import type { UploaderStats } from '../uploader/uploader-stats.js';
 import {
   clockSkew,
+  commitmentUndelivered,
   configRejected,
   diskLow,
   type Finding,
@@ -26,6 +28,8 @@ export interface HealthMonitorDeps {
   uploaderStats: () => UploaderStats | undefined;
   appliedConfigVersion: () => number;
   rejectedConfig: () => { version: number; reason: string } | undefined;
+  /** Storage commitment reports not delivered yet (unset: none). */
+  commitmentReports?: () => UndeliveredReports;
   agentVersion: string;
   startedAt: Date;
   /** For tests. */
@@ -104,6 +108,7 @@ export class HealthMonitor {
       tlsExpiring(certExpiresAt, now),
       openToAnyCaller(listener.allowedCallingAeCount, listener.port),
       configRejected(deps.rejectedConfig(), applied),
+      commitmentUndelivered(deps.commitmentReports?.()),
     ].filter((f): f is Finding => f !== undefined);
 
     return {

@@ -10,6 +10,7 @@ export const CONDITION_CODES = [
   'dicom.tls_expiring',
   'dicom.open_to_any_caller',
   'config.rejected',
+  'dicom.commitment_undelivered',
 ] as const;
 export type ConditionCode = (typeof CONDITION_CODES)[number];
 
