@@ -42,15 +42,18 @@ describe('enrolledAgentConfig', () => {
     expect(agentConfigSchema.safeParse(config).success).toBe(true);
   });
 
-  it("writes the server's transfer-syntax negotiation settings with the version they belong to", async () => {
+  it("writes every pushed setting of the server's config with the version they belong to", async () => {
     const { publicJwk } = await generateRecipientKeyPair();
     const negotiation = {
       transferSyntaxPolicy: 'prefer-compressed',
       privateTransferSyntaxes: ['1.2.3.4.5'],
       privateSopClasses: ['1.2.3.4.6'],
+      userIdentity: { require: 'username', usernames: ['ct1'] },
+      storageCommitment: { maxWaitMinutes: 30 },
+      upload: { parallelism: 2 },
     };
     const config = enrolledAgentConfig(
-      { transferSyntaxPolicy: 'prefer-uncompressed' },
+      { transferSyntaxPolicy: 'prefer-uncompressed', upload: { retentionHours: 5 } },
       'https://ferry.example.org',
       {
         gatewayId: '6f1d3c1e-2b7a-4d0e-9a55-0c4b7e2f9a10',
@@ -67,7 +70,11 @@ describe('enrolledAgentConfig', () => {
       },
     );
     expect(config).toMatchObject({ ...negotiation, configVersion: 3 });
-    expect(agentConfigSchema.parse(config)).toMatchObject(negotiation);
+    // A group is written member by member: the local upload.retentionHours stays.
+    expect(agentConfigSchema.parse(config)).toMatchObject({
+      ...negotiation,
+      upload: { parallelism: 2, retentionHours: 5 },
+    });
   });
 });
 

@@ -2,7 +2,13 @@ import { readFile } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { type EnrollResponse, FerryError, isFerryError, recipientKeyThumbprint } from '@ferry/shared';
+import {
+  type EnrollResponse,
+  FerryError,
+  isFerryError,
+  PUSHED_SETTINGS,
+  recipientKeyThumbprint,
+} from '@ferry/shared';
 import { ControlPlaneClient } from '../cloud/client.js';
 import { generateIdentity, identityPaths, loadIdentity, saveIdentity } from '../cloud/identity.js';
 import {
@@ -12,53 +18,39 @@ import {
   readRawAgentConfig,
   writeAgentConfigFile,
 } from '../config.js';
+import { withPushedConfig } from '../live-config/config-applier.js';
 import { AGENT_VERSION } from '../version.js';
 import { parse, requireString } from './args.js';
 
+/** agent.json's top-level keys a pushed config sets (a dotted setting's group: `upload`). */
+const PUSHED_KEYS = new Set(Object.keys(PUSHED_SETTINGS).map((name) => name.split('.')[0]!));
+
 /** The agent.json fields enrollment sets; every other field is local and kept. */
-const ENROLLED_FIELDS = [
-  'aeTitle',
-  'port',
-  'allowedCallingAeTitles',
-  'maxAssociations',
+const ENROLLED_FIELDS = new Set([
+  ...PUSHED_KEYS,
+  'peers',
   'recipientPublicKey',
   'server',
   'gatewayId',
   'configVersion',
-] as const;
+]);
 
 /** Checks the local settings of an existing agent.json before the token is spent on it. */
 export function checkLocalSettings(existing: Record<string, unknown> | undefined, dataDir: string): void {
   if (!existing) return;
-  const local = Object.fromEntries(
-    Object.entries(existing).filter(([k]) => !(ENROLLED_FIELDS as readonly string[]).includes(k)),
+  const local = Object.fromEntries(Object.entries(existing).filter(([k]) => !ENROLLED_FIELDS.has(k)));
+  type Field = keyof typeof agentConfigSchema.shape;
+  const enrolledHere: Partial<Record<Field, true>> = Object.fromEntries(
+    (Object.keys(agentConfigSchema.shape) as Field[])
+      .filter((k) => ENROLLED_FIELDS.has(k))
+      .map((k) => [k, true]),
   );
-  const parsed = agentConfigSchema
-    .omit({
-      aeTitle: true,
-      port: true,
-      allowedCallingAeTitles: true,
-      maxAssociations: true,
-      recipientPublicKey: true,
-      server: true,
-      gatewayId: true,
-      configVersion: true,
-    })
-    .safeParse(local);
+  const parsed = agentConfigSchema.omit(enrolledHere).safeParse(local);
   if (!parsed.success)
     throw new FerryError(
       'config.invalid',
       `${agentConfigPath(dataDir)} has invalid settings (${describeIssues(parsed.error)}); fix or remove it before enrolling`,
     );
-}
-
-/**
- * How the gateway negotiates presentation contexts, when the server's config carries it: written with
- * the version below for the same reason as the peers (else a group's policy waits for the next one).
- */
-function negotiationSettingsOf(config: Record<string, unknown>): Record<string, unknown> {
-  const names = ['transferSyntaxPolicy', 'privateTransferSyntaxes', 'privateSopClasses'];
-  return Object.fromEntries(names.filter((n) => config[n] !== undefined).map((n) => [n, config[n]]));
 }
 
 /** The agent.json that results from an enrollment: the old file's local settings, the server's config on top. */
@@ -67,16 +59,13 @@ export function enrolledAgentConfig(
   server: string,
   enrolled: EnrollResponse,
 ): Record<string, unknown> {
+  // Every pushed setting of the version written below: without them the gateway would run its
+  // defaults (or refuse its own peers) until the next version arrives, since it already holds this one.
+  const pushed = Object.fromEntries(Object.entries(enrolled.config).filter(([k]) => PUSHED_KEYS.has(k)));
   return {
-    ...existing,
-    aeTitle: enrolled.config.aeTitle,
-    port: enrolled.config.port,
-    allowedCallingAeTitles: enrolled.config.allowedCallingAeTitles,
-    maxAssociations: enrolled.config.maxAssociations,
-    // The version written below holds them: without them the gateway would refuse its own peers
-    // until the next version arrives (a control plane that sends none lists none).
+    ...withPushedConfig(existing ?? {}, pushed, enrolled.configVersion),
+    // A control plane that sends no peers lists none.
     peers: enrolled.config.peers ?? [],
-    ...negotiationSettingsOf(enrolled.config),
     recipientPublicKey: enrolled.recipientPublicKey,
     server,
     gatewayId: enrolled.gatewayId,

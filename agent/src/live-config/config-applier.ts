@@ -49,7 +49,7 @@ const SETTING_GROUPS = new Set(
  */
 export function withPushedConfig(
   raw: Record<string, unknown>,
-  config: GatewayDesiredConfig,
+  config: Readonly<Record<string, unknown>>,
   version: number,
 ): Record<string, unknown> {
   const next: Record<string, unknown> = { ...raw };
