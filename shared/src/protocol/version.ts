@@ -16,5 +16,10 @@
  *   Also recipient key rotation over the channel: `hello` and the heartbeat's health carry the RFC 7638
  *   thumbprint of the key the gateway seals for (`recipientKeyThumbprint`), and the control plane
  *   sends `recipient-key` with its current public key to a gateway sealing for another.
+ * 6 (2026-12-07): DICOM negotiation and storage-commitment settings in the gateway config:
+ *   `transferSyntaxPolicy`, `privateTransferSyntaxes`, `privateSopClasses`, `userIdentity` and
+ *   `storageCommitment.maxWaitMinutes`; enrollment writes every pushed setting of its config version.
+ *   A version-5 agent would refuse every version-6 config (unknown keys), so the channel no longer
+ *   takes protocol 5.
  */
-export const PROTOCOL_VERSION = 5;
+export const PROTOCOL_VERSION = 6;
