@@ -13,6 +13,13 @@ import {
 import { type AssociationRejection, judgeAssociateRq } from './association-accept.js';
 import { type Command, CommandField, encodeResponsePdu, NO_DATASET, parseCommand } from './command.js';
 import { type CommitmentSession, type DatasetSink, routesToCommitment } from './commitment-session.js';
+import {
+  type AssociationIds,
+  logAssociationAccepted,
+  logAssociationClosed,
+  logAssociationRejected,
+  logStore,
+} from './connection-log.js';
 import { checkUserIdentity, type IdentityVerdict, identityRequiredOf } from './identity-check.js';
 import { PduReader, type PduSink } from './pdu-reader.js';
 import {
@@ -81,6 +88,7 @@ export class Connection implements PduSink {
   private phase = Phase.AwaitingAssociate;
   private readonly reader: PduReader;
   private readonly peer: string;
+  private readonly ids: AssociationIds;
   private request: AssociateRequest | undefined;
   private contexts = new Map<number, { abstractSyntax: string; transferSyntax: string }>();
   private pdvContext = -1;
@@ -115,6 +123,7 @@ export class Connection implements PduSink {
     private readonly hooks?: ConnectionHooks,
   ) {
     this.peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    this.ids = { assoc: this.id, peer: this.peer };
     this.pduTimeoutMs = pduTimeoutMs(policy);
     this.reader = new PduReader(this, {
       maxPDataLength: policy.maxPduLength,
@@ -257,19 +266,8 @@ export class Connection implements PduSink {
     this.commitment?.closed();
     if (!this.socket.writableEnded) this.socket.destroy();
     if (this.request) {
-      this.log.info(
-        {
-          event: 'dicom.association_closed',
-          assoc: this.id,
-          peer: this.peer,
-          callingAe: this.request.callingAeTitle,
-          calledAe: this.request.calledAeTitle,
-          released: this.released,
-          ms: Date.now() - this.openedAt,
-          ...this.stats,
-        },
-        'association closed',
-      );
+      const end = { released: this.released, ms: Date.now() - this.openedAt, stats: this.stats };
+      logAssociationClosed(this.log, this.ids, this.request, end);
     }
     this.onClose();
   }
@@ -419,20 +417,10 @@ export class Connection implements PduSink {
     this.phase = Phase.Established;
     this.send(encodeAssociateAc(req, decisions, this.policy.maxPduLength, verdict.identityResponse));
     this.armTimer();
-    this.log.info(
-      {
-        event: 'dicom.association_accepted',
-        assoc: this.id,
-        peer: this.peer,
-        callingAe: req.callingAeTitle,
-        calledAe: req.calledAeTitle,
-        contexts: decisions.length,
-        accepted: this.contexts.size,
-        peerMaxPdu: req.maxPduLength,
-        ...(req.userIdentity ? { userIdentityType: req.userIdentity.type } : {}),
-      },
-      'association accepted',
-    );
+    logAssociationAccepted(this.log, this.ids, req, {
+      proposed: decisions.length,
+      accepted: this.contexts.size,
+    });
   }
 
   private release(): void {
@@ -444,21 +432,9 @@ export class Connection implements PduSink {
     this.armTimer();
   }
 
-  private reject({ result, source, reason, why }: AssociationRejection): void {
-    this.log.warn(
-      {
-        event: 'dicom.association_rejected',
-        assoc: this.id,
-        peer: this.peer,
-        callingAe: this.request?.callingAeTitle,
-        calledAe: this.request?.calledAeTitle,
-        reason: why,
-        result,
-        source,
-        rejectReason: reason,
-      },
-      'association rejected',
-    );
+  private reject(rejection: AssociationRejection): void {
+    logAssociationRejected(this.log, this.ids, this.request, rejection);
+    const { result, source, reason } = rejection;
     this.socket.write(encodeAssociateRj(result, source, reason));
     this.hangUp();
     this.closed();
@@ -577,22 +553,6 @@ export class Connection implements PduSink {
       );
       if (this.releasePending && this.storesInFlight === 0) this.release();
     }
-    this.log[ok ? 'info' : 'warn'](
-      {
-        event: 'dicom.store',
-        assoc: this.id,
-        callingAe: this.request?.callingAeTitle,
-        sopClassUid: cur.command.affectedSopClassUid,
-        sopInstanceUid: cur.command.affectedSopInstanceUid,
-        objectId: outcome.objectId,
-        bytes: cur.bytes,
-        ms: Date.now() - cur.started,
-        status: `0x${outcome.status.toString(16).padStart(4, '0')}`,
-        duplicate: outcome.duplicate,
-        version: outcome.version,
-        error: outcome.errorComment,
-      },
-      'instance',
-    );
+    logStore(this.log, this.id, this.request?.callingAeTitle, cur.command, outcome, cur);
   }
 }
