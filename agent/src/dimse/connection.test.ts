@@ -470,6 +470,33 @@ describe('Connection unsupported DIMSE commands', () => {
     expect(lines.filter((l) => l.event === 'dicom.store_not_storage_context')).toHaveLength(1);
     expect(lines.filter((l) => l.event === 'dicom.abort')).toEqual([]);
   });
+
+  it('refuses with 0x0122 a C-STORE whose SOP class is not storage, even on a storage context', async () => {
+    const sink = new SlowSink(1);
+    const lines: Record<string, unknown>[] = [];
+    const port = await listen(sink, () => undefined, policy, recordingLogger(lines));
+    const { scu } = await RawScu.open(port, { contexts });
+    const refused = await scu.store({
+      contextId: 3,
+      messageId: 31,
+      sopClassUid: '1.2.3',
+      sopInstanceUid: '1.2.3.31',
+      dataset: Buffer.alloc(2_000, 5),
+    });
+    expect(refused).toMatchObject({ messageIdBeingRespondedTo: 31, status: 0x0122 });
+    expect(sink.requests).toHaveLength(0);
+    const ok = await scu.store({
+      contextId: 3,
+      messageId: 32,
+      sopClassUid: Uids.CtImageStorage,
+      sopInstanceUid: '1.2.3.32',
+      dataset: Buffer.alloc(100, 6),
+    });
+    expect(ok).toMatchObject({ messageIdBeingRespondedTo: 32, status: 0 });
+    expect(sink.requests.map((r) => r.sopInstanceUid)).toEqual(['1.2.3.32']);
+    await scu.release();
+    expect(lines.filter((l) => l.event === 'dicom.store_class_not_storage')).toHaveLength(1);
+  });
 });
 
 describe('Connection release after a store', () => {

@@ -480,6 +480,18 @@ export class Connection implements PduSink {
     }
     if (command.dataSetType === NO_DATASET)
       return this.abort('C-STORE-RQ without a dataset', AbortReason.InvalidPduParameterValue);
+    if (!isStorageSopClass(command.affectedSopClassUid, this.policy)) {
+      // A class we would refuse as a context (1.2.3) must not get in on another class's context.
+      this.log.warn(
+        { event: 'dicom.store_class_not_storage', assoc: this.id, requestClass: command.affectedSopClassUid },
+        'C-STORE of a SOP class that is not storage',
+      );
+      return this.refuseAfterDataset(contextId, command, {
+        commandField: CommandField.CStoreRsp,
+        status: Status.SopClassNotSupported,
+        errorComment: `SOP class ${command.affectedSopClassUid} is not a storage class`,
+      });
+    }
     if (command.affectedSopClassUid !== ctx.abstractSyntax) {
       this.log.warn(
         {
