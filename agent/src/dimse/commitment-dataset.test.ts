@@ -1,4 +1,4 @@
-import { deflateRawSync } from 'node:zlib';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { TS } from '@ferry/shared';
 // @ts-expect-error dcmjs ships no type declarations; the test uses it as an independent encoder.
 import dcmjs from 'dcmjs';
@@ -146,16 +146,26 @@ describe('N-EVENT-REPORT-RQ dataset', () => {
     (_n, ts) => {
       const bytes = encodeCommitmentResult(result, ts);
       const read = dcmjsRead(ts, bytes);
-      expect(read.TransactionUID).toBe(TX);
-      expect(read.ReferencedSOPSequence).toMatchObject([
-        { ReferencedSOPClassUID: CT, ReferencedSOPInstanceUID: '1.2.3.4.5.1' },
-      ]);
-      expect(read.FailedSOPSequence).toMatchObject([
-        { ReferencedSOPClassUID: CT, ReferencedSOPInstanceUID: '1.2.3.4.5.22', FailureReason: 0x0112 },
-      ]);
+      checkRead(read);
       expect(parseCommitmentResult(bytes, ts)).toEqual(result);
     },
   );
+
+  it('is one deflate stream in deflated explicit VR LE, which dcmjs reads inflated', () => {
+    const bytes = encodeCommitmentResult(result, TS.DeflatedExplicitVRLittleEndian);
+    checkRead(dcmjsRead(TS.ExplicitVRLittleEndian, inflateRawSync(bytes)));
+    expect(parseCommitmentResult(bytes, TS.DeflatedExplicitVRLittleEndian)).toEqual(result);
+  });
+
+  function checkRead(read: Record<string, unknown>): void {
+    expect(read.TransactionUID).toBe(TX);
+    expect(read.ReferencedSOPSequence).toMatchObject([
+      { ReferencedSOPClassUID: CT, ReferencedSOPInstanceUID: '1.2.3.4.5.1' },
+    ]);
+    expect(read.FailedSOPSequence).toMatchObject([
+      { ReferencedSOPClassUID: CT, ReferencedSOPInstanceUID: '1.2.3.4.5.22', FailureReason: 0x0112 },
+    ]);
+  }
 
   it('event type 1 when all are committed (no Failed SOP Sequence), 2 when any failed', () => {
     const allGood = { transactionUid: TX, committed: refs, failed: [] };

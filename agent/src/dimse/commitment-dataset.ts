@@ -1,4 +1,4 @@
-import { inflateRawSync } from 'node:zlib';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { FerryError, isValidUid, TS } from '@ferry/shared';
 
 /**
@@ -295,11 +295,15 @@ export function encodeCommitmentResult(result: CommitmentResult, transferSyntax:
         result.committed.map((c) => w.ref(c)),
       ),
     );
-  return Buffer.concat(parts);
+  const plain = Buffer.concat(parts);
+  // A requester that proposed deflate reads the whole dataset as one deflate stream (PS3.5 A.5).
+  return transferSyntax === TS.DeflatedExplicitVRLittleEndian ? deflateRawSync(plain) : plain;
 }
 
 /** Reads an N-EVENT-REPORT dataset back (the tests' check of what we send, and a requester's view). */
 export function parseCommitmentResult(bytes: Buffer, transferSyntax: string): CommitmentResult {
+  if (transferSyntax === TS.DeflatedExplicitVRLittleEndian)
+    return parseCommitmentResult(inflateRawSync(bytes), TS.ExplicitVRLittleEndian);
   const r = new Reader(bytes, syntaxOf(transferSyntax));
   const result: CommitmentResult = { transactionUid: '', committed: [], failed: [] };
   walk(r, bytes.length, 0, (tag, value, reader, end, depth) => {
