@@ -27,5 +27,12 @@ export function StackTable(props: {
       <tbody id={bodyId}>{children}</tbody>
     </table>
   );
-  return scrolls ? <div class="table-wrap">{table}</div> : table;
+  // A region that scrolls must be reachable by keyboard (WCAG 2.1.1), so the wrapper takes focus.
+  return scrolls ? (
+    <section class="table-wrap" tabindex={0} aria-label={label}>
+      {table}
+    </section>
+  ) : (
+    table
+  );
 }
