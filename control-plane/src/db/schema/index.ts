@@ -1,3 +1,4 @@
+export * from './alerts.js';
 export * from './agent-token-uses.js';
 export * from './audit-log.js';
 export * from './config-versions.js';
@@ -5,6 +6,7 @@ export * from './enrollment-tokens.js';
 export * from './facilities.js';
 export * from './gateway-diagnostics.js';
 export * from './gateway-events.js';
+export * from './gateway-series.js';
 export * from './gateway-status.js';
 export * from './gateways.js';
 export * from './groups.js';
