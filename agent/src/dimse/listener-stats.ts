@@ -6,6 +6,8 @@ export interface ListenerStats {
   activeAssociations: number;
   /** Associations accepted since start (monotonic). */
   associationsTotal: number;
+  /** Instances answered C-STORE Success since start (monotonic). */
+  instancesStoredTotal: number;
   /** Latest C-STORE Success per calling AE title. */
   lastStoreByCallingAe: ReadonlyMap<string, Date>;
   /** The DICOM TLS certificate file, when the listener uses TLS. */

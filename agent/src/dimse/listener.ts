@@ -53,7 +53,9 @@ export class DicomListener {
   private listening = false;
   private associationsTotal = 0;
   private readonly lastStoreByCallingAe = new Map<string, Date>();
+  private instancesStoredTotal = 0;
   private readonly stored = (callingAe: string) => {
+    this.instancesStoredTotal++;
     // Most recent last, and bounded: with an empty allow-list any title may call.
     this.lastStoreByCallingAe.delete(callingAe);
     this.lastStoreByCallingAe.set(callingAe, new Date());
@@ -98,6 +100,7 @@ export class DicomListener {
       port: this.port,
       activeAssociations: this.associations,
       associationsTotal: this.associationsTotal,
+      instancesStoredTotal: this.instancesStoredTotal,
       lastStoreByCallingAe: this.lastStoreByCallingAe,
       tlsCertFile: this.opts.tls?.cert,
       allowedCallingAeCount: this.policy.allowedCallingAeTitles.length,

@@ -51,6 +51,7 @@ function setup(opts: { uploader?: boolean; entries?: IndexEntry[] } = {}) {
     port: 11112,
     activeAssociations: 1,
     associationsTotal: 0,
+    instancesStoredTotal: 0,
     lastStoreByCallingAe: new Map(),
     tlsCertFile: undefined,
     // An allow-list is set: tests of other conditions do not see dicom.open_to_any_caller.
@@ -62,6 +63,7 @@ function setup(opts: { uploader?: boolean; entries?: IndexEntry[] } = {}) {
     errorsTotal: 0,
     lastError: undefined,
     lastDeliveredAt: undefined,
+    deliveryLatencyMsTotal: 0,
   };
   const state = {
     entries: opts.entries ?? [],
@@ -116,6 +118,8 @@ describe('HealthMonitor', () => {
     uploader.errorsTotal = 2;
     uploader.lastError = { code: 'storage.unavailable', at: clock.t };
     listener.associationsTotal = 4;
+    listener.instancesStoredTotal = 12;
+    uploader.deliveryLatencyMsTotal = 5 * 800;
     const first = await monitor.report();
     expect(first.uptimeSeconds).toBe(10);
     expect(first.upload).toEqual({
@@ -123,8 +127,10 @@ describe('HealthMonitor', () => {
       objectsDelivered: 5,
       errors: 2,
       lastError: { code: 'storage.unavailable', at: clock.t.toISOString() },
+      deliveryLatencyMs: 800,
     });
     expect(first.dicom.associations).toBe(4);
+    expect(first.dicom.instancesReceived).toBe(12);
 
     clock.advance(5_000);
     uploader.bytesSentTotal = 60_000;
@@ -135,6 +141,11 @@ describe('HealthMonitor', () => {
     expect(second.upload.objectsDelivered).toBe(1);
     expect(second.upload.errors).toBe(0);
     expect(second.dicom.associations).toBe(0);
+    expect(second.dicom.instancesReceived).toBe(0);
+    // One object delivered in the interval, the latency total did not move: a mean of 0 ms, not the first interval's.
+    expect(second.upload.deliveryLatencyMs).toBe(0);
+    clock.advance(5_000);
+    expect((await monitor.report()).upload.deliveryLatencyMs).toBeNull();
   });
 
   it('lists the latest C-STORE per caller, most recent first', async () => {
@@ -217,7 +228,13 @@ describe('HealthMonitor', () => {
     clock.advance(20 * 60_000);
     const r = await monitor.report();
     expect(r.conditions).toEqual([]);
-    expect(r.upload).toEqual({ bytesPerSecond: 0, objectsDelivered: 0, errors: 0, lastError: null });
+    expect(r.upload).toEqual({
+      bytesPerSecond: 0,
+      objectsDelivered: 0,
+      errors: 0,
+      lastError: null,
+      deliveryLatencyMs: null,
+    });
   });
 
   it('reads the TLS certificate expiry and warns when it is near', async () => {

@@ -44,6 +44,8 @@ interface Counters {
   delivered: number;
   errors: number;
   associations: number;
+  stored: number;
+  latencyMs: number;
 }
 
 /**
@@ -63,7 +65,15 @@ export class HealthMonitor {
   constructor(deps: HealthMonitorDeps) {
     this.#deps = deps;
     this.#now = deps.now ?? (() => new Date());
-    this.#previous = { at: deps.startedAt.getTime(), bytesSent: 0, delivered: 0, errors: 0, associations: 0 };
+    this.#previous = {
+      at: deps.startedAt.getTime(),
+      bytesSent: 0,
+      delivered: 0,
+      errors: 0,
+      associations: 0,
+      stored: 0,
+      latencyMs: 0,
+    };
   }
 
   setClockOffset(ms: number): void {
@@ -86,12 +96,15 @@ export class HealthMonitor {
       delivered: uploader?.objectsDeliveredTotal ?? this.#previous.delivered,
       errors: uploader?.errorsTotal ?? this.#previous.errors,
       associations: listener.associationsTotal,
+      stored: listener.instancesStoredTotal,
+      latencyMs: uploader?.deliveryLatencyMsTotal ?? this.#previous.latencyMs,
     };
     const prev = this.#previous;
     this.#previous = current;
     const seconds = Math.max(0.001, (current.at - prev.at) / 1000);
     // A counter that went backwards (a restarted uploader) counts from zero.
     const delta = (a: number, b: number) => (a >= b ? a - b : a);
+    const delivered = delta(current.delivered, prev.delivered);
 
     const findings = [
       diskLow(disk.freeBytes, disk.totalBytes),
@@ -124,11 +137,13 @@ export class HealthMonitor {
       },
       upload: {
         bytesPerSecond: Math.round(delta(current.bytesSent, prev.bytesSent) / seconds),
-        objectsDelivered: delta(current.delivered, prev.delivered),
+        objectsDelivered: delivered,
         errors: delta(current.errors, prev.errors),
         lastError: uploader?.lastError
           ? { code: uploader.lastError.code.slice(0, 64), at: uploader.lastError.at.toISOString() }
           : null,
+        deliveryLatencyMs:
+          delivered > 0 ? Math.round(delta(current.latencyMs, prev.latencyMs) / delivered) : null,
       },
       dicom: {
         listening: listener.listening,
@@ -136,6 +151,7 @@ export class HealthMonitor {
         port: listener.port,
         activeAssociations: listener.activeAssociations,
         associations: delta(current.associations, prev.associations),
+        instancesReceived: delta(current.stored, prev.stored),
         lastStoreByCallingAe: [...listener.lastStoreByCallingAe]
           .sort((a, b) => b[1].getTime() - a[1].getTime())
           .slice(0, MAX_CALLERS)

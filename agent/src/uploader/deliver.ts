@@ -43,7 +43,7 @@ export class Delivery {
       return;
     }
     deps.queue().settle(e.id);
-    deps.tally.delivered();
+    deps.tally.delivered(e.receivedAt);
     deps.retention.delivered(e);
     deps.log.debug({ event: 'upload.delivered', objectId: e.id, duplicate: receipt.duplicate }, 'delivered');
   }

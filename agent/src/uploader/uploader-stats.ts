@@ -9,6 +9,8 @@ export interface UploaderStats {
   lastError: { code: string; at: Date } | undefined;
   /** When an object was last delivered (for upload.stalled). */
   lastDeliveredAt: Date | undefined;
+  /** Receipt time minus receive time, summed over every delivered object (ms). */
+  deliveryLatencyMsTotal: number;
 }
 
 /**
@@ -17,7 +19,7 @@ export interface UploaderStats {
  */
 export class UploadTally {
   private readonly counts = { delivered: 0, bytes: 0, quarantined: 0, retried: 0 };
-  private readonly totals = { bytes: 0, delivered: 0, errors: 0 };
+  private readonly totals = { bytes: 0, delivered: 0, errors: 0, latencyMs: 0 };
   private lastError: { code: string; at: Date } | undefined;
   private lastDeliveredAt: Date | undefined;
 
@@ -26,10 +28,14 @@ export class UploadTally {
     this.totals.bytes += bytes;
   }
 
-  delivered(): void {
+  /** `receivedAt`: when the spool took the object (ISO), for the delivery latency. */
+  delivered(receivedAt?: string): void {
     this.counts.delivered++;
     this.totals.delivered++;
     this.lastDeliveredAt = new Date();
+    const received = receivedAt ? Date.parse(receivedAt) : Number.NaN;
+    if (Number.isFinite(received))
+      this.totals.latencyMs += Math.max(0, this.lastDeliveredAt.getTime() - received);
   }
 
   quarantined(code: string): void {
@@ -58,6 +64,7 @@ export class UploadTally {
       errorsTotal: this.totals.errors,
       lastError: this.lastError,
       lastDeliveredAt: this.lastDeliveredAt,
+      deliveryLatencyMsTotal: this.totals.latencyMs,
     };
   }
 

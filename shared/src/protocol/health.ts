@@ -51,6 +51,8 @@ export const healthReportSchema = z.object({
     /** Interval. */
     errors: z.number().int().min(0),
     lastError: z.object({ code: z.string().max(64), at: iso }).nullable(),
+    /** Interval: mean of receipt time minus receive time over the objects delivered (issue 17; older agents omit it). */
+    deliveryLatencyMs: z.number().min(0).nullable().optional(),
   }),
   dicom: z.object({
     listening: z.boolean(),
@@ -59,6 +61,8 @@ export const healthReportSchema = z.object({
     activeAssociations: z.number().int().min(0),
     /** Interval. */
     associations: z.number().int().min(0),
+    /** Interval: instances stored with C-STORE Success (issue 17; older agents omit it). */
+    instancesReceived: z.number().int().min(0).optional(),
     /** The latest C-STORE per calling AE title (at most 50 callers, most recent first). */
     lastStoreByCallingAe: z.array(z.object({ aeTitle: z.string().max(16), at: iso })).max(50),
     /** DICOM TLS certificate expiry, when the listener uses TLS. */
