@@ -79,6 +79,7 @@ export async function startAgent(
       commitment: commitmentSessions(commitment, log.child({ component: 'commitment' })),
       policy: {
         aeTitle: config.aeTitle,
+        aeTitleAliases: config.aeTitleAliases,
         allowedCallingAeTitles: config.allowedCallingAeTitles,
         maxAssociations: config.maxAssociations,
         maxAssociationsPerCallingAe: config.maxAssociationsPerCallingAe,

@@ -1,3 +1,4 @@
+import { activeAeTitleAliases } from '@ferry/shared';
 import type { AssociateRequest, ContextDecision } from './associate.js';
 import type { IdentityVerdict } from './identity-check.js';
 import { APPLICATION_CONTEXT, RejectReason, RejectResult, RejectSource } from './pdu-types.js';
@@ -18,6 +19,8 @@ export interface AssociationAcceptance {
   decisions: ContextDecision[];
   /** The server response of the 0x59 sub-item the A-ASSOCIATE-AC carries, when one is owed. */
   identityResponse?: Buffer;
+  /** The alias the sender called instead of the AE title (counted, so the admin sees who still uses it). */
+  alias?: string;
 }
 
 export type AssociationVerdict = AssociationRejection | AssociationAcceptance;
@@ -36,6 +39,7 @@ export function judgeAssociateRq(
   admit: (callingAeTitle: string) => string | undefined,
   /** The user identity as checkUserIdentity judged it (PS3.7 D.3.3.7.3: refused as reason 1). */
   identity: IdentityVerdict = { ok: true },
+  now: number = Date.now(),
 ): AssociationVerdict {
   if (req.applicationContext !== APPLICATION_CONTEXT) {
     return rejection(
@@ -53,7 +57,8 @@ export function judgeAssociateRq(
       `protocol version ${req.protocolVersion} not supported`,
     );
   }
-  if (req.calledAeTitle !== policy.aeTitle) {
+  const alias = calledAlias(req.calledAeTitle, policy, now);
+  if (req.calledAeTitle !== policy.aeTitle && alias === undefined) {
     return rejection(
       RejectResult.Permanent,
       RejectSource.ServiceUser,
@@ -88,7 +93,16 @@ export function judgeAssociateRq(
     );
   }
   const decisions = req.contexts.map((ctx) => decideContext(ctx, policy));
-  return identity.response
-    ? { accepted: true, decisions, identityResponse: identity.response }
-    : { accepted: true, decisions };
+  return {
+    accepted: true,
+    decisions,
+    ...(identity.response ? { identityResponse: identity.response } : {}),
+    ...(alias !== undefined ? { alias } : {}),
+  };
+}
+
+/** The unexpired alias `called` names; checked at each request, so an alias lapses without a push. */
+function calledAlias(called: string, policy: AssociationPolicy, now: number): string | undefined {
+  if (called === policy.aeTitle || !policy.aeTitleAliases?.length) return undefined;
+  return activeAeTitleAliases(policy.aeTitleAliases, now).find((a) => a.aeTitle === called)?.aeTitle;
 }

@@ -64,6 +64,8 @@ export interface ConnectionHooks {
    */
   admit(callingAeTitle: string): string | undefined;
   stored(callingAeTitle: string): void;
+  /** An association was accepted on an AE title alias rather than the AE title itself. */
+  calledAlias?(alias: string): void;
   /** Storage commitment on this association (commitment-session.ts), when the agent offers it. */
   commitment?(assoc: string, req: AssociateRequest, send: (pdu: Buffer) => void): CommitmentSession;
 }
@@ -410,6 +412,7 @@ export class Connection implements PduSink {
     const verdict = judgeAssociateRq(req, this.policy, (ae) => this.hooks?.admit(ae), identity);
     if (!verdict.accepted) return this.reject(verdict);
     const { decisions } = verdict;
+    if (verdict.alias !== undefined) this.hooks?.calledAlias?.(verdict.alias);
     for (const d of decisions) {
       if (d.result === PresentationResult.Acceptance)
         this.contexts.set(d.id, { abstractSyntax: d.abstractSyntax, transferSyntax: d.transferSyntax });

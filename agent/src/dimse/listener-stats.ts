@@ -1,3 +1,5 @@
+import type { AliasUse } from './alias-use.js';
+
 /** Monotonic counters and live state the DICOM listener exposes for health. */
 export interface ListenerStats {
   listening: boolean;
@@ -14,4 +16,6 @@ export interface ListenerStats {
   tlsCertFile: string | undefined;
   /** Calling AE titles the listener accepts now; 0 means it accepts any caller. */
   allowedCallingAeCount: number;
+  /** The unexpired AE title aliases and the associations that called each since start. */
+  aeTitleAliases?: AliasUse[];
 }

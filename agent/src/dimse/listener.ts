@@ -3,6 +3,7 @@ import { createServer as createTcpServer, type Server, type Socket } from 'node:
 import { createServer as createTlsServer } from 'node:tls';
 import { FerryError } from '@ferry/shared';
 import type { Logger } from 'pino';
+import { AliasUseCounter } from './alias-use.js';
 import { Connection, type ConnectionHooks } from './connection.js';
 import type { ListenerStats } from './listener-stats.js';
 import { connectionKey, PendingConnections, RefusalLog } from './pending-connections.js';
@@ -53,6 +54,7 @@ export class DicomListener {
   private listening = false;
   private associationsTotal = 0;
   private readonly lastStoreByCallingAe = new Map<string, Date>();
+  private readonly aliasUse = new AliasUseCounter();
   private instancesStoredTotal = 0;
   private readonly stored = (callingAe: string) => {
     this.instancesStoredTotal++;
@@ -104,6 +106,7 @@ export class DicomListener {
       lastStoreByCallingAe: this.lastStoreByCallingAe,
       tlsCertFile: this.opts.tls?.cert,
       allowedCallingAeCount: this.policy.allowedCallingAeTitles.length,
+      aeTitleAliases: this.aliasUse.of(this.policy),
     };
   }
 
@@ -120,6 +123,7 @@ export class DicomListener {
       {
         event: 'dicom.policy_changed',
         aeTitle: policy.aeTitle,
+        aeTitleAliases: policy.aeTitleAliases?.map((a) => `${a.aeTitle} until ${a.expiresAt}`) ?? [],
         allowedCallingAeTitles: policy.allowedCallingAeTitles.length,
         maxAssociations: policy.maxAssociations,
         maxAssociationsPerCallingAe: callingAeShare(policy),
@@ -248,6 +252,7 @@ export class DicomListener {
         return refused;
       },
       stored: this.stored,
+      calledAlias: (alias) => this.aliasUse.note(alias),
       ...(this.opts.commitment ? { commitment: this.opts.commitment } : {}),
     };
     const conn: Connection = new Connection(

@@ -1,4 +1,4 @@
-import type { UserIdentitySetting } from '@ferry/shared';
+import type { AeTitleAlias, UserIdentitySetting } from '@ferry/shared';
 
 import type { ContextRules } from './sop-classes.js';
 
@@ -8,6 +8,8 @@ import type { ContextRules } from './sop-classes.js';
  */
 export interface AssociationPolicy extends ContextRules {
   aeTitle: string;
+  /** Previous titles also accepted as the called AE title, each until its expiry (none if unset). */
+  aeTitleAliases?: readonly AeTitleAlias[];
   /** Empty means any calling AE title is accepted. */
   allowedCallingAeTitles: string[];
   maxAssociations: number;

@@ -157,6 +157,16 @@ export class HealthMonitor {
           .slice(0, MAX_CALLERS)
           .map(([aeTitle, at]) => ({ aeTitle, at: at.toISOString() })),
         tlsCertExpiresAt: certExpiresAt?.toISOString() ?? null,
+        ...(listener.aeTitleAliases?.length
+          ? {
+              aeTitleAliases: listener.aeTitleAliases.map((a) => ({
+                aeTitle: a.aeTitle,
+                expiresAt: a.expiresAt,
+                associations: a.associations,
+                lastAt: a.lastAt?.toISOString() ?? null,
+              })),
+            }
+          : {}),
       },
       disk,
       clockOffsetMs: this.#clockOffsetMs,

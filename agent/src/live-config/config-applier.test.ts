@@ -77,6 +77,7 @@ describe('agent.json with a pushed config', () => {
     expect(next).toEqual({
       ...raw,
       aeTitle: 'RAD_EAST',
+      aeTitleAliases: [],
       port: 11112,
       allowedCallingAeTitles: [],
       maxAssociations: valid.maxAssociations,

@@ -67,6 +67,7 @@ export function withPushedConfig(
 
 const samePolicy = (a: AssociationPolicy, b: AssociationPolicy) =>
   a.aeTitle === b.aeTitle &&
+  JSON.stringify(a.aeTitleAliases ?? []) === JSON.stringify(b.aeTitleAliases ?? []) &&
   a.maxAssociations === b.maxAssociations &&
   a.allowedCallingAeTitles.length === b.allowedCallingAeTitles.length &&
   a.allowedCallingAeTitles.every((t, i) => b.allowedCallingAeTitles[i] === t) &&
@@ -145,6 +146,7 @@ export class LiveConfigApplier implements ConfigApplier {
     const newPolicy: AssociationPolicy = {
       ...oldPolicy,
       aeTitle: config.aeTitle,
+      aeTitleAliases: config.aeTitleAliases,
       allowedCallingAeTitles: config.allowedCallingAeTitles,
       maxAssociations: config.maxAssociations,
       userIdentity: config.userIdentity,

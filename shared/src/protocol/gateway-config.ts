@@ -103,11 +103,15 @@ export const gatewaySettingsSchema = z
   .strict();
 export type GatewaySettings = z.infer<typeof gatewaySettingsSchema>;
 
-/** The facility's own fields of its gateways' config (its AE title, its stable period). */
+/**
+ * The facility's own fields of its gateways' config (its AE title, its stable period); one whose row
+ * has a default (its AE title aliases) may be left out and is then the default.
+ */
 export type FacilityGatewayFields = Pick<
   GatewayDesiredConfig,
-  Exclude<TopName, InGroupAndFacility> & keyof GatewayDesiredConfig
->;
+  Exclude<TopName, InGroupAndFacility | 'aeTitleAliases'> & keyof GatewayDesiredConfig
+> &
+  Partial<Pick<GatewayDesiredConfig, 'aeTitleAliases'>>;
 
 /** Defaults < group settings < facility settings, plus the facility's own fields. */
 export function mergeGatewayConfig(
@@ -124,7 +128,7 @@ export function mergeGatewayConfig(
   for (const name of Object.keys(gatewayConfigV2Schema.shape)) {
     if (GROUPS.has(name))
       merged[name] = { ...(d[name] as object), ...(g[name] as object), ...(o[name] as object) };
-    else if (rows[name]?.appliesTo === 'facility') merged[name] = f[name];
+    else if (rows[name]?.appliesTo === 'facility') merged[name] = f[name] ?? d[name];
     else merged[name] = o[name] ?? g[name] ?? d[name];
   }
   return merged as GatewayDesiredConfig;

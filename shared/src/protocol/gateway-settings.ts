@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_PRIVATE_SOP_CLASSES } from '../dicom/private-storage-sop-classes.js';
+import { aeTitleAliasesSchema } from './ae-title-aliases.js';
 import { aeTitleSchema, trimAeTitle, trimmedAeTitleSchema } from './ae-title-schema.js';
 import { privateUidListSchema, transferSyntaxPolicySchema } from './context-negotiation.js';
 import { dicomPeersSchema } from './dicom-peers.js';
@@ -121,6 +122,17 @@ export const PUSHED_SETTINGS = {
     appliesTo: 'facility',
     /** What an agent answers as before it is enrolled. */
     agentJson: aeTitleSchema.default('GATEWAY').transform(trimAeTitle),
+  },
+  /**
+   * Previous titles of the facility still accepted as the called AE title until their expiry, so a
+   * title change does not fail every modality not yet reconfigured. The gateway stops accepting one at
+   * its expiry by itself; the control plane leaves expired ones out of the next config.
+   */
+  aeTitleAliases: {
+    schema: aeTitleAliasesSchema,
+    default: [],
+    appliesTo: 'facility',
+    olderVersionsLackIt: true,
   },
   port: numeric({
     bounds: { min: 1, max: 65_535, integer: true },

@@ -67,6 +67,21 @@ export const healthReportSchema = z.object({
     lastStoreByCallingAe: z.array(z.object({ aeTitle: z.string().max(16), at: iso })).max(50),
     /** DICOM TLS certificate expiry, when the listener uses TLS. */
     tlsCertExpiresAt: iso.nullable(),
+    /**
+     * The unexpired AE title aliases, each with the associations that called it since the agent
+     * started and the latest (issue 17; older agents omit it).
+     */
+    aeTitleAliases: z
+      .array(
+        z.object({
+          aeTitle: z.string().max(16),
+          expiresAt: iso,
+          associations: z.number().int().min(0),
+          lastAt: iso.nullable(),
+        }),
+      )
+      .max(16)
+      .optional(),
   }),
   disk: z.object({ freeBytes: z.number().min(0), totalBytes: z.number().min(0) }),
   /** Agent clock minus control plane clock, from the last heartbeat round trip; null before the first. */

@@ -1,3 +1,4 @@
+export * from './ae-title-aliases.js';
 export * from './agent-token.js';
 export {
   type AgentSelf,
