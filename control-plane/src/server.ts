@@ -16,6 +16,7 @@ import { answerClientError } from './edge/client-error.js';
 import type { Env } from './env.js';
 import { startAgentTokenPrune } from './jobs/agent-token-prune.js';
 import { startGatewayLiveness } from './jobs/gateway-liveness.js';
+import { startGatewaySeriesRollup } from './jobs/gateway-series-rollup.js';
 import { startRateLimitSweep } from './jobs/rate-limit-sweep.js';
 import { startStudyCompletion } from './jobs/study-completion.js';
 import { startWebhookDelivery } from './jobs/webhook-delivery.js';
@@ -160,6 +161,7 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
   });
   const rateLimitSweep = startRateLimitSweep({ db: database.db, log });
   const agentTokenPrune = startAgentTokenPrune({ db: database.db, log });
+  const seriesRollup = startGatewaySeriesRollup({ db: database.db, log });
   const liveness = startGatewayLiveness({ db: database.db, log, heartbeatSeconds: env.heartbeatSeconds });
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : env.httpPort;
@@ -189,6 +191,7 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
       await liveness.stop();
       await rateLimitSweep.stop();
       await agentTokenPrune.stop();
+      await seriesRollup.stop();
       blobStore.destroy?.();
       await database.close();
     },

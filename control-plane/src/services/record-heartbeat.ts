@@ -2,6 +2,7 @@ import type { HealthReport } from '@ferry/shared';
 import { sql } from 'drizzle-orm';
 import type { Ctx } from '../context.js';
 import { rowsOf } from '../db/queries/gateway-channel.js';
+import { minuteSampleCte } from '../db/queries/gateway-series.js';
 import type { GatewayStatus } from '../db/schema/index.js';
 import { deriveGatewayStatus } from './derive-gateway-status.js';
 import { requireAgent } from './permissions.js';
@@ -13,7 +14,8 @@ export type HeartbeatOutcome =
 
 /**
  * Stores one heartbeat of the calling gateway on channel `channelId`: its health, the time, the applied
- * config version and the derived status, plus a `status` event when the status changes. One statement:
+ * config version and the derived status, plus a `status` event when the status changes, and folds it
+ * into the gateway's minute series bucket (db/queries/gateway-series.ts). One statement:
  * thousands of gateways heartbeat, so this is the control plane's hottest write. The row lock taken
  * first makes the status change and its event happen once, whatever else (a close, the liveness job on
  * another replica) touches the row at the same time.
@@ -47,7 +49,7 @@ export async function recordHeartbeat({
         jsonb_build_object('from', upd."from", 'to', ${to}::text, 'conditions', ${JSON.stringify(input.health.conditions)}::jsonb)
       from upd where upd."from" <> ${to}
       returning id
-    )
+    ), series as (${minuteSampleCte(input.health)})
     select "from" from upd`);
   const [row] = rowsOf<{ from: GatewayStatus }>(result);
   if (!row) return { stale: true };
