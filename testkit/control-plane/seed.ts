@@ -152,7 +152,7 @@ async function insertFacility(
 export async function enrollTestGateway(
   t: SeedTarget,
   group: Pick<SeededGroup, 'groupId'> & { facilityId?: string },
-  opts: { facilityId?: string; hostname?: string } = {},
+  opts: { facilityId?: string; hostname?: string; name?: string } = {},
 ): Promise<TestGateway> {
   const facilityId = opts.facilityId ?? group.facilityId;
   return insertTestGateway(t.database.db, group.groupId, {
@@ -166,7 +166,7 @@ export async function enrollTestGateway(
 export async function insertTestGateway(
   db: Db,
   groupId: string,
-  opts: { facilityId?: string; hostname?: string; publicUrl?: string } = {},
+  opts: { facilityId?: string; hostname?: string; name?: string; publicUrl?: string } = {},
 ): Promise<TestGateway> {
   const slug = nextId();
   const facilityId = opts.facilityId ?? (await insertFacility(db, groupId)).facilityId;
@@ -178,6 +178,7 @@ export async function insertTestGateway(
       facilityId,
       publicKey: keys.publicJwk,
       hostname: opts.hostname ?? `gw-${slug}`,
+      name: opts.name ?? `Gateway ${slug}`,
       version: '0.0.0-test',
     })
     .returning({ id: schema.gateways.id });

@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import {
   type EnrollResponse,
   FerryError,
+  gatewayNameSchema,
   isFerryError,
   PUSHED_SETTINGS,
   recipientKeyThumbprint,
@@ -154,6 +155,18 @@ export async function checkRecipientKey(enrolled: EnrollResponse, expected: stri
  * is the pinned one, then saves the key and writes DIR/agent.json. Nothing is written when the
  * control plane refuses or the key does not match.
  */
+/** `--name`, checked by the control plane's own rules before the token is spent; undefined: the default name. */
+export function enrollmentName(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const checked = gatewayNameSchema.safeParse(value);
+  if (!checked.success)
+    throw new FerryError(
+      'config.invalid',
+      `--name: ${checked.error.issues.map((i) => i.message).join('; ')}`,
+    );
+  return checked.data;
+}
+
 export async function enrollCommand(args: string[], io: { stdin?: Readable } = {}): Promise<void> {
   const { values } = parse(args, {
     server: { type: 'string' },
@@ -163,6 +176,7 @@ export async function enrollCommand(args: string[], io: { stdin?: Readable } = {
     'key-thumbprint': { type: 'string' },
     'data-dir': { type: 'string' },
     hostname: { type: 'string' },
+    name: { type: 'string' },
   });
   const dataDir = resolve(requireString(values, 'data-dir'));
   const keyThumbprint = requireString(values, 'key-thumbprint');
@@ -175,6 +189,7 @@ export async function enrollCommand(args: string[], io: { stdin?: Readable } = {
   const token = await readEnrollmentToken(values, io.stdin);
   const hostname =
     typeof values.hostname === 'string' && values.hostname !== '' ? values.hostname : osHostname();
+  const name = enrollmentName(values.name);
 
   // Everything that can fail locally fails before the token is spent.
   if (await loadIdentity(dataDir)) {
@@ -202,6 +217,7 @@ export async function enrollCommand(args: string[], io: { stdin?: Readable } = {
       publicKey: { kty: 'OKP', crv: 'Ed25519', x: identity.publicJwk.x ?? '' },
       hostname,
       version: AGENT_VERSION,
+      ...(name !== undefined ? { name } : {}),
     });
   } catch (err) {
     if (isFerryError(err)) {
@@ -226,7 +242,7 @@ export async function enrollCommand(args: string[], io: { stdin?: Readable } = {
   await writeAgentConfigFile(dataDir, config);
   process.stdout.write(
     [
-      `enrolled as gateway ${enrolled.gatewayId} for facility "${enrolled.facility.name}" ` +
+      `enrolled as gateway ${enrolled.gatewayId}${enrolled.name ? ` ("${enrolled.name}")` : ''} for facility "${enrolled.facility.name}" ` +
         `(AE title ${enrolled.config.aeTitle}, port ${enrolled.config.port}, config version ${enrolled.configVersion})`,
       `wrote ${agentConfigPath(dataDir)} and the private key in ${identityPaths(dataDir).dir} (keep it secret)`,
       `start it with: ferry-agent start --data-dir ${dataDir}`,

@@ -16,7 +16,9 @@ const USAGE = `usage: ferry-agent <command> [options]
   enroll --server URL --token-file FILE|- --key-thumbprint T --data-dir DIR
                                                       register with the control plane and write agent.json:
                                                       the token from FILE or standard input (-), never argv;
-                                                      refused unless the control plane's key has thumbprint T
+                                                      refused unless the control plane's key has thumbprint T;
+                                                      [--name NAME] how the console shows it (default: the
+                                                      facility's name and this host's name)
   rotate-key --data-dir DIR                           replace this gateway's key pair
   hash-password                                       read a DICOM user's password on standard input and
                                                       print its hash for the userIdentity setting

@@ -89,6 +89,7 @@ describe.each(BACKENDS)('agent routes (%s)', (backend) => {
       expect(res.status, res.text).toBe(200);
       expect(res.body).toEqual({
         gatewayId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        name: 'Radiology East gw-east-1',
         facility: { id: facilityId, name: 'Radiology East', aeTitle: 'RAD_EAST' },
         config: { ...GATEWAY_CONFIG_DEFAULTS, aeTitle: 'RAD_EAST' },
         configVersion: 1,

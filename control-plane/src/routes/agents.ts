@@ -1,4 +1,5 @@
 import { createPublicKey } from 'node:crypto';
+import { gatewayNameSchema } from '@ferry/shared';
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { JWK } from 'jose';
 import { authenticate } from '../edge/auth-middleware.js';
@@ -83,6 +84,8 @@ const enroll = createRoute({
               token: z.string().min(1).max(256),
               publicKey: agentPublicKeySchema,
               hostname: z.string().trim().min(1).max(253),
+              /** Default: the facility's name and the host name ("… (2)" when another gateway holds it). */
+              name: gatewayNameSchema.optional(),
               version: z.string().trim().min(1).max(64),
             })
             .strict(),
@@ -97,6 +100,7 @@ const enroll = createRoute({
         'application/json': {
           schema: z.object({
             gatewayId: z.uuid(),
+            name: z.string().openapi({ description: "The gateway's display name" }),
             facility: facilitySchema,
             config: configSchema,
             configVersion: z.number().int(),
@@ -167,6 +171,7 @@ export function registerAgents(app: OpenAPIHono<AppEnv>): void {
     return c.json(
       {
         gatewayId: enrolled.gatewayId,
+        name: enrolled.name,
         facility: enrolled.facility,
         config: enrolled.config,
         configVersion: enrolled.configVersion,

@@ -73,10 +73,16 @@ export const gatewaySchema = z
   .object({
     id: z.uuid(),
     facility: z.object({ id: z.uuid(), name: z.string(), aeTitle: z.string() }),
+    name: z.string().openapi({
+      description: "Display name, unique within the facility; default: the facility's name and the host name",
+    }),
     hostname: z.string(),
     version: z.string().openapi({ description: 'Agent software version' }),
     enrolledAt: isoTime,
-    lastSeenAt: isoTime.nullable(),
+    lastSeenAt: isoTime.nullable().openapi({
+      description:
+        'The last time the gateway was heard from (a heartbeat or a request); never before lastHeartbeatAt',
+    }),
     revokedAt: isoTime.nullable(),
     configVersion: z
       .number()
@@ -102,6 +108,7 @@ export function gatewayDto(g: GatewayView): z.infer<typeof gatewaySchema> {
   return {
     id: g.id,
     facility: g.facility,
+    name: g.name,
     hostname: g.hostname,
     version: g.version,
     enrolledAt: g.enrolledAt.toISOString(),

@@ -236,6 +236,7 @@ describe.each(BACKENDS)('gateway settings routes (%s)', (backend) => {
       facilityId: f.facilityId,
       publicKey: publicJwk,
       hostname: `gw-${i}`,
+      name: `gw-${i}`,
       version: '0.0.0-test',
     }));
     const ids = (await t.database.db.insert(gateways).values(rows).returning({ id: gateways.id })).map(

@@ -1,10 +1,11 @@
-import { healthReportSchema, recipientKeyThumbprint } from '@ferry/shared';
+import { gatewayNameSchema, healthReportSchema, recipientKeyThumbprint } from '@ferry/shared';
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { authenticate } from '../edge/auth-middleware.js';
 import { ctxOf } from '../edge/context.js';
 import type { AppEnv } from '../edge/types.js';
 import { GATEWAY_DETAIL_EVENTS, type GatewayDetail, getGateway } from '../services/get-gateway.js';
 import { listGateways } from '../services/list-gateways.js';
+import { renameGateway } from '../services/rename-gateway.js';
 import { revokeGateway } from '../services/revoke-gateway.js';
 import { gatewayDto, gatewaySchema, idParamSchema, json } from './api-schemas.js';
 import { errorResponses } from './openapi-common.js';
@@ -109,6 +110,28 @@ const revokeGatewayRoute = createRoute({
   },
 });
 
+const renameGatewayRoute = createRoute({
+  method: 'patch',
+  path: '/api/v1/gateways/{id}',
+  tags: ['gateways'],
+  summary: 'Rename a gateway (admin)',
+  description:
+    'The name is trimmed, 1 to 64 characters, and unique within the facility (409 resource.conflict ' +
+    'otherwise). A revoked gateway cannot be renamed (409). Audited as gateway.rename.',
+  middleware: [authenticate('user')] as const,
+  request: {
+    params: idParamSchema,
+    body: {
+      required: true,
+      content: json(z.object({ name: gatewayNameSchema }).strict()),
+    },
+  },
+  responses: {
+    200: { description: 'The gateway, renamed', content: json(gatewaySchema) },
+    ...errorResponses(400, 401, 403, 404, 409),
+  },
+});
+
 export function registerGateways(app: OpenAPIHono<AppEnv>): void {
   app.openapi(listGatewaysRoute, async (c) => {
     const gateways = await listGateways({ ctx: ctxOf(c) });
@@ -118,6 +141,12 @@ export function registerGateways(app: OpenAPIHono<AppEnv>): void {
     const gateway = await getGateway({ ctx: ctxOf(c), input: c.req.valid('param') });
     const currentKey = await recipientKeyThumbprint(c.get('deps').recipientPublicKey);
     return c.json(gatewayDetailDto(gateway, currentKey), 200);
+  });
+  app.openapi(renameGatewayRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    const { name } = c.req.valid('json');
+    const gateway = await renameGateway({ ctx: ctxOf(c), input: { id, name } });
+    return c.json(gatewayDto(gateway), 200);
   });
   app.openapi(revokeGatewayRoute, async (c) => {
     const gateway = await revokeGateway({ ctx: ctxOf(c), input: c.req.valid('param') });

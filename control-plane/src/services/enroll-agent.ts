@@ -2,10 +2,12 @@ import { FerryError } from '@ferry/shared';
 import { and, eq, gt, isNull, lt, sql } from 'drizzle-orm';
 import type { JWK } from 'jose';
 import type { Ctx } from '../context.js';
+import { isUniqueViolation } from '../db/errors.js';
 import { enrollmentTokens, facilities, gateways, groups } from '../db/schema/index.js';
 import { writeAudit } from './audit.js';
 import { hashEnrollmentToken } from './enrollment-token-secret.js';
 import { appendConfigVersion, buildGatewayConfig, type GatewayConfig } from './gateway-config.js';
+import { freeDefaultName, gatewayNameConflict } from './gateway-name.js';
 import { hitRateLimit, LONGEST_RATE_LIMIT_WINDOW_MS } from './rate-limit.js';
 
 /** Refused enrollment attempts allowed per client address and window before 429. */
@@ -14,6 +16,7 @@ const REFUSAL_WINDOW_MS = LONGEST_RATE_LIMIT_WINDOW_MS;
 
 export interface EnrolledAgent {
   gatewayId: string;
+  name: string;
   facility: { id: string; name: string; aeTitle: string };
   config: GatewayConfig;
   configVersion: number;
@@ -53,74 +56,86 @@ export async function enrollAgent({
   recipientPublicKey,
 }: {
   ctx: Ctx;
-  input: { token: string; publicKey: JWK; hostname: string; version: string };
+  /** `name`: the operator's (`ferry-agent enroll --name`), already checked against gatewayNameSchema. */
+  input: { token: string; publicKey: JWK; hostname: string; version: string; name?: string | undefined };
   recipientPublicKey: JWK;
 }): Promise<EnrolledAgent> {
   const tokenHash = hashEnrollmentToken(input.token);
-  const enrolled = await ctx.db.transaction(async (tx) => {
-    const [use] = await tx
-      .update(enrollmentTokens)
-      .set({ uses: sql`${enrollmentTokens.uses} + 1` })
-      .where(
-        and(
-          eq(enrollmentTokens.tokenHash, tokenHash),
-          lt(enrollmentTokens.uses, enrollmentTokens.maxUses),
-          isNull(enrollmentTokens.revokedAt),
-          gt(enrollmentTokens.expiresAt, sql`now()`),
-        ),
-      )
-      .returning({
-        id: enrollmentTokens.id,
-        groupId: enrollmentTokens.groupId,
-        facilityId: enrollmentTokens.facilityId,
-        uses: enrollmentTokens.uses,
-        maxUses: enrollmentTokens.maxUses,
+  const enrolled = await ctx.db
+    .transaction(async (tx) => {
+      const [use] = await tx
+        .update(enrollmentTokens)
+        .set({ uses: sql`${enrollmentTokens.uses} + 1` })
+        .where(
+          and(
+            eq(enrollmentTokens.tokenHash, tokenHash),
+            lt(enrollmentTokens.uses, enrollmentTokens.maxUses),
+            isNull(enrollmentTokens.revokedAt),
+            gt(enrollmentTokens.expiresAt, sql`now()`),
+          ),
+        )
+        .returning({
+          id: enrollmentTokens.id,
+          groupId: enrollmentTokens.groupId,
+          facilityId: enrollmentTokens.facilityId,
+          uses: enrollmentTokens.uses,
+          maxUses: enrollmentTokens.maxUses,
+        });
+      if (!use) return undefined;
+      const [facility] = await tx.select().from(facilities).where(eq(facilities.id, use.facilityId));
+      if (!facility) throw new Error(`enrollment token ${use.id} points at a missing facility`);
+      const name = input.name ?? (await freeDefaultName(tx, facility.id, facility.name, input.hostname));
+      const [gateway] = await tx
+        .insert(gateways)
+        .values({
+          groupId: use.groupId,
+          facilityId: facility.id,
+          publicKey: input.publicKey,
+          hostname: input.hostname,
+          name,
+          version: input.version,
+        })
+        .returning({ id: gateways.id });
+      if (!gateway) throw new Error('gateway insert returned no row');
+      const [group] = await tx
+        .select({ gatewaySettings: groups.gatewaySettings })
+        .from(groups)
+        .where(eq(groups.id, use.groupId));
+      const config = buildGatewayConfig(facility, group?.gatewaySettings);
+      const configVersion = await appendConfigVersion(tx, gateway.id, config);
+      const agentCtx: Ctx = {
+        ...ctx,
+        actor: { kind: 'agent', gatewayId: gateway.id, groupId: use.groupId, facilityId: facility.id },
+      };
+      await writeAudit(tx, agentCtx, {
+        action: 'gateway.enroll',
+        targetType: 'gateway',
+        targetId: gateway.id,
+        details: {
+          facilityId: facility.id,
+          enrollmentTokenId: use.id,
+          tokenUses: use.uses,
+          tokenMaxUses: use.maxUses,
+          hostname: input.hostname,
+          name,
+          version: input.version,
+        },
       });
-    if (!use) return undefined;
-    const [facility] = await tx.select().from(facilities).where(eq(facilities.id, use.facilityId));
-    if (!facility) throw new Error(`enrollment token ${use.id} points at a missing facility`);
-    const [gateway] = await tx
-      .insert(gateways)
-      .values({
-        groupId: use.groupId,
-        facilityId: facility.id,
-        publicKey: input.publicKey,
-        hostname: input.hostname,
-        version: input.version,
-      })
-      .returning({ id: gateways.id });
-    if (!gateway) throw new Error('gateway insert returned no row');
-    const [group] = await tx
-      .select({ gatewaySettings: groups.gatewaySettings })
-      .from(groups)
-      .where(eq(groups.id, use.groupId));
-    const config = buildGatewayConfig(facility, group?.gatewaySettings);
-    const configVersion = await appendConfigVersion(tx, gateway.id, config);
-    const agentCtx: Ctx = {
-      ...ctx,
-      actor: { kind: 'agent', gatewayId: gateway.id, groupId: use.groupId, facilityId: facility.id },
-    };
-    await writeAudit(tx, agentCtx, {
-      action: 'gateway.enroll',
-      targetType: 'gateway',
-      targetId: gateway.id,
-      details: {
-        facilityId: facility.id,
-        enrollmentTokenId: use.id,
-        tokenUses: use.uses,
-        tokenMaxUses: use.maxUses,
-        hostname: input.hostname,
-        version: input.version,
-      },
+      return {
+        gatewayId: gateway.id,
+        name,
+        facility: { id: facility.id, name: facility.name, aeTitle: facility.aeTitle },
+        config,
+        configVersion,
+        recipientPublicKey,
+      };
+    })
+    .catch((err: unknown) => {
+      // A name the operator chose that another gateway of the facility holds: the whole enrolment is
+      // refused, so the token is not spent.
+      if (isUniqueViolation(err) && input.name !== undefined) throw gatewayNameConflict(input.name);
+      throw err;
     });
-    return {
-      gatewayId: gateway.id,
-      facility: { id: facility.id, name: facility.name, aeTitle: facility.aeTitle },
-      config,
-      configVersion,
-      recipientPublicKey,
-    };
-  });
   if (enrolled) {
     ctx.log.info(
       { event: 'gateway.enrolled', gatewayId: enrolled.gatewayId, facilityId: enrolled.facility.id },

@@ -25,11 +25,15 @@ export interface EnrollRequest {
   publicKey: { kty: 'OKP'; crv: 'Ed25519'; x: string };
   hostname: string;
   version: string;
+  /** `ferry-agent enroll --name`; without it the control plane names the gateway after its facility and host. */
+  name?: string;
 }
 
 /** POST /api/v1/agents/enroll response. */
 export const enrollResponseSchema = z.object({
   gatewayId: z.uuid(),
+  /** The gateway's display name (issue 17; older control planes send none). */
+  name: z.string().optional(),
   facility: facilitySchema,
   config: gatewayConfigSchema,
   configVersion: z.number().int().min(1),

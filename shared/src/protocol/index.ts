@@ -15,6 +15,7 @@ export * from './channel.js';
 export * from './context-negotiation.js';
 export * from './dicom-peers.js';
 export * from './gateway-config.js';
+export * from './gateway-name.js';
 export * from './gateway-settings.js';
 export * from './health.js';
 export { type InstanceManifest, instanceManifestSchema } from './manifest.js';

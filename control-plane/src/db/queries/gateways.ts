@@ -12,9 +12,15 @@ import { configVersions, facilities, type GatewayStatus, gatewayStatus, gateways
 export interface GatewayView {
   id: string;
   facility: { id: string; name: string; aeTitle: string };
+  /** Its display name, unique within its facility. */
+  name: string;
   hostname: string;
   version: string;
   enrolledAt: Date;
+  /**
+   * The last time the control plane heard from the gateway by any means: a heartbeat or an
+   * authenticated request. The one definition of "last seen": never older than `lastHeartbeatAt`.
+   */
   lastSeenAt: Date | null;
   revokedAt: Date | null;
   configVersion: number | null;
@@ -39,10 +45,14 @@ export async function selectGatewayViews(db: DbOrTx, groupId: string, where?: SQ
       facilityId: facilities.id,
       facilityName: facilities.name,
       facilityAeTitle: facilities.aeTitle,
+      name: gateways.name,
       hostname: gateways.hostname,
       version: gateways.version,
       enrolledAt: gateways.enrolledAt,
-      lastSeenAt: gateways.lastSeenAt,
+      // greatest() skips nulls: a gateway heard only over HTTP, or only over its channel, still counts.
+      lastSeenAt: sql<
+        string | Date | null
+      >`greatest(${gateways.lastSeenAt}, ${gatewayStatus.lastHeartbeatAt})`,
       revokedAt: gateways.revokedAt,
       configVersion: latestVersion,
       status: gatewayStatus.status,
@@ -60,10 +70,11 @@ export async function selectGatewayViews(db: DbOrTx, groupId: string, where?: SQ
   return rows.map((r) => ({
     id: r.id,
     facility: { id: r.facilityId, name: r.facilityName, aeTitle: r.facilityAeTitle },
+    name: r.name,
     hostname: r.hostname,
     version: r.version,
     enrolledAt: r.enrolledAt,
-    lastSeenAt: r.lastSeenAt,
+    lastSeenAt: r.lastSeenAt === null ? null : new Date(r.lastSeenAt),
     revokedAt: r.revokedAt,
     configVersion: r.configVersion === null ? null : Number(r.configVersion),
     status: r.status ?? 'offline',
