@@ -35,6 +35,10 @@ const envSchema = z.object({
   FERRY_CONFIG_RESYNC_SECONDS: z.coerce.number().min(1).max(86_400).default(300),
   /** true: webhooks may go to loopback and private-network receivers (on-prem installs). */
   FERRY_WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false'], 'must be true or false').default('false'),
+  /** Alert e-mail goes out through this server: smtp://user:pass@host:port or smtps://… (?from=sender). */
+  FERRY_SMTP_URL: z
+    .url({ protocol: /^smtps?$/, error: 'must be a URL like smtp://user:pass@host:587 or smtps://…' })
+    .optional(),
   /**
    * Comma-separated IPs and CIDRs of the TLS proxies in front of the control plane: only a request from
    * one of them has its client address taken from X-Forwarded-For (unset: the header is ignored).
@@ -73,6 +77,8 @@ export interface Env {
   replicaId: string;
   /** FERRY_WEBHOOK_ALLOW_PRIVATE=true: webhook receivers on loopback and private networks are allowed. */
   webhookAllowPrivate: boolean;
+  /** FERRY_SMTP_URL (holds a password: never log it). */
+  smtpUrl: string | undefined;
   /** The agent release tarball this control plane serves at /downloads (it may not exist). */
   agentReleaseFile: string;
   /** Peers whose X-Forwarded-For is believed; undefined when FERRY_TRUSTED_PROXIES is unset. */
@@ -185,6 +191,7 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     configResyncSeconds: e.FERRY_CONFIG_RESYNC_SECONDS,
     replicaId: e.FERRY_REPLICA_ID ?? `${hostname()}-${process.pid}`,
     webhookAllowPrivate: e.FERRY_WEBHOOK_ALLOW_PRIVATE === 'true',
+    smtpUrl: e.FERRY_SMTP_URL,
     agentReleaseFile: e.FERRY_AGENT_RELEASE ? resolve(e.FERRY_AGENT_RELEASE) : DEFAULT_AGENT_RELEASE_FILE,
     trustedProxies: e.FERRY_TRUSTED_PROXIES ? parseTrustedProxies(e.FERRY_TRUSTED_PROXIES) : undefined,
     corsOrigins: parseCorsOrigins(e.FERRY_CORS_ORIGINS ?? ''),

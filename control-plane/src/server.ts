@@ -15,11 +15,13 @@ import { type Database, openDatabase } from './db/client.js';
 import { answerClientError } from './edge/client-error.js';
 import type { Env } from './env.js';
 import { startAgentTokenPrune } from './jobs/agent-token-prune.js';
+import { startAlerts } from './jobs/alerts.js';
 import { startGatewayLiveness } from './jobs/gateway-liveness.js';
 import { startGatewaySeriesRollup } from './jobs/gateway-series-rollup.js';
 import { startRateLimitSweep } from './jobs/rate-limit-sweep.js';
 import { startStudyCompletion } from './jobs/study-completion.js';
 import { startWebhookDelivery } from './jobs/webhook-delivery.js';
+import { createSmtpMailer } from './webhooks/smtp-mailer.js';
 import { RecipientKeyRing } from './keys/recipient-key-ring.js';
 import { sealStoredWebhookSecrets } from './keys/seal-stored-secrets.js';
 import { SecretBox } from './keys/secret-box.js';
@@ -138,6 +140,7 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
     blobStore,
     channelHub,
     webhookAllowPrivate: env.webhookAllowPrivate,
+    smtpConfigured: env.smtpUrl !== undefined,
   });
   const tls = env.tls ? await readTls(env.tls) : undefined;
   const server = serve({
@@ -163,6 +166,15 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
   const agentTokenPrune = startAgentTokenPrune({ db: database.db, log });
   const seriesRollup = startGatewaySeriesRollup({ db: database.db, log });
   const liveness = startGatewayLiveness({ db: database.db, log, heartbeatSeconds: env.heartbeatSeconds });
+  const mailer = env.smtpUrl ? createSmtpMailer(env.smtpUrl) : null;
+  const alerts = startAlerts({
+    db: database.db,
+    log,
+    secrets: secretBox,
+    mailer,
+    consoleUrl: env.publicUrl,
+    allowPrivateAddresses: env.webhookAllowPrivate,
+  });
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : env.httpPort;
   const url = env.publicUrl;
@@ -189,6 +201,8 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
       await studyCompletion.stop();
       await webhookDelivery.stop();
       await liveness.stop();
+      await alerts.stop();
+      mailer?.close();
       await rateLimitSweep.stop();
       await agentTokenPrune.stop();
       await seriesRollup.stop();

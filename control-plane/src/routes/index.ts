@@ -5,6 +5,7 @@ import { partUploadStore } from '../services/receive-part-upload.js';
 import { registerChannel } from '../ws/channel-route.js';
 import { registerAgentDiagnostics } from './agent-diagnostics.js';
 import { registerAgents } from './agents.js';
+import { registerAlerts } from './alerts.js';
 import { registerAudit } from './audit.js';
 import { registerAuth } from './auth.js';
 import { registerBlobParts } from './blob-parts.js';
@@ -36,6 +37,7 @@ export function registerRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
   registerGatewaySettings(app);
   registerFleet(app);
   registerWebhooks(app);
+  registerAlerts(app);
   registerGatewayDiagnostics(app);
   registerGroups(app);
   registerUsers(app);

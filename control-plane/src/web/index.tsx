@@ -8,6 +8,7 @@ import { consoleHeaders } from './csp.js';
 import { Layout } from './layout.js';
 import { pageUser, requirePage } from './page-context.js';
 import { registerAccount } from './pages/account.js';
+import { registerAlertsPage } from './pages/alerts/alerts.js';
 import { registerAudit } from './pages/audit/audit.js';
 import { registerFacilities } from './pages/facilities/facilities.js';
 import { registerFleet } from './pages/fleet/fleet.js';
@@ -31,6 +32,7 @@ export function createConsole(): Hono<AppEnv> {
   registerUsers(web);
   registerAudit(web);
   registerFleet(web);
+  registerAlertsPage(web);
   registerGateway(web);
   registerWorklist(web);
   registerStudy(web);

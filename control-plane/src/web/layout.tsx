@@ -6,7 +6,7 @@ export interface LayoutProps {
   title: string;
   user?: PageUser | undefined;
   /** Which nav entry is current. */
-  nav?: 'fleet' | 'facilities' | 'worklist' | 'users' | 'audit' | 'account' | undefined;
+  nav?: 'fleet' | 'alerts' | 'facilities' | 'worklist' | 'users' | 'audit' | 'account' | undefined;
   /** A one-line notice at the top (e.g. "Facility created"). */
   notice?: string | undefined;
   /** Page-specific files by their /assets name (CONSOLE_ASSETS, e.g. 'fleet.js'); the CSP allows only same-origin files. */
@@ -17,12 +17,25 @@ export interface LayoutProps {
 
 const NAV: { key: NonNullable<LayoutProps['nav']>; href: string; label: string; admin: boolean }[] = [
   { key: 'fleet', href: '/fleet', label: 'Fleet', admin: true },
+  { key: 'alerts', href: '/alerts', label: 'Alerts', admin: true },
   { key: 'facilities', href: '/facilities', label: 'Facilities', admin: true },
   { key: 'worklist', href: '/worklist', label: 'Worklist', admin: false },
   { key: 'users', href: '/users', label: 'Users', admin: true },
   { key: 'audit', href: '/audit', label: 'Audit log', admin: true },
   { key: 'account', href: '/account', label: 'Account', admin: false },
 ];
+
+/** The nav's count of open, unacknowledged errors: read as words, not a bare number. */
+function AlertCount({ n }: { n: number | undefined }) {
+  if (!n) return null;
+  return (
+    <span class="nav-count" data-alert-count={n}>
+      {' '}
+      {n}
+      <span class="visually-hidden"> unacknowledged {n === 1 ? 'error' : 'errors'}</span>
+    </span>
+  );
+}
 
 /** The console frame: skip link, nav by role, session notice, main landmark. Assets are same-origin. */
 export function Layout({ title, user, nav, notice, scripts, styles, children }: LayoutProps) {
@@ -57,6 +70,7 @@ export function Layout({ title, user, nav, notice, scripts, styles, children }: 
                   <li>
                     <a href={n.href} aria-current={n.key === nav ? 'page' : undefined}>
                       {n.label}
+                      {n.key === 'alerts' ? <AlertCount n={user.unacknowledgedErrors} /> : null}
                     </a>
                   </li>
                 ))}

@@ -2,7 +2,9 @@ import { FerryError } from '@ferry/shared';
 import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { loadSession, SESSION_COOKIE, userActor } from '../edge/auth-middleware.js';
+import { ctxOf } from '../edge/context.js';
 import type { AppEnv } from '../edge/types.js';
+import { countUnacknowledgedErrors } from '../services/list-alerts.js';
 import { checkCsrf, csrfTokenFor } from './csrf.js';
 
 /** The signed-in user of a console page, with what every page needs to render its frame. */
@@ -18,6 +20,8 @@ export interface PageUser {
   sessionExpiresAt: Date;
   /** The password is temporary: every page but the account page sends the user there to change it. */
   passwordMustChange: boolean;
+  /** Open, unacknowledged errors of the group, for the navigation's Alerts count (admins only). */
+  unacknowledgedErrors?: number;
 }
 
 const pageUsers = new WeakMap<Context, PageUser>();
@@ -75,6 +79,10 @@ export function requirePage(
       passwordMustChange: user.passwordMustChange,
     });
     c.set('actor', userActor(user));
+    if (user.role === 'admin') {
+      const u = pageUsers.get(c);
+      if (u) u.unacknowledgedErrors = await countUnacknowledgedErrors({ ctx: ctxOf(c) });
+    }
     if (c.req.method === 'POST') {
       const form = await c.req.parseBody();
       checkCsrf(deps.sessionSecret, token, form._csrf);

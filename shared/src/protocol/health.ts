@@ -11,6 +11,8 @@ export const CONDITION_CODES = [
   'dicom.open_to_any_caller',
   'config.rejected',
   'dicom.commitment_undelivered',
+  /** Raised by the control plane, never sent by an agent: the gateway's channel dropped or went silent. */
+  'gateway.offline',
 ] as const;
 export type ConditionCode = (typeof CONDITION_CODES)[number];
 

@@ -1,6 +1,7 @@
 import { type Condition, FerryError } from '@ferry/shared';
 import { and, desc, eq, type SQL, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.js';
+import { offlineCondition } from '../../services/offline-condition.js';
 import { configVersions, facilities, type GatewayStatus, gatewayStatus, gateways } from '../schema/index.js';
 
 /**
@@ -81,7 +82,14 @@ export async function selectGatewayViews(db: DbOrTx, groupId: string, where?: SQ
     statusSince: r.statusSince ?? r.enrolledAt,
     lastHeartbeatAt: r.lastHeartbeatAt,
     appliedConfigVersion: r.appliedConfigVersion,
-    conditions: parseJsonb<Condition[]>(r.conditions) ?? [],
+    // A gateway that connected once and went offline carries gateway.offline first; what it last
+    // reported stays listed after it, as last known.
+    conditions: [
+      ...(r.status === 'offline' && r.statusSince && !r.revokedAt
+        ? [offlineCondition(r.statusSince, r.lastHeartbeatAt)]
+        : []),
+      ...(parseJsonb<Condition[]>(r.conditions) ?? []),
+    ],
   }));
 }
 
