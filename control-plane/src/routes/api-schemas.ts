@@ -1,4 +1,12 @@
-import { aeTitleProblem, conditionSchema, gatewaySettingsSchema } from '@ferry/shared';
+import {
+  AE_TITLE_ALIAS_DEFAULT_DAYS,
+  AE_TITLE_ALIAS_MAX_DAYS,
+  AE_TITLE_ALIASES_MAX,
+  activeAeTitleAliases,
+  aeTitleProblem,
+  conditionSchema,
+  gatewaySettingsSchema,
+} from '@ferry/shared';
 import { z } from '@hono/zod-openapi';
 import { NAME_MAX_LENGTH, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../services/input-rules.js';
 import type { FacilityRow } from '../services/list-facilities.js';
@@ -38,6 +46,22 @@ export const stablePeriodSecondsSchema = z
     description: 'A study is complete after this many seconds without a new instance',
     example: 60,
   });
+/** Titles kept as aliases for a transition; an alias without expiresAt lasts AE_TITLE_ALIAS_DEFAULT_DAYS. */
+export const aeTitleAliasesBodySchema = z
+  .array(
+    z
+      .object({
+        aeTitle: z.string().openapi({ example: 'OLD_CT' }),
+        expiresAt: z.iso.datetime({ offset: true }).optional(),
+      })
+      .strict(),
+  )
+  .max(AE_TITLE_ALIASES_MAX)
+  .openapi({
+    description:
+      `Previous AE titles the facility's gateways still accept as the called AE title until expiresAt ` +
+      `(default ${AE_TITLE_ALIAS_DEFAULT_DAYS} days, at most ${AE_TITLE_ALIAS_MAX_DAYS}); replaces the list`,
+  });
 export const emailSchema = z.email().max(320).openapi({ example: 'admin@example.org' });
 export const passwordSchema = z.string().min(PASSWORD_MIN_LENGTH).max(PASSWORD_MAX_LENGTH);
 export const roleSchema = z.enum(userRoles);
@@ -49,6 +73,8 @@ export const facilitySchema = z
     id: z.uuid(),
     name: z.string(),
     aeTitle: z.string(),
+    /** Previous titles the facility's gateways still accept until their expiry. */
+    aeTitleAliases: z.array(z.object({ aeTitle: z.string(), expiresAt: isoTime })),
     stablePeriodSeconds: z.number().int(),
     /** Overrides of the group's gateway settings for this facility's gateways. */
     gateway: gatewaySettingsSchema,
@@ -62,6 +88,7 @@ export function facilityDto(f: FacilityRow): z.infer<typeof facilitySchema> {
     id: f.id,
     name: f.name,
     aeTitle: f.aeTitle,
+    aeTitleAliases: activeAeTitleAliases(f.aeTitleAliases),
     stablePeriodSeconds: f.stablePeriodSeconds,
     gateway: f.gatewaySettings,
     createdAt: f.createdAt.toISOString(),

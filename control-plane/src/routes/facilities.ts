@@ -8,6 +8,7 @@ import { getFacility } from '../services/get-facility.js';
 import { listFacilities } from '../services/list-facilities.js';
 import { updateFacility } from '../services/update-facility.js';
 import {
+  aeTitleAliasesBodySchema,
   aeTitleSchema,
   facilityDto,
   facilitySchema,
@@ -80,6 +81,8 @@ const updateFacilityRoute = createRoute({
   tags: ['facilities'],
   summary: 'Rename a facility, change its AE title, stable period or gateway settings (admin)',
   description:
+    '`aeTitleAliases` replaces the previous titles still accepted for a transition (send the old title there ' +
+    'with a new `aeTitle` so modalities not yet reconfigured keep working); left out, unexpired aliases stay. ' +
     "`gateway` replaces the facility's overrides of the group's gateway settings (null clears them). " +
     "A change to the AE title, stable period or settings becomes a new config version for each of the facility's " +
     'non-revoked gateways whose config changed, pushed to them live.',
@@ -93,6 +96,7 @@ const updateFacilityRoute = createRoute({
           .object({
             name: nameSchema.optional(),
             aeTitle: aeTitleSchema.optional(),
+            aeTitleAliases: aeTitleAliasesBodySchema.optional(),
             stablePeriodSeconds: stablePeriodSecondsSchema.optional(),
             gateway: gatewaySettingsBodySchema.nullable().optional(),
           })
@@ -101,9 +105,10 @@ const updateFacilityRoute = createRoute({
             (v) =>
               v.name !== undefined ||
               v.aeTitle !== undefined ||
+              v.aeTitleAliases !== undefined ||
               v.stablePeriodSeconds !== undefined ||
               v.gateway !== undefined,
-            'give name, aeTitle, stablePeriodSeconds or gateway',
+            'give name, aeTitle, aeTitleAliases, stablePeriodSeconds or gateway',
           ),
       ),
     },

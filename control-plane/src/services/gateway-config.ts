@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import {
+  activeAeTitleAliases,
   type FacilityGatewayFields,
   FerryError,
   type GatewayDesiredConfig,
@@ -18,13 +19,14 @@ export type GatewayConfig = GatewayDesiredConfig;
 
 /**
  * The desired config of a gateway serving `facility`: the defaults, then the group's settings, then the
- * facility's own, plus the facility's AE title and stable period.
+ * facility's own, plus the facility's AE title, its unexpired aliases and stable period.
  */
 export function buildGatewayConfig(
   facility: FacilityGatewayFields & { gatewaySettings?: GatewaySettings | null },
   groupSettings: GatewaySettings | null = {},
 ): GatewayConfig {
-  return mergeGatewayConfig(facility, groupSettings ?? {}, facility.gatewaySettings ?? {});
+  const own = { ...facility, aeTitleAliases: activeAeTitleAliases(facility.aeTitleAliases) };
+  return mergeGatewayConfig(own, groupSettings ?? {}, facility.gatewaySettings ?? {});
 }
 
 /**
@@ -88,6 +90,7 @@ export async function appendConfigVersionsIfChanged(
     .select({
       id: gateways.id,
       aeTitle: facilities.aeTitle,
+      aeTitleAliases: facilities.aeTitleAliases,
       stablePeriodSeconds: facilities.stablePeriodSeconds,
       facilitySettings: facilities.gatewaySettings,
       groupSettings: groups.gatewaySettings,
@@ -105,7 +108,12 @@ export async function appendConfigVersionsIfChanged(
   const appended: { gatewayId: string; version: number; config: GatewayConfig }[] = [];
   for (const t of targets) {
     const config = buildGatewayConfig(
-      { aeTitle: t.aeTitle, stablePeriodSeconds: t.stablePeriodSeconds, gatewaySettings: t.facilitySettings },
+      {
+        aeTitle: t.aeTitle,
+        aeTitleAliases: t.aeTitleAliases,
+        stablePeriodSeconds: t.stablePeriodSeconds,
+        gatewaySettings: t.facilitySettings,
+      },
       t.groupSettings,
     );
     const prevVersion = t.latestVersion ?? 0;

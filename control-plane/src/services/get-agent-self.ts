@@ -21,6 +21,7 @@ export async function getAgentSelf({ ctx }: { ctx: Ctx; input?: Record<string, n
       facilityId: facilities.id,
       name: facilities.name,
       aeTitle: facilities.aeTitle,
+      aeTitleAliases: facilities.aeTitleAliases,
       stablePeriodSeconds: facilities.stablePeriodSeconds,
       facilitySettings: facilities.gatewaySettings,
       groupSettings: groups.gatewaySettings,
@@ -40,6 +41,7 @@ export async function getAgentSelf({ ctx }: { ctx: Ctx; input?: Record<string, n
       const config = buildGatewayConfig(
         {
           aeTitle: row.aeTitle,
+          aeTitleAliases: row.aeTitleAliases,
           stablePeriodSeconds: row.stablePeriodSeconds,
           gatewaySettings: row.facilitySettings,
         },

@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { GatewaySettings } from '@ferry/shared';
+import { type AeTitleAlias, activeAeTitleAliases, type GatewaySettings } from '@ferry/shared';
 import { eq } from 'drizzle-orm';
 import type { Ctx } from '../context.js';
 import { isUniqueViolation } from '../db/errors.js';
@@ -10,6 +10,7 @@ import {
   getFacilityOr404,
 } from '../db/queries/facilities.js';
 import { facilities } from '../db/schema/index.js';
+import { type AeTitleAliasInput, checkAeTitleAliases, checkAliasesFree } from './ae-title-aliases.js';
 import { writeAudit } from './audit.js';
 import { appendConfigVersionsIfChanged, checkGatewaySettings } from './gateway-config.js';
 import { checkAeTitle, checkName } from './input-rules.js';
@@ -37,6 +38,8 @@ export async function updateFacility({
     id: string;
     name?: string | undefined;
     aeTitle?: string | undefined;
+    /** Replaces the aliases; left out, the unexpired ones stay (less one the new title takes back). */
+    aeTitleAliases?: AeTitleAliasInput[] | undefined;
     stablePeriodSeconds?: number | undefined;
     gateway?: GatewaySettings | null | undefined;
   };
@@ -44,6 +47,8 @@ export async function updateFacility({
   const actor = requireAdmin(ctx.actor);
   const name = input.name === undefined ? undefined : checkName(input.name);
   const aeTitle = input.aeTitle === undefined ? undefined : checkAeTitle(input.aeTitle);
+  const givenAliases =
+    input.aeTitleAliases === undefined ? undefined : checkAeTitleAliases(input.aeTitleAliases);
   const stablePeriodSeconds =
     input.stablePeriodSeconds === undefined ? undefined : checkStablePeriod(input.stablePeriodSeconds);
   const gateway =
@@ -54,6 +59,7 @@ export async function updateFacility({
       const changes: {
         name?: { from: string; to: string };
         aeTitle?: { from: string; to: string };
+        aeTitleAliases?: { from: AeTitleAlias[]; to: AeTitleAlias[] };
         stablePeriodSeconds?: { from: number; to: number };
         gateway?: { from: GatewaySettings; to: GatewaySettings };
       } = {};
@@ -63,6 +69,18 @@ export async function updateFacility({
         if (holder) throw aeTitleConflict(aeTitle, holder.name);
         changes.aeTitle = { from: before.aeTitle, to: aeTitle };
       }
+      const title = changes.aeTitle?.to ?? before.aeTitle;
+      const aliases =
+        givenAliases ?? activeAeTitleAliases(before.aeTitleAliases).filter((a) => a.aeTitle !== title);
+      if (givenAliases !== undefined || changes.aeTitle) {
+        await checkAliasesFree(
+          tx,
+          { groupId: actor.groupId, facilityId: before.id },
+          { aeTitle: title, aeTitleChanged: changes.aeTitle !== undefined, aliases },
+        );
+      }
+      if (!isDeepStrictEqual(aliases, before.aeTitleAliases))
+        changes.aeTitleAliases = { from: before.aeTitleAliases, to: aliases };
       if (stablePeriodSeconds !== undefined && stablePeriodSeconds !== before.stablePeriodSeconds) {
         changes.stablePeriodSeconds = { from: before.stablePeriodSeconds, to: stablePeriodSeconds };
       }
@@ -78,6 +96,7 @@ export async function updateFacility({
         .set({
           ...(changes.name ? { name: changes.name.to } : {}),
           ...(changes.aeTitle ? { aeTitle: changes.aeTitle.to } : {}),
+          ...(changes.aeTitleAliases ? { aeTitleAliases: changes.aeTitleAliases.to } : {}),
           ...(changes.stablePeriodSeconds ? { stablePeriodSeconds: changes.stablePeriodSeconds.to } : {}),
           ...(changes.gateway ? { gatewaySettings: changes.gateway.to } : {}),
           updatedAt: new Date(),

@@ -1,4 +1,4 @@
-import type { GatewaySettings } from '@ferry/shared';
+import type { AeTitleAlias, GatewaySettings } from '@ferry/shared';
 import { integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { groups } from './groups.js';
 
@@ -12,6 +12,8 @@ export const facilities = pgTable(
     name: text('name').notNull(),
     /** Trimmed: leading and trailing spaces are not significant in an AE title. */
     aeTitle: text('ae_title').notNull(),
+    /** Previous titles still accepted until their expiry (pushed as aeTitleAliases). */
+    aeTitleAliases: jsonb('ae_title_aliases').$type<AeTitleAlias[]>().notNull().default([]),
     /** A study is complete after this long without a new instance. */
     stablePeriodSeconds: integer('stable_period_seconds').notNull().default(60),
     /** Overrides of the group's gateway settings for this facility's gateways. */

@@ -17,6 +17,7 @@ import { formInt, requireUuid } from '../../facility-fields.js';
 import { Layout } from '../../layout.js';
 import { pageUser, requirePage } from '../../page-context.js';
 import { parseTokenForm } from './enrollment-tokens.js';
+import { aliasesOnSave } from './ae-title-change.js';
 import { facilityFieldErrors, facilityValuesOf, renderNewFacility, statusOf } from './facility-form.js';
 import { renderFacilityPage } from './facility-page.js';
 
@@ -120,6 +121,11 @@ export function registerFacilities(web: Hono<AppEnv>): void {
           id,
           name: values.name,
           aeTitle: values.aeTitle,
+          aeTitleAliases: aliasesOnSave(
+            { aeTitle: facility.aeTitle, aliases: facility.aeTitleAliases },
+            values.aeTitle,
+            values.keepOldAeTitle ?? false,
+          ),
           stablePeriodSeconds: formInt(values.stablePeriodSeconds),
         },
       });

@@ -6,20 +6,24 @@ import { Csrf, Field } from '../../components/field.js';
 import { formText, settingInput } from '../../facility-fields.js';
 import { Layout } from '../../layout.js';
 import { type PageUser, pageUser } from '../../page-context.js';
+import { AeTitleChange, type AeTitleNow } from './ae-title-change.js';
 
 /** A facility's own fields as typed (echoed back into the form when a service refuses them). */
 export interface FacilityValues {
   name: string;
   aeTitle: string;
   stablePeriodSeconds: string;
+  /** An existing facility's form: keep the old title as an alias when it changes (ae-title-change.tsx). */
+  keepOldAeTitle?: boolean;
 }
-export type FacilityErrors = Partial<Record<keyof FacilityValues, string>>;
+export type FacilityErrors = Partial<Record<Exclude<keyof FacilityValues, 'keepOldAeTitle'>, string>>;
 
 export function facilityValuesOf(form: Record<string, unknown>): FacilityValues {
   return {
     name: formText(form, 'name'),
     aeTitle: formText(form, 'aeTitle'),
     stablePeriodSeconds: formText(form, 'stablePeriodSeconds'),
+    keepOldAeTitle: formText(form, 'keepOldAeTitle') === 'on',
   };
 }
 
@@ -32,6 +36,7 @@ export function facilityFieldErrors(err: unknown): FacilityErrors {
   const m = err.message;
   if (err.code === 'dicom.ae_title_invalid') return { aeTitle: m.replace(/^aeTitle: /, '') };
   if (err.code === 'resource.conflict' && m.startsWith('AE title')) return { aeTitle: m };
+  if (err.code === 'request.invalid' && m.startsWith('aeTitleAliases')) return { aeTitle: m };
   if (err.code === 'request.invalid' && m.startsWith('name: ')) return { name: `Name ${m.slice(6)}` };
   if (err.code === 'request.invalid' && m.startsWith('stablePeriodSeconds'))
     return { stablePeriodSeconds: `Stable period ${m.slice('stablePeriodSeconds '.length)} seconds` };
@@ -49,12 +54,15 @@ export function FacilityForm({
   button,
   values,
   errors,
+  aeTitleNow,
 }: {
   user: PageUser;
   action: string;
   button: string;
   values: FacilityValues;
   errors: FacilityErrors;
+  /** An existing facility's title and aliases, for the warning a title change needs. */
+  aeTitleNow?: AeTitleNow;
 }) {
   return (
     <form method="post" action={action} class="narrow" novalidate data-facility-form="">
@@ -68,6 +76,7 @@ export function FacilityForm({
         hint="What the modalities send to: 1 to 16 printable ASCII characters, no backslash. Unique in your group."
         attrs={{ autocomplete: 'off', spellcheck: false, 'data-ae-title': '' }}
       />
+      {aeTitleNow ? <AeTitleChange now={aeTitleNow} keep={values.keepOldAeTitle ?? true} /> : null}
       <Field
         id="stablePeriodSeconds"
         {...settingInput('stablePeriodSeconds')}

@@ -192,7 +192,14 @@ export async function renderFacilityPage(
             <When at={facility.createdAt} />
           </dd>
         </dl>
-        <FacilityForm user={user} action={base} button="Save" values={values} errors={state.errors ?? {}} />
+        <FacilityForm
+          user={user}
+          action={base}
+          button="Save"
+          values={values}
+          errors={state.errors ?? {}}
+          aeTitleNow={{ aeTitle: facility.aeTitle, aliases: facility.aeTitleAliases }}
+        />
       </section>
 
       <GatewaySettings

@@ -5,6 +5,7 @@ import { StackTable } from '../../components/stack-table.js';
 import { StatusBadge } from '../../components/status-badge.js';
 import { Layout } from '../../layout.js';
 import type { PageUser } from '../../page-context.js';
+import { AeTitleAliasUse } from './ae-title-alias-use.js';
 import { type DiagnosticForms, EchoForm, listedPeers } from './diagnostic-forms.js';
 import { HealthFacts, RecipientKeyFacts, show, When } from './gateway-facts.js';
 
@@ -113,6 +114,7 @@ export function GatewayPage({
         )}
       </section>
 
+      <AeTitleAliasUse health={g.health} />
       <section aria-labelledby="gw-config">
         <h2 id="gw-config">Config</h2>
         <dl class="facts">

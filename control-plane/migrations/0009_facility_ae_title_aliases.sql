@@ -1,0 +1,1 @@
+ALTER TABLE "facilities" ADD COLUMN "ae_title_aliases" jsonb DEFAULT '[]'::jsonb NOT NULL;
