@@ -42,7 +42,11 @@
 
   // What each cell holds, by field (cells are found by their data-label); a cell is replaced only when its content changed.
   const CELLS = {
-    hostname: (r) => [el('a', { href: r.href }, r.hostname)],
+    hostname: (r) => [
+      el('a', { href: r.href }, r.name),
+      document.createTextNode(' '),
+      el('span', { class: 'muted' }, r.hostname),
+    ],
     facility: (r) => [document.createTextNode(r.facility)],
     aeTitle: (r) => [el('code', {}, r.aeTitle)],
     status: badges,
@@ -75,7 +79,7 @@
 
   function sigOf(field, r) {
     if (field === 'status') return JSON.stringify([r.status, r.revoked]);
-    if (field === 'hostname') return JSON.stringify([r.hostname, r.href]);
+    if (field === 'hostname') return JSON.stringify([r.name, r.hostname, r.href]);
     return JSON.stringify(r[field] ?? null);
   }
 

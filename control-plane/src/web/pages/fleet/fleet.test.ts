@@ -79,7 +79,11 @@ describe.each(BACKENDS)('fleet page (%s)', (backend) => {
     other = await t.seedGroup('Fleet page other');
     north = await seedFacility(t, g, { name: 'North Clinic', aeTitle: 'NORTH' });
     south = await seedFacility(t, g, { name: 'South Clinic', aeTitle: 'SOUTH' });
-    online = await enrollTestGateway(t, g, { facilityId: north.facilityId, hostname: 'gw-north-1' });
+    online = await enrollTestGateway(t, g, {
+      facilityId: north.facilityId,
+      hostname: 'gw-north-1',
+      name: 'CT north',
+    });
     await seedGatewayStatus(t.database.db, online.gatewayId, {
       status: 'online',
       health: healthReport({
@@ -125,7 +129,10 @@ describe.each(BACKENDS)('fleet page (%s)', (backend) => {
 
     const row = rowOf(res.html, online.gatewayId);
     expect(row).toBeDefined();
-    expect(row).toContain(`<a href="/gateways/${online.gatewayId}">gw-north-1</a>`);
+    // The name links to the gateway; the host name beside it tells two gateways on one host apart.
+    expect(row).toContain(
+      `<a href="/gateways/${online.gatewayId}">CT north</a> <span class="muted">gw-north-1</span>`,
+    );
     expect(row).toContain('North Clinic');
     expect(row).toContain('<code>NORTH</code>');
     expect(row).toContain('<span class="badge online" data-status="online">online</span>');
@@ -216,6 +223,7 @@ describe.each(BACKENDS)('fleet page (%s)', (backend) => {
     expect(ids).not.toContain(foreign.gatewayId);
     const row = first.event.gateways.find((r) => r.id === online.gatewayId);
     expect(row).toMatchObject({
+      name: 'CT north',
       hostname: 'gw-north-1',
       href: `/gateways/${online.gatewayId}`,
       facility: 'North Clinic',
@@ -263,11 +271,16 @@ describe.each(BACKENDS)('fleet page (%s)', (backend) => {
   });
 
   it('rows are escaped: a hostname with markup stays text', async () => {
-    const odd = await enrollTestGateway(t, g, { facilityId: north.facilityId, hostname: 'gw-<b>"x"&\'y\'' });
+    const odd = await enrollTestGateway(t, g, {
+      facilityId: north.facilityId,
+      hostname: 'gw-<b>"x"&\'y\'',
+      name: 'odd <i>name</i>',
+    });
     try {
       const res = await consoleGet(t, '/fleet', admin);
       const row = rowOf(res.html, odd.gatewayId);
-      expect(row).toContain('>gw-&lt;b&gt;&quot;x&quot;&amp;&#39;y&#39;</a>');
+      expect(row).toContain('>odd &lt;i&gt;name&lt;/i&gt;</a>');
+      expect(row).toContain('>gw-&lt;b&gt;&quot;x&quot;&amp;&#39;y&#39;</span>');
       expect(res.html).not.toContain('<b>"x"');
     } finally {
       await odd.revoke();

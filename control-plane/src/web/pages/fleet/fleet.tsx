@@ -34,6 +34,7 @@ interface Stamp {
 export interface FleetRow {
   id: string;
   href: string;
+  name: string;
   hostname: string;
   facility: string;
   aeTitle: string;
@@ -72,12 +73,14 @@ export function fleetRow(g: FleetGatewayView): FleetRow {
   return {
     id: g.id,
     href: `/gateways/${g.id}`,
+    name: g.name,
     hostname: g.hostname,
     facility: g.facility.name,
     aeTitle: g.facility.aeTitle,
     status: g.status,
     revoked: g.revokedAt !== null,
-    lastSeen: stamp(latest(g.lastSeenAt, g.lastHeartbeatAt)),
+    // The view's one definition: the latest of a heartbeat and an authenticated request.
+    lastSeen: stamp(g.lastSeenAt),
     backlog: g.backlog
       ? `${g.backlog.objects} ${g.backlog.objects === 1 ? 'object' : 'objects'} / ${formatBytes(g.backlog.bytes)}`
       : 'not reported',
@@ -172,7 +175,10 @@ export function fleetRowHtml(row: FleetRow): string {
     row.revoked ? ' <span class="badge revoked">revoked</span>' : ''
   }`;
   return `<tr data-gateway-id="${esc(row.id)}">${[
-    cell('Gateway', `<a href="${esc(row.href)}">${esc(row.hostname)}</a>`),
+    cell(
+      'Gateway',
+      `<a href="${esc(row.href)}">${esc(row.name)}</a> <span class="muted">${esc(row.hostname)}</span>`,
+    ),
     cell('Facility', esc(row.facility)),
     cell('AE title', `<code>${esc(row.aeTitle)}</code>`),
     cell('Status', status),

@@ -1,3 +1,4 @@
+import type { Child } from 'hono/jsx';
 import type { GatewayDetail } from '../../../services/get-gateway.js';
 import { Csrf, fieldAria, Labelled } from '../../components/field.js';
 import { formatDuration, formatVersion } from '../../components/fleet-format.js';
@@ -8,6 +9,7 @@ import type { PageUser } from '../../page-context.js';
 import { AeTitleAliasUse } from './ae-title-alias-use.js';
 import { type DiagnosticForms, EchoForm, listedPeers } from './diagnostic-forms.js';
 import { HealthFacts, RecipientKeyFacts, show, When } from './gateway-facts.js';
+import { GatewayNameSection } from './gateway-name-form.js';
 
 /** The revoke form's confirmation, as the browser asks it. */
 export const REVOKE_CONFIRM = 'Revoke this gateway? It must be enrolled again to send studies.';
@@ -19,6 +21,7 @@ export function GatewayPage({
   notice,
   forms = {},
   currentKey,
+  nameSection,
 }: {
   user: PageUser;
   g: GatewayDetail;
@@ -26,6 +29,8 @@ export function GatewayPage({
   forms?: DiagnosticForms;
   /** RFC 7638 thumbprint of the control plane's current recipient key, to compare with the gateway's. */
   currentKey?: string | undefined;
+  /** The name and rename form, given when a refused rename shows its error (gateway-name-form.tsx). */
+  nameSection?: Child;
 }) {
   const base = `/gateways/${g.id}`;
   const errors = forms.errors ?? {};
@@ -34,7 +39,7 @@ export function GatewayPage({
   const configEntries = Object.entries(g.config ?? {});
   return (
     <Layout
-      title={`Gateway ${g.hostname}`}
+      title={`Gateway ${g.name}`}
       user={user}
       nav="fleet"
       notice={notice}
@@ -44,6 +49,7 @@ export function GatewayPage({
       <p>
         <a href="/fleet">Back to the fleet</a>
       </p>
+      {nameSection ?? <GatewayNameSection user={user} g={g} />}
       <section aria-labelledby="gw-status">
         <h2 id="gw-status">Status</h2>
         <dl class="facts">

@@ -44,7 +44,11 @@ describe.each(BACKENDS)('gateway page (%s)', (backend) => {
     g = await t.seedGroup('Gateway page group');
     other = await t.seedGroup('Gateway page other');
     const facility = await seedFacility(t, g, { name: 'East Imaging', aeTitle: 'EASTPACS' });
-    gw = await enrollTestGateway(t, g, { facilityId: facility.facilityId, hostname: 'gw-east-1' });
+    gw = await enrollTestGateway(t, g, {
+      facilityId: facility.facilityId,
+      hostname: 'gw-east-1',
+      name: 'East CT',
+    });
     await t.database.db.insert(configVersions).values([
       { gatewayId: gw.gatewayId, version: 1, config: { aeTitle: 'EASTPACS', port: 104 } },
       { gatewayId: gw.gatewayId, version: 2, config: { aeTitle: 'EASTPACS', port: 11112, peers: PEERS } },
@@ -95,7 +99,7 @@ describe.each(BACKENDS)('gateway page (%s)', (backend) => {
   it('shows status, conditions, config desired vs applied with the rejection, and the events', async () => {
     const res = await consoleGet(t, `/gateways/${gw.gatewayId}`, admin);
     expect(res.status).toBe(200);
-    expect(res.html).toContain('<title>Gateway gw-east-1 · Ferry</title>');
+    expect(res.html).toContain('<title>Gateway East CT · Ferry</title>');
     for (const h of ['Status', 'Conditions', 'Config', 'Diagnostics', 'Events', 'Revoke'])
       expect(res.html).toMatch(new RegExp(`<h2 id="gw-[a-z]+">${h}</h2>`));
     expect(res.html).toContain('<span class="badge degraded" data-status="degraded">degraded</span>');

@@ -11,8 +11,9 @@ import { pageUser, requirePage } from '../../page-context.js';
 import { parseDiagnostic } from './diagnostic-forms.js';
 import { DiagnosticPage } from './diagnostic-page.js';
 import { GatewayPage } from './gateway-page.js';
+import { registerGatewayRename } from './gateway-rename.js';
 
-const NOTICES: Record<string, string> = { revoked: 'Gateway revoked' };
+const NOTICES: Record<string, string> = { revoked: 'Gateway revoked', renamed: 'Gateway renamed' };
 
 /** A path id that is not a UUID names nothing: the same 404 as an unknown or another group's gateway. */
 function idParam(c: Context<AppEnv>, name: string, noun = 'gateway'): string {
@@ -27,6 +28,8 @@ export function registerGateway(web: Hono<AppEnv>): void {
     const currentKey = await recipientKeyThumbprint(c.get('deps').recipientPublicKey);
     return c.html(<GatewayPage user={pageUser(c)} g={g} notice={notice} currentKey={currentKey} />);
   });
+
+  registerGatewayRename(web);
 
   web.post('/gateways/:id/revoke', requirePage({ admin: true }), async (c) => {
     const g = await revokeGateway({ ctx: ctxOf(c), input: { id: idParam(c, 'id') } });
