@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { Hono } from 'hono';
 import type { AppEnv } from '../edge/types.js';
@@ -18,9 +19,21 @@ export const CONSOLE_ASSETS: Readonly<Record<string, string>> = {
   'facilities.js': 'pages/facilities/facilities.client.js',
   'fleet.css': 'pages/fleet/fleet.css',
   'fleet.js': 'pages/fleet/fleet.client.js',
+  'gateway-charts.css': 'pages/gateway/gateway-charts.css',
+  'gateway-charts.js': 'pages/gateway/gateway-charts.client.js',
   'worklist.css': 'pages/worklist/worklist.css',
   'worklist.js': 'pages/worklist/worklist.client.js',
 };
+
+/**
+ * Maintained browser libraries the console uses, served from their npm package as it is installed
+ * (same origin, so the CSP stays `'self'`): uPlot draws the gateway page's charts.
+ */
+export const VENDOR_ASSETS: Readonly<Record<string, string>> = {
+  'uplot.js': 'uplot/dist/uPlot.iife.min.js',
+  'uplot.css': 'uplot/dist/uPlot.min.css',
+};
+const vendorPath = (spec: string) => createRequire(import.meta.url).resolve(spec);
 
 /** Where the files are: src/web when run from source, dist/web when run from the build. */
 const WEB_DIR = fileURLToPath(new URL('.', import.meta.url));
@@ -35,12 +48,13 @@ const TYPES: Record<string, string> = {
 export function registerAssets(web: Hono<AppEnv>): void {
   web.get('/assets/:file', async (c) => {
     const name = c.req.param('file');
-    const file = Object.hasOwn(CONSOLE_ASSETS, name) ? CONSOLE_ASSETS[name] : undefined;
+    const vendor = Object.hasOwn(VENDOR_ASSETS, name) ? VENDOR_ASSETS[name] : undefined;
+    const file = Object.hasOwn(CONSOLE_ASSETS, name) ? CONSOLE_ASSETS[name] : vendor;
     const type = file ? TYPES[/\.[a-z]+$/.exec(file)?.[0] ?? ''] : undefined;
     if (!file || !type) return c.notFound();
     let body: Buffer;
     try {
-      body = await readFile(`${WEB_DIR}${file}`);
+      body = await readFile(vendor ? vendorPath(vendor) : `${WEB_DIR}${file}`);
     } catch {
       return c.notFound();
     }

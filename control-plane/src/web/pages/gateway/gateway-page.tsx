@@ -22,6 +22,7 @@ export function GatewayPage({
   forms = {},
   currentKey,
   nameSection,
+  charts,
 }: {
   user: PageUser;
   g: GatewayDetail;
@@ -31,6 +32,8 @@ export function GatewayPage({
   currentKey?: string | undefined;
   /** The name and rename form, given when a refused rename shows its error (gateway-name-form.tsx). */
   nameSection?: Child;
+  /** The activity charts (gateway-charts.tsx). */
+  charts?: Child;
 }) {
   const base = `/gateways/${g.id}`;
   const errors = forms.errors ?? {};
@@ -121,6 +124,7 @@ export function GatewayPage({
       </section>
 
       <AeTitleAliasUse health={g.health} />
+      {charts}
       <section aria-labelledby="gw-config">
         <h2 id="gw-config">Config</h2>
         <dl class="facts">

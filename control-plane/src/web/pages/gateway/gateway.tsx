@@ -4,12 +4,14 @@ import { ctxOf } from '../../../edge/context.js';
 import type { AppEnv } from '../../../edge/types.js';
 import { getDiagnostic } from '../../../services/get-diagnostic.js';
 import { getGateway } from '../../../services/get-gateway.js';
+import { getGatewaySeries, SERIES_RANGES } from '../../../services/get-gateway-series.js';
 import { revokeGateway } from '../../../services/revoke-gateway.js';
 import { startDiagnostic } from '../../../services/start-diagnostic.js';
 import { requireUuid } from '../../facility-fields.js';
 import { pageUser, requirePage } from '../../page-context.js';
 import { parseDiagnostic } from './diagnostic-forms.js';
 import { DiagnosticPage } from './diagnostic-page.js';
+import { GatewayCharts } from './gateway-charts.js';
 import { GatewayPage } from './gateway-page.js';
 import { registerGatewayRename } from './gateway-rename.js';
 
@@ -26,7 +28,12 @@ export function registerGateway(web: Hono<AppEnv>): void {
     const g = await getGateway({ ctx: ctxOf(c), input: { id: idParam(c, 'id') } });
     const notice = NOTICES[c.req.query('notice') ?? ''];
     const currentKey = await recipientKeyThumbprint(c.get('deps').recipientPublicKey);
-    return c.html(<GatewayPage user={pageUser(c)} g={g} notice={notice} currentKey={currentKey} />);
+    const range = SERIES_RANGES.find((r) => r === c.req.query('range')) ?? '24h';
+    const series = await getGatewaySeries({ ctx: ctxOf(c), input: { gatewayId: g.id, range } });
+    const charts = <GatewayCharts gatewayId={g.id} series={series} />;
+    return c.html(
+      <GatewayPage user={pageUser(c)} g={g} notice={notice} currentKey={currentKey} charts={charts} />,
+    );
   });
 
   registerGatewayRename(web);
