@@ -7,6 +7,7 @@ import {
   type GatewaySettings,
   gatewaySettingsSchema,
   mergeGatewayConfig,
+  PUSHED_SETTINGS,
 } from '@ferry/shared';
 import { and, asc, desc, eq, inArray, isNull, type SQL, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.js';
@@ -139,4 +140,28 @@ export function checkGatewaySettings(value: unknown, prefix: string): GatewaySet
     .map((i) => `${[prefix, ...i.path.map(String)].join('.')}: ${i.message}`)
     .join('; ');
   throw new FerryError('request.invalid', detail);
+}
+
+/** One reason `gatewaySettingsSchema` refuses a value: the setting's name and the words the API says. */
+export interface GatewaySettingProblem {
+  /** The PUSHED_SETTINGS name (`port`, `upload.parallelism`), or '' for the value as a whole. */
+  setting: string;
+  /** The schema's message, after the path inside the setting when there is one (`0.port: …`). */
+  message: string;
+}
+
+/** Why `gatewaySettingsSchema` refuses `value` (none when it is valid), per setting, in its own words. */
+export function gatewaySettingsProblems(value: unknown): GatewaySettingProblem[] {
+  const parsed = gatewaySettingsSchema.safeParse(value);
+  if (parsed.success) return [];
+  return parsed.error.issues.map((issue) => {
+    const path = issue.path.map(String);
+    // A group's field (`upload.parallelism`) is one setting, named with its group.
+    const depth = path.length > 1 && Object.hasOwn(PUSHED_SETTINGS, `${path[0]}.${path[1]}`) ? 2 : 1;
+    const inner = path.slice(depth);
+    return {
+      setting: path.slice(0, depth).join('.'),
+      message: inner.length > 0 ? `${inner.join('.')}: ${issue.message}` : issue.message,
+    };
+  });
 }

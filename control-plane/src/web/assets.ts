@@ -21,6 +21,8 @@ export const CONSOLE_ASSETS: Readonly<Record<string, string>> = {
   'fleet.js': 'pages/fleet/fleet.client.js',
   'gateway-charts.css': 'pages/gateway/gateway-charts.css',
   'gateway-charts.js': 'pages/gateway/gateway-charts.client.js',
+  'settings.css': 'components/gateway-settings.css',
+  'settings.js': 'components/gateway-settings.client.js',
   'worklist.css': 'pages/worklist/worklist.css',
   'worklist.js': 'pages/worklist/worklist.client.js',
 };

@@ -1,4 +1,5 @@
 import { FerryError, PUSHED_SETTINGS, type PushedSettingName } from '@ferry/shared';
+import { Moment } from './components/moment.js';
 
 /** Small helpers the facilities, users and audit pages share. */
 
@@ -22,15 +23,10 @@ export function formInt(raw: string): number {
   return /^-?\d+$/.test(t) ? Number(t) : Number.NaN;
 }
 
-/** "2026-11-28 07:40 UTC": readable, unambiguous, the same on server and client. */
-export function humanTime(d: Date): string {
-  return `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
-}
-
-/** A time as `<time datetime="ISO">`. */
+/** A time as the console writes every time (Moment), or "never". */
 export function When({ at }: { at: Date | null | undefined }) {
   if (!at) return <span class="muted">never</span>;
-  return <time datetime={at.toISOString()}>{humanTime(at)}</time>;
+  return <Moment at={at} />;
 }
 
 /** The pushed settings the console lets an admin type in: a row of the table with a console field and bounds. */
@@ -46,6 +42,11 @@ export function settingInput(name: ConsoleSettingName) {
   return {
     label: field.label,
     hint: field.hint,
-    attrs: { min: bounds.min, max: bounds.max, step: bounds.integer ? 1 : 'any', inputmode: 'numeric' },
+    attrs: {
+      min: bounds.min,
+      ...('max' in bounds ? { max: bounds.max } : {}),
+      step: bounds.integer ? 1 : 'any',
+      inputmode: 'numeric',
+    },
   };
 }

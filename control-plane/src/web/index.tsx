@@ -14,6 +14,7 @@ import { registerFacilities } from './pages/facilities/facilities.js';
 import { registerFleet } from './pages/fleet/fleet.js';
 import { registerGateway } from './pages/gateway/gateway.js';
 import { registerLogin } from './pages/login.js';
+import { registerGatewayDefaults } from './pages/settings/gateway-defaults.js';
 import { registerStudy } from './pages/study.js';
 import { registerUsers } from './pages/users.js';
 import { registerWorklist } from './pages/worklist/worklist.js';
@@ -29,6 +30,7 @@ export function createConsole(): Hono<AppEnv> {
   registerLogin(web);
   registerAccount(web);
   registerFacilities(web);
+  registerGatewayDefaults(web);
   registerUsers(web);
   registerAudit(web);
   registerFleet(web);

@@ -6,7 +6,16 @@ export interface LayoutProps {
   title: string;
   user?: PageUser | undefined;
   /** Which nav entry is current. */
-  nav?: 'fleet' | 'alerts' | 'facilities' | 'worklist' | 'users' | 'audit' | 'account' | undefined;
+  nav?:
+    | 'fleet'
+    | 'alerts'
+    | 'facilities'
+    | 'settings'
+    | 'worklist'
+    | 'users'
+    | 'audit'
+    | 'account'
+    | undefined;
   /** A one-line notice at the top (e.g. "Facility created"). */
   notice?: string | undefined;
   /** Page-specific files by their /assets name (CONSOLE_ASSETS, e.g. 'fleet.js'); the CSP allows only same-origin files. */
@@ -19,6 +28,7 @@ const NAV: { key: NonNullable<LayoutProps['nav']>; href: string; label: string; 
   { key: 'fleet', href: '/fleet', label: 'Fleet', admin: true },
   { key: 'alerts', href: '/alerts', label: 'Alerts', admin: true },
   { key: 'facilities', href: '/facilities', label: 'Facilities', admin: true },
+  { key: 'settings', href: '/settings/gateways', label: 'Gateway defaults', admin: false },
   { key: 'worklist', href: '/worklist', label: 'Worklist', admin: false },
   { key: 'users', href: '/users', label: 'Users', admin: true },
   { key: 'audit', href: '/audit', label: 'Audit log', admin: true },

@@ -35,10 +35,22 @@ export interface NumberWords {
   max?: string;
 }
 
-/** How the console shows a setting it lets an admin edit. */
+/**
+ * How the console edits a value: a number box, a choice among the schema's options, a list typed one
+ * item a line, or JSON for a structured value. The console only turns the text typed into a value of
+ * that shape; whether it is valid is the schema's (and the API's) answer alone.
+ */
+export type ConsoleInput = 'number' | 'choice' | 'list' | 'json';
+
+/**
+ * How the console shows a setting it lets an admin edit. A 'group and facility' row without one still
+ * appears, under its name as a JSON box, so a new row is never missing from the console.
+ */
 export interface ConsoleField {
   label: string;
   hint: string;
+  /** 'number' when the row has bounds; 'json' otherwise unless given. */
+  input?: ConsoleInput;
 }
 
 export interface PushedSetting<S extends z.ZodType = z.ZodType> {
@@ -138,11 +150,20 @@ export const PUSHED_SETTINGS = {
     bounds: { min: 1, max: 65_535, integer: true },
     default: 4104,
     appliesTo: 'group and facility',
+    console: {
+      label: 'DICOM port',
+      hint: 'The TCP port the gateway listens on for modalities. Two gateways on one host need different ports.',
+    },
   }),
   allowedCallingAeTitles: {
     schema: allowedCallingAeTitles.max(1000),
     default: [],
     appliesTo: 'group and facility',
+    console: {
+      label: 'Allowed calling AE titles',
+      hint: 'One a line. Only these modalities may store; an empty list lets any caller store.',
+      input: 'list',
+    },
     /** A hand-written agent.json may list more callers than the control plane stores. */
     agentJson: allowedCallingAeTitles.default([]),
   },
@@ -150,6 +171,10 @@ export const PUSHED_SETTINGS = {
     bounds: { min: 1, max: 10_000, integer: true },
     default: 32,
     appliesTo: 'group and facility',
+    console: {
+      label: 'Maximum associations',
+      hint: 'Associations open at once; one more is rejected until another closes.',
+    },
   }),
   /**
    * Which of the transfer syntaxes a presentation context proposes the gateway accepts: the first in
@@ -161,6 +186,11 @@ export const PUSHED_SETTINGS = {
     default: 'as-proposed',
     appliesTo: 'group and facility',
     olderVersionsLackIt: true,
+    console: {
+      label: 'Transfer syntax policy',
+      hint: "Which proposed transfer syntax is accepted: the sender's first, or uncompressed or compressed first.",
+      input: 'choice',
+    },
   },
   /** Private transfer syntax UIDs accepted besides the standard ones of PS3.6. */
   privateTransferSyntaxes: {
@@ -168,6 +198,11 @@ export const PUSHED_SETTINGS = {
     default: [],
     appliesTo: 'group and facility',
     olderVersionsLackIt: true,
+    console: {
+      label: 'Private transfer syntaxes',
+      hint: 'UIDs accepted besides the standard transfer syntaxes, one a line.',
+      input: 'list',
+    },
   },
   /**
    * Private Storage SOP Class UIDs accepted besides the standard ones; by default the vendor-private
@@ -178,12 +213,21 @@ export const PUSHED_SETTINGS = {
     default: [...DEFAULT_PRIVATE_SOP_CLASSES],
     appliesTo: 'group and facility',
     olderVersionsLackIt: true,
+    console: {
+      label: 'Private SOP classes',
+      hint: 'Private storage SOP class UIDs accepted besides the standard ones, one a line; the list replaces the default whole.',
+      input: 'list',
+    },
   },
   /** Objects uploaded at the same time (small ones go four times as many). */
   'upload.parallelism': numeric({
     bounds: { min: 1, max: 64, integer: true },
     default: 4,
     appliesTo: 'group and facility',
+    console: {
+      label: 'Upload parallelism',
+      hint: 'Objects uploaded at the same time.',
+    },
     agentWords: {
       type: 'must be a number',
       integer: 'must be a whole number',
@@ -196,6 +240,10 @@ export const PUSHED_SETTINGS = {
     bounds: { min: 0, integer: true },
     default: 0,
     appliesTo: 'group and facility',
+    console: {
+      label: 'Upload bandwidth (bytes per second)',
+      hint: 'Cap shared by all uploads outside the schedule windows; 0 is unlimited.',
+    },
     agentWords: {
       type: 'must be a number (bytes per second, 0 for unlimited)',
       integer: 'must be a whole number of bytes per second',
@@ -207,12 +255,20 @@ export const PUSHED_SETTINGS = {
     schema: z.array(bandwidthWindowSchema).max(32),
     default: [],
     appliesTo: 'group and facility',
+    console: {
+      label: 'Upload schedule windows',
+      hint: 'JSON list of windows in the gateway\'s local time, e.g. [{"days":[1,2,3,4,5],"from":"08:00","to":"18:00","bandwidthBytesPerSecond":1000000}]; the first match wins.',
+    },
   },
   /** Hours a delivered object's local copy is kept after its receipt; 0 = delete at once. */
   'upload.retentionHours': numeric({
     bounds: { min: 0, max: 24 * 366, integer: false },
     default: 0,
     appliesTo: 'group and facility',
+    console: {
+      label: 'Retention after delivery (hours)',
+      hint: 'How long a delivered image stays on the gateway; 0 deletes it once the cloud holds it.',
+    },
     agentWords: {
       type: 'must be a number of hours',
       min: 'must be 0 (delete once delivered) or more',
@@ -228,6 +284,10 @@ export const PUSHED_SETTINGS = {
     default: [],
     appliesTo: 'group and facility',
     olderVersionsLackIt: true,
+    console: {
+      label: 'DICOM peers',
+      hint: 'JSON list of the nodes the gateway may dial (echo, commitment reports), e.g. [{"name":"PACS","aeTitle":"PACS","host":"10.0.0.5","port":104}].',
+    },
   },
   /**
    * The DICOM User Identity a sender must present to store (PS3.7 D.3.3.7): none (the default), a
@@ -239,6 +299,10 @@ export const PUSHED_SETTINGS = {
     default: { require: 'none' },
     appliesTo: 'group and facility',
     olderVersionsLackIt: true,
+    console: {
+      label: 'User identity',
+      hint: 'JSON: {"require":"none"}, {"require":"username","usernames":[…]}, {"require":"username-password","users":[{"username":…,"passwordHash":…}]} with hashes from `ferry-agent hash-password`, or {"require":"jwt","jwks":{"keys":[…]},"issuer":…,"audience":…}.',
+    },
   },
   /**
    * Storage commitment (PS3.4 Annex J): an instance not delivered to the cloud this many minutes after

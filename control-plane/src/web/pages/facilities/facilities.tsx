@@ -16,15 +16,17 @@ import { StackTable } from '../../components/stack-table.js';
 import { formInt, requireUuid } from '../../facility-fields.js';
 import { Layout } from '../../layout.js';
 import { pageUser, requirePage } from '../../page-context.js';
-import { parseTokenForm } from './enrollment-tokens.js';
 import { aliasesOnSave } from './ae-title-change.js';
+import { parseTokenForm } from './enrollment-tokens.js';
 import { facilityFieldErrors, facilityValuesOf, renderNewFacility, statusOf } from './facility-form.js';
 import { renderFacilityPage } from './facility-page.js';
+import { registerFacilitySettings } from './facility-settings.js';
 
 /** Notices a redirect can ask for by key (never echoed text, so a link cannot put words on the page). */
 const NOTICES: Record<string, string> = {
   created: 'Facility created',
   saved: 'Facility saved',
+  'settings-saved': 'Gateway settings saved',
   deleted: 'Facility deleted',
   'token-revoked': 'Enrollment token revoked',
 };
@@ -135,6 +137,8 @@ export function registerFacilities(web: Hono<AppEnv>): void {
       return renderFacilityPage(c, facility, { values, errors }, statusOf(errors));
     }
   });
+
+  registerFacilitySettings(web);
 
   web.post('/facilities/:id/delete', admin, async (c) => {
     const id = requireUuid(c.req.param('id'), 'facility');

@@ -1,5 +1,6 @@
 import { GATEWAY_CONFIG_DEFAULTS, type UserIdentitySetting } from '@ferry/shared';
 import type { Context } from 'hono';
+import type { Child } from 'hono/jsx';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { ctxOf } from '../../../edge/context.js';
 import type { AppEnv } from '../../../edge/types.js';
@@ -9,9 +10,10 @@ import type { InstallCommand } from '../../../services/install-command.js';
 import { listEnrollmentTokens } from '../../../services/list-enrollment-tokens.js';
 import type { FacilityRow } from '../../../services/list-facilities.js';
 import { Csrf } from '../../components/field.js';
+import { GatewaySettingsForm, type SettingsFormState } from '../../components/gateway-settings-form.js';
 import { When } from '../../facility-fields.js';
 import { Layout } from '../../layout.js';
-import { pageUser } from '../../page-context.js';
+import { type PageUser, pageUser } from '../../page-context.js';
 import {
   EnrollmentTokens,
   TOKEN_FORM_DEFAULTS,
@@ -19,6 +21,7 @@ import {
   type TokenFormValues,
 } from './enrollment-tokens.js';
 import { type FacilityErrors, FacilityForm, type FacilityValues } from './facility-form.js';
+import { facilityScope } from './facility-settings-scope.js';
 
 /** What one facility's page shows besides the facility itself: a form shown again, a notice, a new token. */
 export interface FacilityPageState {
@@ -30,6 +33,8 @@ export interface FacilityPageState {
   /** The install line of a token created by this very request (and the token itself): shown once. */
   install?: InstallCommand & { token: string };
   notice?: string | undefined;
+  /** The gateway settings form as posted, with the reasons it was refused. */
+  settings?: SettingsFormState;
 }
 
 /** The install line (or, without one, the bare token) of a token just created: shown this once. */
@@ -91,17 +96,17 @@ function identityWords(identity: UserIdentitySetting): string {
   }
 }
 
-/** Who may store to the facility's gateways, and which of the group's gateway settings it overrides. */
+/** Who may store to the facility's gateways, and every gateway setting: the group's or its own. */
 function GatewaySettings({
-  settings,
   allowedCallers,
   identity,
   commitmentWaitMinutes,
+  children,
 }: {
-  settings: NonNullable<FacilityRow['gatewaySettings']>;
   allowedCallers: string[];
   identity: UserIdentitySetting;
   commitmentWaitMinutes: number;
+  children: Child;
 }) {
   return (
     <section aria-labelledby="settings-heading">
@@ -130,17 +135,33 @@ function GatewaySettings({
         failed if it is not there {commitmentWaitMinutes} minutes after the request
         (storageCommitment.maxWaitMinutes).
       </p>
-      {Object.keys(settings).length === 0 ? (
-        <p>This facility's gateways use your group's gateway settings.</p>
-      ) : (
-        <>
-          <p>This facility overrides these of your group's gateway settings (change them through the API):</p>
-          <pre>
-            <code>{JSON.stringify(settings, null, 2)}</code>
-          </pre>
-        </>
-      )}
+      <p>
+        Each setting is your group's (<a href="/settings/gateways">Gateway defaults</a>) unless this facility
+        sets its own.
+      </p>
+      {children}
     </section>
+  );
+}
+
+function FacilitySettingsForm(props: {
+  user: PageUser;
+  base: string;
+  facility: FacilityRow;
+  groupSettings: NonNullable<FacilityRow['gatewaySettings']>;
+  gateways: number;
+  state: SettingsFormState | undefined;
+}) {
+  const { user, base, facility, groupSettings, gateways, state } = props;
+  return (
+    <GatewaySettingsForm
+      user={user}
+      action={`${base}/settings`}
+      validateAction={`${base}/settings/validate`}
+      scope={facilityScope(facility, groupSettings, gateways)}
+      state={state}
+      intro={`Saving pushes the new config to this facility's ${gateways === 1 ? '1 gateway' : `${gateways} gateways`}.`}
+    />
   );
 }
 
@@ -174,8 +195,8 @@ export async function renderFacilityPage(
       user={user}
       nav="facilities"
       notice={state.notice}
-      scripts={['facilities.js']}
-      styles={['facilities.css']}
+      scripts={['facilities.js', 'settings.js']}
+      styles={['facilities.css', 'settings.css']}
     >
       <p>
         <a href="/facilities">All facilities</a>
@@ -203,7 +224,6 @@ export async function renderFacilityPage(
       </section>
 
       <GatewaySettings
-        settings={settings}
         allowedCallers={allowedCallers}
         identity={settings.userIdentity ?? group.settings.userIdentity ?? { require: 'none' }}
         commitmentWaitMinutes={
@@ -211,7 +231,16 @@ export async function renderFacilityPage(
           group.settings.storageCommitment?.maxWaitMinutes ??
           GATEWAY_CONFIG_DEFAULTS.storageCommitment.maxWaitMinutes
         }
-      />
+      >
+        <FacilitySettingsForm
+          user={user}
+          base={base}
+          facility={facility}
+          groupSettings={group.settings}
+          gateways={gatewayCounts.get(facility.id) ?? 0}
+          state={state.settings}
+        />
+      </GatewaySettings>
 
       <EnrollmentTokens
         user={user}
