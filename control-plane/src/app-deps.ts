@@ -40,6 +40,8 @@ export interface AppDeps {
   trustedProxies?: BlockList | undefined;
   /** FERRY_WEBHOOK_ALLOW_PRIVATE: webhook receivers on loopback and private networks are allowed. */
   webhookAllowPrivate?: boolean;
+  /** FERRY_METRICS_TOKEN: the bearer token of /metrics; unset, /metrics answers 404. */
+  metricsToken?: string | undefined;
   /** FERRY_SMTP_URL is set: the Alerts page says whether e-mail channels can send. */
   smtpConfigured?: boolean;
   /** FERRY_CORS_ORIGINS: the exact origins (scheme://host[:port]) whose pages may call /dicomweb with a bearer token. */

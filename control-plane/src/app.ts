@@ -13,6 +13,7 @@ import { errorResponse } from './edge/errors.js';
 import { setResponseSecurityHeaders } from './edge/response-headers.js';
 import type { AppEnv } from './edge/types.js';
 import { registerRoutes } from './routes/index.js';
+import { registerMetrics } from './routes/metrics.js';
 import { registerViewer } from './viewer/viewer-routes.js';
 import { createConsole } from './web/index.js';
 
@@ -57,6 +58,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
       'request',
     );
   });
+
+  registerMetrics(app, deps, deps.metricsToken);
 
   // Every body but the fs store's part PUTs (routes/blob-parts.ts, which take a part's exact signed
   // length): the console's forms too, which parseBody() would otherwise read whole into memory.

@@ -39,6 +39,8 @@ const envSchema = z.object({
   FERRY_SMTP_URL: z
     .url({ protocol: /^smtps?$/, error: 'must be a URL like smtp://user:pass@host:587 or smtps://…' })
     .optional(),
+  /** Bearer token Prometheus presents at /metrics (at least 16 characters); unset: /metrics is off (404). */
+  FERRY_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /**
    * Comma-separated IPs and CIDRs of the TLS proxies in front of the control plane: only a request from
    * one of them has its client address taken from X-Forwarded-For (unset: the header is ignored).
@@ -79,6 +81,8 @@ export interface Env {
   webhookAllowPrivate: boolean;
   /** FERRY_SMTP_URL (holds a password: never log it). */
   smtpUrl: string | undefined;
+  /** FERRY_METRICS_TOKEN (a secret: never log it). */
+  metricsToken: string | undefined;
   /** The agent release tarball this control plane serves at /downloads (it may not exist). */
   agentReleaseFile: string;
   /** Peers whose X-Forwarded-For is believed; undefined when FERRY_TRUSTED_PROXIES is unset. */
@@ -192,6 +196,7 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     replicaId: e.FERRY_REPLICA_ID ?? `${hostname()}-${process.pid}`,
     webhookAllowPrivate: e.FERRY_WEBHOOK_ALLOW_PRIVATE === 'true',
     smtpUrl: e.FERRY_SMTP_URL,
+    metricsToken: e.FERRY_METRICS_TOKEN,
     agentReleaseFile: e.FERRY_AGENT_RELEASE ? resolve(e.FERRY_AGENT_RELEASE) : DEFAULT_AGENT_RELEASE_FILE,
     trustedProxies: e.FERRY_TRUSTED_PROXIES ? parseTrustedProxies(e.FERRY_TRUSTED_PROXIES) : undefined,
     corsOrigins: parseCorsOrigins(e.FERRY_CORS_ORIGINS ?? ''),

@@ -141,6 +141,7 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
     channelHub,
     webhookAllowPrivate: env.webhookAllowPrivate,
     smtpConfigured: env.smtpUrl !== undefined,
+    metricsToken: env.metricsToken,
   });
   const tls = env.tls ? await readTls(env.tls) : undefined;
   const server = serve({
