@@ -22,6 +22,7 @@ import { ControlChannel } from './live-config/channel.js';
 import { LiveConfigApplier } from './live-config/config-applier.js';
 import { LogRing } from './logger.js';
 import { Spool } from './spool/spool.js';
+import { isSupervised, tellSupervisorHealthy, Upgrader } from './upgrade/upgrader.js';
 import { UploadClient } from './uploader/upload-client.js';
 import { Uploader } from './uploader/uploader.js';
 import { AGENT_VERSION } from './version.js';
@@ -41,6 +42,11 @@ export interface RunningAgent {
 export interface StartAgentOptions {
   /** Recent log lines for the remote log bundle (the same ring the logger writes to). */
   logs?: LogRing;
+  /**
+   * Stops the agent and exits into the pending release (cli/start.ts). With it the agent installs
+   * releases the control plane sends (under its supervisor) and tells the supervisor when healthy.
+   */
+  restart?: () => void;
 }
 
 /** The enrolled gateway: where its control plane is, and the key it signs with. */
@@ -157,6 +163,19 @@ export async function startAgent(
       log: log.child({ component: 'channel' }),
       onReenroll: reenroll,
       recipientKey: new RecipientKeyStore({ dataDir, spool, log: log.child({ component: 'keys' }) }),
+      ...(opts.restart
+        ? {
+            upgrades: new Upgrader({
+              dataDir,
+              server: enrollment.server,
+              auth: { gatewayId: enrollment.gatewayId, privateJwk: enrollment.privateJwk },
+              log: log.child({ component: 'upgrade' }),
+              restart: opts.restart,
+            }),
+            // Only a supervisor listens; unsupervised, heartbeats keep their usual pace.
+            ...(isSupervised() ? { onHealthy: tellSupervisorHealthy } : {}),
+          }
+        : {}),
     });
     channel.start();
   }

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { FerryError } from '@ferry/shared';
 import { serve } from '@hono/node-server';
 import type { Logger } from 'pino';
@@ -23,6 +23,7 @@ import { startStudyCompletion } from './jobs/study-completion.js';
 import { startWebhookDelivery } from './jobs/webhook-delivery.js';
 import { createSmtpMailer } from './webhooks/smtp-mailer.js';
 import { RecipientKeyRing } from './keys/recipient-key-ring.js';
+import { loadOrCreateReleaseSigner } from './keys/release-signing-key.js';
 import { sealStoredWebhookSecrets } from './keys/seal-stored-secrets.js';
 import { SecretBox } from './keys/secret-box.js';
 import { bootstrapAdmin } from './services/bootstrap-admin.js';
@@ -107,7 +108,11 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
   await channelHub.start();
   // `keys rotate` runs as another process: a new current key in the file reaches connected gateways.
   const keyWatch = keys.watch({ log, onRotated: () => channelHub.recipientKeyRotated() });
-  const agentRelease = new AgentRelease(env.agentReleaseFile);
+  // Beside the recipient key, kept like it; gateways learn its public half at enrollment.
+  const releaseSigner = await loadOrCreateReleaseSigner(
+    join(dirname(env.keyFile), 'release-signing.private.jwk'),
+  );
+  const agentRelease = new AgentRelease(env.agentReleaseFile, releaseSigner);
   // Hashed now, so the first install line does not wait for it; a missing release is said once here.
   await agentRelease.info().then(
     ({ sha256, size }) =>

@@ -455,7 +455,7 @@ describe('infra: bundle, install, unit, container and compose files', () => {
     expect(listed?.version).toBe(stamp.version);
 
     const unit = await readFile(join(systemdDir, UNIT), 'utf8');
-    expect(unit).toContain(`ExecStart=${prefix}/node ${prefix}/ferry-agent.mjs start --data-dir ${dataDir}`);
+    expect(unit).toContain(`ExecStart=${prefix}/node ${prefix}/ferry-agent.mjs run --data-dir ${dataDir}`);
     expect(unit).toContain(`ReadWritePaths=${dataDir}\n`);
     expect((await readdir(join(systemdDir, `${UNIT}.d`))).sort()).toEqual(['ca.conf', 'port-104.conf']);
 

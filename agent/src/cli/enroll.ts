@@ -20,6 +20,7 @@ import {
   writeAgentConfigFile,
 } from '../config.js';
 import { withPushedConfig } from '../live-config/config-applier.js';
+import { saveReleaseSigningKey } from '../upgrade/release-store.js';
 import { AGENT_VERSION } from '../version.js';
 import { parse, requireString } from './args.js';
 
@@ -239,6 +240,8 @@ export async function enrollCommand(args: string[], io: { stdin?: Readable } = {
         `(${describeIssues(check.error)}); nothing was written. Revoke that gateway and upgrade the agent`,
     );
   await saveIdentity(dataDir, identity);
+  // The key upgrades are checked with, learned over the same pinned enrollment as the recipient key.
+  if (enrolled.releaseSigningKey) await saveReleaseSigningKey(dataDir, enrolled.releaseSigningKey);
   await writeAgentConfigFile(dataDir, config);
   process.stdout.write(
     [

@@ -5,11 +5,14 @@ import { enrollCommand } from './enroll.js';
 import { exportCommand } from './export.js';
 import { hashPasswordCommand } from './hash-password.js';
 import { rotateKeyCommand } from './rotate-key.js';
+import { runCommand } from './run.js';
 import { startCommand } from './start.js';
 import { statusCommand } from './status.js';
 
 const USAGE = `usage: ferry-agent <command> [options]
   start  --data-dir DIR [--port N] [--ae-title AET]   run the DICOM gateway
+  run    --data-dir DIR [start options]               run it under the supervisor that installs upgrades
+                                                      and rolls back a release that fails its trial
   status --data-dir DIR [--json [--entries]]          show the spool: states, bytes pending upload, oldest unsent
                                                       (--entries lists every index entry)
   export --data-dir DIR --key PRIVATE.jwk --out OUT   decrypt the spool into Part-10 files
@@ -29,6 +32,7 @@ const USAGE = `usage: ferry-agent <command> [options]
 
 const commands: Record<string, (args: string[]) => Promise<void>> = {
   start: startCommand,
+  run: runCommand,
   status: statusCommand,
   export: exportCommand,
   enroll: enrollCommand,

@@ -3,6 +3,7 @@ import { startAgent } from '../agent.js';
 import { loadAgentConfig } from '../config.js';
 import { assertPrivateDataDir } from '../data-dir.js';
 import { createLogger, LogRing } from '../logger.js';
+import { EXIT_RESTART_INTO_PENDING } from '../upgrade/upgrader.js';
 import { AGENT_BUILD, AGENT_VERSION } from '../version.js';
 import { parse, requireString } from './args.js';
 
@@ -25,7 +26,10 @@ export async function startCommand(args: string[]): Promise<void> {
   // The remote log bundle reads recent lines from here.
   const logs = new LogRing(2000);
   const log = createLogger('ferry-agent', { ring: logs });
-  const agent = await startAgent(dataDir, config, log, { logs });
+  let stop: (signal: string, exitCode?: number) => void = () => {};
+  // An installed upgrade stops this agent like a SIGTERM, then exits into the pending release.
+  const restart = () => stop('upgrade', EXIT_RESTART_INTO_PENDING);
+  const agent = await startAgent(dataDir, config, log, { logs, restart });
   // Scripts and tests read this one line to learn the bound port.
   log.info(
     {
@@ -42,12 +46,12 @@ export async function startCommand(args: string[]): Promise<void> {
     'agent ready',
   );
   let stopping = false;
-  const stop = (signal: string) => {
+  stop = (signal: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
     log.info({ event: 'agent.stopping', signal }, 'stopping');
     agent.stop().then(
-      () => process.exit(0),
+      () => process.exit(exitCode),
       (err: unknown) => {
         log.error({ err }, 'stop failed');
         process.exit(1);

@@ -9,6 +9,7 @@ import {
   type DiagnosticRequest,
   type DiagnosticResult,
   type HealthReport,
+  type ReleaseDescriptor,
   type ServerMessage,
   serverMessageSchema,
 } from '@ferry/shared';
@@ -52,6 +53,11 @@ export interface DiagnosticRunner {
   run(request: DiagnosticRequest): Promise<DiagnosticResult>;
 }
 
+/** What the channel calls for an `upgrade` (upgrade/); it never throws, failures are logged there. */
+export interface UpgradeRunner {
+  upgrade(id: string, release: ReleaseDescriptor): Promise<void>;
+}
+
 export interface ControlChannelOptions {
   /** The control plane's http(s) URL from agent.json. */
   server: string;
@@ -70,6 +76,13 @@ export interface ControlChannelOptions {
   recipientKey?: RecipientKeyHolder;
   backoff?: BackoffPolicy;
   agentVersion?: string;
+  /** Installs releases the control plane sends; without it `upgrade` messages are ignored. */
+  upgrades?: UpgradeRunner;
+  /**
+   * Called when a heartbeat with no error condition was acknowledged: the channel is up and the
+   * gateway healthy (ends an upgrade's trial). With it, the first heartbeat goes out at the welcome.
+   */
+  onHealthy?: () => void;
   /** Extra `ws` client options (a CA for wss in tests, an agent for a proxy). */
   wsOptions?: WebSocket.ClientOptions;
 }
@@ -89,6 +102,8 @@ interface Session {
   handshakeTimer: NodeJS.Timeout | undefined;
   /** seq → wall-clock ms when the heartbeat went out. */
   sent: Map<number, number>;
+  /** Heartbeats that reported no error condition. */
+  healthySeqs: Set<number>;
   ended: boolean;
   /** Why the socket went down, for the one log line an outage gets. */
   lastError: string | undefined;
@@ -186,6 +201,7 @@ export class ControlChannel {
       pingTimer: undefined,
       handshakeTimer: undefined,
       sent: new Map(),
+      healthySeqs: new Set(),
       ended: false,
       lastError: undefined,
     };
@@ -276,6 +292,7 @@ export class ControlChannel {
         const serverAt = Date.parse(msg.serverTime);
         if (sentAt === undefined || Number.isNaN(serverAt)) return;
         s.sent.delete(msg.seq);
+        if (s.healthySeqs.delete(msg.seq)) this.opts.onHealthy?.();
         // The server stamped the ack about halfway through the round trip.
         const offset = Math.round((sentAt + Date.now()) / 2 - serverAt);
         this.opts.health.setClockOffset(offset);
@@ -305,6 +322,9 @@ export class ControlChannel {
         return;
       case 'reenroll':
         void this.reenroll(msg.message);
+        return;
+      case 'upgrade':
+        void this.opts.upgrades?.upgrade(msg.id, msg.release);
         return;
       case 'recipient-key':
         // In the config queue: both rewrite agent.json, one at a time.
@@ -350,6 +370,8 @@ export class ControlChannel {
         heartbeatMs * (0.9 + 0.2 * Math.random()),
       );
     };
+    // A release on trial proves itself at once rather than a heartbeat interval later.
+    if (this.opts.onHealthy) void this.heartbeat(s);
     beat();
     const pingMs = Math.max(1000, heartbeatMs);
     s.pingTimer = setInterval(() => {
@@ -376,6 +398,7 @@ export class ControlChannel {
     const seq = this.seq++;
     s.sent.set(seq, Date.now());
     if (s.sent.size > MAX_UNACKED) s.sent.delete(s.sent.keys().next().value as number);
+    if (this.opts.onHealthy && !health.conditions.some((c) => c.severity === 'error')) s.healthySeqs.add(seq);
     this.send(s, { type: 'heartbeat', seq, health });
   }
 

@@ -1,3 +1,4 @@
+import type { ReleaseDescriptor } from '@ferry/shared';
 import { sql } from 'drizzle-orm';
 import type { DbOrTx } from './client.js';
 
@@ -11,7 +12,8 @@ export const GATEWAY_NOTIFY_CHANNEL = 'ferry_gateways';
 export type GatewayNotice =
   | { kind: 'config'; gatewayIds: string[] }
   | { kind: 'diagnostic'; gatewayId: string; diagnosticId: string }
-  | { kind: 'revoked'; gatewayId: string };
+  | { kind: 'revoked'; gatewayId: string }
+  | { kind: 'upgrade'; gatewayId: string; upgradeId: string; release: ReleaseDescriptor };
 
 /** NOTIFY payloads must stay under 8000 bytes: about 180 gateway ids per notice. */
 const IDS_PER_NOTICE = 150;

@@ -105,6 +105,10 @@ const enroll = createRoute({
             config: configSchema,
             configVersion: z.number().int(),
             recipientPublicKey: recipientKeySchema,
+            releaseSigningKey: z
+              .record(z.string(), z.unknown())
+              .optional()
+              .openapi({ description: 'The public key agent releases are signed with' }),
           }),
         },
       },
@@ -176,6 +180,9 @@ export function registerAgents(app: OpenAPIHono<AppEnv>): void {
         config: enrolled.config,
         configVersion: enrolled.configVersion,
         recipientPublicKey: recipientJson(enrolled.recipientPublicKey),
+        ...(c.get('deps').agentRelease.signingKey
+          ? { releaseSigningKey: c.get('deps').agentRelease.signingKey }
+          : {}),
       },
       200,
     );

@@ -16,6 +16,7 @@ import { registerFacilities } from './facilities.js';
 import { registerFleet } from './fleet.js';
 import { registerGatewayDiagnostics } from './gateway-diagnostics.js';
 import { registerGatewaySettings } from './gateway-settings.js';
+import { registerGatewayUpgrades } from './gateway-upgrades.js';
 import { registerGateways } from './gateways.js';
 import { registerGroups } from './groups.js';
 import { registerHealth } from './health.js';
@@ -39,6 +40,7 @@ export function registerRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
   registerWebhooks(app);
   registerAlerts(app);
   registerGatewayDiagnostics(app);
+  registerGatewayUpgrades(app);
   registerGroups(app);
   registerUsers(app);
   registerAudit(app);

@@ -1,4 +1,4 @@
-import { CHANNEL_CLOSE } from '@ferry/shared';
+import { CHANNEL_CLOSE, releaseDescriptorSchema } from '@ferry/shared';
 import type { WSEvents } from 'hono/ws';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
@@ -40,6 +40,12 @@ const noticeSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('config'), gatewayIds: z.array(z.string()) }),
   z.object({ kind: z.literal('diagnostic'), gatewayId: z.string(), diagnosticId: z.string() }),
   z.object({ kind: z.literal('revoked'), gatewayId: z.string() }),
+  z.object({
+    kind: z.literal('upgrade'),
+    gatewayId: z.string(),
+    upgradeId: z.string(),
+    release: releaseDescriptorSchema,
+  }),
 ]);
 
 const REVOKED_MESSAGE = 'this gateway was revoked; enroll it again to reconnect';
@@ -212,6 +218,10 @@ export class ChannelHub {
     } else if (notice.kind === 'diagnostic') {
       if (this.byGateway.has(notice.gatewayId))
         await this.sendDiagnostics([notice.gatewayId], notice.diagnosticId);
+    } else if (notice.kind === 'upgrade') {
+      this.byGateway
+        .get(notice.gatewayId)
+        ?.send({ type: 'upgrade', id: notice.upgradeId, release: notice.release });
     } else {
       this.byGateway.get(notice.gatewayId)?.reenroll(REVOKED_MESSAGE);
     }

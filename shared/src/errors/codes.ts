@@ -247,6 +247,18 @@ export const ERROR_CODES = {
     description:
       'This control plane has no agent release to serve (FERRY_AGENT_RELEASE); build one with npm run bundle:agent.',
   },
+  'agent_release.rejected': {
+    http: 422,
+    retryable: false,
+    description:
+      'A downloaded agent release was not installed: its size, SHA-256 or signature did not match what the control plane signed, its contents were not one release of that version, or the gateway holds no release signing key.',
+  },
+  'agent_release.not_supervised': {
+    http: 409,
+    retryable: false,
+    description:
+      'The agent was asked to upgrade but runs without its supervisor (`ferry-agent run`, as the systemd unit starts it), so nothing could roll it back; it stays on its version.',
+  },
   'control.unreachable': {
     http: 503,
     retryable: true,

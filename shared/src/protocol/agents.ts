@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { releaseSigningKeySchema } from './agent-release.js';
 import { dicomPeersSchema } from './dicom-peers.js';
 
 /**
@@ -38,6 +39,8 @@ export const enrollResponseSchema = z.object({
   config: gatewayConfigSchema,
   configVersion: z.number().int().min(1),
   recipientPublicKey: z.looseObject({ kty: z.string(), crv: z.string(), x: z.string() }),
+  /** The key the control plane signs agent releases with (optional: older control planes sign none). */
+  releaseSigningKey: releaseSigningKeySchema.optional(),
 });
 export type EnrollResponse = z.infer<typeof enrollResponseSchema>;
 

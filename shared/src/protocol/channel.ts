@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { aeTitleProblem } from '../dicom/ae-title.js';
+import { releaseDescriptorSchema } from './agent-release.js';
 import { DICOM_PEER_NAME_MAX } from './dicom-peers.js';
 import { gatewayConfigV2Schema } from './gateway-config.js';
 import { healthReportSchema } from './health.js';
@@ -200,6 +201,19 @@ export const recipientKeyMessageSchema = z.object({
   thumbprint,
 });
 
+/**
+ * Install this release and restart into it (an admin's upgrade). The gateway downloads it from
+ * AGENT_RELEASE_API_PATH, checks size, SHA-256 and the release signature, and its supervisor rolls
+ * back by itself if the new version does not come back healthy. An agent that does not know the
+ * message ignores it, so it is optional to every protocol version.
+ */
+export const upgradeMessageSchema = z.object({
+  type: z.literal('upgrade'),
+  v,
+  id,
+  release: releaseDescriptorSchema,
+});
+
 export const serverMessageSchema = z.discriminatedUnion('type', [
   welcomeSchema,
   configMessageSchema,
@@ -208,6 +222,7 @@ export const serverMessageSchema = z.discriminatedUnion('type', [
   channelErrorSchema,
   reenrollSchema,
   recipientKeyMessageSchema,
+  upgradeMessageSchema,
 ]);
 export type ServerMessage = z.infer<typeof serverMessageSchema>;
 

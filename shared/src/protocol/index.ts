@@ -1,4 +1,5 @@
 export * from './ae-title-aliases.js';
+export * from './agent-release.js';
 export * from './agent-token.js';
 export {
   type AgentSelf,

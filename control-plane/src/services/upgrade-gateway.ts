@@ -1,0 +1,57 @@
+import { randomUUID } from 'node:crypto';
+import { FerryError, type ReleaseDescriptor } from '@ferry/shared';
+import { and, eq } from 'drizzle-orm';
+import type { Ctx } from '../context.js';
+import { notifyGateways } from '../db/notify.js';
+import { gatewayStatus, gateways } from '../db/schema/index.js';
+import { writeAudit } from './audit.js';
+import { requireAdmin } from './permissions.js';
+
+/**
+ * Tells a gateway of the admin's group to install `release` (the one this control plane serves) and
+ * restart into it. The replicas are told on commit; whichever holds the gateway's channel sends it. A
+ * gateway without a live channel cannot be asked (409 gateway.offline); one already running the
+ * version is left alone (the answer says so). The gateway's supervisor rolls back by itself when the
+ * new version does not come back healthy; the outcome shows as the version it reports next.
+ */
+export async function upgradeGateway({
+  ctx,
+  input,
+}: {
+  ctx: Ctx;
+  input: { gatewayId: string; release: ReleaseDescriptor };
+}): Promise<{ upgradeId: string | undefined; fromVersion: string; toVersion: string }> {
+  const actor = requireAdmin(ctx.actor);
+  return ctx.db.transaction(async (tx) => {
+    const [gw] = await tx
+      .select({
+        id: gateways.id,
+        enrolledVersion: gateways.version,
+        health: gatewayStatus.health,
+        revokedAt: gateways.revokedAt,
+        channelId: gatewayStatus.channelId,
+      })
+      .from(gateways)
+      .leftJoin(gatewayStatus, eq(gatewayStatus.gatewayId, gateways.id))
+      .where(and(eq(gateways.groupId, actor.groupId), eq(gateways.id, input.gatewayId)));
+    if (!gw) throw new FerryError('resource.not_found', `no gateway ${input.gatewayId} in your group`);
+    if (gw.revokedAt || !gw.channelId)
+      throw new FerryError(
+        'gateway.offline',
+        `gateway ${input.gatewayId} has no live control channel; upgrade it when it is online`,
+      );
+    const toVersion = input.release.version;
+    // The version in its latest heartbeat; the one it enrolled with until it sent one.
+    const fromVersion = gw.health?.agentVersion ?? gw.enrolledVersion;
+    if (fromVersion === toVersion) return { upgradeId: undefined, fromVersion, toVersion };
+    const upgradeId = randomUUID();
+    await notifyGateways(tx, { kind: 'upgrade', gatewayId: gw.id, upgradeId, release: input.release });
+    await writeAudit(tx, ctx, {
+      action: 'gateway.upgrade',
+      targetType: 'gateway',
+      targetId: gw.id,
+      details: { upgradeId, fromVersion, toVersion, sha256: input.release.sha256 },
+    });
+    return { upgradeId, fromVersion, toVersion };
+  });
+}
