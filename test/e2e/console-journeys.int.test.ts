@@ -137,6 +137,36 @@ async function waitForRowStatus(page: Page, status: string, timeoutMs: number): 
     });
 }
 
+/**
+ * The gateway just went offline: its gateway.offline alert shows on the Alerts page (opened by the
+ * control plane's own job, no request needed) with the nav's count; the admin acknowledges it and the
+ * count drops. The page stays in another tab so the fleet page keeps its live updates.
+ */
+async function alertsJourney(fleetPage: Page): Promise<void> {
+  const page = await fleetPage.context().newPage();
+  const row = page.locator('tr[data-alert]', { has: page.locator(`a[href="/gateways/${gatewayId}"]`) });
+  await expect
+    .poll(
+      async () => {
+        await page.goto(`${cp.url}/alerts`);
+        return row.count();
+      },
+      { timeout: 15_000 },
+    )
+    .toBe(1);
+  expect(await row.textContent()).toContain('gateway.offline');
+  const navCount = page.getByRole('navigation', { name: 'Main' }).locator('[data-alert-count]');
+  expect(await navCount.textContent()).toMatch(/^\s*1 unacknowledged error$/);
+  await axeCheck(page, 'alerts');
+  await screenshot(page, 'console-alerts');
+  await row.getByRole('button', { name: /^Acknowledge gateway\.offline/ }).click();
+  await page.waitForURL(/\/alerts\?notice=acknowledged$/);
+  expect(await navCount.count()).toBe(0);
+  expect(await row.textContent()).toMatch(/by admin@/);
+  await axeCheck(page, 'alerts after acknowledge');
+  await page.close();
+}
+
 /** The value of `--flag VALUE` (or a single-quoted 'VALUE') in a shell line. */
 function flag(command: string, name: string): string {
   const m = new RegExp(`--${name}\\s+(?:'((?:[^']|'\\\\'')*)'|(\\S+))`).exec(command);
@@ -255,6 +285,7 @@ describe('console journeys in Chromium', () => {
     expect(await page.evaluate('window.__ferryNoReload')).toBe('still here');
     await expect.poll(() => count('Offline')).toBe('1');
     await screenshot(page, 'console-fleet-offline');
+    await alertsJourney(page);
 
     // Back online for the studies.
     agent = await startAgent({ dataDir: agentDataDir });
