@@ -9,7 +9,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { generateReleaseSigningKey, signRelease } from '@ferry/shared';
 import { AGENT_RELEASE_NAME } from '../../control-plane/src/agent-release/agent-release.js';
+import type { ReleaseSigner } from '../../control-plane/src/keys/release-signing-key.js';
 
 let made: string | undefined;
 
@@ -24,4 +26,14 @@ export function testAgentReleaseFile(): string {
   execFileSync('tar', ['-C', dir, '-czf', join(dir, AGENT_RELEASE_NAME), 'ferry-agent-0.0.0-test-linux-x64']);
   made = join(dir, AGENT_RELEASE_NAME);
   return made;
+}
+
+let signer: ReleaseSigner | undefined;
+
+/** A release signing key for in-process apps, one per process, as the server keeps one per key file. */
+export function testReleaseSigner(): ReleaseSigner {
+  if (signer) return signer;
+  const { privateJwk, publicJwk } = generateReleaseSigningKey();
+  signer = { publicJwk, sign: (version, sha256) => signRelease(privateJwk, version, sha256) };
+  return signer;
 }

@@ -21,7 +21,7 @@ import { loadSessionSecret } from '../../control-plane/src/auth/session.js';
 import type { Database } from '../../control-plane/src/db/client.js';
 import type { AppEnv } from '../../control-plane/src/edge/types.js';
 import { SecretBox } from '../../control-plane/src/keys/secret-box.js';
-import { testAgentReleaseFile } from './agent-release.js';
+import { testAgentReleaseFile, testReleaseSigner } from './agent-release.js';
 import { type BlobBackend, openTestBlobStore, type TestBlobStore } from './blob-backends.js';
 import { type Backend, openDatabaseClone } from './db-clones.js';
 import { TEST_PUBLIC_URL } from './names.js';
@@ -79,7 +79,7 @@ export async function createTestApp(
       recipientPrivateKeys: [privateJwk],
       secretBox,
       publicUrl: TEST_PUBLIC_URL,
-      agentRelease: new AgentRelease(opts.agentReleaseFile ?? testAgentReleaseFile()),
+      agentRelease: new AgentRelease(opts.agentReleaseFile ?? testAgentReleaseFile(), testReleaseSigner()),
       blobStore: blobStore.store,
       webhookAllowPrivate: opts.webhookAllowPrivate ?? false,
     };

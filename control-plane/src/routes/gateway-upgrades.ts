@@ -33,9 +33,11 @@ export function registerGatewayUpgrades(app: OpenAPIHono<AppEnv>): void {
   app.openapi(upgradeRoute, async (c) => {
     const ctx = ctxOf(c);
     const { id } = c.req.valid('param');
-    // Permission first (a reader learns nothing of the release), then the release.
-    const release = await c.get('deps').agentRelease.descriptor();
-    const out = await upgradeGateway({ ctx, input: { gatewayId: id, release } });
+    const agentRelease = c.get('deps').agentRelease;
+    const out = await upgradeGateway({
+      ctx,
+      input: { gatewayId: id, release: () => agentRelease.descriptor() },
+    });
     return c.json({ ...out, upgradeId: out.upgradeId ?? null }, 202);
   });
 }

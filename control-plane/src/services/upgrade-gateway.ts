@@ -19,7 +19,8 @@ export async function upgradeGateway({
   input,
 }: {
   ctx: Ctx;
-  input: { gatewayId: string; release: ReleaseDescriptor };
+  /** The release, read only once the caller may upgrade this gateway (a reader learns nothing of it). */
+  input: { gatewayId: string; release: () => Promise<ReleaseDescriptor> };
 }): Promise<{ upgradeId: string | undefined; fromVersion: string; toVersion: string }> {
   const actor = requireAdmin(ctx.actor);
   return ctx.db.transaction(async (tx) => {
@@ -40,17 +41,18 @@ export async function upgradeGateway({
         'gateway.offline',
         `gateway ${input.gatewayId} has no live control channel; upgrade it when it is online`,
       );
-    const toVersion = input.release.version;
+    const release = await input.release();
+    const toVersion = release.version;
     // The version in its latest heartbeat; the one it enrolled with until it sent one.
     const fromVersion = gw.health?.agentVersion ?? gw.enrolledVersion;
     if (fromVersion === toVersion) return { upgradeId: undefined, fromVersion, toVersion };
     const upgradeId = randomUUID();
-    await notifyGateways(tx, { kind: 'upgrade', gatewayId: gw.id, upgradeId, release: input.release });
+    await notifyGateways(tx, { kind: 'upgrade', gatewayId: gw.id, upgradeId, release });
     await writeAudit(tx, ctx, {
       action: 'gateway.upgrade',
       targetType: 'gateway',
       targetId: gw.id,
-      details: { upgradeId, fromVersion, toVersion, sha256: input.release.sha256 },
+      details: { upgradeId, fromVersion, toVersion, sha256: release.sha256 },
     });
     return { upgradeId, fromVersion, toVersion };
   });
