@@ -1,5 +1,8 @@
 import type { Ctx } from '../context.js';
 import { listGatewayIdsInGroup, type SeriesPoint, seriesPoints } from '../db/queries/gateway-series.js';
+
+export type { SeriesPoint } from '../db/queries/gateway-series.js';
+
 import { requireUser } from './permissions.js';
 
 /** The fleet page's sparklines: 24 hourly points of each gateway, from the minute buckets. */

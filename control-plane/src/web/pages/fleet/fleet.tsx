@@ -6,6 +6,7 @@ import type { AppEnv } from '../../../edge/types.js';
 import type { FleetSummary } from '../../../services/get-fleet-summary.js';
 import { getFleetSummary } from '../../../services/get-fleet-summary.js';
 import { listFacilities } from '../../../services/list-facilities.js';
+import { listFleetSparklines } from '../../../services/list-fleet-sparklines.js';
 import {
   type FleetFilters,
   type FleetGatewayView,
@@ -16,6 +17,7 @@ import { formatBytes, formatTime, formatVersion } from '../../components/fleet-f
 import { StackTable } from '../../components/stack-table.js';
 import { Layout } from '../../layout.js';
 import { pageUser, requirePage } from '../../page-context.js';
+import { sparklineHtml } from './fleet-sparkline.js';
 
 const STATUSES: GatewayStatus[] = ['online', 'degraded', 'offline'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -170,7 +172,7 @@ function cell(label: string, inner: string): string {
  * hono/jsx take 30-70 ms on this machine, a string a few. Every value goes through `esc`; the same
  * cells are what fleet.client.js builds from a live update.
  */
-export function fleetRowHtml(row: FleetRow): string {
+export function fleetRowHtml(row: FleetRow, sparkline = '<span class="muted">—</span>'): string {
   const status = `<span class="badge ${esc(row.status)}" data-status="${esc(row.status)}">${esc(row.status)}</span>${
     row.revoked ? ' <span class="badge revoked">revoked</span>' : ''
   }`;
@@ -186,6 +188,7 @@ export function fleetRowHtml(row: FleetRow): string {
     cell('Spool backlog', esc(row.backlog)),
     cell('Oldest unsent', whenHtml(row.oldestUnsent, 'none')),
     cell('Throughput', esc(row.throughput)),
+    cell('Last 24 h', sparkline),
     cell('Version', esc(row.version)),
     cell('Config', esc(row.config)),
   ].join('')}</tr>`;
@@ -200,6 +203,7 @@ const COLUMNS = [
   'Spool backlog',
   'Oldest unsent',
   'Throughput',
+  'Last 24 h',
   'Version',
   'Config',
 ];
@@ -213,6 +217,11 @@ export function registerFleet(web: Hono<AppEnv>): void {
       listFacilities({ ctx: ctxOf(c) }),
     ]);
     const filtered = filters.status !== undefined || filters.facilityId !== undefined;
+    // On the page only, not in the live stream (which polls every second): a sparkline spans 24 hours.
+    const sparks = await listFleetSparklines({
+      ctx: ctxOf(c),
+      input: { gatewayIds: update.gateways.map((r) => r.id) },
+    });
     return c.html(
       <Layout title="Fleet" user={user} nav="fleet" scripts={['fleet.js']} styles={['fleet.css']}>
         <div data-live="fleet">
@@ -258,7 +267,7 @@ export function registerFleet(web: Hono<AppEnv>): void {
             {update.gateways.length} {update.gateways.length === 1 ? 'gateway' : 'gateways'} shown.
           </p>
           <StackTable label="Gateways" columns={COLUMNS} id="fleet-table" bodyId="fleet-rows">
-            {raw(update.gateways.map(fleetRowHtml).join(''))}
+            {raw(update.gateways.map((r) => fleetRowHtml(r, sparklineHtml(sparks.get(r.id) ?? []))).join(''))}
           </StackTable>
           <p id="fleet-empty" class="muted" hidden={update.gateways.length > 0}>
             {filtered

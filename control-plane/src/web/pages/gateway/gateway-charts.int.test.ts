@@ -27,7 +27,7 @@ describe('gateway page charts in Chromium', () => {
     await t?.close();
   });
 
-  it('draws each chart with uPlot under the strict CSP, with its numbers as text, axe-clean', async () => {
+  it('draws each chart with uPlot and the fleet sparkline under the strict CSP, with their numbers as text, axe-clean', async () => {
     const gw = await enrollTestGateway(t, g, { hostname: 'gw-charts' });
     const minute = Math.floor(Date.now() / 60_000) * 60_000;
     await t.database.db.insert(gatewaySeries).values(
@@ -66,6 +66,16 @@ describe('gateway page charts in Chromium', () => {
       await expect(rows.nth(2).textContent()).resolves.toMatch(/32\/min$/);
       expect(cspErrors).toEqual([]);
       expect(await axeCheck(page, 'gateway page with charts')).toEqual([]);
+
+      // The fleet row's 24-hour sparkline (throughput and backlog) says its numbers in words too.
+      await page.goto(`${server.url}/fleet`);
+      const row = page.locator(`tr[data-gateway-id="${gw.gatewayId}"]`);
+      await expect(row.locator('svg.sparkline polyline').count()).resolves.toBe(2);
+      await expect(row.locator('td[data-label="Last 24 h"] .visually-hidden').textContent()).resolves.toMatch(
+        /^Last 24 hours: delivered .* per minute .*; backlog \d+ to \d+ objects \(latest 20\)\.$/,
+      );
+      expect(cspErrors).toEqual([]);
+      expect(await axeCheck(page, 'fleet page with sparklines')).toEqual([]);
     } finally {
       await browser.close();
     }
