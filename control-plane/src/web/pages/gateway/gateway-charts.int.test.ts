@@ -79,5 +79,5 @@ describe('gateway page charts in Chromium', () => {
     } finally {
       await browser.close();
     }
-  });
+  }, 60_000);
 });
