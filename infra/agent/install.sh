@@ -150,6 +150,12 @@ if [ "$skip_user" != 1 ]; then
   run chown "$user:$user" "$data_dir"
 fi
 
+# A release installed here by hand supersedes one a remote upgrade put in the data directory: the
+# supervisor (`ferry-agent run`) runs what DATA/releases/state.json names, so forget it.
+if [ -f "$data_dir/releases/state.json" ]; then
+  run rm -f "$data_dir/releases/state.json"
+fi
+
 # 4. Enrollment, unless this data directory already belongs to an enrolled gateway (an upgrade).
 if [ -f "$data_dir/agent.json" ] && [ -d "$data_dir/identity" ] && [ -z "$token" ]; then
   echo "keeping the enrolled gateway in $data_dir (upgrade)"
