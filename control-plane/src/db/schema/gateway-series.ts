@@ -1,4 +1,14 @@
-import { bigint, doublePrecision, index, integer, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import {
+  bigint,
+  doublePrecision,
+  index,
+  integer,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uuid,
+} from 'drizzle-orm/pg-core';
 import { gateways } from './gateways.js';
 
 export const SERIES_RESOLUTIONS = ['minute', 'hour'] as const;
