@@ -58,3 +58,30 @@ document.addEventListener('submit', (ev) => {
   if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm))
     ev.preventDefault();
 });
+
+// Times: the server writes every <time> with a full timestamp in UTC (formatTime, `2026-11-28 07:30
+// UTC`); show it in the viewer's own time zone in the same YYYY-MM-DD HH:MM form, the full timestamp
+// kept in its title. A date alone (a study date) has no zone and stays. Rows added later (the fleet's
+// live updates) are rewritten too. Filter forms send the zone (`tz`), so their days are the viewer's.
+(function localTimes() {
+  const pad = (n) => String(n).padStart(2, '0');
+  const local = (d) =>
+    `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  function rewrite(root) {
+    for (const el of root.querySelectorAll('time[datetime]:not([data-local])')) {
+      const iso = el.getAttribute('datetime') || '';
+      const d = new Date(iso);
+      if (!/T\d\d:\d\d/.test(iso) || Number.isNaN(d.getTime())) continue;
+      el.setAttribute('data-local', '');
+      el.title = d.toISOString();
+      el.textContent = local(d);
+    }
+  }
+  rewrite(document);
+  new MutationObserver((records) => {
+    for (const r of records)
+      for (const node of r.addedNodes) if (node instanceof Element) rewrite(node.parentElement || document);
+  }).observe(document.body, { childList: true, subtree: true });
+  const tz = String(-new Date().getTimezoneOffset());
+  for (const input of document.querySelectorAll('input[data-tz]')) input.value = tz;
+})();

@@ -1,8 +1,13 @@
 /** Display formats shared by the fleet and gateway pages and the fleet's live updates. */
 
-/** A time as the console shows it: `2026-11-28 07:30:12 UTC` (absolute, so it never goes stale). */
+/**
+ * The one way the console writes a time: `2026-11-28 07:30 UTC`, absolute so it never goes stale, and
+ * the same as the date filters' YYYY-MM-DD. The page script (layout.client.js) rewrites every
+ * `<time>` carrying a full timestamp into the viewer's own time zone, `2026-11-28 08:30`, keeping the
+ * full timestamp in its title; without script the page stays in UTC.
+ */
 export function formatTime(d: Date): string {
-  return `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+  return `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
 /** A byte count with a binary unit: `0 B`, `1.5 KiB`, `12 MiB`. */

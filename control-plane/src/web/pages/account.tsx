@@ -7,6 +7,7 @@ import { retryAfterOf } from '../../edge/errors.js';
 import type { AppEnv } from '../../edge/types.js';
 import { changePassword } from '../../services/change-password.js';
 import { Csrf, fieldAria, Labelled, NewPasswordField } from '../components/field.js';
+import { Moment } from '../components/moment.js';
 import { formText } from '../facility-fields.js';
 import { Layout } from '../layout.js';
 import { pageUser, requirePage } from '../page-context.js';
@@ -44,7 +45,7 @@ function renderAccount(
         <dd>{user.role}</dd>
         <dt>Session ends</dt>
         <dd>
-          <time datetime={user.sessionExpiresAt.toISOString()}>{user.sessionExpiresAt.toISOString()}</time>
+          <Moment at={user.sessionExpiresAt} />
         </dd>
       </dl>
       <section aria-labelledby="password-heading">

@@ -77,7 +77,9 @@ describe.each(BACKENDS)('console audit log (%s)', (backend) => {
     expect(res.html).toContain('<code>facility.create</code>');
     expect(res.html).toContain('&lt;script&gt;alert(1)&lt;/script&gt; Site');
     expect(res.html).not.toContain('<script>alert(1)');
-    expect(res.html).toMatch(/<time datetime="\d{4}-\d\d-\d\dT[\d:.]+Z">/);
+    expect(res.html).toMatch(
+      /<time datetime="\d{4}-\d\d-\d\dT[\d:.]+Z" title="[^"]+">\d{4}-\d\d-\d\d \d\d:\d\d UTC</,
+    );
     expect(res.html).not.toContain('B secret site');
     const all = await consoleGet(t, '/audit', admin);
     expect(all.html).not.toContain('BSECRET');
@@ -105,12 +107,25 @@ describe.each(BACKENDS)('console audit log (%s)', (backend) => {
 
     const inDay = await consoleGet(t, '/audit?from=2020-01-15&to=2020-01-15', admin);
     expect(rowCount(inDay.html)).toBe(1);
-    expect(inDay.html).toContain('<time datetime="2020-01-15T12:00:00.000Z">2020-01-15 12:00 UTC</time>');
+    expect(inDay.html).toContain(
+      '<time datetime="2020-01-15T12:00:00.000Z" title="2020-01-15T12:00:00.000Z">2020-01-15 12:00 UTC</time>',
+    );
     const before = await consoleGet(t, '/audit?to=2020-01-14', admin);
     expect(rowCount(before.html)).toBe(0);
     expect(before.html).toContain('No entries match these filters.');
     const after = await consoleGet(t, '/audit?from=2020-01-16&action=test.old', admin);
     expect(rowCount(after.html)).toBe(0);
+    // Days are the viewer's (tz, minutes east of UTC, as the page script sends it): 12:00 UTC is
+    // already the 16th at UTC+12, and the filters are typed as the table writes dates.
+    const east = await consoleGet(t, '/audit?from=2020-01-16&to=2020-01-16&tz=720&action=test.old', admin);
+    expect(rowCount(east.html)).toBe(1);
+    expect(east.html).toContain('<input type="hidden" name="tz" value="720" data-tz=""/>');
+    expect(east.html).toMatch(
+      /<input type="text" id="from" name="from" value="2020-01-16"[^>]*placeholder="YYYY-MM-DD"/,
+    );
+    expect(rowCount((await consoleGet(t, '/audit?to=2020-01-15&tz=720&action=test.old', admin)).html)).toBe(
+      0,
+    );
   });
 
   it('a malformed date says why', async () => {

@@ -3,7 +3,8 @@ import { ctxOf } from '../../../edge/context.js';
 import type { AppEnv } from '../../../edge/types.js';
 import { type AuditEntry, listAudit } from '../../../services/list-audit.js';
 import { listUsers } from '../../../services/list-users.js';
-import { fieldAria, Labelled } from '../../components/field.js';
+import { DayInput, TimeZoneField, timeZoneMinutes } from '../../components/day-input.js';
+import { Labelled } from '../../components/field.js';
 import { StackTable } from '../../components/stack-table.js';
 import { When } from '../../facility-fields.js';
 import { Layout } from '../../layout.js';
@@ -49,14 +50,17 @@ export const AUDIT_TARGET_TYPES = [
 const PAGE_SIZE = 50;
 const DAY_MS = 86_400_000;
 
-/** A YYYY-MM-DD date field as the UTC midnight it names, or an error saying why not. */
-function parseDay(raw: string, label: string): { at?: Date; error?: string } {
+/**
+ * A YYYY-MM-DD date field as the midnight it names in the viewer's time zone (`tz` minutes east of
+ * UTC, the zone the times are shown in), or an error saying why not.
+ */
+function parseDay(raw: string, label: string, tz: number): { at?: Date; error?: string } {
   if (raw === '') return {};
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(raw);
-  const at = m ? new Date(`${raw}T00:00:00Z`) : undefined;
-  if (!at || Number.isNaN(at.getTime()) || at.toISOString().slice(0, 10) !== raw)
+  const utc = m ? new Date(`${raw}T00:00:00Z`) : undefined;
+  if (!utc || Number.isNaN(utc.getTime()) || utc.toISOString().slice(0, 10) !== raw)
     return { error: `${label} must be a date like 2026-11-28` };
-  return { at };
+  return { at: new Date(utc.getTime() - tz * 60_000) };
 }
 
 function Who({ entry, emails }: { entry: AuditEntry; emails: Map<string, string> }) {
@@ -83,8 +87,9 @@ export function registerAudit(web: Hono<AppEnv>): void {
       to: (c.req.query('to') ?? '').trim(),
     };
     const before = Number(c.req.query('before') ?? '');
-    const from = parseDay(q.from, 'From');
-    const to = parseDay(q.to, 'To');
+    const tz = timeZoneMinutes(c.req.query('tz'));
+    const from = parseDay(q.from, 'From', tz);
+    const to = parseDay(q.to, 'To', tz);
     const bad = Boolean(from.error || to.error);
     const [page, users] = await Promise.all([
       bad
@@ -106,11 +111,13 @@ export function registerAudit(web: Hono<AppEnv>): void {
     const emails = new Map(users.map((u) => [u.id, u.email]));
     const older = new URLSearchParams(Object.entries(q).filter(([, v]) => v !== ''));
     if (page.nextBefore !== null) older.set('before', String(page.nextBefore));
+    if (tz !== 0) older.set('tz', String(tz));
     const filtered = Object.values(q).some((v) => v !== '');
     c.status(bad ? 400 : 200);
     return c.html(
       <Layout title="Audit log" user={user} nav="audit" styles={['audit.css']}>
         <form method="get" action="/audit" class="filters" aria-label="Filter the audit log">
+          <TimeZoneField minutes={tz} />
           <div>
             <label for="action">Action</label>
             <input
@@ -140,12 +147,12 @@ export function registerAudit(web: Hono<AppEnv>): void {
           </div>
           <div>
             <Labelled id="from" label="From" error={from.error}>
-              <input type="date" id="from" name="from" value={q.from} {...fieldAria('from', from.error)} />
+              <DayInput id="from" name="from" value={q.from} error={from.error} />
             </Labelled>
           </div>
           <div>
             <Labelled id="to" label="To" error={to.error}>
-              <input type="date" id="to" name="to" value={q.to} {...fieldAria('to', to.error)} />
+              <DayInput id="to" name="to" value={q.to} error={to.error} />
             </Labelled>
           </div>
           <div>

@@ -103,7 +103,9 @@ describe.each(BACKENDS)('gateway page (%s)', (backend) => {
     for (const h of ['Status', 'Conditions', 'Config', 'Diagnostics', 'Events', 'Revoke'])
       expect(res.html).toMatch(new RegExp(`<h2 id="gw-[a-z]+">${h}</h2>`));
     expect(res.html).toContain('<span class="badge degraded" data-status="degraded">degraded</span>');
-    expect(res.html).toContain(`<time datetime="${since.toISOString()}">2026-11-28 06:00:00 UTC</time>`);
+    expect(res.html).toContain(
+      `<time datetime="${since.toISOString()}" title="${since.toISOString()}">2026-11-28 06:00 UTC</time>`,
+    );
     expect(res.html).toContain('1.4.2');
     expect(res.html).toContain('2 h 1 min');
     expect(res.html).toContain('East Imaging (AE title <code>EASTPACS</code>)');
@@ -125,7 +127,9 @@ describe.each(BACKENDS)('gateway page (%s)', (backend) => {
     const timeline = /<ol class="timeline"[^>]*>([\s\S]*?)<\/ol>/.exec(res.html)?.[1] ?? '';
     expect(timeline.indexOf('config.rejected')).toBeGreaterThan(-1);
     expect(timeline.indexOf('config.rejected')).toBeLessThan(timeline.indexOf('channel.connected'));
-    expect(timeline).toContain('<time datetime="2026-11-28T06:01:00.000Z">');
+    expect(timeline).toContain(
+      '<time datetime="2026-11-28T06:01:00.000Z" title="2026-11-28T06:01:00.000Z">2026-11-28 06:01 UTC</time>',
+    );
     // Diagnostics forms with labels, and the revoke form with its confirmation
     for (const label of ['Peer', 'Calling AE title', 'Lines'])
       expect(res.html).toMatch(new RegExp(`<label for="[a-z-]+">${label}</label>`));

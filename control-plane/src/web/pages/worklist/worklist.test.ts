@@ -129,7 +129,9 @@ describe.each(BACKENDS)('worklist and study pages (%s)', (backend) => {
     expect(doeRow).toContain('<td data-label="Facility">North hospital</td>');
     expect(doeRow).toContain('<td data-label="Images">1</td>');
     expect(doeRow).toContain('<span class="badge receiving">receiving</span>');
-    expect(doeRow).toContain('<time datetime="2024-03-02T10:00:01.000Z">2024-03-02 10:00:01 UTC</time>');
+    expect(doeRow).toContain(
+      '<time datetime="2024-03-02T10:00:01.000Z" title="2024-03-02T10:00:01.000Z">2024-03-02 10:00 UTC</time>',
+    );
     // A lazy thumbnail of the study (the page never waits for it), and the study in the viewer.
     expect(doeRow).toContain(
       `<td class="thumb-cell"><img class="thumb thumb-48" src="/dicomweb/studies/${w.doe.studyUid}/thumbnail" alt="Thumbnail of the study" width="48" height="48" loading="lazy" decoding="async"/></td>`,
@@ -369,16 +371,16 @@ describe.each(BACKENDS)('worklist and study pages (%s)', (backend) => {
     expect(row1).toBeDefined();
     // Two versions, newest (current) first, each with received and stored times and the size.
     expect(row1).toMatch(
-      /Version 2 <strong class="badge complete">current<\/strong> · received <time datetime="2024-03-01T10:05:00\.000Z">/,
+      /Version 2 <strong class="badge complete">current<\/strong> · received <time datetime="2024-03-01T10:05:00\.000Z" title=/,
     );
-    expect(row1).toContain('Version 1 · received <time datetime="2024-03-01T10:00:01.000Z">');
+    expect(row1).toContain('Version 1 · received <time datetime="2024-03-01T10:00:01.000Z" title="2024-03-01T10:00:01.000Z">2024-03-01 10:00 UTC</time>');
     expect(row1).toContain(`${formatBytes(w.mueller.current[0]?.sealed.plaintext.length ?? 0)}</li>`);
     expect(row1?.match(/ · stored <time/g)).toHaveLength(2);
     expect(html).toContain(`<code>${sop2}</code>`);
 
     expect(html).toContain('<h2 id="timeline-heading">Timeline</h2>');
     const timeline = /<ol class="timeline">(.*?)<\/ol>/s.exec(html)?.[1] ?? '';
-    const items = [...timeline.matchAll(/<li><time datetime="([^"]+)">[^<]*<\/time> — ([^<]*)<\/li>/g)].map(
+    const items = [...timeline.matchAll(/<li><time datetime="([^"]+)" title="[^"]+">[^<]*<\/time> — ([^<]*)<\/li>/g)].map(
       (m) => ({ at: m[1] ?? '', text: m[2] ?? '' }),
     );
     expect(items[0]).toEqual({

@@ -13,6 +13,7 @@ import {
   studyListStatuses,
   studySorts,
 } from '../../../services/list-studies.js';
+import { DayInput } from '../../components/day-input.js';
 import { FieldError, fieldAria, Labelled } from '../../components/field.js';
 import { Moment } from '../../components/moment.js';
 import { Pager } from '../../components/pager.js';
@@ -201,18 +202,12 @@ function Filters({
         </div>
         <div>
           <Labelled id="wl-from" label="From" error={errors.from}>
-            <input
-              id="wl-from"
-              name="from"
-              type="date"
-              value={q.from}
-              {...fieldAria('wl-from', errors.from)}
-            />
+            <DayInput id="wl-from" name="from" value={q.from} error={errors.from} />
           </Labelled>
         </div>
         <div>
           <Labelled id="wl-to" label="To" error={errors.to}>
-            <input id="wl-to" name="to" type="date" value={q.to} {...fieldAria('wl-to', errors.to)} />
+            <DayInput id="wl-to" name="to" value={q.to} error={errors.to} />
           </Labelled>
         </div>
         <div>
