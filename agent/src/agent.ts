@@ -4,6 +4,7 @@
 // bytes are kept exactly as received; the spool holds no plaintext and its index no patient data;
 // receiving never waits on the network; a local copy is deleted only after the control plane's receipt
 // for that object and hash; the agent only ever connects out.
+import type { LocalFlagSetting } from '@ferry/shared';
 import type { JWK } from 'jose';
 import type { Logger } from 'pino';
 import { ControlPlaneClient } from './cloud/client.js';
@@ -42,6 +43,8 @@ export interface RunningAgent {
 export interface StartAgentOptions {
   /** Recent log lines for the remote log bundle (the same ring the logger writes to). */
   logs?: LogRing;
+  /** Settings a `ferry-agent start` flag set over agent.json (reported in force with each heartbeat). */
+  flagOverrides?: readonly LocalFlagSetting[];
   /**
    * Stops the agent and exits into the pending release (cli/start.ts). With it the agent installs
    * releases the control plane sends (under its supervisor) and tells the supervisor when healthy.
@@ -143,6 +146,11 @@ export async function startAgent(
       appliedConfigVersion: () => applier.appliedVersion(),
       rejectedConfig: () => applier.rejectedConfig(),
       commitmentReports: () => commitment.undeliveredReports(),
+      inForce: () => ({
+        maxAssociations: listener.currentPolicy.maxAssociations,
+        allowedCallingAeTitles: [...listener.currentPolicy.allowedCallingAeTitles],
+        flags: [...(opts.flagOverrides ?? [])],
+      }),
       agentVersion: AGENT_VERSION,
       startedAt,
     });

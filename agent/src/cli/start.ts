@@ -21,6 +21,11 @@ export async function startCommand(args: string[]): Promise<void> {
       throw new FerryError('config.invalid', `--port must be an integer, got "${values.port}"`);
   }
   const aeTitle = typeof values['ae-title'] === 'string' ? values['ae-title'] : undefined;
+  // Reported in each heartbeat, so the console can say why a setting differs from the desired config.
+  const flagOverrides = [
+    ...(port !== undefined ? ['port' as const] : []),
+    ...(aeTitle !== undefined ? ['aeTitle' as const] : []),
+  ];
   await assertPrivateDataDir(dataDir);
   const config = await loadAgentConfig(dataDir, { port, aeTitle });
   // The remote log bundle reads recent lines from here.
@@ -29,7 +34,7 @@ export async function startCommand(args: string[]): Promise<void> {
   let stop: (signal: string, exitCode?: number) => void = () => {};
   // An installed upgrade stops this agent like a SIGTERM, then exits into the pending release.
   const restart = () => stop('upgrade', EXIT_RESTART_INTO_PENDING);
-  const agent = await startAgent(dataDir, config, log, { logs, restart });
+  const agent = await startAgent(dataDir, config, log, { flagOverrides, logs, restart });
   // Scripts and tests read this one line to learn the bound port.
   log.info(
     {

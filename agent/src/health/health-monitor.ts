@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile, stat, statfs } from 'node:fs/promises';
-import type { Condition, ConditionCode, HealthReport } from '@ferry/shared';
+import type { Condition, ConditionCode, HealthReport, InForceSettings } from '@ferry/shared';
 import type { UndeliveredReports } from '../dimse/commitment-service.js';
 import type { ListenerStats } from '../dimse/listener-stats.js';
 import type { Spool } from '../spool/spool.js';
@@ -30,6 +30,8 @@ export interface HealthMonitorDeps {
   rejectedConfig: () => { version: number; reason: string } | undefined;
   /** Storage commitment reports not delivered yet (unset: none). */
   commitmentReports?: () => UndeliveredReports;
+  /** The listener settings in force and the flags that set any (unset: not reported). */
+  inForce?: () => InForceSettings;
   agentVersion: string;
   startedAt: Date;
   /** For tests. */
@@ -170,6 +172,7 @@ export class HealthMonitor {
       },
       disk,
       clockOffsetMs: this.#clockOffsetMs,
+      ...(deps.inForce ? { inForce: deps.inForce() } : {}),
       conditions: this.#stamp(findings, now),
     };
   }

@@ -5,6 +5,7 @@ import { ctxOf } from '../edge/context.js';
 import type { AppEnv } from '../edge/types.js';
 import { GATEWAY_DETAIL_EVENTS, type GatewayDetail, getGateway } from '../services/get-gateway.js';
 import { listGateways } from '../services/list-gateways.js';
+import { gatewayLocalOverrides } from '../services/local-overrides.js';
 import { renameGateway } from '../services/rename-gateway.js';
 import { revokeGateway } from '../services/revoke-gateway.js';
 import { gatewayDto, gatewaySchema, idParamSchema, json } from './api-schemas.js';
@@ -33,6 +34,21 @@ const gatewayDetailSchema = gatewaySchema
           .openapi({ description: "The control plane's current recipient key" }),
       })
       .openapi({ description: 'Which key the gateway encrypts for' }),
+    localOverrides: z
+      .array(
+        z.object({
+          setting: z.string(),
+          desired: z.unknown(),
+          inForce: z.unknown(),
+          source: z.enum(['flag', 'file', 'unknown']).openapi({
+            description: 'flag: a ferry-agent start flag; file: agent.json; unknown: an agent too old to say',
+          }),
+        }),
+      )
+      .openapi({
+        description:
+          'Settings in force on the gateway that differ from the desired config it applied (config.local_override)',
+      }),
     rejectedConfig: z
       .object({ version: z.number().int(), reason: z.string(), at: z.string() })
       .nullable()
@@ -62,6 +78,7 @@ function gatewayDetailDto(g: GatewayDetail, currentKey: string): z.infer<typeof 
     config: g.config,
     health: g.health,
     recipientKey: { thumbprint, current: thumbprint === currentKey, controlPlaneThumbprint: currentKey },
+    localOverrides: gatewayLocalOverrides(g),
     rejectedConfig: g.rejectedConfig,
     events: g.events.map((e) => ({ id: e.id, at: e.at.toISOString(), type: e.type, details: e.details })),
   };

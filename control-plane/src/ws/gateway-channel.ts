@@ -16,6 +16,7 @@ import type { WebSocket } from 'ws';
 import type { Ctx } from '../context.js';
 import { closeGatewayChannel } from '../services/close-gateway-channel.js';
 import { type GatewayConfigVersion, latestGatewayConfigs } from '../services/latest-gateway-configs.js';
+import { LocalOverrideWatch } from '../services/local-overrides.js';
 import { openGatewayChannel } from '../services/open-gateway-channel.js';
 import type { AgentActor } from '../services/permissions.js';
 import { recordConfigAck } from '../services/record-config-ack.js';
@@ -69,6 +70,9 @@ export class GatewayChannel {
   /** The recipient key thumbprint the gateway last reported sealing for (hello, heartbeats). */
   recipientKeyThumbprint: string | undefined;
   readonly openedAt = Date.now();
+  /** The latest desired config this channel found at hello or sent since: what heartbeats are compared with. */
+  private desired: GatewayConfigVersion | undefined;
+  private readonly overrides = new LocalOverrideWatch();
   private invalidMessages = 0;
   private queue: Promise<void> = Promise.resolve();
   private readonly log: Logger;
@@ -101,6 +105,7 @@ export class GatewayChannel {
   }
 
   sendConfig(row: GatewayConfigVersion): void {
+    this.desired = row;
     this.send({ type: 'config', version: row.version, config: row.config });
   }
 
@@ -258,6 +263,7 @@ export class GatewayChannel {
         agentVersion: msg.agentVersion,
       },
     });
+    this.desired = latest;
     // The socket may have closed while the channel was recorded; closed() then skipped the write.
     if (this.state === 'closed') {
       const channelId = this.channelId;
@@ -293,7 +299,11 @@ export class GatewayChannel {
       case 'heartbeat': {
         const outcome = await recordHeartbeat({
           ctx: this.ctx(),
-          input: { channelId: this.channelId as string, health: msg.health },
+          // A local setting winning over the desired config is a condition like the agent's own.
+          input: {
+            channelId: this.channelId as string,
+            health: this.overrides.apply(msg.health, this.desired),
+          },
         });
         if (outcome.stale) {
           this.close(CHANNEL_CLOSE.replaced, 'a newer channel replaced this one');

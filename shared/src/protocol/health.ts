@@ -11,6 +11,11 @@ export const CONDITION_CODES = [
   'dicom.open_to_any_caller',
   'config.rejected',
   'dicom.commitment_undelivered',
+  /**
+   * Raised by the control plane from what the agent reports in force (`inForce`, `dicom`): a local
+   * setting (a `ferry-agent start` flag, a hand-edited agent.json) wins over the desired config.
+   */
+  'config.local_override',
   /** Raised by the control plane, never sent by an agent: the gateway's channel dropped or went silent. */
   'gateway.offline',
 ] as const;
@@ -28,6 +33,22 @@ export const conditionSchema = z.object({
 export type Condition = z.infer<typeof conditionSchema>;
 
 const iso = z.string().max(40);
+
+/** Settings of the gateway's own that can win over the pushed config: the `ferry-agent start` flags. */
+export const LOCAL_FLAG_SETTINGS = ['port', 'aeTitle'] as const;
+export type LocalFlagSetting = (typeof LOCAL_FLAG_SETTINGS)[number];
+
+/**
+ * DICOM listener settings in force on the gateway beside `dicom.aeTitle` and `dicom.port`, and which of
+ * them a command-line flag set (issue 17; older agents omit it). The control plane compares them with
+ * the desired config the gateway says it applied.
+ */
+export const inForceSchema = z.object({
+  maxAssociations: z.number().int().min(0),
+  allowedCallingAeTitles: z.array(z.string().max(16)).max(1000),
+  flags: z.array(z.enum(LOCAL_FLAG_SETTINGS)).max(LOCAL_FLAG_SETTINGS.length),
+});
+export type InForceSettings = z.infer<typeof inForceSchema>;
 
 /** One heartbeat's health report. Counters marked "interval" cover the time since the previous one. */
 export const healthReportSchema = z.object({
@@ -93,6 +114,7 @@ export const healthReportSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_-]{43}$/)
     .optional(),
+  inForce: inForceSchema.optional(),
   conditions: z.array(conditionSchema).max(50),
 });
 export type HealthReport = z.infer<typeof healthReportSchema>;

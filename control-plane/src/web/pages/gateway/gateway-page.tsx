@@ -10,6 +10,7 @@ import { AeTitleAliasUse } from './ae-title-alias-use.js';
 import { type DiagnosticForms, EchoForm, listedPeers } from './diagnostic-forms.js';
 import { HealthFacts, RecipientKeyFacts, show, When } from './gateway-facts.js';
 import { GatewayNameSection } from './gateway-name-form.js';
+import { LocalOverrides } from './local-overrides.js';
 
 /** The revoke form's confirmation, as the browser asks it. */
 export const REVOKE_CONFIRM = 'Revoke this gateway? It must be enrolled again to send studies.';
@@ -147,6 +148,7 @@ export function GatewayPage({
             </>
           ) : null}
         </dl>
+        <LocalOverrides g={g} />
         {configEntries.length > 0 ? (
           <StackTable label="Desired config" columns={['Field', 'Value']}>
             {configEntries.map(([k, v]) => (
