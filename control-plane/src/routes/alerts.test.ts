@@ -81,6 +81,10 @@ describe.each(BACKENDS)('alerts routes (%s)', (backend) => {
       { token: g.admin.token },
     );
     expect(gwRes.body.conditions[0]).toMatchObject({ code: 'gateway.offline', severity: 'error' });
+    const summary = await t.request<{ openAlerts: unknown }>('GET', '/api/v1/fleet/summary', {
+      token: g.reader.token,
+    });
+    expect(summary.body.openAlerts).toEqual({ errors: 1, warnings: 1 });
     const theirs = await t.request<{ alerts: AlertBody[] }>('GET', '/api/v1/alerts', {
       token: other.admin.token,
     });

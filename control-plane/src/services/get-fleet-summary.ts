@@ -1,6 +1,7 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { Ctx } from '../context.js';
 import { gatewayStatus, gateways } from '../db/schema/index.js';
+import { rowsOf } from './enqueue-webhook-deliveries.js';
 import { requireUser } from './permissions.js';
 
 export interface FleetSummary {
@@ -13,6 +14,8 @@ export interface FleetSummary {
   /** When the oldest undelivered object across the group was received, and on which gateway. */
   oldestUnsentAt: Date | null;
   oldestUnsentGatewayId: string | null;
+  /** Open alerts (conditions, gateway.offline included) by severity, as the Alerts page lists them. */
+  openAlerts: { errors: number; warnings: number };
 }
 
 /**
@@ -45,6 +48,12 @@ export async function getFleetSummary({ ctx }: { ctx: Ctx; input?: undefined }):
     .where(and(scope, sql`${oldest} is not null`))
     .orderBy(oldest, gateways.id)
     .limit(1);
+  const [open] = rowsOf<{ errors: string | number; warnings: string | number }>(
+    await ctx.db.execute(sql`
+      select count(*) filter (where severity = 'error') as errors,
+        count(*) filter (where severity = 'warning') as warnings
+      from alerts where group_id = ${actor.groupId} and closed_at is null and cleared_at is null`),
+  );
   const num = (v: string | number | null | undefined) => (v === null || v === undefined ? 0 : Number(v));
   return {
     gateways: {
@@ -58,5 +67,6 @@ export async function getFleetSummary({ ctx }: { ctx: Ctx; input?: undefined }):
     bytesWaiting: num(counts?.bytes),
     oldestUnsentAt: first ? new Date(first.at) : null,
     oldestUnsentGatewayId: first?.gatewayId ?? null,
+    openAlerts: { errors: num(open?.errors), warnings: num(open?.warnings) },
   };
 }

@@ -59,6 +59,7 @@ export interface FleetUpdate {
     total: number;
     studiesWaiting: number;
     oldestUnsent: Stamp | null;
+    openErrors: number;
   };
   gateways: FleetRow[];
 }
@@ -94,7 +95,12 @@ export function fleetRow(g: FleetGatewayView): FleetRow {
 }
 
 function countsOf(s: FleetSummary): FleetUpdate['counts'] {
-  return { ...s.gateways, studiesWaiting: s.studiesWaiting, oldestUnsent: stamp(s.oldestUnsentAt) };
+  return {
+    ...s.gateways,
+    studiesWaiting: s.studiesWaiting,
+    oldestUnsent: stamp(s.oldestUnsentAt),
+    openErrors: s.openAlerts.errors,
+  };
 }
 
 /** The filters of a fleet request (page or stream); unknown values are ignored, not errors. */
@@ -141,6 +147,9 @@ function Counts({ counts }: { counts: FleetUpdate['counts'] }) {
         <strong data-count="oldestUnsent">
           <When at={counts.oldestUnsent} empty="none" />
         </strong>
+      </li>
+      <li>
+        <a href="/alerts">Open errors</a> <strong data-count="openErrors">{counts.openErrors}</strong>
       </li>
     </ul>
   );
