@@ -1,7 +1,7 @@
-import { eq } from 'drizzle-orm';
+import { and, eq, ne } from 'drizzle-orm';
 import type { Ctx } from '../context.js';
 import { type ConfigVersionRow, latestConfigVersions } from '../db/queries/gateway-channel.js';
-import { gatewayEvents, gatewayStatus } from '../db/schema/index.js';
+import { gatewayEvents, gatewayStatus, gateways } from '../db/schema/index.js';
 import { deriveGatewayStatus } from './derive-gateway-status.js';
 import { requireAgent } from './permissions.js';
 
@@ -47,6 +47,12 @@ export async function openGatewayChannel({
         .insert(gatewayStatus)
         .values({ gatewayId: actor.gatewayId, status: to, statusSince: now, ...connected });
     }
+    // The version it says hello with is the one it runs: after an upgrade (or a rollback) the fleet
+    // shows it, not the one it enrolled with.
+    await tx
+      .update(gateways)
+      .set({ version: input.agentVersion })
+      .where(and(eq(gateways.id, actor.gatewayId), ne(gateways.version, input.agentVersion)));
     const base = { groupId: actor.groupId, gatewayId: actor.gatewayId, at: now };
     await tx.insert(gatewayEvents).values([
       {

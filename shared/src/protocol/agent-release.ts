@@ -78,3 +78,24 @@ export function releaseVersionFromDirName(name: string): string | undefined {
   const m = /^ferry-agent-(.+)-linux-x64\/?$/.exec(name);
   return m && releaseVersionSchema.safeParse(m[1]).success ? m[1] : undefined;
 }
+
+/**
+ * Orders two release versions by their numeric dotted parts (1.10.0 after 1.9.2); at equal numbers a
+ * pre-release (1.2.0-rc.1) comes before the release. Negative when `a` is older than `b`.
+ */
+export function compareReleaseVersions(a: string, b: string): number {
+  const split = (v: string) => {
+    const [core = '', pre] = v.split('+', 1)[0]!.split(/-(.*)/s);
+    return { nums: core.split('.').map((n) => Number.parseInt(n, 10) || 0), pre };
+  };
+  const x = split(a);
+  const y = split(b);
+  for (let i = 0; i < Math.max(x.nums.length, y.nums.length); i++) {
+    const d = (x.nums[i] ?? 0) - (y.nums[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  if (x.pre === y.pre) return 0;
+  if (x.pre === undefined) return 1;
+  if (y.pre === undefined) return -1;
+  return x.pre.localeCompare(y.pre, 'en', { numeric: true });
+}

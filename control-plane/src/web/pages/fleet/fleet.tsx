@@ -14,6 +14,7 @@ import {
   listFleetGateways,
 } from '../../../services/list-fleet-gateways.js';
 import { formatBytes, formatTime, formatVersion } from '../../components/fleet-format.js';
+import { servedReleaseVersion, versionText } from '../../components/served-release.js';
 import { StackTable } from '../../components/stack-table.js';
 import { Layout } from '../../layout.js';
 import { pageUser, requirePage } from '../../page-context.js';
@@ -72,7 +73,8 @@ function latest(a: Date | null, b: Date | null): Date | null {
   return a.getTime() >= b.getTime() ? a : b;
 }
 
-export function fleetRow(g: FleetGatewayView): FleetRow {
+/** `served`: the release this control plane serves; a gateway behind it says so beside its version. */
+export function fleetRow(g: FleetGatewayView, served?: string): FleetRow {
   return {
     id: g.id,
     href: `/gateways/${g.id}`,
@@ -89,7 +91,7 @@ export function fleetRow(g: FleetGatewayView): FleetRow {
       : 'not reported',
     oldestUnsent: stamp(g.backlog?.oldestUnsentAt ?? null),
     throughput: g.uploadBytesPerSecond === null ? 'not reported' : `${formatBytes(g.uploadBytesPerSecond)}/s`,
-    version: g.version,
+    version: versionText(g.version, served),
     config: `${formatVersion(g.appliedConfigVersion)} / ${formatVersion(g.configVersion)}`,
   };
 }
@@ -116,11 +118,12 @@ function filtersOf(c: Context<AppEnv>): FleetFilters {
 
 async function fleetUpdate(c: Context<AppEnv>, filters: FleetFilters): Promise<FleetUpdate> {
   const ctx = ctxOf(c);
-  const [summary, views] = await Promise.all([
+  const [summary, views, served] = await Promise.all([
     getFleetSummary({ ctx }),
     listFleetGateways({ ctx, input: filters }),
+    servedReleaseVersion(c),
   ]);
-  return { counts: countsOf(summary), gateways: views.map(fleetRow) };
+  return { counts: countsOf(summary), gateways: views.map((g) => fleetRow(g, served)) };
 }
 
 function When({ at, empty }: { at: Stamp | null; empty: string }) {

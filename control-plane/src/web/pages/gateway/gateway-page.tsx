@@ -24,6 +24,7 @@ export function GatewayPage({
   currentKey,
   nameSection,
   charts,
+  upgrade,
 }: {
   user: PageUser;
   g: GatewayDetail;
@@ -35,6 +36,8 @@ export function GatewayPage({
   nameSection?: Child;
   /** The activity charts (gateway-charts.tsx). */
   charts?: Child;
+  /** The agent version and the upgrade button (gateway-upgrade.tsx). */
+  upgrade?: Child;
 }) {
   const base = `/gateways/${g.id}`;
   const errors = forms.errors ?? {};
@@ -125,6 +128,7 @@ export function GatewayPage({
       </section>
 
       <AeTitleAliasUse health={g.health} />
+      {upgrade}
       {charts}
       <section aria-labelledby="gw-config">
         <h2 id="gw-config">Config</h2>

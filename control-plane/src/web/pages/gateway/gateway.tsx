@@ -7,6 +7,7 @@ import { getGateway } from '../../../services/get-gateway.js';
 import { getGatewaySeries, SERIES_RANGES } from '../../../services/get-gateway-series.js';
 import { revokeGateway } from '../../../services/revoke-gateway.js';
 import { startDiagnostic } from '../../../services/start-diagnostic.js';
+import { servedReleaseVersion } from '../../components/served-release.js';
 import { requireUuid } from '../../facility-fields.js';
 import { pageUser, requirePage } from '../../page-context.js';
 import { parseDiagnostic } from './diagnostic-forms.js';
@@ -14,8 +15,13 @@ import { DiagnosticPage } from './diagnostic-page.js';
 import { GatewayCharts } from './gateway-charts.js';
 import { GatewayPage } from './gateway-page.js';
 import { registerGatewayRename } from './gateway-rename.js';
+import { GatewayUpgrade, registerGatewayUpgrade } from './gateway-upgrade.js';
 
-const NOTICES: Record<string, string> = { revoked: 'Gateway revoked', renamed: 'Gateway renamed' };
+const NOTICES: Record<string, string> = {
+  revoked: 'Gateway revoked',
+  renamed: 'Gateway renamed',
+  'upgrade-sent': 'Upgrade sent: the gateway reports its new version once it came back healthy',
+};
 
 /** A path id that is not a UUID names nothing: the same 404 as an unknown or another group's gateway. */
 function idParam(c: Context<AppEnv>, name: string, noun = 'gateway'): string {
@@ -32,11 +38,19 @@ export function registerGateway(web: Hono<AppEnv>): void {
     const series = await getGatewaySeries({ ctx: ctxOf(c), input: { gatewayId: g.id, range } });
     const charts = <GatewayCharts gatewayId={g.id} series={series} />;
     return c.html(
-      <GatewayPage user={pageUser(c)} g={g} notice={notice} currentKey={currentKey} charts={charts} />,
+      <GatewayPage
+        user={pageUser(c)}
+        g={g}
+        notice={notice}
+        currentKey={currentKey}
+        charts={charts}
+        upgrade={<GatewayUpgrade user={pageUser(c)} g={g} served={await servedReleaseVersion(c)} />}
+      />,
     );
   });
 
   registerGatewayRename(web);
+  registerGatewayUpgrade(web);
 
   web.post('/gateways/:id/revoke', requirePage({ admin: true }), async (c) => {
     const g = await revokeGateway({ ctx: ctxOf(c), input: { id: idParam(c, 'id') } });
