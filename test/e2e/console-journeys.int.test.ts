@@ -596,6 +596,35 @@ describe('console journeys in Chromium', () => {
     expect(((await page.locator('#diag-lines').textContent()) ?? '').length).toBeGreaterThan(0);
     await screenshot(page, 'console-diagnostic-logs');
 
+    // `ferry-agent start --port` wins over the desired port: the page says so, with the flag as the reason.
+    await agent?.stop();
+    const flagPort = await freePort();
+    agent = await startAgent({ dataDir: agentDataDir, args: ['--port', String(flagPort)] });
+    const override = page.locator('tr[data-override="port"]');
+    await expect
+      .poll(
+        async () => {
+          await page.goto(gatewayPage);
+          return override.count();
+        },
+        { timeout: 10 * HEARTBEAT_SECONDS * 1000, interval: 1000 },
+      )
+      .toBe(1);
+    const overrideText = (await override.textContent()) ?? '';
+    expect(overrideText).toContain(String(dicomPort));
+    expect(overrideText).toContain(String(flagPort));
+    expect(overrideText).toContain('command-line flag --port');
+    expect(await page.locator('code', { hasText: 'config.local_override' }).count()).toBe(1);
+    // And the admin renames the gateway on the same page.
+    await page.getByLabel('New name').fill('Reading room gateway');
+    await Promise.all([
+      page.waitForURL(/notice=renamed/),
+      page.getByRole('button', { name: 'Rename gateway' }).click(),
+    ]);
+    expect(await page.locator('h1').textContent()).toBe('Gateway Reading room gateway');
+    await axeCheck(page, 'gateway page with a local override, renamed');
+    await screenshot(page, 'console-gateway-local-override');
+
     await page.goto(gatewayPage);
     page.once('dialog', (d) => void d.accept());
     await Promise.all([
