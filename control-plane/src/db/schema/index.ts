@@ -1,5 +1,5 @@
-export * from './alerts.js';
 export * from './agent-token-uses.js';
+export * from './alerts.js';
 export * from './audit-log.js';
 export * from './config-versions.js';
 export * from './enrollment-tokens.js';
@@ -19,3 +19,4 @@ export * from './study-events.js';
 export * from './uploads.js';
 export * from './users.js';
 export * from './webhooks.js';
+export * from './upgrade-rollouts.js';
