@@ -3,13 +3,13 @@ import { authenticate } from '../edge/auth-middleware.js';
 import { ctxOf } from '../edge/context.js';
 import type { AppEnv } from '../edge/types.js';
 import { acknowledgeAlert } from '../services/acknowledge-alert.js';
+import { createNotificationChannel } from '../services/create-notification-channel.js';
+import { deleteNotificationChannel } from '../services/delete-notification-channel.js';
 import { type AlertView, listAlerts } from '../services/list-alerts.js';
 import {
-  createNotificationChannel,
-  deleteNotificationChannel,
   listNotificationChannels,
   type NotificationChannelView,
-} from '../services/notification-channels.js';
+} from '../services/list-notification-channels.js';
 import { idParamSchema, json } from './api-schemas.js';
 import { errorResponses } from './openapi-common.js';
 

@@ -24,11 +24,9 @@ const fleetSummarySchema = z
     bytesWaiting: z.number(),
     oldestUnsentAt: z.iso.datetime({ offset: true }).nullable(),
     oldestUnsentGatewayId: z.uuid().nullable(),
-    openAlerts: z
-      .object({ errors: z.number().int(), warnings: z.number().int() })
-      .openapi({
-        description: 'Open alerts by severity (gateway.offline included), as GET /api/v1/alerts lists them',
-      }),
+    openAlerts: z.object({ errors: z.number().int(), warnings: z.number().int() }).openapi({
+      description: 'Open alerts by severity (gateway.offline included), as GET /api/v1/alerts lists them',
+    }),
   })
   .openapi('FleetSummary');
 

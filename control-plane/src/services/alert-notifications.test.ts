@@ -19,8 +19,8 @@ import { type Ctx, systemCtx } from '../context.js';
 import { alertNotifications, alerts, notificationChannels } from '../db/schema/index.js';
 import { userActor } from '../edge/auth-middleware.js';
 import { createSmtpMailer } from '../webhooks/smtp-mailer.js';
+import { createNotificationChannel } from './create-notification-channel.js';
 import { deliverAlertNotifications } from './deliver-alert-notifications.js';
-import { createNotificationChannel } from './notification-channels.js';
 import { syncAlerts } from './sync-alerts.js';
 
 interface Mail {

@@ -12,7 +12,7 @@ import {
   WEBHOOK_TIMEOUT_MS,
 } from './deliver-webhooks.js';
 import { rowsOf } from './enqueue-webhook-deliveries.js';
-import { CHAT_URL_PURPOSE } from './notification-channels.js';
+import { CHAT_URL_PURPOSE } from './list-notification-channels.js';
 
 const CLAIM_SECONDS = 60;
 const BATCH = 20;

@@ -58,15 +58,3 @@ export async function listAlerts({ ctx }: { ctx: Ctx; input?: undefined }): Prom
     acknowledged: r.acknowledged_at ? { at: new Date(r.acknowledged_at), by: r.acknowledged_by } : null,
   }));
 }
-
-/** The navigation's badge: open, unacknowledged errors of the caller's group. */
-export async function countUnacknowledgedErrors({ ctx }: { ctx: Ctx; input?: undefined }): Promise<number> {
-  const actor = requireUser(ctx.actor);
-  const [row] = rowsOf<{ n: string | number }>(
-    await ctx.db.execute(sql`
-      select count(*) as n from alerts
-      where group_id = ${actor.groupId} and closed_at is null and cleared_at is null
-        and acknowledged_at is null and severity = 'error'`),
-  );
-  return Number(row?.n ?? 0);
-}

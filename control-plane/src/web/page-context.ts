@@ -4,7 +4,7 @@ import { getCookie } from 'hono/cookie';
 import { loadSession, SESSION_COOKIE, userActor } from '../edge/auth-middleware.js';
 import { ctxOf } from '../edge/context.js';
 import type { AppEnv } from '../edge/types.js';
-import { countUnacknowledgedErrors } from '../services/list-alerts.js';
+import { countUnacknowledgedErrors } from '../services/count-unacknowledged-errors.js';
 import { checkCsrf, csrfTokenFor } from './csrf.js';
 
 /** The signed-in user of a console page, with what every page needs to render its frame. */

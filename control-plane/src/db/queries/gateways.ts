@@ -1,7 +1,7 @@
 import { type Condition, FerryError } from '@ferry/shared';
 import { and, desc, eq, type SQL, sql } from 'drizzle-orm';
-import type { DbOrTx } from '../client.js';
 import { offlineCondition } from '../../services/offline-condition.js';
+import type { DbOrTx } from '../client.js';
 import { configVersions, facilities, type GatewayStatus, gatewayStatus, gateways } from '../schema/index.js';
 
 /**

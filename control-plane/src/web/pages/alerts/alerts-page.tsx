@@ -1,6 +1,6 @@
 import type { AlertView } from '../../../services/list-alerts.js';
+import type { NotificationChannelView } from '../../../services/list-notification-channels.js';
 import type { WebhookView } from '../../../services/list-webhooks.js';
-import type { NotificationChannelView } from '../../../services/notification-channels.js';
 import { Csrf, fieldAria, Labelled } from '../../components/field.js';
 import { StackTable } from '../../components/stack-table.js';
 import { When } from '../../facility-fields.js';

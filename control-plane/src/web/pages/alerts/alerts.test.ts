@@ -77,7 +77,7 @@ describe.each(BACKENDS)('console Alerts page (%s)', (backend) => {
     expect(page.html).toContain(`href="/gateways/${gatewayId}"`);
     expect(page.html).toMatch(/data-alert-count="1"/);
     // The count is on every page of the console, not only this one.
-    expect((await consoleGet(t, '/fleet', admin)).html).toMatch(/data-alert-count="1"/);
+    expect((await consoleGet(t, '/account', admin)).html).toMatch(/data-alert-count="1"/);
 
     const forged = await consolePost(t, `/alerts/${alertId}/acknowledge`, admin, { _csrf: 'forged' });
     expect(forged.status).toBe(403);

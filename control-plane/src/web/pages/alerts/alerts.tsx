@@ -3,15 +3,13 @@ import type { Context, Hono } from 'hono';
 import { ctxOf } from '../../../edge/context.js';
 import type { AppEnv } from '../../../edge/types.js';
 import { acknowledgeAlert } from '../../../services/acknowledge-alert.js';
+import { createNotificationChannel } from '../../../services/create-notification-channel.js';
 import { createWebhook } from '../../../services/create-webhook.js';
+import { deleteNotificationChannel } from '../../../services/delete-notification-channel.js';
 import { deleteWebhook } from '../../../services/delete-webhook.js';
 import { listAlerts } from '../../../services/list-alerts.js';
+import { listNotificationChannels } from '../../../services/list-notification-channels.js';
 import { listWebhooks } from '../../../services/list-webhooks.js';
-import {
-  createNotificationChannel,
-  deleteNotificationChannel,
-  listNotificationChannels,
-} from '../../../services/notification-channels.js';
 import { formText, requireUuid } from '../../facility-fields.js';
 import { pageUser, requirePage } from '../../page-context.js';
 import { AlertsPage, type ChannelForm } from './alerts-page.js';
