@@ -37,10 +37,11 @@ export interface NumberWords {
 
 /**
  * How the console edits a value: a number box, a choice among the schema's options, a list typed one
- * item a line, or JSON for a structured value. The console only turns the text typed into a value of
- * that shape; whether it is valid is the schema's (and the API's) answer alone.
+ * item a line, JSON for a structured value, or the userIdentity requirement's own fields. The
+ * console only turns the text typed into a value of that shape; whether it is valid is the schema's
+ * (and the API's) answer alone.
  */
-export type ConsoleInput = 'number' | 'choice' | 'list' | 'json';
+export type ConsoleInput = 'number' | 'choice' | 'list' | 'json' | 'user-identity';
 
 /**
  * How the console shows a setting it lets an admin edit. A 'group and facility' row without one still
@@ -301,7 +302,8 @@ export const PUSHED_SETTINGS = {
     olderVersionsLackIt: true,
     console: {
       label: 'User identity',
-      hint: 'JSON: {"require":"none"}, {"require":"username","usernames":[…]}, {"require":"username-password","users":[{"username":…,"passwordHash":…}]} with hashes from `ferry-agent hash-password`, or {"require":"jwt","jwks":{"keys":[…]},"issuer":…,"audience":…}.',
+      hint: 'What a sender must present to store: nothing, a username, a username and password, or a signed JWT.',
+      input: 'user-identity',
     },
   },
   /**

@@ -6,6 +6,7 @@ import {
   type PushedSetting,
   type PushedSettingName,
 } from '@ferry/shared';
+import { IDENTITY_PARTS, type IdentityTexts, identityValue } from './gateway-user-identity-form.js';
 
 /**
  * The gateway settings the console edits, one per PUSHED_SETTINGS row a group and its facilities set:
@@ -26,9 +27,15 @@ export interface SettingRow {
   id: string;
 }
 
+/** An enum's options, or a discriminated union's discriminator values (userIdentity's `require`). */
 function choicesOf(row: PushedSetting): readonly string[] {
-  const options = (row.schema as { options?: unknown }).options;
-  return Array.isArray(options) ? options.map(String) : [];
+  const schema = row.schema as { options?: unknown; def?: { discriminator?: unknown } };
+  if (!Array.isArray(schema.options)) return [];
+  const key = schema.def?.discriminator;
+  if (typeof key !== 'string') return schema.options.map(String);
+  return schema.options.map((o: { shape?: Record<string, { value?: unknown }> }) =>
+    String(o.shape?.[key]?.value),
+  );
 }
 
 export const SETTING_ROWS: readonly SettingRow[] = (
@@ -75,7 +82,7 @@ export function settingSummary(row: SettingRow, value: unknown): string {
     return value.length > 4
       ? `${value.slice(0, 3).map(String).join(', ')} and ${value.length - 3} more`
       : value.map(String).join(', ');
-  return row.input === 'json' ? JSON.stringify(value) : String(value);
+  return row.input === 'json' || row.input === 'user-identity' ? JSON.stringify(value) : String(value);
 }
 
 /** Form field names: the typed value, and the box that says the value is this scope's own. */
@@ -85,7 +92,7 @@ export const ownField = (row: SettingRow) => `own.${row.name}`;
 /** A settings form as posted: the settings it sets, and what could not even be read as a value. */
 export interface ParsedSettingsForm {
   settings: Record<string, unknown>;
-  /** The text of every field as typed, to show again. */
+  /** The text of every field as typed, to show again (a userIdentity part as `userIdentity.require`). */
   typed: Record<string, string>;
   /** Which settings were ticked as this scope's own. */
   own: Set<string>;
@@ -93,7 +100,7 @@ export interface ParsedSettingsForm {
   unreadable: { setting: string; message: string }[];
 }
 
-function readValue(row: SettingRow, raw: string): unknown {
+function readValue(row: SettingRow, raw: string, parts: IdentityTexts): unknown {
   const text = raw.trim();
   switch (row.input) {
     case 'number':
@@ -107,7 +114,13 @@ function readValue(row: SettingRow, raw: string): unknown {
         .map((s) => s.trim())
         .filter((s) => s !== '');
     case 'json':
-      return JSON.parse(text);
+      try {
+        return JSON.parse(text);
+      } catch (err) {
+        throw new Error(`is not JSON: ${(err as Error).message}`);
+      }
+    case 'user-identity':
+      return identityValue(parts);
   }
 }
 
@@ -122,13 +135,18 @@ export function parseSettingsForm(form: Record<string, unknown>): ParsedSettings
   for (const row of SETTING_ROWS) {
     const raw = text(valueField(row));
     parsed.typed[row.name] = raw;
+    const parts = Object.fromEntries(
+      IDENTITY_PARTS.map((p) => [p, text(`${valueField(row)}.${p}`)]),
+    ) as IdentityTexts;
+    if (row.input === 'user-identity')
+      for (const p of IDENTITY_PARTS) parsed.typed[`${row.name}.${p}`] = parts[p];
     if (text(ownField(row)) === '' || row.name === reset) continue;
     parsed.own.add(row.name);
     let value: unknown;
     try {
-      value = readValue(row, raw);
+      value = readValue(row, raw, parts);
     } catch (err) {
-      parsed.unreadable.push({ setting: row.name, message: `is not JSON: ${(err as Error).message}` });
+      parsed.unreadable.push({ setting: row.name, message: (err as Error).message });
       continue;
     }
     const [head, field] = row.name.split('.') as [string, string | undefined];

@@ -10,6 +10,8 @@ import {
   settingValue,
   valueField,
 } from './gateway-setting-rows.js';
+import { IDENTITY_PARTS, type IdentityTexts, identityTexts } from './gateway-user-identity-form.js';
+import { UserIdentityInput } from './gateway-user-identity-input.js';
 
 /** Where a form's values come from: a facility over its group, or a group over the built-in defaults. */
 export interface SettingsScope {
@@ -73,6 +75,20 @@ function SettingInput({ row, text, error }: { row: SettingRow; text: string; err
   );
 }
 
+/** The userIdentity fields' text: as typed when the form comes back, else the value in force. */
+function identityShown(
+  row: SettingRow,
+  isOwn: boolean,
+  state: SettingsFormState | undefined,
+  value: unknown,
+): IdentityTexts {
+  const typed = state?.typed[`${row.name}.require`];
+  if (typed === undefined || (!isOwn && typed === '')) return identityTexts(value);
+  return Object.fromEntries(
+    IDENTITY_PARTS.map((p) => [p, state?.typed[`${row.name}.${p}`] ?? '']),
+  ) as IdentityTexts;
+}
+
 /** One setting: its input, whether the value is this scope's own or inherited, and its reach. */
 function SettingBlock({
   row,
@@ -97,7 +113,15 @@ function SettingBlock({
       <p class="muted" id={`${row.id}-hint`}>
         {row.hint}
       </p>
-      <SettingInput row={row} text={text} error={error} />
+      {row.input === 'user-identity' ? (
+        <UserIdentityInput
+          row={row}
+          texts={identityShown(row, isOwn, state, stored ?? inherited)}
+          error={error}
+        />
+      ) : (
+        <SettingInput row={row} text={text} error={error} />
+      )}
       <FieldError id={`${row.id}-error`} message={error} />
       <p class="setting-source" id={`${row.id}-source`}>
         {isOwn ? (

@@ -64,3 +64,14 @@ for (const form of document.querySelectorAll('form[data-settings-form]')) {
   form.addEventListener('input', changed);
   form.addEventListener('change', changed);
 }
+
+// The userIdentity editor shows only the parts its requirement uses (all show without the script).
+for (const select of document.querySelectorAll('select[data-identity-require]')) {
+  const block = select.closest('[data-setting]');
+  const sync = () => {
+    for (const part of block.querySelectorAll('[data-identity-mode]'))
+      part.hidden = part.dataset.identityMode !== select.value;
+  };
+  select.addEventListener('change', sync);
+  sync();
+}

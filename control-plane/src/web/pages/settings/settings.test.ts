@@ -221,7 +221,8 @@ describe.each(BACKENDS)('console gateway settings (%s)', (backend) => {
       'own.upload.parallelism': '1',
       'value.upload.parallelism': '6',
       'own.userIdentity': '1',
-      'value.userIdentity': JSON.stringify({ require: 'username', usernames: ['US1'] }),
+      'value.userIdentity.require': 'username',
+      'value.userIdentity.usernames': 'US1\r\n',
     });
     expect(saved.status, saved.html).toBe(303);
     const api = await t.request('GET', '/api/v1/settings/gateways', { token: grp.admin.token });
@@ -245,6 +246,21 @@ describe.each(BACKENDS)('console gateway settings (%s)', (backend) => {
     expect(problems.peers).toMatch(/^is not JSON: /);
     expect(problems['upload.schedule']).toContain('0.from: must be HH:MM (24-hour clock)');
 
+    // A user's hash is pasted beside the username; one that is not a hash gets the schema's words.
+    const users = await consolePost(t, '/settings/gateways/validate', groupAdmin, {
+      'own.userIdentity': '1',
+      'value.userIdentity.require': 'username-password',
+      'value.userIdentity.users': `ct1 ${hash}\nmr1 secret-password`,
+    });
+    expect(JSON.parse(users.html).problems.userIdentity).toMatch(
+      /^users\.1\.passwordHash: must be a scrypt hash .* made by `ferry-agent hash-password`/,
+    );
+    const jwt = await consolePost(t, '/settings/gateways/validate', groupAdmin, {
+      'own.userIdentity': '1',
+      'value.userIdentity.require': 'jwt',
+      'value.userIdentity.jwks': '{"keys": [',
+    });
+    expect(JSON.parse(jwt.html).problems.userIdentity).toMatch(/^jwks is not JSON: /);
     // A reader sees the values and their source, no form and no password hash.
     await t.request('PUT', '/api/v1/settings/gateways', {
       token: grp.admin.token,
@@ -252,6 +268,9 @@ describe.each(BACKENDS)('console gateway settings (%s)', (backend) => {
         userIdentity: { require: 'username-password', users: [{ username: 'ct1', passwordHash: hash }] },
       },
     });
+    const admins = await consoleGet(t, '/settings/gateways', groupAdmin);
+    // The admin who set them gets the hashes back in the field, to save the form again whole.
+    expect(admins.html).toContain(`ct1 ${hash}`);
     const read = await consoleGet(t, '/settings/gateways', groupReader);
     expect(read.status).toBe(200);
     expect(read.html).not.toContain('<form method="post" action="/settings/gateways"');
