@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
+import { advanceUpgradeRollouts } from '../services/advance-upgrade-rollouts.js';
 import { expireDiagnostics } from '../services/expire-diagnostics.js';
 import { markSilentGatewaysOffline } from '../services/mark-silent-gateways-offline.js';
 import { type PeriodicJob, startPeriodicJob } from './periodic-job.js';
@@ -38,6 +39,17 @@ export function startGatewayLiveness(opts: {
       for (const gatewayId of gatewayIds)
         log.info({ event: 'gateway.offline', gatewayId, reason: 'silent' }, 'gateway went silent');
       await expireDiagnostics({ ctx });
+      const rollouts = await advanceUpgradeRollouts({ ctx });
+      for (const id of rollouts.done)
+        log.info(
+          { event: 'upgrade.rollout_done', rolloutId: id },
+          'canary back: the rest were sent the release',
+        );
+      for (const id of rollouts.failed)
+        log.warn(
+          { event: 'upgrade.rollout_failed', rolloutId: id },
+          'the canary did not come back: rollout stopped',
+        );
     },
   });
 }
