@@ -44,17 +44,23 @@ async function associates(port: number, calledAe: string): Promise<boolean> {
   }
 }
 
+/** A data directory with an identity, and the test control plane that knows it (heartbeats every 0.2 s). */
+async function enrolledWithServer(): Promise<{ dir: string; server: TestControlPlane }> {
+  dir = await mkdtemp(join(tmpdir(), 'ferry-agent-'));
+  const identity = await generateIdentity();
+  await saveIdentity(dir, identity);
+  server = new TestControlPlane({
+    publicKey: await importJWK(identity.publicJwk, 'EdDSA'),
+    gatewayId: GATEWAY_ID,
+  });
+  server.heartbeatSeconds = 0.2;
+  await server.listen();
+  return { dir, server };
+}
+
 describe('an enrolled agent', () => {
   it('runs the channel: hello, real health, a pushed AE title applied live, reenroll', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'ferry-agent-'));
-    const identity = await generateIdentity();
-    await saveIdentity(dir, identity);
-    server = new TestControlPlane({
-      publicKey: await importJWK(identity.publicJwk, 'EdDSA'),
-      gatewayId: GATEWAY_ID,
-    });
-    server.heartbeatSeconds = 0.2;
-    await server.listen();
+    const { dir, server } = await enrolledWithServer();
     const port = await freePort();
     const { publicJwk } = await generateRecipientKeyPair();
     await writeFile(
@@ -138,5 +144,59 @@ describe('an enrolled agent', () => {
     expect(agent.channel).toBeUndefined();
     expect(agent.uploader).toBeUndefined();
     expect(agent.applier.appliedVersion()).toBe(0);
+  });
+
+  // What it reports in force when a local setting wins over its pushed config: `ferry-agent start
+  // --port` (loaded as start.ts loads it, the flag named as start.ts names it) puts the bound port in
+  // every heartbeat with `inForce.flags`; a hand-edited limit is reported as it is; a push moves it back.
+  it('--port wins over agent.json and is reported in force with its flag, until a push moves the listener', async () => {
+    const { dir, server } = await enrolledWithServer();
+    const [filePort, flagPort] = [await freePort(), await freePort()];
+    const { publicJwk } = await generateRecipientKeyPair();
+    await writeFile(
+      join(dir, 'agent.json'),
+      JSON.stringify({
+        aeTitle: 'SITE_AE',
+        host: '127.0.0.1',
+        port: filePort,
+        // Hand-edited: the pushed version 1 said 32.
+        maxAssociations: 7,
+        allowedCallingAeTitles: ['CT1'],
+        recipientPublicKey: publicJwk,
+        server: server.url,
+        gatewayId: GATEWAY_ID,
+        configVersion: 1,
+      }),
+    );
+    agent = await startAgent(dir, await loadAgentConfig(dir, { port: flagPort }), silent, {
+      flagOverrides: ['port'],
+    });
+    expect(agent.address.port).toBe(flagPort);
+
+    const conn = await until('a connection', () => server?.conns[0]);
+    // The test server parses every message with the shared schema: the new field is valid.
+    const beat = await until('a heartbeat', () => server?.of(conn, 'heartbeat')[0]);
+    expect(beat.health.configVersion).toBe(1);
+    expect(beat.health.dicom).toMatchObject({ aeTitle: 'SITE_AE', port: flagPort });
+    expect(beat.health.inForce).toEqual({
+      maxAssociations: 7,
+      allowedCallingAeTitles: ['CT1'],
+      flags: ['port'],
+    });
+
+    // A pushed config is applied whole: the listener moves to the desired port and limits.
+    server.send(conn, {
+      type: 'config',
+      version: 2,
+      config: { ...GATEWAY_CONFIG_DEFAULTS, aeTitle: 'SITE_AE', port: filePort },
+    });
+    const after = await until('a heartbeat on version 2', () =>
+      server?.of(conn, 'heartbeat').find((b) => b.health.configVersion === 2),
+    );
+    expect(after.health.dicom.port).toBe(filePort);
+    expect(after.health.inForce).toMatchObject({
+      maxAssociations: GATEWAY_CONFIG_DEFAULTS.maxAssociations,
+      allowedCallingAeTitles: [],
+    });
   });
 });
