@@ -51,6 +51,13 @@ describe('control plane settings', () => {
     expect([e.heartbeatSeconds, e.configResyncSeconds, e.replicaId]).toEqual([0.5, 60, 'cp-2']);
   });
 
+  it('takes FERRY_SMTP_URL as smtp:// or smtps://, unset by default', () => {
+    expect(loadEnv({}).smtpUrl).toBeUndefined();
+    expect(loadEnv({ FERRY_SMTP_URL: 'smtps://u:p@mail.example.org:465' }).smtpUrl).toBe(
+      'smtps://u:p@mail.example.org:465',
+    );
+  });
+
   it('allows private webhook receivers only with FERRY_WEBHOOK_ALLOW_PRIVATE=true', () => {
     expect(loadEnv({}).webhookAllowPrivate).toBe(false);
     expect(loadEnv({ FERRY_WEBHOOK_ALLOW_PRIVATE: 'false' }).webhookAllowPrivate).toBe(false);
@@ -106,6 +113,7 @@ describe('control plane settings', () => {
     [{ FERRY_DATABASE_URL: 'mysql://x' }, 'FERRY_DATABASE_URL'],
     [{ FERRY_PUBLIC_URL: 'not a url' }, 'FERRY_PUBLIC_URL'],
     [{ FERRY_ADMIN_EMAIL: 'nobody' }, 'FERRY_ADMIN_EMAIL'],
+    [{ FERRY_SMTP_URL: 'https://mail.example.org' }, 'FERRY_SMTP_URL'],
     [{ FERRY_ADMIN_PASSWORD: 'short' }, 'FERRY_ADMIN_PASSWORD'],
     [{ FERRY_S3_BUCKET: 'Not_A_Bucket' }, 'FERRY_S3_BUCKET'],
     [{ FERRY_S3_ENDPOINT: '127.0.0.1:7480' }, 'FERRY_S3_ENDPOINT'],
