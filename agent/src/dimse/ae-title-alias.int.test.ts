@@ -1,15 +1,14 @@
 // AE title aliases against real DCMTK: a previous title pushed as an alias is accepted until its expiry
 // and refused after it, without a new push.
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GATEWAY_CONFIG_DEFAULTS, type GatewayDesiredConfig } from '@ferry/shared';
 import { pino } from 'pino';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { echoscu, freePort, storescu } from '../../../test/harness/dcmtk.js';
+import { echoscu, storescu } from '../../../test/harness/dcmtk.js';
+import { openLiveListener } from '../../../testkit/agent/live-listener.js';
 import { openTempSpool, removeTempSpool, SAMPLES_DIR, type TempSpool } from '../../../testkit/agent/spool.js';
-import { LiveConfigApplier } from '../live-config/config-applier.js';
-import { DicomListener } from './listener.js';
-import { dimseStore } from './store-status.js';
+import type { LiveConfigApplier } from '../live-config/config-applier.js';
+import type { DicomListener } from './listener.js';
 
 let t: TempSpool;
 let listener: DicomListener;
@@ -18,30 +17,7 @@ let port: number;
 
 beforeEach(async () => {
   t = await openTempSpool();
-  port = await freePort();
-  const log = pino({ level: 'silent' });
-  const policy = {
-    aeTitle: 'OLD_CT',
-    allowedCallingAeTitles: [],
-    maxAssociations: 4,
-    maxPduLength: 65536,
-    artimTimeoutMs: 5000,
-    idleTimeoutMs: 30_000,
-  };
-  listener = new DicomListener({ host: '127.0.0.1', port, policy }, dimseStore(t.spool), log);
-  await listener.listen();
-  applier = new LiveConfigApplier({
-    dataDir: t.dir,
-    listener,
-    uploader: () => undefined,
-    log,
-    initialVersion: 0,
-    initialPeers: [],
-  });
-  await writeFile(
-    join(t.dir, 'agent.json'),
-    JSON.stringify({ aeTitle: 'OLD_CT', host: '127.0.0.1', port, recipientPublicKey: t.keys.publicJwk }),
-  );
+  ({ listener, applier, port } = await openLiveListener(t, 'OLD_CT', pino({ level: 'silent' })));
 });
 
 afterEach(async () => {

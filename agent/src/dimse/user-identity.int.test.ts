@@ -6,14 +6,14 @@ import { GATEWAY_CONFIG_DEFAULTS, type GatewayDesiredConfig } from '@ferry/share
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { echoscu, freePort, storescu } from '../../../test/harness/dcmtk.js';
+import { echoscu, storescu } from '../../../test/harness/dcmtk.js';
 import { encodeAssociateRq, RawScu } from '../../../test/harness/raw-scu.js';
+import { openLiveListener } from '../../../testkit/agent/live-listener.js';
 import { openTempSpool, removeTempSpool, SAMPLES_DIR, type TempSpool } from '../../../testkit/agent/spool.js';
 import { readRawAgentConfig } from '../config.js';
-import { LiveConfigApplier } from '../live-config/config-applier.js';
+import type { LiveConfigApplier } from '../live-config/config-applier.js';
 import { hashIdentityPassword } from './identity-password.js';
-import { DicomListener } from './listener.js';
-import { dimseStore } from './store-status.js';
+import type { DicomListener } from './listener.js';
 
 const SAMPLE = join(SAMPLES_DIR, 'CT_small.dcm');
 
@@ -26,37 +26,8 @@ const logged: Record<string, unknown>[] = [];
 
 beforeEach(async () => {
   t = await openTempSpool();
-  port = await freePort();
   const log = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line)) });
-  listener = new DicomListener(
-    {
-      host: '127.0.0.1',
-      port,
-      policy: {
-        aeTitle: 'GATEWAY',
-        allowedCallingAeTitles: [],
-        maxAssociations: 4,
-        maxPduLength: 65536,
-        artimTimeoutMs: 5000,
-        idleTimeoutMs: 30_000,
-      },
-    },
-    dimseStore(t.spool),
-    log,
-  );
-  await listener.listen();
-  applier = new LiveConfigApplier({
-    dataDir: t.dir,
-    listener,
-    uploader: () => undefined,
-    log,
-    initialVersion: 0,
-    initialPeers: [],
-  });
-  await writeFile(
-    join(t.dir, 'agent.json'),
-    JSON.stringify({ aeTitle: 'GATEWAY', host: '127.0.0.1', port, recipientPublicKey: t.keys.publicJwk }),
-  );
+  ({ listener, applier, port } = await openLiveListener(t, 'GATEWAY', log));
 });
 
 afterEach(async () => {
