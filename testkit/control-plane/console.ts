@@ -49,6 +49,16 @@ async function send(
   };
 }
 
+/** Text as the page shows it: hono/jsx's entity escapes undone. */
+export function decodeHtml(s: string): string {
+  return s
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
+}
+
 /** The `_csrf` value of the first form on a page. */
 export function csrfOf(html: string): string {
   const m = /name="_csrf" value="([^"]+)"/.exec(html);

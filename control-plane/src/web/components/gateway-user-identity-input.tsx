@@ -34,6 +34,20 @@ function Part(props: {
   );
 }
 
+/** The parts after the requirement, each shown for the requirement that uses it. */
+const PARTS: { part: keyof IdentityTexts; label: string; rows?: number; mode: string }[] = [
+  { part: 'usernames', label: 'Usernames, one a line (none: any username)', rows: 3, mode: 'username' },
+  {
+    part: 'users',
+    label: 'Users, one a line: username, a space, then the hash `ferry-agent hash-password` printed',
+    rows: 3,
+    mode: 'username-password',
+  },
+  { part: 'jwks', label: 'JWT signing keys (a JWKS, JSON)', rows: 4, mode: 'jwt' },
+  { part: 'issuer', label: 'JWT issuer (optional)', mode: 'jwt' },
+  { part: 'audience', label: 'JWT audience (optional)', mode: 'jwt' },
+];
+
 /**
  * The userIdentity requirement as fields: which identity a sender must give, then the parts that
  * requirement uses (the script shows only those). Password hashes come from `ferry-agent hash-password`;
@@ -62,32 +76,9 @@ export function UserIdentityInput({
           </option>
         ))}
       </select>
-      <Part
-        row={row}
-        part="usernames"
-        label="Usernames, one a line (none: any username)"
-        value={texts.usernames}
-        rows={3}
-        mode="username"
-      />
-      <Part
-        row={row}
-        part="users"
-        label="Users, one a line: username, a space, then the hash `ferry-agent hash-password` printed"
-        value={texts.users}
-        rows={3}
-        mode="username-password"
-      />
-      <Part
-        row={row}
-        part="jwks"
-        label="JWT signing keys (a JWKS, JSON)"
-        value={texts.jwks}
-        rows={4}
-        mode="jwt"
-      />
-      <Part row={row} part="issuer" label="JWT issuer (optional)" value={texts.issuer} mode="jwt" />
-      <Part row={row} part="audience" label="JWT audience (optional)" value={texts.audience} mode="jwt" />
+      {PARTS.map((p) => (
+        <Part row={row} value={texts[p.part]} {...p} />
+      ))}
     </>
   );
 }

@@ -4,6 +4,7 @@ import {
   type ConsoleSession,
   consoleGet,
   consolePost,
+  decodeHtml,
   signInConsole,
 } from '../../../../../testkit/control-plane/console.js';
 import {
@@ -17,19 +18,10 @@ import {
 import { configVersions, groups } from '../../../db/schema/index.js';
 import { SETTING_ROWS } from '../../components/gateway-setting-rows.js';
 
-function decode(s: string): string {
-  return s
-    .replace(/&quot;/g, '"')
-    .replace(/&#39;/g, "'")
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&');
-}
-
 /** The source line of one setting ("Inherited from the group: 4104. A change reaches …"). */
 function sourceOf(html: string, id: string): string | undefined {
   const m = new RegExp(`<p class="setting-source" id="${id}-source">(.*?)</p>`, 's').exec(html);
-  return m?.[1] === undefined ? undefined : decode(m[1].replace(/<[^>]+>/g, ''));
+  return m?.[1] === undefined ? undefined : decodeHtml(m[1].replace(/<[^>]+>/g, ''));
 }
 
 describe.each(BACKENDS)('console gateway settings (%s)', (backend) => {
