@@ -19,6 +19,7 @@ import { StackTable } from '../../components/stack-table.js';
 import { Layout } from '../../layout.js';
 import { pageUser, requirePage } from '../../page-context.js';
 import { sparklineHtml } from './fleet-sparkline.js';
+import { FleetUpgrade, registerFleetUpgrade } from './fleet-upgrade.js';
 
 const STATUSES: GatewayStatus[] = ['online', 'degraded', 'offline'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -221,12 +222,14 @@ const COLUMNS = [
 ];
 
 export function registerFleet(web: Hono<AppEnv>): void {
+  registerFleetUpgrade(web);
   web.get('/fleet', requirePage({ admin: true }), async (c) => {
     const user = pageUser(c);
     const filters = filtersOf(c);
-    const [update, facilities] = await Promise.all([
+    const [update, facilities, served] = await Promise.all([
       fleetUpdate(c, filters),
       listFacilities({ ctx: ctxOf(c) }),
+      servedReleaseVersion(c),
     ]);
     const filtered = filters.status !== undefined || filters.facilityId !== undefined;
     // On the page only, not in the live stream (which polls every second): a sparkline spans 24 hours.
@@ -287,6 +290,7 @@ export function registerFleet(web: Hono<AppEnv>): void {
               : 'No gateways yet. Create a facility and an enrollment token, then run the install command on the gateway machine.'}
           </p>
         </div>
+        <FleetUpgrade user={user} facilities={facilities} served={served} outcome={c.req.query('upgrade')} />
       </Layout>,
     );
   });
