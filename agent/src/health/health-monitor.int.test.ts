@@ -110,6 +110,30 @@ describe('HealthMonitor', () => {
     expect(r.conditions.map((c) => c.code)).toEqual(['upload.quarantined']);
   });
 
+  it('reports each unexpired AE title alias with the associations that called it, and no field without one', async () => {
+    const { monitor, listener } = setup();
+    expect((await monitor.report()).dicom).not.toHaveProperty('aeTitleAliases');
+    listener.aeTitleAliases = [
+      {
+        aeTitle: 'OLD_CT',
+        expiresAt: '2026-12-05T12:00:00.000Z',
+        associations: 3,
+        lastAt: new Date('2026-11-28T11:59:00Z'),
+      },
+      { aeTitle: 'OLDER', expiresAt: '2026-12-01T12:00:00.000Z', associations: 0, lastAt: undefined },
+    ];
+    const r = healthReportSchema.parse(await monitor.report());
+    expect(r.dicom.aeTitleAliases).toEqual([
+      {
+        aeTitle: 'OLD_CT',
+        expiresAt: '2026-12-05T12:00:00.000Z',
+        associations: 3,
+        lastAt: '2026-11-28T11:59:00.000Z',
+      },
+      { aeTitle: 'OLDER', expiresAt: '2026-12-01T12:00:00.000Z', associations: 0, lastAt: null },
+    ]);
+  });
+
   it('turns monotonic counters into interval figures', async () => {
     const { monitor, clock, uploader, listener } = setup();
     clock.advance(10_000);
