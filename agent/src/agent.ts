@@ -161,6 +161,13 @@ export async function startAgent(
       logs: opts.logs ?? new LogRing(2000),
       log: log.child({ component: 'diagnostics' }),
     });
+    const upgrades = new Upgrader({
+      dataDir,
+      server: enrollment.server,
+      auth: { gatewayId: enrollment.gatewayId, privateJwk: enrollment.privateJwk },
+      log: log.child({ component: 'upgrade' }),
+      restart: opts.restart ?? (() => {}),
+    });
     channel = new ControlChannel({
       server: enrollment.server,
       gatewayId: enrollment.gatewayId,
@@ -171,15 +178,10 @@ export async function startAgent(
       log: log.child({ component: 'channel' }),
       onReenroll: reenroll,
       recipientKey: new RecipientKeyStore({ dataDir, spool, log: log.child({ component: 'keys' }) }),
+      onReleaseSigningKey: (key) => upgrades.adoptSigningKey(key),
       ...(opts.restart
         ? {
-            upgrades: new Upgrader({
-              dataDir,
-              server: enrollment.server,
-              auth: { gatewayId: enrollment.gatewayId, privateJwk: enrollment.privateJwk },
-              log: log.child({ component: 'upgrade' }),
-              restart: opts.restart,
-            }),
+            upgrades,
             // Only a supervisor listens; unsupervised, heartbeats keep their usual pace.
             ...(isSupervised() ? { onHealthy: tellSupervisorHealthy } : {}),
           }

@@ -97,6 +97,10 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
         `\nFirst admin: ${boot.email}\nPassword:    ${boot.generatedPassword}\n(shown once and temporary: the first sign-in asks for a new one)\n\n`,
       );
   }
+  // Beside the recipient key, kept like it; gateways learn its public half at enrollment.
+  const releaseSigner = await loadOrCreateReleaseSigner(
+    join(dirname(env.keyFile), 'release-signing.private.jwk'),
+  );
   const channelHub = new ChannelHub({
     database,
     log,
@@ -104,14 +108,11 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
     heartbeatSeconds: env.heartbeatSeconds,
     configResyncSeconds: env.configResyncSeconds,
     recipientKey: () => ({ publicJwk: keys.publicJwk, thumbprint: keys.thumbprint }),
+    releaseSigningKey: () => releaseSigner.publicJwk,
   });
   await channelHub.start();
   // `keys rotate` runs as another process: a new current key in the file reaches connected gateways.
   const keyWatch = keys.watch({ log, onRotated: () => channelHub.recipientKeyRotated() });
-  // Beside the recipient key, kept like it; gateways learn its public half at enrollment.
-  const releaseSigner = await loadOrCreateReleaseSigner(
-    join(dirname(env.keyFile), 'release-signing.private.jwk'),
-  );
   const agentRelease = new AgentRelease(env.agentReleaseFile, releaseSigner);
   // Hashed now, so the first install line does not wait for it; a missing release is said once here.
   await agentRelease.info().then(

@@ -151,6 +151,8 @@ beforeAll(async () => {
   expect(put.status, JSON.stringify(put.body)).toBe(200);
   // The harness's agent enrolled the gateway; from here it runs from the installed release, supervised.
   await cloud.agent.stop();
+  // As a gateway enrolled before releases were signed: it learns the key from its channel's welcome.
+  await rm(signingKeyFile());
   supervisor = await spawnService({
     name: 'supervised agent',
     args: [join(rel.installed, 'ferry-agent.mjs'), 'run', '--data-dir', cloud.agentDataDir],
@@ -159,7 +161,13 @@ beforeAll(async () => {
     timeoutMs: 30_000,
   });
   expect(supervisor.ready.version).toBe(rel.installedVersion);
+  await eventsEventually(agentView, 'upgrade.signing_key_learned', 1, 30_000);
+  expect(JSON.parse(await readFile(signingKeyFile(), 'utf8'))).toMatchObject({ kty: 'OKP', crv: 'Ed25519' });
 }, 180_000);
+
+function signingKeyFile(): string {
+  return join(cloud.agentDataDir, 'identity', 'release-signing.public.jwk');
+}
 
 afterAll(async () => {
   await supervisor?.stop();

@@ -10,6 +10,7 @@ import {
   type DiagnosticResult,
   type HealthReport,
   type ReleaseDescriptor,
+  type ReleaseSigningKey,
   type ServerMessage,
   serverMessageSchema,
 } from '@ferry/shared';
@@ -83,6 +84,8 @@ export interface ControlChannelOptions {
    * gateway healthy (ends an upgrade's trial). With it, the first heartbeat goes out at the welcome.
    */
   onHealthy?: () => void;
+  /** The release signing key a welcome carries (kept by upgrade/ when the gateway has none). */
+  onReleaseSigningKey?: (key: ReleaseSigningKey) => Promise<void>;
   /** Extra `ws` client options (a CA for wss in tests, an agent for a proxy). */
   wsOptions?: WebSocket.ClientOptions;
 }
@@ -286,6 +289,7 @@ export class ControlChannel {
   private handle(s: Session, msg: ServerMessage): void {
     switch (msg.type) {
       case 'welcome':
+        if (msg.releaseSigningKey) void this.opts.onReleaseSigningKey?.(msg.releaseSigningKey);
         return this.welcomed(s, msg.heartbeatSeconds);
       case 'heartbeat.ack': {
         const sentAt = s.sent.get(msg.seq);

@@ -1,9 +1,14 @@
 import { writeSync } from 'node:fs';
-import { isFerryError, type ReleaseDescriptor } from '@ferry/shared';
+import { isFerryError, type ReleaseDescriptor, type ReleaseSigningKey } from '@ferry/shared';
 import type { JWK } from 'jose';
 import type { Logger } from 'pino';
 import { installRelease } from './install-release.js';
-import { loadReleaseSigningKey, readReleaseState, writeReleaseState } from './release-store.js';
+import {
+  loadReleaseSigningKey,
+  readReleaseState,
+  saveReleaseSigningKey,
+  writeReleaseState,
+} from './release-store.js';
 
 /** The supervisor (`ferry-agent run`) hands its child this file descriptor to hear from it. */
 export const SUPERVISOR_FD_ENV = 'FERRY_SUPERVISOR_FD';
@@ -27,6 +32,26 @@ export interface UpgraderOptions {
 export class Upgrader {
   #busy = false;
   constructor(private readonly opts: UpgraderOptions) {}
+
+  /**
+   * Keeps the release signing key a welcome carries when the gateway has none (enrolled before releases
+   * were signed): learned over its authenticated channel, never replacing the one enrollment pinned.
+   */
+  async adoptSigningKey(key: ReleaseSigningKey): Promise<void> {
+    try {
+      if (await loadReleaseSigningKey(this.opts.dataDir)) return;
+      await saveReleaseSigningKey(this.opts.dataDir, key);
+      this.opts.log.info(
+        { event: 'upgrade.signing_key_learned' },
+        'release signing key kept from the control plane',
+      );
+    } catch (err) {
+      this.opts.log.warn(
+        { event: 'upgrade.signing_key_failed', err },
+        'could not keep the release signing key',
+      );
+    }
+  }
 
   async upgrade(id: string, release: ReleaseDescriptor): Promise<void> {
     const log = this.opts.log;

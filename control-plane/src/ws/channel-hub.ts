@@ -1,4 +1,4 @@
-import { CHANNEL_CLOSE, releaseDescriptorSchema } from '@ferry/shared';
+import { CHANNEL_CLOSE, type ReleaseSigningKey, releaseDescriptorSchema } from '@ferry/shared';
 import type { WSEvents } from 'hono/ws';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
@@ -34,6 +34,8 @@ export interface ChannelHubOptions {
    * get it at hello, on recipientKeyRotated() and on each resync round. Without it keys are not sent.
    */
   recipientKey?: () => CurrentRecipientKey;
+  /** The release signing key's public half, sent in every welcome (gateways enrolled before it keep it). */
+  releaseSigningKey?: () => ReleaseSigningKey | undefined;
 }
 
 const noticeSchema = z.discriminatedUnion('kind', [
@@ -93,6 +95,7 @@ export class ChannelHub {
       unregister: (channel) => this.unregister(channel),
       track: (work) => this.track(work),
       recipientKey: () => opts.recipientKey?.(),
+      releaseSigningKey: () => opts.releaseSigningKey?.(),
     };
   }
 

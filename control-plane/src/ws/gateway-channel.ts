@@ -8,6 +8,7 @@ import {
   FerryError,
   MIN_CHANNEL_PROTOCOL,
   PROTOCOL_VERSION,
+  type ReleaseSigningKey,
   type ServerMessage,
 } from '@ferry/shared';
 import type { JWK } from 'jose';
@@ -39,6 +40,8 @@ export interface ChannelHost {
   track(work: Promise<unknown>): void;
   /** The control plane's current recipient key, when this replica hands it to gateways. */
   recipientKey(): CurrentRecipientKey | undefined;
+  /** The release signing key's public half, handed to gateways in the welcome. */
+  releaseSigningKey?(): ReleaseSigningKey | undefined;
 }
 
 /** The key gateways should seal for, with its RFC 7638 thumbprint. */
@@ -244,6 +247,7 @@ export class GatewayChannel {
       type: 'welcome' as const,
       gatewayId: this.gatewayId,
       heartbeatSeconds: this.host.heartbeatSeconds,
+      ...releaseKeyField(this.host.releaseSigningKey?.()),
     };
     if (msg.probe) {
       // doctor's connectivity check: answered, but the live channel and the status are left alone.
@@ -368,4 +372,8 @@ export class GatewayChannel {
       message: 'internal error; the message was not processed',
     });
   }
+}
+
+function releaseKeyField(key: ReleaseSigningKey | undefined): { releaseSigningKey?: ReleaseSigningKey } {
+  return key ? { releaseSigningKey: key } : {};
 }

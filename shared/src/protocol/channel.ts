@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { aeTitleProblem } from '../dicom/ae-title.js';
-import { releaseDescriptorSchema } from './agent-release.js';
+import { releaseDescriptorSchema, releaseSigningKeySchema } from './agent-release.js';
 import { DICOM_PEER_NAME_MAX } from './dicom-peers.js';
 import { gatewayConfigV2Schema } from './gateway-config.js';
 import { healthReportSchema } from './health.js';
@@ -150,6 +150,11 @@ export const welcomeSchema = z.object({
   /** Heartbeat every this many seconds (the agent adds ±10% jitter). */
   heartbeatSeconds: z.number().min(0.1).max(3600),
   serverTime: z.string(),
+  /**
+   * The key the control plane signs agent releases with, for a gateway enrolled before releases were
+   * signed: it keeps the first one it is given (over its authenticated channel) and never replaces it.
+   */
+  releaseSigningKey: releaseSigningKeySchema.optional(),
 });
 /**
  * Desired config. Parsed loosely here so that the agent can receive a version it cannot apply and
