@@ -36,14 +36,12 @@ describe('fleet page: upgrade a facility, canary first', () => {
     for (let i = 0; i < 2; i++) {
       const gw = await enrollTestGateway(t, g, { facilityId });
       await t.database.db.update(gateways).set({ version: '0.0.0-old' }).where(eq(gateways.id, gw.gatewayId));
-      await t.database.db
-        .insert(gatewayStatus)
-        .values({
-          gatewayId: gw.gatewayId,
-          status: 'online',
-          channelId: randomUUID(),
-          connectedAt: new Date(),
-        });
+      await t.database.db.insert(gatewayStatus).values({
+        gatewayId: gw.gatewayId,
+        status: 'online',
+        channelId: randomUUID(),
+        connectedAt: new Date(),
+      });
     }
     admin = await signInConsole(t, g.admin);
   });
