@@ -31,14 +31,12 @@ describe.each(BACKENDS)('gateway page: upgrade (%s)', (backend) => {
     const x = await enrollTestGateway(t, g);
     await t.database.db.update(gateways).set({ version: '0.0.0-old' }).where(eq(gateways.id, x.gatewayId));
     if (connected)
-      await t.database.db
-        .insert(gatewayStatus)
-        .values({
-          gatewayId: x.gatewayId,
-          status: 'online',
-          channelId: randomUUID(),
-          connectedAt: new Date(),
-        });
+      await t.database.db.insert(gatewayStatus).values({
+        gatewayId: x.gatewayId,
+        status: 'online',
+        channelId: randomUUID(),
+        connectedAt: new Date(),
+      });
     return x;
   }
   const upgrades = async (gatewayId: string) =>
