@@ -1,11 +1,11 @@
 import { type DiagnosticRequest, dicomPeersSchema, FerryError, findListedPeer } from '@ferry/shared';
-import { and, eq } from 'drizzle-orm';
 import type { Ctx } from '../context.js';
 import type { DbOrTx } from '../db/client.js';
 import { notifyGateways } from '../db/notify.js';
 import { latestGatewayConfig } from '../db/queries/gateways.js';
-import { type DiagnosticState, gatewayDiagnostics, gatewayStatus, gateways } from '../db/schema/index.js';
+import { type DiagnosticState, gatewayDiagnostics } from '../db/schema/index.js';
 import { writeAudit } from './audit.js';
+import { requireLiveGateway } from './live-gateway.js';
 import { requireAdmin } from './permissions.js';
 
 /** How long a gateway has to answer a diagnostic. */
@@ -26,17 +26,7 @@ export async function startDiagnostic({
 }): Promise<{ id: string; state: DiagnosticState }> {
   const actor = requireAdmin(ctx.actor);
   return ctx.db.transaction(async (tx) => {
-    const [gw] = await tx
-      .select({ id: gateways.id, revokedAt: gateways.revokedAt, channelId: gatewayStatus.channelId })
-      .from(gateways)
-      .leftJoin(gatewayStatus, eq(gatewayStatus.gatewayId, gateways.id))
-      .where(and(eq(gateways.groupId, actor.groupId), eq(gateways.id, input.gatewayId)));
-    if (!gw) throw new FerryError('resource.not_found', `no gateway ${input.gatewayId} in your group`);
-    if (gw.revokedAt || !gw.channelId)
-      throw new FerryError(
-        'gateway.offline',
-        `gateway ${input.gatewayId} has no live control channel; try again when it is online`,
-      );
+    const gw = await requireLiveGateway(tx, actor.groupId, input.gatewayId, 'try again when it is online');
     const request = await resolveEchoTarget(tx, gw.id, input.request);
     const [row] = await tx
       .insert(gatewayDiagnostics)

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { FerryError, type ReleaseDescriptor } from '@ferry/shared';
-import { and, eq } from 'drizzle-orm';
+import type { ReleaseDescriptor } from '@ferry/shared';
 import type { Ctx } from '../context.js';
 import { notifyGateways } from '../db/notify.js';
-import { gatewayStatus, gateways } from '../db/schema/index.js';
 import { writeAudit } from './audit.js';
+import { requireLiveGateway } from './live-gateway.js';
 import { requireAdmin } from './permissions.js';
 
 /**
@@ -24,27 +23,11 @@ export async function upgradeGateway({
 }): Promise<{ upgradeId: string | undefined; fromVersion: string; toVersion: string }> {
   const actor = requireAdmin(ctx.actor);
   return ctx.db.transaction(async (tx) => {
-    const [gw] = await tx
-      .select({
-        id: gateways.id,
-        enrolledVersion: gateways.version,
-        health: gatewayStatus.health,
-        revokedAt: gateways.revokedAt,
-        channelId: gatewayStatus.channelId,
-      })
-      .from(gateways)
-      .leftJoin(gatewayStatus, eq(gatewayStatus.gatewayId, gateways.id))
-      .where(and(eq(gateways.groupId, actor.groupId), eq(gateways.id, input.gatewayId)));
-    if (!gw) throw new FerryError('resource.not_found', `no gateway ${input.gatewayId} in your group`);
-    if (gw.revokedAt || !gw.channelId)
-      throw new FerryError(
-        'gateway.offline',
-        `gateway ${input.gatewayId} has no live control channel; upgrade it when it is online`,
-      );
+    const gw = await requireLiveGateway(tx, actor.groupId, input.gatewayId, 'upgrade it when it is online');
     const release = await input.release();
     const toVersion = release.version;
-    // The version in its latest heartbeat; the one it enrolled with until it sent one.
-    const fromVersion = gw.health?.agentVersion ?? gw.enrolledVersion;
+    // The version in its latest heartbeat, else the one it said hello with.
+    const fromVersion = gw.health?.agentVersion ?? gw.version;
     if (fromVersion === toVersion) return { upgradeId: undefined, fromVersion, toVersion };
     const upgradeId = randomUUID();
     await notifyGateways(tx, { kind: 'upgrade', gatewayId: gw.id, upgradeId, release });
