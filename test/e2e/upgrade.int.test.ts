@@ -18,7 +18,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IndexEntry } from '../../agent/src/spool/index-entry.js';
 import { eventsEventually, waitFor } from '../harness/agent.js';
-import { type Cloud, type GatewayView, startCloud } from '../harness/cloud.js';
+import { axeCheck, launchBrowser, newPage, signIn } from '../harness/browser.js';
+import { CLOUD_ADMIN, type Cloud, type GatewayView, startCloud } from '../harness/cloud.js';
 import { corpusFiles, repoRoot, smallCorpus } from '../harness/corpus.js';
 import { storescu } from '../harness/dcmtk.js';
 import { type ServiceProcess, spawnService } from '../harness/service-process.js';
@@ -186,7 +187,7 @@ function waitForVersion(version: string, timeoutMs = 60_000): Promise<GatewayWit
 describe('upgrading a gateway from the control plane', () => {
   let entriesBefore: ReturnType<typeof stable>[];
 
-  it('installs the signed release beside the running one, restarts into it and reports the new version', async () => {
+  it('an admin upgrades it from the console: it installs the signed release beside the running one, restarts into it and reports the new version', async () => {
     await waitForVersion(rel.installedVersion);
     const files = (await corpusFiles(await smallCorpus())).slice(0, 4);
     const sent = await storescu({
@@ -200,13 +201,37 @@ describe('upgrading a gateway from the control plane', () => {
     expect(status.entries.length).toBeGreaterThanOrEqual(files.length);
     entriesBefore = status.entries.map(stable);
 
-    const res = await cloud.api<{ upgradeId: string; fromVersion: string; toVersion: string }>(
-      'POST',
-      `/api/v1/gateways/${gatewayId}/upgrade`,
-    );
-    expect(res.status, JSON.stringify(res.body)).toBe(202);
-    expect(res.body).toMatchObject({ fromVersion: rel.installedVersion, toVersion: UPGRADED });
-    await waitForVersion(UPGRADED);
+    // An admin upgrades it from the console: the fleet says it is behind, the gateway page has the button.
+    const browser = await launchBrowser();
+    try {
+      const { page } = await newPage(browser);
+      await signIn(page, cloud.cp.url, CLOUD_ADMIN.email, CLOUD_ADMIN.password);
+      await page.goto(`${cloud.cp.url}/fleet`);
+      await expect
+        .poll(() => page.locator('#fleet-rows').textContent())
+        .toContain(`${rel.installedVersion} (behind ${UPGRADED})`);
+      await axeCheck(page, 'fleet with a gateway behind');
+      await page.goto(`${cloud.cp.url}/gateways/${gatewayId}`);
+      await axeCheck(page, 'gateway page with an upgrade');
+      await Promise.all([
+        page.waitForURL(/notice=upgrade-sent/),
+        page.getByRole('button', { name: `Upgrade to ${UPGRADED}` }).click(),
+      ]);
+      expect(await page.locator('body').textContent()).toContain('Upgrade sent');
+      await waitForVersion(UPGRADED);
+      await page.goto(`${cloud.cp.url}/gateways/${gatewayId}`);
+      expect(await page.locator('[data-agent-version]').textContent()).toBe(UPGRADED);
+      await axeCheck(page, 'gateway page after the upgrade');
+    } finally {
+      await browser.close();
+    }
+    const [audit] = (
+      await cloud.api<{ entries: { action: string; targetId: string }[] }>(
+        'GET',
+        '/api/v1/audit?action=gateway.upgrade',
+      )
+    ).body.entries.filter((e) => e.action === 'gateway.upgrade' && e.targetId === gatewayId);
+    expect(audit).toBeDefined();
     await eventsEventually(agentView, 'upgrade.confirmed', 1, 30_000);
     expect(await releaseState()).toEqual({ current: UPGRADED });
     const installedDir = join(cloud.agentDataDir, 'releases', UPGRADED);
