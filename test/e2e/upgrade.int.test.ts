@@ -64,7 +64,8 @@ async function releases(): Promise<Releases> {
   const done = join(cache, 'done');
   const built = join(cache, 'build');
   if (!existsSync(done)) {
-    await rm(cache, { recursive: true, force: true });
+    // One build is kept: the Node binary makes each a few hundred MB.
+    await rm(join(cache, '..'), { recursive: true, force: true });
     await run(process.execPath, [join(repoRoot, 'agent/scripts/bundle.mjs'), '--out', built, '--no-tar']);
     const [dir] = await readdir(built);
     const installedVersion = /^ferry-agent-(.+)-linux-x64$/.exec(dir ?? '')?.[1];
