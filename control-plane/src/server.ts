@@ -21,13 +21,13 @@ import { startGatewaySeriesRollup } from './jobs/gateway-series-rollup.js';
 import { startRateLimitSweep } from './jobs/rate-limit-sweep.js';
 import { startStudyCompletion } from './jobs/study-completion.js';
 import { startWebhookDelivery } from './jobs/webhook-delivery.js';
-import { createSmtpMailer } from './webhooks/smtp-mailer.js';
 import { RecipientKeyRing } from './keys/recipient-key-ring.js';
 import { loadOrCreateReleaseSigner } from './keys/release-signing-key.js';
 import { sealStoredWebhookSecrets } from './keys/seal-stored-secrets.js';
 import { SecretBox } from './keys/secret-box.js';
 import { bootstrapAdmin } from './services/bootstrap-admin.js';
 import { createBlobStore } from './storage/create-blob-store.js';
+import { createSmtpMailer } from './webhooks/smtp-mailer.js';
 import { ChannelHub } from './ws/channel-hub.js';
 
 async function readTls(files: { certFile: string; keyFile: string }): Promise<{ cert: Buffer; key: Buffer }> {

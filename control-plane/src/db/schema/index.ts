@@ -16,7 +16,7 @@ export * from './series.js';
 export * from './settings.js';
 export * from './studies.js';
 export * from './study-events.js';
+export * from './upgrade-rollouts.js';
 export * from './uploads.js';
 export * from './users.js';
 export * from './webhooks.js';
-export * from './upgrade-rollouts.js';

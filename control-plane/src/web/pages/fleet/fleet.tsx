@@ -6,13 +6,13 @@ import type { AppEnv } from '../../../edge/types.js';
 import type { FleetSummary } from '../../../services/get-fleet-summary.js';
 import { getFleetSummary } from '../../../services/get-fleet-summary.js';
 import { listFacilities } from '../../../services/list-facilities.js';
-import { listFleetSparklines } from '../../../services/list-fleet-sparklines.js';
 import {
   type FleetFilters,
   type FleetGatewayView,
   type GatewayStatus,
   listFleetGateways,
 } from '../../../services/list-fleet-gateways.js';
+import { listFleetSparklines } from '../../../services/list-fleet-sparklines.js';
 import { formatBytes, formatTime, formatVersion } from '../../components/fleet-format.js';
 import { servedReleaseVersion, versionText } from '../../components/served-release.js';
 import { StackTable } from '../../components/stack-table.js';
@@ -67,12 +67,6 @@ export interface FleetUpdate {
 }
 
 const stamp = (d: Date | null): Stamp | null => (d ? { iso: d.toISOString(), text: formatTime(d) } : null);
-
-/** The later of two times (a heartbeat is also a sign of life). */
-function latest(a: Date | null, b: Date | null): Date | null {
-  if (!a || !b) return a ?? b;
-  return a.getTime() >= b.getTime() ? a : b;
-}
 
 /** `served`: the release this control plane serves; a gateway behind it says so beside its version. */
 export function fleetRow(g: FleetGatewayView, served?: string): FleetRow {

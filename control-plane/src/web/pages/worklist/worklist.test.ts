@@ -373,16 +373,18 @@ describe.each(BACKENDS)('worklist and study pages (%s)', (backend) => {
     expect(row1).toMatch(
       /Version 2 <strong class="badge complete">current<\/strong> · received <time datetime="2024-03-01T10:05:00\.000Z" title=/,
     );
-    expect(row1).toContain('Version 1 · received <time datetime="2024-03-01T10:00:01.000Z" title="2024-03-01T10:00:01.000Z">2024-03-01 10:00 UTC</time>');
+    expect(row1).toContain(
+      'Version 1 · received <time datetime="2024-03-01T10:00:01.000Z" title="2024-03-01T10:00:01.000Z">2024-03-01 10:00 UTC</time>',
+    );
     expect(row1).toContain(`${formatBytes(w.mueller.current[0]?.sealed.plaintext.length ?? 0)}</li>`);
     expect(row1?.match(/ · stored <time/g)).toHaveLength(2);
     expect(html).toContain(`<code>${sop2}</code>`);
 
     expect(html).toContain('<h2 id="timeline-heading">Timeline</h2>');
     const timeline = /<ol class="timeline">(.*?)<\/ol>/s.exec(html)?.[1] ?? '';
-    const items = [...timeline.matchAll(/<li><time datetime="([^"]+)" title="[^"]+">[^<]*<\/time> — ([^<]*)<\/li>/g)].map(
-      (m) => ({ at: m[1] ?? '', text: m[2] ?? '' }),
-    );
+    const items = [
+      ...timeline.matchAll(/<li><time datetime="([^"]+)" title="[^"]+">[^<]*<\/time> — ([^<]*)<\/li>/g),
+    ].map((m) => ({ at: m[1] ?? '', text: m[2] ?? '' }));
     expect(items[0]).toEqual({
       at: '2024-03-01T10:00:01.000Z',
       text: 'First instance received at the gateway',
