@@ -10,7 +10,9 @@
 const agentFloors = [
   {
     name: 'cli',
-    folders: { cli: 'the `ferry-agent` commands: enroll, start, run (the supervisor), status, doctor, export, rotate-key' },
+    folders: {
+      cli: 'the `ferry-agent` commands: enroll, start, run (the supervisor), status, doctor, export, rotate-key',
+    },
   },
   {
     name: 'composition root',
@@ -24,7 +26,8 @@ const agentFloors = [
       health: 'health conditions and the monitor that reports them to the cloud',
       diagnostics: 'on-demand diagnostics the cloud asks for (echo, upload test)',
       'live-config': 'the websocket channel to the cloud and the applier of pushed settings',
-      upgrade: 'installing a signed release beside the running one, and the release state the supervisor reads',
+      upgrade:
+        'installing a signed release beside the running one, and the release state the supervisor reads',
     },
   },
   {
