@@ -14,7 +14,7 @@ import { PROTOCOL_VERSION } from './version.js';
 export const CHANNEL_PATH = '/api/v1/agents/channel';
 
 /** The oldest agent protocol a control plane still talks to over the channel. */
-export const MIN_CHANNEL_PROTOCOL = 6;
+export const MIN_CHANNEL_PROTOCOL = 7;
 
 /** Close codes (4000–4999 are ours). */
 export const CHANNEL_CLOSE = {

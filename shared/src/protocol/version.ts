@@ -21,5 +21,12 @@
  *   `storageCommitment.maxWaitMinutes`; enrollment writes every pushed setting of its config version.
  *   A version-5 agent would refuse every version-6 config (unknown keys), so the channel no longer
  *   takes protocol 5.
+ * 7 (2026-12-07): the fleet console's gateway fields: `aeTitleAliases` ({aeTitle, expiresAt}) in the
+ *   gateway config; the health report's `inForce` (values a local flag or agent.json holds over the
+ *   pushed ones), `dicom.aeTitleAliases` (associations per alias), `dicom.instancesReceived` and
+ *   `upload.deliveryLatencyMs`; the `config.local_override` condition; the enrollment request's
+ *   `name`; `releaseSigningKey` in the enroll response and `welcome`; and the `upgrade` message. A
+ *   version-6 agent would refuse every version-7 config (unknown key `aeTitleAliases`), so the
+ *   channel no longer takes protocol 6.
  */
-export const PROTOCOL_VERSION = 6;
+export const PROTOCOL_VERSION = 7;
