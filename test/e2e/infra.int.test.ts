@@ -418,7 +418,9 @@ describe('infra: bundle, install, unit, container and compose files', () => {
     const r = await shell(asTyped, lineEnv);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('ferry-agent-linux-x64.tar.gz: OK');
-    expect(r.stdout).toMatch(/enrolled as gateway [0-9a-f-]+ for facility "Infra Radiology"/);
+    expect(r.stdout).toMatch(
+      /enrolled as gateway [0-9a-f-]+ \("Infra Radiology [^"]+"\) for facility "Infra Radiology"/,
+    );
     // The token went through printf (a shell builtin) and stdin: no argv of sudo, install.sh or enroll.
     const sudoArgv = await readFile(sudoLog, 'utf8');
     expect(sudoArgv).toMatch(/^\.\/install\.sh --server \S+ --token-file - --key-thumbprint \S+ /);

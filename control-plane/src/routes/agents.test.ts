@@ -99,6 +99,7 @@ describe.each(BACKENDS)('agent routes (%s)', (backend) => {
           x: t.deps.recipientPublicKey.x,
           kid: t.deps.recipientPublicKey.kid,
         },
+        releaseSigningKey: { kty: 'OKP', crv: 'Ed25519', x: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) },
       });
       const { gatewayId } = res.body;
       const gw = await gatewayRow(gatewayId);
