@@ -1,7 +1,8 @@
 /**
  * The seeded world of the tenancy table (routes/tenancy.test.ts): group A with one of everything a
  * route can address (facility, gateway with a live channel, stored study, enrollment tokens, webhook
- * with a delivery, diagnostic, open upload, upload test, users, audit rows), group B with its own
+ * with a delivery, diagnostic, open upload, upload test, users, audit rows, an open alert, alert
+ * channels), group B with its own
  * facility, gateway and study (for "B's parent id, A's child id" requests), and a platform operator in
  * group C. Everything is made once per backend through the real routes where a route exists.
  *
@@ -10,8 +11,12 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import { webhookDeliveries } from '../../control-plane/src/db/schema/index.js';
+import { eq } from 'drizzle-orm';
+import { pino } from 'pino';
+import { systemCtx } from '../../control-plane/src/context.js';
+import { alerts, webhookDeliveries } from '../../control-plane/src/db/schema/index.js';
 import type { AppEnv } from '../../control-plane/src/edge/types.js';
+import { syncAlerts } from '../../control-plane/src/services/sync-alerts.js';
 import { type ChannelClient, connectGateway } from './channel-client.js';
 import { type ChannelServer, serveTestAppWithChannel } from './channel-server.js';
 import {
@@ -28,6 +33,7 @@ import {
   type TestGateway,
 } from './harness.js';
 import { newTestUid, type SealedTestObject, sealTestObject } from './seal-object.js';
+import { seedGatewayStatus } from './seed-gateway-status.js';
 import { seedStoredInstance } from './seed-stored-study.js';
 
 export interface GroupStudy {
@@ -76,7 +82,16 @@ export interface TenancyWorld {
     webhookId: string;
     webhookUrl: string;
     webhookToDelete: string;
+    webhookToDeleteInConsole: string;
     deliveryId: string;
+    /** An open gateway.offline alert, of an offline gateway of the facility above. */
+    alertId: string;
+    alertHostname: string;
+    /** An e-mail alert channel, and channels to remove (one per removing row). */
+    channelId: string;
+    channelLabel: string;
+    channelToDelete: string;
+    channelToDeleteInConsole: string;
     diagnosticId: string;
     /** An upload offered by A's gateway and not yet completed. */
     upload: { objectId: string; uploadId: string; objectSha256: string };
@@ -182,6 +197,7 @@ export async function seedTenancyWorld(backend: Backend): Promise<TenancyWorld> 
     };
     const webhookId = await newWebhook(webhookUrl);
     const webhookToDelete = await newWebhook('https://alpha-tenancy.example/hooks/spare');
+    const webhookToDeleteInConsole = await newWebhook('https://alpha-tenancy.example/hooks/spare-2');
     const [delivery] = await t.database.db
       .insert(webhookDeliveries)
       .values({
@@ -192,6 +208,30 @@ export async function seedTenancyWorld(backend: Backend): Promise<TenancyWorld> 
         payload: { gatewayId: gwA.gatewayId, hostname: 'alpha-tenancy-gw' },
       })
       .returning({ id: webhookDeliveries.id });
+
+    // An open alert, made the way the alerts job makes it: a gateway that was online went offline.
+    const alertHostname = 'alpha-alert-gw';
+    const gwAAlert = await enrollTestGateway(t, a, { ...inA, hostname: alertHostname });
+    await seedGatewayStatus(t.database.db, gwAAlert.gatewayId, { status: 'offline' });
+    await syncAlerts({ ctx: systemCtx(t.database.db, pino({ level: 'silent' }), 'tenancy'), input: {} });
+    const [alert] = await t.database.db
+      .select({ id: alerts.id })
+      .from(alerts)
+      .where(eq(alerts.gatewayId, gwAAlert.gatewayId));
+    if (!alert) throw new Error('seeding an alert: the sync opened none');
+
+    const newChannel = async (target: string) => {
+      const res = await call('POST', '/api/v1/notification-channels', {
+        ...asA,
+        json: { kind: 'email', target },
+      });
+      await expectStatus('a notification channel', res, 201);
+      return (res.body as { id: string }).id;
+    };
+    const channelLabel = 'oncall@alpha-tenancy.example';
+    const channelId = await newChannel(channelLabel);
+    const channelToDelete = await newChannel('spare-1@alpha-tenancy.example');
+    const channelToDeleteInConsole = await newChannel('spare-2@alpha-tenancy.example');
 
     const settings = { maxAssociations: 11 };
     await expectStatus(
@@ -284,7 +324,14 @@ export async function seedTenancyWorld(backend: Backend): Promise<TenancyWorld> 
       webhookId,
       webhookUrl,
       webhookToDelete,
+      webhookToDeleteInConsole,
       deliveryId: delivery!.id,
+      alertId: alert.id,
+      alertHostname,
+      channelId,
+      channelLabel,
+      channelToDelete,
+      channelToDeleteInConsole,
       diagnosticId,
       upload: { objectId: pending.objectId, uploadId: offered.uploadId, objectSha256: pending.objectSha256 },
       pendingOffer: pending.offer,
@@ -323,8 +370,15 @@ export async function seedTenancyWorld(backend: Backend): Promise<TenancyWorld> 
       ...tokens,
       A.webhookId,
       A.webhookToDelete,
+      A.webhookToDeleteInConsole,
       'alpha-tenancy.example',
       A.deliveryId,
+      A.alertId,
+      gwAAlert.gatewayId,
+      alertHostname,
+      A.channelId,
+      A.channelToDelete,
+      A.channelToDeleteInConsole,
       A.diagnosticId,
       A.upload.objectId,
       A.upload.uploadId,

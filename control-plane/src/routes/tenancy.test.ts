@@ -80,6 +80,11 @@ const PUBLIC: Record<string, string> = {
     'the agent release: no secrets, no group (routes/downloads.test.ts)',
   'GET /downloads/ferry-agent-linux-x64.tar.gz.sha256':
     "the agent release's SHA-256 (routes/downloads.test.ts)",
+  'GET /downloads/ferry-agent-linux-x64.tar.gz.sig':
+    "the agent release's signature, public like the tarball (routes/gateway-upgrades.test.ts)",
+  'GET /metrics':
+    "the operator's scrape, behind its own token (FERRY_METRICS_TOKEN), checked before any figure is read: " +
+    "no token, a wrong one or a user's gets 401/403 and nothing else (routes/metrics.test.ts)",
   'POST /api/v1/agents/enroll': 'the enrollment token in the body is the credential (it names its group)',
   'PUT /blobs/uploads/:uploadId/parts/:partNumber':
     "the fs store's presigned PUT: the URL's signature is the credential (tampering: storage/blob-store.int.test.ts)",
@@ -109,6 +114,12 @@ const instanceOf = (w: TenancyWorld) => ({ ...seriesOf(w), sopUid: a(w).study.so
 const facilityOf = (w: TenancyWorld) => ({ id: a(w).facilityId });
 const gatewayOf = (w: TenancyWorld) => ({ id: a(w).gatewayId });
 const diagnosticOf = (w: TenancyWorld) => ({ ...gatewayOf(w), diagnosticId: a(w).diagnosticId });
+const alertOf = (w: TenancyWorld) => ({ id: a(w).alertId });
+/** Gateway settings form fields: the group's (or facility's) own maxAssociations. */
+const maxAssociationsForm = (value: number) => ({
+  'own.maxAssociations': 'on',
+  'value.maxAssociations': String(value),
+});
 
 // Variants that ask for A's child under B's own parent (Row.underOwnParent), with their titles.
 const DIAGNOSTIC_ON_OWN_GATEWAY = {
@@ -237,6 +248,36 @@ const ROWS: Row[] = [
     json: () => ({ kind: 'logs', lines: 10 }),
   },
   {
+    method: 'PATCH',
+    route: '/api/v1/gateways/:id',
+    caller: 'admin',
+    outsider: 'not_found',
+    params: gatewayOf,
+    json: (_, n) => ({ name: `Alpha renamed ${n}` }),
+  },
+  {
+    method: 'POST',
+    route: '/api/v1/gateways/:id/upgrade',
+    caller: 'admin',
+    outsider: 'not_found',
+    params: gatewayOf,
+    // The release goes to A's test channel, which only records it: A's gateway stays for later rows.
+    checkInsider: async (res, w) => {
+      const { upgradeId } = res.body as { upgradeId: string | null };
+      expect(upgradeId).toEqual(expect.any(String));
+      expect((await w.channelA.next('upgrade', 10_000)).id).toBe(upgradeId);
+    },
+  },
+  {
+    method: 'POST',
+    route: '/api/v1/upgrades',
+    caller: 'admin',
+    outsider: 'not_found',
+    json: (w) => ({ facilityId: a(w).facilityId }),
+    // A's live gateway is the canary; its test channel only records the release (see the row above).
+    checkInsider: (res, w) => expect(res.body).toMatchObject({ canaryGatewayId: a(w).gatewayId }),
+  },
+  {
     method: 'GET',
     route: '/api/v1/gateways/:id/diagnostics/:diagnosticId',
     caller: 'admin',
@@ -282,6 +323,43 @@ const ROWS: Row[] = [
     outsider: 'not_found',
     params: (w) => ({ id: a(w).webhookId }),
     proof: (w) => [a(w).deliveryId],
+  },
+
+  // ---- alerts and where they are sent
+  {
+    method: 'GET',
+    route: '/api/v1/alerts',
+    caller: 'user',
+    outsider: 'filtered',
+    proof: (w) => [a(w).alertId],
+  },
+  {
+    method: 'POST',
+    route: '/api/v1/alerts/:id/acknowledge',
+    caller: 'admin',
+    outsider: 'not_found',
+    params: alertOf,
+  },
+  {
+    method: 'GET',
+    route: '/api/v1/notification-channels',
+    caller: 'admin',
+    outsider: 'filtered',
+    proof: (w) => [a(w).channelId, a(w).channelLabel],
+  },
+  {
+    method: 'POST',
+    route: '/api/v1/notification-channels',
+    caller: 'admin',
+    outsider: 'filtered',
+    json: (_, n) => ({ kind: 'email', target: `oncall-${n}@example.test` }),
+  },
+  {
+    method: 'DELETE',
+    route: '/api/v1/notification-channels/:id',
+    caller: 'admin',
+    outsider: 'not_found',
+    params: (w) => ({ id: a(w).channelToDelete }),
   },
 
   // ---- groups (platform operators), users, audit
@@ -563,6 +641,8 @@ const ROWS: Row[] = [
   ]),
 
   // ---- agent routes (group B's gateway)
+  // The same release for every gateway: another group's gateway is let in and sees nothing of A.
+  { method: 'GET', route: '/api/v1/agents/release', caller: 'agent', outsider: 'filtered' },
   {
     method: 'GET',
     route: '/api/v1/agents/me',
@@ -672,6 +752,32 @@ const ROWS: Row[] = [
   },
   {
     method: 'POST',
+    route: '/gateways/:id/name',
+    caller: 'admin',
+    outsider: 'not_found',
+    params: gatewayOf,
+    form: (_, n) => ({ name: `Alpha console name ${n}` }),
+  },
+  {
+    method: 'POST',
+    route: '/gateways/:id/upgrade',
+    caller: 'admin',
+    outsider: 'not_found',
+    params: gatewayOf,
+    // Sent to A's test channel, which only records it; the redirect goes back to the gateway's page.
+    checkInsider: (res, w) => expect(res.location).toBe(`/gateways/${a(w).gatewayId}`),
+  },
+  {
+    method: 'POST',
+    route: '/fleet/upgrade',
+    caller: 'admin',
+    outsider: 'not_found',
+    // A rollout with A's live gateway as its canary (its test channel only records the release).
+    form: (w) => ({ facilityId: a(w).facilityId }),
+    checkInsider: (res) => expect(res.location).toBe('/fleet'),
+  },
+  {
+    method: 'POST',
     route: '/gateways/:id/diagnostics/:kind{echo|upload-test|logs}',
     caller: 'admin',
     outsider: 'not_found',
@@ -723,6 +829,23 @@ const ROWS: Row[] = [
     outsider: 'not_found',
     params: facilityOf,
     form: (w) => ({ name: a(w).facilityName, aeTitle: a(w).aeTitle, stablePeriodSeconds: '95' }),
+  },
+  {
+    method: 'POST',
+    route: '/facilities/:id/settings/validate',
+    caller: 'admin',
+    outsider: 'not_found',
+    params: facilityOf,
+    form: () => maxAssociationsForm(70000),
+    proof: () => ['maxAssociations'],
+  },
+  {
+    method: 'POST',
+    route: '/facilities/:id/settings',
+    caller: 'admin',
+    outsider: 'not_found',
+    params: facilityOf,
+    form: () => maxAssociationsForm(9),
   },
   {
     method: 'POST',
@@ -808,6 +931,64 @@ const ROWS: Row[] = [
     form: (_, n) => ({ currentPassword: SEED_PASSWORD, newPassword: `new password ${n}` }),
   },
   { method: 'GET', route: '/audit', caller: 'admin', outsider: 'filtered', proof: (w) => [w.a.admin.email] },
+  { method: 'GET', route: '/settings/gateways', caller: 'user', outsider: 'filtered' },
+  {
+    method: 'POST',
+    route: '/settings/gateways/validate',
+    caller: 'admin',
+    outsider: 'filtered',
+    form: () => maxAssociationsForm(70000),
+    proof: () => ['maxAssociations'],
+  },
+  {
+    method: 'POST',
+    route: '/settings/gateways',
+    caller: 'admin',
+    outsider: 'filtered',
+    form: () => maxAssociationsForm(13),
+    // Another group's save must not reach A's settings (which earlier rows left at another value).
+    checkOutsider: async (_res, w) => {
+      const mine = await send(w.app, w.t.deps.sessionSecret, 'GET', '/api/v1/settings/gateways', {
+        token: w.a.admin.token,
+      });
+      expect((mine.body as { settings: { maxAssociations?: number } }).settings.maxAssociations).not.toBe(13);
+    },
+  },
+  {
+    method: 'GET',
+    route: '/alerts',
+    caller: 'admin',
+    outsider: 'filtered',
+    proof: (w) => [a(w).alertHostname, a(w).channelLabel],
+  },
+  {
+    method: 'POST',
+    route: '/alerts/:id/acknowledge',
+    caller: 'admin',
+    outsider: 'not_found',
+    params: alertOf,
+  },
+  {
+    method: 'POST',
+    route: '/alerts/channels',
+    caller: 'admin',
+    outsider: 'filtered',
+    form: (_, n) => ({ kind: 'email', target: `console-${n}@example.test` }),
+  },
+  {
+    method: 'POST',
+    route: '/alerts/channels/:id/delete',
+    caller: 'admin',
+    outsider: 'not_found',
+    params: (w) => ({ id: a(w).channelToDeleteInConsole }),
+  },
+  {
+    method: 'POST',
+    route: '/alerts/webhooks/:id/delete',
+    caller: 'admin',
+    outsider: 'not_found',
+    params: (w) => ({ id: a(w).webhookToDeleteInConsole }),
+  },
 ];
 
 interface OfferBody {
