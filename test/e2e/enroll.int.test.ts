@@ -119,7 +119,10 @@ describe.each<Backend>([{ name: 'pglite' }, { name: 'postgres' }])(
       const dataDir = join(root, 'gateway-east');
       const enrolled = await enroll(issued.token, dataDir, keyThumbprint);
       expect(enrolled.code, enrolled.stderr).toBe(0);
-      expect(enrolled.stdout).toMatch(/enrolled as gateway [0-9a-f-]{36} for facility "Radiology RAD_EAST"/);
+      // The default display name is the facility's name and the host name.
+      expect(enrolled.stdout).toMatch(
+        /enrolled as gateway [0-9a-f-]{36} \("Radiology RAD_EAST [^"]+"\) for facility "Radiology RAD_EAST"/,
+      );
 
       const config = JSON.parse(await readFile(join(dataDir, 'agent.json'), 'utf8')) as Record<
         string,
