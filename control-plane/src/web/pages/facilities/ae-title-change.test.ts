@@ -50,7 +50,7 @@ describe.each(BACKENDS)('console AE title change with an alias (%s)', (backend) 
     const [alias] = (await aliasesOf(f.facilityId)) ?? [];
     expect(alias?.aeTitle).toBe('CT_A');
     const after = await consoleGet(t, `/facilities/${f.facilityId}`, admin);
-    expect(after.html).toMatch(/<li><code>CT_A<\/code> accepted until <time datetime="[^"]+">/);
+    expect(after.html).toMatch(/<li><code>CT_A<\/code> accepted until <time datetime="[^"]+"[^>]*>/);
 
     // Unticked: the next change keeps no alias for CT_B; CT_A's stays until it expires.
     await consolePost(t, `/facilities/${f.facilityId}`, admin, {
