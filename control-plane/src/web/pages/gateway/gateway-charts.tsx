@@ -68,6 +68,8 @@ function summary(m: Measure, points: SeriesPoint[]): string {
 export function GatewayCharts({ gatewayId, series }: { gatewayId: string; series: GatewaySeries }) {
   const { points, range } = series;
   const at = points.map((p) => Math.round(p.at.getTime() / 1000));
+  // The x axis spans the whole range asked for: uPlot's own fit of one or two points spans years.
+  const span = [Math.floor(series.from.getTime() / 1000), Math.ceil(series.to.getTime() / 1000)];
   return (
     <section aria-labelledby="gw-charts" class="gw-charts">
       <link rel="stylesheet" href="/assets/uplot.css" />
@@ -93,7 +95,7 @@ export function GatewayCharts({ gatewayId, series }: { gatewayId: string; series
           <div
             class="chart-plot"
             aria-hidden="true"
-            data-chart={JSON.stringify({ label: m.title, unit: m.unit, x: at, y: points.map(m.value) })}
+            data-chart={JSON.stringify({ label: m.title, unit: m.unit, span, x: at, y: points.map(m.value) })}
           ></div>
           <details>
             <summary>{m.title} as a table</summary>
