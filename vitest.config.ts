@@ -1,6 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
+/** Tests that start processes, open sockets to real peers or drive Chromium. */
+const CROSS_PROCESS = ['**/*.int.test.ts', 'test/e2e/**/*.test.ts'];
+
 export default defineConfig({
   resolve: {
     alias: { '@ferry/shared': fileURLToPath(new URL('./shared/src/index.ts', import.meta.url)) },
@@ -11,7 +14,28 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     globalSetup: ['./test/setup/real-services.ts'],
-    // Cross-process tests share the 2-core machine; run files one at a time so timing faults stay honest.
-    fileParallelism: false,
+    projects: [
+      {
+        extends: true,
+        // In-process tests (units, routes on PGlite and a cloned PostgreSQL database each) use both
+        // cores, and finish before the cross-process ones start.
+        test: {
+          name: 'in-process',
+          exclude: ['**/node_modules/**', '**/dist/**', ...CROSS_PROCESS],
+          maxWorkers: 2,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        // Cross-process tests share the 2-core machine; run files one at a time so timing faults stay honest.
+        test: {
+          name: 'cross-process',
+          include: CROSS_PROCESS,
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });
