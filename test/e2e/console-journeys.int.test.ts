@@ -158,7 +158,7 @@ async function alertsJourney(fleetPage: Page): Promise<void> {
   const navCount = page.getByRole('navigation', { name: 'Main' }).locator('[data-alert-count]');
   expect(await navCount.textContent()).toMatch(/^\s*1 unacknowledged error$/);
   await axeCheck(page, 'alerts');
-  await screenshot(page, 'console-alerts');
+  await publishScreenshot(await screenshot(page, 'console-alerts'), 'alerts');
   await row.getByRole('button', { name: /^Acknowledge gateway\.offline/ }).click();
   await page.waitForURL(/\/alerts\?notice=acknowledged$/);
   expect(await navCount.count()).toBe(0);
@@ -623,7 +623,7 @@ describe('console journeys in Chromium', () => {
     ]);
     expect(await page.locator('h1').textContent()).toBe('Gateway Reading room gateway');
     await axeCheck(page, 'gateway page with a local override, renamed');
-    await screenshot(page, 'console-gateway-local-override');
+    await publishScreenshot(await screenshot(page, 'console-gateway-local-override'), 'gateway');
 
     await page.goto(gatewayPage);
     page.once('dialog', (d) => void d.accept());
