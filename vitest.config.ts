@@ -9,8 +9,7 @@ export default defineConfig({
     alias: { '@ferry/shared': fileURLToPath(new URL('./shared/src/index.ts', import.meta.url)) },
   },
   test: {
-    include: ['{shared,agent,control-plane,testkit,test}/**/*.test.ts'],
-    exclude: ['**/node_modules/**', '**/dist/**'],
+    // No include or exclude here: a project that extends this config would add to them, not replace them.
     testTimeout: 60_000,
     hookTimeout: 120_000,
     globalSetup: ['./test/setup/real-services.ts'],
@@ -21,6 +20,7 @@ export default defineConfig({
         // cores, and finish before the cross-process ones start.
         test: {
           name: 'in-process',
+          include: ['{shared,agent,control-plane,testkit,test}/**/*.test.ts'],
           exclude: ['**/node_modules/**', '**/dist/**', ...CROSS_PROCESS],
           maxWorkers: 2,
           sequence: { groupOrder: 0 },
@@ -32,6 +32,7 @@ export default defineConfig({
         test: {
           name: 'cross-process',
           include: CROSS_PROCESS,
+          exclude: ['**/node_modules/**', '**/dist/**'],
           fileParallelism: false,
           sequence: { groupOrder: 1 },
         },
