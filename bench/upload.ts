@@ -6,7 +6,8 @@
 // - latency from receipt at the gateway to retrievable in the cloud, per instance (p50 target <= 1 s),
 //   and from the last C-STORE until the whole study is retrievable. The study stable period is not
 //   part of either: "stored" is counted, not "complete".
-// Writes bench/results/upload-latest.json.
+// Writes bench/results/upload-latest.json. FERRY_BENCH_SETUPS (fs-postgres,s3-postgres,fs-pglite) and
+// FERRY_BENCH_CORPORA (ct-300,small-2000) pick rows, for profiling one.
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { scratch, sleep } from '../test/harness/agent.js';
@@ -96,7 +97,11 @@ async function main(): Promise<void> {
   // The same real S3 server the tests use (started here when FERRY_TEST_S3_* is not set).
   startRealServices();
   const work = await scratch('bench-upload');
-  const corpora = [await corpus('ct-300', await ctCorpus()), await corpus('small-2000', await smallCorpus())];
+  const only = (name: string, list: string | undefined) => !list || list.split(',').includes(name);
+  const corpora = [];
+  if (only('ct-300', process.env.FERRY_BENCH_CORPORA)) corpora.push(await corpus('ct-300', await ctCorpus()));
+  if (only('small-2000', process.env.FERRY_BENCH_CORPORA))
+    corpora.push(await corpus('small-2000', await smallCorpus()));
   const results = [];
   const setups = [
     { blobs: 'fs', database: 'postgres' },
@@ -104,6 +109,7 @@ async function main(): Promise<void> {
     { blobs: 'fs', database: 'pglite' },
   ] as const;
   for (const { blobs, database } of setups) {
+    if (!only(`${blobs}-${database}`, process.env.FERRY_BENCH_SETUPS)) continue;
     for (const c of corpora) {
       const refSeconds = await storescpSeconds(c, work);
       const cloud = await startCloud({
