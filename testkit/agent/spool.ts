@@ -15,7 +15,7 @@ import {
 import type { JWK } from 'jose';
 import { pino } from 'pino';
 import type { IndexEntry } from '../../agent/src/spool/index-entry.js';
-import { Spool } from '../../agent/src/spool/spool.js';
+import { Spool, type SpoolOptions } from '../../agent/src/spool/spool.js';
 import type { StoreRequest, StoreResult } from '../../agent/src/spool/store-contract.js';
 
 export const SAMPLES_DIR = join(import.meta.dirname, '../../test/fixtures/dicom-samples/pydicom');
@@ -140,10 +140,10 @@ export interface TempSpool {
   spool: Spool;
 }
 
-export async function openTempSpool(): Promise<TempSpool> {
+export async function openTempSpool(opts: SpoolOptions = {}): Promise<TempSpool> {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-spool-'));
   const keys = await generateRecipientKeyPair();
-  return { dir, keys, spool: await Spool.open(dir, keys.publicJwk, silent) };
+  return { dir, keys, spool: await Spool.open(dir, keys.publicJwk, silent, opts) };
 }
 
 /** Closes `spool` (the one open now: a test may have reopened it) and removes `dir`. */

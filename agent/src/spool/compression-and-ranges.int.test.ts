@@ -1,4 +1,5 @@
-// Compression chosen at receipt, and what the uploader reads from the spool: byte ranges of sealed
+// Compression chosen at receipt (forced on: the spool compresses only for a slow uplink, see
+// compression-policy.ts), and what the uploader reads from the spool: byte ranges of sealed
 // objects, put events, and purging delivered files before their log segment may go.
 import { createHash, randomBytes } from 'node:crypto';
 import { readdir, rm } from 'node:fs/promises';
@@ -44,7 +45,7 @@ describe('spool', () => {
   let spool: Spool;
 
   beforeEach(async () => {
-    ({ dir, keys, spool } = await openTempSpool());
+    ({ dir, keys, spool } = await openTempSpool({ compression: 'zstd' }));
   });
   afterEach(async () => {
     await removeTempSpool({ dir, spool });
@@ -76,6 +77,18 @@ describe('spool', () => {
       // The index describes the raw Part-10 bytes, whatever the object holds.
       expect(entry.plainBytes).toBe(raw.length);
       expect(entry.sha256).toBe(createHash('sha256').update(raw).digest('hex'));
+    });
+
+    it('leaves a native dataset uncompressed in auto mode while the backlog is small', async () => {
+      await spool.close();
+      spool = await Spool.open(dir, keys.publicJwk, silent);
+      const { dataset, req } = await sample('CT_small.dcm');
+      const entry = await storeInstance(spool, req, dataset, 333);
+      const o = await opened(entry.id);
+      expect(o.compression).toBe('none');
+      expect(o.plain.subarray(o.plain.length - dataset.length).equals(dataset)).toBe(true);
+      expect(spool.stats().compression).toMatchObject({ mode: 'auto', compressing: false });
+      expect(spool.stats().pendingBytes).toBe(spool.log.backlogBytes());
     });
 
     it('leaves a native dataset uncompressed when its first frame does not shrink enough', async () => {
@@ -190,7 +203,7 @@ describe('spool', () => {
       // Everything in segment 1 is delivered, but the file object still has its local copy.
       expect((await readdir(spool.paths.log)).sort()).toEqual(segments);
       await spool.close();
-      spool = await Spool.open(dir, keys.publicJwk, silent);
+      spool = await Spool.open(dir, keys.publicJwk, silent, { compression: 'zstd' });
       expect(spool.log.get(file.id)).toMatchObject({ state: 'delivered', inline: false });
       expect(await readdir(spool.paths.objects)).toEqual([`${file.id}.fobj`]);
       await rm(objectPath(spool.paths, file.id));

@@ -54,6 +54,8 @@ export interface WriterDeps {
   log: Logger;
   /** Commits of objects not yet durable, so a concurrent duplicate can wait for its twin. */
   inflight: Map<string, Promise<void>>;
+  /** The spool's choice for this object (compression-policy.ts): try zstd if the syntax allows. */
+  compress: boolean;
 }
 
 /**
@@ -63,8 +65,9 @@ export interface WriterDeps {
  * Plaintext slices are queued and sealed frame by frame by one async pump, so writes stay in order
  * and the socket is paused whenever more than HIGH_WATER bytes wait.
  *
- * Native uncompressed datasets are compressed with zstd-1 before sealing (the agent cannot decrypt
- * its spool later): the first frame is compressed as a trial, and the object stays uncompressed when
+ * When the spool says so (compression-policy.ts: the uplink is the bottleneck), native uncompressed
+ * datasets are compressed with zstd-1 before sealing (the agent cannot decrypt its spool later, so
+ * this is decided at receipt): the first frame is compressed as a trial, and the object stays uncompressed when
  * that trial saves less than MIN_COMPRESSION_RATIO. The header names the choice, so nothing is
  * written before the first frame is in. Compression runs on the thread pool, beside the event loop.
  * The index entry's hash and size stay those of the raw Part-10 bytes.
@@ -106,7 +109,7 @@ export class InstanceWriter implements InstanceWriting {
   ) {
     this.partPath = join(deps.paths.tmp, `${this.id}.part`);
     this.meta = part10Header(req.sopClassUid, req.sopInstanceUid, req.transferSyntaxUid);
-    this.compressible = isNativeUncompressed(req.transferSyntaxUid);
+    this.compressible = deps.compress && isNativeUncompressed(req.transferSyntaxUid);
     this.frameBytes = this.compressible ? ZSTD_FRAME_BYTES : FRAME_BYTES;
     this.hash.update(this.meta);
     this.plainBytes = this.meta.length;

@@ -44,6 +44,11 @@ function holdsSegment(e: IndexEntry): boolean {
   return e.state !== 'delivered' || (!e.inline && e.purged !== true);
 }
 
+/** Still to be shipped. */
+function isBacklog(e: IndexEntry): boolean {
+  return e.state === 'spooled' || e.state === 'uploading';
+}
+
 interface Pending {
   record: Buffer[];
   bytes: number;
@@ -78,6 +83,8 @@ export class SpoolLog {
   /** Entries claimed by put() whose record is not durable yet: no reader may act on them. */
   private readonly uncommitted = new Set<string>();
   private readonly putListeners = new Set<(entry: IndexEntry) => void>();
+  /** Sealed bytes of the spooled and uploading entries, kept as entries change (no scan). */
+  private backlog = 0;
 
   private constructor(
     private readonly paths: SpoolPaths,
@@ -169,6 +176,11 @@ export class SpoolLog {
       await fh.close();
     }
     this.segments.push(seg);
+  }
+
+  /** Sealed bytes still to ship: spooled and uploading entries, durable or being made so. */
+  backlogBytes(): number {
+    return this.backlog;
   }
 
   all(): IndexEntry[] {
@@ -279,6 +291,7 @@ export class SpoolLog {
   private apply(rec: LogRecord, seg?: Segment): void {
     if (rec.t === 'put') {
       this.entries.set(rec.e.id, rec.e);
+      if (isBacklog(rec.e)) this.backlog += rec.e.objectBytes;
       const list = this.bySop.get(rec.e.sopInstanceUid) ?? [];
       list.push(rec.e);
       this.bySop.set(rec.e.sopInstanceUid, list);
@@ -291,18 +304,21 @@ export class SpoolLog {
     const e = this.entries.get(rec.id);
     if (!e) return;
     const held = holdsSegment(e);
+    const wasBacklog = isBacklog(e);
     if (rec.purged) {
       e.purged = true;
     } else {
       e.state = rec.state;
       e.deliveredAt = rec.state === 'delivered' ? rec.at : undefined;
     }
+    if (wasBacklog !== isBacklog(e)) this.backlog += wasBacklog ? -e.objectBytes : e.objectBytes;
     const seg2 = this.segmentOf.get(rec.id);
     if (seg2 && held && !holdsSegment(e)) seg2.live--;
     if (seg2 && !held && holdsSegment(e)) seg2.live++;
   }
 
   private unapply(entry: IndexEntry): void {
+    if (this.entries.get(entry.id) === entry && isBacklog(entry)) this.backlog -= entry.objectBytes;
     this.entries.delete(entry.id);
     this.homes.delete(entry.id);
     const seg = this.segmentOf.get(entry.id);

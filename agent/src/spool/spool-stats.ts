@@ -1,3 +1,4 @@
+import type { CompressionStatus } from './compression-choice.js';
 import type { IndexEntry } from './index-entry.js';
 
 /** What the spool holds that is not shipped yet, for health reports. */
@@ -11,6 +12,8 @@ export interface SpoolStats {
   quarantined: number;
   /** When the oldest pending entry was received. */
   oldestUnsentAt: Date | undefined;
+  /** Whether new objects are compressed, and why (the spool's own stats only). */
+  compression?: CompressionStatus;
 }
 
 /** One pass over the in-memory index: no disk reads. */

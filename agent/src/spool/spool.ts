@@ -4,6 +4,8 @@ import { FerryError, PRIVATE_DIR_MODE } from '@ferry/shared';
 import type { JWK } from 'jose';
 import type { Logger } from 'pino';
 import { fsyncDir } from '../data-dir.js';
+import { CompressionChoice } from './compression-choice.js';
+import type { CompressionMode } from './compression-policy.js';
 import type { ShippingState, SpoolConsumer } from './consumer.js';
 import { sealedReadError, spoolIoError } from './fs-errors.js';
 import type { IndexEntry } from './index-entry.js';
@@ -71,6 +73,11 @@ export function readSealedRange(log: SpoolLog, id: string, start: number, end: n
   return createReadStream(where.path, { start: base + start, end: base + end - 1 });
 }
 
+export interface SpoolOptions {
+  /** Which new objects are compressed (compression-policy.ts); `auto` unless a test forces it. */
+  compression?: CompressionMode;
+}
+
 /**
  * The durability point, and the only contract between receiving and shipping: a receiver stores
  * through InstanceStore (store-contract.ts), the uploader ships through SpoolConsumer (consumer.ts).
@@ -85,9 +92,15 @@ export class Spool implements InstanceStore, SpoolConsumer, InstanceFates {
     private readonly keys: KeyEpochs,
     private readonly logger: Logger,
     private readonly receipts: ReceiptIndex,
+    private readonly compression: CompressionChoice,
   ) {}
 
-  static async open(dataDir: string, recipient: JWK, logger: Logger): Promise<Spool> {
+  static async open(
+    dataDir: string,
+    recipient: JWK,
+    logger: Logger,
+    opts: SpoolOptions = {},
+  ): Promise<Spool> {
     const paths = spoolPaths(dataDir);
     try {
       // Sealed, but a spool's names and sizes are still no one else's business.
@@ -101,7 +114,8 @@ export class Spool implements InstanceStore, SpoolConsumer, InstanceFates {
     await takeLock(paths.lock);
     const log = await SpoolLog.open(paths, logger);
     const receipts = await ReceiptIndex.open(receiptsPath(paths), logger);
-    const spool = new Spool(paths, log, new KeyEpochs(recipient), logger, receipts);
+    const compression = new CompressionChoice(opts.compression ?? 'auto', logger);
+    const spool = new Spool(paths, log, new KeyEpochs(recipient), logger, receipts, compression);
     await spool.recover();
     return spool;
   }
@@ -143,6 +157,7 @@ export class Spool implements InstanceStore, SpoolConsumer, InstanceFates {
       keys: this.keys,
       log: this.logger,
       inflight: this.inflight,
+      compress: this.compression.choose(this.log.backlogBytes()),
     });
   }
 
@@ -160,9 +175,9 @@ export class Spool implements InstanceStore, SpoolConsumer, InstanceFates {
     return this.log.all();
   }
 
-  /** What is still to ship, and what was quarantined (health reports). */
+  /** What is still to ship, what was quarantined (health reports), and the compression choice. */
   stats(): SpoolStats {
-    return spoolStatsOf(this.log.all());
+    return { ...spoolStatsOf(this.log.all()), compression: this.compression.status() };
   }
 
   readSealed(id: string): ReadStream {
@@ -201,7 +216,12 @@ export class Spool implements InstanceStore, SpoolConsumer, InstanceFates {
   async mark(id: string, state: ShippingState): Promise<void> {
     const uid = this.log.get(id)?.sopInstanceUid;
     if (uid !== undefined && state !== 'uploading') await this.receipts.record(uid, state);
+    const before = this.log.get(id);
+    const wasBacklog = before?.state === 'spooled' || before?.state === 'uploading';
+    const bytes = before?.objectBytes ?? 0;
     await this.log.setState(id, state);
+    // The uplink's drain rate is what it delivers; a quarantined object only shrinks the backlog.
+    if (wasBacklog && state === 'delivered') this.compression.delivered(bytes, this.log.backlogBytes());
   }
 
   fateOf(sopInstanceUid: string): InstanceFate {
