@@ -1,10 +1,9 @@
 import { createHash, type Hash } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import { FerryError } from '@ferry/shared';
 import { coalesce } from '../storage/open-stored-object.js';
 
 /**
- * Reads a stored object once, hashing and counting every byte as it is pulled. `chunks()` hands them on
+ * Reads an object once (from the store, or as a PUT writes it), hashing and counting every byte as it is pulled. `chunks()` hands them on
  * in pieces of at least `min` bytes; `drain()` pulls the rest straight from the source, so the hash is
  * whole even when the consumer gave up (or closed the generator) halfway. Store failures are
  * storage.unavailable.
@@ -14,7 +13,7 @@ export class HashingReader {
   bytes = 0;
   private readonly it: AsyncIterator<unknown>;
 
-  constructor(source: Readable) {
+  constructor(source: AsyncIterable<Uint8Array>) {
     this.it = source[Symbol.asyncIterator]();
   }
 

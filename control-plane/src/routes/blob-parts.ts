@@ -8,9 +8,9 @@ import { FerryError } from '@ferry/shared';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { ctxOf } from '../edge/context.js';
 import type { AppEnv } from '../edge/types.js';
-import { type PartUploadStore, receivePartUpload } from '../services/receive-part-upload.js';
+import { type PartReceivingStore, receivePartUpload } from '../services/receive-part-upload.js';
 
-export function registerBlobParts(app: OpenAPIHono<AppEnv>, store: PartUploadStore): void {
+export function registerBlobParts(app: OpenAPIHono<AppEnv>, store: PartReceivingStore): void {
   app.put('/blobs/uploads/:uploadId/parts/:partNumber', async (c) => {
     // Signature and expiry before anything else, so an unsigned caller learns nothing and costs no disk.
     const fields = store.verifyPartRequest({
@@ -26,7 +26,8 @@ export function registerBlobParts(app: OpenAPIHono<AppEnv>, store: PartUploadSto
       );
     const body = c.req.raw.body;
     if (!body) throw new FerryError('request.invalid', `the body is missing; send ${fields.length} bytes`);
-    const { etag } = await receivePartUpload({ ctx: ctxOf(c), store, input: { fields, body } });
+    const privateKeys = c.get('deps').recipientPrivateKeys;
+    const { etag } = await receivePartUpload({ ctx: ctxOf(c), store, input: { fields, body, privateKeys } });
     c.header('ETag', etag);
     return c.body(null, 200);
   });

@@ -59,6 +59,12 @@ export interface BlobStore {
   /** Streams a stored object (optionally a byte range, inclusive end); `resource.not_found` when missing. */
   get(key: string, range?: { start: number; end: number }): Promise<Readable>;
   delete(key: string): Promise<void>;
+  /**
+   * A token of the object stored at `key` that changes whenever another object takes its place, or
+   * undefined when there is none. Only a store that sees the bytes arrive (fs) has it: with it, what
+   * was checked as the bytes were written is known to be what is stored.
+   */
+  identity?(key: string): Promise<string | undefined>;
   /** Releases connections (S3 clients keep sockets open); optional because fs holds none. */
   destroy?(): void;
 }

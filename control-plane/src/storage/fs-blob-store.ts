@@ -11,8 +11,8 @@
  * write only the two areas above; an object is published at its key once (a hard link, which fails
  * rather than replace), so no URL, replayed or not, reaches a stored object.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { type BigIntStats, createReadStream } from 'node:fs';
 import { type FileHandle, link, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -29,6 +29,7 @@ import {
   stagingName,
 } from './blob-checks.js';
 import type { BlobStore, StoredPart, UploadHandle } from './blob-store.js';
+import { PartFeed, WRITE_BYTES, writeAll } from './part-feed.js';
 import { buildPartUrl, type PartUrlFields, verifyPartRequest } from './part-signature.js';
 
 export interface FsBlobStoreOptions {
@@ -117,9 +118,16 @@ export class FsBlobStore implements BlobStore {
   /**
    * Writes one part, or a whole single-PUT object (to its staging file, never its key), from a body that
    * must hold exactly `length` bytes. A body that is short, long or cut off leaves nothing behind.
-   * Returns the quoted hex MD5 (as S3 does). The route checks first that the upload is open.
+   * Returns the quoted hex MD5 (as S3 does) and the written file's identity (see `identity`). With
+   * `check`, the body's chunks also pass through it as they are written (it may stop early; the rest
+   * is still written), and what it returns comes back as `checked`. The route checks first that the
+   * upload is open.
    */
-  async receivePart(fields: PartUrlFields, body: AsyncIterable<Uint8Array>): Promise<{ etag: string }> {
+  async receivePart<T = never>(
+    fields: PartUrlFields,
+    body: AsyncIterable<Uint8Array>,
+    check?: (chunks: AsyncIterable<Buffer>) => Promise<T>,
+  ): Promise<{ etag: string; identity: string; checked?: T }> {
     assertBlobKey(fields.key);
     assertUploadId(fields.uploadId);
     assertPart(fields);
@@ -131,8 +139,37 @@ export class FsBlobStore implements BlobStore {
       if (!(await this.io('find upload', () => exists(dir)))) throw notOpen(fields.uploadId);
       target = join(dir, String(fields.partNumber));
     }
-    const md5 = await this.writeAtomically(target, (handle) => copyExactly(body, handle, fields.length));
-    return { etag: `"${md5}"` };
+    return this.writeAtomically(target, async (out) => {
+      const feed = new PartFeed(body, out, fields.length);
+      let checked: T | undefined;
+      if (check) {
+        try {
+          checked = await check(feed);
+        } catch (err) {
+          throw feed.failure ?? err;
+        }
+      }
+      const md5 = await feed.finish();
+      const identity = identityOf(await out.stat({ bigint: true }));
+      return { etag: `"${md5}"`, identity, ...(check ? { checked } : {}) };
+    });
+  }
+
+  /**
+   * A token of the file stored at `key` that changes whenever another file takes that name: files here
+   * are written once under a temp name and then only renamed or linked (which keep it), never changed
+   * in place. Undefined when there is no object.
+   */
+  async identity(key: string): Promise<string | undefined> {
+    assertBlobKey(key);
+    return this.io('read object identity', async () => {
+      try {
+        return identityOf(await stat(this.objectPath(key), { bigint: true }));
+      } catch (err) {
+        if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return undefined;
+        throw err;
+      }
+    });
   }
 
   async listParts(upload: UploadHandle): Promise<StoredPart[]> {
@@ -186,7 +223,9 @@ export class FsBlobStore implements BlobStore {
       async (out) => {
         for (const part of parts) {
           // A stream per part: objects can be far larger than memory should hold.
-          for await (const chunk of createReadStream(join(dir, String(part.partNumber)))) {
+          for await (const chunk of createReadStream(join(dir, String(part.partNumber)), {
+            highWaterMark: WRITE_BYTES,
+          })) {
             await writeAll(out, chunk as Buffer);
           }
         }
@@ -240,9 +279,10 @@ export class FsBlobStore implements BlobStore {
           `range starts at ${range.start}, past the ${size}-byte object`,
         );
       }
-      return handle.createReadStream({ start: range.start, end: range.end });
+      return handle.createReadStream({ start: range.start, end: range.end, highWaterMark: WRITE_BYTES });
     }
-    return handle.createReadStream();
+    // Large reads: whole-object readers (verify, downloads) would otherwise rebuild 1 MiB frames from 64 KiB.
+    return handle.createReadStream({ highWaterMark: WRITE_BYTES });
   }
 
   async delete(key: string): Promise<void> {
@@ -335,44 +375,9 @@ export class FsBlobStore implements BlobStore {
   }
 }
 
-/** Copies exactly `length` bytes from `body` to `out`, returning their hex MD5; refuses any other length. */
-async function copyExactly(
-  body: AsyncIterable<Uint8Array>,
-  out: FileHandle,
-  length: number,
-): Promise<string> {
-  const md5 = createHash('md5');
-  let received = 0;
-  const iterator = body[Symbol.asyncIterator]();
-  for (;;) {
-    let next: IteratorResult<Uint8Array>;
-    try {
-      next = await iterator.next();
-    } catch (cause) {
-      throw new FerryError('request.invalid', `upload body was cut off after ${received} bytes`, { cause });
-    }
-    if (next.done) break;
-    const chunk = next.value;
-    received += chunk.byteLength;
-    if (received > length) {
-      // Stop reading: the rest is not wanted, and the stream is released.
-      await iterator.return?.().catch(() => {});
-      throw new FerryError('request.invalid', `upload body runs past its ${length} bytes`);
-    }
-    md5.update(chunk);
-    await writeAll(out, chunk);
-  }
-  if (received !== length)
-    throw new FerryError('request.invalid', `upload body ended after ${received} of ${length} bytes`);
-  return md5.digest('hex');
-}
-
-async function writeAll(out: FileHandle, chunk: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < chunk.byteLength) {
-    const { bytesWritten } = await out.write(chunk, offset, chunk.byteLength - offset);
-    offset += bytesWritten;
-  }
+/** Device, inode, size and modification time: a replaced file differs in one of them. */
+function identityOf(s: BigIntStats): string {
+  return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}`;
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -1,0 +1,104 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateRecipientKeyPair, isFerryError } from '@ferry/shared';
+import type { JWK } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  newTestObjectId,
+  type SealedTestObject,
+  sealTestObject,
+} from '../../../testkit/control-plane/seal-object.js';
+import { FsBlobStore } from '../storage/fs-blob-store.js';
+import { checkInStream, rememberChecked, takeChecked } from './stream-checks.js';
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** A body as the HTTP layer hands it over: small chunks, so the check sees frames cut anywhere. */
+async function* body(bytes: Buffer, size = 7_000): AsyncGenerator<Uint8Array> {
+  for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
+}
+
+describe('checking a single PUT as the fs store writes it', () => {
+  let root: string;
+  let store: FsBlobStore;
+  let privateKeys: JWK[];
+  let obj: SealedTestObject;
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'ferry-stream-checks-'));
+    store = new FsBlobStore({ root, publicUrl: 'http://127.0.0.1:1', signingSecret: Buffer.alloc(32, 1) });
+    await store.init();
+    const pair = await generateRecipientKeyPair();
+    privateKeys = [pair.privateJwk];
+    obj = await sealTestObject({ recipientPublicKey: pair.publicJwk });
+  });
+  afterAll(() => rm(root, { recursive: true, force: true }));
+
+  /** PUTs `bytes` as upload `uploadId`'s single PUT, checked and remembered, then publishes it. */
+  async function putAndPublish(bytes: Buffer, length = bytes.length) {
+    const uploadId = newTestObjectId();
+    const key = `g/test/o/${uploadId}.fobj`;
+    const fields = { uploadId, key, partNumber: 1, length, single: true, expiresAt: 0 };
+    const written = await store.receivePart(fields, body(bytes), checkInStream(privateKeys));
+    if (written.checked) rememberChecked(store, uploadId, written.identity, written.checked);
+    const handle = { key, uploadId, backendUploadId: undefined };
+    await store.completeUpload(handle, [{ partNumber: 1, size: length }]);
+    return { row: { id: uploadId, blobKey: key }, written };
+  }
+
+  it('finds what a read-back would: ciphertext and plaintext hashes and sizes, manifest, header', async () => {
+    const { row } = await putAndPublish(obj.bytes);
+    const opened = await takeChecked(store, row);
+    expect(opened?.openError).toBeUndefined();
+    expect(opened).toMatchObject({
+      objectSha256: obj.objectSha256,
+      objectBytes: obj.objectBytes,
+      plainSha256: obj.sha256,
+      plainBytes: obj.plainBytes,
+      manifest: JSON.parse(JSON.stringify(obj.manifest)),
+      head: { metadata: obj.metadata },
+    });
+    expect(opened?.header?.objectId).toBe(obj.objectId);
+    // Taken once: a second complete reads the object back.
+    expect(await takeChecked(store, row)).toBeUndefined();
+  });
+
+  it('keeps a frame that fails authentication as the reason, with the tampered bytes hashed whole', async () => {
+    const tampered = Buffer.from(obj.bytes);
+    const at = tampered.length - 40;
+    tampered[at] = tampered[at]! ^ 0x01;
+    const { row } = await putAndPublish(tampered);
+    const opened = await takeChecked(store, row);
+    expect(isFerryError(opened?.openError, 'crypto.bad_object')).toBe(true);
+    expect(opened?.objectSha256).toBe(sha256(tampered));
+    expect(opened?.objectBytes).toBe(tampered.length);
+  });
+
+  it('gives nothing when another file has taken the key since the PUT: complete reads that one back', async () => {
+    const { row } = await putAndPublish(obj.bytes);
+    const other = Buffer.from(obj.bytes);
+    other[other.length - 1] = other[other.length - 1]! ^ 0x01;
+    const path = join(root, row.blobKey);
+    await rm(path);
+    await writeFile(path, other);
+    expect(await takeChecked(store, row)).toBeUndefined();
+  });
+
+  it('refuses a short body as the request it is, never as a bad object, and leaves nothing', async () => {
+    const uploadId = newTestObjectId();
+    const key = `g/test/o/${uploadId}.fobj`;
+    const fields = {
+      uploadId,
+      key,
+      partNumber: 1,
+      length: obj.bytes.length + 10,
+      single: true,
+      expiresAt: 0,
+    };
+    const err = await store.receivePart(fields, body(obj.bytes), checkInStream(privateKeys)).catch((e) => e);
+    expect(isFerryError(err, 'request.invalid')).toBe(true);
+    expect((await store.listParts({ key, uploadId, backendUploadId: undefined })).length).toBe(0);
+  });
+});

@@ -1,0 +1,65 @@
+/**
+ * The fs store sees an object's bytes arrive (routes/blob-parts.ts), so it checks a single-PUT object
+ * there, in the stream, as it writes it: the same pass as a read-back (opened.ts), done once. What it
+ * found is kept here, bound to the identity of the file written, and complete (verify-object.ts) takes
+ * it instead of reading the object back, when the object published at the key is still that file. Any
+ * other case (multipart parts, a restart, another replica, an evicted entry, a replaced file) reads the
+ * object back as before. Nothing is judged at the PUT: complete applies the same checks to either.
+ */
+import type { UploadRow } from '../db/queries/ingest-uploads.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import { EpochKeyCache } from '../storage/open-stored-object.js';
+import { HashingReader } from './hashing-reader.js';
+import { type Keys, type Opened, openFrom } from './opened.js';
+import { storage } from './upload-store.js';
+
+/** Entries kept per store: an agent completes soon after its PUTs; an evicted one is read back. */
+const MAX_ENTRIES = 10_000;
+
+interface Entry {
+  identity: string;
+  opened: Opened;
+}
+
+const byStore = new WeakMap<BlobStore, Map<string, Entry>>();
+
+/** One per process: an agent wraps one epoch key per study or few minutes (see EpochKeyCache). */
+const epochKeys = new EpochKeyCache({ max: 256, ttlMs: 5 * 60_000 });
+
+/** The check a PUT runs over its body's chunks. */
+export function checkInStream(
+  privateKeys: Keys['privateKeys'],
+): (chunks: AsyncIterable<Buffer>) => Promise<Opened> {
+  return (chunks) => openFrom(new HashingReader(chunks), { privateKeys, cache: epochKeys });
+}
+
+/** Keeps what the PUT of `uploadId` found in the file it wrote (`identity`, see BlobStore.identity). */
+export function rememberChecked(store: BlobStore, uploadId: string, identity: string, opened: Opened): void {
+  let map = byStore.get(store);
+  if (!map) {
+    map = new Map();
+    byStore.set(store, map);
+  }
+  map.delete(uploadId);
+  map.set(uploadId, { identity, opened });
+  for (const oldest of map.keys()) {
+    if (map.size <= MAX_ENTRIES) break;
+    map.delete(oldest);
+  }
+}
+
+/**
+ * What the PUT found, if the object now at the row's key is the very file it wrote; undefined (read it
+ * back) otherwise. Taken once: a later complete of the same upload reads back.
+ */
+export async function takeChecked(
+  store: BlobStore,
+  row: Pick<UploadRow, 'id' | 'blobKey'>,
+): Promise<Opened | undefined> {
+  const map = byStore.get(store);
+  const entry = map?.get(row.id);
+  if (!entry || !store.identity) return undefined;
+  map?.delete(row.id);
+  const identity = await storage('read an object identity', () => store.identity!(row.blobKey));
+  return identity === entry.identity ? entry.opened : undefined;
+}
