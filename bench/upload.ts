@@ -6,40 +6,64 @@
 // - latency from receipt at the gateway to retrievable in the cloud, per instance (p50 target <= 1 s),
 //   and from the last C-STORE until the whole study is retrievable. The study stable period is not
 //   part of either: "stored" is counted, not "complete".
+// - CPU seconds of the control plane and of the agent over that window (from /proc), per GB ingested,
+//   and the agent's peak RSS;
+// - a 2 GiB single-instance row (fs + PostgreSQL; FERRY_BENCH_BIG_BYTES sets the size,
+//   FERRY_BENCH_NO_BIG=1 leaves it out): the agent's peak RSS while it passes (target <= 200 MB).
 // Writes bench/results/upload-latest.json. FERRY_BENCH_SETUPS (fs-postgres,s3-postgres,fs-pglite) and
-// FERRY_BENCH_CORPORA (ct-300,small-2000) pick rows, for profiling one.
+// FERRY_BENCH_CORPORA (ct-300,small-2000,big-2gib) pick rows, for profiling one; FERRY_BENCH_PROFILE=1
+// profiles both processes of each row (bench/lib/profile-run.ts).
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { scratch, sleep } from '../test/harness/agent.js';
 import { type Cloud, type StudyDetail, startCloud, storedVersions } from '../test/harness/cloud.js';
-import { ctCorpus, repoRoot, smallCorpus } from '../test/harness/corpus.js';
-import { dicomStrings, freePort, startStorescp, storescu } from '../test/harness/dcmtk.js';
+import { bigInstance, ctCorpus, repoRoot, smallCorpus } from '../test/harness/corpus.js';
+import { freePort, startStorescp, storescu, topLevelStrings } from '../test/harness/dcmtk.js';
 import startRealServices from '../test/setup/real-services.js';
+import { cpuWindow, peakRssBytes } from './lib/proc-usage.js';
+import { monotonicMicros, type ProfiledProcess, profileRow } from './lib/profile-run.js';
+
+const BIG_BYTES = Number(process.env.FERRY_BENCH_BIG_BYTES ?? 2 * 1024 ** 3);
+
+/** The issue 18 targets, printed beside each figure. */
+const TARGETS = {
+  ratio: { 'ct-300': 0.5, 'small-2000': 0.4 } as Record<string, number>,
+  agentPeakRssMB: 200,
+};
 
 interface Corpus {
   name: string;
-  dir: string;
+  /** A directory of .dcm files sent with storescu's scan, or one file. */
+  dir?: string;
+  file?: string;
   instances: number;
   bytes: number;
   studyUid: string;
+}
+
+async function studyUidOf(file: string): Promise<string> {
+  const studyUid = (await topLevelStrings(file, ['0020,000d']))['0020,000d'];
+  if (!studyUid) throw new Error(`${file}: no Study Instance UID`);
+  return studyUid;
 }
 
 async function corpus(name: string, dir: string): Promise<Corpus> {
   const files = (await readdir(dir)).filter((f) => f.endsWith('.dcm')).sort();
   let bytes = 0;
   for (const f of files) bytes += (await stat(join(dir, f))).size;
-  const [studyUid] = await dicomStrings(join(dir, files[0] ?? ''), ['StudyInstanceUID']);
-  if (!studyUid) throw new Error(`${dir}: no Study Instance UID`);
-  return { name, dir, instances: files.length, bytes, studyUid };
+  return { name, dir, instances: files.length, bytes, studyUid: await studyUidOf(join(dir, files[0] ?? '')) };
+}
+
+async function fileCorpus(name: string, file: string): Promise<Corpus> {
+  return { name, file, instances: 1, bytes: (await stat(file)).size, studyUid: await studyUidOf(file) };
 }
 
 async function send(port: number, calledAe: string, c: Corpus): Promise<number> {
   const res = await storescu({
     port,
     calledAe,
-    files: [],
-    scanDir: c.dir,
-    scanPattern: '*.dcm',
+    files: c.file ? [c.file] : [],
+    ...(c.dir ? { scanDir: c.dir, scanPattern: '*.dcm' } : {}),
     timeoutMs: 900_000,
   });
   if (res.code !== 0)
@@ -66,6 +90,11 @@ function quantile(xs: number[], q: number): number {
 }
 
 async function endToEnd(cloud: Cloud, c: Corpus) {
+  const agentPid = cloud.agent.pid;
+  const cpPid = cloud.cp.child.pid;
+  if (cpPid === undefined) throw new Error('the control plane has no pid');
+  const cpu = await cpuWindow({ agent: agentPid, controlPlane: cpPid });
+  const windowStart = monotonicMicros();
   const started = performance.now();
   const sendSeconds = await send(cloud.agent.port, cloud.aeTitle, c);
   const lastStore = performance.now();
@@ -80,6 +109,9 @@ async function endToEnd(cloud: Cloud, c: Corpus) {
     await sleep(50);
   }
   const done = performance.now();
+  const windowUs: [number, number] = [windowStart, monotonicMicros()];
+  const used = await cpu();
+  const agentPeakRss = await peakRssBytes(agentPid);
   const study = (await cloud.api<StudyDetail>('GET', `/api/v1/studies/${c.studyUid}`)).body;
   const latencies = storedVersions(study)
     .filter((i) => i.current)
@@ -90,7 +122,25 @@ async function endToEnd(cloud: Cloud, c: Corpus) {
     lastStoreToAllStoredSeconds: (done - lastStore) / 1000,
     latencyP50: quantile(latencies, 0.5),
     latencyP99: quantile(latencies, 0.99),
+    agentCpuSeconds: used.agent ?? Number.NaN,
+    controlPlaneCpuSeconds: used.controlPlane ?? Number.NaN,
+    agentPeakRss,
+    processes: [
+      { role: 'agent', pid: agentPid, windowUs, bytes: c.bytes, cpuSeconds: used.agent },
+      { role: 'control plane', pid: cpPid, windowUs, bytes: c.bytes, cpuSeconds: used.controlPlane },
+    ] satisfies ProfiledProcess[],
   };
+}
+
+/**
+ * Control-plane CPU seconds per GB ingested at the commit before issue 18's work (1c4e04a), measured
+ * with this bench on this machine; the issue's target is at most a third of it.
+ */
+const BASELINE_CP_CPU_PER_GB: Record<string, number> = {};
+
+function corporaFor(setup: string, all: Corpus[]): Corpus[] {
+  // The 2 GiB row shows the agent's memory with one huge instance; one backend is enough for that.
+  return all.filter((c) => !c.name.startsWith('big-') || setup === 'fs-postgres');
 }
 
 async function main(): Promise<void> {
@@ -98,20 +148,29 @@ async function main(): Promise<void> {
   startRealServices();
   const work = await scratch('bench-upload');
   const only = (name: string, list: string | undefined) => !list || list.split(',').includes(name);
-  const corpora = [];
+  const setups = (
+    [
+      { blobs: 'fs', database: 'postgres' },
+      { blobs: 's3', database: 'postgres' },
+      { blobs: 'fs', database: 'pglite' },
+    ] as const
+  ).filter((s) => only(`${s.blobs}-${s.database}`, process.env.FERRY_BENCH_SETUPS));
+  const corpora: Corpus[] = [];
   if (only('ct-300', process.env.FERRY_BENCH_CORPORA)) corpora.push(await corpus('ct-300', await ctCorpus()));
   if (only('small-2000', process.env.FERRY_BENCH_CORPORA))
     corpora.push(await corpus('small-2000', await smallCorpus()));
+  const bigName = `big-${+(BIG_BYTES / 2 ** 30).toFixed(2)}gib`;
+  const wantBig =
+    !process.env.FERRY_BENCH_NO_BIG &&
+    only(bigName, process.env.FERRY_BENCH_CORPORA) &&
+    setups.some((s) => s.blobs === 'fs' && s.database === 'postgres');
+  if (wantBig) corpora.push(await fileCorpus(bigName, await bigInstance(BIG_BYTES)));
   const results = [];
-  const setups = [
-    { blobs: 'fs', database: 'postgres' },
-    { blobs: 's3', database: 'postgres' },
-    { blobs: 'fs', database: 'pglite' },
-  ] as const;
   for (const { blobs, database } of setups) {
-    if (!only(`${blobs}-${database}`, process.env.FERRY_BENCH_SETUPS)) continue;
-    for (const c of corpora) {
+    const setup = `${blobs}-${database}`;
+    for (const c of corporaFor(setup, corpora)) {
       const refSeconds = await storescpSeconds(c, work);
+      const profile = await profileRow(`upload-${setup}-${c.name}`);
       const cloud = await startCloud({
         name: `bench-${blobs}-${c.name}`,
         blobs,
@@ -125,6 +184,9 @@ async function main(): Promise<void> {
         await cloud.close();
         await rm(cloud.root, { recursive: true, force: true });
       }
+      const stages = await profile?.finish(e.processes);
+      const gb = c.bytes / 1e9;
+      const baseline = BASELINE_CP_CPU_PER_GB[`${setup}-${c.name}`];
       const row = {
         backend: blobs,
         database,
@@ -140,10 +202,19 @@ async function main(): Promise<void> {
         lastStoreToAllStoredSeconds: +e.lastStoreToAllStoredSeconds.toFixed(3),
         receiptToRetrievableP50Seconds: +e.latencyP50.toFixed(3),
         receiptToRetrievableP99Seconds: +e.latencyP99.toFixed(3),
+        controlPlaneCpuSeconds: +e.controlPlaneCpuSeconds.toFixed(2),
+        controlPlaneCpuSecondsPerGB: +(e.controlPlaneCpuSeconds / gb).toFixed(1),
+        agentCpuSeconds: +e.agentCpuSeconds.toFixed(2),
+        agentCpuSecondsPerGB: +(e.agentCpuSeconds / gb).toFixed(1),
+        agentPeakRssMB: Math.round(e.agentPeakRss / 2 ** 20),
+        ...(stages ? { profiled: true } : {}),
       };
       results.push(row);
+      const ratioTarget = TARGETS.ratio[c.name];
+      const cpTarget = baseline === undefined ? 'no baseline' : `<= ${(baseline / 3).toFixed(1)}`;
       console.log(
-        `${blobs.padEnd(3)} ${database.padEnd(8)} ${c.name.padEnd(11)} storescp ${row.storescpSeconds}s | end to end ${row.endToEndSeconds}s (${row.endToEndMBps} MB/s) ratio ${row.ratioVsStorescp} (target >= 0.5) | last C-STORE -> all stored ${row.lastStoreToAllStoredSeconds}s | receipt -> retrievable p50 ${row.receiptToRetrievableP50Seconds}s p99 ${row.receiptToRetrievableP99Seconds}s (target p50 <= 1 s)`,
+        `${blobs.padEnd(3)} ${database.padEnd(8)} ${c.name.padEnd(11)} storescp ${row.storescpSeconds}s | end to end ${row.endToEndSeconds}s (${row.endToEndMBps} MB/s) ratio ${row.ratioVsStorescp}${ratioTarget ? ` (target >= ${ratioTarget})` : ''} | last C-STORE -> all stored ${row.lastStoreToAllStoredSeconds}s | receipt -> retrievable p50 ${row.receiptToRetrievableP50Seconds}s p99 ${row.receiptToRetrievableP99Seconds}s (target p50 <= 1 s, p99 <= 2 s)` +
+          ` | control plane CPU ${row.controlPlaneCpuSeconds}s = ${row.controlPlaneCpuSecondsPerGB} s/GB (target ${cpTarget}) | agent CPU ${row.agentCpuSeconds}s = ${row.agentCpuSecondsPerGB} s/GB | agent peak RSS ${row.agentPeakRssMB} MB (target <= ${TARGETS.agentPeakRssMB} MB)`,
       );
     }
   }
