@@ -6,6 +6,7 @@
 import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, join } from 'node:path';
+import { mapLimit } from '@ferry/shared';
 import dicomweb from 'dicomweb-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Cloud, startCloud, storedVersions } from '../harness/cloud.js';
@@ -45,6 +46,25 @@ async function uids(file: string): Promise<{ studyUid: string; seriesUid: string
   return { studyUid: v['0020,000d'] ?? '', seriesUid: v['0020,000e'] ?? '', sopUid: v['0008,0018'] ?? '' };
 }
 
+/** Checks and sends run this many at a time: each mostly waits on another process. */
+const PARALLEL = 4;
+
+/** What storescp kept of one send, described for the checks after delivery. */
+async function describeRef(name: string, refFile: string): Promise<Sent> {
+  return { name, ...(await uids(refFile)), refSha: (await datasetHash(refFile)).sha256, refFile };
+}
+
+/** A storescp on a free port; tried again if a parallel send's storescp took that port first. */
+async function startRefScp(outDir: string): ReturnType<typeof startStorescp> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startStorescp({ port: await freePort(), outDir });
+    } catch (err) {
+      if (attempt === 3) throw err;
+    }
+  }
+}
+
 /** Sends `files` to the agent and to a fresh storescp in parallel; returns what storescp kept. */
 async function sendBoth(
   cloud: Cloud,
@@ -53,7 +73,7 @@ async function sendBoth(
   refDir: string,
 ): Promise<{ agent: ToolResult; refFiles: string[] }> {
   await mkdir(refDir, { recursive: true });
-  const scp = await startStorescp({ port: await freePort(), outDir: refDir });
+  const scp = await startRefScp(refDir);
   try {
     const [agent, ref] = await Promise.all([
       storescu({ port: cloud.agent.port, files, extraArgs, verbose: true, timeoutMs: 300_000 }),
@@ -77,10 +97,14 @@ async function expectDeliveredIdentical(cloud: Cloud, sent: Sent[], dir: string)
   for (const [studyUid, list] of byStudy) {
     const study = await cloud.waitForStudy(studyUid, { instances: list.length, timeoutMs: 300_000 });
     expect(storedVersions(study).filter((v) => v.current)).toHaveLength(list.length);
-    for (const s of list) {
+    // A few retrieves at once: each waits on the control plane, then on hashing here.
+    const differs = await mapLimit(list, PARALLEL, async (s) => {
       const got = await cloud.wadoDataset(studyUid, s.seriesUid, s.sopUid, dir);
-      if (got.sha256 !== s.refSha) problems.push(`${s.name}: WADO dataset differs from storescp's`);
-    }
+      return got.sha256 !== s.refSha;
+    });
+    problems.push(
+      ...list.filter((_, i) => differs[i]).map((s) => `${s.name}: WADO dataset differs from storescp's`),
+    );
   }
   expect(problems).toEqual([]);
 }
@@ -294,24 +318,30 @@ describe.each([
   afterAll(() => cloud?.close());
 
   it('delivers every pydicom sample byte-identical, and QIDO lists each study', async () => {
-    const sent: Sent[] = [];
-    for (const [i, sample] of pydicomSamples().entries()) {
-      const { agent, refFiles } = await sendBoth(
-        cloud,
-        [sample.file],
-        sample.options,
-        join(cloud.root, 'ref-samples', String(i)),
-      );
-      expect(successes(agent), `${basename(sample.file)}: ${agent.stderr.slice(-1500)}`).toHaveLength(1);
-      const refFile = refFiles[0];
-      if (!refFile) throw new Error(`storescp kept nothing for ${sample.file}`);
-      sent.push({
-        name: basename(sample.file),
-        ...(await uids(refFile)),
-        refSha: (await datasetHash(refFile)).sha256,
-        refFile,
-      });
+    const numbered = pydicomSamples().map((sample, i) => ({ ...sample, i }));
+    // Some samples are one instance in several transfer syntaxes: those go one after another, in
+    // list order, so the last of them is the version to compare with; distinct instances go in parallel.
+    const bySop = new Map<string, typeof numbered>();
+    const sops = await mapLimit(numbered, PARALLEL, async (s) => (await uids(s.file)).sopUid);
+    for (const [i, s] of numbered.entries()) {
+      const sop = sops[i] || s.file;
+      bySop.set(sop, [...(bySop.get(sop) ?? []), s]);
     }
+    const sent: Sent[] = new Array(numbered.length);
+    await mapLimit([...bySop.values()], PARALLEL, async (group) => {
+      for (const sample of group) {
+        const { agent, refFiles } = await sendBoth(
+          cloud,
+          [sample.file],
+          sample.options,
+          join(cloud.root, 'ref-samples', String(sample.i)),
+        );
+        expect(successes(agent), `${basename(sample.file)}: ${agent.stderr.slice(-1500)}`).toHaveLength(1);
+        const refFile = refFiles[0];
+        if (!refFile) throw new Error(`storescp kept nothing for ${sample.file}`);
+        sent[sample.i] = await describeRef(basename(sample.file), refFile);
+      }
+    });
     await expectDeliveredIdentical(cloud, sent, join(cloud.root, 'wado-samples'));
     samples = sent;
 
@@ -339,14 +369,7 @@ describe.each([
     const files = await corpusFiles(await ctCorpus());
     const { agent, refFiles } = await sendBoth(cloud, files, [], join(cloud.root, 'ref-ct'));
     expect(successes(agent)).toHaveLength(files.length);
-    const sent: Sent[] = [];
-    for (const refFile of refFiles)
-      sent.push({
-        name: basename(refFile),
-        ...(await uids(refFile)),
-        refSha: (await datasetHash(refFile)).sha256,
-        refFile,
-      });
+    const sent = await mapLimit(refFiles, PARALLEL, (refFile) => describeRef(basename(refFile), refFile));
     expect(new Set(sent.map((s) => s.studyUid)).size).toBe(1);
     await expectDeliveredIdentical(cloud, sent, join(cloud.root, 'wado-ct'));
     // The viewer's view of the series: first, middle and last slice (the samples cover the syntaxes).

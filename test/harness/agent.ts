@@ -86,11 +86,19 @@ export async function startAgent(opts: {
   });
   const { child, exited, output: out } = service;
   const port = service.ready.port;
-  const logLines = () =>
-    out()
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  // Parsed once each, as they arrive: tests poll this every few milliseconds over megabytes of log.
+  const parsed: Record<string, unknown>[] = [];
+  let parsedTo = 0;
+  const logLines = () => {
+    const text = out();
+    const end = text.lastIndexOf('\n') + 1;
+    if (end > parsedTo) {
+      for (const l of text.slice(parsedTo, end).split('\n'))
+        if (l.startsWith('{')) parsed.push(JSON.parse(l) as Record<string, unknown>);
+      parsedTo = end;
+    }
+    return [...parsed];
+  };
   return {
     port,
     pid: child.pid!,

@@ -33,10 +33,21 @@ export async function spawnService<R>(opts: {
       child.kill('SIGKILL');
       reject(new Error(`${opts.name} did not become ready in ${opts.timeoutMs} ms:\n${out}`));
     }, opts.timeoutMs);
+    // Only the lines not looked at yet, and only until ready: a long run logs megabytes, and
+    // searching all of it on every chunk costs the test process a core.
+    let scanned = 0;
+    const marker = `"event":"${opts.readyEvent}"`;
     const check = () => {
-      const line = out.split('\n').find((l) => l.includes(`"event":"${opts.readyEvent}"`));
+      const end = out.lastIndexOf('\n') + 1;
+      if (end <= scanned) return;
+      const line = out
+        .slice(scanned, end)
+        .split('\n')
+        .find((l) => l.includes(marker));
+      scanned = end;
       if (line) {
         clearTimeout(timer);
+        child.stdout?.off('data', check);
         resolve(JSON.parse(line) as R);
       }
     };
