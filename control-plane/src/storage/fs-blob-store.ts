@@ -61,6 +61,7 @@ export class FsBlobStore implements BlobStore {
   readonly root: string;
   private readonly publicUrl: string;
   private readonly secret: Uint8Array;
+  private readonly objectDirs = new Set<string>();
 
   constructor(opts: FsBlobStoreOptions) {
     this.root = opts.root;
@@ -139,20 +140,24 @@ export class FsBlobStore implements BlobStore {
       if (!(await this.io('find upload', () => exists(dir)))) throw notOpen(fields.uploadId);
       target = join(dir, String(fields.partNumber));
     }
-    return this.writeAtomically(target, async (out) => {
-      const feed = new PartFeed(body, out, fields.length);
-      let checked: T | undefined;
-      if (check) {
-        try {
-          checked = await check(feed);
-        } catch (err) {
-          throw feed.failure ?? err;
+    return this.writeAtomically(
+      target,
+      async (out) => {
+        const feed = new PartFeed(body, out, fields.length);
+        let checked: T | undefined;
+        if (check) {
+          try {
+            checked = await check(feed);
+          } catch (err) {
+            throw feed.failure ?? err;
+          }
         }
-      }
-      const md5 = await feed.finish();
-      const identity = identityOf(await out.stat({ bigint: true }));
-      return { etag: `"${md5}"`, identity, ...(check ? { checked } : {}) };
-    });
+        const md5 = await feed.finish();
+        const identity = identityOf(await out.stat({ bigint: true }));
+        return { etag: `"${md5}"`, identity, ...(check ? { checked } : {}) };
+      },
+      { nameMayBeLost: true },
+    );
   }
 
   /**
@@ -205,18 +210,35 @@ export class FsBlobStore implements BlobStore {
 
   async completeUpload(upload: UploadHandle, parts: StoredPart[]): Promise<void> {
     assertBlobKey(upload.key);
-    const held = new Map((await this.listParts(upload)).map((p) => [p.partNumber, p.size]));
-    checkParts(upload, parts, held);
     const target = this.objectPath(upload.key);
-    await this.io('prepare object directory', () => ensureDir(dirname(target)));
     if (upload.backendUploadId === undefined) {
       const staged = this.stagingPath(upload);
-      // Not staged: an earlier complete published it (checkParts found it at the key).
-      if ((await this.stagedSize(upload)) === undefined) return;
-      await this.io('publish', () => publishOnce(staged, target));
-      await this.io('remove the staged object', () => rm(staged, { force: true }));
+      const size = await this.stagedSize(upload);
+      if (size === undefined) {
+        // Not staged: published by an earlier complete (then held at the key), or never sent.
+        const published = await this.head(upload.key);
+        checkParts(upload, parts, new Map(published ? [[1, published.size]] : []));
+        return;
+      }
+      checkParts(upload, parts, new Map([[1, size]]));
+      await this.io('prepare object directory', () => this.ensureObjectDir(dirname(target)));
+      await this.io('publish', async () => {
+        try {
+          await publishOnce(staged, target);
+        } catch (err) {
+          if (errno(err) !== 'ENOENT') throw err;
+          // The directory went away since it was made: make it again.
+          this.objectDirs.delete(dirname(target));
+          await this.ensureObjectDir(dirname(target));
+          await publishOnce(staged, target);
+        }
+      });
+      await this.io('remove the staged object', () => unlinkIfAny(staged));
       return;
     }
+    const held = new Map((await this.listParts(upload)).map((p) => [p.partNumber, p.size]));
+    checkParts(upload, parts, held);
+    await this.io('prepare object directory', () => this.ensureObjectDir(dirname(target)));
     const dir = this.multipartDir(upload);
     await this.writeAtomically(
       target,
@@ -296,6 +318,13 @@ export class FsBlobStore implements BlobStore {
     });
   }
 
+  /** ensureDir, once per directory: object directories (one per group) are made once and kept. */
+  private async ensureObjectDir(dir: string): Promise<void> {
+    if (this.objectDirs.has(dir)) return;
+    await ensureDir(dir);
+    this.objectDirs.add(dir);
+  }
+
   private objectPath(key: string): string {
     return join(this.root, key);
   }
@@ -330,11 +359,15 @@ export class FsBlobStore implements BlobStore {
   /**
    * Fills a temp file next to `target` with `fill`, then fsync, rename, fsync the directory. With
    * `once`, an object already at `target` is kept and the new bytes are dropped (see publishOnce).
+   * With `nameMayBeLost`, the directory is not synced: for parts and staged single PUTs, whose bytes
+   * are synced but whose name only has to survive until complete publishes them (and syncs that
+   * name). A crash can then lose the name, never tear the file: the agent, which keeps its copy
+   * until the receipt, is told to send it again.
    */
   private async writeAtomically<T>(
     target: string,
     fill: (out: FileHandle) => Promise<T>,
-    opts: { once?: boolean } = {},
+    opts: { once?: boolean; nameMayBeLost?: boolean } = {},
   ): Promise<T> {
     const tmp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
     const out = await this.io('create temp file', () => open(tmp, 'wx'));
@@ -347,7 +380,7 @@ export class FsBlobStore implements BlobStore {
         await rm(tmp, { force: true });
       } else {
         await this.io('publish', () => rename(tmp, target));
-        await this.io('sync directory', () => syncDir(dirname(target)));
+        if (!opts.nameMayBeLost) await this.io('sync directory', () => syncDir(dirname(target)));
       }
       return result;
     } catch (err) {
@@ -418,11 +451,57 @@ async function ensureDir(dir: string): Promise<void> {
   await syncDir(dirname(dir));
 }
 
-async function syncDir(dir: string): Promise<void> {
+/** A directory's fsync waiting to start, and the one running. */
+interface DirSync {
+  waiting: Promise<void> | undefined;
+  running: Promise<void> | undefined;
+}
+const dirSyncs = new Map<string, DirSync>();
+
+/**
+ * fsyncs `dir` after the caller's change to it (group commit): callers that arrive while a sync of
+ * the directory waits to start share it, and one that arrives while a sync runs gets the next one, so
+ * every caller's entry is covered by an fsync that began after it was made. Many objects published at
+ * once into one group's directory then cost one fsync, not one each.
+ */
+function syncDir(dir: string): Promise<void> {
+  let s = dirSyncs.get(dir);
+  if (!s) {
+    s = { waiting: undefined, running: undefined };
+    dirSyncs.set(dir, s);
+  }
+  if (s.waiting) return s.waiting;
+  const sync = s;
+  const next = (async () => {
+    // Always yields first, so `waiting` is set before it is cleared.
+    await sync.running?.catch(() => {});
+    sync.waiting = undefined;
+    const run = syncDirNow(dir);
+    sync.running = run;
+    try {
+      await run;
+    } finally {
+      if (sync.running === run) sync.running = undefined;
+      if (!sync.running && !sync.waiting && dirSyncs.get(dir) === sync) dirSyncs.delete(dir);
+    }
+  })();
+  s.waiting = next;
+  return next;
+}
+
+async function syncDirNow(dir: string): Promise<void> {
   const handle = await open(dir, 'r');
   try {
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+async function unlinkIfAny(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch (err) {
+    if (errno(err) !== 'ENOENT') throw err;
   }
 }
