@@ -1,8 +1,8 @@
 // FERRY_BENCH_PROFILE=1: the benches run the agent and the control plane under `--cpu-prof` (they
 // inherit NODE_OPTIONS from the bench), one directory per row under bench/results/profiles/ (ignored
 // by git; `git add -f` one set to keep it). Per process it leaves the .cpuprofile (Chrome DevTools or
-// speedscope open it), a flame graph HTML made by 0x, and for the row a stage table of CPU seconds
-// and CPU seconds per GB (stages.json, stages.md), also printed.
+// speedscope open it), a flame graph HTML made by 0x, and for the row a stage table of sampled
+// seconds and seconds per GB (stages.json, stages.md), also printed, beside /proc's CPU seconds.
 import { execFile } from 'node:child_process';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -32,7 +32,7 @@ export interface ProfiledProcess {
   windowUs?: [number, number];
   /** Bytes that passed through it in the window. */
   bytes: number;
-  /** Its CPU seconds over the window from /proc, when read: the rest beyond the samples is native threads. */
+  /** Its CPU seconds over the window from /proc, when read. */
   cpuSeconds?: number;
 }
 
