@@ -33,10 +33,27 @@ export interface Opened {
   objectBytes: number;
 }
 
+/**
+ * Bytes tried first: a header nearly always ends (at the Pixel Data) well within them, and then the
+ * rest of a large prefix (a whole CT slice) need not be copied for dcmjs. A header that goes on is
+ * parsed again from the whole prefix.
+ */
+const FIRST_TRY_BYTES = 64 * 1024;
+
 /** The header as parsed here; an unreadable one is stored as `{}` (and then has no UIDs to index). */
 async function parsedHeader(prefix: HeaderPrefix): Promise<Pick<ParsedHeader, 'metadata' | 'charset'>> {
   try {
-    const { metadata, charset } = await parseDicomHeader(prefix.bytes(), { whole: prefix.whole });
+    const bytes = prefix.bytes();
+    let parsed: ParsedHeader | undefined;
+    if (bytes.length > FIRST_TRY_BYTES) {
+      // Reaching the Pixel Data means the same elements were read as from the whole prefix.
+      const first = await parseDicomHeader(bytes.subarray(0, FIRST_TRY_BYTES), { whole: false }).catch(
+        () => undefined,
+      );
+      if (first?.complete) parsed = first;
+    }
+    parsed ??= await parseDicomHeader(bytes, { whole: prefix.whole });
+    const { metadata, charset } = parsed;
     return charset ? { metadata, charset } : { metadata };
   } catch {
     return { metadata: {} };

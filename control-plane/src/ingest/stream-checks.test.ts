@@ -7,6 +7,8 @@ import type { JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   newTestObjectId,
+  padSample,
+  readSample,
   type SealedTestObject,
   sealTestObject,
 } from '../../../testkit/control-plane/seal-object.js';
@@ -25,6 +27,7 @@ describe('checking a single PUT as the fs store writes it', () => {
   let store: FsBlobStore;
   let privateKeys: JWK[];
   let obj: SealedTestObject;
+  let publicJwk: JWK;
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'ferry-stream-checks-'));
@@ -32,6 +35,7 @@ describe('checking a single PUT as the fs store writes it', () => {
     await store.init();
     const pair = await generateRecipientKeyPair();
     privateKeys = [pair.privateJwk];
+    publicJwk = pair.publicJwk;
     obj = await sealTestObject({ recipientPublicKey: pair.publicJwk });
   });
   afterAll(() => rm(root, { recursive: true, force: true }));
@@ -63,6 +67,21 @@ describe('checking a single PUT as the fs store writes it', () => {
     expect(opened?.header?.objectId).toBe(obj.objectId);
     // Taken once: a second complete reads the object back.
     expect(await takeChecked(store, row)).toBeUndefined();
+  });
+
+  it('parses the header as a whole-file parse does, in every kind of sample and past the first bytes tried', async () => {
+    const samples = ['CT_small.dcm', 'MR_small_bigendian.dcm', 'image_dfl.dcm', 'rtdose.dcm', 'JPEG2000.dcm'];
+    const cases = await Promise.all(samples.map(async (name) => ({ name, part10: await readSample(name) })));
+    // No Pixel Data, and 100 kB of trailing padding: the first bytes tried do not end the header.
+    cases.push({ name: 'padded report', part10: padSample(await readSample('reportsi.dcm'), 100_000) });
+    cases.push({ name: 'padded CT', part10: padSample(await readSample('CT_small.dcm'), 100_000) });
+    for (const { name, part10 } of cases) {
+      const sealed = await sealTestObject({ recipientPublicKey: publicJwk, part10 });
+      const { row } = await putAndPublish(sealed.bytes);
+      const opened = await takeChecked(store, row);
+      expect(opened?.openError, name).toBeUndefined();
+      expect(opened?.head.metadata, name).toEqual(sealed.metadata);
+    }
   });
 
   it('keeps a frame that fails authentication as the reason, with the tampered bytes hashed whole', async () => {
