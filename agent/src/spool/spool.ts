@@ -15,6 +15,7 @@ import { KeyEpochs } from './key-epochs.js';
 import { objectPath, receiptsPath, type SpoolPaths, spoolPaths } from './paths.js';
 import { ReceiptIndex } from './receipts.js';
 import { type PurgeOptions, Retention, type RetentionOptions } from './retention.js';
+import { readSealedBytes, sealedRange } from './sealed-range.js';
 import { SpoolLog } from './spool-log.js';
 import { type SpoolStats, spoolStatsOf } from './spool-stats.js';
 import type { InstanceStore, InstanceWriting, StoreRequest } from './store-contract.js';
@@ -54,23 +55,21 @@ export function readSealed(log: SpoolLog, id: string): ReadStream {
     : createReadStream(where.path, { start: where.start, end: where.start + where.length - 1 });
 }
 
+/** Sealed bytes are read this much at a time: one thread-pool trip per MiB, not per 64 KiB. */
+const RANGE_READ_BYTES = 1 << 20;
+
 /**
  * Opens bytes [start, end) of a spooled object's sealed bytes (end exclusive, start < end), wherever they live:
  * an inline object is a range of its log segment. The uploader sends and hashes parts with it.
  */
 export function readSealedRange(log: SpoolLog, id: string, start: number, end: number): ReadStream {
-  const entry = log.get(id);
-  const where = log.location(id);
-  if (!entry || !where) throw new FerryError('spool.corrupt', `spool object ${id} has no location`);
-  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end <= start)
-    throw new RangeError(`invalid byte range [${start}, ${end}) of spool object ${id}`);
-  if (end > entry.objectBytes)
-    throw new RangeError(
-      `byte range [${start}, ${end}) is beyond spool object ${id} (${entry.objectBytes} bytes)`,
-    );
-  const base = where.kind === 'inline' ? where.start : 0;
+  const r = sealedRange(log, id, start, end);
   // createReadStream's end is inclusive.
-  return createReadStream(where.path, { start: base + start, end: base + end - 1 });
+  return createReadStream(r.path, {
+    start: r.position,
+    end: r.position + r.length - 1,
+    highWaterMark: Math.min(RANGE_READ_BYTES, r.length),
+  });
 }
 
 export interface SpoolOptions {
@@ -187,6 +186,11 @@ export class Spool implements InstanceStore, SpoolConsumer, InstanceFates {
   /** Bytes [start, end) of a spooled object's sealed bytes. */
   readSealedRange(id: string, start: number, end: number): ReadStream {
     return readSealedRange(this.log, id, start, end);
+  }
+
+  /** Bytes [start, end) of a spooled object's sealed bytes in one buffer (small ranges). */
+  readSealedBytes(id: string, start: number, end: number): Promise<Buffer> {
+    return readSealedBytes(this.log, id, start, end);
   }
 
   readFailure(id: string, err: unknown): FerryError {
