@@ -91,7 +91,7 @@ async function rig(opts: RigOptions = {}): Promise<Rig> {
   const group = await t.seedGroup();
   const gateway = await enrollTestGateway(t, group);
   const dir = await mkdtemp(join(tmpdir(), 'ferry-upload-'));
-  const spool = await Spool.open(dir, t.deps.recipientPublicKey, silent);
+  const spool = await Spool.open(dir, t.deps.recipientPublicKey, silent, { compression: 'zstd' });
   const control = new ControlPlaneClient({
     server: TEST_PUBLIC_URL,
     auth: { gatewayId: gateway.gatewayId, privateJwk: gateway.privateJwk },
@@ -189,7 +189,7 @@ describe('uploader against the real control plane', () => {
     const r = await rig();
     try {
       const studyUid = newTestUid();
-      // Native (compressed at receipt) and encapsulated (sent as is) transfer syntaxes.
+      // Native (compressed at receipt: the rig forces zstd) and encapsulated (sent as is) transfer syntaxes.
       const samples = ['CT_small.dcm', 'MR_small.dcm', 'JPEG2000.dcm', 'MR_small_RLE.dcm'];
       const small: IndexEntry[] = [];
       for (let i = 0; i < 60; i++)
