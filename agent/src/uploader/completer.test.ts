@@ -32,12 +32,12 @@ function recordingApi(refuse?: (ids: string[]) => boolean) {
 }
 
 describe('Completer', () => {
-  it('sends the first completion at once and gathers the rest while it is out', async () => {
+  it('sends the first two completions at once and gathers the rest while they are out', async () => {
     const { api, calls } = recordingApi();
     const c = new Completer(api);
-    const all = Array.from({ length: 5 }, (_, i) => c.complete(item(i), 1000));
+    const all = Array.from({ length: 6 }, (_, i) => c.complete(item(i), 1000));
     await Promise.all(all);
-    expect(calls.map((b) => b.length)).toEqual([1, 4]);
+    expect(calls.map((b) => b.length)).toEqual([1, 1, 4]);
   });
 
   it('keeps one call under 256 MiB of objects to verify', async () => {
@@ -52,23 +52,24 @@ describe('Completer', () => {
   it('tells each call how many bytes it verifies (its deadline grows with them)', async () => {
     const { api, verifyBytes } = recordingApi();
     const c = new Completer(api);
-    await Promise.all([c.complete(item(0), 10), c.complete(item(1), 20), c.complete(item(2), 30)]);
-    expect(verifyBytes).toEqual([10, 50]);
+    await Promise.all([10, 20, 30, 40].map((bytes, i) => c.complete(item(i), bytes)));
+    expect(verifyBytes).toEqual([10, 20, 70]);
   });
 
   it('splits a batch refused as a whole to find the object at fault', async () => {
     const bad = item(3).objectId;
     const { api, verifyBytes } = recordingApi((ids) => ids.includes(bad));
     const c = new Completer(api);
-    const results = await Promise.allSettled([0, 1, 2, 3, 4].map((i) => c.complete(item(i), 1)));
+    const results = await Promise.allSettled([0, 1, 2, 3, 4, 5].map((i) => c.complete(item(i), 1)));
     expect(results.map((r) => r.status)).toEqual([
       'fulfilled',
       'fulfilled',
       'fulfilled',
       'rejected',
       'fulfilled',
+      'fulfilled',
     ]);
-    // The halves are sized by their own objects.
-    expect(verifyBytes).toEqual([1, 4, 2, 2, 1, 1]);
+    // Two calls of one, then the four gathered meanwhile; the halves are sized by their own objects.
+    expect(verifyBytes).toEqual([1, 1, 4, 2, 1, 1, 2]);
   });
 });

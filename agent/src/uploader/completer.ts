@@ -16,12 +16,18 @@ interface Waiter {
 }
 
 /**
- * Coalesces completions into batched calls: while one call is out, finished objects gather for the
+ * Calls out at once, at most. Two: while the control plane verifies one batch it records the other
+ * (a database commit), so neither waits on the other, and a third would only split the batches.
+ */
+const MAX_CALLS = 2;
+
+/**
+ * Coalesces completions into batched calls: while the calls are out, finished objects gather for the
  * next, so many small objects share one round trip and a lone large one is not kept waiting.
  */
 export class Completer {
   private queue: Waiter[] = [];
-  private running = false;
+  private running = 0;
 
   /** `signal()`: the current stop signal; a stopping uploader abandons calls in flight. */
   constructor(
@@ -33,12 +39,12 @@ export class Completer {
   complete(item: CompleteItem, bytes: number): Promise<UploadCompleteResult> {
     return new Promise((resolve, reject) => {
       this.queue.push({ item, bytes, resolve, reject });
-      if (!this.running) void this.drain();
+      if (this.running < MAX_CALLS) void this.drain();
     });
   }
 
   private async drain(): Promise<void> {
-    this.running = true;
+    this.running++;
     while (this.queue.length > 0) {
       let n = 0;
       let bytes = 0;
@@ -50,7 +56,7 @@ export class Completer {
         bytes += this.queue[n++]!.bytes;
       await this.call(this.queue.splice(0, n), bytes);
     }
-    this.running = false;
+    this.running--;
   }
 
   /** One call; a batch refused as a whole is split to find the object at fault. */

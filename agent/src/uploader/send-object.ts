@@ -1,4 +1,5 @@
 import type { ReadStream } from 'node:fs';
+import { pipeline, Readable } from 'node:stream';
 import { FerryError, type UploadOfferResult } from '@ferry/shared';
 import type { IndexEntry, SpoolConsumer } from '../spool/consumer.js';
 import type { UploadCaps } from './caps.js';
@@ -6,7 +7,7 @@ import type { Completer } from './completer.js';
 import type { Delivery } from './deliver.js';
 import type { Failures } from './failures.js';
 import { orderedParts } from './offer.js';
-import type { TokenBucket } from './throttle.js';
+import { type TokenBucket, throttle } from './throttle.js';
 import { hashOnly, newObjectHash, partBody, type UploadApi } from './upload-client.js';
 import type { UploadTally } from './uploader-stats.js';
 
@@ -15,7 +16,13 @@ const EXPIRY_MARGIN_MS = 30_000;
 
 export type UploadTarget = Extract<UploadOfferResult, { status: 'upload' }>;
 
-type SealedReader = Pick<SpoolConsumer, 'readSealedRange' | 'readFailure'>;
+type SealedReader = Pick<SpoolConsumer, 'readSealedRange' | 'readSealedBytes' | 'readFailure'>;
+
+/**
+ * Parts up to this size are read in one call and sent from one buffer (the small lane's objects,
+ * a CT slice included): no stream per part. Larger ones stream, so a 2 GiB object never sits in memory.
+ */
+const BUFFERED_PART_BYTES = 1 << 20;
 
 export type SendOutcome =
   | { ok: true; objectSha256: string; sentBytes: number }
@@ -50,6 +57,19 @@ export async function sendParts(opts: {
     const hash = newObjectHash();
     const expiresAt = Date.parse(target.expiresAt);
     for (const p of orderedParts(target.parts, e.objectBytes)) {
+      if (p.length <= BUFFERED_PART_BYTES) {
+        const bytes = await spool.readSealedBytes(e.id, p.offset, p.offset + p.length);
+        hash.update(bytes);
+        if (p.done) continue;
+        checkExpiry(expiresAt);
+        try {
+          await api.putPart(p.url!, sendable(bytes, opts.bucket), p.length, opts.signal);
+        } catch (err) {
+          return { ok: false, error: err, putRefused: true, sentBytes };
+        }
+        sentBytes += p.length;
+        continue;
+      }
       const src = range(spool, e, p.offset, p.offset + p.length);
       if (p.done) {
         await hashOnly(src.stream, hash).catch((err: unknown) => {
@@ -57,11 +77,11 @@ export async function sendParts(opts: {
         });
         continue;
       }
-      if (Date.now() > expiresAt - EXPIRY_MARGIN_MS) {
+      try {
+        checkExpiry(expiresAt);
+      } catch (err) {
         src.stream.destroy();
-        throw new FerryError('upload.url_invalid', 'part URLs expire before this part is sent', {
-          details: { expired: true },
-        });
+        throw err;
       }
       try {
         await api.putPart(p.url!, partBody(src.stream, hash, opts.bucket), p.length, opts.signal);
@@ -77,8 +97,21 @@ export async function sendParts(opts: {
   }
 }
 
+function checkExpiry(expiresAt: number): void {
+  if (Date.now() > expiresAt - EXPIRY_MARGIN_MS)
+    throw new FerryError('upload.url_invalid', 'part URLs expire before this part is sent', {
+      details: { expired: true },
+    });
+}
+
+/** A buffered part as a PUT body: the buffer itself, or metered through the cap when there is one. */
+function sendable(bytes: Buffer, bucket: TokenBucket | undefined): Buffer | Readable {
+  if (!bucket) return bytes;
+  return pipeline(Readable.from([bytes], { objectMode: false }), throttle(bucket), () => undefined);
+}
+
 export interface SendDeps {
-  spool: Pick<SpoolConsumer, 'mark' | 'readSealedRange' | 'readFailure'>;
+  spool: Pick<SpoolConsumer, 'mark' | 'readSealedRange' | 'readSealedBytes' | 'readFailure'>;
   api: UploadApi;
   caps: UploadCaps;
   completer: Completer;
@@ -87,9 +120,15 @@ export interface SendDeps {
   tally: UploadTally;
   /** The current stop signal: a stopping uploader abandons what is in flight. */
   signal: () => AbortSignal;
+  /** Holds work that outlives its batch (a receipt awaited after the parts went) until it settles. */
+  track: (e: IndexEntry, work: Promise<void>) => void;
 }
 
-/** Sends the parts not held yet (in its lane), then asks for the receipt. */
+/**
+ * Sends the parts not held yet (in its lane), then asks for the receipt. Resolves once the parts are
+ * sent: the receipt is awaited apart (`deps.track`), so the next batch is offered and sent while the
+ * control plane verifies this one, instead of every batch slot waiting on a complete call.
+ */
 export async function sendObject(deps: SendDeps, e: IndexEntry, target: UploadTarget): Promise<void> {
   let release: () => void;
   try {
@@ -116,12 +155,22 @@ export async function sendObject(deps: SendDeps, e: IndexEntry, target: UploadTa
   }
   deps.tally.sent(sent.sentBytes);
   if (!sent.ok) return deps.failures.failed(e, sent.error, sent.putRefused);
+  deps.track(e, receive(deps, e, target, sent.objectSha256));
+}
+
+/** Asks for the object's receipt and settles it by the answer. */
+async function receive(
+  deps: SendDeps,
+  e: IndexEntry,
+  target: UploadTarget,
+  objectSha256: string,
+): Promise<void> {
   try {
     const r = await deps.completer.complete(
-      { objectId: e.id, uploadId: target.uploadId, objectSha256: sent.objectSha256 },
+      { objectId: e.id, uploadId: target.uploadId, objectSha256 },
       e.objectBytes,
     );
-    if (r.status === 'stored') await deps.delivery.deliver(e, r.receipt, sent.objectSha256);
+    if (r.status === 'stored') await deps.delivery.deliver(e, r.receipt, objectSha256);
     else if (r.status === 'refused') await deps.failures.quarantine(e, r.code, r.message);
     else deps.failures.retryLater(e, new FerryError('upload.incomplete', `${r.code}: ${r.message}`));
   } catch (err) {

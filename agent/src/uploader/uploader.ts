@@ -113,6 +113,7 @@ export class Uploader {
       failures: this.failures,
       tally: this.tally,
       signal,
+      track: (e, work) => this.track(e, work),
     };
   }
 
@@ -217,7 +218,7 @@ export class Uploader {
     clearInterval(this.progressTimer);
     this.caps.stopFollowing();
     this.wake();
-    const all = Promise.allSettled([...this.inflight]);
+    const all = this.drained();
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, graceMs);
@@ -231,6 +232,22 @@ export class Uploader {
     if (this.status === 'stopping') this.status = 'stopped';
     this.logProgress();
     this.log.info({ event: 'upload.stopped' }, 'uploader stopped');
+  }
+
+  /** Settles once nothing is in flight, the receipts batches left behind included. */
+  private async drained(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+  }
+
+  /** A receipt awaited after its batch was done with: stop() waits for it like for a batch. */
+  private track(e: IndexEntry, work: Promise<void>): void {
+    const held = work
+      .catch((err: unknown) => {
+        this.log.error({ event: 'upload.unexpected', err }, 'unexpected uploader failure');
+        if (this.queue.isBusy(e.id)) this.failures.retryLater(e, err);
+      })
+      .finally(() => this.inflight.delete(held));
+    this.inflight.add(held);
   }
 
   private get running(): boolean {
