@@ -166,13 +166,18 @@ describe('network faults between the agent and the cloud', () => {
     // No S3 connection carries a whole 8 MiB part while this is on.
     s3.resetAfterBytes(5 * MiB);
     await send(c, sent);
+    // Until both links have cut connections and the uploader has retried a storage failure: what the
+    // checks below ask, waited for rather than slept through.
     await waitFor(
-      () => cp.stats().resets + s3.stats().resets >= 8 && events(c.agent, 'upload.retry').length >= 3,
+      () =>
+        cp.stats().resets > 3 &&
+        s3.stats().resets > 3 &&
+        events(c.agent, 'upload.retry').length >= 3 &&
+        events(c.agent, 'upload.retry').some((r) => r.code === 'storage.unavailable'),
       60_000,
       () =>
         `resets and retries (resets ${cp.stats().resets}+${s3.stats().resets}, retries ${events(c.agent, 'upload.retry').length})`,
     );
-    await sleep(3000);
     const retried = events(c.agent, 'upload.retry');
     const resets = { cp: cp.stats().resets, s3: s3.stats().resets };
     heal(c);

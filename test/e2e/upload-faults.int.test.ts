@@ -3,7 +3,7 @@
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { sleep, waitFor } from '../harness/agent.js';
+import { eventsEventually, sleep, waitFor } from '../harness/agent.js';
 import { type Cloud, type StudyDetail, startCloud, storedVersions } from '../harness/cloud.js';
 import { bigInstance, corpusFiles, ctCorpus, smallCorpus } from '../harness/corpus.js';
 import { dicomStrings, parseStorescuOutput, requireTool, storescu } from '../harness/dcmtk.js';
@@ -98,7 +98,8 @@ describe('upload faults', () => {
     await c.stopControlPlane();
     // Receiving does not wait on the cloud: every C-STORE gets Success while it is down.
     await send(c, files);
-    await sleep(5000);
+    // The agent tried while it was down and backs off: an outage it lived through, not one it missed.
+    await eventsEventually(c.agent, 'upload.offer_failed', 1, 30_000);
     await c.startControlPlane();
     const study = await c.waitForStudy(await studyUidOf(files[0] as string), {
       instances: files.length,
