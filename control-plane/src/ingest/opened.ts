@@ -34,29 +34,48 @@ export interface Opened {
 }
 
 /**
- * Bytes tried first: a header nearly always ends (at the Pixel Data) well within them, and then the
- * rest of a large prefix (a whole CT slice) need not be copied for dcmjs. A header that goes on is
- * parsed again from the whole prefix.
+ * Bytes of the plaintext parsed first: a header nearly always ends (at the Pixel Data) well within
+ * them, and then the rest of the object (a whole CT slice) is neither kept nor copied for dcmjs.
  */
 const FIRST_TRY_BYTES = 64 * 1024;
 
-/** The header as parsed here; an unreadable one is stored as `{}` (and then has no UIDs to index). */
-async function parsedHeader(prefix: HeaderPrefix): Promise<Pick<ParsedHeader, 'metadata' | 'charset'>> {
-  try {
-    const bytes = prefix.bytes();
-    let parsed: ParsedHeader | undefined;
-    if (bytes.length > FIRST_TRY_BYTES) {
-      // Reaching the Pixel Data means the same elements were read as from the whole prefix.
-      const first = await parseDicomHeader(bytes.subarray(0, FIRST_TRY_BYTES), { whole: false }).catch(
-        () => undefined,
-      );
-      if (first?.complete) parsed = first;
+/**
+ * The header of the plaintext pushed through it, parsed here. The first FIRST_TRY_BYTES are parsed as
+ * soon as they are in; when that parse reaches the Pixel Data it read the same elements a parse of the
+ * whole prefix would, and nothing more is kept. Otherwise the prefix is kept (up to HEADER_CAP_BYTES)
+ * and parsed at the end, as before.
+ */
+class HeaderBytes {
+  private readonly prefix = new HeaderPrefix();
+  private kept = 0;
+  private tried = false;
+  private early: ParsedHeader | undefined;
+
+  async push(bytes: Buffer): Promise<void> {
+    if (this.early) return;
+    if (this.tried) {
+      this.prefix.push(bytes);
+      return;
     }
-    parsed ??= await parseDicomHeader(bytes, { whole: prefix.whole });
-    const { metadata, charset } = parsed;
-    return charset ? { metadata, charset } : { metadata };
-  } catch {
-    return { metadata: {} };
+    const take = Math.min(bytes.length, FIRST_TRY_BYTES - this.kept);
+    this.prefix.push(bytes.subarray(0, take));
+    this.kept += take;
+    if (this.kept < FIRST_TRY_BYTES) return;
+    this.tried = true;
+    const first = await parseDicomHeader(this.prefix.bytes(), { whole: false }).catch(() => undefined);
+    if (first?.complete) this.early = first;
+    else this.prefix.push(bytes.subarray(take));
+  }
+
+  /** The header; an unreadable one is `{}` (and then has no UIDs to index). */
+  async parsed(): Promise<Pick<ParsedHeader, 'metadata' | 'charset'>> {
+    try {
+      const { metadata, charset } =
+        this.early ?? (await parseDicomHeader(this.prefix.bytes(), { whole: this.prefix.whole }));
+      return charset ? { metadata, charset } : { metadata };
+    } catch {
+      return { metadata: {} };
+    }
   }
 }
 
@@ -69,7 +88,7 @@ async function parsedHeader(prefix: HeaderPrefix): Promise<Pick<ParsedHeader, 'm
 export async function openFrom(reader: HashingReader, keys: Keys): Promise<Opened> {
   const plainHash = createHash('sha256');
   const o = { header: undefined as ObjectHeader | undefined, manifest: undefined as unknown, plainBytes: 0 };
-  const prefix = new HeaderPrefix();
+  const head = new HeaderBytes();
   let openError: unknown;
   try {
     for await (const part of openObject(reader.chunks(COALESCE_BYTES), async (h) => {
@@ -80,7 +99,7 @@ export async function openFrom(reader: HashingReader, keys: Keys): Promise<Opene
       else if (part.kind === 'data') {
         plainHash.update(part.bytes);
         o.plainBytes += part.bytes.length;
-        prefix.push(part.bytes);
+        await head.push(part.bytes);
       }
     }
   } catch (err) {
@@ -91,7 +110,7 @@ export async function openFrom(reader: HashingReader, keys: Keys): Promise<Opene
   return {
     ...o,
     plainSha256: plainHash.digest('hex'),
-    head: openError === undefined ? await parsedHeader(prefix) : { metadata: {} },
+    head: openError === undefined ? await head.parsed() : { metadata: {} },
     openError,
     objectSha256: reader.hash.digest('hex'),
     objectBytes: reader.bytes,

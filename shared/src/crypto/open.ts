@@ -55,7 +55,11 @@ class ByteReader {
     while (this.buf.length < n && !this.done) {
       const next = await this.it.next();
       if (next.done) this.done = true;
-      else this.buf = this.buf.length === 0 ? Buffer.from(next.value) : Buffer.concat([this.buf, next.value]);
+      else if (this.buf.length === 0) {
+        // A view, not a copy: sources hand over fresh chunks (streams), never refill one they yielded.
+        const v = next.value;
+        this.buf = Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+      } else this.buf = Buffer.concat([this.buf, next.value]);
     }
     if (this.buf.length < n) {
       if (this.buf.length === 0 && this.done) return undefined;
@@ -93,7 +97,10 @@ export function openSealedFrame(
   decipher.setAAD(frameAad(digest, index, flags));
   decipher.setAuthTag(sealed.subarray(length));
   try {
-    return Buffer.concat([decipher.update(sealed.subarray(0, length)), decipher.final()]);
+    const plain = decipher.update(sealed.subarray(0, length));
+    // GCM's final() gives no bytes (it checks the tag): no copy to join them.
+    const rest = decipher.final();
+    return rest.length === 0 ? plain : Buffer.concat([plain, rest]);
   } catch (cause) {
     throw new FerryError('crypto.bad_object', `frame ${index} failed authentication`, { cause });
   }
@@ -107,7 +114,8 @@ export function frameData(plain: Buffer, zstd: boolean): Promise<Buffer> | Buffe
 /**
  * Opens a sealed object. `keyFor` receives the header (with its wrapped key) and returns the object
  * key. Yields the header, the manifest, then plaintext data in order; throws on any tampering.
- * Compressed objects yield raw bytes, decompressed one frame at a time.
+ * Compressed objects yield raw bytes, decompressed one frame at a time. The source's chunks are read
+ * in place, so a source must not refill a chunk once it has yielded it (streams never do).
  */
 export async function* openObject(
   source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
