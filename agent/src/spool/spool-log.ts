@@ -80,6 +80,8 @@ export class SpoolLog {
   private queue: Pending[] = [];
   private next: Promise<{ seq: number; fh: FileHandle }> | undefined;
   private flushing = false;
+  /** A flush of state records is due on the next turn of the event loop (see append). */
+  private gathering = false;
   /** Entries claimed by put() whose record is not durable yet: no reader may act on them. */
   private readonly uncommitted = new Set<string>();
   private readonly putListeners = new Set<(entry: IndexEntry) => void>();
@@ -263,7 +265,7 @@ export class SpoolLog {
 
   async setState(id: string, state: SpoolState): Promise<void> {
     const rec: LogRecord = { t: 'state', id, state, at: new Date().toISOString() };
-    await this.append(Buffer.from(JSON.stringify(rec), 'utf8'), [], false);
+    await this.append(Buffer.from(JSON.stringify(rec), 'utf8'), [], false, undefined, true);
     this.apply(rec);
     await this.reclaim();
   }
@@ -274,13 +276,13 @@ export class SpoolLog {
    */
   async markPurged(id: string): Promise<void> {
     const rec: LogRecord = { t: 'state', id, state: 'delivered', purged: true };
-    await this.append(Buffer.from(JSON.stringify(rec), 'utf8'), [], false);
+    await this.append(Buffer.from(JSON.stringify(rec), 'utf8'), [], false, undefined, true);
     this.apply(rec);
     await this.reclaim();
   }
 
   async close(): Promise<void> {
-    while (this.flushing) await new Promise((r) => setTimeout(r, 5));
+    while (this.flushing || this.gathering) await new Promise((r) => setTimeout(r, 5));
     await this.fh?.close();
     this.fh = undefined;
     const next = this.next;
@@ -334,6 +336,11 @@ export class SpoolLog {
     blob: Buffer[],
     dirSync: boolean,
     onWritten?: (offset: number, seg: Segment) => void,
+    /**
+     * State records come in bursts (the receipts of one complete call): they wait for the end of
+     * this turn of the event loop and go in one write, not one synchronous O_DSYNC write each.
+     */
+    gather = false,
   ): Promise<void> {
     if (this.readOnly) return Promise.reject(new Error('spool log opened read-only'));
     const head = Buffer.alloc(RECORD_HEAD);
@@ -354,7 +361,15 @@ export class SpoolLog {
         reject,
         ...(onWritten ? { onWritten: (offset: number) => onWritten(offset, this.segments.at(-1)!) } : {}),
       });
-      if (!this.flushing) void this.flush();
+      if (this.flushing) return;
+      if (!gather) void this.flush();
+      else if (!this.gathering) {
+        this.gathering = true;
+        setImmediate(() => {
+          this.gathering = false;
+          if (!this.flushing) void this.flush();
+        });
+      }
     });
   }
 
