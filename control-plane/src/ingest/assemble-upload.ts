@@ -1,6 +1,8 @@
 import { isFerryError } from '@ferry/shared';
 import type { UploadRow } from '../db/queries/ingest-uploads.js';
 import type { BlobStore, UploadHandle } from '../storage/blob-store.js';
+import type { Keys } from './opened.js';
+import { checkWith, rememberChecked } from './stream-checks.js';
 import { handleOf, type PartLayout, partLayout, storage } from './upload-store.js';
 import { retry } from './verdict.js';
 
@@ -33,9 +35,10 @@ async function assertPartsHeld(
  * Publishes the upload at its key (unless a previous complete already did): joins a multipart
  * upload's parts, or moves a single PUT's staged object there. Missing parts are a retry: the upload
  * stays open. A single PUT is not looked up first: publishing finds it missing (a retry), and verify
- * reads it anyway (another size: a hash mismatch).
+ * reads it anyway (another size: a hash mismatch). Where the store joins a multipart upload's parts
+ * itself (fs), the joined bytes are opened as they are written, so verify need not read them back.
  */
-export async function assembleUpload(blobStore: BlobStore, row: UploadRow): Promise<void> {
+export async function assembleUpload(blobStore: BlobStore, row: UploadRow, keys: Keys): Promise<void> {
   const layout = partLayout(row.objectBytes, row.partBytes);
   const handle = handleOf(row);
   if (layout.length > 1) {
@@ -45,7 +48,12 @@ export async function assembleUpload(blobStore: BlobStore, row: UploadRow): Prom
   }
   const parts = layout.map((p) => ({ partNumber: p.partNumber, size: p.length }));
   try {
-    await storage('complete the upload', () => blobStore.completeUpload(handle, parts));
+    if (layout.length > 1 && blobStore.completeChecked) {
+      const { identity, checked } = await storage('complete the upload', () =>
+        blobStore.completeChecked!(handle, parts, checkWith(keys)),
+      );
+      rememberChecked(blobStore, row.id, identity, checked);
+    } else await storage('complete the upload', () => blobStore.completeUpload(handle, parts));
   } catch (err) {
     if (isFerryError(err, 'upload.incomplete')) {
       throw retry(

@@ -97,7 +97,7 @@ export async function prepare(c: Completion, o: CompleteItem, index: number): Pr
     return undefined;
   }
   try {
-    await assembleUpload(c.blobStore, row);
+    await assembleUpload(c.blobStore, row, c.keys);
     const verified = await verifyObject(c.blobStore, c.keys, row, o.objectSha256);
     if (verified.charset) {
       // Terms and kinds of problem only, never the text.

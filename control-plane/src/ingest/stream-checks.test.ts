@@ -13,7 +13,8 @@ import {
   sealTestObject,
 } from '../../../testkit/control-plane/seal-object.js';
 import { FsBlobStore } from '../storage/fs-blob-store.js';
-import { checkInStream, rememberChecked, takeChecked } from './stream-checks.js';
+import { EpochKeyCache } from '../storage/open-stored-object.js';
+import { checkInStream, checkWith, rememberChecked, takeChecked } from './stream-checks.js';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -103,6 +104,44 @@ describe('checking a single PUT as the fs store writes it', () => {
     await rm(path);
     await writeFile(path, other);
     expect(await takeChecked(store, row)).toBeUndefined();
+  });
+
+  /** Uploads `bytes` in two parts, then joins them with the check, as complete does on the fs store. */
+  async function multipart(bytes: Buffer) {
+    const uploadId = newTestObjectId();
+    const key = `g/test/o/${uploadId}.fobj`;
+    const handle = await store.createUpload({ key, uploadId, parts: 2 });
+    const half = Math.ceil(bytes.length / 2);
+    const slices = [bytes.subarray(0, half), bytes.subarray(half)];
+    // The second part first: parts arrive in any order.
+    for (const partNumber of [2, 1]) {
+      const part = slices[partNumber - 1]!;
+      const fields = { uploadId, key, partNumber, length: part.length, single: false, expiresAt: 0 };
+      await store.receivePart(fields, body(part));
+    }
+    const parts = slices.map((p, i) => ({ partNumber: i + 1, size: p.length }));
+    const keys = { privateKeys, cache: new EpochKeyCache() };
+    const { identity, checked } = await store.completeChecked(handle, parts, checkWith(keys));
+    rememberChecked(store, uploadId, identity, checked);
+    return { id: uploadId, blobKey: key };
+  }
+
+  it('checks a multipart object as complete joins its parts, and the joined object is what was checked', async () => {
+    const big = await sealTestObject({ recipientPublicKey: publicJwk, padBytes: 300_000 });
+    const row = await multipart(big.bytes);
+    const opened = await takeChecked(store, row);
+    expect(opened?.openError).toBeUndefined();
+    expect(opened).toMatchObject({ objectSha256: big.objectSha256, plainSha256: big.sha256 });
+    expect(opened?.head.metadata).toEqual(big.metadata);
+    const stored: Buffer[] = [];
+    for await (const c of await store.get(row.blobKey)) stored.push(c as Buffer);
+    expect(sha256(Buffer.concat(stored))).toBe(big.objectSha256);
+
+    const tampered = Buffer.from(big.bytes);
+    tampered[tampered.length - 40] = tampered[tampered.length - 40]! ^ 0x01;
+    const bad = await takeChecked(store, await multipart(tampered));
+    expect(isFerryError(bad?.openError, 'crypto.bad_object')).toBe(true);
+    expect(bad?.objectSha256).toBe(sha256(tampered));
   });
 
   it('refuses a short body as the request it is, never as a bad object, and leaves nothing', async () => {

@@ -1,9 +1,10 @@
 /**
  * The fs store sees an object's bytes arrive (routes/blob-parts.ts), so it checks a single-PUT object
- * there, in the stream, as it writes it: the same pass as a read-back (opened.ts), done once. What it
+ * there, in the stream, as it writes it, and a multipart object as complete joins its parts: the
+ * same pass as a read-back (opened.ts), done once. What it
  * found is kept here, bound to the identity of the file written, and complete (verify-object.ts) takes
  * it instead of reading the object back, when the object published at the key is still that file. Any
- * other case (multipart parts, a restart, another replica, an evicted entry, a replaced file) reads the
+ * other case (S3, a restart, another replica, an evicted entry, a replaced file) reads the
  * object back as before. Nothing is judged at the PUT: complete applies the same checks to either.
  */
 import type { UploadRow } from '../db/queries/ingest-uploads.js';
@@ -30,7 +31,12 @@ const epochKeys = new EpochKeyCache({ max: 256, ttlMs: 5 * 60_000 });
 export function checkInStream(
   privateKeys: Keys['privateKeys'],
 ): (chunks: AsyncIterable<Buffer>) => Promise<Opened> {
-  return (chunks) => openFrom(new HashingReader(chunks), { privateKeys, cache: epochKeys });
+  return checkWith({ privateKeys, cache: epochKeys });
+}
+
+/** The same check with the caller's keys (a complete's, joining a multipart object's parts). */
+export function checkWith(keys: Keys): (chunks: AsyncIterable<Buffer>) => Promise<Opened> {
+  return (chunks) => openFrom(new HashingReader(chunks), keys);
 }
 
 /** Keeps what the PUT of `uploadId` found in the file it wrote (`identity`, see BlobStore.identity). */

@@ -52,6 +52,16 @@ export interface BlobStore {
    * at `upload.key` (published by an earlier complete of this upload) it is kept, never replaced.
    */
   completeUpload(upload: UploadHandle, parts: StoredPart[]): Promise<void>;
+  /**
+   * completeUpload of a multipart upload, where the store joins the parts itself (fs): the joined bytes
+   * pass through `check` as they are written, and the published object's identity (see `identity`)
+   * and what `check` returned come back. Stores that join elsewhere (S3) have none.
+   */
+  completeChecked?<T>(
+    upload: UploadHandle,
+    parts: StoredPart[],
+    check: (chunks: AsyncIterable<Buffer>) => Promise<T>,
+  ): Promise<{ identity: string; checked: T }>;
   /** Drops what the upload holds outside `upload.key`: its parts, or its staged single PUT. */
   abortUpload(upload: UploadHandle): Promise<void>;
   /** Size of a stored object, or undefined when there is none. */

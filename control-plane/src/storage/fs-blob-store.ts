@@ -29,7 +29,7 @@ import {
   stagingName,
 } from './blob-checks.js';
 import type { BlobStore, StoredPart, UploadHandle } from './blob-store.js';
-import { PartFeed, WRITE_BYTES, writeAll } from './part-feed.js';
+import { PartFeed, WRITE_BYTES } from './part-feed.js';
 import { buildPartUrl, type PartUrlFields, verifyPartRequest } from './part-signature.js';
 
 export interface FsBlobStoreOptions {
@@ -236,25 +236,62 @@ export class FsBlobStore implements BlobStore {
       await this.io('remove the staged object', () => unlinkIfAny(staged));
       return;
     }
+    await this.join(upload, parts);
+  }
+
+  /**
+   * completeUpload of a multipart upload, its joined bytes passing through `check` as they are written
+   * (the one read of them). The published file's identity and what `check` returned come back; when an
+   * object was at the key already it is kept, and the identity then names another file.
+   */
+  async completeChecked<T>(
+    upload: UploadHandle,
+    parts: StoredPart[],
+    check: (chunks: AsyncIterable<Buffer>) => Promise<T>,
+  ): Promise<{ identity: string; checked: T }> {
+    assertBlobKey(upload.key);
+    if (upload.backendUploadId === undefined)
+      throw new FerryError('request.invalid', 'a single PUT is checked as it arrives, not on complete');
+    return this.join(upload, parts, check);
+  }
+
+  private async join<T>(
+    upload: UploadHandle,
+    parts: StoredPart[],
+    check?: (chunks: AsyncIterable<Buffer>) => Promise<T>,
+  ): Promise<{ identity: string; checked: T }> {
+    const target = this.objectPath(upload.key);
     const held = new Map((await this.listParts(upload)).map((p) => [p.partNumber, p.size]));
     checkParts(upload, parts, held);
     await this.io('prepare object directory', () => this.ensureObjectDir(dirname(target)));
     const dir = this.multipartDir(upload);
-    await this.writeAtomically(
+    const length = parts.reduce((sum, p) => sum + p.size, 0);
+    async function* joined(): AsyncGenerator<Buffer> {
+      // A stream per part: objects can be far larger than memory should hold.
+      for (const part of parts)
+        yield* createReadStream(join(dir, String(part.partNumber)), { highWaterMark: WRITE_BYTES });
+    }
+    const result = await this.writeAtomically(
       target,
       async (out) => {
-        for (const part of parts) {
-          // A stream per part: objects can be far larger than memory should hold.
-          for await (const chunk of createReadStream(join(dir, String(part.partNumber)), {
-            highWaterMark: WRITE_BYTES,
-          })) {
-            await writeAll(out, chunk as Buffer);
-          }
+        const feed = new PartFeed(joined(), out, length, { md5: false });
+        let checked: T | undefined;
+        try {
+          if (check) checked = await check(feed);
+          await feed.finish();
+        } catch (err) {
+          const failure = feed.failure ?? err;
+          // A part changed size under the join (a replayed PUT): the parts are not what was listed.
+          if (failure instanceof FerryError && failure.code === 'request.invalid')
+            throw new FerryError('upload.incomplete', `upload ${upload.uploadId}: ${failure.message}`);
+          throw failure;
         }
+        return { identity: identityOf(await out.stat({ bigint: true })), checked: checked as T };
       },
       { once: true },
     );
     await this.io('remove upload parts', () => rm(dir, { recursive: true, force: true }));
+    return result;
   }
 
   async abortUpload(upload: UploadHandle): Promise<void> {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { FerryError } from '@ferry/shared';
 
@@ -13,7 +13,8 @@ export const WRITE_BYTES = 1 << 20;
  * they are kept in `failure` and thrown by `finish()`, so a cut-off body is never taken for a bad object.
  */
 export class PartFeed implements AsyncIterable<Buffer> {
-  private readonly md5 = createHash('md5');
+  /** Only for an ETag: a join of parts already held needs none. */
+  private readonly md5: Hash | undefined;
   private readonly it: AsyncIterator<Uint8Array>;
   private received = 0;
   private writing: Promise<void> = Promise.resolve();
@@ -24,8 +25,10 @@ export class PartFeed implements AsyncIterable<Buffer> {
     body: AsyncIterable<Uint8Array>,
     private readonly out: FileHandle,
     private readonly length: number,
+    opts: { md5?: boolean } = {},
   ) {
     this.it = body[Symbol.asyncIterator]();
+    this.md5 = opts.md5 === false ? undefined : createHash('md5');
   }
 
   /** The iterator ignores `return()`: a check that stops early leaves the rest to `finish()`. */
@@ -69,7 +72,7 @@ export class PartFeed implements AsyncIterable<Buffer> {
         await this.it.return?.().catch(() => {});
         throw this.fail(new FerryError('request.invalid', `upload body runs past its ${this.length} bytes`));
       }
-      this.md5.update(chunk);
+      this.md5?.update(chunk);
       parts.push(
         Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength),
       );
@@ -89,14 +92,14 @@ export class PartFeed implements AsyncIterable<Buffer> {
     return err;
   }
 
-  /** Copies the rest, waits for every write, and returns the body's hex MD5; throws the body's failure. */
+  /** Copies the rest, waits for every write, and returns the body's hex MD5 (if asked); throws the body's failure. */
   async finish(): Promise<string> {
     if (this.failure) throw this.failure;
     for (let r = await this.next(); !r.done; r = await this.next()) {
       // written by next()
     }
     await this.writing;
-    return this.md5.digest('hex');
+    return this.md5?.digest('hex') ?? '';
   }
 }
 
