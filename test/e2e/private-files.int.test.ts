@@ -47,7 +47,8 @@ describe('private files on disk', () => {
   let cloud: Cloud;
 
   beforeAll(async () => {
-    cloud = await startCloud({ name: 'private-files' });
+    // What a real first start leaves on disk, database files included (not the tests' seeded copy).
+    cloud = await startCloud({ name: 'private-files', freshDatabase: true });
   }, 120_000);
   afterAll(async () => {
     await cloud?.close();

@@ -42,6 +42,8 @@ export interface CloudOptions {
   tcpProxyS3?: boolean;
   /** The control plane serves HTTPS with a fresh self-signed certificate the agent is told to trust. */
   tls?: boolean;
+  /** PGlite created and migrated by the control plane's first start, not copied (see pglite-seed.ts). */
+  freshDatabase?: boolean;
 }
 
 export interface InstanceVersion {
@@ -225,6 +227,7 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
     adminPassword: CLOUD_ADMIN.password,
     env,
     ...(databaseUrl ? { databaseUrl } : {}),
+    ...(opts.freshDatabase ? { freshDatabase: true } : {}),
   };
   let cp = await startControlPlane(cpOpts);
   let session = await cp.login(CLOUD_ADMIN.email, CLOUD_ADMIN.password);

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { repoRoot } from './corpus.js';
 import { freePort } from './dcmtk.js';
+import { seedControlPlaneDatabase } from './pglite-seed.js';
 import { spawnService } from './service-process.js';
 
 export const CONTROL_PLANE_BIN = join(repoRoot, 'control-plane', 'bin', 'ferry-control-plane.js');
@@ -51,8 +52,15 @@ export async function startControlPlane(opts: {
   env?: Record<string, string>;
   /** Listen here (a restart keeps the URL agents were enrolled with); default a free port. */
   port?: number;
+  /**
+   * On PGlite, let the control plane create and migrate its database itself, as on a real first
+   * start; by default a new data directory gets a copy of a migrated, empty one (pglite-seed.ts).
+   */
+  freshDatabase?: boolean;
 }): Promise<ControlPlaneProcess> {
   const port = opts.port ?? (await freePort());
+  if (!opts.freshDatabase && !opts.databaseUrl && !opts.env?.FERRY_DATABASE_URL)
+    await seedControlPlaneDatabase(opts.env?.FERRY_DATA_DIR ?? opts.dataDir);
   const env: Record<string, string | undefined> = {
     ...process.env,
     FERRY_DATA_DIR: opts.dataDir,
