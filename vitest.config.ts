@@ -3,6 +3,19 @@ import { defineConfig } from 'vitest/config';
 
 /** Tests that start processes, open sockets to real peers or drive Chromium. */
 const CROSS_PROCESS = ['**/*.int.test.ts', 'test/e2e/**/*.test.ts'];
+/**
+ * The cross-process tests of one module each (the agent's, the control plane's, the harness's own):
+ * each starts at most a process or two and mostly waits on them, on sockets and on timers, so two at
+ * a time overlap their waits. No fixed port or shared directory: each takes free ports and its own
+ * scratch directory, database and bucket. The web pages' (Chromium) and the end-to-end ones stay one
+ * at a time.
+ */
+const PAIRED_CROSS_PROCESS = [
+  'agent/src/**/*.int.test.ts',
+  'control-plane/src/*.int.test.ts',
+  'control-plane/src/{keys,routes,services,storage,ws}/**/*.int.test.ts',
+  'test/harness/*.int.test.ts',
+];
 
 export default defineConfig({
   resolve: {
@@ -28,13 +41,23 @@ export default defineConfig({
       },
       {
         extends: true,
+        test: {
+          name: 'cross-process (paired)',
+          include: PAIRED_CROSS_PROCESS,
+          exclude: ['**/node_modules/**', '**/dist/**'],
+          maxWorkers: 2,
+          sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        extends: true,
         // Cross-process tests share the 2-core machine; run files one at a time so timing faults stay honest.
         test: {
           name: 'cross-process',
           include: CROSS_PROCESS,
-          exclude: ['**/node_modules/**', '**/dist/**'],
+          exclude: ['**/node_modules/**', '**/dist/**', ...PAIRED_CROSS_PROCESS],
           fileParallelism: false,
-          sequence: { groupOrder: 1 },
+          sequence: { groupOrder: 2 },
         },
       },
     ],
