@@ -8,7 +8,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { cp, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { openDatabase } from '../../control-plane/src/db/client.js';
 import { repoRoot } from './corpus.js';
 
 const MIGRATIONS_DIR = join(repoRoot, 'control-plane', 'migrations');
@@ -45,6 +44,8 @@ function migratedSeed(): Promise<string> {
     if (await exists(dir)) return dir;
     await mkdir(CACHE_DIR, { recursive: true });
     const tmp = `${dir}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    // Imported only here: a test file that finds the seed cached need not load PGlite and the schema.
+    const { openDatabase } = await import('../../control-plane/src/db/client.js');
     const db = await openDatabase({ dataDir: tmp });
     await db.migrate();
     await db.close();
