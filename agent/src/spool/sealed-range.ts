@@ -1,6 +1,6 @@
-import { open } from 'node:fs/promises';
 import { FerryError } from '@ferry/shared';
 import { sealedReadError } from './fs-errors.js';
+import type { SealedFiles } from './sealed-files.js';
 import type { SpoolLog } from './spool-log.js';
 
 /** Where bytes [start, end) of a spooled object's sealed bytes are: a file and a position in it. */
@@ -27,13 +27,14 @@ export function sealedRange(log: SpoolLog, id: string, start: number, end: numbe
 }
 
 /**
- * Bytes [start, end) of a spooled object's sealed bytes in one buffer, read in one call: three trips
- * to the thread pool (open, read, close) where a stream takes one per 64 KiB and a stream's
- * machinery besides. For small ranges: the whole range is in memory at once. A failed read rejects
- * with the spool's error for it (sealedReadError).
+ * Bytes [start, end) of a spooled object's sealed bytes in one buffer, read in one call on a file
+ * `files` may hold open already: one trip to the thread pool, where a stream takes one per 64 KiB
+ * plus an open and a close, and a stream's machinery besides. For small ranges: the whole range is
+ * in memory at once. A failed read rejects with the spool's error for it (sealedReadError).
  */
 export async function readSealedBytes(
   log: SpoolLog,
+  files: SealedFiles,
   id: string,
   start: number,
   end: number,
@@ -41,20 +42,13 @@ export async function readSealedBytes(
   const r = sealedRange(log, id, start, end);
   const bytes = Buffer.allocUnsafe(r.length);
   try {
-    const fh = await open(r.path, 'r');
-    try {
-      let at = 0;
-      while (at < r.length) {
-        const { bytesRead } = await fh.read(bytes, at, r.length - at, r.position + at);
-        if (bytesRead === 0)
-          throw new FerryError('spool.corrupt', `spool object ${id} is shorter than its index says`);
-        at += bytesRead;
-      }
-    } finally {
-      await fh.close();
-    }
+    await files.read(r.path, r.position, bytes);
   } catch (err) {
-    throw err instanceof FerryError ? err : sealedReadError(id, err);
+    if ((err as NodeJS.ErrnoException).code === 'ESHORT')
+      throw new FerryError('spool.corrupt', `spool object ${id} is shorter than its index says`, {
+        cause: err,
+      });
+    throw sealedReadError(id, err);
   }
   return bytes;
 }
