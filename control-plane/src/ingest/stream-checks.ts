@@ -14,8 +14,12 @@ import { HashingReader } from './hashing-reader.js';
 import { type Keys, type Opened, openFrom } from './opened.js';
 import { storage } from './upload-store.js';
 
-/** Entries kept per store: an agent completes soon after its PUTs; an evicted one is read back. */
-const MAX_ENTRIES = 10_000;
+/**
+ * Entries kept per store, oldest dropped first: an agent completes a batch (at most 200 objects) soon
+ * after its PUTs, so this covers a few batches of many gateways at once; each holds a parsed header
+ * (a few kB). A dropped one is read back.
+ */
+const MAX_ENTRIES = 4_000;
 
 interface Entry {
   identity: string;
