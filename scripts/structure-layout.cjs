@@ -69,7 +69,7 @@ const controlPlaneFolders = {
   viewer: 'serves the pinned OHIF viewer and its configuration',
   services: 'one verb per file: every state change and every blob read goes through one',
   ingest: "the study's path in the cloud: verify an object, index its fields, the study lifecycle",
-  jobs: 'periodic jobs (study completion, liveness, webhook delivery, sweeps)',
+  jobs: 'background work: the pg-boss job queue (study completion) and periodic jobs (liveness, webhook delivery, sweeps)',
   webhooks: 'webhook targets, signatures and the address policy',
   auth: 'passwords, sessions and agent tokens',
   keys: 'recipient keys and secrets at rest',

@@ -18,6 +18,8 @@ import { startAgentTokenPrune } from './jobs/agent-token-prune.js';
 import { startAlerts } from './jobs/alerts.js';
 import { startGatewayLiveness } from './jobs/gateway-liveness.js';
 import { startGatewaySeriesRollup } from './jobs/gateway-series-rollup.js';
+import { startJobQueue } from './jobs/queue.js';
+import { startStudyCompletionQueue } from './jobs/queue-study-completion.js';
 import { startRateLimitSweep } from './jobs/rate-limit-sweep.js';
 import { startStudyCompletion } from './jobs/study-completion.js';
 import { startWebhookDelivery } from './jobs/webhook-delivery.js';
@@ -162,6 +164,8 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
     server.once('listening', () => resolve());
     server.once('error', reject);
   });
+  const jobQueue = await startJobQueue({ connection: database.queueConnection, log });
+  const studyCompletionQueue = await startStudyCompletionQueue({ database, boss: jobQueue, log });
   const studyCompletion = startStudyCompletion({ db: database.db, log });
   const webhookDelivery = startWebhookDelivery({
     db: database.db,
@@ -205,6 +209,7 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
       const force = setTimeout(() => http.closeAllConnections(), STOP_GRACE_MS);
       await closed;
       clearTimeout(force);
+      await studyCompletionQueue.stop();
       await studyCompletion.stop();
       await webhookDelivery.stop();
       await liveness.stop();
@@ -213,6 +218,8 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
       await rateLimitSweep.stop();
       await agentTokenPrune.stop();
       await seriesRollup.stop();
+      // Waits for jobs in progress (they use the database), then closes the queue's own pool.
+      await jobQueue.stop({ graceful: true, close: true });
       blobStore.destroy?.();
       await database.close();
     },

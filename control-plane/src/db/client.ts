@@ -10,6 +10,7 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import pg from 'pg';
 import { narrowToOwner } from '../data-dir.js';
+import { installJobQueueSchema, type QueueConnection } from '../jobs/queue.js';
 import { type ListenHandlers, listenPostgres, type Unlisten } from './listen.js';
 import * as schema from './schema/index.js';
 
@@ -23,6 +24,7 @@ export type DbOrTx = Db | Tx;
 export interface Database {
   db: Db;
   kind: 'pglite' | 'postgres';
+  /** Our migrations, then the job queue's own schema (jobs/queue.ts). */
   migrate(): Promise<void>;
   /** Runs a trivial query: the readiness check. */
   ping(): Promise<void>;
@@ -31,6 +33,8 @@ export interface Database {
    * `pg_notify` sent inside a transaction is delivered when it commits, to every replica.
    */
   listen(channel: string, handlers: ListenHandlers): Promise<Unlisten>;
+  /** How the job queue (jobs/queue.ts) reaches this database. */
+  queueConnection: QueueConnection;
   close(): Promise<void>;
 }
 
@@ -53,11 +57,15 @@ export async function openDatabase(opts: {
     return {
       db: db as unknown as Db,
       kind: 'postgres',
-      migrate: () => migratePg(db, { migrationsFolder: MIGRATIONS }),
+      migrate: async () => {
+        await migratePg(db, { migrationsFolder: MIGRATIONS });
+        await installJobQueueSchema({ kind: 'postgres', url: opts.url as string });
+      },
       ping: async () => {
         await pool.query('select 1');
       },
       listen: (channel, handlers) => listenPostgres(opts.url as string, channel, handlers),
+      queueConnection: { kind: 'postgres', url: opts.url },
       close: () => pool.end(),
     };
   }
@@ -90,7 +98,10 @@ export function pgliteDatabase(client: PGlite): Database {
   return {
     db: db as unknown as Db,
     kind: 'pglite',
-    migrate: () => migratePglite(db, { migrationsFolder: MIGRATIONS }),
+    migrate: async () => {
+      await migratePglite(db, { migrationsFolder: MIGRATIONS });
+      await installJobQueueSchema({ kind: 'pglite', client });
+    },
     ping: async () => {
       await client.query('select 1');
     },
@@ -98,6 +109,7 @@ export function pgliteDatabase(client: PGlite): Database {
       const unlisten = await client.listen(channel, handlers.onPayload);
       return () => unlisten();
     },
+    queueConnection: { kind: 'pglite', client },
     close: async () => {
       if (!client.closed) await client.close();
     },

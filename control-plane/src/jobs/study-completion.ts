@@ -3,7 +3,11 @@ import type { Db } from '../db/client.js';
 import { completeStableStudies } from '../ingest/complete-stable-studies.js';
 import { type PeriodicJob, startPeriodicJob } from './periodic-job.js';
 
-export const STUDY_COMPLETION_INTERVAL_MS = 2000;
+/**
+ * The safety net under the job queue (queue-study-completion.ts), which completes studies on time: it
+ * catches a study whose job was lost (recorded while no control plane listened, or before the queue).
+ */
+export const STUDY_COMPLETION_SWEEP_INTERVAL_MS = 30_000;
 
 export type StudyCompletionJob = PeriodicJob;
 
@@ -13,7 +17,7 @@ export function startStudyCompletion(opts: { db: Db; log: Logger; intervalMs?: n
     name: 'study-completion',
     db: opts.db,
     log: opts.log,
-    intervalMs: opts.intervalMs ?? STUDY_COMPLETION_INTERVAL_MS,
+    intervalMs: opts.intervalMs ?? STUDY_COMPLETION_SWEEP_INTERVAL_MS,
     run: async (ctx, log) => {
       const { completed } = await completeStableStudies({ ctx });
       if (completed.length > 0)
