@@ -12,8 +12,8 @@ import { repoRoot } from './corpus.js';
 
 const MIGRATIONS_DIR = join(repoRoot, 'control-plane', 'migrations');
 const CACHE_DIR = join(repoRoot, 'node_modules', '.cache', 'ferry-test');
-/** Bump when the way the seed is made changes. */
-const RECIPE = 'cp-db-v1';
+/** Bump when the way the seed is made changes (v2: migrate() also installs the job queue's schema). */
+const RECIPE = 'cp-db-v2';
 
 /** Changes with any migration file and with the PGlite version, which owns the on-disk format. */
 async function seedKey(): Promise<string> {
