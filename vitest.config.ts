@@ -4,17 +4,21 @@ import { defineConfig } from 'vitest/config';
 /** Tests that start processes, open sockets to real peers or drive Chromium. */
 const CROSS_PROCESS = ['**/*.int.test.ts', 'test/e2e/**/*.test.ts'];
 /**
- * The cross-process tests of one module each (the agent's, the control plane's, the harness's own):
- * each starts at most a process or two and mostly waits on them, on sockets and on timers, so two at
- * a time overlap their waits. No fixed port or shared directory: each takes free ports and its own
- * scratch directory, database and bucket. The web pages' (Chromium) and the end-to-end ones stay one
- * at a time.
+ * Cross-process tests that run two files at a time: the agent's, the control plane's and the
+ * harness's own, and end-to-end files with one agent or cloud, little data and no assertion on how
+ * long anything took. Each mostly waits on its processes, sockets and timers, so two overlap their
+ * waits; none uses a fixed port or a shared directory (free ports, its own scratch directory,
+ * database and bucket; corpora and the database seed are published by rename). Chromium, faults
+ * injected on a clock or a link, floods, memory bounds and big corpora stay one file at a time.
  */
 const PAIRED_CROSS_PROCESS = [
   'agent/src/**/*.int.test.ts',
   'control-plane/src/*.int.test.ts',
   'control-plane/src/{keys,routes,services,storage,ws}/**/*.int.test.ts',
   'test/harness/*.int.test.ts',
+  'test/e2e/{charset-names,doctor,enroll,faults-truncated-dataset,private-files}.int.test.ts',
+  'test/e2e/{spool-lock,storage-commitment,transfer-syntax-negotiation,upload-https}.int.test.ts',
+  'test/e2e/charset-pydicom.test.ts',
 ];
 
 export default defineConfig({
