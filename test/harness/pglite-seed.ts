@@ -15,7 +15,17 @@ const CACHE_DIR = join(repoRoot, 'node_modules', '.cache', 'ferry-test');
 /** Bump when the way the seed is made changes (v2: migrate() also installs the job queue's schema). */
 const RECIPE = 'cp-db-v2';
 
-/** Changes with any migration file and with the PGlite version, which owns the on-disk format. */
+/**
+ * What migrate() runs besides the migration files (the job queue's schema, say): a change to it or to
+ * a dependency's version makes a new seed, so a cached one never lags the code.
+ */
+const MIGRATE_INPUTS = [
+  join(repoRoot, 'control-plane', 'src', 'db', 'client.ts'),
+  join(repoRoot, 'control-plane', 'src', 'jobs', 'queue.ts'),
+  join(repoRoot, 'package-lock.json'),
+];
+
+/** Changes with any migration file, migrate()'s inputs and the PGlite version (the on-disk format). */
 async function seedKey(): Promise<string> {
   const pglite = createRequire(join(repoRoot, 'control-plane', 'package.json')).resolve(
     '@electric-sql/pglite',
@@ -32,6 +42,10 @@ async function seedKey(): Promise<string> {
     h.update(file.slice(MIGRATIONS_DIR.length))
       .update('\0')
       .update(await readFile(file));
+  for (const file of MIGRATE_INPUTS)
+    h.update(file)
+      .update('\0')
+      .update(await readFile(file).catch(() => Buffer.alloc(0)));
   return h.digest('hex').slice(0, 16);
 }
 
