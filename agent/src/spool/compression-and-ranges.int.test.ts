@@ -139,6 +139,12 @@ describe('spool', () => {
       );
       expect(small.inline).toBe(true);
       expect(large.inline).toBe(false);
+      // A file object whose local file is gone (before any read kept it open) reads as corruption,
+      // not as a network failure.
+      await rename(objectPath(spool.paths, large.id), `${objectPath(spool.paths, large.id)}.away`);
+      const gone = await spool.readSealedBytes(large.id, 0, 1).catch((e: unknown) => e);
+      expect(isFerryError(gone, 'spool.corrupt')).toBe(true);
+      await rename(`${objectPath(spool.paths, large.id)}.away`, objectPath(spool.paths, large.id));
       for (const entry of [small, large]) {
         const whole = await collect(spool.readSealed(entry.id));
         expect(whole.length).toBe(entry.objectBytes);
@@ -160,11 +166,6 @@ describe('spool', () => {
         expect(() => spool.readSealedRange(entry.id, 5, 5)).toThrow(RangeError);
         await expect(spool.readSealedBytes(entry.id, 0, entry.objectBytes + 1)).rejects.toThrow(RangeError);
       }
-      // A file object whose local file is gone reads as corruption, not as a network failure.
-      await rename(objectPath(spool.paths, large.id), `${objectPath(spool.paths, large.id)}.away`);
-      const gone = await spool.readSealedBytes(large.id, 0, 1).catch((e: unknown) => e);
-      expect(isFerryError(gone, 'spool.corrupt')).toBe(true);
-      await rename(`${objectPath(spool.paths, large.id)}.away`, objectPath(spool.paths, large.id));
       let err: unknown;
       try {
         spool.readSealedRange('oNoSuchObject0000', 0, 1);
