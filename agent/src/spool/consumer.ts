@@ -30,11 +30,6 @@ export interface SpoolConsumer {
   mark(id: string, state: ShippingState): Promise<void>;
   /** Bytes [start, end) of an object's sealed bytes (end exclusive, start < end). */
   readSealedRange(id: string, start: number, end: number): ReadStream;
-  /**
-   * Bytes [start, end) of an object's sealed bytes in one buffer, for small ranges (it holds them all
-   * in memory); rejects with the spool error (as readFailure gives it).
-   */
-  readSealedBytes(id: string, start: number, end: number): Promise<Buffer>;
   /** The spool error a read of `id`'s sealed bytes failed with (the stream's `error` event). */
   readFailure(id: string, err: unknown): FerryError;
   /**

@@ -1,6 +1,4 @@
 import { FerryError } from '@ferry/shared';
-import { sealedReadError } from './fs-errors.js';
-import type { SealedFiles } from './sealed-files.js';
 import type { SpoolLog } from './spool-log.js';
 
 /** Where bytes [start, end) of a spooled object's sealed bytes are: a file and a position in it. */
@@ -24,31 +22,4 @@ export function sealedRange(log: SpoolLog, id: string, start: number, end: numbe
     );
   const base = where.kind === 'inline' ? where.start : 0;
   return { path: where.path, position: base + start, length: end - start };
-}
-
-/**
- * Bytes [start, end) of a spooled object's sealed bytes in one buffer, read in one call on a file
- * `files` may hold open already: one trip to the thread pool, where a stream takes one per 64 KiB
- * plus an open and a close, and a stream's machinery besides. For small ranges: the whole range is
- * in memory at once. A failed read rejects with the spool's error for it (sealedReadError).
- */
-export async function readSealedBytes(
-  log: SpoolLog,
-  files: SealedFiles,
-  id: string,
-  start: number,
-  end: number,
-): Promise<Buffer> {
-  const r = sealedRange(log, id, start, end);
-  const bytes = Buffer.allocUnsafe(r.length);
-  try {
-    await files.read(r.path, r.position, bytes);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ESHORT')
-      throw new FerryError('spool.corrupt', `spool object ${id} is shorter than its index says`, {
-        cause: err,
-      });
-    throw sealedReadError(id, err);
-  }
-  return bytes;
 }

@@ -15,8 +15,7 @@ import { KeyEpochs } from './key-epochs.js';
 import { objectPath, receiptsPath, type SpoolPaths, spoolPaths } from './paths.js';
 import { ReceiptIndex } from './receipts.js';
 import { type PurgeOptions, Retention, type RetentionOptions } from './retention.js';
-import { SealedFiles } from './sealed-files.js';
-import { readSealedBytes, sealedRange } from './sealed-range.js';
+import { sealedRange } from './sealed-range.js';
 import { SpoolLog } from './spool-log.js';
 import { type SpoolStats, spoolStatsOf } from './spool-stats.js';
 import type { InstanceStore, InstanceWriting, StoreRequest } from './store-contract.js';
@@ -84,8 +83,6 @@ export interface SpoolOptions {
  */
 export class Spool implements InstanceStore, SpoolConsumer, InstanceFates {
   private readonly inflight = new Map<string, Promise<void>>();
-  /** Files the uploader read lately, kept open a moment (sealed-files.ts). */
-  private readonly sealedFiles = new SealedFiles();
 
   private constructor(
     /** Its files and its log are the spool's own (and its tests'): callers use the two faces above. */
@@ -191,11 +188,6 @@ export class Spool implements InstanceStore, SpoolConsumer, InstanceFates {
     return readSealedRange(this.log, id, start, end);
   }
 
-  /** Bytes [start, end) of a spooled object's sealed bytes in one buffer (small ranges). */
-  readSealedBytes(id: string, start: number, end: number): Promise<Buffer> {
-    return readSealedBytes(this.log, this.sealedFiles, id, start, end);
-  }
-
   readFailure(id: string, err: unknown): FerryError {
     return sealedReadError(id, err);
   }
@@ -271,7 +263,6 @@ export class Spool implements InstanceStore, SpoolConsumer, InstanceFates {
   }
 
   async close(): Promise<void> {
-    await this.sealedFiles.close();
     await this.log.close();
     await this.receipts.close();
     await unlink(this.paths.lock).catch(() => undefined);

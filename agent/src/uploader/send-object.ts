@@ -1,5 +1,4 @@
 import type { ReadStream } from 'node:fs';
-import { pipeline, Readable } from 'node:stream';
 import { FerryError, type UploadOfferResult } from '@ferry/shared';
 import type { IndexEntry, SpoolConsumer } from '../spool/consumer.js';
 import type { UploadCaps } from './caps.js';
@@ -7,7 +6,7 @@ import type { Completer } from './completer.js';
 import type { Delivery } from './deliver.js';
 import type { Failures } from './failures.js';
 import { orderedParts } from './offer.js';
-import { type TokenBucket, throttle } from './throttle.js';
+import type { TokenBucket } from './throttle.js';
 import { hashOnly, newObjectHash, partBody, type UploadApi } from './upload-client.js';
 import type { UploadTally } from './uploader-stats.js';
 
@@ -16,13 +15,7 @@ const EXPIRY_MARGIN_MS = 30_000;
 
 export type UploadTarget = Extract<UploadOfferResult, { status: 'upload' }>;
 
-type SealedReader = Pick<SpoolConsumer, 'readSealedRange' | 'readSealedBytes' | 'readFailure'>;
-
-/**
- * Parts up to this size are read in one call and sent from one buffer (the small lane's objects,
- * a CT slice included): no stream per part. Larger ones stream, so a 2 GiB object never sits in memory.
- */
-const BUFFERED_PART_BYTES = 1 << 20;
+type SealedReader = Pick<SpoolConsumer, 'readSealedRange' | 'readFailure'>;
 
 export type SendOutcome =
   | { ok: true; objectSha256: string; sentBytes: number }
@@ -57,19 +50,6 @@ export async function sendParts(opts: {
     const hash = newObjectHash();
     const expiresAt = Date.parse(target.expiresAt);
     for (const p of orderedParts(target.parts, e.objectBytes)) {
-      if (p.length <= BUFFERED_PART_BYTES) {
-        const bytes = await spool.readSealedBytes(e.id, p.offset, p.offset + p.length);
-        hash.update(bytes);
-        if (p.done) continue;
-        checkExpiry(expiresAt);
-        try {
-          await api.putPart(p.url!, sendable(bytes, opts.bucket), p.length, opts.signal);
-        } catch (err) {
-          return { ok: false, error: err, putRefused: true, sentBytes };
-        }
-        sentBytes += p.length;
-        continue;
-      }
       const src = range(spool, e, p.offset, p.offset + p.length);
       if (p.done) {
         await hashOnly(src.stream, hash).catch((err: unknown) => {
@@ -77,11 +57,11 @@ export async function sendParts(opts: {
         });
         continue;
       }
-      try {
-        checkExpiry(expiresAt);
-      } catch (err) {
+      if (Date.now() > expiresAt - EXPIRY_MARGIN_MS) {
         src.stream.destroy();
-        throw err;
+        throw new FerryError('upload.url_invalid', 'part URLs expire before this part is sent', {
+          details: { expired: true },
+        });
       }
       try {
         await api.putPart(p.url!, partBody(src.stream, hash, opts.bucket), p.length, opts.signal);
@@ -97,21 +77,8 @@ export async function sendParts(opts: {
   }
 }
 
-function checkExpiry(expiresAt: number): void {
-  if (Date.now() > expiresAt - EXPIRY_MARGIN_MS)
-    throw new FerryError('upload.url_invalid', 'part URLs expire before this part is sent', {
-      details: { expired: true },
-    });
-}
-
-/** A buffered part as a PUT body: the buffer itself, or metered through the cap when there is one. */
-function sendable(bytes: Buffer, bucket: TokenBucket | undefined): Buffer | Readable {
-  if (!bucket) return bytes;
-  return pipeline(Readable.from([bytes], { objectMode: false }), throttle(bucket), () => undefined);
-}
-
 export interface SendDeps {
-  spool: Pick<SpoolConsumer, 'mark' | 'readSealedRange' | 'readSealedBytes' | 'readFailure'>;
+  spool: Pick<SpoolConsumer, 'mark' | 'readSealedRange' | 'readFailure'>;
   api: UploadApi;
   caps: UploadCaps;
   completer: Completer;

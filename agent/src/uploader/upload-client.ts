@@ -42,8 +42,8 @@ export interface UploadApi {
     signal?: AbortSignal,
     verifyBytes?: number,
   ): Promise<UploadCompleteResult[]>;
-  /** PUTs exactly `length` bytes from `body` (a stream, or the bytes themselves) to a presigned part URL. */
-  putPart(url: string, body: Readable | Buffer, length: number, signal: AbortSignal): Promise<void>;
+  /** PUTs exactly `length` bytes from `body` to a presigned part URL. */
+  putPart(url: string, body: Readable, length: number, signal: AbortSignal): Promise<void>;
 }
 
 /**
@@ -78,7 +78,7 @@ export class UploadClient implements UploadApi {
     return (await this.control.completeUploads({ objects }, signal, timeoutMs)).objects;
   }
 
-  async putPart(url: string, body: Readable | Buffer, length: number, signal: AbortSignal): Promise<void> {
+  async putPart(url: string, body: Readable, length: number, signal: AbortSignal): Promise<void> {
     const stallMs = this.opts.stallMs ?? PUT_STALL_MS;
     let res: Dispatcher.ResponseData;
     try {
@@ -94,14 +94,14 @@ export class UploadClient implements UploadApi {
         ...(this.opts.dispatcher ? { dispatcher: this.opts.dispatcher } : {}),
       });
     } catch (cause) {
-      if (!Buffer.isBuffer(body)) body.destroy();
+      body.destroy();
       if (signal.aborted) throw cause;
       throw new FerryError('storage.unavailable', `part upload failed: ${describe(cause)}`, { cause });
     }
     const text = await res.body.text().catch(() => '');
     if (res.statusCode >= 200 && res.statusCode < 300) return;
     // A server may answer before reading the whole body: close the file range either way.
-    if (!Buffer.isBuffer(body)) body.destroy();
+    body.destroy();
     throw partError(res.statusCode, text);
   }
 }
