@@ -163,8 +163,14 @@ else
   [ -n "$server" ] || die "--server is required to enroll"
   [ -n "$token" ] || die "--token-file is required to enroll (the token on standard input: --token-file -)"
   [ -n "$key_thumbprint" ] || die "--key-thumbprint is required to enroll (the install line gives it)"
-  printf '%s' "$token" | as_user "${node_env[@]}" "$prefix/node" "$prefix/ferry-agent.mjs" enroll \
-    --server "$server" --token-file - --key-thumbprint "$key_thumbprint" --data-dir "$data_dir"
+  enroll=("${node_env[@]}" "$prefix/node" "$prefix/ferry-agent.mjs" enroll \
+    --server "$server" --token-file - --key-thumbprint "$key_thumbprint" --data-dir "$data_dir")
+  if [ "$dry_run" = true ]; then
+    # Not piped: a dry run reads no token from the pipe, so printf could die of SIGPIPE (pipefail: 141).
+    as_user "${enroll[@]}"
+  else
+    printf '%s' "$token" | as_user "${enroll[@]}"
+  fi
 fi
 
 # 5. The unit, with this install's paths, and its drop-ins.
@@ -187,7 +193,7 @@ if [ "$privileged_port" = true ]; then
   run install -m 0644 "$src/$unit.d/port-104.conf" "$systemd_dir/$unit.d/port-104.conf"
 else
   run rm -f "$systemd_dir/$unit.d/port-104.conf"
-  port="$(sed -n 's/^ *"port": *\([0-9]*\).*/\1/p' "$data_dir/agent.json" 2>/dev/null | head -n 1)"
+  port="$(sed -n 's/^ *"port": *\([0-9]*\).*/\1/p' "$data_dir/agent.json" 2>/dev/null | head -n 1 || true)"
   if [ -n "$port" ] && [ "$port" -lt 1024 ]; then
     echo "install.sh: warning: the facility's DICOM port is $port; the agent cannot bind it without --privileged-port" >&2
   fi
