@@ -45,7 +45,8 @@ export function partUploadStore(blobStore: BlobStore): PartReceivingStore | unde
  *
  * A single-PUT object is opened as it is written (ingest/stream-checks.ts), so its complete need not
  * read it back: the bytes pass through the control plane here anyway. A part of a multipart object
- * cannot be checked alone (parts arrive in any order, in parallel); complete reads those back.
+ * cannot be checked alone (parts arrive in any order, in parallel); complete opens those as it joins
+ * them (FsBlobStore.completeChecked).
  */
 export async function receivePartUpload({
   ctx,
