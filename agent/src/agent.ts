@@ -260,7 +260,10 @@ function startUploader(
 ): Uploader {
   const uploader = new Uploader({
     spool,
-    api: new UploadClient(enrollment.control),
+    api: new UploadClient(enrollment.control, {
+      stallMs: config.timeouts.uploadStallMs,
+      offerTimeoutMs: config.timeouts.uploadOfferMs,
+    }),
     log: log.child({ component: 'uploader' }),
     config: config.upload,
     // As rotate-key does: the control plane has forgotten this key, so it is of no further use.

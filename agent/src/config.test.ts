@@ -133,7 +133,13 @@ describe('agent.json DICOM limits', () => {
       JSON.stringify({ recipientPublicKey, timeouts: { artimMs: 1000, idleMs: 2000 } }),
     );
     const cfg = await loadAgentConfig(dir);
-    expect(cfg.timeouts).toEqual({ artimMs: 1000, idleMs: 2000, pduMs: 60_000 });
+    expect(cfg.timeouts).toEqual({
+      artimMs: 1000,
+      idleMs: 2000,
+      pduMs: 60_000,
+      uploadStallMs: 30_000,
+      uploadOfferMs: 30_000,
+    });
     expect(cfg.maxAssociationsPerCallingAe).toBeUndefined();
     expect(cfg.maxPendingPerAddress).toBe(16);
     expect(cfg.maxPendingConnections).toBeUndefined();
@@ -142,6 +148,8 @@ describe('agent.json DICOM limits', () => {
       artimMs: 30_000,
       idleMs: 300_000,
       pduMs: 60_000,
+      uploadStallMs: 30_000,
+      uploadOfferMs: 30_000,
     });
   });
 
@@ -153,18 +161,21 @@ describe('agent.json DICOM limits', () => {
         maxAssociationsPerCallingAe: 4,
         maxPendingPerAddress: 2,
         maxPendingConnections: 50,
-        timeouts: { pduMs: 5000 },
+        timeouts: { pduMs: 5000, uploadStallMs: 4000, uploadOfferMs: 3000 },
       }),
     );
     const cfg = await loadAgentConfig(dir);
     expect(cfg.maxAssociationsPerCallingAe).toBe(4);
     expect([cfg.maxPendingPerAddress, cfg.maxPendingConnections]).toEqual([2, 50]);
     expect(cfg.timeouts.pduMs).toBe(5000);
+    expect([cfg.timeouts.uploadStallMs, cfg.timeouts.uploadOfferMs]).toEqual([4000, 3000]);
     for (const [patch, field] of [
       [{ maxAssociationsPerCallingAe: 0 }, 'maxAssociationsPerCallingAe: '],
       [{ maxPendingPerAddress: 0 }, 'maxPendingPerAddress: '],
       [{ maxPendingConnections: 0.5 }, 'maxPendingConnections: '],
       [{ timeouts: { pduMs: 10 } }, 'timeouts.pduMs: '],
+      [{ timeouts: { uploadStallMs: 999 } }, 'timeouts.uploadStallMs: '],
+      [{ timeouts: { uploadOfferMs: 'soon' } }, 'timeouts.uploadOfferMs: '],
     ] as const) {
       await writeFile(join(dir, 'agent.json'), JSON.stringify({ recipientPublicKey, ...patch }));
       const err = await loadAgentConfig(dir).catch((e: unknown) => e);

@@ -67,9 +67,19 @@ export const agentConfigSchema = z
         idleMs: z.number().int().min(100).max(86_400_000).default(300_000),
         /** A PDU must arrive whole within this long of its first byte (bounds a slowloris). */
         pduMs: z.number().int().min(100).max(86_400_000).default(60_000),
+        /** A part PUT whose server stops reading or answering for this long is abandoned and retried. */
+        uploadStallMs: z.number().int().min(1000).max(600_000).default(30_000),
+        /** An upload offer unanswered this long went into a dead connection: give up and retry. */
+        uploadOfferMs: z.number().int().min(1000).max(600_000).default(30_000),
       })
       .strict()
-      .default({ artimMs: 30_000, idleMs: 300_000, pduMs: 60_000 }),
+      .default({
+        artimMs: 30_000,
+        idleMs: 300_000,
+        pduMs: 60_000,
+        uploadStallMs: 30_000,
+        uploadOfferMs: 30_000,
+      }),
     recipientPublicKey: recipientKey,
     tls: z
       .object({ cert: z.string().min(1), key: z.string().min(1), ca: z.string().min(1).optional() })
