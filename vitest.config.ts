@@ -30,6 +30,11 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     globalSetup: ['./test/setup/real-services.ts'],
+    // Password hashes at scrypt N=2^10 rather than production's 2^17 (a third of a second and 128 MiB
+    // each), in the test kit's apps and in the control planes tests spawn (they inherit this
+    // environment): thousands of sign-ins would otherwise dominate the run. Production cost is still
+    // proven by password.test.ts (which does not apply this), env.test.ts and auth.test.ts's rehash.
+    env: { FERRY_PASSWORD_COST: '10' },
     projects: [
       {
         extends: true,

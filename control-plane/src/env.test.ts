@@ -38,6 +38,21 @@ describe('control plane settings', () => {
     });
   });
 
+  it('hashes passwords at production cost (scrypt N=2^17) unless FERRY_PASSWORD_COST says otherwise, within 10-20', () => {
+    expect(loadEnv({}).passwordCost).toBe(17);
+    expect(loadEnv({ FERRY_PASSWORD_COST: '10' }).passwordCost).toBe(10);
+    for (const bad of ['9', '21', '12.5', 'low']) {
+      let error: unknown;
+      try {
+        loadEnv({ FERRY_PASSWORD_COST: bad });
+      } catch (err) {
+        error = err;
+      }
+      expect(isFerryError(error, 'config.invalid'), bad).toBe(true);
+      expect((error as Error).message).toContain('FERRY_PASSWORD_COST');
+    }
+  });
+
   it('reads the channel settings: heartbeat (fractional allowed), resync and replica id', () => {
     const d = loadEnv({});
     expect(d.heartbeatSeconds).toBe(30);

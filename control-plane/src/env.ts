@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FerryError } from '@ferry/shared';
 import { z } from 'zod';
+import { MAX_PASSWORD_COST, MIN_PASSWORD_COST, PRODUCTION_PASSWORD_COST } from './auth/password.js';
 
 const envSchema = z.object({
   FERRY_DATABASE_URL: z
@@ -51,6 +52,16 @@ const envSchema = z.object({
    * that may call /dicomweb with a bearer token (unset or empty: no CORS).
    */
   FERRY_CORS_ORIGINS: z.string().optional(),
+  /**
+   * log2 of scrypt's N for new password hashes: 17 (128 MiB, about a third of a second) unless tests
+   * lower it; below 17 the control plane warns at start.
+   */
+  FERRY_PASSWORD_COST: z.coerce
+    .number()
+    .int()
+    .min(MIN_PASSWORD_COST)
+    .max(MAX_PASSWORD_COST)
+    .default(PRODUCTION_PASSWORD_COST),
   /** The agent release tarball served at /downloads (default: where `npm run bundle:agent` writes it). */
   FERRY_AGENT_RELEASE: z.string().min(1).optional(),
   /** Names this replica in gateway_status and logs (default hostname-pid). */
@@ -89,6 +100,8 @@ export interface Env {
   trustedProxies: BlockList | undefined;
   /** FERRY_CORS_ORIGINS: origins allowed to call /dicomweb cross-origin (empty: none). */
   corsOrigins: Set<string>;
+  /** FERRY_PASSWORD_COST: log2 of scrypt's N for new password hashes. */
+  passwordCost: number;
 }
 
 /** FERRY_TRUSTED_PROXIES as a BlockList, or a config.invalid naming the entry that is no IP or CIDR. */
@@ -200,5 +213,6 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     agentReleaseFile: e.FERRY_AGENT_RELEASE ? resolve(e.FERRY_AGENT_RELEASE) : DEFAULT_AGENT_RELEASE_FILE,
     trustedProxies: e.FERRY_TRUSTED_PROXIES ? parseTrustedProxies(e.FERRY_TRUSTED_PROXIES) : undefined,
     corsOrigins: parseCorsOrigins(e.FERRY_CORS_ORIGINS ?? ''),
+    passwordCost: e.FERRY_PASSWORD_COST,
   };
 }

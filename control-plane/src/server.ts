@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import { AgentRelease } from './agent-release/agent-release.js';
 import { createApp } from './app.js';
+import { PRODUCTION_PASSWORD_COST, setPasswordCost } from './auth/password.js';
 import { loadSessionSecret } from './auth/session.js';
 import { systemCtx } from './context.js';
 import { ensurePrivateDataDir } from './data-dir.js';
@@ -74,6 +75,12 @@ export async function openConfiguredDatabase(env: Env, log?: Logger): Promise<Da
 
 /** Migrates, makes sure keys and a first admin exist, then serves the app. */
 export async function startServer(env: Env, log: Logger): Promise<RunningServer> {
+  setPasswordCost(env.passwordCost);
+  if (env.passwordCost < PRODUCTION_PASSWORD_COST)
+    log.warn(
+      { event: 'control_plane.password_cost_low', cost: env.passwordCost },
+      `FERRY_PASSWORD_COST is ${env.passwordCost}, below ${PRODUCTION_PASSWORD_COST}: password hashes are cheap to crack (tests only)`,
+    );
   await ensurePrivateDataDir(env.dataDir);
   const database = await openConfiguredDatabase(env, log);
   await database.migrate();

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import type { JWK } from 'jose';
 import type { AppDeps } from '../../control-plane/src/app-deps.js';
-import { hashPassword } from '../../control-plane/src/auth/password.js';
+import { hashPassword, setPasswordCost } from '../../control-plane/src/auth/password.js';
 import { issueSessionToken } from '../../control-plane/src/auth/session.js';
 import type { Database, Db } from '../../control-plane/src/db/client.js';
 import * as schema from '../../control-plane/src/db/schema/index.js';
@@ -48,7 +48,11 @@ export interface TestGateway {
   revoke(): Promise<void>;
 }
 
-/** Every seeded user of this process shares one password: scrypt costs a third of a second per hash. */
+// The cost the control plane would take from FERRY_PASSWORD_COST (vitest.config.ts lowers it for tests;
+// benches leave it unset and hash at production cost).
+if (process.env.FERRY_PASSWORD_COST) setPasswordCost(Number(process.env.FERRY_PASSWORD_COST));
+
+/** Every seeded user of this process shares one password: scrypt at production cost is a third of a second. */
 export const SEED_PASSWORD = `ferry-test-${randomBytes(12).toString('base64url')}`;
 let seedHashP: Promise<string> | undefined;
 function seedPasswordHash(): Promise<string> {

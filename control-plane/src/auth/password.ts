@@ -1,4 +1,5 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { FerryError } from '@ferry/shared';
 
 interface ScryptParams {
   N: number;
@@ -11,7 +12,31 @@ interface ScryptParams {
  * the cost OWASP names for scrypt. Hashes stored with other parameters still verify (the stored form
  * carries them) and are rehashed at the next sign-in.
  */
-const CURRENT: ScryptParams = { N: 1 << 17, r: 8, p: 1 };
+export const PRODUCTION_PASSWORD_COST = 17;
+export const MIN_PASSWORD_COST = 10;
+export const MAX_PASSWORD_COST = 20;
+let current: ScryptParams = { N: 1 << PRODUCTION_PASSWORD_COST, r: 8, p: 1 };
+/** The hash burnPasswordCheck verifies against, made at the current cost. */
+let dummy: Promise<string> | undefined;
+
+/**
+ * Sets log2 of scrypt's N for new hashes (FERRY_PASSWORD_COST). Only tests go below production's 17:
+ * thousands of sign-ins at a third of a second each would dominate their run time.
+ */
+export function setPasswordCost(log2N: number): void {
+  if (!Number.isInteger(log2N) || log2N < MIN_PASSWORD_COST || log2N > MAX_PASSWORD_COST)
+    throw new FerryError(
+      'config.invalid',
+      `password cost must be an integer from ${MIN_PASSWORD_COST} to ${MAX_PASSWORD_COST}, not ${log2N}`,
+    );
+  current = { N: 1 << log2N, r: 8, p: 1 };
+  dummy = undefined;
+}
+
+/** log2 of the N new hashes are made with. */
+export function passwordCost(): number {
+  return Math.log2(current.N);
+}
 const KEYLEN = 32;
 /** Bounds on stored parameters, so a tampered row cannot make a sign-in allocate gigabytes. */
 const MAX_N = 1 << 20;
@@ -44,7 +69,7 @@ function parse(stored: string): { params: ScryptParams; salt: Buffer; key: Buffe
 }
 
 /** Hashes with the given parameters (tests make older hashes with it); the default is the current cost. */
-export async function hashPassword(password: string, params: ScryptParams = CURRENT): Promise<string> {
+export async function hashPassword(password: string, params: ScryptParams = current): Promise<string> {
   const salt = randomBytes(16);
   const key = await derive(password, salt, params);
   return `scrypt$${params.N}$${params.r}$${params.p}$${salt.toString('base64url')}$${key.toString('base64url')}`;
@@ -62,9 +87,9 @@ export function needsRehash(stored: string): boolean {
   const parsed = parse(stored);
   return (
     !parsed ||
-    parsed.params.N !== CURRENT.N ||
-    parsed.params.r !== CURRENT.r ||
-    parsed.params.p !== CURRENT.p ||
+    parsed.params.N !== current.N ||
+    parsed.params.r !== current.r ||
+    parsed.params.p !== current.p ||
     parsed.key.length !== KEYLEN
   );
 }
@@ -75,7 +100,6 @@ export function generatePassword(): string {
 }
 
 /** Spends the same time as a real check, so unknown e-mail addresses are not told apart by timing. */
-let dummy: Promise<string> | undefined;
 export async function burnPasswordCheck(password: string): Promise<void> {
   dummy ??= hashPassword('not-a-real-password');
   await verifyPassword(password, await dummy);

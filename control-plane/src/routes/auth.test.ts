@@ -7,7 +7,13 @@ import {
   type TestApp,
 } from '../../../testkit/control-plane/harness.js';
 import { expectError } from '../../../testkit/control-plane/security-suite.js';
-import { hashPassword, needsRehash } from '../auth/password.js';
+import {
+  hashPassword,
+  needsRehash,
+  PRODUCTION_PASSWORD_COST,
+  passwordCost,
+  setPasswordCost,
+} from '../auth/password.js';
 import { verifySessionToken } from '../auth/session.js';
 import { auditLog, rateLimits, users } from '../db/schema/index.js';
 import { authenticate } from '../edge/auth-middleware.js';
@@ -320,13 +326,20 @@ describe.each(BACKENDS)('POST /api/v1/auth/login (%s)', (backend) => {
   });
 
   it('rehashes a password stored with older scrypt parameters at sign-in, and the new hash works', async () => {
-    const s = await t.seedGroup('Old hash');
-    const old = await hashPassword(s.admin.password, { N: 1 << 15, r: 8, p: 1 });
-    await t.database.db.update(users).set({ passwordHash: old }).where(eq(users.id, s.admin.id));
-    expect((await login(s.admin.email, s.admin.password)).status).toBe(200);
-    const [row] = await t.database.db.select().from(users).where(eq(users.id, s.admin.id));
-    expect(row!.passwordHash).toMatch(/^scrypt\$131072\$8\$1\$/);
-    expect(needsRehash(row!.passwordHash)).toBe(false);
-    expect((await login(s.admin.email, s.admin.password)).status).toBe(200);
+    // At production cost: the test kit hashes more cheaply (FERRY_PASSWORD_COST in vitest.config.ts).
+    const testCost = passwordCost();
+    setPasswordCost(PRODUCTION_PASSWORD_COST);
+    try {
+      const s = await t.seedGroup('Old hash');
+      const old = await hashPassword(s.admin.password, { N: 1 << 15, r: 8, p: 1 });
+      await t.database.db.update(users).set({ passwordHash: old }).where(eq(users.id, s.admin.id));
+      expect((await login(s.admin.email, s.admin.password)).status).toBe(200);
+      const [row] = await t.database.db.select().from(users).where(eq(users.id, s.admin.id));
+      expect(row!.passwordHash).toMatch(/^scrypt\$131072\$8\$1\$/);
+      expect(needsRehash(row!.passwordHash)).toBe(false);
+      expect((await login(s.admin.email, s.admin.password)).status).toBe(200);
+    } finally {
+      setPasswordCost(testCost);
+    }
   });
 });
