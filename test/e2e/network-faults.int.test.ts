@@ -109,7 +109,11 @@ function heal(c: Cloud): void {
   }
 }
 
-function startNetCloud(name: string, env: Record<string, string> = {}): Promise<Cloud> {
+function startNetCloud(
+  name: string,
+  env: Record<string, string> = {},
+  agentConfig?: Record<string, unknown>,
+): Promise<Cloud> {
   return startCloud({
     name,
     blobs: 's3',
@@ -118,8 +122,12 @@ function startNetCloud(name: string, env: Record<string, string> = {}): Promise<
     tcpProxyControlPlane: true,
     tcpProxyS3: true,
     env,
+    ...(agentConfig ? { agentConfig } : {}),
   });
 }
+
+/** The agent's offer deadline in the black-hole test: seconds rather than production's 30. */
+const OFFER_TIMEOUT_MS = 4000;
 
 describe('network faults between the agent and the cloud', () => {
   it('delivers over a 20 Mbit/s link with 50 ms RTT, every instance once and intact', async () => {
@@ -193,8 +201,13 @@ describe('network faults between the agent and the cloud', () => {
   it('keeps receiving while the control plane is black-holed, notices, and delivers once it answers', async () => {
     requireTool('storescu');
     const sent = await describeFiles((await corpusFiles(await ctCorpus())).slice(18, 26));
-    // Heartbeats every second: a silent channel is noticed within seconds.
-    cloud = await startNetCloud('net-blackhole', { FERRY_HEARTBEAT_SECONDS: '1' });
+    // Heartbeats every second: a silent channel is noticed within seconds. An offer lost in the hole
+    // is given up after OFFER_TIMEOUT_MS (agent.json timeouts.uploadOfferMs) rather than 30 s.
+    cloud = await startNetCloud(
+      'net-blackhole',
+      { FERRY_HEARTBEAT_SECONDS: '1' },
+      { timeouts: { uploadOfferMs: OFFER_TIMEOUT_MS } },
+    );
     const c = cloud;
     const { cp } = links(c);
     await eventsEventually(c.agent, 'control.channel_open', 1, 20_000);
@@ -204,7 +217,12 @@ describe('network faults between the agent and the cloud', () => {
     // The agent's offer went into the hole (its bytes were swallowed), and the channel fell silent.
     await waitFor(() => cp.stats().bytesSwallowed > 0, 20_000, 'the agent to call into the black hole');
     await eventsEventually(c.agent, 'control.channel_down', 1, 20_000);
-    await sleep(2000);
+    // The offer in the hole timed out on the agent's configured deadline, well before production's
+    // 30 s: the setting reached the upload client. Healing only after it keeps the outage honest.
+    const timedOut = () =>
+      events(c.agent, 'upload.offer_failed').some((f) => String(f.reason).includes('timed out'));
+    await waitFor(timedOut, 15_000, 'an offer lost in the black hole to time out');
+    await sleep(1000);
     cp.blackHole(false);
     const healedAt = Date.now();
     await waitStored(c, sent, 'after the black hole', 100_000);

@@ -10,6 +10,8 @@ import { dicomStrings, parseStorescuOutput, requireTool, storescu } from '../har
 import { datasetHash, spoolStatus } from '../harness/spool.js';
 
 const MiB = 1024 * 1024;
+/** The agent's part-stall deadline in the storage-errors test: a few seconds rather than 30. */
+const STALL_MS = 5000;
 
 let cloud: Cloud | undefined;
 afterEach(async () => {
@@ -112,7 +114,13 @@ describe('upload faults', () => {
   it('gets through storage errors: 500s, a hung request, resets and a refused part', async () => {
     requireTool('storescu');
     const files = (await corpusFiles(await ctCorpus())).slice(40, 70);
-    cloud = await startCloud({ name: 's3-faults', blobs: 's3', proxyS3: true });
+    // The hung PUT is abandoned after STALL_MS (agent.json timeouts.uploadStallMs), not production's 30 s.
+    cloud = await startCloud({
+      name: 's3-faults',
+      blobs: 's3',
+      proxyS3: true,
+      agentConfig: { timeouts: { uploadStallMs: STALL_MS } },
+    });
     const c = cloud;
     const proxy = c.proxy;
     if (!proxy) throw new Error('no proxy');
