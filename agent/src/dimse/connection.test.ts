@@ -225,6 +225,77 @@ function recordingLogger(lines: Record<string, unknown>[]): Logger {
   );
 }
 
+/** Keeps a reference to every slice it is given; copies their bytes first only when it says it does. */
+class KeepingSink implements StoreHandler {
+  readonly slices: Buffer[] = [];
+  readonly copies: Buffer[] = [];
+
+  constructor(private readonly copiesSlices: boolean) {}
+
+  begin(): StoreWriter {
+    return {
+      ...(this.copiesSlices ? { copiesSlices: true } : {}),
+      write: (slice: Buffer) => {
+        this.slices.push(slice);
+        if (this.copiesSlices) this.copies.push(Buffer.from(slice));
+        return true;
+      },
+      onDrain: (cb: () => void) => cb(),
+      end: async (): Promise<StoreOutcome> => ({ status: Status.Success, objectId: 'o-test' }),
+      abort: () => undefined,
+    };
+  }
+}
+
+describe('Connection socket chunks', () => {
+  async function storeThrough(sink: KeepingSink, dataset: Buffer): Promise<void> {
+    server = createServer(
+      (socket) => new Connection(socket, policy, sink, pino({ level: 'silent' }), () => {}),
+    );
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const addr = server.address();
+    if (addr === null || typeof addr === 'string') throw new Error('no address');
+    const { scu } = await RawScu.open(addr.port, {
+      maxPduLength: 65536,
+      contexts: [
+        {
+          id: 1,
+          abstractSyntax: Uids.SecondaryCaptureImageStorage,
+          transferSyntaxes: [Uids.ExplicitVRLittleEndian],
+        },
+      ],
+    });
+    const rsp = await scu.store({
+      contextId: 1,
+      messageId: 5,
+      sopClassUid: Uids.SecondaryCaptureImageStorage,
+      sopInstanceUid: '1.2.3.4.6',
+      dataset,
+      pdvSize: 16384,
+    });
+    expect(rsp).toMatchObject({ status: 0 });
+    await scu.release();
+  }
+
+  it('frees each chunk whose slices a copying writer took, as soon as it is read', async () => {
+    const sink = new KeepingSink(true);
+    const dataset = counterPattern(4 << 20);
+    await storeThrough(sink, dataset);
+    expect(Buffer.concat(sink.copies).equals(dataset)).toBe(true);
+    // A slice of a freed chunk reads as empty. Only a chunk that also held the command is kept.
+    const freed = sink.slices.filter((s) => s.length === 0).length;
+    expect(freed).toBeGreaterThan(sink.slices.length * 0.9);
+  });
+
+  it('never frees a chunk a writer that keeps its slices still holds', async () => {
+    const sink = new KeepingSink(false);
+    const dataset = counterPattern(4 << 20);
+    await storeThrough(sink, dataset);
+    expect(Buffer.concat(sink.slices).equals(dataset)).toBe(true);
+  });
+});
+
 describe('Connection PDU deadline', () => {
   const slowPolicy: AssociationPolicy = { ...policy, idleTimeoutMs: 30_000, pduTimeoutMs: 400 };
   const verification = [

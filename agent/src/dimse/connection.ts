@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { FerryError } from '@ferry/shared';
 import type { Logger } from 'pino';
+import { releaseBuffers } from '../spool/buffer-release.js';
 import {
   type AssociateRequest,
   encodeAbort,
@@ -109,6 +110,8 @@ export class Connection implements PduSink {
   /** Since when our responses have waited for the peer to read them (0: they do not). */
   private unreadSince = 0;
   private pausedForSpool = false;
+  /** Some slice of the socket chunk being read went to a consumer that may keep it. */
+  private chunkKept = false;
   private stats = { stored: 0, failed: 0, bytes: 0 };
   private readonly openedAt = Date.now();
   private released = false;
@@ -139,7 +142,10 @@ export class Connection implements PduSink {
       const now = Date.now();
       this.lastActivity = now;
       const completed = this.reader.pdusCompleted;
+      this.chunkKept = false;
       this.reader.push(chunk);
+      // Every slice of it was copied or dropped: free it now rather than at the next full GC.
+      if (!this.chunkKept) releaseBuffers([chunk]);
       this.timePdu(now, completed !== this.reader.pdusCompleted);
     });
     socket.on('error', (err) =>
@@ -337,11 +343,16 @@ export class Connection implements PduSink {
         );
       }
       this.commandParts.push(slice);
+      this.chunkKept = true;
       return;
     }
     const cur = this.current!;
     cur.bytes += slice.length;
-    if (cur.sink) return cur.sink.write(slice);
+    if (cur.sink) {
+      this.chunkKept = true;
+      return cur.sink.write(slice);
+    }
+    if (cur.writer && !cur.writer.copiesSlices) this.chunkKept = true;
     // The dataset of a request we refuse is read and dropped.
     if (cur.writer && !cur.writer.write(slice)) {
       // Back-pressure: the spool is behind, so stop reading until it drains.

@@ -31,6 +31,10 @@ class CheckedWriter implements StoreWriter {
     private readonly log: Logger,
   ) {}
 
+  get copiesSlices(): boolean {
+    return this.check.copiesSlices && this.inner.copiesSlices === true;
+  }
+
   write(slice: Buffer): boolean {
     if (this.dropped) return true;
     // The check sees each slice first, so a slice that shows the damage is never written.

@@ -24,6 +24,8 @@ export interface DatasetCheck {
   finish(): Promise<StructureVerdict>;
   /** The dataset will not be finished (the peer went away): let go of what the check holds. */
   dispose(): void;
+  /** write() keeps no reference to its slice once it returns. */
+  readonly copiesSlices: boolean;
 }
 
 /**
@@ -53,6 +55,8 @@ export function datasetCheckFor(transferSyntaxUid: string): DatasetCheck | undef
 
 class PlainCheck implements DatasetCheck {
   private readonly structure: DatasetStructure;
+  /** The walk reads each slice while write() runs and copies only the few values it keeps. */
+  readonly copiesSlices = true;
 
   constructor(layout: DatasetLayout) {
     this.structure = new DatasetStructure(layout);
@@ -85,6 +89,8 @@ class PlainCheck implements DatasetCheck {
  */
 class InflatingCheck implements DatasetCheck {
   private readonly structure: DatasetStructure;
+  /** The inflater reads the slices later, on the thread pool. */
+  readonly copiesSlices = false;
   private readonly inflater: InflateRaw;
   private inflateError: StructureVerdict | undefined;
   private drainCb: (() => void) | undefined;

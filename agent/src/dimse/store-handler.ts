@@ -15,6 +15,8 @@ export interface StoreOutcome {
 export interface StoreWriter {
   /** Returns false when the caller should pause its source until `onDrain` fires. */
   write(slice: Buffer): boolean;
+  /** write() keeps no reference to the slice: the connection may release its socket chunk at once. */
+  readonly copiesSlices?: boolean;
   onDrain(cb: () => void): void;
   /** The dataset is complete: resolves once the outcome is durable (or failed). */
   end(): Promise<StoreOutcome>;

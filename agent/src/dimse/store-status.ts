@@ -22,6 +22,7 @@ export function dimseStore(store: InstanceStore): StoreHandler {
       const writing = store.begin(req);
       return {
         write: (slice) => writing.write(slice),
+        copiesSlices: writing.copiesSlices === true,
         onDrain: (cb) => writing.onDrain(cb),
         end: async () => storeOutcomeOf(await writing.end()),
         abort: () => writing.abort(),

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { constants as fsc } from 'node:fs';
-import { type FileHandle, open, rename, unlink } from 'node:fs/promises';
+import { rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   type CompressedFrame,
@@ -14,6 +13,7 @@ import {
   ObjectSealer,
 } from '@ferry/shared';
 import type { Logger } from 'pino';
+import { releaseBuffers } from './buffer-release.js';
 import { spoolIoError } from './fs-errors.js';
 import { type HeaderFields, noteLenientCharset, readHeader } from './header-reader.js';
 import type { IndexEntry } from './index-entry.js';
@@ -21,9 +21,9 @@ import type { KeyEpochs } from './key-epochs.js';
 import { newObjectId } from './object-id.js';
 import { part10Header } from './part10.js';
 import { objectPath, type SpoolPaths } from './paths.js';
+import { SpillFile } from './spill-file.js';
 import type { SpoolLog } from './spool-log.js';
 import type { InstanceWriting, StoreRequest, StoreResult } from './store-contract.js';
-import { writeFully } from './write-fully.js';
 
 /** Raw bytes per uncompressed data frame: the most one frame may hold. */
 const FRAME_BYTES = MAX_RAW_FRAME_BYTES;
@@ -45,7 +45,6 @@ const HEADER_FIRST_TRY = 64 << 10;
 const HEADER_CAP = 4 << 20;
 /** Objects up to this size are kept in memory and written inside their log record: one durable write. */
 const INLINE_LIMIT = 1 << 20;
-const MAX_WRITES_IN_FLIGHT = 4;
 
 export interface WriterDeps {
   paths: SpoolPaths;
@@ -60,7 +59,8 @@ export interface WriterDeps {
 
 /**
  * Seals one received dataset as it arrives. A small object stays in memory and becomes durable
- * inside its log record; a large one spills to an encrypted `.part` file (O_DSYNC writes) that is
+ * inside its log record; a large one spills to an encrypted `.part` file (spill-file.ts: page-cache
+ * writes, fdatasynced in batches behind them and once more at the end) that is
  * renamed into objects/ before its log record (whose flush fsyncs the directory first).
  * Plaintext slices are queued and sealed frame by frame by one async pump, so writes stay in order
  * and the socket is paused whenever more than HIGH_WATER bytes wait.
@@ -95,13 +95,10 @@ export class InstanceWriter implements InstanceWriting {
   private drainCb: (() => void) | undefined;
   private wake: (() => void) | undefined;
   private readonly pumpDone: Promise<void>;
-  private fh: FileHandle | undefined;
+  private file: SpillFile | undefined;
   private held: Buffer[] = [];
   private heldBytes = 0;
   private spilled = false;
-  private fileOffset = 0;
-  private readonly writes = new Set<Promise<void>>();
-  private writeError: FerryError | undefined;
 
   constructor(
     private readonly req: StoreRequest,
@@ -121,16 +118,24 @@ export class InstanceWriter implements InstanceWriting {
     this.pumpDone.catch(() => undefined);
   }
 
+  /**
+   * Every slice is copied into a buffer of the writer's own, released as soon as it is sealed: the
+   * caller may then release the socket chunk under the slice, and neither waits for a full GC.
+   */
+  readonly copiesSlices = true;
+
   write(slice: Buffer): boolean {
     if (this.failure || this.aborted) return true;
     this.hash.update(slice);
     this.plainBytes += slice.length;
+    const own = Buffer.allocUnsafeSlow(slice.length);
+    slice.copy(own);
     if (!this.header) {
-      this.prefix.push(slice);
-      this.prefixBytes += slice.length;
+      this.prefix.push(own);
+      this.prefixBytes += own.length;
       if (this.prefixBytes >= this.nextHeaderTry) this.tryHeader(false);
     } else {
-      this.enqueue(slice);
+      this.enqueue(own);
     }
     return this.queuedBytes < HIGH_WATER;
   }
@@ -172,6 +177,7 @@ export class InstanceWriter implements InstanceWriting {
       this.header = parsed.fields;
       if (parsed.fields.charset) noteLenientCharset(this.deps.log, parsed.fields.charset);
     } catch (err) {
+      releaseBuffers(this.prefix);
       this.prefix = [];
       this.fail(
         isFerryError(err)
@@ -180,6 +186,7 @@ export class InstanceWriter implements InstanceWriting {
       );
       return;
     }
+    releaseBuffers(this.prefix);
     this.prefix = [];
     this.enqueue(this.meta);
     this.enqueue(body);
@@ -273,9 +280,13 @@ export class InstanceWriter implements InstanceWriting {
     );
     await this.writeOut([sealer.headerBytes, ...sealer.sealManifest(this.manifest(this.header))]);
     if (trial && zstd) {
+      // Every trial compression has finished reading them.
+      releaseBuffers(trial.parts);
       for (const [i, frame] of trial.frames.entries()) {
         const final = i === trial.frames.length - 1 && this.ended && this.queue.length === 0;
-        await this.writeOut(sealer.sealCompressed(frame, final));
+        const sealed = sealer.sealCompressed(frame, final);
+        releaseBuffers([frame.zstd]);
+        await this.writeOut(sealed);
         if (final) return;
       }
       return this.pumpCompressed(sealer);
@@ -284,7 +295,9 @@ export class InstanceWriter implements InstanceWriting {
     if (trial) {
       // Not worth it: the trial's raw bytes (at most 1 MiB) become the first raw frame.
       const final = this.ended && this.queue.length === 0;
-      await this.writeOut(sealer.sealData(trial.parts, final));
+      const sealed = sealer.sealData(trial.parts, final);
+      releaseBuffers(trial.parts);
+      await this.writeOut(sealed);
       if (final) return;
     }
     for (;;) {
@@ -292,7 +305,9 @@ export class InstanceWriter implements InstanceWriting {
       if (this.frameReady) {
         const parts = this.takeFrame();
         const final = this.ended && this.queue.length === 0;
-        await this.writeOut(sealer.sealData(parts, final));
+        const sealed = sealer.sealData(parts, final);
+        releaseBuffers(parts);
+        await this.writeOut(sealed);
         if (final) return;
       } else if (this.ended) {
         await this.writeOut(sealer.sealData([], true));
@@ -349,15 +364,25 @@ export class InstanceWriter implements InstanceWriting {
     const compressing: Promise<CompressedFrame>[] = [];
     for (;;) {
       if (this.failure || this.aborted) return;
-      while (compressing.length < MAX_COMPRESSING && this.frameReady)
-        compressing.push(this.compress(this.takeFrame()));
+      while (compressing.length < MAX_COMPRESSING && this.frameReady) {
+        const parts = this.takeFrame();
+        const compressed = this.compress(parts);
+        // Only once the thread pool has read them; a failed compression leaves them to the GC.
+        void compressed.then(
+          () => releaseBuffers(parts),
+          () => undefined,
+        );
+        compressing.push(compressed);
+      }
       const next = compressing.shift();
       if (next) {
         const frame = await next;
         if (this.failure || this.aborted) return;
         // Decided after compressing: end() may have come meanwhile, and this is then the last frame.
         const final = compressing.length === 0 && this.ended && this.queue.length === 0;
-        await this.writeOut(sealer.sealCompressed(frame, final));
+        const sealed = sealer.sealCompressed(frame, final);
+        releaseBuffers([frame.zstd]);
+        await this.writeOut(sealed);
         if (final) return;
       } else if (this.ended) {
         await this.writeOut(sealer.sealData([], true));
@@ -382,42 +407,18 @@ export class InstanceWriter implements InstanceWriting {
   private async writeOut(buffers: Buffer[]): Promise<void> {
     const size = buffers.reduce((n, b) => n + b.length, 0);
     this.objectBytes += size;
-    if (!this.fh && this.heldBytes + size <= INLINE_LIMIT) {
+    if (!this.file && this.heldBytes + size <= INLINE_LIMIT) {
       this.held.push(...buffers);
       this.heldBytes += size;
       return;
     }
-    if (!this.fh) {
+    if (!this.file) {
       this.spilled = true;
-      try {
-        // O_DSYNC: each write is on disk when it returns, so syncing overlaps receiving instead of
-        // one long fdatasync at the end of a large instance.
-        this.fh = await open(this.partPath, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_DSYNC, 0o600);
-      } catch (err) {
-        throw spoolIoError(err, 'creating a spool file');
-      }
+      this.file = await SpillFile.create(this.partPath);
       buffers = [...this.held, ...buffers];
       this.held = [];
     }
-    // Several positional writes in flight keep the disk queue busy while the next frame is sealed.
-    const at = this.fileOffset;
-    this.fileOffset += buffers.reduce((n, b) => n + b.length, 0);
-    const write = writeFully(this.fh, buffers, at).then(
-      () => undefined,
-      (err: unknown) => {
-        this.writeError ??= spoolIoError(err, 'writing a spool object');
-      },
-    );
-    this.writes.add(write);
-    void write.finally(() => this.writes.delete(write));
-    if (this.writes.size >= MAX_WRITES_IN_FLIGHT) await Promise.race(this.writes);
-    if (this.writeError) throw this.writeError;
-  }
-
-  /** Waits for every write in flight; the first failure, if any, is the object's failure. */
-  private async settleWrites(): Promise<void> {
-    await Promise.all(this.writes);
-    if (this.writeError) throw this.writeError;
+    await this.file.write(buffers);
   }
 
   private manifest(h: HeaderFields): InstanceManifest {
@@ -437,15 +438,10 @@ export class InstanceWriter implements InstanceWriting {
   }
 
   private async commit(): Promise<StoreResult> {
-    const fh = this.fh;
-    if (fh) {
-      await this.settleWrites();
-      try {
-        await fh.close();
-        this.fh = undefined;
-      } catch (err) {
-        throw spoolIoError(err, 'syncing a spool object');
-      }
+    const file = this.file;
+    if (file) {
+      this.file = undefined;
+      await file.finish();
     }
     const sha256 = this.hash.digest('hex');
     const { spoolLog, inflight } = this.deps;
@@ -476,11 +472,11 @@ export class InstanceWriter implements InstanceWriting {
       objectBytes: this.objectBytes,
       version: versions.reduce((max, v) => Math.max(max, v.version), 0) + 1,
       state: 'spooled',
-      inline: !fh,
+      inline: !file,
     };
     const finalPath = objectPath(this.deps.paths, this.id);
     let renamed = false;
-    const committed = fh
+    const committed = file
       ? spoolLog.put(entry, {
           prepare: async () => {
             try {
@@ -500,16 +496,19 @@ export class InstanceWriter implements InstanceWriting {
       throw err;
     } finally {
       inflight.delete(this.id);
+      // The log wrote them (or failed to): nothing reads an inline object's sealed frames again.
+      releaseBuffers(this.held);
+      this.held = [];
     }
     return { ok: true, objectId: this.id, version: entry.version, plainBytes: this.plainBytes };
   }
 
   private async discard(): Promise<void> {
+    releaseBuffers(this.held);
     this.held = [];
-    await Promise.all(this.writes);
-    const fh = this.fh;
-    this.fh = undefined;
-    await fh?.close().catch(() => undefined);
+    const file = this.file;
+    this.file = undefined;
+    await file?.discard();
     if (this.spilled) await unlink(this.partPath).catch(() => undefined);
   }
 

@@ -38,6 +38,11 @@ export type StoreResult = StoreSuccess | StoreFailure;
 export interface InstanceWriting {
   /** Returns false when the caller should pause its source until `onDrain` fires. */
   write(slice: Buffer): boolean;
+  /**
+   * True when write() keeps no reference to the slice it is given (it copies what it needs before
+   * returning), so the caller may release the memory under it at once (buffer-release.ts).
+   */
+  readonly copiesSlices?: boolean;
   onDrain(cb: () => void): void;
   /** The dataset is complete: resolves once the result is durable (or failed). */
   end(): Promise<StoreResult>;
