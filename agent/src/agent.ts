@@ -19,11 +19,12 @@ import { DicomListener } from './dimse/listener.js';
 import { contextRulesOf } from './dimse/sop-classes.js';
 import { dimseStore } from './dimse/store-status.js';
 import { HealthMonitor } from './health/health-monitor.js';
-import { ControlChannel } from './live-config/channel.js';
+import { CHANNEL_BACKOFF, ControlChannel } from './live-config/channel.js';
 import { LiveConfigApplier } from './live-config/config-applier.js';
 import { LogRing } from './logger.js';
 import { Spool } from './spool/spool.js';
 import { isSupervised, tellSupervisorHealthy, Upgrader } from './upgrade/upgrader.js';
+import { type BackoffPolicy, DEFAULT_BACKOFF } from './uploader/backoff.js';
 import { UploadClient } from './uploader/upload-client.js';
 import { Uploader } from './uploader/uploader.js';
 import { AGENT_VERSION } from './version.js';
@@ -176,6 +177,7 @@ export async function startAgent(
       diagnostics,
       applier,
       log: log.child({ component: 'channel' }),
+      backoff: retryBackoff(CHANNEL_BACKOFF, config),
       onReenroll: reenroll,
       recipientKey: new RecipientKeyStore({ dataDir, spool, log: log.child({ component: 'keys' }) }),
       onReleaseSigningKey: (key) => upgrades.adoptSigningKey(key),
@@ -251,6 +253,12 @@ async function loadEnrollment(
   };
 }
 
+/** `policy` with its cap lowered to agent.json's timeouts.retryCapMs, when that is set. */
+function retryBackoff(policy: BackoffPolicy, config: AgentConfig): BackoffPolicy {
+  const capMs = config.timeouts.retryCapMs;
+  return capMs === undefined ? policy : { baseMs: Math.min(policy.baseMs, capMs), capMs };
+}
+
 function startUploader(
   enrollment: Enrollment,
   config: AgentConfig,
@@ -266,6 +274,7 @@ function startUploader(
     }),
     log: log.child({ component: 'uploader' }),
     config: config.upload,
+    backoff: retryBackoff(DEFAULT_BACKOFF, config),
     // As rotate-key does: the control plane has forgotten this key, so it is of no further use.
     onReenroll,
   });

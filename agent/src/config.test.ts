@@ -141,6 +141,8 @@ describe('agent.json DICOM limits', () => {
       uploadOfferMs: 30_000,
     });
     expect(cfg.maxAssociationsPerCallingAe).toBeUndefined();
+    // Unset: uploads and the channel keep their own production caps.
+    expect(cfg.timeouts.retryCapMs).toBeUndefined();
     expect(cfg.maxPendingPerAddress).toBe(16);
     expect(cfg.maxPendingConnections).toBeUndefined();
     await writeFile(join(dir, 'agent.json'), JSON.stringify({ recipientPublicKey }));
@@ -161,7 +163,7 @@ describe('agent.json DICOM limits', () => {
         maxAssociationsPerCallingAe: 4,
         maxPendingPerAddress: 2,
         maxPendingConnections: 50,
-        timeouts: { pduMs: 5000, uploadStallMs: 4000, uploadOfferMs: 3000 },
+        timeouts: { pduMs: 5000, uploadStallMs: 4000, uploadOfferMs: 3000, retryCapMs: 2000 },
       }),
     );
     const cfg = await loadAgentConfig(dir);
@@ -169,6 +171,7 @@ describe('agent.json DICOM limits', () => {
     expect([cfg.maxPendingPerAddress, cfg.maxPendingConnections]).toEqual([2, 50]);
     expect(cfg.timeouts.pduMs).toBe(5000);
     expect([cfg.timeouts.uploadStallMs, cfg.timeouts.uploadOfferMs]).toEqual([4000, 3000]);
+    expect(cfg.timeouts.retryCapMs).toBe(2000);
     for (const [patch, field] of [
       [{ maxAssociationsPerCallingAe: 0 }, 'maxAssociationsPerCallingAe: '],
       [{ maxPendingPerAddress: 0 }, 'maxPendingPerAddress: '],
@@ -176,6 +179,7 @@ describe('agent.json DICOM limits', () => {
       [{ timeouts: { pduMs: 10 } }, 'timeouts.pduMs: '],
       [{ timeouts: { uploadStallMs: 999 } }, 'timeouts.uploadStallMs: '],
       [{ timeouts: { uploadOfferMs: 'soon' } }, 'timeouts.uploadOfferMs: '],
+      [{ timeouts: { retryCapMs: 500 } }, 'timeouts.retryCapMs: '],
     ] as const) {
       await writeFile(join(dir, 'agent.json'), JSON.stringify({ recipientPublicKey, ...patch }));
       const err = await loadAgentConfig(dir).catch((e: unknown) => e);

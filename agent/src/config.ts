@@ -71,6 +71,11 @@ export const agentConfigSchema = z
         uploadStallMs: z.number().int().min(1000).max(600_000).default(30_000),
         /** An upload offer unanswered this long went into a dead connection: give up and retry. */
         uploadOfferMs: z.number().int().min(1000).max(600_000).default(30_000),
+        /**
+         * The longest wait between retries to the cloud (uploads, the channel); unset: 5 minutes for
+         * uploads and a minute for the channel. The first retry still waits up to a second.
+         */
+        retryCapMs: z.number().int().min(1000).max(300_000).optional(),
       })
       .strict()
       .default({

@@ -32,6 +32,8 @@ beforeAll(async () => {
     name: 'channel-health',
     // The webhook receiver listens on 127.0.0.1, as an on-prem receiver on the hospital network would.
     env: { FERRY_HEARTBEAT_SECONDS: String(HEARTBEAT_SECONDS), FERRY_WEBHOOK_ALLOW_PRIVATE: 'true' },
+    // Retries to a control plane that is back come within 2 s, not after a backoff grown to tens of seconds.
+    agentConfig: { timeouts: { retryCapMs: 2000 } },
   });
   gatewayId = String((await cloud.agentConfig()).gatewayId);
   const hook = await cloud.api<{ id: string; secret: string }>('POST', '/api/v1/webhooks', {
