@@ -19,6 +19,7 @@ import { startAgentTokenPrune } from './jobs/agent-token-prune.js';
 import { startAlerts } from './jobs/alerts.js';
 import { startGatewayLiveness } from './jobs/gateway-liveness.js';
 import { startGatewaySeriesRollup } from './jobs/gateway-series-rollup.js';
+import { startPackBlobSweep } from './jobs/pack-blob-sweep.js';
 import { startJobQueue } from './jobs/queue.js';
 import { startStudyCompletionQueue } from './jobs/queue-study-completion.js';
 import { startRateLimitSweep } from './jobs/rate-limit-sweep.js';
@@ -181,6 +182,7 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
     allowPrivateAddresses: env.webhookAllowPrivate,
   });
   const rateLimitSweep = startRateLimitSweep({ db: database.db, log });
+  const packBlobSweep = startPackBlobSweep({ db: database.db, log, blobStore });
   const agentTokenPrune = startAgentTokenPrune({ db: database.db, log });
   const seriesRollup = startGatewaySeriesRollup({ db: database.db, log });
   const liveness = startGatewayLiveness({ db: database.db, log, heartbeatSeconds: env.heartbeatSeconds });
@@ -223,6 +225,7 @@ export async function startServer(env: Env, log: Logger): Promise<RunningServer>
       await alerts.stop();
       mailer?.close();
       await rateLimitSweep.stop();
+      await packBlobSweep.stop();
       await agentTokenPrune.stop();
       await seriesRollup.stop();
       // Waits for jobs in progress (they use the database), then closes the queue's own pool.

@@ -18,6 +18,7 @@ import type { Db } from '../../control-plane/src/db/client.js';
 import type { SecretBox } from '../../control-plane/src/keys/secret-box.js';
 import type { BlobStore } from '../../control-plane/src/storage/blob-store.js';
 import { FsBlobStore } from '../../control-plane/src/storage/fs-blob-store.js';
+import { PackUrls } from '../../control-plane/src/storage/pack-urls.js';
 import { loadBlobSigningSecret } from '../../control-plane/src/storage/part-signature.js';
 import { S3BlobStore } from '../../control-plane/src/storage/s3-blob-store.js';
 import { nextId, TEST_PUBLIC_URL } from './names.js';
@@ -64,6 +65,7 @@ export async function openTestBlobStore(
     region: cfg.region,
     forcePathStyle: true,
     credentials: { accessKeyId: cfg.accessKeyId, secretAccessKey: cfg.secretAccessKey },
+    packUrls: new PackUrls(TEST_PUBLIC_URL, await loadBlobSigningSecret(db, secrets)),
   });
   return {
     store,

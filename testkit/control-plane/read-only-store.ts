@@ -11,6 +11,7 @@ export function readOnlyStore(get: BlobStore['get']): BlobStore {
     completeUpload: unused,
     abortUpload: unused,
     head: unused,
+    putObject: unused,
     delete: unused,
     get,
   };

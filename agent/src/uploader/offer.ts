@@ -3,6 +3,7 @@ import {
   isFerryError,
   type UploadOfferObject,
   type UploadOfferResult,
+  type UploadPack,
   type UploadPart,
   uploadOfferObjectSchema,
 } from '@ferry/shared';
@@ -28,18 +29,24 @@ export function offerOf(entry: IndexEntry): UploadOfferObject | FerryError {
 }
 
 /**
- * Offers a batch. A batch the control plane refuses as a whole is split until the object at fault
- * is alone, and `refused` is told about that one; a transient failure of the call is thrown.
+ * Offers a batch (accepting packs when the API can: their layouts go into `packs`). A batch the
+ * control plane refuses as a whole is split until the object at fault is alone, and `refused` is told
+ * about that one; a transient failure of the call is thrown.
  */
 export async function offerInHalves(
-  api: Pick<UploadApi, 'offer'>,
+  api: Pick<UploadApi, 'offer' | 'offerPacked'>,
   offers: UploadOfferObject[],
   signal: AbortSignal,
   refused: (objectId: string, code: string, reason: string) => Promise<void>,
+  packs: UploadPack[] = [],
 ): Promise<Map<string, UploadOfferResult>> {
   const out = new Map<string, UploadOfferResult>();
   try {
-    for (const r of await api.offer(offers, signal)) if (!out.has(r.objectId)) out.set(r.objectId, r);
+    const answer = api.offerPacked
+      ? await api.offerPacked(offers, signal)
+      : { objects: await api.offer(offers, signal) };
+    for (const r of answer.objects) if (!out.has(r.objectId)) out.set(r.objectId, r);
+    packs.push(...(answer.packs ?? []));
     return out;
   } catch (err) {
     if (verdictOf(err) !== 'permanent') throw err;
@@ -50,7 +57,7 @@ export async function offerInHalves(
     }
     const half = Math.ceil(offers.length / 2);
     for (const part of [offers.slice(0, half), offers.slice(half)])
-      for (const [id, r] of await offerInHalves(api, part, signal, refused)) out.set(id, r);
+      for (const [id, r] of await offerInHalves(api, part, signal, refused, packs)) out.set(id, r);
     return out;
   }
 }

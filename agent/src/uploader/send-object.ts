@@ -23,7 +23,7 @@ export type SendOutcome =
   | { ok: false; error: unknown; putRefused: boolean; sentBytes: number };
 
 /** A byte range of the sealed object; a local read failure is told apart from a network one. */
-function range(spool: SealedReader, e: IndexEntry, start: number, end: number) {
+export function range(spool: SealedReader, e: IndexEntry, start: number, end: number) {
   const stream: ReadStream = spool.readSealedRange(e.id, start, end);
   let local: FerryError | undefined;
   stream.once('error', (err) => {
@@ -122,21 +122,18 @@ export async function sendObject(deps: SendDeps, e: IndexEntry, target: UploadTa
   }
   deps.tally.sent(sent.sentBytes);
   if (!sent.ok) return deps.failures.failed(e, sent.error, sent.putRefused);
-  deps.track(e, receive(deps, e, target, sent.objectSha256));
+  deps.track(e, receive(deps, e, target.uploadId, sent.objectSha256));
 }
 
 /** Asks for the object's receipt and settles it by the answer. */
-async function receive(
+export async function receive(
   deps: SendDeps,
   e: IndexEntry,
-  target: UploadTarget,
+  uploadId: string,
   objectSha256: string,
 ): Promise<void> {
   try {
-    const r = await deps.completer.complete(
-      { objectId: e.id, uploadId: target.uploadId, objectSha256 },
-      e.objectBytes,
-    );
+    const r = await deps.completer.complete({ objectId: e.id, uploadId, objectSha256 }, e.objectBytes);
     if (r.status === 'stored') await deps.delivery.deliver(e, r.receipt, objectSha256);
     else if (r.status === 'refused') await deps.failures.quarantine(e, r.code, r.message);
     else deps.failures.retryLater(e, new FerryError('upload.incomplete', `${r.code}: ${r.message}`));

@@ -9,6 +9,7 @@ import {
   type UploadCompleteRequest,
   type UploadCompleteResult,
   type UploadOfferObject,
+  type UploadOfferResponse,
   type UploadOfferResult,
 } from '@ferry/shared';
 import { type Dispatcher, request } from 'undici';
@@ -36,6 +37,8 @@ export function completeTimeoutMs(bytes: number, floorMs = COMPLETE_FLOOR_MS): n
 /** What the uploader needs from the control plane and the part URLs; a seam for tests. */
 export interface UploadApi {
   offer(objects: UploadOfferObject[], signal?: AbortSignal): Promise<UploadOfferResult[]>;
+  /** An offer that accepts packs (small objects answered `packed`, sent together); optional for fakes. */
+  offerPacked?(objects: UploadOfferObject[], signal?: AbortSignal): Promise<UploadOfferResponse>;
   /** `verifyBytes`: the sealed bytes the control plane reads back to verify; its wait grows with them. */
   complete(
     objects: UploadCompleteRequest['objects'],
@@ -66,6 +69,11 @@ export class UploadClient implements UploadApi {
   async offer(objects: UploadOfferObject[], signal?: AbortSignal): Promise<UploadOfferResult[]> {
     const timeoutMs = this.opts.offerTimeoutMs ?? OFFER_TIMEOUT_MS;
     return (await this.control.offerUploads({ objects }, signal, timeoutMs)).objects;
+  }
+
+  offerPacked(objects: UploadOfferObject[], signal?: AbortSignal): Promise<UploadOfferResponse> {
+    const timeoutMs = this.opts.offerTimeoutMs ?? OFFER_TIMEOUT_MS;
+    return this.control.offerUploads({ objects, acceptPacks: true }, signal, timeoutMs);
   }
 
   async complete(

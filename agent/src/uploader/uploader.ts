@@ -1,4 +1,4 @@
-import type { BandwidthWindow, UploadOfferObject, UploadOfferResult } from '@ferry/shared';
+import type { BandwidthWindow, UploadOfferObject, UploadOfferResult, UploadPack } from '@ferry/shared';
 import { FerryError, isFerryError } from '@ferry/shared';
 import type { Logger } from 'pino';
 import type { IndexEntry, Retention, SpoolConsumer } from '../spool/consumer.js';
@@ -9,6 +9,7 @@ import { Delivery } from './deliver.js';
 import { Failures } from './failures.js';
 import { offerInHalves, offerOf } from './offer.js';
 import { type SendDeps, sendObject } from './send-object.js';
+import { packMembers, sendPack } from './send-pack.js';
 import type { UploadApi } from './upload-client.js';
 import { type UploaderStats, UploadTally } from './uploader-stats.js';
 import { WorkQueue } from './work-queue.js';
@@ -325,10 +326,15 @@ export class Uploader {
     }
     if (offers.length === 0) return;
     let results: Map<string, UploadOfferResult>;
+    const packs: UploadPack[] = [];
     const offeredAt = Date.now();
     try {
-      results = await offerInHalves(this.deps.api, offers, this.abort.signal, (id, code, reason) =>
-        this.failures.quarantine(byId.get(id)!, code, reason),
+      results = await offerInHalves(
+        this.deps.api,
+        offers,
+        this.abort.signal,
+        (id, code, reason) => this.failures.quarantine(byId.get(id)!, code, reason),
+        packs,
       );
     } catch (err) {
       this.failures.outage(err, [...byId.values()], offeredAt);
@@ -343,9 +349,45 @@ export class Uploader {
         this.failures.retryLater(e, new FerryError('control.bad_response', 'the offer had no answer for it'));
       else if (r.status === 'stored') work.push(this.send.delivery.deliver(e, r.receipt));
       else if (r.status === 'refused') work.push(this.failures.quarantine(e, r.code, r.message));
-      else work.push(sendObject(this.send, e, r));
+      else if (r.status === 'upload') work.push(sendObject(this.send, e, r));
     }
+    work.push(...this.sendPacks(packs, results, byId));
     await Promise.all(work);
+  }
+
+  /** The packs of this offer; a member whose pack does not match its answer is offered again. */
+  private sendPacks(
+    packs: UploadPack[],
+    results: Map<string, UploadOfferResult>,
+    byId: Map<string, IndexEntry>,
+  ): Promise<void>[] {
+    const work: Promise<void>[] = [];
+    const sent = new Set<string>();
+    for (const pack of packs) {
+      const members = packMembers(pack, (id) => {
+        const r = results.get(id);
+        const e = byId.get(id);
+        return r?.status === 'packed' &&
+          r.packId === pack.packId &&
+          e &&
+          this.queue.isBusy(id) &&
+          !sent.has(id)
+          ? e
+          : undefined;
+      });
+      if (!members) continue;
+      for (const m of members) sent.add(m.entry.id);
+      work.push(sendPack(this.send, pack, members));
+    }
+    for (const [id, r] of results) {
+      const e = byId.get(id);
+      if (r.status === 'packed' && !sent.has(id) && e && this.queue.isBusy(id))
+        this.failures.retryLater(
+          e,
+          new FerryError('control.bad_response', 'the offer packed it in no usable pack'),
+        );
+    }
+    return work;
   }
 
   private reenroll(err: unknown): void {

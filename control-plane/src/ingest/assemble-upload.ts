@@ -35,10 +35,12 @@ async function assertPartsHeld(
  * Publishes the upload at its key (unless a previous complete already did): joins a multipart
  * upload's parts, or moves a single PUT's staged object there. Missing parts are a retry: the upload
  * stays open. A single PUT is not looked up first: publishing finds it missing (a retry), and verify
- * reads it anyway (another size: a hash mismatch). Where the store joins a multipart upload's parts
+ * reads it anyway (another size: a hash mismatch). A member of a pack is published by its pack's PUT. Where the store joins a multipart upload's parts
  * itself (fs), the joined bytes are opened as they are written, so verify need not read them back.
  */
 export async function assembleUpload(blobStore: BlobStore, row: UploadRow, keys: Keys): Promise<void> {
+  // A pack PUT wrote it into the pack's blob: nothing to publish.
+  if (row.blobOffset !== null) return;
   const layout = partLayout(row.objectBytes, row.partBytes);
   const handle = handleOf(row);
   if (layout.length > 1) {

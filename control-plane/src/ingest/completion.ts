@@ -115,6 +115,7 @@ export async function prepare(c: Completion, o: CompleteItem, index: number): Pr
       ...c.agent,
       objectId: row.objectId,
       blobKey: row.blobKey,
+      blobOffset: row.blobOffset,
       manifest: verified.manifest,
       metadata: verified.metadata,
       sha256: row.sha256,

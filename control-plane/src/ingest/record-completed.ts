@@ -61,8 +61,9 @@ async function answer(
       message: 'a concurrent complete of this upload did not finish; offer it again',
     };
   }
-  if (recorded.receipt.duplicate) {
-    // The group holds these exact bytes under another object: this copy is not referenced.
+  if (recorded.receipt.duplicate && row.blobOffset === null) {
+    // The group holds these exact bytes under another object: this copy is not referenced. (A pack's
+    // blob holds other members too: it goes once no member is referenced, jobs/pack-blob-sweep.ts.)
     await storage('delete an object', () => c.blobStore.delete(row.blobKey)).catch(() => {});
   }
   c.ctx.log.debug(

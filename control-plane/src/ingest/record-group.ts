@@ -85,6 +85,7 @@ function instanceValues(item: Item, studyId: string, seriesId: string, version: 
     current: true,
     objectId: input.objectId,
     blobKey: input.blobKey,
+    blobOffset: input.blobOffset ?? null,
     sha256: input.sha256,
     objectSha256: input.objectSha256,
     plainBytes: input.plainBytes,

@@ -12,6 +12,8 @@ export interface RecordInstanceInput {
   objectId: string;
   /** Where the sealed object lives in the blob store. */
   blobKey: string;
+  /** Set when `blobKey` is a pack's blob: where the object lies in it (objectBytes long). */
+  blobOffset?: number | null;
   /** From the object's encrypted manifest frame: only its reception facts are recorded (instance-fields.ts). */
   manifest: InstanceManifest;
   /** DICOM JSON of the header up to the Pixel Data (see dicom/dicom-json.ts): the index's fields come from it. */

@@ -37,10 +37,17 @@ export function checkInStream(
 ): (chunks: AsyncIterable<Buffer>) => Promise<Opened> {
   return checkWith({ privateKeys, cache: epochKeys });
 }
+/** The process's epoch keys, for checks that take their Keys whole (a pack's members). */
+checkInStream.cache = epochKeys;
 
 /** The same check with the caller's keys (a complete's, joining a multipart object's parts). */
 export function checkWith(keys: Keys): (chunks: AsyncIterable<Buffer>) => Promise<Opened> {
   return (chunks) => openFrom(new HashingReader(chunks), keys);
+}
+
+/** The identity a pack member's check is kept under: its pack blob and offset. */
+export function packIdentity(blobKey: string, offset: number): string {
+  return `pack:${blobKey}#${offset}`;
 }
 
 /** Keeps what the PUT of `uploadId` found in the file it wrote (`identity`, see BlobStore.identity). */
@@ -64,11 +71,17 @@ export function rememberChecked(store: BlobStore, uploadId: string, identity: st
  */
 export async function takeChecked(
   store: BlobStore,
-  row: Pick<UploadRow, 'id' | 'blobKey'>,
+  row: Pick<UploadRow, 'id' | 'blobKey'> & { blobOffset?: number | null },
 ): Promise<Opened | undefined> {
   const map = byStore.get(store);
   const entry = map?.get(row.id);
-  if (!entry || !store.identity) return undefined;
+  if (!entry) return undefined;
+  if (row.blobOffset != null) {
+    // A pack's blob is written once under a key of its own (ingest/pack-upload.ts): the key names the bytes.
+    map?.delete(row.id);
+    return entry.identity === packIdentity(row.blobKey, row.blobOffset) ? entry.opened : undefined;
+  }
+  if (!store.identity) return undefined;
   map?.delete(row.id);
   const identity = await storage('read an object identity', () => store.identity!(row.blobKey));
   return identity === entry.identity ? entry.opened : undefined;

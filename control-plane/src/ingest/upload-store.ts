@@ -93,6 +93,8 @@ export function receiptFor(
  */
 export async function forgetUpload(db: DbOrTx, blobStore: BlobStore, row: UploadRow): Promise<void> {
   if (!(await deleteOpenUpload(db, row.id))) return;
+  // A pack's blob holds other members: the sweep deletes it once nothing names it.
+  if (row.blobOffset !== null) return;
   await storage('abort an upload', () => blobStore.abortUpload(handleOf(row))).catch(() => {});
   await storage('delete an object', () => blobStore.delete(row.blobKey)).catch(() => {});
 }

@@ -58,6 +58,8 @@ async function heldParts(
   const layout = partLayout(row.objectBytes, row.partBytes);
   const handle = handleOf(row);
   const all = new Set(layout.map((p) => p.partNumber));
+  // A pack PUT holds it (in the pack's blob, which no sweep takes while this upload is open).
+  if (row.blobOffset !== null) return { held: all, handle };
   if (layout.length === 1 && row.objectBytes < RESUME_PROBE_MIN_BYTES) return { held: new Set(), handle };
   const head = await storage('read an object size', () => blobStore.head(row.blobKey));
   if (head?.size === row.objectBytes) return { held: all, handle };
@@ -157,7 +159,9 @@ export async function resumeUploads(offer: Offer, toResume: { i: number; row: Up
 
 /** Stored uploads whose instance left the index take every part again, under a new backend upload. */
 export async function reopenUploads(offer: Offer, toReopen: { i: number; row: UploadRow }[]): Promise<void> {
-  for (const { i, row } of toReopen) {
+  for (const { i, row: stored } of toReopen) {
+    // A member of a pack starts over as a whole object of its own (or in a new pack).
+    const row = { ...stored, blobKey: blobKeyOf(stored.groupId, stored.objectId), blobOffset: null };
     const handle = await storage('start an upload', () =>
       offer.blobStore.createUpload({
         key: row.blobKey,
@@ -165,7 +169,7 @@ export async function reopenUploads(offer: Offer, toReopen: { i: number; row: Up
         parts: partCount(row.objectBytes, row.partBytes),
       }),
     );
-    await reopenUpload(offer.ctx.db, row.id, handle.backendUploadId ?? null, offer.now);
+    await reopenUpload(offer.ctx.db, row.id, row.blobKey, handle.backendUploadId ?? null, offer.now);
     offer.targets.set(i, { row, handle, held: new Set() });
   }
 }

@@ -7,6 +7,7 @@
 import { FerryError, type InstanceManifest, instanceManifestSchema, isFerryError } from '@ferry/shared';
 import type { UploadRow } from '../db/queries/ingest-uploads.js';
 import type { DicomJson, ParsedHeader } from '../dicom/dicom-json.js';
+import { getLocated, locationOf } from '../storage/blob-location.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { HashingReader } from './hashing-reader.js';
 import { type InstanceFields, instanceFieldsOf } from './instance-fields.js';
@@ -30,7 +31,8 @@ export interface VerifiedObject {
 }
 
 async function readStored(blobStore: BlobStore, row: UploadRow) {
-  return storage('read the object', () => blobStore.get(row.blobKey)).catch((err: unknown) => {
+  const location = locationOf(row.blobKey, row.blobOffset, row.objectBytes);
+  return storage('read the object', () => getLocated(blobStore, location)).catch((err: unknown) => {
     if (isFerryError(err, 'resource.not_found'))
       throw retry('upload.incomplete', 'the object has not arrived; send it, then complete again');
     throw err;
@@ -72,7 +74,8 @@ export async function verifyObject(
   row: UploadRow,
   claimedObjectSha256: string,
 ): Promise<VerifiedObject> {
-  // Checked as the PUT wrote it (fs, single PUT), else read back: the same checks follow either way.
+  // Checked as the PUT wrote it (fs single PUT, or a pack on either store), else read back (a pack
+  // member as a range of its pack): the same checks follow either way.
   const opened = (await takeChecked(blobStore, row)) ?? (await openStored(blobStore, keys, row));
   if (opened.objectBytes !== row.objectBytes || opened.objectSha256 !== claimedObjectSha256) {
     throw retry(

@@ -8,6 +8,7 @@ import { registerAgents } from './agents.js';
 import { registerAlerts } from './alerts.js';
 import { registerAudit } from './audit.js';
 import { registerAuth } from './auth.js';
+import { registerBlobPacks } from './blob-packs.js';
 import { registerBlobParts } from './blob-parts.js';
 import { registerDicomweb } from './dicomweb/index.js';
 import { registerDownloads } from './downloads.js';
@@ -47,7 +48,8 @@ export function registerRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
   registerStudies(app);
   registerDicomweb(app);
   if (deps.channelHub) registerChannel(app, deps.channelHub);
-  // With S3 the agent PUTs to presigned S3 URLs, so this app accepts no blob bytes at all.
+  // With S3 the agent PUTs its parts to presigned S3 URLs; only packs of small objects come here.
   const partStore = partUploadStore(deps.blobStore);
   if (partStore) registerBlobParts(app, partStore);
+  if (deps.blobStore.packUrls) registerBlobPacks(app, deps.blobStore.packUrls);
 }

@@ -88,6 +88,8 @@ const PUBLIC: Record<string, string> = {
   'POST /api/v1/agents/enroll': 'the enrollment token in the body is the credential (it names its group)',
   'PUT /blobs/uploads/:uploadId/parts/:partNumber':
     "the fs store's presigned PUT: the URL's signature is the credential (tampering: storage/blob-store.int.test.ts)",
+  'PUT /blobs/packs/:packId':
+    "a pack's PUT on either store: the URL's signature is the credential, the pack's row names its group and uploads (tampering, other packs: routes/upload-packs.test.ts)",
 };
 
 /** Agent routes proven below rather than in the table. */

@@ -3,6 +3,7 @@ import {
   assertScopeFound,
   getStudyOr404,
   inCurrentInstances,
+  instanceBlobLocation,
   instanceOrder,
   seriesOrder,
 } from '../db/queries/studies.js';
@@ -52,7 +53,7 @@ export async function listStoredInstances({
         sopClassUid: instances.sopClassUid,
         instanceNumber: instances.instanceNumber,
         objectId: instances.objectId,
-        blobKey: instances.blobKey,
+        blobKey: instanceBlobLocation,
         plainBytes: instances.plainBytes,
         transferSyntaxUid: instances.transferSyntaxUid,
         receivedAt: instances.receivedAt,

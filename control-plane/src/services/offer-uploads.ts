@@ -8,6 +8,7 @@ import type { Ctx } from '../context.js';
 import { storedInstancesBySopAndHash } from '../db/queries/ingest-instances.js';
 import { uploadsByObjectIds } from '../db/queries/ingest-uploads.js';
 import { refusal, refuseRepeats, triage } from '../ingest/offer-triage.js';
+import { packTargets } from '../ingest/pack-targets.js';
 import {
   STORE_CONCURRENCY,
   UPLOAD_PART_BYTES,
@@ -44,6 +45,9 @@ function logOffered(ctx: Ctx, answer: UploadOfferResult[]): void {
  * The agent offers a batch of spooled objects (up to 500); each one comes back `stored` (with a receipt:
  * the group already holds that SOP Instance UID with that hash), `upload` (part URLs; parts the store
  * already holds are marked `done`, so a restarted agent resumes), or `refused`.
+ *
+ * With `acceptPacks`, small objects that would each get a single-PUT URL are answered `packed` instead
+ * and sent together, a pack to a PUT (ingest/pack-targets.ts).
  *
  * Scoped to the calling gateway's group. A batch costs two selects and one insert however large it is;
  * blob-store calls are made only for multipart uploads and for resumed ones. No audit rows (uploads are
@@ -92,6 +96,9 @@ export async function offerUploads({
   }
   await resumeUploads(offer, t.toResume);
   await reopenUploads(offer, t.toReopen);
+  const packUrls = deps.blobStore.packUrls;
+  const packs =
+    input.acceptPacks && packUrls ? await packTargets(offer, packUrls, results, urlSeconds, expiresAt) : [];
 
   await mapLimit([...offer.targets.entries()], STORE_CONCURRENCY, async ([i, target]) => {
     results[i] = await signTarget(deps.blobStore, target, urlSeconds, expiresAt);
@@ -100,5 +107,5 @@ export async function offerUploads({
     (r, i) => r ?? refusal(objects[i]!.objectId, 'internal.unexpected', 'not handled'),
   );
   logOffered(ctx, answer);
-  return { objects: answer };
+  return packs.length > 0 ? { objects: answer, packs } : { objects: answer };
 }

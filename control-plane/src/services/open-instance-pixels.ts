@@ -5,7 +5,13 @@
  */
 import { FerryError, isEncapsulated } from '@ferry/shared';
 import type { Ctx } from '../context.js';
-import { assertScopeFound, getStudyOr404, inCurrentInstances, type StudyRef } from '../db/queries/studies.js';
+import {
+  assertScopeFound,
+  getStudyOr404,
+  inCurrentInstances,
+  instanceBlobLocation,
+  type StudyRef,
+} from '../db/queries/studies.js';
 import { instances } from '../db/schema/index.js';
 import type { DicomJson } from '../dicom/dicom-json.js';
 import { type InstanceAccessDeps, instanceIndex, readFrame } from '../storage/instance-index.js';
@@ -54,7 +60,7 @@ export async function findStoredInstance(
       .select({
         sopInstanceUid: instances.sopInstanceUid,
         objectId: instances.objectId,
-        blobKey: instances.blobKey,
+        blobKey: instanceBlobLocation,
         transferSyntaxUid: instances.transferSyntaxUid,
         metadata: instances.metadata,
       })

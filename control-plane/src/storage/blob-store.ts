@@ -16,6 +16,22 @@ export interface UploadHandle {
   backendUploadId: string | undefined;
 }
 
+/** What a pack URL says (storage/pack-urls.ts signs and checks them). */
+export interface PackUrlFields {
+  packId: string;
+  /** Exact byte count of the PUT body. */
+  length: number;
+  /** Unix seconds; the URL is refused after this. */
+  expiresAt: number;
+}
+
+/** Signs pack URLs and checks a pack PUT's (storage/pack-urls.ts). */
+export interface PackUrls {
+  sign(packId: string, length: number, expiresInSeconds: number): string;
+  /** Throws upload.url_invalid unless the request is a pack URL this app signed, in time. */
+  verify(req: { packId: string; query: Record<string, string | undefined> }): PackUrlFields;
+}
+
 /**
  * Where sealed objects live. Two implementations: `fs` (the embedded default, the control plane
  * accepts signed part PUTs itself) and `s3` (the agent PUTs straight to presigned S3 URLs).
@@ -75,6 +91,13 @@ export interface BlobStore {
    * was checked as the bytes were written is known to be what is stored.
    */
   identity?(key: string): Promise<string | undefined>;
+  /**
+   * Writes `bytes` as a new object at `key`, durably (the fs store: fsync and rename; S3: one PUT).
+   * Only pack blobs are written so, each under a key of its own that nothing writes again.
+   */
+  putObject(key: string, bytes: Buffer): Promise<void>;
+  /** Signs and checks pack URLs (control-plane URLs on either store); absent, no packs are offered. */
+  readonly packUrls?: PackUrls;
   /** Releases connections (S3 clients keep sockets open); optional because fs holds none. */
   destroy?(): void;
 }

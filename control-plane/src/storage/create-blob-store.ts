@@ -6,10 +6,11 @@ import type { Env } from '../env.js';
 import type { SecretBox } from '../keys/secret-box.js';
 import type { BlobStore } from './blob-store.js';
 import { FsBlobStore } from './fs-blob-store.js';
+import { PackUrls } from './pack-urls.js';
 import { loadBlobSigningSecret } from './part-signature.js';
 
 /**
- * S3 when FERRY_S3_BUCKET is set, else the embedded directory FERRY_DATA_DIR/blobs. An S3 bucket is
+ * S3 when FERRY_S3_BUCKET is set (packs of small objects still PUT to this app, on signed URLs), else the embedded directory FERRY_DATA_DIR/blobs. An S3 bucket is
  * checked here (HeadBucket) so a wrong name or refused credentials stop the start, not the first upload;
  * an S3 outage at start is logged and ridden out.
  */
@@ -29,6 +30,8 @@ export async function createBlobStore(opts: {
       endpoint: env.s3.endpoint,
       region: env.s3.region,
       forcePathStyle: env.s3.forcePathStyle,
+      // Packs of small objects go through this app even with S3 (one PUT to S3 per pack, checked here).
+      packUrls: new PackUrls(env.publicUrl, await loadBlobSigningSecret(opts.db, opts.secrets)),
     });
     try {
       await store.assertReachable();

@@ -29,6 +29,7 @@ import {
   stagingName,
 } from './blob-checks.js';
 import type { BlobStore, StoredPart, UploadHandle } from './blob-store.js';
+import { PackUrls } from './pack-urls.js';
 import { PartFeed, WRITE_BYTES } from './part-feed.js';
 import { buildPartUrl, type PartUrlFields, verifyPartRequest } from './part-signature.js';
 
@@ -62,11 +63,20 @@ export class FsBlobStore implements BlobStore {
   private readonly publicUrl: string;
   private readonly secret: Uint8Array;
   private readonly objectDirs = new Set<string>();
+  readonly packUrls: PackUrls;
 
   constructor(opts: FsBlobStoreOptions) {
     this.root = opts.root;
     this.publicUrl = opts.publicUrl.replace(/\/$/, '');
     this.secret = opts.signingSecret;
+    this.packUrls = new PackUrls(this.publicUrl, this.secret);
+  }
+
+  async putObject(key: string, bytes: Buffer): Promise<void> {
+    assertBlobKey(key);
+    const target = this.objectPath(key);
+    await this.io('prepare object directory', () => this.ensureObjectDir(dirname(target)));
+    await this.writeAtomically(target, (out) => out.writeFile(bytes), { once: true });
   }
 
   /** Creates the root (and its uploads and staging areas) at start, so an unwritable directory fails fast. */

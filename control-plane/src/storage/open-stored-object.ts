@@ -1,5 +1,6 @@
 import { deriveObjectKey, FerryError, openObject, unwrapDataKey } from '@ferry/shared';
 import type { JWK } from 'jose';
+import { getLocated } from './blob-location.js';
 import type { BlobStore } from './blob-store.js';
 
 /** Feeds the object reader chunks of at least this size, so a 1 MiB frame is not rebuilt from 64 KiB reads. */
@@ -44,7 +45,7 @@ export interface OpenStoredObjectInput {
   blobStore: BlobStore;
   /** The recipient private keys, newest first (AppDeps.recipientPrivateKeys). */
   privateKeys: readonly JWK[];
-  /** The blob key of the sealed object. */
+  /** Where the sealed object lies: its blob key, or its place in a pack (blob-location.ts). */
   key: string;
   /** When given, the object's header must name this object id (a swapped blob fails to open). */
   objectId?: string;
@@ -82,7 +83,7 @@ export async function* coalesce(
 export async function* openStoredObject(input: OpenStoredObjectInput): AsyncGenerator<Buffer> {
   const { blobStore, privateKeys, key, objectId } = input;
   const cache = input.keyCache ?? new EpochKeyCache();
-  const source = await blobStore.get(key);
+  const source = await getLocated(blobStore, key);
   const parts = openObject(coalesce(source, COALESCE_BYTES), async (h) => {
     if (objectId !== undefined && h.objectId !== objectId) {
       throw new FerryError('crypto.bad_object', `stored object ${key} is not object ${objectId}`);

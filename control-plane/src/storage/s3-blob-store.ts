@@ -36,7 +36,7 @@ import {
   checkParts,
   stagingName,
 } from './blob-checks.js';
-import type { BlobStore, StoredPart, UploadHandle } from './blob-store.js';
+import type { BlobStore, PackUrls, StoredPart, UploadHandle } from './blob-store.js';
 
 export interface S3BlobStoreOptions {
   bucket: string;
@@ -48,6 +48,8 @@ export interface S3BlobStoreOptions {
   forcePathStyle: boolean;
   /** Omit to use the standard AWS chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, profiles, instance roles). */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
+  /** Pack URLs (the control plane's own, signed with its blob signing secret); without them no packs. */
+  packUrls?: PackUrls | undefined;
 }
 
 const CHECK_BUCKET = 'check the bucket';
@@ -63,9 +65,11 @@ export class S3BlobStore implements BlobStore {
   readonly bucket: string;
   private readonly client: S3Client;
   private readonly where: string;
+  readonly packUrls: PackUrls | undefined;
 
   constructor(opts: S3BlobStoreOptions) {
     this.bucket = opts.bucket;
+    this.packUrls = opts.packUrls;
     this.where = `S3 bucket "${opts.bucket}"${opts.endpoint ? ` at ${opts.endpoint}` : ''}`;
     this.client = new S3Client({
       region: opts.region,
@@ -232,6 +236,15 @@ export class S3BlobStore implements BlobStore {
         );
       throw this.failure('read an object', err);
     }
+  }
+
+  async putObject(key: string, bytes: Buffer): Promise<void> {
+    assertBlobKey(key);
+    await this.call('write an object', () =>
+      this.client.send(
+        new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: bytes, ContentLength: bytes.length }),
+      ),
+    );
   }
 
   async delete(key: string): Promise<void> {

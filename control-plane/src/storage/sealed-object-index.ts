@@ -14,6 +14,7 @@ import {
   TAG_BYTES,
 } from '@ferry/shared';
 import type { JWK } from 'jose';
+import { getLocated } from './blob-location.js';
 import type { BlobStore } from './blob-store.js';
 import { coalesce, type EpochKeyCache } from './open-stored-object.js';
 
@@ -67,7 +68,7 @@ export async function indexSealedObject<T>(
   consume: (plaintext: AsyncIterable<Buffer>) => Promise<T>,
   opts: { drain?: boolean } = {},
 ): Promise<{ index: SealedObjectIndex; result: T }> {
-  const source = await access.blobStore.get(object.blobKey);
+  const source = await getLocated(access.blobStore, object.blobKey);
   let header: ObjectHeader | undefined;
   let digest: Buffer | undefined;
   const frames: IndexedFrame[] = [];
@@ -211,7 +212,7 @@ export async function readPlaintextRange(
   const last = index.frames[lastAt]!;
   const rangeEnd = last.offset + last.length;
   const sealed = await readAll(
-    await access.blobStore.get(index.blobKey, { start: first.offset, end: rangeEnd - 1 }),
+    await getLocated(access.blobStore, index.blobKey, { start: first.offset, end: rangeEnd - 1 }),
     rangeEnd - first.offset,
   );
   const key = deriveObjectKey(

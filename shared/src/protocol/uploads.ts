@@ -5,6 +5,7 @@ import { z } from 'zod';
  *
  *   POST /api/v1/agents/uploads           offer a batch of spooled objects; get upload targets back
  *   PUT  <part url>                       the sealed bytes of one part, exactly `length` bytes
+ *   PUT  <pack url>                       several small sealed objects back to back (`acceptPacks`)
  *   POST /api/v1/agents/uploads/complete  ask for receipts once every part of an object is sent
  *
  * Part URLs are presigned: S3 URLs for the s3 backend, control-plane URLs signed with HMAC for the fs
@@ -34,6 +35,12 @@ export type UploadOfferObject = z.infer<typeof uploadOfferObjectSchema>;
 
 export const uploadOfferRequestSchema = z.object({
   objects: z.array(uploadOfferObjectSchema).min(1).max(MAX_OFFER_OBJECTS),
+  /**
+   * The agent can send packs: small objects answered `packed` go up together in one PUT (see
+   * `uploadPackSchema`). Absent (an older agent), every object is answered as before; a control plane
+   * that does not offer packs ignores it.
+   */
+  acceptPacks: z.boolean().optional(),
 });
 export type UploadOfferRequest = z.infer<typeof uploadOfferRequestSchema>;
 
@@ -61,6 +68,32 @@ export const receiptSchema = z.object({
 });
 export type Receipt = z.infer<typeof receiptSchema>;
 
+/**
+ * A pack: several small objects sent in one PUT to `url` (a control-plane URL, signed with HMAC, on
+ * either store), their sealed bytes back to back in `members` order, each byte for byte its object:
+ * exactly `length` bytes. The control plane checks each member as it arrives and stores the pack as
+ * one blob; each member is then completed on its own, as any object (`uploadId`, `objectSha256`).
+ * A member left open (a cut PUT) is offered again, alone or in a new pack.
+ */
+export const uploadPackSchema = z.object({
+  packId: z.uuid(),
+  url: z.string(),
+  length: z.number().int().positive(),
+  members: z
+    .array(
+      z.object({
+        objectId,
+        uploadId: z.uuid(),
+        offset: z.number().int().nonnegative(),
+        length: z.number().int().positive(),
+      }),
+    )
+    .min(1),
+  /** The URL stops working at this time; offer again for a fresh one. */
+  expiresAt: z.string(),
+});
+export type UploadPack = z.infer<typeof uploadPackSchema>;
+
 const refusal = z.object({
   objectId,
   status: z.literal('refused'),
@@ -79,11 +112,17 @@ export const uploadOfferResultSchema = z.discriminatedUnion('status', [
     /** The part URLs stop working at this time; offer again for fresh ones. */
     expiresAt: z.string(),
   }),
+  /** Only when the offer said `acceptPacks`: sent as a member of the pack `packId` (see `packs`). */
+  z.object({ objectId, status: z.literal('packed'), uploadId: z.uuid(), packId: z.uuid() }),
   refusal,
 ]);
 export type UploadOfferResult = z.infer<typeof uploadOfferResultSchema>;
 
-export const uploadOfferResponseSchema = z.object({ objects: z.array(uploadOfferResultSchema) });
+export const uploadOfferResponseSchema = z.object({
+  objects: z.array(uploadOfferResultSchema),
+  /** The packs of the objects answered `packed`; absent when there are none. */
+  packs: z.array(uploadPackSchema).optional(),
+});
 export type UploadOfferResponse = z.infer<typeof uploadOfferResponseSchema>;
 
 export const uploadCompleteRequestSchema = z.object({

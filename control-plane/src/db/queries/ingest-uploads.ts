@@ -40,10 +40,16 @@ export async function markOffered(db: DbOrTx, ids: string[], at: Date): Promise<
 }
 
 /** A stored upload whose instance left the index takes bytes again, under a new backend upload. */
-export async function reopenUpload(db: DbOrTx, id: string, backendUploadId: string | null, at: Date) {
+export async function reopenUpload(
+  db: DbOrTx,
+  id: string,
+  blobKey: string,
+  backendUploadId: string | null,
+  at: Date,
+) {
   await db
     .update(uploads)
-    .set({ state: 'open', completedAt: null, backendUploadId, lastOfferedAt: at })
+    .set({ state: 'open', completedAt: null, blobKey, blobOffset: null, backendUploadId, lastOfferedAt: at })
     .where(eq(uploads.id, id));
 }
 
@@ -97,4 +103,39 @@ export async function uploadStateOf(
     .from(uploads)
     .where(eq(uploads.id, id));
   return row;
+}
+
+/**
+ * Points the still-open uploads among a pack's members at the pack blob a PUT wrote (one statement);
+ * answers the ids it moved. A member another PUT of the pack pointed elsewhere meanwhile is moved again:
+ * either blob holds its bytes as checked.
+ */
+export async function placeInPack(
+  db: DbOrTx,
+  groupId: string,
+  blobKey: string,
+  members: { uploadId: string; offset: number }[],
+): Promise<Set<string>> {
+  if (members.length === 0) return new Set();
+  const moved = await db
+    .update(uploads)
+    .set({
+      blobKey,
+      blobOffset: sql`case ${uploads.id} ${sql.join(
+        members.map((m) => sql`when ${m.uploadId}::uuid then ${m.offset}::bigint`),
+        sql` `,
+      )} end`,
+    })
+    .where(
+      and(
+        eq(uploads.groupId, groupId),
+        inArray(
+          uploads.id,
+          members.map((m) => m.uploadId),
+        ),
+        eq(uploads.state, 'open'),
+      ),
+    )
+    .returning({ id: uploads.id });
+  return new Set(moved.map((m) => m.id));
 }

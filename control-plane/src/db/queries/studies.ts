@@ -251,3 +251,9 @@ export function metadataSubset(tags: readonly string[]): SQL<DicomJson> {
   }
   return sql<DicomJson>`jsonb_strip_nulls(${sql.join(objects, sql` || `)})`;
 }
+
+/**
+ * Where an instance's sealed object lies, as storage/blob-location.ts reads it: the blob key, or
+ * `key#offset+length` for a member of a pack.
+ */
+export const instanceBlobLocation = sql<string>`case when ${instances.blobOffset} is null then ${instances.blobKey} else ${instances.blobKey} || '#' || ${instances.blobOffset} || '+' || ${instances.objectBytes} end`;

@@ -11,6 +11,7 @@ export * from './gateway-status.js';
 export * from './gateways.js';
 export * from './groups.js';
 export * from './instances.js';
+export * from './packs.js';
 export * from './rate-limits.js';
 export * from './series.js';
 export * from './settings.js';

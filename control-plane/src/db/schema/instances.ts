@@ -45,6 +45,8 @@ export const instances = pgTable(
     current: boolean('current').notNull(),
     objectId: text('object_id').notNull(),
     blobKey: text('blob_key').notNull(),
+    /** Where the object lies in a pack's blob (objectBytes long); null when it is the whole blob. */
+    blobOffset: bigint('blob_offset', { mode: 'number' }),
     sha256: text('sha256').notNull(),
     objectSha256: text('object_sha256').notNull(),
     plainBytes: bigint('plain_bytes', { mode: 'number' }).notNull(),
@@ -61,5 +63,6 @@ export const instances = pgTable(
     uniqueIndex('instances_group_sop_version_key').on(t.groupId, t.sopInstanceUid, t.version),
     index('instances_series_idx').on(t.seriesId, t.current),
     index('instances_study_idx').on(t.studyId, t.current),
+    index('instances_blob_key_idx').on(t.blobKey),
   ],
 );

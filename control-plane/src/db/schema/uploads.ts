@@ -23,6 +23,11 @@ export const uploads = pgTable(
     objectBytes: bigint('object_bytes', { mode: 'number' }).notNull(),
     partBytes: integer('part_bytes').notNull(),
     blobKey: text('blob_key').notNull(),
+    /**
+     * Set once a pack PUT holds this object: `blobKey` is then the pack's blob and the object lies at
+     * this offset in it (objectBytes long). Null: the object is the whole blob at `blobKey`.
+     */
+    blobOffset: bigint('blob_offset', { mode: 'number' }),
     /** The store's multipart upload id (S3 UploadId; the fs store uses the upload's id); null for single PUTs. */
     backendUploadId: text('backend_upload_id'),
     state: text('state', { enum: uploadStates }).notNull().default('open'),
@@ -40,5 +45,6 @@ export const uploads = pgTable(
   (t) => [
     uniqueIndex('uploads_group_object_key').on(t.groupId, t.objectId),
     index('uploads_open_study_idx').on(t.groupId, t.studyInstanceUid, t.state),
+    index('uploads_blob_key_idx').on(t.blobKey),
   ],
 );
