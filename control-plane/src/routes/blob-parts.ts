@@ -4,11 +4,11 @@
  * 1 MiB limit). The signed URL is the only credential, as with S3, and it is honoured only while its
  * upload is open: after the receipt (or a cancel) it is refused with upload.not_found.
  */
-import { FerryError } from '@ferry/shared';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { ctxOf } from '../edge/context.js';
 import type { AppEnv } from '../edge/types.js';
 import { type PartReceivingStore, receivePartUpload } from '../services/receive-part-upload.js';
+import { exactBody } from './raw-body.js';
 
 export function registerBlobParts(app: OpenAPIHono<AppEnv>, store: PartReceivingStore): void {
   app.put('/blobs/uploads/:uploadId/parts/:partNumber', async (c) => {
@@ -18,14 +18,7 @@ export function registerBlobParts(app: OpenAPIHono<AppEnv>, store: PartReceiving
       partNumber: c.req.param('partNumber'),
       query: c.req.query(),
     });
-    const declared = c.req.header('content-length');
-    if (declared === undefined || !/^[0-9]+$/.test(declared) || Number(declared) !== fields.length)
-      throw new FerryError(
-        'request.invalid',
-        `send exactly ${fields.length} bytes with Content-Length: ${fields.length} (got ${declared ?? 'none'})`,
-      );
-    const body = c.req.raw.body;
-    if (!body) throw new FerryError('request.invalid', `the body is missing; send ${fields.length} bytes`);
+    const body = exactBody(c, fields.length);
     const privateKeys = c.get('deps').recipientPrivateKeys;
     const { etag } = await receivePartUpload({ ctx: ctxOf(c), store, input: { fields, body, privateKeys } });
     c.header('ETag', etag);
