@@ -28,5 +28,10 @@
  *   `name`; `releaseSigningKey` in the enroll response and `welcome`; and the `upgrade` message. A
  *   version-6 agent would refuse every version-7 config (unknown key `aeTitleAliases`), so the
  *   channel no longer takes protocol 6.
+ * 8 (2026-12-07): packs of small sealed objects: the offer request's optional `acceptPacks`, the
+ *   offer result `packed` (`uploadId`, `packId`), the offer response's optional `packs` (id, signed
+ *   URL, length, members with offset and length, expiry) and `PUT /blobs/packs/:packId`. Both sides
+ *   keep the per-object path for a peer that does not ask for or offer packs, so the channel still
+ *   takes protocol 7.
  */
-export const PROTOCOL_VERSION = 7;
+export const PROTOCOL_VERSION = 8;
