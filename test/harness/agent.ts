@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateRecipientKeyPair } from '@ferry/shared';
 import type { JWK } from 'jose';
+import { withAllocatorDefaults } from '../../agent/src/cli/allocator-env.js';
 import { repoRoot, workDir } from './corpus.js';
 import { freePort } from './dcmtk.js';
 import { spawnService } from './service-process.js';
@@ -80,7 +81,8 @@ export async function startAgent(opts: {
   const service = await spawnService<{ port: number }>({
     name: 'agent',
     args: [AGENT_BIN, 'start', '--data-dir', opts.dataDir, ...(opts.args ?? [])],
-    env: { ...process.env, FERRY_LOG_LEVEL: 'info', ...opts.env },
+    // As the supervisor starts it, so tests, benches and the soak measure the production allocator.
+    env: { ...withAllocatorDefaults(process.env), FERRY_LOG_LEVEL: 'info', ...opts.env },
     readyEvent: 'agent.ready',
     timeoutMs: 20_000,
   });

@@ -6,6 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const AGENT_BIN = resolve(import.meta.dirname, '..', '..', 'bin', 'ferry-agent.js');
 
+function withoutArenaMax(): NodeJS.ProcessEnv {
+  const { MALLOC_ARENA_MAX: _, ...env } = process.env;
+  return env;
+}
+
 /**
  * The supervisor (`ferry-agent run`) with stand-in releases: small scripts that say healthy on the
  * supervisor's descriptor and wait, or say nothing. The real releases' path is in test/e2e/upgrade.
@@ -22,7 +27,7 @@ describe('ferry-agent run: a release on trial', () => {
     await writeFile(join(d, 'ferry-agent.mjs'), body);
   }
   const healthy = `import { writeSync } from 'node:fs';
-console.log(JSON.stringify({ event: 'stand-in.started', version: process.argv[1], args: process.argv.slice(2) }));
+console.log(JSON.stringify({ event: 'stand-in.started', version: process.argv[1], args: process.argv.slice(2), arenaMax: process.env.MALLOC_ARENA_MAX ?? null }));
 writeSync(Number(process.env.FERRY_SUPERVISOR_FD), 'healthy\\n');
 process.on('SIGTERM', () => process.exit(0));
 setInterval(() => {}, 1000);
@@ -48,7 +53,7 @@ setInterval(() => {}, 1000);
       JSON.stringify({ current: '1.0.0', pending: '2.0.0' }),
     );
     sup = spawn(process.execPath, [AGENT_BIN, 'run', '--data-dir', dataDir, '--port', '4999'], {
-      env: { ...process.env, FERRY_UPGRADE_TRIAL_SECONDS: '1', FERRY_LOG_LEVEL: 'info' },
+      env: { ...withoutArenaMax(), FERRY_UPGRADE_TRIAL_SECONDS: '1', FERRY_LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     sup.stdout?.on('data', (d: Buffer) => {
@@ -73,6 +78,8 @@ setInterval(() => {}, 1000);
     // The previous release runs `start` with the supervisor's own options.
     const started = JSON.parse(out.split('\n').find((l) => l.includes('stand-in.started')) ?? '{}');
     expect(started.args).toEqual(['start', '--data-dir', dataDir, '--port', '4999']);
+    // With glibc's arenas capped (allocator-env.ts), set by the supervisor when the operator did not.
+    expect(started.arenaMax).toBe('2');
     const exited = new Promise<number | null>((r) => sup?.once('exit', (code) => r(code)));
     sup.kill('SIGTERM');
     expect(await exited).toBe(0);

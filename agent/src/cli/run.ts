@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { createLogger } from '../logger.js';
 import { readReleaseState, releasePaths, writeReleaseState } from '../upgrade/release-store.js';
 import { EXIT_RESTART_INTO_PENDING, SUPERVISOR_FD_ENV } from '../upgrade/upgrader.js';
+import { withAllocatorDefaults } from './allocator-env.js';
 import { parse, requireString } from './args.js';
 
 /** A release on trial must report healthy within this (FERRY_UPGRADE_TRIAL_SECONDS, default 60). */
@@ -108,7 +109,7 @@ function launch(dataDir: string, version: string | undefined, args: string[], lo
   }
   const proc = spawn(node, [script, 'start', ...args], {
     stdio: ['ignore', 'inherit', 'inherit', 'pipe'],
-    env: { ...process.env, [SUPERVISOR_FD_ENV]: '3' },
+    env: { ...withAllocatorDefaults(process.env), [SUPERVISOR_FD_ENV]: '3' },
   });
   log.info({ event: 'supervisor.started', pid: proc.pid, version: version ?? 'installed' }, 'agent started');
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
