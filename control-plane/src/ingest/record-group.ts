@@ -119,14 +119,22 @@ async function recordOneByOne(
   const same = earlier.find((v) => v.sha256 === input.sha256);
   if (same) return duplicateOf(item, same);
   const version = (earlier[0]?.version ?? 0) + 1;
-  const replaced = earlier.filter((e) => e.current);
+  // The gateway's receive order decides which version is current, not the order uploads complete in:
+  // packs in flight together, pipelined completes and retries after a failure all deliver out of order,
+  // and an older send arriving last must not undo a correction. A tie keeps the later arrival.
+  const current = earlier.find((e) => e.current);
+  const supersedes = !current || current.receivedAt.getTime() <= d.receivedAt.getTime();
+  const replaced = supersedes ? earlier.filter((e) => e.current) : [];
 
   const [ser] = await upsertSeries(tx, input.groupId, [
     { studyId: work.row.id, seriesUid: d.seriesUid, ...d.series, count: 1 },
   ]);
   if (!ser) throw new Error('series upsert returned no row');
   if (replaced.length > 0) await retireCurrentVersion(tx, input.groupId, d.sopInstanceUid);
-  const instanceId = await insertInstance(tx, instanceValues(item, work.row.id, ser.id, version));
+  const instanceId = await insertInstance(tx, {
+    ...instanceValues(item, work.row.id, ser.id, version),
+    current: supersedes,
+  });
 
   work.recount = true;
   left.recountSeriesIds.add(ser.id);

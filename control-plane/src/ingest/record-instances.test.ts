@@ -233,6 +233,34 @@ describe.each(BACKENDS)('recordInstance (%s)', (backend) => {
     expect(await eventsOf(study!.id)).toEqual(expect.arrayContaining(['created', 'new_version']));
   });
 
+  it('keeps the version the gateway received last current when an older one is delivered after it', async () => {
+    const studyUid = newTestUid();
+    const sop = newTestUid();
+    const at = Date.now();
+    // The correction (received second) is delivered first; the original arrives late, as a retry would.
+    const correction = await seedTestInstance(t, where(), {
+      sample: 'MR_small_padded.dcm',
+      set: { studyInstanceUid: studyUid, sopInstanceUid: sop },
+      receivedAt: new Date(at).toISOString(),
+    });
+    const original = await seedTestInstance(t, where(), {
+      sample: 'MR_small.dcm',
+      set: { studyInstanceUid: studyUid, sopInstanceUid: sop },
+      receivedAt: new Date(at - 1000).toISOString(),
+    });
+    expect(original.recorded).toMatchObject({ created: true, version: 2 });
+    const rows = await t.database.db
+      .select({ sha256: instances.sha256, current: instances.current })
+      .from(instances)
+      .where(and(eq(instances.groupId, g.groupId), eq(instances.sopInstanceUid, sop)))
+      .orderBy(instances.version);
+    expect(rows).toEqual([
+      { sha256: correction.sealed.sha256, current: true },
+      { sha256: original.sealed.sha256, current: false },
+    ]);
+    expect(await studyRow(studyUid)).toMatchObject({ instanceCount: 1, seriesCount: 1 });
+  });
+
   it('reopens a complete study that gets a new instance', async () => {
     const studyUid = newTestUid();
     const first = await seedTestInstance(t, where(), {

@@ -51,6 +51,7 @@ const versionColumns = {
   objectId: instances.objectId,
   objectSha256: instances.objectSha256,
   storedAt: instances.storedAt,
+  receivedAt: instances.receivedAt,
   studyId: instances.studyId,
   seriesId: instances.seriesId,
   sopInstanceUid: instances.sopInstanceUid,
@@ -64,6 +65,8 @@ export interface InstanceVersion {
   objectId: string;
   objectSha256: string;
   storedAt: Date;
+  /** When the gateway received it: the order of versions (see record-group.ts). */
+  receivedAt: Date;
   studyId: string;
   seriesId: string;
   sopInstanceUid: string;
