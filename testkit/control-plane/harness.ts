@@ -35,6 +35,16 @@ export * from './requests.js';
 export { S3_TEST_HINT, type S3TestConfig, s3TestConfig, testS3Client } from './s3.js';
 export * from './seed.js';
 
+/**
+ * The database and blob store pairs a route that writes blobs is tested on: each database on the fs
+ * store, and S3 on PostgreSQL (its production pairing).
+ */
+export const STORE_COMBOS: [Backend, BlobBackend][] = [
+  ['pglite', 'fs'],
+  ['postgres', 'fs'],
+  ['postgres', 's3'],
+];
+
 export interface TestApp {
   backend: Backend;
   /** Which store `deps.blobStore` is. */

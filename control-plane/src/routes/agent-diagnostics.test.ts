@@ -8,11 +8,10 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BACKENDS,
-  type Backend,
-  type BlobBackend,
   createTestApp,
   enrollTestGateway,
   type SeededGroup,
+  STORE_COMBOS,
   seedFacility,
   TEST_PUBLIC_URL,
   type TestApp,
@@ -60,13 +59,7 @@ describe.each(BACKENDS)('agent diagnostics routes security (%s)', (backend) => {
   });
 });
 
-const COMBOS: [Backend, BlobBackend][] = [
-  ['pglite', 'fs'],
-  ['postgres', 'fs'],
-  ['postgres', 's3'],
-];
-
-describe.each(COMBOS)('upload round-trip test (%s, %s blobs)', (backend, blobs) => {
+describe.each(STORE_COMBOS)('upload round-trip test (%s, %s blobs)', (backend, blobs) => {
   let t: TestApp;
   let g: SeededGroup;
   let gw: TestGateway;

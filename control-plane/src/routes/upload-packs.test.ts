@@ -14,12 +14,11 @@ import type {
 import { and, eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  type Backend,
-  type BlobBackend,
   createTestApp,
   enrollTestGateway,
   getRaw,
   type SeededGroup,
+  STORE_COMBOS,
   seedFacility,
   type TestApp,
   type TestGateway,
@@ -40,13 +39,7 @@ const OFFER = '/api/v1/agents/uploads';
 const COMPLETE = '/api/v1/agents/uploads/complete';
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
-const COMBOS: [Backend, BlobBackend][] = [
-  ['pglite', 'fs'],
-  ['postgres', 'fs'],
-  ['postgres', 's3'],
-];
-
-describe.each(COMBOS)('upload packs (%s, %s blobs)', (backend, blobs) => {
+describe.each(STORE_COMBOS)('upload packs (%s, %s blobs)', (backend, blobs) => {
   let t: TestApp;
   let g: SeededGroup;
   let gw: TestGateway;

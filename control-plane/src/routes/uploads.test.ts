@@ -11,12 +11,11 @@ import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BACKENDS,
-  type Backend,
-  type BlobBackend,
   createTestApp,
   enrollTestGateway,
   getRaw,
   type SeededGroup,
+  STORE_COMBOS,
   seedFacility,
   TEST_PUBLIC_URL,
   type TestApp,
@@ -92,13 +91,7 @@ describe.each(BACKENDS)('upload routes security (%s)', (backend) => {
 // ---------------------------------------------------------------------------------------------
 // Behaviour, through the real app and blob store.
 
-const COMBOS: [Backend, BlobBackend][] = [
-  ['pglite', 'fs'],
-  ['postgres', 'fs'],
-  ['postgres', 's3'],
-];
-
-describe.each(COMBOS)('uploads (%s, %s blobs)', (backend, blobs) => {
+describe.each(STORE_COMBOS)('uploads (%s, %s blobs)', (backend, blobs) => {
   let t: TestApp;
   let g: SeededGroup;
   let gw: TestGateway;
