@@ -1,7 +1,8 @@
 /** The ingest path's SQL on instances, series and facilities (ingest/record-*.ts). */
-import { and, desc, eq, inArray, or, type SQL, sql } from 'drizzle-orm';
+import { and, desc, eq, or, type SQL, sql } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../client.js';
 import { facilities, instances, series } from '../schema/index.js';
+import { anyOf } from './array-params.js';
 import { jsonRows } from './json-rows.js';
 
 export type InstanceValues = typeof instances.$inferInsert;
@@ -37,7 +38,7 @@ export async function storedInstancesBySopAndHash(
     })
     .from(instances)
     .where(
-      and(eq(instances.groupId, groupId), inArray(instances.sopInstanceUid, [...new Set(sopInstanceUids)])),
+      and(eq(instances.groupId, groupId), anyOf(instances.sopInstanceUid, [...new Set(sopInstanceUids)])),
     );
   for (const r of rows) found.set(instanceKey(r.sopInstanceUid, r.sha256), r);
   return found;
@@ -81,7 +82,7 @@ export async function versionsOf(
   const rows: InstanceVersion[] = await tx
     .select(versionColumns)
     .from(instances)
-    .where(and(eq(instances.groupId, groupId), inArray(instances.sopInstanceUid, sopInstanceUids)))
+    .where(and(eq(instances.groupId, groupId), anyOf(instances.sopInstanceUid, sopInstanceUids)))
     .orderBy(desc(instances.version));
   const bySop = new Map<string, InstanceVersion[]>();
   for (const r of rows) {
@@ -175,7 +176,7 @@ export async function recountSeries(tx: Tx, seriesIds: string[]): Promise<void> 
     .set({
       instanceCount: sql`(select count(*)::int from ${instances} where ${instances.seriesId} = ${series.id} and ${instances.current})`,
     })
-    .where(inArray(series.id, seriesIds));
+    .where(anyOf(series.id, seriesIds));
 }
 
 /** The first of these facility and group pairs that names no facility of that group, if any. */

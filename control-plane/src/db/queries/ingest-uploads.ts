@@ -1,7 +1,9 @@
 /** The upload sessions' SQL (offer, complete and part admission on the ingest path). */
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../client.js';
 import { uploads } from '../schema/index.js';
+import { anyOf, arrayParam } from './array-params.js';
+import { jsonRows } from './json-rows.js';
 
 export type UploadRow = typeof uploads.$inferSelect;
 export type UploadValues = typeof uploads.$inferInsert;
@@ -10,21 +12,25 @@ export function uploadsByIds(db: DbOrTx, groupId: string, ids: string[]): Promis
   return db
     .select()
     .from(uploads)
-    .where(and(eq(uploads.groupId, groupId), inArray(uploads.id, ids)));
+    .where(and(eq(uploads.groupId, groupId), anyOf(uploads.id, ids)));
 }
 
 export function uploadsByObjectIds(db: DbOrTx, groupId: string, objectIds: string[]): Promise<UploadRow[]> {
   return db
     .select()
     .from(uploads)
-    .where(and(eq(uploads.groupId, groupId), inArray(uploads.objectId, objectIds)));
+    .where(and(eq(uploads.groupId, groupId), anyOf(uploads.objectId, objectIds)));
 }
 
-/** The ids of the uploads inserted; one whose group and object id exist already is skipped. */
+/**
+ * The ids of the uploads inserted (one statement, one jsonb parameter: see jsonRows); one whose group
+ * and object id exist already is skipped. Every row sets the same columns.
+ */
 export async function insertUploads(db: DbOrTx, rows: UploadValues[]): Promise<Set<string>> {
+  if (rows.length === 0) return new Set();
   const inserted = await db
     .insert(uploads)
-    .values(rows)
+    .select(jsonRows(uploads, rows))
     .onConflictDoNothing({ target: [uploads.groupId, uploads.objectId] })
     .returning({ id: uploads.id });
   return new Set(inserted.map((r) => r.id));
@@ -36,7 +42,7 @@ export async function setBackendUploadId(db: DbOrTx, id: string, backendUploadId
 
 export async function markOffered(db: DbOrTx, ids: string[], at: Date): Promise<void> {
   if (ids.length === 0) return;
-  await db.update(uploads).set({ lastOfferedAt: at }).where(inArray(uploads.id, ids));
+  await db.update(uploads).set({ lastOfferedAt: at }).where(anyOf(uploads.id, ids));
 }
 
 /** A stored upload whose instance left the index takes bytes again, under a new backend upload. */
@@ -54,33 +60,28 @@ export async function reopenUpload(
 }
 
 /**
- * Marks open uploads stored with their verified ciphertext hashes (one statement); answers the ids it
- * moved (another complete may have taken some first).
+ * Marks open uploads stored with their verified ciphertext hashes (one statement, the pairs as two
+ * array parameters); answers the ids it moved (another complete may have taken some first).
  */
 export async function markStored(
   tx: Tx,
   verified: { id: string; objectSha256: string }[],
   at: Date,
 ): Promise<Set<string>> {
+  if (verified.length === 0) return new Set();
   const marked = await tx
     .update(uploads)
-    .set({
-      state: 'stored',
-      completedAt: at,
-      objectSha256: sql`case ${uploads.id} ${sql.join(
-        verified.map((v) => sql`when ${v.id}::uuid then ${v.objectSha256}`),
-        sql` `,
-      )} end`,
-    })
-    .where(
-      and(
-        inArray(
-          uploads.id,
-          verified.map((v) => v.id),
-        ),
-        eq(uploads.state, 'open'),
-      ),
+    .set({ state: 'stored', completedAt: at, objectSha256: sql`v.object_sha256` })
+    .from(
+      sql`unnest(${arrayParam(
+        uploads.id,
+        verified.map((v) => v.id),
+      )}, ${arrayParam(
+        uploads.objectSha256,
+        verified.map((v) => v.objectSha256),
+      )}) as v(id, object_sha256)`,
     )
+    .where(and(eq(uploads.id, sql`v.id`), eq(uploads.state, 'open')))
     .returning({ id: uploads.id });
   return new Set(marked.map((m) => m.id));
 }
@@ -119,23 +120,17 @@ export async function placeInPack(
   if (members.length === 0) return new Set();
   const moved = await db
     .update(uploads)
-    .set({
-      blobKey,
-      blobOffset: sql`case ${uploads.id} ${sql.join(
-        members.map((m) => sql`when ${m.uploadId}::uuid then ${m.offset}::bigint`),
-        sql` `,
-      )} end`,
-    })
-    .where(
-      and(
-        eq(uploads.groupId, groupId),
-        inArray(
-          uploads.id,
-          members.map((m) => m.uploadId),
-        ),
-        eq(uploads.state, 'open'),
-      ),
+    .set({ blobKey, blobOffset: sql`v.blob_offset` })
+    .from(
+      sql`unnest(${arrayParam(
+        uploads.id,
+        members.map((m) => m.uploadId),
+      )}, ${arrayParam(
+        uploads.blobOffset,
+        members.map((m) => m.offset),
+      )}) as v(id, blob_offset)`,
     )
+    .where(and(eq(uploads.id, sql`v.id`), eq(uploads.groupId, groupId), eq(uploads.state, 'open')))
     .returning({ id: uploads.id });
   return new Set(moved.map((m) => m.id));
 }
