@@ -16,7 +16,6 @@ import {
   versionsOf,
 } from '../db/queries/ingest-instances.js';
 import type { StudyEventRow } from '../db/queries/ingest-studies.js';
-import { notifyStudiesRecorded } from '../jobs/queue-study-completion.js';
 import { ConcurrentRecordError, type Item, type RecordedInstance } from './recorded.js';
 import { finishStudy, lockStudies, recountLeftStudies, type StudyWork } from './study-lifecycle.js';
 
@@ -269,11 +268,6 @@ export async function recordGroup(
 
   const events: StudyEventRow[] = [];
   for (const work of works) events.push(...(await finishStudy(tx, work)));
-  // On commit, the study-completion queue schedules each study's completion check.
-  await notifyStudiesRecorded(
-    tx,
-    works.filter((w) => w.created.length > 0).map((w) => w.row.id),
-  );
   await recountSeries(tx, [...left.recountSeriesIds]);
   // After every study of the batch is written (one of them may have lost a version too, after an
   // increment).

@@ -14,6 +14,7 @@ import {
   updateStudy,
 } from '../db/queries/ingest-studies.js';
 import { patientSearchKey } from '../dicom/patient-search.js';
+import { studyRecordedNotice } from '../jobs/queue-study-completion.js';
 import type { Item, RecordedInstance } from './recorded.js';
 
 /** One study of the batch while it is written. */
@@ -156,7 +157,10 @@ function eventsOf(work: StudyWork, reopened: boolean): StudyEventRow[] {
   return events;
 }
 
-/** Writes the study row after its created instances and answers its events; `receiving` again. */
+/**
+ * Writes the study row after its created instances and answers its events; `receiving` again. The
+ * same statement tells the study-completion queue (on commit) that the study took instances.
+ */
 export async function finishStudy(tx: Tx, work: StudyWork): Promise<StudyEventRow[]> {
   const study = work.row;
   if (work.created.length === 0) {
@@ -170,19 +174,24 @@ export async function finishStudy(tx: Tx, work: StudyWork): Promise<StudyEventRo
   work.created[0]!.result.reopened = reopened;
   const newVersion = work.created.some((c) => c.result.newVersion);
   const m = merged(study, work.created);
-  await updateStudy(tx, study.id, {
-    ...m,
-    patientName: m.patientName ?? null,
-    patientId: m.patientId ?? null,
-    patientNameSearch: patientSearchKey(m.patientName),
-    patientIdSearch: patientSearchKey(m.patientId),
-    ...(work.recount
-      ? studyCounts(study.id)
-      : studyCountsPlus(work.added, work.newSeries, [...work.modalities].sort())),
-    status: 'receiving',
-    updated: study.updated || reopened || newVersion,
-    completedAt: null,
-  });
+  await updateStudy(
+    tx,
+    study.id,
+    {
+      ...m,
+      patientName: m.patientName ?? null,
+      patientId: m.patientId ?? null,
+      patientNameSearch: patientSearchKey(m.patientName),
+      patientIdSearch: patientSearchKey(m.patientId),
+      ...(work.recount
+        ? studyCounts(study.id)
+        : studyCountsPlus(work.added, work.newSeries, [...work.modalities].sort())),
+      status: 'receiving',
+      updated: study.updated || reopened || newVersion,
+      completedAt: null,
+    },
+    studyRecordedNotice(study.id),
+  );
   return eventsOf(work, reopened);
 }
 

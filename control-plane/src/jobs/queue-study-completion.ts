@@ -1,8 +1,8 @@
-import { eq, sql } from 'drizzle-orm';
+import { eq, type SQL, sql } from 'drizzle-orm';
 import type { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
 import { systemCtx } from '../context.js';
-import type { Database, Db, Tx } from '../db/client.js';
+import type { Database, Db } from '../db/client.js';
 import { facilities, studies } from '../db/schema/index.js';
 import { completeStableStudies } from '../ingest/complete-stable-studies.js';
 import { JOB_QUEUE_POLLING_SECONDS } from './queue.js';
@@ -10,8 +10,6 @@ import { JOB_QUEUE_POLLING_SECONDS } from './queue.js';
 export const STUDY_COMPLETION_QUEUE = 'study-completion';
 /** Told, on commit of a transaction that recorded instances, which studies they went to. */
 export const STUDY_RECORDED_CHANNEL = 'ferry_study_recorded';
-/** Study ids per notification: a NOTIFY payload holds under 8000 bytes. */
-const IDS_PER_NOTIFY = 150;
 /** Finished jobs are only a trace: the study's events are the record. */
 const JOB_RETENTION_SECONDS = 3600;
 
@@ -20,15 +18,13 @@ interface StudyJobData {
 }
 
 /**
- * Tells every replica's study-completion queue (on commit, by NOTIFY) that these studies took
- * instances. Delivered to whatever listens at that moment: a replica that is down misses it, and the
- * slow sweep (study-completion.ts) completes such studies instead.
+ * Tells every replica's study-completion queue (on commit, by NOTIFY) that this study took instances:
+ * an expression for the RETURNING list of the statement that writes the study anyway, so the notice
+ * costs no round trip of its own. Delivered to whatever listens at that moment: a replica that is down
+ * misses it, and the slow sweep (study-completion.ts) completes such studies instead.
  */
-export async function notifyStudiesRecorded(tx: Tx, studyIds: string[]): Promise<void> {
-  for (let i = 0; i < studyIds.length; i += IDS_PER_NOTIFY)
-    await tx.execute(
-      sql`select pg_notify(${STUDY_RECORDED_CHANNEL}, ${studyIds.slice(i, i + IDS_PER_NOTIFY).join(',')})`,
-    );
+export function studyRecordedNotice(studyId: string): SQL {
+  return sql`pg_notify(${STUDY_RECORDED_CHANNEL}, ${studyId}::text)`;
 }
 
 /** When a study still `receiving` will have been stable for its facility's period, or null if it is not receiving. */

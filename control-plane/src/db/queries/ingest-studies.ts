@@ -1,5 +1,5 @@
 /** The study lifecycle's SQL (ingest/study-lifecycle.ts, ingest/complete-stable-studies.ts). */
-import { and, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
+import { and, eq, getTableColumns, inArray, type SQL, sql } from 'drizzle-orm';
 import type { PgUpdateSetSource } from 'drizzle-orm/pg-core';
 import type { Tx } from '../client.js';
 import { facilities, instances, series, studies, studyEvents, uploads } from '../schema/index.js';
@@ -59,8 +59,11 @@ export function studyCountsPlus(added: number, newSeries: number, modalities: st
 
 export type StudyUpdate = PgUpdateSetSource<typeof studies>;
 
-export async function updateStudy(tx: Tx, studyId: string, set: StudyUpdate): Promise<void> {
-  await tx.update(studies).set(set).where(eq(studies.id, studyId));
+/** `also`: an expression the same statement evaluates once the row is written (e.g. a NOTIFY). */
+export async function updateStudy(tx: Tx, studyId: string, set: StudyUpdate, also?: SQL): Promise<void> {
+  const update = tx.update(studies).set(set).where(eq(studies.id, studyId));
+  if (also) await update.returning({ also });
+  else await update;
 }
 
 export async function deleteStudy(tx: Tx, studyId: string): Promise<void> {
