@@ -1,4 +1,3 @@
-import { writevSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 
 /**
@@ -11,16 +10,6 @@ export async function writeFully(fh: FileHandle, buffers: Buffer[], position?: n
     const batch = w.next();
     w.advance((position === undefined ? await fh.writev(batch) : await fh.writev(batch, w.pos)).bytesWritten);
   }
-  return w.total;
-}
-
-/**
- * The same, synchronously. For a small O_DSYNC write the thread-pool round trip costs more than the
- * write itself, and the event loop has nothing better to do meanwhile than wait for it.
- */
-export function writeFullySync(fd: number, buffers: Buffer[], position: number): number {
-  const w = new Remaining(buffers, position);
-  while (!w.done) w.advance(writevSync(fd, w.next(), w.pos));
   return w.total;
 }
 
