@@ -17,7 +17,7 @@ describe('LogRing', () => {
     expect(ring.lines()).toEqual([{ msg: 'plain text' }]);
   });
 
-  it('drops patient-data keys at any depth before storing', () => {
+  it('drops patient-data keys at any depth from every line it gives out', () => {
     const ring = new LogRing(5);
     ring.write(
       JSON.stringify({
