@@ -7,7 +7,7 @@ import type { Delivery } from './deliver.js';
 import type { Failures } from './failures.js';
 import { orderedParts } from './offer.js';
 import type { TokenBucket } from './throttle.js';
-import { hashOnly, newObjectHash, partBody, type UploadApi } from './upload-client.js';
+import { hashOnly, newObjectHash, partBody, releaseSent, type UploadApi } from './upload-client.js';
 import type { UploadTally } from './uploader-stats.js';
 
 /** Part URLs are not used this close to their expiry: offer again for fresh ones. */
@@ -63,12 +63,15 @@ export async function sendParts(opts: {
           details: { expired: true },
         });
       }
+      const read: Buffer[] = [];
       try {
-        await api.putPart(p.url!, partBody(src.stream, hash, opts.bucket), p.length, opts.signal);
+        await api.putPart(p.url!, partBody(src.stream, hash, opts.bucket, read), p.length, opts.signal);
       } catch (err) {
+        // Unanswered or refused: the socket may still hold a chunk, so the collector frees them.
         const local = src.error();
         return { ok: false, error: local ?? err, putRefused: local === undefined, sentBytes };
       }
+      releaseSent(read);
       sentBytes += p.length;
     }
     return { ok: true, objectSha256: hash.digest('hex'), sentBytes };
@@ -78,7 +81,7 @@ export async function sendParts(opts: {
 }
 
 export interface SendDeps {
-  spool: Pick<SpoolConsumer, 'mark' | 'readSealedRange' | 'readFailure'>;
+  spool: Pick<SpoolConsumer, 'mark' | 'readSealedRange' | 'readFailure' | 'openObjectReader'>;
   api: UploadApi;
   caps: UploadCaps;
   completer: Completer;

@@ -14,6 +14,7 @@ import {
 } from '@ferry/shared';
 import { type Dispatcher, request } from 'undici';
 import type { ControlPlaneClient } from '../cloud/client.js';
+import { releaseBuffers } from '../spool/buffer-release.js';
 import { type TokenBucket, throttle } from './throttle.js';
 
 /** A PUT whose server stops reading or answering for this long is abandoned (undici's default is 5 min). */
@@ -144,11 +145,12 @@ export function partError(status: number, text: string): FerryError {
   return new FerryError(code, `part upload failed with HTTP ${status}`, { details });
 }
 
-/** A pass-through that feeds every byte into `hash`. */
-function hashing(hash: Hash): Transform {
+/** A pass-through that feeds every byte into `hash` and keeps each chunk in `read`. */
+function hashing(hash: Hash, read: Buffer[] | undefined): Transform {
   return new Transform({
     transform(chunk: Buffer, _enc, cb) {
       hash.update(chunk);
+      read?.push(chunk);
       cb(null, chunk);
     },
   });
@@ -156,18 +158,41 @@ function hashing(hash: Hash): Transform {
 
 /**
  * The body of a part PUT: `source` (a byte range of the sealed object) hashed into `hash` on the way
- * and metered by `bucket`. Errors on either side tear the whole chain down.
+ * and metered by `bucket`. Errors on either side tear the whole chain down. Each chunk read from
+ * `source` is pushed onto `read`, for releaseSent once the PUT is answered.
  */
-export function partBody(source: Readable, hash: Hash, bucket: TokenBucket | undefined): Readable {
+export function partBody(
+  source: Readable,
+  hash: Hash,
+  bucket: TokenBucket | undefined,
+  read?: Buffer[],
+): Readable {
   // The callback form returns the last stream; whoever reads it (undici) sees any error upstream,
   // and destroying it (an aborted request) closes the file too.
-  return pipeline(source, hashing(hash), throttle(bucket), () => undefined);
+  return pipeline(source, hashing(hash, read), throttle(bucket), () => undefined);
+}
+
+/**
+ * Gives back the memory of the chunks of a part PUT the server has answered with success. Each is a
+ * 1 MiB read of its own; left to the collector, they pile up to 64 MiB between full collections (as
+ * received chunks did, spool/buffer-release.ts). Never earlier than the answer: a chunk freed while
+ * the socket may still write it would put freed memory on the wire. A 2xx answer to a PUT with a
+ * Content-Length comes once the server has read every byte, so every write of them has returned (and
+ * a server that answers early has its socket destroyed by undici before this runs).
+ */
+export function releaseSent(read: Buffer[]): void {
+  releaseBuffers(read);
+  read.length = 0;
 }
 
 /** Feeds a byte range into `hash` without sending it (a part the control plane already holds). */
 export async function hashOnly(source: Readable, hash: Hash): Promise<void> {
   await pipelineAsync(source, async (chunks: AsyncIterable<Buffer>) => {
-    for await (const c of chunks) hash.update(c);
+    for await (const c of chunks) {
+      hash.update(c);
+      // Read, hashed and sent nowhere: nothing else holds it.
+      releaseBuffers([c]);
+    }
   });
 }
 
