@@ -164,6 +164,43 @@ describe('spool', () => {
       expect(isFerryError(err, 'spool.corrupt')).toBe(true);
     });
 
+    it('reads whole objects in one read each, inline or file, and names a missing one', async () => {
+      const { dataset, req } = await sample('CT_small.dcm');
+      const a = await storeInstance(spool, req, dataset);
+      const b = await storeInstance(spool, req, Buffer.concat([dataset, privateOb(Buffer.from('b2'))]));
+      const large = await storeInstance(
+        spool,
+        req,
+        Buffer.concat([dataset, privateOb(randomBytes(3 << 20))]),
+        65536,
+      );
+      expect(large.inline).toBe(false);
+      const reader = spool.openObjectReader();
+      try {
+        // Two inline objects from one segment, then a file object.
+        for (const entry of [a, b, large]) {
+          const got = await reader.read(entry.id);
+          expect(got.equals(await collect(spool.readSealed(entry.id)))).toBe(true);
+        }
+        let err: unknown;
+        await reader.read('oNoSuchObject0000').catch((e: unknown) => {
+          err = e;
+        });
+        expect(isFerryError(err, 'spool.corrupt')).toBe(true);
+      } finally {
+        await reader.close();
+      }
+      await expect(reader.read(a.id)).rejects.toThrow(/closed/);
+      await rm(objectPath(spool.paths, large.id));
+      const fresh = spool.openObjectReader();
+      let err: unknown;
+      await fresh.read(large.id).catch((e: unknown) => {
+        err = e;
+      });
+      await fresh.close();
+      expect(isFerryError(err, 'spool.corrupt')).toBe(true);
+    });
+
     it('tells listeners about an entry once its put record is durable', async () => {
       const { dataset, req } = await sample('MR_small.dcm');
       const seen: { id: string; committed: boolean }[] = [];

@@ -1,9 +1,11 @@
 import type { ReadStream } from 'node:fs';
 import type { FerryError } from '@ferry/shared';
 import type { IndexEntry, SpoolState } from './index-entry.js';
+import type { SealedObjectReader } from './object-reader.js';
 import type { PurgeOptions, Retention, RetentionOptions } from './retention.js';
 
 export type { IndexEntry } from './index-entry.js';
+export type { SealedObjectReader } from './object-reader.js';
 export type { PurgeOptions, Retention, RetentionOptions } from './retention.js';
 
 /** The states the shipping side records; `spooled` is the spool's own. */
@@ -30,6 +32,11 @@ export interface SpoolConsumer {
   mark(id: string, state: ShippingState): Promise<void>;
   /** Bytes [start, end) of an object's sealed bytes (end exclusive, start < end). */
   readSealedRange(id: string, start: number, end: number): ReadStream;
+  /**
+   * A reader of whole sealed objects of up to a few MiB (the members of a pack): one positional
+   * read each, one open per file however many objects it holds. Close it when done.
+   */
+  openObjectReader(): SealedObjectReader;
   /** The spool error a read of `id`'s sealed bytes failed with (the stream's `error` event). */
   readFailure(id: string, err: unknown): FerryError;
   /**

@@ -12,6 +12,7 @@ import type { IndexEntry } from './index-entry.js';
 import { fateOf, type InstanceFate, type InstanceFates } from './instance-fates.js';
 import { InstanceWriter } from './instance-writer.js';
 import { KeyEpochs } from './key-epochs.js';
+import { ObjectReader, type SealedObjectReader } from './object-reader.js';
 import { objectPath, receiptsPath, type SpoolPaths, spoolPaths } from './paths.js';
 import { ReceiptIndex } from './receipts.js';
 import { type PurgeOptions, Retention, type RetentionOptions } from './retention.js';
@@ -186,6 +187,10 @@ export class Spool implements InstanceStore, SpoolConsumer, InstanceFates {
   /** Bytes [start, end) of a spooled object's sealed bytes. */
   readSealedRange(id: string, start: number, end: number): ReadStream {
     return readSealedRange(this.log, id, start, end);
+  }
+
+  openObjectReader(): SealedObjectReader {
+    return new ObjectReader(this.log);
   }
 
   readFailure(id: string, err: unknown): FerryError {

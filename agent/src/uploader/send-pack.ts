@@ -6,11 +6,11 @@
  */
 import type { Hash } from 'node:crypto';
 import { pipeline, Readable } from 'node:stream';
-import { FerryError, type UploadPack } from '@ferry/shared';
+import { FerryError, isFerryError, type UploadPack } from '@ferry/shared';
 import type { IndexEntry } from '../spool/consumer.js';
-import { range, receive, type SendDeps } from './send-object.js';
+import { receive, type SendDeps } from './send-object.js';
 import { throttle } from './throttle.js';
-import { newObjectHash } from './upload-client.js';
+import { newObjectHash, releaseSent } from './upload-client.js';
 import { verdictOf } from './verdict.js';
 
 /** The pack URL is not used this close to its expiry: offer again for a fresh one. */
@@ -55,33 +55,41 @@ export async function sendPack(deps: SendDeps, pack: UploadPack, members: PackMe
   let local: { entry: IndexEntry; error: FerryError } | undefined;
   let sent = false;
   let failure: unknown;
+  const reader = deps.spool.openObjectReader();
+  const read: Buffer[] = [];
+  let settled = false;
   try {
     if (Date.now() > Date.parse(pack.expiresAt) - EXPIRY_MARGIN_MS)
       throw new FerryError('upload.url_invalid', 'the pack URL expires before the pack is sent', {
         details: { expired: true },
       });
+    // Each member (at most 2 MiB) in one read of its own, not through a ReadStream.
     async function* bytes(): AsyncGenerator<Buffer> {
       for (const [i, m] of members.entries()) {
-        const src = range(deps.spool, m.entry, 0, m.entry.objectBytes);
+        let member: Buffer;
         try {
-          for await (const chunk of src.stream as AsyncIterable<Buffer>) {
-            hashes[i]!.update(chunk);
-            yield chunk;
-          }
+          member = await reader.read(m.entry.id);
         } catch (err) {
-          const error = src.error();
-          if (error) local = { entry: m.entry, error };
-          throw error ?? err;
+          const error = isFerryError(err) ? err : deps.spool.readFailure(m.entry.id, err);
+          // A read still running once the PUT is over (read ahead, then closed) is nobody's fault.
+          if (!settled) local = { entry: m.entry, error };
+          throw error;
         }
+        hashes[i]!.update(member);
+        read.push(member);
+        yield member;
       }
     }
     const body = pipeline(Readable.from(bytes()), throttle(deps.caps.bucket), () => undefined);
     await deps.api.putPart(pack.url, body, pack.length, deps.signal());
     sent = true;
+    releaseSent(read);
   } catch (err) {
     failure = err;
   } finally {
+    settled = true;
     release();
+    await reader.close();
   }
   if (!sent) {
     deps.tally.sent(0);
