@@ -25,6 +25,20 @@ describe('signAgentToken', () => {
     expect(p2.jti).not.toBe(payload.jti);
   });
 
+  it('signs with the key it is given now, though an earlier key was imported once for many tokens', async () => {
+    const id = await generateIdentity();
+    const rotated = await generateIdentity();
+    const jwk = { ...id.privateJwk };
+    const sign = () => signAgentToken({ privateJwk: jwk, gatewayId: GATEWAY, audience: SERVER });
+    await jwtVerify(await sign(), await importJWK(id.publicJwk, 'EdDSA'));
+    await jwtVerify(await sign(), await importJWK(id.publicJwk, 'EdDSA'));
+    // The same object holding another key (rotated in place) must not sign with the cached one.
+    Object.assign(jwk, rotated.privateJwk);
+    await jwtVerify(await sign(), await importJWK(rotated.publicJwk, 'EdDSA'));
+    const next = signAgentToken({ privateJwk: rotated.privateJwk, gatewayId: GATEWAY, audience: SERVER });
+    await expect(jwtVerify(await next, await importJWK(id.publicJwk, 'EdDSA'))).rejects.toThrow();
+  });
+
   it('does not verify with another key or for another audience', async () => {
     const id = await generateIdentity();
     const other = await generateIdentity();
