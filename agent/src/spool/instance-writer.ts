@@ -99,6 +99,8 @@ export class InstanceWriter implements InstanceWriting {
   private held: Buffer[] = [];
   private heldBytes = 0;
   private spilled = false;
+  /** Ends this instance's count in the log's choice of synchronous or thread-pool writes. */
+  private readonly received: () => void;
 
   constructor(
     private readonly req: StoreRequest,
@@ -108,6 +110,7 @@ export class InstanceWriter implements InstanceWriting {
     this.meta = part10Header(req.sopClassUid, req.sopInstanceUid, req.transferSyntaxUid);
     this.compressible = deps.compress && isNativeUncompressed(req.transferSyntaxUid);
     this.frameBytes = this.compressible ? ZSTD_FRAME_BYTES : FRAME_BYTES;
+    this.received = deps.spoolLog.startReceiving();
     this.hash.update(this.meta);
     this.plainBytes = this.meta.length;
     this.pumpDone = this.pump().catch((err: unknown) => {
@@ -155,12 +158,15 @@ export class InstanceWriter implements InstanceWriting {
     } catch (err) {
       await this.discard();
       return this.outcomeOf(err);
+    } finally {
+      this.received();
     }
   }
 
   abort(): void {
     if (this.aborted) return;
     this.aborted = true;
+    this.received();
     this.fail(new FerryError('dicom.pdu_malformed', 'association ended inside a dataset'));
     void this.pumpDone.finally(() => this.discard());
   }

@@ -13,12 +13,14 @@ import {
   type SpoolState,
 } from './index-entry.js';
 import { objectPath, type SpoolPaths, segmentPath } from './paths.js';
-import { writeFully } from './write-fully.js';
+import { writeFully, writeFullySync } from './write-fully.js';
 
 const SEGMENT_MAGIC = Buffer.from('FERRYSEG\x01\0\0\0\0\0\0\0', 'latin1');
 const RECORD_HEAD = 12;
 /** Every log write is durable when it returns: one syscall per group commit, not write + fdatasync. */
 const DSYNC_RW = fsc.O_RDWR | fsc.O_DSYNC;
+/** A lone record up to this size may be written synchronously (see flush). */
+const SYNC_WRITE_MAX = 128 << 10;
 const ROTATE_BYTES = 32 << 20;
 /**
  * Segments are zero-filled ahead of use: an O_DSYNC overwrite of allocated blocks needs no journal
@@ -51,6 +53,8 @@ function isBacklog(e: IndexEntry): boolean {
 interface Pending {
   record: Buffer[];
   bytes: number;
+  /** A PUT record, which a C-STORE answer may be waiting for. */
+  put: boolean;
   onWritten?: (offset: number) => void;
   dirSync: boolean;
   resolve: () => void;
@@ -86,6 +90,10 @@ export class SpoolLog {
   private readonly putListeners = new Set<(entry: IndexEntry) => void>();
   /** Sealed bytes of the spooled and uploading entries, kept as entries change (no scan). */
   private backlog = 0;
+  /** Instances being received now (startReceiving). */
+  private receiving = 0;
+  /** Log writes so far, each a group commit of one or more records (tests, diagnostics). */
+  writes = 0;
 
   private constructor(
     private readonly paths: SpoolPaths,
@@ -355,6 +363,7 @@ export class SpoolLog {
       this.queue.push({
         record,
         bytes: RECORD_HEAD + bodyLength,
+        put: onWritten !== undefined,
         dirSync,
         resolve,
         reject,
@@ -389,10 +398,9 @@ export class SpoolLog {
         }
         try {
           const buffers = batch.flatMap((p) => p.record);
-          // On the thread pool, never on the event loop: an O_DSYNC write waits on the disk (about
-          // 0.9 ms a small instance under the upload bench), and meanwhile the other associations,
-          // the uploader and the records queueing for the next group commit keep running.
-          await writeFully(this.fh!, buffers, before);
+          if (this.writeInline(batch, pos - before)) writeFullySync(this.fh!.fd, buffers, before);
+          else await writeFully(this.fh!, buffers, before);
+          this.writes++;
         } catch (err) {
           // Cut any partial write so the log never holds a record nobody was told about.
           await this.fh!.truncate(before).catch((e: unknown) =>
@@ -417,6 +425,31 @@ export class SpoolLog {
       }
     }
     this.flushing = false;
+  }
+
+  /**
+   * Is this batch written on the event loop? Only a lone small PUT record while at most one instance
+   * is being received: that association waits for it anyway, and the thread pool's round trip would
+   * only add to its latency (receive bench). Whenever several associations are receiving, or the
+   * records are the uploader's, the write goes to the thread pool: the event loop keeps receiving
+   * meanwhile, and the records that arrive in the meantime share the next write (group commit).
+   */
+  private writeInline(batch: Pending[], bytes: number): boolean {
+    return batch.length === 1 && this.receiving <= 1 && bytes <= SYNC_WRITE_MAX && batch[0]!.put;
+  }
+
+  /**
+   * Counts an instance being received (a writer from its first byte to its commit or abort), for
+   * the choice above. Returns the function that ends it; calling that more than once is harmless.
+   */
+  startReceiving(): () => void {
+    this.receiving++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.receiving--;
+    };
   }
 
   private async rotate(): Promise<void> {

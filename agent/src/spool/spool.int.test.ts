@@ -138,6 +138,28 @@ describe('spool', () => {
     expect(spool.entries()).toHaveLength(0);
   });
 
+  it('group-commits instances several associations finish together, and writes a lone one at once', async () => {
+    const { dataset, req } = await sample('CT_small.dcm');
+    const variant = (tag: string) => Buffer.concat([dataset, privateOb(Buffer.from(tag))]);
+    const first = spool.log.writes;
+    expect((await writeInstance(spool, { ...req, messageId: 1 }, variant('a'))).ok).toBe(true);
+    expect((await writeInstance(spool, { ...req, messageId: 2 }, variant('b'))).ok).toBe(true);
+    expect(spool.log.writes - first).toBe(2);
+    // Eight associations, each mid-instance until its commit: their records share log writes.
+    const writers = Array.from({ length: 8 }, (_, i) => {
+      const w = spool.begin({ ...req, messageId: 10 + i });
+      w.write(variant(`c${i}`));
+      return w;
+    });
+    const before = spool.log.writes;
+    const outcomes = await Promise.all(writers.map((w) => w.end()));
+    expect(outcomes.every((o) => o.ok)).toBe(true);
+    expect(spool.log.writes - before).toBeLessThan(8);
+    await spool.close();
+    spool = await Spool.open(dir, keys.publicJwk, silent);
+    expect(spool.entries()).toHaveLength(10);
+  });
+
   it('discards an aborted instance', async () => {
     const { dataset, req } = await sample('CT_small.dcm');
     const w = spool.begin({ ...req, messageId: 1 });

@@ -1,3 +1,4 @@
+import { writevSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 
 /**
@@ -10,6 +11,16 @@ export async function writeFully(fh: FileHandle, buffers: Buffer[], position?: n
     const batch = w.next();
     w.advance((position === undefined ? await fh.writev(batch) : await fh.writev(batch, w.pos)).bytesWritten);
   }
+  return w.total;
+}
+
+/**
+ * The same, synchronously. For a small O_DSYNC write the thread-pool round trip costs more than the
+ * write itself when the caller has nothing to do meanwhile but wait for it (see SpoolLog.flush).
+ */
+export function writeFullySync(fd: number, buffers: Buffer[], position: number): number {
+  const w = new Remaining(buffers, position);
+  while (!w.done) w.advance(writevSync(fd, w.next(), w.pos));
   return w.total;
 }
 
