@@ -35,7 +35,14 @@ describe('control plane settings', () => {
       endpoint: undefined,
       region: 'us-east-1',
       forcePathStyle: true,
+      requestTimeoutMs: 20_000,
     });
+    expect(
+      loadEnv({ FERRY_S3_BUCKET: 'ferry-blobs', FERRY_S3_TIMEOUT_SECONDS: '2.5' }).s3?.requestTimeoutMs,
+    ).toBe(2_500);
+    expect(() => loadEnv({ FERRY_S3_BUCKET: 'ferry-blobs', FERRY_S3_TIMEOUT_SECONDS: '0' })).toThrow(
+      /FERRY_S3_TIMEOUT_SECONDS/,
+    );
   });
 
   it('hashes passwords at production cost (scrypt N=2^17) unless FERRY_PASSWORD_COST says otherwise, within 10-20', () => {

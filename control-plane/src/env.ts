@@ -27,6 +27,8 @@ const envSchema = z.object({
   FERRY_S3_ENDPOINT: z.url().optional(),
   FERRY_S3_REGION: z.string().min(1).default('us-east-1'),
   FERRY_S3_FORCE_PATH_STYLE: z.enum(['true', 'false'], 'must be true or false').default('false'),
+  /** An S3 request with no answer in this time fails (storage.unavailable) instead of hanging the caller. */
+  FERRY_S3_TIMEOUT_SECONDS: z.coerce.number().min(0.001).max(3600).default(20),
   /** Both set: serve HTTPS with this PEM certificate chain and key (else plain HTTP behind a TLS proxy). */
   FERRY_TLS_CERT: z.string().min(1).optional(),
   FERRY_TLS_KEY: z.string().min(1).optional(),
@@ -82,7 +84,16 @@ export interface Env {
   keyFile: string;
   logLevel: string;
   /** S3 settings when FERRY_S3_BUCKET is set; credentials come from the standard AWS chain. */
-  s3: { bucket: string; endpoint: string | undefined; region: string; forcePathStyle: boolean } | undefined;
+  s3:
+    | {
+        bucket: string;
+        endpoint: string | undefined;
+        region: string;
+        forcePathStyle: boolean;
+        /** FERRY_S3_TIMEOUT_SECONDS, in ms: each attempt of a request (the SDK retries a timed-out one). */
+        requestTimeoutMs: number;
+      }
+    | undefined;
   /** PEM file paths when the control plane terminates TLS itself. */
   tls: { certFile: string; keyFile: string } | undefined;
   heartbeatSeconds: number;
@@ -201,6 +212,7 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
           endpoint: e.FERRY_S3_ENDPOINT,
           region: e.FERRY_S3_REGION,
           forcePathStyle: e.FERRY_S3_FORCE_PATH_STYLE === 'true',
+          requestTimeoutMs: Math.round(e.FERRY_S3_TIMEOUT_SECONDS * 1000),
         }
       : undefined,
     tls,

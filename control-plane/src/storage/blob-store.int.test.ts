@@ -6,7 +6,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
@@ -563,10 +563,49 @@ describe('s3 blob store: errors and start-up', () => {
     }
   });
 
+  it('a PUT that S3 does not answer in FERRY_S3_TIMEOUT_SECONDS fails as storage.unavailable, not hangs', async () => {
+    const bytes = randomBytes(32 * MiB);
+    // Real radosgw: no 32 MiB PUT is answered within 1 ms; the same store with time to spare writes it.
+    const hasty = storeFor({ requestTimeoutMs: 1 });
+    const key = newKey();
+    try {
+      const err = await expectFerryError(hasty.putObject(key, bytes), 'storage.unavailable');
+      expect(err.message).toMatch(/unreachable \(to write an object\): ETIMEDOUT/);
+    } finally {
+      hasty.destroy();
+    }
+    await t.deps.blobStore.putObject(key, bytes.subarray(0, MiB));
+    expect((await t.deps.blobStore.head(key))?.size).toBe(MiB);
+    // An S3 that takes the request and never answers: the SDK's retries included, the caller is freed.
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => {
+      sockets.add(socket);
+      socket.resume();
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const hung = storeFor({
+      endpoint: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+      requestTimeoutMs: 300,
+    });
+    try {
+      const started = Date.now();
+      const err = await expectFerryError(
+        hung.putObject(newKey(), bytes.subarray(0, MiB)),
+        'storage.unavailable',
+      );
+      expect(err.message).toMatch(/ETIMEDOUT.*300 ms/);
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      hung.destroy();
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
+  });
+
   it('createBlobStore takes FERRY_S3_* and the AWS credential chain, and fails fast on a missing bucket', async () => {
     vi.stubEnv('AWS_ACCESS_KEY_ID', s3.accessKeyId);
     vi.stubEnv('AWS_SECRET_ACCESS_KEY', s3.secretAccessKey);
-    const base = { endpoint: s3.endpoint, region: s3.region, forcePathStyle: true };
+    const base = { endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, requestTimeoutMs: 20_000 };
     const deps = { db: t.database.db, secrets: t.deps.secretBox, log: pino({ level: 'silent' }) };
     const env = (bucket: string) => ({
       s3: { bucket, ...base },
@@ -600,7 +639,7 @@ describe('s3 blob store: errors and start-up', () => {
       { write: (l: string) => lines.push(JSON.parse(l) as Record<string, unknown>) },
     );
     const env = (endpoint: string, bucket = 'ferry-outage') => ({
-      s3: { bucket, endpoint, region: s3.region, forcePathStyle: true },
+      s3: { bucket, endpoint, region: s3.region, forcePathStyle: true, requestTimeoutMs: 20_000 },
       dataDir: '/nonexistent',
       publicUrl: 'http://x',
     });

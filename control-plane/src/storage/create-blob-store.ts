@@ -30,6 +30,7 @@ export async function createBlobStore(opts: {
       endpoint: env.s3.endpoint,
       region: env.s3.region,
       forcePathStyle: env.s3.forcePathStyle,
+      requestTimeoutMs: env.s3.requestTimeoutMs,
       // Packs of small objects go through this app even with S3 (one PUT to S3 per pack, checked here).
       packUrls: new PackUrls(env.publicUrl, await loadBlobSigningSecret(opts.db, opts.secrets)),
     });

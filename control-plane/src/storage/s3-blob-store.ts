@@ -48,11 +48,18 @@ export interface S3BlobStoreOptions {
   forcePathStyle: boolean;
   /** Omit to use the standard AWS chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, profiles, instance roles). */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
+  /**
+   * Each attempt of a request fails after this long without an answer (default 20 s): a hung S3 fails
+   * the caller as storage.unavailable instead of holding it (and an agent's PUT) until the agent gives up.
+   */
+  requestTimeoutMs?: number | undefined;
   /** Pack URLs (the control plane's own, signed with its blob signing secret); without them no packs. */
   packUrls?: PackUrls | undefined;
 }
 
 const CHECK_BUCKET = 'check the bucket';
+/** Well above a pack PUT (16 MiB) over a modest uplink; FERRY_S3_TIMEOUT_SECONDS sets it. */
+const DEFAULT_REQUEST_TIMEOUT_MS = 20_000;
 /** FerryError detail: true when S3 refused the request as such (bucket, credentials), not an outage. */
 export const MISCONFIGURED_DETAIL = 'misconfigured';
 /** What S3 calls a missing object: HeadObject has no body, so its 404 is named NotFound. */
@@ -80,8 +87,15 @@ export class S3BlobStore implements BlobStore {
       // holds the real body against, and send streamed bodies aws-chunked, which radosgw 16 refuses (411).
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
-      // A black-holed endpoint should fail a request in seconds, not hang on the OS connect timeout.
-      requestHandler: { connectionTimeout: 5_000 },
+      // A black-holed endpoint should fail a request in seconds, not hang on the OS connect timeout; a
+      // request S3 accepted but does not answer (headers) fails too. Without throwOnRequestTimeout the
+      // SDK only logs a warning. A response body already streaming is not cut: a slow reader (a viewer
+      // on a thin link) may pause it for longer.
+      requestHandler: {
+        connectionTimeout: 5_000,
+        requestTimeout: opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+        throwOnRequestTimeout: true,
+      },
     });
   }
 
