@@ -25,8 +25,14 @@ interface DcmjsStreamInternals extends DcmjsReadStream {
   more(length: number): DcmjsStreamInternals;
 }
 
+interface DcmjsTag {
+  value: number;
+  toString(): string;
+  toCleanString(): string;
+}
+
 interface DcmjsTagInfo {
-  tag: { toCleanString(): string };
+  tag: DcmjsTag;
   values: unknown[];
 }
 
@@ -45,12 +51,13 @@ export interface DcmjsDicomDict {
 interface Dcmjs {
   log: { setLevel(level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent'): void };
   data: {
+    Tag: { prototype: DcmjsTag };
     /** Looked up by tag, `(GGGG,EEEE)` in upper case; repeating groups (60xx) resolve too. */
     DicomMetaDictionary: { dictionary: Record<string, { vr: string } | undefined> };
     ReadBufferStream: new (
       buffer: ArrayBuffer,
       littleEndian: boolean | null,
-      options?: { noCopy?: boolean },
+      options?: { noCopy?: boolean; start?: number },
     ) => DcmjsReadStream;
     DicomMessage: {
       _readTag(stream: DcmjsReadStream, syntax: string, options?: unknown): DcmjsTagInfo;
@@ -66,6 +73,28 @@ interface Dcmjs {
 export const dcmjs = createRequire(import.meta.url)('dcmjs') as Dcmjs;
 // Its logger warns on every recoverable parse problem; we report those ourselves.
 dcmjs.log.setLevel('error');
+
+/**
+ * dcmjs names every tag it reads three or four times (`toCleanString`, `toString` for the dictionary),
+ * each by formatting two hex numbers afresh: a third of a small header's parse. The names are pure
+ * functions of the tag's value, so they are remembered, for at most NAMED_TAGS_MAX tags (a header has a
+ * few hundred; a crafted file of countless private tags only falls back to formatting).
+ */
+const NAMED_TAGS_MAX = 20_000;
+function remembered(format: (this: DcmjsTag) => string): (this: DcmjsTag) => string {
+  const names = new Map<number, string>();
+  return function (this: DcmjsTag) {
+    let name = names.get(this.value);
+    if (name === undefined) {
+      name = format.call(this);
+      if (names.size < NAMED_TAGS_MAX) names.set(this.value, name);
+    }
+    return name;
+  };
+}
+const tagPrototype = dcmjs.data.Tag.prototype;
+tagPrototype.toCleanString = remembered(tagPrototype.toCleanString);
+tagPrototype.toString = remembered(tagPrototype.toString);
 
 /** An ArrayBuffer holding exactly `bytes` (dcmjs reads ArrayBuffers, not Node buffers). */
 export function arrayBufferOf(bytes: Uint8Array): ArrayBuffer {
@@ -111,7 +140,14 @@ dcmjs.data.DicomMessage._readTag = function (this: unknown, stream, syntax, opti
  * latin1 character per byte, in sequence items too: `Buffer.from(value, 'latin1')` gives the bytes
  * back for the character set decoder (@ferry/shared decodeText).
  */
-export function rawTextReadStream(buffer: ArrayBuffer): DcmjsReadStream {
-  const stream = new dcmjs.data.ReadBufferStream(buffer, true, { noCopy: true });
+export function rawTextReadStream(bytes: Uint8Array): DcmjsReadStream {
+  // dcmjs reads to the end of the ArrayBuffer it is given (a value declaring more bytes than are left
+  // takes what is there), so one that goes on past `bytes` (Buffer's pool, a whole pack) is copied;
+  // one that ends where `bytes` ends is read in place from their first byte.
+  const fits =
+    bytes.buffer instanceof ArrayBuffer && bytes.byteOffset + bytes.byteLength === bytes.buffer.byteLength;
+  const stream = fits
+    ? new dcmjs.data.ReadBufferStream(bytes.buffer, true, { noCopy: true, start: bytes.byteOffset })
+    : new dcmjs.data.ReadBufferStream(arrayBufferOf(bytes), true, { noCopy: true });
   return keepTextAsBytes(stream as DcmjsStreamInternals);
 }

@@ -25,7 +25,7 @@ import {
   TS,
   textValues,
 } from '@ferry/shared';
-import { arrayBufferOf, type DcmjsDict, type DcmjsElement, dcmjs, rawTextReadStream } from './dcmjs.js';
+import { type DcmjsDict, type DcmjsElement, dcmjs, rawTextReadStream } from './dcmjs.js';
 import { BINARY_VRS, LONG_LENGTH_VRS } from './vr.js';
 
 export const HEADER_CAP_BYTES = 8 * 1024 * 1024;
@@ -298,7 +298,7 @@ export async function parseDicomHeader(
     body = await inflatePrefix(body, cap);
     bodyWhole = whole && body.length < cap;
   }
-  const stream = rawTextReadStream(arrayBufferOf(body));
+  const stream = rawTextReadStream(body);
   const dict = dcmjs.data.DicomMessage._read(stream, syntaxForParsing(meta.transferSyntaxUid), {
     ignoreErrors: true,
     untilTag: PIXEL_DATA,
