@@ -79,19 +79,24 @@ class HeaderBytes {
   }
 }
 
+/** What opening gives, besides the ciphertext's hash and size (which the caller counts). */
+type OpenedPlain = Omit<Opened, 'objectSha256' | 'objectBytes'>;
+
 /**
- * Opens what `reader` yields, to its end. Memory stays at about one frame plus the header prefix,
- * whatever the object's size. Store failures (storage.unavailable) are thrown; any other failure to
- * open is kept as `openError`, and the rest is still hashed, so that a torn upload (retry) can be told
- * apart from a bad object (refused).
+ * Opens the object `source` yields, to its end; `drain` pulls what the opener left unread, so the
+ * ciphertext's hash is whole even when it gave up.
  */
-export async function openFrom(reader: HashingReader, keys: Keys): Promise<Opened> {
+async function openPlain(
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  keys: Keys,
+  drain: () => Promise<void>,
+): Promise<OpenedPlain> {
   const plainHash = createHash('sha256');
   const o = { header: undefined as ObjectHeader | undefined, manifest: undefined as unknown, plainBytes: 0 };
   const head = new HeaderBytes();
   let openError: unknown;
   try {
-    for await (const part of openObject(reader.chunks(COALESCE_BYTES), async (h) => {
+    for await (const part of openObject(source, async (h) => {
       o.header = h;
       return deriveObjectKey(await keys.cache.unwrap(h.wrappedKey, keys.privateKeys), h.objectId);
     })) {
@@ -105,14 +110,33 @@ export async function openFrom(reader: HashingReader, keys: Keys): Promise<Opene
   } catch (err) {
     if (isFerryError(err, 'storage.unavailable')) throw err;
     openError = err;
-    await reader.drain();
+    await drain();
   }
   return {
     ...o,
     plainSha256: plainHash.digest('hex'),
     head: openError === undefined ? await head.parsed() : { metadata: {} },
     openError,
-    objectSha256: reader.hash.digest('hex'),
-    objectBytes: reader.bytes,
   };
+}
+
+/**
+ * Opens what `reader` yields, to its end. Memory stays at about one frame plus the header prefix,
+ * whatever the object's size. Store failures (storage.unavailable) are thrown; any other failure to
+ * open is kept as `openError`, and the rest is still hashed, so that a torn upload (retry) can be told
+ * apart from a bad object (refused).
+ */
+export async function openFrom(reader: HashingReader, keys: Keys): Promise<Opened> {
+  const opened = await openPlain(reader.chunks(COALESCE_BYTES), keys, () => reader.drain());
+  return { ...opened, objectSha256: reader.hash.digest('hex'), objectBytes: reader.bytes };
+}
+
+/**
+ * The same pass over an object already whole in memory (a pack member): hashed in one call and opened
+ * without the stream machinery a read needs (a small object's check is mostly that machinery).
+ */
+export async function openBytes(bytes: Buffer, keys: Keys): Promise<Opened> {
+  const objectSha256 = createHash('sha256').update(bytes).digest('hex');
+  const opened = await openPlain([bytes], keys, async () => {});
+  return { ...opened, objectSha256, objectBytes: bytes.length };
 }
