@@ -78,8 +78,7 @@ export class HeaderPrefix {
     this.total += bytes.length;
     if (this.kept >= this.cap) return;
     const take = Math.min(bytes.length, this.cap - this.kept);
-    // Copied: the caller's buffers may be reused.
-    this.chunks.push(Buffer.from(bytes.subarray(0, take)));
+    this.chunks.push(exactCopy(bytes.subarray(0, take)));
     this.kept += take;
   }
 
@@ -88,9 +87,28 @@ export class HeaderPrefix {
   }
 
   bytes(): Buffer {
-    if (this.chunks.length !== 1) this.chunks = [Buffer.concat(this.chunks)];
+    if (this.chunks.length !== 1) {
+      const all = Buffer.allocUnsafeSlow(this.kept);
+      let at = 0;
+      for (const c of this.chunks) {
+        all.set(c, at);
+        at += c.length;
+      }
+      this.chunks = [all];
+    }
     return this.chunks[0] ?? Buffer.alloc(0);
   }
+}
+
+/**
+ * A copy (the caller's buffers may be reused) in an ArrayBuffer of its own, never a slice of Buffer's
+ * pool (which holds buffers under 32 KiB in Node 24): dcmjs reads such a buffer in place, any other
+ * is copied again (dcmjs.ts rawTextReadStream).
+ */
+function exactCopy(bytes: Uint8Array): Buffer {
+  const copy = Buffer.allocUnsafeSlow(bytes.length);
+  copy.set(bytes);
+  return copy;
 }
 
 function unreadable(message: string, cause?: unknown): FerryError {
