@@ -129,9 +129,11 @@ function keepTextAsBytes(stream: DcmjsStreamInternals): DcmjsStreamInternals {
 // dcmjs refuses a multi-valued or unknown (0008,0005) inside a sequence item (and drops the sequence);
 // for our streams the values stay in `_rawValue` and Ferry decodes the text itself.
 const readTag = dcmjs.data.DicomMessage._readTag;
+/** (0008,0005) as dcmjs numbers a tag (Tag.fromNumbers: group << 16 | element, unsigned). */
+const SPECIFIC_CHARACTER_SET = 0x00080005;
 dcmjs.data.DicomMessage._readTag = function (this: unknown, stream, syntax, options) {
   const info = readTag.call(this, stream, syntax, options);
-  if (rawTextStreams.has(stream) && info.tag.toCleanString() === '00080005') info.values = [];
+  if (info.tag.value === SPECIFIC_CHARACTER_SET && rawTextStreams.has(stream)) info.values = [];
   return info;
 };
 

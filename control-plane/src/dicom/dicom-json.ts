@@ -229,18 +229,27 @@ function textJson(vr: TextVr, el: DcmjsElement, scope: TextScope): DicomJsonValu
   });
 }
 
+/** Two capital letters, as a VR is written (a regular expression per element costs more). */
+function isVrName(v: unknown): v is string {
+  if (typeof v !== 'string' || v.length !== 2) return false;
+  const a = v.charCodeAt(0);
+  const b = v.charCodeAt(1);
+  return a >= 65 && a <= 90 && b >= 65 && b <= 90;
+}
+
+/** `prefix` + `tag` is the element's path: built only where it is kept (bulk data, sequence items). */
 function elementJson(
-  path: string,
+  prefix: string,
   tag: string,
   el: DcmjsElement,
   maxInline: number,
   scope: TextScope,
 ): DicomJsonElement | undefined {
-  const vr = typeof el.vr === 'string' && /^[A-Z]{2}$/.test(el.vr) ? el.vr : 'UN';
+  const vr = isVrName(el.vr) ? el.vr : 'UN';
   if (BINARY_VRS.has(vr)) {
     const bytes = binaryBytes(el.Value);
     if (!bytes) return undefined;
-    if (bytes.length > maxInline) return { vr, BulkDataURI: path };
+    if (bytes.length > maxInline) return { vr, BulkDataURI: `${prefix}${tag}` };
     return bytes.length === 0 ? { vr } : { vr, InlineBinary: bytes.toString('base64') };
   }
   let raw: unknown[] = Array.isArray(el.Value) ? el.Value : el.Value === undefined ? [] : [el.Value];
@@ -251,7 +260,7 @@ function elementJson(
     case 'SQ':
       values = raw.map((item, i) =>
         item && typeof item === 'object'
-          ? datasetJson(item as DcmjsDict, maxInline, `${path}/${i}/`, scope)
+          ? datasetJson(item as DcmjsDict, maxInline, `${prefix}${tag}/${i}/`, scope)
           : {},
       );
       break;
@@ -282,9 +291,9 @@ function scopeOf(dict: DcmjsDict, outer: TextScope): TextScope {
 function datasetJson(dict: DcmjsDict, maxInline: number, prefix: string, outer: TextScope): DicomJson {
   const out: DicomJson = {};
   const scope = scopeOf(dict, outer);
-  for (const [tag, el] of Object.entries(dict)) {
+  for (const tag of Object.keys(dict)) {
     if ((prefix === '' && tag === PIXEL_DATA) || tag.startsWith('0002') || tag.endsWith('0000')) continue;
-    const json = elementJson(`${prefix}${tag}`, tag, el, maxInline, scope);
+    const json = elementJson(prefix, tag, dict[tag]!, maxInline, scope);
     if (json) out[tag] = json;
   }
   return out;
