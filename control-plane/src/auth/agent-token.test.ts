@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { inArray } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -9,9 +9,13 @@ import {
   type TestApp,
   type TestGateway,
 } from '../../../testkit/control-plane/harness.js';
-import { agentTokenUses } from '../db/schema/index.js';
+import { agentTokenUses, gateways } from '../db/schema/index.js';
 import { startAgentTokenPrune } from '../jobs/agent-token-prune.js';
-import { AGENT_TOKEN_CLOCK_SKEW_SECONDS, AGENT_TOKEN_MAX_SECONDS } from './agent-token.js';
+import {
+  AGENT_TOKEN_CLOCK_SKEW_SECONDS,
+  AGENT_TOKEN_MAX_SECONDS,
+  LAST_SEEN_RESOLUTION_MS,
+} from './agent-token.js';
 
 describe.each(BACKENDS)('agent token age and the replay table (%s)', (backend) => {
   let t: TestApp;
@@ -82,5 +86,81 @@ describe.each(BACKENDS)('agent token age and the replay table (%s)', (backend) =
     // Expired within the skew margin is kept a little longer; live rows stay.
     expect(await left()).toEqual([rows.justExpired.jti, rows.live.jti].sort());
     expect(await total()).toBe(before - 1);
+  });
+});
+
+// Authentication is one statement once this process knows a gateway's keys: these prove the statement
+// (not the known keys) decides, so nothing is remembered across requests that could let a revoked,
+// deleted or replaying gateway through.
+describe.each(BACKENDS)('agent authentication after a first request (%s)', (backend) => {
+  let t: TestApp;
+  let g: Awaited<ReturnType<TestApp['seedGroup']>>;
+
+  beforeAll(async () => {
+    t = await createTestApp(backend);
+    g = await t.seedGroup();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  const me = async (token: string) =>
+    t.request<{ error?: { code: string } }>('GET', '/api/v1/agents/me', { token });
+  const jtiOf = (token: string) =>
+    JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).jti as string;
+  const uses = async (jti: string) =>
+    (await t.database.db.select().from(agentTokenUses).where(eq(agentTokenUses.jti, jti))).length;
+  const lastSeen = async (id: string) =>
+    (await t.database.db.select().from(gateways).where(eq(gateways.id, id)))[0]!.lastSeenAt;
+
+  it('refuses a gateway revoked, then deleted, since its last request at once, and records nothing', async () => {
+    const gw = await enrollTestGateway(t, g);
+    expect((await me(await gw.token())).status).toBe(200);
+    await t.database.db.update(gateways).set({ revokedAt: new Date() }).where(eq(gateways.id, gw.gatewayId));
+    const token = await gw.token();
+    const res = await me(token);
+    expect(res.status, res.text).toBe(401);
+    expect(res.body.error?.code).toBe('auth.reenroll');
+    expect(await uses(jtiOf(token))).toBe(0);
+
+    const other = await enrollTestGateway(t, g);
+    expect((await me(await other.token())).status).toBe(200);
+    await t.database.db.delete(gateways).where(eq(gateways.id, other.gatewayId));
+    const gone = await me(await other.token());
+    expect(gone.status, gone.text).toBe(401);
+    expect(gone.body.error?.code).toBe('auth.reenroll');
+  });
+
+  it('refuses a replay, sequential or concurrent: exactly one use of a token succeeds', async () => {
+    const gw = await enrollTestGateway(t, g);
+    expect((await me(await gw.token())).status).toBe(200);
+    const token = await gw.token();
+    expect((await me(token)).status).toBe(200);
+    const again = await me(token);
+    expect(again.status).toBe(401);
+    expect(again.body.error?.code).toBe('auth.replayed_token');
+
+    const racing = await gw.token();
+    const results = await Promise.all(Array.from({ length: 6 }, () => me(racing)));
+    expect(results.map((r) => r.status).sort()).toEqual([200, 401, 401, 401, 401, 401]);
+    for (const r of results.filter((x) => x.status === 401))
+      expect(r.body.error?.code).toBe('auth.replayed_token');
+    expect(await uses(jtiOf(racing))).toBe(1);
+  });
+
+  it(`stamps last_seen_at at most once per ${LAST_SEEN_RESOLUTION_MS} ms, and at once when older`, async () => {
+    const gw = await enrollTestGateway(t, g);
+    expect(await lastSeen(gw.gatewayId)).toBeNull();
+    expect((await me(await gw.token())).status).toBe(200);
+    const first = await lastSeen(gw.gatewayId);
+    expect(first).not.toBeNull();
+    expect((await me(await gw.token())).status).toBe(200);
+    expect(await lastSeen(gw.gatewayId)).toEqual(first);
+
+    const old = new Date(Date.now() - LAST_SEEN_RESOLUTION_MS - 1000);
+    await t.database.db.update(gateways).set({ lastSeenAt: old }).where(eq(gateways.id, gw.gatewayId));
+    const before = Date.now();
+    expect((await me(await gw.token())).status).toBe(200);
+    expect((await lastSeen(gw.gatewayId))!.getTime()).toBeGreaterThanOrEqual(before - 1000);
   });
 });

@@ -4,7 +4,7 @@ import type { AgentActor } from './permissions.js';
 
 /**
  * The gateway a self-signed agent token (EdDSA) names, verified against its registered key. Records
- * the token's use (a replayed jti is refused), the gateway's last contact and, once the agent signs
+ * the token's use (a replayed jti is refused), the gateway's last contact (at most every 5 s) and, once the agent signs
  * with a rotated key, the end of the previous key: the state changes of an agent's authentication,
  * made here for the edge (auth/agent-token.ts does the checks).
  */

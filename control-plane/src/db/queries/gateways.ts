@@ -3,6 +3,7 @@ import { and, desc, eq, type SQL, sql } from 'drizzle-orm';
 import { offlineCondition } from '../../services/offline-condition.js';
 import type { DbOrTx } from '../client.js';
 import { configVersions, facilities, type GatewayStatus, gatewayStatus, gateways } from '../schema/index.js';
+import { rowsOf } from './gateway-channel.js';
 
 /**
  * A gateway as the fleet view shows it: its facility, its latest desired config version and its live
@@ -118,4 +119,83 @@ export async function latestGatewayConfig(
 function parseJsonb<T>(v: unknown): T | null {
   if (v === null || v === undefined) return null;
   return (typeof v === 'string' ? JSON.parse(v) : v) as T;
+}
+
+/** What recordAgentTokenUse found, for the token checks that decide. */
+export interface AgentTokenUse {
+  /** False when no gateway has that id (deleted or never enrolled). */
+  found: boolean;
+  revoked: boolean;
+  groupId: string;
+  facilityId: string;
+  /** Which of the gateway's registered keys `publicKey` is; null when neither (rotated away). */
+  signedWith: 'current' | 'previous' | null;
+  /** True when the jti was recorded now; false for a replay (or when nothing was recorded). */
+  recorded: boolean;
+}
+
+/**
+ * An agent request's whole authentication write in one statement (one round trip, one snapshot):
+ * reads the gateway, records the token's jti only if the gateway exists, is not revoked and still
+ * has `publicKey` registered (a replay finds its jti taken: `recorded` false), and only then stamps
+ * `last_seen_at` (at most once per `lastSeenResolutionMs`: it is a display stamp) and, when the
+ * token was signed with the current key, drops the previous one. The retirement is guarded by the
+ * row as updated, so a rotation that committed meanwhile keeps its own previous key.
+ */
+export async function recordAgentTokenUse(
+  db: DbOrTx,
+  use: {
+    gatewayId: string;
+    publicKey: unknown;
+    jti: string;
+    expiresAt: Date;
+    now: Date;
+    lastSeenResolutionMs: number;
+  },
+): Promise<AgentTokenUse> {
+  const key = JSON.stringify(use.publicKey);
+  const now = use.now.toISOString();
+  const staleBefore = new Date(use.now.getTime() - use.lastSeenResolutionMs).toISOString();
+  const result = await db.execute(sql`
+    with gw as (
+      select id, group_id, facility_id, revoked_at is not null as revoked,
+        case when public_key = ${key}::jsonb then 'current'
+             when previous_public_key = ${key}::jsonb then 'previous' end as signed_with
+      from gateways where id = ${use.gatewayId}
+    ), used as (
+      insert into agent_token_uses (jti, gateway_id, expires_at)
+      select ${use.jti}, id, ${use.expiresAt.toISOString()}::timestamptz from gw
+      where not revoked and signed_with is not null
+      on conflict do nothing
+      returning jti
+    ), seen as (
+      update gateways g set
+        last_seen_at = case when g.last_seen_at is null or g.last_seen_at < ${staleBefore}::timestamptz
+          then ${now}::timestamptz else g.last_seen_at end,
+        previous_public_key = case when g.public_key = ${key}::jsonb then null else g.previous_public_key end
+      where g.id = ${use.gatewayId} and exists (select 1 from used)
+        and (g.last_seen_at is null or g.last_seen_at < ${staleBefore}::timestamptz
+          or (g.public_key = ${key}::jsonb and g.previous_public_key is not null))
+      returning g.id
+    )
+    select gw.group_id, gw.facility_id, gw.revoked, gw.signed_with,
+      exists (select 1 from used) as recorded
+    from gw`);
+  const [row] = rowsOf<{
+    group_id: string;
+    facility_id: string;
+    revoked: boolean;
+    signed_with: 'current' | 'previous' | null;
+    recorded: boolean;
+  }>(result);
+  if (!row)
+    return { found: false, revoked: false, groupId: '', facilityId: '', signedWith: null, recorded: false };
+  return {
+    found: true,
+    revoked: row.revoked,
+    groupId: row.group_id,
+    facilityId: row.facility_id,
+    signedWith: row.signed_with,
+    recorded: row.recorded,
+  };
 }
