@@ -105,6 +105,11 @@ describe('ingest statements (postgres)', () => {
     });
     for (const s of [...offer, ...put, ...complete])
       expect(s.params, s.text.slice(0, 120)).toBeLessThanOrEqual(MAX_PARAMS);
+    // The offer reads what the group holds (instances) and has open (uploads) in one select.
+    const reads = offer.filter((s) => /^\s*select/.test(s.text) && /"uploads"|"instances"/.test(s.text));
+    expect(reads.length, reads.map((s) => s.text.slice(0, 60)).join('\n')).toBe(1);
+    // The pack PUT: the pack with whether a member is open (one read), its blob row, the members placed.
+    expect(put.length, put.map((s) => s.text.slice(0, 60)).join('\n')).toBeLessThanOrEqual(3);
     // Authentication is one statement once the gateway's keys are known (the offer read them): the
     // gateway, its revocation, the key, the jti and last contact together (auth/agent-token.ts).
     const auth = complete.filter((s) => /agent_token_uses|\bgateways\b/.test(s.text));

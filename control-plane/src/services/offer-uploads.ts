@@ -5,8 +5,7 @@ import {
   type UploadOfferResult,
 } from '@ferry/shared';
 import type { Ctx } from '../context.js';
-import { storedInstancesBySopAndHash } from '../db/queries/ingest-instances.js';
-import { uploadsByObjectIds } from '../db/queries/ingest-uploads.js';
+import { offerLookups } from '../db/queries/upload-offer.js';
 import { refusal, refuseRepeats, triage } from '../ingest/offer-triage.js';
 import { packTargets } from '../ingest/pack-targets.js';
 import {
@@ -49,7 +48,7 @@ function logOffered(ctx: Ctx, answer: UploadOfferResult[]): void {
  * With `acceptPacks`, small objects that would each get a single-PUT URL are answered `packed` instead
  * and sent together, a pack to a PUT (ingest/pack-targets.ts).
  *
- * Scoped to the calling gateway's group. A batch costs two selects and one insert however large it is;
+ * Scoped to the calling gateway's group. A batch costs one select and one insert however large it is;
  * blob-store calls are made only for multipart uploads and for resumed ones. No audit rows (uploads are
  * high volume): one debug log line per object, with ids only.
  */
@@ -72,12 +71,12 @@ export async function offerUploads({
 
   const results: (UploadOfferResult | undefined)[] = new Array(objects.length);
   const offered = refuseRepeats(objects, results);
-  const stored = await storedInstancesBySopAndHash(
+  const { stored, uploads: rows } = await offerLookups(
     ctx.db,
     groupId,
     objects.map((o) => o.sopInstanceUid),
+    [...offered],
   );
-  const rows = await uploadsByObjectIds(ctx.db, groupId, [...offered]);
   const t = triage(objects, results, new Map(rows.map((r) => [r.objectId, r])), stored, partBytes);
 
   const offer: Offer = {

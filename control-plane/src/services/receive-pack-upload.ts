@@ -9,8 +9,7 @@
 import { FerryError } from '@ferry/shared';
 import type { JWK } from 'jose';
 import type { Ctx } from '../context.js';
-import { uploadsByIds } from '../db/queries/ingest-uploads.js';
-import { packById } from '../db/queries/packs.js';
+import { packWithOpenMember } from '../db/queries/packs.js';
 import { receivePack } from '../ingest/pack-upload.js';
 import { checkInStream } from '../ingest/stream-checks.js';
 import type { BlobStore, PackUrlFields } from '../storage/blob-store.js';
@@ -34,16 +33,12 @@ export async function receivePackUpload({
   input: { fields: PackUrlFields; body: AsyncIterable<Uint8Array> };
 }): Promise<{ placed: number }> {
   const { fields } = input;
-  const pack = await packById(ctx.db, fields.packId);
-  if (!pack) throw notOpen(fields.packId);
+  const found = await packWithOpenMember(ctx.db, fields.packId);
+  if (!found) throw notOpen(fields.packId);
+  const { anyOpen, ...pack } = found;
   if (pack.bytes !== fields.length)
     throw new FerryError('upload.url_invalid', 'the pack URL is for another length than the pack');
-  const rows = await uploadsByIds(
-    ctx.db,
-    pack.groupId,
-    pack.members.map((m) => m.uploadId),
-  );
-  if (!rows.some((r) => r.state === 'open')) {
+  if (!anyOpen) {
     ctx.log.info({ event: 'upload.pack_refused', packId: pack.id }, 'pack PUT refused: no member is open');
     throw notOpen(pack.id);
   }

@@ -1,5 +1,5 @@
 /** Packs and their blobs (offer, the pack PUT, and the sweep that deletes unreferenced pack blobs). */
-import { and, eq, lt, sql } from 'drizzle-orm';
+import { and, eq, getTableColumns, lt, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.js';
 import { instances, packBlobs, packs, uploads } from '../schema/index.js';
 
@@ -12,6 +12,26 @@ export async function insertPacks(db: DbOrTx, rows: PackValues[]): Promise<void>
 
 export async function packById(db: DbOrTx, id: string): Promise<PackRow | undefined> {
   const [row] = await db.select().from(packs).where(eq(packs.id, id));
+  return row;
+}
+
+/**
+ * The pack and whether any of its members' uploads (of the pack's group) is still open, in one
+ * statement: what the pack PUT needs before it takes the body.
+ */
+export async function packWithOpenMember(
+  db: DbOrTx,
+  id: string,
+): Promise<(PackRow & { anyOpen: boolean }) | undefined> {
+  const [row] = await db
+    .select({
+      ...getTableColumns(packs),
+      anyOpen: sql<boolean>`exists (select 1 from ${uploads} where ${uploads.groupId} = ${packs.groupId}
+        and ${uploads.state} = 'open'
+        and ${uploads.id} in (select (m->>'uploadId')::uuid from jsonb_array_elements(${packs.members}) m))`,
+    })
+    .from(packs)
+    .where(eq(packs.id, id));
   return row;
 }
 
