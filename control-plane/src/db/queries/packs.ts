@@ -10,11 +10,6 @@ export async function insertPacks(db: DbOrTx, rows: PackValues[]): Promise<void>
   if (rows.length > 0) await db.insert(packs).values(rows);
 }
 
-export async function packById(db: DbOrTx, id: string): Promise<PackRow | undefined> {
-  const [row] = await db.select().from(packs).where(eq(packs.id, id));
-  return row;
-}
-
 /**
  * The pack and whether any of its members' uploads (of the pack's group) is still open, in one
  * statement: what the pack PUT needs before it takes the body.
