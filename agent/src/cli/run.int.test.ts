@@ -63,7 +63,8 @@ setInterval(() => {}, 1000);
       out += d.toString();
     });
     const deadline = Date.now() + 15_000;
-    while (!out.includes('stand-in.started')) {
+    // The supervisor's own lines leave in batches (up to 100 ms late), the stand-in's at once.
+    while (!out.includes('stand-in.started') || !out.includes('"event":"upgrade.rolled_back"')) {
       if (Date.now() > deadline || sup.exitCode !== null) throw new Error(`no rollback:\n${out}`);
       await new Promise((r) => setTimeout(r, 50));
     }
