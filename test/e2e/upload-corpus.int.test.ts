@@ -72,18 +72,43 @@ async function sendBoth(
   extraArgs: string[],
   refDir: string,
 ): Promise<{ agent: ToolResult; refFiles: string[] }> {
-  await mkdir(refDir, { recursive: true });
-  const scp = await startRefScp(refDir);
-  try {
-    const [agent, ref] = await Promise.all([
-      storescu({ port: cloud.agent.port, files, extraArgs, verbose: true, timeoutMs: 300_000 }),
-      storescu({ port: scp.port, calledAe: 'REF', files, extraArgs, verbose: true, timeoutMs: 300_000 }),
-    ]);
-    expect(ref.code, ref.stderr.slice(-2000)).toBe(0);
-    return { agent, refFiles: await listFiles(refDir) };
-  } finally {
-    await scp.stop();
+  const [agent, refFiles] = await Promise.all([
+    storescu({ port: cloud.agent.port, files, extraArgs, verbose: true, timeoutMs: 300_000 }),
+    sendRef(files, extraArgs, refDir),
+  ]);
+  return { agent, refFiles };
+}
+
+/**
+ * What a fresh storescp keeps of `files`. storescp is the reference here, not what is tested: a send
+ * it kept nothing of (seen once in CI with storescu exiting 0, likely a port another test's process
+ * took between freePort and listen) is sent again to a new one, and the last failure names what
+ * storescu and storescp said.
+ */
+async function sendRef(files: string[], extraArgs: string[], refDir: string): Promise<string[]> {
+  let said = '';
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const dir = attempt === 1 ? refDir : `${refDir}-retry${attempt}`;
+    await mkdir(dir, { recursive: true });
+    const scp = await startRefScp(dir);
+    try {
+      const ref = await storescu({
+        port: scp.port,
+        calledAe: 'REF',
+        files,
+        extraArgs,
+        verbose: true,
+        timeoutMs: 300_000,
+      });
+      expect(ref.code, ref.stderr.slice(-2000)).toBe(0);
+      const kept = await listFiles(dir);
+      if (kept.length > 0) return kept;
+      said = `storescu: ${ref.stderr.slice(-1500)}\nstorescp: ${scp.output().slice(-1500)}`;
+    } finally {
+      await scp.stop();
+    }
   }
+  throw new Error(`storescp kept nothing of ${files.join(', ')} in 3 tries\n${said}`);
 }
 
 /** Waits for each study to be complete, then checks every instance through WADO-RS. */
@@ -337,8 +362,7 @@ describe.each([
           join(cloud.root, 'ref-samples', String(sample.i)),
         );
         expect(successes(agent), `${basename(sample.file)}: ${agent.stderr.slice(-1500)}`).toHaveLength(1);
-        const refFile = refFiles[0];
-        if (!refFile) throw new Error(`storescp kept nothing for ${sample.file}`);
+        const refFile = refFiles[0]!;
         sent[sample.i] = await describeRef(basename(sample.file), refFile);
       }
     });
