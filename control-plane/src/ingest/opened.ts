@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { deriveObjectKey, isFerryError, type ObjectHeader, openObject } from '@ferry/shared';
 import type { JWK } from 'jose';
 import { HeaderPrefix, type ParsedHeader, parseDicomHeader } from '../dicom/dicom-json.js';
+import '../storage/jpegls-wasm.js';
 import type { EpochKeyCache } from '../storage/open-stored-object.js';
 import type { HashingReader } from './hashing-reader.js';
 

@@ -1,5 +1,6 @@
 import { deriveObjectKey, FerryError, openObject, unwrapDataKey } from '@ferry/shared';
 import type { JWK } from 'jose';
+import './jpegls-wasm.js';
 import { getLocated } from './blob-location.js';
 import type { BlobStore } from './blob-store.js';
 

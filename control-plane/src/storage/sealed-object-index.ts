@@ -8,12 +8,15 @@ import {
   FerryError,
   FRAME_HEADER_BYTES,
   frameData,
+  type ObjectCompression,
   type ObjectHeader,
   openObject,
   openSealedFrame,
+  readableCompression,
   TAG_BYTES,
 } from '@ferry/shared';
 import type { JWK } from 'jose';
+import './jpegls-wasm.js';
 import { getLocated } from './blob-location.js';
 import type { BlobStore } from './blob-store.js';
 import { coalesce, type EpochKeyCache } from './open-stored-object.js';
@@ -35,7 +38,7 @@ export interface SealedObjectIndex {
   blobKey: string;
   wrappedKey: string;
   digest: Buffer;
-  zstd: boolean;
+  compression: ObjectCompression;
   /** Data frames holding bytes, in plaintext order; grows until `complete`. */
   frames: IndexedFrame[];
   /** Plaintext bytes indexed so far: all of them once `complete` resolves. */
@@ -156,7 +159,7 @@ export async function indexSealedObject<T>(
     blobKey: object.blobKey,
     wrappedKey: header.wrappedKey,
     digest,
-    zstd: header.compression === 'zstd',
+    compression: readableCompression(header),
     frames,
     plainBytes: plainAt,
     complete,
@@ -235,7 +238,7 @@ export async function readPlaintextRange(
       flags,
       sealed.subarray(at + FRAME_HEADER_BYTES, at + f.length),
     );
-    const data = await frameData(plain, index.zstd);
+    const data = await frameData(plain, index.compression);
     if (data.length !== f.plainLength) throw bad(`frame ${f.index} holds other bytes than indexed`);
     const from = Math.max(start, f.plainStart);
     const to = Math.min(start + length, f.plainStart + f.plainLength);

@@ -10,8 +10,9 @@
  *
  * `compression` applies to DATA frames only, never to the manifest. With 'zstd' each DATA frame's
  * plaintext is one independent zstd frame of at most 1 MiB of raw bytes (see compression.ts); an
- * empty plaintext is an empty data frame either way. 'gzip' and 'br' are reserved: no writer makes
- * them and openObject refuses them.
+ * empty plaintext is an empty data frame either way. With 'image' each DATA frame's plaintext names
+ * its own codec (raw, zstd or JPEG-LS for a band of native pixels; see image-frames.ts). 'gzip' and
+ * 'br' are reserved: no writer makes them and openObject refuses them.
  */
 import { z } from 'zod';
 
@@ -32,7 +33,7 @@ export const objectHeaderSchema = z.object({
   kdf: z.literal('HKDF-SHA256'),
   /** The epoch data key, wrapped for the control plane as a JWE (ECDH-ES+A256KW) in compact form. */
   wrappedKey: z.string().min(1),
-  compression: z.enum(['none', 'gzip', 'br', 'zstd']),
+  compression: z.enum(['none', 'gzip', 'br', 'zstd', 'image']),
   contentType: z.literal('application/dicom'),
   createdAt: z.string(),
 });

@@ -10,14 +10,29 @@ export {
   zstdOutputBound,
 } from './compression.js';
 export * from './format.js';
+export * from './image-frames.js';
+export {
+  bandBytes,
+  decodeJpegLsFrame,
+  encodeJpegLsFrame,
+  encodeJpegLsVerified,
+  initJpegLs,
+  JPEGLS_HEADER_BYTES,
+  jpegLsReady,
+  loadJpegLs,
+  type PixelBand,
+  provideJpegLsWasm,
+} from './jpegls.js';
 export { recipientKeyThumbprint } from './key-thumbprint.js';
 export * from './keys.js';
 export {
   frameData,
+  type ObjectCompression,
   type OpenedPart,
   openObject,
   openSealedFrame,
   parseHeader,
+  readableCompression,
   type SealedFrameSpan,
 } from './open.js';
 export { ObjectSealer } from './seal.js';

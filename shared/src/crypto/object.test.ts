@@ -1,17 +1,26 @@
-import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { isFerryError } from '../errors/index.js';
 import {
+  type CodedFrame,
   type CompressedFrame,
   compressFrame,
   deriveObjectKey,
+  encodeJpegLsVerified,
   generateRecipientKeyPair,
+  initJpegLs,
+  jpegLsCoded,
   MAX_RAW_FRAME_BYTES,
   newDataKey,
   type ObjectHeader,
   ObjectSealer,
   openObject,
+  type PixelBand,
+  rawCoded,
   unwrapDataKey,
   wrapDataKey,
+  zstdCoded,
 } from './index.js';
 
 async function sealSample(
@@ -203,6 +212,53 @@ describe('zstd objects', () => {
     await expect(openAll(Buffer.concat([pre, json, ...frames.slice(1)]), keyFor)).rejects.toThrow(
       /compression gzip is not supported/,
     );
+  });
+});
+
+describe('image objects', () => {
+  beforeAll(() =>
+    initJpegLs(readFileSync(createRequire(import.meta.url).resolve('@cornerstonejs/codec-charls/wasm'))),
+  );
+  const band: PixelBand = {
+    width: 128,
+    height: 64,
+    components: 1,
+    sampleBytes: 2,
+    bigEndian: false,
+    signed: false,
+  };
+
+  it('round-trips raw, zstd and JPEG-LS frames byte for byte, each frame naming its codec', async () => {
+    const head = Buffer.from('DICM header and attributes '.repeat(50));
+    const px = [pixels(128 * 64 * 2, 1), pixels(128 * 64 * 2, 2)];
+    const tail = Buffer.from([1, 2, 3]);
+    const coded: CodedFrame[] = [
+      zstdCoded(await compressFrame([head]), [head]),
+      jpegLsCoded(encodeJpegLsVerified(px[0]!, band)!, px[0]!.length),
+      jpegLsCoded(encodeJpegLsVerified(px[1]!, band)!, px[1]!.length),
+      rawCoded([tail]),
+    ];
+    expect(coded.map((c) => c.codec)).toEqual(['zstd', 'jpegls', 'jpegls', 'raw']);
+    const { frames, keyFor } = await sealSample(
+      coded.map(() => []),
+      'image',
+      (sealer, _parts, final) => sealer.sealCoded(coded.shift()!, final),
+    );
+    const opened = await openAll(Buffer.concat(frames), keyFor, 4099);
+    expect(opened.data.equals(Buffer.concat([head, ...px, tail]))).toBe(true);
+    expect(opened.parts.map((p) => p.length)).toEqual([head.length, px[0]!.length, px[1]!.length, 3]);
+    expect(Buffer.concat(frames).length).toBeLessThan(head.length + 2 * px[0]!.length);
+  });
+
+  it('refuses plain sealData in an image object: every frame must name its codec', async () => {
+    await expect(sealSample([[Buffer.from('x')]], 'image')).rejects.toThrow(/sealCoded/);
+  });
+
+  it('refuses a frame with an unknown codec, authenticated or not', async () => {
+    const { frames, keyFor } = await sealSample([[]], 'image', (sealer, _p, final) =>
+      sealer.sealCoded({ parts: [Buffer.from([7, 1, 2])], rawBytes: 2, codec: 'raw' }, final),
+    );
+    await expect(openAll(Buffer.concat(frames), keyFor)).rejects.toThrow(/unknown codec 7/);
   });
 });
 

@@ -13,6 +13,7 @@ import {
   PREAMBLE_BYTES,
   TAG_BYTES,
 } from './format.js';
+import { decodeImageFrame, MAX_IMAGE_FRAME_BYTES } from './image-frames.js';
 import { frameAad, frameNonce } from './seal.js';
 
 /** Where a sealed frame lies in the object: from its frame header to the end of its tag. */
@@ -106,9 +107,25 @@ export function openSealedFrame(
   }
 }
 
-/** A data frame's raw bytes: its plaintext, decompressed when the object is zstd-compressed. */
-export function frameData(plain: Buffer, zstd: boolean): Promise<Buffer> | Buffer {
-  return zstd && plain.length > 0 ? decompressFrame(plain) : plain;
+/** A data frame's raw bytes: its plaintext, decoded as the object's compression says. */
+export function frameData(plain: Buffer, compression: ObjectCompression): Promise<Buffer> | Buffer {
+  if (plain.length === 0 || compression === 'none') return plain;
+  return compression === 'zstd' ? decompressFrame(plain) : decodeImageFrame(plain);
+}
+
+/** The compressions openObject reads. */
+export type ObjectCompression = 'none' | 'zstd' | 'image';
+
+/** Frame plaintext at most, by compression: zstd and image frames decode to at most 1 MiB. */
+function maxPlainBytes(c: ObjectCompression): number {
+  return c === 'zstd' ? MAX_ZSTD_FRAME_BYTES : c === 'image' ? MAX_IMAGE_FRAME_BYTES : MAX_FRAME_BYTES;
+}
+
+/** The header's compression, if openObject can read it; throws crypto.bad_object if not. */
+export function readableCompression(header: ObjectHeader): ObjectCompression {
+  const c = header.compression;
+  if (c === 'none' || c === 'zstd' || c === 'image') return c;
+  throw new FerryError('crypto.bad_object', `object compression ${c} is not supported`);
 }
 
 /**
@@ -137,9 +154,7 @@ export async function* openObject(
   const json = await reader.read(headerLength);
   if (!json) throw new FerryError('crypto.bad_object', 'object is truncated');
   const header = parseHeader(json);
-  if (header.compression !== 'none' && header.compression !== 'zstd')
-    throw new FerryError('crypto.bad_object', `object compression ${header.compression} is not supported`);
-  const zstd = header.compression === 'zstd';
+  const compression = readableCompression(header);
   const digest = createHash('sha256').update(pre).update(json).digest();
   yield { kind: 'header', header, digest, frameStart: reader.position };
   const key = await keyFor(header);
@@ -154,7 +169,7 @@ export async function* openObject(
     if ((index === 0) !== Boolean(flags & FrameFlag.MANIFEST)) {
       throw new FerryError('crypto.bad_object', 'manifest frame missing or out of place');
     }
-    if (zstd && index > 0 && length > MAX_ZSTD_FRAME_BYTES) {
+    if (index > 0 && length > maxPlainBytes(compression)) {
       throw new FerryError('crypto.bad_object', 'compressed frame too large');
     }
     const body = await reader.read(length + TAG_BYTES);
@@ -164,7 +179,7 @@ export async function* openObject(
       yield { kind: 'manifest', manifest: JSON.parse(plain.toString('utf8')) as unknown };
     } else if (plain.length > 0) {
       const frame = { index, flags, offset, length: FRAME_HEADER_BYTES + length + TAG_BYTES };
-      yield { kind: 'data', bytes: await frameData(plain, zstd), frame };
+      yield { kind: 'data', bytes: await frameData(plain, compression), frame };
     }
     if (flags & FrameFlag.FINAL) {
       if ((await reader.read(1)) !== undefined) {

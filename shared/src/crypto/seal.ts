@@ -7,6 +7,7 @@ import {
   OBJECT_MAGIC,
   type ObjectHeader,
 } from './format.js';
+import type { CodedFrame } from './image-frames.js';
 
 export function frameNonce(index: number): Buffer {
   const nonce = Buffer.alloc(12);
@@ -32,6 +33,7 @@ export class ObjectSealer {
   readonly headerBytes: Buffer;
   private readonly headerDigest: Buffer;
   private readonly zstd: boolean;
+  private readonly image: boolean;
   private index = 0;
   private finished = false;
 
@@ -48,7 +50,8 @@ export class ObjectSealer {
     this.headerBytes = Buffer.concat([pre, json]);
     this.headerDigest = createHash('sha256').update(this.headerBytes).digest();
     this.zstd = header.compression === 'zstd';
-    if (header.compression !== 'none' && !this.zstd)
+    this.image = header.compression === 'image';
+    if (header.compression !== 'none' && !this.zstd && !this.image)
       throw new Error(`compression ${header.compression} is not supported`);
   }
 
@@ -60,6 +63,8 @@ export class ObjectSealer {
   /** Raw data of one frame (at most 1 MiB when compressing); empty parts make an empty frame. */
   sealData(parts: readonly Buffer[], final: boolean): Buffer[] {
     if (this.index === 0) throw new Error('the manifest frame comes first');
+    if (this.image && parts.some((p) => p.length > 0))
+      throw new Error('an image object seals coded frames (sealCoded)');
     const plain = this.zstd && parts.some((p) => p.length > 0) ? [compressFrameSync(parts).zstd] : parts;
     return this.seal(plain, final ? FrameFlag.FINAL : 0);
   }
@@ -69,6 +74,13 @@ export class ObjectSealer {
     if (this.index === 0) throw new Error('the manifest frame comes first');
     if (!this.zstd) throw new Error('this object is not compressed');
     return this.seal(frame.rawBytes > 0 ? [frame.zstd] : [], final ? FrameFlag.FINAL : 0);
+  }
+
+  /** A frame coded for an image object (image-frames.ts); only for a sealer whose header says 'image'. */
+  sealCoded(frame: CodedFrame, final: boolean): Buffer[] {
+    if (this.index === 0) throw new Error('the manifest frame comes first');
+    if (!this.image) throw new Error('this object is not an image object');
+    return this.seal(frame.rawBytes > 0 ? frame.parts : [], final ? FrameFlag.FINAL : 0);
   }
 
   private seal(parts: readonly Buffer[], flags: number): Buffer[] {
