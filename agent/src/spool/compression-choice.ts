@@ -6,6 +6,7 @@ import {
   type CompressionReason,
   INITIAL_AUTO,
   nextAutoCompression,
+  type ObjectCoding,
 } from './compression-policy.js';
 import { DrainMeter } from './drain-meter.js';
 
@@ -38,9 +39,9 @@ export class CompressionChoice {
     else this.meter.delivered(bytes, this.clock());
   }
 
-  /** Should the object beginning now be compressed, with `backlogBytes` waiting to ship? */
-  choose(backlogBytes: number): boolean {
-    if (this.mode !== 'auto') return this.mode === 'zstd';
+  /** How the object beginning now is coded, with `backlogBytes` waiting to ship. */
+  choose(backlogBytes: number): ObjectCoding {
+    if (this.mode !== 'auto') return this.mode;
     if (backlogBytes === 0) this.meter.idle();
     const now = this.clock();
     const drainBytesPerSecond = this.meter.rate(now);
@@ -61,13 +62,13 @@ export class CompressionChoice {
           : 'new objects go uncompressed',
       );
     }
-    return next.compress;
+    return next.compress ? 'zstd' : 'none';
   }
 
   status(): CompressionStatus {
     const drainBytesPerSecond = this.meter.rate(this.clock());
     if (this.mode !== 'auto')
-      return { mode: this.mode, compressing: this.mode === 'zstd', reason: 'forced', drainBytesPerSecond };
+      return { mode: this.mode, compressing: this.mode !== 'none', reason: 'forced', drainBytesPerSecond };
     return { mode: 'auto', compressing: this.auto.compress, reason: this.auto.reason, drainBytesPerSecond };
   }
 }

@@ -115,14 +115,14 @@ describe('compression choice', () => {
     const lines: Record<string, unknown>[] = [];
     const log = pino({ level: 'info' }, { write: (l: string) => lines.push(JSON.parse(l)) });
     const choice = new CompressionChoice('auto', log, () => now);
-    expect(choice.choose(10 * MB)).toBe(false);
+    expect(choice.choose(10 * MB)).toBe('none');
     // 1 MB a second delivered while 30 MB wait: 30 s to drain.
     for (let i = 0; i <= 3; i++) {
       now = i * 1000;
       choice.delivered(1 * MB, 30 * MB);
     }
     now = 3000;
-    expect(choice.choose(30 * MB)).toBe(true);
+    expect(choice.choose(30 * MB)).toBe('zstd');
     expect(choice.status()).toMatchObject({ mode: 'auto', compressing: true, reason: 'slow_uplink' });
     expect(lines.filter((l) => l.event === 'spool.compression_changed')).toMatchObject([
       { compress: true, reason: 'slow_uplink', backlogBytes: 30 * MB, drainBytesPerSecond: 1 * MB },
@@ -130,14 +130,14 @@ describe('compression choice', () => {
     // The backlog empties: the uplink kept up, and the next object goes uncompressed.
     choice.delivered(1 * MB, 0);
     now = 3000 + MIN_HOLD_MS;
-    expect(choice.choose(0)).toBe(false);
+    expect(choice.choose(0)).toBe('none');
     expect(lines.filter((l) => l.event === 'spool.compression_changed')).toHaveLength(2);
   });
 
   it('follows a forced mode whatever the uplink does', () => {
     const log = pino({ level: 'silent' });
-    expect(new CompressionChoice('zstd', log).choose(0)).toBe(true);
-    expect(new CompressionChoice('none', log).choose(UNMEASURED_ON_BYTES * 4)).toBe(false);
+    expect(new CompressionChoice('zstd', log).choose(0)).toBe('zstd');
+    expect(new CompressionChoice('none', log).choose(UNMEASURED_ON_BYTES * 4)).toBe('none');
     expect(new CompressionChoice('none', log).status()).toMatchObject({
       compressing: false,
       reason: 'forced',

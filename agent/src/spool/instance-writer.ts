@@ -14,6 +14,7 @@ import {
 } from '@ferry/shared';
 import type { Logger } from 'pino';
 import { releaseBuffers } from './buffer-release.js';
+import type { ObjectCoding } from './compression-policy.js';
 import { spoolIoError } from './fs-errors.js';
 import { type HeaderFields, noteLenientCharset, readHeader } from './header-reader.js';
 import type { IndexEntry } from './index-entry.js';
@@ -53,8 +54,8 @@ export interface WriterDeps {
   log: Logger;
   /** Commits of objects not yet durable, so a concurrent duplicate can wait for its twin. */
   inflight: Map<string, Promise<void>>;
-  /** The spool's choice for this object (compression-policy.ts): try zstd if the syntax allows. */
-  compress: boolean;
+  /** The spool's choice for this object (compression-policy.ts), if the transfer syntax allows. */
+  coding: ObjectCoding;
 }
 
 /**
@@ -108,7 +109,8 @@ export class InstanceWriter implements InstanceWriting {
   ) {
     this.partPath = join(deps.paths.tmp, `${this.id}.part`);
     this.meta = part10Header(req.sopClassUid, req.sopInstanceUid, req.transferSyntaxUid);
-    this.compressible = deps.compress && isNativeUncompressed(req.transferSyntaxUid);
+    // 'image' is sealed as zstd until the image writer lands.
+    this.compressible = deps.coding !== 'none' && isNativeUncompressed(req.transferSyntaxUid);
     this.frameBytes = this.compressible ? ZSTD_FRAME_BYTES : FRAME_BYTES;
     this.received = deps.spoolLog.startReceiving();
     this.hash.update(this.meta);

@@ -157,7 +157,7 @@ export class Spool implements InstanceStore, SpoolConsumer, InstanceFates {
       keys: this.keys,
       log: this.logger,
       inflight: this.inflight,
-      compress: this.compression.choose(this.log.backlogBytes()),
+      coding: this.compression.choose(this.log.backlogBytes()),
     });
   }
 
