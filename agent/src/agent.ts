@@ -69,7 +69,9 @@ export async function startAgent(
   opts: StartAgentOptions = {},
 ): Promise<RunningAgent> {
   const startedAt = new Date();
-  const spool = await Spool.open(dataDir, config.recipientPublicKey, log);
+  const spool = await Spool.open(dataDir, config.recipientPublicKey, log, {
+    compression: config.upload.compression,
+  });
   // Its settings are the config in force, read through the applier once it exists (start() below).
   let applied: () => LiveConfigApplier | undefined = () => undefined;
   const commitment = await StorageCommitment.open({
@@ -135,6 +137,7 @@ export async function startAgent(
     initialVersion: config.configVersion ?? 0,
     initialPeers: config.peers,
     initialStorageCommitment: config.storageCommitment,
+    spool,
   });
   applied = () => applier;
   await commitment.start();

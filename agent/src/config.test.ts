@@ -72,8 +72,15 @@ describe('agent.json upload settings', () => {
       bandwidthBytesPerSecond: 0,
       retentionHours: 0,
       schedule: [],
+      compression: 'auto',
     });
-    const upload = { parallelism: 16, bandwidthBytesPerSecond: 2_000_000, retentionHours: 48, schedule: [] };
+    const upload = {
+      parallelism: 16,
+      bandwidthBytesPerSecond: 2_000_000,
+      retentionHours: 48,
+      schedule: [],
+      compression: 'image',
+    };
     await writeFile(join(dir, 'agent.json'), JSON.stringify({ recipientPublicKey, upload }));
     expect((await loadAgentConfig(dir)).upload).toEqual(upload);
     await writeFile(
@@ -85,6 +92,7 @@ describe('agent.json upload settings', () => {
       bandwidthBytesPerSecond: 0,
       retentionHours: 0,
       schedule: [],
+      compression: 'auto',
     });
   });
 
@@ -110,6 +118,7 @@ describe('agent.json upload settings', () => {
     [{ bandwidthBytesPerSecond: '10MB' }, 'upload.bandwidthBytesPerSecond: must be a number'],
     [{ retentionHours: -2 }, 'upload.retentionHours: must be 0 (delete once delivered) or more'],
     [{ retentionDays: 2 }, 'upload: Unrecognized key'],
+    [{ compression: 'lzma' }, 'upload.compression: must be one of "auto", "image", "zstd", "none"'],
     [
       { schedule: [{ days: [1], from: '8:00', to: '18:00', bandwidthBytesPerSecond: 1 }] },
       'upload.schedule.0.from: must be HH:MM (24-hour clock)',

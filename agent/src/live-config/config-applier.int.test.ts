@@ -15,10 +15,13 @@ import {
   verificationContext,
 } from '../../../test/harness/raw-scu.js';
 import {
+  openSpooled,
   openTempSpool,
   removeTempSpool,
   sample,
   silent,
+  storedId,
+  storeInstance,
   type TempSpool,
 } from '../../../testkit/agent/spool.js';
 import { loadAgentConfig } from '../config.js';
@@ -83,6 +86,7 @@ beforeEach(async () => {
     log: silent,
     initialVersion: cfg.configVersion ?? 0,
     initialPeers: cfg.peers,
+    spool: t.spool,
   });
 });
 
@@ -230,7 +234,7 @@ describe('LiveConfigApplier on a real listener', () => {
       desired({
         aeTitle: 'NEW_AE',
         port: newPort,
-        upload: { ...GATEWAY_CONFIG_DEFAULTS.upload, parallelism: 9 },
+        upload: { ...GATEWAY_CONFIG_DEFAULTS.upload, parallelism: 9, compression: 'none' },
       }),
     );
     expect(result.ok).toBe(false);
@@ -238,8 +242,37 @@ describe('LiveConfigApplier on a real listener', () => {
     expect(applier.appliedVersion()).toBe(0);
     expect(listener.stats()).toMatchObject({ listening: true, port: oldPort, aeTitle: 'OLD_AE' });
     expect(uploader.settings.parallelism).toBe(4);
+    expect(t.spool.stats().compression?.mode).toBe('auto');
     expect(await tryAssociate(oldPort, 'OLD_AE')).toBe('accepted');
     expect(await tryAssociate(newPort, 'NEW_AE')).toBe('ECONNREFUSED');
+  });
+
+  it('applies upload.compression to spool objects begun afterwards; one begun before keeps its coding', async () => {
+    const { dataset, req } = await sample('CT_small.dcm');
+    const before = t.spool.begin(req);
+    before.write(dataset.subarray(0, 1000));
+    const parallelism = uploader.settings.parallelism;
+    const pushed = desired({ upload: { ...GATEWAY_CONFIG_DEFAULTS.upload, compression: 'zstd' } });
+    expect(await applier.apply(1, pushed)).toEqual({ ok: true });
+    expect(t.spool.stats().compression).toMatchObject({ mode: 'zstd', coding: 'zstd', reason: 'forced' });
+    // The uploader's own settings are not touched by it.
+    expect(uploader.settings.parallelism).toBe(parallelism);
+    before.write(dataset.subarray(1000));
+    const sealedBefore = await before.end();
+    const mr = await sample('MR_small_implicit.dcm');
+    const after = await storeInstance(t.spool, mr.req, mr.dataset);
+    const coding = async (id: string) =>
+      (await openSpooled(t.spool, id, t.keys.privateJwk)).header.compression;
+    expect(await coding(storedId(sealedBefore))).toBe('none');
+    expect(await coding(after.id)).toBe('zstd');
+    expect((await loadAgentConfig(t.dir)).upload.compression).toBe('zstd');
+
+    // Back to auto: a small backlog and no measured link leave the next object uncoded.
+    const back = desired({ upload: { ...GATEWAY_CONFIG_DEFAULTS.upload, compression: 'auto' } });
+    expect(await applier.apply(2, back)).toEqual({ ok: true });
+    const be = await sample('MR_small_bigendian.dcm');
+    const third = await storeInstance(t.spool, be.req, be.dataset);
+    expect(await coding(third.id)).toBe('none');
   });
 
   it('changes the AE title without re-binding when the port stays', async () => {

@@ -29,6 +29,10 @@ describe('pushed config validation', () => {
     ],
     [{ upload: { ...valid.upload, parallelism: 0 } }, 'upload.parallelism: '],
     [
+      { upload: { ...valid.upload, compression: 'jpeg2000' } },
+      'upload.compression: must be one of "auto", "image", "zstd", "none"',
+    ],
+    [
       {
         upload: {
           ...valid.upload,

@@ -11,6 +11,7 @@ import { agentConfigSchema, describeIssues, readRawAgentConfig, writeAgentConfig
 import type { DicomListener } from '../dimse/listener.js';
 import type { AssociationPolicy } from '../dimse/policy.js';
 import { contextRulesOf } from '../dimse/sop-classes.js';
+import type { Spool } from '../spool/spool.js';
 import type { Uploader, UploaderConfig } from '../uploader/uploader.js';
 import type { ApplyOutcome, ConfigApplier } from './config-applier-contract.js';
 
@@ -26,6 +27,8 @@ export interface LiveConfigApplierDeps {
   initialPeers: readonly DicomPeer[];
   /** The storage commitment settings agent.json held at start. */
   initialStorageCommitment?: GatewayDesiredConfig['storageCommitment'];
+  /** Where `upload.compression` takes effect: the coding of spool objects begun afterwards (unset: nowhere). */
+  spool?: Pick<Spool, 'setCompressionMode' | 'stats'>;
 }
 
 /** Validates a pushed config; a rejection's reason names the field(s), as the admin reads it. */
@@ -74,9 +77,14 @@ const samePolicy = (a: AssociationPolicy, b: AssociationPolicy) =>
   JSON.stringify(a.userIdentity) === JSON.stringify(b.userIdentity) &&
   JSON.stringify(contextRulesOf(a)) === JSON.stringify(contextRulesOf(b));
 
-/** Every pushed upload setting equal (one left out counts as its default). */
+/** The uploader's settings: every pushed upload setting but the spool's `compression`. */
+const UPLOADER_KEYS = (
+  Object.keys(GATEWAY_CONFIG_DEFAULTS.upload) as (keyof UploaderConfig | 'compression')[]
+).filter((k): k is keyof UploaderConfig => k !== 'compression');
+
+/** Every pushed uploader setting equal (one left out counts as its default). */
 const sameUpload = (a: UploaderConfig, b: UploaderConfig) =>
-  (Object.keys(GATEWAY_CONFIG_DEFAULTS.upload) as (keyof UploaderConfig)[]).every(
+  UPLOADER_KEYS.every(
     (k) =>
       JSON.stringify(a[k] ?? GATEWAY_CONFIG_DEFAULTS.upload[k]) ===
       JSON.stringify(b[k] ?? GATEWAY_CONFIG_DEFAULTS.upload[k]),
@@ -161,13 +169,17 @@ export class LiveConfigApplier implements ConfigApplier {
     }
     const uploader = this.deps.uploader();
     const oldUpload = uploader?.settings;
-    const newUpload: UploaderConfig = { ...config.upload };
+    const { compression, ...newUpload } = config.upload;
     if (oldUpload && !sameUpload(oldUpload, newUpload)) uploader?.updateConfig(newUpload);
+    const spool = this.deps.spool;
+    const oldCompression = spool?.stats().compression?.mode;
+    spool?.setCompressionMode(compression);
 
     try {
       await writeAgentConfigFile(this.deps.dataDir, next);
     } catch (err) {
       await this.undo({ moved, oldPort, oldPolicy, uploader, oldUpload });
+      if (oldCompression) spool?.setCompressionMode(oldCompression);
       return this.reject(version, `the gateway could not save it (agent.json): ${messageOf(err)}`);
     }
     this.version = version;

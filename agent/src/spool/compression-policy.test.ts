@@ -1,8 +1,13 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { CompressionChoice } from './compression-choice.js';
 import {
   type AutoCompression,
+  DEFAULT_CODEC_BYTES_PER_SECOND,
+  IMAGE_OFF_FACTOR,
   INITIAL_AUTO,
   MIN_HOLD_MS,
   nextAutoCompression,
@@ -10,78 +15,122 @@ import {
   ON_DRAIN_SECONDS,
   UNMEASURED_OFF_BYTES,
   UNMEASURED_ON_BYTES,
+  type UplinkView,
 } from './compression-policy.js';
 import { DRAIN_WINDOW_MS, DrainMeter, MIN_SPAN_MS } from './drain-meter.js';
+import { spoolPaths } from './paths.js';
+import { UplinkMemory } from './uplink-memory.js';
 
 const MB = 1e6;
-const on: AutoCompression = { compress: true, reason: 'slow_uplink', since: 0 };
+const zstd: AutoCompression = { coding: 'zstd', reason: 'slow_uplink', since: 0 };
+const image: AutoCompression = { coding: 'image', reason: 'uplink_slower_than_codec', since: 0 };
 
 describe('auto compression policy', () => {
-  it('stays off on a fast link with a small backlog, and with a small unmeasured backlog', () => {
-    expect(
-      nextAutoCompression(INITIAL_AUTO, { backlogBytes: 50 * MB, drainBytesPerSecond: 100 * MB, now: 0 }),
-    ).toBe(INITIAL_AUTO);
-    expect(
-      nextAutoCompression(INITIAL_AUTO, { backlogBytes: 0, drainBytesPerSecond: undefined, now: 0 }),
-    ).toBe(INITIAL_AUTO);
+  const codec = 30 * MB;
+  const view = (over: Partial<UplinkView>): UplinkView => ({
+    backlogBytes: 0,
+    drainBytesPerSecond: undefined,
+    codecBytesPerSecond: codec,
+    now: MIN_HOLD_MS * 10,
+    ...over,
+  });
+
+  it('with no rate ever measured: none for a small backlog, image for a large one, keeps it between', () => {
+    expect(nextAutoCompression(INITIAL_AUTO, view({ backlogBytes: 0 }))).toBe(INITIAL_AUTO);
     const ct = 160 * MB;
     expect(ct).toBeLessThan(UNMEASURED_ON_BYTES);
-    expect(
-      nextAutoCompression(INITIAL_AUTO, { backlogBytes: ct, drainBytesPerSecond: undefined, now: 0 })
-        .compress,
-    ).toBe(false);
-  });
-
-  it('turns on when the backlog would take longer than ON_DRAIN_SECONDS to drain', () => {
-    const rate = 1.25 * MB; // 10 Mbit/s
-    const next = nextAutoCompression(INITIAL_AUTO, {
-      backlogBytes: rate * (ON_DRAIN_SECONDS + 1),
-      drainBytesPerSecond: rate,
-      now: 1000,
+    expect(nextAutoCompression(INITIAL_AUTO, view({ backlogBytes: ct })).coding).toBe('none');
+    expect(nextAutoCompression(INITIAL_AUTO, view({ backlogBytes: UNMEASURED_ON_BYTES }))).toMatchObject({
+      coding: 'image',
+      reason: 'large_backlog_unmeasured',
     });
-    expect(next).toEqual({ compress: true, reason: 'slow_uplink', since: 1000 });
+    const between = (UNMEASURED_ON_BYTES + UNMEASURED_OFF_BYTES) / 2;
+    expect(nextAutoCompression(image, view({ backlogBytes: between }))).toBe(image);
+    expect(nextAutoCompression(INITIAL_AUTO, view({ backlogBytes: between }))).toBe(INITIAL_AUTO);
+    expect(nextAutoCompression(image, view({ backlogBytes: UNMEASURED_OFF_BYTES - 1 })).coding).toBe('none');
   });
 
-  it('turns on for a large backlog nobody has measured a rate for, or an uplink that stalled', () => {
-    expect(
-      nextAutoCompression(INITIAL_AUTO, {
-        backlogBytes: UNMEASURED_ON_BYTES,
-        drainBytesPerSecond: undefined,
-        now: 0,
-      }),
-    ).toMatchObject({ compress: true, reason: 'large_backlog_unmeasured' });
-    expect(
-      nextAutoCompression(INITIAL_AUTO, { backlogBytes: 1, drainBytesPerSecond: 0, now: 0 }),
-    ).toMatchObject({ compress: true, reason: 'slow_uplink' });
-  });
-
-  it('keeps its choice between the on and off thresholds (hysteresis)', () => {
-    const rate = 10 * MB;
-    const between = rate * ((ON_DRAIN_SECONDS + OFF_DRAIN_SECONDS) / 2);
-    const later = MIN_HOLD_MS * 10;
-    expect(nextAutoCompression(on, { backlogBytes: between, drainBytesPerSecond: rate, now: later })).toBe(
-      on,
+  it('codes images for any backlog, even one study, when the link is slower than the codec', () => {
+    const link = 2.5 * MB; // 20 Mbit/s
+    for (const backlogBytes of [0, 1 * MB, 1000 * MB])
+      expect(
+        nextAutoCompression(INITIAL_AUTO, view({ backlogBytes, drainBytesPerSecond: link, now: 1000 })),
+      ).toEqual({ coding: 'image', reason: 'uplink_slower_than_codec', since: 1000 });
+    // A stalled uplink (rate 0 with a backlog) is slower than any codec.
+    expect(nextAutoCompression(INITIAL_AUTO, view({ backlogBytes: 1, drainBytesPerSecond: 0 })).coding).toBe(
+      'image',
     );
-    expect(
-      nextAutoCompression(INITIAL_AUTO, { backlogBytes: between, drainBytesPerSecond: rate, now: later }),
-    ).toBe(INITIAL_AUTO);
-    const unmeasuredBetween = (UNMEASURED_ON_BYTES + UNMEASURED_OFF_BYTES) / 2;
-    expect(
-      nextAutoCompression(on, {
-        backlogBytes: unmeasuredBetween,
-        drainBytesPerSecond: undefined,
-        now: later,
-      }),
-    ).toBe(on);
   });
 
-  it('turns off once the backlog drains fast, but not within MIN_HOLD_MS of the last change', () => {
-    const fast = { backlogBytes: 1 * MB, drainBytesPerSecond: 10 * MB };
-    expect(nextAutoCompression(on, { ...fast, now: MIN_HOLD_MS - 1 })).toBe(on);
-    expect(nextAutoCompression(on, { ...fast, now: MIN_HOLD_MS })).toEqual({
-      compress: false,
+  it('goes by DEFAULT_CODEC_BYTES_PER_SECOND until the codec has a measured rate', () => {
+    const link = DEFAULT_CODEC_BYTES_PER_SECOND * 0.9;
+    const unknownCodec = view({ drainBytesPerSecond: link, codecBytesPerSecond: undefined });
+    expect(nextAutoCompression(INITIAL_AUTO, unknownCodec).coding).toBe('image');
+    // A codec measured slower than the link: image coding would be the bottleneck.
+    const slowCodec = view({ drainBytesPerSecond: link, codecBytesPerSecond: link / 2 });
+    expect(nextAutoCompression(INITIAL_AUTO, slowCodec)).toMatchObject({
+      coding: 'none',
       reason: 'fast_uplink',
-      since: MIN_HOLD_MS,
+    });
+  });
+
+  it("with a link faster than the codec, keeps zstd/none by the backlog's drain time", () => {
+    const rate = 100 * MB;
+    expect(
+      nextAutoCompression(
+        INITIAL_AUTO,
+        view({ backlogBytes: rate * (ON_DRAIN_SECONDS + 1), drainBytesPerSecond: rate }),
+      ),
+    ).toMatchObject({ coding: 'zstd', reason: 'slow_uplink' });
+    expect(
+      nextAutoCompression(
+        zstd,
+        view({ backlogBytes: rate * (OFF_DRAIN_SECONDS - 1), drainBytesPerSecond: rate }),
+      ),
+    ).toMatchObject({
+      coding: 'none',
+      reason: 'fast_uplink',
+    });
+    const between = rate * ((ON_DRAIN_SECONDS + OFF_DRAIN_SECONDS) / 2);
+    expect(nextAutoCompression(zstd, view({ backlogBytes: between, drainBytesPerSecond: rate }))).toBe(zstd);
+    expect(
+      nextAutoCompression(INITIAL_AUTO, view({ backlogBytes: between, drainBytesPerSecond: rate })),
+    ).toBe(INITIAL_AUTO);
+    // An image choice made for a slower link steps down to zstd there: the codec would hold it back.
+    expect(
+      nextAutoCompression(image, view({ backlogBytes: between, drainBytesPerSecond: rate })),
+    ).toMatchObject({
+      coding: 'zstd',
+      reason: 'slow_uplink',
+    });
+  });
+
+  it('leaves image only once the link is IMAGE_OFF_FACTOR faster than the codec', () => {
+    const near = codec * ((1 + IMAGE_OFF_FACTOR) / 2);
+    expect(nextAutoCompression(image, view({ drainBytesPerSecond: near }))).toBe(image);
+    expect(nextAutoCompression(INITIAL_AUTO, view({ drainBytesPerSecond: near })).coding).toBe('none');
+    expect(nextAutoCompression(image, view({ drainBytesPerSecond: codec * IMAGE_OFF_FACTOR }))).toMatchObject(
+      {
+        coding: 'none',
+        reason: 'fast_uplink',
+      },
+    );
+  });
+
+  it('holds every change for MIN_HOLD_MS, but names a new reason for the same coding at once', () => {
+    const fast = { backlogBytes: 1 * MB, drainBytesPerSecond: 100 * MB };
+    const since = { ...zstd, since: 1000 };
+    expect(nextAutoCompression(since, view({ ...fast, now: 1000 + MIN_HOLD_MS - 1 }))).toBe(since);
+    expect(nextAutoCompression(since, view({ ...fast, now: 1000 + MIN_HOLD_MS }))).toEqual({
+      coding: 'none',
+      reason: 'fast_uplink',
+      since: 1000 + MIN_HOLD_MS,
+    });
+    const unmeasured: AutoCompression = { coding: 'image', reason: 'large_backlog_unmeasured', since: 1000 };
+    expect(nextAutoCompression(unmeasured, view({ drainBytesPerSecond: 1 * MB, now: 1001 }))).toEqual({
+      coding: 'image',
+      reason: 'uplink_slower_than_codec',
+      since: 1000,
     });
   });
 });
@@ -110,37 +159,112 @@ describe('drain meter', () => {
 });
 
 describe('compression choice', () => {
-  it('compresses for a slow uplink measured from delivered marks, and says why in stats', () => {
-    let now = 0;
+  function logged() {
     const lines: Record<string, unknown>[] = [];
     const log = pino({ level: 'info' }, { write: (l: string) => lines.push(JSON.parse(l)) });
-    const choice = new CompressionChoice('auto', log, () => now);
-    expect(choice.choose(10 * MB)).toBe('none');
-    // 1 MB a second delivered while 30 MB wait: 30 s to drain.
+    const changes = () => lines.filter((l) => l.event === 'spool.compression_changed');
+    return { log, changes };
+  }
+
+  /** 1 MB a second delivered for 3 s with `backlog` left each time. */
+  function deliverAt1MBps(choice: CompressionChoice, clock: { now: number }, backlog: number) {
     for (let i = 0; i <= 3; i++) {
-      now = i * 1000;
-      choice.delivered(1 * MB, 30 * MB);
+      clock.now = i * 1000;
+      choice.delivered(1 * MB, backlog);
     }
-    now = 3000;
-    expect(choice.choose(30 * MB)).toBe('zstd');
-    expect(choice.status()).toMatchObject({ mode: 'auto', compressing: true, reason: 'slow_uplink' });
-    expect(lines.filter((l) => l.event === 'spool.compression_changed')).toMatchObject([
-      { compress: true, reason: 'slow_uplink', backlogBytes: 30 * MB, drainBytesPerSecond: 1 * MB },
+  }
+
+  it('codes images for an uplink measured slower than the codec, and says why in stats and the log', () => {
+    const clock = { now: 0 };
+    const { log, changes } = logged();
+    const choice = new CompressionChoice('auto', log, { clock: () => clock.now });
+    expect(choice.choose(10 * MB)).toBe('none');
+    deliverAt1MBps(choice, clock, 30 * MB);
+    expect(choice.choose(30 * MB)).toBe('image');
+    expect(choice.status()).toMatchObject({
+      mode: 'auto',
+      coding: 'image',
+      compressing: true,
+      reason: 'uplink_slower_than_codec',
+      drainBytesPerSecond: 1 * MB,
+      codecBytesPerSecond: undefined,
+    });
+    expect(changes()).toMatchObject([
+      {
+        coding: 'image',
+        reason: 'uplink_slower_than_codec',
+        backlogBytes: 30 * MB,
+        drainBytesPerSecond: 1 * MB,
+      },
     ]);
-    // The backlog empties: the uplink kept up, and the next object goes uncompressed.
-    choice.delivered(1 * MB, 0);
-    now = 3000 + MIN_HOLD_MS;
-    expect(choice.choose(0)).toBe('none');
-    expect(lines.filter((l) => l.event === 'spool.compression_changed')).toHaveLength(2);
   });
 
-  it('follows a forced mode whatever the uplink does', () => {
+  it("keeps zstd's rule when the codec is slower than the link", () => {
+    const clock = { now: 0 };
+    const { log, changes } = logged();
+    const choice = new CompressionChoice('auto', log, {
+      clock: () => clock.now,
+      codecBytesPerSecond: () => 0.5 * MB,
+    });
+    deliverAt1MBps(choice, clock, 30 * MB);
+    expect(choice.choose(30 * MB)).toBe('zstd');
+    expect(changes()).toMatchObject([
+      { coding: 'zstd', reason: 'slow_uplink', codecBytesPerSecond: 0.5 * MB },
+    ]);
+    // The backlog empties: the link kept up with a small backlog, and the next object goes uncoded.
+    choice.delivered(1 * MB, 0);
+    clock.now = 3000 + MIN_HOLD_MS;
+    expect(choice.choose(0)).toBe('none');
+    expect(changes()).toHaveLength(2);
+  });
+
+  it('remembers the last measured link over an idle period, and across a restart', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-uplink-'));
+    try {
+      const paths = spoolPaths(dir);
+      await mkdir(paths.root, { recursive: true });
+      const clock = { now: 0 };
+      const log = pino({ level: 'silent' });
+      const memory = await UplinkMemory.open(paths, log);
+      const choice = new CompressionChoice('auto', log, { clock: () => clock.now, memory });
+      deliverAt1MBps(choice, clock, 30 * MB);
+      choice.delivered(1 * MB, 0);
+      // The meter forgot the busy period; a study arriving after the idle one is still coded for the link.
+      clock.now = 3_600_000;
+      expect(choice.status()).toMatchObject({
+        drainBytesPerSecond: undefined,
+        lastDrainBytesPerSecond: 1 * MB,
+      });
+      expect(choice.choose(0)).toBe('image');
+      await choice.flushed();
+      const reopened = await UplinkMemory.open(paths, log);
+      expect(reopened.get()).toBe(1 * MB);
+      const after = new CompressionChoice('auto', log, { clock: () => 0, memory: reopened });
+      expect(after.choose(0)).toBe('image');
+      // Nothing saved: nothing known, and today's thresholds decide.
+      await writeFile(join(paths.root, 'uplink-rate.json'), '{"bytesPer');
+      expect((await UplinkMemory.open(paths, log)).get()).toBeUndefined();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('follows a forced mode whatever the uplink does, and a mode set live from the next object on', () => {
     const log = pino({ level: 'silent' });
     expect(new CompressionChoice('zstd', log).choose(0)).toBe('zstd');
+    expect(new CompressionChoice('image', log).choose(0)).toBe('image');
     expect(new CompressionChoice('none', log).choose(UNMEASURED_ON_BYTES * 4)).toBe('none');
     expect(new CompressionChoice('none', log).status()).toMatchObject({
+      coding: 'none',
       compressing: false,
       reason: 'forced',
     });
+    const choice = new CompressionChoice('none', log);
+    choice.setMode('image');
+    expect(choice.choose(0)).toBe('image');
+    expect(choice.status()).toMatchObject({ mode: 'image', coding: 'image', reason: 'forced' });
+    choice.setMode('auto');
+    expect(choice.choose(UNMEASURED_ON_BYTES)).toBe('image');
+    expect(choice.status()).toMatchObject({ mode: 'auto', reason: 'large_backlog_unmeasured' });
   });
 });

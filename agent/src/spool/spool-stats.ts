@@ -39,3 +39,43 @@ export function spoolStatsOf(entries: Iterable<IndexEntry>): SpoolStats {
     oldestUnsentAt: oldest ? new Date(oldest) : undefined,
   };
 }
+
+/** What coding did for one modality's instances: received, sealed, and how the pixel frames went. */
+export interface ModalityCodingStats {
+  instances: number;
+  /** Bytes as received (the Part 10 files). */
+  rawBytes: number;
+  /** Their sealed objects' bytes: what goes on the wire. */
+  sealedBytes: number;
+  /** Pixel bands coded with JPEG-LS (verified). */
+  jpeglsFrames: number;
+  /** Pixel bands JPEG-LS could not take exactly (or did not shrink), sent zstd or raw instead. */
+  fallbackFrames: number;
+  /** Codec time (encode and verify), summed over workers. */
+  codecMs: number;
+}
+
+/** By modality (0008,0060); '' when an instance has none. Cumulative since the agent started. */
+export type CodingStats = Record<string, ModalityCodingStats>;
+
+/** Counts CodingStats as instances are sealed; a snapshot is a copy. */
+export class CodingTally {
+  private readonly byModality = new Map<string, ModalityCodingStats>();
+
+  record(modality: string, add: Partial<ModalityCodingStats>): void {
+    const t = this.byModality.get(modality) ?? {
+      instances: 0,
+      rawBytes: 0,
+      sealedBytes: 0,
+      jpeglsFrames: 0,
+      fallbackFrames: 0,
+      codecMs: 0,
+    };
+    for (const k of Object.keys(add) as (keyof ModalityCodingStats)[]) t[k] += add[k] ?? 0;
+    this.byModality.set(modality, t);
+  }
+
+  snapshot(): CodingStats {
+    return Object.fromEntries([...this.byModality].map(([m, t]) => [m, { ...t }]));
+  }
+}

@@ -18,8 +18,9 @@ import { ReceiptIndex } from './receipts.js';
 import { type PurgeOptions, Retention, type RetentionOptions } from './retention.js';
 import { sealedRange } from './sealed-range.js';
 import { SpoolLog } from './spool-log.js';
-import { type SpoolStats, spoolStatsOf } from './spool-stats.js';
+import { type CodingStats, CodingTally, type SpoolStats, spoolStatsOf } from './spool-stats.js';
 import type { InstanceStore, InstanceWriting, StoreRequest } from './store-contract.js';
+import { UplinkMemory } from './uplink-memory.js';
 
 /** Is `pid` a live agent? A pid reused by another program after a crash does not hold the lock. */
 async function agentAlive(pid: number): Promise<boolean> {
@@ -74,8 +75,10 @@ export function readSealedRange(log: SpoolLog, id: string, start: number, end: n
 }
 
 export interface SpoolOptions {
-  /** Which new objects are compressed (compression-policy.ts); `auto` unless a test forces it. */
+  /** How new objects are coded (compression-policy.ts): agent.json's `upload.compression`, or `auto`. */
   compression?: CompressionMode;
+  /** The image codec's measured raw bytes per second (the worker pool's); unset or undefined: unknown. */
+  codecBytesPerSecond?: () => number | undefined;
 }
 
 /**
@@ -84,6 +87,8 @@ export interface SpoolOptions {
  */
 export class Spool implements InstanceStore, SpoolConsumer, InstanceFates {
   private readonly inflight = new Map<string, Promise<void>>();
+  /** What coding did per modality since the agent started (the instance writer records it). */
+  readonly codingTally = new CodingTally();
 
   private constructor(
     /** Its files and its log are the spool's own (and its tests'): callers use the two faces above. */
@@ -114,7 +119,10 @@ export class Spool implements InstanceStore, SpoolConsumer, InstanceFates {
     await takeLock(paths.lock);
     const log = await SpoolLog.open(paths, logger);
     const receipts = await ReceiptIndex.open(receiptsPath(paths), logger);
-    const compression = new CompressionChoice(opts.compression ?? 'auto', logger);
+    const compression = new CompressionChoice(opts.compression ?? 'auto', logger, {
+      memory: await UplinkMemory.open(paths, logger),
+      ...(opts.codecBytesPerSecond ? { codecBytesPerSecond: opts.codecBytesPerSecond } : {}),
+    });
     const spool = new Spool(paths, log, new KeyEpochs(recipient), logger, receipts, compression);
     await spool.recover();
     return spool;
@@ -159,6 +167,19 @@ export class Spool implements InstanceStore, SpoolConsumer, InstanceFates {
       inflight: this.inflight,
       coding: this.compression.choose(this.log.backlogBytes()),
     });
+  }
+
+  /**
+   * The `upload.compression` setting, applied live: objects begun from now on are coded by `mode`;
+   * those begun or sealed before keep theirs.
+   */
+  setCompressionMode(mode: CompressionMode): void {
+    this.compression.setMode(mode);
+  }
+
+  /** Bytes received and sealed, frames coded and codec time per modality, since the agent started. */
+  codingStats(): CodingStats {
+    return this.codingTally.snapshot();
   }
 
   /** RFC 7638 thumbprint of the recipient key new objects are sealed for. */
@@ -268,6 +289,7 @@ export class Spool implements InstanceStore, SpoolConsumer, InstanceFates {
   }
 
   async close(): Promise<void> {
+    await this.compression.flushed();
     await this.log.close();
     await this.receipts.close();
     await unlink(this.paths.lock).catch(() => undefined);

@@ -152,7 +152,7 @@ export function gatewayDto(g: GatewayView): z.infer<typeof gatewaySchema> {
 
 /**
  * Gateway settings as a request body: port, allowedCallingAeTitles, maxAssociations, upload
- * {parallelism, bandwidthBytesPerSecond, schedule, retentionHours}, peers [{name, aeTitle, host, port,
+ * {parallelism, bandwidthBytesPerSecond, schedule, retentionHours, compression}, peers [{name, aeTitle, host, port,
  * tls}] (the DICOM nodes the gateway may dial); every field optional, unknown ones refused. A facility
  * value wins over the group value, which wins over the defaults. (The shared zod instance has no
  * `.openapi()`, so the schema is used as it is.)

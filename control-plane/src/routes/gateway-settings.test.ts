@@ -312,6 +312,10 @@ describe.each(BACKENDS)('gateway settings routes (%s)', (backend) => {
       [{ colour: 'blue' }, /colour/],
       [{ transferSyntaxPolicy: 'fastest' }, /^transferSyntaxPolicy: must be one of "as-proposed", /],
       [
+        { upload: { compression: 'jpeg2000' } },
+        /^upload\.compression: must be one of "auto", "image", "zstd", "none"/,
+      ],
+      [
         { privateTransferSyntaxes: ['1.2.3', '1.2.03'] },
         /^privateTransferSyntaxes\.1: "1\.2\.03" is not a UID/,
       ],

@@ -127,6 +127,16 @@ export const bandwidthWindowSchema = z
   .strict();
 export type BandwidthWindow = z.infer<typeof bandwidthWindowSchema>;
 
+/**
+ * `upload.compression`'s modes. Every one is lossless (the cloud restores the bytes as received), so
+ * the choice trades the gateway's CPU for uplink time only.
+ */
+export const UPLOAD_COMPRESSION_MODES = ['auto', 'image', 'zstd', 'none'] as const;
+export type UploadCompressionMode = (typeof UPLOAD_COMPRESSION_MODES)[number];
+export const uploadCompressionSchema = z.enum(UPLOAD_COMPRESSION_MODES, {
+  error: `must be one of ${UPLOAD_COMPRESSION_MODES.map((m) => `"${m}"`).join(', ')}`,
+});
+
 const allowedCallingAeTitles = z.array(trimmedAeTitleSchema);
 
 export const PUSHED_SETTINGS = {
@@ -276,6 +286,22 @@ export const PUSHED_SETTINGS = {
       max: 'must be at most a year (8784 hours)',
     },
   }),
+  /**
+   * How the gateway codes what it spools for upload, losslessly: `auto` picks per object from the
+   * measured uplink and codec rates; `image` codes native pixel data with JPEG-LS and the rest with
+   * zstd; `zstd` everything with zstd; `none` sends it as received. The cloud restores the exact bytes.
+   */
+  'upload.compression': {
+    schema: uploadCompressionSchema,
+    default: 'auto',
+    appliesTo: 'group and facility',
+    olderVersionsLackIt: true,
+    console: {
+      label: 'Upload compression',
+      hint: 'Lossless coding before upload: auto follows the link and the codec; image codes pixels with JPEG-LS; zstd everything with zstd; none sends as received.',
+      input: 'choice',
+    },
+  },
   /**
    * The only DICOM nodes the gateway dials on the control plane's behalf (the C-ECHO diagnostic). A
    * facility's list replaces its group's; a version from before peers existed has none.

@@ -50,6 +50,8 @@ describe.each(BACKENDS)('console gateway settings (%s)', (backend) => {
       'value.port': '70000',
       'own.transferSyntaxPolicy': '1',
       'value.transferSyntaxPolicy': 'fastest',
+      'own.upload.compression': '1',
+      'value.upload.compression': 'brotli',
     };
     const paths = [`/facilities/${f.facilityId}/settings/validate`, '/settings/gateways/validate'];
     for (const path of paths) {
@@ -59,12 +61,16 @@ describe.each(BACKENDS)('console gateway settings (%s)', (backend) => {
       // The same words the API answers a PATCH with, after its `gateway.port: ` prefix.
       const api = await t.request('PATCH', `/api/v1/facilities/${f.facilityId}`, {
         token: a.admin.token,
-        body: { gateway: { port: 70000, transferSyntaxPolicy: 'fastest' } },
+        body: {
+          gateway: { port: 70000, transferSyntaxPolicy: 'fastest', upload: { compression: 'brotli' } },
+        },
       });
       expect(api.status).toBe(400);
       const said = (api.body as { error: { message: string } }).error.message;
       expect(said).toContain(`gateway.port: ${problems.port}`);
       expect(said).toContain(`gateway.transferSyntaxPolicy: ${problems.transferSyntaxPolicy}`);
+      expect(said).toContain(`gateway.upload.compression: ${problems['upload.compression']}`);
+      expect(problems['upload.compression']).toBe('must be one of "auto", "image", "zstd", "none"');
       expect(problems.port).toMatch(/65535/);
       const ok = await consolePost(t, path, admin, { 'own.port': '1', 'value.port': '4105' });
       expect(JSON.parse(ok.html)).toEqual({ problems: {} });
@@ -127,6 +133,8 @@ describe.each(BACKENDS)('console gateway settings (%s)', (backend) => {
       'value.transferSyntaxPolicy': 'prefer-uncompressed',
       'own.allowedCallingAeTitles': '1',
       'value.allowedCallingAeTitles': 'CT1\r\nMR1\r\n',
+      'own.upload.compression': '1',
+      'value.upload.compression': 'image',
     });
     expect(saved.status, saved.html).toBe(303);
     expect(saved.location).toBe(`/facilities/${second.facilityId}?notice=settings-saved`);
@@ -136,6 +144,7 @@ describe.each(BACKENDS)('console gateway settings (%s)', (backend) => {
         port: 4105,
         transferSyntaxPolicy: 'prefer-uncompressed',
         allowedCallingAeTitles: ['CT1', 'MR1'],
+        upload: { compression: 'image' },
       },
     });
     const [latest] = await t.database.db
@@ -148,6 +157,7 @@ describe.each(BACKENDS)('console gateway settings (%s)', (backend) => {
       port: 4105,
       maxAssociations: 8,
       transferSyntaxPolicy: 'prefer-uncompressed',
+      upload: { compression: 'image', parallelism: 4 },
     });
 
     const after = await consoleGet(t, `/facilities/${second.facilityId}`, groupAdmin);
