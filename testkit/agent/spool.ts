@@ -1,15 +1,21 @@
 // Test scaffolding for whatever reads from or writes to the spool: sample instances as the DIMSE
 // receiver hands them over, writing them in, and opening what was sealed. Not part of the build.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   deriveObjectKey,
+  FRAME_HEADER_BYTES,
+  type FrameCodecName,
+  frameCodecOf,
   generateRecipientKeyPair,
   type InstanceManifest,
   instanceManifestSchema,
   type ObjectHeader,
   openObject,
+  openSealedFrame,
+  provideJpegLsWasm,
   unwrapDataKey,
 } from '@ferry/shared';
 import type { JWK } from 'jose';
@@ -17,6 +23,9 @@ import { pino } from 'pino';
 import type { IndexEntry } from '../../agent/src/spool/index-entry.js';
 import { Spool, type SpoolOptions } from '../../agent/src/spool/spool.js';
 import type { StoreRequest, StoreResult } from '../../agent/src/spool/store-contract.js';
+
+// Opening an image object decodes its JPEG-LS frames in this thread.
+provideJpegLsWasm(() => readFile(createRequire(import.meta.url).resolve('@cornerstonejs/codec-charls/wasm')));
 
 export const SAMPLES_DIR = join(import.meta.dirname, '../../test/fixtures/dicom-samples/pydicom');
 export const silent = pino({ level: 'silent' });
@@ -116,21 +125,47 @@ export interface OpenedObject {
   parts: Buffer[];
   /** The Part-10 bytes. */
   plain: Buffer;
+  /** In an image object, the codec each data part's frame names (image-frames.ts); else empty. */
+  codecs: FrameCodecName[];
 }
 
 export async function openSpooled(spool: Spool, id: string, privateJwk: JWK): Promise<OpenedObject> {
   let header: ObjectHeader | undefined;
+  let digest: Buffer | undefined;
+  let key: Buffer | undefined;
   let manifest: unknown;
   const parts: Buffer[] = [];
-  for await (const part of openObject(spool.readSealed(id), async (h) =>
-    deriveObjectKey(await unwrapDataKey(h.wrappedKey, [privateJwk]), h.objectId),
-  )) {
-    if (part.kind === 'header') header = part.header;
+  const frames: { index: number; flags: number; offset: number; length: number }[] = [];
+  for await (const part of openObject(spool.readSealed(id), async (h) => {
+    key = deriveObjectKey(await unwrapDataKey(h.wrappedKey, [privateJwk]), h.objectId);
+    return key;
+  })) {
+    if (part.kind === 'header') ({ header, digest } = part);
     if (part.kind === 'manifest') manifest = part.manifest;
-    if (part.kind === 'data') parts.push(part.bytes);
+    if (part.kind === 'data') {
+      parts.push(part.bytes);
+      frames.push(part.frame);
+    }
   }
   if (!header) throw new Error(`object ${id} opened without a header`);
-  return { header, manifest: instanceManifestSchema.parse(manifest), parts, plain: Buffer.concat(parts) };
+  const codecs: FrameCodecName[] = [];
+  if (header.compression === 'image' && key && digest) {
+    // Each frame again, its plaintext undecoded, for the codec byte it starts with.
+    const chunks: Buffer[] = [];
+    for await (const c of spool.readSealed(id)) chunks.push(c as Buffer);
+    const sealed = Buffer.concat(chunks);
+    for (const f of frames) {
+      const body = sealed.subarray(f.offset + FRAME_HEADER_BYTES, f.offset + f.length);
+      codecs.push(frameCodecOf(openSealedFrame(key, digest, f.index, f.flags, body)));
+    }
+  }
+  return {
+    header,
+    manifest: instanceManifestSchema.parse(manifest),
+    parts,
+    plain: Buffer.concat(parts),
+    codecs,
+  };
 }
 
 /** A spool in a fresh temporary directory, sealing for a fresh recipient key pair. */

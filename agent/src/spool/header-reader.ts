@@ -5,6 +5,7 @@ import {
   characterSetOf,
   decodeText,
   FerryError,
+  isNativeUncompressed,
   type TextVr,
   TS,
   textValues,
@@ -28,6 +29,30 @@ export interface HeaderFields {
   numberOfFrames?: number;
   /** Set when text had to be decoded leniently: the Specific Character Set's terms and what was wrong. */
   charset?: { terms: readonly string[]; issues: CharsetIssue[] };
+  /** Native top-level Pixel Data of defined length, and the attributes that lay it out (pixel-bands.ts). */
+  pixels?: PixelLayout;
+}
+
+/**
+ * Where a native dataset's Pixel Data value is and what it holds, as its attributes say. Only read,
+ * never trusted for correctness: every band coded from it is decoded and compared before sealing.
+ */
+export interface PixelLayout {
+  /** Offset of the Pixel Data value within the dataset (the bytes after File Meta Information). */
+  valueOffset: number;
+  valueLength: number;
+  rows: number;
+  columns: number;
+  samplesPerPixel: number;
+  photometricInterpretation: string;
+  /** 0 (colour by pixel) when absent. */
+  planarConfiguration: number;
+  /** 1 when absent. */
+  frames: number;
+  bitsAllocated: number;
+  pixelRepresentation: number;
+  /** Explicit VR Big Endian: 16-bit words are stored most significant byte first. */
+  bigEndian: boolean;
 }
 
 const PIXEL_DATA = 'x7fe00010';
@@ -69,7 +94,40 @@ export function readHeader(
       cause: error,
     });
   }
-  return { state: 'complete', fields: extract(dataSet, body.length) };
+  const fields = extract(dataSet, body.length);
+  const pixels = isNativeUncompressed(transferSyntaxUid)
+    ? pixelLayout(dataSet, transferSyntaxUid)
+    : undefined;
+  if (pixels) fields.pixels = pixels;
+  return { state: 'complete', fields };
+}
+
+/** The Pixel Data layout of a native dataset, or undefined when it is missing, undefined-length or unreadable. */
+function pixelLayout(ds: dicomParser.DataSet, transferSyntaxUid: string): PixelLayout | undefined {
+  const px = ds.elements[PIXEL_DATA];
+  if (!px || px.hadUndefinedLength || px.length <= 0) return undefined;
+  const us = (tag: string): number | undefined => {
+    const el = ds.elements[tag];
+    return el && el.length === 2 && el.dataOffset + 2 <= px.dataOffset ? ds.uint16(tag) : undefined;
+  };
+  const rows = us('x00280010');
+  const columns = us('x00280011');
+  const bitsAllocated = us('x00280100');
+  if (rows === undefined || columns === undefined || bitsAllocated === undefined) return undefined;
+  const frames = ds.string('x00280008')?.trim();
+  return {
+    valueOffset: px.dataOffset,
+    valueLength: px.length,
+    rows,
+    columns,
+    samplesPerPixel: us('x00280002') ?? 1,
+    photometricInterpretation: ds.string('x00280004')?.trim() ?? '',
+    planarConfiguration: us('x00280006') ?? 0,
+    frames: frames && /^\d+$/.test(frames) ? Number(frames) : 1,
+    bitsAllocated,
+    pixelRepresentation: us('x00280103') ?? 0,
+    bigEndian: transferSyntaxUid === TS.ExplicitVRBigEndian,
+  };
 }
 
 function extract(ds: dicomParser.DataSet, available: number): HeaderFields {

@@ -3,6 +3,18 @@ import { z } from 'zod';
 export const SPOOL_STATES = ['spooled', 'uploading', 'delivered', 'quarantined'] as const;
 export type SpoolState = (typeof SPOOL_STATES)[number];
 
+/**
+ * How an object's data frames were coded (reporting and tests): `image` objects count their pixel
+ * bands sealed as JPEG-LS, those that fell back to zstd, and the workers' codec time.
+ */
+export const objectCodingSchema = z.object({
+  kind: z.enum(['none', 'zstd', 'image']),
+  jpegLsFrames: z.number().int().nonnegative().optional(),
+  fallbackFrames: z.number().int().nonnegative().optional(),
+  codecMs: z.number().nonnegative().optional(),
+});
+export type ObjectCodingRecord = z.infer<typeof objectCodingSchema>;
+
 /** One spooled object. UIDs, sizes, hashes and states only: nothing here names a patient. */
 export const indexEntrySchema = z.object({
   id: z.string(),
@@ -26,6 +38,10 @@ export const indexEntrySchema = z.object({
   deliveredAt: z.string().optional(),
   /** The delivered object's local file is gone (retention); never in a put record. */
   purged: z.boolean().optional(),
+  /** (0008,0060), for reporting by modality; absent in older logs and when the dataset has none. */
+  modality: z.string().optional(),
+  /** Absent in older logs. */
+  coding: objectCodingSchema.optional(),
 });
 export type IndexEntry = z.infer<typeof indexEntrySchema>;
 

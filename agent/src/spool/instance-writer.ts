@@ -17,11 +17,19 @@ import { releaseBuffers } from './buffer-release.js';
 import type { ObjectCoding } from './compression-policy.js';
 import { spoolIoError } from './fs-errors.js';
 import { type HeaderFields, noteLenientCharset, readHeader } from './header-reader.js';
-import type { IndexEntry } from './index-entry.js';
+import type { BandCodec } from './image-codec-pool.js';
+import {
+  type FrameSource,
+  type ImageCodingCounts,
+  pumpImageFrames,
+  type StreamBand,
+} from './image-framing.js';
+import type { IndexEntry, ObjectCodingRecord } from './index-entry.js';
 import type { KeyEpochs } from './key-epochs.js';
 import { newObjectId } from './object-id.js';
 import { part10Header } from './part10.js';
 import { objectPath, type SpoolPaths } from './paths.js';
+import { planBands } from './pixel-bands.js';
 import { SpillFile } from './spill-file.js';
 import type { SpoolLog } from './spool-log.js';
 import type { InstanceWriting, StoreRequest, StoreResult } from './store-contract.js';
@@ -56,6 +64,8 @@ export interface WriterDeps {
   inflight: Map<string, Promise<void>>;
   /** The spool's choice for this object (compression-policy.ts), if the transfer syntax allows. */
   coding: ObjectCoding;
+  /** Codes pixel bands for 'image' objects (image-codec-pool.ts). */
+  codec?: BandCodec | undefined;
 }
 
 /**
@@ -72,6 +82,9 @@ export interface WriterDeps {
  * that trial saves less than MIN_COMPRESSION_RATIO. The header names the choice, so nothing is
  * written before the first frame is in. Compression runs on the thread pool, beside the event loop.
  * The index entry's hash and size stay those of the raw Part-10 bytes.
+ *
+ * When the choice is 'image' and the native Pixel Data can be cut into bands (pixel-bands.ts), the
+ * object is an image object instead (image-framing.ts): JPEG-LS bands, zstd around them.
  */
 export class InstanceWriter implements InstanceWriting {
   private readonly id = newObjectId();
@@ -102,6 +115,10 @@ export class InstanceWriter implements InstanceWriting {
   private spilled = false;
   /** Ends this instance's count in the log's choice of synchronous or thread-pool writes. */
   private readonly received: () => void;
+  /** The Pixel Data bands of an image object, placed in the stream; undefined for any other. */
+  private bands: StreamBand[] | undefined;
+  private sealedAs: ObjectCoding = 'none';
+  private imageCounts: ImageCodingCounts | undefined;
 
   constructor(
     private readonly req: StoreRequest,
@@ -109,7 +126,7 @@ export class InstanceWriter implements InstanceWriting {
   ) {
     this.partPath = join(deps.paths.tmp, `${this.id}.part`);
     this.meta = part10Header(req.sopClassUid, req.sopInstanceUid, req.transferSyntaxUid);
-    // 'image' is sealed as zstd until the image writer lands.
+    // 'image' without a pixel plan is sealed as zstd.
     this.compressible = deps.coding !== 'none' && isNativeUncompressed(req.transferSyntaxUid);
     this.frameBytes = this.compressible ? ZSTD_FRAME_BYTES : FRAME_BYTES;
     this.received = deps.spoolLog.startReceiving();
@@ -183,6 +200,7 @@ export class InstanceWriter implements InstanceWriting {
       }
       this.checkMatchesRequest(parsed.fields);
       this.header = parsed.fields;
+      this.planImage(parsed.fields);
       if (parsed.fields.charset) noteLenientCharset(this.deps.log, parsed.fields.charset);
     } catch (err) {
       releaseBuffers(this.prefix);
@@ -199,6 +217,15 @@ export class InstanceWriter implements InstanceWriting {
     this.enqueue(this.meta);
     this.enqueue(body);
     this.wake?.();
+  }
+
+  private planImage(h: HeaderFields): void {
+    const px = h.pixels;
+    if (this.deps.coding !== 'image' || !this.compressible || !px || !this.deps.codec) return;
+    const plan = planBands(px);
+    // Offsets in the Part-10 stream: the File Meta Information comes first.
+    const at = this.meta.length + px.valueOffset;
+    if (plan.ok) this.bands = plan.bands.map((b) => ({ ...b, start: at + b.offset }));
   }
 
   /** After a failure the rest of the dataset is read and dropped; a paused socket must resume. */
@@ -268,24 +295,26 @@ export class InstanceWriter implements InstanceWriting {
     // The manifest is the first frame: wait for the DICOM header.
     while (!this.header && !this.failure && !this.aborted) await this.sleep();
     if (this.failure || this.aborted || !this.header) return;
+    if (this.bands && this.deps.codec) {
+      const sealer = this.sealer('image', key, wrappedKey);
+      await this.writeOut([sealer.headerBytes, ...sealer.sealManifest(this.manifest(this.header))]);
+      this.sealedAs = 'image';
+      this.imageCounts = await pumpImageFrames(
+        this.frameSource(),
+        sealer,
+        this.bands,
+        this.deps.codec,
+        ZSTD_FRAME_BYTES,
+      );
+      return;
+    }
     // The header names the compression, so a compressible object is decided on its first MiB,
     // compressed frame by frame as it arrives; nothing is written before.
     const trial = this.compressible ? await this.trialCompress() : undefined;
     if (this.failure || this.aborted) return;
     const zstd = trial !== undefined && trial.zstdBytes * MIN_COMPRESSION_RATIO <= trial.rawBytes;
-    const sealer = new ObjectSealer(
-      {
-        v: 1,
-        objectId: this.id,
-        enc: 'A256GCM',
-        kdf: 'HKDF-SHA256',
-        wrappedKey,
-        compression: zstd ? 'zstd' : 'none',
-        contentType: 'application/dicom',
-        createdAt: this.receivedAt,
-      },
-      key,
-    );
+    const sealer = this.sealer(zstd ? 'zstd' : 'none', key, wrappedKey);
+    this.sealedAs = zstd ? 'zstd' : 'none';
     await this.writeOut([sealer.headerBytes, ...sealer.sealManifest(this.manifest(this.header))]);
     if (trial && zstd) {
       // Every trial compression has finished reading them.
@@ -324,6 +353,43 @@ export class InstanceWriter implements InstanceWriting {
         await this.sleep();
       }
     }
+  }
+
+  private sealer(compression: ObjectCoding, key: Buffer, wrappedKey: string): ObjectSealer {
+    return new ObjectSealer(
+      {
+        v: 1,
+        objectId: this.id,
+        enc: 'A256GCM',
+        kdf: 'HKDF-SHA256',
+        wrappedKey,
+        compression,
+        contentType: 'application/dicom',
+        createdAt: this.receivedAt,
+      },
+      key,
+    );
+  }
+
+  /** The writer's queue and output as image framing reads and writes them. */
+  private frameSource(): FrameSource {
+    return {
+      queued: () => this.queuedBytes,
+      ended: () => this.ended,
+      stopped: () => this.failure !== undefined || this.aborted,
+      take: (limit) => this.takeFrame(limit),
+      waitFor: (bytes) => {
+        this.frameBytes = bytes;
+        return this.sleep();
+      },
+      compress: (parts) => this.compress(parts),
+      writeOut: (buffers) => this.writeOut(buffers),
+    };
+  }
+
+  /** How the object was coded, for the index entry and the spool's per-modality counts. */
+  private codingRecord(): ObjectCodingRecord {
+    return { kind: this.sealedAs, ...this.imageCounts };
   }
 
   /** Starts compressing one frame; small ones at once on this thread, the rest on the thread pool. */
@@ -481,6 +547,8 @@ export class InstanceWriter implements InstanceWriting {
       version: versions.reduce((max, v) => Math.max(max, v.version), 0) + 1,
       state: 'spooled',
       inline: !file,
+      modality: this.header?.series.modality,
+      coding: this.codingRecord(),
     };
     const finalPath = objectPath(this.deps.paths, this.id);
     let renamed = false;

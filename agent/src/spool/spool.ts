@@ -8,6 +8,7 @@ import { CompressionChoice } from './compression-choice.js';
 import type { CompressionMode } from './compression-policy.js';
 import type { ShippingState, SpoolConsumer } from './consumer.js';
 import { sealedReadError, spoolIoError } from './fs-errors.js';
+import { type BandCodec, ImageCodecPool } from './image-codec-pool.js';
 import type { IndexEntry } from './index-entry.js';
 import { fateOf, type InstanceFate, type InstanceFates } from './instance-fates.js';
 import { InstanceWriter } from './instance-writer.js';
@@ -79,6 +80,11 @@ export interface SpoolOptions {
   compression?: CompressionMode;
   /** The image codec's measured raw bytes per second (the worker pool's); unset or undefined: unknown. */
   codecBytesPerSecond?: () => number | undefined;
+  /**
+   * Codes pixel bands of image objects; default a pool of worker threads the spool owns and closes.
+   * Tests pass their own to drive the zstd fallback.
+   */
+  imageCodec?: BandCodec;
 }
 
 /**
@@ -87,7 +93,7 @@ export interface SpoolOptions {
  */
 export class Spool implements InstanceStore, SpoolConsumer, InstanceFates {
   private readonly inflight = new Map<string, Promise<void>>();
-  /** What coding did per modality since the agent started (the instance writer records it). */
+  /** What coding did per modality since the agent started, from each new object's index entry. */
   readonly codingTally = new CodingTally();
 
   private constructor(
@@ -98,7 +104,22 @@ export class Spool implements InstanceStore, SpoolConsumer, InstanceFates {
     private readonly logger: Logger,
     private readonly receipts: ReceiptIndex,
     private readonly compression: CompressionChoice,
-  ) {}
+    private readonly codec: BandCodec,
+    /** The pool the spool started, closed with it; undefined when a caller lent one. */
+    private readonly ownPool: ImageCodecPool | undefined,
+  ) {
+    // Each new object as its put record becomes durable (a duplicate resend makes none).
+    log.onPut((e) =>
+      this.codingTally.record(e.modality ?? '', {
+        instances: 1,
+        rawBytes: e.plainBytes,
+        sealedBytes: e.objectBytes,
+        jpeglsFrames: e.coding?.jpegLsFrames ?? 0,
+        fallbackFrames: e.coding?.fallbackFrames ?? 0,
+        codecMs: e.coding?.codecMs ?? 0,
+      }),
+    );
+  }
 
   static async open(
     dataDir: string,
@@ -119,11 +140,22 @@ export class Spool implements InstanceStore, SpoolConsumer, InstanceFates {
     await takeLock(paths.lock);
     const log = await SpoolLog.open(paths, logger);
     const receipts = await ReceiptIndex.open(receiptsPath(paths), logger);
+    const pool = opts.imageCodec ? undefined : new ImageCodecPool({ log: logger });
+    const codecRate = opts.codecBytesPerSecond ?? (pool ? () => pool.rawBytesPerSecond() : undefined);
     const compression = new CompressionChoice(opts.compression ?? 'auto', logger, {
       memory: await UplinkMemory.open(paths, logger),
-      ...(opts.codecBytesPerSecond ? { codecBytesPerSecond: opts.codecBytesPerSecond } : {}),
+      ...(codecRate ? { codecBytesPerSecond: codecRate } : {}),
     });
-    const spool = new Spool(paths, log, new KeyEpochs(recipient), logger, receipts, compression);
+    const spool = new Spool(
+      paths,
+      log,
+      new KeyEpochs(recipient),
+      logger,
+      receipts,
+      compression,
+      opts.imageCodec ?? pool!,
+      pool,
+    );
     await spool.recover();
     return spool;
   }
@@ -166,6 +198,7 @@ export class Spool implements InstanceStore, SpoolConsumer, InstanceFates {
       log: this.logger,
       inflight: this.inflight,
       coding: this.compression.choose(this.log.backlogBytes()),
+      codec: this.codec,
     });
   }
 
@@ -290,6 +323,7 @@ export class Spool implements InstanceStore, SpoolConsumer, InstanceFates {
 
   async close(): Promise<void> {
     await this.compression.flushed();
+    await this.ownPool?.close();
     await this.log.close();
     await this.receipts.close();
     await unlink(this.paths.lock).catch(() => undefined);
