@@ -130,8 +130,18 @@ export class ImageCodecPool implements BandCodec {
       if (this.queue.length === 0) return;
       if (!slot.busy) this.assign(slot, this.queue.shift()!);
     }
-    while (this.queue.length > 0 && this.slots.size < this.size && this.crashes < MAX_CRASHES)
-      this.assign(this.start(), this.queue.shift()!);
+    while (this.queue.length > 0 && this.slots.size < this.size && this.crashes < MAX_CRASHES) {
+      let slot: Slot;
+      try {
+        slot = this.start();
+      } catch (err) {
+        // No worker at all (its module is missing): the band waiting for it goes as zstd.
+        this.noteCrash(err instanceof Error ? err : new Error(String(err)));
+        this.queue.shift()!.resolve(NO_FRAME);
+        continue;
+      }
+      this.assign(slot, this.queue.shift()!);
+    }
     if (this.crashes >= MAX_CRASHES) for (const job of this.queue.splice(0)) job.resolve(NO_FRAME);
   }
 
@@ -183,17 +193,19 @@ export class ImageCodecPool implements BandCodec {
   /** A worker died or hung: its band goes as zstd, and the next band starts a new worker. */
   private crashed(slot: Slot, err: Error): void {
     if (!this.slots.has(slot)) return;
-    if (!this.closed) {
-      this.crashes++;
-      this.opts.log?.warn(
-        { event: 'spool.image_codec_worker_failed', err: err.message, crashes: this.crashes },
-        this.crashes >= MAX_CRASHES
-          ? 'image codec workers keep failing: pixel data goes as zstd from now on'
-          : 'an image codec worker failed: its band goes as zstd',
-      );
-    }
+    if (!this.closed) this.noteCrash(err);
     void this.drop(slot);
     this.pump();
+  }
+
+  private noteCrash(err: Error): void {
+    this.crashes++;
+    this.opts.log?.warn(
+      { event: 'spool.image_codec_worker_failed', err: err.message, crashes: this.crashes },
+      this.crashes >= MAX_CRASHES
+        ? 'image codec workers keep failing: pixel data goes as zstd from now on'
+        : 'an image codec worker failed: its band goes as zstd',
+    );
   }
 
   private drop(slot: Slot): Promise<number> {
