@@ -122,6 +122,7 @@ export async function prepare(c: Completion, o: CompleteItem, index: number): Pr
       objectSha256: verified.objectSha256,
       plainBytes: row.plainBytes,
       objectBytes: row.objectBytes,
+      transportCoding: verified.transport,
     };
     return { index, o, row, verified, record };
   } catch (err) {

@@ -4,7 +4,15 @@
  * counted, the manifest kept and the header parsed. Nothing is judged here (verify-object.ts does).
  */
 import { createHash } from 'node:crypto';
-import { deriveObjectKey, isFerryError, type ObjectHeader, openObject } from '@ferry/shared';
+import {
+  deriveObjectKey,
+  isFerryError,
+  type ObjectHeader,
+  openObject,
+  readableCompression,
+  type TransportCoding,
+  TransportTally,
+} from '@ferry/shared';
 import type { JWK } from 'jose';
 import { HeaderPrefix, type ParsedHeader, parseDicomHeader } from '../dicom/dicom-json.js';
 import '../storage/jpegls-wasm.js';
@@ -30,6 +38,8 @@ export interface Opened {
   head: Pick<ParsedHeader, 'metadata' | 'charset'>;
   /** Why the frames did not open, if they did not. */
   openError: unknown;
+  /** How the data frames were coded; undefined when the object did not open. */
+  transport: TransportCoding | undefined;
   objectSha256: string;
   objectBytes: number;
 }
@@ -95,6 +105,7 @@ async function openPlain(
   const plainHash = createHash('sha256');
   const o = { header: undefined as ObjectHeader | undefined, manifest: undefined as unknown, plainBytes: 0 };
   const head = new HeaderBytes();
+  const tally = new TransportTally();
   let openError: unknown;
   try {
     for await (const part of openObject(source, async (h) => {
@@ -105,6 +116,7 @@ async function openPlain(
       else if (part.kind === 'data') {
         plainHash.update(part.bytes);
         o.plainBytes += part.bytes.length;
+        tally.add(part.codec, part.bytes.length);
         await head.push(part.bytes);
       }
     }
@@ -118,6 +130,8 @@ async function openPlain(
     plainSha256: plainHash.digest('hex'),
     head: openError === undefined ? await head.parsed() : { metadata: {} },
     openError,
+    // The header opened (else openError is set), so its compression is one openObject reads.
+    transport: openError === undefined && o.header ? tally.summary(readableCompression(o.header)) : undefined,
   };
 }
 

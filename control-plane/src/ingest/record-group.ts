@@ -89,6 +89,7 @@ function instanceValues(item: Item, studyId: string, seriesId: string, version: 
     objectSha256: input.objectSha256,
     plainBytes: input.plainBytes,
     objectBytes: input.objectBytes,
+    transportCoding: input.transportCoding ?? null,
     transferSyntaxUid: d.transferSyntaxUid,
     callingAeTitle: d.callingAeTitle,
     receivedAt: d.receivedAt,

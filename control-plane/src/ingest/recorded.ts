@@ -1,5 +1,5 @@
 /** What recording an instance takes and answers (record-instances.ts and the modules it runs). */
-import type { InstanceManifest, Receipt } from '@ferry/shared';
+import type { InstanceManifest, Receipt, TransportCoding } from '@ferry/shared';
 import type { DicomJson } from '../dicom/dicom-json.js';
 import type { InstanceFields, Reception } from './instance-fields.js';
 
@@ -25,6 +25,8 @@ export interface RecordInstanceInput {
   plainBytes: number;
   objectBytes: number;
   storedAt: Date;
+  /** How the object travelled, as opened at ingest; absent for instances not uploaded by a gateway. */
+  transportCoding?: TransportCoding | null;
 }
 
 export interface RecordedInstance {

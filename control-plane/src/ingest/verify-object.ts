@@ -4,7 +4,13 @@
  * here (the index's one source of fields, instance-fields.ts), which must name the offered SOP Instance
  * UID. A torn upload is a retry on a fresh upload; a bad object is refused.
  */
-import { FerryError, type InstanceManifest, instanceManifestSchema, isFerryError } from '@ferry/shared';
+import {
+  FerryError,
+  type InstanceManifest,
+  instanceManifestSchema,
+  isFerryError,
+  type TransportCoding,
+} from '@ferry/shared';
 import type { UploadRow } from '../db/queries/ingest-uploads.js';
 import type { DicomJson, ParsedHeader } from '../dicom/dicom-json.js';
 import { getLocated, locationOf } from '../storage/blob-location.js';
@@ -26,6 +32,8 @@ export interface VerifiedObject {
   metadata: DicomJson;
   /** The index's fields, from `metadata`. */
   fields: InstanceFields;
+  /** How the object's data frames were coded (compression, JPEG-LS frames). */
+  transport: TransportCoding;
   /** Set when text was decoded leniently (unknown character set terms or escapes, invalid bytes). */
   charset?: ParsedHeader['charset'];
 }
@@ -85,10 +93,19 @@ export async function verifyObject(
     );
   }
   const manifest = checkedManifest(opened, row);
+  // Set whenever the object opened, which checkedManifest has just required.
+  if (!opened.transport) throw refuse('the object does not open');
   const { metadata, charset } = opened.head;
   const fields = instanceFieldsOf(metadata);
   if (fields.sopInstanceUid !== row.sopInstanceUid) {
     throw refuse('the header names another SOP Instance UID than the offer');
   }
-  return { objectSha256: opened.objectSha256, manifest, metadata, fields, ...(charset ? { charset } : {}) };
+  return {
+    objectSha256: opened.objectSha256,
+    manifest,
+    metadata,
+    fields,
+    transport: opened.transport,
+    ...(charset ? { charset } : {}),
+  };
 }

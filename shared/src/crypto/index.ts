@@ -26,6 +26,8 @@ export {
 export { recipientKeyThumbprint } from './key-thumbprint.js';
 export * from './keys.js';
 export {
+  type DataFrameCodec,
+  frameCodec,
   frameData,
   type ObjectCompression,
   type OpenedPart,
@@ -36,3 +38,4 @@ export {
   type SealedFrameSpan,
 } from './open.js';
 export { ObjectSealer } from './seal.js';
+export { type TransportCoding, TransportTally } from './transport-coding.js';

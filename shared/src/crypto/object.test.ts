@@ -53,6 +53,7 @@ async function sealSample(
 
 async function openAll(bytes: Buffer, keyFor: (h: ObjectHeader) => Promise<Buffer>, sliceBytes = 7) {
   const data: Buffer[] = [];
+  const codecs: string[] = [];
   let manifest: unknown;
   async function* source() {
     // odd slice size exercises frame reassembly across reads
@@ -60,9 +61,12 @@ async function openAll(bytes: Buffer, keyFor: (h: ObjectHeader) => Promise<Buffe
   }
   for await (const part of openObject(source(), keyFor)) {
     if (part.kind === 'manifest') manifest = part.manifest;
-    if (part.kind === 'data') data.push(part.bytes);
+    if (part.kind === 'data') {
+      data.push(part.bytes);
+      codecs.push(part.codec);
+    }
   }
-  return { manifest, data: Buffer.concat(data), parts: data };
+  return { manifest, data: Buffer.concat(data), parts: data, codecs };
 }
 
 /** Compressible bytes that look like 12-bit pixel data: smooth ramps plus a little noise. */
@@ -85,6 +89,7 @@ describe('object format', () => {
     const opened = await openAll(Buffer.concat(frames), keyFor);
     expect(opened.manifest).toEqual({ hello: 'manifest' });
     expect(opened.data.toString()).toBe('abcdefghi');
+    expect(opened.codecs).toEqual(['none', 'none']);
   });
 
   it('does not contain the plaintext', async () => {
@@ -142,6 +147,7 @@ describe('zstd objects', () => {
       const opened = await openAll(sealed, keyFor, 65_537);
       expect(opened.manifest).toEqual({ hello: 'manifest' });
       expect(opened.data.equals(Buffer.concat([a, b]))).toBe(true);
+      expect(opened.codecs).toEqual(['zstd', 'zstd']);
     }
   });
 
@@ -247,6 +253,7 @@ describe('image objects', () => {
     const opened = await openAll(Buffer.concat(frames), keyFor, 4099);
     expect(opened.data.equals(Buffer.concat([head, ...px, tail]))).toBe(true);
     expect(opened.parts.map((p) => p.length)).toEqual([head.length, px[0]!.length, px[1]!.length, 3]);
+    expect(opened.codecs).toEqual(['zstd', 'jpegls', 'jpegls', 'raw']);
     expect(Buffer.concat(frames).length).toBeLessThan(head.length + 2 * px[0]!.length);
   });
 

@@ -13,7 +13,12 @@ import {
   PREAMBLE_BYTES,
   TAG_BYTES,
 } from './format.js';
-import { decodeImageFrame, MAX_IMAGE_FRAME_BYTES } from './image-frames.js';
+import {
+  decodeImageFrame,
+  type FrameCodecName,
+  frameCodecOf,
+  MAX_IMAGE_FRAME_BYTES,
+} from './image-frames.js';
 import { frameAad, frameNonce } from './seal.js';
 
 /** Where a sealed frame lies in the object: from its frame header to the end of its tag. */
@@ -36,7 +41,16 @@ export type OpenedPart =
       frameStart: number;
     }
   | { kind: 'manifest'; manifest: unknown }
-  | { kind: 'data'; bytes: Buffer; frame: SealedFrameSpan };
+  | {
+      kind: 'data';
+      bytes: Buffer;
+      frame: SealedFrameSpan;
+      /** How the frame travelled: an image object's frame codec, else the object's compression. */
+      codec: DataFrameCodec;
+    };
+
+/** How one data frame was coded in its object. */
+export type DataFrameCodec = 'none' | FrameCodecName;
 
 /** Pulls exact byte counts from an async byte source without holding more than one frame. */
 class ByteReader {
@@ -113,6 +127,11 @@ export function frameData(plain: Buffer, compression: ObjectCompression): Promis
   return compression === 'zstd' ? decompressFrame(plain) : decodeImageFrame(plain);
 }
 
+/** How a data frame's plaintext is coded: an image object's frame names its codec in its first byte. */
+export function frameCodec(plain: Buffer, compression: ObjectCompression): DataFrameCodec {
+  return compression === 'image' ? frameCodecOf(plain) : compression;
+}
+
 /** The compressions openObject reads. */
 export type ObjectCompression = 'none' | 'zstd' | 'image';
 
@@ -179,7 +198,8 @@ export async function* openObject(
       yield { kind: 'manifest', manifest: JSON.parse(plain.toString('utf8')) as unknown };
     } else if (plain.length > 0) {
       const frame = { index, flags, offset, length: FRAME_HEADER_BYTES + length + TAG_BYTES };
-      yield { kind: 'data', bytes: await frameData(plain, compression), frame };
+      const codec = frameCodec(plain, compression);
+      yield { kind: 'data', bytes: await frameData(plain, compression), frame, codec };
     }
     if (flags & FrameFlag.FINAL) {
       if ((await reader.read(1)) !== undefined) {

@@ -1,3 +1,4 @@
+import type { TransportCoding } from '@ferry/shared';
 import {
   bigint,
   boolean,
@@ -57,6 +58,11 @@ export const instances = pgTable(
     storedAt: timestamp('stored_at', { withTimezone: true }).notNull(),
     /** DICOM JSON of the header up to the pixel data, for QIDO and WADO-RS /metadata. */
     metadata: jsonb('metadata').$type<Record<string, unknown>>().notNull(),
+    /**
+     * How the sealed object was coded for transport (compression, JPEG-LS frames), counted when it was
+     * opened at ingest; null for instances recorded before it was kept, or not uploaded by a gateway.
+     */
+    transportCoding: jsonb('transport_coding').$type<TransportCoding>(),
   },
   (t) => [
     uniqueIndex('instances_group_sop_sha_key').on(t.groupId, t.sopInstanceUid, t.sha256),
