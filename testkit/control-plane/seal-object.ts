@@ -15,6 +15,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import {
+  type CodedFrame,
   deriveObjectKey,
   type InstanceManifest,
   newDataKey,
@@ -31,6 +32,7 @@ import type { Db } from '../../control-plane/src/db/client.js';
 import { arrayBufferOf, dcmjs } from '../../control-plane/src/dicom/dcmjs.js';
 import { type DicomJson, firstString, parseDicomHeader } from '../../control-plane/src/dicom/dicom-json.js';
 import { type RecordedInstance, recordInstances } from '../../control-plane/src/ingest/record-instances.js';
+import { imageCodedFrames } from './image-object.js';
 
 export const DICOM_SAMPLES_DIR = '/work/shared/dicom-samples/pydicom';
 
@@ -71,6 +73,10 @@ export interface SealTestObjectOptions {
   epochKey?: Buffer;
   /** Last word on the manifest (e.g. to make it lie about the SOP Instance UID). */
   manifest?: (m: InstanceManifest) => InstanceManifest;
+  /** 'image': an image object, its pixels coded as image-object.ts does (default 'none'). */
+  coding?: 'none' | 'image';
+  /** Last word on an image object's coded frames (e.g. to make one hostile). */
+  recode?: (frames: CodedFrame[]) => CodedFrame[];
 }
 
 export interface SealedTestObject {
@@ -240,17 +246,26 @@ export async function sealTestObject(opts: SealTestObjectOptions): Promise<Seale
     enc: 'A256GCM',
     kdf: 'HKDF-SHA256',
     wrappedKey: await wrapDataKey(epochKey, opts.recipientPublicKey),
-    compression: 'none',
+    compression: opts.coding ?? 'none',
     contentType: 'application/dicom',
     createdAt: receivedAt,
   };
   const sealer = new ObjectSealer(header, deriveObjectKey(epochKey, objectId));
   const out: Buffer[] = [sealer.headerBytes, ...sealer.sealManifest(manifest)];
-  const frameBytes = opts.frameBytes ?? 1 << 20;
-  if (plaintext.length === 0) out.push(...sealer.sealData([], true));
-  for (let at = 0; at < plaintext.length; at += frameBytes) {
-    const end = Math.min(plaintext.length, at + frameBytes);
-    out.push(...sealer.sealData([plaintext.subarray(at, end)], end === plaintext.length));
+  if (opts.coding === 'image') {
+    const coded = await imageCodedFrames(plaintext);
+    const frames = opts.recode ? opts.recode(coded) : coded;
+    frames.forEach((f, i) => {
+      out.push(...sealer.sealCoded(f, i === frames.length - 1));
+    });
+    if (frames.length === 0) out.push(...sealer.sealCoded({ parts: [], rawBytes: 0, codec: 'raw' }, true));
+  } else {
+    const frameBytes = opts.frameBytes ?? 1 << 20;
+    if (plaintext.length === 0) out.push(...sealer.sealData([], true));
+    for (let at = 0; at < plaintext.length; at += frameBytes) {
+      const end = Math.min(plaintext.length, at + frameBytes);
+      out.push(...sealer.sealData([plaintext.subarray(at, end)], end === plaintext.length));
+    }
   }
   const bytes = Buffer.concat(out);
   const plainSha = sha256(plaintext);
