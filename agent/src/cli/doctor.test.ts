@@ -26,6 +26,9 @@ describe('doctor findings name each error code once', () => {
   it('on a data directory that does not exist: both findings, ENOENT once in each', async () => {
     const dir = join(root, 'no-such-dir');
     const lines = (await runDoctor(dir, () => undefined)).map(formatResult);
+    expect(lines.pop()).toMatch(
+      /^PASS image codec: JPEG-LS coded and verified a 256 KiB test band on a worker thread in \d+ ms$/,
+    );
     expect(lines).toEqual([
       `FAIL config: ${dir}/agent.json does not exist\n  fix: correct ${dir}/agent.json (the field is named above), or enroll again to write a fresh one`,
       `FAIL disk: cannot read ${dir}: ENOENT: no such file or directory, statfs '${dir}'\n  fix: check that the data directory exists`,

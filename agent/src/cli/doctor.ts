@@ -19,6 +19,7 @@ import { type AgentConfig, loadAgentConfig } from '../config.js';
 import { runUploadTest } from '../diagnostics/upload-test.js';
 import { echo } from '../dimse/echo-scu.js';
 import { CLOCK_SKEW_ERROR_MS, CLOCK_SKEW_WARN_MS } from '../health/conditions.js';
+import { probeImageCodec } from '../spool/image-codec-probe.js';
 import { AGENT_VERSION } from '../version.js';
 import { parse, requireString } from './args.js';
 
@@ -124,7 +125,22 @@ export async function runDoctor(dataDir: string, report: (r: CheckResult) => voi
 
   if (config) add(await checkDicom(config));
   add(await checkDisk(dataDir));
+  add(await checkImageCodec());
   return results;
+}
+
+/** The JPEG-LS worker starts and codes a test band: without it pixel data still goes, as zstd. */
+async function checkImageCodec(): Promise<CheckResult> {
+  const probe = await probeImageCodec();
+  if (probe.coded)
+    return pass(
+      'image codec',
+      `JPEG-LS coded and verified a ${probe.rawBytes >> 10} KiB test band on a worker thread in ${Math.round(probe.ms)} ms`,
+    );
+  return warn(
+    'image codec',
+    'the JPEG-LS worker could not code a test band (its module or charlswasm.wasm is missing or damaged): pixel data is sent zstd-compressed instead; reinstall the release',
+  );
 }
 
 async function checkEnrolled(
