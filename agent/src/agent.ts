@@ -155,6 +155,7 @@ export async function startAgent(
         allowedCallingAeTitles: [...listener.currentPolicy.allowedCallingAeTitles],
         flags: [...(opts.flagOverrides ?? [])],
       }),
+      compression: () => ({ status: spool.compressionStatus(), coding: spool.codingStats() }),
       agentVersion: AGENT_VERSION,
       startedAt,
     });

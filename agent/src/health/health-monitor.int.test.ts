@@ -2,12 +2,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { healthReportSchema } from '@ferry/shared';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selfSignedCert } from '../../../test/harness/tls.js';
 import type { ListenerStats } from '../dimse/listener-stats.js';
+import { CompressionChoice } from '../spool/compression-choice.js';
 import type { IndexEntry } from '../spool/index-entry.js';
+import { CodingTally } from '../spool/spool-stats.js';
 import type { UploaderStats } from '../uploader/uploader-stats.js';
-import { HealthMonitor } from './health-monitor.js';
+import { HealthMonitor, type HealthMonitorDeps } from './health-monitor.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -42,7 +45,9 @@ class Clock {
   }
 }
 
-function setup(opts: { uploader?: boolean; entries?: IndexEntry[] } = {}) {
+function setup(
+  opts: { uploader?: boolean; entries?: IndexEntry[]; compression?: HealthMonitorDeps['compression'] } = {},
+) {
   const clock = new Clock();
   const startedAt = clock.t;
   const listener: ListenerStats = {
@@ -80,6 +85,7 @@ function setup(opts: { uploader?: boolean; entries?: IndexEntry[] } = {}) {
     agentVersion: '1.2.3',
     startedAt,
     now: () => clock.t,
+    ...(opts.compression ? { compression: opts.compression } : {}),
   });
   return { clock, listener, uploader, state, monitor };
 }
@@ -108,6 +114,64 @@ describe('HealthMonitor', () => {
     expect(r.disk.totalBytes).toBeGreaterThan(0);
     expect(r.disk.freeBytes).toBeGreaterThan(0);
     expect(r.conditions.map((c) => c.code)).toEqual(['upload.quarantined']);
+  });
+
+  it('reports the coding in force and, per modality, bytes received and sent and codec time', async () => {
+    const { monitor: older } = setup();
+    // Without the compression source (an older agent) the report has no section, and is valid.
+    const before = healthReportSchema.parse(await older.report());
+    expect(before.compression).toBeUndefined();
+
+    const choice = new CompressionChoice('auto', pino({ level: 'silent' }), {
+      codecBytesPerSecond: () => 41e6,
+    });
+    choice.choose(300 << 20);
+    const tally = new CodingTally();
+    tally.record('CT', {
+      instances: 1,
+      rawBytes: 525_000,
+      sealedBytes: 150_000,
+      jpeglsFrames: 1,
+      codecMs: 12.6,
+    });
+    tally.record('CT', {
+      instances: 1,
+      rawBytes: 525_000,
+      sealedBytes: 160_000,
+      jpeglsFrames: 1,
+      codecMs: 13,
+    });
+    tally.record('', { instances: 1, rawBytes: 2_000, sealedBytes: 2_100, fallbackFrames: 1 });
+    const { monitor } = setup({ compression: () => ({ status: choice.status(), coding: tally.snapshot() }) });
+    const r = healthReportSchema.parse(await monitor.report());
+    expect(r.compression).toEqual({
+      mode: 'auto',
+      coding: 'image',
+      reason: 'large_backlog_unmeasured',
+      drainBytesPerSecond: null,
+      lastDrainBytesPerSecond: null,
+      codecBytesPerSecond: 41e6,
+      byModality: [
+        {
+          modality: 'CT',
+          instances: 2,
+          rawBytes: 1_050_000,
+          sealedBytes: 310_000,
+          jpeglsFrames: 2,
+          fallbackFrames: 0,
+          codecMs: 26,
+        },
+        {
+          modality: '',
+          instances: 1,
+          rawBytes: 2_000,
+          sealedBytes: 2_100,
+          jpeglsFrames: 0,
+          fallbackFrames: 1,
+          codecMs: 0,
+        },
+      ],
+    });
   });
 
   it('reports each unexpired AE title alias with the associations that called it, and no field without one', async () => {

@@ -1,10 +1,17 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile, stat, statfs } from 'node:fs/promises';
-import type { Condition, ConditionCode, HealthReport, InForceSettings } from '@ferry/shared';
+import type {
+  CompressionReport,
+  Condition,
+  ConditionCode,
+  HealthReport,
+  InForceSettings,
+} from '@ferry/shared';
 import type { UndeliveredReports } from '../dimse/commitment-service.js';
 import type { ListenerStats } from '../dimse/listener-stats.js';
+import type { CompressionStatus } from '../spool/compression-choice.js';
 import type { Spool } from '../spool/spool.js';
-import { spoolStatsOf } from '../spool/spool-stats.js';
+import { type CodingStats, spoolStatsOf } from '../spool/spool-stats.js';
 import type { UploaderStats } from '../uploader/uploader-stats.js';
 import {
   clockSkew,
@@ -32,6 +39,8 @@ export interface HealthMonitorDeps {
   commitmentReports?: () => UndeliveredReports;
   /** The listener settings in force and the flags that set any (unset: not reported). */
   inForce?: () => InForceSettings;
+  /** How the spool codes new objects and what coding did per modality (unset: not reported). */
+  compression?: () => { status: CompressionStatus; coding: CodingStats };
   agentVersion: string;
   startedAt: Date;
   /** For tests. */
@@ -39,6 +48,29 @@ export interface HealthMonitorDeps {
 }
 
 const MAX_CALLERS = 50;
+/** The health schema's bound; a gateway sees a handful of modalities. */
+const MAX_MODALITIES = 64;
+
+const orNull = (n: number | undefined) => (n === undefined ? null : Math.round(n));
+
+/** The heartbeat's `compression`: the spool's choice and its per-modality tally, most bytes first. */
+export function compressionReportOf(c: {
+  status: CompressionStatus;
+  coding: CodingStats;
+}): CompressionReport {
+  return {
+    mode: c.status.mode,
+    coding: c.status.coding,
+    reason: c.status.reason,
+    drainBytesPerSecond: orNull(c.status.drainBytesPerSecond),
+    lastDrainBytesPerSecond: orNull(c.status.lastDrainBytesPerSecond),
+    codecBytesPerSecond: orNull(c.status.codecBytesPerSecond),
+    byModality: Object.entries(c.coding)
+      .sort((a, b) => b[1].rawBytes - a[1].rawBytes)
+      .slice(0, MAX_MODALITIES)
+      .map(([modality, t]) => ({ modality: modality.slice(0, 16), ...t, codecMs: Math.round(t.codecMs) })),
+  };
+}
 
 interface Counters {
   at: number;
@@ -173,6 +205,7 @@ export class HealthMonitor {
       disk,
       clockOffsetMs: this.#clockOffsetMs,
       ...(deps.inForce ? { inForce: deps.inForce() } : {}),
+      ...(deps.compression ? { compression: compressionReportOf(deps.compression()) } : {}),
       conditions: this.#stamp(findings, now),
     };
   }

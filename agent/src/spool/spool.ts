@@ -4,7 +4,7 @@ import { FerryError, PRIVATE_DIR_MODE } from '@ferry/shared';
 import type { JWK } from 'jose';
 import type { Logger } from 'pino';
 import { fsyncDir } from '../data-dir.js';
-import { CompressionChoice } from './compression-choice.js';
+import { CompressionChoice, type CompressionStatus } from './compression-choice.js';
 import type { CompressionMode } from './compression-policy.js';
 import type { ShippingState, SpoolConsumer } from './consumer.js';
 import { sealedReadError, spoolIoError } from './fs-errors.js';
@@ -208,6 +208,11 @@ export class Spool implements InstanceStore, SpoolConsumer, InstanceFates {
    */
   setCompressionMode(mode: CompressionMode): void {
     this.compression.setMode(mode);
+  }
+
+  /** How objects begun now are coded, and why (the heartbeat's `compression`). */
+  compressionStatus(): CompressionStatus {
+    return this.compression.status();
   }
 
   /** Bytes received and sealed, frames coded and codec time per modality, since the agent started. */

@@ -50,6 +50,42 @@ export const inForceSchema = z.object({
 });
 export type InForceSettings = z.infer<typeof inForceSchema>;
 
+/** Cumulative since the agent started, for one modality (0008,0060; '' when an instance has none). */
+export const modalityCodingSchema = z.object({
+  modality: z.string().max(16),
+  instances: z.number().int().min(0),
+  /** Bytes received (the Part 10 files). */
+  rawBytes: z.number().min(0),
+  /** Their sealed objects' bytes: what is sent. */
+  sealedBytes: z.number().min(0),
+  /** Pixel bands coded with JPEG-LS. */
+  jpeglsFrames: z.number().int().min(0),
+  /** Pixel bands JPEG-LS could not take exactly or did not shrink, sent zstd or raw instead. */
+  fallbackFrames: z.number().int().min(0),
+  /** Codec time (encode and verify), summed over its workers. */
+  codecMs: z.number().min(0),
+});
+export type ModalityCoding = z.infer<typeof modalityCodingSchema>;
+
+/**
+ * How the gateway codes what it spools (issue 19; older agents omit it): the `upload.compression`
+ * mode, the coding new objects get and why, the rates `auto` goes by, and what coding did per modality.
+ * Mode, coding and reason are strings: a newer agent may name ones this side does not know yet.
+ */
+export const compressionReportSchema = z.object({
+  mode: z.string().max(16),
+  coding: z.string().max(16),
+  reason: z.string().max(64),
+  /** Sealed bytes delivered per second in the current busy period; null while idle. */
+  drainBytesPerSecond: z.number().min(0).nullable(),
+  /** The last rate measured before the uplink went idle; null when never measured. */
+  lastDrainBytesPerSecond: z.number().min(0).nullable(),
+  /** Raw bytes per second the image codec codes and verifies; null until measured. */
+  codecBytesPerSecond: z.number().min(0).nullable(),
+  byModality: z.array(modalityCodingSchema).max(64),
+});
+export type CompressionReport = z.infer<typeof compressionReportSchema>;
+
 /** One heartbeat's health report. Counters marked "interval" cover the time since the previous one. */
 export const healthReportSchema = z.object({
   agentVersion: z.string().max(64),
@@ -115,6 +151,7 @@ export const healthReportSchema = z.object({
     .regex(/^[A-Za-z0-9_-]{43}$/)
     .optional(),
   inForce: inForceSchema.optional(),
+  compression: compressionReportSchema.optional(),
   conditions: z.array(conditionSchema).max(50),
 });
 export type HealthReport = z.infer<typeof healthReportSchema>;

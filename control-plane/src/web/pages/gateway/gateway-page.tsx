@@ -7,6 +7,7 @@ import { StatusBadge } from '../../components/status-badge.js';
 import { Layout } from '../../layout.js';
 import type { PageUser } from '../../page-context.js';
 import { AeTitleAliasUse } from './ae-title-alias-use.js';
+import { CodingReport } from './coding-report.js';
 import { type DiagnosticForms, EchoForm, listedPeers } from './diagnostic-forms.js';
 import { HealthFacts, RecipientKeyFacts, show, When } from './gateway-facts.js';
 import { GatewayNameSection } from './gateway-name-form.js';
@@ -128,6 +129,7 @@ export function GatewayPage({
       </section>
 
       <AeTitleAliasUse health={g.health} />
+      <CodingReport health={g.health} />
       {upgrade}
       {charts}
       <section aria-labelledby="gw-config">

@@ -148,6 +148,64 @@ describe.each(BACKENDS)('gateway page (%s)', (backend) => {
     expect(res.html).toContain('Revoke gateway');
   });
 
+  it('shows upload compression: the coding and why, the rates, and received, sent and ratio by modality', async () => {
+    const coded = await enrollTestGateway(t, g, { hostname: 'gw-coded' });
+    await seedGatewayStatus(t.database.db, coded.gatewayId, {
+      status: 'online',
+      statusSince: since,
+      health: healthReport({
+        compression: {
+          mode: 'auto',
+          coding: 'image',
+          reason: 'uplink_slower_than_codec',
+          drainBytesPerSecond: null,
+          lastDrainBytesPerSecond: 2_621_440,
+          codecBytesPerSecond: 41_943_040,
+          byModality: [
+            {
+              modality: 'CT',
+              instances: 200,
+              rawBytes: 100 * 1024 * 1024,
+              sealedBytes: 30 * 1024 * 1024,
+              jpeglsFrames: 200,
+              fallbackFrames: 3,
+              codecMs: 2_500,
+            },
+            {
+              modality: '<SR>',
+              instances: 1,
+              rawBytes: 10 * 1024,
+              sealedBytes: 8 * 1024,
+              jpeglsFrames: 0,
+              fallbackFrames: 0,
+              codecMs: 0,
+            },
+          ],
+        },
+      }),
+    });
+    const res = await consoleGet(t, `/gateways/${coded.gatewayId}`, admin);
+    expect(res.status).toBe(200);
+    expect(res.html).toContain('<h2 id="gw-coding">Upload compression</h2>');
+    expect(res.html).toContain('<dd data-coding="mode"><code>auto</code></dd>');
+    expect(res.html).toContain(
+      '<dd data-coding="choice">JPEG-LS pixels, zstd for the rest: the uplink is slower than the image codec</dd>',
+    );
+    expect(res.html).toContain('<dd data-coding="link">2.5 MiB/s when last busy</dd>');
+    expect(res.html).toContain('<dd data-coding="codec">40 MiB/s</dd>');
+    expect(res.html).toContain('<dd data-coding="total">100 MiB received, 30 MiB sent (3.3:1)</dd>');
+    const ct = /<tr data-modality="CT">([\s\S]*?)<\/tr>/.exec(res.html)?.[1] ?? '';
+    for (const cell of ['>200<', '>100 MiB<', '>30 MiB<', '>3.3:1<', '(3 fell back to zstd)', '>2.5 s<'])
+      expect(ct).toContain(cell);
+    // A modality is the gateway's text: escaped.
+    expect(res.html).toContain('<tr data-modality="&lt;SR&gt;">');
+    expect(res.html).not.toContain('<SR>');
+
+    // An older agent does not report it, and the page leaves the section out.
+    const older = await consoleGet(t, `/gateways/${gw.gatewayId}`, admin);
+    expect(older.html).not.toContain('id="gw-coding"');
+  });
+
   it('a gateway without status, config or events says so', async () => {
     const bare = await enrollTestGateway(t, g, { hostname: 'gw-bare' });
     const res = await consoleGet(t, `/gateways/${bare.gatewayId}`, admin);
