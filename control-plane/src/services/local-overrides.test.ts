@@ -52,6 +52,27 @@ describe('localOverridesOf', () => {
     expect(localOverridesOf(null, reported({ port: 9999 }))).toEqual([]);
   });
 
+  it('compares upload.compression with the mode the gateway reports in force (agent.json); a version without it desires auto', () => {
+    const compression = {
+      mode: 'none',
+      coding: 'none',
+      reason: 'forced',
+      drainBytesPerSecond: null,
+      lastDrainBytesPerSecond: null,
+      codecBytesPerSecond: null,
+      byModality: [],
+    };
+    const h = { ...reported({}), compression };
+    const imageDesired = { ...desired, config: { ...desired.config, upload: { compression: 'image' } } };
+    expect(localOverridesOf(imageDesired, h)).toEqual([
+      { setting: 'upload.compression', desired: 'image', inForce: 'none', source: 'file' },
+    ]);
+    expect(localOverridesOf(desired, h)).toEqual([
+      { setting: 'upload.compression', desired: 'auto', inForce: 'none', source: 'file' },
+    ]);
+    expect(localOverridesOf(desired, { ...h, compression: { ...compression, mode: 'auto' } })).toEqual([]);
+  });
+
   it('an older agent (no inForce) is compared on port and AE title, the reason unknown', () => {
     expect(localOverridesOf(desired, reported({ port: 4105, inForce: null }))).toEqual([
       { setting: 'port', desired: 4104, inForce: 4105, source: 'unknown' },

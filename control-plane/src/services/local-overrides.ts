@@ -1,7 +1,18 @@
-import type { Condition, HealthReport, LocalFlagSetting } from '@ferry/shared';
+import {
+  type Condition,
+  GATEWAY_CONFIG_DEFAULTS,
+  type HealthReport,
+  type LocalFlagSetting,
+} from '@ferry/shared';
 
 /** The desired settings a gateway's own (a start flag, its agent.json) can override, as the agent reports them in force. */
-const COMPARED = ['port', 'aeTitle', 'maxAssociations', 'allowedCallingAeTitles'] as const;
+const COMPARED = [
+  'port',
+  'aeTitle',
+  'maxAssociations',
+  'allowedCallingAeTitles',
+  'upload.compression',
+] as const;
 type Compared = (typeof COMPARED)[number];
 
 /** Why a setting in force differs: a `ferry-agent start` flag, agent.json, or unknown (an agent older than the report). */
@@ -26,7 +37,15 @@ export function describeSource(o: Pick<LocalOverride, 'setting' | 'source'>): st
 function inForceOf(health: HealthReport, setting: Compared): unknown {
   if (setting === 'port') return health.dicom.port;
   if (setting === 'aeTitle') return health.dicom.aeTitle;
+  if (setting === 'upload.compression') return health.compression?.mode;
   return health.inForce?.[setting];
+}
+
+/** The desired value; a version stored before `upload.compression` existed is read as its default, as the gateway does. */
+function desiredOf(config: Record<string, unknown>, setting: Compared): unknown {
+  if (setting !== 'upload.compression') return config[setting];
+  const upload = config.upload as Record<string, unknown> | undefined;
+  return upload?.compression ?? GATEWAY_CONFIG_DEFAULTS.upload.compression;
 }
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
@@ -45,7 +64,7 @@ export function localOverridesOf(
   const flags = new Set<string>(health.inForce?.flags ?? []);
   const out: LocalOverride[] = [];
   for (const setting of COMPARED) {
-    const want = desired.config[setting];
+    const want = desiredOf(desired.config, setting);
     const have = inForceOf(health, setting);
     if (want === undefined || have === undefined || same(want, have)) continue;
     const source: OverrideSource = flags.has(setting) ? 'flag' : health.inForce ? 'file' : 'unknown';
