@@ -7,7 +7,7 @@ import { open } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 
-export type DcmtkTool = 'storescu' | 'echoscu' | 'storescp' | 'dcmdump' | 'dcmsend';
+export type DcmtkTool = 'storescu' | 'echoscu' | 'storescp' | 'dcmdump' | 'dcmsend' | 'dcmodify';
 
 const toolCache = new Map<string, string>();
 
