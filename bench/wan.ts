@@ -13,8 +13,11 @@
 // gateway is warmed with one small study first (a gateway in service has measured its link).
 // Writes bench/results/wan-<timestamp>.json and wan-latest.json. FERRY_BENCH_WAN_LINKS (20mbit,100mbit),
 // FERRY_BENCH_WAN_MODES (none,zstd,image,auto) and FERRY_BENCH_WAN_STUDIES (ct,mr) pick rows.
+
 import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import type { CompressionReport, HealthReport, ModalityCoding } from '@ferry/shared';
 import { events, scratch, sleep } from '../test/harness/agent.js';
 import { type Cloud, startCloud } from '../test/harness/cloud.js';
 import { repoRoot } from '../test/harness/corpus.js';
@@ -113,6 +116,45 @@ async function sendAndWait(cloud: Cloud, study: WanStudy) {
   };
 }
 
+/** Heartbeats this often, so the coding report covers a study soon after it is retrievable. */
+const HEARTBEAT_SECONDS = 1;
+
+/**
+ * The gateway's coding report (the heartbeat's compression section, cumulative since the agent
+ * started) once it covers `instances` instances; undefined if no heartbeat does within 10 s.
+ */
+async function codingReport(cloud: Cloud, instances: number): Promise<CompressionReport | undefined> {
+  const gatewayId = String((await cloud.agentConfig()).gatewayId);
+  const deadline = performance.now() + 10_000;
+  for (;;) {
+    const g = await cloud.gateway<{ health: HealthReport | null }>(gatewayId);
+    const report = g.health?.compression;
+    if (report && report.byModality.reduce((n, m) => n + m.instances, 0) >= instances) return report;
+    if (performance.now() > deadline) return undefined;
+    await sleep(250);
+  }
+}
+
+/** What coding did for one study: `after` less `before`, for the study's modality. */
+function codingOf(
+  before: CompressionReport | undefined,
+  after: CompressionReport | undefined,
+  modality: string,
+): Omit<ModalityCoding, 'modality'> | undefined {
+  const was = before?.byModality.find((m) => m.modality === modality);
+  const now = after?.byModality.find((m) => m.modality === modality);
+  if (!now) return undefined;
+  const less = (k: Exclude<keyof ModalityCoding, 'modality'>) => now[k] - (was?.[k] ?? 0);
+  return {
+    instances: less('instances'),
+    rawBytes: less('rawBytes'),
+    sealedBytes: less('sealedBytes'),
+    jpeglsFrames: less('jpeglsFrames'),
+    fallbackFrames: less('fallbackFrames'),
+    codecMs: Math.round(less('codecMs')),
+  };
+}
+
 const round = (x: number, digits: number) => +x.toFixed(digits);
 const mb = (bytes: number) => round(bytes / 1e6, 1);
 
@@ -133,6 +175,15 @@ interface Row {
   storescpSeconds: number;
   ratioVsStorescp: number;
   agentCpuSeconds: number;
+  /** The gateway's own coding report for this study (heartbeat): JPEG-LS and fallback bands, codec time. */
+  coding?: Omit<ModalityCoding, 'modality'>;
+  /** The coding in force when the study was retrievable, as the gateway reports it, and why. */
+  codingInForce?: {
+    coding: string;
+    reason: string;
+    lastDrainBytesPerSecond: number | null;
+    codecBytesPerSecond: number | null;
+  };
   /** auto: the agent's compression changes (spool.compression_changed), warm-up included. */
   autoChanges?: Record<string, unknown>[];
 }
@@ -150,14 +201,21 @@ async function runMode(
     database: 'postgres',
     stablePeriodSeconds: 1,
     tcpProxyControlPlane: true,
-    agentConfig: mode === 'auto' ? {} : { upload: { compression: mode } },
+    agentConfig: { upload: { compression: mode } },
+    env: { FERRY_HEARTBEAT_SECONDS: String(HEARTBEAT_SECONDS) },
   });
   const rows: Row[] = [];
   try {
     cloud.cpLink?.shape(link);
     await sendAndWait(cloud, warm);
+    let sent = warm.files.length;
+    let before = await codingReport(cloud, sent);
     for (const study of studies) {
       const m = await sendAndWait(cloud, study);
+      sent += study.files.length;
+      const after = await codingReport(cloud, sent);
+      const coding = codingOf(before, after, study.modality);
+      before = after;
       const ref = refs.get(`${link.name}/${study.name}`) ?? Number.NaN;
       const effectiveBits = (m.plainBytes * 8) / m.seconds;
       const row: Row = {
@@ -177,6 +235,17 @@ async function runMode(
         storescpSeconds: round(ref, 2),
         ratioVsStorescp: round(ref / m.seconds, 2),
         agentCpuSeconds: round(m.agentCpuSeconds, 2),
+        ...(coding ? { coding } : {}),
+        ...(after
+          ? {
+              codingInForce: {
+                coding: after.coding,
+                reason: after.reason,
+                lastDrainBytesPerSecond: after.lastDrainBytesPerSecond,
+                codecBytesPerSecond: after.codecBytesPerSecond,
+              },
+            }
+          : {}),
       };
       if (mode === 'auto')
         row.autoChanges = events(cloud.agent, 'spool.compression_changed').map((e) => ({
@@ -187,7 +256,7 @@ async function runMode(
         }));
       rows.push(row);
       console.log(
-        `${row.link.padEnd(7)} ${row.study.padEnd(3)} ${row.mode.padEnd(5)} raw ${row.rawMB} MB sealed ${row.sealedMB} MB (ratio ${row.ratio}) wire ${row.wireMB} MB | retrievable ${row.retrievableSeconds}s = ${row.effectiveMbitps} Mbit/s effective = ${row.linkMultiple}x link | storescp ${row.storescpSeconds}s, ratio ${row.ratioVsStorescp} | agent CPU ${row.agentCpuSeconds}s`,
+        `${row.link.padEnd(7)} ${row.study.padEnd(3)} ${row.mode.padEnd(5)} raw ${row.rawMB} MB sealed ${row.sealedMB} MB (ratio ${row.ratio}) wire ${row.wireMB} MB | retrievable ${row.retrievableSeconds}s = ${row.effectiveMbitps} Mbit/s effective = ${row.linkMultiple}x link | storescp ${row.storescpSeconds}s, ratio ${row.ratioVsStorescp} | agent CPU ${row.agentCpuSeconds}s${coding ? ` | JPEG-LS bands ${coding.jpeglsFrames}, fallback ${coding.fallbackFrames}, codec ${(coding.codecMs / 1000).toFixed(2)}s` : ''}`,
       );
     }
   } finally {
@@ -211,6 +280,8 @@ function table(rows: Row[]): string {
     'storescp s',
     'vs storescp',
     'agent CPU s',
+    'JPEG-LS/fallback bands',
+    'codec s',
   ];
   const body = rows.map((r) =>
     [
@@ -226,6 +297,8 @@ function table(rows: Row[]): string {
       r.storescpSeconds,
       r.ratioVsStorescp,
       r.agentCpuSeconds,
+      r.coding ? `${r.coding.jpeglsFrames}/${r.coding.fallbackFrames}` : '?',
+      r.coding ? (r.coding.codecMs / 1000).toFixed(2) : '?',
     ].map(String),
   );
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]?.length ?? 0)));
@@ -253,6 +326,8 @@ function verdicts(rows: Row[]): string[] {
 
 async function main(): Promise<void> {
   const work = await scratch('bench-wan');
+  // The two cores are shared: the load around the run says how much other work the figures include.
+  const loadBefore = loadavg().map((x) => round(x, 2));
   const links = LINKS.filter((l) =>
     picked(
       LINKS.map((x) => x.name),
@@ -260,14 +335,11 @@ async function main(): Promise<void> {
     ).includes(l.name),
   );
   const modes = picked(MODES, process.env.FERRY_BENCH_WAN_MODES);
-  const all = [
-    await wanStudy('ct', (f) => f.modality === 'CT', 120),
-    await wanStudy('mr', (f) => f.modality === 'MR', 100),
-  ];
+  const all = [await wanStudy('ct', 'CT', 120), await wanStudy('mr', 'MR', 100)];
   const studies = all.filter((s) =>
     picked<string>(['ct', 'mr'], process.env.FERRY_BENCH_WAN_STUDIES).includes(s.name),
   );
-  const warm = await wanStudy('warm', (f) => f.modality === 'CT', 12);
+  const warm = await wanStudy('warm', 'CT', 12);
   for (const s of [...studies, warm])
     console.log(`${s.name}: ${s.files.length} instances, ${mb(s.bytes)} MB: ${s.madeFrom}`);
   console.log(
@@ -289,12 +361,18 @@ async function main(): Promise<void> {
   console.log(`\n${table(rows)}\n`);
   const judged = verdicts(rows);
   for (const v of judged) console.log(v);
+  console.log(
+    `load average (1, 5, 15 min) before ${loadBefore.join(', ')}, after ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(', ')}`,
+  );
   const at = new Date().toISOString();
   const doc = {
     bench: 'wan',
     at,
     node: process.version,
     cpus: 2,
+    loadAverage: { before: loadBefore, after: loadavg().map((x) => round(x, 2)) },
     links: links.map(({ name, bitsPerSecond, rttMs }) => ({ name, bitsPerSecond, rttMs })),
     studies: [...studies, warm].map((s) => ({
       name: s.name,

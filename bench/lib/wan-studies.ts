@@ -17,6 +17,8 @@ export interface WanStudy {
   /** Sum of the Part-10 files' sizes. */
   bytes: number;
   studyUid: string;
+  /** (0008,0060) of its instances. */
+  modality: string;
   /** How it was made, for the output. */
   madeFrom: string;
 }
@@ -35,11 +37,8 @@ async function dcmodify(args: string[]): Promise<void> {
  * `count` instances in one study: the real files that pass `keep`, cycled in manifest order, each
  * copy of a real series a series of its own.
  */
-export async function wanStudy(
-  name: string,
-  keep: (f: RealDataFile) => boolean,
-  count: number,
-): Promise<WanStudy> {
+export async function wanStudy(name: string, modality: string, count: number): Promise<WanStudy> {
+  const keep = (f: RealDataFile) => f.modality === modality;
   const sources = realDataFiles(keep);
   const series = realDataManifest().files.filter(keep);
   if (sources.length === 0) throw new Error(`${name}: no real file kept`);
@@ -85,6 +84,7 @@ export async function wanStudy(
     files,
     bytes,
     studyUid,
+    modality,
     madeFrom: `${sources.length} real files (${[...new Set(series.map((s) => s.series))].join(', ')}) repeated to ${count} instances with fresh Study/Series/SOP Instance UIDs (dcmodify; pixel data unchanged)`,
   };
 }
