@@ -61,6 +61,16 @@ describe('ImageCodecPool', () => {
     expect(p.rawBytesPerSecond()).toBeGreaterThan(0);
   });
 
+  it('copies a band that is a view of a larger buffer rather than take the whole buffer', async () => {
+    const p = pool({ size: 1 });
+    const big = Buffer.alloc(band.width * band.height * 2 + 100);
+    samples().copy(big, 100);
+    const view = big.subarray(100);
+    const coded = await p.encode(view, band);
+    expect(big.buffer.byteLength).toBe(big.length);
+    expect(decodeJpegLsFrame(coded.frame!).equals(big.subarray(100))).toBe(true);
+  });
+
   it('codes bands given at once on both workers, each to its own frame', async () => {
     const p = pool({ size: 2 });
     const inputs = [0, 1, 2, 3].map((k) => {

@@ -169,7 +169,11 @@ export class ImageCodecPool implements BandCodec {
       this.jobTimeoutMs,
     );
     slot.timer.unref();
-    const raw = new Uint8Array(job.raw.buffer, job.raw.byteOffset, job.raw.byteLength);
+    // Transferring a view of a larger buffer would take all of it from its owner: copy that one.
+    const whole = job.raw.byteOffset === 0 && job.raw.byteLength === job.raw.buffer.byteLength;
+    const raw = whole
+      ? new Uint8Array(job.raw.buffer, job.raw.byteOffset, job.raw.byteLength)
+      : Uint8Array.from(job.raw);
     slot.worker.postMessage({ id: job.id, raw, band: job.band } satisfies ImageCodecRequest, [
       raw.buffer as ArrayBuffer,
     ]);

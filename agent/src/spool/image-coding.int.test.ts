@@ -167,6 +167,41 @@ describe('image objects', () => {
     }, 120_000);
   });
 
+  describe('whatever the slices', () => {
+    it.each([7, 4099, 1 << 20])('cuts the same bands from slices of %i bytes', async (sliceBytes) => {
+      // A spool of its own: the same bytes again would be a duplicate, not a new object.
+      t = await openTempSpool({ compression: 'image' });
+      try {
+        for (const file of [
+          realDataFiles((f) => f.modality === 'CT')[0]!,
+          join(SAMPLES_DIR, 'SC_rgb_jpeg_dcmd.dcm'),
+        ]) {
+          const inst = received(await readFile(file), file);
+          const entry = await storeInstance(t.spool, inst.req, inst.dataset, sliceBytes);
+          const o = await openSpooled(t.spool, entry.id, t.keys.privateJwk);
+          expect(o.plain.equals(rawOf(inst))).toBe(true);
+          expect(count(o.codecs, 'jpegls')).toBe(1);
+        }
+      } finally {
+        await removeTempSpool(t);
+      }
+    });
+  });
+
+  it('seals a dataset that ends inside a band as zstd from there, byte for byte', async () => {
+    t = await openTempSpool({ compression: 'image' });
+    try {
+      const whole = received(await readFile(realDataFiles((f) => f.modality === 'CT')[0]!), 'ct');
+      const inst = { ...whole, dataset: whole.dataset.subarray(0, whole.dataset.length - 1000) };
+      const { entry, o } = await storeAndOpen(inst);
+      expect(o.header.compression).toBe('image');
+      expect(count(o.codecs, 'jpegls')).toBe(0);
+      expect(entry.coding).toMatchObject({ kind: 'image', jpegLsFrames: 0, fallbackFrames: 0 });
+    } finally {
+      await removeTempSpool(t);
+    }
+  });
+
   describe('when the codec gives no frame', () => {
     async function withCodec(imageCodec: BandCodec, fn: () => Promise<void>, opts: SpoolOptions = {}) {
       t = await openTempSpool({ compression: 'image', imageCodec, ...opts });
