@@ -1,5 +1,5 @@
 // Gateway settings from the console, in Chromium against a real control plane and agent: an admin sets
-// a facility's DICOM port and transfer-syntax policy on the facility page, sees a bad port refused as
+// a facility's DICOM port, transfer-syntax policy and upload compression on the facility page, sees a bad port refused as
 // typed in the API's own words, saves, and the running gateway re-binds to the new port with the new
 // policy. The facility page and the Gateway defaults page pass axe-core; `npm run screenshots` makes
 // their screenshots the README's (docs/screenshots/facility-settings.png, gateway-defaults.png).
@@ -14,7 +14,7 @@ import {
   screenshot,
   signIn,
 } from '../harness/browser.js';
-import { CLOUD_ADMIN, type Cloud, startCloud } from '../harness/cloud.js';
+import { CLOUD_ADMIN, type Cloud, type GatewayView, startCloud } from '../harness/cloud.js';
 import { echoscu, freePort } from '../harness/dcmtk.js';
 
 let cloud: Cloud;
@@ -23,7 +23,12 @@ let page: Page;
 let consoleErrors: string[];
 
 beforeAll(async () => {
-  cloud = await startCloud({ name: 'console-settings', aeTitle: 'SETTINGS' });
+  cloud = await startCloud({
+    name: 'console-settings',
+    aeTitle: 'SETTINGS',
+    // Heartbeats every second: the upload compression mode in force is read back from one.
+    env: { FERRY_HEARTBEAT_SECONDS: '1' },
+  });
   browser = await launchBrowser();
   ({ page } = await newPage(browser, { origin: cloud.cp.url }));
   consoleErrors = collectConsoleErrors(page);
@@ -36,7 +41,7 @@ afterAll(async () => {
 });
 
 describe('gateway settings in the console', () => {
-  it("an admin moves a facility's gateway to another port and policy; a bad port is refused as typed in the API's words", async () => {
+  it("an admin moves a facility's gateway to another port, policy and upload compression; a bad port is refused as typed in the API's words", async () => {
     await page.goto(`${cloud.cp.url}/facilities/${cloud.facilityId}`);
     const port = page.getByLabel('DICOM port');
     const portError = page.locator('#setting-port-error');
@@ -65,6 +70,7 @@ describe('gateway settings in the console', () => {
     await expect
       .poll(() => page.locator('[data-setting="transferSyntaxPolicy"] [data-own]').isChecked())
       .toBe(true);
+    await page.getByLabel('Upload compression').selectOption('zstd');
     await Promise.all([
       page.waitForURL(/notice=settings-saved/),
       page.getByRole('button', { name: 'Save gateway settings' }).first().click(),
@@ -83,6 +89,13 @@ describe('gateway settings in the console', () => {
         { timeout: 20_000 },
       )
       .toBe(`${newPort} prefer-uncompressed`);
+    // upload.compression too: agent.json holds it, and the gateway reports the spool coding by it.
+    expect((await cloud.agentConfig()).upload).toMatchObject({ compression: 'zstd' });
+    const gatewayId = String((await cloud.agentConfig()).gatewayId);
+    const coded = await cloud.waitForGateway<
+      GatewayView & { health: { compression?: { mode: string; reason: string } } | null }
+    >(gatewayId, (g) => g.health?.compression?.mode === 'zstd', 'reported upload compression zstd');
+    expect(coded.health?.compression?.reason).toBe('forced');
     await expect
       .poll(async () => (await echoscu({ port: newPort, calledAe: 'SETTINGS', timeoutMs: 5000 })).code, {
         timeout: 10_000,
