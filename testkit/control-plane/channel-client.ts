@@ -122,7 +122,7 @@ function wrap(ws: WebSocket): ChannelClient {
 export async function connectGateway(
   channelUrl: string,
   gateway: TestGateway,
-  opts: { configVersion?: number; agentVersion?: string; token?: AgentTokenOptions } = {},
+  opts: { configVersion?: number; agentVersion?: string; token?: AgentTokenOptions; protocol?: number } = {},
 ): Promise<{ client: ChannelClient; welcome: Extract<ServerMessage, { type: 'welcome' }> }> {
   const outcome = await openChannel(channelUrl, await gateway.token(opts.token));
   if (!outcome.ok) throw new Error(`channel refused: ${outcome.status} ${outcome.errorCode}`);
@@ -131,6 +131,7 @@ export async function connectGateway(
     type: 'hello',
     agentVersion: opts.agentVersion ?? 'test-agent',
     configVersion: opts.configVersion ?? 0,
+    ...(opts.protocol !== undefined && { v: opts.protocol }),
   });
   const welcome = await client.next('welcome');
   return { client, welcome };

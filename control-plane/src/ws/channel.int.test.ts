@@ -467,6 +467,23 @@ describe.each(BACKENDS)('agent channel (%s)', (backend) => {
       await current.client.close();
     });
 
+    it('leaves upload.compression out of the config for a protocol-8 agent (it would refuse the key), not for 9', async () => {
+      const gw = await enrollTestGateway(t, a);
+      const version = await pushConfig(t.database, gw.gatewayId, 'CODING', false);
+      const v8 = await connectGateway(server.channelUrl, gw, { configVersion: 0, protocol: 8 });
+      const old = await v8.client.next('config');
+      expect(old.version).toBe(version);
+      expect(old.config.upload).not.toHaveProperty('compression');
+      expect(old.config.upload).toMatchObject({ parallelism: 4 });
+      await v8.client.close();
+      const v9 = await connectGateway(server.channelUrl, gw, {
+        configVersion: 0,
+        protocol: PROTOCOL_VERSION,
+      });
+      expect((await v9.client.next('config')).config.upload).toMatchObject({ compression: 'auto' });
+      await v9.client.close();
+    });
+
     it('records applied and rejected versions, and refuses an ack for a version that does not exist', async () => {
       const gw = await enrollTestGateway(t, a);
       const v1 = await pushConfig(t.database, gw.gatewayId, 'ONE', false);

@@ -4,6 +4,7 @@ import {
   agentMessageSchema,
   CHANNEL_CLOSE,
   channelMessage,
+  configForProtocol,
   type DiagnosticRequest,
   FerryError,
   MIN_CHANNEL_PROTOCOL,
@@ -75,6 +76,8 @@ export class GatewayChannel {
   readonly openedAt = Date.now();
   /** The latest desired config this channel found at hello or sent since: what heartbeats are compared with. */
   private desired: GatewayConfigVersion | undefined;
+  /** The protocol the gateway said hello in; until then, the oldest the channel takes. */
+  private agentProtocol = MIN_CHANNEL_PROTOCOL;
   private readonly overrides = new LocalOverrideWatch();
   private invalidMessages = 0;
   private queue: Promise<void> = Promise.resolve();
@@ -109,7 +112,11 @@ export class GatewayChannel {
 
   sendConfig(row: GatewayConfigVersion): void {
     this.desired = row;
-    this.send({ type: 'config', version: row.version, config: row.config });
+    this.send({
+      type: 'config',
+      version: row.version,
+      config: configForProtocol(row.config, this.agentProtocol),
+    });
   }
 
   sendDiagnostic(id: string, request: DiagnosticRequest): void {
@@ -256,6 +263,7 @@ export class GatewayChannel {
       return;
     }
     this.channelId = randomUUID();
+    this.agentProtocol = msg.v;
     this.appliedVersion = msg.configVersion;
     this.recipientKeyThumbprint = msg.recipientKeyThumbprint;
     const { latest } = await openGatewayChannel({

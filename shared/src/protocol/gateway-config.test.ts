@@ -8,6 +8,7 @@ import {
   MAX_DICOM_PEERS,
 } from './dicom-peers.js';
 import {
+  configForProtocol,
   GATEWAY_CONFIG_DEFAULTS,
   gatewayConfigV2Schema,
   gatewaySettingsSchema,
@@ -124,5 +125,25 @@ describe('findListedPeer', () => {
     const neither = diagnosticRequestSchema.safeParse({ kind: 'echo', calledAeTitle: 'PACS' });
     expect(neither.success).toBe(false);
     expect(neither.error?.issues[0]?.message).toBe('name a listed peer (peer), or give its host and port');
+  });
+});
+
+describe('configForProtocol', () => {
+  const config = mergeGatewayConfig(
+    { aeTitle: 'CT', stablePeriodSeconds: 60 },
+    {},
+    { upload: { compression: 'image' } },
+  );
+
+  it('gives a protocol-8 agent no upload.compression (its strict upload group would refuse it)', () => {
+    const old = configForProtocol(config, 8);
+    expect(old.upload).not.toHaveProperty('compression');
+    expect(old.upload.parallelism).toBe(config.upload.parallelism);
+    expect(config.upload.compression).toBe('image');
+  });
+
+  it('gives protocol 9 and later the whole config', () => {
+    expect(configForProtocol(config, 9)).toBe(config);
+    expect(gatewayConfigV2Schema.parse(configForProtocol(config, 9)).upload.compression).toBe('image');
   });
 });

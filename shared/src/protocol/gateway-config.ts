@@ -134,6 +134,26 @@ export function mergeGatewayConfig(
   return merged as GatewayDesiredConfig;
 }
 
+/**
+ * The config as an agent speaking protocol `v` can read it: the settings added after `v`
+ * (`sinceProtocol`) are left out, and that agent runs its own default for them.
+ */
+export function configForProtocol<C extends Record<string, unknown>>(config: C, v: number): C {
+  const rows: Record<string, PushedSetting> = PUSHED_SETTINGS;
+  const newer = Object.keys(rows).filter((name) => (rows[name]!.sinceProtocol ?? 0) > v);
+  if (newer.length === 0) return config;
+  const out: Record<string, unknown> = { ...config };
+  for (const name of newer) {
+    const [head, field] = name.split('.') as [string, string | undefined];
+    if (field === undefined) delete out[head];
+    else if (out[head] && typeof out[head] === 'object') {
+      const { [field]: _dropped, ...rest } = out[head] as Record<string, unknown>;
+      out[head] = rest;
+    }
+  }
+  return out as C;
+}
+
 type AgentJsonShape = { [N in TopName]: AgentJsonSchemaOf<Rows[N]> } & {
   [G in GroupName]: FieldsOf<G, { [N in PushedSettingName]: AgentJsonSchemaOf<Rows[N]> }>;
 };

@@ -69,6 +69,11 @@ export interface PushedSetting<S extends z.ZodType = z.ZodType> {
    * Every setting added from now on needs it.
    */
   olderVersionsLackIt?: true;
+  /**
+   * The protocol version whose agents first read this setting: the control plane leaves it out of
+   * the config it pushes to an older agent, which would refuse the whole config for an unknown key.
+   */
+  sinceProtocol?: number;
   console?: ConsoleField;
 }
 
@@ -296,6 +301,7 @@ export const PUSHED_SETTINGS = {
     default: 'auto',
     appliesTo: 'group and facility',
     olderVersionsLackIt: true,
+    sinceProtocol: 9,
     console: {
       label: 'Upload compression',
       hint: 'Lossless coding before upload: auto follows the link and the codec; image codes pixels with JPEG-LS; zstd everything with zstd; none sends as received.',

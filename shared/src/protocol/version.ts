@@ -33,5 +33,11 @@
  *   URL, length, members with offset and length, expiry) and `PUT /blobs/packs/:packId`. Both sides
  *   keep the per-object path for a peer that does not ask for or offer packs, so the channel still
  *   takes protocol 7.
+ * 9 (2026-12-07): image objects: the object header's `compression` may be `image`, whose data frames
+ *   each name their codec (raw, zstd, or JPEG-LS for a band of native pixel rows) and decode to the
+ *   bytes as received; the gateway config's `upload.compression` (auto | image | zstd | none); the
+ *   health report's optional `compression` section. The control plane leaves `upload.compression` out
+ *   of the config it pushes to a version-8 agent (`configForProtocol`), so the channel still takes
+ *   protocol 7 and 8. A version-8 control plane cannot open image objects: upgrade it first.
  */
-export const PROTOCOL_VERSION = 8;
+export const PROTOCOL_VERSION = 9;
