@@ -8,9 +8,10 @@
 // that time) as a multiple of the link rate, and the agent's CPU seconds. Side by side, DCMTK
 // storescu -> storescp (+B) through an identically shaped proxy: the raw link's time for the study.
 //
-// The real data is small (6 CT slices, ~30 MR images), so each study is those files repeated with
+// The real data is small (5 CT slices, 31 MR images), so each study is those files repeated with
 // fresh UIDs (lib/wan-studies.ts); the pixel data is the real data. Each mode gets a fresh cloud; its
-// gateway is warmed with one small study first (a gateway in service has measured its link).
+// gateway is warmed with a small study first (~3 s of link time: a gateway in service has measured
+// its link).
 // Writes bench/results/wan-<timestamp>.json and wan-latest.json. FERRY_BENCH_WAN_LINKS (20mbit,100mbit),
 // FERRY_BENCH_WAN_MODES (none,zstd,image,auto) and FERRY_BENCH_WAN_STUDIES (ct,mr) pick rows.
 
@@ -114,6 +115,18 @@ async function sendAndWait(cloud: Cloud, study: WanStudy) {
     plainBytes: current.reduce((n, v) => n + v.plainBytes, 0),
     sealedBytes: current.reduce((n, v) => n + v.objectBytes, 0),
   };
+}
+
+/**
+ * The warm-up study lasts about this long on the raw link: long enough for the gateway to measure its
+ * uplink (the drain meter wants a busy period of over a second after the first delivery).
+ */
+const WARM_UP_LINK_SECONDS = 3;
+/** One real CT instance is about this big. */
+const CT_INSTANCE_BYTES = 507_000;
+
+function warmUpInstances(link: Link): number {
+  return Math.max(12, Math.ceil((WARM_UP_LINK_SECONDS * link.bitsPerSecond) / 8 / CT_INSTANCE_BYTES));
 }
 
 /** Heartbeats this often, so the coding report covers a study soon after it is retrievable. */
@@ -339,11 +352,12 @@ async function main(): Promise<void> {
   const studies = all.filter((s) =>
     picked<string>(['ct', 'mr'], process.env.FERRY_BENCH_WAN_STUDIES).includes(s.name),
   );
-  const warm = await wanStudy('warm', 'CT', 12);
-  for (const s of [...studies, warm])
+  const warms = new Map<string, WanStudy>();
+  for (const link of links) warms.set(link.name, await wanStudy('warm', 'CT', warmUpInstances(link)));
+  for (const s of [...studies, ...warms.values()])
     console.log(`${s.name}: ${s.files.length} instances, ${mb(s.bytes)} MB: ${s.madeFrom}`);
   console.log(
-    `each gateway is warmed first with the ${warm.name} study (${warm.files.length} CT instances, ${mb(warm.bytes)} MB)`,
+    `each gateway is warmed first with a CT study of ~${WARM_UP_LINK_SECONDS} s of its raw link time (${[...warms].map(([l, w]) => `${l}: ${w.files.length} instances`).join(', ')})`,
   );
   const refs = new Map<string, number>();
   const rows: Row[] = [];
@@ -355,6 +369,8 @@ async function main(): Promise<void> {
         `${link.name.padEnd(7)} ${s.name.padEnd(3)} storescu -> storescp ${round(seconds, 2)}s = ${round((s.bytes * 8) / seconds / 1e6, 1)} Mbit/s`,
       );
     }
+    const warm = warms.get(link.name);
+    if (!warm) throw new Error(`no warm-up study for ${link.name}`);
     for (const mode of modes) rows.push(...(await runMode(link, mode, studies, warm, refs)));
   }
   await rm(work, { recursive: true, force: true });
@@ -374,13 +390,13 @@ async function main(): Promise<void> {
     cpus: 2,
     loadAverage: { before: loadBefore, after: loadavg().map((x) => round(x, 2)) },
     links: links.map(({ name, bitsPerSecond, rttMs }) => ({ name, bitsPerSecond, rttMs })),
-    studies: [...studies, warm].map((s) => ({
+    studies: [...studies, ...warms.values()].map((s) => ({
       name: s.name,
       instances: s.files.length,
       bytes: s.bytes,
       madeFrom: s.madeFrom,
     })),
-    warmUp: `each mode's fresh gateway first sends and waits for the ${warm.name} study`,
+    warmUp: `each mode's fresh gateway first sends, and waits for, a CT study of ~${WARM_UP_LINK_SECONDS} s of raw link time`,
     verdicts: judged,
     results: rows,
   };
