@@ -1,7 +1,7 @@
 /**
  * The data frames of an image object (header compression 'image') for a Part-10 file, coded the way
  * shared/src/crypto/image-frames.ts says the cloud reads them: the native Pixel Data of 8- or 16-bit
- * greyscale, palette or RGB images as JPEG-LS bands (whole rows of one frame, at most 1 MiB each,
+ * images of one or three samples a pixel (not subsampled colour) as JPEG-LS bands (whole rows of one frame, at most 1 MiB each,
  * checked by encodeJpegLsVerified), everything else as zstd (or raw when zstd does not shrink it).
  * This is the cloud's side of the contract, built here from shared's coders: the agent's writer is
  * tested on its own.
@@ -25,10 +25,8 @@ import '../../control-plane/src/storage/jpegls-wasm.js';
 /** One stretch of the file and how it is to be coded: a pixel band, or bytes for zstd. */
 type Stretch = { at: number; end: number; band?: PixelBand };
 
-const PHOTOMETRIC_BY_SAMPLES = new Map<number, Set<string>>([
-  [1, new Set(['MONOCHROME1', 'MONOCHROME2', 'PALETTE COLOR'])],
-  [3, new Set(['RGB'])],
-]);
+/** Colour subsampled in pairs or quads: a frame's bytes are not rows of whole pixels. */
+const SUBSAMPLED = /^YBR_.*(422|420)$/;
 
 function firstValue(metadata: DicomJson, tag: string): unknown {
   const v = metadata[tag]?.Value;
@@ -47,6 +45,8 @@ export interface PixelPlan {
   start: number;
   /** Bytes of all frames (the value may hold a pad byte more). */
   bytes: number;
+  /** Bytes of one frame. */
+  frameBytes: number;
   /** Every band, in file order. */
   bands: { at: number; band: PixelBand }[];
 }
@@ -66,7 +66,7 @@ function bandsOf(start: number, plane: number, rows: number, rowBand: Omit<Pixel
 
 /**
  * How the image codec would cut `part10`'s Pixel Data, or undefined when it takes none of it
- * (encapsulated or deflated syntax, no pixels, a bit depth or colour model it cannot code exactly).
+ * (encapsulated or deflated syntax, no pixels, a bit depth or layout it cannot code as rows).
  */
 export async function pixelPlanOf(part10: Buffer): Promise<PixelPlan | undefined> {
   // Not a Part-10 file the control plane reads: its bytes go as zstd, as the agent would send them.
@@ -86,14 +86,16 @@ export async function pixelPlanOf(part10: Buffer): Promise<PixelPlan | undefined
   const planar = numberOf(metadata, '00280006') ?? 0;
   const signed = numberOf(metadata, '00280103') === 1;
   if (!rows || !width || (px.bitsAllocated !== 8 && px.bitsAllocated !== 16)) return undefined;
-  if (typeof photometric !== 'string' || !PHOTOMETRIC_BY_SAMPLES.get(samples)?.has(photometric))
-    return undefined;
+  if (samples !== 1 && samples !== 3) return undefined;
+  if (typeof photometric !== 'string' || SUBSAMPLED.test(photometric)) return undefined;
+  // 8-bit samples in a big endian OW value are swapped in pairs: not rows of samples as they are.
+  if (!layout.littleEndian && px.bitsAllocated === 8) return undefined;
   const sampleBytes = px.bitsAllocated / 8;
   const frameBytes = rows * width * samples * sampleBytes;
   const bytes = frameBytes * px.numberOfFrames;
   if (px.frameBits !== frameBytes * 8 || bytes === 0 || bytes > px.value.length) return undefined;
   const byPlane = samples === 3 && planar === 1;
-  const components = byPlane ? 1 : (samples as 1 | 3);
+  const components: 1 | 3 = byPlane || samples === 1 ? 1 : 3;
   if (width * components * sampleBytes > MAX_RAW_FRAME_BYTES) return undefined;
   const rowBand = {
     width,
@@ -109,7 +111,7 @@ export async function pixelPlanOf(part10: Buffer): Promise<PixelPlan | undefined
       bands.push(...bandsOf(px.value.offset + f * frameBytes, p * planeBytes, rows, rowBand));
     }
   }
-  return { start: px.value.offset, bytes, bands };
+  return { start: px.value.offset, bytes, frameBytes, bands };
 }
 
 async function zstdFrames(bytes: Buffer): Promise<CodedFrame[]> {
