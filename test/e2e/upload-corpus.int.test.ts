@@ -3,136 +3,26 @@
 // the same send, and QIDO must list each study with the right attributes. Then the same instances
 // through dicomweb-client, the client OHIF uses: metadata, frames and bulk data of every one, the
 // frames equal to the Pixel Data storescp received (read by pydicom, not by the server's dcmjs).
-import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, join } from 'node:path';
 import { mapLimit } from '@ferry/shared';
 import dicomweb from 'dicomweb-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Cloud, startCloud, storedVersions } from '../harness/cloud.js';
+import { type Cloud, startCloud } from '../harness/cloud.js';
 import { bigInstance, corpusFiles, ctCorpus, pydicomSamples } from '../harness/corpus.js';
-import {
-  freePort,
-  parseStorescuOutput,
-  requireTool,
-  startStorescp,
-  storescu,
-  type ToolResult,
-  topLevelStrings,
-} from '../harness/dcmtk.js';
+import { requireTool, topLevelStrings } from '../harness/dcmtk.js';
 import { sha256 } from '../harness/part10.js';
 import { type ExpectedPixels, expectedPixels } from '../harness/pixel-frames.js';
-import { datasetHash, listFiles } from '../harness/spool.js';
-
-interface Sent {
-  name: string;
-  studyUid: string;
-  seriesUid: string;
-  sopUid: string;
-  /** SHA-256 of the dataset storescp wrote for the same send. */
-  refSha: string;
-  refFile: string;
-}
-
-function successes(r: ToolResult): string[] {
-  return parseStorescuOutput(r.stderr)
-    .outcomes.filter((o) => o.status === 'Success')
-    .map((o) => o.file);
-}
-
-async function uids(file: string): Promise<{ studyUid: string; seriesUid: string; sopUid: string }> {
-  // Top level only: a referenced-series sequence can hold other UIDs before the instance's own.
-  const v = await topLevelStrings(file, ['0020,000d', '0020,000e', '0008,0018']);
-  return { studyUid: v['0020,000d'] ?? '', seriesUid: v['0020,000e'] ?? '', sopUid: v['0008,0018'] ?? '' };
-}
-
-/** Checks and sends run this many at a time: each mostly waits on another process. */
-const PARALLEL = 4;
-
-/** What storescp kept of one send, described for the checks after delivery. */
-async function describeRef(name: string, refFile: string): Promise<Sent> {
-  return { name, ...(await uids(refFile)), refSha: (await datasetHash(refFile)).sha256, refFile };
-}
-
-/** A storescp on a free port; tried again if a parallel send's storescp took that port first. */
-async function startRefScp(outDir: string): ReturnType<typeof startStorescp> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startStorescp({ port: await freePort(), outDir });
-    } catch (err) {
-      if (attempt === 3) throw err;
-    }
-  }
-}
-
-/** Sends `files` to the agent and to a fresh storescp in parallel; returns what storescp kept. */
-async function sendBoth(
-  cloud: Cloud,
-  files: string[],
-  extraArgs: string[],
-  refDir: string,
-): Promise<{ agent: ToolResult; refFiles: string[] }> {
-  const [agent, refFiles] = await Promise.all([
-    storescu({ port: cloud.agent.port, files, extraArgs, verbose: true, timeoutMs: 300_000 }),
-    sendRef(files, extraArgs, refDir),
-  ]);
-  return { agent, refFiles };
-}
-
-/**
- * What a fresh storescp keeps of `files`. storescp is the reference here, not what is tested: a send
- * it kept nothing of (seen once in CI with storescu exiting 0, likely a port another test's process
- * took between freePort and listen) is sent again to a new one, and the last failure names what
- * storescu and storescp said.
- */
-async function sendRef(files: string[], extraArgs: string[], refDir: string): Promise<string[]> {
-  let said = '';
-  for (let attempt = 1; attempt <= 3; attempt++) {
-    const dir = attempt === 1 ? refDir : `${refDir}-retry${attempt}`;
-    await mkdir(dir, { recursive: true });
-    const scp = await startRefScp(dir);
-    try {
-      const ref = await storescu({
-        port: scp.port,
-        calledAe: 'REF',
-        files,
-        extraArgs,
-        verbose: true,
-        timeoutMs: 300_000,
-      });
-      expect(ref.code, ref.stderr.slice(-2000)).toBe(0);
-      const kept = await listFiles(dir);
-      if (kept.length > 0) return kept;
-      said = `storescu: ${ref.stderr.slice(-1500)}\nstorescp: ${scp.output().slice(-1500)}`;
-    } finally {
-      await scp.stop();
-    }
-  }
-  throw new Error(`storescp kept nothing of ${files.join(', ')} in 3 tries\n${said}`);
-}
-
-/** Waits for each study to be complete, then checks every instance through WADO-RS. */
-async function expectDeliveredIdentical(cloud: Cloud, sent: Sent[], dir: string): Promise<void> {
-  // A later send of the same SOP Instance UID replaces it (a new version): compare with the last one.
-  const latest = new Map(sent.map((s) => [s.sopUid, s]));
-  const byStudy = new Map<string, Sent[]>();
-  for (const s of latest.values()) byStudy.set(s.studyUid, [...(byStudy.get(s.studyUid) ?? []), s]);
-  await mkdir(dir, { recursive: true });
-  const problems: string[] = [];
-  for (const [studyUid, list] of byStudy) {
-    const study = await cloud.waitForStudy(studyUid, { instances: list.length, timeoutMs: 300_000 });
-    expect(storedVersions(study).filter((v) => v.current)).toHaveLength(list.length);
-    // A few retrieves at once: each waits on the control plane, then on hashing here.
-    const differs = await mapLimit(list, PARALLEL, async (s) => {
-      const got = await cloud.wadoDataset(studyUid, s.seriesUid, s.sopUid, dir);
-      return got.sha256 !== s.refSha;
-    });
-    problems.push(
-      ...list.filter((_, i) => differs[i]).map((s) => `${s.name}: WADO dataset differs from storescp's`),
-    );
-  }
-  expect(problems).toEqual([]);
-}
+import {
+  describeRef,
+  expectDeliveredIdentical,
+  PARALLEL,
+  type Sent,
+  sendBoth,
+  successes,
+  uids,
+} from '../harness/reference-send.js';
+import { datasetHash } from '../harness/spool.js';
 
 type DicomJson = Record<
   string,
