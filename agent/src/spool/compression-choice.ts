@@ -19,9 +19,14 @@ export interface CompressionStatus {
   /** Whether objects begun now would be compressed at all (coding is not 'none'). */
   compressing: boolean;
   reason: CompressionReason;
-  /** Measured in the current busy period; undefined while idle or not yet measured. */
+  /** Delivered per second in the current busy period; undefined while idle or not yet measured. */
   drainBytesPerSecond: number | undefined;
-  /** The last rate measured, kept across idle periods; what `auto` uses while the meter knows none. */
+  /**
+   * The uploader's estimate of the link (bytes PUT per second of time with a PUT in flight) since the
+   * agent started; undefined until it has one. `auto` goes by it first.
+   */
+  linkBytesPerSecond: number | undefined;
+  /** The last rate known, kept across idle periods and restarts; what `auto` uses while neither is known. */
   lastDrainBytesPerSecond: number | undefined;
   /** The image codec's raw bytes per second as last reported; undefined: not measured yet. */
   codecBytesPerSecond: number | undefined;
@@ -38,8 +43,10 @@ export interface CompressionChoiceOptions {
 
 /**
  * The spool's per-object coding choice: the mode, and in `auto` the policy fed with the spool's
- * backlog, the drain rate it measures from its own delivered marks (or the last one it measured)
- * and the codec's rate. Changes are logged.
+ * backlog, the link rate and the codec's rate. The link rate is the uploader's busy-time estimate
+ * (noteLinkRate); until there is one, the drain rate measured from the spool's own delivered marks,
+ * which a sender held back by the codec or an idle spell keeps low; else the last rate known.
+ * Changes are logged.
  */
 export class CompressionChoice {
   private auto: AutoCompression = INITIAL_AUTO;
@@ -47,6 +54,8 @@ export class CompressionChoice {
   private readonly memory: UplinkMemory;
   private readonly clock: () => number;
   private readonly codecRate: () => number | undefined;
+  /** The uploader's latest link estimate; undefined until it sent enough to have one. */
+  private link: number | undefined;
 
   constructor(
     private mode: CompressionMode,
@@ -72,6 +81,14 @@ export class CompressionChoice {
     this.auto = INITIAL_AUTO;
   }
 
+  /** The uploader's estimate of what the link carries: the rate `auto` goes by, and the one remembered. */
+  noteLinkRate(bytesPerSecond: number): void {
+    if (!(bytesPerSecond > 0)) return;
+    this.link = bytesPerSecond;
+    this.memory.set(bytesPerSecond);
+    this.memory.save(this.clock());
+  }
+
   /** An object of `bytes` sealed bytes was marked delivered; `backlogBytes` is what is left. */
   delivered(bytes: number, backlogBytes: number): void {
     const now = this.clock();
@@ -82,18 +99,21 @@ export class CompressionChoice {
   /** The backlog is empty: keep what the busy period measured, then let the meter start afresh. */
   private idle(now: number): void {
     const rate = this.meter.rate(now);
-    if (rate !== undefined) {
+    // Once the uploader has measured the link, the drain rate (bounded by the sender) is not remembered.
+    if (rate !== undefined && this.link === undefined) {
       this.memory.set(rate);
       this.memory.save(now);
     }
     this.meter.idle();
   }
 
-  /** The link rate `auto` goes by: measured now, or else the last one measured. */
-  private linkRate(now: number): number | undefined {
+  /** The link rate `auto` goes by: the uploader's estimate, else the drain rate now, else the last known. */
+  private linkRate(now: number): { rate: number | undefined; source: 'uploader' | 'drain' | 'last' } {
+    if (this.link !== undefined) return { rate: this.link, source: 'uploader' };
     const measured = this.meter.rate(now);
-    if (measured !== undefined) this.memory.set(measured);
-    return measured ?? this.memory.get();
+    if (measured === undefined) return { rate: this.memory.get(), source: 'last' };
+    this.memory.set(measured);
+    return { rate: measured, source: 'drain' };
   }
 
   /** How the object beginning now is coded, with `backlogBytes` waiting to ship. */
@@ -101,11 +121,12 @@ export class CompressionChoice {
     if (this.mode !== 'auto') return this.mode;
     const now = this.clock();
     if (backlogBytes === 0) this.idle(now);
-    const drainBytesPerSecond = this.linkRate(now);
+    const link = this.linkRate(now);
+    const linkBytesPerSecond = link.rate;
     const codecBytesPerSecond = this.codecRate();
     const next = nextAutoCompression(this.auto, {
       backlogBytes,
-      drainBytesPerSecond,
+      linkBytesPerSecond,
       codecBytesPerSecond,
       now,
     });
@@ -119,7 +140,9 @@ export class CompressionChoice {
           compress: next.coding !== 'none',
           reason: next.reason,
           backlogBytes,
-          drainBytesPerSecond: rounded(drainBytesPerSecond),
+          linkBytesPerSecond: rounded(linkBytesPerSecond),
+          linkSource: link.source,
+          drainBytesPerSecond: rounded(this.meter.rate(now)),
           codecBytesPerSecond: rounded(codecBytesPerSecond),
         },
         next.coding === 'image'
@@ -135,6 +158,7 @@ export class CompressionChoice {
     const now = this.clock();
     const base = {
       drainBytesPerSecond: this.meter.rate(now),
+      linkBytesPerSecond: this.link,
       lastDrainBytesPerSecond: this.memory.get(),
       codecBytesPerSecond: this.codecRate(),
     };

@@ -29,7 +29,7 @@ describe('auto compression policy', () => {
   const codec = 30 * MB;
   const view = (over: Partial<UplinkView>): UplinkView => ({
     backlogBytes: 0,
-    drainBytesPerSecond: undefined,
+    linkBytesPerSecond: undefined,
     codecBytesPerSecond: codec,
     now: MIN_HOLD_MS * 10,
     ...over,
@@ -54,20 +54,20 @@ describe('auto compression policy', () => {
     const link = 2.5 * MB; // 20 Mbit/s
     for (const backlogBytes of [0, 1 * MB, 1000 * MB])
       expect(
-        nextAutoCompression(INITIAL_AUTO, view({ backlogBytes, drainBytesPerSecond: link, now: 1000 })),
+        nextAutoCompression(INITIAL_AUTO, view({ backlogBytes, linkBytesPerSecond: link, now: 1000 })),
       ).toEqual({ coding: 'image', reason: 'uplink_slower_than_codec', since: 1000 });
     // A stalled uplink (rate 0 with a backlog) is slower than any codec.
-    expect(nextAutoCompression(INITIAL_AUTO, view({ backlogBytes: 1, drainBytesPerSecond: 0 })).coding).toBe(
+    expect(nextAutoCompression(INITIAL_AUTO, view({ backlogBytes: 1, linkBytesPerSecond: 0 })).coding).toBe(
       'image',
     );
   });
 
   it('goes by DEFAULT_CODEC_BYTES_PER_SECOND until the codec has a measured rate', () => {
     const link = DEFAULT_CODEC_BYTES_PER_SECOND * 0.9;
-    const unknownCodec = view({ drainBytesPerSecond: link, codecBytesPerSecond: undefined });
+    const unknownCodec = view({ linkBytesPerSecond: link, codecBytesPerSecond: undefined });
     expect(nextAutoCompression(INITIAL_AUTO, unknownCodec).coding).toBe('image');
     // A codec measured slower than the link: image coding would be the bottleneck.
-    const slowCodec = view({ drainBytesPerSecond: link, codecBytesPerSecond: link / 2 });
+    const slowCodec = view({ linkBytesPerSecond: link, codecBytesPerSecond: link / 2 });
     expect(nextAutoCompression(INITIAL_AUTO, slowCodec)).toMatchObject({
       coding: 'none',
       reason: 'fast_uplink',
@@ -79,26 +79,26 @@ describe('auto compression policy', () => {
     expect(
       nextAutoCompression(
         INITIAL_AUTO,
-        view({ backlogBytes: rate * (ON_DRAIN_SECONDS + 1), drainBytesPerSecond: rate }),
+        view({ backlogBytes: rate * (ON_DRAIN_SECONDS + 1), linkBytesPerSecond: rate }),
       ),
     ).toMatchObject({ coding: 'zstd', reason: 'slow_uplink' });
     expect(
       nextAutoCompression(
         zstd,
-        view({ backlogBytes: rate * (OFF_DRAIN_SECONDS - 1), drainBytesPerSecond: rate }),
+        view({ backlogBytes: rate * (OFF_DRAIN_SECONDS - 1), linkBytesPerSecond: rate }),
       ),
     ).toMatchObject({
       coding: 'none',
       reason: 'fast_uplink',
     });
     const between = rate * ((ON_DRAIN_SECONDS + OFF_DRAIN_SECONDS) / 2);
-    expect(nextAutoCompression(zstd, view({ backlogBytes: between, drainBytesPerSecond: rate }))).toBe(zstd);
-    expect(
-      nextAutoCompression(INITIAL_AUTO, view({ backlogBytes: between, drainBytesPerSecond: rate })),
-    ).toBe(INITIAL_AUTO);
+    expect(nextAutoCompression(zstd, view({ backlogBytes: between, linkBytesPerSecond: rate }))).toBe(zstd);
+    expect(nextAutoCompression(INITIAL_AUTO, view({ backlogBytes: between, linkBytesPerSecond: rate }))).toBe(
+      INITIAL_AUTO,
+    );
     // An image choice made for a slower link steps down to zstd there: the codec would hold it back.
     expect(
-      nextAutoCompression(image, view({ backlogBytes: between, drainBytesPerSecond: rate })),
+      nextAutoCompression(image, view({ backlogBytes: between, linkBytesPerSecond: rate })),
     ).toMatchObject({
       coding: 'zstd',
       reason: 'slow_uplink',
@@ -107,18 +107,16 @@ describe('auto compression policy', () => {
 
   it('leaves image only once the link is IMAGE_OFF_FACTOR faster than the codec', () => {
     const near = codec * ((1 + IMAGE_OFF_FACTOR) / 2);
-    expect(nextAutoCompression(image, view({ drainBytesPerSecond: near }))).toBe(image);
-    expect(nextAutoCompression(INITIAL_AUTO, view({ drainBytesPerSecond: near })).coding).toBe('none');
-    expect(nextAutoCompression(image, view({ drainBytesPerSecond: codec * IMAGE_OFF_FACTOR }))).toMatchObject(
-      {
-        coding: 'none',
-        reason: 'fast_uplink',
-      },
-    );
+    expect(nextAutoCompression(image, view({ linkBytesPerSecond: near }))).toBe(image);
+    expect(nextAutoCompression(INITIAL_AUTO, view({ linkBytesPerSecond: near })).coding).toBe('none');
+    expect(nextAutoCompression(image, view({ linkBytesPerSecond: codec * IMAGE_OFF_FACTOR }))).toMatchObject({
+      coding: 'none',
+      reason: 'fast_uplink',
+    });
   });
 
   it('holds every change for MIN_HOLD_MS, but names a new reason for the same coding at once', () => {
-    const fast = { backlogBytes: 1 * MB, drainBytesPerSecond: 100 * MB };
+    const fast = { backlogBytes: 1 * MB, linkBytesPerSecond: 100 * MB };
     const since = { ...zstd, since: 1000 };
     expect(nextAutoCompression(since, view({ ...fast, now: 1000 + MIN_HOLD_MS - 1 }))).toBe(since);
     expect(nextAutoCompression(since, view({ ...fast, now: 1000 + MIN_HOLD_MS }))).toEqual({
@@ -127,11 +125,57 @@ describe('auto compression policy', () => {
       since: 1000 + MIN_HOLD_MS,
     });
     const unmeasured: AutoCompression = { coding: 'image', reason: 'large_backlog_unmeasured', since: 1000 };
-    expect(nextAutoCompression(unmeasured, view({ drainBytesPerSecond: 1 * MB, now: 1001 }))).toEqual({
+    expect(nextAutoCompression(unmeasured, view({ linkBytesPerSecond: 1 * MB, now: 1001 }))).toEqual({
       coding: 'image',
       reason: 'uplink_slower_than_codec',
       since: 1000,
     });
+  });
+});
+
+describe('auto compression policy, by the link estimate (issue 19: a fast link while coding images)', () => {
+  const codec = 40 * MB;
+  const at = (over: Partial<UplinkView>): UplinkView => ({
+    backlogBytes: 20 * MB,
+    linkBytesPerSecond: undefined,
+    codecBytesPerSecond: codec,
+    now: MIN_HOLD_MS * 10,
+    ...over,
+  });
+
+  it('leaves image on a 1 Gbit/s link (120 MB/s) with the codec at 40 MB/s: the zstd/none rule decides', () => {
+    const gigabit = 120 * MB;
+    expect(nextAutoCompression(image, at({ linkBytesPerSecond: gigabit }))).toMatchObject({
+      coding: 'none',
+      reason: 'fast_uplink',
+    });
+    // A backlog that takes longer than ON_DRAIN_SECONDS to drain even at 1 Gbit/s gets zstd.
+    const big = gigabit * (ON_DRAIN_SECONDS + 1);
+    expect(nextAutoCompression(image, at({ backlogBytes: big, linkBytesPerSecond: gigabit }))).toMatchObject({
+      coding: 'zstd',
+      reason: 'slow_uplink',
+    });
+  });
+
+  it('keeps image on a 20 Mbit/s link, and chooses it there from none', () => {
+    const link = 2.5 * MB;
+    expect(nextAutoCompression(image, at({ linkBytesPerSecond: link }))).toBe(image);
+    expect(nextAutoCompression(INITIAL_AUTO, at({ linkBytesPerSecond: link }))).toMatchObject({
+      coding: 'image',
+      reason: 'uplink_slower_than_codec',
+    });
+  });
+
+  it('holds image between the codec rate and IMAGE_OFF_FACTOR times it, and for MIN_HOLD_MS', () => {
+    for (const link of [codec, codec * 1.1, codec * IMAGE_OFF_FACTOR - 1])
+      expect(nextAutoCompression(image, at({ linkBytesPerSecond: link }))).toBe(image);
+    // From none, the same band keeps none: neither side flaps on a link near the codec's rate.
+    expect(nextAutoCompression(INITIAL_AUTO, at({ linkBytesPerSecond: codec * 1.1 })).coding).toBe('none');
+    // Even a gigabit estimate waits out the hold of a choice just made.
+    const justChosen = { ...image, since: 1000 };
+    const gigabit = at({ linkBytesPerSecond: 120 * MB, now: 1000 + MIN_HOLD_MS - 1 });
+    expect(nextAutoCompression(justChosen, gigabit)).toBe(justChosen);
+    expect(nextAutoCompression(justChosen, { ...gigabit, now: 1000 + MIN_HOLD_MS }).coding).toBe('none');
   });
 });
 
@@ -247,6 +291,28 @@ describe('compression choice', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it("goes by the uploader's link estimate over the drain rate, and remembers it", () => {
+    const clock = { now: 0 };
+    const memory = UplinkMemory.inMemory();
+    const choice = new CompressionChoice('auto', pino({ level: 'silent' }), {
+      clock: () => clock.now,
+      codecBytesPerSecond: () => 40 * MB,
+      memory,
+    });
+    // Coding images on a fast link: the spool delivers only what the codec puts out.
+    deliverAt1MBps(choice, clock, 30 * MB);
+    expect(choice.choose(30 * MB)).toBe('image');
+    // The uploader's PUTs found 120 MB/s (1 Gbit/s): once the hold is over, the backlog's drain time decides.
+    choice.noteLinkRate(120 * MB);
+    clock.now += MIN_HOLD_MS;
+    expect(choice.choose(30 * MB)).toBe('none');
+    expect(choice.status()).toMatchObject({ reason: 'fast_uplink', linkBytesPerSecond: 120 * MB });
+    expect(memory.get()).toBe(120 * MB);
+    // An idle spell does not make the codec-bound drain rate the remembered link.
+    choice.delivered(1 * MB, 0);
+    expect(memory.get()).toBe(120 * MB);
   });
 
   it('follows a forced mode whatever the uplink does, and a mode set live from the next object on', () => {

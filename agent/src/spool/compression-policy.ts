@@ -16,10 +16,12 @@ export interface UplinkView {
   /** Sealed bytes spooled or uploading: still to be shipped. */
   backlogBytes: number;
   /**
-   * Sealed bytes delivered per second: measured in the current busy period, or else the last rate
-   * measured before the uplink went idle; undefined when nothing was ever measured.
+   * What the uplink carries per second: the uploader's estimate (bytes PUT per second of time with a
+   * PUT in flight, so neither idle time nor a sender held back by the codec lowers it; a bandwidth
+   * cap does, as it should), else the spool's drain rate while no estimate exists yet, else the last
+   * rate known before the uplink went idle; undefined when nothing was ever measured.
    */
-  drainBytesPerSecond: number | undefined;
+  linkBytesPerSecond: number | undefined;
   /** Raw bytes per second the image codec codes and verifies (all its workers); undefined: unknown. */
   codecBytesPerSecond: number | undefined;
   /** Milliseconds on a monotonic clock. */
@@ -87,7 +89,7 @@ type Want = { coding: ObjectCoding; reason: CompressionReason };
  * codec, even for one study; zstd is nearly free but gains ~1.2x, so it pays only for a backlog.
  */
 function wanted(prev: AutoCompression, u: UplinkView): Want | undefined {
-  const rate = u.drainBytesPerSecond;
+  const rate = u.linkBytesPerSecond;
   if (rate === undefined) {
     if (u.backlogBytes >= UNMEASURED_ON_BYTES) return { coding: 'image', reason: 'large_backlog_unmeasured' };
     if (u.backlogBytes < UNMEASURED_OFF_BYTES) return { coding: 'none', reason: 'small_backlog_unmeasured' };

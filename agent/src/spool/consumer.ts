@@ -44,6 +44,11 @@ export interface SpoolConsumer {
    * else among `ids` is left alone. Resolves with the ids whose copies are gone.
    */
   purgeDelivered(ids: readonly string[], opts: PurgeOptions): Promise<string[]>;
+  /**
+   * The uplink's capacity as the uploader measured it (bytes PUT per second of time with a PUT in
+   * flight): the rate the `auto` compression rule goes by.
+   */
+  noteUplinkRate(bytesPerSecond: number): void;
   /** A sweeper that purges delivered local copies `retentionMs` after their receipt while started. */
   retention(opts: RetentionOptions): Retention;
 }

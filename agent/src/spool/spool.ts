@@ -210,6 +210,10 @@ export class Spool implements InstanceStore, SpoolConsumer, InstanceFates {
     this.compression.setMode(mode);
   }
 
+  noteUplinkRate(bytesPerSecond: number): void {
+    this.compression.noteLinkRate(bytesPerSecond);
+  }
+
   /** How objects begun now are coded, and why (the heartbeat's `compression`). */
   compressionStatus(): CompressionStatus {
     return this.compression.status();

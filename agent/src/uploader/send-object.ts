@@ -38,7 +38,7 @@ export function range(spool: SealedReader, e: IndexEntry, start: number, end: nu
  */
 export async function sendParts(opts: {
   spool: SealedReader;
-  api: UploadApi;
+  api: Pick<UploadApi, 'putPart'>;
   bucket: TokenBucket | undefined;
   entry: IndexEntry;
   target: UploadTarget;
@@ -82,7 +82,8 @@ export async function sendParts(opts: {
 
 export interface SendDeps {
   spool: Pick<SpoolConsumer, 'mark' | 'readSealedRange' | 'readFailure' | 'openObjectReader'>;
-  api: UploadApi;
+  /** Part and pack PUTs (timed for the link estimate: link-meter.ts). */
+  api: Pick<UploadApi, 'putPart'>;
   caps: UploadCaps;
   completer: Completer;
   delivery: Delivery;

@@ -278,6 +278,36 @@ describe('uploader against the real control plane', () => {
     }
   }, 120_000);
 
+  it("measures the link by its PUTs' busy time, a capped one at its cap, and tells the spool", async () => {
+    const r = await rig();
+    try {
+      const cap = 4 * MiB;
+      const first = await receive(r.spool, { tail: privateOb(randomBytes(10 * MiB)) });
+      const capped = r.uploader({ bandwidthBytesPerSecond: cap, parallelism: 2 });
+      expect(capped.linkBytesPerSecond).toBeUndefined();
+      capped.start();
+      await until('delivered', () => r.spool.log.get(first.id)?.state === 'delivered', 30_000);
+      // The cap is the link as far as coding is concerned: the estimate is the capped rate.
+      const measured = capped.linkBytesPerSecond!;
+      expect(measured).toBeGreaterThan(cap * 0.6);
+      expect(measured).toBeLessThan(cap * 1.25);
+      expect(r.spool.compressionStatus().linkBytesPerSecond).toBe(measured);
+      await capped.stop();
+
+      const second = await receive(r.spool, { tail: privateOb(randomBytes(10 * MiB)) });
+      const free = r.uploader({ bandwidthBytesPerSecond: 0, parallelism: 2 });
+      free.start();
+      await until('delivered', () => r.spool.log.get(second.id)?.state === 'delivered', 30_000);
+      // Loopback without a cap: far faster than the cap, and the spool goes by the new estimate.
+      expect(free.linkBytesPerSecond!).toBeGreaterThan(cap * 2);
+      expect(r.spool.compressionStatus().linkBytesPerSecond).toBe(free.linkBytesPerSecond);
+      expect(r.spool.compressionStatus().lastDrainBytesPerSecond).toBe(free.linkBytesPerSecond);
+      await free.stop();
+    } finally {
+      await r.close();
+    }
+  }, 120_000);
+
   it('resumes after a stop mid-object, sending only the parts the control plane lacks', async () => {
     const r = await rig();
     try {

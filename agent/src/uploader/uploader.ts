@@ -7,6 +7,7 @@ import { MAX_BATCH_BYTES, MAX_BATCH_OBJECTS, UploadCaps } from './caps.js';
 import { Completer } from './completer.js';
 import { Delivery } from './deliver.js';
 import { Failures } from './failures.js';
+import { LinkMeter, meteredPuts } from './link-meter.js';
 import { offerInHalves, offerOf } from './offer.js';
 import { type SendDeps, sendObject } from './send-object.js';
 import { packMembers, sendPack } from './send-pack.js';
@@ -64,6 +65,8 @@ export class Uploader {
   private readonly send: SendDeps;
   private readonly pollMs: number;
   private queue: WorkQueue;
+  /** The link's capacity as the PUTs find it, kept across idle periods and restarts of the loop. */
+  private readonly link = new LinkMeter();
 
   private status: UploaderState = 'idle';
   private abort = new AbortController();
@@ -107,7 +110,7 @@ export class Uploader {
     });
     this.send = {
       spool: deps.spool,
-      api: deps.api,
+      api: meteredPuts(deps.api, this.link, (rate) => deps.spool.noteUplinkRate(rate)),
       caps: this.caps,
       completer: new Completer(deps.api, signal),
       delivery,
@@ -193,6 +196,11 @@ export class Uploader {
   /** The upload cap in force now (0 = unlimited). */
   get currentCap(): number {
     return this.caps.bytesPerSecond;
+  }
+
+  /** Bytes per second the link carried while PUTs were in flight; undefined until measured. */
+  get linkBytesPerSecond(): number | undefined {
+    return this.link.bytesPerSecond();
   }
 
   stats(): UploaderStats {
