@@ -39,6 +39,11 @@ export interface CompressionChoiceOptions {
   memory?: UplinkMemory;
   /** Milliseconds, monotonic; tests drive it. */
   clock?: () => number;
+  /**
+   * Called whenever objects begun from now on will be coded as images (mode `image`, or `auto`
+   * turning to image), so the codec's workers start before the first band needs one.
+   */
+  onImageCoding?: () => void;
 }
 
 /**
@@ -54,6 +59,7 @@ export class CompressionChoice {
   private readonly memory: UplinkMemory;
   private readonly clock: () => number;
   private readonly codecRate: () => number | undefined;
+  private readonly onImageCoding: () => void;
   /** The uploader's latest link estimate; undefined until it sent enough to have one. */
   private link: number | undefined;
 
@@ -65,6 +71,8 @@ export class CompressionChoice {
     this.memory = opts.memory ?? UplinkMemory.inMemory();
     this.clock = opts.clock ?? (() => performance.now());
     this.codecRate = opts.codecBytesPerSecond ?? (() => undefined);
+    this.onImageCoding = opts.onImageCoding ?? (() => undefined);
+    if (mode === 'image') this.onImageCoding();
   }
 
   /**
@@ -79,6 +87,7 @@ export class CompressionChoice {
     );
     this.mode = mode;
     this.auto = INITIAL_AUTO;
+    if (mode === 'image') this.onImageCoding();
   }
 
   /** The uploader's estimate of what the link carries: the rate `auto` goes by, and the one remembered. */
@@ -132,6 +141,7 @@ export class CompressionChoice {
     });
     const changed = next.coding !== this.auto.coding;
     this.auto = next;
+    if (changed && next.coding === 'image') this.onImageCoding();
     if (changed)
       this.log.info(
         {

@@ -315,6 +315,30 @@ describe('compression choice', () => {
     expect(memory.get()).toBe(120 * MB);
   });
 
+  it('tells the codec to start its workers when objects are to be coded as images, and only then', () => {
+    const clock = { now: 0 };
+    const log = pino({ level: 'silent' });
+    let warmed = 0;
+    const onImageCoding = () => warmed++;
+    new CompressionChoice('image', log, { onImageCoding });
+    expect(warmed).toBe(1);
+    const none = new CompressionChoice('none', log, { onImageCoding });
+    none.setMode('zstd');
+    expect(none.choose(UNMEASURED_ON_BYTES)).toBe('zstd');
+    expect(warmed).toBe(1);
+    none.setMode('image');
+    expect(warmed).toBe(2);
+    const auto = new CompressionChoice('auto', log, { clock: () => clock.now, onImageCoding });
+    auto.noteLinkRate(120 * MB);
+    expect(auto.choose(1 * MB)).toBe('none');
+    expect(warmed).toBe(2);
+    auto.noteLinkRate(2.5 * MB);
+    clock.now = MIN_HOLD_MS;
+    expect(auto.choose(1 * MB)).toBe('image');
+    expect(auto.choose(1 * MB)).toBe('image');
+    expect(warmed).toBe(3);
+  });
+
   it('follows a forced mode whatever the uplink does, and a mode set live from the next object on', () => {
     const log = pino({ level: 'silent' });
     expect(new CompressionChoice('zstd', log).choose(0)).toBe('zstd');

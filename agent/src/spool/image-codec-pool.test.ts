@@ -71,6 +71,25 @@ describe('ImageCodecPool', () => {
     expect(decodeJpegLsFrame(coded.frame!).equals(big.subarray(100))).toBe(true);
   });
 
+  it('starts its workers ahead of the first band when warmed, and only once', async () => {
+    const p = pool({ size: 2 });
+    expect(p.workers).toBe(0);
+    p.warm();
+    p.warm();
+    expect(p.workers).toBe(2);
+    const copies = [samples(), samples()];
+    const out = await Promise.all(copies.map((b) => p.encode(Buffer.from(b), band)));
+    out.forEach((o, k) => {
+      expect(decodeJpegLsFrame(o.frame!).equals(copies[k]!)).toBe(true);
+    });
+    // The bands went to the warmed workers: none started for them.
+    expect(p.workers).toBe(2);
+    const closed = pool({ size: 2 });
+    await closed.close();
+    closed.warm();
+    expect(closed.workers).toBe(0);
+  });
+
   it('codes bands given at once on both workers, each to its own frame', async () => {
     const p = pool({ size: 2 });
     const inputs = [0, 1, 2, 3].map((k) => {

@@ -1,7 +1,8 @@
 /**
  * The worker threads that code pixel bands with JPEG-LS (image-codec-worker.ts) for image objects.
  * A 512×512 16-bit slice takes ~15 ms to encode and verify: on the event loop it would hold every
- * association's C-STORE, so it runs beside it. Workers start on first use. The pool never fails a
+ * association's C-STORE, so it runs beside it. Workers start on first use, or ahead of it (warm) once
+ * the spool knows it will code images: starting one takes ~0.4 s. The pool never fails a
  * band: a full queue, a dead or stuck worker, or a band CharLS cannot code exactly all answer
  * "no frame", and the writer seals that band as zstd. No instance is lost to the codec.
  */
@@ -106,6 +107,25 @@ export class ImageCodecPool implements BandCodec {
       this.queue.push({ id: this.nextId++, raw, band, resolve });
       this.pump();
     });
+  }
+
+  /**
+   * Starts every worker not running yet, so the first band does not wait for one to load CharLS.
+   * Idle workers do not keep the process alive.
+   */
+  warm(): void {
+    while (!this.closed && this.slots.size < this.size && this.crashes < MAX_CRASHES) {
+      try {
+        this.start();
+      } catch (err) {
+        this.noteCrash(err instanceof Error ? err : new Error(String(err)));
+      }
+    }
+  }
+
+  /** Workers running (started, whether or not CharLS has loaded yet). */
+  get workers(): number {
+    return this.slots.size;
   }
 
   /**

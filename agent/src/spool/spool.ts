@@ -145,6 +145,8 @@ export class Spool implements InstanceStore, SpoolConsumer, InstanceFates {
     const compression = new CompressionChoice(opts.compression ?? 'auto', logger, {
       memory: await UplinkMemory.open(paths, logger),
       ...(codecRate ? { codecBytesPerSecond: codecRate } : {}),
+      // Only a spool that codes images starts the codec's workers, before its first image object.
+      ...(pool ? { onImageCoding: () => pool.warm() } : {}),
     });
     const spool = new Spool(
       paths,
@@ -157,6 +159,9 @@ export class Spool implements InstanceStore, SpoolConsumer, InstanceFates {
       pool,
     );
     await spool.recover();
+    // `auto` decides now from the link last known, so a spool that will code images starts the
+    // codec's workers before its first object, and the coding in force is reported from the start.
+    compression.choose(log.backlogBytes());
     return spool;
   }
 
