@@ -126,6 +126,7 @@ describe('HealthMonitor', () => {
       codecBytesPerSecond: () => 41e6,
     });
     choice.choose(300 << 20);
+    choice.noteLinkRate(2_500_000);
     const tally = new CodingTally();
     tally.record('CT', {
       instances: 1,
@@ -149,7 +150,8 @@ describe('HealthMonitor', () => {
       coding: 'image',
       reason: 'large_backlog_unmeasured',
       drainBytesPerSecond: null,
-      lastDrainBytesPerSecond: null,
+      lastDrainBytesPerSecond: 2_500_000,
+      linkBytesPerSecond: 2_500_000,
       codecBytesPerSecond: 41e6,
       byModality: [
         {

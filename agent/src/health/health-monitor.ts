@@ -64,6 +64,7 @@ export function compressionReportOf(c: {
     reason: c.status.reason,
     drainBytesPerSecond: orNull(c.status.drainBytesPerSecond),
     lastDrainBytesPerSecond: orNull(c.status.lastDrainBytesPerSecond),
+    linkBytesPerSecond: orNull(c.status.linkBytesPerSecond),
     codecBytesPerSecond: orNull(c.status.codecBytesPerSecond),
     byModality: Object.entries(c.coding)
       .sort((a, b) => b[1].rawBytes - a[1].rawBytes)

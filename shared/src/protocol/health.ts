@@ -80,6 +80,11 @@ export const compressionReportSchema = z.object({
   drainBytesPerSecond: z.number().min(0).nullable(),
   /** The last rate measured before the uplink went idle; null when never measured. */
   lastDrainBytesPerSecond: z.number().min(0).nullable(),
+  /**
+   * The uplink as the uploads find it (bytes PUT over the time a PUT was in flight), which `auto`
+   * goes by; null until measured. Agents before it omit it.
+   */
+  linkBytesPerSecond: z.number().min(0).nullable().optional(),
   /** Raw bytes per second the image codec codes and verifies; null until measured. */
   codecBytesPerSecond: z.number().min(0).nullable(),
   byModality: z.array(modalityCodingSchema).max(64),

@@ -64,7 +64,10 @@ function Cells({ r }: { r: Row }) {
 export function CodingReport({ health }: { health: HealthReport | null | undefined }) {
   const c = health?.compression;
   if (!c) return null;
-  const link = rate(c.drainBytesPerSecond) ?? rate(c.lastDrainBytesPerSecond);
+  // The uploads' own estimate when the agent sends it; else the delivered rate (older agents).
+  const link =
+    rate(c.linkBytesPerSecond ?? null) ?? rate(c.drainBytesPerSecond) ?? rate(c.lastDrainBytesPerSecond);
+  const busy = c.linkBytesPerSecond != null || c.drainBytesPerSecond !== null;
   const total = sum(c.byModality);
   return (
     <section aria-labelledby="gw-coding">
@@ -82,7 +85,7 @@ export function CodingReport({ health }: { health: HealthReport | null | undefin
         <dd data-coding="link">
           {link === null ? (
             <span class="muted">not measured yet</span>
-          ) : c.drainBytesPerSecond === null ? (
+          ) : !busy ? (
             `${link} when last busy`
           ) : (
             link

@@ -148,6 +148,28 @@ describe.each(BACKENDS)('gateway page (%s)', (backend) => {
     expect(res.html).toContain('Revoke gateway');
   });
 
+  it('shows the uplink as the uploads measured it when the gateway reports that estimate', async () => {
+    const measured = await enrollTestGateway(t, g, { hostname: 'gw-link' });
+    await seedGatewayStatus(t.database.db, measured.gatewayId, {
+      status: 'online',
+      statusSince: since,
+      health: healthReport({
+        compression: {
+          mode: 'auto',
+          coding: 'zstd',
+          reason: 'slow_uplink',
+          drainBytesPerSecond: null,
+          lastDrainBytesPerSecond: 2_621_440,
+          linkBytesPerSecond: 12_582_912,
+          codecBytesPerSecond: null,
+          byModality: [],
+        },
+      }),
+    });
+    const res = await consoleGet(t, `/gateways/${measured.gatewayId}`, admin);
+    expect(res.html).toContain('<dd data-coding="link">12 MiB/s</dd>');
+  });
+
   it('shows upload compression: the coding and why, the rates, and received, sent and ratio by modality', async () => {
     const coded = await enrollTestGateway(t, g, { hostname: 'gw-coded' });
     await seedGatewayStatus(t.database.db, coded.gatewayId, {
