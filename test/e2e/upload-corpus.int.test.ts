@@ -9,7 +9,7 @@ import { mapLimit } from '@ferry/shared';
 import dicomweb from 'dicomweb-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Cloud, startCloud } from '../harness/cloud.js';
-import { bigInstance, corpusFiles, ctCorpus, pydicomSamples } from '../harness/corpus.js';
+import { bigInstance, corpusFiles, ctCorpus } from '../harness/corpus.js';
 import { requireTool, topLevelStrings } from '../harness/dcmtk.js';
 import { sha256 } from '../harness/part10.js';
 import { type ExpectedPixels, expectedPixels } from '../harness/pixel-frames.js';
@@ -19,6 +19,7 @@ import {
   PARALLEL,
   type Sent,
   sendBoth,
+  sendPydicomSamples,
   successes,
   uids,
 } from '../harness/reference-send.js';
@@ -233,29 +234,7 @@ describe.each([
   afterAll(() => cloud?.close());
 
   it('delivers every pydicom sample byte-identical, and QIDO lists each study', async () => {
-    const numbered = pydicomSamples().map((sample, i) => ({ ...sample, i }));
-    // Some samples are one instance in several transfer syntaxes: those go one after another, in
-    // list order, so the last of them is the version to compare with; distinct instances go in parallel.
-    const bySop = new Map<string, typeof numbered>();
-    const sops = await mapLimit(numbered, PARALLEL, async (s) => (await uids(s.file)).sopUid);
-    for (const [i, s] of numbered.entries()) {
-      const sop = sops[i] || s.file;
-      bySop.set(sop, [...(bySop.get(sop) ?? []), s]);
-    }
-    const sent: Sent[] = new Array(numbered.length);
-    await mapLimit([...bySop.values()], PARALLEL, async (group) => {
-      for (const sample of group) {
-        const { agent, refFiles } = await sendBoth(
-          cloud,
-          [sample.file],
-          sample.options,
-          join(cloud.root, 'ref-samples', String(sample.i)),
-        );
-        expect(successes(agent), `${basename(sample.file)}: ${agent.stderr.slice(-1500)}`).toHaveLength(1);
-        const refFile = refFiles[0]!;
-        sent[sample.i] = await describeRef(basename(sample.file), refFile);
-      }
-    });
+    const sent = await sendPydicomSamples(cloud, join(cloud.root, 'ref-samples'));
     await expectDeliveredIdentical(cloud, sent, join(cloud.root, 'wado-samples'));
     samples = sent;
 

@@ -13,7 +13,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pixelPlanOf } from '../../testkit/control-plane/image-object.js';
 import { sleep } from '../harness/agent.js';
 import { type Cloud, startCloud } from '../harness/cloud.js';
-import { pydicomSamples } from '../harness/corpus.js';
 import { dicomStrings, requireTool } from '../harness/dcmtk.js';
 import { realDataFiles } from '../harness/real-data.js';
 import {
@@ -22,8 +21,8 @@ import {
   PARALLEL,
   type Sent,
   sendBoth,
+  sendPydicomSamples,
   successes,
-  uids,
 } from '../harness/reference-send.js';
 
 /** The agent's writer leaves frames below this to zstd (agent/src/spool/pixel-bands.ts MIN_FRAME_BYTES). */
@@ -138,28 +137,7 @@ describe.each([{ blobs: 'fs' as const }, { blobs: 's3' as const }])(
     afterAll(() => cloud?.close());
 
     it('delivers every pydicom sample byte-identical, JPEG-LS exactly where the pixels allow', async () => {
-      const numbered = pydicomSamples().map((sample, i) => ({ ...sample, i }));
-      // One instance in several syntaxes goes one send after another (the last is the current
-      // version); distinct instances go in parallel.
-      const bySop = new Map<string, typeof numbered>();
-      const sops = await mapLimit(numbered, PARALLEL, async (s) => (await uids(s.file)).sopUid);
-      for (const [i, s] of numbered.entries()) {
-        const sop = sops[i] || s.file;
-        bySop.set(sop, [...(bySop.get(sop) ?? []), s]);
-      }
-      const sent: Sent[] = new Array(numbered.length);
-      await mapLimit([...bySop.values()], PARALLEL, async (group) => {
-        for (const sample of group) {
-          const { agent, refFiles } = await sendBoth(
-            cloud,
-            [sample.file],
-            sample.options,
-            join(cloud.root, 'ref-samples', String(sample.i)),
-          );
-          expect(successes(agent), `${basename(sample.file)}: ${agent.stderr.slice(-1500)}`).toHaveLength(1);
-          sent[sample.i] = await describeRef(basename(sample.file), refFiles[0]!);
-        }
-      });
+      const sent = await sendPydicomSamples(cloud, join(cloud.root, 'ref-samples'));
       await expectDeliveredIdentical(cloud, sent, join(cloud.root, 'wado-samples'));
       expect(await codingProblems(cloud, sent, new Set())).toEqual([]);
     }, 900_000);

@@ -2,9 +2,11 @@
 // WADO-RS returns of each instance must be byte-identical to what storescp kept of the same send
 // (storescu's options may convert a file on the way, so the file itself is not the reference).
 import { mkdir } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { mapLimit } from '@ferry/shared';
 import { expect } from 'vitest';
 import { type Cloud, storedVersions } from './cloud.js';
+import { pydicomSamples } from './corpus.js';
 import {
   freePort,
   parseStorescuOutput,
@@ -123,4 +125,33 @@ export async function expectDeliveredIdentical(cloud: Cloud, sent: Sent[], dir: 
     );
   }
   expect(problems).toEqual([]);
+}
+
+/**
+ * Sends every pydicom sample to the agent and to storescp. Some samples are one instance in several
+ * transfer syntaxes: those go one after another, in list order, so the last of them is the version
+ * to compare with; distinct instances go in parallel. Returns what storescp kept, in list order.
+ */
+export async function sendPydicomSamples(cloud: Cloud, refDir: string): Promise<Sent[]> {
+  const numbered = pydicomSamples().map((sample, i) => ({ ...sample, i }));
+  const bySop = new Map<string, typeof numbered>();
+  const sops = await mapLimit(numbered, PARALLEL, async (s) => (await uids(s.file)).sopUid);
+  for (const [i, s] of numbered.entries()) {
+    const sop = sops[i] || s.file;
+    bySop.set(sop, [...(bySop.get(sop) ?? []), s]);
+  }
+  const sent: Sent[] = new Array(numbered.length);
+  await mapLimit([...bySop.values()], PARALLEL, async (group) => {
+    for (const sample of group) {
+      const { agent, refFiles } = await sendBoth(
+        cloud,
+        [sample.file],
+        sample.options,
+        join(refDir, String(sample.i)),
+      );
+      expect(successes(agent), `${basename(sample.file)}: ${agent.stderr.slice(-1500)}`).toHaveLength(1);
+      sent[sample.i] = await describeRef(basename(sample.file), refFiles[0]!);
+    }
+  });
+  return sent;
 }
