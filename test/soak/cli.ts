@@ -1,5 +1,5 @@
 // `npm run soak -- --duration 30m [--seed N] [--big-bytes 1GiB] [--senders 3] [--fresh-bytes 512MiB]
-// [--out DIR]`: runs the soak (soak.ts), prints the summary table, writes it to bench/results/ and
+// [--compression auto|image|zstd|none] [--out DIR]`: runs the soak (soak.ts), prints the summary table, writes it to bench/results/ and
 // exits 1 when any check failed.
 import { parseArgs } from 'node:util';
 import startRealServices from '../setup/real-services.js';
@@ -7,7 +7,7 @@ import { DEFAULT_BIG_BYTES, parseBytes, parseDuration, SOAK_DEFAULTS } from './o
 import { runSoak } from './soak.js';
 
 const USAGE =
-  'usage: npm run soak -- --duration 90s|30m|1h [--seed N] [--big-bytes 1GiB] [--senders N] [--fresh-bytes 512MiB] [--out DIR]';
+  'usage: npm run soak -- --duration 90s|30m|1h [--seed N] [--big-bytes 1GiB] [--senders N] [--fresh-bytes 512MiB] [--compression auto|image|zstd|none] [--out DIR]';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -17,6 +17,7 @@ async function main(): Promise<void> {
       'big-bytes': { type: 'string' },
       senders: { type: 'string' },
       'fresh-bytes': { type: 'string' },
+      compression: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean' },
     },
@@ -30,7 +31,13 @@ async function main(): Promise<void> {
   startRealServices();
   const seed = values.seed ? Number(values.seed) : SOAK_DEFAULTS.seed;
   const sliceSenders = values.senders ? Number(values.senders) : SOAK_DEFAULTS.sliceSenders;
-  if (!Number.isInteger(seed) || !Number.isInteger(sliceSenders) || sliceSenders < 1) {
+  const compression = values.compression ?? 'auto';
+  if (
+    !Number.isInteger(seed) ||
+    !Number.isInteger(sliceSenders) ||
+    sliceSenders < 1 ||
+    !['auto', 'image', 'zstd', 'none'].includes(compression)
+  ) {
     console.error(USAGE);
     process.exitCode = 2;
     return;
@@ -41,6 +48,7 @@ async function main(): Promise<void> {
     sliceSenders,
     bigBytes: values['big-bytes'] ? parseBytes(values['big-bytes']) : DEFAULT_BIG_BYTES,
     ...(values['fresh-bytes'] ? { freshBytes: parseBytes(values['fresh-bytes']) } : {}),
+    compression,
     ...(values.out ? { resultsDir: values.out } : {}),
   });
   if (result.files) console.log(`results written to ${result.files.md} and ${result.files.json}`);

@@ -22,6 +22,8 @@ export interface SoakOptions {
   freshBytes?: number;
   /** How long to wait for the agent's spool to drain once the chaos is healed. */
   drainTimeoutMs?: number;
+  /** The agent's `upload.compression` (default auto, as gateways run; `image` puts every slice through the codec). */
+  compression?: string;
   /** Where the summary is written (default bench/results/; the short test writes to its scratch dir). */
   resultsDir?: string;
   /** Progress lines (default console.log). */

@@ -65,6 +65,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       tcpProxyControlPlane: true,
       tcpProxyS3: true,
       stablePeriodSeconds: 2,
+      agentConfig: { upload: { compression: opts.compression ?? 'auto' } },
     });
     const c = cloud;
     const watch = new AgentWatch(c.agent);
@@ -76,7 +77,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     const ctx: SendersContext = { cloud: c, tally, until: start + o.durationMs, random, log };
     const plan = planChaos(o.durationMs, random);
     log(
-      `soak: sending for ${(o.durationMs / 1000).toFixed(0)} s with ${o.sliceSenders + 2} senders; chaos at ` +
+      `soak: sending for ${(o.durationMs / 1000).toFixed(0)} s with ${o.sliceSenders + 2} senders ` +
+        `(upload.compression ${opts.compression ?? 'auto'}); chaos at ` +
         `kill -9 ${fmtTimes(plan.agentKills)}, control plane ${fmtTimes(plan.controlPlaneRestarts)}, S3 ${fmtTimes(plan.s3Episodes)}`,
     );
     const budget = new FreshBudget(o.freshBytes, start, o.durationMs);
