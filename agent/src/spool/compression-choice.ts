@@ -7,6 +7,9 @@ import {
   INITIAL_AUTO,
   nextAutoCompression,
   type ObjectCoding,
+  type PredictedTimes,
+  predictedTimes,
+  type UplinkView,
 } from './compression-policy.js';
 import { DrainMeter } from './drain-meter.js';
 import { UplinkMemory } from './uplink-memory.js';
@@ -28,13 +31,15 @@ export interface CompressionStatus {
   linkBytesPerSecond: number | undefined;
   /** The last rate known, kept across idle periods and restarts; what `auto` uses while neither is known. */
   lastDrainBytesPerSecond: number | undefined;
-  /** The image codec's raw bytes per second as last reported; undefined: not measured yet. */
+  /** One image codec worker's raw bytes per second as last reported; undefined: not measured yet. */
   codecBytesPerSecond: number | undefined;
 }
 
 export interface CompressionChoiceOptions {
-  /** The image codec's measured raw throughput (the worker pool's); undefined until it has one. */
+  /** One image codec worker's measured raw throughput (the pool's); undefined until it has one. */
   codecBytesPerSecond?: () => number | undefined;
+  /** Raw ÷ sealed of the spool's recent image and zstd objects; undefined ones take the defaults. */
+  ratios?: () => CodingRatios;
   /** The last uplink rate, kept across idle periods and restarts (unset: in memory only). */
   memory?: UplinkMemory;
   /** Milliseconds, monotonic; tests drive it. */
@@ -44,6 +49,12 @@ export interface CompressionChoiceOptions {
    * turning to image), so the codec's workers start before the first band needs one.
    */
   onImageCoding?: () => void;
+}
+
+/** What each coding got on the spool's recent objects (CodingTally.ratio). */
+export interface CodingRatios {
+  image: number | undefined;
+  zstd: number | undefined;
 }
 
 /**
@@ -60,6 +71,7 @@ export class CompressionChoice {
   private readonly clock: () => number;
   private readonly codecRate: () => number | undefined;
   private readonly onImageCoding: () => void;
+  private readonly ratios: () => CodingRatios;
   /** The uploader's latest link estimate; undefined until it sent enough to have one. */
   private link: number | undefined;
 
@@ -72,6 +84,7 @@ export class CompressionChoice {
     this.clock = opts.clock ?? (() => performance.now());
     this.codecRate = opts.codecBytesPerSecond ?? (() => undefined);
     this.onImageCoding = opts.onImageCoding ?? (() => undefined);
+    this.ratios = opts.ratios ?? (() => ({ image: undefined, zstd: undefined }));
     if (mode === 'image') this.onImageCoding();
   }
 
@@ -133,12 +146,16 @@ export class CompressionChoice {
     const link = this.linkRate(now);
     const linkBytesPerSecond = link.rate;
     const codecBytesPerSecond = this.codecRate();
-    const next = nextAutoCompression(this.auto, {
+    const ratios = this.ratios();
+    const view: UplinkView = {
       backlogBytes,
       linkBytesPerSecond,
       codecBytesPerSecond,
+      imageRatio: ratios.image,
+      zstdRatio: ratios.zstd,
       now,
-    });
+    };
+    const next = nextAutoCompression(this.auto, view);
     const changed = next.coding !== this.auto.coding;
     this.auto = next;
     if (changed && next.coding === 'image') this.onImageCoding();
@@ -154,9 +171,15 @@ export class CompressionChoice {
           linkSource: link.source,
           drainBytesPerSecond: rounded(this.meter.rate(now)),
           codecBytesPerSecond: rounded(codecBytesPerSecond),
+          imageRatio: ratios.image,
+          zstdRatio: ratios.zstd,
+          // Predicted milliseconds per raw MB of a study under each coding, as the rule weighed them.
+          ...(linkBytesPerSecond === undefined
+            ? {}
+            : { msPerMB: msPerMB(predictedTimes(view, linkBytesPerSecond)) }),
         },
         next.coding === 'image'
-          ? 'coding pixel data of new objects: the uplink is slower than the image codec'
+          ? 'coding pixel data of new objects: studies are predicted to be retrievable sooner'
           : next.coding === 'zstd'
             ? 'compressing new objects: the uplink is the bottleneck'
             : 'new objects go uncompressed',
@@ -191,3 +214,9 @@ export class CompressionChoice {
 }
 
 const rounded = (n: number | undefined) => (n === undefined ? undefined : Math.round(n));
+
+const msPerMB = (t: PredictedTimes) => ({
+  image: +(t.image * 1e9).toFixed(1),
+  zstd: +(t.zstd * 1e9).toFixed(1),
+  none: +(t.none * 1e9).toFixed(1),
+});

@@ -7,12 +7,16 @@ import { CompressionChoice } from './compression-choice.js';
 import {
   type AutoCompression,
   DEFAULT_CODEC_BYTES_PER_SECOND,
-  IMAGE_OFF_FACTOR,
+  DEFAULT_IMAGE_RATIO,
+  DEFAULT_ZSTD_RATIO,
+  IMAGE_GAIN,
   INITIAL_AUTO,
   MIN_HOLD_MS,
   nextAutoCompression,
   OFF_DRAIN_SECONDS,
   ON_DRAIN_SECONDS,
+  predictedTimes,
+  RECEIVE_BYTES_PER_SECOND,
   UNMEASURED_OFF_BYTES,
   UNMEASURED_ON_BYTES,
   type UplinkView,
@@ -63,14 +67,14 @@ describe('auto compression policy', () => {
   });
 
   it('goes by DEFAULT_CODEC_BYTES_PER_SECOND until the codec has a measured rate', () => {
-    const link = DEFAULT_CODEC_BYTES_PER_SECOND * 0.9;
+    const link = DEFAULT_CODEC_BYTES_PER_SECOND / 6;
     const unknownCodec = view({ linkBytesPerSecond: link, codecBytesPerSecond: undefined });
     expect(nextAutoCompression(INITIAL_AUTO, unknownCodec).coding).toBe('image');
-    // A codec measured slower than the link: image coding would be the bottleneck.
-    const slowCodec = view({ linkBytesPerSecond: link, codecBytesPerSecond: link / 2 });
+    // A codec measured as slow as the link: each C-STORE would wait longer for it than zstd's upload takes.
+    const slowCodec = view({ linkBytesPerSecond: link, codecBytesPerSecond: link });
     expect(nextAutoCompression(INITIAL_AUTO, slowCodec)).toMatchObject({
-      coding: 'none',
-      reason: 'fast_uplink',
+      coding: 'zstd',
+      reason: 'slow_uplink',
     });
   });
 
@@ -102,16 +106,6 @@ describe('auto compression policy', () => {
     ).toMatchObject({
       coding: 'zstd',
       reason: 'slow_uplink',
-    });
-  });
-
-  it('leaves image only once the link is IMAGE_OFF_FACTOR faster than the codec', () => {
-    const near = codec * ((1 + IMAGE_OFF_FACTOR) / 2);
-    expect(nextAutoCompression(image, view({ linkBytesPerSecond: near }))).toBe(image);
-    expect(nextAutoCompression(INITIAL_AUTO, view({ linkBytesPerSecond: near })).coding).toBe('none');
-    expect(nextAutoCompression(image, view({ linkBytesPerSecond: codec * IMAGE_OFF_FACTOR }))).toMatchObject({
-      coding: 'none',
-      reason: 'fast_uplink',
     });
   });
 
@@ -166,16 +160,94 @@ describe('auto compression policy, by the link estimate (issue 19: a fast link w
     });
   });
 
-  it('holds image between the codec rate and IMAGE_OFF_FACTOR times it, and for MIN_HOLD_MS', () => {
-    for (const link of [codec, codec * 1.1, codec * IMAGE_OFF_FACTOR - 1])
-      expect(nextAutoCompression(image, at({ linkBytesPerSecond: link }))).toBe(image);
-    // From none, the same band keeps none: neither side flaps on a link near the codec's rate.
-    expect(nextAutoCompression(INITIAL_AUTO, at({ linkBytesPerSecond: codec * 1.1 })).coding).toBe('none');
-    // Even a gigabit estimate waits out the hold of a choice just made.
+  it('waits out the hold of a choice just made, even for a gigabit estimate', () => {
     const justChosen = { ...image, since: 1000 };
     const gigabit = at({ linkBytesPerSecond: 120 * MB, now: 1000 + MIN_HOLD_MS - 1 });
     expect(nextAutoCompression(justChosen, gigabit)).toBe(justChosen);
     expect(nextAutoCompression(justChosen, { ...gigabit, now: 1000 + MIN_HOLD_MS }).coding).toBe('none');
+  });
+});
+
+describe('auto compression policy, by predicted study time (issue 19: intake at 100 Mbit/s)', () => {
+  const at = (over: Partial<UplinkView>): UplinkView => ({
+    backlogBytes: 20 * MB,
+    linkBytesPerSecond: undefined,
+    codecBytesPerSecond: 25 * MB,
+    now: MIN_HOLD_MS * 10,
+    ...over,
+  });
+  const mbit = (n: number) => (n * 1e6) / 8;
+
+  it('predicts each coding as the slower of intake (receive, plus the codec for image) and upload', () => {
+    const t = predictedTimes(at({}), mbit(100));
+    expect(t.image).toBeCloseTo(1 / RECEIVE_BYTES_PER_SECOND + 1 / (25 * MB), 15);
+    expect(t.zstd).toBeCloseTo(1 / (mbit(100) * DEFAULT_ZSTD_RATIO), 15);
+    expect(t.none).toBeCloseTo(1 / mbit(100), 15);
+    // On a slow link every coding is upload-bound: ratios alone decide.
+    const slow = predictedTimes(at({}), mbit(20));
+    expect(slow.image).toBeCloseTo(1 / (mbit(20) * DEFAULT_IMAGE_RATIO), 15);
+  });
+
+  it('codes images at 20 Mbit/s, for any backlog', () => {
+    for (const backlogBytes of [0, 1 * MB, 1000 * MB])
+      expect(nextAutoCompression(zstd, at({ backlogBytes, linkBytesPerSecond: mbit(20) }))).toMatchObject({
+        coding: 'image',
+        reason: 'uplink_slower_than_codec',
+      });
+  });
+
+  it('takes zstd at 100 Mbit/s with the codec at 25 MB/s a worker, even for one small study', () => {
+    for (const prev of [INITIAL_AUTO, image, zstd])
+      for (const backlogBytes of [0, 1 * MB, 1000 * MB])
+        expect(nextAutoCompression(prev, at({ backlogBytes, linkBytesPerSecond: mbit(100) }))).toMatchObject({
+          coding: 'zstd',
+          reason: 'slow_uplink',
+        });
+  });
+
+  it('leaves 1 Gbit/s to the backlog rule: none for a small backlog, zstd for a large one', () => {
+    const gigabit = mbit(1000);
+    for (const prev of [INITIAL_AUTO, image]) {
+      expect(nextAutoCompression(prev, at({ linkBytesPerSecond: gigabit }))).toMatchObject({
+        coding: 'none',
+        reason: 'fast_uplink',
+      });
+      const big = gigabit * (ON_DRAIN_SECONDS + 1);
+      expect(nextAutoCompression(prev, at({ backlogBytes: big, linkBytesPerSecond: gigabit }))).toMatchObject(
+        { coding: 'zstd', reason: 'slow_uplink' },
+      );
+    }
+  });
+
+  it('takes zstd at 20 Mbit/s when the codec, slowed by load, would hold each C-STORE too long', () => {
+    const loaded = at({ linkBytesPerSecond: mbit(20), codecBytesPerSecond: 4 * MB });
+    for (const prev of [INITIAL_AUTO, image])
+      expect(nextAutoCompression(prev, loaded)).toMatchObject({ coding: 'zstd', reason: 'slow_uplink' });
+  });
+
+  it('follows the ratios the spool measured', () => {
+    // A codec fast enough that image coding wins at 100 Mbit/s with the default ratios...
+    const fast = at({ linkBytesPerSecond: mbit(100), codecBytesPerSecond: 80 * MB });
+    expect(nextAutoCompression(zstd, fast).coding).toBe('image');
+    // ...loses to zstd on traffic whose pixels JPEG-LS shrinks little more than zstd does,
+    expect(nextAutoCompression(zstd, { ...fast, imageRatio: 1.9 }).coding).toBe('zstd');
+    // and with the codec at 25 MB/s image wins when zstd gains little on this traffic.
+    const slow = at({ linkBytesPerSecond: mbit(100) });
+    expect(nextAutoCompression(zstd, slow).coding).toBe('zstd');
+    expect(nextAutoCompression(zstd, { ...slow, zstdRatio: 1.2 }).coding).toBe('image');
+    // Traffic zstd does not shrink (already compressed pixels) leaves none to the backlog rule.
+    const link = at({ backlogBytes: 1 * MB, linkBytesPerSecond: mbit(100), imageRatio: 1, zstdRatio: 1 });
+    expect(nextAutoCompression(zstd, link)).toMatchObject({ coding: 'none', reason: 'fast_uplink' });
+  });
+
+  it('chooses image only when it predicts IMAGE_GAIN sooner, and keeps it while it predicts sooner at all', () => {
+    // At 100 Mbit/s with the codec at 30 MB/s image predicts ~2.5% sooner than zstd: neither flips.
+    const close = at({ linkBytesPerSecond: mbit(100), codecBytesPerSecond: 30 * MB });
+    const t = predictedTimes(close, mbit(100));
+    expect(t.image).toBeLessThan(t.zstd);
+    expect(t.image * IMAGE_GAIN).toBeGreaterThan(t.zstd);
+    expect(nextAutoCompression(image, close)).toBe(image);
+    expect(nextAutoCompression(zstd, close)).toBe(zstd);
   });
 });
 
@@ -243,7 +315,7 @@ describe('compression choice', () => {
     ]);
   });
 
-  it("keeps zstd's rule when the codec is slower than the link", () => {
+  it('takes zstd when the codec is slower than the link', () => {
     const clock = { now: 0 };
     const { log, changes } = logged();
     const choice = new CompressionChoice('auto', log, {
@@ -255,11 +327,32 @@ describe('compression choice', () => {
     expect(changes()).toMatchObject([
       { coding: 'zstd', reason: 'slow_uplink', codecBytesPerSecond: 0.5 * MB },
     ]);
-    // The backlog empties: the link kept up with a small backlog, and the next object goes uncoded.
+    // The backlog empties, but the link is as slow as it was: zstd still predicts studies sooner.
     choice.delivered(1 * MB, 0);
     clock.now = 3000 + MIN_HOLD_MS;
-    expect(choice.choose(0)).toBe('none');
-    expect(changes()).toHaveLength(2);
+    expect(choice.choose(0)).toBe('zstd');
+    expect(changes()).toHaveLength(1);
+  });
+
+  it("weighs the spool's measured ratios, and logs them with the predicted times", () => {
+    const clock = { now: 0 };
+    const { log, changes } = logged();
+    const ratios = { image: undefined as number | undefined, zstd: undefined as number | undefined };
+    const choice = new CompressionChoice('auto', log, {
+      clock: () => clock.now,
+      codecBytesPerSecond: () => 80 * MB,
+      ratios: () => ratios,
+    });
+    choice.noteLinkRate(12.5 * MB);
+    expect(choice.choose(1 * MB)).toBe('image');
+    // Pixels that JPEG-LS shrinks less than zstd is assumed to: image coding no longer pays.
+    ratios.image = 1.7;
+    clock.now = MIN_HOLD_MS;
+    expect(choice.choose(1 * MB)).toBe('zstd');
+    expect(changes()).toMatchObject([
+      { coding: 'image', msPerMB: { image: 26.7 } },
+      { coding: 'zstd', imageRatio: 1.7, msPerMB: { zstd: 44.4, none: 80 } },
+    ]);
   });
 
   it('remembers the last measured link over an idle period, and across a restart', async () => {

@@ -22,17 +22,27 @@ export interface UplinkView {
    * rate known before the uplink went idle; undefined when nothing was ever measured.
    */
   linkBytesPerSecond: number | undefined;
-  /** Raw bytes per second the image codec codes and verifies (all its workers); undefined: unknown. */
+  /**
+   * Raw bytes per second one image codec worker codes and verifies; undefined: unknown. The C-STORE
+   * of an image object waits for its last bands, so this, not the whole pool's rate, bounds intake.
+   */
   codecBytesPerSecond: number | undefined;
+  /** Raw ÷ sealed bytes of recent image objects of this spool; undefined: too few measured yet. */
+  imageRatio?: number | undefined;
+  /** The same for recent zstd objects. */
+  zstdRatio?: number | undefined;
   /** Milliseconds on a monotonic clock. */
   now: number;
 }
 
 export type CompressionReason =
   | 'forced'
-  /** The uplink is slower than the image codec: coding costs less time than it saves on the wire. */
+  /**
+   * Image coding is predicted to make studies retrievable clearly sooner than zstd: the link, not
+   * the codec on the C-STORE path, is what holds them back (the name is older than the rule).
+   */
   | 'uplink_slower_than_codec'
-  /** The codec would be the bottleneck, but the backlog drains slowly: zstd's cheap gain pays. */
+  /** Image coding would hold intake back, but zstd predicts studies sooner than none, or the backlog drains slowly. */
   | 'slow_uplink'
   | 'fast_uplink'
   | 'large_backlog_unmeasured'
@@ -52,12 +62,22 @@ export interface AutoCompression {
  */
 export const DEFAULT_CODEC_BYTES_PER_SECOND = 30e6;
 /**
- * Image coding stays on until the link is this much faster than the codec: near the crossover the
- * two cost about the same, and a link rate that wobbles around the codec's must not flap the choice.
+ * What the receive path takes in per second without the image codec (parse, zstd on the thread
+ * pool, seal, fsync): about what storescu reaches against the gateway with zstd. Image coding adds
+ * the codec's time on top, as a C-STORE is answered only once its bands are sealed.
  */
-export const IMAGE_OFF_FACTOR = 1.25;
+export const RECEIVE_BYTES_PER_SECOND = 100e6;
+/** Raw ÷ sealed until the spool has measured its own: JPEG-LS on CT and MR, zstd-1 on the same. */
+export const DEFAULT_IMAGE_RATIO = 3;
+export const DEFAULT_ZSTD_RATIO = 1.8;
 /**
- * With a link faster than the codec, zstd (~400 MB/s, ~1.2:1) pays once the backlog would take
+ * A coding is chosen by predicted time only when that is this much below the others', and left once
+ * it is no longer below: near a crossover two codings cost about the same, and inputs that wobble
+ * around it must not flap the choice.
+ */
+export const IMAGE_GAIN = 1.1;
+/**
+ * When image coding does not pay, zstd (~400 MB/s, ~1.2:1) pays once the backlog would take
  * longer than this to drain at the measured rate...
  */
 export const ON_DRAIN_SECONDS = 10;
@@ -81,12 +101,37 @@ export const INITIAL_AUTO: AutoCompression = {
 
 type Want = { coding: ObjectCoding; reason: CompressionReason };
 
+/** Predicted seconds per raw byte of a study under each coding: the slower of intake and upload. */
+export interface PredictedTimes {
+  image: number;
+  zstd: number;
+  none: number;
+}
+
+/**
+ * The study is retrievable after about max(intake time, upload time). zstd and none take in at the
+ * receive path's rate; image coding adds the codec's time per byte to each C-STORE (coding is on its
+ * path). Each ships its ratio times fewer bytes. A stalled link (rate 0) counts as one byte a
+ * second: only the ratios differ then.
+ */
+export function predictedTimes(u: UplinkView, link: number): PredictedTimes {
+  const codec = u.codecBytesPerSecond ?? DEFAULT_CODEC_BYTES_PER_SECOND;
+  const rate = Math.max(link, 1);
+  const receive = 1 / RECEIVE_BYTES_PER_SECOND;
+  return {
+    image: Math.max(receive + 1 / codec, 1 / (rate * (u.imageRatio ?? DEFAULT_IMAGE_RATIO))),
+    zstd: Math.max(receive, 1 / (rate * (u.zstdRatio ?? DEFAULT_ZSTD_RATIO))),
+    none: Math.max(receive, 1 / rate),
+  };
+}
+
 /**
  * What the inputs alone ask for, or undefined between on and off thresholds (keep the choice).
  *
- * The study is retrievable after roughly max(receive + code time, upload time). Image coding gains
- * 3-4x on CT and MR but codes at the codec's rate, so it wins whenever the link is slower than the
- * codec, even for one study; zstd is nearly free but gains ~1.2x, so it pays only for a backlog.
+ * A coding is chosen when its predicted study time is clearly (IMAGE_GAIN) below the cheaper
+ * codings', and kept while it is below: image (3-4x on CT and MR) on a slow link even for one study,
+ * zstd where image coding would hold intake back but the link is still the bottleneck. When neither
+ * predicts a gain (the link outruns the receive path), the backlog's drain time decides zstd or none.
  */
 function wanted(prev: AutoCompression, u: UplinkView): Want | undefined {
   const rate = u.linkBytesPerSecond;
@@ -95,18 +140,19 @@ function wanted(prev: AutoCompression, u: UplinkView): Want | undefined {
     if (u.backlogBytes < UNMEASURED_OFF_BYTES) return { coding: 'none', reason: 'small_backlog_unmeasured' };
     return undefined;
   }
-  const codec = u.codecBytesPerSecond ?? DEFAULT_CODEC_BYTES_PER_SECOND;
-  // A measured rate of 0 (the uplink stalled with a backlog) is slower than any codec.
-  const slowerThan = prev.coding === 'image' ? codec * IMAGE_OFF_FACTOR : codec;
-  if (rate < slowerThan) return { coding: 'image', reason: 'uplink_slower_than_codec' };
+  const t = predictedTimes(u, rate);
+  const gain = (c: ObjectCoding) => (prev.coding === c ? 1 : IMAGE_GAIN);
+  if (t.image * gain('image') < Math.min(t.zstd, t.none))
+    return { coding: 'image', reason: 'uplink_slower_than_codec' };
+  if (t.zstd * gain('zstd') < t.none) return { coding: 'zstd', reason: 'slow_uplink' };
   const drainSeconds = u.backlogBytes / rate;
   if (drainSeconds > ON_DRAIN_SECONDS) return { coding: 'zstd', reason: 'slow_uplink' };
   if (drainSeconds < OFF_DRAIN_SECONDS) return { coding: 'none', reason: 'fast_uplink' };
-  // Between the zstd thresholds an image choice made for a slow link falls back to zstd, not none.
+  // Between the zstd thresholds an image choice that no longer pays falls back to zstd, not none.
   return prev.coding === 'image' ? { coding: 'zstd', reason: 'slow_uplink' } : undefined;
 }
 
-/** The auto rule: a pure function of the previous choice, the backlog, the two rates and the clock. */
+/** The auto rule: a pure function of the previous choice, the backlog, the rates, the ratios and the clock. */
 export function nextAutoCompression(prev: AutoCompression, u: UplinkView): AutoCompression {
   const want = wanted(prev, u);
   if (!want) return prev;

@@ -129,11 +129,12 @@ export class ImageCodecPool implements BandCodec {
   }
 
   /**
-   * Raw bytes per second the whole pool codes when busy, from recent bands' codec time; undefined
-   * before the first band. The auto policy weighs it against the uplink.
+   * Raw bytes per second one worker codes, from recent bands' codec time; undefined before the
+   * first band. The auto policy weighs it against the uplink: an instance's C-STORE waits for its
+   * last bands, which one worker codes (two, for a frame cut in two), so this bounds intake.
    */
-  rawBytesPerSecond(): number | undefined {
-    return this.rate === undefined ? undefined : this.rate * this.size;
+  workerBytesPerSecond(): number | undefined {
+    return this.rate;
   }
 
   /** Stops every worker; bands waiting or coding go as zstd. */

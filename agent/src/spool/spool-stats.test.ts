@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { IndexEntry } from './index-entry.js';
-import { spoolStatsOf } from './spool-stats.js';
+import { CodingTally, RATIO_MIN_RAW_BYTES, RATIO_SPAN_BYTES, spoolStatsOf } from './spool-stats.js';
 
 function entry(id: string, state: IndexEntry['state'], receivedAt: string, study?: string): IndexEntry {
   return {
@@ -44,5 +44,33 @@ describe('spool stats', () => {
       pendingStudies: 0,
       oldestUnsentAt: undefined,
     });
+  });
+});
+
+describe('coding tally ratios', () => {
+  const MiB = 1 << 20;
+  it("gives each coding's raw ÷ sealed over recent objects once enough were sealed so", () => {
+    const t = new CodingTally();
+    t.record('CT', { instances: 1, rawBytes: RATIO_MIN_RAW_BYTES - 1, sealedBytes: MiB }, 'image');
+    expect(t.ratio('image')).toBeUndefined();
+    t.record('CT', { instances: 1, rawBytes: 1, sealedBytes: 0 }, 'image');
+    expect(t.ratio('image')).toBe(RATIO_MIN_RAW_BYTES / MiB);
+    // Uncoded objects (and entries of older logs, with no coding) say nothing about a coding's ratio.
+    t.record('CT', { instances: 1, rawBytes: 100 * MiB, sealedBytes: 100 * MiB }, 'none');
+    t.record('CT', { instances: 1, rawBytes: 100 * MiB, sealedBytes: 100 * MiB });
+    expect(t.ratio('image')).toBe(RATIO_MIN_RAW_BYTES / MiB);
+    expect(t.ratio('zstd')).toBeUndefined();
+    // The per-modality tally still counts every object.
+    expect(t.snapshot().CT!.instances).toBe(4);
+  });
+
+  it('lets older objects fade: traffic that changes moves the ratio towards its own', () => {
+    const t = new CodingTally();
+    t.record('CT', { rawBytes: RATIO_SPAN_BYTES, sealedBytes: RATIO_SPAN_BYTES / 4 }, 'image');
+    expect(t.ratio('image')).toBe(4);
+    for (let i = 0; i < 8; i++)
+      t.record('MR', { rawBytes: RATIO_SPAN_BYTES / 2, sealedBytes: RATIO_SPAN_BYTES / 4 }, 'image');
+    expect(t.ratio('image')).toBeGreaterThan(2);
+    expect(t.ratio('image')).toBeLessThan(2.05);
   });
 });

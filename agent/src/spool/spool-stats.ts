@@ -1,4 +1,5 @@
 import type { CompressionStatus } from './compression-choice.js';
+import type { ObjectCoding } from './compression-policy.js';
 import type { IndexEntry } from './index-entry.js';
 
 /** What the spool holds that is not shipped yet, for health reports. */
@@ -58,11 +59,22 @@ export interface ModalityCodingStats {
 /** By modality (0008,0060); '' when an instance has none. Cumulative since the agent started. */
 export type CodingStats = Record<string, ModalityCodingStats>;
 
-/** Counts CodingStats as instances are sealed; a snapshot is a copy. */
+/** Raw bytes of a coding's recent objects before their ratio stands for the spool's traffic. */
+export const RATIO_MIN_RAW_BYTES = 8 << 20;
+/** Recent objects: once a coding's raw bytes pass this, both sums are halved (older ones fade). */
+export const RATIO_SPAN_BYTES = 256 << 20;
+
+/**
+ * Counts CodingStats as instances are sealed, and the ratio each coding gets on this spool's recent
+ * objects (what the auto policy weighs); a snapshot is a copy.
+ */
 export class CodingTally {
   private readonly byModality = new Map<string, ModalityCodingStats>();
+  private readonly recent = new Map<'image' | 'zstd', { raw: number; sealed: number }>();
 
-  record(modality: string, add: Partial<ModalityCodingStats>): void {
+  /** `coding`: how the object was sealed; only image and zstd objects count towards ratio(). */
+  record(modality: string, add: Partial<ModalityCodingStats>, coding?: ObjectCoding): void {
+    if (coding === 'image' || coding === 'zstd') this.recentBytes(coding, add);
     const t = this.byModality.get(modality) ?? {
       instances: 0,
       rawBytes: 0,
@@ -73,6 +85,23 @@ export class CodingTally {
     };
     for (const k of Object.keys(add) as (keyof ModalityCodingStats)[]) t[k] += add[k] ?? 0;
     this.byModality.set(modality, t);
+  }
+
+  private recentBytes(coding: 'image' | 'zstd', add: Partial<ModalityCodingStats>): void {
+    const r = this.recent.get(coding) ?? { raw: 0, sealed: 0 };
+    r.raw += add.rawBytes ?? 0;
+    r.sealed += add.sealedBytes ?? 0;
+    if (r.raw > RATIO_SPAN_BYTES) {
+      r.raw /= 2;
+      r.sealed /= 2;
+    }
+    this.recent.set(coding, r);
+  }
+
+  /** Raw ÷ sealed bytes of recent objects sealed as `coding`; undefined until enough were. */
+  ratio(coding: 'image' | 'zstd'): number | undefined {
+    const r = this.recent.get(coding);
+    return r && r.raw >= RATIO_MIN_RAW_BYTES && r.sealed > 0 ? r.raw / r.sealed : undefined;
   }
 
   snapshot(): CodingStats {

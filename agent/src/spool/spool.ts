@@ -78,7 +78,7 @@ export function readSealedRange(log: SpoolLog, id: string, start: number, end: n
 export interface SpoolOptions {
   /** How new objects are coded (compression-policy.ts): agent.json's `upload.compression`, or `auto`. */
   compression?: CompressionMode;
-  /** The image codec's measured raw bytes per second (the worker pool's); unset or undefined: unknown. */
+  /** One image codec worker's measured raw bytes per second (the pool's); unset or undefined: unknown. */
   codecBytesPerSecond?: () => number | undefined;
   /**
    * Codes pixel bands of image objects; default a pool of worker threads the spool owns and closes.
@@ -93,8 +93,6 @@ export interface SpoolOptions {
  */
 export class Spool implements InstanceStore, SpoolConsumer, InstanceFates {
   private readonly inflight = new Map<string, Promise<void>>();
-  /** What coding did per modality since the agent started, from each new object's index entry. */
-  readonly codingTally = new CodingTally();
 
   private constructor(
     /** Its files and its log are the spool's own (and its tests'): callers use the two faces above. */
@@ -107,17 +105,23 @@ export class Spool implements InstanceStore, SpoolConsumer, InstanceFates {
     private readonly codec: BandCodec,
     /** The pool the spool started, closed with it; undefined when a caller lent one. */
     private readonly ownPool: ImageCodecPool | undefined,
+    /** What coding did per modality since the agent started, from each new object's index entry. */
+    readonly codingTally: CodingTally,
   ) {
     // Each new object as its put record becomes durable (a duplicate resend makes none).
     log.onPut((e) =>
-      this.codingTally.record(e.modality ?? '', {
-        instances: 1,
-        rawBytes: e.plainBytes,
-        sealedBytes: e.objectBytes,
-        jpeglsFrames: e.coding?.jpegLsFrames ?? 0,
-        fallbackFrames: e.coding?.fallbackFrames ?? 0,
-        codecMs: e.coding?.codecMs ?? 0,
-      }),
+      this.codingTally.record(
+        e.modality ?? '',
+        {
+          instances: 1,
+          rawBytes: e.plainBytes,
+          sealedBytes: e.objectBytes,
+          jpeglsFrames: e.coding?.jpegLsFrames ?? 0,
+          fallbackFrames: e.coding?.fallbackFrames ?? 0,
+          codecMs: e.coding?.codecMs ?? 0,
+        },
+        e.coding?.kind,
+      ),
     );
   }
 
@@ -141,9 +145,11 @@ export class Spool implements InstanceStore, SpoolConsumer, InstanceFates {
     const log = await SpoolLog.open(paths, logger);
     const receipts = await ReceiptIndex.open(receiptsPath(paths), logger);
     const pool = opts.imageCodec ? undefined : new ImageCodecPool({ log: logger });
-    const codecRate = opts.codecBytesPerSecond ?? (pool ? () => pool.rawBytesPerSecond() : undefined);
+    const codecRate = opts.codecBytesPerSecond ?? (pool ? () => pool.workerBytesPerSecond() : undefined);
+    const tally = new CodingTally();
     const compression = new CompressionChoice(opts.compression ?? 'auto', logger, {
       memory: await UplinkMemory.open(paths, logger),
+      ratios: () => ({ image: tally.ratio('image'), zstd: tally.ratio('zstd') }),
       ...(codecRate ? { codecBytesPerSecond: codecRate } : {}),
       // Only a spool that codes images starts the codec's workers, before its first image object.
       ...(pool ? { onImageCoding: () => pool.warm() } : {}),
@@ -157,6 +163,7 @@ export class Spool implements InstanceStore, SpoolConsumer, InstanceFates {
       compression,
       opts.imageCodec ?? pool!,
       pool,
+      tally,
     );
     await spool.recover();
     // `auto` decides now from the link last known, so a spool that will code images starts the

@@ -85,7 +85,7 @@ export const compressionReportSchema = z.object({
    * goes by; null until measured. Agents before it omit it.
    */
   linkBytesPerSecond: z.number().min(0).nullable().optional(),
-  /** Raw bytes per second the image codec codes and verifies; null until measured. */
+  /** Raw bytes per second one image codec worker codes and verifies; null until measured. */
   codecBytesPerSecond: z.number().min(0).nullable(),
   byModality: z.array(modalityCodingSchema).max(64),
 });

@@ -91,7 +91,7 @@ export function CodingReport({ health }: { health: HealthReport | null | undefin
             link
           )}
         </dd>
-        <dt>Image codec</dt>
+        <dt>Image codec, per worker</dt>
         <dd data-coding="codec">
           {rate(c.codecBytesPerSecond) ?? <span class="muted">not measured yet</span>}
         </dd>
