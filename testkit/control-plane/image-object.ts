@@ -2,6 +2,7 @@
  * The data frames of an image object (header compression 'image') for a Part-10 file, coded the way
  * shared/src/crypto/image-frames.ts says the cloud reads them: the native Pixel Data of 8- or 16-bit
  * images of one or three samples a pixel (not subsampled colour) as JPEG-LS bands (whole rows of one frame, at most 1 MiB each,
+ * cut as the agent's writer cuts them, a frame in two or more,
  * checked by encodeJpegLsVerified), everything else as zstd (or raw when zstd does not shrink it).
  * This is the cloud's side of the contract, built here from shared's coders: the agent's writer is
  * tested on its own.
@@ -18,6 +19,7 @@ import {
   type PixelBand,
   zstdCoded,
 } from '@ferry/shared';
+import { bandHeights } from '../../agent/src/spool/pixel-bands.js';
 import { type DicomJson, parseDicomHeader } from '../../control-plane/src/dicom/dicom-json.js';
 import { readPart10Layout } from '../../control-plane/src/dicom/part10-layout.js';
 import '../../control-plane/src/storage/jpegls-wasm.js';
@@ -51,15 +53,14 @@ export interface PixelPlan {
   bands: { at: number; band: PixelBand }[];
 }
 
+/** A plane's bands, cut as the agent's writer cuts them (its bandHeights), so band counts compare. */
 function bandsOf(start: number, plane: number, rows: number, rowBand: Omit<PixelBand, 'height'>) {
   const rowBytes = rowBand.width * rowBand.components * rowBand.sampleBytes;
-  const perBand = Math.floor(MAX_RAW_FRAME_BYTES / rowBytes);
   const out: { at: number; band: PixelBand }[] = [];
-  for (let row = 0; row < rows; row += perBand) {
-    out.push({
-      at: start + plane + row * rowBytes,
-      band: { ...rowBand, height: Math.min(perBand, rows - row) },
-    });
+  let row = 0;
+  for (const height of bandHeights(rows, rowBytes)) {
+    out.push({ at: start + plane + row * rowBytes, band: { ...rowBand, height } });
+    row += height;
   }
   return out;
 }

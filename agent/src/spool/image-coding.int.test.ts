@@ -71,16 +71,19 @@ function count(codecs: FrameCodecName[], c: FrameCodecName): number {
   return codecs.filter((x) => x === c).length;
 }
 
-/** pydicom samples whose native Pixel Data is coded as JPEG-LS, with their number of bands. */
+/**
+ * pydicom samples whose native Pixel Data is coded as JPEG-LS, with their number of bands: two for
+ * a frame of 128 rows or more (pixel-bands.ts MIN_BANDS_PER_FRAME), one for the 64-row MR.
+ */
 const JPEGLS_SAMPLES: Record<string, number> = {
-  'CT_small.dcm': 1,
+  'CT_small.dcm': 2,
   'MR_small.dcm': 1,
   'MR_small_bigendian.dcm': 1,
   'MR_small_expb.dcm': 1,
   'MR_small_implicit.dcm': 1,
   'MR_small_padded.dcm': 1,
   // 8-bit RGB, colour by pixel, implicit VR.
-  'SC_rgb_jpeg_dcmd.dcm': 1,
+  'SC_rgb_jpeg_dcmd.dcm': 2,
 };
 /**
  * Native samples sealed as zstd: no Pixel Data (SR, RT plan and structures, waveform, the NoMeta
@@ -146,8 +149,8 @@ describe('image objects', () => {
         const { entry, o } = await storeAndOpen(inst);
         const what = `${file}: ${o.codecs.join(',')}`;
         expect(o.header.compression, what).toBe('image');
-        // One band per MiB of a frame: the 1368×1350 DWI mosaics have four.
-        const bands = file.includes('dwi-mosaic') ? 4 : 1;
+        // Two bands a frame, or one per MiB of it: the 1368×1350 DWI mosaics have four.
+        const bands = file.includes('dwi-mosaic') ? 4 : 2;
         expect(count(o.codecs, 'jpegls'), what).toBe(bands);
         expect(entry.coding).toMatchObject({ kind: 'image', jpegLsFrames: bands, fallbackFrames: 0 });
         if (entry.modality === 'CT') expect(entry.plainBytes / entry.objectBytes).toBeGreaterThan(3);
@@ -159,9 +162,9 @@ describe('image objects', () => {
       const cts = realDataFiles((f) => f.modality === 'CT').length;
       expect(cts).toBeGreaterThanOrEqual(5);
       expect(grown('CT', 'instances')).toBe(cts);
-      expect(grown('CT', 'jpeglsFrames')).toBe(cts);
+      expect(grown('CT', 'jpeglsFrames')).toBe(2 * cts);
       expect(grown('MR', 'jpeglsFrames')).toBeGreaterThanOrEqual(30);
-      expect(after.CR).toMatchObject({ instances: 1, jpeglsFrames: 1, fallbackFrames: 0 });
+      expect(after.CR).toMatchObject({ instances: 1, jpeglsFrames: 2, fallbackFrames: 0 });
       expect(grown('CT', 'rawBytes') / grown('CT', 'sealedBytes')).toBeGreaterThan(3);
       for (const m of Object.values(after)) expect(m.fallbackFrames).toBe(0);
     }, 120_000);
@@ -172,15 +175,15 @@ describe('image objects', () => {
       // A spool of its own: the same bytes again would be a duplicate, not a new object.
       t = await openTempSpool({ compression: 'image' });
       try {
-        for (const file of [
-          realDataFiles((f) => f.modality === 'CT')[0]!,
-          join(SAMPLES_DIR, 'SC_rgb_jpeg_dcmd.dcm'),
-        ]) {
+        for (const [file, bands] of [
+          [realDataFiles((f) => f.modality === 'CT')[0]!, 2],
+          [join(SAMPLES_DIR, 'SC_rgb_jpeg_dcmd.dcm'), JPEGLS_SAMPLES['SC_rgb_jpeg_dcmd.dcm']!],
+        ] as const) {
           const inst = received(await readFile(file), file);
           const entry = await storeInstance(t.spool, inst.req, inst.dataset, sliceBytes);
           const o = await openSpooled(t.spool, entry.id, t.keys.privateJwk);
           expect(o.plain.equals(rawOf(inst))).toBe(true);
-          expect(count(o.codecs, 'jpegls')).toBe(1);
+          expect(count(o.codecs, 'jpegls')).toBe(bands);
         }
       } finally {
         await removeTempSpool(t);
@@ -189,14 +192,15 @@ describe('image objects', () => {
   });
 
   it('seals a dataset that ends inside a band as zstd from there, byte for byte', async () => {
+    // A CT slice cut 1000 bytes short: its first band is whole and goes as JPEG-LS, the rest as zstd.
     t = await openTempSpool({ compression: 'image' });
     try {
       const whole = received(await readFile(realDataFiles((f) => f.modality === 'CT')[0]!), 'ct');
       const inst = { ...whole, dataset: whole.dataset.subarray(0, whole.dataset.length - 1000) };
       const { entry, o } = await storeAndOpen(inst);
       expect(o.header.compression).toBe('image');
-      expect(count(o.codecs, 'jpegls')).toBe(0);
-      expect(entry.coding).toMatchObject({ kind: 'image', jpegLsFrames: 0, fallbackFrames: 0 });
+      expect(count(o.codecs, 'jpegls')).toBe(1);
+      expect(entry.coding).toMatchObject({ kind: 'image', jpegLsFrames: 1, fallbackFrames: 0 });
     } finally {
       await removeTempSpool(t);
     }
@@ -220,8 +224,8 @@ describe('image objects', () => {
         expect(o.header.compression).toBe('image');
         expect(count(o.codecs, 'jpegls')).toBe(0);
         expect(count(o.codecs, 'zstd')).toBeGreaterThanOrEqual(2);
-        expect(entry.coding).toEqual({ kind: 'image', jpegLsFrames: 0, fallbackFrames: 1, codecMs: 3 });
-        expect(t.spool.codingStats().CT).toMatchObject({ fallbackFrames: 1, jpeglsFrames: 0, codecMs: 3 });
+        expect(entry.coding).toEqual({ kind: 'image', jpegLsFrames: 0, fallbackFrames: 2, codecMs: 6 });
+        expect(t.spool.codingStats().CT).toMatchObject({ fallbackFrames: 2, jpeglsFrames: 0, codecMs: 6 });
       });
     });
 
@@ -237,7 +241,7 @@ describe('image objects', () => {
         const { entry, o } = await storeAndOpen(received(await ct(), 'ct'));
         expect(o.header.compression).toBe('image');
         expect(count(o.codecs, 'jpegls')).toBe(0);
-        expect(entry.coding).toMatchObject({ kind: 'image', jpegLsFrames: 0, fallbackFrames: 1 });
+        expect(entry.coding).toMatchObject({ kind: 'image', jpegLsFrames: 0, fallbackFrames: 2 });
       });
       await pool.close();
     });
@@ -272,7 +276,8 @@ describe('image objects', () => {
         const outcome = await ended;
         if (!outcome.ok) throw new Error(outcome.message);
         const entry = t.spool.entry(outcome.objectId)!;
-        expect(entry.coding).toMatchObject({ kind: 'image', jpegLsFrames: 0, fallbackFrames: 24 });
+        // Two bands a 512-row frame.
+        expect(entry.coding).toMatchObject({ kind: 'image', jpegLsFrames: 0, fallbackFrames: 48 });
         const o = await openSpooled(t.spool, entry.id, t.keys.privateJwk);
         expect(o.plain.equals(rawOf(inst))).toBe(true);
       });

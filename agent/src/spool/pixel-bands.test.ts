@@ -1,7 +1,7 @@
 import { MAX_RAW_FRAME_BYTES } from '@ferry/shared';
 import { describe, expect, it } from 'vitest';
 import type { PixelLayout } from './header-reader.js';
-import { planBands } from './pixel-bands.js';
+import { bandHeights, MIN_BAND_ROWS, planBands } from './pixel-bands.js';
 
 const ct: PixelLayout = {
   valueOffset: 1000,
@@ -24,14 +24,21 @@ function bands(p: PixelLayout) {
 }
 
 describe('planBands', () => {
-  it('codes a 512×512 16-bit slice as one band of the whole frame', () => {
+  it('cuts a 512×512 16-bit slice in two bands of 256 rows, for the two workers to code at once', () => {
+    const half = { width: 512, height: 256, components: 1, sampleBytes: 2, bigEndian: false, signed: true };
     expect(bands(ct)).toEqual([
-      {
-        offset: 0,
-        length: 512 * 512 * 2,
-        band: { width: 512, height: 512, components: 1, sampleBytes: 2, bigEndian: false, signed: true },
-      },
+      { offset: 0, length: 256 * 512 * 2, band: half },
+      { offset: 256 * 512 * 2, length: 256 * 512 * 2, band: half },
     ]);
+  });
+
+  it('keeps a frame of fewer than twice MIN_BAND_ROWS rows whole, and cuts the rest evenly', () => {
+    expect(bandHeights(2 * MIN_BAND_ROWS - 1, 512)).toEqual([2 * MIN_BAND_ROWS - 1]);
+    expect(bandHeights(2 * MIN_BAND_ROWS, 512)).toEqual([MIN_BAND_ROWS, MIN_BAND_ROWS]);
+    expect(bandHeights(10, 512)).toEqual([10]);
+    expect(bandHeights(257, 1024)).toEqual([129, 128]);
+    // Two bands at most for that reason: a frame of many rows is not cut finer while each fits 1 MiB.
+    expect(bandHeights(2048, 256)).toEqual([1024, 1024]);
   });
 
   it('cuts a large frame into even bands of whole rows, each at most 1 MiB, frame by frame', () => {

@@ -30,10 +30,27 @@ export type BandPlan = { ok: true; bands: PlannedBand[] } | { ok: false; reason:
 /** Below this a frame codes in less time than its trip to a worker and back is worth. */
 export const MIN_FRAME_BYTES = 8 << 10;
 
-/** Splits `rows` rows of `rowBytes` into the fewest bands of at most MAX_RAW_FRAME_BYTES, evenly. */
-function rowBands(rows: number, rowBytes: number): number[] {
+/**
+ * A frame of at least twice MIN_BAND_ROWS rows is cut into at least this many bands: the pool's two
+ * workers then code one slice's halves at once, and its C-STORE, which waits for its last band,
+ * about half as long. Below MIN_BAND_ROWS rows a band would lose ratio (each starts its context
+ * afresh) for little time.
+ */
+export const MIN_BANDS_PER_FRAME = 2;
+export const MIN_BAND_ROWS = 64;
+
+/**
+ * The heights of one frame's bands: `rows` rows of `rowBytes` in the fewest even bands of at most
+ * MAX_RAW_FRAME_BYTES, and at least MIN_BANDS_PER_FRAME of them when each keeps MIN_BAND_ROWS.
+ * testkit/control-plane/image-object.ts cuts its image objects the same way.
+ */
+export function bandHeights(rows: number, rowBytes: number): number[] {
   const most = Math.floor(MAX_RAW_FRAME_BYTES / rowBytes);
-  const count = Math.ceil(rows / most);
+  const count = Math.max(
+    1,
+    Math.ceil(rows / most),
+    Math.min(MIN_BANDS_PER_FRAME, Math.floor(rows / MIN_BAND_ROWS)),
+  );
   const each = Math.ceil(rows / count);
   const heights: number[] = [];
   for (let left = rows; left > 0; left -= each) heights.push(Math.min(each, left));
@@ -56,7 +73,7 @@ export function planBands(p: PixelLayout): BandPlan {
   const components: 1 | 3 = planes === 1 && p.samplesPerPixel === 3 ? 3 : 1;
   const rowBytes = p.columns * components * sampleBytes;
   if (rowBytes > MAX_RAW_FRAME_BYTES) return { ok: false, reason: 'wide_rows' };
-  const heights = rowBands(p.rows, rowBytes);
+  const heights = bandHeights(p.rows, rowBytes);
   const bands: PlannedBand[] = [];
   let offset = 0;
   for (let f = 0; f < p.frames * planes; f++) {
