@@ -348,7 +348,7 @@ async function main(): Promise<void> {
     ).includes(l.name),
   );
   const modes = picked(MODES, process.env.FERRY_BENCH_WAN_MODES);
-  const all = [await wanStudy('ct', 'CT', 120), await wanStudy('mr', 'MR', 100)];
+  const all = [await wanStudy('ct', 'CT', 300), await wanStudy('mr', 'MR', 100)];
   const studies = all.filter((s) =>
     picked<string>(['ct', 'mr'], process.env.FERRY_BENCH_WAN_STUDIES).includes(s.name),
   );
