@@ -109,6 +109,9 @@ describe.each([{ blobs: 'fs' as const }, { blobs: 's3' as const }])(
         blobs,
         database: 'postgres',
         stablePeriodSeconds: 1,
+        // Packing as such: with auto, 400 small instances load the control plane enough that its
+        // PUTs time like a slow link, and CT slices coded as images trickle in one offer at a time.
+        agentConfig: { upload: { compression: 'none' } },
       });
       const c = cloud;
       const sent = await describeFiles([...small, ...ct]);
